@@ -1,0 +1,37 @@
+# The README's two commands: `make serve` and `make test`. Both build the virtualenv on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: serve test lint schema bench clean
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+serve: $(STAMP)
+	$(BIN)/anxin migrate
+	$(BIN)/anxin demo --if-empty
+	$(BIN)/anxin serve --host $(HOST) --port $(PORT)
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+schema: $(STAMP)
+	$(BIN)/anxin export-schema > schema.graphql
+
+bench: $(STAMP)
+	$(BIN)/python bench/policy_lookup.py
+
+clean:
+	rm -rf $(VENV) data

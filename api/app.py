@@ -1,0 +1,76 @@
+"""The ASGI application: everything passed to one Starlette constructor."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import redis.asyncio as redis
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from tortoise.contrib.starlette import RegisterTortoise
+
+from api.graphql_view import GraphQLView
+from api.middleware import SecurityHeadersMiddleware
+from api.routes import healthz, readyz
+from api.services import build_services
+from api.settings import Settings
+from models.config import tortoise_config
+from schema import build_schema
+
+STATIC = Path(__file__).parent / "static"
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        redis_client = (
+            redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+            if settings.redis_url
+            else None
+        )
+        async with httpx.AsyncClient(timeout=settings.http_timeout_seconds) as http:
+            app.state.services = build_services(settings, http, redis_client)
+            view.services = app.state.services
+            async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
+                try:
+                    yield
+                finally:
+                    if redis_client is not None:
+                        await redis_client.aclose()
+
+    view = GraphQLView(
+        services=None,
+        schema=build_schema(settings),
+        graphql_ide="graphiql" if settings.is_development or settings.introspection_enabled else None,
+        subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+    )
+    return Starlette(
+        debug=False,
+        routes=[
+            Route("/graphql", view, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", view),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Mount("/static/graphiql", StaticFiles(directory=STATIC / "graphiql")),
+        ],
+        middleware=[
+            Middleware(SecurityHeadersMiddleware),
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST"],
+                allow_headers=["authorization", "content-type", "apollo-require-preflight"],
+                max_age=600,
+            ),
+        ],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,132 @@
+"""The ``anxin`` command: serve, worker, migrate, demo, export-schema, token."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+import httpx
+
+from api.logging import configure_logging
+from api.settings import Settings
+
+log = logging.getLogger("anxin.cli")
+
+
+def _serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_config=None,
+        proxy_headers=True,
+    )
+
+
+def _migrate(args: argparse.Namespace) -> None:
+    from models.database import migrate_database
+
+    asyncio.run(migrate_database(Settings().database_url))
+    print("database is up to date")
+
+
+def _demo(args: argparse.Namespace) -> None:
+    from workflows.demo import load_demo
+
+    settings = Settings()
+    if not settings.is_development:
+        sys.exit("refusing to load demo data outside ANXIN_ENV=development")
+    asyncio.run(load_demo(settings, only_if_empty=args.if_empty))
+
+
+def _export_schema(args: argparse.Namespace) -> None:
+    from schema import build_schema
+
+    sys.stdout.write(build_schema(Settings()).as_str() + "\n")
+
+
+def _token(args: argparse.Namespace) -> None:
+    async def issue() -> str:
+        from api.services import build_services
+        from models.auth import SubjectKind
+        from models.customers import Customer
+        from models.database import open_database
+        from models.pii import normalize_phone
+        from models.staff import StaffUser
+        from workflows.auth import Channel, start_session
+
+        settings = Settings()
+        async with httpx.AsyncClient() as http, open_database(settings.database_url):
+            services = build_services(settings, http, None)
+            if args.phone:
+                phone_hash = services.pii.phone_hash(normalize_phone(args.phone))
+                customer = await Customer.get_or_none(phone_hash=phone_hash)
+                if customer is None:
+                    sys.exit(f"no customer with phone {args.phone}")
+                tokens = await start_session(
+                    services, SubjectKind.CUSTOMER, customer.id, Channel.CLI
+                )
+            else:
+                staff = await StaffUser.get_or_none(username=args.staff, is_active=True)
+                if staff is None:
+                    sys.exit(f"no active staff member {args.staff}")
+                tokens = await start_session(
+                    services, SubjectKind.STAFF, staff.id, Channel.CLI, role=staff.role
+                )
+            return tokens.access_token
+
+    print(asyncio.run(issue()))
+
+
+def _worker(args: argparse.Namespace) -> None:
+    from push.worker import run_worker
+
+    asyncio.run(run_worker(Settings(), once=args.once))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="anxin", description="安心 after-sales gateway")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the GraphQL gateway (uvicorn)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    serve.set_defaults(run=_serve)
+
+    worker = commands.add_parser("worker", help="run background jobs")
+    worker.add_argument("--once", action="store_true", help="run each job once and exit")
+    worker.set_defaults(run=_worker)
+
+    commands.add_parser("migrate", help="apply database migrations").set_defaults(run=_migrate)
+
+    demo = commands.add_parser("demo", help="load demo data and print the demo accounts")
+    demo.add_argument("--if-empty", action="store_true", help="skip if there is data already")
+    demo.set_defaults(run=_demo)
+
+    commands.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(
+        run=_export_schema
+    )
+
+    token = commands.add_parser("token", help="print an access token")
+    who = token.add_mutually_exclusive_group(required=True)
+    who.add_argument("--phone", help="a customer's mobile number")
+    who.add_argument("--staff", metavar="USERNAME", help="a staff member's username")
+    token.set_defaults(run=_token)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    configure_logging()
+    args.run(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""The strawberry ASGI view: builds each request's context (who is calling) and serves
+our vendored GraphiQL page instead of strawberry's CDN one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+
+from api.context import Context
+from api.services import Services
+from workflows.access import ANONYMOUS
+from workflows.auth import authenticate
+
+GRAPHIQL_PAGE = (Path(__file__).parent / "static" / "graphiql" / "index.html").read_text()
+
+
+def bearer_token(value: str | None) -> str | None:
+    if not value:
+        return None
+    scheme, _, token = value.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+class GraphQLView(GraphQL[Context, None]):
+    def __init__(self, services: Services | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.services = services
+
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:  # type: ignore[override]
+        assert self.services is not None, "services are built in the lifespan"
+        context = Context(services=self.services, request=request, response=response)
+        if isinstance(request, Request):
+            token = bearer_token(request.headers.get("authorization"))
+            if token:
+                context.actor = await authenticate(self.services, token)
+        return context
+
+    async def on_ws_connect(self, context: Context) -> None:  # type: ignore[override]
+        """WebSocket clients send their token in ``connection_init``:
+        ``{"authorization": "Bearer <token>"}``. A bad token refuses the connection
+        (close 4403); no token makes an anonymous connection."""
+        params = context.connection_params or {}
+        raw = params.get("authorization") or params.get("Authorization")
+        if raw is None:
+            context.actor = ANONYMOUS
+            return
+        token = bearer_token(str(raw))
+        actor = await authenticate(self.services, token) if token else ANONYMOUS
+        if actor.kind is None:
+            raise ConnectionRejectionError({"message": "登录已失效，请重新登录"})
+        context.actor = actor
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:  # type: ignore[override]
+        return HTMLResponse(GRAPHIQL_PAGE)

@@ -1,0 +1,43 @@
+"""Non-GraphQL HTTP: liveness and readiness probes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from tortoise import connections
+
+log = logging.getLogger("anxin.health")
+
+
+async def healthz(request: Request) -> JSONResponse:
+    """The process is alive (no dependency is checked: a restart would not fix them)."""
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> JSONResponse:
+    """Ready for traffic: the database and, when configured, Redis answer within 2 s."""
+    services = request.app.state.services
+    checks: dict[str, str] = {}
+    try:
+        async with asyncio.timeout(2):
+            await connections.get("default").execute_query("SELECT 1")
+        checks["database"] = "ok"
+    except Exception as exc:  # any failure means not ready
+        log.warning("readiness: database: %s", type(exc).__name__)
+        checks["database"] = "unavailable"
+    if services.redis is not None:
+        try:
+            async with asyncio.timeout(2):
+                await services.redis.ping()
+            checks["redis"] = "ok"
+        except Exception as exc:
+            log.warning("readiness: redis: %s", type(exc).__name__)
+            checks["redis"] = "unavailable"
+    ready = all(value == "ok" for value in checks.values())
+    return JSONResponse(
+        {"status": "ok" if ready else "unavailable", "checks": checks},
+        status_code=200 if ready else 503,
+    )

@@ -1,0 +1,58 @@
+"""The process-wide dependencies, built once in the lifespan and handed to workflows.
+
+Everything is passed explicitly (no registries), so a test can build its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+import redis.asyncio as redis
+
+from api.settings import Settings, SmsProvider
+from api.wechat import WechatMiniProgram
+from models.pii import PiiCipher
+from push.sms import AliyunSmsSender, ConsoleSmsSender, SmsSender
+
+
+@dataclass
+class Services:
+    settings: Settings
+    http: httpx.AsyncClient
+    pii: PiiCipher
+    sms: SmsSender
+    wechat: WechatMiniProgram
+    redis: redis.Redis | None  # None: the embedded default, no Redis
+
+
+def build_pii_cipher(settings: Settings) -> PiiCipher:
+    return PiiCipher(
+        settings.pii_keyring,
+        settings.current_pii_key_id,
+        settings.lookup_key.get_secret_value().encode(),
+    )
+
+
+def build_services(
+    settings: Settings, http: httpx.AsyncClient, redis_client: redis.Redis | None
+) -> Services:
+    sms: SmsSender
+    if settings.sms_provider is SmsProvider.ALIYUN:
+        sms = AliyunSmsSender(
+            http,
+            base_url=settings.aliyun_sms_base_url,
+            access_key_id=settings.aliyun_access_key_id,
+            access_key_secret=settings.aliyun_access_key_secret.get_secret_value(),
+            sign_name=settings.aliyun_sms_sign_name,
+            login_template=settings.aliyun_sms_login_template,
+        )
+    else:
+        sms = ConsoleSmsSender()
+    wechat = WechatMiniProgram(
+        http,
+        base_url=settings.wechat_api_base_url,
+        app_id=settings.wechat_app_id,
+        secret=settings.wechat_app_secret.get_secret_value(),
+    )
+    return Services(settings, http, build_pii_cipher(settings), sms, wechat, redis_client)

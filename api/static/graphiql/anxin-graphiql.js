@@ -1,0 +1,90 @@
+// GraphiQL for anxin, served from this gateway only (no CDN), with example operations.
+(function () {
+  const url = window.location.origin + window.location.pathname;
+  const wsUrl = url.replace(/^http/, "ws");
+  const token = "<paste the accessToken from loginWithCode, or run: anxin token --phone 13800000001>";
+  const authHeaders = JSON.stringify({ Authorization: "Bearer " + token }, null, 2);
+
+  const tabs = [
+    {
+      query: `# 1. Customer login by SMS code (in development the code is printed on the
+#    server console). Run requestLoginCode, then loginWithCode with the code.
+mutation RequestCode {
+  requestLoginCode(input: { phone: "13800000001" }) {
+    phone
+    resendAfterSeconds
+    errors { field message code }
+  }
+}
+
+mutation Login {
+  loginWithCode(input: { phone: "13800000001", code: "000000" }) {
+    session { accessToken refreshToken accessTokenExpiresAt viewer { customer { name phone } } }
+    errors { field message code }
+  }
+}
+`,
+    },
+    {
+      query: `# 2. My policies (保单查询). Put a token in the Headers tab below.
+query MyPolicies {
+  myPolicies(first: 10, filter: { status: [ACTIVE] }) {
+    totalCount
+    edges {
+      node {
+        id
+        number
+        status
+        myRoles
+        product { name kind }
+        startsAt
+        endsAt
+        daysToExpiry
+        renewable
+        sumInsured { amount currency }
+        coverages { name sumInsured { amount } remainingAmount { amount } }
+        insuredPersons { name idNumber relationToHolder }
+        beneficiaries { name sharePercent }
+        nextPremiumDue { dueDate amount { amount } status }
+      }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+`,
+      headers: authHeaders,
+    },
+    {
+      query: `# 3. Staff: log in (demo password in the README), then search policies by
+#    number, holder phone or ID number. Use the staff accessToken in Headers.
+mutation StaffLogin {
+  staffLogin(input: { username: "agent.li", password: "anxin-demo-2026" }) {
+    session { accessToken viewer { staffMember { displayName role } permissions } }
+    errors { field message code }
+  }
+}
+
+query Search {
+  searchPolicies(input: { holderPhone: "13800000001" }, first: 20) {
+    totalCount
+    edges { node { number status product { name } holder { name phone idNumber } } }
+  }
+}
+`,
+      headers: authHeaders,
+    },
+  ];
+
+  const fetcher = GraphiQL.createFetcher({ url: url, subscriptionUrl: wsUrl });
+  const explorer = GraphiQLPluginExplorer.explorerPlugin();
+  const root = ReactDOM.createRoot(document.getElementById("graphiql"));
+  root.render(
+    React.createElement(GraphiQL, {
+      fetcher: fetcher,
+      defaultTabs: tabs,
+      defaultEditorToolsVisibility: true,
+      shouldPersistHeaders: false,
+      plugins: [explorer],
+    }),
+  );
+})();

@@ -1,0 +1,8 @@
+"""Tortoise models, one module per domain, registered as the single app ``models``."""
+
+MODEL_MODULES = [
+    "models.customers",
+    "models.staff",
+    "models.auth",
+    "models.policies",
+]

@@ -1,0 +1,161 @@
+"""Products, policies and what hangs off a policy: coverages, insured persons,
+beneficiaries and the premium schedule.
+
+Money is ``Decimal`` with two places; policy periods are stored in UTC and counted in
+Asia/Shanghai days by the schema layer.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from tortoise import fields
+
+from models.base import Entity
+
+if TYPE_CHECKING:
+    from models.customers import Customer
+
+
+def money_field(**kwargs: object) -> fields.DecimalField:
+    return fields.DecimalField(max_digits=14, decimal_places=2, **kwargs)  # type: ignore[arg-type]
+
+
+class ProductKind(StrEnum):
+    AUTO = "AUTO"
+    HEALTH = "HEALTH"
+    ACCIDENT = "ACCIDENT"
+    PROPERTY = "PROPERTY"
+    TRAVEL = "TRAVEL"
+
+
+class PolicyStatus(StrEnum):
+    PENDING = "PENDING"
+    ACTIVE = "ACTIVE"
+    LAPSED = "LAPSED"
+    EXPIRED = "EXPIRED"
+    CANCELLED = "CANCELLED"
+
+
+class PaymentFrequency(StrEnum):
+    SINGLE = "SINGLE"
+    ANNUAL = "ANNUAL"
+    SEMI_ANNUAL = "SEMI_ANNUAL"
+    QUARTERLY = "QUARTERLY"
+    MONTHLY = "MONTHLY"
+
+
+class Product(Entity):
+    """An insurance product and the terms later workflows read.
+
+    ``loss_types`` is a list of ``{"code", "name", "documents": [{"code", "name",
+    "required"}]}``: which losses the product covers and what each claim needs.
+    """
+
+    code = fields.CharField(max_length=32, unique=True)
+    name = fields.CharField(max_length=64)
+    kind = fields.CharEnumField(ProductKind, max_length=16)
+    description = fields.TextField(default="")
+    report_time_limit_hours = fields.IntField()
+    cooling_off_days = fields.IntField(default=0)
+    renewable = fields.BooleanField(default=True)
+    loss_types = fields.JSONField(default=list)
+
+    class Meta:
+        table = "product"
+
+
+class Policy(Entity):
+    number = fields.CharField(max_length=32, unique=True)
+    product: fields.ForeignKeyRelation[Product] = fields.ForeignKeyField(
+        "models.Product", related_name="policies", on_delete=fields.RESTRICT
+    )
+    holder: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
+        "models.Customer", related_name="policies_held", on_delete=fields.RESTRICT
+    )
+    status = fields.CharEnumField(PolicyStatus, max_length=16, db_index=True)
+    starts_at = fields.DatetimeField()
+    ends_at = fields.DatetimeField()
+    sum_insured = money_field()
+    premium = money_field()
+    payment_frequency = fields.CharEnumField(PaymentFrequency, max_length=16)
+    issued_at = fields.DatetimeField()
+
+    coverages: fields.ReverseRelation[Coverage]
+    insured_persons: fields.ReverseRelation[InsuredPerson]
+    beneficiaries: fields.ReverseRelation[Beneficiary]
+    installments: fields.ReverseRelation[PremiumInstallment]
+
+    class Meta:
+        table = "policy"
+
+
+class Coverage(Entity):
+    policy: fields.ForeignKeyRelation[Policy] = fields.ForeignKeyField(
+        "models.Policy", related_name="coverages", on_delete=fields.CASCADE
+    )
+    code = fields.CharField(max_length=32)
+    name = fields.CharField(max_length=64)
+    sum_insured = money_field()
+    deductible = money_field(default=0)
+    used_amount = money_field(default=0)
+    position = fields.IntField(default=0)
+
+    class Meta:
+        table = "coverage"
+        unique_together = (("policy", "code"),)
+
+
+class PolicyPerson(Entity):
+    """A person named on a policy, linked to a customer account when one has their ID."""
+
+    name = fields.CharField(max_length=64)
+    id_number_encrypted = fields.TextField()
+    id_number_hash = fields.CharField(max_length=64, db_index=True)
+    id_number_masked = fields.CharField(max_length=32)
+    position = fields.IntField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class InsuredPerson(PolicyPerson):
+    policy: fields.ForeignKeyRelation[Policy] = fields.ForeignKeyField(
+        "models.Policy", related_name="insured_persons", on_delete=fields.CASCADE
+    )
+    customer: fields.ForeignKeyNullableRelation[Customer] = fields.ForeignKeyField(
+        "models.Customer", related_name="insured_in", null=True, on_delete=fields.SET_NULL
+    )
+    relation_to_holder = fields.CharField(max_length=16)
+
+    class Meta:
+        table = "insured_person"
+
+
+class Beneficiary(PolicyPerson):
+    policy: fields.ForeignKeyRelation[Policy] = fields.ForeignKeyField(
+        "models.Policy", related_name="beneficiaries", on_delete=fields.CASCADE
+    )
+    customer: fields.ForeignKeyNullableRelation[Customer] = fields.ForeignKeyField(
+        "models.Customer", related_name="beneficiary_of", null=True, on_delete=fields.SET_NULL
+    )
+    relation_to_insured = fields.CharField(max_length=16)
+    share_percent = fields.DecimalField(max_digits=5, decimal_places=2)
+
+    class Meta:
+        table = "beneficiary"
+
+
+class PremiumInstallment(Entity):
+    policy: fields.ForeignKeyRelation[Policy] = fields.ForeignKeyField(
+        "models.Policy", related_name="installments", on_delete=fields.CASCADE
+    )
+    sequence = fields.IntField()
+    due_date = fields.DateField()
+    amount = money_field()
+    paid_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "premium_installment"
+        unique_together = (("policy", "sequence"),)

@@ -1,0 +1,63 @@
+"""The GraphQL schema: one module (or folder) per domain, merged here."""
+
+from __future__ import annotations
+
+import strawberry
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry import relay
+from strawberry.extensions import (
+    AddValidationRules,
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import Info
+
+from api.settings import Settings
+from schema.auth import AuthMutations, AuthQueries
+from schema.errors import should_mask_error
+from schema.node import resolve_node
+from schema.permissions import IsAuthenticated
+from schema.policies.queries import PolicyQueries
+
+
+@strawberry.type(description="Everything that can be read.")
+class Query(AuthQueries, PolicyQueries):
+    @strawberry.field(
+        description="Any object by its global ID; null if it does not exist or you may not "
+        "see it.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def node(self, info: Info, id: relay.GlobalID) -> relay.Node | None:
+        return await resolve_node(info, id)
+
+
+@strawberry.type(description="Everything that changes something.")
+class Mutation(AuthMutations):
+    pass
+
+
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    settings = settings or Settings()
+    extensions: list[type[SchemaExtension] | object] = [
+        ParserCache,
+        ValidationCache,
+        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
+    ]
+    if not settings.introspection_enabled:
+        extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
+    if not settings.is_development:
+        extensions.append(lambda: MaskErrors(should_mask_error=should_mask_error))
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,  # type: ignore[arg-type]
+        config=StrawberryConfig(relay_max_results=100),
+    )

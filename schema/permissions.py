@@ -1,0 +1,50 @@
+"""Who may call what. Each staff field states its permission with ``HasPermission``.
+
+Lacking login or permission is a GraphQL error with ``extensions.code``
+(``UNAUTHENTICATED``/``FORBIDDEN``); an object the caller may not see is answered as a
+missing one (null), never with an error that would confirm it exists.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strawberry.permission import BasePermission
+from strawberry.types import Info
+
+from workflows.access import Permission
+
+
+class IsAuthenticated(BasePermission):
+    message = "请先登录"
+    error_extensions = {"code": "UNAUTHENTICATED"}
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        return info.context.actor.kind is not None
+
+
+class IsCustomer(BasePermission):
+    message = "请使用客户账号登录"
+    error_extensions = {"code": "UNAUTHENTICATED"}
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        return bool(info.context.actor.is_customer)
+
+
+def staff_only(permission: Permission) -> list[type[BasePermission]]:
+    """The permission classes of a staff field: logged in first, then the role's grant."""
+    return [IsAuthenticated, HasPermission(permission)]
+
+
+def HasPermission(permission: Permission) -> type[BasePermission]:  # noqa: N802 - reads as a class
+    """A permission class requiring a staff role that grants ``permission``."""
+
+    class _HasPermission(BasePermission):
+        message = f"需要权限 {permission.value}"
+        error_extensions = {"code": "FORBIDDEN"}
+
+        def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+            return bool(info.context.actor.can(permission))
+
+    _HasPermission.__name__ = f"Has{permission.name.title().replace('_', '')}"
+    return _HasPermission

@@ -1,0 +1,144 @@
+"""Policy queries: a customer's own policies, one policy, and the staff search."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from strawberry import relay
+from strawberry.types import Info
+from tortoise.expressions import Q, Subquery
+from tortoise.queryset import QuerySet
+
+from models import policies as m
+from models.customers import Customer as CustomerModel
+from models.pii import ID_NUMBER_PATTERN, normalize_id_number, normalize_phone
+from schema.common import Connection, paginate
+from schema.node import resolve_node
+from schema.errors import UserInputError
+from schema.permissions import IsAuthenticated, IsCustomer, staff_only
+from schema.policies.types import Policy, PolicyStatus, ProductKind
+from workflows.access import Permission, visible_policies
+
+PageArg = Annotated[int | None, strawberry.argument(description="Page size, at most 100.")]
+CursorArg = Annotated[str | None, strawberry.argument(description="A cursor from this list.")]
+
+
+@strawberry.input(description="Narrow a list of policies; empty lists mean no restriction.")
+class PolicyFilter:
+    status: list[PolicyStatus] | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="Only policies in one of these statuses."
+    )
+    product_kind: list[ProductKind] | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="Only policies of products of these kinds."
+    )
+
+
+@strawberry.input(description="Find policies by any of these; at least one is required.")
+class PolicySearchInput:
+    number: str | None = strawberry.field(default=None, description="Exact policy number.")
+    holder_phone: str | None = strawberry.field(
+        default=None, description="The holder's mobile number."
+    )
+    id_number: str | None = strawberry.field(
+        default=None, description="ID-card number of the holder or an insured person."
+    )
+
+
+def _ordered(queryset: QuerySet[m.Policy]) -> QuerySet[m.Policy]:
+    return queryset.select_related("product").order_by("-starts_at", "number")
+
+
+def _apply_filter(queryset: QuerySet[m.Policy], where: PolicyFilter | None) -> QuerySet[m.Policy]:
+    if where and where.status:
+        queryset = queryset.filter(status__in=list(where.status))
+    if where and where.product_kind:
+        queryset = queryset.filter(product__kind__in=list(where.product_kind))
+    return queryset
+
+
+def _search_condition(info: Info, search: PolicySearchInput) -> Q | None:
+    """Phone and ID numbers are matched by their keyed hashes, never decrypted in SQL."""
+    pii = info.context.services.pii
+    conditions = []
+    if search.number and search.number.strip():
+        conditions.append(Q(number=search.number.strip().upper()))
+    if search.holder_phone and search.holder_phone.strip():
+        phone_hash = pii.phone_hash(normalize_phone(search.holder_phone))
+        holders = CustomerModel.filter(phone_hash=phone_hash).values("id")
+        conditions.append(Q(holder_id__in=Subquery(holders)))
+    if search.id_number and search.id_number.strip():
+        id_number = normalize_id_number(search.id_number)
+        if not ID_NUMBER_PATTERN.match(id_number):
+            raise UserInputError("身份证号码格式不正确")
+        id_hash = pii.id_number_hash(id_number)
+        holders = CustomerModel.filter(id_number_hash=id_hash).values("id")
+        insured = m.InsuredPerson.filter(id_number_hash=id_hash).values("policy_id")
+        conditions.append(Q(holder_id__in=Subquery(holders)) | Q(id__in=Subquery(insured)))
+    if not conditions:
+        return None
+    return Q(*conditions, join_type=Q.AND)
+
+
+@strawberry.type
+class PolicyQueries:
+    @strawberry.field(
+        description="Policies where I am holder, insured or beneficiary, newest cover first.",
+        permission_classes=[IsCustomer],
+    )
+    async def my_policies(
+        self,
+        info: Info,
+        filter: PolicyFilter | None = None,
+        first: PageArg = None,
+        after: CursorArg = None,
+        last: PageArg = None,
+        before: CursorArg = None,
+    ) -> Connection[Policy]:
+        queryset = _ordered(_apply_filter(visible_policies(info.context.actor), filter))
+        return await paginate(
+            queryset, Policy.from_model, first=first, after=after, last=last, before=before
+        )
+
+    @strawberry.field(
+        description="One policy by its ID; null if it does not exist or is not yours.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def policy(self, info: Info, id: relay.GlobalID) -> Policy | None:
+        if id.type_name != "Policy":
+            return None
+        node = await resolve_node(info, id)
+        return node if isinstance(node, Policy) else None
+
+    @strawberry.field(
+        description="One policy by its number; null if it does not exist or is not yours.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def policy_by_number(self, info: Info, number: str) -> Policy | None:
+        row = await _ordered(
+            visible_policies(info.context.actor).filter(number=number.strip().upper())
+        ).first()
+        return Policy.from_model(row) if row else None
+
+    @strawberry.field(
+        description="Staff: find policies by number, holder phone or ID number.",
+        permission_classes=staff_only(Permission.POLICY_SEARCH),
+    )
+    async def search_policies(
+        self,
+        info: Info,
+        input: PolicySearchInput,
+        first: PageArg = None,
+        after: CursorArg = None,
+        last: PageArg = None,
+        before: CursorArg = None,
+    ) -> Connection[Policy]:
+        condition = _search_condition(info, input)
+        if condition is None:
+            raise UserInputError("请至少填写保单号、手机号或身份证号之一")
+        queryset = _ordered(visible_policies(info.context.actor).filter(condition))
+        return await paginate(
+            queryset, Policy.from_model, first=first, after=after, last=last, before=before
+        )
+
+

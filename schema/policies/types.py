@@ -1,0 +1,275 @@
+"""Policy lookup types (保单查询): products, policies and what hangs off a policy.
+
+Scalar fields are plain attributes (no resolver call per field); related lists go
+through the request's DataLoaders.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+import strawberry
+from strawberry import relay
+from strawberry.types import Info
+
+from models import policies as m
+from schema.common import Money, cny, local_time, local_today
+from schema.people import Customer
+
+ProductKind = strawberry.enum(m.ProductKind, description="The line of business of a product.")
+PolicyStatus = strawberry.enum(m.PolicyStatus, description="Where a policy is in its life.")
+PaymentFrequency = strawberry.enum(m.PaymentFrequency, description="How often premium is due.")
+
+
+@strawberry.enum(description="How the caller is named on a policy.")
+class PolicyRole(StrEnum):
+    HOLDER = "HOLDER"
+    INSURED = "INSURED"
+    BENEFICIARY = "BENEFICIARY"
+
+
+@strawberry.enum(description="Whether a premium installment has been paid.")
+class InstallmentStatus(StrEnum):
+    PAID = "PAID"
+    UNPAID = "UNPAID"
+    OVERDUE = "OVERDUE"
+
+
+RENEWAL_WINDOW_DAYS = 60
+
+
+@strawberry.type(description="A document a claim of this loss type needs.")
+class RequiredDocument:
+    code: str = strawberry.field(description="Stable code of the checklist item.")
+    name: str = strawberry.field(description="What to provide, in Chinese.")
+    required: bool = strawberry.field(description="False for documents that help but may be absent.")
+
+
+@strawberry.type(description="A kind of loss a product covers, and the documents a claim needs.")
+class LossType:
+    code: str = strawberry.field(description="Stable code, e.g. `COLLISION`.")
+    name: str = strawberry.field(description="Name in Chinese, e.g. `碰撞`.")
+    documents: list[RequiredDocument] = strawberry.field(description="The checklist for a claim.")
+
+
+@strawberry.type(description="An insurance product and the terms of its policies.")
+class Product(relay.Node):
+    id: relay.NodeID[str]
+    code: str = strawberry.field(description="Product code.")
+    name: str = strawberry.field(description="Product name in Chinese.")
+    kind: ProductKind = strawberry.field(description="Line of business.")
+    description: str = strawberry.field(description="Short description for customers.")
+    report_time_limit_hours: int = strawberry.field(
+        description="Within how many hours of a loss it should be reported (报案时效)."
+    )
+    cooling_off_days: int = strawberry.field(
+        description="Days after issue within which the policy can be cancelled in full (犹豫期)."
+    )
+    loss_types: list[LossType] = strawberry.field(description="The losses this product covers.")
+
+    @classmethod
+    def from_model(cls, model: m.Product) -> Product:
+        return cls(
+            id=str(model.id),
+            code=model.code,
+            name=model.name,
+            kind=model.kind,
+            description=model.description,
+            report_time_limit_hours=model.report_time_limit_hours,
+            cooling_off_days=model.cooling_off_days,
+            loss_types=[
+                LossType(
+                    code=lt["code"],
+                    name=lt["name"],
+                    documents=[RequiredDocument(**doc) for doc in lt.get("documents", [])],
+                )
+                for lt in model.loss_types
+            ],
+        )
+
+
+@strawberry.type(description="One coverage (保障责任) of a policy and how much of it is left.")
+class Coverage(relay.Node):
+    id: relay.NodeID[str]
+    code: str = strawberry.field(description="Coverage code within the product.")
+    name: str = strawberry.field(description="Name in Chinese, e.g. `车辆损失险`.")
+    sum_insured: Money = strawberry.field(description="The most this coverage pays (保额).")
+    deductible: Money = strawberry.field(description="Deductible per claim (免赔额).")
+    used_amount: Money = strawberry.field(description="Already paid out under this coverage.")
+    remaining_amount: Money = strawberry.field(description="Sum insured less what was paid.")
+
+    @classmethod
+    def from_model(cls, model: m.Coverage) -> Coverage:
+        return cls(
+            id=str(model.id),
+            code=model.code,
+            name=model.name,
+            sum_insured=cny(model.sum_insured),
+            deductible=cny(model.deductible),
+            used_amount=cny(model.used_amount),
+            remaining_amount=cny(max(model.sum_insured - model.used_amount, Decimal(0))),
+        )
+
+
+@strawberry.type(description="A person insured by a policy (被保险人).")
+class InsuredPerson(relay.Node):
+    id: relay.NodeID[str]
+    name: str = strawberry.field(description="Full name.")
+    id_number: str = strawberry.field(description="ID-card number, masked.")
+    relation_to_holder: str = strawberry.field(
+        description="Relation to the policy holder: SELF, SPOUSE, CHILD, PARENT, OTHER."
+    )
+
+    @classmethod
+    def from_model(cls, model: m.InsuredPerson) -> InsuredPerson:
+        return cls(
+            id=str(model.id),
+            name=model.name,
+            id_number=model.id_number_masked,
+            relation_to_holder=model.relation_to_holder,
+        )
+
+
+@strawberry.type(description="A beneficiary of a policy (受益人) and their share.")
+class Beneficiary(relay.Node):
+    id: relay.NodeID[str]
+    name: str = strawberry.field(description="Full name.")
+    id_number: str = strawberry.field(description="ID-card number, masked.")
+    relation_to_insured: str = strawberry.field(
+        description="Relation to the insured: SPOUSE, CHILD, PARENT, OTHER."
+    )
+    share_percent: Decimal = strawberry.field(description="Share of the benefit, in percent.")
+
+    @classmethod
+    def from_model(cls, model: m.Beneficiary) -> Beneficiary:
+        return cls(
+            id=str(model.id),
+            name=model.name,
+            id_number=model.id_number_masked,
+            relation_to_insured=model.relation_to_insured,
+            share_percent=model.share_percent,
+        )
+
+
+@strawberry.type(description="One premium installment of a policy's schedule.")
+class PremiumInstallment(relay.Node):
+    id: relay.NodeID[str]
+    sequence: int = strawberry.field(description="1 for the first installment, and so on.")
+    due_date: date = strawberry.field(description="Due date (Asia/Shanghai).")
+    amount: Money = strawberry.field(description="Amount due.")
+    status: InstallmentStatus = strawberry.field(
+        description="PAID, UNPAID (not yet due or due today) or OVERDUE."
+    )
+    paid_at: datetime | None = strawberry.field(description="When it was paid.")
+
+    @classmethod
+    def from_model(cls, model: m.PremiumInstallment) -> PremiumInstallment:
+        if model.paid_at is not None:
+            status = InstallmentStatus.PAID
+        elif model.due_date < local_today():
+            status = InstallmentStatus.OVERDUE
+        else:
+            status = InstallmentStatus.UNPAID
+        return cls(
+            id=str(model.id),
+            sequence=model.sequence,
+            due_date=model.due_date,
+            amount=cny(model.amount),
+            status=status,
+            paid_at=local_time(model.paid_at) if model.paid_at else None,
+        )
+
+
+@strawberry.type(description="An insurance policy (保单).")
+class Policy(relay.Node):
+    model: strawberry.Private[m.Policy]
+    id: relay.NodeID[str]
+    number: str = strawberry.field(description="Policy number, as printed on the policy.")
+    status: PolicyStatus = strawberry.field(description="Current status.")
+    product: Product = strawberry.field(description="The product this policy is of.")
+    starts_at: datetime = strawberry.field(description="Start of cover (Asia/Shanghai).")
+    ends_at: datetime = strawberry.field(description="End of cover (Asia/Shanghai).")
+    issued_at: datetime = strawberry.field(description="When the policy was issued.")
+    sum_insured: Money = strawberry.field(description="Total sum insured (保额).")
+    premium: Money = strawberry.field(description="Premium per policy period (保费).")
+    payment_frequency: PaymentFrequency = strawberry.field(description="How premium is paid.")
+    days_to_expiry: int | None = strawberry.field(
+        description="Whole days until cover ends (Asia/Shanghai); null unless ACTIVE."
+    )
+    renewable: bool = strawberry.field(
+        description=f"Whether it can be renewed now: the product renews and the policy is "
+        f"active or expired within {RENEWAL_WINDOW_DAYS} days of its end."
+    )
+
+    @classmethod
+    def from_model(cls, model: m.Policy) -> Policy:
+        ends_local = local_time(model.ends_at)
+        days_left = (ends_local.date() - local_today()).days
+        active = model.status is m.PolicyStatus.ACTIVE
+        return cls(
+            model=model,
+            id=str(model.id),
+            number=model.number,
+            status=model.status,
+            product=Product.from_model(model.product),
+            starts_at=local_time(model.starts_at),
+            ends_at=ends_local,
+            issued_at=local_time(model.issued_at),
+            sum_insured=cny(model.sum_insured),
+            premium=cny(model.premium),
+            payment_frequency=model.payment_frequency,
+            days_to_expiry=max(days_left, 0) if active else None,
+            renewable=model.product.renewable
+            and model.status in (m.PolicyStatus.ACTIVE, m.PolicyStatus.EXPIRED)
+            and abs(days_left) <= RENEWAL_WINDOW_DAYS,
+        )
+
+    @strawberry.field(description="The policy holder (投保人).")
+    async def holder(self, info: Info) -> Customer:
+        customer = await info.context.loaders.customers.load(self.model.holder_id)
+        return Customer.from_model(customer)
+
+    @strawberry.field(description="Coverages, in the order of the policy schedule.")
+    async def coverages(self, info: Info) -> list[Coverage]:
+        rows = await info.context.loaders.coverages.load(self.model.id)
+        return [Coverage.from_model(row) for row in rows]
+
+    @strawberry.field(description="Persons insured by this policy.")
+    async def insured_persons(self, info: Info) -> list[InsuredPerson]:
+        rows = await info.context.loaders.insured_persons.load(self.model.id)
+        return [InsuredPerson.from_model(row) for row in rows]
+
+    @strawberry.field(description="Beneficiaries and their shares.")
+    async def beneficiaries(self, info: Info) -> list[Beneficiary]:
+        rows = await info.context.loaders.beneficiaries.load(self.model.id)
+        return [Beneficiary.from_model(row) for row in rows]
+
+    @strawberry.field(description="The premium schedule, first installment first.")
+    async def installments(self, info: Info) -> list[PremiumInstallment]:
+        rows = await info.context.loaders.installments.load(self.model.id)
+        return [PremiumInstallment.from_model(row) for row in rows]
+
+    @strawberry.field(description="The earliest unpaid installment, or null if all are paid.")
+    async def next_premium_due(self, info: Info) -> PremiumInstallment | None:
+        rows = await info.context.loaders.installments.load(self.model.id)
+        unpaid = [row for row in rows if row.paid_at is None]
+        return PremiumInstallment.from_model(unpaid[0]) if unpaid else None
+
+    @strawberry.field(description="How the logged-in customer is named on this policy.")
+    async def my_roles(self, info: Info) -> list[PolicyRole]:
+        actor = info.context.actor
+        if not actor.is_customer:
+            return []
+        loaders = info.context.loaders
+        roles = []
+        if self.model.holder_id == actor.subject_id:
+            roles.append(PolicyRole.HOLDER)
+        insured = await loaders.insured_persons.load(self.model.id)
+        if any(person.customer_id == actor.subject_id for person in insured):
+            roles.append(PolicyRole.INSURED)
+        beneficiaries = await loaders.beneficiaries.load(self.model.id)
+        if any(person.customer_id == actor.subject_id for person in beneficiaries):
+            roles.append(PolicyRole.BENEFICIARY)
+        return roles

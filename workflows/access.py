@@ -1,0 +1,83 @@
+"""Who is calling and what they may do: the actor, staff permissions per role, and the
+object-level rule that a customer sees only policies they hold, are insured by or
+benefit from.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+
+from tortoise.expressions import Q, Subquery
+from tortoise.queryset import QuerySet
+
+from models.auth import SubjectKind
+from models.policies import Beneficiary, InsuredPerson, Policy
+from models.staff import StaffRole
+
+
+class Permission(StrEnum):
+    """What a staff operation requires; each staff field names one."""
+
+    POLICY_READ = "policy:read"
+    POLICY_SEARCH = "policy:search"
+    CUSTOMER_READ = "customer:read"
+    STAFF_READ = "staff:read"
+
+
+ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
+    StaffRole.AGENT: frozenset(
+        {Permission.POLICY_READ, Permission.POLICY_SEARCH, Permission.CUSTOMER_READ}
+    ),
+    StaffRole.ADJUSTER: frozenset(
+        {Permission.POLICY_READ, Permission.POLICY_SEARCH, Permission.CUSTOMER_READ}
+    ),
+    StaffRole.SUPERVISOR: frozenset(
+        {
+            Permission.POLICY_READ,
+            Permission.POLICY_SEARCH,
+            Permission.CUSTOMER_READ,
+            Permission.STAFF_READ,
+        }
+    ),
+    StaffRole.ADMIN: frozenset(Permission),
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    kind: SubjectKind | None = None
+    subject_id: uuid.UUID | None = None
+    session_id: uuid.UUID | None = None
+    role: StaffRole | None = None
+
+    @property
+    def is_customer(self) -> bool:
+        return self.kind is SubjectKind.CUSTOMER
+
+    @property
+    def is_staff(self) -> bool:
+        return self.kind is SubjectKind.STAFF
+
+    def can(self, permission: Permission) -> bool:
+        return self.role is not None and permission in ROLE_PERMISSIONS[self.role]
+
+
+ANONYMOUS = Actor()
+
+
+def customer_policy_filter(customer_id: uuid.UUID) -> Q:
+    """Policies a customer may see: as holder, insured person or beneficiary."""
+    insured = InsuredPerson.filter(customer_id=customer_id).values("policy_id")
+    benefits = Beneficiary.filter(customer_id=customer_id).values("policy_id")
+    return Q(holder_id=customer_id) | Q(id__in=Subquery(insured)) | Q(id__in=Subquery(benefits))
+
+
+def visible_policies(actor: Actor) -> QuerySet[Policy]:
+    """The policies ``actor`` may read; an empty set for anyone else."""
+    if actor.is_customer and actor.subject_id is not None:
+        return Policy.filter(customer_policy_filter(actor.subject_id))
+    if actor.can(Permission.POLICY_READ):
+        return Policy.all()
+    return Policy.filter(id=None)

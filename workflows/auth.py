@@ -1,0 +1,508 @@
+"""Logging in and staying logged in.
+
+Customers: phone + 6-digit SMS code (5 minutes, 5 tries, resend throttled), or the
+mini-program's ``wx.login`` code exchanged through ``code2session`` (a first-time
+openid is bound to a customer by phone + SMS code). Staff: username + argon2 password,
+locked for a while after repeated failures.
+
+Every login opens a session = one refresh-token family. Access tokens are short JWTs
+naming the session; refresh tokens are random, stored hashed, and rotate on use.
+Presenting a rotated refresh token again means it leaked: the whole family is revoked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+from api.services import Services
+from api.wechat import WechatError
+from models.auth import AuthSession, OtpChallenge, RefreshToken, SubjectKind
+from models.customers import Customer, WechatIdentity
+from models.pii import PHONE_PATTERN, mask_phone, normalize_phone
+from models.staff import StaffRole, StaffUser
+from push.sms import SmsError
+from workflows.access import ANONYMOUS, Actor
+from workflows.errors import DomainError
+
+log = logging.getLogger("anxin.auth")
+password_hasher = PasswordHasher()
+_DUMMY_HASH = password_hasher.hash("timing-equaliser")
+JWT_ALGORITHM = "HS256"
+JWT_ISSUER = "anxin"
+BINDING_TICKET_SECONDS = 600
+
+
+class AuthErrorCode(StrEnum):
+    INVALID_PHONE = "INVALID_PHONE"
+    THROTTLED = "THROTTLED"
+    SMS_UNAVAILABLE = "SMS_UNAVAILABLE"
+    CODE_REQUIRED = "CODE_REQUIRED"
+    INVALID_CODE = "INVALID_CODE"
+    CODE_EXPIRED = "CODE_EXPIRED"
+    TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    ACCOUNT_LOCKED = "ACCOUNT_LOCKED"
+    WECHAT_NOT_CONFIGURED = "WECHAT_NOT_CONFIGURED"
+    WECHAT_CODE_INVALID = "WECHAT_CODE_INVALID"
+    WECHAT_UNAVAILABLE = "WECHAT_UNAVAILABLE"
+    INVALID_BINDING_TICKET = "INVALID_BINDING_TICKET"
+    WECHAT_ALREADY_BOUND = "WECHAT_ALREADY_BOUND"
+    INVALID_REFRESH_TOKEN = "INVALID_REFRESH_TOKEN"
+    REFRESH_TOKEN_REUSED = "REFRESH_TOKEN_REUSED"
+    NOT_AUTHENTICATED = "NOT_AUTHENTICATED"
+
+
+class AuthError(DomainError):
+    pass
+
+
+class Channel(StrEnum):
+    APP = "app"
+    MINI_PROGRAM = "mini_program"
+    STAFF_CONSOLE = "staff_console"
+    CLI = "cli"
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    access_token: str
+    access_expires_at: datetime
+    refresh_token: str
+    refresh_expires_at: datetime
+    actor: Actor
+
+
+@dataclass(frozen=True)
+class LoginCodeSent:
+    phone_masked: str
+    expires_in_seconds: int
+    resend_after_seconds: int
+
+
+@dataclass(frozen=True)
+class WechatBindingRequired:
+    """A first-time openid: the mini-program must bind a phone with an SMS code."""
+
+    binding_ticket: str
+    expires_in_seconds: int
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _sha256(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _secret(services: Services) -> str:
+    return services.settings.secret_key.get_secret_value()
+
+
+# ---------------------------------------------------------------- tokens and sessions
+
+
+def _encode(services: Services, claims: dict[str, Any], lifetime: timedelta) -> str:
+    now = _now()
+    payload = {"iss": JWT_ISSUER, "iat": now, "exp": now + lifetime, **claims}
+    return jwt.encode(payload, _secret(services), algorithm=JWT_ALGORITHM)
+
+
+def _decode(services: Services, token: str, token_type: str) -> dict[str, Any] | None:
+    try:
+        claims = jwt.decode(
+            token,
+            _secret(services),
+            algorithms=[JWT_ALGORITHM],
+            issuer=JWT_ISSUER,
+            options={"require": ["exp", "iat", "sub", "typ"]},
+        )
+    except jwt.PyJWTError:
+        return None
+    return claims if claims.get("typ") == token_type else None
+
+
+def _access_token(services: Services, actor: Actor) -> tuple[str, datetime]:
+    lifetime = timedelta(seconds=services.settings.access_token_ttl_seconds)
+    claims: dict[str, Any] = {
+        "typ": "access",
+        "sub": str(actor.subject_id),
+        "knd": str(actor.kind),
+        "sid": str(actor.session_id),
+    }
+    if actor.role is not None:
+        claims["role"] = str(actor.role)
+    return _encode(services, claims, lifetime), _now() + lifetime
+
+
+async def _issue_refresh_token(session: AuthSession) -> str:
+    token = secrets.token_urlsafe(32)
+    await RefreshToken.create(session=session, token_hash=_sha256(token))
+    return token
+
+
+async def start_session(
+    services: Services,
+    kind: SubjectKind,
+    subject_id: uuid.UUID,
+    channel: Channel,
+    role: StaffRole | None = None,
+) -> IssuedTokens:
+    refresh_expires = _now() + timedelta(seconds=services.settings.refresh_token_ttl_seconds)
+    async with in_transaction():
+        session = await AuthSession.create(
+            subject_kind=kind, subject_id=subject_id, channel=channel, expires_at=refresh_expires
+        )
+        refresh = await _issue_refresh_token(session)
+    actor = Actor(kind=kind, subject_id=subject_id, session_id=session.id, role=role)
+    access, access_expires = _access_token(services, actor)
+    return IssuedTokens(access, access_expires, refresh, refresh_expires, actor)
+
+
+async def authenticate(services: Services, access_token: str) -> Actor:
+    """The actor an access token stands for, or anonymous if it is invalid, expired or
+    its session was revoked (logout, refresh-token reuse)."""
+    claims = _decode(services, access_token, "access")
+    if claims is None:
+        return ANONYMOUS
+    try:
+        actor = Actor(
+            kind=SubjectKind(claims["knd"]),
+            subject_id=uuid.UUID(claims["sub"]),
+            session_id=uuid.UUID(claims["sid"]),
+            role=StaffRole(claims["role"]) if "role" in claims else None,
+        )
+    except (KeyError, ValueError):
+        return ANONYMOUS
+    alive = await AuthSession.filter(
+        id=actor.session_id, revoked_at=None, expires_at__gt=_now()
+    ).exists()
+    return actor if alive else ANONYMOUS
+
+
+async def revoke_session(session_id: uuid.UUID, reason: str) -> None:
+    await AuthSession.filter(id=session_id, revoked_at=None).update(
+        revoked_at=_now(), revoked_reason=reason
+    )
+
+
+async def refresh_session(services: Services, refresh_token: str) -> IssuedTokens:
+    invalid = AuthError(
+        AuthErrorCode.INVALID_REFRESH_TOKEN, "登录已失效，请重新登录", "refreshToken"
+    )
+    token = await RefreshToken.get_or_none(token_hash=_sha256(refresh_token)).select_related(
+        "session"
+    )
+    if token is None:
+        raise invalid
+    session = token.session
+    now = _now()
+    if session.revoked_at is not None or session.expires_at <= now:
+        raise invalid
+    # Exactly one caller may rotate a token; anyone presenting it afterwards holds a copy.
+    rotated = await RefreshToken.filter(id=token.id, rotated_at=None).update(rotated_at=now)
+    if not rotated:
+        await revoke_session(session.id, "refresh_token_reuse")
+        log.warning("refresh token reuse: session %s revoked", session.id)
+        raise AuthError(
+            AuthErrorCode.REFRESH_TOKEN_REUSED,
+            "检测到登录凭证被重复使用，为了您的安全请重新登录",
+            "refreshToken",
+        )
+    role = await _current_role(session)
+    if role is False:
+        await revoke_session(session.id, "subject_disabled")
+        raise invalid
+    refresh_expires = now + timedelta(seconds=services.settings.refresh_token_ttl_seconds)
+    async with in_transaction():
+        await AuthSession.filter(id=session.id).update(expires_at=refresh_expires)
+        new_refresh = await _issue_refresh_token(session)
+    actor = Actor(
+        kind=session.subject_kind,
+        subject_id=session.subject_id,
+        session_id=session.id,
+        role=role or None,
+    )
+    access, access_expires = _access_token(services, actor)
+    return IssuedTokens(access, access_expires, new_refresh, refresh_expires, actor)
+
+
+async def _current_role(session: AuthSession) -> StaffRole | None | bool:
+    """The staff member's role now (it may have changed), None for a customer, False if
+    the account is gone or disabled."""
+    if session.subject_kind is SubjectKind.CUSTOMER:
+        return None if await Customer.filter(id=session.subject_id).exists() else False
+    staff = await StaffUser.get_or_none(id=session.subject_id, is_active=True)
+    return staff.role if staff else False
+
+
+async def logout(actor: Actor) -> None:
+    if actor.session_id is None:
+        raise AuthError(AuthErrorCode.NOT_AUTHENTICATED, "您尚未登录")
+    await revoke_session(actor.session_id, "logout")
+
+
+# ---------------------------------------------------------------- SMS codes
+
+
+def _valid_phone(raw: str) -> str:
+    phone = normalize_phone(raw)
+    if not PHONE_PATTERN.match(phone):
+        raise AuthError(AuthErrorCode.INVALID_PHONE, "请输入正确的11位手机号码", "phone")
+    return phone
+
+
+def _code_hash(services: Services, phone_hash: str, code: str) -> str:
+    key = services.settings.lookup_key.get_secret_value().encode()
+    return hmac.new(key, f"otp:{phone_hash}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+async def request_login_code(services: Services, raw_phone: str) -> LoginCodeSent:
+    settings = services.settings
+    phone = _valid_phone(raw_phone)
+    phone_hash = services.pii.phone_hash(phone)
+    now = _now()
+    recent = await OtpChallenge.filter(
+        phone_hash=phone_hash, created_at__gte=now - timedelta(hours=1)
+    ).order_by("-created_at")
+    if recent:
+        wait = settings.otp_resend_seconds - int((now - recent[0].created_at).total_seconds())
+        if wait > 0:
+            raise AuthError(AuthErrorCode.THROTTLED, f"验证码已发送，请{wait}秒后再试", "phone")
+    if len(recent) >= settings.otp_max_per_hour:
+        raise AuthError(AuthErrorCode.THROTTLED, "验证码请求过于频繁，请一小时后再试", "phone")
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    # The slot makes two simultaneous requests (a double tap) collide on a unique key.
+    slot = int(now.timestamp()) // settings.otp_resend_seconds
+    try:
+        challenge = await OtpChallenge.create(
+            phone_hash=phone_hash,
+            send_slot=slot,
+            code_hash=_code_hash(services, phone_hash, code),
+            expires_at=now + timedelta(seconds=settings.otp_ttl_seconds),
+        )
+    except IntegrityError:
+        raise AuthError(
+            AuthErrorCode.THROTTLED, "验证码已发送，请稍后再试", "phone"
+        ) from None
+    try:
+        await services.sms.send_login_code(phone, code)
+    except SmsError:
+        await challenge.delete()
+        raise AuthError(
+            AuthErrorCode.SMS_UNAVAILABLE, "短信发送失败，请稍后重试", "phone"
+        ) from None
+    return LoginCodeSent(
+        phone_masked=mask_phone(phone),
+        expires_in_seconds=settings.otp_ttl_seconds,
+        resend_after_seconds=settings.otp_resend_seconds,
+    )
+
+
+async def verify_login_code(services: Services, raw_phone: str, code: str) -> str:
+    """Consume a valid code for the phone and return the normalised phone number."""
+    phone = _valid_phone(raw_phone)
+    code = code.strip()
+    if not (len(code) == 6 and code.isdigit()):
+        raise AuthError(AuthErrorCode.INVALID_CODE, "请输入6位数字验证码", "code")
+    phone_hash = services.pii.phone_hash(phone)
+    challenge = (
+        await OtpChallenge.filter(phone_hash=phone_hash, consumed_at=None)
+        .order_by("-created_at")
+        .first()
+    )
+    if challenge is None:
+        raise AuthError(AuthErrorCode.CODE_REQUIRED, "请先获取验证码", "code")
+    if challenge.expires_at <= _now():
+        raise AuthError(AuthErrorCode.CODE_EXPIRED, "验证码已过期，请重新获取", "code")
+    max_attempts = services.settings.otp_max_attempts
+    counted = await OtpChallenge.filter(
+        id=challenge.id, consumed_at=None, attempts__lt=max_attempts
+    ).update(attempts=F("attempts") + 1)
+    if not counted:
+        raise AuthError(
+            AuthErrorCode.TOO_MANY_ATTEMPTS, "验证码错误次数过多，请重新获取", "code"
+        )
+    if not hmac.compare_digest(_code_hash(services, phone_hash, code), challenge.code_hash):
+        left = max_attempts - challenge.attempts - 1
+        if left <= 0:
+            raise AuthError(
+                AuthErrorCode.TOO_MANY_ATTEMPTS, "验证码错误次数过多，请重新获取", "code"
+            )
+        raise AuthError(AuthErrorCode.INVALID_CODE, f"验证码错误，还可尝试{left}次", "code")
+    consumed = await OtpChallenge.filter(id=challenge.id, consumed_at=None).update(
+        consumed_at=_now()
+    )
+    if not consumed:
+        raise AuthError(AuthErrorCode.CODE_EXPIRED, "验证码已使用，请重新获取", "code")
+    return phone
+
+
+async def customer_for_phone(services: Services, phone: str) -> Customer:
+    """The customer with this phone; a first login creates the account (no enumeration:
+    every phone gets the same answer)."""
+    sealed = services.pii.seal_phone(phone)
+    customer = await Customer.get_or_none(phone_hash=sealed.lookup_hash)
+    if customer is not None:
+        return customer
+    try:
+        return await Customer.create(
+            phone_encrypted=sealed.encrypted,
+            phone_hash=sealed.lookup_hash,
+            phone_masked=sealed.masked,
+        )
+    except IntegrityError:
+        return await Customer.get(phone_hash=sealed.lookup_hash)
+
+
+async def login_with_code(
+    services: Services, raw_phone: str, code: str, channel: Channel = Channel.APP
+) -> IssuedTokens:
+    phone = await verify_login_code(services, raw_phone, code)
+    customer = await customer_for_phone(services, phone)
+    return await start_session(services, SubjectKind.CUSTOMER, customer.id, channel)
+
+
+# ---------------------------------------------------------------- WeChat mini-program
+
+
+async def wechat_login(
+    services: Services, js_code: str
+) -> IssuedTokens | WechatBindingRequired:
+    wechat = services.wechat
+    if not wechat.app_id:
+        raise AuthError(AuthErrorCode.WECHAT_NOT_CONFIGURED, "暂不支持微信登录")
+    if not js_code.strip():
+        raise AuthError(AuthErrorCode.WECHAT_CODE_INVALID, "微信登录凭证无效", "code")
+    try:
+        session = await wechat.code2session(js_code.strip())
+    except WechatError as exc:
+        if exc.errcode in (40029, 40163, 40226):  # invalid, used, or blocked as risky
+            raise AuthError(
+                AuthErrorCode.WECHAT_CODE_INVALID, "微信登录凭证无效，请重试", "code"
+            ) from None
+        raise AuthError(
+            AuthErrorCode.WECHAT_UNAVAILABLE, "微信登录暂时不可用，请稍后重试"
+        ) from None
+    identity = await WechatIdentity.get_or_none(app_id=wechat.app_id, openid=session.openid)
+    if identity is None and session.unionid:
+        # Known through another app of the same WeChat open platform account.
+        sibling = await WechatIdentity.filter(unionid=session.unionid).first()
+        if sibling is not None:
+            identity = await _bind_identity(
+                sibling.customer_id, wechat.app_id, session.openid, session.unionid
+            )
+    if identity is None:
+        ticket = _encode(
+            services,
+            {
+                "typ": "wechat_binding",
+                "sub": session.openid,
+                "uid": session.unionid,
+                "app": wechat.app_id,
+            },
+            timedelta(seconds=BINDING_TICKET_SECONDS),
+        )
+        return WechatBindingRequired(ticket, BINDING_TICKET_SECONDS)
+    if session.unionid and identity.unionid != session.unionid:
+        await WechatIdentity.filter(id=identity.id).update(unionid=session.unionid)
+    return await start_session(
+        services, SubjectKind.CUSTOMER, identity.customer_id, Channel.MINI_PROGRAM
+    )
+
+
+async def _bind_identity(
+    customer_id: uuid.UUID, app_id: str, openid: str, unionid: str | None
+) -> WechatIdentity:
+    try:
+        return await WechatIdentity.create(
+            customer_id=customer_id, app_id=app_id, openid=openid, unionid=unionid
+        )
+    except IntegrityError:
+        existing = await WechatIdentity.get(app_id=app_id, openid=openid)
+        if existing.customer_id != customer_id:
+            raise AuthError(
+                AuthErrorCode.WECHAT_ALREADY_BOUND, "该微信已绑定其他手机号"
+            ) from None
+        return existing
+
+
+async def bind_wechat_phone(
+    services: Services, binding_ticket: str, raw_phone: str, code: str
+) -> IssuedTokens:
+    claims = _decode(services, binding_ticket, "wechat_binding")
+    if claims is None or claims.get("app") != services.wechat.app_id:
+        raise AuthError(
+            AuthErrorCode.INVALID_BINDING_TICKET,
+            "绑定已超时，请重新进行微信登录",
+            "bindingTicket",
+        )
+    phone = await verify_login_code(services, raw_phone, code)
+    customer = await customer_for_phone(services, phone)
+    await _bind_identity(customer.id, claims["app"], claims["sub"], claims.get("uid"))
+    return await start_session(
+        services, SubjectKind.CUSTOMER, customer.id, Channel.MINI_PROGRAM
+    )
+
+
+# ---------------------------------------------------------------- staff
+
+
+async def staff_login(services: Services, username: str, password: str) -> IssuedTokens:
+    bad = AuthError(AuthErrorCode.INVALID_CREDENTIALS, "用户名或密码错误", "password")
+    user = await StaffUser.get_or_none(username=username.strip().lower())
+    if user is None:
+        await asyncio.to_thread(_verify_password, _DUMMY_HASH, password)
+        raise bad
+    now = _now()
+    if user.locked_until is not None and user.locked_until > now:
+        raise AuthError(AuthErrorCode.ACCOUNT_LOCKED, "登录失败次数过多，账号已临时锁定")
+    if not await asyncio.to_thread(_verify_password, user.password_hash, password):
+        await _count_failed_login(services, user)
+        raise bad
+    if not user.is_active:
+        raise bad
+    await StaffUser.filter(id=user.id).update(failed_logins=0, locked_until=None)
+    if password_hasher.check_needs_rehash(user.password_hash):
+        new_hash = await asyncio.to_thread(password_hasher.hash, password)
+        await StaffUser.filter(id=user.id).update(password_hash=new_hash)
+    return await start_session(
+        services, SubjectKind.STAFF, user.id, Channel.STAFF_CONSOLE, role=user.role
+    )
+
+
+def _verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return password_hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+async def _count_failed_login(services: Services, user: StaffUser) -> None:
+    settings = services.settings
+    await StaffUser.filter(id=user.id).update(failed_logins=F("failed_logins") + 1)
+    await StaffUser.filter(id=user.id, failed_logins__gte=settings.staff_max_failed_logins).update(
+        failed_logins=0,
+        locked_until=_now() + timedelta(seconds=settings.staff_lockout_seconds),
+    )
+    log.warning("failed staff login for account %s", user.id)
+
+
+def hash_password(password: str) -> str:
+    return password_hasher.hash(password)

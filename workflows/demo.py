@@ -1,0 +1,348 @@
+"""Demo data: realistic customers, products of every kind, policies with coverages,
+insured persons, beneficiaries and premium schedules, and staff of every role.
+
+Dates are relative to today so that expiry counters and overdue premiums look real
+whenever the data is loaded. Every ID number is synthetic (valid checksum, fictional).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+import httpx
+from tortoise.transactions import in_transaction
+
+from api.services import build_services
+from api.settings import Settings
+from models.customers import Customer
+from models.database import open_database
+from models.pii import PiiCipher
+from models.policies import (
+    Beneficiary,
+    Coverage,
+    InsuredPerson,
+    PaymentFrequency,
+    Policy,
+    PolicyStatus,
+    PremiumInstallment,
+    Product,
+    ProductKind,
+)
+from models.staff import StaffRole, StaffUser
+from schema.common import SHANGHAI
+from workflows.auth import hash_password
+
+DEMO_STAFF_PASSWORD = "anxin-demo-2026"  # noqa: S105 - printed for developers on purpose
+
+
+def id_number(region: str, birth: str, sequence: str) -> str:
+    """An 18-digit ID number with a correct ISO 7064 MOD 11-2 check digit."""
+    body = f"{region}{birth}{sequence}"
+    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    total = sum(int(d) * w for d, w in zip(body, weights, strict=True))
+    return body + "10X98765432"[total % 11]
+
+
+def docs(*items: str) -> list[dict[str, object]]:
+    """Checklist items; a trailing ``?`` marks an optional document."""
+    return [
+        {"code": f"D{i + 1:02d}", "name": item.rstrip("?"), "required": not item.endswith("?")}
+        for i, item in enumerate(items)
+    ]
+
+
+PRODUCTS = [
+    {
+        "code": "AUTO-COMM-2026", "name": "安心驾乘·机动车商业保险", "kind": ProductKind.AUTO,
+        "description": "车辆损失、第三者责任、车上人员责任，一站式保障爱车出行。",
+        "report_time_limit_hours": 48, "cooling_off_days": 0, "renewable": True,
+        "loss_types": [
+            {"code": "COLLISION", "name": "碰撞事故", "documents": docs(
+                "事故现场照片", "驾驶证", "行驶证", "交警事故认定书", "维修发票")},
+            {"code": "THEFT", "name": "全车盗抢", "documents": docs(
+                "公安报案回执", "行驶证", "车辆钥匙照片", "购车发票?")},
+            {"code": "GLASS", "name": "玻璃单独破碎", "documents": docs("破损照片", "维修发票")},
+        ],
+        "coverages": [("VEHICLE_DAMAGE", "车辆损失险", "0"), ("THIRD_PARTY", "第三者责任险", "0"),
+                      ("DRIVER_SEAT", "车上人员责任险（司机）", "0")],
+    },
+    {
+        "code": "HEALTH-MILLION-2026", "name": "安心e生·百万医疗险", "kind": ProductKind.HEALTH,
+        "description": "一般医疗与重大疾病医疗，最高300万元，住院费用实报实销。",
+        "report_time_limit_hours": 240, "cooling_off_days": 15, "renewable": True,
+        "loss_types": [
+            {"code": "HOSPITALISATION", "name": "住院医疗", "documents": docs(
+                "病历首页", "出院小结", "医疗费用发票", "费用明细清单", "检查报告?")},
+            {"code": "OUTPATIENT", "name": "特殊门诊", "documents": docs(
+                "门诊病历", "医疗费用发票", "处方单?")},
+        ],
+        "coverages": [("GENERAL_MEDICAL", "一般医疗保险金", "10000"),
+                      ("CRITICAL_MEDICAL", "重大疾病医疗保险金", "0")],
+    },
+    {
+        "code": "ACCIDENT-PLUS-2026", "name": "安心意外·综合意外险", "kind": ProductKind.ACCIDENT,
+        "description": "意外身故伤残与意外医疗，含猝死保障。",
+        "report_time_limit_hours": 240, "cooling_off_days": 15, "renewable": True,
+        "loss_types": [
+            {"code": "ACCIDENTAL_INJURY", "name": "意外伤害医疗", "documents": docs(
+                "门急诊病历", "医疗费用发票", "意外经过说明")},
+            {"code": "ACCIDENTAL_DEATH", "name": "意外身故", "documents": docs(
+                "死亡证明", "户籍注销证明", "受益人身份证明", "意外事故证明")},
+        ],
+        "coverages": [("ACCIDENT_DEATH", "意外身故/伤残保险金", "0"),
+                      ("ACCIDENT_MEDICAL", "意外医疗保险金", "100")],
+    },
+    {
+        "code": "HOME-2026", "name": "安心家园·家庭财产险", "kind": ProductKind.PROPERTY,
+        "description": "房屋主体、室内财产、水暖管爆裂及盗抢损失。",
+        "report_time_limit_hours": 72, "cooling_off_days": 0, "renewable": True,
+        "loss_types": [
+            {"code": "FIRE", "name": "火灾爆炸", "documents": docs(
+                "损失现场照片", "消防部门证明", "损失清单")},
+            {"code": "WATER_DAMAGE", "name": "水管爆裂", "documents": docs(
+                "损失现场照片", "物业证明?", "维修报价单")},
+            {"code": "BURGLARY", "name": "入室盗窃", "documents": docs(
+                "公安报案回执", "损失清单", "购物凭证?")},
+        ],
+        "coverages": [("BUILDING", "房屋主体", "500"), ("CONTENTS", "室内财产", "500")],
+    },
+    {
+        "code": "TRAVEL-ABROAD-2026", "name": "安心行·境外旅行险", "kind": ProductKind.TRAVEL,
+        "description": "境外医疗、航班延误与行李损失，签证材料可用。",
+        "report_time_limit_hours": 72, "cooling_off_days": 0, "renewable": False,
+        "loss_types": [
+            {"code": "FLIGHT_DELAY", "name": "航班延误", "documents": docs(
+                "登机牌或电子客票行程单", "航空公司延误证明")},
+            {"code": "BAGGAGE_LOSS", "name": "行李损失", "documents": docs(
+                "行李丢失证明（PIR）", "登机牌", "损失清单")},
+            {"code": "MEDICAL_ABROAD", "name": "境外医疗", "documents": docs(
+                "就诊病历", "医疗费用单据", "护照出入境记录页")},
+        ],
+        "coverages": [("MEDICAL_ABROAD", "境外医疗保险金", "0"), ("FLIGHT_DELAY", "航班延误", "0"),
+                      ("BAGGAGE", "行李损失", "0")],
+    },
+]
+
+
+@dataclass
+class DemoPerson:
+    name: str
+    phone: str | None
+    id_number: str
+
+
+PEOPLE = {
+    "zhangwei": DemoPerson("张伟", "13800000001", id_number("110105", "19850312", "217")),
+    "lina": DemoPerson("李娜", "13800000002", id_number("110105", "19870621", "048")),
+    "wangfang": DemoPerson("王芳", "13800000003", id_number("310115", "19900917", "326")),
+    "liuyang": DemoPerson("刘洋", "13800000004", id_number("440305", "19781104", "151")),
+    "chenjing": DemoPerson("陈静", "13800000005", id_number("330106", "19950228", "362")),
+    # Family members who are named on policies but have no account of their own.
+    "zhanghao": DemoPerson("张浩然", None, id_number("110105", "20150809", "017")),
+    "zhangjianguo": DemoPerson("张建国", None, id_number("110105", "19580402", "331")),
+}
+
+STAFF = [
+    ("agent.li", "李明", StaffRole.AGENT),
+    ("adjuster.wang", "王强", StaffRole.ADJUSTER),
+    ("supervisor.zhao", "赵敏", StaffRole.SUPERVISOR),
+    ("admin", "系统管理员", StaffRole.ADMIN),
+]
+
+
+@dataclass
+class DemoPolicy:
+    product: str
+    holder: str
+    status: PolicyStatus
+    start_offset_days: int  # relative to today; the period is one year unless ``days``
+    sums: list[str]  # sum insured per coverage, in product order
+    premium: str
+    frequency: PaymentFrequency = PaymentFrequency.ANNUAL
+    insured: list[tuple[str, str]] = field(default_factory=lambda: [("holder", "SELF")])
+    beneficiaries: list[tuple[str, str, str]] = field(default_factory=list)
+    days: int = 365
+    paid_installments: int | None = None  # None: all that are due are paid
+
+
+POLICIES = [
+    DemoPolicy("AUTO-COMM-2026", "zhangwei", PolicyStatus.ACTIVE, -300,
+               ["180000", "2000000", "50000"], "4860.00"),
+    DemoPolicy("AUTO-COMM-2026", "zhangwei", PolicyStatus.EXPIRED, -665,
+               ["200000", "1500000", "50000"], "5230.00"),
+    DemoPolicy("HEALTH-MILLION-2026", "zhangwei", PolicyStatus.ACTIVE, -100,
+               ["3000000", "3000000"], "1068.00", PaymentFrequency.MONTHLY,
+               insured=[("holder", "SELF"), ("zhanghao", "CHILD")]),
+    DemoPolicy("ACCIDENT-PLUS-2026", "zhangwei", PolicyStatus.ACTIVE, -30,
+               ["500000", "50000"], "298.00",
+               beneficiaries=[("lina", "SPOUSE", "60"), ("zhanghao", "CHILD", "40")]),
+    DemoPolicy("HOME-2026", "zhangwei", PolicyStatus.ACTIVE, -200,
+               ["1200000", "200000"], "580.00"),
+    DemoPolicy("TRAVEL-ABROAD-2026", "zhangwei", PolicyStatus.ACTIVE, -3,
+               ["500000", "2000", "5000"], "168.00", PaymentFrequency.SINGLE, days=14),
+    DemoPolicy("HEALTH-MILLION-2026", "zhangwei", PolicyStatus.LAPSED, -400,
+               ["3000000", "3000000"], "780.00", PaymentFrequency.QUARTERLY,
+               insured=[("zhangjianguo", "PARENT")], paid_installments=2),
+    DemoPolicy("ACCIDENT-PLUS-2026", "zhangwei", PolicyStatus.PENDING, 5,
+               ["300000", "30000"], "198.00", paid_installments=0,
+               insured=[("zhangjianguo", "PARENT")]),
+    DemoPolicy("HEALTH-MILLION-2026", "lina", PolicyStatus.ACTIVE, -45,
+               ["3000000", "3000000"], "1320.00", PaymentFrequency.MONTHLY,
+               insured=[("holder", "SELF"), ("zhangwei", "SPOUSE")]),
+    DemoPolicy("ACCIDENT-PLUS-2026", "lina", PolicyStatus.ACTIVE, -120,
+               ["200000", "20000"], "158.00", insured=[("zhangjianguo", "OTHER")],
+               beneficiaries=[("zhangwei", "CHILD", "100")]),
+    DemoPolicy("AUTO-COMM-2026", "wangfang", PolicyStatus.ACTIVE, -350,
+               ["120000", "1000000", "20000"], "3980.00"),
+    DemoPolicy("HOME-2026", "wangfang", PolicyStatus.CANCELLED, -90,
+               ["800000", "100000"], "420.00"),
+    DemoPolicy("HEALTH-MILLION-2026", "liuyang", PolicyStatus.ACTIVE, -200,
+               ["3000000", "3000000"], "2860.00"),
+    DemoPolicy("TRAVEL-ABROAD-2026", "liuyang", PolicyStatus.EXPIRED, -90,
+               ["300000", "1500", "3000"], "98.00", PaymentFrequency.SINGLE, days=10),
+    DemoPolicy("ACCIDENT-PLUS-2026", "chenjing", PolicyStatus.ACTIVE, -10,
+               ["1000000", "100000"], "399.00", PaymentFrequency.MONTHLY,
+               beneficiaries=[("liuyang", "OTHER", "100")]),
+]
+
+INSTALLMENTS_PER_YEAR = {
+    PaymentFrequency.SINGLE: 1,
+    PaymentFrequency.ANNUAL: 1,
+    PaymentFrequency.SEMI_ANNUAL: 2,
+    PaymentFrequency.QUARTERLY: 4,
+    PaymentFrequency.MONTHLY: 12,
+}
+
+
+def shanghai_midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=SHANGHAI).astimezone(UTC)
+
+
+async def _customer(pii: PiiCipher, person: DemoPerson) -> Customer:
+    assert person.phone is not None
+    phone, ident = pii.seal_phone(person.phone), pii.seal_id_number(person.id_number)
+    return await Customer.create(
+        name=person.name,
+        phone_encrypted=phone.encrypted,
+        phone_hash=phone.lookup_hash,
+        phone_masked=phone.masked,
+        id_number_encrypted=ident.encrypted,
+        id_number_hash=ident.lookup_hash,
+        id_number_masked=ident.masked,
+    )
+
+
+async def _policy(
+    pii: PiiCipher,
+    spec: DemoPolicy,
+    number: str,
+    products: dict[str, Product],
+    customers: dict[str, Customer],
+    today: date,
+) -> None:
+    product = products[spec.product]
+    start = today + timedelta(days=spec.start_offset_days)
+    end = start + timedelta(days=spec.days)
+    policy = await Policy.create(
+        number=number,
+        product=product,
+        holder=customers[spec.holder],
+        status=spec.status,
+        starts_at=shanghai_midnight(start),
+        ends_at=shanghai_midnight(end) - timedelta(seconds=1),
+        issued_at=shanghai_midnight(start - timedelta(days=2)) + timedelta(hours=10),
+        sum_insured=sum(Decimal(s) for s in spec.sums),
+        premium=Decimal(spec.premium),
+        payment_frequency=spec.frequency,
+    )
+    coverage_specs = next(p["coverages"] for p in PRODUCTS if p["code"] == spec.product)
+    for position, ((code, name, deductible), amount) in enumerate(
+        zip(coverage_specs, spec.sums, strict=True)  # type: ignore[call-overload]
+    ):
+        used = Decimal(amount) * Decimal("0.02") if spec.status is PolicyStatus.ACTIVE else 0
+        await Coverage.create(
+            policy=policy, code=code, name=name, sum_insured=Decimal(amount),
+            deductible=Decimal(deductible), used_amount=used if position == 0 else 0,
+            position=position,
+        )
+    for position, (key, relation) in enumerate(spec.insured):
+        person_key = spec.holder if key == "holder" else key
+        person = PEOPLE[person_key]
+        sealed = pii.seal_id_number(person.id_number)
+        await InsuredPerson.create(
+            policy=policy, customer=customers.get(person_key), name=person.name,
+            id_number_encrypted=sealed.encrypted, id_number_hash=sealed.lookup_hash,
+            id_number_masked=sealed.masked, relation_to_holder=relation, position=position,
+        )
+    for position, (key, relation, share) in enumerate(spec.beneficiaries):
+        person = PEOPLE[key]
+        sealed = pii.seal_id_number(person.id_number)
+        await Beneficiary.create(
+            policy=policy, customer=customers.get(key), name=person.name,
+            id_number_encrypted=sealed.encrypted, id_number_hash=sealed.lookup_hash,
+            id_number_masked=sealed.masked, relation_to_insured=relation,
+            share_percent=Decimal(share), position=position,
+        )
+    count = INSTALLMENTS_PER_YEAR[spec.frequency]
+    amount = (Decimal(spec.premium) / count).quantize(Decimal("0.01"))
+    step = spec.days // count
+    for sequence in range(1, count + 1):
+        due = start + timedelta(days=step * (sequence - 1))
+        paid = (
+            due <= today if spec.paid_installments is None else sequence <= spec.paid_installments
+        )
+        await PremiumInstallment.create(
+            policy=policy, sequence=sequence, due_date=due, amount=amount,
+            paid_at=shanghai_midnight(due) + timedelta(hours=9) if paid else None,
+        )
+
+
+async def seed(settings: Settings, pii: PiiCipher) -> None:
+    today = datetime.now(SHANGHAI).date()
+    async with in_transaction():
+        products = {}
+        for spec in PRODUCTS:
+            values = {k: v for k, v in spec.items() if k != "coverages"}
+            products[spec["code"]] = await Product.create(**values)
+        customers = {
+            key: await _customer(pii, person)
+            for key, person in PEOPLE.items()
+            if person.phone is not None
+        }
+        for index, spec in enumerate(POLICIES, start=1):
+            kind = products[spec.product].kind.value[0]
+            number = f"AX{kind}{today:%Y}{index:06d}"
+            await _policy(pii, spec, number, products, customers, today)
+        password_hash = await asyncio.to_thread(hash_password, DEMO_STAFF_PASSWORD)
+        for username, display_name, role in STAFF:
+            await StaffUser.create(
+                username=username, display_name=display_name, role=role,
+                password_hash=password_hash,
+            )
+
+
+def demo_accounts() -> str:
+    lines = ["Demo customers (log in with an SMS code; in development it prints on the console):"]
+    for person in PEOPLE.values():
+        if person.phone:
+            lines.append(f"  {person.phone}  {person.name}")
+    lines.append(f"Demo staff (password {DEMO_STAFF_PASSWORD}):")
+    lines.extend(f"  {username:<16} {name}  {role.value}" for username, name, role in STAFF)
+    return "\n".join(lines)
+
+
+async def load_demo(settings: Settings, *, only_if_empty: bool) -> None:
+    async with httpx.AsyncClient() as http, open_database(settings.database_url):
+        services = build_services(settings, http, None)
+        if await Customer.exists() or await Product.exists():
+            if only_if_empty:
+                print("demo data already loaded")
+                print(demo_accounts())
+                return
+            raise SystemExit("the database has data already; demo loads into an empty one")
+        await seed(settings, services.pii)
+    print("demo data loaded")
+    print(demo_accounts())
