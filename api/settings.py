@@ -90,6 +90,8 @@ class Settings(BaseSettings):
                     raise ValueError(f"ANXIN_{name.upper()} must be set to a real secret")
                 if name != "pii_keys" and len(value) < 32:
                     raise ValueError(f"ANXIN_{name.upper()} must be at least 32 characters")
+            if self.sms_provider is SmsProvider.CONSOLE:
+                raise ValueError("ANXIN_SMS_PROVIDER=console only works in development")
         self.pii_keyring  # noqa: B018 - validate the key ring early
         if self.sms_provider is SmsProvider.ALIYUN and not (
             self.aliyun_access_key_id and self.aliyun_sms_login_template

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import strawberry
+from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry import relay
 from strawberry.extensions import (
@@ -16,7 +17,8 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types import Info
+from strawberry.types import ExecutionContext, Info
+from strawberry.utils.logging import StrawberryLogger
 
 from api.settings import Settings
 from schema.auth import AuthMutations, AuthQueries
@@ -42,6 +44,17 @@ class Mutation(AuthMutations):
     pass
 
 
+class AnxinSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Log only unexpected errors (bugs) with their traceback; a refused permission
+        or a bad page size is the caller's business, not an incident."""
+        for error in errors:
+            if should_mask_error(error):
+                StrawberryLogger.error(error, execution_context)
+
+
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
     extensions: list[type[SchemaExtension] | object] = [
@@ -55,9 +68,12 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
     if not settings.is_development:
         extensions.append(lambda: MaskErrors(should_mask_error=should_mask_error))
-    return strawberry.Schema(
+    return AnxinSchema(
         query=Query,
         mutation=Mutation,
         extensions=extensions,  # type: ignore[arg-type]
-        config=StrawberryConfig(relay_max_results=100),
+        config=StrawberryConfig(
+            relay_max_results=100,
+            disable_field_suggestions=not settings.introspection_enabled,
+        ),
     )

@@ -1,0 +1,124 @@
+"""Test fixtures: every test gets a freshly migrated database and the real app.
+
+Embedded backends by default (a SQLite file per test, copied from one migrated
+template). With ``ANXIN_TEST_DATABASE_URL`` (PostgreSQL) and ``ANXIN_TEST_REDIS_URL``
+the same tests run against those servers: the database is recreated and migrated once
+per run and truncated before each test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from starlette.applications import Starlette
+
+from api.app import create_app
+from api.services import Services
+from api.settings import Settings
+from models.database import migrate_database
+
+TEST_DATABASE_URL = os.environ.get("ANXIN_TEST_DATABASE_URL")
+TEST_REDIS_URL = os.environ.get("ANXIN_TEST_REDIS_URL")
+ON_POSTGRES = bool(TEST_DATABASE_URL)
+
+postgres_only = pytest.mark.skipif(
+    not ON_POSTGRES, reason="needs PostgreSQL (ANXIN_TEST_DATABASE_URL): real row locks"
+)
+
+
+async def _recreate_postgres_database(url: str) -> None:
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
+    connection = await asyncpg.connect(admin)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+
+
+async def _truncate_postgres(url: str) -> None:
+    parts = urlsplit(url)
+    connection = await asyncpg.connect(urlunsplit(parts._replace(scheme="postgresql")))
+    try:
+        tables = await connection.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+            "AND tablename NOT LIKE 'tortoise_migrations%'"
+        )
+        if tables:
+            names = ", ".join(f'"{row["tablename"]}"' for row in tables)
+            await connection.execute(f"TRUNCATE {names} CASCADE")
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Migrate once per run: a SQLite template file, or the PostgreSQL test database."""
+    if TEST_DATABASE_URL:
+        asyncio.run(_recreate_postgres_database(TEST_DATABASE_URL))
+        asyncio.run(migrate_database(TEST_DATABASE_URL))
+        yield TEST_DATABASE_URL
+        return
+    template = tmp_path_factory.mktemp("db") / "template.sqlite3"
+    asyncio.run(migrate_database(f"sqlite://{template}"))
+    yield str(template)
+
+
+@pytest.fixture
+async def database_url(migrated_template: str, tmp_path: Path) -> str:
+    if TEST_DATABASE_URL:
+        await _truncate_postgres(TEST_DATABASE_URL)
+        return TEST_DATABASE_URL
+    copy = tmp_path / "anxin.sqlite3"
+    shutil.copyfile(migrated_template, copy)
+    return f"sqlite://{copy}"
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """Override in a test module to change settings for its tests."""
+    return {}
+
+
+@pytest.fixture
+def settings(database_url: str, settings_overrides: dict[str, Any]) -> Settings:
+    values: dict[str, Any] = {
+        "env": "development",
+        "database_url": database_url,
+        "redis_url": TEST_REDIS_URL,
+        "wechat_app_id": "wx-test-app",
+        "wechat_app_secret": "wechat-test-secret",
+    }
+    values.update(settings_overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Starlette]:
+    application = create_app(settings)
+    async with LifespanManager(application):
+        yield application
+
+
+@pytest.fixture
+def services(app: Starlette) -> Services:
+    return app.state.services
+
+
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c

@@ -1,0 +1,138 @@
+"""Builders of test data through the real models (never mocks of our database)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from api.services import Services
+from models.auth import SubjectKind
+from models.customers import Customer
+from models.policies import (
+    Beneficiary,
+    Coverage,
+    InsuredPerson,
+    PaymentFrequency,
+    Policy,
+    PolicyStatus,
+    PremiumInstallment,
+    Product,
+    ProductKind,
+)
+from models.staff import StaffRole, StaffUser
+from workflows.auth import Channel, hash_password, start_session
+from workflows.demo import id_number
+
+_counter = itertools.count(1)
+
+
+def unique_phone() -> str:
+    return f"139{next(_counter):08d}"
+
+
+def unique_id_number() -> str:
+    return id_number("110101", "19900101", f"{next(_counter) % 1000:03d}")
+
+
+async def make_customer(
+    services: Services, name: str = "测试客户", phone: str | None = None,
+    id_number_value: str | None = None,
+) -> Customer:
+    sealed_phone = services.pii.seal_phone(phone or unique_phone())
+    ident = services.pii.seal_id_number(id_number_value or unique_id_number())
+    return await Customer.create(
+        name=name,
+        phone_encrypted=sealed_phone.encrypted,
+        phone_hash=sealed_phone.lookup_hash,
+        phone_masked=sealed_phone.masked,
+        id_number_encrypted=ident.encrypted,
+        id_number_hash=ident.lookup_hash,
+        id_number_masked=ident.masked,
+    )
+
+
+async def make_product(kind: ProductKind = ProductKind.AUTO) -> Product:
+    return await Product.create(
+        code=f"P{next(_counter)}",
+        name="测试产品",
+        kind=kind,
+        report_time_limit_hours=48,
+        loss_types=[{"code": "COLLISION", "name": "碰撞", "documents": []}],
+    )
+
+
+async def make_policy(
+    services: Services,
+    holder: Customer,
+    *,
+    product: Product | None = None,
+    status: PolicyStatus = PolicyStatus.ACTIVE,
+    insured: list[Customer] | None = None,
+    beneficiaries: list[Customer] | None = None,
+    installments: int = 2,
+) -> Policy:
+    product = product or await make_product()
+    now = datetime.now(UTC)
+    policy = await Policy.create(
+        number=f"AXT{next(_counter):010d}",
+        product=product,
+        holder=holder,
+        status=status,
+        starts_at=now - timedelta(days=30),
+        ends_at=now + timedelta(days=335),
+        issued_at=now - timedelta(days=31),
+        sum_insured=Decimal("100000.00"),
+        premium=Decimal("1200.00"),
+        payment_frequency=PaymentFrequency.SEMI_ANNUAL,
+    )
+    await Coverage.create(
+        policy=policy, code="MAIN", name="主险", sum_insured=Decimal("100000"),
+        deductible=Decimal("500"), used_amount=Decimal("1000"),
+    )
+    for position, person in enumerate(insured or [holder]):
+        sealed = services.pii.seal_id_number(unique_id_number())
+        await InsuredPerson.create(
+            policy=policy, customer=person, name=person.name, position=position,
+            id_number_encrypted=sealed.encrypted, id_number_hash=sealed.lookup_hash,
+            id_number_masked=sealed.masked, relation_to_holder="SELF",
+        )
+    for position, person in enumerate(beneficiaries or []):
+        sealed = services.pii.seal_id_number(unique_id_number())
+        await Beneficiary.create(
+            policy=policy, customer=person, name=person.name, position=position,
+            id_number_encrypted=sealed.encrypted, id_number_hash=sealed.lookup_hash,
+            id_number_masked=sealed.masked, relation_to_insured="CHILD",
+            share_percent=Decimal("100"),
+        )
+    today = date.today()
+    for sequence in range(1, installments + 1):
+        await PremiumInstallment.create(
+            policy=policy, sequence=sequence, amount=Decimal("600.00"),
+            due_date=today + timedelta(days=180 * (sequence - 1) - 30),
+            paid_at=now if sequence == 1 else None,
+        )
+    return policy
+
+
+async def make_staff(
+    role: StaffRole = StaffRole.AGENT, username: str | None = None, password: str = "s3cret-pass"
+) -> StaffUser:
+    return await StaffUser.create(
+        username=username or f"staff{next(_counter)}",
+        display_name="测试员工",
+        role=role,
+        password_hash=hash_password(password),
+    )
+
+
+async def customer_token(services: Services, customer: Customer) -> str:
+    tokens = await start_session(services, SubjectKind.CUSTOMER, customer.id, Channel.APP)
+    return tokens.access_token
+
+
+async def staff_token(services: Services, staff: StaffUser) -> str:
+    tokens = await start_session(
+        services, SubjectKind.STAFF, staff.id, Channel.STAFF_CONSOLE, role=staff.role
+    )
+    return tokens.access_token

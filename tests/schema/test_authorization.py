@@ -1,0 +1,207 @@
+"""Object-level authorization: someone else's object answers exactly like a missing one,
+through its own field and through ``node(id:)``, for every node type."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from strawberry import relay
+
+from api.services import Services
+from models import policies as m
+from models.staff import StaffRole
+from schema import build_schema
+from schema.node import NODE_RESOLVERS
+from tests.factories import (
+    customer_token,
+    make_customer,
+    make_policy,
+    make_staff,
+    staff_token,
+)
+from tests.graphql import gql
+
+NODE = "query($id: ID!) { node(id: $id) { id __typename } }"
+POLICY = "query($id: ID!) { policy(id: $id) { number myRoles } }"
+BY_NUMBER = "query($n: String!) { policyByNumber(number: $n) { number } }"
+
+
+def gid(type_name: str, object_id: Any) -> str:
+    return str(relay.GlobalID(type_name, str(object_id)))
+
+
+@pytest.fixture
+async def world(services: Services) -> dict[str, Any]:
+    """Alice holds a policy naming Bob as insured and Carol as beneficiary; Mallory has
+    a policy of her own and nothing to do with Alice's."""
+    alice = await make_customer(services, "爱丽丝")
+    bob = await make_customer(services, "鲍勃")
+    carol = await make_customer(services, "卡罗尔")
+    mallory = await make_customer(services, "马洛里")
+    policy = await make_policy(services, alice, insured=[alice, bob], beneficiaries=[carol])
+    await make_policy(services, mallory)
+    agent = await make_staff(StaffRole.AGENT)
+    supervisor = await make_staff(StaffRole.SUPERVISOR)
+    objects = {
+        "Policy": policy.id,
+        "Product": policy.product_id,
+        "Coverage": (await m.Coverage.get(policy_id=policy.id)).id,
+        "InsuredPerson": (await m.InsuredPerson.filter(policy_id=policy.id).first()).id,  # type: ignore[union-attr]
+        "Beneficiary": (await m.Beneficiary.get(policy_id=policy.id)).id,
+        "PremiumInstallment": (await m.PremiumInstallment.filter(policy_id=policy.id).first()).id,  # type: ignore[union-attr]
+        "Customer": alice.id,
+        "StaffMember": supervisor.id,
+    }
+    return {
+        "policy": policy,
+        "objects": objects,
+        "alice": await customer_token(services, alice),
+        "bob": await customer_token(services, bob),
+        "carol": await customer_token(services, carol),
+        "mallory": await customer_token(services, mallory),
+        "agent": await staff_token(services, agent),
+        "supervisor": await staff_token(services, supervisor),
+    }
+
+
+def test_every_node_type_has_a_guarded_resolver_and_a_test() -> None:
+    """Adding a Node type without deciding who may see it fails here."""
+    schema = build_schema()
+    node_types = {
+        t.name
+        for t in schema._schema.type_map.values()
+        if getattr(t, "interfaces", None) and any(i.name == "Node" for i in t.interfaces)
+    }
+    assert node_types == set(NODE_RESOLVERS)
+    assert node_types == set(NOT_VISIBLE_TO_MALLORY)
+
+
+NOT_VISIBLE_TO_MALLORY = {
+    "Policy": True,
+    "Product": False,  # the product catalogue is public to every logged-in user
+    "Coverage": True,
+    "InsuredPerson": True,
+    "Beneficiary": True,
+    "PremiumInstallment": True,
+    "Customer": True,
+    "StaffMember": True,
+}
+
+
+@pytest.mark.parametrize("type_name", sorted(NOT_VISIBLE_TO_MALLORY))
+async def test_node_of_someone_else_answers_like_a_missing_object(
+    client: httpx.AsyncClient, world: dict[str, Any], type_name: str
+) -> None:
+    real = gid(type_name, world["objects"][type_name])
+    missing = gid(type_name, uuid.uuid4())
+    theirs = await client.post("/graphql", json={"query": NODE, "variables": {"id": real}},
+                               headers={"authorization": f"Bearer {world['mallory']}"})
+    absent = await client.post("/graphql", json={"query": NODE, "variables": {"id": missing}},
+                               headers={"authorization": f"Bearer {world['mallory']}"})
+    assert absent.json() == {"data": {"node": None}}
+    if NOT_VISIBLE_TO_MALLORY[type_name]:
+        assert theirs.status_code == absent.status_code
+        assert theirs.json() == absent.json()
+    else:
+        assert theirs.json()["data"]["node"]["__typename"] == type_name
+
+
+@pytest.mark.parametrize(
+    "type_name",
+    ["Policy", "Product", "Coverage", "InsuredPerson", "Beneficiary", "PremiumInstallment"],
+)
+async def test_people_on_the_policy_see_its_nodes(
+    client: httpx.AsyncClient, world: dict[str, Any], type_name: str
+) -> None:
+    real = gid(type_name, world["objects"][type_name])
+    for who in ("alice", "bob", "carol", "agent"):
+        body = await gql(client, NODE, {"id": real}, token=world[who])
+        assert body["data"]["node"]["__typename"] == type_name, who
+
+
+async def test_customer_nodes_are_visible_to_themselves_and_to_staff(
+    client: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
+    alice_id = gid("Customer", world["objects"]["Customer"])
+    for who, visible in (("alice", True), ("bob", False), ("agent", True)):
+        body = await gql(client, NODE, {"id": alice_id}, token=world[who])
+        assert (body["data"]["node"] is not None) is visible, who
+
+
+async def test_staff_member_nodes_need_the_staff_read_permission(
+    client: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
+    supervisor_id = gid("StaffMember", world["objects"]["StaffMember"])
+    assert (await gql(client, NODE, {"id": supervisor_id}, token=world["agent"]))["data"][
+        "node"
+    ] is None
+    assert (await gql(client, NODE, {"id": supervisor_id}, token=world["supervisor"]))["data"][
+        "node"
+    ] == {"id": supervisor_id, "__typename": "StaffMember"}
+
+
+async def test_policy_field_and_number_lookup_hide_other_peoples_policies(
+    client: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
+    policy = world["policy"]
+    real = gid("Policy", policy.id)
+    missing = gid("Policy", uuid.uuid4())
+    for query, variables in (
+        (POLICY, ({"id": real}, {"id": missing})),
+        (BY_NUMBER, ({"n": policy.number}, {"n": "AXT9999999999"})),
+    ):
+        theirs = await gql(client, query, variables[0], token=world["mallory"])
+        absent = await gql(client, query, variables[1], token=world["mallory"])
+        assert theirs == absent
+        assert list(theirs["data"].values()) == [None]
+    # A global ID of another type is not a policy.
+    coverage = gid("Coverage", world["objects"]["Coverage"])
+    assert (await gql(client, POLICY, {"id": coverage}, token=world["alice"]))["data"] == {
+        "policy": None
+    }
+
+
+async def test_roles_on_a_policy(client: httpx.AsyncClient, world: dict[str, Any]) -> None:
+    real = gid("Policy", world["policy"].id)
+    roles = {}
+    for who in ("alice", "bob", "carol", "agent"):
+        roles[who] = (await gql(client, POLICY, {"id": real}, token=world[who]))["data"][
+            "policy"
+        ]["myRoles"]
+    assert roles == {
+        "alice": ["HOLDER", "INSURED"],
+        "bob": ["INSURED"],
+        "carol": ["BENEFICIARY"],
+        "agent": [],
+    }
+
+
+async def test_my_policies_lists_only_mine(client: httpx.AsyncClient, world: dict[str, Any]) -> None:
+    query = "{ myPolicies { totalCount edges { node { number myRoles } } } }"
+    for who in ("alice", "bob", "carol"):
+        body = await gql(client, query, token=world[who])
+        edges = body["data"]["myPolicies"]["edges"]
+        assert [e["node"]["number"] for e in edges] == [world["policy"].number], who
+    mallory = await gql(client, query, token=world["mallory"])
+    assert mallory["data"]["myPolicies"]["totalCount"] == 1
+    assert mallory["data"]["myPolicies"]["edges"][0]["node"]["number"] != world["policy"].number
+
+
+async def test_staff_cannot_use_customer_only_fields(
+    client: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
+    body = await gql(client, "{ myPolicies { totalCount } }", token=world["agent"],
+                     allow_errors=True)
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_customers_cannot_search_policies(
+    client: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
+    query = '{ searchPolicies(input: {number: "X"}) { totalCount } }'
+    body = await gql(client, query, token=world["alice"], allow_errors=True)
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert body["data"] is None
