@@ -1,0 +1,76 @@
+"""The ``anxin`` command end to end, as an operator runs it: demo data, tokens, schema
+export and the worker, against the test database."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+from asgi_lifespan import LifespanManager
+
+from api.app import create_app
+from api.settings import Settings
+from tests.graphql import gql
+
+ROOT = Path(__file__).parents[2]
+
+
+def anxin(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ANXIN_DATABASE_URL": database_url, "ANXIN_ENV": "development"}
+    return subprocess.run(
+        [sys.executable, "-m", "api.cli", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+
+
+async def test_demo_token_and_my_policies(database_url: str, settings: Settings) -> None:
+    demo = anxin(database_url, "demo")
+    assert demo.returncode == 0, demo.stderr
+    assert "13800000001  张伟" in demo.stdout and "agent.li" in demo.stdout
+    again = anxin(database_url, "demo", "--if-empty")
+    assert again.returncode == 0 and "already loaded" in again.stdout
+
+    customer_token = anxin(database_url, "token", "--phone", "13800000001").stdout.strip()
+    staff_token = anxin(database_url, "token", "--staff", "supervisor.zhao").stdout.strip()
+    unknown = anxin(database_url, "token", "--phone", "13999999999")
+    assert unknown.returncode != 0 and "no customer" in unknown.stderr
+
+    app = create_app(settings)
+    async with LifespanManager(app), httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as client:
+        mine = await gql(
+            client,
+            "{ myPolicies(first: 20) { totalCount edges { node { myRoles product { kind } } } } }",
+            token=customer_token,
+        )
+        policies = mine["data"]["myPolicies"]
+        assert policies["totalCount"] == 10
+        kinds = {edge["node"]["product"]["kind"] for edge in policies["edges"]}
+        assert kinds == {"AUTO", "HEALTH", "ACCIDENT", "PROPERTY", "TRAVEL"}
+        roles = {role for edge in policies["edges"] for role in edge["node"]["myRoles"]}
+        assert roles == {"HOLDER", "INSURED", "BENEFICIARY"}
+        staff = await gql(client, "{ me { staffMember { role } } }", token=staff_token)
+        assert staff["data"]["me"]["staffMember"]["role"] == "SUPERVISOR"
+
+
+def test_export_schema_prints_the_committed_sdl(database_url: str) -> None:
+    exported = anxin(database_url, "export-schema")
+    assert exported.returncode == 0
+    assert exported.stdout == (ROOT / "schema.graphql").read_text()
+
+
+def test_demo_refuses_production(database_url: str) -> None:
+    result = anxin(database_url, "demo")
+    assert result.returncode == 0
+    env_prod = {
+        **os.environ, "ANXIN_DATABASE_URL": database_url, "ANXIN_ENV": "production",
+    }
+    refused = subprocess.run(
+        [sys.executable, "-m", "api.cli", "demo"], cwd=ROOT, env=env_prod,
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert refused.returncode != 0

@@ -1,0 +1,132 @@
+"""The gateway's HTTP and WebSocket surface: GraphiQL without a CDN, limits, WebSocket
+authentication, production masking and introspection."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from httpx_ws import WebSocketDisconnect, aconnect_ws
+from httpx_ws.transport import ASGIWebSocketTransport
+from starlette.applications import Starlette
+
+from api.app import create_app
+from api.services import Services
+from api.settings import Settings
+from schema.errors import should_mask_error
+from tests.api.test_settings import REAL
+from tests.factories import customer_token, make_customer
+from tests.graphql import gql
+
+
+async def test_graphiql_is_served_from_this_gateway_only(client: httpx.AsyncClient) -> None:
+    page = await client.get("/graphql", headers={"accept": "text/html"})
+    assert page.status_code == 200 and "GraphiQL" in page.text
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert len(assets) == 7
+    for asset in assets:
+        assert asset.startswith("/static/graphiql/"), asset
+        response = await client.get(asset)
+        assert response.status_code == 200, asset
+        if asset.endswith(("index.html", "anxin-graphiql.js")):
+            assert "://" not in response.text.replace("window.location", "")
+    script = (await client.get("/static/graphiql/anxin-graphiql.js")).text
+    assert "myPolicies" in script and "requestLoginCode" in script
+
+
+async def test_security_headers(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz")
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-frame-options"] == "DENY"
+
+
+async def test_alias_and_token_limits(client: httpx.AsyncClient) -> None:
+    aliases = "{ " + " ".join(f"a{i}: me {{ permissions }}" for i in range(31)) + " }"
+    body = (await client.post("/graphql", json={"query": aliases})).json()
+    assert "aliases" in body["errors"][0]["message"]
+    tokens = "{ " + "me { permissions } " * 800 + "}"
+    body = (await client.post("/graphql", json={"query": tokens})).json()
+    assert "token" in body["errors"][0]["message"].lower()
+
+
+async def test_query_depth_is_limited(client: httpx.AsyncClient) -> None:
+    inner = "number"
+    for _ in range(14):
+        inner = f"node(id: \"x\") {{ ... on Policy {{ {inner} }} }}"
+    body = (await client.post("/graphql", json={"query": "{ " + inner + " }"})).json()
+    assert "exceeds maximum operation depth" in body["errors"][0]["message"]
+
+
+@pytest.fixture
+async def ws_app(settings: Settings) -> AsyncIterator[Starlette]:
+    application = create_app(settings)
+    async with LifespanManager(application):
+        yield application
+
+
+async def ws_exchange(app: Starlette, init: dict[str, Any], query: str) -> list[dict[str, Any]]:
+    """Open a graphql-transport-ws connection, run one operation, return the messages."""
+    transport = ASGIWebSocketTransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        async with aconnect_ws(
+            "/graphql", client, subprotocols=["graphql-transport-ws"]
+        ) as ws:
+            await ws.send_json({"type": "connection_init", "payload": init})
+            try:
+                messages = [await ws.receive_json()]
+            except WebSocketDisconnect as closed:
+                return [{"type": "closed", "code": closed.code}]
+            await ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": query}})
+            while messages[-1]["type"] != "complete":
+                messages.append(await ws.receive_json())
+            return messages
+
+
+async def test_websocket_authenticates_in_connection_init(ws_app: Starlette) -> None:
+    services: Services = ws_app.state.services
+    customer = await make_customer(services, "微信用户")
+    token = await customer_token(services, customer)
+    messages = await ws_exchange(
+        ws_app, {"authorization": f"Bearer {token}"}, "{ me { customer { name } } }"
+    )
+    assert messages[0]["type"] == "connection_ack"
+    assert messages[1]["payload"] == {"data": {"me": {"customer": {"name": "微信用户"}}}}
+    anonymous = await ws_exchange(ws_app, {}, "{ me { customer { name } } }")
+    assert anonymous[1]["payload"] == {"data": {"me": None}}
+
+
+async def test_websocket_with_a_bad_token_is_refused(ws_app: Starlette) -> None:
+    messages = await ws_exchange(
+        ws_app, {"authorization": "Bearer forged"}, "{ me { permissions } }"
+    )
+    assert messages == [{"type": "closed", "code": 4403}]
+
+
+async def test_production_hides_the_schema_and_keeps_deliberate_errors(database_url: str) -> None:
+    production = Settings(**{**REAL, "database_url": database_url})
+    app = create_app(production)
+    async with LifespanManager(app):
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        ) as client:
+            introspection = await client.post(
+                "/graphql", json={"query": "{ __schema { types { name } } }"}
+            )
+            assert "introspection" in introspection.json()["errors"][0]["message"].lower()
+            ide = await client.get("/graphql", headers={"accept": "text/html"})
+            assert "GraphiQL" not in ide.text
+            # Deliberate errors stay readable in production.
+            body = await gql(client, "{ myPolicies { totalCount } }", allow_errors=True)
+            assert body["errors"][0]["message"] == "请使用客户账号登录"
+
+
+def test_unexpected_exceptions_are_masked_deliberate_errors_are_not() -> None:
+    from graphql import GraphQLError
+
+    assert should_mask_error(GraphQLError("boom", original_error=KeyError("secret")))
+    assert not should_mask_error(GraphQLError("bad", original_error=GraphQLError("bad")))
+    assert not should_mask_error(GraphQLError("Cannot query field"))

@@ -1,0 +1,67 @@
+"""Production refuses placeholder secrets; development runs with none."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from pydantic import ValidationError
+
+from api.settings import Settings
+
+REAL = {
+    "env": "production",
+    "secret_key": "k" * 48,
+    "lookup_key": "l" * 48,
+    "pii_keys": "2026a:" + base64.b64encode(b"p" * 32).decode(),
+    "sms_provider": "aliyun",
+    "aliyun_access_key_id": "LTAI-test",
+    "aliyun_sms_login_template": "SMS_000001",
+}
+
+
+def test_development_needs_no_settings() -> None:
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.is_development
+    assert settings.introspection_enabled
+    assert settings.database_url.startswith("sqlite://")
+
+
+def test_production_with_real_secrets_starts_without_introspection() -> None:
+    settings = Settings(**REAL)
+    assert not settings.introspection_enabled
+    assert settings.current_pii_key_id == "2026a"
+
+
+@pytest.mark.parametrize("name", ["secret_key", "lookup_key", "pii_keys"])
+def test_production_refuses_placeholder_secrets(name: str) -> None:
+    values = dict(REAL)
+    del values[name]
+    with pytest.raises(ValidationError, match=f"ANXIN_{name.upper()}"):
+        Settings(**values)
+
+
+def test_production_refuses_short_secrets_and_the_console_sms_sender() -> None:
+    with pytest.raises(ValidationError, match="at least 32"):
+        Settings(**{**REAL, "secret_key": "short"})
+    with pytest.raises(ValidationError, match="console"):
+        Settings(**{**REAL, "sms_provider": "console"})
+
+
+def test_pii_key_ring_and_origins_parse_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    new, old = base64.b64encode(b"n" * 32).decode(), base64.b64encode(b"o" * 32).decode()
+    monkeypatch.setenv("ANXIN_PII_KEYS", f"k2:{new},k1:{old}")
+    monkeypatch.setenv("ANXIN_CORS_ORIGINS", "https://app.example.cn, https://m.example.cn")
+    settings = Settings()
+    assert list(settings.pii_keyring) == ["k2", "k1"]
+    assert settings.current_pii_key_id == "k2"
+    assert settings.cors_origins == ["https://app.example.cn", "https://m.example.cn"]
+    monkeypatch.setenv("ANXIN_PII_KEYS", "k1:dG9vLXNob3J0")
+    with pytest.raises(ValidationError, match="32 bytes"):
+        Settings()
+
+
+def test_secrets_do_not_show_in_repr() -> None:
+    assert "k" * 48 not in repr(Settings(**REAL))
