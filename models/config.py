@@ -29,4 +29,9 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
     }
 
 
-TORTOISE_ORM = tortoise_config(Settings().database_url)
+def __getattr__(name: str) -> Any:
+    """``TORTOISE_ORM`` for Tortoise's CLI, built when asked for (not at import, so that
+    importing models never reads or validates settings)."""
+    if name == "TORTOISE_ORM":
+        return tortoise_config(Settings().database_url)
+    raise AttributeError(name)
