@@ -50,7 +50,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     view = GraphQLView(
         services=None,
         schema=build_schema(settings),
-        graphql_ide="graphiql" if settings.is_development or settings.introspection_enabled else None,
+        graphql_ide="graphiql"
+        if settings.is_development or settings.introspection_enabled
+        else None,
         subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
     )
     return Starlette(

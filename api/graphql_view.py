@@ -32,16 +32,22 @@ class GraphQLView(GraphQL[Context, None]):
         super().__init__(**kwargs)
         self.services = services
 
-    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:  # type: ignore[override]
-        assert self.services is not None, "services are built in the lifespan"
-        context = Context(services=self.services, request=request, response=response)
+    @property
+    def _services(self) -> Services:
+        assert self.services is not None, "services are built in the app's lifespan"
+        return self.services
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
+        context = Context(services=self._services, request=request, response=response)
         if isinstance(request, Request):
             token = bearer_token(request.headers.get("authorization"))
             if token:
-                context.actor = await authenticate(self.services, token)
+                context.actor = await authenticate(self._services, token)
         return context
 
-    async def on_ws_connect(self, context: Context) -> None:  # type: ignore[override]
+    async def on_ws_connect(self, context: Context) -> None:
         """WebSocket clients send their token in ``connection_init``:
         ``{"authorization": "Bearer <token>"}``. A bad token refuses the connection
         (close 4403); no token makes an anonymous connection."""
@@ -51,10 +57,10 @@ class GraphQLView(GraphQL[Context, None]):
             context.actor = ANONYMOUS
             return
         token = bearer_token(str(raw))
-        actor = await authenticate(self.services, token) if token else ANONYMOUS
+        actor = await authenticate(self._services, token) if token else ANONYMOUS
         if actor.kind is None:
             raise ConnectionRejectionError({"message": "登录已失效，请重新登录"})
         context.actor = actor
 
-    async def render_graphql_ide(self, request: Request) -> HTMLResponse:  # type: ignore[override]
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(GRAPHIQL_PAGE)

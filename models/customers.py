@@ -6,6 +6,7 @@ find them without decrypting in SQL) and a masked form (to show them).
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING
 
 from tortoise import fields
@@ -38,6 +39,7 @@ class WechatIdentity(Entity):
     customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
         "models.Customer", related_name="wechat_identities", on_delete=fields.CASCADE
     )
+    customer_id: uuid.UUID
     app_id = fields.CharField(max_length=64)
     openid = fields.CharField(max_length=128)
     unionid = fields.CharField(max_length=128, null=True, db_index=True)

@@ -7,8 +7,10 @@ Asia/Shanghai days by the schema layer.
 
 from __future__ import annotations
 
+import uuid
+from decimal import Decimal
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
 
@@ -18,8 +20,9 @@ if TYPE_CHECKING:
     from models.customers import Customer
 
 
-def money_field(**kwargs: object) -> fields.DecimalField:
-    return fields.DecimalField(max_digits=14, decimal_places=2, **kwargs)  # type: ignore[arg-type]
+def money_field(default: Decimal | None = None) -> fields.DecimalField[Decimal]:
+    """Yuan with two places; no default unless one is given."""
+    return fields.DecimalField(max_digits=14, decimal_places=2, default=default)
 
 
 class ProductKind(StrEnum):
@@ -60,7 +63,7 @@ class Product(Entity):
     report_time_limit_hours = fields.IntField()
     cooling_off_days = fields.IntField(default=0)
     renewable = fields.BooleanField(default=True)
-    loss_types = fields.JSONField(default=list)
+    loss_types: fields.JSONField[list[dict[str, Any]]] = fields.JSONField(default=list)
 
     class Meta:
         table = "product"
@@ -74,6 +77,8 @@ class Policy(Entity):
     holder: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
         "models.Customer", related_name="policies_held", on_delete=fields.RESTRICT
     )
+    holder_id: uuid.UUID
+    product_id: uuid.UUID
     status = fields.CharEnumField(PolicyStatus, max_length=16, db_index=True)
     starts_at = fields.DatetimeField()
     ends_at = fields.DatetimeField()
@@ -95,11 +100,12 @@ class Coverage(Entity):
     policy: fields.ForeignKeyRelation[Policy] = fields.ForeignKeyField(
         "models.Policy", related_name="coverages", on_delete=fields.CASCADE
     )
+    policy_id: uuid.UUID
     code = fields.CharField(max_length=32)
     name = fields.CharField(max_length=64)
     sum_insured = money_field()
-    deductible = money_field(default=0)
-    used_amount = money_field(default=0)
+    deductible = money_field(default=Decimal(0))
+    used_amount = money_field(default=Decimal(0))
     position = fields.IntField(default=0)
 
     class Meta:
@@ -124,9 +130,11 @@ class InsuredPerson(PolicyPerson):
     policy: fields.ForeignKeyRelation[Policy] = fields.ForeignKeyField(
         "models.Policy", related_name="insured_persons", on_delete=fields.CASCADE
     )
+    policy_id: uuid.UUID
     customer: fields.ForeignKeyNullableRelation[Customer] = fields.ForeignKeyField(
         "models.Customer", related_name="insured_in", null=True, on_delete=fields.SET_NULL
     )
+    customer_id: uuid.UUID | None
     relation_to_holder = fields.CharField(max_length=16)
 
     class Meta:
@@ -137,9 +145,11 @@ class Beneficiary(PolicyPerson):
     policy: fields.ForeignKeyRelation[Policy] = fields.ForeignKeyField(
         "models.Policy", related_name="beneficiaries", on_delete=fields.CASCADE
     )
+    policy_id: uuid.UUID
     customer: fields.ForeignKeyNullableRelation[Customer] = fields.ForeignKeyField(
         "models.Customer", related_name="beneficiary_of", null=True, on_delete=fields.SET_NULL
     )
+    customer_id: uuid.UUID | None
     relation_to_insured = fields.CharField(max_length=16)
     share_percent = fields.DecimalField(max_digits=5, decimal_places=2)
 
@@ -151,6 +161,7 @@ class PremiumInstallment(Entity):
     policy: fields.ForeignKeyRelation[Policy] = fields.ForeignKeyField(
         "models.Policy", related_name="installments", on_delete=fields.CASCADE
     )
+    policy_id: uuid.UUID
     sequence = fields.IntField()
     due_date = fields.DateField()
     amount = money_field()

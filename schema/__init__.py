@@ -31,8 +31,7 @@ from schema.policies.queries import PolicyQueries
 @strawberry.type(description="Everything that can be read.")
 class Query(AuthQueries, PolicyQueries):
     @strawberry.field(
-        description="Any object by its global ID; null if it does not exist or you may not "
-        "see it.",
+        description="Any object by its global ID; null if it does not exist or you may not see it.",
         permission_classes=[IsAuthenticated],
     )
     async def node(self, info: Info, id: relay.GlobalID) -> relay.Node | None:

@@ -15,18 +15,18 @@ from schema.people import Viewer
 from workflows import auth
 from workflows.access import Actor
 
-AuthErrorCode = strawberry.enum(
-    auth.AuthErrorCode, description="Why a login, refresh or logout failed."
-)
+strawberry.enum(auth.AuthErrorCode, description="Why a login, refresh or logout failed.")
 
 
 @strawberry.type(description="A failed login, refresh or logout.")
 class AuthError(Error):
-    code: AuthErrorCode = strawberry.field(description="Stable code for programs.")  # type: ignore[valid-type]
+    code: auth.AuthErrorCode = strawberry.field(description="Stable code for programs.")
 
 
 def auth_errors(error: auth.AuthError) -> list[AuthError]:
-    return [AuthError(field=error.field, message=error.message, code=error.code)]
+    return [
+        AuthError(field=error.field, message=error.message, code=auth.AuthErrorCode(error.code))
+    ]
 
 
 async def viewer_for(actor: Actor) -> Viewer | None:
@@ -154,7 +154,9 @@ class AuthMutations:
             sent = await auth.request_login_code(info.context.services, input.phone)
         except auth.AuthError as error:
             return RequestLoginCodePayload(
-                phone=None, expires_in_seconds=None, resend_after_seconds=None,
+                phone=None,
+                expires_in_seconds=None,
+                resend_after_seconds=None,
                 errors=auth_errors(error),
             )
         return RequestLoginCodePayload(
@@ -178,7 +180,9 @@ class AuthMutations:
             result = await auth.wechat_login(info.context.services, input.code)
         except auth.AuthError as error:
             return WechatLoginPayload(
-                session=None, binding_ticket=None, binding_ticket_expires_in_seconds=None,
+                session=None,
+                binding_ticket=None,
+                binding_ticket_expires_in_seconds=None,
                 errors=auth_errors(error),
             )
         if isinstance(result, auth.WechatBindingRequired):
@@ -189,8 +193,10 @@ class AuthMutations:
                 errors=[],
             )
         return WechatLoginPayload(
-            session=await session_of(result), binding_ticket=None,
-            binding_ticket_expires_in_seconds=None, errors=[],
+            session=await session_of(result),
+            binding_ticket=None,
+            binding_ticket_expires_in_seconds=None,
+            errors=[],
         )
 
     @strawberry.mutation(description="Bind a first-time WeChat user to their phone and log in.")
@@ -219,7 +225,9 @@ class AuthMutations:
             return AuthPayload(session=None, errors=auth_errors(error))
         return AuthPayload(session=await session_of(tokens), errors=[])
 
-    @strawberry.mutation(description="End this session: its refresh and access tokens stop working.")
+    @strawberry.mutation(
+        description="End this session: its refresh and access tokens stop working."
+    )
     async def logout(self, info: Info) -> LogoutPayload:
         try:
             await auth.logout(info.context.actor)

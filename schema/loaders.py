@@ -17,7 +17,9 @@ from models.policies import Beneficiary, Coverage, InsuredPerson, PremiumInstall
 M = TypeVar("M")
 
 
-def group_by(rows: Iterable[M], keys: Sequence[uuid.UUID], key: Callable[[M], Any]) -> list[list[M]]:
+def group_by(
+    rows: Iterable[M], keys: Sequence[uuid.UUID], key: Callable[[M], Any]
+) -> list[list[M]]:
     grouped: defaultdict[Any, list[M]] = defaultdict(list)
     for row in rows:
         grouped[key(row)].append(row)

@@ -62,9 +62,7 @@ async def _customer(actor: Actor, object_id: uuid.UUID) -> Customer | None:
 
 
 async def _staff_member(actor: Actor, object_id: uuid.UUID) -> StaffMember | None:
-    if not (
-        (actor.is_staff and actor.subject_id == object_id) or actor.can(Permission.STAFF_READ)
-    ):
+    if not ((actor.is_staff and actor.subject_id == object_id) or actor.can(Permission.STAFF_READ)):
         return None
     row = await StaffUser.get_or_none(id=object_id)
     return StaffMember.from_model(row) if row else None

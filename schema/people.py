@@ -6,17 +6,13 @@ import strawberry
 from strawberry import relay
 
 from models.customers import Customer as CustomerModel
-from models.staff import StaffRole as StaffRoleModel
+from models.staff import StaffRole
 from models.staff import StaffUser
 from workflows.access import ROLE_PERMISSIONS
-from workflows.access import Permission as PermissionModel
+from workflows.access import Permission
 
-StaffRole = strawberry.enum(StaffRoleModel, name="StaffRole", description="A staff role.")
-Permission = strawberry.enum(
-    PermissionModel,
-    name="Permission",
-    description="What a staff operation requires; roles grant sets of these.",
-)
+strawberry.enum(StaffRole, description="A staff role.")
+strawberry.enum(Permission, description="What a staff operation requires; roles grant these.")
 
 
 @strawberry.type(description="A customer of the insurer: policy holder, insured or beneficiary.")
@@ -61,7 +57,7 @@ class Viewer:
     staff_member: StaffMember | None = strawberry.field(
         description="Set when a staff member is logged in."
     )
-    permissions: list[Permission] = strawberry.field(  # type: ignore[valid-type]
+    permissions: list[Permission] = strawberry.field(
         description="What this caller may do as staff (empty for customers)."
     )
 

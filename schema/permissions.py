@@ -17,7 +17,7 @@ from workflows.access import Permission
 
 class IsAuthenticated(BasePermission):
     message = "请先登录"
-    error_extensions = {"code": "UNAUTHENTICATED"}
+    error_extensions = {"code": "UNAUTHENTICATED"}  # noqa: RUF012 - strawberry API
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         return info.context.actor.kind is not None
@@ -25,7 +25,7 @@ class IsAuthenticated(BasePermission):
 
 class IsCustomer(BasePermission):
     message = "请使用客户账号登录"
-    error_extensions = {"code": "UNAUTHENTICATED"}
+    error_extensions = {"code": "UNAUTHENTICATED"}  # noqa: RUF012 - strawberry API
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         return bool(info.context.actor.is_customer)
@@ -36,12 +36,12 @@ def staff_only(permission: Permission) -> list[type[BasePermission]]:
     return [IsAuthenticated, HasPermission(permission)]
 
 
-def HasPermission(permission: Permission) -> type[BasePermission]:  # noqa: N802 - reads as a class
+def HasPermission(permission: Permission) -> type[BasePermission]:
     """A permission class requiring a staff role that grants ``permission``."""
 
     class _HasPermission(BasePermission):
         message = f"需要权限 {permission.value}"
-        error_extensions = {"code": "FORBIDDEN"}
+        error_extensions = {"code": "FORBIDDEN"}  # noqa: RUF012 - strawberry API
 
         def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
             return bool(info.context.actor.can(permission))

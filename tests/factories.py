@@ -36,7 +36,9 @@ def unique_id_number() -> str:
 
 
 async def make_customer(
-    services: Services, name: str = "测试客户", phone: str | None = None,
+    services: Services,
+    name: str = "测试客户",
+    phone: str | None = None,
     id_number_value: str | None = None,
 ) -> Customer:
     sealed_phone = services.pii.seal_phone(phone or unique_phone())
@@ -87,28 +89,44 @@ async def make_policy(
         payment_frequency=PaymentFrequency.SEMI_ANNUAL,
     )
     await Coverage.create(
-        policy=policy, code="MAIN", name="主险", sum_insured=Decimal("100000"),
-        deductible=Decimal("500"), used_amount=Decimal("1000"),
+        policy=policy,
+        code="MAIN",
+        name="主险",
+        sum_insured=Decimal("100000"),
+        deductible=Decimal("500"),
+        used_amount=Decimal("1000"),
     )
     for position, person in enumerate(insured or [holder]):
         sealed = services.pii.seal_id_number(unique_id_number())
         await InsuredPerson.create(
-            policy=policy, customer=person, name=person.name, position=position,
-            id_number_encrypted=sealed.encrypted, id_number_hash=sealed.lookup_hash,
-            id_number_masked=sealed.masked, relation_to_holder="SELF",
+            policy=policy,
+            customer=person,
+            name=person.name,
+            position=position,
+            id_number_encrypted=sealed.encrypted,
+            id_number_hash=sealed.lookup_hash,
+            id_number_masked=sealed.masked,
+            relation_to_holder="SELF",
         )
     for position, person in enumerate(beneficiaries or []):
         sealed = services.pii.seal_id_number(unique_id_number())
         await Beneficiary.create(
-            policy=policy, customer=person, name=person.name, position=position,
-            id_number_encrypted=sealed.encrypted, id_number_hash=sealed.lookup_hash,
-            id_number_masked=sealed.masked, relation_to_insured="CHILD",
+            policy=policy,
+            customer=person,
+            name=person.name,
+            position=position,
+            id_number_encrypted=sealed.encrypted,
+            id_number_hash=sealed.lookup_hash,
+            id_number_masked=sealed.masked,
+            relation_to_insured="CHILD",
             share_percent=Decimal("100"),
         )
     today = date.today()
     for sequence in range(1, installments + 1):
         await PremiumInstallment.create(
-            policy=policy, sequence=sequence, amount=Decimal("600.00"),
+            policy=policy,
+            sequence=sequence,
+            amount=Decimal("600.00"),
             due_date=today + timedelta(days=180 * (sequence - 1) - 30),
             paid_at=now if sequence == 1 else None,
         )

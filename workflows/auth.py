@@ -225,31 +225,31 @@ async def refresh_session(services: Services, refresh_token: str) -> IssuedToken
             "检测到登录凭证被重复使用，为了您的安全请重新登录",
             "refreshToken",
         )
-    role = await _current_role(session)
-    if role is False:
+    actor = await _current_actor(session)
+    if actor is None:
         await revoke_session(session.id, "subject_disabled")
         raise invalid
     refresh_expires = now + timedelta(seconds=services.settings.refresh_token_ttl_seconds)
     async with in_transaction():
         await AuthSession.filter(id=session.id).update(expires_at=refresh_expires)
         new_refresh = await _issue_refresh_token(session)
-    actor = Actor(
-        kind=session.subject_kind,
-        subject_id=session.subject_id,
-        session_id=session.id,
-        role=role or None,
-    )
     access, access_expires = _access_token(services, actor)
     return IssuedTokens(access, access_expires, new_refresh, refresh_expires, actor)
 
 
-async def _current_role(session: AuthSession) -> StaffRole | None | bool:
-    """The staff member's role now (it may have changed), None for a customer, False if
-    the account is gone or disabled."""
+async def _current_actor(session: AuthSession) -> Actor | None:
+    """The session's actor as of now (a staff role may have changed); None if the
+    account is gone or disabled."""
+    role = None
     if session.subject_kind is SubjectKind.CUSTOMER:
-        return None if await Customer.filter(id=session.subject_id).exists() else False
-    staff = await StaffUser.get_or_none(id=session.subject_id, is_active=True)
-    return staff.role if staff else False
+        if not await Customer.filter(id=session.subject_id).exists():
+            return None
+    else:
+        staff = await StaffUser.get_or_none(id=session.subject_id, is_active=True)
+        if staff is None:
+            return None
+        role = staff.role
+    return Actor(session.subject_kind, session.subject_id, session.id, role)
 
 
 async def logout(actor: Actor) -> None:
@@ -298,9 +298,7 @@ async def request_login_code(services: Services, raw_phone: str) -> LoginCodeSen
             expires_at=now + timedelta(seconds=settings.otp_ttl_seconds),
         )
     except IntegrityError:
-        raise AuthError(
-            AuthErrorCode.THROTTLED, "验证码已发送，请稍后再试", "phone"
-        ) from None
+        raise AuthError(AuthErrorCode.THROTTLED, "验证码已发送，请稍后再试", "phone") from None
     try:
         await services.sms.send_login_code(phone, code)
     except SmsError:
@@ -336,9 +334,7 @@ async def verify_login_code(services: Services, raw_phone: str, code: str) -> st
         id=challenge.id, consumed_at=None, attempts__lt=max_attempts
     ).update(attempts=F("attempts") + 1)
     if not counted:
-        raise AuthError(
-            AuthErrorCode.TOO_MANY_ATTEMPTS, "验证码错误次数过多，请重新获取", "code"
-        )
+        raise AuthError(AuthErrorCode.TOO_MANY_ATTEMPTS, "验证码错误次数过多，请重新获取", "code")
     if not hmac.compare_digest(_code_hash(services, phone_hash, code), challenge.code_hash):
         left = max_attempts - challenge.attempts - 1
         if left <= 0:
@@ -382,9 +378,7 @@ async def login_with_code(
 # ---------------------------------------------------------------- WeChat mini-program
 
 
-async def wechat_login(
-    services: Services, js_code: str
-) -> IssuedTokens | WechatBindingRequired:
+async def wechat_login(services: Services, js_code: str) -> IssuedTokens | WechatBindingRequired:
     wechat = services.wechat
     if not wechat.app_id:
         raise AuthError(AuthErrorCode.WECHAT_NOT_CONFIGURED, "暂不支持微信登录")
@@ -437,9 +431,7 @@ async def _bind_identity(
     except IntegrityError:
         existing = await WechatIdentity.get(app_id=app_id, openid=openid)
         if existing.customer_id != customer_id:
-            raise AuthError(
-                AuthErrorCode.WECHAT_ALREADY_BOUND, "该微信已绑定其他手机号"
-            ) from None
+            raise AuthError(AuthErrorCode.WECHAT_ALREADY_BOUND, "该微信已绑定其他手机号") from None
         return existing
 
 
@@ -456,9 +448,7 @@ async def bind_wechat_phone(
     phone = await verify_login_code(services, raw_phone, code)
     customer = await customer_for_phone(services, phone)
     await _bind_identity(customer.id, claims["app"], claims["sub"], claims.get("uid"))
-    return await start_session(
-        services, SubjectKind.CUSTOMER, customer.id, Channel.MINI_PROGRAM
-    )
+    return await start_session(services, SubjectKind.CUSTOMER, customer.id, Channel.MINI_PROGRAM)
 
 
 # ---------------------------------------------------------------- staff

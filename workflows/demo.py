@@ -11,6 +11,7 @@ import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 
 import httpx
 from tortoise.transactions import in_transaction
@@ -54,75 +55,143 @@ def docs(*items: str) -> list[dict[str, object]]:
     ]
 
 
-PRODUCTS = [
+PRODUCTS: list[dict[str, Any]] = [
     {
-        "code": "AUTO-COMM-2026", "name": "安心驾乘·机动车商业保险", "kind": ProductKind.AUTO,
+        "code": "AUTO-COMM-2026",
+        "name": "安心驾乘·机动车商业保险",
+        "kind": ProductKind.AUTO,
         "description": "车辆损失、第三者责任、车上人员责任，一站式保障爱车出行。",
-        "report_time_limit_hours": 48, "cooling_off_days": 0, "renewable": True,
+        "report_time_limit_hours": 48,
+        "cooling_off_days": 0,
+        "renewable": True,
         "loss_types": [
-            {"code": "COLLISION", "name": "碰撞事故", "documents": docs(
-                "事故现场照片", "驾驶证", "行驶证", "交警事故认定书", "维修发票")},
-            {"code": "THEFT", "name": "全车盗抢", "documents": docs(
-                "公安报案回执", "行驶证", "车辆钥匙照片", "购车发票?")},
+            {
+                "code": "COLLISION",
+                "name": "碰撞事故",
+                "documents": docs("事故现场照片", "驾驶证", "行驶证", "交警事故认定书", "维修发票"),
+            },
+            {
+                "code": "THEFT",
+                "name": "全车盗抢",
+                "documents": docs("公安报案回执", "行驶证", "车辆钥匙照片", "购车发票?"),
+            },
             {"code": "GLASS", "name": "玻璃单独破碎", "documents": docs("破损照片", "维修发票")},
         ],
-        "coverages": [("VEHICLE_DAMAGE", "车辆损失险", "0"), ("THIRD_PARTY", "第三者责任险", "0"),
-                      ("DRIVER_SEAT", "车上人员责任险（司机）", "0")],
+        "coverages": [
+            ("VEHICLE_DAMAGE", "车辆损失险", "0"),
+            ("THIRD_PARTY", "第三者责任险", "0"),
+            ("DRIVER_SEAT", "车上人员责任险（司机）", "0"),
+        ],
     },
     {
-        "code": "HEALTH-MILLION-2026", "name": "安心e生·百万医疗险", "kind": ProductKind.HEALTH,
+        "code": "HEALTH-MILLION-2026",
+        "name": "安心e生·百万医疗险",
+        "kind": ProductKind.HEALTH,
         "description": "一般医疗与重大疾病医疗，最高300万元，住院费用实报实销。",
-        "report_time_limit_hours": 240, "cooling_off_days": 15, "renewable": True,
+        "report_time_limit_hours": 240,
+        "cooling_off_days": 15,
+        "renewable": True,
         "loss_types": [
-            {"code": "HOSPITALISATION", "name": "住院医疗", "documents": docs(
-                "病历首页", "出院小结", "医疗费用发票", "费用明细清单", "检查报告?")},
-            {"code": "OUTPATIENT", "name": "特殊门诊", "documents": docs(
-                "门诊病历", "医疗费用发票", "处方单?")},
+            {
+                "code": "HOSPITALISATION",
+                "name": "住院医疗",
+                "documents": docs(
+                    "病历首页", "出院小结", "医疗费用发票", "费用明细清单", "检查报告?"
+                ),
+            },
+            {
+                "code": "OUTPATIENT",
+                "name": "特殊门诊",
+                "documents": docs("门诊病历", "医疗费用发票", "处方单?"),
+            },
         ],
-        "coverages": [("GENERAL_MEDICAL", "一般医疗保险金", "10000"),
-                      ("CRITICAL_MEDICAL", "重大疾病医疗保险金", "0")],
+        "coverages": [
+            ("GENERAL_MEDICAL", "一般医疗保险金", "10000"),
+            ("CRITICAL_MEDICAL", "重大疾病医疗保险金", "0"),
+        ],
     },
     {
-        "code": "ACCIDENT-PLUS-2026", "name": "安心意外·综合意外险", "kind": ProductKind.ACCIDENT,
+        "code": "ACCIDENT-PLUS-2026",
+        "name": "安心意外·综合意外险",
+        "kind": ProductKind.ACCIDENT,
         "description": "意外身故伤残与意外医疗，含猝死保障。",
-        "report_time_limit_hours": 240, "cooling_off_days": 15, "renewable": True,
+        "report_time_limit_hours": 240,
+        "cooling_off_days": 15,
+        "renewable": True,
         "loss_types": [
-            {"code": "ACCIDENTAL_INJURY", "name": "意外伤害医疗", "documents": docs(
-                "门急诊病历", "医疗费用发票", "意外经过说明")},
-            {"code": "ACCIDENTAL_DEATH", "name": "意外身故", "documents": docs(
-                "死亡证明", "户籍注销证明", "受益人身份证明", "意外事故证明")},
+            {
+                "code": "ACCIDENTAL_INJURY",
+                "name": "意外伤害医疗",
+                "documents": docs("门急诊病历", "医疗费用发票", "意外经过说明"),
+            },
+            {
+                "code": "ACCIDENTAL_DEATH",
+                "name": "意外身故",
+                "documents": docs("死亡证明", "户籍注销证明", "受益人身份证明", "意外事故证明"),
+            },
         ],
-        "coverages": [("ACCIDENT_DEATH", "意外身故/伤残保险金", "0"),
-                      ("ACCIDENT_MEDICAL", "意外医疗保险金", "100")],
+        "coverages": [
+            ("ACCIDENT_DEATH", "意外身故/伤残保险金", "0"),
+            ("ACCIDENT_MEDICAL", "意外医疗保险金", "100"),
+        ],
     },
     {
-        "code": "HOME-2026", "name": "安心家园·家庭财产险", "kind": ProductKind.PROPERTY,
+        "code": "HOME-2026",
+        "name": "安心家园·家庭财产险",
+        "kind": ProductKind.PROPERTY,
         "description": "房屋主体、室内财产、水暖管爆裂及盗抢损失。",
-        "report_time_limit_hours": 72, "cooling_off_days": 0, "renewable": True,
+        "report_time_limit_hours": 72,
+        "cooling_off_days": 0,
+        "renewable": True,
         "loss_types": [
-            {"code": "FIRE", "name": "火灾爆炸", "documents": docs(
-                "损失现场照片", "消防部门证明", "损失清单")},
-            {"code": "WATER_DAMAGE", "name": "水管爆裂", "documents": docs(
-                "损失现场照片", "物业证明?", "维修报价单")},
-            {"code": "BURGLARY", "name": "入室盗窃", "documents": docs(
-                "公安报案回执", "损失清单", "购物凭证?")},
+            {
+                "code": "FIRE",
+                "name": "火灾爆炸",
+                "documents": docs("损失现场照片", "消防部门证明", "损失清单"),
+            },
+            {
+                "code": "WATER_DAMAGE",
+                "name": "水管爆裂",
+                "documents": docs("损失现场照片", "物业证明?", "维修报价单"),
+            },
+            {
+                "code": "BURGLARY",
+                "name": "入室盗窃",
+                "documents": docs("公安报案回执", "损失清单", "购物凭证?"),
+            },
         ],
         "coverages": [("BUILDING", "房屋主体", "500"), ("CONTENTS", "室内财产", "500")],
     },
     {
-        "code": "TRAVEL-ABROAD-2026", "name": "安心行·境外旅行险", "kind": ProductKind.TRAVEL,
+        "code": "TRAVEL-ABROAD-2026",
+        "name": "安心行·境外旅行险",
+        "kind": ProductKind.TRAVEL,
         "description": "境外医疗、航班延误与行李损失，签证材料可用。",
-        "report_time_limit_hours": 72, "cooling_off_days": 0, "renewable": False,
+        "report_time_limit_hours": 72,
+        "cooling_off_days": 0,
+        "renewable": False,
         "loss_types": [
-            {"code": "FLIGHT_DELAY", "name": "航班延误", "documents": docs(
-                "登机牌或电子客票行程单", "航空公司延误证明")},
-            {"code": "BAGGAGE_LOSS", "name": "行李损失", "documents": docs(
-                "行李丢失证明（PIR）", "登机牌", "损失清单")},
-            {"code": "MEDICAL_ABROAD", "name": "境外医疗", "documents": docs(
-                "就诊病历", "医疗费用单据", "护照出入境记录页")},
+            {
+                "code": "FLIGHT_DELAY",
+                "name": "航班延误",
+                "documents": docs("登机牌或电子客票行程单", "航空公司延误证明"),
+            },
+            {
+                "code": "BAGGAGE_LOSS",
+                "name": "行李损失",
+                "documents": docs("行李丢失证明（PIR）", "登机牌", "损失清单"),
+            },
+            {
+                "code": "MEDICAL_ABROAD",
+                "name": "境外医疗",
+                "documents": docs("就诊病历", "医疗费用单据", "护照出入境记录页"),
+            },
         ],
-        "coverages": [("MEDICAL_ABROAD", "境外医疗保险金", "0"), ("FLIGHT_DELAY", "航班延误", "0"),
-                      ("BAGGAGE", "行李损失", "0")],
+        "coverages": [
+            ("MEDICAL_ABROAD", "境外医疗保险金", "0"),
+            ("FLIGHT_DELAY", "航班延误", "0"),
+            ("BAGGAGE", "行李损失", "0"),
+        ],
     },
 ]
 
@@ -169,43 +238,132 @@ class DemoPolicy:
 
 
 POLICIES = [
-    DemoPolicy("AUTO-COMM-2026", "zhangwei", PolicyStatus.ACTIVE, -300,
-               ["180000", "2000000", "50000"], "4860.00"),
-    DemoPolicy("AUTO-COMM-2026", "zhangwei", PolicyStatus.EXPIRED, -665,
-               ["200000", "1500000", "50000"], "5230.00"),
-    DemoPolicy("HEALTH-MILLION-2026", "zhangwei", PolicyStatus.ACTIVE, -100,
-               ["3000000", "3000000"], "1068.00", PaymentFrequency.MONTHLY,
-               insured=[("holder", "SELF"), ("zhanghao", "CHILD")]),
-    DemoPolicy("ACCIDENT-PLUS-2026", "zhangwei", PolicyStatus.ACTIVE, -30,
-               ["500000", "50000"], "298.00",
-               beneficiaries=[("lina", "SPOUSE", "60"), ("zhanghao", "CHILD", "40")]),
-    DemoPolicy("HOME-2026", "zhangwei", PolicyStatus.ACTIVE, -200,
-               ["1200000", "200000"], "580.00"),
-    DemoPolicy("TRAVEL-ABROAD-2026", "zhangwei", PolicyStatus.ACTIVE, -3,
-               ["500000", "2000", "5000"], "168.00", PaymentFrequency.SINGLE, days=14),
-    DemoPolicy("HEALTH-MILLION-2026", "zhangwei", PolicyStatus.LAPSED, -400,
-               ["3000000", "3000000"], "780.00", PaymentFrequency.QUARTERLY,
-               insured=[("zhangjianguo", "PARENT")], paid_installments=2),
-    DemoPolicy("ACCIDENT-PLUS-2026", "zhangwei", PolicyStatus.PENDING, 5,
-               ["300000", "30000"], "198.00", paid_installments=0,
-               insured=[("zhangjianguo", "PARENT")]),
-    DemoPolicy("HEALTH-MILLION-2026", "lina", PolicyStatus.ACTIVE, -45,
-               ["3000000", "3000000"], "1320.00", PaymentFrequency.MONTHLY,
-               insured=[("holder", "SELF"), ("zhangwei", "SPOUSE")]),
-    DemoPolicy("ACCIDENT-PLUS-2026", "lina", PolicyStatus.ACTIVE, -120,
-               ["200000", "20000"], "158.00", insured=[("zhangjianguo", "OTHER")],
-               beneficiaries=[("zhangwei", "CHILD", "100")]),
-    DemoPolicy("AUTO-COMM-2026", "wangfang", PolicyStatus.ACTIVE, -350,
-               ["120000", "1000000", "20000"], "3980.00"),
-    DemoPolicy("HOME-2026", "wangfang", PolicyStatus.CANCELLED, -90,
-               ["800000", "100000"], "420.00"),
-    DemoPolicy("HEALTH-MILLION-2026", "liuyang", PolicyStatus.ACTIVE, -200,
-               ["3000000", "3000000"], "2860.00"),
-    DemoPolicy("TRAVEL-ABROAD-2026", "liuyang", PolicyStatus.EXPIRED, -90,
-               ["300000", "1500", "3000"], "98.00", PaymentFrequency.SINGLE, days=10),
-    DemoPolicy("ACCIDENT-PLUS-2026", "chenjing", PolicyStatus.ACTIVE, -10,
-               ["1000000", "100000"], "399.00", PaymentFrequency.MONTHLY,
-               beneficiaries=[("liuyang", "OTHER", "100")]),
+    DemoPolicy(
+        "AUTO-COMM-2026",
+        "zhangwei",
+        PolicyStatus.ACTIVE,
+        -300,
+        ["180000", "2000000", "50000"],
+        "4860.00",
+    ),
+    DemoPolicy(
+        "AUTO-COMM-2026",
+        "zhangwei",
+        PolicyStatus.EXPIRED,
+        -665,
+        ["200000", "1500000", "50000"],
+        "5230.00",
+    ),
+    DemoPolicy(
+        "HEALTH-MILLION-2026",
+        "zhangwei",
+        PolicyStatus.ACTIVE,
+        -100,
+        ["3000000", "3000000"],
+        "1068.00",
+        PaymentFrequency.MONTHLY,
+        insured=[("holder", "SELF"), ("zhanghao", "CHILD")],
+    ),
+    DemoPolicy(
+        "ACCIDENT-PLUS-2026",
+        "zhangwei",
+        PolicyStatus.ACTIVE,
+        -30,
+        ["500000", "50000"],
+        "298.00",
+        beneficiaries=[("lina", "SPOUSE", "60"), ("zhanghao", "CHILD", "40")],
+    ),
+    DemoPolicy("HOME-2026", "zhangwei", PolicyStatus.ACTIVE, -200, ["1200000", "200000"], "580.00"),
+    DemoPolicy(
+        "TRAVEL-ABROAD-2026",
+        "zhangwei",
+        PolicyStatus.ACTIVE,
+        -3,
+        ["500000", "2000", "5000"],
+        "168.00",
+        PaymentFrequency.SINGLE,
+        days=14,
+    ),
+    DemoPolicy(
+        "HEALTH-MILLION-2026",
+        "zhangwei",
+        PolicyStatus.LAPSED,
+        -400,
+        ["3000000", "3000000"],
+        "780.00",
+        PaymentFrequency.QUARTERLY,
+        insured=[("zhangjianguo", "PARENT")],
+        paid_installments=2,
+    ),
+    DemoPolicy(
+        "ACCIDENT-PLUS-2026",
+        "zhangwei",
+        PolicyStatus.PENDING,
+        5,
+        ["300000", "30000"],
+        "198.00",
+        paid_installments=0,
+        insured=[("zhangjianguo", "PARENT")],
+    ),
+    DemoPolicy(
+        "HEALTH-MILLION-2026",
+        "lina",
+        PolicyStatus.ACTIVE,
+        -45,
+        ["3000000", "3000000"],
+        "1320.00",
+        PaymentFrequency.MONTHLY,
+        insured=[("holder", "SELF"), ("zhangwei", "SPOUSE")],
+    ),
+    DemoPolicy(
+        "ACCIDENT-PLUS-2026",
+        "lina",
+        PolicyStatus.ACTIVE,
+        -120,
+        ["200000", "20000"],
+        "158.00",
+        insured=[("zhangjianguo", "OTHER")],
+        beneficiaries=[("zhangwei", "CHILD", "100")],
+    ),
+    DemoPolicy(
+        "AUTO-COMM-2026",
+        "wangfang",
+        PolicyStatus.ACTIVE,
+        -350,
+        ["120000", "1000000", "20000"],
+        "3980.00",
+    ),
+    DemoPolicy(
+        "HOME-2026", "wangfang", PolicyStatus.CANCELLED, -90, ["800000", "100000"], "420.00"
+    ),
+    DemoPolicy(
+        "HEALTH-MILLION-2026",
+        "liuyang",
+        PolicyStatus.ACTIVE,
+        -200,
+        ["3000000", "3000000"],
+        "2860.00",
+    ),
+    DemoPolicy(
+        "TRAVEL-ABROAD-2026",
+        "liuyang",
+        PolicyStatus.EXPIRED,
+        -90,
+        ["300000", "1500", "3000"],
+        "98.00",
+        PaymentFrequency.SINGLE,
+        days=10,
+    ),
+    DemoPolicy(
+        "ACCIDENT-PLUS-2026",
+        "chenjing",
+        PolicyStatus.ACTIVE,
+        -10,
+        ["1000000", "100000"],
+        "399.00",
+        PaymentFrequency.MONTHLY,
+        beneficiaries=[("liuyang", "OTHER", "100")],
+    ),
 ]
 
 INSTALLMENTS_PER_YEAR = {
@@ -260,12 +418,16 @@ async def _policy(
     )
     coverage_specs = next(p["coverages"] for p in PRODUCTS if p["code"] == spec.product)
     for position, ((code, name, deductible), amount) in enumerate(
-        zip(coverage_specs, spec.sums, strict=True)  # type: ignore[call-overload]
+        zip(coverage_specs, spec.sums, strict=True)
     ):
         used = Decimal(amount) * Decimal("0.02") if spec.status is PolicyStatus.ACTIVE else 0
         await Coverage.create(
-            policy=policy, code=code, name=name, sum_insured=Decimal(amount),
-            deductible=Decimal(deductible), used_amount=used if position == 0 else 0,
+            policy=policy,
+            code=code,
+            name=name,
+            sum_insured=Decimal(amount),
+            deductible=Decimal(deductible),
+            used_amount=used if position == 0 else 0,
             position=position,
         )
     for position, (key, relation) in enumerate(spec.insured):
@@ -273,21 +435,31 @@ async def _policy(
         person = PEOPLE[person_key]
         sealed = pii.seal_id_number(person.id_number)
         await InsuredPerson.create(
-            policy=policy, customer=customers.get(person_key), name=person.name,
-            id_number_encrypted=sealed.encrypted, id_number_hash=sealed.lookup_hash,
-            id_number_masked=sealed.masked, relation_to_holder=relation, position=position,
+            policy=policy,
+            customer=customers.get(person_key),
+            name=person.name,
+            id_number_encrypted=sealed.encrypted,
+            id_number_hash=sealed.lookup_hash,
+            id_number_masked=sealed.masked,
+            relation_to_holder=relation,
+            position=position,
         )
     for position, (key, relation, share) in enumerate(spec.beneficiaries):
         person = PEOPLE[key]
         sealed = pii.seal_id_number(person.id_number)
         await Beneficiary.create(
-            policy=policy, customer=customers.get(key), name=person.name,
-            id_number_encrypted=sealed.encrypted, id_number_hash=sealed.lookup_hash,
-            id_number_masked=sealed.masked, relation_to_insured=relation,
-            share_percent=Decimal(share), position=position,
+            policy=policy,
+            customer=customers.get(key),
+            name=person.name,
+            id_number_encrypted=sealed.encrypted,
+            id_number_hash=sealed.lookup_hash,
+            id_number_masked=sealed.masked,
+            relation_to_insured=relation,
+            share_percent=Decimal(share),
+            position=position,
         )
     count = INSTALLMENTS_PER_YEAR[spec.frequency]
-    amount = (Decimal(spec.premium) / count).quantize(Decimal("0.01"))
+    installment = (Decimal(spec.premium) / count).quantize(Decimal("0.01"))
     step = spec.days // count
     for sequence in range(1, count + 1):
         due = start + timedelta(days=step * (sequence - 1))
@@ -295,7 +467,10 @@ async def _policy(
             due <= today if spec.paid_installments is None else sequence <= spec.paid_installments
         )
         await PremiumInstallment.create(
-            policy=policy, sequence=sequence, due_date=due, amount=amount,
+            policy=policy,
+            sequence=sequence,
+            due_date=due,
+            amount=installment,
             paid_at=shanghai_midnight(due) + timedelta(hours=9) if paid else None,
         )
 
@@ -303,10 +478,10 @@ async def _policy(
 async def seed(settings: Settings, pii: PiiCipher) -> None:
     today = datetime.now(SHANGHAI).date()
     async with in_transaction():
-        products = {}
-        for spec in PRODUCTS:
-            values = {k: v for k, v in spec.items() if k != "coverages"}
-            products[spec["code"]] = await Product.create(**values)
+        products: dict[str, Product] = {}
+        for product_spec in PRODUCTS:
+            values = {k: v for k, v in product_spec.items() if k != "coverages"}
+            products[product_spec["code"]] = await Product.create(**values)
         customers = {
             key: await _customer(pii, person)
             for key, person in PEOPLE.items()
@@ -319,7 +494,9 @@ async def seed(settings: Settings, pii: PiiCipher) -> None:
         password_hash = await asyncio.to_thread(hash_password, DEMO_STAFF_PASSWORD)
         for username, display_name, role in STAFF:
             await StaffUser.create(
-                username=username, display_name=display_name, role=role,
+                username=username,
+                display_name=display_name,
+                role=role,
                 password_hash=password_hash,
             )
 

@@ -14,10 +14,10 @@ from models import policies as m
 from models.customers import Customer as CustomerModel
 from models.pii import ID_NUMBER_PATTERN, normalize_id_number, normalize_phone
 from schema.common import Connection, paginate
-from schema.node import resolve_node
 from schema.errors import UserInputError
+from schema.node import resolve_node
 from schema.permissions import IsAuthenticated, IsCustomer, staff_only
-from schema.policies.types import Policy, PolicyStatus, ProductKind
+from schema.policies.types import Policy
 from workflows.access import Permission, visible_policies
 
 PageArg = Annotated[int | None, strawberry.argument(description="Page size, at most 100.")]
@@ -26,10 +26,10 @@ CursorArg = Annotated[str | None, strawberry.argument(description="A cursor from
 
 @strawberry.input(description="Narrow a list of policies; empty lists mean no restriction.")
 class PolicyFilter:
-    status: list[PolicyStatus] | None = strawberry.field(  # type: ignore[valid-type]
+    status: list[m.PolicyStatus] | None = strawberry.field(
         default=None, description="Only policies in one of these statuses."
     )
-    product_kind: list[ProductKind] | None = strawberry.field(  # type: ignore[valid-type]
+    product_kind: list[m.ProductKind] | None = strawberry.field(
         default=None, description="Only policies of products of these kinds."
     )
 
@@ -140,5 +140,3 @@ class PolicyQueries:
         return await paginate(
             queryset, Policy.from_model, first=first, after=after, last=last, before=before
         )
-
-

@@ -18,9 +18,10 @@ from models import policies as m
 from schema.common import Money, cny, local_time, local_today
 from schema.people import Customer
 
-ProductKind = strawberry.enum(m.ProductKind, description="The line of business of a product.")
-PolicyStatus = strawberry.enum(m.PolicyStatus, description="Where a policy is in its life.")
-PaymentFrequency = strawberry.enum(m.PaymentFrequency, description="How often premium is due.")
+# The domain enums, exposed as they are (annotations use the Python classes).
+strawberry.enum(m.ProductKind, description="The line of business of a product.")
+strawberry.enum(m.PolicyStatus, description="Where a policy is in its life.")
+strawberry.enum(m.PaymentFrequency, description="How often premium is due.")
 
 
 @strawberry.enum(description="How the caller is named on a policy.")
@@ -44,7 +45,9 @@ RENEWAL_WINDOW_DAYS = 60
 class RequiredDocument:
     code: str = strawberry.field(description="Stable code of the checklist item.")
     name: str = strawberry.field(description="What to provide, in Chinese.")
-    required: bool = strawberry.field(description="False for documents that help but may be absent.")
+    required: bool = strawberry.field(
+        description="False for documents that help but may be absent."
+    )
 
 
 @strawberry.type(description="A kind of loss a product covers, and the documents a claim needs.")
@@ -59,7 +62,7 @@ class Product(relay.Node):
     id: relay.NodeID[str]
     code: str = strawberry.field(description="Product code.")
     name: str = strawberry.field(description="Product name in Chinese.")
-    kind: ProductKind = strawberry.field(description="Line of business.")
+    kind: m.ProductKind = strawberry.field(description="Line of business.")
     description: str = strawberry.field(description="Short description for customers.")
     report_time_limit_hours: int = strawberry.field(
         description="Within how many hours of a loss it should be reported (报案时效)."
@@ -187,14 +190,14 @@ class Policy(relay.Node):
     model: strawberry.Private[m.Policy]
     id: relay.NodeID[str]
     number: str = strawberry.field(description="Policy number, as printed on the policy.")
-    status: PolicyStatus = strawberry.field(description="Current status.")
+    status: m.PolicyStatus = strawberry.field(description="Current status.")
     product: Product = strawberry.field(description="The product this policy is of.")
     starts_at: datetime = strawberry.field(description="Start of cover (Asia/Shanghai).")
     ends_at: datetime = strawberry.field(description="End of cover (Asia/Shanghai).")
     issued_at: datetime = strawberry.field(description="When the policy was issued.")
     sum_insured: Money = strawberry.field(description="Total sum insured (保额).")
     premium: Money = strawberry.field(description="Premium per policy period (保费).")
-    payment_frequency: PaymentFrequency = strawberry.field(description="How premium is paid.")
+    payment_frequency: m.PaymentFrequency = strawberry.field(description="How premium is paid.")
     days_to_expiry: int | None = strawberry.field(
         description="Whole days until cover ends (Asia/Shanghai); null unless ACTIVE."
     )

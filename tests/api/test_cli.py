@@ -22,7 +22,12 @@ def anxin(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "ANXIN_DATABASE_URL": database_url, "ANXIN_ENV": "development"}
     return subprocess.run(
         [sys.executable, "-m", "api.cli", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -39,9 +44,12 @@ async def test_demo_token_and_my_policies(database_url: str, settings: Settings)
     assert unknown.returncode != 0 and "no customer" in unknown.stderr
 
     app = create_app(settings)
-    async with LifespanManager(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-    ) as client:
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        ) as client,
+    ):
         mine = await gql(
             client,
             "{ myPolicies(first: 20) { totalCount edges { node { myRoles product { kind } } } } }",
@@ -67,10 +75,17 @@ def test_demo_refuses_production(database_url: str) -> None:
     result = anxin(database_url, "demo")
     assert result.returncode == 0
     env_prod = {
-        **os.environ, "ANXIN_DATABASE_URL": database_url, "ANXIN_ENV": "production",
+        **os.environ,
+        "ANXIN_DATABASE_URL": database_url,
+        "ANXIN_ENV": "production",
     }
     refused = subprocess.run(
-        [sys.executable, "-m", "api.cli", "demo"], cwd=ROOT, env=env_prod,
-        capture_output=True, text=True, timeout=60, check=False,
+        [sys.executable, "-m", "api.cli", "demo"],
+        cwd=ROOT,
+        env=env_prod,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert refused.returncode != 0

@@ -56,7 +56,7 @@ async def test_alias_and_token_limits(client: httpx.AsyncClient) -> None:
 async def test_query_depth_is_limited(client: httpx.AsyncClient) -> None:
     inner = "number"
     for _ in range(14):
-        inner = f"node(id: \"x\") {{ ... on Policy {{ {inner} }} }}"
+        inner = f'node(id: "x") {{ ... on Policy {{ {inner} }} }}'
     body = (await client.post("/graphql", json={"query": "{ " + inner + " }"})).json()
     assert "exceeds maximum operation depth" in body["errors"][0]["message"]
 
@@ -71,19 +71,19 @@ async def ws_app(settings: Settings) -> AsyncIterator[Starlette]:
 async def ws_exchange(app: Starlette, init: dict[str, Any], query: str) -> list[dict[str, Any]]:
     """Open a graphql-transport-ws connection, run one operation, return the messages."""
     transport = ASGIWebSocketTransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        async with aconnect_ws(
-            "/graphql", client, subprotocols=["graphql-transport-ws"]
-        ) as ws:
-            await ws.send_json({"type": "connection_init", "payload": init})
-            try:
-                messages = [await ws.receive_json()]
-            except WebSocketDisconnect as closed:
-                return [{"type": "closed", "code": closed.code}]
-            await ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": query}})
-            while messages[-1]["type"] != "complete":
-                messages.append(await ws.receive_json())
-            return messages
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
+        aconnect_ws("/graphql", client, subprotocols=["graphql-transport-ws"]) as ws,
+    ):
+        await ws.send_json({"type": "connection_init", "payload": init})
+        try:
+            messages = [await ws.receive_json()]
+        except WebSocketDisconnect as closed:
+            return [{"type": "closed", "code": closed.code}]
+        await ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": query}})
+        while messages[-1]["type"] != "complete":
+            messages.append(await ws.receive_json())
+        return messages
 
 
 async def test_websocket_authenticates_in_connection_init(ws_app: Starlette) -> None:
@@ -109,19 +109,21 @@ async def test_websocket_with_a_bad_token_is_refused(ws_app: Starlette) -> None:
 async def test_production_hides_the_schema_and_keeps_deliberate_errors(database_url: str) -> None:
     production = Settings(**{**REAL, "database_url": database_url})
     app = create_app(production)
-    async with LifespanManager(app):
-        async with httpx.AsyncClient(
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-        ) as client:
-            introspection = await client.post(
-                "/graphql", json={"query": "{ __schema { types { name } } }"}
-            )
-            assert "introspection" in introspection.json()["errors"][0]["message"].lower()
-            ide = await client.get("/graphql", headers={"accept": "text/html"})
-            assert "GraphiQL" not in ide.text
-            # Deliberate errors stay readable in production.
-            body = await gql(client, "{ myPolicies { totalCount } }", allow_errors=True)
-            assert body["errors"][0]["message"] == "请使用客户账号登录"
+        ) as client,
+    ):
+        introspection = await client.post(
+            "/graphql", json={"query": "{ __schema { types { name } } }"}
+        )
+        assert "introspection" in introspection.json()["errors"][0]["message"].lower()
+        ide = await client.get("/graphql", headers={"accept": "text/html"})
+        assert "GraphiQL" not in ide.text
+        # Deliberate errors stay readable in production.
+        body = await gql(client, "{ myPolicies { totalCount } }", allow_errors=True)
+        assert body["errors"][0]["message"] == "请使用客户账号登录"
 
 
 def test_unexpected_exceptions_are_masked_deliberate_errors_are_not() -> None:

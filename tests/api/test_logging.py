@@ -13,8 +13,14 @@ def test_redacts_phones_ids_tokens_and_secrets() -> None:
         "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig GET /sns?appid=wx1&secret=s3cr3t&js_code=c0de"
     )
     cleaned = redact(line)
-    for secret in ("13800000001", "110105198503122173", "abc.def", "eyJhbGciOiJIUzI1NiJ9",
-                   "s3cr3t", "c0de"):
+    for secret in (
+        "13800000001",
+        "110105198503122173",
+        "abc.def",
+        "eyJhbGciOiJIUzI1NiJ9",
+        "s3cr3t",
+        "c0de",
+    ):
         assert secret not in cleaned
     assert "138****0001" in cleaned and "110105********2173" in cleaned
 

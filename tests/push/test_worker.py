@@ -16,8 +16,12 @@ async def test_purge_keeps_what_is_still_useful(database_url: str, app: object) 
     await OtpChallenge.filter(id=old.id).update(created_at=now - timedelta(hours=3))
 
     def session(**kwargs: object) -> dict[str, object]:
-        return {"subject_kind": SubjectKind.CUSTOMER, "subject_id": uuid.uuid4(),
-                "channel": "app", **kwargs}
+        return {
+            "subject_kind": SubjectKind.CUSTOMER,
+            "subject_id": uuid.uuid4(),
+            "channel": "app",
+            **kwargs,
+        }
 
     ended = await AuthSession.create(**session(expires_at=now - timedelta(days=31)))
     revoked = await AuthSession.create(

@@ -79,9 +79,7 @@ async def test_sms_login_creates_a_session_for_the_phone(
         "resendAfterSeconds": 60,
         "errors": [],
     }
-    session = (await login(client, "+8613912345678", sent_code(services, "13912345678")))[
-        "session"
-    ]
+    session = (await login(client, "+8613912345678", sent_code(services, "13912345678")))["session"]
     assert session["viewer"]["customer"]["name"] == "王小明"
     assert session["viewer"]["customer"]["phone"] == "139****5678"
     me = await gql(client, ME, token=session["accessToken"])
@@ -171,7 +169,9 @@ async def test_malformed_code_is_refused_without_counting(
     await request_code(client, phone)
     result = await login(client, phone, "12ab")
     assert result["errors"][0] == {
-        "field": "code", "message": "请输入6位数字验证码", "code": "INVALID_CODE"
+        "field": "code",
+        "message": "请输入6位数字验证码",
+        "code": "INVALID_CODE",
     }
     challenge = await OtpChallenge.get(phone_hash=services.pii.phone_hash(phone))
     assert challenge.attempts == 0
@@ -188,7 +188,8 @@ async def test_refresh_rotates_and_reuse_revokes_the_family(
 
     reuse = (await gql(client, REFRESH, {"token": session["refreshToken"]}))["data"]
     assert reuse["refreshToken"] == {
-        "session": None, "errors": [{"field": "refreshToken", "code": "REFRESH_TOKEN_REUSED"}]
+        "session": None,
+        "errors": [{"field": "refreshToken", "code": "REFRESH_TOKEN_REUSED"}],
     }
     # The whole family is gone: the newest refresh token and the access tokens too.
     newest = (await gql(client, REFRESH, {"token": rotated["refreshToken"]}))["data"]
@@ -248,7 +249,7 @@ async def test_staff_login_and_permissions(client: httpx.AsyncClient) -> None:
 async def test_staff_lockout_after_repeated_failures(client: httpx.AsyncClient) -> None:
     staff = await make_staff(username="li.ming", password="right-password")
     for _ in range(5):
-        bad = (await gql(client, STAFF_LOGIN, {"username": "li.ming", "password": "nope"}))
+        bad = await gql(client, STAFF_LOGIN, {"username": "li.ming", "password": "nope"})
         assert bad["data"]["staffLogin"]["errors"][0]["code"] == "INVALID_CREDENTIALS"
     locked = await gql(client, STAFF_LOGIN, {"username": "li.ming", "password": "right-password"})
     assert locked["data"]["staffLogin"]["errors"][0]["code"] == "ACCOUNT_LOCKED"
@@ -258,7 +259,10 @@ async def test_staff_lockout_after_repeated_failures(client: httpx.AsyncClient) 
 
 
 async def test_unknown_and_disabled_staff_get_the_same_answer(client: httpx.AsyncClient) -> None:
-    await make_staff(username="gone", password="pw-123456", )
+    await make_staff(
+        username="gone",
+        password="pw-123456",
+    )
     await StaffUser.filter(username="gone").update(is_active=False)
     unknown = await gql(client, STAFF_LOGIN, {"username": "nobody", "password": "pw-123456"})
     disabled = await gql(client, STAFF_LOGIN, {"username": "gone", "password": "pw-123456"})
@@ -277,7 +281,7 @@ async def test_disabled_staff_cannot_refresh(client: httpx.AsyncClient) -> None:
     staff = await make_staff(username="leaver", password="pw-123456")
     login_result = await gql(
         client,
-        "mutation { staffLogin(input: {username: \"leaver\", password: \"pw-123456\"}) "
+        'mutation { staffLogin(input: {username: "leaver", password: "pw-123456"}) '
         "{ session { refreshToken } } }",
     )
     refresh_token = login_result["data"]["staffLogin"]["session"]["refreshToken"]

@@ -97,10 +97,16 @@ async def test_node_of_someone_else_answers_like_a_missing_object(
 ) -> None:
     real = gid(type_name, world["objects"][type_name])
     missing = gid(type_name, uuid.uuid4())
-    theirs = await client.post("/graphql", json={"query": NODE, "variables": {"id": real}},
-                               headers={"authorization": f"Bearer {world['mallory']}"})
-    absent = await client.post("/graphql", json={"query": NODE, "variables": {"id": missing}},
-                               headers={"authorization": f"Bearer {world['mallory']}"})
+    theirs = await client.post(
+        "/graphql",
+        json={"query": NODE, "variables": {"id": real}},
+        headers={"authorization": f"Bearer {world['mallory']}"},
+    )
+    absent = await client.post(
+        "/graphql",
+        json={"query": NODE, "variables": {"id": missing}},
+        headers={"authorization": f"Bearer {world['mallory']}"},
+    )
     assert absent.json() == {"data": {"node": None}}
     if NOT_VISIBLE_TO_MALLORY[type_name]:
         assert theirs.status_code == absent.status_code
@@ -168,9 +174,9 @@ async def test_roles_on_a_policy(client: httpx.AsyncClient, world: dict[str, Any
     real = gid("Policy", world["policy"].id)
     roles = {}
     for who in ("alice", "bob", "carol", "agent"):
-        roles[who] = (await gql(client, POLICY, {"id": real}, token=world[who]))["data"][
-            "policy"
-        ]["myRoles"]
+        roles[who] = (await gql(client, POLICY, {"id": real}, token=world[who]))["data"]["policy"][
+            "myRoles"
+        ]
     assert roles == {
         "alice": ["HOLDER", "INSURED"],
         "bob": ["INSURED"],
@@ -179,7 +185,9 @@ async def test_roles_on_a_policy(client: httpx.AsyncClient, world: dict[str, Any
     }
 
 
-async def test_my_policies_lists_only_mine(client: httpx.AsyncClient, world: dict[str, Any]) -> None:
+async def test_my_policies_lists_only_mine(
+    client: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
     query = "{ myPolicies { totalCount edges { node { number myRoles } } } }"
     for who in ("alice", "bob", "carol"):
         body = await gql(client, query, token=world[who])
@@ -193,8 +201,9 @@ async def test_my_policies_lists_only_mine(client: httpx.AsyncClient, world: dic
 async def test_staff_cannot_use_customer_only_fields(
     client: httpx.AsyncClient, world: dict[str, Any]
 ) -> None:
-    body = await gql(client, "{ myPolicies { totalCount } }", token=world["agent"],
-                     allow_errors=True)
+    body = await gql(
+        client, "{ myPolicies { totalCount } }", token=world["agent"], allow_errors=True
+    )
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 

@@ -48,8 +48,9 @@ query($first: Int, $after: String, $last: Int, $before: String, $filter: PolicyF
 async def test_a_policy_answer_is_complete_and_masked(
     client: httpx.AsyncClient, services: Services
 ) -> None:
-    holder = await make_customer(services, "张伟", phone="13800000001",
-                                 id_number_value="110105198503122173")
+    holder = await make_customer(
+        services, "张伟", phone="13800000001", id_number_value="110105198503122173"
+    )
     child = await make_customer(services, "张浩然")
     policy = await make_policy(services, holder, beneficiaries=[child])
     token = await customer_token(services, holder)
@@ -57,16 +58,20 @@ async def test_a_policy_answer_is_complete_and_masked(
     node = body["data"]["myPolicies"]["edges"][0]["node"]
     assert node["number"] == policy.number
     assert node["holder"] == {
-        "name": "张伟", "phone": "138****0001", "idNumber": "110***********2173"
+        "name": "张伟",
+        "phone": "138****0001",
+        "idNumber": "110***********2173",
     }
     assert node["sumInsured"] == {"amount": "100000.00", "currency": "CNY"}
-    assert node["coverages"] == [{
-        "name": "主险",
-        "sumInsured": {"amount": "100000.00"},
-        "deductible": {"amount": "500.00"},
-        "usedAmount": {"amount": "1000.00"},
-        "remainingAmount": {"amount": "99000.00"},
-    }]
+    assert node["coverages"] == [
+        {
+            "name": "主险",
+            "sumInsured": {"amount": "100000.00"},
+            "deductible": {"amount": "500.00"},
+            "usedAmount": {"amount": "1000.00"},
+            "remainingAmount": {"amount": "99000.00"},
+        }
+    ]
     assert node["beneficiaries"][0]["sharePercent"] == "100.00"
     assert node["beneficiaries"][0]["idNumber"].count("*") == 11
     # First installment paid, the second fell due 150 days from now.
@@ -93,9 +98,7 @@ async def test_overdue_installments_and_expiry_counters(
     assert node["renewable"] is True
 
 
-async def test_paging_forwards_and_backwards(
-    client: httpx.AsyncClient, services: Services
-) -> None:
+async def test_paging_forwards_and_backwards(client: httpx.AsyncClient, services: Services) -> None:
     holder = await make_customer(services)
     for _ in range(5):
         await make_policy(services, holder, installments=1)
@@ -110,14 +113,22 @@ async def test_paging_forwards_and_backwards(
     info1 = page1["data"]["myPolicies"]["pageInfo"]
     assert info1["hasNextPage"] and not info1["hasPreviousPage"]
     page2 = await gql(client, FULL_PAGE, {"first": 2, "after": info1["endCursor"]}, token=token)
-    page3 = await gql(client, FULL_PAGE, {"first": 2, "after": page2["data"]["myPolicies"][
-        "pageInfo"]["endCursor"]}, token=token)
+    page3 = await gql(
+        client,
+        FULL_PAGE,
+        {"first": 2, "after": page2["data"]["myPolicies"]["pageInfo"]["endCursor"]},
+        token=token,
+    )
     assert numbers(page1) + numbers(page2) + numbers(page3) == everything
     assert page3["data"]["myPolicies"]["pageInfo"]["hasNextPage"] is False
     last2 = await gql(client, FULL_PAGE, {"last": 2}, token=token)
     assert numbers(last2) == everything[-2:]
-    before = await gql(client, FULL_PAGE, {"last": 2, "before": last2["data"]["myPolicies"][
-        "pageInfo"]["startCursor"]}, token=token)
+    before = await gql(
+        client,
+        FULL_PAGE,
+        {"last": 2, "before": last2["data"]["myPolicies"]["pageInfo"]["startCursor"]},
+        token=token,
+    )
     assert numbers(before) == everything[1:3]
     assert page1["data"]["myPolicies"]["totalCount"] == 5
 
@@ -168,8 +179,9 @@ query($input: PolicySearchInput!) {
 async def test_staff_search_by_number_phone_and_id_number(
     client: httpx.AsyncClient, services: Services
 ) -> None:
-    holder = await make_customer(services, "李娜", phone="13800000002",
-                                 id_number_value="110105198706210484")
+    holder = await make_customer(
+        services, "李娜", phone="13800000002", id_number_value="110105198706210484"
+    )
     policy = await make_policy(services, holder)
     other = await make_policy(services, await make_customer(services))
     token = await staff_token(services, await make_staff(StaffRole.AGENT))
@@ -187,8 +199,7 @@ async def test_staff_search_by_number_phone_and_id_number(
     assert insured.id_number_hash  # stored as a keyed hash, searched without decrypting
     body = await gql(client, SEARCH, {"input": {}}, token=token, allow_errors=True)
     assert body["errors"][0]["message"] == "请至少填写保单号、手机号或身份证号之一"
-    body = await gql(client, SEARCH, {"input": {"idNumber": "123"}}, token=token,
-                     allow_errors=True)
+    body = await gql(client, SEARCH, {"input": {"idNumber": "123"}}, token=token, allow_errors=True)
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
 
