@@ -28,7 +28,7 @@ mutation Login {
     {
       query: `# 2. My policies (保单查询). Put a token in the Headers tab below.
 query MyPolicies {
-  myPolicies(first: 10, filter: { status: [ACTIVE] }) {
+  myPolicies(first: 10, filter: { status: ACTIVE }) {
     totalCount
     edges {
       node {
