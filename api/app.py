@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,11 +19,13 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from tortoise.contrib.starlette import RegisterTortoise
 
 from api.graphql_view import GraphQLView
+from api.logging import configure_logging
 from api.middleware import SecurityHeadersMiddleware
 from api.routes import healthz, readyz
 from api.services import build_services
 from api.settings import Settings
 from models.config import tortoise_config
+from push.worker import run_jobs
 from schema import build_schema
 
 STATIC = Path(__file__).parent / "static"
@@ -29,6 +33,7 @@ STATIC = Path(__file__).parent / "static"
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
+    configure_logging()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -38,12 +43,22 @@ def create_app(settings: Settings | None = None) -> Starlette:
             else None
         )
         async with httpx.AsyncClient(timeout=settings.http_timeout_seconds) as http:
-            app.state.services = build_services(settings, http, redis_client)
-            view.services = app.state.services
+            services = build_services(settings, http, redis_client)
+            app.state.services = view.services = services
             async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
+                jobs = (
+                    asyncio.create_task(run_jobs(services), name="background-jobs")
+                    if settings.run_background_jobs
+                    else None
+                )
                 try:
                     yield
                 finally:
+                    if jobs is not None:
+                        jobs.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await jobs
+                    await services.bus.close()
                     if redis_client is not None:
                         await redis_client.aclose()
 
@@ -54,6 +69,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if settings.is_development or settings.introspection_enabled
         else None,
         subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+        allow_queries_via_get=False,  # queries in URLs end up in access logs
     )
     return Starlette(
         debug=False,

@@ -13,6 +13,8 @@ import redis.asyncio as redis
 from api.settings import Settings, SmsProvider
 from api.wechat import WechatMiniProgram
 from models.pii import PiiCipher
+from push.bus import EventBus, build_bus
+from push.queue import DeliveryQueue, build_queue
 from push.sms import AliyunSmsSender, ConsoleSmsSender, SmsSender
 
 
@@ -24,6 +26,8 @@ class Services:
     sms: SmsSender
     wechat: WechatMiniProgram
     redis: redis.Redis | None  # None: the embedded default, no Redis
+    bus: EventBus
+    queue: DeliveryQueue
 
 
 def build_pii_cipher(settings: Settings) -> PiiCipher:
@@ -55,4 +59,13 @@ def build_services(
         app_id=settings.wechat_app_id,
         secret=settings.wechat_app_secret.get_secret_value(),
     )
-    return Services(settings, http, build_pii_cipher(settings), sms, wechat, redis_client)
+    return Services(
+        settings,
+        http,
+        build_pii_cipher(settings),
+        sms,
+        wechat,
+        redis_client,
+        build_bus(redis_client),
+        build_queue(redis_client),
+    )

@@ -10,14 +10,15 @@ from __future__ import annotations
 import base64
 from enum import StrEnum
 from functools import cached_property
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEV_PLACEHOLDER = "dev-insecure-change-me-never-use-in-production"
-# 32 zero-ish bytes: good enough for a laptop, refused in production.
-DEV_PII_KEY = "k1:" + base64.b64encode(b"anxin-development-pii-key-32byte").decode()
+# A fixed key: good enough for a laptop, refused in production under any key id.
+DEV_PII_KEY_BYTES = b"anxin-development-pii-key-32byte"
+DEV_PII_KEY = "k1:" + base64.b64encode(DEV_PII_KEY_BYTES).decode()
 
 
 class Environment(StrEnum):
@@ -73,6 +74,33 @@ class Settings(BaseSettings):
 
     http_timeout_seconds: float = 5.0
 
+    # Background jobs (outbox relay, deliveries, reminders) inside the API process.
+    # None: yes without Redis (the single-process embedded default), else `anxin worker`.
+    background_jobs: bool | None = None
+
+    # Push channels; a channel whose credentials are empty is off.
+    apns_base_url: str = "https://api.push.apple.com"
+    apns_team_id: str = ""
+    apns_key_id: str = ""
+    apns_private_key: SecretStr = SecretStr("")  # the .p8 signing key (PEM)
+    apns_topic: str = ""  # the iOS app's bundle id
+    fcm_base_url: str = "https://fcm.googleapis.com"
+    fcm_token_url: str = "https://oauth2.googleapis.com/token"
+    fcm_project_id: str = ""
+    fcm_client_email: str = ""
+    fcm_private_key: SecretStr = SecretStr("")  # the service account's key (PEM)
+    # event kind -> {"template_id": ..., "data": {"thing1": "{title}", ...}}
+    wechat_message_templates: dict[str, dict[str, Any]] = {}
+    wechat_mini_program_state: str = "formal"
+    sms_templates: dict[str, str] = {}  # event kind -> Alibaba Cloud template code
+    smtp_host: str = ""
+    smtp_port: int = 465
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_sender: str = "安心保险 <service@anxin.example.cn>"
+    smtp_use_tls: bool = True  # implicit TLS (port 465); False with STARTTLS or plain
+    smtp_start_tls: bool = False
+
     @model_validator(mode="before")
     @classmethod
     def _split_origins(cls, data: object) -> object:
@@ -82,26 +110,35 @@ class Settings(BaseSettings):
         return data
 
     @model_validator(mode="after")
-    def _refuse_placeholders_in_production(self) -> Settings:
-        if self.env is Environment.PRODUCTION:
-            for name in ("secret_key", "lookup_key", "pii_keys"):
-                value = getattr(self, name).get_secret_value()
-                if not value or DEV_PLACEHOLDER in value or value == DEV_PII_KEY:
-                    raise ValueError(f"ANXIN_{name.upper()} must be set to a real secret")
-                if name != "pii_keys" and len(value) < 32:
-                    raise ValueError(f"ANXIN_{name.upper()} must be at least 32 characters")
-            if self.sms_provider is SmsProvider.CONSOLE:
-                raise ValueError("ANXIN_SMS_PROVIDER=console only works in development")
-        self.pii_keyring  # noqa: B018 - validate the key ring early
+    def _refuse_insecure_production(self) -> Settings:
+        ring = self.pii_keyring  # validates the key ring in every environment
         if self.sms_provider is SmsProvider.ALIYUN and not (
             self.aliyun_access_key_id and self.aliyun_sms_login_template
         ):
             raise ValueError("ANXIN_SMS_PROVIDER=aliyun needs the ALIYUN_* settings")
+        if self.env is not Environment.PRODUCTION:
+            return self
+        for name in ("secret_key", "lookup_key"):
+            value = getattr(self, name).get_secret_value()
+            if DEV_PLACEHOLDER in value or len(value) < 32:
+                raise ValueError(f"ANXIN_{name.upper()} must be a real secret of 32+ characters")
+        if DEV_PII_KEY_BYTES in ring.values():
+            raise ValueError("ANXIN_PII_KEYS must not contain the development key")
+        if self.sms_provider is SmsProvider.CONSOLE:
+            raise ValueError("ANXIN_SMS_PROVIDER=console only works in development")
+        if "*" in self.cors_origins:
+            raise ValueError("ANXIN_CORS_ORIGINS must list origins, not *")
+        if self.database_url.startswith("sqlite"):
+            raise ValueError("ANXIN_DATABASE_URL must name PostgreSQL in production")
         return self
 
     @property
     def is_development(self) -> bool:
         return self.env is Environment.DEVELOPMENT
+
+    @property
+    def run_background_jobs(self) -> bool:
+        return self.redis_url is None if self.background_jobs is None else self.background_jobs
 
     @property
     def introspection_enabled(self) -> bool:

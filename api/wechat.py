@@ -46,6 +46,8 @@ class WechatMiniProgram:
                 },
             )
             body = response.json()
+            if not isinstance(body, dict):  # e.g. `null` from a gateway in front
+                raise ValueError("answer is not a JSON object")
         except (httpx.HTTPError, ValueError) as exc:
             log.warning("code2session failed: %s", type(exc).__name__)
             raise WechatError(None, "unreachable") from exc

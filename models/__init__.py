@@ -5,4 +5,5 @@ MODEL_MODULES = [
     "models.staff",
     "models.auth",
     "models.policies",
+    "models.notifications",
 ]

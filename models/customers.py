@@ -25,6 +25,8 @@ class Customer(Entity):
     id_number_encrypted = fields.TextField(null=True)
     id_number_hash = fields.CharField(max_length=64, null=True, db_index=True)
     id_number_masked = fields.CharField(max_length=32, null=True)
+    email_encrypted = fields.TextField(null=True)
+    email_masked = fields.CharField(max_length=128, null=True)
 
     policies_held: fields.ReverseRelation[Policy]
     wechat_identities: fields.ReverseRelation[WechatIdentity]

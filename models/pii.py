@@ -37,6 +37,11 @@ def mask_phone(phone: str) -> str:
     return f"{phone[:3]}****{phone[-4:]}"
 
 
+def mask_email(email: str) -> str:
+    name, _, domain = email.partition("@")
+    return f"{name[:1]}***@{domain}"
+
+
 def mask_id_number(id_number: str) -> str:
     return f"{id_number[:3]}{'*' * (len(id_number) - 7)}{id_number[-4:]}"
 
@@ -83,6 +88,13 @@ class PiiCipher:
             self.encrypt(id_number, "id_number"),
             self.lookup_hash(id_number, "id_number"),
             mask_id_number(id_number),
+        )
+
+    def seal_email(self, email: str) -> SealedValue:
+        return SealedValue(
+            self.encrypt(email, "email"),
+            self.lookup_hash(email.lower(), "email"),
+            mask_email(email),
         )
 
     def phone_hash(self, phone: str) -> str:

@@ -18,7 +18,14 @@ from urllib.parse import quote
 
 import httpx
 
-from models.pii import mask_phone
+from models.customers import Customer
+from models.pii import PiiCipher, mask_phone
+from push.base import (
+    DeadTargetError,
+    PermanentDeliveryError,
+    PushMessage,
+    TransientDeliveryError,
+)
 
 log = logging.getLogger("anxin.sms")
 
@@ -30,16 +37,23 @@ class SmsError(Exception):
 class SmsSender(Protocol):
     async def send_login_code(self, phone: str, code: str) -> None: ...
 
+    async def send(self, phone: str, template: str, params: dict[str, str]) -> None: ...
+
 
 class ConsoleSmsSender:
     """Development only: prints the code so a developer can log in without a provider."""
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, str]] = []
+        self.notifications: list[tuple[str, str, dict[str, str]]] = []
 
     async def send_login_code(self, phone: str, code: str) -> None:
         self.sent.append((phone, code))
-        print(f"[anxin dev sms] {mask_phone(phone)} 登录验证码 {code}", flush=True)  # noqa: T201
+        print(f"[anxin dev sms] {mask_phone(phone)} 登录验证码 {code}", flush=True)
+
+    async def send(self, phone: str, template: str, params: dict[str, str]) -> None:
+        self.notifications.append((phone, template, params))
+        print(f"[anxin dev sms] {mask_phone(phone)} {template} {params}", flush=True)
 
 
 def percent_encode(value: str) -> str:
@@ -74,9 +88,9 @@ class AliyunSmsSender:
         self._login_template = login_template
 
     async def send_login_code(self, phone: str, code: str) -> None:
-        await self._send(phone, self._login_template, {"code": code})
+        await self.send(phone, self._login_template, {"code": code})
 
-    async def _send(self, phone: str, template: str, template_params: dict[str, str]) -> None:
+    async def send(self, phone: str, template: str, template_params: dict[str, str]) -> None:
         params = {
             "AccessKeyId": self._key_id,
             "Action": "SendSms",
@@ -96,6 +110,8 @@ class AliyunSmsSender:
         try:
             response = await self._client.post(self._base_url, data=params)
             body = response.json()
+            if not isinstance(body, dict):  # e.g. `null` from a gateway in front
+                raise ValueError("answer is not a JSON object")
         except (httpx.HTTPError, ValueError) as exc:
             log.warning("aliyun sms to %s failed: %s", mask_phone(phone), type(exc).__name__)
             raise SmsError("provider unreachable") from exc
@@ -104,3 +120,28 @@ class AliyunSmsSender:
                 "aliyun sms to %s refused: %s", mask_phone(phone), body.get("Code", "unknown")
             )
             raise SmsError(body.get("Code", "unknown"))
+
+
+class SmsChannel:
+    """Notifications by SMS. The target is ``customer:<id>``: the phone number is
+    decrypted only at the moment of sending, never stored with the delivery."""
+
+    def __init__(self, sender: SmsSender, pii: PiiCipher, templates: dict[str, str]) -> None:
+        self._sender = sender
+        self._pii = pii
+        self._templates = templates
+
+    async def send(self, target: str, message: PushMessage) -> str | None:
+        template = self._templates.get(message.kind)
+        if template is None:
+            raise PermanentDeliveryError(f"no SMS template for {message.kind}")
+        customer = await Customer.get_or_none(id=target.removeprefix("customer:"))
+        if customer is None:
+            raise DeadTargetError("customer gone")
+        phone = self._pii.decrypt(customer.phone_encrypted, "phone")
+        params = {"title": message.title, **message.data}
+        try:
+            await self._sender.send(phone, template, params)
+        except SmsError as exc:
+            raise TransientDeliveryError(str(exc)) from exc
+        return None

@@ -1,21 +1,37 @@
-"""``anxin worker``: the background process. Today it keeps the login tables small
-(expired SMS codes, ended sessions); the notification issue adds outbox relay and
-delivery here."""
+"""Background work: the outbox relay, delivery workers, reminders and housekeeping.
+
+``anxin worker`` runs it when Redis is configured (several workers share the work);
+without Redis the API process runs it itself, as the in-process bus and queue only
+reach subscribers of the same process.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import socket
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import httpx
+import redis.asyncio as redis
 from tortoise.expressions import Q
 
+from api.services import Services, build_services
 from api.settings import Settings
 from models.auth import AuthSession, OtpChallenge
 from models.database import open_database
+from push.channels import build_channels, wechat_template_ids
+from push.delivery import Deliverer, DeliveryWorker
+from push.outbox import OutboxRelay
+from push.reminders import run_reminders
 
 log = logging.getLogger("anxin.worker")
-HOUSEKEEPING_INTERVAL_SECONDS = 300
+HOUSEKEEPING_SECONDS = 300
+REMINDER_SECONDS = 300
 KEEP_ENDED_SESSIONS_DAYS = 30  # kept a while for security investigations
 
 
@@ -30,11 +46,48 @@ async def purge_login_records(now: datetime | None = None) -> tuple[int, int]:
     return codes, sessions
 
 
+async def every(seconds: float, job: Callable[[], Awaitable[Any]]) -> None:
+    while True:
+        try:
+            await job()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("periodic job %s failed", getattr(job, "__name__", job))
+        await asyncio.sleep(seconds)
+
+
+def consumer_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+async def run_jobs(services: Services) -> None:
+    """Run every background job of this process until cancelled."""
+    deliverer = Deliverer(
+        build_channels(services), services.queue, wechat_template_ids(services)
+    )
+    async with asyncio.TaskGroup() as group:
+        group.create_task(OutboxRelay(services.bus, services.queue).run())
+        group.create_task(DeliveryWorker(deliverer, consumer_name()).run())
+        group.create_task(every(REMINDER_SECONDS, run_reminders))
+        group.create_task(every(HOUSEKEEPING_SECONDS, purge_login_records))
+
+
 async def run_worker(settings: Settings, *, once: bool = False) -> None:
-    async with open_database(settings.database_url):
-        while True:
-            codes, sessions = await purge_login_records()
-            log.info("housekeeping: removed %d codes, %d ended sessions", codes, sessions)
-            if once:
-                return
-            await asyncio.sleep(HOUSEKEEPING_INTERVAL_SECONDS)
+    redis_client = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
+    async with httpx.AsyncClient(timeout=settings.http_timeout_seconds) as http:
+        services = build_services(settings, http, redis_client)
+        try:
+            async with open_database(settings.database_url):
+                if once:
+                    await run_reminders()
+                    await OutboxRelay(services.bus, services.queue).relay_once()
+                    codes, sessions = await purge_login_records()
+                    log.info("housekeeping: removed %d codes, %d sessions", codes, sessions)
+                    return
+                await run_jobs(services)
+        finally:
+            await services.bus.close()
+            if redis_client is not None:
+                with contextlib.suppress(Exception):
+                    await redis_client.aclose()

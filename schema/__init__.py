@@ -24,12 +24,17 @@ from api.settings import Settings
 from schema.auth import AuthMutations, AuthQueries
 from schema.errors import should_mask_error
 from schema.node import resolve_node
+from schema.notifications import (
+    NotificationMutations,
+    NotificationQueries,
+    NotificationSubscriptions,
+)
 from schema.permissions import IsAuthenticated
 from schema.policies.queries import PolicyQueries
 
 
 @strawberry.type(description="Everything that can be read.")
-class Query(AuthQueries, PolicyQueries):
+class Query(AuthQueries, PolicyQueries, NotificationQueries):
     @strawberry.field(
         description="Any object by its global ID; null if it does not exist or you may not see it.",
         permission_classes=[IsAuthenticated],
@@ -39,7 +44,12 @@ class Query(AuthQueries, PolicyQueries):
 
 
 @strawberry.type(description="Everything that changes something.")
-class Mutation(AuthMutations):
+class Mutation(AuthMutations, NotificationMutations):
+    pass
+
+
+@strawberry.type(description="Live updates over WebSocket (graphql-transport-ws).")
+class Subscription(NotificationSubscriptions):
     pass
 
 
@@ -70,6 +80,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     return AnxinSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,  # type: ignore[arg-type]
         config=StrawberryConfig(
             relay_max_results=100,

@@ -7,9 +7,9 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
+from models.clock import local_time
 from models.customers import Customer as CustomerModel
 from models.staff import StaffUser
-from schema.common import local_time
 from schema.errors import Error
 from schema.people import Viewer
 from workflows import auth

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from datetime import datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
-from zoneinfo import ZoneInfo
 
 import strawberry
 from strawberry import relay
@@ -15,20 +13,10 @@ from tortoise.queryset import QuerySet
 
 from schema.errors import UserInputError
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 MAX_PAGE = 100
 DEFAULT_PAGE = 20
 
 T = TypeVar("T")
-
-
-def local_time(value: datetime) -> datetime:
-    """Stored in UTC, shown in Asia/Shanghai (with its +08:00 offset)."""
-    return value.astimezone(SHANGHAI)
-
-
-def local_today() -> Any:
-    return datetime.now(SHANGHAI).date()
 
 
 @strawberry.type(description="An amount of money: a decimal with two places, never a float.")

@@ -12,7 +12,9 @@ from strawberry.types import Info
 
 from models import policies as m
 from models.customers import Customer as CustomerModel
+from models.notifications import Notification as NotificationModel
 from models.staff import StaffUser
+from schema.notifications import Notification
 from schema.people import Customer, StaffMember
 from schema.policies.types import (
     Beneficiary,
@@ -37,14 +39,17 @@ async def _policy(actor: Actor, object_id: uuid.UUID) -> Policy | None:
     return Policy.from_model(row) if row else None
 
 
-def _policy_child(model: Any, node_type: Any) -> Callable[[Actor, uuid.UUID], Awaitable[Any]]:
+def _policy_child(
+    model: Any, convert: Callable[[Any, m.PolicyStatus], relay.Node]
+) -> Callable[[Actor, uuid.UUID], Awaitable[Any]]:
     """Coverages, persons and installments are visible exactly when their policy is."""
 
     async def load(actor: Actor, object_id: uuid.UUID) -> Any:
         row = await model.get_or_none(id=object_id)
-        if row is None or not await visible_policies(actor).filter(id=row.policy_id).exists():
+        if row is None:
             return None
-        return node_type.from_model(row)
+        policy = await visible_policies(actor).filter(id=row.policy_id).only("id", "status").first()
+        return None if policy is None else convert(row, policy.status)
 
     return load
 
@@ -68,15 +73,25 @@ async def _staff_member(actor: Actor, object_id: uuid.UUID) -> StaffMember | Non
     return StaffMember.from_model(row) if row else None
 
 
+async def _notification(actor: Actor, object_id: uuid.UUID) -> Notification | None:
+    row = await NotificationModel.get_or_none(id=object_id)
+    if row is None:
+        return None
+    if not (actor.subject_id == row.customer_id or actor.can(Permission.NOTIFICATION_READ)):
+        return None
+    return Notification.from_model(row)
+
+
 NODE_RESOLVERS: dict[str, Callable[[Actor, uuid.UUID], Awaitable[relay.Node | None]]] = {
     "Policy": _policy,
     "Product": _product,
-    "Coverage": _policy_child(m.Coverage, Coverage),
-    "InsuredPerson": _policy_child(m.InsuredPerson, InsuredPerson),
-    "Beneficiary": _policy_child(m.Beneficiary, Beneficiary),
-    "PremiumInstallment": _policy_child(m.PremiumInstallment, PremiumInstallment),
+    "Coverage": _policy_child(m.Coverage, lambda row, _: Coverage.from_model(row)),
+    "InsuredPerson": _policy_child(m.InsuredPerson, lambda row, _: InsuredPerson.from_model(row)),
+    "Beneficiary": _policy_child(m.Beneficiary, lambda row, _: Beneficiary.from_model(row)),
+    "PremiumInstallment": _policy_child(m.PremiumInstallment, PremiumInstallment.from_model),
     "Customer": _customer,
     "StaffMember": _staff_member,
+    "Notification": _notification,
 }
 
 

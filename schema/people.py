@@ -6,10 +6,8 @@ import strawberry
 from strawberry import relay
 
 from models.customers import Customer as CustomerModel
-from models.staff import StaffRole
-from models.staff import StaffUser
-from workflows.access import ROLE_PERMISSIONS
-from workflows.access import Permission
+from models.staff import StaffRole, StaffUser
+from workflows.access import ROLE_PERMISSIONS, Permission
 
 strawberry.enum(StaffRole, description="A staff role.")
 strawberry.enum(Permission, description="What a staff operation requires; roles grant these.")

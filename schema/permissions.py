@@ -23,12 +23,16 @@ class IsAuthenticated(BasePermission):
         return info.context.actor.kind is not None
 
 
-class IsCustomer(BasePermission):
+class _CustomerAccount(BasePermission):
     message = "请使用客户账号登录"
-    error_extensions = {"code": "UNAUTHENTICATED"}  # noqa: RUF012 - strawberry API
+    error_extensions = {"code": "FORBIDDEN"}  # noqa: RUF012 - strawberry API
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         return bool(info.context.actor.is_customer)
+
+
+# Customer-only fields: anonymous callers are told to log in, staff are refused.
+CUSTOMER_ONLY: list[type[BasePermission]] = [IsAuthenticated, _CustomerAccount]
 
 
 def staff_only(permission: Permission) -> list[type[BasePermission]]:

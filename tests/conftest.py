@@ -39,6 +39,10 @@ postgres_only = pytest.mark.skipif(
 async def _recreate_postgres_database(url: str) -> None:
     parts = urlsplit(url)
     name = parts.path.lstrip("/")
+    if not ("test" in name or name.endswith("_ci")):
+        raise RuntimeError(
+            f"refusing to drop {name!r}: test databases have test or _ci in their name"
+        )
     admin = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
     connection = await asyncpg.connect(admin)
     try:
@@ -100,6 +104,7 @@ def settings(database_url: str, settings_overrides: dict[str, Any]) -> Settings:
         "redis_url": TEST_REDIS_URL,
         "wechat_app_id": "wx-test-app",
         "wechat_app_secret": "wechat-test-secret",
+        "background_jobs": False,  # tests drive the relay and deliveries themselves
     }
     values.update(settings_overrides)
     return Settings(**values)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from tortoise.expressions import Q, Subquery
@@ -24,11 +25,17 @@ class Permission(StrEnum):
     POLICY_SEARCH = "policy:search"
     CUSTOMER_READ = "customer:read"
     STAFF_READ = "staff:read"
+    NOTIFICATION_READ = "notification:read"
 
 
 ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
     StaffRole.AGENT: frozenset(
-        {Permission.POLICY_READ, Permission.POLICY_SEARCH, Permission.CUSTOMER_READ}
+        {
+            Permission.POLICY_READ,
+            Permission.POLICY_SEARCH,
+            Permission.CUSTOMER_READ,
+            Permission.NOTIFICATION_READ,
+        }
     ),
     StaffRole.ADJUSTER: frozenset(
         {Permission.POLICY_READ, Permission.POLICY_SEARCH, Permission.CUSTOMER_READ}
@@ -39,6 +46,7 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
             Permission.POLICY_SEARCH,
             Permission.CUSTOMER_READ,
             Permission.STAFF_READ,
+            Permission.NOTIFICATION_READ,
         }
     ),
     StaffRole.ADMIN: frozenset(Permission),
@@ -51,6 +59,7 @@ class Actor:
     subject_id: uuid.UUID | None = None
     session_id: uuid.UUID | None = None
     role: StaffRole | None = None
+    expires_at: datetime | None = None  # when the access token behind it expires
 
     @property
     def is_customer(self) -> bool:

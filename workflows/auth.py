@@ -27,7 +27,7 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F
+from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
 from api.services import Services
@@ -46,6 +46,7 @@ _DUMMY_HASH = password_hasher.hash("timing-equaliser")
 JWT_ALGORITHM = "HS256"
 JWT_ISSUER = "anxin"
 BINDING_TICKET_SECONDS = 600
+REFRESH_GRACE = timedelta(seconds=10)
 
 
 class AuthErrorCode(StrEnum):
@@ -177,23 +178,33 @@ async def start_session(
 
 async def authenticate(services: Services, access_token: str) -> Actor:
     """The actor an access token stands for, or anonymous if it is invalid, expired or
-    its session was revoked (logout, refresh-token reuse)."""
+    its session was revoked (logout, refresh-token reuse).
+
+    Who the caller is comes from the session row and, for staff, from the staff table
+    (role and active flag as of now): the token only points at the session.
+    """
     claims = _decode(services, access_token, "access")
     if claims is None:
         return ANONYMOUS
     try:
-        actor = Actor(
-            kind=SubjectKind(claims["knd"]),
-            subject_id=uuid.UUID(claims["sub"]),
-            session_id=uuid.UUID(claims["sid"]),
-            role=StaffRole(claims["role"]) if "role" in claims else None,
-        )
+        session_id = uuid.UUID(claims["sid"])
     except (KeyError, ValueError):
         return ANONYMOUS
-    alive = await AuthSession.filter(
-        id=actor.session_id, revoked_at=None, expires_at__gt=_now()
-    ).exists()
-    return actor if alive else ANONYMOUS
+    session = await AuthSession.get_or_none(id=session_id, revoked_at=None, expires_at__gt=_now())
+    if (
+        session is None
+        or str(session.subject_id) != claims["sub"]
+        or str(session.subject_kind) != claims.get("knd")
+    ):
+        return ANONYMOUS
+    role = None
+    if session.subject_kind is SubjectKind.STAFF:
+        staff = await StaffUser.get_or_none(id=session.subject_id, is_active=True)
+        if staff is None:
+            return ANONYMOUS
+        role = staff.role
+    expires_at = datetime.fromtimestamp(claims["exp"], UTC)
+    return Actor(session.subject_kind, session.subject_id, session.id, role, expires_at)
 
 
 async def revoke_session(session_id: uuid.UUID, reason: str) -> None:
@@ -215,26 +226,41 @@ async def refresh_session(services: Services, refresh_token: str) -> IssuedToken
     now = _now()
     if session.revoked_at is not None or session.expires_at <= now:
         raise invalid
-    # Exactly one caller may rotate a token; anyone presenting it afterwards holds a copy.
-    rotated = await RefreshToken.filter(id=token.id, rotated_at=None).update(rotated_at=now)
-    if not rotated:
-        await revoke_session(session.id, "refresh_token_reuse")
-        log.warning("refresh token reuse: session %s revoked", session.id)
-        raise AuthError(
-            AuthErrorCode.REFRESH_TOKEN_REUSED,
-            "检测到登录凭证被重复使用，为了您的安全请重新登录",
-            "refreshToken",
-        )
     actor = await _current_actor(session)
     if actor is None:
         await revoke_session(session.id, "subject_disabled")
         raise invalid
     refresh_expires = now + timedelta(seconds=services.settings.refresh_token_ttl_seconds)
     async with in_transaction():
-        await AuthSession.filter(id=session.id).update(expires_at=refresh_expires)
-        new_refresh = await _issue_refresh_token(session)
+        # Exactly one caller may rotate a token.
+        rotated = await RefreshToken.filter(id=token.id, rotated_at=None).update(rotated_at=now)
+        if rotated:
+            await AuthSession.filter(id=session.id).update(expires_at=refresh_expires)
+            new_refresh = await _issue_refresh_token(session)
+    if not rotated:
+        await _refuse_rotated_token(token.id, session.id, now)
     access, access_expires = _access_token(services, actor)
     return IssuedTokens(access, access_expires, new_refresh, refresh_expires, actor)
+
+
+async def _refuse_rotated_token(token_id: uuid.UUID, session_id: uuid.UUID, now: datetime) -> None:
+    """A token rotated moments ago is a client's own duplicate request (two tabs, a
+    retry): refuse it and keep the session. Later, the token must have leaked: end the
+    whole session."""
+    token = await RefreshToken.get(id=token_id)
+    if token.rotated_at is not None and now - token.rotated_at < REFRESH_GRACE:
+        raise AuthError(
+            AuthErrorCode.INVALID_REFRESH_TOKEN,
+            "登录凭证已更新，请使用最新的凭证",
+            "refreshToken",
+        )
+    await revoke_session(session_id, "refresh_token_reuse")
+    log.warning("refresh token reuse: session %s revoked", session_id)
+    raise AuthError(
+        AuthErrorCode.REFRESH_TOKEN_REUSED,
+        "检测到登录凭证被重复使用，为了您的安全请重新登录",
+        "refreshToken",
+    )
 
 
 async def _current_actor(session: AuthSession) -> Actor | None:
@@ -269,8 +295,7 @@ def _valid_phone(raw: str) -> str:
 
 
 def _code_hash(services: Services, phone_hash: str, code: str) -> str:
-    key = services.settings.lookup_key.get_secret_value().encode()
-    return hmac.new(key, f"otp:{phone_hash}:{code}".encode(), hashlib.sha256).hexdigest()
+    return services.pii.lookup_hash(f"{phone_hash}:{code}", "otp")
 
 
 async def request_login_code(services: Services, raw_phone: str) -> LoginCodeSent:
@@ -445,7 +470,13 @@ async def bind_wechat_phone(
             "绑定已超时，请重新进行微信登录",
             "bindingTicket",
         )
-    phone = await verify_login_code(services, raw_phone, code)
+    phone = _valid_phone(raw_phone)
+    bound = await WechatIdentity.get_or_none(app_id=claims["app"], openid=claims["sub"])
+    if bound is not None:
+        owner = await Customer.get_or_none(id=bound.customer_id)
+        if owner is None or owner.phone_hash != services.pii.phone_hash(phone):
+            raise AuthError(AuthErrorCode.WECHAT_ALREADY_BOUND, "该微信已绑定其他手机号")
+    await verify_login_code(services, phone, code)
     customer = await customer_for_phone(services, phone)
     await _bind_identity(customer.id, claims["app"], claims["sub"], claims.get("uid"))
     return await start_session(services, SubjectKind.CUSTOMER, customer.id, Channel.MINI_PROGRAM)
@@ -456,19 +487,33 @@ async def bind_wechat_phone(
 
 async def staff_login(services: Services, username: str, password: str) -> IssuedTokens:
     bad = AuthError(AuthErrorCode.INVALID_CREDENTIALS, "用户名或密码错误", "password")
+    locked = AuthError(AuthErrorCode.ACCOUNT_LOCKED, "登录失败次数过多，账号已临时锁定")
+    settings = services.settings
     user = await StaffUser.get_or_none(username=username.strip().lower())
     if user is None:
         await asyncio.to_thread(_verify_password, _DUMMY_HASH, password)
         raise bad
     now = _now()
-    if user.locked_until is not None and user.locked_until > now:
-        raise AuthError(AuthErrorCode.ACCOUNT_LOCKED, "登录失败次数过多，账号已临时锁定")
+    unlocked = Q(locked_until=None) | Q(locked_until__lte=now)
+    # Reserve a try before checking the password, so that guesses sent all at once
+    # cannot exceed the limit.
+    reserved = await StaffUser.filter(
+        unlocked, id=user.id, failed_logins__lt=settings.staff_max_failed_logins
+    ).update(failed_logins=F("failed_logins") + 1)
+    if not reserved:
+        raise locked
     if not await asyncio.to_thread(_verify_password, user.password_hash, password):
-        await _count_failed_login(services, user)
-        raise bad
-    if not user.is_active:
+        await StaffUser.filter(
+            id=user.id, failed_logins__gte=settings.staff_max_failed_logins
+        ).update(
+            failed_logins=0,
+            locked_until=now + timedelta(seconds=settings.staff_lockout_seconds),
+        )
+        log.warning("failed staff login for account %s", user.id)
         raise bad
     await StaffUser.filter(id=user.id).update(failed_logins=0, locked_until=None)
+    if not user.is_active:
+        raise bad
     if password_hasher.check_needs_rehash(user.password_hash):
         new_hash = await asyncio.to_thread(password_hasher.hash, password)
         await StaffUser.filter(id=user.id).update(password_hash=new_hash)
@@ -482,16 +527,6 @@ def _verify_password(password_hash: str, password: str) -> bool:
         return password_hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
-
-
-async def _count_failed_login(services: Services, user: StaffUser) -> None:
-    settings = services.settings
-    await StaffUser.filter(id=user.id).update(failed_logins=F("failed_logins") + 1)
-    await StaffUser.filter(id=user.id, failed_logins__gte=settings.staff_max_failed_logins).update(
-        failed_logins=0,
-        locked_until=_now() + timedelta(seconds=settings.staff_lockout_seconds),
-    )
-    log.warning("failed staff login for account %s", user.id)
 
 
 def hash_password(password: str) -> str:

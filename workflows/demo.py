@@ -18,6 +18,7 @@ from tortoise.transactions import in_transaction
 
 from api.services import build_services
 from api.settings import Settings
+from models.clock import SHANGHAI, local_today
 from models.customers import Customer
 from models.database import open_database
 from models.pii import PiiCipher
@@ -33,7 +34,6 @@ from models.policies import (
     ProductKind,
 )
 from models.staff import StaffRole, StaffUser
-from schema.common import SHANGHAI
 from workflows.auth import hash_password
 
 DEMO_STAFF_PASSWORD = "anxin-demo-2026"  # noqa: S105 - printed for developers on purpose
@@ -476,7 +476,7 @@ async def _policy(
 
 
 async def seed(settings: Settings, pii: PiiCipher) -> None:
-    today = datetime.now(SHANGHAI).date()
+    today = local_today()
     async with in_transaction():
         products: dict[str, Product] = {}
         for product_spec in PRODUCTS:

@@ -1,13 +1,16 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
 import functools
+from decimal import Decimal
 from json import dumps, loads
 from models.auth import SubjectKind
+from models.notifications import Channel, DeliveryStatus, DevicePlatform
 from models.policies import PaymentFrequency, PolicyStatus, ProductKind
 from models.staff import StaffRole
 from tortoise.fields.base import OnDelete
 from uuid import uuid4
 from tortoise import fields
+from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
     initial = True
@@ -40,8 +43,71 @@ class Migration(migrations.Migration):
                 ('id_number_encrypted', fields.TextField(null=True, unique=False)),
                 ('id_number_hash', fields.CharField(null=True, db_index=True, max_length=64)),
                 ('id_number_masked', fields.CharField(null=True, max_length=32)),
+                ('email_encrypted', fields.TextField(null=True, unique=False)),
+                ('email_masked', fields.CharField(null=True, max_length=128)),
             ],
             options={'table': 'customer', 'app': 'models', 'pk_attr': 'id'},
+            bases=['Entity'],
+        ),
+        ops.CreateModel(
+            name='Device',
+            fields=[
+                ('id', fields.UUIDField(primary_key=True, default=uuid4, unique=True, db_index=True)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('customer', fields.ForeignKeyField('models.Customer', source_field='customer_id', db_constraint=True, to_field='id', related_name='devices', on_delete=OnDelete.CASCADE)),
+                ('platform', fields.CharEnumField(description='IOS: IOS\nANDROID: ANDROID', enum_type=DevicePlatform, max_length=16)),
+                ('token', fields.CharField(unique=True, max_length=255)),
+                ('last_seen_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
+            ],
+            options={'table': 'device', 'app': 'models', 'pk_attr': 'id', 'table_description': 'An app installation that can receive push messages.'},
+            bases=['Entity'],
+        ),
+        ops.CreateModel(
+            name='Notification',
+            fields=[
+                ('id', fields.UUIDField(primary_key=True, default=uuid4, unique=True, db_index=True)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('customer', fields.ForeignKeyField('models.Customer', source_field='customer_id', db_constraint=True, to_field='id', related_name='notifications', on_delete=OnDelete.CASCADE)),
+                ('event_id', fields.UUIDField()),
+                ('kind', fields.CharField(max_length=64)),
+                ('title', fields.CharField(max_length=128)),
+                ('body', fields.TextField(unique=False)),
+                ('deep_link', fields.CharField(max_length=255)),
+                ('mini_program_page', fields.CharField(max_length=255)),
+                ('urgent', fields.BooleanField(default=False)),
+                ('read_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'notification', 'app': 'models', 'unique_together': (('customer', 'event_id'),), 'indexes': [Index(fields=['customer_id', 'read_at'])], 'pk_attr': 'id', 'table_description': "One entry of a customer's in-app inbox."},
+            bases=['Entity'],
+        ),
+        ops.CreateModel(
+            name='Delivery',
+            fields=[
+                ('id', fields.UUIDField(primary_key=True, default=uuid4, unique=True, db_index=True)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('notification', fields.ForeignKeyField('models.Notification', source_field='notification_id', db_constraint=True, to_field='id', related_name='deliveries', on_delete=OnDelete.CASCADE)),
+                ('channel', fields.CharEnumField(description='APNS: APNS\nFCM: FCM\nWECHAT: WECHAT\nSMS: SMS\nEMAIL: EMAIL', enum_type=Channel, max_length=16)),
+                ('target', fields.CharField(max_length=255)),
+                ('status', fields.CharEnumField(default=DeliveryStatus.PENDING, description='PENDING: PENDING\nSENT: SENT\nFAILED: FAILED\nDEAD: DEAD\nSKIPPED: SKIPPED', enum_type=DeliveryStatus, max_length=16)),
+                ('attempts', fields.IntField(default=0)),
+                ('next_attempt_at', fields.DatetimeField(null=True, db_index=True, auto_now=False, auto_now_add=False)),
+                ('last_error', fields.CharField(null=True, max_length=255)),
+                ('provider_message_id', fields.CharField(null=True, max_length=128)),
+                ('sent_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'delivery', 'app': 'models', 'unique_together': (('notification', 'channel', 'target'),), 'pk_attr': 'id', 'table_description': 'One message on one channel to one target, with the status staff see.'},
+            bases=['Entity'],
+        ),
+        ops.CreateModel(
+            name='NotificationPreference',
+            fields=[
+                ('id', fields.UUIDField(primary_key=True, default=uuid4, unique=True, db_index=True)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('customer', fields.ForeignKeyField('models.Customer', source_field='customer_id', db_constraint=True, to_field='id', related_name='notification_preferences', on_delete=OnDelete.CASCADE)),
+                ('kind', fields.CharField(max_length=64)),
+                ('channels', fields.JSONField(default=list, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+            ],
+            options={'table': 'notification_preference', 'app': 'models', 'unique_together': (('customer', 'kind'),), 'pk_attr': 'id', 'table_description': 'Which channels a customer wants for one kind of event (absent: the defaults).'},
             bases=['Entity'],
         ),
         ops.CreateModel(
@@ -58,6 +124,23 @@ class Migration(migrations.Migration):
             ],
             options={'table': 'otp_challenge', 'app': 'models', 'unique_together': (('phone_hash', 'send_slot'),), 'pk_attr': 'id', 'table_description': 'One SMS code sent to one phone, the code kept only as a keyed hash.'},
             bases=['Entity'],
+        ),
+        ops.CreateModel(
+            name='OutboxEvent',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('event_id', fields.UUIDField(default=uuid4, unique=True)),
+                ('event_type', fields.CharField(max_length=64)),
+                ('entity_type', fields.CharField(max_length=32)),
+                ('entity_id', fields.CharField(max_length=64)),
+                ('customer_id', fields.UUIDField(null=True)),
+                ('payload', fields.JSONField(default=dict, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('dedupe_key', fields.CharField(null=True, unique=True, max_length=128)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('published_at', fields.DatetimeField(null=True, db_index=True, auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'outbox_event', 'app': 'models', 'pk_attr': 'id', 'table_description': 'An event to announce, written in the transaction of the change it announces.'},
+            bases=['Model'],
         ),
         ops.CreateModel(
             name='Product',
@@ -122,8 +205,8 @@ class Migration(migrations.Migration):
                 ('code', fields.CharField(max_length=32)),
                 ('name', fields.CharField(max_length=64)),
                 ('sum_insured', fields.DecimalField(max_digits=14, decimal_places=2)),
-                ('deductible', fields.DecimalField(default=0, max_digits=14, decimal_places=2)),
-                ('used_amount', fields.DecimalField(default=0, max_digits=14, decimal_places=2)),
+                ('deductible', fields.DecimalField(default=Decimal('0'), max_digits=14, decimal_places=2)),
+                ('used_amount', fields.DecimalField(default=Decimal('0'), max_digits=14, decimal_places=2)),
                 ('position', fields.IntField(default=0)),
             ],
             options={'table': 'coverage', 'app': 'models', 'unique_together': (('policy', 'code'),), 'pk_attr': 'id'},
@@ -161,6 +244,18 @@ class Migration(migrations.Migration):
             bases=['Entity'],
         ),
         ops.CreateModel(
+            name='QuietHours',
+            fields=[
+                ('id', fields.UUIDField(primary_key=True, default=uuid4, unique=True, db_index=True)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('customer', fields.OneToOneField('models.Customer', source_field='customer_id', db_constraint=True, to_field='id', related_name='quiet_hours', on_delete=OnDelete.CASCADE)),
+                ('start_minute', fields.IntField()),
+                ('end_minute', fields.IntField()),
+            ],
+            options={'table': 'quiet_hours', 'app': 'models', 'pk_attr': 'id', 'table_description': 'No non-urgent push between ``start_minute`` and ``end_minute`` (Asia/Shanghai).'},
+            bases=['Entity'],
+        ),
+        ops.CreateModel(
             name='RefreshToken',
             fields=[
                 ('id', fields.UUIDField(primary_key=True, default=uuid4, unique=True, db_index=True)),
@@ -186,6 +281,18 @@ class Migration(migrations.Migration):
                 ('locked_until', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
             options={'table': 'staff_user', 'app': 'models', 'pk_attr': 'id'},
+            bases=['Entity'],
+        ),
+        ops.CreateModel(
+            name='WechatConsent',
+            fields=[
+                ('id', fields.UUIDField(primary_key=True, default=uuid4, unique=True, db_index=True)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('customer', fields.ForeignKeyField('models.Customer', source_field='customer_id', db_constraint=True, to_field='id', related_name='wechat_consents', on_delete=OnDelete.CASCADE)),
+                ('template_id', fields.CharField(max_length=64)),
+                ('remaining', fields.IntField(default=0)),
+            ],
+            options={'table': 'wechat_consent', 'app': 'models', 'unique_together': (('customer', 'template_id'),), 'pk_attr': 'id', 'table_description': 'One-time subscribe-message grants left per customer and template: WeChat allows'},
             bases=['Entity'],
         ),
         ops.CreateModel(

@@ -16,7 +16,7 @@ from models.pii import ID_NUMBER_PATTERN, normalize_id_number, normalize_phone
 from schema.common import Connection, paginate
 from schema.errors import UserInputError
 from schema.node import resolve_node
-from schema.permissions import IsAuthenticated, IsCustomer, staff_only
+from schema.permissions import CUSTOMER_ONLY, IsAuthenticated, staff_only
 from schema.policies.types import Policy
 from workflows.access import Permission, visible_policies
 
@@ -84,7 +84,7 @@ def _search_condition(info: Info, search: PolicySearchInput) -> Q | None:
 class PolicyQueries:
     @strawberry.field(
         description="Policies where I am holder, insured or beneficiary, newest cover first.",
-        permission_classes=[IsCustomer],
+        permission_classes=CUSTOMER_ONLY,
     )
     async def my_policies(
         self,

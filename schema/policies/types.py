@@ -15,7 +15,8 @@ from strawberry import relay
 from strawberry.types import Info
 
 from models import policies as m
-from schema.common import Money, cny, local_time, local_today
+from models.clock import local_time, local_today
+from schema.common import Money, cny
 from schema.people import Customer
 
 # The domain enums, exposed as they are (annotations use the Python classes).
@@ -36,6 +37,11 @@ class InstallmentStatus(StrEnum):
     PAID = "PAID"
     UNPAID = "UNPAID"
     OVERDUE = "OVERDUE"
+    CANCELLED = "CANCELLED"
+
+
+# Premium is owed only while cover runs (or could be revived by paying).
+PREMIUM_OWED = (m.PolicyStatus.PENDING, m.PolicyStatus.ACTIVE, m.PolicyStatus.LAPSED)
 
 
 RENEWAL_WINDOW_DAYS = 60
@@ -163,14 +169,19 @@ class PremiumInstallment(relay.Node):
     due_date: date = strawberry.field(description="Due date (Asia/Shanghai).")
     amount: Money = strawberry.field(description="Amount due.")
     status: InstallmentStatus = strawberry.field(
-        description="PAID, UNPAID (not yet due or due today) or OVERDUE."
+        description="PAID; UNPAID (not yet due or due today); OVERDUE; CANCELLED (not "
+        "owed any more: the policy was cancelled or has expired)."
     )
     paid_at: datetime | None = strawberry.field(description="When it was paid.")
 
     @classmethod
-    def from_model(cls, model: m.PremiumInstallment) -> PremiumInstallment:
+    def from_model(
+        cls, model: m.PremiumInstallment, policy_status: m.PolicyStatus
+    ) -> PremiumInstallment:
         if model.paid_at is not None:
             status = InstallmentStatus.PAID
+        elif policy_status not in PREMIUM_OWED:
+            status = InstallmentStatus.CANCELLED
         elif model.due_date < local_today():
             status = InstallmentStatus.OVERDUE
         else:
@@ -252,13 +263,18 @@ class Policy(relay.Node):
     @strawberry.field(description="The premium schedule, first installment first.")
     async def installments(self, info: Info) -> list[PremiumInstallment]:
         rows = await info.context.loaders.installments.load(self.model.id)
-        return [PremiumInstallment.from_model(row) for row in rows]
+        return [PremiumInstallment.from_model(row, self.model.status) for row in rows]
 
-    @strawberry.field(description="The earliest unpaid installment, or null if all are paid.")
+    @strawberry.field(
+        description="The earliest unpaid installment; null if all are paid or the policy "
+        "owes no more premium (cancelled, expired)."
+    )
     async def next_premium_due(self, info: Info) -> PremiumInstallment | None:
+        if self.model.status not in PREMIUM_OWED:
+            return None
         rows = await info.context.loaders.installments.load(self.model.id)
         unpaid = [row for row in rows if row.paid_at is None]
-        return PremiumInstallment.from_model(unpaid[0]) if unpaid else None
+        return PremiumInstallment.from_model(unpaid[0], self.model.status) if unpaid else None
 
     @strawberry.field(description="How the logged-in customer is named on this policy.")
     async def my_roles(self, info: Info) -> list[PolicyRole]:

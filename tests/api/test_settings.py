@@ -17,6 +17,7 @@ REAL = {
     "sms_provider": "aliyun",
     "aliyun_access_key_id": "LTAI-test",
     "aliyun_sms_login_template": "SMS_000001",
+    "database_url": "postgres://anxin@db.internal:5432/anxin",
 }
 
 
@@ -41,11 +42,20 @@ def test_production_refuses_placeholder_secrets(name: str) -> None:
         Settings(**values)
 
 
-def test_production_refuses_short_secrets_and_the_console_sms_sender() -> None:
-    with pytest.raises(ValidationError, match="at least 32"):
-        Settings(**{**REAL, "secret_key": "short"})
-    with pytest.raises(ValidationError, match="console"):
-        Settings(**{**REAL, "sms_provider": "console"})
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"secret_key": "short"}, "32\\+ characters"),
+        ({"sms_provider": "console"}, "console"),
+        ({"pii_keys": "prod:" + base64.b64encode(b"anxin-development-pii-key-32byte").decode()},
+         "development key"),
+        ({"cors_origins": "*"}, "not \\*"),
+        ({"database_url": "sqlite://data/anxin.sqlite3"}, "PostgreSQL"),
+    ],
+)
+def test_production_refuses_insecure_values(change: dict[str, str], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        Settings(**{**REAL, **change})
 
 
 def test_pii_key_ring_and_origins_parse_from_the_environment(

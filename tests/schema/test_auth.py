@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from hashlib import sha256 as _sha
 from typing import Any
 
 import httpx
 import pytest
 
 from api.services import Services
-from models.auth import AuthSession, OtpChallenge
+from models.auth import AuthSession, OtpChallenge, RefreshToken
 from models.staff import StaffRole, StaffUser
 from tests.conftest import postgres_only
 from tests.factories import make_customer, make_staff, unique_phone
@@ -45,6 +46,10 @@ mutation($username: String!, $password: String!) {
 }"""
 ME = "{ me { customer { name phone } staffMember { username } } }"
 LOGOUT = "mutation { logout { loggedOut errors { code } } }"
+
+
+def sha256(value: str) -> str:
+    return _sha(value.encode()).hexdigest()
 
 
 def sent_code(services: Services, phone: str) -> str:
@@ -186,6 +191,10 @@ async def test_refresh_rotates_and_reuse_revokes_the_family(
     assert rotated["refreshToken"] != session["refreshToken"]
     assert (await gql(client, ME, token=rotated["accessToken"]))["data"]["me"] is not None
 
+    # Presented again minutes later, the old token must have leaked.
+    await RefreshToken.filter(token_hash=sha256(session["refreshToken"])).update(
+        rotated_at=datetime.now(UTC) - timedelta(minutes=2)
+    )
     reuse = (await gql(client, REFRESH, {"token": session["refreshToken"]}))["data"]
     assert reuse["refreshToken"] == {
         "session": None,
@@ -196,6 +205,22 @@ async def test_refresh_rotates_and_reuse_revokes_the_family(
     assert newest["refreshToken"]["errors"][0]["code"] == "INVALID_REFRESH_TOKEN"
     assert (await gql(client, ME, token=rotated["accessToken"]))["data"]["me"] is None
     assert (await gql(client, ME, token=session["accessToken"]))["data"]["me"] is None
+
+
+async def test_a_duplicate_refresh_moments_later_keeps_the_session(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    """Two tabs or a retry: the loser is refused, the winner's tokens keep working."""
+    session = await sms_login(client, services, unique_phone())
+    first = (await gql(client, REFRESH, {"token": session["refreshToken"]}))["data"]
+    winner = first["refreshToken"]["session"]
+    duplicate = (await gql(client, REFRESH, {"token": session["refreshToken"]}))["data"]
+    assert duplicate["refreshToken"]["errors"] == [
+        {"field": "refreshToken", "code": "INVALID_REFRESH_TOKEN"}
+    ]
+    assert (await gql(client, ME, token=winner["accessToken"]))["data"]["me"] is not None
+    again = (await gql(client, REFRESH, {"token": winner["refreshToken"]}))["data"]
+    assert again["refreshToken"]["errors"] == []
 
 
 async def test_unknown_refresh_token_is_refused(client: httpx.AsyncClient) -> None:
@@ -300,7 +325,9 @@ async def test_concurrent_refreshes_of_one_token_succeed_once(
         *[gql(client, REFRESH, {"token": session["refreshToken"]}) for _ in range(10)]
     )
     sessions = [r["data"]["refreshToken"]["session"] for r in results]
-    assert sum(s is not None for s in sessions) == 1
+    winners = [s for s in sessions if s is not None]
+    assert len(winners) == 1
+    assert (await gql(client, ME, token=winners[0]["accessToken"]))["data"]["me"] is not None
 
 
 @postgres_only

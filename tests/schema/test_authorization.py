@@ -12,6 +12,7 @@ from strawberry import relay
 
 from api.services import Services
 from models import policies as m
+from models.notifications import Notification
 from models.staff import StaffRole
 from schema import build_schema
 from schema.node import NODE_RESOLVERS
@@ -54,6 +55,12 @@ async def world(services: Services) -> dict[str, Any]:
         "PremiumInstallment": (await m.PremiumInstallment.filter(policy_id=policy.id).first()).id,  # type: ignore[union-attr]
         "Customer": alice.id,
         "StaffMember": supervisor.id,
+        "Notification": (
+            await Notification.create(
+                customer=alice, event_id=uuid.uuid4(), kind="premium.due", title="保费即将到期",
+                body="…", deep_link="anxin://policies/x", mini_program_page="pages/policy/premium",
+            )
+        ).id,
     }
     return {
         "policy": policy,
@@ -88,6 +95,7 @@ NOT_VISIBLE_TO_MALLORY = {
     "PremiumInstallment": True,
     "Customer": True,
     "StaffMember": True,
+    "Notification": True,
 }
 
 
@@ -134,6 +142,15 @@ async def test_customer_nodes_are_visible_to_themselves_and_to_staff(
     alice_id = gid("Customer", world["objects"]["Customer"])
     for who, visible in (("alice", True), ("bob", False), ("agent", True)):
         body = await gql(client, NODE, {"id": alice_id}, token=world[who])
+        assert (body["data"]["node"] is not None) is visible, who
+
+
+async def test_notifications_are_visible_to_their_customer_and_to_staff(
+    client: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
+    notification = gid("Notification", world["objects"]["Notification"])
+    for who, visible in (("alice", True), ("bob", False), ("agent", True)):
+        body = await gql(client, NODE, {"id": notification}, token=world[who])
         assert (body["data"]["node"] is not None) is visible, who
 
 
@@ -204,7 +221,7 @@ async def test_staff_cannot_use_customer_only_fields(
     body = await gql(
         client, "{ myPolicies { totalCount } }", token=world["agent"], allow_errors=True
     )
-    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
 async def test_customers_cannot_search_policies(

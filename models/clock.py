@@ -1,0 +1,20 @@
+"""Time as the business counts it: stored in UTC, shown and counted in Asia/Shanghai."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def local_time(value: datetime) -> datetime:
+    return value.astimezone(SHANGHAI)
+
+
+def local_date(value: datetime) -> date:
+    return value.astimezone(SHANGHAI).date()
+
+
+def local_today() -> date:
+    return datetime.now(SHANGHAI).date()

@@ -1,0 +1,146 @@
+"""The event bus behind GraphQL subscriptions.
+
+Redis pub/sub when Redis is configured, so that a change made through one API process
+reaches subscribers on every other; an in-process fan-out otherwise. Each process holds
+one pub/sub connection whatever its number of subscribers: a reader task dispatches
+messages to the local subscribers' queues.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
+
+import redis.asyncio as redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger("anxin.bus")
+PREFIX = "anxin:"
+SUBSCRIBER_BACKLOG = 100  # a subscriber that falls this far behind loses the oldest events
+
+Event = dict[str, Any]
+
+
+class EventBus(Protocol):
+    async def publish(self, channel: str, event: Event) -> None: ...
+
+    def subscribe(self, channel: str) -> AsyncIterator[Event]: ...
+
+    async def close(self) -> None: ...
+
+
+class _LocalFanOut:
+    """Local subscribers per channel, each with a bounded queue."""
+
+    def __init__(self) -> None:
+        self.queues: defaultdict[str, set[asyncio.Queue[Event]]] = defaultdict(set)
+
+    def deliver(self, channel: str, event: Event) -> None:
+        for queue in list(self.queues.get(channel, ())):
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(event)
+
+    def add(self, channel: str) -> tuple[asyncio.Queue[Event], bool]:
+        queue: asyncio.Queue[Event] = asyncio.Queue(SUBSCRIBER_BACKLOG)
+        first = channel not in self.queues
+        self.queues[channel].add(queue)
+        return queue, first
+
+    def remove(self, channel: str, queue: asyncio.Queue[Event]) -> bool:
+        """Forget a subscriber; True when it was the channel's last."""
+        subscribers = self.queues.get(channel)
+        if subscribers is None:
+            return False
+        subscribers.discard(queue)
+        if subscribers:
+            return False
+        del self.queues[channel]
+        return True
+
+
+class InProcessBus:
+    def __init__(self) -> None:
+        self._local = _LocalFanOut()
+
+    async def publish(self, channel: str, event: Event) -> None:
+        self._local.deliver(channel, event)
+
+    async def subscribe(self, channel: str) -> AsyncIterator[Event]:
+        queue, _ = self._local.add(channel)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            self._local.remove(channel, queue)
+
+    async def close(self) -> None:
+        self._local.queues.clear()
+
+
+class RedisBus:
+    def __init__(self, client: redis.Redis) -> None:
+        self._client = client
+        self._local = _LocalFanOut()
+        self._pubsub = client.pubsub(ignore_subscribe_messages=True)
+        self._reader: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    async def publish(self, channel: str, event: Event) -> None:
+        await self._client.publish(PREFIX + channel, json.dumps(event, ensure_ascii=False))
+
+    async def subscribe(self, channel: str) -> AsyncIterator[Event]:
+        queue, first = self._local.add(channel)
+        try:
+            if first:
+                async with self._lock:
+                    await self._pubsub.subscribe(PREFIX + channel)
+                    if self._reader is None or self._reader.done():
+                        self._reader = asyncio.create_task(self._read(), name="redis-bus")
+            while True:
+                yield await queue.get()
+        finally:
+            if self._local.remove(channel, queue):
+                with contextlib.suppress(RedisError, ConnectionError):
+                    async with self._lock:
+                        await self._pubsub.unsubscribe(PREFIX + channel)
+
+    async def _read(self) -> None:
+        """Dispatch messages; on a lost connection, wait and resubscribe what is open."""
+        while self._local.queues:
+            try:
+                message = await self._pubsub.get_message(timeout=1.0)
+            except (RedisError, ConnectionError, OSError) as exc:
+                log.warning("event bus connection lost: %s", type(exc).__name__)
+                await asyncio.sleep(1)
+                with contextlib.suppress(RedisError, ConnectionError, OSError):
+                    async with self._lock:
+                        await self._pubsub.aclose()
+                        self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+                        channels = [PREFIX + c for c in self._local.queues]
+                        if channels:
+                            await self._pubsub.subscribe(*channels)
+                continue
+            if message is None or message.get("type") != "message":
+                continue
+            channel = message["channel"]
+            if isinstance(channel, bytes):
+                channel = channel.decode()
+            self._local.deliver(channel.removeprefix(PREFIX), json.loads(message["data"]))
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        with contextlib.suppress(RedisError, ConnectionError):
+            await self._pubsub.aclose()
+
+
+def build_bus(redis_client: redis.Redis | None) -> EventBus:
+    return RedisBus(redis_client) if redis_client is not None else InProcessBus()

@@ -1,0 +1,204 @@
+"""Delivery workers: take delivery ids off the queue and send each through its channel.
+
+Each delivery is sent under its row lock, and only while it is due and not yet sent, so
+a message seen twice (a re-claimed stream entry, a sweep) never reaches a device twice.
+Provider trouble is retried with exponential backoff; after the last try, or when the
+target is gone (dead tokens are removed), the delivery is DEAD. A WeChat message needs
+a one-time consent of the customer per template; with none left, the customer gets the
+message by SMS instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+
+from tortoise.expressions import F, Q
+from tortoise.transactions import in_transaction
+
+from models.notifications import (
+    Channel,
+    Delivery,
+    DeliveryStatus,
+    Device,
+    Notification,
+    WechatConsent,
+)
+from push.base import (
+    DeadTargetError,
+    PermanentDeliveryError,
+    PushChannel,
+    PushMessage,
+    TransientDeliveryError,
+)
+from push.queue import DeliveryQueue
+
+log = logging.getLogger("anxin.delivery")
+MAX_ATTEMPTS = 6
+BASE_BACKOFF_SECONDS = 30
+SWEEP_SECONDS = 15
+STALE_CLAIM_MS = 60_000
+
+
+def backoff(attempts: int) -> timedelta:
+    """30 s, 1 min, 2 min, 4 min, 8 min between tries."""
+    return timedelta(seconds=BASE_BACKOFF_SECONDS * 2 ** (attempts - 1))
+
+
+def message_of(notification: Notification) -> PushMessage:
+    return PushMessage(
+        kind=notification.kind,
+        title=notification.title,
+        body=notification.body,
+        deep_link=notification.deep_link,
+        mini_program_page=notification.mini_program_page,
+        urgent=notification.urgent,
+        collapse_id=str(notification.event_id),
+    )
+
+
+class Deliverer:
+    def __init__(
+        self,
+        channels: Mapping[Channel, PushChannel],
+        queue: DeliveryQueue,
+        wechat_templates: Mapping[str, str] | None = None,
+    ) -> None:
+        self.channels = channels
+        self.queue = queue
+        self.wechat_templates = wechat_templates or {}
+
+    async def deliver(self, delivery_id: uuid.UUID) -> DeliveryStatus | None:
+        """Send one delivery if it is due; return its new status (None: not ours now)."""
+        now = datetime.now(UTC)
+        async with in_transaction():
+            delivery = (
+                await Delivery.filter(
+                    Q(next_attempt_at=None) | Q(next_attempt_at__lte=now),
+                    id=delivery_id,
+                    status__in=[DeliveryStatus.PENDING, DeliveryStatus.FAILED],
+                )
+                .select_for_update(skip_locked=True)
+                .select_related("notification")
+                .first()
+            )
+            if delivery is None:
+                return None
+            return await self._send(delivery, now)
+
+    async def _send(self, delivery: Delivery, now: datetime) -> DeliveryStatus:
+        notification = delivery.notification
+        channel = self.channels.get(delivery.channel)
+        attempts = delivery.attempts + 1
+        if channel is None:
+            return await self._finish(delivery, DeliveryStatus.SKIPPED, "channel not configured")
+        if delivery.channel is Channel.WECHAT and not await self._use_wechat_consent(notification):
+            await self._fall_back_to_sms(notification)
+            return await self._finish(delivery, DeliveryStatus.SKIPPED, "no consent left")
+        try:
+            provider_id = await channel.send(delivery.target, message_of(notification))
+        except DeadTargetError as exc:
+            await Device.filter(token=delivery.target).delete()
+            return await self._finish(delivery, DeliveryStatus.DEAD, f"target gone: {exc}")
+        except PermanentDeliveryError as exc:
+            return await self._finish(delivery, DeliveryStatus.DEAD, str(exc), attempts)
+        except (TransientDeliveryError, TimeoutError, OSError) as exc:
+            if attempts >= MAX_ATTEMPTS:
+                return await self._finish(delivery, DeliveryStatus.DEAD, str(exc), attempts)
+            await Delivery.filter(id=delivery.id).update(
+                status=DeliveryStatus.FAILED,
+                attempts=attempts,
+                last_error=str(exc)[:255],
+                next_attempt_at=now + backoff(attempts),
+            )
+            return DeliveryStatus.FAILED
+        await Delivery.filter(id=delivery.id).update(
+            status=DeliveryStatus.SENT,
+            attempts=attempts,
+            sent_at=now,
+            provider_message_id=provider_id,
+            last_error=None,
+        )
+        return DeliveryStatus.SENT
+
+    async def _finish(
+        self, delivery: Delivery, status: DeliveryStatus, reason: str, attempts: int | None = None
+    ) -> DeliveryStatus:
+        log.info("delivery %s %s: %s", delivery.id, status, reason)
+        await Delivery.filter(id=delivery.id).update(
+            status=status,
+            attempts=attempts if attempts is not None else delivery.attempts,
+            last_error=reason[:255],
+        )
+        return status
+
+    async def _use_wechat_consent(self, notification: Notification) -> bool:
+        template_id = self.wechat_templates.get(notification.kind)
+        if template_id is None:
+            return False
+        used = await WechatConsent.filter(
+            customer_id=notification.customer_id, template_id=template_id, remaining__gt=0
+        ).update(remaining=F("remaining") - 1)
+        return bool(used)
+
+    async def _fall_back_to_sms(self, notification: Notification) -> None:
+        target = f"customer:{notification.customer_id}"
+        delivery, created = await Delivery.get_or_create(
+            notification_id=notification.id, channel=Channel.SMS, target=target
+        )
+        if created:
+            await self.queue.enqueue([delivery.id])
+
+    async def sweep(self, now: datetime | None = None) -> int:
+        """Re-enqueue deliveries that are due and not in anyone's hands: retries whose
+        time has come, messages held back by quiet hours, wake-ups a process lost."""
+        now = now or datetime.now(UTC)
+        due: list[uuid.UUID] = await Delivery.filter(
+            Q(next_attempt_at__lte=now)
+            | Q(next_attempt_at=None, created_at__lte=now - timedelta(seconds=SWEEP_SECONDS)),
+            status__in=[DeliveryStatus.PENDING, DeliveryStatus.FAILED],
+        ).values_list("id", flat=True)  # type: ignore[assignment]
+        if due:
+            await self.queue.enqueue(due)
+        return len(due)
+
+
+class DeliveryWorker:
+    """One consumer of the delivery queue."""
+
+    def __init__(self, deliverer: Deliverer, consumer: str, *, batch: int = 20) -> None:
+        self.deliverer = deliverer
+        self.consumer = consumer
+        self.batch = batch
+
+    async def work_once(self, block_ms: int = 1000) -> int:
+        queue = self.deliverer.queue
+        messages = await queue.claim_stale(self.consumer, STALE_CLAIM_MS, self.batch)
+        messages += await queue.receive(self.consumer, self.batch, block_ms)
+        for message_id, delivery_id in messages:
+            try:
+                await self.deliverer.deliver(delivery_id)
+            except Exception:
+                log.exception("delivery %s failed unexpectedly", delivery_id)
+                continue  # left unacknowledged: claimed again later
+            if message_id:
+                await queue.ack([message_id])
+        return len(messages)
+
+    async def run(self) -> None:
+        last_sweep = 0.0
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                if loop.time() - last_sweep > SWEEP_SECONDS:
+                    await self.deliverer.sweep()
+                    last_sweep = loop.time()
+                await self.work_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("delivery worker paused: %s: %s", type(exc).__name__, exc)
+                await asyncio.sleep(2)

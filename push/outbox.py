@@ -1,0 +1,141 @@
+"""The transactional outbox: ``emit`` inside a workflow's transaction, ``OutboxRelay`` after.
+
+The relay takes committed events in order, and for each: writes the customer's inbox
+entry and one ``Delivery`` per channel and target, publishes the event on the bus (live
+subscriptions) and hands the deliveries to the delivery queue. Only when all of that
+worked is the event marked published, in the same transaction; if Redis is down the
+transaction rolls back and the event waits. A relay that crashes after publishing but
+before committing publishes the event again: subscribers see the same ``eventId``
+twice (and may drop it), while inbox entries and deliveries are unique and so happen
+once. One relay works at a time (a PostgreSQL advisory lock), which keeps events of one
+entity in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from tortoise import connections
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from models.notifications import OutboxEvent
+from push.bus import EventBus
+from push.fanout import fan_out, notification_message
+from push.queue import DeliveryQueue
+
+log = logging.getLogger("anxin.outbox")
+RELAY_LOCK_ID = 0x616E78696E  # "anxin": one relay at a time across processes
+
+
+async def emit(
+    event_type: str,
+    *,
+    entity_type: str,
+    entity_id: str | uuid.UUID,
+    customer_id: uuid.UUID | None,
+    payload: dict[str, Any],
+    dedupe_key: str | None = None,
+) -> OutboxEvent:
+    """Record an event. Call it inside the transaction that makes the change."""
+    return await OutboxEvent.create(
+        event_type=event_type,
+        entity_type=entity_type,
+        entity_id=str(entity_id),
+        customer_id=customer_id,
+        payload=payload,
+        dedupe_key=dedupe_key,
+    )
+
+
+async def emit_once(event_type: str, *, dedupe_key: str, **kwargs: Any) -> bool:
+    """Record an event unless one with ``dedupe_key`` exists (scheduled reminders)."""
+    try:
+        async with in_transaction():
+            await emit(event_type, dedupe_key=dedupe_key, **kwargs)
+    except IntegrityError:
+        return False
+    return True
+
+
+def bus_message(event: OutboxEvent) -> dict[str, Any]:
+    return {
+        "eventId": str(event.event_id),
+        "type": event.event_type,
+        "entityType": event.entity_type,
+        "entityId": event.entity_id,
+        "payload": event.payload,
+        "at": event.created_at.isoformat(),
+    }
+
+
+def bus_channels(event: OutboxEvent) -> list[str]:
+    """Where subscribers listen: the entity, its owner, and staff queues."""
+    channels = [f"{event.entity_type}:{event.entity_id}"]
+    if event.customer_id is not None:
+        channels.append(f"customer:{event.customer_id}")
+    channels.extend(event.payload.get("_staff_channels", []))
+    return channels
+
+
+class OutboxRelay:
+    def __init__(self, bus: EventBus, queue: DeliveryQueue, *, batch_size: int = 100) -> None:
+        self.bus = bus
+        self.queue = queue
+        self.batch_size = batch_size
+
+    async def relay_once(self) -> int:
+        """Publish one batch of committed events; return how many went out."""
+        async with in_transaction() as connection:
+            if not await _take_relay_lock(connection):
+                return 0
+            events = (
+                await OutboxEvent.filter(published_at=None)
+                .order_by("id")
+                .limit(self.batch_size)
+                .select_for_update(skip_locked=True)
+            )
+            delivery_ids: list[uuid.UUID] = []
+            for event in events:
+                result = await fan_out(event)
+                delivery_ids.extend(result.due_deliveries)
+                message = bus_message(event)
+                if result.notification is not None:
+                    message["notification"] = notification_message(result.notification)
+                for channel in bus_channels(event):
+                    await self.bus.publish(channel, message)
+            if delivery_ids:
+                await self.queue.enqueue(delivery_ids)
+            if events:
+                await OutboxEvent.filter(id__in=[e.id for e in events]).update(
+                    published_at=datetime.now(UTC)
+                )
+            return len(events)
+
+    async def run(self, *, interval: float = 0.2) -> None:
+        """Relay until cancelled; errors (Redis or the database down) are retried."""
+        while True:
+            try:
+                sent = await self.relay_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("outbox relay paused: %s: %s", type(exc).__name__, exc)
+                await asyncio.sleep(min(interval * 10, 2))
+                continue
+            if sent < self.batch_size:
+                await asyncio.sleep(interval)
+
+
+async def _take_relay_lock(connection: Any) -> bool:
+    """PostgreSQL: a transaction-scoped advisory lock; SQLite serialises writers itself."""
+    if connections.get("default").capabilities.dialect != "postgres":
+        return True
+    _, rows = await connection.execute_query(
+        "SELECT pg_try_advisory_xact_lock($1) AS locked", [RELAY_LOCK_ID]
+    )
+    return bool(rows[0]["locked"])

@@ -1,0 +1,143 @@
+"""What each kind of event tells the customer: Chinese texts, where a tap leads, how
+urgent it is and which channels carry it by default.
+
+Texts are filled from the event payload, which workflows fill with display values only
+(policy numbers, masked names, amounts): never full ID numbers, phones or secrets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from models.notifications import Channel
+
+APP_PUSH = (Channel.APNS, Channel.FCM)
+
+
+@dataclass(frozen=True)
+class EventTemplate:
+    kind: str
+    title: str
+    body: str  # str.format(**payload)
+    deep_link: str  # the app's route, str.format(**payload)
+    mini_program_page: str  # the mini-program page path, str.format(**payload)
+    urgent: bool = False
+    channels: tuple[Channel, ...] = (*APP_PUSH, Channel.WECHAT)
+    sms: bool = False  # also by SMS (or as the fallback when no WeChat consent is left)
+
+
+TEMPLATES: dict[str, EventTemplate] = {
+    t.kind: t
+    for t in [
+        EventTemplate(
+            "claim.reported",
+            "报案已受理",
+            "您的报案{report_number}已受理，请按提示上传理赔材料。",
+            "anxin://claims/{claim_id}",
+            "pages/claim/detail?id={claim_id}",
+        ),
+        EventTemplate(
+            "claim.documents_missing",
+            "请补充理赔材料",
+            "理赔{claim_number}还需补充：{missing}。",
+            "anxin://claims/{claim_id}/documents",
+            "pages/claim/documents?id={claim_id}",
+            urgent=True,
+            sms=True,
+        ),
+        EventTemplate(
+            "claim.decided",
+            "理赔审核结果",
+            "理赔{claim_number}已审核：{decision}。",
+            "anxin://claims/{claim_id}",
+            "pages/claim/detail?id={claim_id}",
+            sms=True,
+        ),
+        EventTemplate(
+            "claim.paid",
+            "理赔款已支付",
+            "理赔{claim_number}的赔款{amount}元已支付，请注意查收。",
+            "anxin://claims/{claim_id}",
+            "pages/claim/detail?id={claim_id}",
+            sms=True,
+        ),
+        EventTemplate(
+            "premium.due",
+            "保费即将到期",
+            "保单{policy_number}第{sequence}期保费{amount}元将于{due_date}到期，请及时缴纳。",
+            "anxin://policies/{policy_id}/premiums",
+            "pages/policy/premium?id={policy_id}",
+        ),
+        EventTemplate(
+            "premium.overdue",
+            "保费已逾期",
+            "保单{policy_number}第{sequence}期保费{amount}元已于{due_date}到期未缴，"
+            "请尽快缴纳以免影响保障。",
+            "anxin://policies/{policy_id}/premiums",
+            "pages/policy/premium?id={policy_id}",
+            urgent=True,
+            sms=True,
+        ),
+        EventTemplate(
+            "payment.received",
+            "缴费成功",
+            "已收到保单{policy_number}的保费{amount}元，感谢您的支持。",
+            "anxin://payments/{order_id}",
+            "pages/payment/detail?id={order_id}",
+        ),
+        EventTemplate(
+            "payment.failed",
+            "缴费未成功",
+            "保单{policy_number}的保费{amount}元支付未成功，请重新支付。",
+            "anxin://payments/{order_id}",
+            "pages/payment/detail?id={order_id}",
+            urgent=True,
+        ),
+        EventTemplate(
+            "policy.expiring",
+            "保单即将到期",
+            "您的保单{policy_number}（{product_name}）将于{end_date}到期，还剩{days}天，"
+            "可在App内续保。",
+            "anxin://policies/{policy_id}",
+            "pages/policy/detail?id={policy_id}",
+        ),
+        EventTemplate(
+            "survey.invited",
+            "邀请您评价服务",
+            "感谢您使用安心保险服务，邀请您花1分钟评价本次服务。",
+            "anxin://surveys/{invitation_id}",
+            "pages/survey/answer?id={invitation_id}",
+        ),
+        EventTemplate(
+            "complaint.answered",
+            "投诉处理回复",
+            "您的投诉{complaint_number}已有处理结果，请查看。",
+            "anxin://complaints/{complaint_id}",
+            "pages/complaint/detail?id={complaint_id}",
+            sms=True,
+        ),
+    ]
+}
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    kind: str
+    title: str
+    body: str
+    deep_link: str
+    mini_program_page: str
+    urgent: bool
+
+
+def render(kind: str, payload: dict[str, Any]) -> RenderedMessage:
+    template = TEMPLATES[kind]
+    return RenderedMessage(
+        kind=kind,
+        title=template.title,
+        body=template.body.format(**payload),
+        deep_link=template.deep_link.format(**payload),
+        mini_program_page=template.mini_program_page.format(**payload),
+        urgent=template.urgent,
+    )

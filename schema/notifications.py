@@ -1,0 +1,366 @@
+"""The in-app inbox, devices, notification preferences and the live ``myNotifications``
+subscription."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncGenerator
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+from strawberry import relay
+from strawberry.types import Info
+
+from models import notifications as m
+from models.clock import local_time
+from push.fanout import notification_from_message
+from schema.common import Connection, paginate
+from schema.errors import Error
+from schema.permissions import CUSTOMER_ONLY, staff_only
+from workflows import notifications as flows
+from workflows.access import Permission
+
+strawberry.enum(m.Channel, description="A way of reaching a customer.")
+strawberry.enum(m.DevicePlatform, description="The operating system of an app installation.")
+strawberry.enum(m.DeliveryStatus, description="Where one message on one channel stands.")
+strawberry.enum(flows.NotificationErrorCode, description="Why a notification change failed.")
+
+
+@strawberry.type(description="A failed notification-related change.")
+class NotificationError(Error):
+    code: flows.NotificationErrorCode = strawberry.field(description="Stable code for programs.")
+
+
+def notification_errors(error: flows.NotificationError) -> list[NotificationError]:
+    return [
+        NotificationError(
+            field=error.field,
+            message=error.message,
+            code=flows.NotificationErrorCode(error.code),
+        )
+    ]
+
+
+@strawberry.type(description="How one message went out on one channel (staff only).")
+class Delivery:
+    channel: m.Channel = strawberry.field(description="The channel.")
+    status: m.DeliveryStatus = strawberry.field(description="Current status.")
+    attempts: int = strawberry.field(description="Tries so far.")
+    last_error: str | None = strawberry.field(description="Why the last try failed.")
+    next_attempt_at: datetime | None = strawberry.field(description="When it is tried next.")
+    sent_at: datetime | None = strawberry.field(description="When the provider accepted it.")
+
+
+@strawberry.type(description="An entry of the customer's in-app inbox.")
+class Notification(relay.Node):
+    model: strawberry.Private[m.Notification]
+    id: relay.NodeID[str]
+    kind: str = strawberry.field(description="The kind of event, e.g. `claim.decided`.")
+    title: str = strawberry.field(description="Short title, in Chinese.")
+    body: str = strawberry.field(description="The message, in Chinese.")
+    deep_link: str = strawberry.field(description="Where the app opens on tap.")
+    mini_program_page: str = strawberry.field(description="The mini-program page to open.")
+    urgent: bool = strawberry.field(description="Urgent messages may break quiet hours.")
+    read: bool = strawberry.field(description="Whether the customer has read it.")
+    created_at: datetime = strawberry.field(description="When it was created.")
+
+    @classmethod
+    def from_model(cls, model: m.Notification) -> Notification:
+        return cls(
+            model=model,
+            id=str(model.id),
+            kind=model.kind,
+            title=model.title,
+            body=model.body,
+            deep_link=model.deep_link,
+            mini_program_page=model.mini_program_page,
+            urgent=model.urgent,
+            read=model.read_at is not None,
+            created_at=local_time(model.created_at),
+        )
+
+    @strawberry.field(
+        description="Staff: how it went out on each channel.",
+        permission_classes=staff_only(Permission.NOTIFICATION_READ),
+    )
+    async def deliveries(self) -> list[Delivery]:
+        rows = await m.Delivery.filter(notification_id=self.model.id).order_by("created_at")
+        return [
+            Delivery(
+                channel=row.channel,
+                status=row.status,
+                attempts=row.attempts,
+                last_error=row.last_error,
+                next_attempt_at=local_time(row.next_attempt_at) if row.next_attempt_at else None,
+                sent_at=local_time(row.sent_at) if row.sent_at else None,
+            )
+            for row in rows
+        ]
+
+
+@strawberry.type(description="Which channels carry one kind of event to me.")
+class NotificationPreference:
+    kind: str = strawberry.field(description="The kind of event.")
+    title: str = strawberry.field(description="Its name, in Chinese.")
+    channels: list[m.Channel] = strawberry.field(description="The channels I chose.")
+    available_channels: list[m.Channel] = strawberry.field(
+        description="The channels this kind can use."
+    )
+
+
+@strawberry.type(description="No non-urgent push between these times (Asia/Shanghai).")
+class QuietHours:
+    start: str = strawberry.field(description="`HH:MM`, e.g. `22:00`.")
+    end: str = strawberry.field(description="`HH:MM`, e.g. `08:00`.")
+
+
+@strawberry.type(description="A registered app installation.")
+class Device:
+    platform: m.DevicePlatform = strawberry.field(description="iOS or Android.")
+    registered_at: datetime = strawberry.field(description="When it was first registered.")
+
+
+@strawberry.input(description="Register this app installation for push messages.")
+class RegisterDeviceInput:
+    platform: m.DevicePlatform = strawberry.field(description="iOS or Android.")
+    token: str = strawberry.field(description="The APNs device token or FCM registration token.")
+
+
+@strawberry.input(description="Stop push messages to this app installation.")
+class UnregisterDeviceInput:
+    token: str = strawberry.field(description="The token given to `registerDevice`.")
+
+
+@strawberry.input(description="Mark inbox entries as read.")
+class MarkNotificationsReadInput:
+    ids: list[relay.GlobalID] | None = strawberry.field(
+        default=None, description="These entries; omit with `all: true`."
+    )
+    all: bool = strawberry.field(default=False, description="Every unread entry.")
+
+
+@strawberry.input(description="Choose the channels of one kind of event.")
+class SetNotificationPreferenceInput:
+    kind: str = strawberry.field(description="The kind of event.")
+    channels: list[m.Channel] = strawberry.field(description="Any of its available channels.")
+
+
+@strawberry.input(description="Set quiet hours; both null switches them off.")
+class SetQuietHoursInput:
+    start: str | None = strawberry.field(description="`HH:MM`.")
+    end: str | None = strawberry.field(description="`HH:MM`.")
+
+
+@strawberry.input(
+    description="The mini-program reports the templates a user accepted in "
+    "`wx.requestSubscribeMessage`: each grant allows one message."
+)
+class ReportWechatSubscriptionInput:
+    accepted_template_ids: list[str] = strawberry.field(description="Templates answered accept.")
+
+
+@strawberry.type(description="The result of registering or unregistering a device.")
+class DevicePayload:
+    device: Device | None = strawberry.field(description="The device, when registered.")
+    errors: list[NotificationError] = strawberry.field(description="Empty on success.")
+
+
+@strawberry.type(description="The result of marking notifications read.")
+class MarkNotificationsReadPayload:
+    unread_count: int = strawberry.field(description="Unread entries left.")
+    errors: list[NotificationError] = strawberry.field(description="Empty on success.")
+
+
+@strawberry.type(description="The result of changing a preference.")
+class NotificationPreferencePayload:
+    preference: NotificationPreference | None = strawberry.field(description="As saved.")
+    errors: list[NotificationError] = strawberry.field(description="Empty on success.")
+
+
+@strawberry.type(description="The result of setting quiet hours.")
+class QuietHoursPayload:
+    quiet_hours: QuietHours | None = strawberry.field(description="As saved; null when off.")
+    errors: list[NotificationError] = strawberry.field(description="Empty on success.")
+
+
+@strawberry.type(description="The result of reporting WeChat subscription grants.")
+class ReportWechatSubscriptionPayload:
+    recorded: int = strawberry.field(description="How many grants were counted.")
+    errors: list[NotificationError] = strawberry.field(description="Empty on success.")
+
+
+def _preference(kind: str, channels: list[m.Channel]) -> NotificationPreference:
+    return NotificationPreference(
+        kind=kind,
+        title=flows.kind_title(kind),
+        channels=channels,
+        available_channels=flows.available_channels(kind),
+    )
+
+
+def _quiet(hours: tuple[int, int] | None) -> QuietHours | None:
+    if hours is None:
+        return None
+    return QuietHours(start=flows.format_minute(hours[0]), end=flows.format_minute(hours[1]))
+
+
+def _customer_id(info: Info) -> uuid.UUID:
+    subject = info.context.actor.subject_id
+    assert subject is not None
+    return subject
+
+
+PageArg = Annotated[int | None, strawberry.argument(description="Page size, at most 100.")]
+CursorArg = Annotated[str | None, strawberry.argument(description="A cursor from this list.")]
+
+
+@strawberry.type
+class NotificationQueries:
+    @strawberry.field(description="My inbox, newest first.", permission_classes=CUSTOMER_ONLY)
+    async def notifications(
+        self,
+        info: Info,
+        unread_only: bool = False,
+        first: PageArg = None,
+        after: CursorArg = None,
+        last: PageArg = None,
+        before: CursorArg = None,
+    ) -> Connection[Notification]:
+        queryset = m.Notification.filter(customer_id=_customer_id(info))
+        if unread_only:
+            queryset = queryset.filter(read_at=None)
+        return await paginate(
+            queryset.order_by("-created_at", "-id"),
+            Notification.from_model,
+            first=first,
+            after=after,
+            last=last,
+            before=before,
+        )
+
+    @strawberry.field(
+        description="How many inbox entries I have not read.", permission_classes=CUSTOMER_ONLY
+    )
+    async def unread_notification_count(self, info: Info) -> int:
+        return await flows.unread_count(_customer_id(info))
+
+    @strawberry.field(
+        description="My channel choice for every kind of event.", permission_classes=CUSTOMER_ONLY
+    )
+    async def notification_preferences(self, info: Info) -> list[NotificationPreference]:
+        chosen = await flows.preferences(_customer_id(info))
+        return [_preference(kind, channels) for kind, channels in chosen.items()]
+
+    @strawberry.field(
+        description="My quiet hours; null when off.", permission_classes=CUSTOMER_ONLY
+    )
+    async def quiet_hours(self, info: Info) -> QuietHours | None:
+        return _quiet(await flows.quiet_hours(_customer_id(info)))
+
+    @strawberry.field(
+        description="Staff: a customer's inbox with delivery status, newest first.",
+        permission_classes=staff_only(Permission.NOTIFICATION_READ),
+    )
+    async def customer_notifications(
+        self, customer_id: relay.GlobalID, first: PageArg = None, after: CursorArg = None
+    ) -> Connection[Notification]:
+        queryset = m.Notification.filter(customer_id=flows.parse_customer_id(customer_id))
+        return await paginate(
+            queryset.order_by("-created_at", "-id"),
+            Notification.from_model,
+            first=first,
+            after=after,
+            last=None,
+            before=None,
+        )
+
+
+@strawberry.type
+class NotificationMutations:
+    @strawberry.mutation(
+        description="Register this device for push.", permission_classes=CUSTOMER_ONLY
+    )
+    async def register_device(self, info: Info, input: RegisterDeviceInput) -> DevicePayload:
+        try:
+            device = await flows.register_device(_customer_id(info), input.platform, input.token)
+        except flows.NotificationError as error:
+            return DevicePayload(device=None, errors=notification_errors(error))
+        return DevicePayload(
+            device=Device(platform=device.platform, registered_at=local_time(device.created_at)),
+            errors=[],
+        )
+
+    @strawberry.mutation(
+        description="Stop push to this device (e.g. at logout).", permission_classes=CUSTOMER_ONLY
+    )
+    async def unregister_device(self, info: Info, input: UnregisterDeviceInput) -> DevicePayload:
+        await flows.unregister_device(_customer_id(info), input.token)
+        return DevicePayload(device=None, errors=[])
+
+    @strawberry.mutation(description="Mark inbox entries read.", permission_classes=CUSTOMER_ONLY)
+    async def mark_notifications_read(
+        self, info: Info, input: MarkNotificationsReadInput
+    ) -> MarkNotificationsReadPayload:
+        customer_id = _customer_id(info)
+        try:
+            await flows.mark_read(customer_id, input.ids, mark_all=input.all)
+        except flows.NotificationError as error:
+            return MarkNotificationsReadPayload(
+                unread_count=await flows.unread_count(customer_id),
+                errors=notification_errors(error),
+            )
+        return MarkNotificationsReadPayload(
+            unread_count=await flows.unread_count(customer_id), errors=[]
+        )
+
+    @strawberry.mutation(
+        description="Choose the channels of one kind of event.", permission_classes=CUSTOMER_ONLY
+    )
+    async def set_notification_preference(
+        self, info: Info, input: SetNotificationPreferenceInput
+    ) -> NotificationPreferencePayload:
+        try:
+            channels = await flows.set_preference(_customer_id(info), input.kind, input.channels)
+        except flows.NotificationError as error:
+            return NotificationPreferencePayload(preference=None, errors=notification_errors(error))
+        return NotificationPreferencePayload(
+            preference=_preference(input.kind, channels), errors=[]
+        )
+
+    @strawberry.mutation(description="Set or clear quiet hours.", permission_classes=CUSTOMER_ONLY)
+    async def set_quiet_hours(self, info: Info, input: SetQuietHoursInput) -> QuietHoursPayload:
+        try:
+            hours = await flows.set_quiet_hours(_customer_id(info), input.start, input.end)
+        except flows.NotificationError as error:
+            return QuietHoursPayload(quiet_hours=None, errors=notification_errors(error))
+        return QuietHoursPayload(quiet_hours=_quiet(hours), errors=[])
+
+    @strawberry.mutation(
+        description="Record WeChat subscribe-message grants.", permission_classes=CUSTOMER_ONLY
+    )
+    async def report_wechat_subscription(
+        self, info: Info, input: ReportWechatSubscriptionInput
+    ) -> ReportWechatSubscriptionPayload:
+        try:
+            recorded = await flows.record_wechat_grants(
+                _customer_id(info),
+                input.accepted_template_ids,
+                info.context.services.settings.wechat_message_templates,
+            )
+        except flows.NotificationError as error:
+            return ReportWechatSubscriptionPayload(recorded=0, errors=notification_errors(error))
+        return ReportWechatSubscriptionPayload(recorded=recorded, errors=[])
+
+
+@strawberry.type
+class NotificationSubscriptions:
+    @strawberry.subscription(
+        description="My new inbox entries, live.", permission_classes=CUSTOMER_ONLY
+    )
+    async def my_notifications(self, info: Info) -> AsyncGenerator[Notification, None]:
+        customer_id = _customer_id(info)
+        async for event in info.context.services.bus.subscribe(f"customer:{customer_id}"):
+            entry = event.get("notification")
+            if entry is not None:
+                yield Notification.from_model(notification_from_message(entry, customer_id))
