@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -22,7 +23,13 @@ class Context:
     response: Response | WebSocket | None = None
     actor: Actor = ANONYMOUS
     connection_params: dict[str, Any] | None = field(default=None)
+    expiry_timer: asyncio.Task[None] | None = None  # WebSocket: closes at token expiry
 
     @cached_property
     def loaders(self) -> Loaders:
         return Loaders()
+
+    def new_operation(self) -> None:
+        """A WebSocket connection runs many operations on one context: each gets fresh
+        DataLoaders, so none sees another's cached rows."""
+        self.__dict__.pop("loaders", None)

@@ -3,6 +3,9 @@ our vendored GraphiQL page instead of strawberry's CDN one."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,14 @@ def bearer_token(value: str | None) -> str | None:
         return None
     scheme, _, token = value.partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def close_at_expiry(websocket: WebSocket, expires_at: datetime) -> None:
+    """Close a WebSocket when its access token expires (4401): the client reconnects
+    with a fresh token, as graphql-transport-ws clients do after a close."""
+    await asyncio.sleep(max((expires_at - datetime.now(UTC)).total_seconds(), 0))
+    with contextlib.suppress(RuntimeError, OSError):
+        await websocket.close(code=4401, reason="token expired")
 
 
 class GraphQLView(GraphQL[Context, None]):
@@ -61,6 +72,10 @@ class GraphQLView(GraphQL[Context, None]):
         if actor.kind is None:
             raise ConnectionRejectionError({"message": "登录已失效，请重新登录"})
         context.actor = actor
+        if actor.expires_at is not None and isinstance(context.request, WebSocket):
+            context.expiry_timer = asyncio.create_task(
+                close_at_expiry(context.request, actor.expires_at)
+            )
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(GRAPHIQL_PAGE)

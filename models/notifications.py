@@ -79,6 +79,7 @@ class Notification(Entity):
     deep_link = fields.CharField(max_length=255)
     mini_program_page = fields.CharField(max_length=255)
     urgent = fields.BooleanField(default=False)
+    data: fields.JSONField[dict[str, str]] = fields.JSONField(default=dict)  # display values
     read_at = fields.DatetimeField(null=True)
 
     deliveries: fields.ReverseRelation[Delivery]

@@ -57,6 +57,7 @@ def message_of(notification: Notification) -> PushMessage:
         mini_program_page=notification.mini_program_page,
         urgent=notification.urgent,
         collapse_id=str(notification.event_id),
+        data=dict(notification.data),
     )
 
 
@@ -81,7 +82,7 @@ class Deliverer:
                     id=delivery_id,
                     status__in=[DeliveryStatus.PENDING, DeliveryStatus.FAILED],
                 )
-                .select_for_update(skip_locked=True)
+                .select_for_update(skip_locked=True, of=("delivery",))
                 .select_related("notification")
                 .first()
             )

@@ -75,6 +75,11 @@ async def _targets(customer_id: uuid.UUID, channels: list[Channel]) -> list[tupl
     return targets
 
 
+def display_values(payload: Mapping[str, Any]) -> dict[str, str]:
+    """What templates may show: the event's display values (keys with ``_`` are routing)."""
+    return {k: str(v) for k, v in payload.items() if not k.startswith("_")}
+
+
 @dataclass
 class FanOut:
     notification: Notification | None  # the inbox entry, for live subscribers
@@ -97,6 +102,7 @@ async def fan_out(event: OutboxEvent, now: datetime | None = None) -> FanOut:
             "deep_link": message.deep_link,
             "mini_program_page": message.mini_program_page,
             "urgent": message.urgent,
+            "data": display_values(event.payload),
         },
     )
     if not created:  # a relay crashed after writing this: resend what is still pending

@@ -103,6 +103,16 @@ TEMPLATES: dict[str, EventTemplate] = {
             "pages/policy/detail?id={policy_id}",
         ),
         EventTemplate(
+            "policy.lapsed",
+            "保单已中止",
+            "您的保单{policy_number}（{product_name}）因保费逾期超过60天已中止保障，"
+            "补缴保费后可申请恢复效力。",
+            "anxin://policies/{policy_id}",
+            "pages/policy/detail?id={policy_id}",
+            urgent=True,
+            sms=True,
+        ),
+        EventTemplate(
             "survey.invited",
             "邀请您评价服务",
             "感谢您使用安心保险服务，邀请您花1分钟评价本次服务。",

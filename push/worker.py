@@ -28,6 +28,7 @@ from push.channels import build_channels, wechat_template_ids
 from push.delivery import Deliverer, DeliveryWorker
 from push.outbox import OutboxRelay
 from push.reminders import run_reminders
+from workflows.policies import refresh_policy_statuses
 
 log = logging.getLogger("anxin.worker")
 HOUSEKEEPING_SECONDS = 300
@@ -70,6 +71,7 @@ async def run_jobs(services: Services) -> None:
         group.create_task(OutboxRelay(services.bus, services.queue).run())
         group.create_task(DeliveryWorker(deliverer, consumer_name()).run())
         group.create_task(every(REMINDER_SECONDS, run_reminders))
+        group.create_task(every(REMINDER_SECONDS, refresh_policy_statuses))
         group.create_task(every(HOUSEKEEPING_SECONDS, purge_login_records))
 
 
@@ -80,6 +82,7 @@ async def run_worker(settings: Settings, *, once: bool = False) -> None:
         try:
             async with open_database(settings.database_url):
                 if once:
+                    await refresh_policy_statuses()
                     await run_reminders()
                     await OutboxRelay(services.bus, services.queue).relay_once()
                     codes, sessions = await purge_login_records()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import strawberry
 from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
+from starlette.websockets import WebSocket
 from strawberry import relay
 from strawberry.extensions import (
     AddValidationRules,
@@ -31,6 +34,7 @@ from schema.notifications import (
 )
 from schema.permissions import IsAuthenticated
 from schema.policies.queries import PolicyQueries
+from workflows.auth import still_valid
 
 
 @strawberry.type(description="Everything that can be read.")
@@ -53,6 +57,18 @@ class Subscription(NotificationSubscriptions):
     pass
 
 
+class RecheckWebSocketCaller(SchemaExtension):
+    """Before each operation on a WebSocket, check the caller again: logout, a revoked
+    session, a disabled account or an expired token make it anonymous."""
+
+    async def on_operation(self) -> AsyncIterator[None]:
+        context = self.execution_context.context
+        if isinstance(context.request, WebSocket):
+            context.new_operation()
+            context.actor = await still_valid(context.actor)
+        yield
+
+
 class AnxinSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -67,6 +83,7 @@ class AnxinSchema(strawberry.Schema):
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
     extensions: list[type[SchemaExtension] | object] = [
+        RecheckWebSocketCaller,
         ParserCache,
         ValidationCache,
         lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),

@@ -18,7 +18,7 @@ import hmac
 import logging
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -205,6 +205,23 @@ async def authenticate(services: Services, access_token: str) -> Actor:
         role = staff.role
     expires_at = datetime.fromtimestamp(claims["exp"], UTC)
     return Actor(session.subject_kind, session.subject_id, session.id, role, expires_at)
+
+
+async def still_valid(actor: Actor) -> Actor:
+    """The same actor if its token has not expired and its session and account are still
+    alive (for long-lived WebSocket connections), anonymous otherwise."""
+    if actor.session_id is None:
+        return actor
+    now = _now()
+    if actor.expires_at is not None and actor.expires_at <= now:
+        return ANONYMOUS
+    session = await AuthSession.get_or_none(
+        id=actor.session_id, revoked_at=None, expires_at__gt=now
+    )
+    if session is None:
+        return ANONYMOUS
+    current = await _current_actor(session)
+    return replace(current, expires_at=actor.expires_at) if current else ANONYMOUS
 
 
 async def revoke_session(session_id: uuid.UUID, reason: str) -> None:

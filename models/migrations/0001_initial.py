@@ -75,6 +75,7 @@ class Migration(migrations.Migration):
                 ('deep_link', fields.CharField(max_length=255)),
                 ('mini_program_page', fields.CharField(max_length=255)),
                 ('urgent', fields.BooleanField(default=False)),
+                ('data', fields.JSONField(default=dict, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
                 ('read_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
             options={'table': 'notification', 'app': 'models', 'unique_together': (('customer', 'event_id'),), 'indexes': [Index(fields=['customer_id', 'read_at'])], 'pk_attr': 'id', 'table_description': "One entry of a customer's in-app inbox."},

@@ -100,6 +100,53 @@ async def test_websocket_authenticates_in_connection_init(ws_app: Starlette) -> 
     assert anonymous[1]["payload"] == {"data": {"me": None}}
 
 
+async def test_websocket_operations_after_logout_are_anonymous(ws_app: Starlette) -> None:
+    services: Services = ws_app.state.services
+    customer = await make_customer(services, "长连接用户")
+    token = await customer_token(services, customer)
+    me = "{ me { customer { name } } }"
+    transport = ASGIWebSocketTransport(app=ws_app)
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
+        aconnect_ws("/graphql", client, subprotocols=["graphql-transport-ws"]) as ws,
+    ):
+        await ws.send_json(
+            {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
+        )
+        assert (await ws.receive_json())["type"] == "connection_ack"
+
+        async def run(operation_id: str) -> dict[str, Any]:
+            await ws.send_json({"id": operation_id, "type": "subscribe", "payload": {"query": me}})
+            result = await ws.receive_json()
+            assert (await ws.receive_json())["type"] == "complete"
+            return result["payload"]
+
+        assert await run("1") == {"data": {"me": {"customer": {"name": "长连接用户"}}}}
+        logout = await client.post(
+            "/graphql",
+            json={"query": "mutation { logout { loggedOut } }"},
+            headers={"authorization": f"Bearer {token}"},
+        )
+        assert logout.json()["data"]["logout"]["loggedOut"] is True
+        assert await run("2") == {"data": {"me": None}}
+
+
+async def test_websocket_closes_when_the_token_expires() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from api.graphql_view import close_at_expiry
+
+    class FakeSocket:
+        closed_with: int | None = None
+
+        async def close(self, code: int, reason: str) -> None:
+            self.closed_with = code
+
+    socket = FakeSocket()
+    await close_at_expiry(socket, datetime.now(UTC) + timedelta(milliseconds=50))  # type: ignore[arg-type]
+    assert socket.closed_with == 4401
+
+
 async def test_websocket_with_a_bad_token_is_refused(ws_app: Starlette) -> None:
     messages = await ws_exchange(
         ws_app, {"authorization": "Bearer forged"}, "{ me { permissions } }"

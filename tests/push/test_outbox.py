@@ -1,0 +1,230 @@
+"""The outbox: events written with their change, relayed once, in order, to the inbox,
+the deliveries and the bus; nothing lost while Redis is down."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import redis.asyncio as redis
+from tortoise.transactions import in_transaction
+
+from api.services import Services
+from models.customers import Customer
+from models.notifications import (
+    Channel,
+    Delivery,
+    Device,
+    DevicePlatform,
+    Notification,
+    NotificationPreference,
+    OutboxEvent,
+    QuietHours,
+)
+from models.policies import Policy
+from push.bus import InProcessBus, RedisBus
+from push.fanout import quiet_until
+from push.outbox import OutboxRelay, emit
+from tests.conftest import TEST_REDIS_URL
+from tests.factories import make_customer, make_policy
+
+
+async def emit_premium_due(customer: Customer, policy: Policy, **extra: Any) -> OutboxEvent:
+    async with in_transaction():
+        return await emit(
+            "premium.due",
+            entity_type="policy",
+            entity_id=policy.id,
+            customer_id=customer.id,
+            payload={
+                "policy_id": "UG9saWN5OjE=",
+                "policy_number": policy.number,
+                "sequence": "2",
+                "amount": "600.00",
+                "due_date": "2026年12月01日",
+                **extra,
+            },
+        )
+
+
+async def next_message(subscription: Any) -> dict[str, Any]:
+    return await asyncio.wait_for(anext(subscription), 5)
+
+
+@pytest.fixture
+async def customer(services: Services) -> Customer:
+    customer = await make_customer(services, "推送用户")
+    await Device.create(customer=customer, platform=DevicePlatform.IOS, token="a" * 64)
+    await Device.create(customer=customer, platform=DevicePlatform.ANDROID, token="b" * 64)
+    await QuietHours.create(customer=customer, start_minute=0, end_minute=0)  # off
+    return customer
+
+
+async def test_an_event_reaches_inbox_deliveries_and_subscribers_once(
+    services: Services, customer: Customer
+) -> None:
+    policy = await make_policy(services, customer)
+    relay = OutboxRelay(services.bus, services.queue)
+    subscription = services.bus.subscribe(f"customer:{customer.id}")
+    listening = asyncio.ensure_future(next_message(subscription))
+    await asyncio.sleep(0.05)  # let the subscription register
+
+    event = await emit_premium_due(customer, policy)
+    assert await relay.relay_once() == 1
+    message = await listening
+    assert message["eventId"] == str(event.event_id)
+    assert message["notification"]["title"] == "保费即将到期"
+    assert policy.number in message["notification"]["body"]
+
+    inbox = await Notification.get(customer_id=customer.id)
+    assert inbox.deep_link == "anxin://policies/UG9saWN5OjE=/premiums"
+    assert inbox.data["amount"] == "600.00"
+    deliveries = {(d.channel, d.target) for d in await Delivery.all()}
+    assert deliveries == {
+        (Channel.APNS, "a" * 64),
+        (Channel.FCM, "b" * 64),
+    }
+    assert (await OutboxEvent.get(id=event.id)).published_at is not None
+    assert await relay.relay_once() == 0
+    assert await Notification.all().count() == 1
+    await subscription.aclose()
+
+
+async def test_events_of_a_rolled_back_change_never_exist(
+    services: Services, customer: Customer
+) -> None:
+    policy = await make_policy(services, customer)
+    with pytest.raises(RuntimeError):
+        async with in_transaction():
+            await emit(
+                "premium.due",
+                entity_type="policy",
+                entity_id=policy.id,
+                customer_id=customer.id,
+                payload={},
+            )
+            raise RuntimeError("the change failed")
+    assert await OutboxEvent.all().count() == 0
+
+
+async def test_events_go_out_in_order(services: Services, customer: Customer) -> None:
+    policy = await make_policy(services, customer)
+    bus = InProcessBus()
+    subscription = bus.subscribe(f"policy:{policy.id}")
+    first = asyncio.ensure_future(next_message(subscription))
+    await asyncio.sleep(0.05)
+    sent = [await emit_premium_due(customer, policy, sequence=str(n)) for n in range(5)]
+    await OutboxRelay(bus, services.queue).relay_once()
+    received = [await first] + [await next_message(subscription) for _ in range(4)]
+    assert [m["eventId"] for m in received] == [str(e.event_id) for e in sent]
+    await subscription.aclose()
+
+
+async def test_nothing_is_lost_while_redis_is_down(services: Services, customer: Customer) -> None:
+    policy = await make_policy(services, customer)
+    stopped = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    down = OutboxRelay(RedisBus(stopped), services.queue)
+    events = [await emit_premium_due(customer, policy, sequence=str(n)) for n in range(3)]
+    for _ in range(2):
+        with pytest.raises((ConnectionError, OSError, redis.RedisError)):
+            await down.relay_once()
+    # Nothing was half-done: no inbox entry, no delivery, nothing marked.
+    assert await Notification.all().count() == 0
+    assert await Delivery.all().count() == 0
+    assert await OutboxEvent.filter(published_at=None).count() == 3
+    await stopped.aclose()
+
+    back = OutboxRelay(services.bus, services.queue)
+    assert await back.relay_once() == 3
+    assert await Notification.all().count() == 3
+    assert {n.event_id for n in await Notification.all()} == {e.event_id for e in events}
+
+
+async def test_preferences_choose_the_channels(services: Services, customer: Customer) -> None:
+    policy = await make_policy(services, customer)
+    await NotificationPreference.create(customer=customer, kind="premium.due", channels=["FCM"])
+    await emit_premium_due(customer, policy)
+    await OutboxRelay(services.bus, services.queue).relay_once()
+    assert [d.channel for d in await Delivery.all()] == [Channel.FCM]
+
+
+async def test_quiet_hours_hold_non_urgent_push_until_morning(
+    services: Services, customer: Customer
+) -> None:
+    await QuietHours.filter(customer_id=customer.id).update(start_minute=0, end_minute=24 * 60 - 1)
+    policy = await make_policy(services, customer)
+    await emit_premium_due(customer, policy)
+    async with in_transaction():
+        await emit(
+            "premium.overdue",
+            entity_type="policy",
+            entity_id=policy.id,
+            customer_id=customer.id,
+            payload={
+                "policy_id": "x",
+                "policy_number": policy.number,
+                "sequence": "1",
+                "amount": "600.00",
+                "due_date": "2026年11月01日",
+            },
+        )
+    await OutboxRelay(services.bus, services.queue).relay_once()
+    held = await Delivery.filter(notification__kind="premium.due")
+    urgent = await Delivery.filter(notification__kind="premium.overdue")
+    assert held and all(d.next_attempt_at is not None for d in held)
+    assert urgent and all(d.next_attempt_at is None for d in urgent)
+    # Both are in the inbox at once.
+    assert await Notification.all().count() == 2
+
+
+def test_quiet_until() -> None:
+    shanghai_23h = datetime(2026, 11, 29, 15, 0, tzinfo=UTC)  # 23:00 in Shanghai
+    assert quiet_until(shanghai_23h, 22 * 60, 8 * 60) == datetime(2026, 11, 30, 0, 0, tzinfo=UTC)
+    shanghai_7h = datetime(2026, 11, 29, 23, 0, tzinfo=UTC)  # 07:00 next day in Shanghai
+    assert quiet_until(shanghai_7h, 22 * 60, 8 * 60) == datetime(2026, 11, 30, 0, 0, tzinfo=UTC)
+    shanghai_noon = datetime(2026, 11, 29, 4, 0, tzinfo=UTC)
+    assert quiet_until(shanghai_noon, 22 * 60, 8 * 60) is None
+    assert quiet_until(shanghai_noon, 12 * 60, 13 * 60) == datetime(2026, 11, 29, 5, 0, tzinfo=UTC)
+
+
+async def test_events_without_a_customer_or_template_only_go_to_the_bus(
+    services: Services,
+) -> None:
+    async with in_transaction():
+        await emit(
+            "claim.queue_changed",
+            entity_type="claim",
+            entity_id=uuid.uuid4(),
+            customer_id=None,
+            payload={"_staff_channels": ["staff:claim-queue"]},
+        )
+    bus = InProcessBus()
+    subscription = bus.subscribe("staff:claim-queue")
+    listening = asyncio.ensure_future(next_message(subscription))
+    await asyncio.sleep(0.05)
+    await OutboxRelay(bus, services.queue).relay_once()
+    assert (await listening)["type"] == "claim.queue_changed"
+    assert await Notification.all().count() == 0
+    await subscription.aclose()
+
+
+@pytest.mark.skipif(not TEST_REDIS_URL, reason="needs Redis (ANXIN_TEST_REDIS_URL)")
+async def test_redis_bus_reaches_a_subscriber_of_another_connection(services: Services) -> None:
+    """Two bus objects on two Redis connections stand for two API processes."""
+    assert TEST_REDIS_URL
+    publisher_client = redis.Redis.from_url(TEST_REDIS_URL)
+    subscriber_client = redis.Redis.from_url(TEST_REDIS_URL)
+    publisher, subscriber = RedisBus(publisher_client), RedisBus(subscriber_client)
+    channel = f"customer:{uuid.uuid4()}"
+    subscription = subscriber.subscribe(channel)
+    listening = asyncio.ensure_future(next_message(subscription))
+    await asyncio.sleep(0.2)
+    await publisher.publish(channel, {"eventId": "e1"})
+    assert await listening == {"eventId": "e1"}
+    await subscription.aclose()
+    await subscriber.close()
+    await publisher_client.aclose()
+    await subscriber_client.aclose()
