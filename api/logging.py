@@ -46,3 +46,4 @@ def configure_logging(level: str = "INFO") -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     logging.getLogger("tortoise").setLevel(logging.WARNING)
+    logging.getLogger("hpack").setLevel(logging.WARNING)  # logs HTTP/2 headers: APNs JWTs

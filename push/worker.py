@@ -64,15 +64,36 @@ def consumer_name() -> str:
 
 async def run_jobs(services: Services) -> None:
     """Run every background job of this process until cancelled."""
-    deliverer = Deliverer(
-        build_channels(services), services.queue, wechat_template_ids(services)
-    )
-    async with asyncio.TaskGroup() as group:
-        group.create_task(OutboxRelay(services.bus, services.queue).run())
-        group.create_task(DeliveryWorker(deliverer, consumer_name()).run())
-        group.create_task(every(REMINDER_SECONDS, run_reminders))
-        group.create_task(every(REMINDER_SECONDS, refresh_policy_statuses))
-        group.create_task(every(HOUSEKEEPING_SECONDS, purge_login_records))
+    channels = build_channels(services)
+    deliverer = Deliverer(channels, services.queue, wechat_template_ids(services))
+    try:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(OutboxRelay(services.bus, services.queue).run())
+            group.create_task(DeliveryWorker(deliverer, consumer_name()).run())
+            group.create_task(every(REMINDER_SECONDS, run_reminders))
+            group.create_task(every(REMINDER_SECONDS, refresh_policy_statuses))
+            group.create_task(every(HOUSEKEEPING_SECONDS, purge_login_records))
+    finally:
+        for channel in channels.values():
+            close = getattr(channel, "aclose", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    await close()
+
+
+async def run_jobs_once(services: Services) -> None:
+    """Each job once, in order (``anxin worker --once``, cron-style operation)."""
+    await refresh_policy_statuses()
+    await run_reminders()
+    while await OutboxRelay(services.bus, services.queue).relay_once():
+        pass
+    deliverer = Deliverer(build_channels(services), services.queue, wechat_template_ids(services))
+    await deliverer.sweep()
+    worker = DeliveryWorker(deliverer, consumer_name())
+    while await worker.work_once(block_ms=100):
+        pass
+    codes, sessions = await purge_login_records()
+    log.info("housekeeping: removed %d codes, %d sessions", codes, sessions)
 
 
 async def run_worker(settings: Settings, *, once: bool = False) -> None:
@@ -82,11 +103,7 @@ async def run_worker(settings: Settings, *, once: bool = False) -> None:
         try:
             async with open_database(settings.database_url):
                 if once:
-                    await refresh_policy_statuses()
-                    await run_reminders()
-                    await OutboxRelay(services.bus, services.queue).relay_once()
-                    codes, sessions = await purge_login_records()
-                    log.info("housekeeping: removed %d codes, %d sessions", codes, sessions)
+                    await run_jobs_once(services)
                     return
                 await run_jobs(services)
         finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Annotated
 
 import strawberry
 from graphql import GraphQLError
@@ -43,7 +44,11 @@ class Query(AuthQueries, PolicyQueries, NotificationQueries):
         description="Any object by its global ID; null if it does not exist or you may not see it.",
         permission_classes=[IsAuthenticated],
     )
-    async def node(self, info: Info, id: relay.GlobalID) -> relay.Node | None:
+    async def node(
+        self,
+        info: Info,
+        id: Annotated[relay.GlobalID, strawberry.argument(description="A global ID.")],
+    ) -> relay.Node | None:
         return await resolve_node(info, id)
 
 

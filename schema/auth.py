@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -15,6 +16,7 @@ from schema.people import Viewer
 from workflows import auth
 from workflows.access import Actor
 
+INPUT = "The mutation's input; its type describes each field."
 strawberry.enum(auth.AuthErrorCode, description="Why a login, refresh or logout failed.")
 
 
@@ -148,7 +150,9 @@ class AuthQueries:
 class AuthMutations:
     @strawberry.mutation(description="Send a login code by SMS (valid 5 minutes).")
     async def request_login_code(
-        self, info: Info, input: RequestLoginCodeInput
+        self,
+        info: Info,
+        input: Annotated[RequestLoginCodeInput, strawberry.argument(description=INPUT)],
     ) -> RequestLoginCodePayload:
         try:
             sent = await auth.request_login_code(info.context.services, input.phone)
@@ -167,7 +171,11 @@ class AuthMutations:
         )
 
     @strawberry.mutation(description="Customer login with phone and SMS code (the app).")
-    async def login_with_code(self, info: Info, input: LoginWithCodeInput) -> AuthPayload:
+    async def login_with_code(
+        self,
+        info: Info,
+        input: Annotated[LoginWithCodeInput, strawberry.argument(description=INPUT)],
+    ) -> AuthPayload:
         try:
             tokens = await auth.login_with_code(info.context.services, input.phone, input.code)
         except auth.AuthError as error:
@@ -175,7 +183,9 @@ class AuthMutations:
         return AuthPayload(session=await session_of(tokens), errors=[])
 
     @strawberry.mutation(description="Customer login in the WeChat mini-program.")
-    async def wechat_login(self, info: Info, input: WechatLoginInput) -> WechatLoginPayload:
+    async def wechat_login(
+        self, info: Info, input: Annotated[WechatLoginInput, strawberry.argument(description=INPUT)]
+    ) -> WechatLoginPayload:
         try:
             result = await auth.wechat_login(info.context.services, input.code)
         except auth.AuthError as error:
@@ -200,7 +210,11 @@ class AuthMutations:
         )
 
     @strawberry.mutation(description="Bind a first-time WeChat user to their phone and log in.")
-    async def bind_wechat_phone(self, info: Info, input: BindWechatPhoneInput) -> AuthPayload:
+    async def bind_wechat_phone(
+        self,
+        info: Info,
+        input: Annotated[BindWechatPhoneInput, strawberry.argument(description=INPUT)],
+    ) -> AuthPayload:
         try:
             tokens = await auth.bind_wechat_phone(
                 info.context.services, input.binding_ticket, input.phone, input.code
@@ -210,7 +224,9 @@ class AuthMutations:
         return AuthPayload(session=await session_of(tokens), errors=[])
 
     @strawberry.mutation(description="Staff login with username and password.")
-    async def staff_login(self, info: Info, input: StaffLoginInput) -> AuthPayload:
+    async def staff_login(
+        self, info: Info, input: Annotated[StaffLoginInput, strawberry.argument(description=INPUT)]
+    ) -> AuthPayload:
         try:
             tokens = await auth.staff_login(info.context.services, input.username, input.password)
         except auth.AuthError as error:
@@ -218,7 +234,11 @@ class AuthMutations:
         return AuthPayload(session=await session_of(tokens), errors=[])
 
     @strawberry.mutation(description="New tokens for a refresh token (which is then used up).")
-    async def refresh_token(self, info: Info, input: RefreshTokenInput) -> AuthPayload:
+    async def refresh_token(
+        self,
+        info: Info,
+        input: Annotated[RefreshTokenInput, strawberry.argument(description=INPUT)],
+    ) -> AuthPayload:
         try:
             tokens = await auth.refresh_session(info.context.services, input.refresh_token)
         except auth.AuthError as error:

@@ -211,6 +211,7 @@ def _customer_id(info: Info) -> uuid.UUID:
     return subject
 
 
+INPUT = "The mutation's input; its type describes each field."
 PageArg = Annotated[int | None, strawberry.argument(description="Page size, at most 100.")]
 CursorArg = Annotated[str | None, strawberry.argument(description="A cursor from this list.")]
 
@@ -221,7 +222,9 @@ class NotificationQueries:
     async def notifications(
         self,
         info: Info,
-        unread_only: bool = False,
+        unread_only: Annotated[
+            bool, strawberry.argument(description="Only entries I have not read.")
+        ] = False,
         first: PageArg = None,
         after: CursorArg = None,
         last: PageArg = None,
@@ -263,7 +266,10 @@ class NotificationQueries:
         permission_classes=staff_only(Permission.NOTIFICATION_READ),
     )
     async def customer_notifications(
-        self, customer_id: relay.GlobalID, first: PageArg = None, after: CursorArg = None
+        self,
+        customer_id: Annotated[relay.GlobalID, strawberry.argument(description="The customer.")],
+        first: PageArg = None,
+        after: CursorArg = None,
     ) -> Connection[Notification]:
         queryset = m.Notification.filter(customer_id=flows.parse_customer_id(customer_id))
         return await paginate(
@@ -281,7 +287,11 @@ class NotificationMutations:
     @strawberry.mutation(
         description="Register this device for push.", permission_classes=CUSTOMER_ONLY
     )
-    async def register_device(self, info: Info, input: RegisterDeviceInput) -> DevicePayload:
+    async def register_device(
+        self,
+        info: Info,
+        input: Annotated[RegisterDeviceInput, strawberry.argument(description=INPUT)],
+    ) -> DevicePayload:
         try:
             device = await flows.register_device(_customer_id(info), input.platform, input.token)
         except flows.NotificationError as error:
@@ -294,13 +304,19 @@ class NotificationMutations:
     @strawberry.mutation(
         description="Stop push to this device (e.g. at logout).", permission_classes=CUSTOMER_ONLY
     )
-    async def unregister_device(self, info: Info, input: UnregisterDeviceInput) -> DevicePayload:
+    async def unregister_device(
+        self,
+        info: Info,
+        input: Annotated[UnregisterDeviceInput, strawberry.argument(description=INPUT)],
+    ) -> DevicePayload:
         await flows.unregister_device(_customer_id(info), input.token)
         return DevicePayload(device=None, errors=[])
 
     @strawberry.mutation(description="Mark inbox entries read.", permission_classes=CUSTOMER_ONLY)
     async def mark_notifications_read(
-        self, info: Info, input: MarkNotificationsReadInput
+        self,
+        info: Info,
+        input: Annotated[MarkNotificationsReadInput, strawberry.argument(description=INPUT)],
     ) -> MarkNotificationsReadPayload:
         customer_id = _customer_id(info)
         try:
@@ -318,7 +334,9 @@ class NotificationMutations:
         description="Choose the channels of one kind of event.", permission_classes=CUSTOMER_ONLY
     )
     async def set_notification_preference(
-        self, info: Info, input: SetNotificationPreferenceInput
+        self,
+        info: Info,
+        input: Annotated[SetNotificationPreferenceInput, strawberry.argument(description=INPUT)],
     ) -> NotificationPreferencePayload:
         try:
             channels = await flows.set_preference(_customer_id(info), input.kind, input.channels)
@@ -329,7 +347,11 @@ class NotificationMutations:
         )
 
     @strawberry.mutation(description="Set or clear quiet hours.", permission_classes=CUSTOMER_ONLY)
-    async def set_quiet_hours(self, info: Info, input: SetQuietHoursInput) -> QuietHoursPayload:
+    async def set_quiet_hours(
+        self,
+        info: Info,
+        input: Annotated[SetQuietHoursInput, strawberry.argument(description=INPUT)],
+    ) -> QuietHoursPayload:
         try:
             hours = await flows.set_quiet_hours(_customer_id(info), input.start, input.end)
         except flows.NotificationError as error:
@@ -340,7 +362,9 @@ class NotificationMutations:
         description="Record WeChat subscribe-message grants.", permission_classes=CUSTOMER_ONLY
     )
     async def report_wechat_subscription(
-        self, info: Info, input: ReportWechatSubscriptionInput
+        self,
+        info: Info,
+        input: Annotated[ReportWechatSubscriptionInput, strawberry.argument(description=INPUT)],
     ) -> ReportWechatSubscriptionPayload:
         try:
             recorded = await flows.record_wechat_grants(

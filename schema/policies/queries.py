@@ -89,7 +89,9 @@ class PolicyQueries:
     async def my_policies(
         self,
         info: Info,
-        filter: PolicyFilter | None = None,
+        filter: Annotated[
+            PolicyFilter | None, strawberry.argument(description="Narrow the list.")
+        ] = None,
         first: PageArg = None,
         after: CursorArg = None,
         last: PageArg = None,
@@ -101,33 +103,43 @@ class PolicyQueries:
         )
 
     @strawberry.field(
-        description="One policy by its ID; null if it does not exist or is not yours.",
+        description="One policy by its ID; null if it does not exist or is not yours. "
+        "Staff need POLICY_READ.",
         permission_classes=[IsAuthenticated],
     )
-    async def policy(self, info: Info, id: relay.GlobalID) -> Policy | None:
+    async def policy(
+        self,
+        info: Info,
+        id: Annotated[relay.GlobalID, strawberry.argument(description="The policy's global ID.")],
+    ) -> Policy | None:
         if id.type_name != "Policy":
             return None
         node = await resolve_node(info, id)
         return node if isinstance(node, Policy) else None
 
     @strawberry.field(
-        description="One policy by its number; null if it does not exist or is not yours.",
+        description="One policy by its number; null if it does not exist or is not yours. "
+        "Staff need POLICY_READ.",
         permission_classes=[IsAuthenticated],
     )
-    async def policy_by_number(self, info: Info, number: str) -> Policy | None:
+    async def policy_by_number(
+        self,
+        info: Info,
+        number: Annotated[str, strawberry.argument(description="The policy number.")],
+    ) -> Policy | None:
         row = await _ordered(
             visible_policies(info.context.actor).filter(number=number.strip().upper())
         ).first()
         return Policy.from_model(row) if row else None
 
     @strawberry.field(
-        description="Staff: find policies by number, holder phone or ID number.",
+        description="Staff (POLICY_SEARCH): find policies by number, holder phone or ID number.",
         permission_classes=staff_only(Permission.POLICY_SEARCH),
     )
     async def search_policies(
         self,
         info: Info,
-        input: PolicySearchInput,
+        input: Annotated[PolicySearchInput, strawberry.argument(description="What to search by.")],
         first: PageArg = None,
         after: CursorArg = None,
         last: PageArg = None,
