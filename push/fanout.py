@@ -160,4 +160,3 @@ def notification_message(notification: Notification) -> dict[str, Any]:
         "urgent": notification.urgent,
         "createdAt": notification.created_at.isoformat(),
     }
-

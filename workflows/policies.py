@@ -24,9 +24,7 @@ async def refresh_policy_statuses(now: datetime | None = None) -> dict[str, int]
     expired = await Policy.filter(
         status__in=[PolicyStatus.ACTIVE, PolicyStatus.LAPSED], ends_at__lte=now
     ).update(status=PolicyStatus.EXPIRED)
-    first_paid = PremiumInstallment.filter(sequence=1, paid_at__not_isnull=True).values(
-        "policy_id"
-    )
+    first_paid = PremiumInstallment.filter(sequence=1, paid_at__not_isnull=True).values("policy_id")
     started = await Policy.filter(
         status=PolicyStatus.PENDING,
         starts_at__lte=now,

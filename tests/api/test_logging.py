@@ -13,14 +13,20 @@ def test_redacts_phones_ids_tokens_and_secrets() -> None:
         "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig GET /sns?appid=wx1&secret=s3cr3t&js_code=c0de"
     )
     cleaned = redact(line)
-    for secret in ("13800000001", "110105198503122173", "abc.def", "eyJhbGciOiJIUzI1NiJ9",
-                   "s3cr3t", "c0de"):
+    for secret in (
+        "13800000001",
+        "110105198503122173",
+        "abc.def",
+        "eyJhbGciOiJIUzI1NiJ9",
+        "s3cr3t",
+        "c0de",
+    ):
         assert secret not in cleaned
     assert "138****0001" in cleaned and "110105********2173" in cleaned
 
 
 def test_redacts_url_encoded_values() -> None:
-    line = 'GET /graphql?query=%7BsearchPolicies(input%3A%7BholderPhone%3A%2213800000001%22%7D'
+    line = "GET /graphql?query=%7BsearchPolicies(input%3A%7BholderPhone%3A%2213800000001%22%7D"
     line += "%20idNumber%3A%22110105198503122173%22"
     cleaned = redact(line)
     assert "13800000001" not in cleaned and "110105198503122173" not in cleaned

@@ -47,8 +47,10 @@ def test_production_refuses_placeholder_secrets(name: str) -> None:
     [
         ({"secret_key": "short"}, "32\\+ characters"),
         ({"sms_provider": "console"}, "console"),
-        ({"pii_keys": "prod:" + base64.b64encode(b"anxin-development-pii-key-32byte").decode()},
-         "development key"),
+        (
+            {"pii_keys": "prod:" + base64.b64encode(b"anxin-development-pii-key-32byte").decode()},
+            "development key",
+        ),
         ({"cors_origins": "*"}, "not \\*"),
         ({"database_url": "sqlite://data/anxin.sqlite3"}, "PostgreSQL"),
     ],

@@ -34,11 +34,15 @@ async def test_only_configured_channels_are_built() -> None:
         assert isinstance(build_channels(bare)[Channel.SMS], SmsChannel)
 
         full = Settings(
-            apns_team_id="TEAM123456", apns_key_id="KEY1234567", apns_topic="cn.anxin.app",
+            apns_team_id="TEAM123456",
+            apns_key_id="KEY1234567",
+            apns_topic="cn.anxin.app",
             apns_private_key=pem(ec.generate_private_key(ec.SECP256R1())),
-            fcm_project_id="anxin", fcm_client_email="push@anxin.iam.example",
+            fcm_project_id="anxin",
+            fcm_client_email="push@anxin.iam.example",
             fcm_private_key=pem(rsa.generate_private_key(public_exponent=65537, key_size=2048)),
-            wechat_app_id="wx1", wechat_app_secret="s",
+            wechat_app_id="wx1",
+            wechat_app_secret="s",
             wechat_message_templates={
                 "claim.decided": {"template_id": "T1", "data": {"thing1": "{title}"}}
             },

@@ -57,8 +57,13 @@ async def world(services: Services) -> dict[str, Any]:
         "StaffMember": supervisor.id,
         "Notification": (
             await Notification.create(
-                customer=alice, event_id=uuid.uuid4(), kind="premium.due", title="保费即将到期",
-                body="…", deep_link="anxin://policies/x", mini_program_page="pages/policy/premium",
+                customer=alice,
+                event_id=uuid.uuid4(),
+                kind="premium.due",
+                title="保费即将到期",
+                body="…",
+                deep_link="anxin://policies/x",
+                mini_program_page="pages/policy/premium",
             )
         ).id,
     }
