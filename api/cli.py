@@ -15,8 +15,17 @@ from api.settings import Settings
 log = logging.getLogger("anxin.cli")
 
 
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
+
+    if Settings().is_development and args.host not in LOOPBACK:
+        sys.exit(
+            f"refusing to serve development settings (public signing keys) on {args.host}: "
+            "set ANXIN_ENV=production and real secrets, or serve on 127.0.0.1"
+        )
 
     uvicorn.run(
         "api.app:create_app",
@@ -73,7 +82,8 @@ def _token(args: argparse.Namespace) -> None:
                     services, SubjectKind.CUSTOMER, customer.id, Channel.CLI
                 )
             else:
-                staff = await StaffUser.get_or_none(username=args.staff, is_active=True)
+                username = args.staff.strip().lower()
+                staff = await StaffUser.get_or_none(username=username, is_active=True)
                 if staff is None:
                     sys.exit(f"no active staff member {args.staff}")
                 tokens = await start_session(

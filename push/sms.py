@@ -12,6 +12,7 @@ import hmac
 import json
 import logging
 import uuid
+from collections import deque
 from datetime import UTC, datetime
 from typing import Protocol
 from urllib.parse import quote
@@ -44,8 +45,9 @@ class ConsoleSmsSender:
     """Development only: prints the code so a developer can log in without a provider."""
 
     def __init__(self) -> None:
-        self.sent: list[tuple[str, str]] = []
-        self.notifications: list[tuple[str, str, dict[str, str]]] = []
+        # The latest messages, for tests and the developer (bounded: a dev server runs long).
+        self.sent: deque[tuple[str, str]] = deque(maxlen=100)
+        self.notifications: deque[tuple[str, str, dict[str, str]]] = deque(maxlen=100)
 
     async def send_login_code(self, phone: str, code: str) -> None:
         self.sent.append((phone, code))

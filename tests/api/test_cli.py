@@ -13,6 +13,7 @@ from asgi_lifespan import LifespanManager
 
 from api.app import create_app
 from api.settings import Settings
+from tests.api.test_settings import REAL
 from tests.graphql import gql
 
 ROOT = Path(__file__).parents[2]

@@ -175,6 +175,26 @@ async def test_production_hides_the_schema_and_keeps_deliberate_errors(database_
         assert body["errors"][0]["message"] == "请先登录"
 
 
+async def test_production_masks_unexpected_errors_end_to_end(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(actor: Any) -> None:
+        raise RuntimeError("connection string postgres://secret@db")
+
+    monkeypatch.setattr("schema.auth.viewer_for", broken)
+    production = Settings(**REAL).model_copy(update={"database_url": database_url})
+    app = create_app(production)
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        ) as client,
+    ):
+        body = await gql(client, "{ me { permissions } }", allow_errors=True)
+    assert body["errors"][0]["message"] == "Unexpected error."
+    assert "secret" not in str(body)
+
+
 def test_unexpected_exceptions_are_masked_deliberate_errors_are_not() -> None:
     from graphql import GraphQLError
 

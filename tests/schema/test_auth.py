@@ -108,7 +108,7 @@ async def test_invalid_phone_is_a_typed_error_and_sends_nothing(
     assert result["errors"] == [
         {"field": "phone", "message": "请输入正确的11位手机号码", "code": "INVALID_PHONE"}
     ]
-    assert services.sms.sent == []  # type: ignore[attr-defined]
+    assert not services.sms.sent  # type: ignore[attr-defined]
     assert await OtpChallenge.all().count() == 0
 
 
@@ -314,6 +314,56 @@ async def test_disabled_staff_cannot_refresh(client: httpx.AsyncClient) -> None:
     result = (await gql(client, REFRESH, {"token": refresh_token}))["data"]["refreshToken"]
     assert result["errors"][0]["code"] == "INVALID_REFRESH_TOKEN"
     assert await AuthSession.filter(subject_id=staff.id, revoked_at=None).count() == 0
+
+
+@postgres_only
+async def test_guesses_sent_at_once_cannot_exceed_the_lockout_limit(
+    client: httpx.AsyncClient,
+) -> None:
+    await make_staff(username="target", password="the-right-one")
+    results = await asyncio.gather(
+        *[
+            gql(client, STAFF_LOGIN, {"username": "target", "password": f"guess-{n}"})
+            for n in range(20)
+        ]
+    )
+    codes = [r["data"]["staffLogin"]["errors"][0]["code"] for r in results]
+    assert codes.count("INVALID_CREDENTIALS") == 5  # only five passwords were checked
+    assert codes.count("ACCOUNT_LOCKED") == 15
+    right = await gql(client, STAFF_LOGIN, {"username": "target", "password": "the-right-one"})
+    assert right["data"]["staffLogin"]["errors"][0]["code"] == "ACCOUNT_LOCKED"
+
+
+async def test_a_disabled_or_demoted_staff_members_token_follows_the_account(
+    client: httpx.AsyncClient,
+) -> None:
+    staff = await make_staff(StaffRole.SUPERVISOR, username="mover", password="pw-123456")
+    login = await gql(client, STAFF_LOGIN, {"username": "mover", "password": "pw-123456"})
+    token = login["data"]["staffLogin"]["session"]["accessToken"]
+    permissions = "{ me { permissions } }"
+    assert (
+        "STAFF_READ" in (await gql(client, permissions, token=token))["data"]["me"]["permissions"]
+    )
+    await StaffUser.filter(id=staff.id).update(role=StaffRole.AGENT)
+    demoted = (await gql(client, permissions, token=token))["data"]["me"]["permissions"]
+    assert "STAFF_READ" not in demoted
+    await StaffUser.filter(id=staff.id).update(is_active=False)
+    assert (await gql(client, permissions, token=token))["data"]["me"] is None
+
+
+async def test_a_token_cannot_claim_another_identity_than_its_session(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    """Even with the signing key, a token naming a session of someone else is anonymous."""
+    import uuid
+
+    import jwt
+
+    session = await sms_login(client, services, unique_phone())
+    claims = jwt.decode(session["accessToken"], options={"verify_signature": False})
+    forged = {**claims, "knd": "staff", "role": "admin", "sub": str(uuid.uuid4())}
+    token = jwt.encode(forged, services.settings.secret_key.get_secret_value(), "HS256")
+    assert (await gql(client, "{ me { permissions } }", token=token))["data"]["me"] is None
 
 
 @postgres_only

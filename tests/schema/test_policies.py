@@ -131,6 +131,26 @@ async def test_paging_forwards_and_backwards(client: httpx.AsyncClient, services
     )
     assert numbers(before) == everything[1:3]
     assert page1["data"]["myPolicies"]["totalCount"] == 5
+    assert last2["data"]["myPolicies"]["pageInfo"]["hasPreviousPage"] is True
+    assert last2["data"]["myPolicies"]["pageInfo"]["hasNextPage"] is False
+    cursors = [e["cursor"] for e in page2["data"]["myPolicies"]["edges"]]
+    window = await gql(
+        client,
+        FULL_PAGE,
+        {
+            "first": 10,
+            "after": info1["startCursor"],
+            "before": last2["data"]["myPolicies"]["pageInfo"]["endCursor"],
+        },
+        token=token,
+    )
+    assert numbers(window) == everything[1:4]
+    first_before = await gql(client, FULL_PAGE, {"first": 1, "before": cursors[1]}, token=token)
+    assert numbers(first_before) == everything[:1]
+    last_after = await gql(client, FULL_PAGE, {"last": 1, "after": cursors[0]}, token=token)
+    assert numbers(last_after) == everything[-1:]
+    empty = await gql(client, FULL_PAGE, {"first": 0}, token=token)
+    assert numbers(empty) == [] and empty["data"]["myPolicies"]["pageInfo"]["hasNextPage"]
 
 
 @pytest.mark.parametrize(
