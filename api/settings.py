@@ -8,6 +8,7 @@ forgotten variable cannot ship a guessable signing key.
 from __future__ import annotations
 
 import base64
+from decimal import Decimal
 from enum import StrEnum
 from functools import cached_property
 from typing import Annotated, Any
@@ -73,6 +74,9 @@ class Settings(BaseSettings):
     wechat_app_secret: SecretStr = SecretStr("")
 
     http_timeout_seconds: float = 5.0
+
+    # Claims: above this approved amount an adjuster's decision waits for a supervisor.
+    adjuster_authority_limit: Decimal = Decimal("50000.00")
 
     # Background jobs (outbox relay, deliveries, reminders) inside the API process.
     # None: yes without Redis (the single-process embedded default), else `anxin worker`.

@@ -6,4 +6,5 @@ MODEL_MODULES = [
     "models.auth",
     "models.policies",
     "models.notifications",
+    "models.claims",
 ]

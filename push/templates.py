@@ -63,6 +63,13 @@ TEMPLATES: dict[str, EventTemplate] = {
             sms=True,
         ),
         EventTemplate(
+            "claim.closed",
+            "理赔已结案",
+            "理赔{claim_number}已结案，感谢您的耐心配合。",
+            "anxin://claims/{claim_id}",
+            "pages/claim/detail?id={claim_id}",
+        ),
+        EventTemplate(
             "premium.due",
             "保费即将到期",
             "保单{policy_number}第{sequence}期保费{amount}元将于{due_date}到期，请及时缴纳。",

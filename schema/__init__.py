@@ -26,6 +26,7 @@ from strawberry.utils.logging import StrawberryLogger
 
 from api.settings import Settings
 from schema.auth import AuthMutations, AuthQueries
+from schema.claims import ClaimMutations, ClaimQueries, ClaimSubscriptions
 from schema.errors import should_mask_error
 from schema.node import resolve_node
 from schema.notifications import (
@@ -39,7 +40,7 @@ from workflows.auth import still_valid
 
 
 @strawberry.type(description="Everything that can be read.")
-class Query(AuthQueries, PolicyQueries, NotificationQueries):
+class Query(AuthQueries, PolicyQueries, ClaimQueries, NotificationQueries):
     @strawberry.field(
         description="Any object by its global ID; null if it does not exist or you may not see it.",
         permission_classes=[IsAuthenticated],
@@ -53,12 +54,12 @@ class Query(AuthQueries, PolicyQueries, NotificationQueries):
 
 
 @strawberry.type(description="Everything that changes something.")
-class Mutation(AuthMutations, NotificationMutations):
+class Mutation(AuthMutations, ClaimMutations, NotificationMutations):
     pass
 
 
 @strawberry.type(description="Live updates over WebSocket (graphql-transport-ws).")
-class Subscription(NotificationSubscriptions):
+class Subscription(ClaimSubscriptions, NotificationSubscriptions):
     pass
 
 

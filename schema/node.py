@@ -14,6 +14,7 @@ from models import policies as m
 from models.customers import Customer as CustomerModel
 from models.notifications import Notification as NotificationModel
 from models.staff import StaffUser
+from schema.claims import Claim
 from schema.notifications import Notification
 from schema.people import Customer, StaffMember
 from schema.policies.types import (
@@ -24,7 +25,7 @@ from schema.policies.types import (
     PremiumInstallment,
     Product,
 )
-from workflows.access import Actor, Permission, visible_policies
+from workflows.access import Actor, Permission, visible_claims, visible_policies
 
 
 def parse_uuid(value: str) -> uuid.UUID | None:
@@ -82,6 +83,11 @@ async def _notification(actor: Actor, object_id: uuid.UUID) -> Notification | No
     return Notification.from_model(row)
 
 
+async def _claim(actor: Actor, object_id: uuid.UUID) -> Claim | None:
+    row = await visible_claims(actor).filter(id=object_id).first()
+    return Claim.from_model(row) if row else None
+
+
 NODE_RESOLVERS: dict[str, Callable[[Actor, uuid.UUID], Awaitable[relay.Node | None]]] = {
     "Policy": _policy,
     "Product": _product,
@@ -92,6 +98,7 @@ NODE_RESOLVERS: dict[str, Callable[[Actor, uuid.UUID], Awaitable[relay.Node | No
     "Customer": _customer,
     "StaffMember": _staff_member,
     "Notification": _notification,
+    "Claim": _claim,
 }
 
 

@@ -14,6 +14,7 @@ from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
 from models.auth import SubjectKind
+from models.claims import Claim
 from models.policies import Beneficiary, InsuredPerson, Policy
 from models.staff import StaffRole
 
@@ -26,6 +27,12 @@ class Permission(StrEnum):
     CUSTOMER_READ = "customer:read"
     STAFF_READ = "staff:read"
     NOTIFICATION_READ = "notification:read"
+    CLAIM_READ = "claim:read"
+    CLAIM_REPORT = "claim:report"  # record a loss on a customer's behalf (phone, counter)
+    CLAIM_ASSIGN = "claim:assign"
+    CLAIM_REVIEW = "claim:review"  # review, ask for more, notes, decide within authority
+    CLAIM_APPROVE_ABOVE_LIMIT = "claim:approve-above-limit"
+    CLAIM_PAY = "claim:pay"  # record a payout until the payments module does
 
 
 ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
@@ -35,10 +42,18 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
             Permission.POLICY_SEARCH,
             Permission.CUSTOMER_READ,
             Permission.NOTIFICATION_READ,
+            Permission.CLAIM_READ,
+            Permission.CLAIM_REPORT,
         }
     ),
     StaffRole.ADJUSTER: frozenset(
-        {Permission.POLICY_READ, Permission.POLICY_SEARCH, Permission.CUSTOMER_READ}
+        {
+            Permission.POLICY_READ,
+            Permission.POLICY_SEARCH,
+            Permission.CUSTOMER_READ,
+            Permission.CLAIM_READ,
+            Permission.CLAIM_REVIEW,
+        }
     ),
     StaffRole.SUPERVISOR: frozenset(
         {
@@ -47,6 +62,12 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
             Permission.CUSTOMER_READ,
             Permission.STAFF_READ,
             Permission.NOTIFICATION_READ,
+            Permission.CLAIM_READ,
+            Permission.CLAIM_REPORT,
+            Permission.CLAIM_ASSIGN,
+            Permission.CLAIM_REVIEW,
+            Permission.CLAIM_APPROVE_ABOVE_LIMIT,
+            Permission.CLAIM_PAY,
         }
     ),
     StaffRole.ADMIN: frozenset(Permission),
@@ -90,3 +111,14 @@ def visible_policies(actor: Actor) -> QuerySet[Policy]:
     if actor.can(Permission.POLICY_READ):
         return Policy.all()
     return Policy.filter(id=None)
+
+
+def visible_claims(actor: Actor) -> QuerySet[Claim]:
+    """Claims ``actor`` may read: a customer's own (as claimant, or on a policy they
+    hold); all for staff with CLAIM_READ; none otherwise."""
+    if actor.is_customer and actor.subject_id is not None:
+        held = Policy.filter(holder_id=actor.subject_id).values("id")
+        return Claim.filter(Q(customer_id=actor.subject_id) | Q(policy_id__in=Subquery(held)))
+    if actor.can(Permission.CLAIM_READ):
+        return Claim.all()
+    return Claim.filter(id=None)

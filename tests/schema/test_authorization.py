@@ -12,6 +12,7 @@ from strawberry import relay
 
 from api.services import Services
 from models import policies as m
+from models.claims import Claim, ClaimStatus, ReportChannel
 from models.notifications import Notification
 from models.staff import StaffRole
 from schema import build_schema
@@ -66,6 +67,22 @@ async def world(services: Services) -> dict[str, Any]:
                 mini_program_page="pages/policy/premium",
             )
         ).id,
+        "Claim": (
+            await Claim.create(
+                report_number="BA20261129999999",
+                policy=policy,
+                customer=alice,
+                loss_type="COLLISION",
+                loss_at=policy.starts_at,
+                loss_location="上海",
+                description="碰撞",
+                channel=ReportChannel.APP,
+                contact_name="爱丽丝",
+                contact_phone_encrypted="x",
+                contact_phone_masked="138****0000",
+                status=ClaimStatus.SUBMITTED,
+            )
+        ).id,
     }
     return {
         "policy": policy,
@@ -101,6 +118,7 @@ NOT_VISIBLE_TO_MALLORY = {
     "Customer": True,
     "StaffMember": True,
     "Notification": True,
+    "Claim": True,
 }
 
 

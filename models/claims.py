@@ -1,0 +1,174 @@
+"""Claims: the report of a loss (报案) and its life to closure, with its timeline, the
+decision line by line, and staff-only investigation notes.
+
+``version`` increments on every state change: a staff action names the version it saw,
+so two adjusters acting at once cannot both win.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from tortoise import fields
+from tortoise.models import Model
+
+from models.base import Entity
+from models.policies import money_field
+
+if TYPE_CHECKING:
+    from models.customers import Customer
+    from models.policies import Coverage, Policy
+    from models.staff import StaffUser
+
+
+class ClaimStatus(StrEnum):
+    REPORTED = "REPORTED"
+    DOCUMENTS_PENDING = "DOCUMENTS_PENDING"
+    SUBMITTED = "SUBMITTED"
+    UNDER_REVIEW = "UNDER_REVIEW"
+    MORE_INFO_REQUESTED = "MORE_INFO_REQUESTED"
+    APPROVED = "APPROVED"
+    PARTIALLY_APPROVED = "PARTIALLY_APPROVED"
+    REJECTED = "REJECTED"
+    PAYING = "PAYING"
+    PAID = "PAID"
+    CLOSED = "CLOSED"
+    WITHDRAWN = "WITHDRAWN"
+
+
+class ReportChannel(StrEnum):
+    APP = "APP"
+    MINI_PROGRAM = "MINI_PROGRAM"
+    PHONE = "PHONE"
+    WEB = "WEB"
+    COUNTER = "COUNTER"
+
+
+class RejectionReason(StrEnum):
+    NOT_COVERED = "NOT_COVERED"
+    OUTSIDE_POLICY_PERIOD = "OUTSIDE_POLICY_PERIOD"
+    EXCLUSION_APPLIES = "EXCLUSION_APPLIES"
+    INSUFFICIENT_EVIDENCE = "INSUFFICIENT_EVIDENCE"
+    FRAUD_SUSPECTED = "FRAUD_SUSPECTED"
+    BELOW_DEDUCTIBLE = "BELOW_DEDUCTIBLE"
+
+
+class Claim(Entity):
+    report_number = fields.CharField(max_length=32, unique=True)
+    policy: fields.ForeignKeyRelation[Policy] = fields.ForeignKeyField(
+        "models.Policy", related_name="claims", on_delete=fields.RESTRICT
+    )
+    policy_id: uuid.UUID
+    customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
+        "models.Customer", related_name="claims", on_delete=fields.RESTRICT
+    )
+    customer_id: uuid.UUID
+    loss_type = fields.CharField(max_length=32)
+    loss_at = fields.DatetimeField()
+    loss_location = fields.CharField(max_length=255)
+    description = fields.TextField()
+    channel = fields.CharEnumField(ReportChannel, max_length=16)
+    contact_name = fields.CharField(max_length=64)
+    contact_phone_encrypted = fields.TextField()
+    contact_phone_masked = fields.CharField(max_length=16)
+    status = fields.CharEnumField(ClaimStatus, max_length=24, db_index=True)
+    version = fields.IntField(default=1)
+    late_report = fields.BooleanField(default=False)
+    late_reason = fields.TextField(null=True)
+    possible_duplicate = fields.BooleanField(default=False)
+    fraud_flag = fields.BooleanField(default=False)  # staff only, never shown to customers
+    assignee: fields.ForeignKeyNullableRelation[StaffUser] = fields.ForeignKeyField(
+        "models.StaffUser", related_name="assigned_claims", null=True, on_delete=fields.SET_NULL
+    )
+    assignee_id: uuid.UUID | None
+    missing_documents_explanation = fields.TextField(null=True)
+    more_info_requested_at = fields.DatetimeField(null=True)
+    more_info_items: fields.JSONField[list[str]] = fields.JSONField(default=list)
+    more_info_reason = fields.TextField(null=True)
+    submitted_at = fields.DatetimeField(null=True)
+    decided_at = fields.DatetimeField(null=True)
+    rejection_reason = fields.CharEnumField(RejectionReason, max_length=32, null=True)
+    rejection_explanation = fields.TextField(null=True)
+    approved_amount = money_field(default=Decimal(0))
+    pending_approval = fields.BooleanField(default=False)  # above the adjuster's authority
+    paid_amount = money_field(default=Decimal(0))
+    payout_reference = fields.CharField(max_length=64, null=True)
+    paid_at = fields.DatetimeField(null=True)
+    closed_at = fields.DatetimeField(null=True)
+
+    events: fields.ReverseRelation[ClaimEvent]
+    lines: fields.ReverseRelation[ClaimLine]
+
+    class Meta:
+        table = "claim"
+
+
+class ClaimEvent(Entity):
+    """One entry of a claim's timeline: who moved it from where to where, and why."""
+
+    claim: fields.ForeignKeyRelation[Claim] = fields.ForeignKeyField(
+        "models.Claim", related_name="events", on_delete=fields.CASCADE
+    )
+    claim_id: uuid.UUID
+    actor_kind = fields.CharField(max_length=16)  # customer, staff, system
+    actor_id = fields.UUIDField(null=True)
+    action = fields.CharField(max_length=32)
+    from_status = fields.CharEnumField(ClaimStatus, max_length=24, null=True)
+    to_status = fields.CharEnumField(ClaimStatus, max_length=24)
+    note = fields.TextField(default="")  # shown to the customer
+
+    class Meta:
+        table = "claim_event"
+
+
+class ClaimLine(Entity):
+    """The decision for one coverage: what was claimed, what is paid, and why."""
+
+    claim: fields.ForeignKeyRelation[Claim] = fields.ForeignKeyField(
+        "models.Claim", related_name="lines", on_delete=fields.CASCADE
+    )
+    claim_id: uuid.UUID
+    coverage: fields.ForeignKeyRelation[Coverage] = fields.ForeignKeyField(
+        "models.Coverage", related_name="claim_lines", on_delete=fields.RESTRICT
+    )
+    coverage_id: uuid.UUID
+    claimed_amount = money_field()
+    deductible_applied = money_field(default=Decimal(0))
+    approved_amount = money_field()
+    reason = fields.TextField()
+
+    class Meta:
+        table = "claim_line"
+
+
+class InvestigationNote(Entity):
+    """Staff-only notes of an investigation, never shown to the customer."""
+
+    claim: fields.ForeignKeyRelation[Claim] = fields.ForeignKeyField(
+        "models.Claim", related_name="notes", on_delete=fields.CASCADE
+    )
+    claim_id: uuid.UUID
+    author: fields.ForeignKeyRelation[StaffUser] = fields.ForeignKeyField(
+        "models.StaffUser", related_name="claim_notes", on_delete=fields.RESTRICT
+    )
+    author_id: uuid.UUID
+    text = fields.TextField()
+
+    class Meta:
+        table = "investigation_note"
+
+
+class DailySequence(Model):
+    """Per-day counters for readable business numbers (BA20261129000001)."""
+
+    id = fields.IntField(primary_key=True)
+    prefix = fields.CharField(max_length=8)
+    day = fields.CharField(max_length=8)
+    value = fields.IntField(default=0)
+
+    class Meta:
+        table = "daily_sequence"
+        unique_together = (("prefix", "day"),)
