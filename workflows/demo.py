@@ -16,8 +16,10 @@ from typing import Any
 import httpx
 from tortoise.transactions import in_transaction
 
-from api.services import build_services
+from api.services import Services, build_services
 from api.settings import Settings
+from models.auth import SubjectKind
+from models.claims import Claim, RejectionReason, ReportChannel
 from models.clock import SHANGHAI, local_today
 from models.customers import Customer
 from models.database import open_database
@@ -34,6 +36,7 @@ from models.policies import (
     ProductKind,
 )
 from models.staff import StaffRole, StaffUser
+from workflows.access import Actor
 from workflows.auth import hash_password
 
 DEMO_STAFF_PASSWORD = "anxin-demo-2026"  # noqa: S105 - printed for developers on purpose
@@ -511,6 +514,162 @@ def demo_accounts() -> str:
     return "\n".join(lines)
 
 
+async def seed_claims(services: Services) -> None:
+    """Claims in several states, made through the claims workflow itself, so the staff
+    queue, timelines and inboxes look real."""
+    from workflows import claims
+
+    staff = {u.username: u for u in await StaffUser.all()}
+
+    def as_staff(username: str) -> Actor:
+        user = staff[username]
+        return Actor(SubjectKind.STAFF, user.id, None, user.role)
+
+    async def customer_of(phone: str) -> tuple[Actor, Customer]:
+        customer = await Customer.get(phone_hash=services.pii.phone_hash(phone))
+        return Actor(SubjectKind.CUSTOMER, customer.id), customer
+
+    async def policy_of(customer: Customer, kind: ProductKind) -> Policy:
+        policy = await Policy.filter(
+            holder_id=customer.id, product__kind=kind, status=PolicyStatus.ACTIVE
+        ).first()
+        assert policy is not None, (customer.name, kind)
+        return policy
+
+    async def reported(
+        phone: str, kind: ProductKind, loss_type: str, text: str, hours: int, where: str
+    ) -> tuple[Actor, Claim]:
+        actor, customer = await customer_of(phone)
+        policy = await policy_of(customer, kind)
+        report = claims.LossReport(
+            policy_id=policy.id,
+            loss_type=loss_type,
+            loss_at=datetime.now(UTC) - timedelta(hours=hours),
+            location=where,
+            description=text,
+            channel=ReportChannel.APP,
+            contact_name=customer.name,
+            contact_phone=phone,
+        )
+        outcome = await claims.report_loss(services, actor, report)
+        assert outcome.claim is not None
+        return actor, outcome.claim
+
+    async def under_review(actor: Actor, claim: Claim) -> Claim:
+        claim = await claims.submit_claim(actor, claim.id, "部分发票原件邮寄中，收到后补交")
+        return await claims.assign_claim(
+            as_staff("supervisor.zhao"), claim.id, staff["adjuster.wang"].id, claim.version
+        )
+
+    async def first_coverage(claim: Claim) -> Coverage:
+        coverage = await Coverage.filter(policy_id=claim.policy_id).order_by("position").first()
+        assert coverage is not None
+        return coverage
+
+    # 张伟: a fresh collision, documents pending.
+    await reported(
+        "13800000001",
+        ProductKind.AUTO,
+        "COLLISION",
+        "倒车入库时与立柱发生刮擦，右后门及保险杠受损",
+        5,
+        "北京市朝阳区望京SOHO地下车库",
+    )
+    # 张伟: a hospital stay, submitted and waiting for review.
+    actor, claim = await reported(
+        "13800000001",
+        ProductKind.HEALTH,
+        "HOSPITALISATION",
+        "急性阑尾炎住院手术治疗5天",
+        100,
+        "北京大学第三医院",
+    )
+    await claims.submit_claim(actor, claim.id, "出院小结原件待医院盖章后补交")
+    # 王芳: under review, the adjuster asked for more.
+    actor, claim = await reported(
+        "13800000003",
+        ProductKind.AUTO,
+        "COLLISION",
+        "路口等红灯时被后车追尾",
+        20,
+        "上海市徐汇区漕溪北路与南丹路路口",
+    )
+    claim = await under_review(actor, claim)
+    await claims.add_note(as_staff("adjuster.wang"), claim.id, "已电话联系对方车主，对方承认全责")
+    await claims.request_more_info(
+        as_staff("adjuster.wang"),
+        claim.id,
+        ["交警事故认定书", "维修厂定损单"],
+        "需确认事故责任与定损金额",
+        claim.version,
+    )
+    # 刘洋: approved, paid and closed.
+    actor, claim = await reported(
+        "13800000004",
+        ProductKind.HEALTH,
+        "OUTPATIENT",
+        "特殊门诊化疗治疗",
+        60,
+        "复旦大学附属肿瘤医院",
+    )
+    claim = await under_review(actor, claim)
+    coverage = await first_coverage(claim)
+    claim = await claims.decide_claim(
+        services,
+        as_staff("adjuster.wang"),
+        claim.id,
+        [
+            claims.DecisionLine(
+                coverage.id, Decimal("18600.00"), Decimal("18600.00"), "按门诊费用发票核定"
+            )
+        ],
+        claim.version,
+    )
+    claim = await claims.record_payment(
+        as_staff("supervisor.zhao"), claim.id, "ICBC-20261128-0098", claim.version
+    )
+    await claims.close_claim(as_staff("adjuster.wang"), claim.id, claim.version)
+    # 陈静: rejected.
+    actor, claim = await reported(
+        "13800000005",
+        ProductKind.ACCIDENT,
+        "ACCIDENTAL_INJURY",
+        "下楼梯时扭伤脚踝",
+        30,
+        "杭州市西湖区文三路",
+    )
+    claim = await under_review(actor, claim)
+    await claims.reject_claim(
+        as_staff("adjuster.wang"),
+        claim.id,
+        RejectionReason.BELOW_DEDUCTIBLE,
+        "本次门诊费用86元，未超过意外医疗免赔额100元",
+        claim.version,
+    )
+    # 张伟: a water leak above the adjuster's authority, waiting for the supervisor.
+    actor, claim = await reported(
+        "13800000001",
+        ProductKind.PROPERTY,
+        "WATER_DAMAGE",
+        "楼上住户水管爆裂，客厅吊顶和木地板被泡",
+        40,
+        "北京市朝阳区望京西园",
+    )
+    claim = await under_review(actor, claim)
+    coverage = await first_coverage(claim)
+    await claims.decide_claim(
+        services,
+        as_staff("adjuster.wang"),
+        claim.id,
+        [
+            claims.DecisionLine(
+                coverage.id, Decimal("68000.00"), Decimal("68000.00"), "按第三方定损报告核定"
+            )
+        ],
+        claim.version,
+    )
+
+
 async def load_demo(settings: Settings, *, only_if_empty: bool) -> None:
     async with httpx.AsyncClient() as http, open_database(settings.database_url):
         services = build_services(settings, http, None)
@@ -521,5 +680,6 @@ async def load_demo(settings: Settings, *, only_if_empty: bool) -> None:
                 return
             raise SystemExit("the database has data already; demo loads into an empty one")
         await seed(settings, services.pii)
+        await seed_claims(services)
     print("demo data loaded")
     print(demo_accounts())

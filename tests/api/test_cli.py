@@ -62,6 +62,13 @@ async def test_demo_token_and_my_policies(database_url: str, settings: Settings)
         assert kinds == {"AUTO", "HEALTH", "ACCIDENT", "PROPERTY", "TRAVEL"}
         roles = {role for edge in policies["edges"] for role in edge["node"]["myRoles"]}
         assert roles == {"HOLDER", "INSURED", "BENEFICIARY"}
+        claims = await gql(
+            client, "{ myClaims { edges { node { status } } } }", token=customer_token
+        )
+        statuses = {e["node"]["status"] for e in claims["data"]["myClaims"]["edges"]}
+        assert statuses == {"DOCUMENTS_PENDING", "SUBMITTED", "UNDER_REVIEW"}
+        queue = await gql(client, "{ claimQueue { totalCount } }", token=staff_token)
+        assert queue["data"]["claimQueue"]["totalCount"] == 6
         staff = await gql(client, "{ me { staffMember { role } } }", token=staff_token)
         assert staff["data"]["me"]["staffMember"]["role"] == "SUPERVISOR"
 
