@@ -11,12 +11,12 @@ from strawberry.types import Info
 from models.clock import local_time
 from models.customers import Customer as CustomerModel
 from models.staff import StaffUser
+from schema.common import INPUT
 from schema.errors import Error
 from schema.people import Viewer
 from workflows import auth
 from workflows.access import Actor
 
-INPUT = "The mutation's input; its type describes each field."
 strawberry.enum(auth.AuthErrorCode, description="Why a login, refresh or logout failed.")
 
 

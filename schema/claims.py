@@ -17,7 +17,7 @@ from tortoise.expressions import Q
 from models import claims as m
 from models.clock import local_time
 from models.policies import Policy as PolicyModel
-from schema.common import Connection, Money, cny, paginate
+from schema.common import INPUT, Connection, CursorArg, Money, PageArg, cny, paginate
 from schema.errors import Error, UserInputError
 from schema.permissions import CUSTOMER_ONLY, IsAuthenticated, staff_only
 from schema.policies.types import Policy, RequiredDocument
@@ -30,7 +30,6 @@ strawberry.enum(m.RejectionReason, description="Why a claim was rejected.")
 strawberry.enum(flows.ClaimErrorCode, description="Why a claim action failed.")
 strawberry.enum(flows.ClaimWarning, description="Accepted, but flagged.")
 
-INPUT = "The mutation's input; its type describes each field."
 STAFF_READ = staff_only(Permission.CLAIM_READ)
 
 
@@ -326,8 +325,12 @@ def _uuid(global_id: relay.GlobalID, type_name: str) -> uuid.UUID:
     raise UserInputError(f"`{type_name}` ID expected.")
 
 
-PageArg = Annotated[int | None, strawberry.argument(description="Page size, at most 100.")]
-CursorArg = Annotated[str | None, strawberry.argument(description="A cursor from this list.")]
+def _uuid_or_zero(global_id: relay.GlobalID, type_name: str) -> uuid.UUID:
+    """Malformed or foreign IDs find nothing (answered like someone else's object)."""
+    try:
+        return _uuid(global_id, type_name)
+    except UserInputError:
+        return uuid.UUID(int=0)
 
 
 @strawberry.type
@@ -507,10 +510,7 @@ async def _act(action: Callable[[], Awaitable[m.Claim]]) -> ClaimPayload:
 
 def _claim_id(global_id: relay.GlobalID) -> uuid.UUID:
     """A malformed or foreign ID is a missing claim, like someone else's."""
-    try:
-        return _uuid(global_id, "Claim")
-    except UserInputError:
-        return uuid.UUID(int=0)
+    return _uuid_or_zero(global_id, "Claim")
 
 
 @strawberry.type
@@ -742,13 +742,6 @@ class ClaimMutations:
                 info.context.actor, _claim_id(input.claim_id), input.expected_version
             )
         )
-
-
-def _uuid_or_zero(global_id: relay.GlobalID, type_name: str) -> uuid.UUID:
-    try:
-        return _uuid(global_id, type_name)
-    except UserInputError:
-        return uuid.UUID(int=0)
 
 
 @strawberry.type(description="A change in the staff claim queue.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
 from strawberry import relay
@@ -17,6 +17,10 @@ MAX_PAGE = 100
 DEFAULT_PAGE = 20
 
 T = TypeVar("T")
+
+PageArg = Annotated[int | None, strawberry.argument(description="Page size, at most 100.")]
+CursorArg = Annotated[str | None, strawberry.argument(description="A cursor from this list.")]
+INPUT = "The mutation's input; its type describes each field."
 
 
 @strawberry.type(description="An amount of money: a decimal with two places, never a float.")

@@ -15,7 +15,7 @@ from strawberry.types import Info
 from models import notifications as m
 from models.clock import local_time
 from push.fanout import notification_from_message
-from schema.common import Connection, paginate
+from schema.common import INPUT, Connection, CursorArg, PageArg, paginate
 from schema.errors import Error
 from schema.permissions import CUSTOMER_ONLY, staff_only
 from workflows import notifications as flows
@@ -209,11 +209,6 @@ def _customer_id(info: Info) -> uuid.UUID:
     subject = info.context.actor.subject_id
     assert subject is not None
     return subject
-
-
-INPUT = "The mutation's input; its type describes each field."
-PageArg = Annotated[int | None, strawberry.argument(description="Page size, at most 100.")]
-CursorArg = Annotated[str | None, strawberry.argument(description="A cursor from this list.")]
 
 
 @strawberry.type

@@ -13,15 +13,12 @@ from tortoise.queryset import QuerySet
 from models import policies as m
 from models.customers import Customer as CustomerModel
 from models.pii import ID_NUMBER_PATTERN, normalize_id_number, normalize_phone
-from schema.common import Connection, paginate
+from schema.common import Connection, CursorArg, PageArg, paginate
 from schema.errors import UserInputError
 from schema.node import resolve_node
 from schema.permissions import CUSTOMER_ONLY, IsAuthenticated, staff_only
 from schema.policies.types import Policy
 from workflows.access import Permission, visible_policies
-
-PageArg = Annotated[int | None, strawberry.argument(description="Page size, at most 100.")]
-CursorArg = Annotated[str | None, strawberry.argument(description="A cursor from this list.")]
 
 
 @strawberry.input(description="Narrow a list of policies; empty lists mean no restriction.")
