@@ -20,7 +20,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 
 from api.graphql_view import GraphQLView
 from api.logging import configure_logging
-from api.middleware import SecurityHeadersMiddleware
+from api.middleware import MultipartPreflightMiddleware, SecurityHeadersMiddleware
 from api.routes import healthz, readyz
 from api.services import build_services
 from api.settings import Settings
@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         else None,
         subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
         allow_queries_via_get=False,  # queries in URLs end up in access logs
+        multipart_uploads_enabled=True,  # claim photos; guarded by the preflight header
     )
     return Starlette(
         debug=False,
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         middleware=[
             Middleware(SecurityHeadersMiddleware),
+            Middleware(MultipartPreflightMiddleware),
             Middleware(
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,

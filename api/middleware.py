@@ -1,6 +1,9 @@
-"""Pure ASGI middleware: security headers on every HTTP response."""
+"""Pure ASGI middleware: security headers on every HTTP response, and the CSRF guard of
+GraphQL multipart uploads."""
 
 from __future__ import annotations
+
+import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -27,3 +30,51 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+PREFLIGHT_HEADERS = (b"apollo-require-preflight", b"x-apollo-operation-name")
+
+
+class MultipartPreflightMiddleware:
+    """A browser may send a multipart form to another site without a CORS preflight, so
+    a logged-in user's cookies or a crafted page could upload on their behalf. As Apollo
+    does, multipart requests must carry a header a plain form cannot set."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            headers = dict(scope["headers"])
+            content_type = headers.get(b"content-type", b"").lower()
+            if content_type.startswith(b"multipart/") and not any(
+                headers.get(name) for name in PREFLIGHT_HEADERS
+            ):
+                await _refuse(send)
+                return
+        await self.app(scope, receive, send)
+
+
+async def _refuse(send: Send) -> None:
+    body = json.dumps(
+        {
+            "errors": [
+                {
+                    "message": "上传请求缺少 apollo-require-preflight 请求头",
+                    "extensions": {"code": "CSRF_PREFLIGHT_REQUIRED"},
+                }
+            ]
+        },
+        ensure_ascii=False,
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 400,
+            "headers": [
+                (b"content-type", b"application/json; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

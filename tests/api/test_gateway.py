@@ -45,6 +45,22 @@ async def test_security_headers(client: httpx.AsyncClient) -> None:
     assert response.headers["x-frame-options"] == "DENY"
 
 
+async def test_multipart_requests_need_a_preflight_header(client: httpx.AsyncClient) -> None:
+    operations = '{"query": "{ me { permissions } }", "variables": {}}'
+    form = {"operations": operations, "map": "{}"}
+    refused = await client.post("/graphql", data=form, files={"x": ("a.txt", b"hi")})
+    assert refused.status_code == 400
+    assert refused.json()["errors"][0]["extensions"]["code"] == "CSRF_PREFLIGHT_REQUIRED"
+    allowed = await client.post(
+        "/graphql",
+        data=form,
+        files={"x": ("a.txt", b"hi")},
+        headers={"apollo-require-preflight": "true"},
+    )
+    assert allowed.status_code == 200
+    assert allowed.json() == {"data": {"me": None}}
+
+
 async def test_alias_and_token_limits(client: httpx.AsyncClient) -> None:
     aliases = "{ " + " ".join(f"a{i}: me {{ permissions }}" for i in range(31)) + " }"
     body = (await client.post("/graphql", json={"query": aliases})).json()
