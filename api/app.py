@@ -21,12 +21,13 @@ from tortoise.contrib.starlette import RegisterTortoise
 from api.graphql_view import GraphQLView
 from api.logging import configure_logging
 from api.middleware import MultipartPreflightMiddleware, SecurityHeadersMiddleware
-from api.routes import healthz, readyz
+from api.routes import healthz, readyz, serve_file
 from api.services import build_services
 from api.settings import Settings
 from models.config import tortoise_config
 from push.worker import run_jobs
 from schema import build_schema
+from storage.images import configure_pillow
 
 STATIC = Path(__file__).parent / "static"
 
@@ -34,6 +35,7 @@ STATIC = Path(__file__).parent / "static"
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
     configure_logging()
+    configure_pillow(settings.upload_max_pixels)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -79,6 +81,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             WebSocketRoute("/graphql", view),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/files/{key:path}", serve_file, methods=["GET", "HEAD"]),
             Mount("/static/graphiql", StaticFiles(directory=STATIC / "graphiql")),
         ],
         middleware=[

@@ -1,4 +1,4 @@
-"""Non-GraphQL HTTP: liveness and readiness probes."""
+"""Non-GraphQL HTTP: liveness and readiness probes, and claim files behind signed URLs."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import asyncio
 import logging
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from tortoise import connections
+
+from storage.local import LocalStorage, file_endpoint
 
 log = logging.getLogger("anxin.health")
 
@@ -41,3 +43,12 @@ async def readyz(request: Request) -> JSONResponse:
         {"status": "ok" if ready else "unavailable", "checks": checks},
         status_code=200 if ready else 503,
     )
+
+
+async def serve_file(request: Request) -> Response:
+    """Files of the local storage, only through the short-lived signed URLs the API hands
+    out (S3 serves its own pre-signed URLs)."""
+    storage = request.app.state.services.storage
+    if not isinstance(storage, LocalStorage):
+        return JSONResponse({"error": {"code": "NOT_FOUND", "message": "not found"}}, 404)
+    return await file_endpoint(storage)(request)

@@ -9,13 +9,17 @@ from dataclasses import dataclass
 
 import httpx
 import redis.asyncio as redis
+from anyio import CapacityLimiter
 
-from api.settings import Settings, SmsProvider
+from api.settings import Settings, SmsProvider, StorageBackend
 from api.wechat import WechatMiniProgram
 from models.pii import PiiCipher
 from push.bus import EventBus, build_bus
 from push.queue import DeliveryQueue, build_queue
 from push.sms import AliyunSmsSender, ConsoleSmsSender, SmsSender
+from storage.base import ObjectStorage
+from storage.local import LocalStorage
+from storage.s3 import S3Storage
 
 
 @dataclass
@@ -28,6 +32,8 @@ class Services:
     redis: redis.Redis | None  # None: the embedded default, no Redis
     bus: EventBus
     queue: DeliveryQueue
+    storage: ObjectStorage
+    upload_limiter: CapacityLimiter  # how many photos decode at once
 
 
 def build_pii_cipher(settings: Settings) -> PiiCipher:
@@ -35,6 +41,24 @@ def build_pii_cipher(settings: Settings) -> PiiCipher:
         settings.pii_keyring,
         settings.current_pii_key_id,
         settings.lookup_key.get_secret_value().encode(),
+    )
+
+
+def build_storage(settings: Settings, http: httpx.AsyncClient) -> ObjectStorage:
+    if settings.storage_backend is StorageBackend.S3:
+        return S3Storage(
+            http,
+            endpoint_url=settings.s3_endpoint_url,
+            bucket=settings.s3_bucket,
+            region=settings.s3_region,
+            access_key_id=settings.s3_access_key_id,
+            secret_access_key=settings.s3_secret_access_key.get_secret_value(),
+            temp_dir=settings.storage_temp_dir,
+        )
+    return LocalStorage(
+        settings.storage_root,
+        url_prefix=settings.storage_url_prefix,
+        signing_key=settings.file_signing_key,
     )
 
 
@@ -68,4 +92,6 @@ def build_services(
         redis_client,
         build_bus(redis_client),
         build_queue(redis_client),
+        build_storage(settings, http),
+        CapacityLimiter(settings.upload_decode_concurrency),
     )

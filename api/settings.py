@@ -8,9 +8,12 @@ forgotten variable cannot ship a guessable signing key.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 from decimal import Decimal
 from enum import StrEnum
 from functools import cached_property
+from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, model_validator
@@ -25,6 +28,11 @@ DEV_PII_KEY = "k1:" + base64.b64encode(DEV_PII_KEY_BYTES).decode()
 class Environment(StrEnum):
     DEVELOPMENT = "development"
     PRODUCTION = "production"
+
+
+class StorageBackend(StrEnum):
+    LOCAL = "local"
+    S3 = "s3"
 
 
 class SmsProvider(StrEnum):
@@ -78,6 +86,22 @@ class Settings(BaseSettings):
     # Claims: above this approved amount an adjuster's decision waits for a supervisor.
     adjuster_authority_limit: Decimal = Decimal("50000.00")
 
+    # Claim photos and documents.
+    storage_backend: StorageBackend = StorageBackend.LOCAL
+    storage_root: Path = Path("data/files")
+    storage_url_prefix: str = "/files"  # or an absolute https URL behind a proxy
+    storage_temp_dir: Path | None = None  # on disk, not tmpfs: uploads spool here
+    signed_url_ttl_seconds: int = Field(300, ge=10, le=86_400)
+    upload_max_bytes: int = 25 * 1024 * 1024
+    upload_max_pixels: int = 50_000_000  # 48 MP iPhone photos pass
+    upload_max_files: int = 10  # per request
+    upload_decode_concurrency: int = 2
+    s3_endpoint_url: str = ""
+    s3_bucket: str = ""
+    s3_region: str = "cn-north-1"
+    s3_access_key_id: str = ""
+    s3_secret_access_key: SecretStr = SecretStr("")
+
     # Background jobs (outbox relay, deliveries, reminders) inside the API process.
     # None: yes without Redis (the single-process embedded default), else `anxin worker`.
     background_jobs: bool | None = None
@@ -116,6 +140,10 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
         ring = self.pii_keyring  # validates the key ring in every environment
+        if self.storage_backend is StorageBackend.S3 and not (
+            self.s3_endpoint_url and self.s3_bucket and self.s3_access_key_id
+        ):
+            raise ValueError("ANXIN_STORAGE_BACKEND=s3 needs the ANXIN_S3_* settings")
         if self.sms_provider is SmsProvider.ALIYUN and not (
             self.aliyun_access_key_id and self.aliyun_sms_login_template
         ):
@@ -139,6 +167,12 @@ class Settings(BaseSettings):
     @property
     def is_development(self) -> bool:
         return self.env is Environment.DEVELOPMENT
+
+    @property
+    def file_signing_key(self) -> bytes:
+        """Derived from the secret key: one secret less to manage."""
+        secret = self.secret_key.get_secret_value().encode()
+        return hmac.new(secret, b"anxin/file-urls", hashlib.sha256).digest()
 
     @property
     def run_background_jobs(self) -> bool:

@@ -80,6 +80,7 @@ class Claim(Entity):
     late_reason = fields.TextField(null=True)
     possible_duplicate = fields.BooleanField(default=False)
     fraud_flag = fields.BooleanField(default=False)  # staff only, never shown to customers
+    fraud_signals: fields.JSONField[list[str]] = fields.JSONField(default=list)  # why, for staff
     assignee: fields.ForeignKeyNullableRelation[StaffUser] = fields.ForeignKeyField(
         "models.StaffUser", related_name="assigned_claims", null=True, on_delete=fields.SET_NULL
     )
@@ -172,3 +173,29 @@ class DailySequence(Model):
     class Meta:
         table = "daily_sequence"
         unique_together = (("prefix", "day"),)
+
+
+class ClaimDocument(Entity):
+    """A photo or document for one checklist item. Stored re-encoded (no EXIF) under a
+    random key; reachable only through short-lived signed URLs."""
+
+    claim: fields.ForeignKeyRelation[Claim] = fields.ForeignKeyField(
+        "models.Claim", related_name="documents", on_delete=fields.RESTRICT
+    )
+    claim_id: uuid.UUID
+    checklist_code = fields.CharField(max_length=32)
+    storage_key = fields.CharField(max_length=255, unique=True)
+    thumbnail_key = fields.CharField(max_length=255, null=True)
+    content_type = fields.CharField(max_length=64)
+    size = fields.IntField()
+    sha256 = fields.CharField(max_length=64, db_index=True)
+    original_sha256 = fields.CharField(max_length=64, db_index=True)
+    phash = fields.CharField(max_length=16, null=True)  # dHash, 64 bits as hex
+    width = fields.IntField(null=True)
+    height = fields.IntField(null=True)
+    file_name = fields.CharField(max_length=128)
+    uploaded_by_kind = fields.CharField(max_length=16)
+    uploaded_by_id = fields.UUIDField(null=True)
+
+    class Meta:
+        table = "claim_document"

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import strawberry
 from strawberry import relay
+from strawberry.file_uploads import Upload
 from strawberry.types import Info
 from tortoise.expressions import Q
 
@@ -21,6 +22,7 @@ from schema.common import INPUT, Connection, CursorArg, Money, PageArg, cny, pag
 from schema.errors import Error, UserInputError
 from schema.permissions import CUSTOMER_ONLY, IsAuthenticated, staff_only
 from schema.policies.types import Policy, RequiredDocument
+from workflows import claim_documents
 from workflows import claims as flows
 from workflows.access import Actor, Permission, visible_claims
 
@@ -82,6 +84,19 @@ class InvestigationNote:
     text: str = strawberry.field(description="The note.")
     author_id: str = strawberry.field(description="The staff member's ID.")
     at: datetime = strawberry.field(description="When it was written.")
+
+
+@strawberry.type(description="A photo or document of a claim.")
+class ClaimDocument:
+    checklist_code: str = strawberry.field(description="The checklist item it is for.")
+    file_name: str = strawberry.field(description="The name it was uploaded with.")
+    content_type: str = strawberry.field(description="`image/jpeg` or `application/pdf`.")
+    size: int = strawberry.field(description="Bytes, as stored.")
+    width: int | None = strawberry.field(description="Pixels (images).")
+    height: int | None = strawberry.field(description="Pixels (images).")
+    url: str = strawberry.field(description="A short-lived signed link to the file.")
+    thumbnail_url: str | None = strawberry.field(description="A signed link to a thumbnail.")
+    uploaded_at: datetime = strawberry.field(description="When it was uploaded.")
 
 
 @strawberry.type(description="A claim (理赔案件), from the report of a loss to closure.")
@@ -199,7 +214,32 @@ class Claim(relay.Node):
     async def missing_documents(self) -> list[str]:
         if self.model.status not in (m.ClaimStatus.REPORTED, m.ClaimStatus.DOCUMENTS_PENDING):
             return []
-        return flows.missing_documents(self.model, await flows.claim_checklist(self.model))
+        return await flows.missing_documents(self.model, await flows.claim_checklist(self.model))
+
+    @strawberry.field(description="Photos and documents, oldest first; links expire soon.")
+    async def documents(self, info: Info) -> list[ClaimDocument]:
+        settings = info.context.services.settings
+        storage = info.context.services.storage
+        ttl = settings.signed_url_ttl_seconds
+        rows = await m.ClaimDocument.filter(claim_id=self.model.id).order_by("created_at")
+        return [
+            ClaimDocument(
+                checklist_code=row.checklist_code,
+                file_name=row.file_name,
+                content_type=row.content_type,
+                size=row.size,
+                width=row.width,
+                height=row.height,
+                url=storage.signed_url(row.storage_key, expires_in=ttl, filename=row.file_name),
+                thumbnail_url=(
+                    storage.signed_url(row.thumbnail_key, expires_in=ttl)
+                    if row.thumbnail_key
+                    else None
+                ),
+                uploaded_at=local_time(row.created_at),
+            )
+            for row in rows
+        ]
 
     @strawberry.field(description="The decision, coverage by coverage.")
     async def decision_lines(self) -> list[ClaimDecisionLine]:
@@ -229,6 +269,10 @@ class Claim(relay.Node):
     )
     def fraud_flag(self) -> bool:
         return self.model.fraud_flag
+
+    @strawberry.field(description="Staff: why the claim is flagged.", permission_classes=STAFF_READ)
+    def fraud_signals(self) -> list[str]:
+        return list(self.model.fraud_signals)
 
     @strawberry.field(
         description="Staff: the decision waits for a supervisor.", permission_classes=STAFF_READ
@@ -441,6 +485,20 @@ class SupplementClaimInput:
     note: str = strawberry.field(description="What was provided.")
 
 
+@strawberry.input(description="One file for one checklist item.")
+class ClaimFileInput:
+    checklist_code: str = strawberry.field(description="The checklist item, e.g. `D01`.")
+    file: Upload = strawberry.field(
+        description="The file (GraphQL multipart request; send `apollo-require-preflight`)."
+    )
+
+
+@strawberry.input(description="Upload photos and documents for a claim.")
+class UploadClaimDocumentsInput:
+    claim_id: relay.GlobalID = strawberry.field(description="The claim.")
+    files: list[ClaimFileInput] = strawberry.field(description="The files, all or none kept.")
+
+
 @strawberry.input(description="Staff: give a claim to an adjuster.")
 class AssignClaimInput:
     claim_id: relay.GlobalID = strawberry.field(description="The claim.")
@@ -572,6 +630,36 @@ class ClaimMutations:
                 info.context.actor, _claim_id(input.claim_id), input.explanation
             )
         )
+
+    @strawberry.mutation(
+        description="Upload photos (JPEG, PNG, WebP, HEIC) and PDFs for checklist items, "
+        "until the claim is decided. Photos are re-encoded without EXIF/GPS.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def upload_claim_documents(
+        self,
+        info: Info,
+        input: Annotated[UploadClaimDocumentsInput, strawberry.argument(description=INPUT)],
+    ) -> ClaimPayload:
+        uploads = [
+            claim_documents.Upload(
+                checklist_code=item.checklist_code,
+                file_name=getattr(item.file, "filename", None) or "file",
+                source=item.file,
+            )
+            for item in input.files
+        ]
+        try:
+            return await _act(
+                lambda: claim_documents.add_documents(
+                    info.context.services, info.context.actor, _claim_id(input.claim_id), uploads
+                )
+            )
+        finally:
+            for item in input.files:
+                close = getattr(item.file, "close", None)
+                if close is not None:
+                    await close()
 
     @strawberry.mutation(
         description="Withdraw my claim before a decision.", permission_classes=CUSTOMER_ONLY

@@ -30,6 +30,7 @@ from api.services import Services
 from models.auth import SubjectKind
 from models.claims import (
     Claim,
+    ClaimDocument,
     ClaimEvent,
     ClaimLine,
     ClaimStatus,
@@ -115,6 +116,14 @@ class ClaimErrorCode(StrEnum):
     NO_PENDING_DECISION = "NO_PENDING_DECISION"
     NOT_AN_ADJUSTER = "NOT_AN_ADJUSTER"
     INVALID_AMOUNT = "INVALID_AMOUNT"
+    TOO_MANY_FILES = "TOO_MANY_FILES"
+    INVALID_CHECKLIST_ITEM = "INVALID_CHECKLIST_ITEM"
+    EMPTY_FILE = "EMPTY_FILE"
+    FILE_TOO_LARGE = "FILE_TOO_LARGE"
+    UNSUPPORTED_TYPE = "UNSUPPORTED_TYPE"
+    NOT_A_PDF = "NOT_A_PDF"
+    TOO_MANY_PIXELS = "TOO_MANY_PIXELS"
+    CORRUPT_IMAGE = "CORRUPT_IMAGE"
 
 
 class ClaimError(DomainError):
@@ -448,9 +457,12 @@ def _conflict() -> ClaimError:
     )
 
 
-def missing_documents(claim: Claim, checklist: list[dict[str, Any]]) -> list[str]:
-    """Required documents not yet provided (uploads arrive with the photo pipeline)."""
-    return [d["name"] for d in checklist if d["required"]]
+async def missing_documents(claim: Claim, checklist: list[dict[str, Any]]) -> list[str]:
+    """Required checklist items with no document yet."""
+    provided = set(
+        await ClaimDocument.filter(claim_id=claim.id).values_list("checklist_code", flat=True)
+    )
+    return [d["name"] for d in checklist if d["required"] and d["code"] not in provided]
 
 
 async def claim_checklist(claim: Claim) -> list[dict[str, Any]]:
@@ -466,7 +478,7 @@ async def submit_claim(actor: Actor, claim_id: uuid.UUID, explanation: str | Non
     claim = await load_claim(actor, claim_id)
     if not actor.is_customer:
         raise ClaimError(ClaimErrorCode.ILLEGAL_TRANSITION, "只有客户本人可以提交理赔申请")
-    missing = missing_documents(claim, await claim_checklist(claim))
+    missing = await missing_documents(claim, await claim_checklist(claim))
     explanation = (explanation or "").strip() or None
     if missing and explanation is None:
         raise ClaimError(

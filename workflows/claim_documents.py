@@ -1,0 +1,164 @@
+"""Photos and documents of a claim: each upload goes through the image pipeline (type by
+magic bytes, size and pixel limits, EXIF stripped, thumbnail, hashes) and is tied to a
+checklist item. All files of one request are stored, or none.
+
+A photo already used on another claim — the same bytes, the same re-encoded image, or a
+near-identical one by perceptual hash — flags both claims for review. The signal is for
+staff only: the customer's timeline never mentions it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from api.services import Services
+from models.claims import Claim, ClaimDocument, ClaimStatus
+from storage.images import Purpose, Source, StoredFile, UploadRejected, hamming, ingest
+from workflows.access import Actor
+from workflows.claims import ClaimError, ClaimErrorCode, claim_checklist, load_claim
+
+S = ClaimStatus
+UPLOAD_STATES = frozenset(
+    {S.REPORTED, S.DOCUMENTS_PENDING, S.SUBMITTED, S.UNDER_REVIEW, S.MORE_INFO_REQUESTED}
+)
+NEAR_DUPLICATE_BITS = 6  # of 64: resized or recompressed copies of one photo stay below
+
+
+@dataclass
+class Upload:
+    checklist_code: str
+    file_name: str
+    source: Source
+
+
+def _file_name(name: str) -> str:
+    """A display name for downloads: no path, no control characters, bounded."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    cleaned = "".join(ch for ch in base if ch.isprintable()).strip() or "file"
+    return cleaned[-100:]
+
+
+async def add_documents(
+    services: Services, actor: Actor, claim_id: uuid.UUID, uploads: list[Upload]
+) -> Claim:
+    claim = await load_claim(actor, claim_id)
+    if claim.status not in UPLOAD_STATES:
+        raise ClaimError(ClaimErrorCode.ILLEGAL_TRANSITION, "案件已核定或结案，不能再上传材料")
+    settings = services.settings
+    if not uploads:
+        raise ClaimError(ClaimErrorCode.REQUIRED, "请选择要上传的文件", "files")
+    if len(uploads) > settings.upload_max_files:
+        raise ClaimError(
+            ClaimErrorCode.TOO_MANY_FILES,
+            f"一次最多上传{settings.upload_max_files}个文件",
+            "files",
+        )
+    codes = {item["code"] for item in await claim_checklist(claim)}
+    for index, upload in enumerate(uploads):
+        if upload.checklist_code not in codes:
+            raise ClaimError(
+                ClaimErrorCode.INVALID_CHECKLIST_ITEM,
+                "材料类型不在本案的材料清单中",
+                f"files.{index}.checklistCode",
+            )
+    stored: list[StoredFile] = []
+    try:
+        for index, upload in enumerate(uploads):
+            try:
+                stored.append(
+                    await ingest(
+                        upload.source,
+                        purpose=Purpose.DOCUMENT,
+                        max_bytes=settings.upload_max_bytes,
+                        max_pixels=settings.upload_max_pixels,
+                        storage=services.storage,
+                        key_prefix=f"claims/{claim.id}",
+                        temp_dir=settings.storage_temp_dir,
+                        limiter=services.upload_limiter,
+                    )
+                )
+            except UploadRejected as rejected:
+                raise ClaimError(
+                    ClaimErrorCode(str(rejected.code)), rejected.message, f"files.{index}.file"
+                ) from None
+        async with in_transaction():
+            documents = [
+                await ClaimDocument.create(
+                    claim_id=claim.id,
+                    checklist_code=upload.checklist_code,
+                    storage_key=file.key,
+                    thumbnail_key=file.thumbnail_key,
+                    content_type=file.content_type,
+                    size=file.size,
+                    sha256=file.sha256,
+                    original_sha256=file.original_sha256,
+                    phash=file.phash,
+                    width=file.width,
+                    height=file.height,
+                    file_name=_file_name(upload.file_name),
+                    uploaded_by_kind=str(actor.kind),
+                    uploaded_by_id=actor.subject_id,
+                )
+                for upload, file in zip(uploads, stored, strict=True)
+            ]
+            await _flag_reused_photos(claim, documents)
+    except BaseException:
+        await _discard(services, stored)
+        raise
+    await claim.refresh_from_db()
+    return claim
+
+
+async def _discard(services: Services, files: list[StoredFile]) -> None:
+    for file in files:
+        for key in (file.key, file.thumbnail_key):
+            if key:
+                with contextlib.suppress(Exception):
+                    await services.storage.delete(key)
+
+
+async def _flag_reused_photos(claim: Claim, documents: list[ClaimDocument]) -> None:
+    """Mark this claim and every other claim that already holds the same photo."""
+    others: dict[uuid.UUID, list[str]] = {}
+    candidates: list[tuple[Any, ...]] | None = None
+    for document in documents:
+        exact: list[uuid.UUID] = await ClaimDocument.filter(  # type: ignore[assignment]
+            Q(sha256=document.sha256) | Q(original_sha256=document.original_sha256)
+        ).exclude(claim_id=claim.id).values_list("claim_id", flat=True)
+        for other in exact:
+            others.setdefault(other, []).append("相同照片")
+        if document.phash is None:
+            continue
+        if candidates is None:  # one scan per request, however many photos it carries
+            candidates = list(
+                await ClaimDocument.exclude(claim_id=claim.id)
+                .exclude(phash=None)
+                .values_list("claim_id", "phash")
+            )
+        for other_claim, phash in candidates:
+            if hamming(phash, document.phash) <= NEAR_DUPLICATE_BITS:
+                others.setdefault(other_claim, []).append("高度相似的照片")
+    if not others:
+        return
+    numbers = dict(
+        await Claim.filter(id__in=list(others)).values_list("id", "report_number")
+    )
+    signals = [
+        f"与案件{numbers[other]}的材料存在{'、'.join(sorted(set(kinds)))}"
+        for other, kinds in others.items()
+    ]
+    await _add_signals(claim.id, signals)
+    for other in others:
+        await _add_signals(other, [f"案件{claim.report_number}上传了与本案相同或相似的照片"])
+
+
+async def _add_signals(claim_id: uuid.UUID, signals: list[str]) -> None:
+    claim = await Claim.filter(id=claim_id).select_for_update().get()
+    merged = list(dict.fromkeys([*claim.fraud_signals, *signals]))
+    await Claim.filter(id=claim_id).update(fraud_flag=True, fraud_signals=merged)
