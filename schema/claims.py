@@ -645,7 +645,7 @@ class ClaimMutations:
             claim_documents.Upload(
                 checklist_code=item.checklist_code,
                 file_name=getattr(item.file, "filename", None) or "file",
-                source=item.file,
+                source=item.file,  # type: ignore[arg-type]  # a Starlette UploadFile
             )
             for item in input.files
         ]

@@ -128,9 +128,13 @@ async def _flag_reused_photos(claim: Claim, documents: list[ClaimDocument]) -> N
     others: dict[uuid.UUID, list[str]] = {}
     candidates: list[tuple[Any, ...]] | None = None
     for document in documents:
-        exact: list[uuid.UUID] = await ClaimDocument.filter(  # type: ignore[assignment]
-            Q(sha256=document.sha256) | Q(original_sha256=document.original_sha256)
-        ).exclude(claim_id=claim.id).values_list("claim_id", flat=True)
+        exact: list[uuid.UUID] = (
+            await ClaimDocument.filter(  # type: ignore[assignment]
+                Q(sha256=document.sha256) | Q(original_sha256=document.original_sha256)
+            )
+            .exclude(claim_id=claim.id)
+            .values_list("claim_id", flat=True)
+        )
         for other in exact:
             others.setdefault(other, []).append("相同照片")
         if document.phash is None:
@@ -146,9 +150,7 @@ async def _flag_reused_photos(claim: Claim, documents: list[ClaimDocument]) -> N
                 others.setdefault(other_claim, []).append("高度相似的照片")
     if not others:
         return
-    numbers = dict(
-        await Claim.filter(id__in=list(others)).values_list("id", "report_number")
-    )
+    numbers = dict(await Claim.filter(id__in=list(others)).values_list("id", "report_number"))
     signals = [
         f"与案件{numbers[other]}的材料存在{'、'.join(sorted(set(kinds)))}"
         for other, kinds in others.items()
