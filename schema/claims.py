@@ -3,6 +3,7 @@ decision, payout and closure. Resolvers only translate; ``workflows.claims`` dec
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import UTC, datetime
@@ -377,6 +378,18 @@ def _uuid_or_zero(global_id: relay.GlobalID, type_name: str) -> uuid.UUID:
         return uuid.UUID(int=0)
 
 
+@strawberry.type(description="The archive of a closed claim, for records and audits.")
+class ClaimArchive:
+    report_number: str = strawberry.field(description="The claim's report number.")
+    manifest: str = strawberry.field(
+        description="JSON: the claim, its timeline, the decision and every file with its "
+        "SHA-256, as archived."
+    )
+    file_urls: list[str] = strawberry.field(
+        description="Short-lived signed links to the files, in manifest order."
+    )
+
+
 @strawberry.type
 class ClaimQueries:
     @strawberry.field(description="My claims, newest first.", permission_classes=CUSTOMER_ONLY)
@@ -403,6 +416,32 @@ class ClaimQueries:
             return None
         row = await visible_claims(info.context.actor).filter(id=claim_id).first()
         return Claim.from_model(row) if row else None
+
+    @strawberry.field(
+        description="Staff (CLAIM_READ): the archive export of a closed claim.",
+        permission_classes=STAFF_READ,
+    )
+    async def claim_archive(
+        self,
+        info: Info,
+        id: Annotated[relay.GlobalID, strawberry.argument(description="The claim's ID.")],
+    ) -> ClaimArchive | None:
+        try:
+            exported = await flows.archive(info.context.actor, _claim_id(id))
+        except flows.ClaimError as error:
+            if error.code is flows.ClaimErrorCode.CLAIM_NOT_FOUND:
+                return None
+            raise UserInputError(error.message) from None
+        storage = info.context.services.storage
+        ttl = info.context.services.settings.signed_url_ttl_seconds
+        return ClaimArchive(
+            report_number=exported["claim"]["reportNumber"],
+            manifest=json.dumps(exported, ensure_ascii=False, indent=2),
+            file_urls=[
+                storage.signed_url(f["storageKey"], expires_in=ttl, filename=f["fileName"])
+                for f in exported["files"]
+            ],
+        )
 
     @strawberry.field(
         description="Staff (CLAIM_READ): the claim queue, oldest submission first.",

@@ -5,6 +5,7 @@ staff queue and live updates."""
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -221,6 +222,18 @@ async def test_one_claim_through_every_state(
     assert "claim.documents_missing" in events and "claim.decided" in events
     assert "claim.paid" in events and "claim.closed" in events
     assert {"survey.requested", "care.followup_requested"} <= set(events)
+    archive = await gql(
+        client,
+        "query($id: ID!) { claimArchive(id: $id) { reportNumber manifest fileUrls } }",
+        {"id": claim_id},
+        token=adjuster,
+    )
+    manifest = json.loads(archive["data"]["claimArchive"]["manifest"])
+    assert manifest["claim"]["reportNumber"] == claim["reportNumber"]
+    assert [t["to"] for t in manifest["timeline"]][-1] == "CLOSED"
+    assert manifest["decision"][0]["approved"] == "3000.00"
+    noted = await do(client, NOTE, adjuster, claimId=claim_id, text="结案后补记")
+    assert noted["errors"][0]["code"] == "ILLEGAL_TRANSITION"
     # The customer never sees investigation notes.
     body = await gql(
         client,
