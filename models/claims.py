@@ -59,11 +59,11 @@ class RejectionReason(StrEnum):
 class Claim(Entity):
     report_number = fields.CharField(max_length=32, unique=True)
     policy: fields.ForeignKeyRelation[Policy] = fields.ForeignKeyField(
-        "models.Policy", related_name="claims", on_delete=fields.RESTRICT
+        "models.Policy", related_name="claims", on_delete=fields.RESTRICT, db_index=True
     )
     policy_id: uuid.UUID
     customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
-        "models.Customer", related_name="claims", on_delete=fields.RESTRICT
+        "models.Customer", related_name="claims", on_delete=fields.RESTRICT, db_index=True
     )
     customer_id: uuid.UUID
     loss_type = fields.CharField(max_length=32)
@@ -111,7 +111,7 @@ class ClaimEvent(Entity):
     """One entry of a claim's timeline: who moved it from where to where, and why."""
 
     claim: fields.ForeignKeyRelation[Claim] = fields.ForeignKeyField(
-        "models.Claim", related_name="events", on_delete=fields.CASCADE
+        "models.Claim", related_name="events", on_delete=fields.CASCADE, db_index=True
     )
     claim_id: uuid.UUID
     actor_kind = fields.CharField(max_length=16)  # customer, staff, system
@@ -129,7 +129,7 @@ class ClaimLine(Entity):
     """The decision for one coverage: what was claimed, what is paid, and why."""
 
     claim: fields.ForeignKeyRelation[Claim] = fields.ForeignKeyField(
-        "models.Claim", related_name="lines", on_delete=fields.CASCADE
+        "models.Claim", related_name="lines", on_delete=fields.CASCADE, db_index=True
     )
     claim_id: uuid.UUID
     coverage: fields.ForeignKeyRelation[Coverage] = fields.ForeignKeyField(
@@ -149,7 +149,7 @@ class InvestigationNote(Entity):
     """Staff-only notes of an investigation, never shown to the customer."""
 
     claim: fields.ForeignKeyRelation[Claim] = fields.ForeignKeyField(
-        "models.Claim", related_name="notes", on_delete=fields.CASCADE
+        "models.Claim", related_name="notes", on_delete=fields.CASCADE, db_index=True
     )
     claim_id: uuid.UUID
     author: fields.ForeignKeyRelation[StaffUser] = fields.ForeignKeyField(
@@ -177,10 +177,10 @@ class DailySequence(Model):
 
 class ClaimDocument(Entity):
     """A photo or document for one checklist item. Stored re-encoded (no EXIF) under a
-    random key; reachable only through short-lived signed URLs."""
+    random key, and reachable only through short-lived signed URLs."""
 
     claim: fields.ForeignKeyRelation[Claim] = fields.ForeignKeyField(
-        "models.Claim", related_name="documents", on_delete=fields.RESTRICT
+        "models.Claim", related_name="documents", on_delete=fields.RESTRICT, db_index=True
     )
     claim_id: uuid.UUID
     checklist_code = fields.CharField(max_length=32)

@@ -94,7 +94,7 @@ class Device(Entity):
     """An app installation that can receive push messages."""
 
     customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
-        "models.Customer", related_name="devices", on_delete=fields.CASCADE
+        "models.Customer", related_name="devices", on_delete=fields.CASCADE, db_index=True
     )
     customer_id: uuid.UUID
     platform = fields.CharEnumField(DevicePlatform, max_length=16)

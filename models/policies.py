@@ -75,7 +75,7 @@ class Policy(Entity):
         "models.Product", related_name="policies", on_delete=fields.RESTRICT
     )
     holder: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
-        "models.Customer", related_name="policies_held", on_delete=fields.RESTRICT
+        "models.Customer", related_name="policies_held", on_delete=fields.RESTRICT, db_index=True
     )
     holder_id: uuid.UUID
     product_id: uuid.UUID
@@ -128,11 +128,15 @@ class PolicyPerson(Entity):
 
 class InsuredPerson(PolicyPerson):
     policy: fields.ForeignKeyRelation[Policy] = fields.ForeignKeyField(
-        "models.Policy", related_name="insured_persons", on_delete=fields.CASCADE
+        "models.Policy", related_name="insured_persons", on_delete=fields.CASCADE, db_index=True
     )
     policy_id: uuid.UUID
     customer: fields.ForeignKeyNullableRelation[Customer] = fields.ForeignKeyField(
-        "models.Customer", related_name="insured_in", null=True, on_delete=fields.SET_NULL
+        "models.Customer",
+        related_name="insured_in",
+        null=True,
+        on_delete=fields.SET_NULL,
+        db_index=True,
     )
     customer_id: uuid.UUID | None
     relation_to_holder = fields.CharField(max_length=16)
@@ -143,11 +147,15 @@ class InsuredPerson(PolicyPerson):
 
 class Beneficiary(PolicyPerson):
     policy: fields.ForeignKeyRelation[Policy] = fields.ForeignKeyField(
-        "models.Policy", related_name="beneficiaries", on_delete=fields.CASCADE
+        "models.Policy", related_name="beneficiaries", on_delete=fields.CASCADE, db_index=True
     )
     policy_id: uuid.UUID
     customer: fields.ForeignKeyNullableRelation[Customer] = fields.ForeignKeyField(
-        "models.Customer", related_name="beneficiary_of", null=True, on_delete=fields.SET_NULL
+        "models.Customer",
+        related_name="beneficiary_of",
+        null=True,
+        on_delete=fields.SET_NULL,
+        db_index=True,
     )
     customer_id: uuid.UUID | None
     relation_to_insured = fields.CharField(max_length=16)

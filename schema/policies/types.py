@@ -65,6 +65,7 @@ class LossType:
 
 @strawberry.type(description="An insurance product and the terms of its policies.")
 class Product(relay.Node):
+    model: strawberry.Private[m.Product]
     id: relay.NodeID[str]
     code: str = strawberry.field(description="Product code.")
     name: str = strawberry.field(description="Product name in Chinese.")
@@ -76,11 +77,23 @@ class Product(relay.Node):
     cooling_off_days: int = strawberry.field(
         description="Days after issue within which the policy can be cancelled in full (犹豫期)."
     )
-    loss_types: list[LossType] = strawberry.field(description="The losses this product covers.")
+
+    @strawberry.field(description="The losses this product covers.")
+    def loss_types(self) -> list[LossType]:
+        """Built only when asked for: most product answers need just name and kind."""
+        return [
+            LossType(
+                code=lt["code"],
+                name=lt["name"],
+                documents=[RequiredDocument(**doc) for doc in lt.get("documents", [])],
+            )
+            for lt in self.model.loss_types
+        ]
 
     @classmethod
     def from_model(cls, model: m.Product) -> Product:
         return cls(
+            model=model,
             id=str(model.id),
             code=model.code,
             name=model.name,
@@ -88,14 +101,6 @@ class Product(relay.Node):
             description=model.description,
             report_time_limit_hours=model.report_time_limit_hours,
             cooling_off_days=model.cooling_off_days,
-            loss_types=[
-                LossType(
-                    code=lt["code"],
-                    name=lt["name"],
-                    documents=[RequiredDocument(**doc) for doc in lt.get("documents", [])],
-                )
-                for lt in model.loss_types
-            ],
         )
 
 

@@ -217,3 +217,26 @@ def test_unexpected_exceptions_are_masked_deliberate_errors_are_not() -> None:
     assert should_mask_error(GraphQLError("boom", original_error=KeyError("secret")))
     assert not should_mask_error(GraphQLError("bad", original_error=GraphQLError("bad")))
     assert not should_mask_error(GraphQLError("Cannot query field"))
+
+
+async def test_identical_queries_are_validated_once(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parser and validation caches really hit (validation is ~20% of a request)."""
+    import strawberry.schema.schema as strawberry_schema
+    from strawberry.extensions import validation_cache
+
+    calls = []
+    original = strawberry_schema.validate_document
+
+    def counting(*args: Any) -> Any:
+        calls.append(args[1])
+        return original(*args)
+
+    validation_cache._get_validate_cache.cache_clear()
+    monkeypatch.setattr(strawberry_schema, "validate_document", counting)
+    query = "{ me { permissions } __typename }"
+    for _ in range(3):
+        assert (await client.post("/graphql", json={"query": query})).status_code == 200
+    assert len(calls) == 1
+    validation_cache._get_validate_cache.cache_clear()
