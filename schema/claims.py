@@ -128,6 +128,10 @@ class Claim(relay.Node):
     payment_due_at: datetime | None = strawberry.field(
         description="Regulatory clock: 10 days after an approval."
     )
+    rejection_notice_due_at: datetime | None = strawberry.field(
+        description="Regulatory clock: the rejection notice is due within 3 days (it is "
+        "sent with the decision)."
+    )
     approved_amount: Money = strawberry.field(description="Total approved.")
     paid_amount: Money = strawberry.field(description="Total paid.")
     paid_at: datetime | None = strawberry.field(description="When it was paid.")
@@ -179,6 +183,7 @@ class Claim(relay.Node):
             decided_at=at(claim.decided_at),
             decision_due_at=at(clocks.decision_due_at),
             payment_due_at=at(clocks.payment_due_at),
+            rejection_notice_due_at=at(clocks.rejection_notice_due_at),
             approved_amount=cny(claim.approved_amount),
             paid_amount=cny(claim.paid_amount),
             paid_at=at(claim.paid_at),
@@ -518,8 +523,11 @@ class WithdrawClaimInput:
     reason: str | None = strawberry.field(default=None, description="Optional reason.")
 
 
-@strawberry.input(description="Answer a request for more information.")
-class SupplementClaimInput:
+@strawberry.input(
+    description="Answer a request for more information: upload the files with "
+    "`uploadClaimDocuments` first, then say what was provided; review resumes."
+)
+class SupplementDocumentsInput:
     claim_id: relay.GlobalID = strawberry.field(description="The claim.")
     note: str = strawberry.field(description="What was provided.")
 
@@ -717,13 +725,13 @@ class ClaimMutations:
     @strawberry.mutation(
         description="Answer the adjuster's request for more.", permission_classes=CUSTOMER_ONLY
     )
-    async def supplement_claim(
+    async def supplement_documents(
         self,
         info: Info,
-        input: Annotated[SupplementClaimInput, strawberry.argument(description=INPUT)],
+        input: Annotated[SupplementDocumentsInput, strawberry.argument(description=INPUT)],
     ) -> ClaimPayload:
         return await _act(
-            lambda: flows.supplement_claim(
+            lambda: flows.supplement_documents(
                 info.context.actor, _claim_id(input.claim_id), input.note
             )
         )

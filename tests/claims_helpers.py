@@ -1,10 +1,13 @@
-"""Shared set-up for claim tests: an auto policy with the real demo product terms."""
+"""Shared set-up for claim tests: an auto policy with the real demo product terms, and
+uploads by the GraphQL multipart request spec."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 from strawberry import relay
 
 from api.services import Services
@@ -45,3 +48,40 @@ def loss_input(policy: Policy, **overrides: Any) -> dict[str, Any]:
     }
     values.update(overrides)
     return values
+
+
+UPLOAD = """mutation($input: UploadClaimDocumentsInput!) {
+  uploadClaimDocuments(input: $input) {
+    claim { id status missingDocuments
+            documents { checklistCode fileName contentType url thumbnailUrl width height } }
+    errors { field message code } } }"""
+
+
+async def upload(
+    client: httpx.AsyncClient,
+    token: str,
+    claim_id: str,
+    files: list[tuple[str, str, bytes]],
+    *,
+    preflight: bool = True,
+) -> httpx.Response:
+    """A GraphQL multipart request: operations, map, then the files."""
+    operations = {
+        "query": UPLOAD,
+        "variables": {
+            "input": {
+                "claimId": claim_id,
+                "files": [{"checklistCode": code, "file": None} for code, _, _ in files],
+            }
+        },
+    }
+    mapping = {str(i): [f"variables.input.files.{i}.file"] for i in range(len(files))}
+    headers = {"authorization": f"Bearer {token}"}
+    if preflight:
+        headers["apollo-require-preflight"] = "true"
+    return await client.post(
+        "/graphql",
+        data={"operations": json.dumps(operations), "map": json.dumps(mapping)},
+        files={str(i): (name, data) for i, (_, name, data) in enumerate(files)},
+        headers=headers,
+    )

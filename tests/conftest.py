@@ -97,8 +97,9 @@ def settings_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
-def settings(database_url: str, settings_overrides: dict[str, Any]) -> Settings:
+def settings(database_url: str, settings_overrides: dict[str, Any], tmp_path: Path) -> Settings:
     values: dict[str, Any] = {
+        "storage_root": tmp_path / "files",
         "env": "development",
         "database_url": database_url,
         "redis_url": TEST_REDIS_URL,

@@ -505,7 +505,7 @@ async def withdraw_claim(actor: Actor, claim_id: uuid.UUID, reason: str | None) 
     return await _move(claim, S.WITHDRAWN, actor, action="withdraw", note=note)
 
 
-async def supplement_claim(actor: Actor, claim_id: uuid.UUID, note: str) -> Claim:
+async def supplement_documents(actor: Actor, claim_id: uuid.UUID, note: str) -> Claim:
     """The customer answers a request for more information; review resumes."""
     claim = await load_claim(actor, claim_id)
     text = _required(note, "note", 2000)

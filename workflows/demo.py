@@ -8,12 +8,15 @@ whenever the data is loaded. Every ID number is synthetic (valid checksum, ficti
 from __future__ import annotations
 
 import asyncio
+import io
+import random
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 import httpx
+from PIL import Image, ImageDraw
 from tortoise.transactions import in_transaction
 
 from api.services import Services, build_services
@@ -514,10 +517,24 @@ def demo_accounts() -> str:
     return "\n".join(lines)
 
 
+def demo_photo(seed: int) -> bytes:
+    """A generated stand-in for a customer's photo (no real person or plate in the demo)."""
+    rng = random.Random(seed)
+    image = Image.new("RGB", (1280, 960), (rng.randint(90, 160),) * 3)
+    draw = ImageDraw.Draw(image)
+    for _ in range(40):
+        x, y = rng.randint(0, 1200), rng.randint(0, 900)
+        colour = (rng.randint(0, 255), rng.randint(0, 255), rng.randint(0, 255))
+        draw.rectangle((x, y, x + rng.randint(20, 300), y + rng.randint(20, 200)), fill=colour)
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=88)
+    return buffer.getvalue()
+
+
 async def seed_claims(services: Services) -> None:
     """Claims in several states, made through the claims workflow itself, so the staff
     queue, timelines and inboxes look real."""
-    from workflows import claims
+    from workflows import claim_documents, claims
 
     staff = {u.username: u for u in await StaffUser.all()}
 
@@ -566,6 +583,13 @@ async def seed_claims(services: Services) -> None:
         assert coverage is not None
         return coverage
 
+    async def with_photos(actor: Actor, claim: Claim, codes: list[str], seed: int) -> None:
+        uploads = [
+            claim_documents.Upload(code, f"{code}.jpg", io.BytesIO(demo_photo(seed + n)))
+            for n, code in enumerate(codes)
+        ]
+        await claim_documents.add_documents(services, actor, claim.id, uploads)
+
     # 张伟: a fresh collision, documents pending.
     await reported(
         "13800000001",
@@ -584,7 +608,9 @@ async def seed_claims(services: Services) -> None:
         100,
         "北京大学第三医院",
     )
+    await with_photos(actor, claim, ["D01", "D03", "D04"], seed=200)
     await claims.submit_claim(actor, claim.id, "出院小结原件待医院盖章后补交")
+
     # 王芳: under review, the adjuster asked for more.
     actor, claim = await reported(
         "13800000003",
@@ -594,6 +620,7 @@ async def seed_claims(services: Services) -> None:
         20,
         "上海市徐汇区漕溪北路与南丹路路口",
     )
+    await with_photos(actor, claim, ["D01", "D02", "D03"], seed=300)
     claim = await under_review(actor, claim)
     await claims.add_note(as_staff("adjuster.wang"), claim.id, "已电话联系对方车主，对方承认全责")
     await claims.request_more_info(

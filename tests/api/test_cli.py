@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import httpx
@@ -17,10 +18,16 @@ from tests.api.test_settings import REAL
 from tests.graphql import gql
 
 ROOT = Path(__file__).parents[2]
+STORAGE_ROOT = tempfile.mkdtemp(prefix="anxin-cli-files-")
 
 
 def anxin(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ANXIN_DATABASE_URL": database_url, "ANXIN_ENV": "development"}
+    env = {
+        **os.environ,
+        "ANXIN_DATABASE_URL": database_url,
+        "ANXIN_ENV": "development",
+        "ANXIN_STORAGE_ROOT": STORAGE_ROOT,  # never the repository's data/
+    }
     return subprocess.run(
         [sys.executable, "-m", "api.cli", *args],
         cwd=ROOT,

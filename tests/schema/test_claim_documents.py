@@ -5,7 +5,6 @@ reused on another claim flagged for staff only."""
 from __future__ import annotations
 
 import io
-import json
 from typing import Any
 
 import httpx
@@ -15,48 +14,13 @@ from PIL import Image
 from api.services import Services
 from models.claims import Claim, ClaimDocument
 from models.staff import StaffRole
-from tests.claims_helpers import auto_policy, loss_input
+from tests.claims_helpers import auto_policy, loss_input, upload
 from tests.factories import customer_token, make_customer, make_staff, staff_token
 from tests.graphql import gql
 from tests.storage.samples import ELF, jpeg_with_gps, pdf, photo, png_header_only
 
-UPLOAD = """mutation($input: UploadClaimDocumentsInput!) {
-  uploadClaimDocuments(input: $input) {
-    claim { id status missingDocuments
-            documents { checklistCode fileName contentType url thumbnailUrl width height } }
-    errors { field message code } } }"""
 REPORT = """mutation($input: ReportLossInput!) { reportLoss(input: $input) {
   claim { id } errors { code } } }"""
-
-
-async def upload(
-    client: httpx.AsyncClient,
-    token: str,
-    claim_id: str,
-    files: list[tuple[str, str, bytes]],
-    *,
-    preflight: bool = True,
-) -> httpx.Response:
-    """A GraphQL multipart request: operations, map, then the files."""
-    operations = {
-        "query": UPLOAD,
-        "variables": {
-            "input": {
-                "claimId": claim_id,
-                "files": [{"checklistCode": code, "file": None} for code, _, _ in files],
-            }
-        },
-    }
-    mapping = {str(i): [f"variables.input.files.{i}.file"] for i in range(len(files))}
-    headers = {"authorization": f"Bearer {token}"}
-    if preflight:
-        headers["apollo-require-preflight"] = "true"
-    return await client.post(
-        "/graphql",
-        data={"operations": json.dumps(operations), "map": json.dumps(mapping)},
-        files={str(i): (name, data) for i, (_, name, data) in enumerate(files)},
-        headers=headers,
-    )
 
 
 def result(response: httpx.Response) -> dict[str, Any]:

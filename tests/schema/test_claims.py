@@ -21,10 +21,11 @@ from models.notifications import OutboxEvent
 from models.policies import Coverage, Policy, PolicyStatus
 from models.staff import StaffRole
 from push.outbox import OutboxRelay
-from tests.claims_helpers import auto_policy, gid, loss_input
+from tests.claims_helpers import auto_policy, gid, loss_input, upload
 from tests.conftest import postgres_only
 from tests.factories import customer_token, make_customer, make_staff, staff_token
 from tests.graphql import gql
+from tests.storage.samples import encode, heic, jpeg_with_gps, pdf, photo
 
 CLAIM_FIELDS = """
   id reportNumber status statusName version lateReport lossType contactPhone
@@ -52,7 +53,7 @@ def action(name: str, input_type: str) -> str:
 
 SUBMIT = action("submitClaim", "SubmitClaimInput")
 WITHDRAW = action("withdrawClaim", "WithdrawClaimInput")
-SUPPLEMENT = action("supplementClaim", "SupplementClaimInput")
+SUPPLEMENT = action("supplementDocuments", "SupplementDocumentsInput")
 ASSIGN = action("assignClaim", "AssignClaimInput")
 MORE_INFO = action("requestClaimInfo", "RequestClaimInfoInput")
 NOTE = action("addInvestigationNote", "AddInvestigationNoteInput")
@@ -113,6 +114,25 @@ async def test_one_claim_through_every_state(
 
     missing = await do(client, SUBMIT, customer, claimId=claim_id)
     assert missing["errors"][0]["code"] == "DOCUMENTS_MISSING"
+    uploaded = (
+        await upload(
+            client,
+            customer,
+            claim_id,
+            [
+                ("D01", "现场.jpg", jpeg_with_gps(photo(11))),
+                ("D02", "驾驶证.heic", heic(photo(12))),
+                ("D03", "行驶证.png", encode(photo(13), "PNG")),
+                ("D04", "事故认定书.pdf", pdf()),
+            ],
+        )
+    ).json()["data"]["uploadClaimDocuments"]
+    assert uploaded["errors"] == []
+    assert uploaded["claim"]["missingDocuments"] == ["维修发票"]
+    assert {d["contentType"] for d in uploaded["claim"]["documents"]} == {
+        "image/jpeg",
+        "application/pdf",
+    }
     submitted = await do(
         client, SUBMIT, customer, claimId=claim_id, explanation="维修发票待修理厂开具后补交"
     )
@@ -142,6 +162,17 @@ async def test_one_claim_through_every_state(
     )
     assert asked["claim"]["status"] == "MORE_INFO_REQUESTED"
     assert asked["claim"]["moreInfoRequest"]["items"] == ["维修发票", "交警事故认定书"]
+    invoice = (
+        await upload(
+            client,
+            customer,
+            claim_id,
+            [
+                ("D05", "维修发票.pdf", pdf()),
+            ],
+        )
+    ).json()["data"]["uploadClaimDocuments"]
+    assert invoice["errors"] == [] and invoice["claim"]["missingDocuments"] == []
     supplemented = await do(
         client, SUPPLEMENT, customer, claimId=claim_id, note="已补充维修发票和事故认定书"
     )
@@ -232,6 +263,8 @@ async def test_one_claim_through_every_state(
     assert manifest["claim"]["reportNumber"] == claim["reportNumber"]
     assert [t["to"] for t in manifest["timeline"]][-1] == "CLOSED"
     assert manifest["decision"][0]["approved"] == "3000.00"
+    assert len(manifest["files"]) == 5 == len(archive["data"]["claimArchive"]["fileUrls"])
+    assert all(len(f["sha256"]) == 64 for f in manifest["files"])
     noted = await do(client, NOTE, adjuster, claimId=claim_id, text="结案后补记")
     assert noted["errors"][0]["code"] == "ILLEGAL_TRANSITION"
     # The customer never sees investigation notes.
