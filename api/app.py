@@ -22,7 +22,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 from api.graphql_view import GraphQLView
 from api.logging import configure_logging
 from api.middleware import MultipartPreflightMiddleware, SecurityHeadersMiddleware
-from api.routes import healthz, readyz, serve_file
+from api.routes import healthz, payment_notify, readyz, serve_file
 from api.services import build_services
 from api.settings import Settings
 from models.config import tortoise_config
@@ -86,6 +86,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/files/{key:path}", serve_file, methods=["GET", "HEAD"]),
+            Route("/payments/{provider}/notify", payment_notify, methods=["POST"]),
             Mount("/static/graphiql", StaticFiles(directory=STATIC / "graphiql")),
         ],
         middleware=[

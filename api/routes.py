@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from tortoise import connections
 
+from payments.orders import handle_callback
 from storage.local import LocalStorage, file_endpoint
 
 log = logging.getLogger("anxin.health")
@@ -52,3 +53,13 @@ async def serve_file(request: Request) -> Response:
     if not isinstance(storage, LocalStorage):
         return JSONResponse({"error": {"code": "NOT_FOUND", "message": "not found"}}, 404)
     return await file_endpoint(storage)(request)
+
+
+async def payment_notify(request: Request) -> Response:
+    """Provider callbacks: verified, checked and recorded before the provider's answer."""
+    provider = request.app.state.services.payment_providers.get(request.path_params["provider"])
+    if provider is None:
+        return JSONResponse({"error": {"code": "NOT_FOUND", "message": "not found"}}, 404)
+    body = await request.body()
+    reply = await handle_callback(provider, dict(request.headers), body)
+    return Response(reply.body, reply.status_code, media_type=reply.content_type)

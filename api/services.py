@@ -5,6 +5,8 @@ Everything is passed explicitly (no registries), so a test can build its own.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 
 import httpx
@@ -14,6 +16,8 @@ from anyio import CapacityLimiter
 from api.settings import Settings, SmsProvider, StorageBackend
 from api.wechat import WechatMiniProgram
 from models.pii import PiiCipher
+from payments.base import PaymentProvider
+from payments.sandbox import SandboxProvider
 from push.bus import EventBus, build_bus
 from push.queue import DeliveryQueue, build_queue
 from push.sms import AliyunSmsSender, ConsoleSmsSender, SmsSender
@@ -34,6 +38,7 @@ class Services:
     queue: DeliveryQueue
     storage: ObjectStorage
     upload_limiter: CapacityLimiter  # how many photos decode at once
+    payment_providers: dict[str, PaymentProvider]
 
 
 def build_pii_cipher(settings: Settings) -> PiiCipher:
@@ -60,6 +65,15 @@ def build_storage(settings: Settings, http: httpx.AsyncClient) -> ObjectStorage:
         url_prefix=settings.storage_url_prefix,
         signing_key=settings.file_signing_key,
     )
+
+
+def build_payment_providers(settings: Settings) -> dict[str, PaymentProvider]:
+    """The sandbox in development; Alipay and WeChat Pay when configured."""
+    providers: dict[str, PaymentProvider] = {}
+    if settings.is_development:
+        key = hmac.new(settings.file_signing_key, b"anxin/sandbox-pay", hashlib.sha256)
+        providers["sandbox"] = SandboxProvider(key.digest())
+    return providers
 
 
 def build_services(
@@ -94,4 +108,5 @@ def build_services(
         build_queue(redis_client),
         build_storage(settings, http),
         CapacityLimiter(settings.upload_decode_concurrency),
+        build_payment_providers(settings),
     )

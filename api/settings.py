@@ -83,6 +83,9 @@ class Settings(BaseSettings):
 
     http_timeout_seconds: float = 5.0
 
+    # Where providers reach this gateway (payment callbacks).
+    public_base_url: str = "http://127.0.0.1:8000"
+
     # Claims: above this approved amount an adjuster's decision waits for a supervisor.
     adjuster_authority_limit: Decimal = Decimal("50000.00")
 

@@ -7,4 +7,5 @@ MODEL_MODULES = [
     "models.policies",
     "models.notifications",
     "models.claims",
+    "models.payments",
 ]

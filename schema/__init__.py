@@ -34,13 +34,14 @@ from schema.notifications import (
     NotificationQueries,
     NotificationSubscriptions,
 )
+from schema.payments import PaymentMutations, PaymentQueries, PaymentSubscriptions
 from schema.permissions import IsAuthenticated
 from schema.policies.queries import PolicyQueries
 from workflows.auth import still_valid
 
 
 @strawberry.type(description="Everything that can be read.")
-class Query(AuthQueries, PolicyQueries, ClaimQueries, NotificationQueries):
+class Query(AuthQueries, PolicyQueries, ClaimQueries, PaymentQueries, NotificationQueries):
     @strawberry.field(
         description="Any object by its global ID; null if it does not exist or you may not see it.",
         permission_classes=[IsAuthenticated],
@@ -54,12 +55,12 @@ class Query(AuthQueries, PolicyQueries, ClaimQueries, NotificationQueries):
 
 
 @strawberry.type(description="Everything that changes something.")
-class Mutation(AuthMutations, ClaimMutations, NotificationMutations):
+class Mutation(AuthMutations, ClaimMutations, PaymentMutations, NotificationMutations):
     pass
 
 
 @strawberry.type(description="Live updates over WebSocket (graphql-transport-ws).")
-class Subscription(ClaimSubscriptions, NotificationSubscriptions):
+class Subscription(ClaimSubscriptions, PaymentSubscriptions, NotificationSubscriptions):
     pass
 
 

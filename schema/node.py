@@ -16,6 +16,7 @@ from models.notifications import Notification as NotificationModel
 from models.staff import StaffUser
 from schema.claims import Claim
 from schema.notifications import Notification
+from schema.payments import PaymentOrder, order_visible_to
 from schema.people import Customer, StaffMember
 from schema.policies.types import (
     Beneficiary,
@@ -88,6 +89,11 @@ async def _claim(actor: Actor, object_id: uuid.UUID) -> Claim | None:
     return Claim.from_model(row) if row else None
 
 
+async def _payment_order(actor: Actor, object_id: uuid.UUID) -> PaymentOrder | None:
+    row = await order_visible_to(actor, object_id)
+    return PaymentOrder.from_model(row) if row else None
+
+
 NODE_RESOLVERS: dict[str, Callable[[Actor, uuid.UUID], Awaitable[relay.Node | None]]] = {
     "Policy": _policy,
     "Product": _product,
@@ -99,6 +105,7 @@ NODE_RESOLVERS: dict[str, Callable[[Actor, uuid.UUID], Awaitable[relay.Node | No
     "StaffMember": _staff_member,
     "Notification": _notification,
     "Claim": _claim,
+    "PaymentOrder": _payment_order,
 }
 
 

@@ -6,6 +6,7 @@ from json import dumps, loads
 from models.auth import SubjectKind
 from models.claims import ClaimStatus, RejectionReason, ReportChannel
 from models.notifications import Channel, DeliveryStatus, DevicePlatform
+from models.payments import LedgerKind, OrderStatus
 from models.policies import PaymentFrequency, PolicyStatus, ProductKind
 from models.staff import StaffRole
 from tortoise.fields.base import OnDelete
@@ -73,6 +74,19 @@ class Migration(migrations.Migration):
             ],
             options={'table': 'device', 'app': 'models', 'pk_attr': 'id', 'table_description': 'An app installation that can receive push messages.'},
             bases=['Entity'],
+        ),
+        ops.CreateModel(
+            name='IdempotencyRecord',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('scope', fields.CharField(max_length=96)),
+                ('key', fields.CharField(max_length=128)),
+                ('request_hash', fields.CharField(max_length=64)),
+                ('response', fields.JSONField(null=True, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'idempotency_record', 'app': 'models', 'unique_together': (('scope', 'key'),), 'pk_attr': 'id', 'table_description': 'The first answer to a keyed request, replayed to retries with the same input.'},
+            bases=['Model'],
         ),
         ops.CreateModel(
             name='Notification',
@@ -255,6 +269,43 @@ class Migration(migrations.Migration):
             ],
             options={'table': 'premium_installment', 'app': 'models', 'unique_together': (('policy', 'sequence'),), 'pk_attr': 'id'},
             bases=['Entity'],
+        ),
+        ops.CreateModel(
+            name='PaymentOrder',
+            fields=[
+                ('id', fields.UUIDField(primary_key=True, default=uuid4, unique=True, db_index=True)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('order_number', fields.CharField(unique=True, max_length=32)),
+                ('customer', fields.ForeignKeyField('models.Customer', source_field='customer_id', db_index=True, db_constraint=True, to_field='id', related_name='payment_orders', on_delete=OnDelete.RESTRICT)),
+                ('policy', fields.ForeignKeyField('models.Policy', source_field='policy_id', db_constraint=True, to_field='id', related_name='payment_orders', on_delete=OnDelete.RESTRICT)),
+                ('installment', fields.ForeignKeyField('models.PremiumInstallment', source_field='installment_id', db_index=True, db_constraint=True, to_field='id', related_name='payment_orders', on_delete=OnDelete.RESTRICT)),
+                ('provider', fields.CharField(max_length=16)),
+                ('method', fields.CharField(max_length=32)),
+                ('amount', fields.DecimalField(max_digits=14, decimal_places=2)),
+                ('status', fields.CharEnumField(default=OrderStatus.CREATED, description='CREATED: CREATED\nPAID: PAID\nCLOSED: CLOSED', enum_type=OrderStatus, max_length=16)),
+                ('checkout', fields.JSONField(default=dict, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('provider_trade_no', fields.CharField(null=True, max_length=64)),
+                ('expires_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('paid_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('closed_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'payment_order', 'app': 'models', 'pk_attr': 'id'},
+            bases=['Entity'],
+        ),
+        ops.CreateModel(
+            name='LedgerEntry',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('kind', fields.CharEnumField(description='PREMIUM_RECEIVED: PREMIUM_RECEIVED\nREFUND: REFUND\nPAYOUT: PAYOUT', enum_type=LedgerKind, max_length=24)),
+                ('provider', fields.CharField(max_length=16)),
+                ('provider_txn_id', fields.CharField(max_length=64)),
+                ('amount', fields.DecimalField(max_digits=14, decimal_places=2)),
+                ('order', fields.ForeignKeyField('models.PaymentOrder', source_field='order_id', null=True, db_constraint=True, to_field='id', related_name='ledger', on_delete=OnDelete.RESTRICT)),
+                ('reference', fields.CharField(max_length=64)),
+                ('recorded_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'ledger_entry', 'app': 'models', 'unique_together': (('provider', 'kind', 'provider_txn_id'),), 'pk_attr': 'id', 'table_description': 'One movement of money, never updated or deleted.'},
+            bases=['Model'],
         ),
         ops.CreateModel(
             name='QuietHours',

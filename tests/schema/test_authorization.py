@@ -4,6 +4,7 @@ through its own field and through ``node(id:)``, for every node type."""
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -14,6 +15,7 @@ from api.services import Services
 from models import policies as m
 from models.claims import Claim, ClaimStatus, ReportChannel
 from models.notifications import Notification
+from models.payments import PaymentOrder
 from models.staff import StaffRole
 from schema import build_schema
 from schema.node import NODE_RESOLVERS
@@ -83,6 +85,18 @@ async def world(services: Services) -> dict[str, Any]:
                 status=ClaimStatus.SUBMITTED,
             )
         ).id,
+        "PaymentOrder": (
+            await PaymentOrder.create(
+                order_number="PO20261130999999",
+                customer=alice,
+                policy=policy,
+                installment=await m.PremiumInstallment.filter(policy_id=policy.id).first(),
+                provider="sandbox",
+                method="SANDBOX",
+                amount=Decimal("600.00"),
+                expires_at=policy.ends_at,
+            )
+        ).id,
     }
     return {
         "policy": policy,
@@ -119,6 +133,7 @@ NOT_VISIBLE_TO_MALLORY = {
     "StaffMember": True,
     "Notification": True,
     "Claim": True,
+    "PaymentOrder": True,
 }
 
 

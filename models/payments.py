@@ -1,0 +1,99 @@
+"""Payment orders, the append-only ledger of money movements, and idempotency records.
+
+The ledger has one row per provider transaction (unique on provider and transaction
+id), so a callback delivered a hundred times records the money once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from tortoise import fields
+from tortoise.models import Model
+
+from models.base import Entity
+from models.policies import money_field
+
+if TYPE_CHECKING:
+    from models.customers import Customer
+    from models.policies import Policy, PremiumInstallment
+
+
+class OrderStatus(StrEnum):
+    CREATED = "CREATED"  # waiting for the customer to pay
+    PAID = "PAID"
+    CLOSED = "CLOSED"  # expired or closed unpaid
+
+
+class LedgerKind(StrEnum):
+    PREMIUM_RECEIVED = "PREMIUM_RECEIVED"
+    REFUND = "REFUND"
+    PAYOUT = "PAYOUT"
+
+
+class PaymentOrder(Entity):
+    order_number = fields.CharField(max_length=32, unique=True)
+    customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
+        "models.Customer", related_name="payment_orders", on_delete=fields.RESTRICT, db_index=True
+    )
+    customer_id: uuid.UUID
+    policy: fields.ForeignKeyRelation[Policy] = fields.ForeignKeyField(
+        "models.Policy", related_name="payment_orders", on_delete=fields.RESTRICT
+    )
+    policy_id: uuid.UUID
+    installment: fields.ForeignKeyRelation[PremiumInstallment] = fields.ForeignKeyField(
+        "models.PremiumInstallment",
+        related_name="payment_orders",
+        on_delete=fields.RESTRICT,
+        db_index=True,
+    )
+    installment_id: uuid.UUID
+    provider = fields.CharField(max_length=16)
+    method = fields.CharField(max_length=32)
+    amount = money_field()
+    status = fields.CharEnumField(OrderStatus, max_length=16, default=OrderStatus.CREATED)
+    checkout: fields.JSONField[dict[str, str]] = fields.JSONField(default=dict)
+    provider_trade_no = fields.CharField(max_length=64, null=True)
+    expires_at = fields.DatetimeField()
+    paid_at = fields.DatetimeField(null=True)
+    closed_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "payment_order"
+
+
+class LedgerEntry(Model):
+    """One movement of money, never updated or deleted."""
+
+    id = fields.BigIntField(primary_key=True)
+    kind = fields.CharEnumField(LedgerKind, max_length=24)
+    provider = fields.CharField(max_length=16)
+    provider_txn_id = fields.CharField(max_length=64)
+    amount = money_field()  # positive in, negative out
+    order: fields.ForeignKeyNullableRelation[PaymentOrder] = fields.ForeignKeyField(
+        "models.PaymentOrder", related_name="ledger", null=True, on_delete=fields.RESTRICT
+    )
+    order_id: uuid.UUID | None
+    reference = fields.CharField(max_length=64)  # our order, refund or transfer number
+    recorded_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "ledger_entry"
+        unique_together = (("provider", "kind", "provider_txn_id"),)
+
+
+class IdempotencyRecord(Model):
+    """The first answer to a keyed request, replayed to retries with the same input."""
+
+    id = fields.BigIntField(primary_key=True)
+    scope = fields.CharField(max_length=96)  # who + which operation
+    key = fields.CharField(max_length=128)
+    request_hash = fields.CharField(max_length=64)
+    response: fields.JSONField[dict[str, Any]] | None = fields.JSONField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "idempotency_record"
+        unique_together = (("scope", "key"),)

@@ -1,0 +1,258 @@
+"""Premium payment orders and provider callbacks.
+
+The amount always comes from the installment on the server. A callback is believed only
+after its signature (the provider module), then its app id, merchant, our order number
+and the exact amount (here); then, under the order's row lock, the order is marked paid,
+the installment paid, one ledger entry and one outbox event written — all in one
+transaction, so a hundred copies of one callback have exactly one effect.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from strawberry import relay
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from models.payments import LedgerEntry, LedgerKind, OrderStatus, PaymentOrder
+from models.policies import Policy, PremiumInstallment
+from payments.base import (
+    CallbackReply,
+    InvalidNotification,
+    PaymentMethod,
+    PaymentNotification,
+    PaymentProvider,
+    PayRequest,
+    ProviderRejected,
+    ProviderUnavailable,
+    TradeState,
+)
+from push.outbox import emit
+from workflows.access import Actor, visible_policies
+from workflows.claims import next_number
+from workflows.errors import DomainError
+from workflows.idempotency import once
+
+log = logging.getLogger("anxin.payments")
+security_log = logging.getLogger("anxin.security")
+ORDER_LIFETIME = timedelta(minutes=30)
+PREMIUM_OWED = ("PENDING", "ACTIVE", "LAPSED")
+
+METHOD_PROVIDER = {
+    PaymentMethod.ALIPAY_APP: "alipay",
+    PaymentMethod.ALIPAY_MINI_PROGRAM: "alipay",
+    PaymentMethod.WECHAT_JSAPI: "wechat",
+    PaymentMethod.SANDBOX: "sandbox",
+}
+
+
+class PaymentErrorCode(StrEnum):
+    INSTALLMENT_NOT_FOUND = "INSTALLMENT_NOT_FOUND"
+    ALREADY_PAID = "ALREADY_PAID"
+    NOT_PAYABLE = "NOT_PAYABLE"
+    METHOD_NOT_AVAILABLE = "METHOD_NOT_AVAILABLE"
+    PAYER_REQUIRED = "PAYER_REQUIRED"
+    PROVIDER_UNAVAILABLE = "PROVIDER_UNAVAILABLE"
+    PROVIDER_REJECTED = "PROVIDER_REJECTED"
+    ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
+
+
+class PaymentError(DomainError):
+    pass
+
+
+def global_id(type_name: str, object_id: uuid.UUID) -> str:
+    return str(relay.GlobalID(type_name, str(object_id)))
+
+
+async def create_premium_payment(
+    providers: Mapping[str, PaymentProvider],
+    actor: Actor,
+    installment_id: uuid.UUID,
+    method: PaymentMethod,
+    idempotency_key: str,
+    *,
+    notify_base_url: str,
+    payer_id: str | None = None,
+) -> dict[str, Any]:
+    """An order for one installment and what the client needs to pay it; the same
+    idempotency key returns the same order."""
+    scope = f"{actor.subject_id}:createPremiumPayment"
+    request = {"installment": str(installment_id), "method": str(method)}
+
+    async def run() -> dict[str, Any]:
+        order = await _new_order(
+            providers, actor, installment_id, method, notify_base_url, payer_id
+        )
+        return {"order_id": str(order.id)}
+
+    answer = await once(scope, idempotency_key, request, run)
+    return answer
+
+
+async def _payable_installment(actor: Actor, installment_id: uuid.UUID) -> PremiumInstallment:
+    installment = await PremiumInstallment.get_or_none(id=installment_id)
+    policy = None
+    if installment is not None:
+        policy = await visible_policies(actor).filter(id=installment.policy_id).first()
+    if installment is None or policy is None or policy.holder_id != actor.subject_id:
+        # Only the holder pays premium; others' installments answer like missing ones.
+        raise PaymentError(
+            PaymentErrorCode.INSTALLMENT_NOT_FOUND, "未找到该期保费", "installmentId"
+        )
+    if installment.paid_at is not None:
+        raise PaymentError(PaymentErrorCode.ALREADY_PAID, "该期保费已缴纳", "installmentId")
+    if str(policy.status) not in PREMIUM_OWED:
+        raise PaymentError(
+            PaymentErrorCode.NOT_PAYABLE, "保单已终止，无需缴纳该期保费", "installmentId"
+        )
+    return installment
+
+
+async def _new_order(
+    providers: Mapping[str, PaymentProvider],
+    actor: Actor,
+    installment_id: uuid.UUID,
+    method: PaymentMethod,
+    notify_base_url: str,
+    payer_id: str | None,
+) -> PaymentOrder:
+    installment = await _payable_installment(actor, installment_id)
+    provider = providers.get(METHOD_PROVIDER[method])
+    if provider is None:
+        raise PaymentError(PaymentErrorCode.METHOD_NOT_AVAILABLE, "暂不支持该支付方式", "method")
+    if method in (PaymentMethod.WECHAT_JSAPI, PaymentMethod.ALIPAY_MINI_PROGRAM) and not payer_id:
+        raise PaymentError(PaymentErrorCode.PAYER_REQUIRED, "请在小程序中登录后支付", "method")
+    policy = await Policy.get(id=installment.policy_id).select_related("product")
+    now = datetime.now(UTC)
+    number = await next_number("PO", now)
+    order = await PaymentOrder.create(
+        order_number=number,
+        customer_id=actor.subject_id,
+        policy_id=policy.id,
+        installment_id=installment.id,
+        provider=provider.name,
+        method=str(method),
+        amount=installment.amount,
+        expires_at=now + ORDER_LIFETIME,
+    )
+    request = PayRequest(
+        order_number=number,
+        amount=installment.amount,
+        subject=f"{policy.product.name} 第{installment.sequence}期保费",
+        method=method,
+        notify_url=f"{notify_base_url.rstrip('/')}/payments/{provider.name}/notify",
+        expires_at=order.expires_at,
+        payer_id=payer_id,
+    )
+    try:
+        checkout = await provider.checkout(request)
+    except ProviderUnavailable:
+        await PaymentOrder.filter(id=order.id).update(status=OrderStatus.CLOSED, closed_at=now)
+        raise PaymentError(
+            PaymentErrorCode.PROVIDER_UNAVAILABLE, "支付服务暂时不可用，请稍后重试"
+        ) from None
+    except ProviderRejected as exc:
+        await PaymentOrder.filter(id=order.id).update(status=OrderStatus.CLOSED, closed_at=now)
+        log.warning("checkout refused for %s: %s", number, exc.code)
+        raise PaymentError(
+            PaymentErrorCode.PROVIDER_REJECTED, "支付下单失败，请更换支付方式"
+        ) from None
+    await PaymentOrder.filter(id=order.id).update(checkout=dict(checkout.params))
+    await order.refresh_from_db()
+    return order
+
+
+async def handle_callback(
+    provider: PaymentProvider, headers: Mapping[str, str], body: bytes
+) -> CallbackReply:
+    """Verify, check, record. Anything wrong changes nothing and is a security event."""
+    try:
+        notification = provider.parse_notification(headers, body, datetime.now(UTC))
+        await record_payment(provider, notification)
+    except InvalidNotification as exc:
+        security_log.warning("rejected %s callback: %s", provider.name, exc)
+        return provider.reply(False)
+    return provider.reply(True)
+
+
+async def record_payment(provider: PaymentProvider, notification: PaymentNotification) -> bool:
+    """Apply a verified payment notification once; True if this call recorded it."""
+    if notification.kind != "payment" or notification.state != TradeState.PAID:
+        return False  # refunds and closings are handled by their own flows
+    if notification.app_id != provider.app_id or notification.merchant_id != provider.merchant_id:
+        raise InvalidNotification("app id or merchant does not match ours")
+    async with in_transaction():
+        order = (
+            await PaymentOrder.filter(
+                order_number=notification.order_number, provider=provider.name
+            )
+            .select_for_update()
+            .first()
+        )
+        if order is None:
+            raise InvalidNotification(f"unknown order {notification.order_number}")
+        if order.amount != notification.amount:
+            raise InvalidNotification(
+                f"amount {notification.amount} differs from order {order.amount}"
+            )
+        if order.status is OrderStatus.PAID:
+            return False  # a repeated callback: already recorded
+        paid_at = notification.occurred_at or datetime.now(UTC)
+        await PaymentOrder.filter(id=order.id).update(
+            status=OrderStatus.PAID,
+            paid_at=paid_at,
+            provider_trade_no=notification.provider_trade_no,
+        )
+        await PremiumInstallment.filter(id=order.installment_id, paid_at=None).update(
+            paid_at=paid_at
+        )
+        try:
+            await LedgerEntry.create(
+                kind=LedgerKind.PREMIUM_RECEIVED,
+                provider=provider.name,
+                provider_txn_id=notification.provider_trade_no or order.order_number,
+                amount=order.amount,
+                order_id=order.id,
+                reference=order.order_number,
+            )
+        except IntegrityError:
+            raise InvalidNotification("transaction already recorded for another order") from None
+        policy = await Policy.get(id=order.policy_id)
+        await emit(
+            "payment.received",
+            entity_type="payment",
+            entity_id=order.id,
+            customer_id=order.customer_id,
+            payload={
+                "order_id": global_id("PaymentOrder", order.id),
+                "policy_number": policy.number,
+                "amount": f"{order.amount:.2f}",
+            },
+        )
+    log.info("payment %s recorded", order.order_number)
+    return True
+
+
+async def paid_state_from_provider(provider: PaymentProvider, order: PaymentOrder) -> bool:
+    """Ask the provider about an order that got no callback; record it if paid."""
+    status = await provider.query(order.order_number)
+    if status.state is not TradeState.PAID or status.amount is None:
+        return False
+    notification = PaymentNotification(
+        kind="payment",
+        order_number=order.order_number,
+        state=TradeState.PAID,
+        amount=status.amount,
+        provider_trade_no=status.provider_trade_no,
+        app_id=provider.app_id,
+        merchant_id=provider.merchant_id,
+        occurred_at=status.paid_at,
+    )
+    return await record_payment(provider, notification)

@@ -1,0 +1,239 @@
+"""Premium payments: create an order, open the provider's cashier, follow it live."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncGenerator
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+from strawberry import relay
+from strawberry.types import Info
+from tortoise.queryset import QuerySet
+
+from models import payments as m
+from models.clock import local_time
+from models.customers import WechatIdentity
+from models.policies import Policy as PolicyModel
+from payments.base import PaymentMethod
+from payments.orders import (
+    PaymentError,
+    PaymentErrorCode,
+    create_premium_payment,
+    handle_callback,
+)
+from payments.sandbox import SandboxProvider
+from schema.common import INPUT, Connection, CursorArg, Money, PageArg, cny, paginate
+from schema.errors import Error, UserInputError
+from schema.permissions import CUSTOMER_ONLY, IsAuthenticated
+from workflows.access import Actor, Permission
+from workflows.idempotency import IdempotencyError, IdempotencyErrorCode
+
+strawberry.enum(PaymentMethod, description="How a premium is paid.")
+strawberry.enum(m.OrderStatus, description="Where a payment order stands.")
+strawberry.enum(PaymentErrorCode, description="Why a payment could not be started.")
+strawberry.enum(IdempotencyErrorCode, description="Why an idempotency key was refused.")
+
+
+@strawberry.type(name="PaymentError", description="A failed payment action.")
+class PaymentFailure(Error):
+    code: str = strawberry.field(
+        description="Stable code: a PaymentErrorCode or IdempotencyErrorCode value."
+    )
+
+
+@strawberry.type(description="One parameter for the provider's client SDK.")
+class CheckoutParam:
+    key: str = strawberry.field(description="Parameter name, e.g. `package` or `orderString`.")
+    value: str = strawberry.field(description="Its value, exactly as given.")
+
+
+@strawberry.type(description="A premium payment order.")
+class PaymentOrder(relay.Node):
+    model: strawberry.Private[m.PaymentOrder]
+    id: relay.NodeID[str]
+    order_number: str = strawberry.field(description="Our order number, e.g. `PO2026...`.")
+    status: m.OrderStatus = strawberry.field(description="Current status.")
+    method: str = strawberry.field(description="The payment method.")
+    amount: Money = strawberry.field(description="The amount, from the installment.")
+    created_at: datetime = strawberry.field(description="When the order was made.")
+    expires_at: datetime = strawberry.field(description="Pay before this.")
+    paid_at: datetime | None = strawberry.field(description="When it was paid.")
+    checkout: list[CheckoutParam] = strawberry.field(
+        description="What the client passes to the provider's SDK (`wx.requestPayment`, "
+        "the Alipay SDK's order string, or the sandbox order)."
+    )
+
+    @classmethod
+    def from_model(cls, order: m.PaymentOrder) -> PaymentOrder:
+        return cls(
+            model=order,
+            id=str(order.id),
+            order_number=order.order_number,
+            status=order.status,
+            method=order.method,
+            amount=cny(order.amount),
+            created_at=local_time(order.created_at),
+            expires_at=local_time(order.expires_at),
+            paid_at=local_time(order.paid_at) if order.paid_at else None,
+            checkout=[CheckoutParam(key=k, value=v) for k, v in order.checkout.items()],
+        )
+
+    @strawberry.field(description="The policy the premium is for.")
+    async def policy_number(self) -> str:
+        return (await PolicyModel.get(id=self.model.policy_id)).number
+
+
+@strawberry.type(description="The result of starting a payment.")
+class PaymentPayload:
+    order: PaymentOrder | None = strawberry.field(description="The order, when started.")
+    errors: list[PaymentFailure] = strawberry.field(description="Empty on success.")
+
+
+@strawberry.input(description="Pay one premium installment.")
+class CreatePremiumPaymentInput:
+    installment_id: relay.GlobalID = strawberry.field(description="The installment.")
+    method: PaymentMethod = strawberry.field(description="How to pay.")
+    idempotency_key: str = strawberry.field(
+        description="A client-made unique key (8-128 characters): retries with it return "
+        "the same order."
+    )
+
+
+@strawberry.input(description="Development only: pay a sandbox order.")
+class CompleteSandboxPaymentInput:
+    order_id: relay.GlobalID = strawberry.field(description="The order.")
+
+
+def _errors(code: str, message: str, field: str | None) -> PaymentPayload:
+    return PaymentPayload(
+        order=None, errors=[PaymentFailure(field=field, message=message, code=code)]
+    )
+
+
+def _uuid(global_id: relay.GlobalID, type_name: str) -> uuid.UUID:
+    try:
+        if global_id.type_name == type_name:
+            return uuid.UUID(global_id.node_id)
+    except ValueError:
+        pass
+    return uuid.UUID(int=0)
+
+
+def visible_orders(actor: Actor) -> QuerySet[m.PaymentOrder]:
+    if actor.is_customer:
+        return m.PaymentOrder.filter(customer_id=actor.subject_id)
+    if actor.can(Permission.POLICY_READ):
+        return m.PaymentOrder.all()
+    return m.PaymentOrder.filter(id=None)
+
+
+async def order_visible_to(actor: Actor, order_id: uuid.UUID) -> m.PaymentOrder | None:
+    return await visible_orders(actor).filter(id=order_id).first()
+
+
+@strawberry.type
+class PaymentQueries:
+    @strawberry.field(
+        description="My payment orders, newest first.", permission_classes=CUSTOMER_ONLY
+    )
+    async def my_payments(
+        self, info: Info, first: PageArg = None, after: CursorArg = None
+    ) -> Connection[PaymentOrder]:
+        queryset = m.PaymentOrder.filter(customer_id=info.context.actor.subject_id)
+        return await paginate(
+            queryset.order_by("-created_at", "-id"),
+            PaymentOrder.from_model,
+            first=first,
+            after=after,
+            last=None,
+            before=None,
+        )
+
+    @strawberry.field(
+        description="One payment order; null if missing or not yours.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def payment_order(
+        self,
+        info: Info,
+        id: Annotated[relay.GlobalID, strawberry.argument(description="The order's ID.")],
+    ) -> PaymentOrder | None:
+        row = await order_visible_to(info.context.actor, _uuid(id, "PaymentOrder"))
+        return PaymentOrder.from_model(row) if row else None
+
+
+@strawberry.type
+class PaymentMutations:
+    @strawberry.mutation(
+        description="Start paying a premium installment.", permission_classes=CUSTOMER_ONLY
+    )
+    async def create_premium_payment(
+        self,
+        info: Info,
+        input: Annotated[CreatePremiumPaymentInput, strawberry.argument(description=INPUT)],
+    ) -> PaymentPayload:
+        services = info.context.services
+        actor = info.context.actor
+        payer = None
+        if input.method is PaymentMethod.WECHAT_JSAPI:
+            identity = await WechatIdentity.filter(
+                customer_id=actor.subject_id, app_id=services.settings.wechat_app_id
+            ).first()
+            payer = identity.openid if identity else None
+        try:
+            answer = await create_premium_payment(
+                services.payment_providers,
+                actor,
+                _uuid(input.installment_id, "PremiumInstallment"),
+                input.method,
+                input.idempotency_key,
+                notify_base_url=services.settings.public_base_url,
+                payer_id=payer,
+            )
+        except (PaymentError, IdempotencyError) as error:
+            return _errors(str(error.code), error.message, error.field)
+        order = await m.PaymentOrder.get(id=answer["order_id"])
+        return PaymentPayload(order=PaymentOrder.from_model(order), errors=[])
+
+    @strawberry.mutation(
+        description="Development only: the sandbox provider reports the order paid, "
+        "through the same callback path as real providers.",
+        permission_classes=CUSTOMER_ONLY,
+    )
+    async def complete_sandbox_payment(
+        self,
+        info: Info,
+        input: Annotated[CompleteSandboxPaymentInput, strawberry.argument(description=INPUT)],
+    ) -> PaymentPayload:
+        sandbox = info.context.services.payment_providers.get("sandbox")
+        order = await order_visible_to(info.context.actor, _uuid(input.order_id, "PaymentOrder"))
+        if not isinstance(sandbox, SandboxProvider) or order is None or order.provider != "sandbox":
+            return _errors("ORDER_NOT_FOUND", "未找到该支付订单", "orderId")
+        headers, body = sandbox.paid_notification(order.order_number, order.amount)
+        reply = await handle_callback(sandbox, headers, body)
+        if reply.status_code != 200:
+            return _errors("ORDER_NOT_FOUND", "支付未能完成", "orderId")
+        await order.refresh_from_db()
+        return PaymentPayload(order=PaymentOrder.from_model(order), errors=[])
+
+
+@strawberry.type
+class PaymentSubscriptions:
+    @strawberry.subscription(
+        description="Live status of one payment order; refused like a missing order if not yours.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def payment_updated(
+        self,
+        info: Info,
+        order_id: Annotated[relay.GlobalID, strawberry.argument(description="The order.")],
+    ) -> AsyncGenerator[PaymentOrder, None]:
+        actor = info.context.actor
+        order = await order_visible_to(actor, _uuid(order_id, "PaymentOrder"))
+        if order is None:
+            raise UserInputError("未找到该支付订单")
+        async for _ in info.context.services.bus.subscribe(f"payment:{order.id}"):
+            await order.refresh_from_db()
+            yield PaymentOrder.from_model(order)

@@ -1,0 +1,194 @@
+"""Premium payments end to end with the sandbox provider: idempotent orders, callbacks
+checked before anything is recorded, and exactly one effect per payment."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+import httpx
+import pytest
+from strawberry import relay
+
+from api.services import Services
+from models.notifications import OutboxEvent
+from models.payments import LedgerEntry, OrderStatus, PaymentOrder
+from models.policies import PremiumInstallment
+from payments.sandbox import SIGNATURE_HEADER, SandboxProvider
+from tests.conftest import postgres_only
+from tests.factories import customer_token, make_customer, make_policy
+from tests.graphql import gql
+
+CREATE = """mutation($input: CreatePremiumPaymentInput!) { createPremiumPayment(input: $input) {
+  order { id orderNumber status amount { amount } checkout { key value } policyNumber }
+  errors { field message code } } }"""
+COMPLETE = """mutation($id: ID!) { completeSandboxPayment(input: {orderId: $id}) {
+  order { status paidAt } errors { code } } }"""
+
+
+@pytest.fixture
+async def payer(services: Services) -> dict[str, Any]:
+    holder = await make_customer(services)
+    policy = await make_policy(services, holder)  # installment 2 (600.00) is unpaid
+    installment = await PremiumInstallment.get(policy_id=policy.id, sequence=2)
+    return {
+        "token": await customer_token(services, holder),
+        "installment": installment,
+        "installment_id": str(relay.GlobalID("PremiumInstallment", str(installment.id))),
+        "policy": policy,
+    }
+
+
+async def create(
+    client: httpx.AsyncClient,
+    payer: dict[str, Any],
+    key: str,
+    method: str = "SANDBOX",
+    token: str | None = None,
+) -> dict[str, Any]:
+    body = await gql(
+        client,
+        CREATE,
+        {
+            "input": {
+                "installmentId": payer["installment_id"],
+                "method": method,
+                "idempotencyKey": key,
+            }
+        },
+        token=token or payer["token"],
+    )
+    return body["data"]["createPremiumPayment"]
+
+
+async def test_pay_an_installment_with_the_sandbox(
+    client: httpx.AsyncClient, services: Services, payer: dict[str, Any]
+) -> None:
+    started = await create(client, payer, "key-0001-abcdef")
+    order = started["order"]
+    assert started["errors"] == [] and order["status"] == "CREATED"
+    assert order["amount"] == {"amount": "600.00"}  # from the installment, not the client
+    assert order["orderNumber"].startswith("PO")
+    assert order["checkout"] == [{"key": "sandboxOrder", "value": order["orderNumber"]}]
+    again = await create(client, payer, "key-0001-abcdef")
+    assert again["order"]["id"] == order["id"]
+    other = await create(client, payer, "key-0001-abcdef", method="WECHAT_JSAPI")
+    assert other["errors"][0]["code"] == "IDEMPOTENCY_KEY_REUSED"
+
+    paid = await gql(client, COMPLETE, {"id": order["id"]}, token=payer["token"])
+    assert paid["data"]["completeSandboxPayment"]["order"]["status"] == "PAID"
+    assert (await PremiumInstallment.get(id=payer["installment"].id)).paid_at is not None
+    assert await LedgerEntry.all().count() == 1
+    assert await OutboxEvent.filter(event_type="payment.received").count() == 1
+    paid_again = await create(client, payer, "key-0002-abcdef")
+    assert paid_again["errors"][0]["code"] == "ALREADY_PAID"
+    mine = await gql(
+        client, "{ myPayments { totalCount edges { node { status } } } }", token=payer["token"]
+    )
+    assert mine["data"]["myPayments"]["edges"][0]["node"]["status"] == "PAID"
+
+
+async def test_only_the_holder_pays_and_only_what_is_payable(
+    client: httpx.AsyncClient, services: Services, payer: dict[str, Any]
+) -> None:
+    stranger = await customer_token(services, await make_customer(services))
+    theirs = await create(client, payer, "key-0003-abcdef", token=stranger)
+    assert theirs["errors"][0]["code"] == "INSTALLMENT_NOT_FOUND"
+    unavailable = await create(client, payer, "key-0004-abcdef", method="ALIPAY_APP")
+    assert unavailable["errors"][0]["code"] == "METHOD_NOT_AVAILABLE"
+    short = await create(client, payer, "short")
+    assert short["errors"][0]["code"] == "INVALID_IDEMPOTENCY_KEY"
+    assert await PaymentOrder.all().count() == 0
+
+
+async def notify(client: httpx.AsyncClient, headers: dict[str, str], body: bytes) -> httpx.Response:
+    return await client.post("/payments/sandbox/notify", content=body, headers=headers)
+
+
+@pytest.fixture
+async def open_order(client: httpx.AsyncClient, payer: dict[str, Any]) -> PaymentOrder:
+    started = await create(client, payer, "key-0005-abcdef")
+    return await PaymentOrder.get(order_number=started["order"]["orderNumber"])
+
+
+def sandbox(services: Services) -> SandboxProvider:
+    provider = services.payment_providers["sandbox"]
+    assert isinstance(provider, SandboxProvider)
+    return provider
+
+
+async def test_bad_callbacks_change_nothing(
+    client: httpx.AsyncClient,
+    services: Services,
+    open_order: PaymentOrder,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    provider = sandbox(services)
+    headers, body = provider.paid_notification(open_order.order_number, open_order.amount)
+    forged = await notify(client, {SIGNATURE_HEADER: "0" * 64}, body)
+    assert (forged.status_code, forged.content) == (400, b"fail")
+
+    def resigned(**changes: str) -> tuple[dict[str, str], bytes]:
+        data = json.loads(body) | changes
+        raw = json.dumps(data).encode()
+        return {SIGNATURE_HEADER: provider._sign(raw)}, raw
+
+    for changes in (
+        {"amount": "0.01"},
+        {"app_id": "someone-else"},
+        {"merchant_id": "other"},
+        {"order_number": "PO-NOT-OURS"},
+    ):
+        reply = await notify(client, *resigned(**changes))
+        assert reply.content == b"fail", changes
+    assert (await PaymentOrder.get(id=open_order.id)).status is OrderStatus.CREATED
+    assert await LedgerEntry.all().count() == 0
+    assert await OutboxEvent.filter(event_type="payment.received").count() == 0
+    security = [r for r in caplog.records if r.name == "anxin.security"]
+    assert len(security) == 5
+    ok = await notify(client, headers, body)
+    assert (ok.status_code, ok.content) == (200, b"success")
+    repeat = await notify(client, headers, body)
+    assert repeat.content == b"success"  # acknowledged again, recorded once
+    assert await LedgerEntry.all().count() == 1
+
+
+@postgres_only
+async def test_a_hundred_copies_of_one_callback_have_one_effect(
+    client: httpx.AsyncClient, services: Services, open_order: PaymentOrder, payer: dict[str, Any]
+) -> None:
+    headers, body = sandbox(services).paid_notification(open_order.order_number, open_order.amount)
+    replies = await asyncio.gather(*[notify(client, headers, body) for _ in range(100)])
+    assert {r.content for r in replies} == {b"success"}
+    assert await LedgerEntry.all().count() == 1
+    assert await OutboxEvent.filter(event_type="payment.received").count() == 1
+    assert (await PaymentOrder.get(id=open_order.id)).status is OrderStatus.PAID
+    installment = await PremiumInstallment.get(id=payer["installment"].id)
+    assert installment.paid_at is not None
+
+
+@postgres_only
+async def test_concurrent_requests_with_one_key_make_one_order(
+    client: httpx.AsyncClient, payer: dict[str, Any]
+) -> None:
+    answers = await asyncio.gather(*[create(client, payer, "key-0006-abcdef") for _ in range(10)])
+    ids = {a["order"]["id"] for a in answers if a["order"]}
+    assert len(ids) == 1
+    assert await PaymentOrder.all().count() == 1
+
+
+async def test_payment_updated_is_refused_for_someone_elses_order(
+    client: httpx.AsyncClient, services: Services, open_order: PaymentOrder
+) -> None:
+    stranger = await customer_token(services, await make_customer(services))
+    order_id = str(relay.GlobalID("PaymentOrder", str(open_order.id)))
+    seen = await gql(
+        client,
+        "query($id: ID!) { paymentOrder(id: $id) { id } node(id: $id) { id } }",
+        {"id": order_id},
+        token=stranger,
+    )
+    assert seen["data"] == {"paymentOrder": None, "node": None}
+    logging.getLogger(__name__).debug("checked")
