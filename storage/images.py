@@ -227,6 +227,11 @@ class _Processed:
     phash: str
 
 
+def _is_srgb(profile: ImageCms.ImageCmsProfile) -> bool:
+    description = ImageCms.getProfileDescription(profile) or ""
+    return "srgb" in description.lower().replace(" ", "")
+
+
 def _to_srgb(image: Image.Image) -> Image.Image:
     """An RGB image in sRGB with no alpha; may return ``image`` itself."""
     icc = image.info.get("icc_profile")
@@ -240,6 +245,11 @@ def _to_srgb(image: Image.Image) -> Image.Image:
     if icc and image.mode in ("RGB", "CMYK"):
         try:
             source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            if image.mode == "RGB" and _is_srgb(source):
+                return image  # converting sRGB to itself costs half the pipeline's time
+            if image.mode == "RGB":  # in place: no second full frame in memory
+                ImageCms.profileToProfile(image, source, _srgb(), inPlace=True)
+                return image
             converted = ImageCms.profileToProfile(image, source, _srgb(), outputMode="RGB")
         except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
             converted = None  # a broken or unusable profile: take the pixels as sRGB
