@@ -256,3 +256,37 @@ async def paid_state_from_provider(provider: PaymentProvider, order: PaymentOrde
         occurred_at=status.paid_at,
     )
     return await record_payment(provider, notification)
+
+
+QUERY_AFTER = timedelta(minutes=2)  # a callback normally arrives within seconds
+
+
+async def settle_silent_orders(
+    providers: Mapping[str, PaymentProvider], now: datetime | None = None
+) -> dict[str, int]:
+    """The worker's job for orders that got no callback: ask the provider after a short
+    delay (record the payment if it happened), and close orders past their expiry."""
+    now = now or datetime.now(UTC)
+    counts = {"recorded": 0, "closed": 0}
+    silent = (
+        await PaymentOrder.filter(status=OrderStatus.CREATED, created_at__lt=now - QUERY_AFTER)
+        .order_by("created_at")
+        .limit(200)
+    )
+    for order in silent:
+        provider = providers.get(order.provider)
+        if provider is None:
+            continue
+        try:
+            if await paid_state_from_provider(provider, order):
+                counts["recorded"] += 1
+                continue
+            if order.expires_at <= now:
+                await provider.close(order.order_number)
+                closed = await PaymentOrder.filter(id=order.id, status=OrderStatus.CREATED).update(
+                    status=OrderStatus.CLOSED, closed_at=now
+                )
+                counts["closed"] += closed
+        except (ProviderUnavailable, ProviderRejected, InvalidNotification) as exc:
+            log.warning("order %s not settled: %s", order.order_number, type(exc).__name__)
+    return counts

@@ -24,6 +24,7 @@ from api.services import Services, build_services
 from api.settings import Settings
 from models.auth import AuthSession, OtpChallenge
 from models.database import open_database
+from payments.orders import settle_silent_orders
 from push.channels import build_channels, wechat_template_ids
 from push.delivery import Deliverer, DeliveryWorker
 from push.outbox import OutboxRelay
@@ -33,6 +34,7 @@ from workflows.policies import refresh_policy_statuses
 log = logging.getLogger("anxin.worker")
 HOUSEKEEPING_SECONDS = 300
 REMINDER_SECONDS = 300
+PAYMENT_CHECK_SECONDS = 60
 KEEP_ENDED_SESSIONS_DAYS = 30  # kept a while for security investigations
 
 
@@ -73,6 +75,11 @@ async def run_jobs(services: Services) -> None:
             group.create_task(every(REMINDER_SECONDS, run_reminders))
             group.create_task(every(REMINDER_SECONDS, refresh_policy_statuses))
             group.create_task(every(HOUSEKEEPING_SECONDS, purge_login_records))
+            group.create_task(
+                every(
+                    PAYMENT_CHECK_SECONDS, lambda: settle_silent_orders(services.payment_providers)
+                )
+            )
     finally:
         for channel in channels.values():
             close = getattr(channel, "aclose", None)
@@ -92,6 +99,7 @@ async def run_jobs_once(services: Services) -> None:
     worker = DeliveryWorker(deliverer, consumer_name())
     while await worker.work_once(block_ms=100):
         pass
+    await settle_silent_orders(services.payment_providers)
     codes, sessions = await purge_login_records()
     log.info("housekeeping: removed %d codes, %d sessions", codes, sessions)
 

@@ -192,3 +192,37 @@ async def test_payment_updated_is_refused_for_someone_elses_order(
     )
     assert seen["data"] == {"paymentOrder": None, "node": None}
     logging.getLogger(__name__).debug("checked")
+
+
+async def test_silent_orders_are_queried_then_closed(
+    client: httpx.AsyncClient, services: Services, open_order: PaymentOrder
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from payments.base import TradeState, TradeStatus
+    from payments.orders import settle_silent_orders
+
+    now = datetime.now(UTC)
+    assert await settle_silent_orders(services.payment_providers, now) == {
+        "recorded": 0,
+        "closed": 0,
+    }  # too young to ask about
+    await PaymentOrder.filter(id=open_order.id).update(created_at=now - timedelta(minutes=5))
+    later = now + timedelta(hours=1)  # past the 30-minute expiry
+    assert await settle_silent_orders(services.payment_providers, later) == {
+        "recorded": 0,
+        "closed": 1,
+    }
+    assert (await PaymentOrder.get(id=open_order.id)).status is OrderStatus.CLOSED
+
+    # An order the customer paid although no callback came: the query records it.
+    await PaymentOrder.filter(id=open_order.id).update(status=OrderStatus.CREATED)
+    sandbox(services)._trades[open_order.order_number] = TradeStatus(
+        open_order.order_number, TradeState.PAID, open_order.amount, "SBX-QUERY-1", now
+    )
+    assert await settle_silent_orders(services.payment_providers, later) == {
+        "recorded": 1,
+        "closed": 0,
+    }
+    assert (await PaymentOrder.get(id=open_order.id)).status is OrderStatus.PAID
+    assert await LedgerEntry.filter(provider_txn_id="SBX-QUERY-1").count() == 1
