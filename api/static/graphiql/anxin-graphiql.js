@@ -45,7 +45,7 @@ query MyPolicies {
         coverages { name sumInsured { amount } remainingAmount { amount } }
         insuredPersons { name idNumber relationToHolder }
         beneficiaries { name sharePercent }
-        nextPremiumDue { dueDate amount { amount } status }
+        nextPremiumDue { id dueDate amount { amount } status }
       }
     }
     pageInfo { hasNextPage endCursor }
@@ -68,6 +68,40 @@ query Search {
   searchPolicies(input: { holderPhone: "13800000001" }, first: 20) {
     totalCount
     edges { node { number status product { name } holder { name phone idNumber } } }
+  }
+}
+`,
+      headers: authHeaders,
+    },
+    {
+      query: `# 4. Pay a premium with the sandbox provider (development): take an unpaid
+#    installment's id from MyPolicies (nextPremiumDue { id }), start the payment,
+#    then let the sandbox report it paid through the real callback path.
+mutation Pay($installmentId: ID!) {
+  createPremiumPayment(input: { installmentId: $installmentId, method: SANDBOX,
+                                idempotencyKey: "pay-demo-0001" }) {
+    order { id orderNumber status amount { amount } }
+    errors { field message code }
+  }
+}
+
+mutation Complete($orderId: ID!) {
+  completeSandboxPayment(input: { orderId: $orderId }) {
+    order { status paidAt }
+    errors { code }
+  }
+}
+`,
+      variables: JSON.stringify({ installmentId: "<installment id>", orderId: "<order id>" }, null, 2),
+      headers: authHeaders,
+    },
+    {
+      query: `# 5. Report a loss (报案) and follow the claim.
+query MyClaims {
+  myClaims(first: 10) {
+    edges { node { reportNumber statusName missingDocuments
+      timeline { toStatus note at }
+      documents { checklistCode thumbnailUrl } } }
   }
 }
 `,
