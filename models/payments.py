@@ -17,6 +17,7 @@ from models.base import Entity
 from models.policies import money_field
 
 if TYPE_CHECKING:
+    from models.claims import Claim
     from models.customers import Customer
     from models.policies import Policy, PremiumInstallment
 
@@ -62,6 +63,35 @@ class PaymentOrder(Entity):
 
     class Meta:
         table = "payment_order"
+
+
+class PayoutStatus(StrEnum):
+    PROCESSING = "PROCESSING"
+    WAIT_USER_CONFIRM = "WAIT_USER_CONFIRM"  # WeChat: the customer must confirm receipt
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+
+
+class Payout(Entity):
+    """A claim payout made by the gateway. Its transfer number is sent with every try,
+    so a retry after a timeout can never pay twice."""
+
+    claim: fields.ForeignKeyRelation[Claim] = fields.ForeignKeyField(
+        "models.Claim", related_name="payouts", on_delete=fields.RESTRICT, db_index=True
+    )
+    claim_id: uuid.UUID
+    transfer_number = fields.CharField(max_length=32, unique=True)
+    provider = fields.CharField(max_length=16)
+    payee_id = fields.CharField(max_length=128)
+    amount = money_field()
+    status = fields.CharEnumField(PayoutStatus, max_length=24, default=PayoutStatus.PROCESSING)
+    provider_transfer_id = fields.CharField(max_length=64, null=True)
+    confirm_package = fields.TextField(null=True)
+    failure_reason = fields.CharField(max_length=255, null=True)
+    finished_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "payout"
 
 
 class LedgerEntry(Model):

@@ -175,7 +175,15 @@ async def handle_callback(
     """Verify, check, record. Anything wrong changes nothing and is a security event."""
     try:
         notification = provider.parse_notification(headers, body, datetime.now(UTC))
-        await record_payment(provider, notification)
+        if notification.kind == "transfer":
+            from payments.payouts import record_transfer_notification
+
+            if not await record_transfer_notification(
+                notification.order_number, notification.state, notification.provider_trade_no
+            ):
+                raise InvalidNotification(f"unknown transfer {notification.order_number}")
+        else:
+            await record_payment(provider, notification)
     except InvalidNotification as exc:
         security_log.warning("rejected %s callback: %s", provider.name, exc)
         return provider.reply(False)

@@ -18,7 +18,9 @@ from tortoise.expressions import Q
 
 from models import claims as m
 from models.clock import local_time
+from models.payments import Payout, PayoutStatus
 from models.policies import Policy as PolicyModel
+from payments.payouts import start_payout
 from schema.common import INPUT, Connection, CursorArg, Money, PageArg, cny, paginate
 from schema.errors import Error, UserInputError
 from schema.permissions import CUSTOMER_ONLY, IsAuthenticated, staff_only
@@ -98,6 +100,22 @@ class ClaimDocument:
     url: str = strawberry.field(description="A short-lived signed link to the file.")
     thumbnail_url: str | None = strawberry.field(description="A signed link to a thumbnail.")
     uploaded_at: datetime = strawberry.field(description="When it was uploaded.")
+
+
+strawberry.enum(PayoutStatus, description="Where a claim payout stands.")
+
+
+@strawberry.type(description="A payout of the claim by provider transfer.")
+class ClaimPayout:
+    transfer_number: str = strawberry.field(description="Our transfer number.")
+    provider: str = strawberry.field(description="`alipay`, `wechat` or `sandbox`.")
+    amount: Money = strawberry.field(description="The amount transferred.")
+    status: PayoutStatus = strawberry.field(description="Current status.")
+    confirm_package: str | None = strawberry.field(
+        description="WeChat: pass to the mini-program's receipt confirmation when "
+        "WAIT_USER_CONFIRM."
+    )
+    failure_reason: str | None = strawberry.field(description="Why it failed.")
 
 
 @strawberry.type(description="A claim (理赔案件), from the report of a loss to closure.")
@@ -245,6 +263,21 @@ class Claim(relay.Node):
                 uploaded_at=local_time(row.created_at),
             )
             for row in rows
+        ]
+
+    @strawberry.field(description="Payouts by transfer, newest first.")
+    async def payouts(self) -> list[ClaimPayout]:
+        rows = await Payout.filter(claim_id=self.model.id).order_by("-created_at")
+        return [
+            ClaimPayout(
+                transfer_number=p.transfer_number,
+                provider=p.provider,
+                amount=cny(p.amount),
+                status=p.status,
+                confirm_package=p.confirm_package,
+                failure_reason=p.failure_reason,
+            )
+            for p in rows
         ]
 
     @strawberry.field(description="The decision, coverage by coverage.")
@@ -598,6 +631,15 @@ class ClaimVersionInput:
     expected_version: int = strawberry.field(description="The claim version you saw.")
 
 
+@strawberry.input(description="Staff: pay an approved claim by provider transfer.")
+class StartClaimPayoutInput:
+    claim_id: relay.GlobalID = strawberry.field(description="The claim (PAYING).")
+    provider: str = strawberry.field(description="`alipay`, `wechat` or `sandbox` (development).")
+    payee_id: str = strawberry.field(
+        description="Alipay user id or login, or the customer's WeChat openid."
+    )
+
+
 @strawberry.input(description="Staff: record a payout made outside the gateway.")
 class RecordClaimPaymentInput:
     claim_id: relay.GlobalID = strawberry.field(description="The claim.")
@@ -862,6 +904,31 @@ class ClaimMutations:
                 input.expected_version,
             )
         )
+
+    @strawberry.mutation(
+        description="Staff (CLAIM_PAY): transfer the approved amount; the claim becomes PAID "
+        "when the provider reports success.",
+        permission_classes=staff_only(Permission.CLAIM_PAY),
+    )
+    async def start_claim_payout(
+        self,
+        info: Info,
+        input: Annotated[StartClaimPayoutInput, strawberry.argument(description=INPUT)],
+    ) -> ClaimPayload:
+        services = info.context.services
+
+        async def pay() -> m.Claim:
+            payout = await start_payout(
+                services.payment_providers,
+                info.context.actor,
+                _claim_id(input.claim_id),
+                input.provider,
+                input.payee_id,
+                notify_base_url=services.settings.public_base_url,
+            )
+            return await m.Claim.get(id=payout.claim_id)
+
+        return await _act(pay)
 
     @strawberry.mutation(
         description="Staff (CLAIM_REVIEW): close a finished claim.",

@@ -753,10 +753,17 @@ async def reject_claim(
 async def record_payment(
     actor: Actor, claim_id: uuid.UUID, reference: str, expected_version: int
 ) -> Claim:
-    """Staff record a payout made outside the gateway (until the payments module pays)."""
+    """Staff record a payout made outside the gateway (e.g. a bank transfer)."""
     claim = await load_claim(actor, claim_id)
-    reference = _required(reference, "payoutReference", 64)
-    now = _now()
+    return await mark_paid(claim, actor, _required(reference, "payoutReference", 64),
+                           expected_version)
+
+
+async def mark_paid(
+    claim: Claim, actor: Actor | None, reference: str, expected_version: int
+) -> Claim:
+    """PAYING → PAID: the payout happened (recorded by staff, or reported by the
+    provider for a transfer the gateway made); coverages' used amounts grow."""
     async with in_transaction():
         claim = await _move(
             claim,
@@ -767,7 +774,7 @@ async def record_payment(
             expected_version=expected_version,
             event_type="claim.paid",
             event_extra={"amount": f"{claim.approved_amount:.2f}"},
-            paid_at=now,
+            paid_at=_now(),
             paid_amount=claim.approved_amount,
             payout_reference=reference,
         )

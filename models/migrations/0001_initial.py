@@ -6,7 +6,7 @@ from json import dumps, loads
 from models.auth import SubjectKind
 from models.claims import ClaimStatus, RejectionReason, ReportChannel
 from models.notifications import Channel, DeliveryStatus, DevicePlatform
-from models.payments import LedgerKind, OrderStatus
+from models.payments import LedgerKind, OrderStatus, PayoutStatus
 from models.policies import PaymentFrequency, PolicyStatus, ProductKind
 from models.staff import StaffRole
 from tortoise.fields.base import OnDelete
@@ -453,6 +453,25 @@ class Migration(migrations.Migration):
                 ('text', fields.TextField(unique=False)),
             ],
             options={'table': 'investigation_note', 'app': 'models', 'pk_attr': 'id', 'table_description': 'Staff-only notes of an investigation, never shown to the customer.'},
+            bases=['Entity'],
+        ),
+        ops.CreateModel(
+            name='Payout',
+            fields=[
+                ('id', fields.UUIDField(primary_key=True, default=uuid4, unique=True, db_index=True)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('claim', fields.ForeignKeyField('models.Claim', source_field='claim_id', db_index=True, db_constraint=True, to_field='id', related_name='payouts', on_delete=OnDelete.RESTRICT)),
+                ('transfer_number', fields.CharField(unique=True, max_length=32)),
+                ('provider', fields.CharField(max_length=16)),
+                ('payee_id', fields.CharField(max_length=128)),
+                ('amount', fields.DecimalField(max_digits=14, decimal_places=2)),
+                ('status', fields.CharEnumField(default=PayoutStatus.PROCESSING, description='PROCESSING: PROCESSING\nWAIT_USER_CONFIRM: WAIT_USER_CONFIRM\nSUCCESS: SUCCESS\nFAILED: FAILED', enum_type=PayoutStatus, max_length=24)),
+                ('provider_transfer_id', fields.CharField(null=True, max_length=64)),
+                ('confirm_package', fields.TextField(null=True, unique=False)),
+                ('failure_reason', fields.CharField(null=True, max_length=255)),
+                ('finished_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'payout', 'app': 'models', 'pk_attr': 'id', 'table_description': 'A claim payout made by the gateway. Its transfer number is sent with every try,'},
             bases=['Entity'],
         ),
         ops.CreateModel(

@@ -1,0 +1,185 @@
+"""Claim payouts by transfer: PAID only from the provider's real outcome, retries after a
+timeout with the same transfer number (never a second transfer), WAIT_USER_CONFIRM,
+and failures visible to staff."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from api.services import Services
+from models.claims import Claim, ClaimStatus
+from models.notifications import OutboxEvent
+from models.payments import LedgerEntry, Payout, PayoutStatus
+from models.staff import StaffRole
+from payments.base import (
+    ProviderRejected,
+    ProviderUnavailable,
+    TransferRequest,
+    TransferResult,
+    TransferState,
+)
+from payments.payouts import follow_up_payouts
+from payments.sandbox import SandboxProvider
+from tests.claims_helpers import auto_policy, gid, loss_input
+from tests.factories import customer_token, make_customer, make_staff, staff_token
+from tests.graphql import gql
+
+PAYOUT = """mutation($input: StartClaimPayoutInput!) { startClaimPayout(input: $input) {
+  claim { status paidAmount { amount } payouts { transferNumber status failureReason
+          confirmPackage amount { amount } } }
+  errors { code message } } }"""
+
+
+class FlakyProvider(SandboxProvider):
+    """The sandbox, with a provider's bad days: a timeout on the first transfer (after
+    which the transfer did or did not happen), a refusal, or a wait for the payee."""
+
+    def __init__(self, key: bytes, behaviour: str) -> None:
+        super().__init__(key)
+        self.behaviour = behaviour
+        self.transfers: list[str] = []
+        self.done: dict[str, TransferResult] = {}
+
+    async def transfer(self, request: TransferRequest) -> TransferResult:
+        self.transfers.append(request.transfer_number)
+        if self.behaviour == "refuse":
+            raise ProviderRejected("PAYEE_NOT_EXIST", "收款账户不存在")
+        result = TransferResult(request.transfer_number, TransferState.SUCCESS, "T-1")
+        if self.behaviour == "wait":
+            result = TransferResult(
+                request.transfer_number,
+                TransferState.WAIT_USER_CONFIRM,
+                "T-1",
+                confirm_package="pkg-123",
+            )
+        if (
+            self.behaviour in ("timeout-after-paying", "timeout-before")
+            and len(self.transfers) == 1
+        ):
+            if self.behaviour == "timeout-after-paying":
+                self.done[request.transfer_number] = result
+            raise ProviderUnavailable("read timeout")
+        self.done[request.transfer_number] = result
+        return result
+
+    async def query_transfer(self, transfer_number: str) -> TransferResult:
+        return self.done.get(
+            transfer_number, TransferResult(transfer_number, TransferState.NOT_FOUND)
+        )
+
+
+async def paying_claim(client: httpx.AsyncClient, services: Services) -> dict[str, Any]:
+    from tests.schema.test_claims import ASSIGN, DECIDE, REPORT, SUBMIT, do, line
+
+    holder = await make_customer(services, "张伟")
+    policy, coverage = await auto_policy(services, holder)
+    customer = await customer_token(services, holder)
+    supervisor_user = await make_staff(StaffRole.SUPERVISOR)
+    supervisor = await staff_token(services, supervisor_user)
+    claim = (await do(client, REPORT, customer, **loss_input(policy)))["claim"]
+    claim = (await do(client, SUBMIT, customer, claimId=claim["id"], explanation="稍后补交"))[
+        "claim"
+    ]
+    claim = (
+        await do(
+            client,
+            ASSIGN,
+            supervisor,
+            claimId=claim["id"],
+            adjusterId=gid("StaffMember", supervisor_user.id),
+            expectedVersion=claim["version"],
+        )
+    )["claim"]
+    cast = {"coverage": coverage}
+    claim = (
+        await do(
+            client,
+            DECIDE,
+            supervisor,
+            claimId=claim["id"],
+            expectedVersion=claim["version"],
+            lines=line(cast, "3500.00", "3500.00"),
+        )
+    )["claim"]
+    assert claim["status"] == "PAYING"
+    return {"claim_id": claim["id"], "staff": supervisor}
+
+
+def use(services: Services, behaviour: str) -> FlakyProvider:
+    provider = FlakyProvider(b"k" * 32, behaviour)
+    services.payment_providers["sandbox"] = provider
+    return provider
+
+
+async def start(client: httpx.AsyncClient, setup: dict[str, Any]) -> dict[str, Any]:
+    body = await gql(
+        client,
+        PAYOUT,
+        {
+            "input": {
+                "claimId": setup["claim_id"],
+                "provider": "sandbox",
+                "payeeId": "2088000000000001",
+            }
+        },
+        token=setup["staff"],
+    )
+    return body["data"]["startClaimPayout"]
+
+
+@pytest.mark.parametrize("behaviour", ["ok", "timeout-after-paying", "timeout-before"])
+async def test_a_payout_pays_once_even_after_a_timeout(
+    client: httpx.AsyncClient, services: Services, behaviour: str
+) -> None:
+    setup = await paying_claim(client, services)
+    provider = use(services, behaviour)
+    answer = await start(client, setup)
+    assert answer["errors"] == []
+    assert answer["claim"]["status"] == "PAID"
+    assert answer["claim"]["paidAmount"] == {"amount": "3000.00"}
+    # One transfer number for the payout's whole life; a retry reuses it.
+    assert len(set(provider.transfers)) == 1
+    expected_calls = {"ok": 1, "timeout-after-paying": 1, "timeout-before": 2}[behaviour]
+    assert len(provider.transfers) == expected_calls
+    assert await LedgerEntry.filter(kind="PAYOUT").count() == 1
+    assert await OutboxEvent.filter(event_type="claim.paid").count() == 1
+    again = await start(client, setup)
+    assert again["errors"][0]["code"] == "ILLEGAL_TRANSITION"
+
+
+async def test_a_refused_payout_stays_visible_to_staff(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    setup = await paying_claim(client, services)
+    use(services, "refuse")
+    answer = await start(client, setup)
+    claim = answer["claim"]
+    assert claim["status"] == "PAYING"
+    assert claim["payouts"][0]["status"] == "FAILED"
+    assert "PAYEE_NOT_EXIST" in claim["payouts"][0]["failureReason"]
+    assert await OutboxEvent.filter(event_type="claim.payout_failed").count() == 1
+    use(services, "ok")
+    retried = await start(client, setup)  # staff fix the account and pay again
+    assert retried["claim"]["status"] == "PAID"
+    assert await LedgerEntry.filter(kind="PAYOUT").count() == 1
+
+
+async def test_wait_for_the_payee_then_the_worker_settles(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    setup = await paying_claim(client, services)
+    provider = use(services, "wait")
+    answer = await start(client, setup)
+    payout = answer["claim"]["payouts"][0]
+    assert (payout["status"], payout["confirmPackage"]) == ("WAIT_USER_CONFIRM", "pkg-123")
+    assert answer["claim"]["status"] == "PAYING"
+    number = payout["transferNumber"]
+    provider.done[number] = TransferResult(number, TransferState.SUCCESS, "T-1")
+    assert await follow_up_payouts(services.payment_providers) == 1
+    assert (await Payout.get(transfer_number=number)).status is PayoutStatus.SUCCESS
+    claim = await Claim.filter(payouts__transfer_number=number).first()
+    assert claim is not None and claim.status is ClaimStatus.PAID
+    assert await follow_up_payouts(services.payment_providers) == 0
