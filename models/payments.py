@@ -65,6 +65,38 @@ class PaymentOrder(Entity):
         table = "payment_order"
 
 
+class RefundStatus(StrEnum):
+    PROCESSING = "PROCESSING"
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+
+
+class RefundReason(StrEnum):
+    PAID_IN_ERROR = "PAID_IN_ERROR"
+    COOLING_OFF_CANCELLATION = "COOLING_OFF_CANCELLATION"  # 犹豫期退保
+    DUPLICATE_PAYMENT = "DUPLICATE_PAYMENT"
+
+
+class Refund(Entity):
+    """A full or partial refund of a paid order, requested by staff."""
+
+    order: fields.ForeignKeyRelation[PaymentOrder] = fields.ForeignKeyField(
+        "models.PaymentOrder", related_name="refunds", on_delete=fields.RESTRICT, db_index=True
+    )
+    order_id: uuid.UUID
+    refund_number = fields.CharField(max_length=32, unique=True)
+    amount = money_field()
+    reason = fields.CharEnumField(RefundReason, max_length=32)
+    note = fields.TextField(default="")
+    status = fields.CharEnumField(RefundStatus, max_length=16, default=RefundStatus.PROCESSING)
+    provider_refund_id = fields.CharField(max_length=64, null=True)
+    requested_by = fields.UUIDField()
+    finished_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "refund"
+
+
 class PayoutStatus(StrEnum):
     PROCESSING = "PROCESSING"
     WAIT_USER_CONFIRM = "WAIT_USER_CONFIRM"  # WeChat: the customer must confirm receipt

@@ -61,6 +61,7 @@ class PaymentErrorCode(StrEnum):
     PROVIDER_UNAVAILABLE = "PROVIDER_UNAVAILABLE"
     PROVIDER_REJECTED = "PROVIDER_REJECTED"
     ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
+    INVALID_AMOUNT = "INVALID_AMOUNT"
 
 
 class PaymentError(DomainError):
@@ -175,7 +176,12 @@ async def handle_callback(
     """Verify, check, record. Anything wrong changes nothing and is a security event."""
     try:
         notification = provider.parse_notification(headers, body, datetime.now(UTC))
-        if notification.kind == "transfer":
+        if notification.kind == "refund":
+            from payments.refunds import record_refund_notification
+
+            if not await record_refund_notification(notification):
+                raise InvalidNotification(f"unknown refund {notification.refund_number}")
+        elif notification.kind == "transfer":
             from payments.payouts import record_transfer_notification
 
             if not await record_transfer_notification(

@@ -94,6 +94,13 @@ TEMPLATES: dict[str, EventTemplate] = {
             "pages/payment/detail?id={order_id}",
         ),
         EventTemplate(
+            "payment.refunded",
+            "退款已受理",
+            "您的{reason}{amount}元已原路退回，请注意查收。",
+            "anxin://payments/{order_id}",
+            "pages/payment/detail?id={order_id}",
+        ),
+        EventTemplate(
             "payment.failed",
             "缴费未成功",
             "保单{policy_number}的保费{amount}元支付未成功，请重新支付。",

@@ -26,6 +26,7 @@ from models.auth import AuthSession, OtpChallenge
 from models.database import open_database
 from payments.orders import settle_silent_orders
 from payments.payouts import follow_up_payouts
+from payments.refunds import follow_up_refunds
 from push.channels import build_channels, wechat_template_ids
 from push.delivery import Deliverer, DeliveryWorker
 from push.outbox import OutboxRelay
@@ -102,6 +103,7 @@ async def run_jobs_once(services: Services) -> None:
         pass
     await settle_silent_orders(services.payment_providers)
     await follow_up_payouts(services.payment_providers)
+    await follow_up_refunds(services.payment_providers)
     codes, sessions = await purge_login_records()
     log.info("housekeeping: removed %d codes, %d sessions", codes, sessions)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncGenerator
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated
 
 import strawberry
@@ -23,10 +24,11 @@ from payments.orders import (
     create_premium_payment,
     handle_callback,
 )
+from payments.refunds import request_refund
 from payments.sandbox import SandboxProvider
 from schema.common import INPUT, Connection, CursorArg, Money, PageArg, cny, paginate
 from schema.errors import Error, UserInputError
-from schema.permissions import CUSTOMER_ONLY, IsAuthenticated
+from schema.permissions import CUSTOMER_ONLY, IsAuthenticated, staff_only
 from workflows.access import Actor, Permission
 from workflows.idempotency import IdempotencyError, IdempotencyErrorCode
 
@@ -47,6 +49,19 @@ class PaymentFailure(Error):
 class CheckoutParam:
     key: str = strawberry.field(description="Parameter name, e.g. `package` or `orderString`.")
     value: str = strawberry.field(description="Its value, exactly as given.")
+
+
+strawberry.enum(m.RefundStatus, description="Where a refund stands.")
+strawberry.enum(m.RefundReason, description="Why money is refunded.")
+
+
+@strawberry.type(description="A refund of a payment order.")
+class PaymentRefund:
+    refund_number: str = strawberry.field(description="Our refund number.")
+    amount: Money = strawberry.field(description="The amount refunded.")
+    reason: m.RefundReason = strawberry.field(description="Why.")
+    status: m.RefundStatus = strawberry.field(description="Current status.")
+    created_at: datetime = strawberry.field(description="When it was requested.")
 
 
 @strawberry.type(description="A premium payment order.")
@@ -80,6 +95,20 @@ class PaymentOrder(relay.Node):
             checkout=[CheckoutParam(key=k, value=v) for k, v in order.checkout.items()],
         )
 
+    @strawberry.field(description="Refunds of this order, oldest first.")
+    async def refunds(self) -> list[PaymentRefund]:
+        rows = await m.Refund.filter(order_id=self.model.id).order_by("created_at")
+        return [
+            PaymentRefund(
+                refund_number=r.refund_number,
+                amount=cny(r.amount),
+                reason=r.reason,
+                status=r.status,
+                created_at=local_time(r.created_at),
+            )
+            for r in rows
+        ]
+
     @strawberry.field(description="The policy the premium is for.")
     async def policy_number(self) -> str:
         return (await PolicyModel.get(id=self.model.policy_id)).number
@@ -98,6 +127,17 @@ class CreatePremiumPaymentInput:
     idempotency_key: str = strawberry.field(
         description="A client-made unique key (8-128 characters): retries with it return "
         "the same order."
+    )
+
+
+@strawberry.input(description="Staff: refund a paid order in full or in part.")
+class RefundPaymentInput:
+    order_id: relay.GlobalID = strawberry.field(description="The paid order.")
+    amount: Decimal = strawberry.field(description="At most what is still refundable.")
+    reason: m.RefundReason = strawberry.field(description="Why.")
+    note: str = strawberry.field(default="", description="Internal note.")
+    idempotency_key: str = strawberry.field(
+        description="A unique key (8-128 characters): retries return the same refund."
     )
 
 
@@ -195,6 +235,34 @@ class PaymentMutations:
         except (PaymentError, IdempotencyError) as error:
             return _errors(str(error.code), error.message, error.field)
         order = await m.PaymentOrder.get(id=answer["order_id"])
+        return PaymentPayload(order=PaymentOrder.from_model(order), errors=[])
+
+    @strawberry.mutation(
+        description="Staff (PAYMENT_REFUND): refund a premium paid in error or a policy "
+        "cancelled in its cooling-off period.",
+        permission_classes=staff_only(Permission.PAYMENT_REFUND),
+    )
+    async def refund_payment(
+        self,
+        info: Info,
+        input: Annotated[RefundPaymentInput, strawberry.argument(description=INPUT)],
+    ) -> PaymentPayload:
+        services = info.context.services
+        order_id = _uuid(input.order_id, "PaymentOrder")
+        try:
+            await request_refund(
+                services.payment_providers,
+                info.context.actor,
+                order_id,
+                input.amount,
+                input.reason,
+                input.note,
+                input.idempotency_key,
+                notify_base_url=services.settings.public_base_url,
+            )
+        except (PaymentError, IdempotencyError) as error:
+            return _errors(str(error.code), error.message, error.field)
+        order = await m.PaymentOrder.get(id=order_id)
         return PaymentPayload(order=PaymentOrder.from_model(order), errors=[])
 
     @strawberry.mutation(

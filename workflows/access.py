@@ -32,7 +32,8 @@ class Permission(StrEnum):
     CLAIM_ASSIGN = "claim:assign"
     CLAIM_REVIEW = "claim:review"  # review, ask for more, notes, decide within authority
     CLAIM_APPROVE_ABOVE_LIMIT = "claim:approve-above-limit"
-    CLAIM_PAY = "claim:pay"  # record a payout until the payments module does
+    CLAIM_PAY = "claim:pay"  # pay out approved claims
+    PAYMENT_REFUND = "payment:refund"
 
 
 ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
@@ -68,6 +69,7 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
             Permission.CLAIM_REVIEW,
             Permission.CLAIM_APPROVE_ABOVE_LIMIT,
             Permission.CLAIM_PAY,
+            Permission.PAYMENT_REFUND,
         }
     ),
     StaffRole.ADMIN: frozenset(Permission),

@@ -6,7 +6,7 @@ from json import dumps, loads
 from models.auth import SubjectKind
 from models.claims import ClaimStatus, RejectionReason, ReportChannel
 from models.notifications import Channel, DeliveryStatus, DevicePlatform
-from models.payments import LedgerKind, OrderStatus, PayoutStatus
+from models.payments import LedgerKind, OrderStatus, PayoutStatus, RefundReason, RefundStatus
 from models.policies import PaymentFrequency, PolicyStatus, ProductKind
 from models.staff import StaffRole
 from tortoise.fields.base import OnDelete
@@ -329,6 +329,24 @@ class Migration(migrations.Migration):
                 ('rotated_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
             options={'table': 'refresh_token', 'app': 'models', 'pk_attr': 'id'},
+            bases=['Entity'],
+        ),
+        ops.CreateModel(
+            name='Refund',
+            fields=[
+                ('id', fields.UUIDField(primary_key=True, default=uuid4, unique=True, db_index=True)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('order', fields.ForeignKeyField('models.PaymentOrder', source_field='order_id', db_index=True, db_constraint=True, to_field='id', related_name='refunds', on_delete=OnDelete.RESTRICT)),
+                ('refund_number', fields.CharField(unique=True, max_length=32)),
+                ('amount', fields.DecimalField(max_digits=14, decimal_places=2)),
+                ('reason', fields.CharEnumField(description='PAID_IN_ERROR: PAID_IN_ERROR\nCOOLING_OFF_CANCELLATION: COOLING_OFF_CANCELLATION\nDUPLICATE_PAYMENT: DUPLICATE_PAYMENT', enum_type=RefundReason, max_length=32)),
+                ('note', fields.TextField(default='', unique=False)),
+                ('status', fields.CharEnumField(default=RefundStatus.PROCESSING, description='PROCESSING: PROCESSING\nSUCCESS: SUCCESS\nFAILED: FAILED', enum_type=RefundStatus, max_length=16)),
+                ('provider_refund_id', fields.CharField(null=True, max_length=64)),
+                ('requested_by', fields.UUIDField()),
+                ('finished_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'refund', 'app': 'models', 'pk_attr': 'id', 'table_description': 'A full or partial refund of a paid order, requested by staff.'},
             bases=['Entity'],
         ),
         ops.CreateModel(

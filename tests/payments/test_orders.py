@@ -226,3 +226,53 @@ async def test_silent_orders_are_queried_then_closed(
     }
     assert (await PaymentOrder.get(id=open_order.id)).status is OrderStatus.PAID
     assert await LedgerEntry.filter(provider_txn_id="SBX-QUERY-1").count() == 1
+
+
+REFUND = """mutation($input: RefundPaymentInput!) { refundPayment(input: $input) {
+  order { status refunds { refundNumber amount { amount } reason status } }
+  errors { field code } } }"""
+
+
+async def test_refunds_full_or_partial_never_more_than_paid(
+    client: httpx.AsyncClient, services: Services, payer: dict[str, Any]
+) -> None:
+    from models.staff import StaffRole
+    from tests.factories import make_staff, staff_token
+
+    started = await create(client, payer, "key-0007-abcdef")
+    order_id = started["order"]["id"]
+    await gql(client, COMPLETE, {"id": order_id}, token=payer["token"])
+    supervisor = await staff_token(services, await make_staff(StaffRole.SUPERVISOR))
+
+    async def refund(amount: str, key: str, token: str = supervisor) -> dict[str, Any]:
+        body = await gql(
+            client,
+            REFUND,
+            {
+                "input": {
+                    "orderId": order_id,
+                    "amount": amount,
+                    "reason": "PAID_IN_ERROR",
+                    "idempotencyKey": key,
+                }
+            },
+            token=token,
+            allow_errors=True,
+        )
+        return body
+
+    agent = await staff_token(services, await make_staff(StaffRole.AGENT))
+    refused = await refund("100.00", "refund-key-0000", token=agent)
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    first = (await refund("200.00", "refund-key-0001"))["data"]["refundPayment"]
+    assert first["errors"] == []
+    assert first["order"]["refunds"][0]["status"] == "SUCCESS"
+    again = (await refund("200.00", "refund-key-0001"))["data"]["refundPayment"]
+    assert len(again["order"]["refunds"]) == 1  # the same key: the same refund
+    too_much = (await refund("400.01", "refund-key-0002"))["data"]["refundPayment"]
+    assert too_much["errors"] == [{"field": "amount", "code": "INVALID_AMOUNT"}]
+    rest = (await refund("400.00", "refund-key-0003"))["data"]["refundPayment"]
+    assert [r["amount"]["amount"] for r in rest["order"]["refunds"]] == ["200.00", "400.00"]
+    ledger = [e.amount for e in await LedgerEntry.all().order_by("id")]
+    assert [str(a) for a in ledger] == ["600.00", "-200.00", "-400.00"]
+    assert await OutboxEvent.filter(event_type="payment.refunded").count() == 2
