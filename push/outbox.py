@@ -116,7 +116,7 @@ class OutboxRelay:
                 )
             return len(events)
 
-    async def run(self, *, interval: float = 0.2) -> None:
+    async def run(self, *, interval: float = 0.05) -> None:
         """Relay until cancelled; errors (Redis or the database down) are retried."""
         while True:
             try:
