@@ -67,12 +67,41 @@ def build_storage(settings: Settings, http: httpx.AsyncClient) -> ObjectStorage:
     )
 
 
-def build_payment_providers(settings: Settings) -> dict[str, PaymentProvider]:
+def build_payment_providers(
+    settings: Settings, http: httpx.AsyncClient
+) -> dict[str, PaymentProvider]:
     """The sandbox in development; Alipay and WeChat Pay when configured."""
     providers: dict[str, PaymentProvider] = {}
     if settings.is_development:
         key = hmac.new(settings.file_signing_key, b"anxin/sandbox-pay", hashlib.sha256)
         providers["sandbox"] = SandboxProvider(key.digest())
+    if settings.alipay_app_id:
+        from payments.alipay import AlipayProvider
+
+        providers["alipay"] = AlipayProvider(
+            http,
+            gateway_url=settings.alipay_gateway_url,
+            app_id=settings.alipay_app_id,
+            seller_id=settings.alipay_seller_id,
+            app_private_key_pem=settings.alipay_app_private_key.get_secret_value(),
+            alipay_public_key_pem=settings.alipay_public_key.get_secret_value(),
+        )
+    if settings.wechatpay_merchant_id:
+        from payments.wechat import WechatPayProvider
+
+        providers["wechat"] = WechatPayProvider(
+            http,
+            base_url=settings.wechatpay_base_url,
+            app_id=settings.wechat_app_id,
+            merchant_id=settings.wechatpay_merchant_id,
+            merchant_serial_no=settings.wechatpay_merchant_serial_no,
+            merchant_private_key_pem=settings.wechatpay_private_key.get_secret_value(),
+            apiv3_key=settings.wechatpay_apiv3_key.get_secret_value(),
+            platform_public_key_pem=settings.wechatpay_platform_public_key.get_secret_value(),
+            platform_serial_no=settings.wechatpay_platform_serial_no,
+            insurance_product_filing_no=settings.wechatpay_insurance_filing_no,
+            insurance_product_name=settings.wechatpay_insurance_product_name,
+        )
     return providers
 
 
@@ -108,5 +137,5 @@ def build_services(
         build_queue(redis_client),
         build_storage(settings, http),
         CapacityLimiter(settings.upload_decode_concurrency),
-        build_payment_providers(settings),
+        build_payment_providers(settings, http),
     )

@@ -176,6 +176,9 @@ async def handle_callback(
     """Verify, check, record. Anything wrong changes nothing and is a security event."""
     try:
         notification = provider.parse_notification(headers, body, datetime.now(UTC))
+        if notification.kind != "payment" and notification.merchant_id != provider.merchant_id:
+            # Refund and transfer notices carry no app id at WeChat: the merchant must match.
+            raise InvalidNotification("merchant does not match ours")
         if notification.kind == "refund":
             from payments.refunds import record_refund_notification
 

@@ -755,8 +755,9 @@ async def record_payment(
 ) -> Claim:
     """Staff record a payout made outside the gateway (e.g. a bank transfer)."""
     claim = await load_claim(actor, claim_id)
-    return await mark_paid(claim, actor, _required(reference, "payoutReference", 64),
-                           expected_version)
+    return await mark_paid(
+        claim, actor, _required(reference, "payoutReference", 64), expected_version
+    )
 
 
 async def mark_paid(

@@ -56,3 +56,41 @@ async def test_only_configured_channels_are_built() -> None:
         assert isinstance(channels[Channel.EMAIL], EmailChannel)
         assert wechat_template_ids(services) == {"claim.decided": "T1"}
         await channels[Channel.APNS].aclose()  # type: ignore[attr-defined]
+
+
+async def test_payment_providers_are_built_from_settings() -> None:
+    import base64
+
+    from api.services import build_payment_providers
+    from payments.alipay import AlipayProvider
+    from payments.sandbox import SandboxProvider
+    from payments.wechat import WechatPayProvider
+
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = (
+        rsa_key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    async with httpx.AsyncClient() as http:
+        assert set(build_payment_providers(Settings(), http)) == {"sandbox"}
+        configured = Settings(
+            alipay_app_id="2021000000000001",
+            alipay_seller_id="2088000000000001",
+            alipay_app_private_key=pem(rsa_key),
+            alipay_public_key=public,
+            wechat_app_id="wx-app",
+            wechatpay_merchant_id="1900000001",
+            wechatpay_merchant_serial_no="SERIAL",
+            wechatpay_private_key=pem(rsa_key),
+            wechatpay_apiv3_key=base64.b64encode(b"k" * 24).decode()[:32],
+            wechatpay_platform_public_key=public,
+            wechatpay_platform_serial_no="PUB_KEY_ID_1",
+            wechatpay_insurance_filing_no="C00001432612021082702002",
+            wechatpay_insurance_product_name="安心驾乘·机动车商业保险",
+        )
+        providers = build_payment_providers(configured, http)
+        assert isinstance(providers["sandbox"], SandboxProvider)
+        assert isinstance(providers["alipay"], AlipayProvider)
+        assert isinstance(providers["wechat"], WechatPayProvider)
+        assert providers["wechat"].merchant_id == "1900000001"
