@@ -3,11 +3,11 @@ change that another process committed.
 
 Three real processes run as an operator runs them (``anxin serve`` twice and ``anxin
 worker`` once), all on the PostgreSQL test database and the test Redis. A customer
-subscribes to ``myNotifications`` on A, a second customer on B. The test process (a
-fourth process, standing in for a claim decision made through B) commits a
-``claim.decided`` outbox event for the first customer; the worker's relay publishes it
-on Redis, and A pushes it to its subscriber, once. B's subscriber, another customer,
-gets nothing, and B answers the first customer's unread count from the shared database.
+subscribes to ``myNotifications`` on A, a second customer on B. The first customer then
+reports a loss through B's GraphQL API; the worker's relay publishes the committed
+``claim.reported`` event on Redis, and A pushes it to its subscriber, once. B's
+subscriber, another customer, gets nothing, and B answers the first customer's unread
+count from the shared database.
 
 Only on PostgreSQL + Redis: the in-process bus and a SQLite file cannot span processes.
 """
@@ -28,12 +28,11 @@ import httpx
 import pytest
 import redis.asyncio as redis
 from httpx_ws import AsyncWebSocketSession, aconnect_ws
-from tortoise.transactions import in_transaction
 
 from api.services import Services
 from models.notifications import Notification, OutboxEvent
 from push.bus import PREFIX
-from push.outbox import emit
+from tests.claims_helpers import auto_policy, loss_input
 from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL
 from tests.factories import customer_token, make_customer
 from tests.graphql import gql
@@ -144,10 +143,11 @@ async def messages_within(ws: AsyncWebSocketSession, seconds: float) -> list[dic
     return received
 
 
-async def test_a_subscriber_on_one_process_sees_an_event_committed_elsewhere(
+async def test_a_change_through_one_process_reaches_a_subscriber_on_another(
     services: Services, tmp_path: Path
 ) -> None:
     watcher, other = await make_customer(services), await make_customer(services)
+    policy, _ = await auto_policy(services, watcher)
     watcher_token = await customer_token(services, watcher)
     other_token = await customer_token(services, other)
     port_a, port_b = free_port(), free_port()
@@ -175,27 +175,25 @@ async def test_a_subscriber_on_one_process_sees_an_event_committed_elsewhere(
             await subscribe(ws_b, other_token)
             await wait_subscribed(observer, [f"customer:{watcher.id}", f"customer:{other.id}"])
 
-            async with in_transaction():  # committed by this process, neither A nor B
-                event = await emit(
-                    "claim.decided",
-                    entity_type="claim",
-                    entity_id="c-two-processes",
-                    customer_id=watcher.id,
-                    payload={
-                        "claim_id": "Q2xhaW06dHdv",
-                        "claim_number": "LP2026113000042",
-                        "decision": "通过",
-                    },
-                )
+            # The change is made through process B: the watcher reports a loss there.
+            reported = await gql(
+                client_b,
+                "mutation($input: ReportLossInput!) { reportLoss(input: $input) "
+                "{ claim { reportNumber } errors { code } } }",
+                {"input": loss_input(policy)},
+                token=watcher_token,
+            )
+            number = reported["data"]["reportLoss"]["claim"]["reportNumber"]
+            event = await OutboxEvent.get(event_type="claim.reported")
             committed = time.monotonic()
 
             first = await ws_a.receive_json(timeout=ARRIVAL_SECONDS)
             arrived = time.monotonic() - committed
             assert first["type"] == "next", first
             live = first["payload"]["data"]["myNotifications"]
-            assert live["kind"] == "claim.decided"
-            assert live["title"] == "理赔审核结果"
-            assert "LP2026113000042" in live["body"] and "通过" in live["body"]
+            assert live["kind"] == "claim.reported"
+            assert live["title"] == "报案已受理"
+            assert number in live["body"]
             assert arrived < ARRIVAL_SECONDS
 
             # Exactly once on A; nothing for the other customer on B.
