@@ -11,6 +11,7 @@ import httpx
 
 from api.logging import configure_logging
 from api.settings import Settings
+from models.clock import local_today
 
 log = logging.getLogger("anxin.cli")
 
@@ -94,6 +95,26 @@ def _token(args: argparse.Namespace) -> None:
     print(asyncio.run(issue()))
 
 
+def _reconcile(args: argparse.Namespace) -> None:
+    async def run() -> int:
+        from api.services import build_services
+        from models.database import open_database
+        from payments.reconcile import reconcile
+
+        settings = Settings()
+        async with httpx.AsyncClient(timeout=settings.http_timeout_seconds) as http:
+            services = build_services(settings, http, None)
+            async with open_database(settings.database_url):
+                differences = await reconcile(services.payment_providers, args.date)
+        for d in differences:
+            print(f"{d.kind:20} {d.reference:22} ours={d.ours:12} theirs={d.theirs}")
+        print(f"{len(differences)} differences on {args.date}")
+        return 1 if differences else 0
+
+    args.date = args.date or local_today()
+    sys.exit(asyncio.run(run()))
+
+
 def _worker(args: argparse.Namespace) -> None:
     from push.worker import run_worker
 
@@ -115,6 +136,17 @@ def build_parser() -> argparse.ArgumentParser:
     worker.set_defaults(run=_worker)
 
     commands.add_parser("migrate", help="apply database migrations").set_defaults(run=_migrate)
+
+    reconcile = commands.add_parser(
+        "reconcile", help="compare one day's payments, refunds and payouts with the providers"
+    )
+    reconcile.add_argument(
+        "--date",
+        type=lambda v: __import__("datetime").date.fromisoformat(v),
+        default=None,
+        help="YYYY-MM-DD (Asia/Shanghai); default today",
+    )
+    reconcile.set_defaults(run=_reconcile)
 
     demo = commands.add_parser("demo", help="load demo data and print the demo accounts")
     demo.add_argument("--if-empty", action="store_true", help="skip if there is data already")

@@ -276,3 +276,60 @@ async def test_refunds_full_or_partial_never_more_than_paid(
     ledger = [e.amount for e in await LedgerEntry.all().order_by("id")]
     assert [str(a) for a in ledger] == ["600.00", "-200.00", "-400.00"]
     assert await OutboxEvent.filter(event_type="payment.refunded").count() == 2
+
+
+@postgres_only
+async def test_a_callback_racing_an_active_query_records_once(
+    client: httpx.AsyncClient, services: Services, open_order: PaymentOrder
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from payments.base import TradeState, TradeStatus
+    from payments.orders import settle_silent_orders
+
+    provider = sandbox(services)
+    headers, body = provider.paid_notification(open_order.order_number, open_order.amount)
+    trade_no = json.loads(body)["trade_no"]
+    provider._trades[open_order.order_number] = TradeStatus(
+        open_order.order_number,
+        TradeState.PAID,
+        open_order.amount,
+        trade_no,
+        datetime.now(UTC),
+    )
+    await PaymentOrder.filter(id=open_order.id).update(
+        created_at=datetime.now(UTC) - timedelta(minutes=5)
+    )
+    await asyncio.gather(
+        *[notify(client, headers, body) for _ in range(20)],
+        *[settle_silent_orders(services.payment_providers) for _ in range(5)],
+    )
+    assert await LedgerEntry.all().count() == 1
+    assert await OutboxEvent.filter(event_type="payment.received").count() == 1
+
+
+async def test_reconciliation_lists_differences_with_the_provider(
+    client: httpx.AsyncClient, services: Services, open_order: PaymentOrder
+) -> None:
+    from models.clock import local_date
+    from payments.base import TradeState, TradeStatus
+    from payments.reconcile import reconcile
+
+    provider = sandbox(services)
+    day = local_date(open_order.created_at)
+    assert await reconcile(services.payment_providers, day) == []  # waiting on both sides
+    # The customer paid but no callback came and no query ran yet: money not recorded.
+    provider._trades[open_order.order_number] = TradeStatus(
+        open_order.order_number, TradeState.PAID, open_order.amount, "SBX-REC-1"
+    )
+    [missing] = await reconcile(services.payment_providers, day)
+    assert (missing.kind, missing.reference) == ("MISSING_PAYMENT", open_order.order_number)
+    headers, body = provider.paid_notification(open_order.order_number, open_order.amount)
+    await notify(client, headers, body)
+    assert await reconcile(services.payment_providers, day) == []
+    # The provider says otherwise (say, reversed): we recorded a payment it does not have.
+    provider._trades[open_order.order_number] = TradeStatus(
+        open_order.order_number, TradeState.CLOSED
+    )
+    [unconfirmed] = await reconcile(services.payment_providers, day)
+    assert unconfirmed.kind == "UNCONFIRMED_PAYMENT"
