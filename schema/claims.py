@@ -4,7 +4,6 @@ decision, payout and closure. Resolvers only translate; ``workflows.claims`` dec
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -21,7 +20,7 @@ from models.clock import local_time
 from models.payments import Payout, PayoutStatus
 from models.policies import Policy as PolicyModel
 from payments.payouts import start_payout
-from schema.common import INPUT, Connection, CursorArg, Money, PageArg, cny, paginate
+from schema.common import INPUT, Connection, CursorArg, Money, PageArg, cny, node_uuid, paginate
 from schema.errors import Error, UserInputError
 from schema.permissions import CUSTOMER_ONLY, IsAuthenticated, staff_only
 from schema.policies.types import Policy, RequiredDocument
@@ -378,7 +377,7 @@ def _queue(where: ClaimQueueFilter | None, actor: Actor) -> Any:
     if where.unassigned:
         queryset = queryset.filter(assignee_id=None)
     if where.assignee_id is not None:
-        queryset = queryset.filter(assignee_id=_uuid(where.assignee_id, "StaffMember"))
+        queryset = queryset.filter(assignee_id=node_uuid(where.assignee_id, "StaffMember"))
     if where.overdue:
         now = datetime.now(UTC)
         decision = Q(
@@ -397,23 +396,6 @@ def _queue(where: ClaimQueueFilter | None, actor: Actor) -> Any:
         )
         queryset = queryset.filter(decision | payment)
     return queryset
-
-
-def _uuid(global_id: relay.GlobalID, type_name: str) -> uuid.UUID:
-    try:
-        if global_id.type_name == type_name:
-            return uuid.UUID(global_id.node_id)
-    except ValueError:
-        pass
-    raise UserInputError(f"`{type_name}` ID expected.")
-
-
-def _uuid_or_zero(global_id: relay.GlobalID, type_name: str) -> uuid.UUID:
-    """Malformed or foreign IDs find nothing (answered like someone else's object)."""
-    try:
-        return _uuid(global_id, type_name)
-    except UserInputError:
-        return uuid.UUID(int=0)
 
 
 @strawberry.type(description="The archive of a closed claim, for records and audits.")
@@ -448,11 +430,7 @@ class ClaimQueries:
         info: Info,
         id: Annotated[relay.GlobalID, strawberry.argument(description="The claim's ID.")],
     ) -> Claim | None:
-        try:
-            claim_id = _uuid(id, "Claim")
-        except UserInputError:
-            return None
-        row = await visible_claims(info.context.actor).filter(id=claim_id).first()
+        row = await visible_claims(info.context.actor).filter(id=node_uuid(id, "Claim")).first()
         return Claim.from_model(row) if row else None
 
     @strawberry.field(
@@ -465,7 +443,7 @@ class ClaimQueries:
         id: Annotated[relay.GlobalID, strawberry.argument(description="The claim's ID.")],
     ) -> ClaimArchive | None:
         try:
-            exported = await flows.archive(info.context.actor, _claim_id(id))
+            exported = await flows.archive(info.context.actor, node_uuid(id, "Claim"))
         except flows.ClaimError as error:
             if error.code is flows.ClaimErrorCode.CLAIM_NOT_FOUND:
                 return None
@@ -655,11 +633,6 @@ async def _act(action: Callable[[], Awaitable[m.Claim]]) -> ClaimPayload:
     return ClaimPayload(claim=Claim.from_model(claim), errors=[])
 
 
-def _claim_id(global_id: relay.GlobalID) -> uuid.UUID:
-    """A malformed or foreign ID is a missing claim, like someone else's."""
-    return _uuid_or_zero(global_id, "Claim")
-
-
 @strawberry.type
 class ClaimMutations:
     @strawberry.mutation(
@@ -671,7 +644,7 @@ class ClaimMutations:
     ) -> ReportLossPayload:
         actor = info.context.actor
         report = flows.LossReport(
-            policy_id=_uuid_or_zero(input.policy_id, "Policy"),
+            policy_id=node_uuid(input.policy_id, "Policy"),
             loss_type=input.loss_type,
             loss_at=input.loss_at if input.loss_at.tzinfo else input.loss_at.replace(tzinfo=UTC),
             location=input.location,
@@ -681,7 +654,7 @@ class ClaimMutations:
             contact_phone=input.contact_phone,
             late_reason=input.late_reason,
         )
-        on_behalf = _uuid_or_zero(input.customer_id, "Customer") if input.customer_id else None
+        on_behalf = node_uuid(input.customer_id, "Customer") if input.customer_id else None
         try:
             outcome = await flows.report_loss(
                 info.context.services,
@@ -716,7 +689,7 @@ class ClaimMutations:
     ) -> ClaimPayload:
         return await _act(
             lambda: flows.submit_claim(
-                info.context.actor, _claim_id(input.claim_id), input.explanation
+                info.context.actor, node_uuid(input.claim_id, "Claim"), input.explanation
             )
         )
 
@@ -741,7 +714,10 @@ class ClaimMutations:
         try:
             return await _act(
                 lambda: claim_documents.add_documents(
-                    info.context.services, info.context.actor, _claim_id(input.claim_id), uploads
+                    info.context.services,
+                    info.context.actor,
+                    node_uuid(input.claim_id, "Claim"),
+                    uploads,
                 )
             )
         finally:
@@ -760,7 +736,7 @@ class ClaimMutations:
     ) -> ClaimPayload:
         return await _act(
             lambda: flows.withdraw_claim(
-                info.context.actor, _claim_id(input.claim_id), input.reason
+                info.context.actor, node_uuid(input.claim_id, "Claim"), input.reason
             )
         )
 
@@ -774,7 +750,7 @@ class ClaimMutations:
     ) -> ClaimPayload:
         return await _act(
             lambda: flows.supplement_documents(
-                info.context.actor, _claim_id(input.claim_id), input.note
+                info.context.actor, node_uuid(input.claim_id, "Claim"), input.note
             )
         )
 
@@ -788,8 +764,8 @@ class ClaimMutations:
         return await _act(
             lambda: flows.assign_claim(
                 info.context.actor,
-                _claim_id(input.claim_id),
-                _uuid_or_zero(input.adjuster_id, "StaffMember"),
+                node_uuid(input.claim_id, "Claim"),
+                node_uuid(input.adjuster_id, "StaffMember"),
                 input.expected_version,
             )
         )
@@ -806,7 +782,7 @@ class ClaimMutations:
         return await _act(
             lambda: flows.request_more_info(
                 info.context.actor,
-                _claim_id(input.claim_id),
+                node_uuid(input.claim_id, "Claim"),
                 input.items,
                 input.reason,
                 input.expected_version,
@@ -823,7 +799,9 @@ class ClaimMutations:
         input: Annotated[AddInvestigationNoteInput, strawberry.argument(description=INPUT)],
     ) -> ClaimPayload:
         async def add() -> m.Claim:
-            note = await flows.add_note(info.context.actor, _claim_id(input.claim_id), input.text)
+            note = await flows.add_note(
+                info.context.actor, node_uuid(input.claim_id, "Claim"), input.text
+            )
             return await m.Claim.get(id=note.claim_id)
 
         return await _act(add)
@@ -838,7 +816,7 @@ class ClaimMutations:
     ) -> ClaimPayload:
         lines = [
             flows.DecisionLine(
-                coverage_id=_uuid_or_zero(line.coverage_id, "Coverage"),
+                coverage_id=node_uuid(line.coverage_id, "Coverage"),
                 claimed_amount=line.claimed_amount,
                 approved_amount=line.approved_amount,
                 reason=line.reason,
@@ -849,7 +827,7 @@ class ClaimMutations:
             lambda: flows.decide_claim(
                 info.context.services,
                 info.context.actor,
-                _claim_id(input.claim_id),
+                node_uuid(input.claim_id, "Claim"),
                 lines,
                 input.expected_version,
             )
@@ -866,7 +844,7 @@ class ClaimMutations:
     ) -> ClaimPayload:
         return await _act(
             lambda: flows.approve_pending_decision(
-                info.context.actor, _claim_id(input.claim_id), input.expected_version
+                info.context.actor, node_uuid(input.claim_id, "Claim"), input.expected_version
             )
         )
 
@@ -880,7 +858,7 @@ class ClaimMutations:
         return await _act(
             lambda: flows.reject_claim(
                 info.context.actor,
-                _claim_id(input.claim_id),
+                node_uuid(input.claim_id, "Claim"),
                 input.reason,
                 input.explanation,
                 input.expected_version,
@@ -899,7 +877,7 @@ class ClaimMutations:
         return await _act(
             lambda: flows.record_payment(
                 info.context.actor,
-                _claim_id(input.claim_id),
+                node_uuid(input.claim_id, "Claim"),
                 input.payout_reference,
                 input.expected_version,
             )
@@ -921,7 +899,7 @@ class ClaimMutations:
             payout = await start_payout(
                 services.payment_providers,
                 info.context.actor,
-                _claim_id(input.claim_id),
+                node_uuid(input.claim_id, "Claim"),
                 input.provider,
                 input.payee_id,
                 notify_base_url=services.settings.public_base_url,
@@ -941,7 +919,7 @@ class ClaimMutations:
     ) -> ClaimPayload:
         return await _act(
             lambda: flows.close_claim(
-                info.context.actor, _claim_id(input.claim_id), input.expected_version
+                info.context.actor, node_uuid(input.claim_id, "Claim"), input.expected_version
             )
         )
 
@@ -965,7 +943,7 @@ class ClaimSubscriptions:
     ) -> AsyncGenerator[Claim, None]:
         actor = info.context.actor
         try:
-            claim = await flows.load_claim(actor, _claim_id(claim_id))
+            claim = await flows.load_claim(actor, node_uuid(claim_id, "Claim"))
         except flows.ClaimError:
             raise UserInputError("未找到该理赔案件") from None
         async for _ in info.context.services.bus.subscribe(f"claim:{claim.id}"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import uuid
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
@@ -27,6 +28,20 @@ INPUT = "The mutation's input; its type describes each field."
 class Money:
     amount: Decimal = strawberry.field(description="The amount, e.g. `1280.00`.")
     currency: str = strawberry.field(description="ISO 4217 currency code; always `CNY` today.")
+
+
+NOTHING = uuid.UUID(int=0)  # matches no row: foreign or malformed IDs find nothing
+
+
+def node_uuid(global_id: relay.GlobalID, type_name: str) -> uuid.UUID:
+    """The UUID behind a global ID of ``type_name``; ``NOTHING`` for another type or a
+    malformed ID, so the lookup answers exactly as for a missing object."""
+    if global_id.type_name != type_name:
+        return NOTHING
+    try:
+        return uuid.UUID(global_id.node_id)
+    except ValueError:
+        return NOTHING
 
 
 def cny(amount: Decimal) -> Money:

@@ -26,7 +26,7 @@ from payments.orders import (
 )
 from payments.refunds import request_refund
 from payments.sandbox import SandboxProvider
-from schema.common import INPUT, Connection, CursorArg, Money, PageArg, cny, paginate
+from schema.common import INPUT, Connection, CursorArg, Money, PageArg, cny, node_uuid, paginate
 from schema.errors import Error, UserInputError
 from schema.permissions import CUSTOMER_ONLY, IsAuthenticated, staff_only
 from workflows.access import Actor, Permission
@@ -152,15 +152,6 @@ def _errors(code: str, message: str, field: str | None) -> PaymentPayload:
     )
 
 
-def _uuid(global_id: relay.GlobalID, type_name: str) -> uuid.UUID:
-    try:
-        if global_id.type_name == type_name:
-            return uuid.UUID(global_id.node_id)
-    except ValueError:
-        pass
-    return uuid.UUID(int=0)
-
-
 def visible_orders(actor: Actor) -> QuerySet[m.PaymentOrder]:
     if actor.is_customer:
         return m.PaymentOrder.filter(customer_id=actor.subject_id)
@@ -200,7 +191,7 @@ class PaymentQueries:
         info: Info,
         id: Annotated[relay.GlobalID, strawberry.argument(description="The order's ID.")],
     ) -> PaymentOrder | None:
-        row = await order_visible_to(info.context.actor, _uuid(id, "PaymentOrder"))
+        row = await order_visible_to(info.context.actor, node_uuid(id, "PaymentOrder"))
         return PaymentOrder.from_model(row) if row else None
 
 
@@ -226,7 +217,7 @@ class PaymentMutations:
             answer = await create_premium_payment(
                 services.payment_providers,
                 actor,
-                _uuid(input.installment_id, "PremiumInstallment"),
+                node_uuid(input.installment_id, "PremiumInstallment"),
                 input.method,
                 input.idempotency_key,
                 notify_base_url=services.settings.public_base_url,
@@ -248,7 +239,7 @@ class PaymentMutations:
         input: Annotated[RefundPaymentInput, strawberry.argument(description=INPUT)],
     ) -> PaymentPayload:
         services = info.context.services
-        order_id = _uuid(input.order_id, "PaymentOrder")
+        order_id = node_uuid(input.order_id, "PaymentOrder")
         try:
             await request_refund(
                 services.payment_providers,
@@ -276,7 +267,9 @@ class PaymentMutations:
         input: Annotated[CompleteSandboxPaymentInput, strawberry.argument(description=INPUT)],
     ) -> PaymentPayload:
         sandbox = info.context.services.payment_providers.get("sandbox")
-        order = await order_visible_to(info.context.actor, _uuid(input.order_id, "PaymentOrder"))
+        order = await order_visible_to(
+            info.context.actor, node_uuid(input.order_id, "PaymentOrder")
+        )
         if not isinstance(sandbox, SandboxProvider) or order is None or order.provider != "sandbox":
             return _errors("ORDER_NOT_FOUND", "未找到该支付订单", "orderId")
         headers, body = sandbox.paid_notification(order.order_number, order.amount)
@@ -299,7 +292,7 @@ class PaymentSubscriptions:
         order_id: Annotated[relay.GlobalID, strawberry.argument(description="The order.")],
     ) -> AsyncGenerator[PaymentOrder, None]:
         actor = info.context.actor
-        order = await order_visible_to(actor, _uuid(order_id, "PaymentOrder"))
+        order = await order_visible_to(actor, node_uuid(order_id, "PaymentOrder"))
         if order is None:
             raise UserInputError("未找到该支付订单")
         async for _ in info.context.services.bus.subscribe(f"payment:{order.id}"):
