@@ -97,6 +97,9 @@ class Claim(Entity):
     pending_approval = fields.BooleanField(default=False)  # above the adjuster's authority
     paid_amount = money_field(default=Decimal(0))
     payout_reference = fields.CharField(max_length=64, null=True)
+    # Where the customer wants the money: "alipay" or "wechat" and the account there.
+    payout_provider = fields.CharField(max_length=16, null=True)
+    payout_account = fields.CharField(max_length=128, null=True)
     paid_at = fields.DatetimeField(null=True)
     closed_at = fields.DatetimeField(null=True)
 

@@ -17,8 +17,11 @@ from datetime import UTC, datetime
 
 from tortoise.transactions import in_transaction
 
+from models.auth import SubjectKind
 from models.claims import Claim, ClaimStatus
+from models.customers import WechatIdentity
 from models.payments import LedgerEntry, LedgerKind, Payout, PayoutStatus
+from models.staff import StaffRole
 from payments.base import (
     PaymentProvider,
     ProviderRejected,
@@ -184,3 +187,66 @@ async def record_transfer_notification(
     result = TransferResult(notification_number, TransferState(state), provider_transfer_id)
     await apply_result(payout, result)
     return True
+
+
+async def choose_payout_account(
+    actor: Actor, claim_id: uuid.UUID, provider_name: str, account: str | None, wechat_app_id: str
+) -> Claim:
+    """The customer says where the money goes: an Alipay account, or WeChat (the openid
+    of their mini-program login). Possible until the payout starts."""
+    claim = await load_claim(actor, claim_id)
+    if claim.status in (
+        ClaimStatus.PAID,
+        ClaimStatus.CLOSED,
+        ClaimStatus.WITHDRAWN,
+        ClaimStatus.REJECTED,
+    ):
+        raise ClaimError(ClaimErrorCode.ILLEGAL_TRANSITION, "该案件已无需设置收款账户")
+    if await Payout.filter(claim_id=claim.id, status__not=PayoutStatus.FAILED).exists():
+        raise ClaimError(ClaimErrorCode.ILLEGAL_TRANSITION, "转账已发起，不能再修改收款账户")
+    if provider_name == "wechat":
+        identity = await WechatIdentity.filter(
+            customer_id=claim.customer_id, app_id=wechat_app_id
+        ).first()
+        if identity is None:
+            raise ClaimError(ClaimErrorCode.REQUIRED, "请先在小程序中登录以绑定微信", "provider")
+        account = identity.openid
+    elif provider_name == "alipay":
+        account = (account or "").strip()
+        if not account or len(account) > 100:
+            raise ClaimError(ClaimErrorCode.REQUIRED, "请填写支付宝账户", "account")
+    else:
+        raise ClaimError(ClaimErrorCode.INVALID_CHECKLIST_ITEM, "不支持的收款方式", "provider")
+    await Claim.filter(id=claim.id).update(payout_provider=provider_name, payout_account=account)
+    await claim.refresh_from_db()
+    return claim
+
+
+async def start_chosen_payouts(
+    providers: Mapping[str, PaymentProvider], *, notify_base_url: str
+) -> int:
+    """The worker pays approved claims to the account their customer chose (staff may
+    also start a payout themselves, e.g. by bank transfer recorded by hand)."""
+    started = 0
+    waiting = await Claim.filter(status=ClaimStatus.PAYING, payout_provider__not_isnull=True)
+    for claim in waiting:
+        if await Payout.filter(claim_id=claim.id).exists():
+            continue  # in flight, or failed: staff decide what next
+        provider_name, account = claim.payout_provider, claim.payout_account
+        if provider_name is None or provider_name not in providers or not account:
+            continue
+        system = Actor(kind=SubjectKind.STAFF, subject_id=None, role=StaffRole.ADMIN)
+        try:
+            await start_payout(
+                providers,
+                system,
+                claim.id,
+                provider_name,
+                account,
+                notify_base_url=notify_base_url,
+            )
+        except ClaimError as error:
+            log.warning("automatic payout of %s not started: %s", claim.report_number, error)
+            continue
+        started += 1
+    return started

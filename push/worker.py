@@ -25,7 +25,7 @@ from api.settings import Settings
 from models.auth import AuthSession, OtpChallenge
 from models.database import open_database
 from payments.orders import settle_silent_orders
-from payments.payouts import follow_up_payouts
+from payments.payouts import follow_up_payouts, start_chosen_payouts
 from payments.refunds import follow_up_refunds
 from push.channels import build_channels, wechat_template_ids
 from push.delivery import Deliverer, DeliveryWorker
@@ -102,6 +102,9 @@ async def run_jobs_once(services: Services) -> None:
     while await worker.work_once(block_ms=100):
         pass
     await settle_silent_orders(services.payment_providers)
+    await start_chosen_payouts(
+        services.payment_providers, notify_base_url=services.settings.public_base_url
+    )
     await follow_up_payouts(services.payment_providers)
     await follow_up_refunds(services.payment_providers)
     codes, sessions = await purge_login_records()

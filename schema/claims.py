@@ -19,7 +19,7 @@ from models import claims as m
 from models.clock import local_time
 from models.payments import Payout, PayoutStatus
 from models.policies import Policy as PolicyModel
-from payments.payouts import start_payout
+from payments.payouts import choose_payout_account, start_payout
 from schema.common import INPUT, Connection, CursorArg, Money, PageArg, cny, node_uuid, paginate
 from schema.errors import Error, UserInputError
 from schema.permissions import CUSTOMER_ONLY, IsAuthenticated, staff_only
@@ -27,6 +27,7 @@ from schema.policies.types import Policy, RequiredDocument
 from workflows import claim_documents
 from workflows import claims as flows
 from workflows.access import Actor, Permission, visible_claims
+from workflows.idempotency import IdempotencyError, once
 
 strawberry.enum(m.ClaimStatus, description="Where a claim is in its life.")
 strawberry.enum(m.ReportChannel, description="How a loss was reported.")
@@ -609,12 +610,26 @@ class ClaimVersionInput:
     expected_version: int = strawberry.field(description="The claim version you saw.")
 
 
+@strawberry.input(description="Where I want the claim money paid.")
+class ChooseClaimPayoutAccountInput:
+    claim_id: relay.GlobalID = strawberry.field(description="The claim.")
+    provider: str = strawberry.field(description="`alipay` or `wechat`.")
+    account: str | None = strawberry.field(
+        default=None,
+        description="The Alipay account (user id or login); for WeChat the mini-program "
+        "login is used.",
+    )
+
+
 @strawberry.input(description="Staff: pay an approved claim by provider transfer.")
 class StartClaimPayoutInput:
     claim_id: relay.GlobalID = strawberry.field(description="The claim (PAYING).")
     provider: str = strawberry.field(description="`alipay`, `wechat` or `sandbox` (development).")
     payee_id: str = strawberry.field(
         description="Alipay user id or login, or the customer's WeChat openid."
+    )
+    idempotency_key: str = strawberry.field(
+        description="A unique key (8-128 characters): a retry returns the same payout."
     )
 
 
@@ -895,18 +910,53 @@ class ClaimMutations:
     ) -> ClaimPayload:
         services = info.context.services
 
-        async def pay() -> m.Claim:
+        claim_id = node_uuid(input.claim_id, "Claim")
+
+        async def pay() -> dict[str, str]:
             payout = await start_payout(
                 services.payment_providers,
                 info.context.actor,
-                node_uuid(input.claim_id, "Claim"),
+                claim_id,
                 input.provider,
                 input.payee_id,
                 notify_base_url=services.settings.public_base_url,
             )
-            return await m.Claim.get(id=payout.claim_id)
+            return {"claim_id": str(payout.claim_id)}
 
-        return await _act(pay)
+        async def once_only() -> m.Claim:
+            request = {"claim": str(claim_id), "provider": input.provider, "payee": input.payee_id}
+            try:
+                await once(
+                    f"{info.context.actor.subject_id}:startClaimPayout",
+                    input.idempotency_key,
+                    request,
+                    pay,
+                )
+            except IdempotencyError as error:
+                raise flows.ClaimError(error.code, error.message, error.field) from None
+            return await m.Claim.get(id=claim_id)
+
+        return await _act(once_only)
+
+    @strawberry.mutation(
+        description="Choose where the money of my claim is paid (Alipay or WeChat); "
+        "it is transferred there once the claim is approved.",
+        permission_classes=CUSTOMER_ONLY,
+    )
+    async def choose_claim_payout_account(
+        self,
+        info: Info,
+        input: Annotated[ChooseClaimPayoutAccountInput, strawberry.argument(description=INPUT)],
+    ) -> ClaimPayload:
+        return await _act(
+            lambda: choose_payout_account(
+                info.context.actor,
+                node_uuid(input.claim_id, "Claim"),
+                input.provider,
+                input.account,
+                info.context.services.settings.wechat_app_id,
+            )
+        )
 
     @strawberry.mutation(
         description="Staff (CLAIM_REVIEW): close a finished claim.",

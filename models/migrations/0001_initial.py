@@ -401,6 +401,8 @@ class Migration(migrations.Migration):
                 ('pending_approval', fields.BooleanField(default=False)),
                 ('paid_amount', fields.DecimalField(default=Decimal('0'), max_digits=14, decimal_places=2)),
                 ('payout_reference', fields.CharField(null=True, max_length=64)),
+                ('payout_provider', fields.CharField(null=True, max_length=16)),
+                ('payout_account', fields.CharField(null=True, max_length=128)),
                 ('paid_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('closed_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],

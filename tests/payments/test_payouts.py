@@ -115,6 +115,7 @@ def use(services: Services, behaviour: str) -> FlakyProvider:
 
 
 async def start(client: httpx.AsyncClient, setup: dict[str, Any]) -> dict[str, Any]:
+    setup["attempt"] = setup.get("attempt", 0) + 1  # each staff click is a new request
     body = await gql(
         client,
         PAYOUT,
@@ -123,6 +124,7 @@ async def start(client: httpx.AsyncClient, setup: dict[str, Any]) -> dict[str, A
                 "claimId": setup["claim_id"],
                 "provider": "sandbox",
                 "payeeId": "2088000000000001",
+                "idempotencyKey": f"payout-key-{setup['attempt']:04d}",
             }
         },
         token=setup["staff"],
@@ -183,3 +185,81 @@ async def test_wait_for_the_payee_then_the_worker_settles(
     claim = await Claim.filter(payouts__transfer_number=number).first()
     assert claim is not None and claim.status is ClaimStatus.PAID
     assert await follow_up_payouts(services.payment_providers) == 0
+
+
+async def test_a_retried_request_returns_the_same_payout(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    setup = await paying_claim(client, services)
+    provider = use(services, "ok")
+    request = {
+        "input": {
+            "claimId": setup["claim_id"],
+            "provider": "sandbox",
+            "payeeId": "2088000000000001",
+            "idempotencyKey": "payout-same-key",
+        }
+    }
+    first = await gql(client, PAYOUT, request, token=setup["staff"])
+    again = await gql(client, PAYOUT, request, token=setup["staff"])
+    assert first["data"]["startClaimPayout"]["errors"] == []
+    assert again["data"]["startClaimPayout"]["errors"] == []
+    assert len(provider.transfers) == 1
+
+
+async def test_the_customers_chosen_account_is_paid_by_the_worker(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    from strawberry import relay
+
+    from payments.payouts import start_chosen_payouts
+
+    setup = await paying_claim(client, services)
+    claim_id = relay.GlobalID.from_id(setup["claim_id"]).node_id
+    claim = await Claim.get(id=claim_id)
+    await Claim.filter(id=claim.id).update(
+        payout_provider="sandbox", payout_account="2088000000000002"
+    )
+    provider = use(services, "ok")
+    assert (
+        await start_chosen_payouts(services.payment_providers, notify_base_url="http://127.0.0.1")
+        == 1
+    )
+    assert (await Claim.get(id=claim.id)).status is ClaimStatus.PAID
+    assert (
+        await start_chosen_payouts(services.payment_providers, notify_base_url="http://127.0.0.1")
+        == 0
+    )
+    assert len(provider.transfers) == 1
+
+
+async def test_customers_choose_where_their_money_goes(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    from models.customers import WechatIdentity
+    from tests.schema.test_claims import REPORT, do
+
+    holder = await make_customer(services, "王芳")
+    policy, _ = await auto_policy(services, holder)
+    token = await customer_token(services, holder)
+    claim = (await do(client, REPORT, token, **loss_input(policy)))["claim"]
+    choose = """mutation($input: ChooseClaimPayoutAccountInput!) {
+      chooseClaimPayoutAccount(input: $input) { claim { id } errors { field code } } }"""
+
+    async def pick(provider: str, account: str | None = None) -> list[dict[str, Any]]:
+        body = await gql(
+            client,
+            choose,
+            {"input": {"claimId": claim["id"], "provider": provider, "account": account}},
+            token=token,
+        )
+        return body["data"]["chooseClaimPayoutAccount"]["errors"]
+
+    assert await pick("wechat") == [{"field": "provider", "code": "REQUIRED"}]
+    assert await pick("alipay") == [{"field": "account", "code": "REQUIRED"}]
+    assert await pick("alipay", "wangfang@example.cn") == []
+    stored = await Claim.filter(customer_id=holder.id).first()
+    assert stored is not None and stored.payout_account == "wangfang@example.cn"
+    await WechatIdentity.create(customer=holder, app_id="wx-test-app", openid="o-wangfang")
+    assert await pick("wechat") == []
+    assert (await Claim.get(id=stored.id)).payout_account == "o-wangfang"
