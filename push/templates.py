@@ -7,11 +7,13 @@ Texts are filled from the event payload, which workflows fill with display value
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from models.notifications import Channel
 
+log = logging.getLogger("anxin.templates")
 APP_PUSH = (Channel.APNS, Channel.FCM)
 
 
@@ -127,6 +129,14 @@ TEMPLATES: dict[str, EventTemplate] = {
             sms=True,
         ),
         EventTemplate(
+            "policy.cancelled",
+            "保单已退保",
+            "您的保单{policy_number}已在犹豫期内退保，已缴保费将原路全额退还。",
+            "anxin://policies/{policy_id}",
+            "pages/policy/detail?id={policy_id}",
+            sms=True,
+        ),
+        EventTemplate(
             "survey.invited",
             "邀请您评价服务",
             "感谢您使用安心保险服务，邀请您花1分钟评价本次服务。",
@@ -155,13 +165,22 @@ class RenderedMessage:
     urgent: bool
 
 
+class _Blank(dict[str, Any]):
+    """A missing display value renders empty rather than stopping the relay."""
+
+    def __missing__(self, key: str) -> str:
+        log.warning("notification template value %s missing", key)
+        return ""
+
+
 def render(kind: str, payload: dict[str, Any]) -> RenderedMessage:
     template = TEMPLATES[kind]
+    values = _Blank(payload)
     return RenderedMessage(
         kind=kind,
         title=template.title,
-        body=template.body.format(**payload),
-        deep_link=template.deep_link.format(**payload),
-        mini_program_page=template.mini_program_page.format(**payload),
+        body=template.body.format_map(values),
+        deep_link=template.deep_link.format_map(values),
+        mini_program_page=template.mini_program_page.format_map(values),
         urgent=template.urgent,
     )

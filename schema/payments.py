@@ -24,7 +24,7 @@ from payments.orders import (
     create_premium_payment,
     handle_callback,
 )
-from payments.refunds import request_refund
+from payments.refunds import cancel_in_cooling_off, request_refund
 from payments.sandbox import SandboxProvider
 from schema.common import INPUT, Connection, CursorArg, Money, PageArg, cny, node_uuid, paginate
 from schema.errors import Error, UserInputError
@@ -141,6 +141,21 @@ class RefundPaymentInput:
     )
 
 
+@strawberry.input(description="Staff: cancel a policy in its cooling-off period (犹豫期退保).")
+class CancelPolicyInCoolingOffInput:
+    policy_id: relay.GlobalID = strawberry.field(description="The policy.")
+    idempotency_key: str = strawberry.field(
+        description="A unique key (8-128 characters): a retry does not refund twice."
+    )
+
+
+@strawberry.type(description="The result of a cooling-off cancellation.")
+class CancelPolicyPayload:
+    cancelled: bool = strawberry.field(description="True when the policy was cancelled.")
+    refunds: list[PaymentRefund] = strawberry.field(description="The refunds it started.")
+    errors: list[PaymentFailure] = strawberry.field(description="Empty on success.")
+
+
 @strawberry.input(description="Development only: pay a sandbox order.")
 class CompleteSandboxPaymentInput:
     order_id: relay.GlobalID = strawberry.field(description="The order.")
@@ -255,6 +270,45 @@ class PaymentMutations:
             return _errors(str(error.code), error.message, error.field)
         order = await m.PaymentOrder.get(id=order_id)
         return PaymentPayload(order=PaymentOrder.from_model(order), errors=[])
+
+    @strawberry.mutation(
+        description="Staff (PAYMENT_REFUND): cancel a policy within its cooling-off period; "
+        "every premium paid for it is refunded in full.",
+        permission_classes=staff_only(Permission.PAYMENT_REFUND),
+    )
+    async def cancel_policy_in_cooling_off(
+        self,
+        info: Info,
+        input: Annotated[CancelPolicyInCoolingOffInput, strawberry.argument(description=INPUT)],
+    ) -> CancelPolicyPayload:
+        services = info.context.services
+        policy_id = node_uuid(input.policy_id, "Policy")
+        try:
+            await cancel_in_cooling_off(
+                services.payment_providers,
+                info.context.actor,
+                policy_id,
+                input.idempotency_key,
+                notify_base_url=services.settings.public_base_url,
+            )
+        except (PaymentError, IdempotencyError) as error:
+            failure = PaymentFailure(field=error.field, message=error.message, code=str(error.code))
+            return CancelPolicyPayload(cancelled=False, refunds=[], errors=[failure])
+        rows = await m.Refund.filter(order__policy_id=policy_id).order_by("created_at")
+        return CancelPolicyPayload(
+            cancelled=True,
+            refunds=[
+                PaymentRefund(
+                    refund_number=r.refund_number,
+                    amount=cny(r.amount),
+                    reason=r.reason,
+                    status=r.status,
+                    created_at=local_time(r.created_at),
+                )
+                for r in rows
+            ],
+            errors=[],
+        )
 
     @strawberry.mutation(
         description="Development only: the sandbox provider reports the order paid, "

@@ -333,3 +333,46 @@ async def test_reconciliation_lists_differences_with_the_provider(
     )
     [unconfirmed] = await reconcile(services.payment_providers, day)
     assert unconfirmed.kind == "UNCONFIRMED_PAYMENT"
+
+
+async def test_cooling_off_cancellation_refunds_everything_paid(
+    client: httpx.AsyncClient, services: Services, payer: dict[str, Any]
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from models.policies import Policy, PolicyStatus, Product
+    from models.staff import StaffRole
+    from tests.factories import make_staff, staff_token
+
+    started = await create(client, payer, "key-0008-abcdef")
+    await gql(client, COMPLETE, {"id": started["order"]["id"]}, token=payer["token"])
+    supervisor = await staff_token(services, await make_staff(StaffRole.SUPERVISOR))
+    policy_id = str(relay.GlobalID("Policy", str(payer["policy"].id)))
+    cancel = """mutation($input: CancelPolicyInCoolingOffInput!) {
+      cancelPolicyInCoolingOff(input: $input) { cancelled refunds { amount { amount }
+        reason status } errors { code } } }"""
+
+    async def run(key: str) -> dict[str, Any]:
+        body = await gql(
+            client,
+            cancel,
+            {"input": {"policyId": policy_id, "idempotencyKey": key}},
+            token=supervisor,
+        )
+        return body["data"]["cancelPolicyInCoolingOff"]
+
+    # The test product has no cooling-off period; then one of 15 days, issued 31 days ago.
+    assert (await run("cool-off-0001"))["errors"] == [{"code": "NOT_PAYABLE"}]
+    await Product.filter(id=payer["policy"].product_id).update(cooling_off_days=15)
+    assert (await run("cool-off-0002"))["errors"] == [{"code": "NOT_PAYABLE"}]
+    await Policy.filter(id=payer["policy"].id).update(
+        issued_at=datetime.now(UTC) - timedelta(days=3)
+    )
+    done = await run("cool-off-0003")
+    assert done["cancelled"] is True
+    assert done["refunds"] == [
+        {"amount": {"amount": "600.00"}, "reason": "COOLING_OFF_CANCELLATION", "status": "SUCCESS"}
+    ]
+    assert (await Policy.get(id=payer["policy"].id)).status is PolicyStatus.CANCELLED
+    again = await run("cool-off-0003")  # a retried request: no second refund
+    assert again["cancelled"] is True and len(again["refunds"]) == 1

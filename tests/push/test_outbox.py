@@ -228,3 +228,10 @@ async def test_redis_bus_reaches_a_subscriber_of_another_connection(services: Se
     await subscriber.close()
     await publisher_client.aclose()
     await subscriber_client.aclose()
+
+
+def test_a_missing_display_value_renders_empty_instead_of_failing() -> None:
+    from push.templates import render
+
+    message = render("premium.due", {"policy_number": "AXA1"})
+    assert "AXA1" in message.body and "{" not in message.body
