@@ -8,4 +8,5 @@ MODEL_MODULES = [
     "models.notifications",
     "models.claims",
     "models.payments",
+    "models.surveys",
 ]

@@ -205,6 +205,15 @@ async def record_payment(provider: PaymentProvider, notification: PaymentNotific
         return False  # refunds and closings are handled by their own flows
     if notification.app_id != provider.app_id or notification.merchant_id != provider.merchant_id:
         raise InvalidNotification("app id or merchant does not match ours")
+    already = await PaymentOrder.exists(
+        order_number=notification.order_number,
+        provider=provider.name,
+        status=OrderStatus.PAID,
+        amount=notification.amount,
+        provider_trade_no=notification.provider_trade_no,
+    )
+    if already:
+        return False  # a provider's retry: answered without a lock or a write
     async with in_transaction():
         order = (
             await PaymentOrder.filter(

@@ -37,11 +37,14 @@ from schema.notifications import (
 from schema.payments import PaymentMutations, PaymentQueries, PaymentSubscriptions
 from schema.permissions import IsAuthenticated
 from schema.policies.queries import PolicyQueries
+from schema.surveys import SurveyMutations, SurveyQueries
 from workflows.auth import still_valid
 
 
 @strawberry.type(description="Everything that can be read.")
-class Query(AuthQueries, PolicyQueries, ClaimQueries, PaymentQueries, NotificationQueries):
+class Query(
+    AuthQueries, PolicyQueries, ClaimQueries, PaymentQueries, NotificationQueries, SurveyQueries
+):
     @strawberry.field(
         description="Any object by its global ID; null if it does not exist or you may not see it.",
         permission_classes=[IsAuthenticated],
@@ -55,7 +58,9 @@ class Query(AuthQueries, PolicyQueries, ClaimQueries, PaymentQueries, Notificati
 
 
 @strawberry.type(description="Everything that changes something.")
-class Mutation(AuthMutations, ClaimMutations, PaymentMutations, NotificationMutations):
+class Mutation(
+    AuthMutations, ClaimMutations, PaymentMutations, NotificationMutations, SurveyMutations
+):
     pass
 
 

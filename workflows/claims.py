@@ -44,6 +44,7 @@ from models.pii import PHONE_PATTERN, normalize_phone
 from models.policies import Coverage, Policy, PolicyStatus
 from models.staff import StaffRole, StaffUser
 from push.outbox import emit
+from workflows import surveys
 from workflows.access import Actor, Permission, visible_claims, visible_policies
 from workflows.errors import DomainError
 
@@ -801,14 +802,16 @@ async def close_claim(actor: Actor, claim_id: uuid.UUID, expected_version: int) 
             event_type="claim.closed",
             closed_at=_now(),
         )
-        for follow_up in ("survey.requested", "care.followup_requested"):
-            await emit(
-                follow_up,
-                entity_type="claim",
-                entity_id=claim.id,
-                customer_id=claim.customer_id,
-                payload={**_payload(claim), "trigger": "claim.closed"},
-            )
+        await surveys.invite(
+            claim.customer_id, "claim.closed", "claim", str(claim.id), "CLAIM_SERVICE"
+        )
+        await emit(
+            "care.followup_requested",  # for the follow-up visits of the surveys issue
+            entity_type="claim",
+            entity_id=claim.id,
+            customer_id=claim.customer_id,
+            payload={**_payload(claim), "trigger": "claim.closed"},
+        )
     return claim
 
 

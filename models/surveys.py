@@ -1,0 +1,118 @@
+"""Satisfaction surveys (满意度调查), quick ratings (客户评价) and service-recovery tasks.
+
+A template is versioned: editing makes a new version, and every invitation and answer
+keeps the version it was made for. ``questions`` is a list of ``{"id", "kind", "text",
+"required", "options": [{"id", "text"}]}`` with kinds RATING (1-5), NPS (0-10),
+SINGLE_CHOICE, MULTIPLE_CHOICE and TEXT.
+"""
+
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from tortoise import fields
+
+from models.base import Entity
+
+if TYPE_CHECKING:
+    from models.customers import Customer
+
+
+class QuestionKind(StrEnum):
+    RATING = "RATING"
+    NPS = "NPS"
+    SINGLE_CHOICE = "SINGLE_CHOICE"
+    MULTIPLE_CHOICE = "MULTIPLE_CHOICE"
+    TEXT = "TEXT"
+
+
+class SurveyTemplate(Entity):
+    code = fields.CharField(max_length=32)
+    version = fields.IntField()
+    title = fields.CharField(max_length=128)
+    questions: fields.JSONField[list[dict[str, Any]]] = fields.JSONField()
+    active = fields.BooleanField(default=True)
+
+    class Meta:
+        table = "survey_template"
+        unique_together = (("code", "version"),)
+
+
+class SurveyInvitation(Entity):
+    template: fields.ForeignKeyRelation[SurveyTemplate] = fields.ForeignKeyField(
+        "models.SurveyTemplate", related_name="invitations", on_delete=fields.RESTRICT
+    )
+    template_id: uuid.UUID
+    customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
+        "models.Customer",
+        related_name="survey_invitations",
+        on_delete=fields.CASCADE,
+        db_index=True,
+    )
+    customer_id: uuid.UUID
+    trigger = fields.CharField(max_length=32)  # claim.closed, payout, complaint, relationship
+    subject_type = fields.CharField(max_length=32)
+    subject_id = fields.CharField(max_length=64)
+    token_hash = fields.CharField(max_length=64, unique=True)  # the link's token, hashed
+    expires_at = fields.DatetimeField()
+    answered_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "survey_invitation"
+        unique_together = (("trigger", "subject_type", "subject_id"),)
+
+
+class SurveyResponse(Entity):
+    invitation: fields.OneToOneRelation[SurveyInvitation] = fields.OneToOneField(
+        "models.SurveyInvitation", related_name="response", on_delete=fields.CASCADE
+    )
+    invitation_id: uuid.UUID
+    template: fields.ForeignKeyRelation[SurveyTemplate] = fields.ForeignKeyField(
+        "models.SurveyTemplate", related_name="responses", on_delete=fields.RESTRICT
+    )
+    template_id: uuid.UUID
+    answers: fields.JSONField[dict[str, Any]] = fields.JSONField()
+    answers_hash = fields.CharField(max_length=64)
+    channel = fields.CharField(max_length=16)  # APP, MINI_PROGRAM, LINK
+
+    class Meta:
+        table = "survey_response"
+
+
+class ServiceRating(Entity):
+    """A quick rating of one subject by one customer (updatable)."""
+
+    customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
+        "models.Customer", related_name="ratings", on_delete=fields.CASCADE
+    )
+    customer_id: uuid.UUID
+    subject_type = fields.CharField(max_length=32)  # CLAIM, PAYMENT, CONVERSATION, STAFF
+    subject_id = fields.CharField(max_length=64)
+    stars = fields.IntField()
+    tags: fields.JSONField[list[str]] = fields.JSONField(default=list)
+    comment = fields.TextField(default="")
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "service_rating"
+        unique_together = (("customer", "subject_type", "subject_id"),)
+
+
+class RecoveryTask(Entity):
+    """A supervisor calls an unhappy customer back within 24 hours (服务补救)."""
+
+    customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
+        "models.Customer", related_name="recovery_tasks", on_delete=fields.CASCADE
+    )
+    customer_id: uuid.UUID
+    source = fields.CharField(max_length=32)  # survey or rating
+    source_id = fields.UUIDField()
+    reason = fields.CharField(max_length=255)
+    due_at = fields.DatetimeField()
+    done_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "recovery_task"
+        unique_together = (("source", "source_id"),)

@@ -1,0 +1,204 @@
+"""Surveys and quick ratings in GraphQL. A survey is answered in the app or mini-program
+(logged in) or through its link token alone (``surveyByToken`` / ``submitSurvey`` with
+``token``): the token opens that one survey and nothing else."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+import strawberry
+from strawberry import relay
+from strawberry.types import Info
+
+from models import surveys as m
+from models.clock import local_time
+from schema.common import INPUT, node_uuid
+from schema.errors import Error
+from schema.permissions import CUSTOMER_ONLY
+from workflows import surveys as flows
+
+strawberry.enum(m.QuestionKind, description="How a question is answered.")
+strawberry.enum(flows.SurveyErrorCode, description="Why a survey answer or rating failed.")
+
+
+@strawberry.type(description="A failed survey answer or rating.")
+class SurveyError(Error):
+    code: flows.SurveyErrorCode = strawberry.field(description="Stable code for programs.")
+
+
+def survey_errors(error: flows.SurveyError) -> list[SurveyError]:
+    code = flows.SurveyErrorCode(error.code)
+    return [SurveyError(field=error.field, message=error.message, code=code)]
+
+
+@strawberry.type(description="One choice of a question.")
+class SurveyOption:
+    id: str = strawberry.field(description="The option's id, given back in answers.")
+    text: str = strawberry.field(description="The option, in Chinese.")
+
+
+@strawberry.type(description="One question of a survey.")
+class SurveyQuestion:
+    id: str = strawberry.field(description="The question's id, given back in answers.")
+    kind: m.QuestionKind = strawberry.field(description="How it is answered.")
+    text: str = strawberry.field(description="The question, in Chinese.")
+    required: bool = strawberry.field(description="Whether it must be answered.")
+    options: list[SurveyOption] = strawberry.field(description="Choices (choice questions).")
+
+
+@strawberry.type(description="A survey the customer is invited to answer.")
+class Survey:
+    invitation_id: str = strawberry.field(description="Pass to `submitSurvey`.")
+    title: str = strawberry.field(description="The survey's title.")
+    template_version: int = strawberry.field(description="The version the answers belong to.")
+    questions: list[SurveyQuestion] = strawberry.field(description="The questions, in order.")
+    expires_at: datetime = strawberry.field(description="Answer before this.")
+    answered: bool = strawberry.field(description="Whether it was answered already.")
+
+
+async def survey_of(invitation: m.SurveyInvitation) -> Survey:
+    template = await m.SurveyTemplate.get(id=invitation.template_id)
+    return Survey(
+        invitation_id=str(relay.GlobalID("SurveyInvitation", str(invitation.id))),
+        title=template.title,
+        template_version=template.version,
+        questions=[
+            SurveyQuestion(
+                id=q["id"],
+                kind=m.QuestionKind(q["kind"]),
+                text=q["text"],
+                required=bool(q.get("required")),
+                options=[SurveyOption(id=o["id"], text=o["text"]) for o in q.get("options", [])],
+            )
+            for q in template.questions
+        ],
+        expires_at=local_time(invitation.expires_at),
+        answered=invitation.answered_at is not None,
+    )
+
+
+@strawberry.input(description="The answer to one question.")
+class SurveyAnswerInput:
+    question_id: str = strawberry.field(description="The question.")
+    number: int | None = strawberry.field(default=None, description="RATING 1-5 or NPS 0-10.")
+    choice_ids: list[str] | None = strawberry.field(
+        default=None, description="Chosen option ids (choice questions)."
+    )
+    text: str | None = strawberry.field(default=None, description="Free text.")
+
+
+@strawberry.input(description="Answers to a survey, logged in or by its link token.")
+class SubmitSurveyInput:
+    invitation_id: relay.GlobalID | None = strawberry.field(
+        default=None, description="The invitation (when logged in)."
+    )
+    token: str | None = strawberry.field(
+        default=None, description="The link token (when answering from an SMS link)."
+    )
+    answers: list[SurveyAnswerInput] = strawberry.field(description="The answers.")
+    channel: str = strawberry.field(default="APP", description="APP, MINI_PROGRAM or LINK.")
+
+
+@strawberry.type(description="The result of answering a survey.")
+class SubmitSurveyPayload:
+    accepted: bool = strawberry.field(description="True when the answers are recorded.")
+    errors: list[SurveyError] = strawberry.field(description="Empty on success.")
+
+
+@strawberry.input(description="Rate a claim, payment, conversation or staff member.")
+class RateServiceInput:
+    subject_type: str = strawberry.field(description="CLAIM, PAYMENT, CONVERSATION or STAFF.")
+    subject_id: relay.GlobalID = strawberry.field(description="What is rated.")
+    stars: int = strawberry.field(description="1-5.")
+    tags: list[str] = strawberry.field(default_factory=list, description="Optional tags.")
+    comment: str = strawberry.field(default="", description="Optional comment.")
+
+
+@strawberry.type(description="My rating of a subject.")
+class ServiceRating:
+    stars: int = strawberry.field(description="1-5.")
+    tags: list[str] = strawberry.field(description="Tags.")
+    comment: str = strawberry.field(description="Comment.")
+
+
+@strawberry.type(description="The result of rating.")
+class RateServicePayload:
+    rating: ServiceRating | None = strawberry.field(description="As saved.")
+    errors: list[SurveyError] = strawberry.field(description="Empty on success.")
+
+
+@strawberry.type
+class SurveyQueries:
+    @strawberry.field(
+        description="Surveys I am invited to and have not answered.",
+        permission_classes=CUSTOMER_ONLY,
+    )
+    async def my_surveys(self, info: Info) -> list[Survey]:
+        pending = await m.SurveyInvitation.filter(
+            customer_id=info.context.actor.subject_id,
+            answered_at=None,
+            expires_at__gt=datetime.now(UTC),
+        ).order_by("-created_at")
+        return [await survey_of(invitation) for invitation in pending]
+
+    @strawberry.field(description="The one survey a link token opens (no login needed).")
+    async def survey_by_token(
+        self, token: Annotated[str, strawberry.argument(description="The link token.")]
+    ) -> Survey | None:
+        invitation = await flows.by_token(token)
+        return await survey_of(invitation) if invitation else None
+
+
+@strawberry.type
+class SurveyMutations:
+    @strawberry.mutation(description="Answer a survey (logged in, or with its link token).")
+    async def submit_survey(
+        self,
+        info: Info,
+        input: Annotated[SubmitSurveyInput, strawberry.argument(description=INPUT)],
+    ) -> SubmitSurveyPayload:
+        invitation = None
+        if input.token:
+            invitation = await flows.by_token(input.token)
+        elif input.invitation_id is not None and info.context.actor.is_customer:
+            invitation = await m.SurveyInvitation.get_or_none(
+                id=node_uuid(input.invitation_id, "SurveyInvitation"),
+                customer_id=info.context.actor.subject_id,
+            )
+        if invitation is None:
+            error = flows.SurveyError(flows.SurveyErrorCode.NOT_FOUND, "未找到该问卷")
+            return SubmitSurveyPayload(accepted=False, errors=survey_errors(error))
+        answers = [
+            flows.Answer(a.question_id, a.number, tuple(a.choice_ids or ()), a.text)
+            for a in input.answers
+        ]
+        try:
+            await flows.submit(invitation, answers, input.channel[:16])
+        except flows.SurveyError as error:
+            return SubmitSurveyPayload(accepted=False, errors=survey_errors(error))
+        return SubmitSurveyPayload(accepted=True, errors=[])
+
+    @strawberry.mutation(
+        description="Rate a service moment (updatable).", permission_classes=CUSTOMER_ONLY
+    )
+    async def rate_service(
+        self, info: Info, input: Annotated[RateServiceInput, strawberry.argument(description=INPUT)]
+    ) -> RateServicePayload:
+        customer_id: uuid.UUID = info.context.actor.subject_id
+        try:
+            rating = await flows.rate(
+                customer_id,
+                input.subject_type,
+                str(input.subject_id),
+                input.stars,
+                input.tags,
+                input.comment,
+            )
+        except flows.SurveyError as error:
+            return RateServicePayload(rating=None, errors=survey_errors(error))
+        return RateServicePayload(
+            rating=ServiceRating(stars=rating.stars, tags=rating.tags, comment=rating.comment),
+            errors=[],
+        )

@@ -1,0 +1,255 @@
+"""Surveys: every question kind validated against its template version, once-only
+answers, the link token, expiry, quick ratings and service recovery."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from strawberry import relay
+from tortoise.transactions import in_transaction
+
+from api.services import Services
+from models.customers import Customer
+from models.notifications import OutboxEvent
+from models.surveys import RecoveryTask, SurveyInvitation, SurveyResponse
+from tests.conftest import postgres_only
+from tests.factories import customer_token, make_customer
+from tests.graphql import gql
+from workflows import surveys
+
+SUBMIT = """mutation($input: SubmitSurveyInput!) { submitSurvey(input: $input) {
+  accepted errors { field code } } }"""
+HAPPY = [
+    {"questionId": "q1", "number": 5},
+    {"questionId": "q2", "number": 9},
+    {"questionId": "q3", "choiceIds": ["fast"]},
+    {"questionId": "q4", "choiceIds": ["staff", "online"]},
+    {"questionId": "q5", "text": "很满意，谢谢"},
+]
+
+
+@pytest.fixture
+async def invited(services: Services) -> dict[str, Any]:
+    customer = await make_customer(services)
+    async with in_transaction():
+        made = await surveys.invite(customer.id, "claim.closed", "claim", "c-1", "CLAIM_SERVICE")
+    assert made is not None
+    invitation, token = made
+    return {
+        "customer": customer,
+        "token": token,
+        "login": await customer_token(services, customer),
+        "invitation": invitation,
+    }
+
+
+async def my_survey(client: httpx.AsyncClient, login: str) -> dict[str, Any]:
+    body = await gql(
+        client,
+        "{ mySurveys { invitationId title templateVersion answered "
+        "questions { id kind required options { id } } } }",
+        token=login,
+    )
+    [survey] = body["data"]["mySurveys"]
+    return survey
+
+
+async def answer(
+    client: httpx.AsyncClient, invited: dict[str, Any], answers: list[dict], **how: Any
+) -> dict[str, Any]:
+    body = await gql(
+        client,
+        SUBMIT,
+        {"input": {"answers": answers, **how}},
+        token=invited["login"] if "invitationId" in how else None,
+    )
+    return body["data"]["submitSurvey"]
+
+
+async def test_answer_once_in_the_app(client: httpx.AsyncClient, invited: dict[str, Any]) -> None:
+    survey = await my_survey(client, invited["login"])
+    assert survey["title"] == "理赔服务满意度调查" and survey["templateVersion"] == 1
+    assert [q["kind"] for q in survey["questions"]] == [
+        "RATING",
+        "NPS",
+        "SINGLE_CHOICE",
+        "MULTIPLE_CHOICE",
+        "TEXT",
+    ]
+    how = {"invitationId": survey["invitationId"]}
+    assert await answer(client, invited, HAPPY, **how) == {"accepted": True, "errors": []}
+    assert await answer(client, invited, HAPPY, **how) == {"accepted": True, "errors": []}
+    other = [dict(HAPPY[0], number=4), *HAPPY[1:]]
+    assert (await answer(client, invited, other, **how))["errors"] == [
+        {"field": None, "code": "ALREADY_ANSWERED"}
+    ]
+    stored = await SurveyResponse.get(invitation_id=invited["invitation"].id)
+    assert stored.answers == {
+        "q1": 5,
+        "q2": 9,
+        "q3": "fast",
+        "q4": ["staff", "online"],
+        "q5": "很满意，谢谢",
+    }
+    assert await RecoveryTask.all().count() == 0
+    pending = await gql(client, "{ mySurveys { title } }", token=invited["login"])
+    assert pending["data"]["mySurveys"] == []
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "code"),
+    [
+        ({"questionId": "q1", "number": 0}, "answers.q1", "OUT_OF_RANGE"),
+        ({"questionId": "q1", "number": 6}, "answers.q1", "OUT_OF_RANGE"),
+        ({"questionId": "q2", "number": 11}, "answers.q2", "OUT_OF_RANGE"),
+        ({"questionId": "q3", "choiceIds": ["fast", "slow"]}, "answers.q3", "OUT_OF_RANGE"),
+        ({"questionId": "q3", "choiceIds": ["nope"]}, "answers.q3", "UNKNOWN_CHOICE"),
+        ({"questionId": "q4", "choiceIds": ["staff", "x"]}, "answers.q4", "UNKNOWN_CHOICE"),
+        ({"questionId": "q5", "text": "长" * 1001}, "answers.q5", "TOO_LONG"),
+        ({"questionId": "q9", "number": 1}, "answers", "UNKNOWN_QUESTION"),
+        ({"questionId": "q1"}, "answers.q1", "REQUIRED"),
+    ],
+)
+async def test_each_kind_is_validated(
+    client: httpx.AsyncClient,
+    invited: dict[str, Any],
+    change: dict[str, Any],
+    field: str,
+    code: str,
+) -> None:
+    answers = [a for a in HAPPY if a["questionId"] != change["questionId"]] + [change]
+    result = await answer(client, invited, answers, token=invited["token"])
+    assert result == {"accepted": False, "errors": [{"field": field, "code": code}]}
+    assert await SurveyResponse.all().count() == 0
+
+
+async def test_optional_questions_may_be_skipped_required_ones_not(
+    client: httpx.AsyncClient, invited: dict[str, Any]
+) -> None:
+    missing_required = [a for a in HAPPY if a["questionId"] != "q2"]
+    result = await answer(client, invited, missing_required, token=invited["token"])
+    assert result["errors"] == [{"field": "answers.q2", "code": "REQUIRED"}]
+    only_required = HAPPY[:3]
+    assert (await answer(client, invited, only_required, token=invited["token"]))["accepted"]
+
+
+async def test_the_link_token_opens_only_its_survey(
+    client: httpx.AsyncClient, services: Services, invited: dict[str, Any]
+) -> None:
+    query = "query($t: String!) { surveyByToken(token: $t) { title answered } }"
+    opened = await gql(client, query, {"t": invited["token"]})
+    assert opened["data"]["surveyByToken"] == {"title": "理赔服务满意度调查", "answered": False}
+    assert (await gql(client, query, {"t": "not-a-token"}))["data"]["surveyByToken"] is None
+    result = await answer(client, invited, HAPPY, token=invited["token"], channel="LINK")
+    assert result["accepted"]
+    # Someone else's invitation id does not work for another logged-in customer.
+    stranger = await customer_token(services, await make_customer(services))
+    survey_id = str(relay.GlobalID("SurveyInvitation", str(invited["invitation"].id)))
+    body = await gql(
+        client, SUBMIT, {"input": {"invitationId": survey_id, "answers": HAPPY}}, token=stranger
+    )
+    assert body["data"]["submitSurvey"]["errors"] == [{"field": None, "code": "NOT_FOUND"}]
+
+
+async def test_expired_invitations_are_refused(
+    client: httpx.AsyncClient, invited: dict[str, Any]
+) -> None:
+    await SurveyInvitation.filter(id=invited["invitation"].id).update(
+        expires_at=datetime.now(UTC) - timedelta(minutes=1)
+    )
+    result = await answer(client, invited, HAPPY, token=invited["token"])
+    assert result["errors"] == [{"field": None, "code": "EXPIRED"}]
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"questionId": "q1", "number": 2}, "满意度评分2分"),
+        ({"questionId": "q2", "number": 6}, "推荐意愿6分"),
+        ({"questionId": "q5", "text": "理赔太慢了，我要投诉"}, "留言含有投诉内容"),
+    ],
+)
+async def test_unhappy_answers_open_a_recovery_task(
+    client: httpx.AsyncClient, invited: dict[str, Any], change: dict[str, Any], reason: str
+) -> None:
+    answers = [a for a in HAPPY if a["questionId"] != change["questionId"]] + [change]
+    assert (await answer(client, invited, answers, token=invited["token"]))["accepted"]
+    task = await RecoveryTask.get(customer_id=invited["customer"].id)
+    assert task.reason == reason
+    assert timedelta(hours=23) < task.due_at - datetime.now(UTC) <= timedelta(hours=24)
+
+
+async def test_invitations_are_announced_once_per_subject(
+    services: Services, invited: dict[str, Any]
+) -> None:
+    customer: Customer = invited["customer"]
+    async with in_transaction():
+        again = await surveys.invite(customer.id, "claim.closed", "claim", "c-1", "CLAIM_SERVICE")
+    assert again is None
+    event = await OutboxEvent.get(event_type="survey.invited")
+    assert event.customer_id == customer.id and "survey_token" in event.payload
+
+
+RATE = """mutation($input: RateServiceInput!) { rateService(input: $input) {
+  rating { stars tags comment } errors { field code } } }"""
+
+
+async def test_quick_ratings_are_updatable_and_low_ones_recovered(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    customer = await make_customer(services)
+    token = await customer_token(services, customer)
+    subject = "Q2xhaW06MQ=="
+
+    async def rate(stars: int, comment: str = "") -> dict[str, Any]:
+        body = await gql(
+            client,
+            RATE,
+            {
+                "input": {
+                    "subjectType": "CLAIM",
+                    "subjectId": subject,
+                    "stars": stars,
+                    "tags": ["速度快"],
+                    "comment": comment,
+                }
+            },
+            token=token,
+        )
+        return body["data"]["rateService"]
+
+    assert (await rate(6))["errors"] == [{"field": "stars", "code": "OUT_OF_RANGE"}]
+    assert (await rate(5))["rating"] == {"stars": 5, "tags": ["速度快"], "comment": ""}
+    assert await RecoveryTask.all().count() == 0
+    assert (await rate(1, "态度差"))["rating"]["stars"] == 1
+    assert await RecoveryTask.filter(source="rating").count() == 1
+    bad = await gql(
+        client,
+        RATE,
+        {"input": {"subjectType": "CAT", "subjectId": subject, "stars": 3}},
+        token=token,
+    )
+    assert bad["data"]["rateService"]["errors"][0]["code"] == "INVALID_SUBJECT"
+
+
+@postgres_only
+async def test_concurrent_submissions_record_one_answer(
+    client: httpx.AsyncClient, invited: dict[str, Any]
+) -> None:
+    results = await asyncio.gather(
+        *[answer(client, invited, HAPPY, token=invited["token"]) for _ in range(8)],
+        *[
+            answer(client, invited, [dict(HAPPY[0], number=4), *HAPPY[1:]], token=invited["token"])
+            for _ in range(4)
+        ],
+    )
+    assert await SurveyResponse.all().count() == 1
+    stored = await SurveyResponse.get(invitation_id=invited["invitation"].id)
+    winners = [r for r in results if r["accepted"]]
+    losers = [r for r in results if not r["accepted"]]
+    assert winners and all(r["errors"][0]["code"] == "ALREADY_ANSWERED" for r in losers)
+    assert stored.answers["q1"] in (4, 5)

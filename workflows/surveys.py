@@ -1,0 +1,294 @@
+"""Surveys after service moments, quick ratings, and service recovery.
+
+An invitation is answered once: the same answers again return the first result, other
+answers are refused. It may be answered in the app, the mini-program, or through its
+link token alone (a customer not logged in, from an SMS) — that token opens only that
+survey. A rating of 2 or less, an NPS of 0-6 or a comment with complaint words opens a
+recovery task for a supervisor, due within 24 hours.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from strawberry import relay
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from models.surveys import (
+    QuestionKind,
+    RecoveryTask,
+    ServiceRating,
+    SurveyInvitation,
+    SurveyResponse,
+    SurveyTemplate,
+)
+from push.outbox import emit
+from workflows.errors import DomainError
+
+INVITATION_LIFETIME = timedelta(days=14)
+RECOVERY_DUE = timedelta(hours=24)
+COMPLAINT_WORDS = ("投诉", "不满意", "差评", "太慢", "态度差", "欺骗", "举报", "骗")
+RATING_SUBJECTS = frozenset({"CLAIM", "PAYMENT", "CONVERSATION", "STAFF"})
+TEXT_LIMIT = 1000
+
+CLAIM_SURVEY = {
+    "code": "CLAIM_SERVICE",
+    "title": "理赔服务满意度调查",
+    "questions": [
+        {
+            "id": "q1",
+            "kind": "RATING",
+            "text": "您对本次理赔服务的整体满意度如何？",
+            "required": True,
+        },
+        {"id": "q2", "kind": "NPS", "text": "您有多大可能向亲友推荐安心保险？", "required": True},
+        {
+            "id": "q3",
+            "kind": "SINGLE_CHOICE",
+            "text": "理赔处理速度是否符合您的预期？",
+            "required": True,
+            "options": [
+                {"id": "fast", "text": "比预期快"},
+                {"id": "ok", "text": "符合预期"},
+                {"id": "slow", "text": "比预期慢"},
+            ],
+        },
+        {
+            "id": "q4",
+            "kind": "MULTIPLE_CHOICE",
+            "text": "哪些方面让您满意？（可多选）",
+            "required": False,
+            "options": [
+                {"id": "staff", "text": "工作人员态度"},
+                {"id": "clear", "text": "流程清晰"},
+                {"id": "online", "text": "线上办理方便"},
+                {"id": "amount", "text": "赔付金额合理"},
+            ],
+        },
+        {"id": "q5", "kind": "TEXT", "text": "还有什么想对我们说的？", "required": False},
+    ],
+}
+
+
+class SurveyErrorCode(StrEnum):
+    NOT_FOUND = "NOT_FOUND"
+    EXPIRED = "EXPIRED"
+    ALREADY_ANSWERED = "ALREADY_ANSWERED"
+    REQUIRED = "REQUIRED"
+    OUT_OF_RANGE = "OUT_OF_RANGE"
+    UNKNOWN_CHOICE = "UNKNOWN_CHOICE"
+    UNKNOWN_QUESTION = "UNKNOWN_QUESTION"
+    TOO_LONG = "TOO_LONG"
+    INVALID_SUBJECT = "INVALID_SUBJECT"
+
+
+class SurveyError(DomainError):
+    pass
+
+
+@dataclass(frozen=True)
+class Answer:
+    question_id: str
+    number: int | None = None  # RATING 1-5, NPS 0-10
+    choice_ids: tuple[str, ...] = ()
+    text: str | None = None
+
+
+def _hash(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+async def template(code: str) -> SurveyTemplate:
+    """The latest active version; the built-in claim survey is created on first use."""
+    found = await SurveyTemplate.filter(code=code, active=True).order_by("-version").first()
+    if found is not None:
+        return found
+    if code != CLAIM_SURVEY["code"]:
+        raise SurveyError(SurveyErrorCode.NOT_FOUND, "未找到该问卷")
+    try:
+        return await SurveyTemplate.create(
+            code=code, version=1, title=CLAIM_SURVEY["title"], questions=CLAIM_SURVEY["questions"]
+        )
+    except IntegrityError:
+        return await SurveyTemplate.get(code=code, version=1)
+
+
+async def invite(
+    customer_id: uuid.UUID, trigger: str, subject_type: str, subject_id: str, template_code: str
+) -> tuple[SurveyInvitation, str] | None:
+    """Create an invitation (in the caller's transaction) and announce it; None when this
+    subject was surveyed already. Returns the link token, which is stored only hashed."""
+    survey = await template(template_code)
+    token = secrets.token_urlsafe(24)
+    if await SurveyInvitation.exists(
+        trigger=trigger, subject_type=subject_type, subject_id=subject_id
+    ):
+        return None
+    invitation = await SurveyInvitation.create(
+        template_id=survey.id,
+        customer_id=customer_id,
+        trigger=trigger,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        token_hash=_hash(token),
+        expires_at=datetime.now(UTC) + INVITATION_LIFETIME,
+    )
+    await emit(
+        "survey.invited",
+        entity_type="survey",
+        entity_id=invitation.id,
+        customer_id=customer_id,
+        payload={
+            "invitation_id": str(relay.GlobalID("SurveyInvitation", str(invitation.id))),
+            "survey_token": token,  # for the SMS link; never shown in app texts
+        },
+    )
+    return invitation, token
+
+
+async def by_token(token: str) -> SurveyInvitation | None:
+    return await SurveyInvitation.get_or_none(token_hash=_hash(token.strip()))
+
+
+def validate(questions: list[dict[str, Any]], answers: list[Answer]) -> dict[str, Any]:
+    """Answers checked against the template version: kinds, ranges, choices, required."""
+    by_id = {q["id"]: q for q in questions}
+    given: dict[str, Answer] = {}
+    for answer in answers:
+        if answer.question_id not in by_id:
+            raise SurveyError(SurveyErrorCode.UNKNOWN_QUESTION, "问题不存在", "answers")
+        given[answer.question_id] = answer
+    result: dict[str, Any] = {}
+    for question in questions:
+        field = f"answers.{question['id']}"
+        given_answer = given.get(question["id"])
+        value = _value(question, given_answer, field) if given_answer is not None else None
+        if value in (None, "", []):
+            if question.get("required"):
+                raise SurveyError(SurveyErrorCode.REQUIRED, "请回答此题", field)
+            continue
+        result[question["id"]] = value
+    return result
+
+
+def _value(question: dict[str, Any], answer: Answer, field: str) -> Any:
+    kind = QuestionKind(question["kind"])
+    if kind in (QuestionKind.RATING, QuestionKind.NPS):
+        low, high = (1, 5) if kind is QuestionKind.RATING else (0, 10)
+        if answer.number is None:
+            return None
+        if not low <= answer.number <= high:
+            raise SurveyError(SurveyErrorCode.OUT_OF_RANGE, f"请选择{low}到{high}之间的分数", field)
+        return answer.number
+    if kind is QuestionKind.TEXT:
+        text = (answer.text or "").strip()
+        if len(text) > TEXT_LIMIT:
+            raise SurveyError(SurveyErrorCode.TOO_LONG, f"不能超过{TEXT_LIMIT}个字", field)
+        return text
+    options = {o["id"] for o in question.get("options", [])}
+    chosen = list(dict.fromkeys(answer.choice_ids))
+    if any(choice not in options for choice in chosen):
+        raise SurveyError(SurveyErrorCode.UNKNOWN_CHOICE, "选项不存在", field)
+    if kind is QuestionKind.SINGLE_CHOICE:
+        if len(chosen) > 1:
+            raise SurveyError(SurveyErrorCode.OUT_OF_RANGE, "此题只能选一项", field)
+        return chosen[0] if chosen else None
+    return chosen
+
+
+def unhappy(questions: list[dict[str, Any]], values: dict[str, Any]) -> str | None:
+    """Why this answer needs a call back, or None."""
+    for question in questions:
+        value = values.get(question["id"])
+        if value is None:
+            continue
+        if question["kind"] == QuestionKind.RATING and value <= 2:
+            return f"满意度评分{value}分"
+        if question["kind"] == QuestionKind.NPS and value <= 6:
+            return f"推荐意愿{value}分"
+        if question["kind"] == QuestionKind.TEXT and any(w in value for w in COMPLAINT_WORDS):
+            return "留言含有投诉内容"
+    return None
+
+
+async def _recover(customer_id: uuid.UUID, source: str, source_id: uuid.UUID, reason: str) -> None:
+    try:
+        await RecoveryTask.create(
+            customer_id=customer_id,
+            source=source,
+            source_id=source_id,
+            reason=reason,
+            due_at=datetime.now(UTC) + RECOVERY_DUE,
+        )
+    except IntegrityError:
+        await RecoveryTask.filter(source=source, source_id=source_id).update(reason=reason)
+
+
+async def submit(
+    invitation: SurveyInvitation, answers: list[Answer], channel: str
+) -> SurveyResponse:
+    survey = await SurveyTemplate.get(id=invitation.template_id)
+    values = validate(survey.questions, answers)
+    digest = _hash(json.dumps(values, sort_keys=True, ensure_ascii=False))
+    existing = await SurveyResponse.get_or_none(invitation_id=invitation.id)
+    if existing is None and invitation.expires_at <= datetime.now(UTC):
+        raise SurveyError(SurveyErrorCode.EXPIRED, "问卷已过期，感谢您的关注")
+    if existing is None:
+        try:
+            async with in_transaction():
+                existing = await SurveyResponse.create(
+                    invitation_id=invitation.id,
+                    template_id=survey.id,
+                    answers=values,
+                    answers_hash=digest,
+                    channel=channel,
+                )
+                await SurveyInvitation.filter(id=invitation.id).update(
+                    answered_at=datetime.now(UTC)
+                )
+                reason = unhappy(survey.questions, values)
+                if reason:
+                    await _recover(invitation.customer_id, "survey", existing.id, reason)
+            return existing
+        except IntegrityError:  # answered at the same moment by another request
+            existing = await SurveyResponse.get(invitation_id=invitation.id)
+    if existing.answers_hash != digest:
+        raise SurveyError(SurveyErrorCode.ALREADY_ANSWERED, "该问卷已提交，感谢您的反馈")
+    return existing
+
+
+async def rate(
+    customer_id: uuid.UUID,
+    subject_type: str,
+    subject_id: str,
+    stars: int,
+    tags: list[str],
+    comment: str,
+) -> ServiceRating:
+    if subject_type not in RATING_SUBJECTS or not subject_id.strip():
+        raise SurveyError(SurveyErrorCode.INVALID_SUBJECT, "评价对象无效", "subjectType")
+    if not 1 <= stars <= 5:
+        raise SurveyError(SurveyErrorCode.OUT_OF_RANGE, "请选择1到5星", "stars")
+    comment = comment.strip()
+    if len(comment) > TEXT_LIMIT:
+        raise SurveyError(SurveyErrorCode.TOO_LONG, f"不能超过{TEXT_LIMIT}个字", "comment")
+    clean_tags = [t.strip()[:20] for t in tags if t.strip()][:10]
+    async with in_transaction():
+        rating, _ = await ServiceRating.update_or_create(
+            customer_id=customer_id,
+            subject_type=subject_type,
+            subject_id=subject_id.strip(),
+            defaults={"stars": stars, "tags": clean_tags, "comment": comment},
+        )
+        if stars <= 2 or any(word in comment for word in COMPLAINT_WORDS):
+            reason = f"评价{stars}星" if stars <= 2 else "评价含有投诉内容"
+            await _recover(customer_id, "rating", rating.id, reason)
+    return rating
