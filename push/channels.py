@@ -4,9 +4,11 @@ credentials are not configured is absent, and its deliveries are marked SKIPPED.
 from __future__ import annotations
 
 from api.services import Services
+from api.settings import SmsProvider
 from models.notifications import Channel
 from push.base import PushChannel
 from push.sms import SmsChannel
+from push.templates import TEMPLATES
 
 
 def build_channels(services: Services) -> dict[Channel, PushChannel]:
@@ -58,7 +60,11 @@ def build_channels(services: Services) -> dict[Channel, PushChannel]:
             use_tls=settings.smtp_use_tls,
             start_tls=settings.smtp_start_tls,
         )
-    channels[Channel.SMS] = SmsChannel(services.sms, services.pii, settings.sms_templates)
+    sms_templates = dict(settings.sms_templates)
+    if settings.sms_provider is SmsProvider.CONSOLE:
+        # The development console prints any message: every kind has a "template".
+        sms_templates = {kind: kind for kind in TEMPLATES} | sms_templates
+    channels[Channel.SMS] = SmsChannel(services.sms, services.pii, sms_templates)
     return channels
 
 
