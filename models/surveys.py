@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
+from tortoise.models import Model
 
 from models.base import Entity
 
@@ -58,6 +59,12 @@ class SurveyInvitation(Entity):
     token_hash = fields.CharField(max_length=64, unique=True)  # the link's token, hashed
     expires_at = fields.DatetimeField()
     answered_at = fields.DatetimeField(null=True)
+    # For figures, fixed when invited: the period (Asia/Shanghai) and what was served.
+    day = fields.CharField(max_length=10, db_index=True)  # 2026-11-30
+    week = fields.CharField(max_length=8)  # 2026-W48
+    month = fields.CharField(max_length=7)  # 2026-11
+    product_kind = fields.CharField(max_length=16, null=True)
+    staff_id = fields.UUIDField(null=True)  # who handled the case
 
     class Meta:
         table = "survey_invitation"
@@ -116,3 +123,27 @@ class RecoveryTask(Entity):
     class Meta:
         table = "recovery_task"
         unique_together = (("source", "source_id"),)
+
+
+class SurveyAnswer(Model):
+    """One answer, flattened for figures: plain GROUP BY over numbers and choices, with
+    the invitation's period, product kind, handling staff and the answer's channel."""
+
+    id = fields.BigIntField(primary_key=True)
+    response: fields.ForeignKeyRelation[SurveyResponse] = fields.ForeignKeyField(
+        "models.SurveyResponse", related_name="flat_answers", on_delete=fields.CASCADE
+    )
+    response_id: uuid.UUID
+    question_id = fields.CharField(max_length=16)
+    kind = fields.CharEnumField(QuestionKind, max_length=16)
+    number = fields.IntField(null=True)
+    choice = fields.CharField(max_length=32, null=True)
+    channel = fields.CharField(max_length=16)
+    day = fields.CharField(max_length=10, db_index=True)
+    week = fields.CharField(max_length=8)
+    month = fields.CharField(max_length=7)
+    product_kind = fields.CharField(max_length=16, null=True)
+    staff_id = fields.UUIDField(null=True)
+
+    class Meta:
+        table = "survey_answer"

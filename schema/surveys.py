@@ -5,7 +5,8 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Annotated
 
 import strawberry
@@ -16,8 +17,9 @@ from models import surveys as m
 from models.clock import local_time
 from schema.common import INPUT, node_uuid
 from schema.errors import Error
-from schema.permissions import CUSTOMER_ONLY
+from schema.permissions import CUSTOMER_ONLY, staff_only
 from workflows import surveys as flows
+from workflows.access import Permission
 
 strawberry.enum(m.QuestionKind, description="How a question is answered.")
 strawberry.enum(flows.SurveyErrorCode, description="Why a survey answer or rating failed.")
@@ -129,8 +131,51 @@ class RateServicePayload:
     errors: list[SurveyError] = strawberry.field(description="Empty on success.")
 
 
+strawberry.enum(flows.FigureGroup, description="How service figures are grouped.")
+
+
+@strawberry.type(description="Service-quality figures of one group, with their counts.")
+class SurveyFigure:
+    key: str = strawberry.field(description="The group: a day, week, month, kind, ...")
+    responses: int = strawberry.field(description="Surveys answered.")
+    ratings: int = strawberry.field(description="Rating answers (1-5) behind CSAT.")
+    csat: Decimal | None = strawberry.field(description="Share of ratings of 4-5, in %.")
+    average_rating: Decimal | None = strawberry.field(description="Average rating (1-5).")
+    nps_answers: int = strawberry.field(description="NPS answers behind the NPS.")
+    nps: Decimal | None = strawberry.field(description="Promoters % minus detractors %.")
+    invitations: int | None = strawberry.field(description="Invitations (period groups).")
+    response_rate: Decimal | None = strawberry.field(description="Responses / invitations, %.")
+
+
 @strawberry.type
 class SurveyQueries:
+    @strawberry.field(
+        description="Staff (SURVEY_READ): CSAT, NPS, average rating and response rate per "
+        "group, between two days (Asia/Shanghai, inclusive).",
+        permission_classes=staff_only(Permission.SURVEY_READ),
+    )
+    async def survey_figures(
+        self,
+        group_by: Annotated[flows.FigureGroup, strawberry.argument(description="Grouping.")],
+        first_day: Annotated[date, strawberry.argument(description="From this day.")],
+        last_day: Annotated[date, strawberry.argument(description="To this day.")],
+    ) -> list[SurveyFigure]:
+        rows = await flows.figures(group_by, first_day.isoformat(), last_day.isoformat())
+        return [
+            SurveyFigure(
+                key=f.key,
+                responses=f.responses,
+                ratings=f.ratings,
+                csat=f.csat,
+                average_rating=f.average_rating,
+                nps_answers=f.nps_answers,
+                nps=f.nps,
+                invitations=f.invitations,
+                response_rate=f.response_rate,
+            )
+            for f in rows
+        ]
+
     @strawberry.field(
         description="Surveys I am invited to and have not answered.",
         permission_classes=CUSTOMER_ONLY,

@@ -34,6 +34,7 @@ class Permission(StrEnum):
     CLAIM_APPROVE_ABOVE_LIMIT = "claim:approve-above-limit"
     CLAIM_PAY = "claim:pay"  # pay out approved claims
     PAYMENT_REFUND = "payment:refund"
+    SURVEY_READ = "survey:read"  # service-quality figures
 
 
 ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
@@ -70,6 +71,7 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
             Permission.CLAIM_APPROVE_ABOVE_LIMIT,
             Permission.CLAIM_PAY,
             Permission.PAYMENT_REFUND,
+            Permission.SURVEY_READ,
         }
     ),
     StaffRole.ADMIN: frozenset(Permission),

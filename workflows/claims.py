@@ -802,8 +802,15 @@ async def close_claim(actor: Actor, claim_id: uuid.UUID, expected_version: int) 
             event_type="claim.closed",
             closed_at=_now(),
         )
+        product = await Policy.get(id=claim.policy_id).select_related("product")
         await surveys.invite(
-            claim.customer_id, "claim.closed", "claim", str(claim.id), "CLAIM_SERVICE"
+            claim.customer_id,
+            "claim.closed",
+            "claim",
+            str(claim.id),
+            "CLAIM_SERVICE",
+            product_kind=str(product.product.kind),
+            staff_id=claim.assignee_id,
         )
         await emit(
             "care.followup_requested",  # for the follow-up visits of the surveys issue

@@ -15,17 +15,22 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from strawberry import relay
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+from tortoise.functions import Count, Sum
 from tortoise.transactions import in_transaction
 
+from models.clock import SHANGHAI
 from models.surveys import (
     QuestionKind,
     RecoveryTask,
     ServiceRating,
+    SurveyAnswer,
     SurveyInvitation,
     SurveyResponse,
     SurveyTemplate,
@@ -121,8 +126,21 @@ async def template(code: str) -> SurveyTemplate:
         return await SurveyTemplate.get(code=code, version=1)
 
 
+def period_keys(moment: datetime) -> dict[str, str]:
+    local = moment.astimezone(SHANGHAI)
+    year, week, _ = local.isocalendar()
+    return {"day": f"{local:%Y-%m-%d}", "week": f"{year}-W{week:02d}", "month": f"{local:%Y-%m}"}
+
+
 async def invite(
-    customer_id: uuid.UUID, trigger: str, subject_type: str, subject_id: str, template_code: str
+    customer_id: uuid.UUID,
+    trigger: str,
+    subject_type: str,
+    subject_id: str,
+    template_code: str,
+    *,
+    product_kind: str | None = None,
+    staff_id: uuid.UUID | None = None,
 ) -> tuple[SurveyInvitation, str] | None:
     """Create an invitation (in the caller's transaction) and announce it; None when this
     subject was surveyed already. Returns the link token, which is stored only hashed."""
@@ -140,6 +158,9 @@ async def invite(
         subject_id=subject_id,
         token_hash=_hash(token),
         expires_at=datetime.now(UTC) + INVITATION_LIFETIME,
+        product_kind=product_kind,
+        staff_id=staff_id,
+        **period_keys(datetime.now(UTC)),  # type: ignore[arg-type]
     )
     await emit(
         "survey.invited",
@@ -204,6 +225,38 @@ def _value(question: dict[str, Any], answer: Answer, field: str) -> Any:
     return chosen
 
 
+def _flat(
+    response: SurveyResponse,
+    questions: list[dict[str, Any]],
+    values: dict[str, Any],
+    invitation: SurveyInvitation,
+    channel: str,
+) -> list[SurveyAnswer]:
+    common = {
+        "response_id": response.id,
+        "channel": channel,
+        "day": invitation.day,
+        "week": invitation.week,
+        "month": invitation.month,
+        "product_kind": invitation.product_kind,
+        "staff_id": invitation.staff_id,
+    }
+    rows = []
+    for question in questions:
+        value = values.get(question["id"])
+        if value is None:
+            continue
+        kind = QuestionKind(question["kind"])
+        if kind in (QuestionKind.RATING, QuestionKind.NPS):
+            rows.append(SurveyAnswer(question_id=question["id"], kind=kind, number=value, **common))
+        elif kind in (QuestionKind.SINGLE_CHOICE, QuestionKind.MULTIPLE_CHOICE):
+            for choice in [value] if isinstance(value, str) else value:
+                rows.append(
+                    SurveyAnswer(question_id=question["id"], kind=kind, choice=choice, **common)
+                )
+    return rows
+
+
 def unhappy(questions: list[dict[str, Any]], values: dict[str, Any]) -> str | None:
     """Why this answer needs a call back, or None."""
     for question in questions:
@@ -254,6 +307,9 @@ async def submit(
                 await SurveyInvitation.filter(id=invitation.id).update(
                     answered_at=datetime.now(UTC)
                 )
+                await SurveyAnswer.bulk_create(
+                    _flat(existing, survey.questions, values, invitation, channel)
+                )
                 reason = unhappy(survey.questions, values)
                 if reason:
                     await _recover(invitation.customer_id, "survey", existing.id, reason)
@@ -292,3 +348,109 @@ async def rate(
             reason = f"评价{stars}星" if stars <= 2 else "评价含有投诉内容"
             await _recover(customer_id, "rating", rating.id, reason)
     return rating
+
+
+class FigureGroup(StrEnum):
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+    PRODUCT_KIND = "product_kind"
+    CHANNEL = "channel"
+    STAFF = "staff_id"
+    QUESTION = "question_id"
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str
+    responses: int
+    ratings: int
+    satisfied: int  # ratings of 4 or 5
+    rating_sum: int
+    nps_answers: int
+    promoters: int  # 9-10
+    detractors: int  # 0-6
+    invitations: int | None  # for period groups: the response rate's denominator
+
+    @property
+    def csat(self) -> Decimal | None:
+        return _share(self.satisfied, self.ratings)
+
+    @property
+    def nps(self) -> Decimal | None:
+        if not self.nps_answers:
+            return None
+        return _share(self.promoters, self.nps_answers) - _share(  # type: ignore[operator]
+            self.detractors, self.nps_answers
+        )
+
+    @property
+    def average_rating(self) -> Decimal | None:
+        if not self.ratings:
+            return None
+        return (Decimal(self.rating_sum) / self.ratings).quantize(Decimal("0.01"))
+
+    @property
+    def response_rate(self) -> Decimal | None:
+        return _share(self.responses, self.invitations) if self.invitations else None
+
+
+def _share(part: int, whole: int | None) -> Decimal | None:
+    if not whole:
+        return None
+    return (Decimal(100) * part / whole).quantize(Decimal("0.1"))
+
+
+async def figures(group: FigureGroup, first_day: str, last_day: str) -> list[Figure]:
+    """CSAT, NPS, average rating and response rate per group, computed by the database
+    with counts, so a figure from 3 answers is never read as one from 3,000."""
+    rating, nps = Q(kind=QuestionKind.RATING), Q(kind=QuestionKind.NPS)
+    rows = (
+        await SurveyAnswer.filter(day__gte=first_day, day__lte=last_day)
+        .annotate(
+            responses=Count("response_id", distinct=True),
+            ratings=Count("id", _filter=rating),
+            satisfied=Count("id", _filter=rating & Q(number__gte=4)),
+            rating_sum=Sum("number", _filter=rating),
+            nps_answers=Count("id", _filter=nps),
+            promoters=Count("id", _filter=nps & Q(number__gte=9)),
+            detractors=Count("id", _filter=nps & Q(number__lte=6)),
+        )
+        .group_by(group.value)
+        .values(
+            group.value,
+            "responses",
+            "ratings",
+            "satisfied",
+            "rating_sum",
+            "nps_answers",
+            "promoters",
+            "detractors",
+        )
+    )
+    invited: dict[str, int] = {}
+    if group in (FigureGroup.DAY, FigureGroup.WEEK, FigureGroup.MONTH):
+        counted = (
+            await SurveyInvitation.filter(day__gte=first_day, day__lte=last_day)
+            .annotate(n=Count("id"))
+            .group_by(group.value)
+            .values(group.value, "n")
+        )
+        invited = {str(row[group.value]): row["n"] for row in counted}
+    return sorted(
+        (
+            Figure(
+                key=str(row[group.value]) if row[group.value] is not None else "",
+                responses=row["responses"],
+                ratings=row["ratings"],
+                satisfied=row["satisfied"],
+                rating_sum=int(row["rating_sum"] or 0),
+                nps_answers=row["nps_answers"],
+                promoters=row["promoters"],
+                detractors=row["detractors"],
+                invitations=invited.get(str(row[group.value])) if invited else None,
+            )
+            for row in rows
+        ),
+        key=lambda f: f.key,
+    )

@@ -9,6 +9,7 @@ from models.notifications import Channel, DeliveryStatus, DevicePlatform
 from models.payments import LedgerKind, OrderStatus, PayoutStatus, RefundReason, RefundStatus
 from models.policies import PaymentFrequency, PolicyStatus, ProductKind
 from models.staff import StaffRole
+from models.surveys import QuestionKind
 from tortoise.fields.base import OnDelete
 from uuid import uuid4
 from tortoise import fields
@@ -552,6 +553,11 @@ class Migration(migrations.Migration):
                 ('token_hash', fields.CharField(unique=True, max_length=64)),
                 ('expires_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ('answered_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('day', fields.CharField(db_index=True, max_length=10)),
+                ('week', fields.CharField(max_length=8)),
+                ('month', fields.CharField(max_length=7)),
+                ('product_kind', fields.CharField(null=True, max_length=16)),
+                ('staff_id', fields.UUIDField(null=True)),
             ],
             options={'table': 'survey_invitation', 'app': 'models', 'unique_together': (('trigger', 'subject_type', 'subject_id'),), 'pk_attr': 'id'},
             bases=['Entity'],
@@ -569,6 +575,25 @@ class Migration(migrations.Migration):
             ],
             options={'table': 'survey_response', 'app': 'models', 'pk_attr': 'id'},
             bases=['Entity'],
+        ),
+        ops.CreateModel(
+            name='SurveyAnswer',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('response', fields.ForeignKeyField('models.SurveyResponse', source_field='response_id', db_constraint=True, to_field='id', related_name='flat_answers', on_delete=OnDelete.CASCADE)),
+                ('question_id', fields.CharField(max_length=16)),
+                ('kind', fields.CharEnumField(description='RATING: RATING\nNPS: NPS\nSINGLE_CHOICE: SINGLE_CHOICE\nMULTIPLE_CHOICE: MULTIPLE_CHOICE\nTEXT: TEXT', enum_type=QuestionKind, max_length=16)),
+                ('number', fields.IntField(null=True)),
+                ('choice', fields.CharField(null=True, max_length=32)),
+                ('channel', fields.CharField(max_length=16)),
+                ('day', fields.CharField(db_index=True, max_length=10)),
+                ('week', fields.CharField(max_length=8)),
+                ('month', fields.CharField(max_length=7)),
+                ('product_kind', fields.CharField(null=True, max_length=16)),
+                ('staff_id', fields.UUIDField(null=True)),
+            ],
+            options={'table': 'survey_answer', 'app': 'models', 'pk_attr': 'id', 'table_description': 'One answer, flattened for figures: plain GROUP BY over numbers and choices, with'},
+            bases=['Model'],
         ),
         ops.CreateModel(
             name='WechatConsent',

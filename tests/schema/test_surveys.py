@@ -253,3 +253,76 @@ async def test_concurrent_submissions_record_one_answer(
     losers = [r for r in results if not r["accepted"]]
     assert winners and all(r["errors"][0]["code"] == "ALREADY_ANSWERED" for r in losers)
     assert stored.answers["q1"] in (4, 5)
+
+
+async def test_figures_match_hand_computed_values(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    from models.staff import StaffRole
+    from tests.factories import make_staff, staff_token
+
+    answers = [  # (rating, nps, channel, product kind)
+        (5, 10, "APP", "AUTO"),
+        (4, 9, "APP", "AUTO"),
+        (2, 3, "MINI_PROGRAM", "HEALTH"),
+        (5, 7, "LINK", "HEALTH"),
+    ]
+    for n, (stars, nps, channel, kind) in enumerate(answers):
+        customer = await make_customer(services)
+        async with in_transaction():
+            made = await surveys.invite(
+                customer.id, "claim.closed", "claim", f"f-{n}", "CLAIM_SERVICE", product_kind=kind
+            )
+        assert made is not None
+        await surveys.submit(
+            made[0],
+            [
+                surveys.Answer("q1", stars),
+                surveys.Answer("q2", nps),
+                surveys.Answer("q3", None, ("ok",)),
+            ],
+            channel,
+        )
+    unanswered = await make_customer(services)  # a fifth invitation, never answered
+    async with in_transaction():
+        await surveys.invite(unanswered.id, "claim.closed", "claim", "f-x", "CLAIM_SERVICE")
+
+    supervisor = await staff_token(services, await make_staff(StaffRole.SUPERVISOR))
+    query = """query($g: FigureGroup!, $a: Date!, $b: Date!) {
+      surveyFigures(groupBy: $g, firstDay: $a, lastDay: $b) {
+        key responses ratings csat averageRating npsAnswers nps invitations responseRate } }"""
+    today = surveys.period_keys(datetime.now(UTC))["day"]
+
+    async def figures(group: str) -> list[dict[str, Any]]:
+        body = await gql(client, query, {"g": group, "a": today, "b": today}, token=supervisor)
+        return body["data"]["surveyFigures"]
+
+    [day] = await figures("DAY")
+    # CSAT: 3 of 4 ratings are 4-5 = 75%; average (5+4+2+5)/4 = 4.00;
+    # NPS: promoters 2 (10, 9), detractors 1 (3) of 4 → 50% - 25% = 25; 4 of 5 answered.
+    assert day == {
+        "key": today,
+        "responses": 4,
+        "ratings": 4,
+        "csat": "75.0",
+        "averageRating": "4.00",
+        "npsAnswers": 4,
+        "nps": "25.0",
+        "invitations": 5,
+        "responseRate": "80.0",
+    }
+    by_kind = {f["key"]: f for f in await figures("PRODUCT_KIND")}
+    assert by_kind["AUTO"]["csat"] == "100.0" and by_kind["AUTO"]["nps"] == "100.0"
+    assert by_kind["HEALTH"]["csat"] == "50.0" and by_kind["HEALTH"]["nps"] == "-50.0"
+    assert by_kind["HEALTH"]["invitations"] is None  # response rates are per period
+    by_channel = {f["key"]: f["responses"] for f in await figures("CHANNEL")}
+    assert by_channel == {"APP": 2, "LINK": 1, "MINI_PROGRAM": 1}
+    customer_token_ = await customer_token(services, await make_customer(services))
+    refused = await gql(
+        client,
+        query,
+        {"g": "DAY", "a": today, "b": today},
+        token=customer_token_,
+        allow_errors=True,
+    )
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
