@@ -119,6 +119,8 @@ class RecoveryTask(Entity):
     reason = fields.CharField(max_length=255)
     due_at = fields.DatetimeField()
     done_at = fields.DatetimeField(null=True)
+    outcome = fields.TextField(default="")  # what the supervisor agreed with the customer
+    done_by = fields.UUIDField(null=True)
 
     class Meta:
         table = "recovery_task"

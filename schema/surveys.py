@@ -147,8 +147,60 @@ class SurveyFigure:
     response_rate: Decimal | None = strawberry.field(description="Responses / invitations, %.")
 
 
+@strawberry.type(description="A call back to an unhappy customer (服务补救), due in 24 hours.")
+class RecoveryTask:
+    id: str = strawberry.field(description="Pass to `completeRecoveryTask`.")
+    customer_name: str = strawberry.field(description="Whom to call.")
+    customer_phone: str = strawberry.field(description="Their phone, masked.")
+    reason: str = strawberry.field(description="Why, in Chinese.")
+    source: str = strawberry.field(description="`survey` or `rating`.")
+    due_at: datetime = strawberry.field(description="Call before this.")
+    overdue: bool = strawberry.field(description="Past due and not done.")
+    done_at: datetime | None = strawberry.field(description="When it was done.")
+    outcome: str = strawberry.field(description="What was agreed.")
+
+
+@strawberry.input(description="Close a recovery task with its outcome.")
+class CompleteRecoveryTaskInput:
+    task_id: relay.GlobalID = strawberry.field(description="The task.")
+    outcome: str = strawberry.field(description="What was agreed with the customer.")
+
+
+@strawberry.type(description="The result of completing a recovery task.")
+class CompleteRecoveryTaskPayload:
+    completed: bool = strawberry.field(description="True when closed now.")
+    errors: list[SurveyError] = strawberry.field(description="Empty on success.")
+
+
 @strawberry.type
 class SurveyQueries:
+    @strawberry.field(
+        description="Staff (SURVEY_READ): recovery tasks, the most urgent first.",
+        permission_classes=staff_only(Permission.SURVEY_READ),
+    )
+    async def recovery_tasks(
+        self,
+        open_only: Annotated[bool, strawberry.argument(description="Only open ones.")] = True,
+    ) -> list[RecoveryTask]:
+        queryset = m.RecoveryTask.all().select_related("customer")
+        if open_only:
+            queryset = queryset.filter(done_at=None)
+        now = datetime.now(UTC)
+        return [
+            RecoveryTask(
+                id=str(relay.GlobalID("RecoveryTask", str(t.id))),
+                customer_name=t.customer.name,
+                customer_phone=t.customer.phone_masked,
+                reason=t.reason,
+                source=t.source,
+                due_at=local_time(t.due_at),
+                overdue=t.done_at is None and t.due_at < now,
+                done_at=local_time(t.done_at) if t.done_at else None,
+                outcome=t.outcome,
+            )
+            for t in await queryset.order_by("due_at").limit(200)
+        ]
+
     @strawberry.field(
         description="Staff (SURVEY_READ): CSAT, NPS, average rating and response rate per "
         "group, between two days (Asia/Shanghai, inclusive).",
@@ -198,6 +250,29 @@ class SurveyQueries:
 
 @strawberry.type
 class SurveyMutations:
+    @strawberry.mutation(
+        description="Staff (SURVEY_READ): record the outcome of a recovery call.",
+        permission_classes=staff_only(Permission.SURVEY_READ),
+    )
+    async def complete_recovery_task(
+        self,
+        info: Info,
+        input: Annotated[CompleteRecoveryTaskInput, strawberry.argument(description=INPUT)],
+    ) -> CompleteRecoveryTaskPayload:
+        outcome = input.outcome.strip()
+        if not outcome:
+            error = flows.SurveyError(flows.SurveyErrorCode.REQUIRED, "请填写回访结果", "outcome")
+            return CompleteRecoveryTaskPayload(completed=False, errors=survey_errors(error))
+        closed = await m.RecoveryTask.filter(
+            id=node_uuid(input.task_id, "RecoveryTask"), done_at=None
+        ).update(
+            done_at=datetime.now(UTC), outcome=outcome[:1000], done_by=info.context.actor.subject_id
+        )
+        if not closed:
+            error = flows.SurveyError(flows.SurveyErrorCode.NOT_FOUND, "未找到待处理的回访任务")
+            return CompleteRecoveryTaskPayload(completed=False, errors=survey_errors(error))
+        return CompleteRecoveryTaskPayload(completed=True, errors=[])
+
     @strawberry.mutation(description="Answer a survey (logged in, or with its link token).")
     async def submit_survey(
         self,

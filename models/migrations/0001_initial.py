@@ -331,6 +331,8 @@ class Migration(migrations.Migration):
                 ('reason', fields.CharField(max_length=255)),
                 ('due_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ('done_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('outcome', fields.TextField(default='', unique=False)),
+                ('done_by', fields.UUIDField(null=True)),
             ],
             options={'table': 'recovery_task', 'app': 'models', 'unique_together': (('source', 'source_id'),), 'pk_attr': 'id', 'table_description': 'A supervisor calls an unhappy customer back within 24 hours (服务补救).'},
             bases=['Entity'],

@@ -326,3 +326,37 @@ async def test_figures_match_hand_computed_values(
         allow_errors=True,
     )
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_supervisors_work_the_recovery_queue(
+    client: httpx.AsyncClient, services: Services, invited: dict[str, Any]
+) -> None:
+    from models.staff import StaffRole
+    from tests.factories import make_staff, staff_token
+
+    unhappy = [dict(HAPPY[0], number=1), *HAPPY[1:]]
+    assert (await answer(client, invited, unhappy, token=invited["token"]))["accepted"]
+    supervisor = await staff_token(services, await make_staff(StaffRole.SUPERVISOR))
+    queue = "{ recoveryTasks { id reason customerPhone overdue outcome } }"
+    [task] = (await gql(client, queue, token=supervisor))["data"]["recoveryTasks"]
+    assert task["reason"] == "满意度评分1分" and task["overdue"] is False
+    assert "****" in task["customerPhone"]
+    complete = """mutation($input: CompleteRecoveryTaskInput!) {
+      completeRecoveryTask(input: $input) { completed errors { field code } } }"""
+    empty = await gql(
+        client, complete, {"input": {"taskId": task["id"], "outcome": " "}}, token=supervisor
+    )
+    assert empty["data"]["completeRecoveryTask"]["errors"] == [
+        {"field": "outcome", "code": "REQUIRED"}
+    ]
+    done = await gql(
+        client,
+        complete,
+        {"input": {"taskId": task["id"], "outcome": "已致电客户致歉，加快后续处理"}},
+        token=supervisor,
+    )
+    assert done["data"]["completeRecoveryTask"] == {"completed": True, "errors": []}
+    assert (await gql(client, queue, token=supervisor))["data"]["recoveryTasks"] == []
+    agent = await staff_token(services, await make_staff(StaffRole.AGENT))
+    refused = await gql(client, queue, token=agent, allow_errors=True)
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
