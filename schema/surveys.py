@@ -160,6 +160,37 @@ class RecoveryTask:
     outcome: str = strawberry.field(description="What was agreed.")
 
 
+@strawberry.input(description="One choice of a new question.")
+class SurveyOptionInput:
+    id: str = strawberry.field(description="Stable id, e.g. `fast`.")
+    text: str = strawberry.field(description="The option, in Chinese.")
+
+
+@strawberry.input(description="One question of a new template version.")
+class SurveyQuestionInput:
+    id: str = strawberry.field(description="Stable id within the template, e.g. `q1`.")
+    kind: m.QuestionKind = strawberry.field(description="How it is answered.")
+    text: str = strawberry.field(description="The question, in Chinese.")
+    required: bool = strawberry.field(default=True, description="Must be answered.")
+    options: list[SurveyOptionInput] = strawberry.field(
+        default_factory=list, description="Choices (choice questions, at least two)."
+    )
+
+
+@strawberry.input(description="Staff: a new version of a survey template.")
+class CreateSurveyTemplateVersionInput:
+    code: str = strawberry.field(description="Template code, e.g. `CLAIM_SERVICE`.")
+    title: str = strawberry.field(description="Title, in Chinese.")
+    questions: list[SurveyQuestionInput] = strawberry.field(description="The questions.")
+
+
+@strawberry.type(description="The result of creating a template version.")
+class SurveyTemplatePayload:
+    code: str | None = strawberry.field(description="The template code.")
+    version: int | None = strawberry.field(description="The new version number.")
+    errors: list[SurveyError] = strawberry.field(description="Empty on success.")
+
+
 @strawberry.input(description="Close a recovery task with its outcome.")
 class CompleteRecoveryTaskInput:
     task_id: relay.GlobalID = strawberry.field(description="The task.")
@@ -250,6 +281,31 @@ class SurveyQueries:
 
 @strawberry.type
 class SurveyMutations:
+    @strawberry.mutation(
+        description="Staff (SURVEY_MANAGE): publish a new version of a survey template; "
+        "open invitations keep the version they were made for.",
+        permission_classes=staff_only(Permission.SURVEY_MANAGE),
+    )
+    async def create_survey_template_version(
+        self,
+        input: Annotated[CreateSurveyTemplateVersionInput, strawberry.argument(description=INPUT)],
+    ) -> SurveyTemplatePayload:
+        questions = [
+            {
+                "id": q.id.strip(),
+                "kind": str(q.kind),
+                "text": q.text,
+                "required": q.required,
+                "options": [{"id": o.id.strip(), "text": o.text} for o in q.options],
+            }
+            for q in input.questions
+        ]
+        try:
+            template = await flows.new_template_version(input.code, input.title, questions)
+        except flows.SurveyError as error:
+            return SurveyTemplatePayload(code=None, version=None, errors=survey_errors(error))
+        return SurveyTemplatePayload(code=template.code, version=template.version, errors=[])
+
     @strawberry.mutation(
         description="Staff (SURVEY_READ): record the outcome of a recovery call.",
         permission_classes=staff_only(Permission.SURVEY_READ),

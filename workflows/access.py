@@ -35,6 +35,7 @@ class Permission(StrEnum):
     CLAIM_PAY = "claim:pay"  # pay out approved claims
     PAYMENT_REFUND = "payment:refund"
     SURVEY_READ = "survey:read"  # service-quality figures
+    SURVEY_MANAGE = "survey:manage"  # survey templates
 
 
 ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
@@ -72,6 +73,7 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
             Permission.CLAIM_PAY,
             Permission.PAYMENT_REFUND,
             Permission.SURVEY_READ,
+            Permission.SURVEY_MANAGE,
         }
     ),
     StaffRole.ADMIN: frozenset(Permission),

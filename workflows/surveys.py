@@ -126,6 +126,35 @@ async def template(code: str) -> SurveyTemplate:
         return await SurveyTemplate.get(code=code, version=1)
 
 
+async def new_template_version(
+    code: str, title: str, questions: list[dict[str, Any]]
+) -> SurveyTemplate:
+    """Staff edit a survey by making a new version; invitations and answers keep theirs."""
+    code, title = code.strip().upper(), title.strip()
+    if not code or not title:
+        raise SurveyError(SurveyErrorCode.REQUIRED, "请填写问卷编码和标题", "title")
+    if not questions:
+        raise SurveyError(SurveyErrorCode.REQUIRED, "问卷至少需要一个问题", "questions")
+    seen: set[str] = set()
+    for index, question in enumerate(questions):
+        field = f"questions.{index}"
+        if not question["id"] or question["id"] in seen or not question["text"].strip():
+            raise SurveyError(SurveyErrorCode.REQUIRED, "问题编号须唯一且问题不能为空", field)
+        seen.add(question["id"])
+        choices = [o["id"] for o in question.get("options", [])]
+        if question["kind"] in (QuestionKind.SINGLE_CHOICE, QuestionKind.MULTIPLE_CHOICE) and (
+            len(choices) < 2 or len(set(choices)) != len(choices)
+        ):
+            raise SurveyError(SurveyErrorCode.UNKNOWN_CHOICE, "选择题至少需要两个不同的选项", field)
+    async with in_transaction():
+        latest = await SurveyTemplate.filter(code=code).order_by("-version").first()
+        version = latest.version + 1 if latest else 1
+        await SurveyTemplate.filter(code=code).update(active=False)
+        return await SurveyTemplate.create(
+            code=code, version=version, title=title, questions=questions
+        )
+
+
 def period_keys(moment: datetime) -> dict[str, str]:
     local = moment.astimezone(SHANGHAI)
     year, week, _ = local.isocalendar()

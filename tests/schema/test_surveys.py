@@ -360,3 +360,67 @@ async def test_supervisors_work_the_recovery_queue(
     agent = await staff_token(services, await make_staff(StaffRole.AGENT))
     refused = await gql(client, queue, token=agent, allow_errors=True)
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_staff_publish_new_versions_and_old_answers_keep_theirs(
+    client: httpx.AsyncClient, services: Services, invited: dict[str, Any]
+) -> None:
+    from models.staff import StaffRole
+    from models.surveys import SurveyTemplate
+    from tests.factories import make_staff, staff_token
+
+    supervisor = await staff_token(services, await make_staff(StaffRole.SUPERVISOR))
+    publish = """mutation($input: CreateSurveyTemplateVersionInput!) {
+      createSurveyTemplateVersion(input: $input) { code version errors { field code } } }"""
+    question = {"id": "q1", "kind": "RATING", "text": "您对理赔服务满意吗？", "required": True}
+    bad = await gql(
+        client,
+        publish,
+        {
+            "input": {
+                "code": "claim_service",
+                "title": "新版",
+                "questions": [question, {**question, "text": "重复"}],
+            }
+        },
+        token=supervisor,
+    )
+    assert bad["data"]["createSurveyTemplateVersion"]["errors"][0]["field"] == "questions.1"
+    no_options = {
+        "id": "q2",
+        "kind": "SINGLE_CHOICE",
+        "text": "速度？",
+        "options": [{"id": "a", "text": "快"}],
+    }
+    bad = await gql(
+        client,
+        publish,
+        {"input": {"code": "claim_service", "title": "新版", "questions": [question, no_options]}},
+        token=supervisor,
+    )
+    assert bad["data"]["createSurveyTemplateVersion"]["errors"][0]["code"] == "UNKNOWN_CHOICE"
+    good = await gql(
+        client,
+        publish,
+        {"input": {"code": "claim_service", "title": "理赔回访", "questions": [question]}},
+        token=supervisor,
+    )
+    assert good["data"]["createSurveyTemplateVersion"] == {
+        "code": "CLAIM_SERVICE",
+        "version": 2,
+        "errors": [],
+    }
+    assert (await surveys.template("CLAIM_SERVICE")).version == 2
+    # The open invitation still answers version 1, with all its questions.
+    assert (await answer(client, invited, HAPPY, token=invited["token"]))["accepted"]
+    response = await SurveyResponse.get(invitation_id=invited["invitation"].id)
+    assert (await SurveyTemplate.get(id=response.template_id)).version == 1
+    agent = await staff_token(services, await make_staff(StaffRole.AGENT))
+    refused = await gql(
+        client,
+        publish,
+        {"input": {"code": "X", "title": "x", "questions": [question]}},
+        token=agent,
+        allow_errors=True,
+    )
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
