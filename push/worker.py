@@ -32,11 +32,13 @@ from push.delivery import Deliverer, DeliveryWorker
 from push.outbox import OutboxRelay
 from push.reminders import run_reminders
 from workflows.policies import refresh_policy_statuses
+from workflows.surveys import invite_relationship_surveys
 
 log = logging.getLogger("anxin.worker")
 HOUSEKEEPING_SECONDS = 300
 REMINDER_SECONDS = 300
 PAYMENT_CHECK_SECONDS = 60
+SURVEY_SECONDS = 6 * 3600
 KEEP_ENDED_SESSIONS_DAYS = 30  # kept a while for security investigations
 
 
@@ -51,7 +53,10 @@ async def purge_login_records(now: datetime | None = None) -> tuple[int, int]:
     return codes, sessions
 
 
-async def every(seconds: float, job: Callable[[], Awaitable[Any]]) -> None:
+async def every(
+    seconds: float, job: Callable[[], Awaitable[Any]], *, first_after: float = 0
+) -> None:
+    await asyncio.sleep(first_after)
     while True:
         try:
             await job()
@@ -76,6 +81,8 @@ async def run_jobs(services: Services) -> None:
             group.create_task(DeliveryWorker(deliverer, consumer_name()).run())
             group.create_task(every(REMINDER_SECONDS, run_reminders))
             group.create_task(every(REMINDER_SECONDS, refresh_policy_statuses))
+            # Not at start-up: a process restart should not be the moment customers are asked.
+            group.create_task(every(SURVEY_SECONDS, invite_relationship_surveys, first_after=600))
             group.create_task(every(HOUSEKEEPING_SECONDS, purge_login_records))
             group.create_task(
                 every(
@@ -94,6 +101,7 @@ async def run_jobs_once(services: Services) -> None:
     """Each job once, in order (``anxin worker --once``, cron-style operation)."""
     await refresh_policy_statuses()
     await run_reminders()
+    await invite_relationship_surveys()
     while await OutboxRelay(services.bus, services.queue).relay_once():
         pass
     deliverer = Deliverer(build_channels(services), services.queue, wechat_template_ids(services))

@@ -426,13 +426,15 @@ async def _move(
     **updates: Any,
 ) -> Claim:
     """One transition: legal, not stale, recorded on the timeline and in the outbox."""
+    # A stale version first: someone else acted since this caller looked (a conflict),
+    # even if that action also made this one illegal.
+    if expected_version is not None and expected_version != claim.version:
+        raise _conflict()
     if to not in TRANSITIONS[claim.status]:
         raise ClaimError(
             ClaimErrorCode.ILLEGAL_TRANSITION,
             f"当前状态（{STATUS_NAMES[claim.status]}）不能进行此操作",
         )
-    if expected_version is not None and expected_version != claim.version:
-        raise _conflict()
     from_status = claim.status
     async with in_transaction():
         changed = await Claim.filter(id=claim.id, status=from_status, version=claim.version).update(
@@ -640,13 +642,13 @@ async def decide_claim(
     """Approve in full or in part. Above the authority limit an adjuster's decision waits
     for a supervisor (``pending_approval``); nothing is announced until then."""
     claim = await load_claim(actor, claim_id)
+    if expected_version != claim.version:
+        raise _conflict()
     if claim.status is not S.UNDER_REVIEW:
         raise ClaimError(
             ClaimErrorCode.ILLEGAL_TRANSITION,
             f"当前状态（{STATUS_NAMES[claim.status]}）不能作出核定",
         )
-    if expected_version != claim.version:
-        raise _conflict()
     priced = await _priced_lines(claim, lines)
     approved = sum((p["approved_amount"] for p in priced), Decimal(0))
     if approved <= 0:
@@ -784,6 +786,15 @@ async def mark_paid(
             await Coverage.filter(id=line.coverage_id).update(
                 used_amount=F("used_amount") + line.approved_amount
             )
+        # Asked right after the money arrives; closure asks about the whole claim.
+        await surveys.invite(
+            claim.customer_id,
+            "payout.received",
+            "claim",
+            str(claim.id),
+            "CLAIM_SERVICE",
+            staff_id=claim.assignee_id,
+        )
     return claim
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from strawberry import relay
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q
+from tortoise.expressions import Q, Subquery
 from tortoise.functions import Count, Sum
 from tortoise.transactions import in_transaction
 
@@ -83,6 +83,24 @@ CLAIM_SURVEY = {
 }
 
 
+RELATIONSHIP_SURVEY = {
+    "code": "RELATIONSHIP",
+    "title": "年度客户关系调查",
+    "questions": [
+        {"id": "q1", "kind": "NPS", "text": "您有多大可能向亲友推荐安心保险？", "required": True},
+        {
+            "id": "q2",
+            "kind": "RATING",
+            "text": "您对我们一年来的服务整体满意吗？",
+            "required": True,
+        },
+        {"id": "q3", "kind": "TEXT", "text": "您希望我们在哪些方面改进？", "required": False},
+    ],
+}
+BUILT_IN = {t["code"]: t for t in (CLAIM_SURVEY, RELATIONSHIP_SURVEY)}
+RELATIONSHIP_EVERY = timedelta(days=365)
+
+
 class SurveyErrorCode(StrEnum):
     NOT_FOUND = "NOT_FOUND"
     EXPIRED = "EXPIRED"
@@ -116,11 +134,12 @@ async def template(code: str) -> SurveyTemplate:
     found = await SurveyTemplate.filter(code=code, active=True).order_by("-version").first()
     if found is not None:
         return found
-    if code != CLAIM_SURVEY["code"]:
+    built_in = BUILT_IN.get(code)
+    if built_in is None:
         raise SurveyError(SurveyErrorCode.NOT_FOUND, "未找到该问卷")
     try:
         return await SurveyTemplate.create(
-            code=code, version=1, title=CLAIM_SURVEY["title"], questions=CLAIM_SURVEY["questions"]
+            code=code, version=1, title=built_in["title"], questions=built_in["questions"]
         )
     except IntegrityError:
         return await SurveyTemplate.get(code=code, version=1)
@@ -483,3 +502,34 @@ async def figures(group: FigureGroup, first_day: str, last_day: str) -> list[Fig
         ),
         key=lambda f: f.key,
     )
+
+
+async def invite_relationship_surveys(now: datetime | None = None, limit: int = 500) -> int:
+    """The worker's periodic relationship survey: customers holding an active policy who
+    were not asked in the last year get one invitation (subject: the year)."""
+    from models.policies import Policy, PolicyStatus
+
+    now = now or datetime.now(UTC)
+    year = f"{now.astimezone(SHANGHAI):%Y}"
+    recently = SurveyInvitation.filter(
+        trigger="relationship", created_at__gte=now - RELATIONSHIP_EVERY
+    ).values("customer_id")
+    holders = await (
+        Policy.filter(status=PolicyStatus.ACTIVE)
+        .exclude(holder_id__in=Subquery(recently))
+        .distinct()
+        .limit(limit)
+        .values_list("holder_id", flat=True)
+    )
+    invited = 0
+    for holder_id in holders:
+        async with in_transaction():
+            made = await invite(
+                uuid.UUID(str(holder_id)),
+                "relationship",
+                "customer-year",
+                f"{holder_id}:{year}",
+                "RELATIONSHIP",
+            )
+        invited += made is not None
+    return invited

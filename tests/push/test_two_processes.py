@@ -210,7 +210,10 @@ async def test_a_change_through_one_process_reaches_a_subscriber_on_another(
                 assert time.monotonic() < deadline, "the worker never marked the event published"
                 await asyncio.sleep(0.05)
             assert await Notification.filter(event_id=event.event_id).count() == 1
-            assert await Notification.filter(customer_id=watcher.id).count() == 1
+            assert (
+                await Notification.filter(customer_id=watcher.id, kind="claim.reported").count()
+                == 1
+            )
             assert await Notification.filter(customer_id=other.id).count() == 0
             unread = await gql(client_b, "{ unreadNotificationCount }", token=watcher_token)
             assert unread["data"]["unreadNotificationCount"] == 1

@@ -424,3 +424,18 @@ async def test_staff_publish_new_versions_and_old_answers_keep_theirs(
         allow_errors=True,
     )
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_relationship_surveys_once_a_year_and_payout_surveys(
+    services: Services,
+) -> None:
+    from tests.factories import make_policy
+
+    holder = await make_customer(services)
+    await make_policy(services, holder)
+    assert await surveys.invite_relationship_surveys() == 1
+    assert await surveys.invite_relationship_surveys() == 0  # asked within the year
+    invitation = await SurveyInvitation.get(customer_id=holder.id)
+    assert invitation.trigger == "relationship"
+    template = await invitation.template
+    assert template.code == "RELATIONSHIP"
