@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from strawberry import relay
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
@@ -38,6 +37,7 @@ from workflows.access import Actor, visible_policies
 from workflows.claims import next_number
 from workflows.errors import DomainError
 from workflows.idempotency import once
+from workflows.ids import global_id
 
 log = logging.getLogger("anxin.payments")
 security_log = logging.getLogger("anxin.security")
@@ -66,10 +66,6 @@ class PaymentErrorCode(StrEnum):
 
 class PaymentError(DomainError):
     pass
-
-
-def global_id(type_name: str, object_id: uuid.UUID) -> str:
-    return str(relay.GlobalID(type_name, str(object_id)))
 
 
 async def create_premium_payment(

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from strawberry import relay
-
 from models.clock import SHANGHAI, local_date, local_today
 from models.policies import Policy, PolicyStatus, PremiumInstallment
 from push.outbox import emit_once
+from workflows.ids import global_id
 
 DUE_STAGES = ((1, "1d"), (7, "7d"))  # (at most this many days left, stage)
 EXPIRY_STAGES = ((7, "7d"), (30, "30d"))
@@ -26,10 +25,6 @@ def stage_for(days_left: int, stages: tuple[tuple[int, str], ...]) -> str | None
         if days_left <= limit:
             return stage
     return None
-
-
-def global_id(type_name: str, object_id: object) -> str:
-    return str(relay.GlobalID(type_name, str(object_id)))
 
 
 def _installment_payload(installment: PremiumInstallment) -> dict[str, str]:

@@ -63,6 +63,16 @@ class PaymentRefund:
     status: m.RefundStatus = strawberry.field(description="Current status.")
     created_at: datetime = strawberry.field(description="When it was requested.")
 
+    @classmethod
+    def from_model(cls, refund: m.Refund) -> PaymentRefund:
+        return cls(
+            refund_number=refund.refund_number,
+            amount=cny(refund.amount),
+            reason=refund.reason,
+            status=refund.status,
+            created_at=local_time(refund.created_at),
+        )
+
 
 @strawberry.type(description="A premium payment order.")
 class PaymentOrder(relay.Node):
@@ -98,16 +108,7 @@ class PaymentOrder(relay.Node):
     @strawberry.field(description="Refunds of this order, oldest first.")
     async def refunds(self) -> list[PaymentRefund]:
         rows = await m.Refund.filter(order_id=self.model.id).order_by("created_at")
-        return [
-            PaymentRefund(
-                refund_number=r.refund_number,
-                amount=cny(r.amount),
-                reason=r.reason,
-                status=r.status,
-                created_at=local_time(r.created_at),
-            )
-            for r in rows
-        ]
+        return [PaymentRefund.from_model(r) for r in rows]
 
     @strawberry.field(description="The policy the premium is for.")
     async def policy_number(self) -> str:
@@ -297,16 +298,7 @@ class PaymentMutations:
         rows = await m.Refund.filter(order__policy_id=policy_id).order_by("created_at")
         return CancelPolicyPayload(
             cancelled=True,
-            refunds=[
-                PaymentRefund(
-                    refund_number=r.refund_number,
-                    amount=cny(r.amount),
-                    reason=r.reason,
-                    status=r.status,
-                    created_at=local_time(r.created_at),
-                )
-                for r in rows
-            ],
+            refunds=[PaymentRefund.from_model(r) for r in rows],
             errors=[],
         )
 

@@ -21,7 +21,6 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from strawberry import relay
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
@@ -47,6 +46,7 @@ from push.outbox import emit
 from workflows import surveys
 from workflows.access import Actor, Permission, visible_claims, visible_policies
 from workflows.errors import DomainError
+from workflows.ids import global_id
 
 S = ClaimStatus
 DECISION_DUE = timedelta(days=30)
@@ -209,10 +209,6 @@ def clocks(claim: Claim, now: datetime | None = None) -> Clocks:
         assert claim.decided_at is not None
         result.rejection_notice_due_at = claim.decided_at + REJECTION_NOTICE_DUE
     return result
-
-
-def global_id(type_name: str, object_id: uuid.UUID) -> str:
-    return str(relay.GlobalID(type_name, str(object_id)))
 
 
 def _payload(claim: Claim, **extra: Any) -> dict[str, Any]:

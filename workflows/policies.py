@@ -13,7 +13,7 @@ from tortoise.transactions import in_transaction
 from models.clock import local_date
 from models.policies import Policy, PolicyStatus, PremiumInstallment
 from push.outbox import emit
-from push.reminders import global_id
+from workflows.ids import global_id
 
 GRACE_DAYS = 60
 

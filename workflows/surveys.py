@@ -19,7 +19,6 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from strawberry import relay
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q, Subquery
 from tortoise.functions import Count, Sum
@@ -37,6 +36,7 @@ from models.surveys import (
 )
 from push.outbox import emit
 from workflows.errors import DomainError
+from workflows.ids import global_id
 
 INVITATION_LIFETIME = timedelta(days=14)
 RECOVERY_DUE = timedelta(hours=24)
@@ -216,7 +216,7 @@ async def invite(
         entity_id=invitation.id,
         customer_id=customer_id,
         payload={
-            "invitation_id": str(relay.GlobalID("SurveyInvitation", str(invitation.id))),
+            "invitation_id": global_id("SurveyInvitation", invitation.id),
             "survey_token": token,  # for the SMS link; never shown in app texts
         },
     )
