@@ -196,6 +196,13 @@ class Settings(BaseSettings):
         return hmac.new(secret, b"anxin/file-urls", hashlib.sha256).digest()
 
     @property
+    def survey_pseudonym_key(self) -> bytes:
+        """Names customers in third-party survey files: derived from the lookup key (which
+        must stay stable anyway), and unlike the phone lookup hashes, so the two never match."""
+        secret = self.lookup_key.get_secret_value().encode()
+        return hmac.new(secret, b"anxin/survey-pseudonyms", hashlib.sha256).digest()
+
+    @property
     def run_background_jobs(self) -> bool:
         return self.redis_url is None if self.background_jobs is None else self.background_jobs
 

@@ -9,4 +9,5 @@ MODEL_MODULES = [
     "models.claims",
     "models.payments",
     "models.surveys",
+    "models.visits",
 ]

@@ -29,6 +29,13 @@ class QuestionKind(StrEnum):
     TEXT = "TEXT"
 
 
+class SurveyChannel(StrEnum):
+    APP = "APP"
+    MINI_PROGRAM = "MINI_PROGRAM"
+    LINK = "LINK"  # the link token alone, e.g. from an SMS or e-mail
+    THIRD_PARTY = "THIRD_PARTY"  # imported from the outside survey company
+
+
 class SurveyTemplate(Entity):
     code = fields.CharField(max_length=32)
     version = fields.IntField()
@@ -149,3 +156,21 @@ class SurveyAnswer(Model):
 
     class Meta:
         table = "survey_answer"
+
+
+class SurveyExport(Entity):
+    """An export for the third-party survey company: who made it, what it held, and the
+    file, which housekeeping deletes after a day (pseudonymised data is still personal)."""
+
+    staff_id = fields.UUIDField()
+    template_code = fields.CharField(max_length=32)
+    first_day = fields.CharField(max_length=10)
+    last_day = fields.CharField(max_length=10)
+    file_format = fields.CharField(max_length=8)
+    rows = fields.IntField()
+    storage_key = fields.CharField(max_length=128)
+    file_name = fields.CharField(max_length=96)
+    deleted_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "survey_export"

@@ -32,6 +32,7 @@ from push.delivery import Deliverer, DeliveryWorker
 from push.outbox import OutboxRelay
 from push.reminders import run_reminders
 from workflows.policies import refresh_policy_statuses
+from workflows.survey_exchange import delete_old_exports
 from workflows.surveys import invite_relationship_surveys
 
 log = logging.getLogger("anxin.worker")
@@ -85,6 +86,9 @@ async def run_jobs(services: Services) -> None:
             group.create_task(every(SURVEY_SECONDS, invite_relationship_surveys, first_after=600))
             group.create_task(every(HOUSEKEEPING_SECONDS, purge_login_records))
             group.create_task(
+                every(HOUSEKEEPING_SECONDS, lambda: delete_old_exports(services.storage))
+            )
+            group.create_task(
                 every(
                     PAYMENT_CHECK_SECONDS, lambda: settle_silent_orders(services.payment_providers)
                 )
@@ -116,7 +120,10 @@ async def run_jobs_once(services: Services) -> None:
     await follow_up_payouts(services.payment_providers)
     await follow_up_refunds(services.payment_providers)
     codes, sessions = await purge_login_records()
-    log.info("housekeeping: removed %d codes, %d sessions", codes, sessions)
+    exports = await delete_old_exports(services.storage)
+    log.info(
+        "housekeeping: removed %d codes, %d sessions, %d export files", codes, sessions, exports
+    )
 
 
 async def run_worker(settings: Settings, *, once: bool = False) -> None:

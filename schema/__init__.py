@@ -37,6 +37,7 @@ from schema.notifications import (
 from schema.payments import PaymentMutations, PaymentQueries, PaymentSubscriptions
 from schema.permissions import IsAuthenticated
 from schema.policies.queries import PolicyQueries
+from schema.survey_exchange import SurveyExchangeMutations
 from schema.surveys import SurveyMutations, SurveyQueries
 from workflows.auth import still_valid
 
@@ -59,7 +60,12 @@ class Query(
 
 @strawberry.type(description="Everything that changes something.")
 class Mutation(
-    AuthMutations, ClaimMutations, PaymentMutations, NotificationMutations, SurveyMutations
+    AuthMutations,
+    ClaimMutations,
+    PaymentMutations,
+    NotificationMutations,
+    SurveyMutations,
+    SurveyExchangeMutations,
 ):
     pass
 

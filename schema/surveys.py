@@ -23,6 +23,10 @@ from workflows.access import Permission
 
 strawberry.enum(m.QuestionKind, description="How a question is answered.")
 strawberry.enum(flows.SurveyErrorCode, description="Why a survey answer or rating failed.")
+strawberry.enum(
+    m.SurveyChannel,
+    description="Where a survey was answered; THIRD_PARTY only comes from imports.",
+)
 
 
 @strawberry.type(description="A failed survey answer or rating.")
@@ -100,7 +104,10 @@ class SubmitSurveyInput:
         default=None, description="The link token (when answering from an SMS link)."
     )
     answers: list[SurveyAnswerInput] = strawberry.field(description="The answers.")
-    channel: str = strawberry.field(default="APP", description="APP, MINI_PROGRAM or LINK.")
+    channel: m.SurveyChannel = strawberry.field(
+        default=m.SurveyChannel.APP,
+        description="APP or MINI_PROGRAM when logged in; answers by token count as LINK.",
+    )
 
 
 @strawberry.type(description="The result of answering a survey.")
@@ -350,8 +357,14 @@ class SurveyMutations:
             flows.Answer(a.question_id, a.number, tuple(a.choice_ids or ()), a.text)
             for a in input.answers
         ]
+        channel = m.SurveyChannel.LINK if input.token else input.channel
+        if channel is m.SurveyChannel.THIRD_PARTY:
+            error = flows.SurveyError(
+                flows.SurveyErrorCode.OUT_OF_RANGE, "该渠道仅用于第三方导入", "channel"
+            )
+            return SubmitSurveyPayload(accepted=False, errors=survey_errors(error))
         try:
-            await flows.submit(invitation, answers, input.channel[:16])
+            await flows.submit(invitation, answers, channel)
         except flows.SurveyError as error:
             return SubmitSurveyPayload(accepted=False, errors=survey_errors(error))
         return SubmitSurveyPayload(accepted=True, errors=[])

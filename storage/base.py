@@ -35,10 +35,14 @@ CONTENT_TYPES = {
     "png": "image/png",
     "webp": "image/webp",
     "pdf": "application/pdf",
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 FALLBACK_CONTENT_TYPE = "application/octet-stream"
 # Served as downloads, never rendered by the browser: a PDF viewer runs scripts.
-DOWNLOAD_CONTENT_TYPES = frozenset({"application/pdf", FALLBACK_CONTENT_TYPE})
+DOWNLOAD_CONTENT_TYPES = frozenset(
+    {"application/pdf", FALLBACK_CONTENT_TYPE, CONTENT_TYPES["csv"], CONTENT_TYPES["xlsx"]}
+)
 
 
 class StorageError(Exception):

@@ -36,6 +36,9 @@ class Permission(StrEnum):
     PAYMENT_REFUND = "payment:refund"
     SURVEY_READ = "survey:read"  # service-quality figures
     SURVEY_MANAGE = "survey:manage"  # survey templates
+    SURVEY_EXPORT = "survey:export"  # files for the third-party survey company, and back
+    VISIT_HANDLE = "visit:handle"  # work the follow-up visit list, record outcomes
+    VISIT_MANAGE = "visit:manage"  # assign visits, change the visit rules
 
 
 ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
@@ -47,6 +50,7 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
             Permission.NOTIFICATION_READ,
             Permission.CLAIM_READ,
             Permission.CLAIM_REPORT,
+            Permission.VISIT_HANDLE,
         }
     ),
     StaffRole.ADJUSTER: frozenset(
@@ -74,6 +78,9 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
             Permission.PAYMENT_REFUND,
             Permission.SURVEY_READ,
             Permission.SURVEY_MANAGE,
+            Permission.SURVEY_EXPORT,
+            Permission.VISIT_HANDLE,
+            Permission.VISIT_MANAGE,
         }
     ),
     StaffRole.ADMIN: frozenset(Permission),

@@ -819,13 +819,6 @@ async def close_claim(actor: Actor, claim_id: uuid.UUID, expected_version: int) 
             product_kind=str(product.product.kind),
             staff_id=claim.assignee_id,
         )
-        await emit(
-            "care.followup_requested",  # for the follow-up visits of the surveys issue
-            entity_type="claim",
-            entity_id=claim.id,
-            customer_id=claim.customer_id,
-            payload={**_payload(claim), "trigger": "claim.closed"},
-        )
     return claim
 
 

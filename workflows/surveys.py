@@ -320,7 +320,9 @@ def unhappy(questions: list[dict[str, Any]], values: dict[str, Any]) -> str | No
     return None
 
 
-async def _recover(customer_id: uuid.UUID, source: str, source_id: uuid.UUID, reason: str) -> None:
+async def open_recovery(
+    customer_id: uuid.UUID, source: str, source_id: uuid.UUID, reason: str
+) -> None:
     try:
         await RecoveryTask.create(
             customer_id=customer_id,
@@ -334,39 +336,52 @@ async def _recover(customer_id: uuid.UUID, source: str, source_id: uuid.UUID, re
 
 
 async def submit(
-    invitation: SurveyInvitation, answers: list[Answer], channel: str
+    invitation: SurveyInvitation, answers: list[Answer], channel: str, *, late_ok: bool = False
 ) -> SurveyResponse:
+    """Record the answers once; ``late_ok`` accepts an expired invitation (answers the
+    third-party survey company collected in time but delivers later)."""
     survey = await SurveyTemplate.get(id=invitation.template_id)
     values = validate(survey.questions, answers)
-    digest = _hash(json.dumps(values, sort_keys=True, ensure_ascii=False))
+    digest = answers_digest(values)
     existing = await SurveyResponse.get_or_none(invitation_id=invitation.id)
-    if existing is None and invitation.expires_at <= datetime.now(UTC):
+    if existing is None and not late_ok and invitation.expires_at <= datetime.now(UTC):
         raise SurveyError(SurveyErrorCode.EXPIRED, "问卷已过期，感谢您的关注")
     if existing is None:
         try:
             async with in_transaction():
-                existing = await SurveyResponse.create(
-                    invitation_id=invitation.id,
-                    template_id=survey.id,
-                    answers=values,
-                    answers_hash=digest,
-                    channel=channel,
-                )
-                await SurveyInvitation.filter(id=invitation.id).update(
-                    answered_at=datetime.now(UTC)
-                )
-                await SurveyAnswer.bulk_create(
-                    _flat(existing, survey.questions, values, invitation, channel)
-                )
-                reason = unhappy(survey.questions, values)
-                if reason:
-                    await _recover(invitation.customer_id, "survey", existing.id, reason)
-            return existing
+                return await record(invitation, survey, values, channel)
         except IntegrityError:  # answered at the same moment by another request
             existing = await SurveyResponse.get(invitation_id=invitation.id)
     if existing.answers_hash != digest:
         raise SurveyError(SurveyErrorCode.ALREADY_ANSWERED, "该问卷已提交，感谢您的反馈")
     return existing
+
+
+def answers_digest(values: dict[str, Any]) -> str:
+    return _hash(json.dumps(values, sort_keys=True, ensure_ascii=False))
+
+
+async def record(
+    invitation: SurveyInvitation,
+    survey: SurveyTemplate,
+    values: dict[str, Any],
+    channel: str,
+) -> SurveyResponse:
+    """Store validated answers, their flat rows and any recovery task (in the caller's
+    transaction); a second response to the invitation raises IntegrityError."""
+    response = await SurveyResponse.create(
+        invitation_id=invitation.id,
+        template_id=survey.id,
+        answers=values,
+        answers_hash=answers_digest(values),
+        channel=channel,
+    )
+    await SurveyInvitation.filter(id=invitation.id).update(answered_at=datetime.now(UTC))
+    await SurveyAnswer.bulk_create(_flat(response, survey.questions, values, invitation, channel))
+    reason = unhappy(survey.questions, values)
+    if reason:
+        await open_recovery(invitation.customer_id, "survey", response.id, reason)
+    return response
 
 
 async def rate(
@@ -394,7 +409,7 @@ async def rate(
         )
         if stars <= 2 or any(word in comment for word in COMPLAINT_WORDS):
             reason = f"评价{stars}星" if stars <= 2 else "评价含有投诉内容"
-            await _recover(customer_id, "rating", rating.id, reason)
+            await open_recovery(customer_id, "rating", rating.id, reason)
     return rating
 
 
