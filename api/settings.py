@@ -85,6 +85,8 @@ class Settings(BaseSettings):
 
     # Where providers reach this gateway (payment callbacks).
     public_base_url: str = "http://127.0.0.1:8000"
+    # The web page that answers a survey by its link token (e-mail visits link to it).
+    survey_link_base: str = "https://m.anxin.example.cn/survey?token="
 
     # Alipay (the app's payment method); empty app id: off.
     alipay_gateway_url: str = "https://openapi.alipay.com/gateway.do"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
 
@@ -107,6 +107,8 @@ class FollowUpVisit(Entity):
     survey_invitation_id = fields.UUIDField(null=True)  # e-mail visits carry a survey
     version = fields.IntField(default=1)
 
+    attempt_log: fields.ReverseRelation[VisitAttempt]
+
     class Meta:
         table = "follow_up_visit"
         unique_together = (("trigger", "subject"),)
@@ -127,7 +129,7 @@ class VisitAttempt(Entity):
         table = "visit_attempt"
 
 
-DEFAULT_RULES: dict[VisitTrigger, dict[str, object]] = {
+DEFAULT_RULES: dict[VisitTrigger, dict[str, Any]] = {
     VisitTrigger.CLAIM_CLOSED: {"channel": VisitChannel.PHONE, "days": 7},
     VisitTrigger.POLICY_ANNIVERSARY: {"channel": VisitChannel.EMAIL, "days": 14},
     VisitTrigger.BEFORE_RENEWAL: {"channel": VisitChannel.PHONE, "days": 30},

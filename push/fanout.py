@@ -11,7 +11,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from models.clock import SHANGHAI
-from models.customers import WechatIdentity
+from models.customers import Customer, WechatIdentity
 from models.notifications import (
     Channel,
     Delivery,
@@ -72,6 +72,10 @@ async def _targets(customer_id: uuid.UUID, channels: list[Channel]) -> list[tupl
             targets.append((Channel.WECHAT, identity.openid))
     if Channel.SMS in channels:
         targets.append((Channel.SMS, f"customer:{customer_id}"))
+    if Channel.EMAIL in channels and await Customer.exists(
+        id=customer_id, email_encrypted__isnull=False
+    ):
+        targets.append((Channel.EMAIL, f"customer:{customer_id}"))
     return targets
 
 

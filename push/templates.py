@@ -144,6 +144,14 @@ TEMPLATES: dict[str, EventTemplate] = {
             "pages/survey/answer?id={invitation_id}",
         ),
         EventTemplate(
+            "visit.email",
+            "安心保险客户回访",
+            "{purpose}：感谢您一直以来的信任。请花1分钟告诉我们您的近况和需要：{survey_link}",
+            "{survey_link}",  # a web link: e-mail is read where the app may not be
+            "pages/survey/answer?id={invitation_id}",
+            channels=(Channel.EMAIL,),
+        ),
+        EventTemplate(
             "complaint.answered",
             "投诉处理回复",
             "您的投诉{complaint_number}已有处理结果，请查看。",

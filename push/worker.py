@@ -34,12 +34,14 @@ from push.reminders import run_reminders
 from workflows.policies import refresh_policy_statuses
 from workflows.survey_exchange import delete_old_exports
 from workflows.surveys import invite_relationship_surveys
+from workflows.visits import plan_visits, send_email_visits
 
 log = logging.getLogger("anxin.worker")
 HOUSEKEEPING_SECONDS = 300
 REMINDER_SECONDS = 300
 PAYMENT_CHECK_SECONDS = 60
 SURVEY_SECONDS = 6 * 3600
+VISIT_PLAN_SECONDS = 3600
 KEEP_ENDED_SESSIONS_DAYS = 30  # kept a while for security investigations
 
 
@@ -84,6 +86,12 @@ async def run_jobs(services: Services) -> None:
             group.create_task(every(REMINDER_SECONDS, refresh_policy_statuses))
             # Not at start-up: a process restart should not be the moment customers are asked.
             group.create_task(every(SURVEY_SECONDS, invite_relationship_surveys, first_after=600))
+            group.create_task(every(VISIT_PLAN_SECONDS, plan_visits, first_after=60))
+            group.create_task(
+                every(
+                    REMINDER_SECONDS, lambda: send_email_visits(services.settings.survey_link_base)
+                )
+            )
             group.create_task(every(HOUSEKEEPING_SECONDS, purge_login_records))
             group.create_task(
                 every(HOUSEKEEPING_SECONDS, lambda: delete_old_exports(services.storage))
@@ -106,6 +114,8 @@ async def run_jobs_once(services: Services) -> None:
     await refresh_policy_statuses()
     await run_reminders()
     await invite_relationship_surveys()
+    await plan_visits()
+    await send_email_visits(services.settings.survey_link_base)
     while await OutboxRelay(services.bus, services.queue).relay_once():
         pass
     deliverer = Deliverer(build_channels(services), services.queue, wechat_template_ids(services))

@@ -39,12 +39,19 @@ from schema.permissions import IsAuthenticated
 from schema.policies.queries import PolicyQueries
 from schema.survey_exchange import SurveyExchangeMutations
 from schema.surveys import SurveyMutations, SurveyQueries
+from schema.visits import VisitMutations, VisitQueries
 from workflows.auth import still_valid
 
 
 @strawberry.type(description="Everything that can be read.")
 class Query(
-    AuthQueries, PolicyQueries, ClaimQueries, PaymentQueries, NotificationQueries, SurveyQueries
+    AuthQueries,
+    PolicyQueries,
+    ClaimQueries,
+    PaymentQueries,
+    NotificationQueries,
+    SurveyQueries,
+    VisitQueries,
 ):
     @strawberry.field(
         description="Any object by its global ID; null if it does not exist or you may not see it.",
@@ -66,6 +73,7 @@ class Mutation(
     NotificationMutations,
     SurveyMutations,
     SurveyExchangeMutations,
+    VisitMutations,
 ):
     pass
 

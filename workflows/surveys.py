@@ -97,7 +97,27 @@ RELATIONSHIP_SURVEY = {
         {"id": "q3", "kind": "TEXT", "text": "您希望我们在哪些方面改进？", "required": False},
     ],
 }
-BUILT_IN = {t["code"]: t for t in (CLAIM_SURVEY, RELATIONSHIP_SURVEY)}
+FOLLOW_UP_SURVEY = {
+    "code": "FOLLOW_UP_VISIT",
+    "title": "客户回访",
+    "questions": [
+        {"id": "q1", "kind": "RATING", "text": "您对安心保险的服务满意吗？", "required": True},
+        {
+            "id": "q2",
+            "kind": "MULTIPLE_CHOICE",
+            "text": "近期您是否有以下需要？（可多选）",
+            "required": False,
+            "options": [
+                {"id": "adjust", "text": "调整现有保障"},
+                {"id": "new", "text": "了解新的保险产品"},
+                {"id": "info", "text": "更新联系方式或家庭信息"},
+                {"id": "call", "text": "希望专人电话联系"},
+            ],
+        },
+        {"id": "q3", "kind": "TEXT", "text": "还有什么想告诉我们的？", "required": False},
+    ],
+}
+BUILT_IN = {t["code"]: t for t in (CLAIM_SURVEY, RELATIONSHIP_SURVEY, FOLLOW_UP_SURVEY)}
 RELATIONSHIP_EVERY = timedelta(days=365)
 
 
@@ -189,9 +209,11 @@ async def invite(
     *,
     product_kind: str | None = None,
     staff_id: uuid.UUID | None = None,
+    announce: bool = True,
 ) -> tuple[SurveyInvitation, str] | None:
-    """Create an invitation (in the caller's transaction) and announce it; None when this
-    subject was surveyed already. Returns the link token, which is stored only hashed."""
+    """Create an invitation (in the caller's transaction) and announce it unless the
+    caller sends its own message; None when this subject was surveyed already. Returns
+    the link token, which is stored only hashed."""
     survey = await template(template_code)
     token = secrets.token_urlsafe(24)
     if await SurveyInvitation.exists(
@@ -210,6 +232,8 @@ async def invite(
         staff_id=staff_id,
         **period_keys(datetime.now(UTC)),  # type: ignore[arg-type]
     )
+    if not announce:
+        return invitation, token
     await emit(
         "survey.invited",
         entity_type="survey",

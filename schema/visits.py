@@ -1,0 +1,484 @@
+"""Follow-up visits in GraphQL: the staff work list and its actions, the rules, and the
+customer's own upcoming visits with "another time, please" and "no, thank you"."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Annotated, Any
+
+import strawberry
+from strawberry import relay
+from strawberry.types import Info
+from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
+
+from models import visits as m
+from models.clock import SHANGHAI, local_time
+from schema.common import INPUT, Connection, CursorArg, Money, PageArg, cny, node_uuid, paginate
+from schema.errors import Error
+from schema.permissions import CUSTOMER_ONLY, staff_only
+from workflows import visits as flows
+from workflows.access import Permission
+
+strawberry.enum(m.VisitTrigger, description="Why a visit is planned.")
+strawberry.enum(m.VisitChannel, description="How the customer is visited.")
+strawberry.enum(m.VisitStatus, description="Where a visit stands.")
+strawberry.enum(flows.VisitErrorCode, description="Why a visit action failed.")
+
+
+@strawberry.type(description="A failed visit action.")
+class VisitError(Error):
+    code: flows.VisitErrorCode = strawberry.field(description="Stable code for programs.")
+
+
+def visit_errors(error: flows.VisitError) -> list[VisitError]:
+    code = flows.VisitErrorCode(error.code)
+    return [VisitError(field=error.field, message=error.message, code=code)]
+
+
+def _id(visit: m.FollowUpVisit) -> str:
+    return str(relay.GlobalID("FollowUpVisit", str(visit.id)))
+
+
+@strawberry.type(description="One contact attempt of a visit.")
+class VisitAttempt:
+    at: datetime = strawberry.field(description="When it was recorded.")
+    reached: bool = strawberry.field(description="Whether the customer was reached.")
+    note: str = strawberry.field(description="What happened.")
+
+
+@strawberry.type(description="Staff view of a follow-up visit (定期回访).")
+class FollowUpVisit:
+    id: str = strawberry.field(description="Pass to the visit mutations.")
+    version: int = strawberry.field(description="Pass as `expectedVersion` to change it.")
+    trigger: m.VisitTrigger = strawberry.field(description="Why it was planned.")
+    purpose: str = strawberry.field(description="What it is, in Chinese.")
+    channel: m.VisitChannel = strawberry.field(description="Phone, e-mail or face to face.")
+    status: m.VisitStatus = strawberry.field(description="Where it stands.")
+    due_at: datetime = strawberry.field(description="When to visit (Asia/Shanghai).")
+    overdue: bool = strawberry.field(description="Scheduled and past due.")
+    customer_name: str = strawberry.field(description="Whom to visit.")
+    customer_phone: str = strawberry.field(description="Their phone, masked.")
+    policy_number: str | None = strawberry.field(description="The policy it is about.")
+    claim_report_number: str | None = strawberry.field(description="The claim it is about.")
+    assignee_name: str | None = strawberry.field(description="Who does it; null: nobody yet.")
+    attempts: int = strawberry.field(description="Contact attempts so far.")
+    max_attempts: int = strawberry.field(description="Attempts before it is UNREACHABLE.")
+    change_requested: bool = strawberry.field(description="The customer asked for another time.")
+    preferred_time: datetime | None = strawberry.field(
+        description="The time the customer asked for."
+    )
+    customer_note: str = strawberry.field(description="The customer's note (change or decline).")
+    needs: str = strawberry.field(description="The customer's needs or changes, once reached.")
+    next_action: str = strawberry.field(description="What happens next.")
+    new_policy_interest: bool = strawberry.field(description="Interested in a new policy.")
+    complaint_raised: bool = strawberry.field(description="Raised a complaint (opens recovery).")
+    completed_at: datetime | None = strawberry.field(description="When it ended.")
+    attempt_log: list[VisitAttempt] = strawberry.field(description="Every attempt, oldest first.")
+
+    @classmethod
+    def from_model(cls, visit: m.FollowUpVisit) -> FollowUpVisit:
+        """Needs customer, policy, claim, assignee and attempt_log fetched along."""
+        return cls(
+            id=_id(visit),
+            version=visit.version,
+            trigger=visit.trigger,
+            purpose=visit.purpose,
+            channel=visit.channel,
+            status=visit.status,
+            due_at=local_time(visit.due_at),
+            overdue=visit.status is m.VisitStatus.SCHEDULED and visit.due_at < datetime.now(UTC),
+            customer_name=visit.customer.name,
+            customer_phone=visit.customer.phone_masked,
+            policy_number=visit.policy.number if visit.policy else None,
+            claim_report_number=visit.claim.report_number if visit.claim else None,
+            assignee_name=visit.assignee.display_name if visit.assignee else None,
+            attempts=visit.attempts,
+            max_attempts=visit.max_attempts,
+            change_requested=visit.change_requested_at is not None,
+            preferred_time=local_time(visit.preferred_time) if visit.preferred_time else None,
+            customer_note=visit.customer_note,
+            needs=visit.needs,
+            next_action=visit.next_action,
+            new_policy_interest=visit.new_policy_interest,
+            complaint_raised=visit.complaint_raised,
+            completed_at=local_time(visit.completed_at) if visit.completed_at else None,
+            attempt_log=[
+                VisitAttempt(at=local_time(a.created_at), reached=a.reached, note=a.note)
+                for a in sorted(visit.attempt_log, key=lambda a: a.created_at)
+            ],
+        )
+
+
+def _staff_visits() -> QuerySet[m.FollowUpVisit]:
+    return m.FollowUpVisit.all().select_related("customer", "policy", "claim", "assignee")
+
+
+async def _reloaded(visit: m.FollowUpVisit) -> FollowUpVisit:
+    full = await _staff_visits().prefetch_related("attempt_log").get(id=visit.id)
+    return FollowUpVisit.from_model(full)
+
+
+@strawberry.type(description="A visit planned for me (customers).")
+class MyVisit:
+    id: str = strawberry.field(description="Pass to `requestVisitChange` or `declineVisit`.")
+    purpose: str = strawberry.field(description="What it is, in Chinese.")
+    channel: m.VisitChannel = strawberry.field(description="Phone, e-mail or face to face.")
+    due_at: datetime = strawberry.field(description="When we plan to get in touch.")
+    policy_number: str | None = strawberry.field(description="The policy it is about.")
+    change_requested: bool = strawberry.field(description="You asked for another time.")
+    preferred_time: datetime | None = strawberry.field(description="The time you asked for.")
+
+
+@strawberry.type(description="How the worker plans one kind of visit (staff can change it).")
+class VisitRule:
+    trigger: m.VisitTrigger = strawberry.field(description="Which visits it plans.")
+    version: int = strawberry.field(description="Pass as `expectedVersion` to change it.")
+    enabled: bool = strawberry.field(description="Whether the worker plans these visits.")
+    channel: m.VisitChannel = strawberry.field(
+        description="How (e-mail falls back to phone without an address)."
+    )
+    days: int = strawberry.field(
+        description="CLAIM_CLOSED: days after closure. POLICY_ANNIVERSARY, HIGH_VALUE: days "
+        "ahead to plan. BEFORE_RENEWAL: days before the policy ends."
+    )
+    every_months: int | None = strawberry.field(description="HIGH_VALUE: months between visits.")
+    min_annual_premium: Money | None = strawberry.field(
+        description="HIGH_VALUE: active premiums a customer holds to count as high-value."
+    )
+    max_attempts: int = strawberry.field(description="Attempts before UNREACHABLE.")
+    retry_after_days: int = strawberry.field(description="Days between attempts.")
+
+
+def _rule(rule: m.VisitRule) -> VisitRule:
+    return VisitRule(
+        trigger=rule.trigger,
+        version=rule.version,
+        enabled=rule.enabled,
+        channel=rule.channel,
+        days=rule.days,
+        every_months=rule.every_months,
+        min_annual_premium=cny(rule.min_annual_premium) if rule.min_annual_premium else None,
+        max_attempts=rule.max_attempts,
+        retry_after_days=rule.retry_after_days,
+    )
+
+
+@strawberry.input(description="Narrow the visit list.")
+class VisitFilter:
+    status: m.VisitStatus | None = strawberry.field(
+        default=m.VisitStatus.SCHEDULED, description="Default SCHEDULED; null for all."
+    )
+    trigger: m.VisitTrigger | None = strawberry.field(default=None, description="Why planned.")
+    channel: m.VisitChannel | None = strawberry.field(default=None, description="How.")
+    mine: bool = strawberry.field(default=False, description="Only visits assigned to me.")
+    unassigned: bool = strawberry.field(default=False, description="Only visits nobody has.")
+    due_by: date | None = strawberry.field(default=None, description="Due on or before this day.")
+    overdue: bool = strawberry.field(default=False, description="Only scheduled, past due.")
+    change_requested: bool = strawberry.field(
+        default=False, description="Only visits whose customer asked for another time."
+    )
+    new_policy_interest: bool = strawberry.field(
+        default=False, description="Only customers interested in a new policy."
+    )
+
+
+def _filtered(where: VisitFilter, info: Info) -> QuerySet[m.FollowUpVisit]:
+    queryset = _staff_visits()
+    conditions: list[Q] = []
+    if where.status is not None:
+        conditions.append(Q(status=where.status))
+    if where.trigger is not None:
+        conditions.append(Q(trigger=where.trigger))
+    if where.channel is not None:
+        conditions.append(Q(channel=where.channel))
+    if where.mine:
+        conditions.append(Q(assignee_id=info.context.actor.subject_id))
+    if where.unassigned:
+        conditions.append(Q(assignee_id=None))
+    if where.due_by is not None:
+        end = datetime.combine(where.due_by + timedelta(days=1), datetime.min.time(), SHANGHAI)
+        conditions.append(Q(due_at__lt=end))
+    if where.overdue:
+        conditions.append(Q(status=m.VisitStatus.SCHEDULED, due_at__lt=datetime.now(UTC)))
+    if where.change_requested:
+        conditions.append(Q(change_requested_at__isnull=False))
+    if where.new_policy_interest:
+        conditions.append(Q(new_policy_interest=True))
+    return queryset.filter(*conditions) if conditions else queryset
+
+
+@strawberry.type
+class VisitQueries:
+    @strawberry.field(
+        description="Staff (VISIT_HANDLE): the follow-up visit list, the earliest due first.",
+        permission_classes=staff_only(Permission.VISIT_HANDLE),
+    )
+    async def follow_up_visits(
+        self,
+        info: Info,
+        filter: Annotated[
+            VisitFilter | None, strawberry.argument(description="Narrow the list.")
+        ] = None,
+        first: PageArg = None,
+        after: CursorArg = None,
+    ) -> Connection[FollowUpVisit]:
+        queryset = _filtered(filter or VisitFilter(), info).prefetch_related("attempt_log")
+        return await paginate(
+            queryset.order_by("due_at", "id"),
+            FollowUpVisit.from_model,
+            first=first,
+            after=after,
+            last=None,
+            before=None,
+        )
+
+    @strawberry.field(
+        description="Staff (VISIT_MANAGE): the rules the worker plans visits by.",
+        permission_classes=staff_only(Permission.VISIT_MANAGE),
+    )
+    async def visit_rules(self) -> list[VisitRule]:
+        return [_rule(rule) for rule in await flows.current_rules()]
+
+    @strawberry.field(
+        description="My upcoming visits, the next first.", permission_classes=CUSTOMER_ONLY
+    )
+    async def my_visits(self, info: Info) -> list[MyVisit]:
+        visits = (
+            await m.FollowUpVisit.filter(
+                customer_id=info.context.actor.subject_id, status=m.VisitStatus.SCHEDULED
+            )
+            .select_related("policy")
+            .order_by("due_at")
+            .limit(50)
+        )
+        return [
+            MyVisit(
+                id=_id(v),
+                purpose=v.purpose,
+                channel=v.channel,
+                due_at=local_time(v.due_at),
+                policy_number=v.policy.number if v.policy else None,
+                change_requested=v.change_requested_at is not None,
+                preferred_time=local_time(v.preferred_time) if v.preferred_time else None,
+            )
+            for v in visits
+        ]
+
+
+# ---------------------------------------------------------------- mutations
+
+
+@strawberry.type(description="The visit after a staff action.")
+class VisitPayload:
+    visit: FollowUpVisit | None = strawberry.field(description="As saved.")
+    errors: list[VisitError] = strawberry.field(description="Empty on success.")
+
+
+@strawberry.type(description="The visit after the customer's request.")
+class MyVisitPayload:
+    changed: bool = strawberry.field(description="True when the request was saved.")
+    errors: list[VisitError] = strawberry.field(description="Empty on success.")
+
+
+@strawberry.input(description="Give a visit to a staff member.")
+class AssignVisitInput:
+    visit_id: relay.GlobalID = strawberry.field(description="The visit.")
+    expected_version: int = strawberry.field(description="The version you saw.")
+    staff_id: relay.GlobalID = strawberry.field(description="Who should do it.")
+
+
+@strawberry.input(description="Move a visit to another time.")
+class RescheduleVisitInput:
+    visit_id: relay.GlobalID = strawberry.field(description="The visit.")
+    expected_version: int = strawberry.field(description="The version you saw.")
+    due_at: datetime = strawberry.field(description="The new time (with offset).")
+
+
+@strawberry.input(description="What happened on one contact attempt.")
+class RecordVisitOutcomeInput:
+    visit_id: relay.GlobalID = strawberry.field(description="The visit.")
+    expected_version: int = strawberry.field(description="The version you saw.")
+    reached: bool = strawberry.field(description="Whether the customer was reached.")
+    note: str = strawberry.field(default="", description="What happened.")
+    needs: str = strawberry.field(default="", description="The customer's needs or changes.")
+    next_action: str = strawberry.field(default="", description="What happens next.")
+    new_policy_interest: bool = strawberry.field(
+        default=False, description="Interested in a new policy."
+    )
+    complaint_raised: bool = strawberry.field(
+        default=False, description="Raised a complaint: a supervisor gets a recovery task."
+    )
+
+
+@strawberry.input(description="Change how one kind of visit is planned.")
+class UpdateVisitRuleInput:
+    trigger: m.VisitTrigger = strawberry.field(description="Which rule.")
+    expected_version: int = strawberry.field(description="The version you saw.")
+    enabled: bool = strawberry.field(description="Plan these visits.")
+    channel: m.VisitChannel = strawberry.field(description="How.")
+    days: int = strawberry.field(description="See `VisitRule.days` (0-365).")
+    max_attempts: int = strawberry.field(description="Attempts before UNREACHABLE (1-10).")
+    retry_after_days: int = strawberry.field(description="Days between attempts (1-30).")
+    every_months: int | None = strawberry.field(
+        default=None, description="HIGH_VALUE: months between visits (1-24)."
+    )
+    min_annual_premium: Decimal | None = strawberry.field(
+        default=None, description="HIGH_VALUE: the premium threshold, in yuan."
+    )
+
+
+@strawberry.type(description="The rule after a change.")
+class VisitRulePayload:
+    rule: VisitRule | None = strawberry.field(description="As saved.")
+    errors: list[VisitError] = strawberry.field(description="Empty on success.")
+
+
+@strawberry.input(description="Ask for another time for a visit.")
+class RequestVisitChangeInput:
+    visit_id: relay.GlobalID = strawberry.field(description="The visit.")
+    preferred_time: datetime = strawberry.field(description="When would suit you (with offset).")
+    note: str = strawberry.field(default="", description="Anything we should know.")
+
+
+@strawberry.input(description="Decline a visit.")
+class DeclineVisitInput:
+    visit_id: relay.GlobalID = strawberry.field(description="The visit.")
+    note: str = strawberry.field(default="", description="Why, if you like.")
+
+
+async def _staff_action(call: Any) -> VisitPayload:
+    try:
+        visit = await call
+    except flows.VisitError as error:
+        return VisitPayload(visit=None, errors=visit_errors(error))
+    return VisitPayload(visit=await _reloaded(visit), errors=[])
+
+
+async def _customer_action(call: Any) -> MyVisitPayload:
+    try:
+        await call
+    except flows.VisitError as error:
+        return MyVisitPayload(changed=False, errors=visit_errors(error))
+    return MyVisitPayload(changed=True, errors=[])
+
+
+@strawberry.type
+class VisitMutations:
+    @strawberry.mutation(
+        description="Staff (VISIT_MANAGE): give a visit to a staff member who handles visits.",
+        permission_classes=staff_only(Permission.VISIT_MANAGE),
+    )
+    async def assign_visit(
+        self, input: Annotated[AssignVisitInput, strawberry.argument(description=INPUT)]
+    ) -> VisitPayload:
+        return await _staff_action(
+            flows.assign(
+                node_uuid(input.visit_id, "FollowUpVisit"),
+                input.expected_version,
+                node_uuid(input.staff_id, "StaffMember"),
+            )
+        )
+
+    @strawberry.mutation(
+        description="Staff (VISIT_HANDLE): move a visit (answers the customer's request).",
+        permission_classes=staff_only(Permission.VISIT_HANDLE),
+    )
+    async def reschedule_visit(
+        self,
+        info: Info,
+        input: Annotated[RescheduleVisitInput, strawberry.argument(description=INPUT)],
+    ) -> VisitPayload:
+        return await _staff_action(
+            flows.reschedule(
+                info.context.actor,
+                node_uuid(input.visit_id, "FollowUpVisit"),
+                input.expected_version,
+                input.due_at,
+            )
+        )
+
+    @strawberry.mutation(
+        description="Staff (VISIT_HANDLE): record one attempt. Reached: done. Not reached: "
+        "tried again after the rule's interval, UNREACHABLE after its limit.",
+        permission_classes=staff_only(Permission.VISIT_HANDLE),
+    )
+    async def record_visit_outcome(
+        self,
+        info: Info,
+        input: Annotated[RecordVisitOutcomeInput, strawberry.argument(description=INPUT)],
+    ) -> VisitPayload:
+        outcome = flows.Outcome(
+            reached=input.reached,
+            note=input.note,
+            needs=input.needs,
+            next_action=input.next_action,
+            new_policy_interest=input.new_policy_interest,
+            complaint_raised=input.complaint_raised,
+        )
+        return await _staff_action(
+            flows.record_outcome(
+                info.context.actor,
+                node_uuid(input.visit_id, "FollowUpVisit"),
+                input.expected_version,
+                outcome,
+            )
+        )
+
+    @strawberry.mutation(
+        description="Staff (VISIT_MANAGE): change a planning rule; planned visits stay.",
+        permission_classes=staff_only(Permission.VISIT_MANAGE),
+    )
+    async def update_visit_rule(
+        self,
+        info: Info,
+        input: Annotated[UpdateVisitRuleInput, strawberry.argument(description=INPUT)],
+    ) -> VisitRulePayload:
+        change = flows.RuleChange(
+            enabled=input.enabled,
+            channel=input.channel,
+            days=input.days,
+            max_attempts=input.max_attempts,
+            retry_after_days=input.retry_after_days,
+            every_months=input.every_months,
+            min_annual_premium=input.min_annual_premium,
+        )
+        try:
+            rule = await flows.change_rule(
+                input.trigger, change, input.expected_version, info.context.actor.subject_id
+            )
+        except flows.VisitError as error:
+            return VisitRulePayload(rule=None, errors=visit_errors(error))
+        return VisitRulePayload(rule=_rule(rule), errors=[])
+
+    @strawberry.mutation(
+        description="Ask for another time for one of my visits.", permission_classes=CUSTOMER_ONLY
+    )
+    async def request_visit_change(
+        self,
+        info: Info,
+        input: Annotated[RequestVisitChangeInput, strawberry.argument(description=INPUT)],
+    ) -> MyVisitPayload:
+        return await _customer_action(
+            flows.request_change(
+                info.context.actor.subject_id,
+                node_uuid(input.visit_id, "FollowUpVisit"),
+                input.preferred_time,
+                input.note,
+            )
+        )
+
+    @strawberry.mutation(description="Decline one of my visits.", permission_classes=CUSTOMER_ONLY)
+    async def decline_visit(
+        self,
+        info: Info,
+        input: Annotated[DeclineVisitInput, strawberry.argument(description=INPUT)],
+    ) -> MyVisitPayload:
+        return await _customer_action(
+            flows.decline(
+                info.context.actor.subject_id,
+                node_uuid(input.visit_id, "FollowUpVisit"),
+                input.note,
+            )
+        )
