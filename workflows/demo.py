@@ -41,6 +41,7 @@ from models.policies import (
 from models.staff import StaffRole, StaffUser
 from workflows.access import Actor
 from workflows.auth import hash_password
+from workflows.demo_service import seed_service_quality
 
 DEMO_STAFF_PASSWORD = "anxin-demo-2026"  # noqa: S105 - printed for developers on purpose
 
@@ -708,5 +709,6 @@ async def load_demo(settings: Settings, *, only_if_empty: bool) -> None:
             raise SystemExit("the database has data already; demo loads into an empty one")
         await seed(settings, services.pii)
         await seed_claims(services)
+        await seed_service_quality()
     print("demo data loaded")
     print(demo_accounts())

@@ -78,6 +78,26 @@ async def test_demo_token_and_my_policies(database_url: str, settings: Settings)
         assert queue["data"]["claimQueue"]["totalCount"] == 6
         staff = await gql(client, "{ me { staffMember { role } } }", token=staff_token)
         assert staff["data"]["me"]["staffMember"]["role"] == "SUPERVISOR"
+        # Service quality: two months of answers, and visits in the work list.
+        figures = await gql(
+            client,
+            "query($a: Date!, $b: Date!) { surveyFigures(groupBy: MONTH, firstDay: $a, "
+            "lastDay: $b) { responses csat nps responseRate } }",
+            {"a": "2000-01-01", "b": "2999-12-31"},
+            token=staff_token,
+        )
+        months = figures["data"]["surveyFigures"]
+        assert sum(m["responses"] for m in months) > 150
+        assert all(m["csat"] is not None and m["responseRate"] is not None for m in months)
+        visits = await gql(
+            client,
+            "{ followUpVisits { totalCount } visitRules { enabled } }",
+            token=staff_token,
+        )
+        assert visits["data"]["followUpVisits"]["totalCount"] >= 3
+        assert len(visits["data"]["visitRules"]) == 4
+        upcoming = await gql(client, "{ myVisits { changeRequested } }", token=customer_token)
+        assert upcoming["data"]["myVisits"] == [{"changeRequested": True}]
 
 
 def test_export_schema_prints_the_committed_sdl(database_url: str) -> None:
