@@ -121,7 +121,7 @@ class RecoveryTask(Entity):
         "models.Customer", related_name="recovery_tasks", on_delete=fields.CASCADE
     )
     customer_id: uuid.UUID
-    source = fields.CharField(max_length=32)  # survey or rating
+    source = fields.CharField(max_length=32)  # survey, rating or visit
     source_id = fields.UUIDField()
     reason = fields.CharField(max_length=255)
     due_at = fields.DatetimeField()

@@ -142,6 +142,7 @@ TEMPLATES: dict[str, EventTemplate] = {
             "感谢您使用安心保险服务，邀请您花1分钟评价本次服务。",
             "anxin://surveys/{invitation_id}",
             "pages/survey/answer?id={invitation_id}",
+            sms=True,  # the SMS template carries ${survey_token}: answerable without login
         ),
         EventTemplate(
             "visit.email",

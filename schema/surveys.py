@@ -160,7 +160,7 @@ class RecoveryTask:
     customer_name: str = strawberry.field(description="Whom to call.")
     customer_phone: str = strawberry.field(description="Their phone, masked.")
     reason: str = strawberry.field(description="Why, in Chinese.")
-    source: str = strawberry.field(description="`survey` or `rating`.")
+    source: str = strawberry.field(description="`survey`, `rating` or `visit`.")
     due_at: datetime = strawberry.field(description="Call before this.")
     overdue: bool = strawberry.field(description="Past due and not done.")
     done_at: datetime | None = strawberry.field(description="When it was done.")

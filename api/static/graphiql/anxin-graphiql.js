@@ -107,6 +107,33 @@ query MyClaims {
 `,
       headers: authHeaders,
     },
+    {
+      query: `# 6. Staff: service quality (log in as supervisor.zhao, or run
+#    anxin token --staff supervisor.zhao). Figures with the counts behind them,
+#    the recovery queue and the follow-up visit list (定期回访).
+query ServiceQuality {
+  surveyFigures(groupBy: WEEK, firstDay: "2026-01-01", lastDay: "2030-12-31") {
+    key responses invitations responseRate csat averageRating nps npsAnswers
+  }
+  recoveryTasks { customerName reason dueAt overdue }
+  followUpVisits(filter: { status: SCHEDULED }) {
+    totalCount
+    edges { node { id version purpose channel dueAt overdue customerName customerPhone
+      attempts maxAttempts changeRequested preferredTime customerNote assigneeName } }
+  }
+  visitRules { trigger version enabled channel days everyMonths maxAttempts }
+}
+
+mutation NotReached {
+  recordVisitOutcome(input: { visitId: "<id from the list>", expectedVersion: 1,
+      reached: false, note: "无人接听" }) {
+    visit { status attempts dueAt }
+    errors { field message code }
+  }
+}
+`,
+      headers: authHeaders,
+    },
   ];
 
   const fetcher = GraphiQL.createFetcher({ url: url, subscriptionUrl: wsUrl });
