@@ -69,6 +69,7 @@ FIXED_COLUMNS = (
 CHOICE_SEPARATOR = "|"
 MAX_IMPORT_BYTES = 10 * 1024 * 1024
 MAX_IMPORT_ROWS = 50_000
+MAX_UNPACKED_BYTES = 100 * 1024 * 1024
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 _DIGITS = re.compile(r"\d(?:[\s-]?\d){5,}[\dXx]?")
@@ -89,6 +90,10 @@ class ImportErrorCode(StrEnum):
     ALREADY_ANSWERED = "ALREADY_ANSWERED"
     DUPLICATE_ROW = "DUPLICATE_ROW"
     CONFLICT = "CONFLICT"
+
+
+class ImportTooLarge(Exception):
+    pass
 
 
 @dataclass(frozen=True)
@@ -214,7 +219,7 @@ def to_xlsx(table: ExportTable) -> bytes:
 
 def read_rows(content: bytes) -> list[dict[str, str]]:
     """The rows of a CSV (UTF-8, or GB18030 as Excel saves it in China) or XLSX file,
-    as column → text; raises ValueError when it is neither."""
+    as column → text; ValueError when it is neither, ImportTooLarge past the limits."""
     if content.startswith(b"PK\x03\x04"):
         return _xlsx_rows(content)
     try:
@@ -225,19 +230,27 @@ def read_rows(content: bytes) -> list[dict[str, str]]:
         except UnicodeDecodeError as error:
             raise ValueError("not UTF-8 or GB18030 text") from error
     records = list(csv.reader(io.StringIO(text)))
+    if len(records) > MAX_IMPORT_ROWS + 1:
+        raise ImportTooLarge(f"more than {MAX_IMPORT_ROWS} rows")
     return _as_dicts(records)
 
 
 def _xlsx_rows(content: bytes) -> list[dict[str, str]]:
+    """Rows of the first (or ``answers``) sheet; a workbook that would unpack to more
+    than ``MAX_UNPACKED_BYTES`` (a zip bomb) or hold too many rows is refused unread."""
     try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            if sum(item.file_size for item in archive.infolist()) > MAX_UNPACKED_BYTES:
+                raise ImportTooLarge("the workbook unpacks to too much data")
         book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError) as error:
         raise ValueError("not an XLSX workbook") from error
     sheet = book["answers"] if "answers" in book.sheetnames else book.worksheets[0]
-    records = [
-        ["" if cell is None else str(cell) for cell in row]
-        for row in sheet.iter_rows(values_only=True)
-    ]
+    records: list[list[str]] = []
+    for row in sheet.iter_rows(values_only=True):
+        if len(records) > MAX_IMPORT_ROWS:  # the header and MAX_IMPORT_ROWS rows
+            raise ImportTooLarge(f"more than {MAX_IMPORT_ROWS} rows")
+        records.append(["" if cell is None else str(cell) for cell in row])
     book.close()
     return _as_dicts(records)
 
@@ -284,7 +297,7 @@ async def import_results(key: bytes, content: bytes) -> ImportResult:
         rows = read_rows(content)
     except ValueError:
         return _failed(result, ImportErrorCode.UNREADABLE, "请上传导出的CSV或XLSX文件")
-    if len(rows) > MAX_IMPORT_ROWS:
+    except ImportTooLarge:
         return _failed(result, ImportErrorCode.TOO_LARGE, f"每次最多导入{MAX_IMPORT_ROWS}行")
     for column in ("invitation", "customer"):
         if rows and column not in rows[0]:

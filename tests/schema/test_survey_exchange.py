@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import zipfile
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -223,6 +224,29 @@ async def test_a_file_with_one_bad_row_changes_nothing(
     ]:
         result = await upload(client, surveyed["supervisor"], name, content)
         assert [e["code"] for e in result["errors"]] == [code]
+
+
+async def test_oversized_files_are_refused_unread(
+    client: httpx.AsyncClient, surveyed: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(exchange, "MAX_UNPACKED_BYTES", 1_000_000)
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", b"<row/>" * 200_000)  # 1.2 MB unpacked
+    assert len(bomb.getvalue()) < 20_000
+    result = await upload(client, surveyed["supervisor"], "bomb.xlsx", bomb.getvalue())
+    assert [e["code"] for e in result["errors"]] == ["TOO_LARGE"]
+    monkeypatch.setattr(exchange, "MAX_IMPORT_ROWS", 2)
+    rows = "invitation,customer\r\n" + "x,y\r\n" * 3
+    result = await upload(client, surveyed["supervisor"], "long.csv", rows.encode())
+    assert [e["code"] for e in result["errors"]] == ["TOO_LARGE"]
+    book = Workbook()
+    for _ in range(4):
+        book.active.append(["x", "y"])  # type: ignore[union-attr]
+    out = io.BytesIO()
+    book.save(out)
+    result = await upload(client, surveyed["supervisor"], "long.xlsx", out.getvalue())
+    assert [e["code"] for e in result["errors"]] == ["TOO_LARGE"]
 
 
 async def test_excel_saved_gb18030_csv_is_read() -> None:
