@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from models.customers import Customer
     from models.policies import Policy
     from models.staff import StaffUser
+    from models.surveys import SurveyInvitation
 
 
 class VisitTrigger(StrEnum):
@@ -104,7 +105,10 @@ class FollowUpVisit(Entity):
     complaint_raised = fields.BooleanField(default=False)
     completed_at = fields.DatetimeField(null=True)
     completed_by = fields.UUIDField(null=True)
-    survey_invitation_id = fields.UUIDField(null=True)  # e-mail visits carry a survey
+    survey_invitation: fields.ForeignKeyNullableRelation[SurveyInvitation] = fields.ForeignKeyField(
+        "models.SurveyInvitation", related_name=False, null=True, on_delete=fields.SET_NULL
+    )  # e-mail visits carry a survey
+    survey_invitation_id: uuid.UUID | None
     version = fields.IntField(default=1)
 
     attempt_log: fields.ReverseRelation[VisitAttempt]

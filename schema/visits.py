@@ -75,11 +75,14 @@ class FollowUpVisit:
     new_policy_interest: bool = strawberry.field(description="Interested in a new policy.")
     complaint_raised: bool = strawberry.field(description="Raised a complaint (opens recovery).")
     completed_at: datetime | None = strawberry.field(description="When it ended.")
+    survey_answered: bool | None = strawberry.field(
+        description="E-mail visits: whether the customer answered the linked survey."
+    )
     attempt_log: list[VisitAttempt] = strawberry.field(description="Every attempt, oldest first.")
 
     @classmethod
     def from_model(cls, visit: m.FollowUpVisit) -> FollowUpVisit:
-        """Needs customer, policy, claim, assignee and attempt_log fetched along."""
+        """Needs the related rows and attempt_log fetched along (``_staff_visits``)."""
         return cls(
             id=_id(visit),
             version=visit.version,
@@ -104,6 +107,9 @@ class FollowUpVisit:
             new_policy_interest=visit.new_policy_interest,
             complaint_raised=visit.complaint_raised,
             completed_at=local_time(visit.completed_at) if visit.completed_at else None,
+            survey_answered=(
+                visit.survey_invitation.answered_at is not None if visit.survey_invitation else None
+            ),
             attempt_log=[
                 VisitAttempt(at=local_time(a.created_at), reached=a.reached, note=a.note)
                 for a in sorted(visit.attempt_log, key=lambda a: a.created_at)
@@ -112,7 +118,9 @@ class FollowUpVisit:
 
 
 def _staff_visits() -> QuerySet[m.FollowUpVisit]:
-    return m.FollowUpVisit.all().select_related("customer", "policy", "claim", "assignee")
+    return m.FollowUpVisit.all().select_related(
+        "customer", "policy", "claim", "assignee", "survey_invitation"
+    )
 
 
 async def _reloaded(visit: m.FollowUpVisit) -> FollowUpVisit:

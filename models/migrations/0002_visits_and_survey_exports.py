@@ -38,7 +38,7 @@ class Migration(migrations.Migration):
                 ('complaint_raised', fields.BooleanField(default=False)),
                 ('completed_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('completed_by', fields.UUIDField(null=True)),
-                ('survey_invitation_id', fields.UUIDField(null=True)),
+                ('survey_invitation', fields.ForeignKeyField('models.SurveyInvitation', source_field='survey_invitation_id', null=True, db_constraint=True, to_field='id', related_name=False, on_delete=OnDelete.SET_NULL)),
                 ('version', fields.IntField(default=1)),
             ],
             options={'table': 'follow_up_visit', 'app': 'models', 'unique_together': (('trigger', 'subject'),), 'pk_attr': 'id'},

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import httpx
 import pytest
 
 from api.services import Services
@@ -14,11 +15,13 @@ from models.clock import local_date
 from models.customers import Customer
 from models.notifications import Channel, Delivery
 from models.policies import Policy
+from models.staff import StaffRole
 from models.surveys import SurveyInvitation
 from models.visits import FollowUpVisit, VisitChannel, VisitRule, VisitStatus, VisitTrigger
 from push.delivery import Deliverer
 from push.outbox import OutboxRelay
-from tests.factories import make_customer, make_policy
+from tests.factories import make_customer, make_policy, make_staff, staff_token
+from tests.graphql import gql
 from tests.push.test_email import SmtpServer, customer_with_email, make_channel, parse, smtp
 from workflows import surveys, visits
 
@@ -132,7 +135,7 @@ async def test_rules_are_changed_with_their_version(services: Services) -> None:
 
 
 async def test_email_visits_send_a_survey_link_by_email(
-    services: Services, smtp: SmtpServer
+    client: httpx.AsyncClient, services: Services, smtp: SmtpServer
 ) -> None:
     await only(VisitTrigger.CLAIM_CLOSED)
     await VisitRule.filter(trigger=VisitTrigger.CLAIM_CLOSED).update(channel=VisitChannel.EMAIL)
@@ -169,3 +172,16 @@ async def test_email_visits_send_a_survey_link_by_email(
     assert opened is not None and opened.id == invitation.id
     # The e-mail is the only message: no separate survey push.
     assert await Delivery.exclude(channel=Channel.EMAIL).count() == 0
+
+    # Staff see whether the e-mailed survey was answered.
+    supervisor = await staff_token(services, await make_staff(StaffRole.SUPERVISOR))
+    query = "{ followUpVisits(filter: {status: DONE}) { edges { node { surveyAnswered } } } }"
+
+    async def answered() -> bool:
+        body = await gql(client, query, token=supervisor)
+        [edge] = body["data"]["followUpVisits"]["edges"]
+        return edge["node"]["surveyAnswered"]
+
+    assert await answered() is False
+    await surveys.submit(opened, [surveys.Answer("q1", 5)], "LINK")
+    assert await answered() is True
