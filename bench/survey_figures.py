@@ -20,7 +20,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import asyncpg
+import _pg
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 from models.customers import Customer
@@ -33,8 +33,7 @@ from models.surveys import (
 )
 from workflows import surveys
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-PG_URL = "postgres://postgres@127.0.0.1:5432/anxin_bench_surveys"
+PG_DATABASE = "anxin_bench_surveys"
 KINDS = ["AUTO", "HEALTH", "ACCIDENT", "PROPERTY", "TRAVEL"]
 CHANNELS = ["APP", "MINI_PROGRAM", "LINK"]
 BATCH = 5_000
@@ -132,23 +131,6 @@ async def measure(url: str, responses: int) -> None:
             )
 
 
-async def recreate_postgres() -> None:
-    connection = await asyncpg.connect(PG_ADMIN)
-    try:
-        await connection.execute("DROP DATABASE IF EXISTS anxin_bench_surveys WITH (FORCE)")
-        await connection.execute("CREATE DATABASE anxin_bench_surveys")
-    finally:
-        await connection.close()
-
-
-async def drop_postgres() -> None:
-    connection = await asyncpg.connect(PG_ADMIN)
-    try:
-        await connection.execute("DROP DATABASE IF EXISTS anxin_bench_surveys WITH (FORCE)")
-    finally:
-        await connection.close()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--responses", type=int, default=100_000)
@@ -163,11 +145,11 @@ def main() -> None:
             shutil.rmtree(folder, ignore_errors=True)
     if args.backend in ("postgres", "both"):
         print("PostgreSQL")
-        asyncio.run(recreate_postgres())
+        url = asyncio.run(_pg.recreate(PG_DATABASE))
         try:
-            asyncio.run(measure(PG_URL, args.responses))
+            asyncio.run(measure(url, args.responses))
         finally:
-            asyncio.run(drop_postgres())
+            asyncio.run(_pg.drop(PG_DATABASE))
 
 
 if __name__ == "__main__":

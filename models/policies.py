@@ -80,7 +80,7 @@ class Policy(Entity):
     holder_id: uuid.UUID
     product_id: uuid.UUID
     status = fields.CharEnumField(PolicyStatus, max_length=16, db_index=True)
-    starts_at = fields.DatetimeField()
+    starts_at = fields.DatetimeField(db_index=True)  # anniversaries are found by it
     ends_at = fields.DatetimeField()
     sum_insured = money_field()
     premium = money_field()

@@ -19,6 +19,7 @@ from enum import StrEnum
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
 from tortoise.functions import Sum
 from tortoise.transactions import in_transaction
 
@@ -51,6 +52,7 @@ PURPOSES = {
 CLAIMS_LOOKBACK = timedelta(days=60)  # switching a rule on does not visit old claims
 VISIT_HOUR = time(10, 0)  # planned visits fall at 10:00 Asia/Shanghai
 MAX_AHEAD = timedelta(days=365)
+MAX_TERM_YEARS = 30  # anniversaries are looked for up to this many years after the start
 NOTE_LIMIT = 1000
 
 
@@ -196,13 +198,27 @@ def next_anniversary(start: date, today: date) -> date:
     raise AssertionError("unreachable")
 
 
+def _years_back(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return date(day.year - years, 2, 28)
+
+
 async def _anniversaries(rule: VisitRule, now: datetime) -> list[_Wanted]:
     """Policies running for more than a year whose anniversary (not their end: that is
-    renewal) falls within ``days``."""
+    renewal) falls within ``days``. The database only returns policies that started in
+    the same window one, two, … years ago (a day's margin each side); the exact check is
+    below."""
     today = local_date(now)
-    rows = await Policy.filter(
-        status=PolicyStatus.ACTIVE, starts_at__lte=now - timedelta(days=300)
-    ).values_list("id", "holder_id", "starts_at", "ends_at")
+    windows = Q()
+    for years in range(1, MAX_TERM_YEARS + 1):
+        first = at_visit_hour(_years_back(today, years) - timedelta(days=1))
+        last = at_visit_hour(_years_back(today + timedelta(days=rule.days), years))
+        windows |= Q(starts_at__gte=first, starts_at__lte=last + timedelta(days=1))
+    rows = await Policy.filter(windows, status=PolicyStatus.ACTIVE).values_list(
+        "id", "holder_id", "starts_at", "ends_at"
+    )
     wanted = []
     for policy_id, holder_id, starts_at, ends_at in rows:
         start = local_date(starts_at)
@@ -267,41 +283,49 @@ async def _high_value(rule: VisitRule, now: datetime) -> list[_Wanted]:
 
 
 async def _create(rule: VisitRule, wanted: list[_Wanted]) -> int:
-    if not wanted:
-        return 0
-    planned = set(
-        await FollowUpVisit.filter(
-            trigger=rule.trigger, subject__in=[w.subject for w in wanted]
+    """Insert the visits not planned yet, in batches; a visit another worker plans at the
+    same moment is skipped by the database (unique rule and subject)."""
+    planned: set[str] = set()
+    for batch in _batches(wanted):
+        subjects = await FollowUpVisit.filter(
+            trigger=rule.trigger, subject__in=[w.subject for w in batch]
         ).values_list("subject", flat=True)
-    )
+        planned.update(str(subject) for subject in subjects)
     fresh = [w for w in wanted if w.subject not in planned]
-    with_email = set(
-        await Customer.filter(
-            id__in={w.customer_id for w in fresh}, email_encrypted__isnull=False
-        ).values_list("id", flat=True)
-    )
-    made = 0
-    for item in fresh:
-        channel = rule.channel
-        if channel is VisitChannel.EMAIL and item.customer_id not in with_email:
-            channel = VisitChannel.PHONE  # no address on file: call instead
-        try:
-            await FollowUpVisit.create(
-                customer_id=item.customer_id,
-                trigger=rule.trigger,
-                subject=item.subject,
-                purpose=PURPOSES[rule.trigger],
-                policy_id=item.policy_id,
-                claim_id=item.claim_id,
-                channel=channel,
-                due_at=item.due_at,
-                max_attempts=rule.max_attempts,
-                retry_after_days=rule.retry_after_days,
-            )
-            made += 1
-        except IntegrityError:  # planned by another worker at the same moment
-            continue
-    return made
+    for batch in _batches(fresh):
+        with_email = set(
+            await Customer.filter(
+                id__in={w.customer_id for w in batch}, email_encrypted__isnull=False
+            ).values_list("id", flat=True)
+        )
+        await FollowUpVisit.bulk_create(
+            [
+                FollowUpVisit(
+                    id=uuid.uuid4(),
+                    customer_id=item.customer_id,
+                    trigger=rule.trigger,
+                    subject=item.subject,
+                    purpose=PURPOSES[rule.trigger],
+                    policy_id=item.policy_id,
+                    claim_id=item.claim_id,
+                    # No address on file: call instead.
+                    channel=VisitChannel.PHONE
+                    if rule.channel is VisitChannel.EMAIL and item.customer_id not in with_email
+                    else rule.channel,
+                    due_at=item.due_at,
+                    max_attempts=rule.max_attempts,
+                    retry_after_days=rule.retry_after_days,
+                )
+                for item in batch
+            ],
+            ignore_conflicts=True,
+        )
+    return len(fresh)
+
+
+def _batches(items: list[_Wanted], size: int = 2_000) -> list[list[_Wanted]]:
+    """Pieces small enough for one IN list (SQLite allows 32,766 parameters)."""
+    return [items[start : start + size] for start in range(0, len(items), size)]
 
 
 # ---------------------------------------------------------------- e-mail visits

@@ -95,4 +95,9 @@ class Migration(migrations.Migration):
             options={'table': 'visit_rule', 'app': 'models', 'pk_attr': 'id', 'table_description': 'How the worker plans one kind of visit. ``days`` means: after closure'},
             bases=['Entity'],
         ),
+        ops.AlterField(
+            model_name='Policy',
+            name='starts_at',
+            field=fields.DatetimeField(db_index=True, auto_now=False, auto_now_add=False),
+        ),
     ]

@@ -3,7 +3,7 @@ and e-mail visits sent through the real e-mail channel with a survey link."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import httpx
@@ -185,3 +185,9 @@ async def test_email_visits_send_a_survey_link_by_email(
     assert await answered() is False
     await surveys.submit(opened, [surveys.Answer("q1", 5)], "LINK")
     assert await answered() is True
+
+
+def test_anniversaries_of_29_february_fall_on_28_february() -> None:
+    assert visits.next_anniversary(date(2024, 2, 29), date(2025, 2, 1)) == date(2025, 2, 28)
+    assert visits.next_anniversary(date(2024, 2, 29), date(2028, 2, 1)) == date(2028, 2, 29)
+    assert visits.next_anniversary(date(2023, 12, 6), date(2026, 12, 7)) == date(2027, 12, 6)
