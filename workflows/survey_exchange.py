@@ -31,6 +31,7 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from anyio import to_thread
 from openpyxl import Workbook, load_workbook
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -294,7 +295,7 @@ async def import_results(key: bytes, content: bytes) -> ImportResult:
     if len(content) > MAX_IMPORT_BYTES:
         return _failed(result, ImportErrorCode.TOO_LARGE, "文件不能超过10MB")
     try:
-        rows = read_rows(content)
+        rows = await to_thread.run_sync(read_rows, content)  # parsing is CPU-bound
     except ValueError:
         return _failed(result, ImportErrorCode.UNREADABLE, "请上传导出的CSV或XLSX文件")
     except ImportTooLarge:
@@ -412,7 +413,8 @@ async def export_file(
     code = template_code.strip().upper()
     table = await export_table(key, code, first_day.isoformat(), last_day.isoformat())
     extension = file_format.lower()
-    content = to_csv(table) if file_format is ExportFormat.CSV else to_xlsx(table)
+    write = to_csv if file_format is ExportFormat.CSV else to_xlsx
+    content = await to_thread.run_sync(write, table)  # seconds for a big XLSX: off the loop
     storage_key = f"exports/surveys/{uuid.uuid4()}.{extension}"
     await storage.put(storage_key, _once(content), "")
     log.info("survey export by staff %s: %s, %d rows", staff_id, code, len(table.rows))
