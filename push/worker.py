@@ -70,6 +70,11 @@ async def every(
         await asyncio.sleep(seconds)
 
 
+async def email_visits(services: Services) -> int:
+    settings = services.settings
+    return await send_email_visits(settings.survey_link_base, email_on=bool(settings.smtp_host))
+
+
 def consumer_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
@@ -87,11 +92,7 @@ async def run_jobs(services: Services) -> None:
             # Not at start-up: a process restart should not be the moment customers are asked.
             group.create_task(every(SURVEY_SECONDS, invite_relationship_surveys, first_after=600))
             group.create_task(every(VISIT_PLAN_SECONDS, plan_visits, first_after=60))
-            group.create_task(
-                every(
-                    REMINDER_SECONDS, lambda: send_email_visits(services.settings.survey_link_base)
-                )
-            )
+            group.create_task(every(REMINDER_SECONDS, lambda: email_visits(services)))
             group.create_task(every(HOUSEKEEPING_SECONDS, purge_login_records))
             group.create_task(
                 every(HOUSEKEEPING_SECONDS, lambda: delete_old_exports(services.storage))
@@ -115,7 +116,7 @@ async def run_jobs_once(services: Services) -> None:
     await run_reminders()
     await invite_relationship_surveys()
     await plan_visits()
-    await send_email_visits(services.settings.survey_link_base)
+    await email_visits(services)
     while await OutboxRelay(services.bus, services.queue).relay_once():
         pass
     deliverer = Deliverer(build_channels(services), services.queue, wechat_template_ids(services))

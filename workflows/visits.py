@@ -331,15 +331,25 @@ def _batches(items: list[_Wanted], size: int = 2_000) -> list[list[_Wanted]]:
 # ---------------------------------------------------------------- e-mail visits
 
 
-async def send_email_visits(survey_link_base: str, now: datetime | None = None) -> int:
+async def send_email_visits(
+    survey_link_base: str, *, email_on: bool = True, now: datetime | None = None
+) -> int:
     """Due e-mail visits: an e-mail through the notification channels with a link to the
-    follow-up survey; the visit is then done (its survey shows whether it was answered)."""
+    follow-up survey; the visit is then done (its survey shows whether it was answered).
+    Without an e-mail channel or address, the visit becomes a phone visit instead."""
     now = now or datetime.now(UTC)
     due = await FollowUpVisit.filter(
         status=VisitStatus.SCHEDULED, channel=VisitChannel.EMAIL, due_at__lte=now
     ).limit(200)
     sent = 0
     for visit in due:
+        if not email_on or not await Customer.exists(
+            id=visit.customer_id, email_encrypted__isnull=False
+        ):
+            await FollowUpVisit.filter(id=visit.id, version=visit.version).update(
+                channel=VisitChannel.PHONE, version=visit.version + 1
+            )
+            continue
         async with in_transaction():
             claimed = await FollowUpVisit.filter(id=visit.id, version=visit.version).update(
                 status=VisitStatus.DONE,
@@ -357,8 +367,7 @@ async def send_email_visits(survey_link_base: str, now: datetime | None = None) 
                 "FOLLOW_UP_VISIT",
                 announce=False,
             )
-            if made is None:
-                continue
+            assert made is not None, "one visit, one invitation: claimed above"
             invitation, token = made
             await FollowUpVisit.filter(id=visit.id).update(survey_invitation_id=invitation.id)
             await VisitAttempt.create(visit_id=visit.id, reached=True, note="已发送回访邮件")

@@ -191,3 +191,23 @@ def test_anniversaries_of_29_february_fall_on_28_february() -> None:
     assert visits.next_anniversary(date(2024, 2, 29), date(2025, 2, 1)) == date(2025, 2, 28)
     assert visits.next_anniversary(date(2024, 2, 29), date(2028, 2, 1)) == date(2028, 2, 29)
     assert visits.next_anniversary(date(2023, 12, 6), date(2026, 12, 7)) == date(2027, 12, 6)
+
+
+async def test_email_visits_become_calls_without_an_address_or_channel(
+    services: Services,
+) -> None:
+    await only(VisitTrigger.CLAIM_CLOSED)
+    await VisitRule.filter(trigger=VisitTrigger.CLAIM_CLOSED).update(channel=VisitChannel.EMAIL)
+    writer = await customer_with_email(services)
+    policy = await make_policy(services, writer)
+    await closed_claim(writer, policy, datetime.now(UTC) - timedelta(days=8))
+    assert await visits.plan_visits() == 1
+    assert await visits.send_email_visits("https://x/?t=", email_on=False) == 0
+    [visit] = await FollowUpVisit.all()
+    assert visit.channel is VisitChannel.PHONE and visit.status is VisitStatus.SCHEDULED
+
+    await FollowUpVisit.filter(id=visit.id).update(channel=VisitChannel.EMAIL)
+    await Customer.filter(id=writer.id).update(email_encrypted=None, email_masked=None)
+    assert await visits.send_email_visits("https://x/?t=") == 0
+    visit = await FollowUpVisit.get(id=visit.id)
+    assert visit.channel is VisitChannel.PHONE and await SurveyInvitation.all().count() == 0
