@@ -343,6 +343,17 @@ class VisitRulePayload:
     errors: list[VisitError] = strawberry.field(description="Empty on success.")
 
 
+@strawberry.input(description="The full phone number for a phone visit.")
+class RevealVisitPhoneInput:
+    visit_id: relay.GlobalID = strawberry.field(description="The visit.")
+
+
+@strawberry.type(description="The customer's full phone number (the look is logged).")
+class RevealVisitPhonePayload:
+    phone: str | None = strawberry.field(description="The number to call.")
+    errors: list[VisitError] = strawberry.field(description="Empty on success.")
+
+
 @strawberry.input(description="Ask for another time for a visit.")
 class RequestVisitChangeInput:
     visit_id: relay.GlobalID = strawberry.field(description="The visit.")
@@ -433,6 +444,26 @@ class VisitMutations:
                 outcome,
             )
         )
+
+    @strawberry.mutation(
+        description="Staff (VISIT_HANDLE): the customer's full phone number for a scheduled "
+        "phone visit that is yours or nobody's. Lists show it masked; each look is logged.",
+        permission_classes=staff_only(Permission.VISIT_HANDLE),
+    )
+    async def reveal_visit_phone(
+        self,
+        info: Info,
+        input: Annotated[RevealVisitPhoneInput, strawberry.argument(description=INPUT)],
+    ) -> RevealVisitPhonePayload:
+        try:
+            phone = await flows.reveal_phone(
+                info.context.actor,
+                info.context.services.pii,
+                node_uuid(input.visit_id, "FollowUpVisit"),
+            )
+        except flows.VisitError as error:
+            return RevealVisitPhonePayload(phone=None, errors=visit_errors(error))
+        return RevealVisitPhonePayload(phone=phone, errors=[])
 
     @strawberry.mutation(
         description="Staff (VISIT_MANAGE): change a planning rule; planned visits stay.",

@@ -11,6 +11,7 @@ are sent by the worker when due: an e-mail with a link to a short survey.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -26,6 +27,7 @@ from tortoise.transactions import in_transaction
 from models.claims import Claim, ClaimStatus
 from models.clock import SHANGHAI, local_date
 from models.customers import Customer
+from models.pii import PiiCipher
 from models.policies import Policy, PolicyStatus
 from models.staff import StaffUser
 from models.visits import (
@@ -43,6 +45,7 @@ from workflows.errors import DomainError
 from workflows.ids import global_id
 from workflows.surveys import invite, open_recovery
 
+security = logging.getLogger("anxin.security")
 PURPOSES = {
     VisitTrigger.CLAIM_CLOSED: "理赔结案回访",
     VisitTrigger.POLICY_ANNIVERSARY: "保单周年回访",
@@ -499,6 +502,25 @@ async def record_outcome(
         if outcome.reached and outcome.complaint_raised:
             await open_recovery(visit.customer_id, "visit", visit.id, "回访中客户提出投诉")
     return saved
+
+
+async def reveal_phone(actor: Actor, pii: PiiCipher, visit_id: uuid.UUID) -> str:
+    """The full number, for whoever makes a scheduled phone visit; every look is logged
+    (lists only ever show the masked number)."""
+    visit = await FollowUpVisit.get_or_none(id=visit_id).select_related("customer")
+    if visit is None:
+        raise VisitError(VisitErrorCode.NOT_FOUND, "未找到该回访任务", "visitId")
+    if visit.status is not VisitStatus.SCHEDULED or visit.channel is not VisitChannel.PHONE:
+        raise VisitError(VisitErrorCode.NOT_SCHEDULED, "只有待进行的电话回访可以查看号码")
+    if not may_work_on(actor, visit):
+        raise VisitError(VisitErrorCode.NOT_YOURS, "该回访已分配给其他同事")
+    security.info(
+        "staff %s viewed the phone number of customer %s for visit %s",
+        actor.subject_id,
+        visit.customer_id,
+        visit.id,
+    )
+    return pii.decrypt(visit.customer.phone_encrypted, "phone")
 
 
 # ---------------------------------------------------------------- customers

@@ -5,6 +5,7 @@ rules, and the customer's own visits with change requests and declines."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,6 +31,7 @@ ASSIGN = """mutation($input: AssignVisitInput!) { assignVisit(input: $input) {
   visit { assigneeName version } errors { code field } } }"""
 RESCHEDULE = """mutation($input: RescheduleVisitInput!) { rescheduleVisit(input: $input) {
   visit { dueAt changeRequested version } errors { code field } } }"""
+PHONE = "13712345678"
 MINE = "{ myVisits { id purpose channel dueAt policyNumber changeRequested preferredTime } }"
 
 
@@ -39,7 +41,7 @@ def gid(visit: FollowUpVisit) -> str:
 
 @pytest.fixture
 async def planned(services: Services) -> dict[str, Any]:
-    customer = await make_customer(services, name="周杰")
+    customer = await make_customer(services, name="周杰", phone=PHONE)
     other = await make_customer(services, name="林峰")
     policy = await make_policy(services, customer)
     visit = await FollowUpVisit.create(
@@ -311,3 +313,27 @@ async def test_supervisors_change_the_rules(
         client, update, {"input": change}, token=planned["agent"], allow_errors=True
     )
     assert refused["data"] is None
+
+
+async def test_the_caller_sees_the_full_phone_and_the_look_is_logged(
+    client: httpx.AsyncClient, planned: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    reveal = """mutation($input: RevealVisitPhoneInput!) { revealVisitPhone(input: $input) {
+      phone errors { code } } }"""
+    variables = {"input": {"visitId": gid(planned["visit"])}}
+    caplog.set_level(logging.INFO, logger="anxin.security")
+    shown = await gql(client, reveal, variables, token=planned["agent"])
+    assert shown["data"]["revealVisitPhone"] == {"phone": PHONE, "errors": []}
+    assert any(str(planned["visit"].id) in r.getMessage() for r in caplog.records)
+
+    await FollowUpVisit.filter(id=planned["visit"].id).update(assignee_id=planned["agent_user"].id)
+    other = await gql(client, reveal, variables, token=planned["second_agent"])
+    assert other["data"]["revealVisitPhone"]["errors"] == [{"code": "NOT_YOURS"}]
+    refused = await gql(client, reveal, variables, token=planned["customer"], allow_errors=True)
+    assert refused["data"] is None
+    await FollowUpVisit.filter(id=planned["visit"].id).update(status=VisitStatus.DONE)
+    done = await gql(client, reveal, variables, token=planned["agent"])
+    assert done["data"]["revealVisitPhone"] == {
+        "phone": None,
+        "errors": [{"code": "NOT_SCHEDULED"}],
+    }
