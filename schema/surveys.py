@@ -210,6 +210,17 @@ class CompleteRecoveryTaskPayload:
     errors: list[SurveyError] = strawberry.field(description="Empty on success.")
 
 
+@strawberry.input(description="The full phone number for a recovery call.")
+class RevealRecoveryPhoneInput:
+    task_id: relay.GlobalID = strawberry.field(description="The open recovery task.")
+
+
+@strawberry.type(description="The customer's full phone number (the look is logged).")
+class RevealRecoveryPhonePayload:
+    phone: str | None = strawberry.field(description="The number to call.")
+    errors: list[SurveyError] = strawberry.field(description="Empty on success.")
+
+
 @strawberry.type
 class SurveyQueries:
     @strawberry.field(
@@ -335,6 +346,26 @@ class SurveyMutations:
             error = flows.SurveyError(flows.SurveyErrorCode.NOT_FOUND, "未找到待处理的回访任务")
             return CompleteRecoveryTaskPayload(completed=False, errors=survey_errors(error))
         return CompleteRecoveryTaskPayload(completed=True, errors=[])
+
+    @strawberry.mutation(
+        description="Staff (SURVEY_READ): the customer's full phone number for an open "
+        "recovery task. The queue shows it masked; each look is logged.",
+        permission_classes=staff_only(Permission.SURVEY_READ),
+    )
+    async def reveal_recovery_phone(
+        self,
+        info: Info,
+        input: Annotated[RevealRecoveryPhoneInput, strawberry.argument(description=INPUT)],
+    ) -> RevealRecoveryPhonePayload:
+        try:
+            phone = await flows.recovery_phone(
+                info.context.actor.subject_id,
+                info.context.services.pii,
+                node_uuid(input.task_id, "RecoveryTask"),
+            )
+        except flows.SurveyError as error:
+            return RevealRecoveryPhonePayload(phone=None, errors=survey_errors(error))
+        return RevealRecoveryPhonePayload(phone=phone, errors=[])
 
     @strawberry.mutation(description="Answer a survey (logged in, or with its link token).")
     async def submit_survey(

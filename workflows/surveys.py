@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from tortoise.functions import Count, Sum
 from tortoise.transactions import in_transaction
 
 from models.clock import SHANGHAI
+from models.pii import PiiCipher
 from models.surveys import (
     QuestionKind,
     RecoveryTask,
@@ -38,6 +40,7 @@ from push.outbox import emit
 from workflows.errors import DomainError
 from workflows.ids import global_id
 
+security = logging.getLogger("anxin.security")
 INVITATION_LIFETIME = timedelta(days=14)
 RECOVERY_DUE = timedelta(hours=24)
 COMPLAINT_WORDS = ("投诉", "不满意", "差评", "太慢", "态度差", "欺骗", "举报", "骗")
@@ -357,6 +360,21 @@ async def open_recovery(
         )
     except IntegrityError:
         await RecoveryTask.filter(source=source, source_id=source_id).update(reason=reason)
+
+
+async def recovery_phone(staff_id: uuid.UUID, pii: PiiCipher, task_id: uuid.UUID) -> str:
+    """The full number for the supervisor calling back (open tasks only), each look logged;
+    the queue shows it masked."""
+    task = await RecoveryTask.get_or_none(id=task_id, done_at=None).select_related("customer")
+    if task is None:
+        raise SurveyError(SurveyErrorCode.NOT_FOUND, "未找到待处理的回访任务", "taskId")
+    security.info(
+        "staff %s viewed the phone number of customer %s for recovery task %s",
+        staff_id,
+        task.customer_id,
+        task.id,
+    )
+    return pii.decrypt(task.customer.phone_encrypted, "phone")
 
 
 async def submit(

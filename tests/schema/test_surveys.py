@@ -341,6 +341,13 @@ async def test_supervisors_work_the_recovery_queue(
     [task] = (await gql(client, queue, token=supervisor))["data"]["recoveryTasks"]
     assert task["reason"] == "满意度评分1分" and task["overdue"] is False
     assert "****" in task["customerPhone"]
+    reveal = """mutation($input: RevealRecoveryPhoneInput!) { revealRecoveryPhone(input: $input) {
+      phone errors { code } } }"""
+    shown = await gql(client, reveal, {"input": {"taskId": task["id"]}}, token=supervisor)
+    phone = shown["data"]["revealRecoveryPhone"]["phone"]
+    assert phone.startswith(task["customerPhone"][:3]) and phone.endswith(
+        task["customerPhone"][-4:]
+    )
     complete = """mutation($input: CompleteRecoveryTaskInput!) {
       completeRecoveryTask(input: $input) { completed errors { field code } } }"""
     empty = await gql(
@@ -357,6 +364,8 @@ async def test_supervisors_work_the_recovery_queue(
     )
     assert done["data"]["completeRecoveryTask"] == {"completed": True, "errors": []}
     assert (await gql(client, queue, token=supervisor))["data"]["recoveryTasks"] == []
+    closed = await gql(client, reveal, {"input": {"taskId": task["id"]}}, token=supervisor)
+    assert closed["data"]["revealRecoveryPhone"]["errors"] == [{"code": "NOT_FOUND"}]
     agent = await staff_token(services, await make_staff(StaffRole.AGENT))
     refused = await gql(client, queue, token=agent, allow_errors=True)
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
