@@ -32,6 +32,8 @@ schema: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/policy_lookup.py
+	$(BIN)/python bench/survey_figures.py
+	$(BIN)/python bench/visit_planning.py
 
 clean:
 	rm -rf $(VENV) data
