@@ -132,8 +132,8 @@ def _uncell(value: str) -> str:
     return value[1:] if value.startswith("'") and value[1:].startswith(FORMULA_STARTS) else value
 
 
-def _answer_cell(kind: QuestionKind, value: Any) -> str | int:
-    if value is None:
+def _answer_cell(kind: QuestionKind | None, value: Any) -> str | int:
+    if value is None or kind is None:
         return ""
     if kind in (QuestionKind.RATING, QuestionKind.NPS):
         return int(value)
@@ -161,13 +161,18 @@ async def export_table(key: bytes, code: str, first_day: str, last_day: str) -> 
         r.invitation_id: r
         for r in await _chunked(SurveyResponse, "invitation_id", [i.id for i in invitations])
     }
-    kinds: dict[str, QuestionKind] = {}
+    # A column per question id of any version (newest first); each answer is read with
+    # the kind its own version gave that question.
+    kinds = {
+        t.id: {q["id"]: QuestionKind(q["kind"]) for q in t.questions} for t in templates.values()
+    }
     legend: list[tuple[int, dict[str, Any]]] = []
+    question_ids: list[str] = []
     for template in sorted(templates.values(), key=lambda t: -t.version):
         for question in template.questions:
-            kinds.setdefault(question["id"], QuestionKind(question["kind"]))
             legend.append((template.version, question))
-    question_ids = list(kinds)
+            if question["id"] not in question_ids:
+                question_ids.append(question["id"])
     rows: list[list[str | int]] = []
     for invitation in invitations:
         template = templates[invitation.template_id]
@@ -184,7 +189,7 @@ async def export_table(key: bytes, code: str, first_day: str, last_day: str) -> 
                 invitation.day,
                 local_date(invitation.answered_at).isoformat() if invitation.answered_at else "",
                 response.channel if response else "",
-                *(_answer_cell(kinds[q], answers.get(q)) for q in question_ids),
+                *(_answer_cell(kinds[template.id].get(q), answers.get(q)) for q in question_ids),
             ]
         )
     return ExportTable([*FIXED_COLUMNS, *question_ids], rows, legend)

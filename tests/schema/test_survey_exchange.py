@@ -303,3 +303,32 @@ async def test_export_files_are_deleted_after_a_day(
     assert (await client.get(made["downloadUrl"])).status_code == 404
     assert await exchange.delete_old_exports(services.storage, later) == 0
     assert await SurveyInvitation.all().count() == 3  # only the file goes
+
+
+async def test_versions_with_other_questions_share_one_export(
+    services: Services, surveyed: dict[str, Any]
+) -> None:
+    """Version 2 turns q1 into a text question and adds q9: one column each, every
+    answer read with its own version's kind."""
+    await surveys.new_template_version(
+        "CLAIM_SERVICE",
+        "理赔服务调查（新版）",
+        [
+            {"id": "q1", "kind": "TEXT", "text": "您的感受？", "required": True},
+            {"id": "q9", "kind": "NPS", "text": "推荐意愿？", "required": True},
+        ],
+    )
+    newcomer = await make_customer(services)
+    async with in_transaction():
+        made = await surveys.invite(newcomer.id, "claim.closed", "claim", "v2", "CLAIM_SERVICE")
+    assert made is not None
+    await surveys.submit(
+        made[0], [surveys.Answer("q1", text="挺好"), surveys.Answer("q9", 10)], "APP"
+    )
+    day = surveys.period_keys(datetime.now(UTC))["day"]
+    table = await exchange.export_table(b"k" * 32, "CLAIM_SERVICE", day, day)
+    assert table.columns[len(exchange.FIXED_COLUMNS) :] == ["q1", "q9", "q2", "q3", "q4", "q5"]
+    answered = [dict(zip(table.columns, row, strict=True)) for row in table.rows if row[7]]
+    rows = {row["version"]: row for row in answered}
+    assert (rows[1]["q1"], rows[1]["q9"]) == (4, "")
+    assert (rows[2]["q1"], rows[2]["q9"], rows[2]["q2"]) == ("挺好", 10, "")
