@@ -85,10 +85,21 @@ class SurveyExchangeMutations:
         input: Annotated[ExportSurveyResultsInput, strawberry.argument(description=INPUT)],
     ) -> ExportSurveyResultsPayload:
         services: Services = info.context.services
-        if not 0 <= (input.last_day - input.first_day).days < MAX_EXPORT_DAYS:
-            error = SurveyFailure(
-                SurveyErrorCode.OUT_OF_RANGE, "导出区间须在一年以内且起止有序", "lastDay"
+        try:
+            if not 0 <= (input.last_day - input.first_day).days < MAX_EXPORT_DAYS:
+                raise SurveyFailure(
+                    SurveyErrorCode.OUT_OF_RANGE, "导出区间须在一年以内且起止有序", "lastDay"
+                )
+            export = await exchange.export_file(
+                services.storage,
+                services.settings.survey_pseudonym_key,
+                info.context.actor.subject_id,
+                input.template_code,
+                input.first_day,
+                input.last_day,
+                input.format,
             )
+        except SurveyFailure as error:
             return ExportSurveyResultsPayload(
                 download_url=None,
                 file_name=None,
@@ -96,15 +107,6 @@ class SurveyExchangeMutations:
                 expires_at=None,
                 errors=survey_errors(error),
             )
-        export = await exchange.export_file(
-            services.storage,
-            services.settings.survey_pseudonym_key,
-            info.context.actor.subject_id,
-            input.template_code,
-            input.first_day,
-            input.last_day,
-            input.format,
-        )
         ttl = services.settings.signed_url_ttl_seconds
         return ExportSurveyResultsPayload(
             download_url=services.storage.signed_url(

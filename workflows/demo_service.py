@@ -15,10 +15,11 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from models.claims import Claim
+from models.clock import local_date
 from models.customers import Customer
 from models.policies import Policy, ProductKind
 from models.staff import StaffUser
-from models.surveys import RecoveryTask, SurveyChannel, SurveyInvitation
+from models.surveys import RecoveryTask, SurveyChannel, SurveyInvitation, SurveyTemplate
 from models.visits import FollowUpVisit, VisitAttempt, VisitChannel, VisitStatus, VisitTrigger
 from workflows import surveys, visits
 
@@ -91,9 +92,10 @@ async def seed_survey_history(now: datetime | None = None) -> int:
             if rng.random() > ANSWER_RATE:
                 continue
             invitation = await SurveyInvitation.get(id=invitation.id)
-            await surveys.submit(
-                invitation, _answers(rng, kind), rng.choice(CHANNELS), late_ok=True
-            )
+            survey = await SurveyTemplate.get(id=invitation.template_id)
+            values = surveys.validate(survey.questions, _answers(rng, kind))
+            async with in_transaction():  # expired by now: recorded as if answered then
+                await surveys.record(invitation, survey, values, rng.choice(CHANNELS))
             answered_at = invited_at + timedelta(hours=rng.randint(1, 48))
             await SurveyInvitation.filter(id=invitation.id).update(answered_at=answered_at)
             answered += 1
@@ -140,7 +142,7 @@ async def seed_visits(now: datetime | None = None) -> None:
             "subject": f"demo:{subject}",
             "purpose": visits.PURPOSES[VisitTrigger.HIGH_VALUE],
             "channel": VisitChannel.PHONE,
-            "due_at": visits.at_visit_hour((now + timedelta(days=3)).date()),
+            "due_at": visits.at_visit_hour(local_date(now) + timedelta(days=3)),
             "max_attempts": 3,
             "retry_after_days": 2,
         }
@@ -150,7 +152,8 @@ async def seed_visits(now: datetime | None = None) -> None:
         zhangwei,
         "asked",
         policy_id=policy.id if policy else None,
-        preferred_time=visits.at_visit_hour((now + timedelta(days=5)).date()) + timedelta(hours=9),
+        preferred_time=visits.at_visit_hour(local_date(now) + timedelta(days=5))
+        + timedelta(hours=9),
         customer_note="白天开会，晚上7点后方便",
         change_requested_at=now - timedelta(hours=2),
         assignee_id=agent.id,

@@ -33,6 +33,7 @@ from typing import Any
 
 from anyio import to_thread
 from openpyxl import Workbook, load_workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
@@ -125,6 +126,8 @@ def scrub(text: str) -> str:
 
 
 def _cell_text(value: str) -> str:
+    """Safe in a spreadsheet: no control characters (XLSX refuses them), no formula."""
+    value = ILLEGAL_CHARACTERS_RE.sub("", value)
     return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
@@ -223,52 +226,57 @@ def to_xlsx(table: ExportTable) -> bytes:
     return out.getvalue()
 
 
-def read_rows(content: bytes) -> list[dict[str, str]]:
-    """The rows of a CSV (UTF-8, or GB18030 as Excel saves it in China) or XLSX file,
-    as column → text; ValueError when it is neither, ImportTooLarge past the limits."""
+@dataclass(frozen=True)
+class Sheet:
+    header: list[str]
+    rows: list[tuple[int, dict[str, str]]]  # (row number as the spreadsheet shows it, cells)
+
+
+def read_sheet(content: bytes) -> Sheet:
+    """A CSV (UTF-8, or GB18030 as Excel saves it in China) or XLSX file as its header
+    and non-blank rows; ImportTooLarge past the limits, another exception for a file
+    that is not one of them (the caller treats any as unreadable)."""
     if content.startswith(b"PK\x03\x04"):
-        return _xlsx_rows(content)
+        return _as_sheet(_xlsx_records(content))
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
-        try:
-            text = content.decode("gb18030")
-        except UnicodeDecodeError as error:
-            raise ValueError("not UTF-8 or GB18030 text") from error
+        text = content.decode("gb18030")
     records = list(csv.reader(io.StringIO(text)))
     if len(records) > MAX_IMPORT_ROWS + 1:
         raise ImportTooLarge(f"more than {MAX_IMPORT_ROWS} rows")
-    return _as_dicts(records)
+    return _as_sheet(records)
 
 
-def _xlsx_rows(content: bytes) -> list[dict[str, str]]:
+def _xlsx_records(content: bytes) -> list[list[str]]:
     """Rows of the first (or ``answers``) sheet; a workbook that would unpack to more
     than ``MAX_UNPACKED_BYTES`` (a zip bomb) or hold too many rows is refused unread."""
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        if sum(item.file_size for item in archive.infolist()) > MAX_UNPACKED_BYTES:
+            raise ImportTooLarge("the workbook unpacks to too much data")
+    book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     try:
-        with zipfile.ZipFile(io.BytesIO(content)) as archive:
-            if sum(item.file_size for item in archive.infolist()) > MAX_UNPACKED_BYTES:
-                raise ImportTooLarge("the workbook unpacks to too much data")
-        book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError) as error:
-        raise ValueError("not an XLSX workbook") from error
-    sheet = book["answers"] if "answers" in book.sheetnames else book.worksheets[0]
-    records: list[list[str]] = []
-    for row in sheet.iter_rows(values_only=True):
-        if len(records) > MAX_IMPORT_ROWS:  # the header and MAX_IMPORT_ROWS rows
-            raise ImportTooLarge(f"more than {MAX_IMPORT_ROWS} rows")
-        records.append(["" if cell is None else str(cell) for cell in row])
-    book.close()
-    return _as_dicts(records)
+        sheet = book["answers"] if "answers" in book.sheetnames else book.worksheets[0]
+        records: list[list[str]] = []
+        for row in sheet.iter_rows(values_only=True):
+            if len(records) > MAX_IMPORT_ROWS:  # the header and MAX_IMPORT_ROWS rows
+                raise ImportTooLarge(f"more than {MAX_IMPORT_ROWS} rows")
+            records.append(["" if cell is None else str(cell) for cell in row])
+        return records
+    finally:
+        book.close()
 
 
-def _as_dicts(records: list[list[str]]) -> list[dict[str, str]]:
+def _as_sheet(records: list[list[str]]) -> Sheet:
     if not records:
-        return []
+        return Sheet([], [])
     header = [h.strip() for h in records[0]]
-    return [
-        {name: _uncell(value.strip()) for name, value in zip(header, record, strict=False)}
-        for record in records[1:]
-    ]
+    rows = []
+    for number, line in enumerate(records[1:], start=2):
+        cells = {name: _uncell(value.strip()) for name, value in zip(header, line, strict=False)}
+        if any(cells.values()):  # Excel keeps formatted empty rows
+            rows.append((number, cells))
+    return Sheet(header, rows)
 
 
 def _answers_of(row: dict[str, str], questions: list[dict[str, Any]]) -> list[Answer]:
@@ -280,8 +288,11 @@ def _answers_of(row: dict[str, str], questions: list[dict[str, Any]]) -> list[An
         kind = QuestionKind(question["kind"])
         if kind in (QuestionKind.RATING, QuestionKind.NPS):
             try:
-                number = int(float(raw))
-            except ValueError as error:
+                value = float(raw)  # Excel may turn 4 into "4.0"
+                if not value.is_integer():
+                    raise ValueError(raw)
+                number = int(value)
+            except (ValueError, OverflowError) as error:
                 raise SurveyError(
                     SurveyErrorCode.OUT_OF_RANGE, "分数须为整数", question["id"]
                 ) from error
@@ -300,15 +311,20 @@ async def import_results(key: bytes, content: bytes) -> ImportResult:
     if len(content) > MAX_IMPORT_BYTES:
         return _failed(result, ImportErrorCode.TOO_LARGE, "文件不能超过10MB")
     try:
-        rows = await to_thread.run_sync(read_rows, content)  # parsing is CPU-bound
-    except ValueError:
-        return _failed(result, ImportErrorCode.UNREADABLE, "请上传导出的CSV或XLSX文件")
+        sheet = await to_thread.run_sync(read_sheet, content)  # parsing is CPU-bound
     except ImportTooLarge:
         return _failed(result, ImportErrorCode.TOO_LARGE, f"每次最多导入{MAX_IMPORT_ROWS}行")
+    except Exception as error:  # whatever a malformed file makes a parser raise
+        log.info("survey import: unreadable file (%s)", type(error).__name__)
+        return _failed(result, ImportErrorCode.UNREADABLE, "请上传导出的CSV或XLSX文件")
     for column in ("invitation", "customer"):
-        if rows and column not in rows[0]:
+        if column not in sheet.header:
             return _failed(result, ImportErrorCode.MISSING_COLUMN, "缺少该列", column)
-    invitations = await _invitations(rows)
+    if not set(sheet.header) - set(FIXED_COLUMNS):
+        return _failed(result, ImportErrorCode.MISSING_COLUMN, "没有答案列（问题编号）")
+    if not sheet.rows:
+        return _failed(result, ImportErrorCode.UNREADABLE, "文件中没有数据行")
+    invitations = await _invitations(row for _, row in sheet.rows)
     responses = {
         r.invitation_id: r
         for r in await _chunked(
@@ -321,8 +337,9 @@ async def import_results(key: bytes, content: bytes) -> ImportResult:
     }
     to_record: list[tuple[SurveyInvitation, SurveyTemplate, dict[str, Any]]] = []
     seen: set[uuid.UUID] = set()
-    for number, row in enumerate(rows, start=2):
-        invitation = invitations.get(row.get("invitation", "").strip())
+    for number, row in sheet.rows:
+        invitation_id = _uuid(row.get("invitation", ""))
+        invitation = invitations.get(invitation_id) if invitation_id else None
         if invitation is None:
             result.errors.append(
                 RowError(number, "invitation", ImportErrorCode.UNKNOWN_INVITATION, "未找到该邀请")
@@ -380,14 +397,16 @@ def _as_exported(values: dict[str, Any], questions: list[dict[str, Any]]) -> dic
     return {k: scrub(v) if k in texts else v for k, v in values.items()}
 
 
-async def _invitations(rows: Iterable[dict[str, str]]) -> dict[str, SurveyInvitation]:
-    ids = set()
-    for row in rows:
-        try:
-            ids.add(uuid.UUID(row.get("invitation", "").strip()))
-        except ValueError:
-            continue
-    return {str(i.id): i for i in await _chunked(SurveyInvitation, "id", list(ids))}
+def _uuid(text: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text.strip())
+    except ValueError:
+        return None
+
+
+async def _invitations(rows: Iterable[dict[str, str]]) -> dict[uuid.UUID, SurveyInvitation]:
+    ids = [found for row in rows if (found := _uuid(row.get("invitation", "")))]
+    return {i.id: i for i in await _chunked(SurveyInvitation, "id", list(set(ids)))}
 
 
 async def _chunked(model: Any, column: str, values: list[uuid.UUID]) -> list[Any]:
@@ -416,6 +435,8 @@ async def export_file(
 ) -> SurveyExport:
     """Write the export to storage and remember who made it (housekeeping deletes it)."""
     code = template_code.strip().upper()
+    if not await SurveyTemplate.exists(code=code):
+        raise SurveyError(SurveyErrorCode.NOT_FOUND, "未找到该问卷", "templateCode")
     table = await export_table(key, code, first_day.isoformat(), last_day.isoformat())
     extension = file_format.lower()
     write = to_csv if file_format is ExportFormat.CSV else to_xlsx
@@ -423,16 +444,20 @@ async def export_file(
     storage_key = f"exports/surveys/{uuid.uuid4()}.{extension}"
     await storage.put(storage_key, _once(content), "")
     log.info("survey export by staff %s: %s, %d rows", staff_id, code, len(table.rows))
-    return await SurveyExport.create(
-        staff_id=staff_id,
-        template_code=code,
-        first_day=first_day.isoformat(),
-        last_day=last_day.isoformat(),
-        file_format=str(file_format),
-        rows=len(table.rows),
-        storage_key=storage_key,
-        file_name=f"{code}_{first_day:%Y%m%d}-{last_day:%Y%m%d}.{extension}",
-    )
+    try:
+        return await SurveyExport.create(
+            staff_id=staff_id,
+            template_code=code,
+            first_day=first_day.isoformat(),
+            last_day=last_day.isoformat(),
+            file_format=str(file_format),
+            rows=len(table.rows),
+            storage_key=storage_key,
+            file_name=f"{code}_{first_day:%Y%m%d}-{last_day:%Y%m%d}.{extension}",
+        )
+    except BaseException:  # no record, so housekeeping would never find the file
+        await storage.delete(storage_key)
+        raise
 
 
 async def _once(data: bytes) -> AsyncIterator[bytes]:

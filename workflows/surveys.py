@@ -378,15 +378,14 @@ async def recovery_phone(staff_id: uuid.UUID, pii: PiiCipher, task_id: uuid.UUID
 
 
 async def submit(
-    invitation: SurveyInvitation, answers: list[Answer], channel: str, *, late_ok: bool = False
+    invitation: SurveyInvitation, answers: list[Answer], channel: str
 ) -> SurveyResponse:
-    """Record the answers once; ``late_ok`` accepts an expired invitation (answers the
-    third-party survey company collected in time but delivers later)."""
+    """Record the answers once; a retry with the same answers returns the first result."""
     survey = await SurveyTemplate.get(id=invitation.template_id)
     values = validate(survey.questions, answers)
     digest = answers_digest(values)
     existing = await SurveyResponse.get_or_none(invitation_id=invitation.id)
-    if existing is None and not late_ok and invitation.expires_at <= datetime.now(UTC):
+    if existing is None and invitation.expires_at <= datetime.now(UTC):
         raise SurveyError(SurveyErrorCode.EXPIRED, "问卷已过期，感谢您的关注")
     if existing is None:
         try:

@@ -57,6 +57,7 @@ VISIT_HOUR = time(10, 0)  # planned visits fall at 10:00 Asia/Shanghai
 MAX_AHEAD = timedelta(days=365)
 MAX_TERM_YEARS = 30  # anniversaries are looked for up to this many years after the start
 NOTE_LIMIT = 1000
+REVEAL_AHEAD = timedelta(days=1)
 
 
 class VisitErrorCode(StrEnum):
@@ -64,6 +65,7 @@ class VisitErrorCode(StrEnum):
     CONFLICT = "CONFLICT"  # changed meanwhile: reload and try again
     NOT_SCHEDULED = "NOT_SCHEDULED"  # done, unreachable or declined already
     NOT_YOURS = "NOT_YOURS"  # assigned to another staff member
+    NOT_DUE = "NOT_DUE"  # more than a day ahead
     INVALID_TIME = "INVALID_TIME"
     INVALID_RULE = "INVALID_RULE"
     INVALID_STAFF = "INVALID_STAFF"
@@ -373,7 +375,8 @@ async def send_email_visits(
             assert made is not None, "one visit, one invitation: claimed above"
             invitation, token = made
             await FollowUpVisit.filter(id=visit.id).update(survey_invitation_id=invitation.id)
-            await VisitAttempt.create(visit_id=visit.id, reached=True, note="已发送回访邮件")
+            # Sent is not reached: the survey answer shows whether the customer read it.
+            await VisitAttempt.create(visit_id=visit.id, reached=False, note="已发送回访邮件")
             await emit(
                 "visit.email",
                 entity_type="visit",
@@ -429,6 +432,8 @@ async def assign(visit_id: uuid.UUID, expected_version: int, staff_id: uuid.UUID
 
 
 def _check_time(moment: datetime, now: datetime, field: str) -> None:
+    if moment.tzinfo is None:
+        raise VisitError(VisitErrorCode.INVALID_TIME, "时间须带时区，例如 +08:00", field)
     if not now < moment <= now + MAX_AHEAD:
         raise VisitError(VisitErrorCode.INVALID_TIME, "请选择今后一年内的时间", field)
 
@@ -505,8 +510,9 @@ async def record_outcome(
 
 
 async def reveal_phone(actor: Actor, pii: PiiCipher, visit_id: uuid.UUID) -> str:
-    """The full number, for whoever makes a scheduled phone visit; every look is logged
-    (lists only ever show the masked number)."""
+    """The full number, for whoever makes a scheduled phone visit due within a day (so
+    nobody can read the numbers of weeks of visits); every look is logged, and lists only
+    ever show the masked number."""
     visit = await FollowUpVisit.get_or_none(id=visit_id).select_related("customer")
     if visit is None:
         raise VisitError(VisitErrorCode.NOT_FOUND, "未找到该回访任务", "visitId")
@@ -514,6 +520,8 @@ async def reveal_phone(actor: Actor, pii: PiiCipher, visit_id: uuid.UUID) -> str
         raise VisitError(VisitErrorCode.NOT_SCHEDULED, "只有待进行的电话回访可以查看号码")
     if not may_work_on(actor, visit):
         raise VisitError(VisitErrorCode.NOT_YOURS, "该回访已分配给其他同事")
+    if visit.due_at > datetime.now(UTC) + REVEAL_AHEAD:
+        raise VisitError(VisitErrorCode.NOT_DUE, "回访时间未到，请在回访当天查看号码")
     security.info(
         "staff %s viewed the phone number of customer %s for visit %s",
         actor.subject_id,

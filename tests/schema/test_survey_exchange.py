@@ -217,10 +217,30 @@ async def test_a_file_with_one_bad_row_changes_nothing(
     ]
     assert await SurveyResponse.all().count() == 1
 
+    rows[0]["q1"] = "4"  # as answered in the app again
+    for bad in ("4.5", "1e400", "nan", "五"):
+        rows[1]["q1"] = bad
+        result = await upload(client, surveyed["supervisor"], "bad.csv", to_csv(rows[:2]))
+        assert [(e["row"], e["code"]) for e in result["errors"]] == [(3, "INVALID_ANSWER")], bad
+    rows[1].update({"q1": "5", "invitation": rows[1]["invitation"].upper()})
+    blank = {k: "" for k in rows[0]}
+    result = await upload(
+        client, surveyed["supervisor"], "ok.csv", to_csv([rows[0], blank, rows[1]])
+    )
+    assert result == {"imported": 1, "unchanged": 1, "skipped": 0, "errors": []}
+
+    broken = io.BytesIO()
+    with zipfile.ZipFile(broken, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types")
     for name, content, code in [
         ("x.csv", b"\xff\xfe\x00garbage\x00\xff", "UNREADABLE"),
         ("x.xlsx", b"PK\x03\x04not a zip", "UNREADABLE"),
+        ("x.xlsx", broken.getvalue(), "UNREADABLE"),
+        ("x.csv", b"", "MISSING_COLUMN"),
         ("x.csv", "邀请,客户\r\n1,2\r\n".encode(), "MISSING_COLUMN"),
+        ("x.csv", b"invitation,customer\r\n1,2\r\n", "MISSING_COLUMN"),
+        ("x.csv", b"invitation,customer,q1\r\n", "UNREADABLE"),
+        ("x.csv", b'invitation,customer,q1\r\n"' + b"x" * 200_000 + b"\r\n", "UNREADABLE"),
     ]:
         result = await upload(client, surveyed["supervisor"], name, content)
         assert [e["code"] for e in result["errors"]] == [code]
@@ -250,8 +270,10 @@ async def test_oversized_files_are_refused_unread(
 
 
 async def test_excel_saved_gb18030_csv_is_read() -> None:
-    content = "invitation,customer,q5\r\nabc,C1,'=很好\r\n".encode("gb18030")
-    assert exchange.read_rows(content) == [{"invitation": "abc", "customer": "C1", "q5": "=很好"}]
+    content = "invitation,customer,q5\r\n,,\r\nabc,C1,'=很好\r\n".encode("gb18030")
+    sheet = exchange.read_sheet(content)
+    assert sheet.header == ["invitation", "customer", "q5"]
+    assert sheet.rows == [(3, {"invitation": "abc", "customer": "C1", "q5": "=很好"})]
 
 
 async def test_only_staff_with_the_export_permission(
@@ -288,6 +310,40 @@ async def test_only_staff_with_the_export_permission(
         token=surveyed["supervisor"],
     )
     assert too_long["data"]["exportSurveyResults"]["errors"][0]["code"] == "OUT_OF_RANGE"
+
+
+async def test_control_characters_and_unknown_surveys(
+    client: httpx.AsyncClient, surveyed: dict[str, Any]
+) -> None:
+    invitation = surveyed["invitations"][1]
+    await surveys.submit(
+        invitation,
+        [
+            surveys.Answer("q1", 5),
+            surveys.Answer("q2", 9),
+            surveys.Answer("q3", None, ("ok",)),
+            surveys.Answer("q5", text="好\x0b评\x1b"),
+        ],
+        "APP",
+    )
+    made = await export(client, surveyed["supervisor"], "XLSX")
+    rows = xlsx_rows((await client.get(made["downloadUrl"])).content)
+    assert next(r for r in rows if r["invitation"] == str(invitation.id))["q5"] == "好评"
+    body = await gql(
+        client,
+        EXPORT,
+        {
+            "input": {
+                "templateCode": "NO_SUCH",
+                "firstDay": "2026-01-01",
+                "lastDay": "2026-01-02",
+                "format": "CSV",
+            }
+        },
+        token=surveyed["supervisor"],
+    )
+    assert body["data"]["exportSurveyResults"]["errors"][0]["code"] == "NOT_FOUND"
+    assert await SurveyExport.all().count() == 1
 
 
 async def test_export_files_are_deleted_after_a_day(

@@ -234,6 +234,13 @@ async def test_customers_see_their_visits_and_ask_for_another_time_or_decline(
         token=planned["customer"],
     )
     assert past["data"]["requestVisitChange"]["errors"][0]["code"] == "INVALID_TIME"
+    naive = await gql(
+        client,
+        change,
+        {"input": {"visitId": mine["id"], "preferredTime": later[:19]}},  # no offset
+        token=planned["customer"],
+    )
+    assert naive["data"]["requestVisitChange"]["errors"][0]["code"] == "INVALID_TIME"
     asked = await gql(
         client,
         change,
@@ -331,6 +338,11 @@ async def test_the_caller_sees_the_full_phone_and_the_look_is_logged(
     assert other["data"]["revealVisitPhone"]["errors"] == [{"code": "NOT_YOURS"}]
     refused = await gql(client, reveal, variables, token=planned["customer"], allow_errors=True)
     assert refused["data"] is None
+    await FollowUpVisit.filter(id=planned["visit"].id).update(
+        due_at=datetime.now(UTC) + timedelta(days=3)
+    )
+    early = await gql(client, reveal, variables, token=planned["agent"])
+    assert early["data"]["revealVisitPhone"]["errors"] == [{"code": "NOT_DUE"}]
     await FollowUpVisit.filter(id=planned["visit"].id).update(status=VisitStatus.DONE)
     done = await gql(client, reveal, variables, token=planned["agent"])
     assert done["data"]["revealVisitPhone"] == {
