@@ -5,6 +5,7 @@ benefit from.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,8 +16,12 @@ from tortoise.queryset import QuerySet
 
 from models.auth import SubjectKind
 from models.claims import Claim
+from models.customers import Customer
+from models.pii import PiiCipher
 from models.policies import Beneficiary, InsuredPerson, Policy
 from models.staff import StaffRole
+
+security = logging.getLogger("anxin.security")
 
 
 class Permission(StrEnum):
@@ -135,3 +140,12 @@ def visible_claims(actor: Actor) -> QuerySet[Claim]:
     if actor.can(Permission.CLAIM_READ):
         return Claim.all()
     return Claim.filter(id=None)
+
+
+def phone_for_call(pii: PiiCipher, staff_id: uuid.UUID | None, customer: Customer, why: str) -> str:
+    """A customer's full phone number for the staff member about to call them. Lists only
+    ever show it masked; every look is logged with whose number and why."""
+    security.info(
+        "staff %s viewed the phone number of customer %s for %s", staff_id, customer.id, why
+    )
+    return pii.decrypt(customer.phone_encrypted, "phone")

@@ -47,6 +47,7 @@ from models.surveys import (
     SurveyTemplate,
 )
 from storage.base import ObjectStorage
+from workflows.batches import fetch_in
 from workflows.surveys import (
     Answer,
     SurveyError,
@@ -157,12 +158,14 @@ class ExportTable:
 async def export_table(key: bytes, code: str, first_day: str, last_day: str) -> ExportTable:
     """Invitations of survey ``code`` made between the two days (Asia/Shanghai)."""
     templates = {t.id: t for t in await SurveyTemplate.filter(code=code).order_by("version")}
+    if not templates:
+        raise SurveyError(SurveyErrorCode.NOT_FOUND, "未找到该问卷", "templateCode")
     invitations = await SurveyInvitation.filter(
         template_id__in=list(templates), day__gte=first_day, day__lte=last_day
     ).order_by("day", "created_at")
     responses = {
         r.invitation_id: r
-        for r in await _chunked(SurveyResponse, "invitation_id", [i.id for i in invitations])
+        for r in await fetch_in(SurveyResponse, "invitation_id", [i.id for i in invitations])
     }
     # A column per question id of any version (newest first); each answer is read with
     # the kind its own version gave that question.
@@ -327,7 +330,7 @@ async def import_results(key: bytes, content: bytes) -> ImportResult:
     invitations = await _invitations(row for _, row in sheet.rows)
     responses = {
         r.invitation_id: r
-        for r in await _chunked(
+        for r in await fetch_in(
             SurveyResponse, "invitation_id", [i.id for i in invitations.values()]
         )
     }
@@ -406,15 +409,7 @@ def _uuid(text: str) -> uuid.UUID | None:
 
 async def _invitations(rows: Iterable[dict[str, str]]) -> dict[uuid.UUID, SurveyInvitation]:
     ids = [found for row in rows if (found := _uuid(row.get("invitation", "")))]
-    return {i.id: i for i in await _chunked(SurveyInvitation, "id", list(set(ids)))}
-
-
-async def _chunked(model: Any, column: str, values: list[uuid.UUID]) -> list[Any]:
-    """``column IN values`` in pieces: SQLite refuses more than 32,766 parameters."""
-    found: list[Any] = []
-    for start in range(0, len(values), 5_000):
-        found += await model.filter(**{f"{column}__in": values[start : start + 5_000]})
-    return found
+    return {i.id: i for i in await fetch_in(SurveyInvitation, "id", list(set(ids)))}
 
 
 def _failed(
@@ -435,8 +430,6 @@ async def export_file(
 ) -> SurveyExport:
     """Write the export to storage and remember who made it (housekeeping deletes it)."""
     code = template_code.strip().upper()
-    if not await SurveyTemplate.exists(code=code):
-        raise SurveyError(SurveyErrorCode.NOT_FOUND, "未找到该问卷", "templateCode")
     table = await export_table(key, code, first_day.isoformat(), last_day.isoformat())
     extension = file_format.lower()
     write = to_csv if file_format is ExportFormat.CSV else to_xlsx

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -37,10 +36,10 @@ from models.surveys import (
     SurveyTemplate,
 )
 from push.outbox import emit
+from workflows.access import phone_for_call
 from workflows.errors import DomainError
 from workflows.ids import global_id
 
-security = logging.getLogger("anxin.security")
 INVITATION_LIFETIME = timedelta(days=14)
 RECOVERY_DUE = timedelta(hours=24)
 COMPLAINT_WORDS = ("投诉", "不满意", "差评", "太慢", "态度差", "欺骗", "举报", "骗")
@@ -368,13 +367,7 @@ async def recovery_phone(staff_id: uuid.UUID, pii: PiiCipher, task_id: uuid.UUID
     task = await RecoveryTask.get_or_none(id=task_id, done_at=None).select_related("customer")
     if task is None:
         raise SurveyError(SurveyErrorCode.NOT_FOUND, "未找到待处理的回访任务", "taskId")
-    security.info(
-        "staff %s viewed the phone number of customer %s for recovery task %s",
-        staff_id,
-        task.customer_id,
-        task.id,
-    )
-    return pii.decrypt(task.customer.phone_encrypted, "phone")
+    return phone_for_call(pii, staff_id, task.customer, f"recovery task {task.id}")
 
 
 async def submit(

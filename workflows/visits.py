@@ -11,7 +11,6 @@ are sent by the worker when due: an e-mail with a link to a short survey.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -40,12 +39,12 @@ from models.visits import (
     VisitTrigger,
 )
 from push.outbox import emit
-from workflows.access import ROLE_PERMISSIONS, Actor, Permission
+from workflows.access import ROLE_PERMISSIONS, Actor, Permission, phone_for_call
+from workflows.batches import in_batches
 from workflows.errors import DomainError
 from workflows.ids import global_id
 from workflows.surveys import invite, open_recovery
 
-security = logging.getLogger("anxin.security")
 PURPOSES = {
     VisitTrigger.CLAIM_CLOSED: "理赔结案回访",
     VisitTrigger.POLICY_ANNIVERSARY: "保单周年回访",
@@ -57,6 +56,7 @@ VISIT_HOUR = time(10, 0)  # planned visits fall at 10:00 Asia/Shanghai
 MAX_AHEAD = timedelta(days=365)
 MAX_TERM_YEARS = 30  # anniversaries are looked for up to this many years after the start
 NOTE_LIMIT = 1000
+CUSTOMER_NOTE_LIMIT = 200  # the column's size
 REVEAL_AHEAD = timedelta(days=1)
 
 
@@ -291,13 +291,13 @@ async def _create(rule: VisitRule, wanted: list[_Wanted]) -> int:
     """Insert the visits not planned yet, in batches; a visit another worker plans at the
     same moment is skipped by the database (unique rule and subject)."""
     planned: set[str] = set()
-    for batch in _batches(wanted):
+    for batch in in_batches(wanted):
         subjects = await FollowUpVisit.filter(
             trigger=rule.trigger, subject__in=[w.subject for w in batch]
         ).values_list("subject", flat=True)
         planned.update(str(subject) for subject in subjects)
     fresh = [w for w in wanted if w.subject not in planned]
-    for batch in _batches(fresh):
+    for batch in in_batches(fresh):
         with_email = set(
             await Customer.filter(
                 id__in={w.customer_id for w in batch}, email_encrypted__isnull=False
@@ -326,11 +326,6 @@ async def _create(rule: VisitRule, wanted: list[_Wanted]) -> int:
             ignore_conflicts=True,
         )
     return len(fresh)
-
-
-def _batches(items: list[_Wanted], size: int = 2_000) -> list[list[_Wanted]]:
-    """Pieces small enough for one IN list (SQLite allows 32,766 parameters)."""
-    return [items[start : start + size] for start in range(0, len(items), size)]
 
 
 # ---------------------------------------------------------------- e-mail visits
@@ -522,13 +517,7 @@ async def reveal_phone(actor: Actor, pii: PiiCipher, visit_id: uuid.UUID) -> str
         raise VisitError(VisitErrorCode.NOT_YOURS, "该回访已分配给其他同事")
     if visit.due_at > datetime.now(UTC) + REVEAL_AHEAD:
         raise VisitError(VisitErrorCode.NOT_DUE, "回访时间未到，请在回访当天查看号码")
-    security.info(
-        "staff %s viewed the phone number of customer %s for visit %s",
-        actor.subject_id,
-        visit.customer_id,
-        visit.id,
-    )
-    return pii.decrypt(visit.customer.phone_encrypted, "phone")
+    return phone_for_call(pii, actor.subject_id, visit.customer, f"visit {visit.id}")
 
 
 # ---------------------------------------------------------------- customers
@@ -543,29 +532,31 @@ async def _customers(customer_id: uuid.UUID, visit_id: uuid.UUID) -> FollowUpVis
     return visit
 
 
+def _customer_note(note: str) -> str:
+    if len(note.strip()) > CUSTOMER_NOTE_LIMIT:
+        raise VisitError(VisitErrorCode.TOO_LONG, f"不能超过{CUSTOMER_NOTE_LIMIT}个字", "note")
+    return note.strip()
+
+
 async def request_change(
     customer_id: uuid.UUID, visit_id: uuid.UUID, preferred_time: datetime, note: str
 ) -> FollowUpVisit:
     """The customer asks for another time; staff see the request and reschedule."""
     visit = await _customers(customer_id, visit_id)
     _check_time(preferred_time, datetime.now(UTC), "preferredTime")
-    if len(note.strip()) > 200:
-        raise VisitError(VisitErrorCode.TOO_LONG, "不能超过200个字", "note")
     return await _save(
         visit,
         preferred_time=preferred_time,
-        customer_note=note.strip(),
+        customer_note=_customer_note(note),
         change_requested_at=datetime.now(UTC),
     )
 
 
 async def decline(customer_id: uuid.UUID, visit_id: uuid.UUID, note: str) -> FollowUpVisit:
     visit = await _customers(customer_id, visit_id)
-    if len(note.strip()) > 200:
-        raise VisitError(VisitErrorCode.TOO_LONG, "不能超过200个字", "note")
     return await _save(
         visit,
         status=VisitStatus.DECLINED,
-        customer_note=note.strip(),
+        customer_note=_customer_note(note),
         completed_at=datetime.now(UTC),
     )
