@@ -11,16 +11,12 @@ PostgreSQL. Prints rows per second of generation and milliseconds per figure que
 from __future__ import annotations
 
 import argparse
-import asyncio
 import random
-import shutil
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import _pg
+import _harness
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 from models.customers import Customer
@@ -136,20 +132,7 @@ def main() -> None:
     parser.add_argument("--responses", type=int, default=100_000)
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     args = parser.parse_args()
-    if args.backend in ("sqlite", "both"):
-        folder = Path(tempfile.mkdtemp(prefix="anxin-bench-surveys-"))
-        try:
-            print("SQLite")
-            asyncio.run(measure(f"sqlite://{folder / 'bench.sqlite3'}", args.responses))
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
-    if args.backend in ("postgres", "both"):
-        print("PostgreSQL")
-        url = asyncio.run(_pg.recreate(PG_DATABASE))
-        try:
-            asyncio.run(measure(url, args.responses))
-        finally:
-            asyncio.run(_pg.drop(PG_DATABASE))
+    _harness.run_on_backends(lambda url: measure(url, args.responses), args.backend, PG_DATABASE)
 
 
 if __name__ == "__main__":

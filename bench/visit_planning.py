@@ -13,17 +13,13 @@ everything still to look at).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import random
-import shutil
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
-import _pg
+import _harness
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 from models.claims import Claim, ClaimStatus, ReportChannel
@@ -129,20 +125,7 @@ def main() -> None:
     parser.add_argument("--policies", type=int, default=100_000)
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     args = parser.parse_args()
-    if args.backend in ("sqlite", "both"):
-        folder = Path(tempfile.mkdtemp(prefix="anxin-bench-visits-"))
-        try:
-            print("SQLite")
-            asyncio.run(measure(f"sqlite://{folder / 'bench.sqlite3'}", args.policies))
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
-    if args.backend in ("postgres", "both"):
-        print("PostgreSQL")
-        url = asyncio.run(_pg.recreate(PG_DATABASE))
-        try:
-            asyncio.run(measure(url, args.policies))
-        finally:
-            asyncio.run(_pg.drop(PG_DATABASE))
+    _harness.run_on_backends(lambda url: measure(url, args.policies), args.backend, PG_DATABASE)
 
 
 if __name__ == "__main__":
