@@ -27,15 +27,12 @@ import asyncio
 import base64
 import contextlib
 import cProfile
-import ctypes
 import gc
 import json
 import logging
 import os
 import pstats
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,13 +42,22 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
 import jwt
 import uvloop
+from _harness import (
+    CpuSample,
+    Server,
+    die_with_parent,
+    drop,
+    name_of,
+    recreate,
+    running_server,
+    settings_from,
+)
 from asgi_lifespan import LifespanManager
 from graphql.validation.validate import validate as graphql_validate
 from starlette.applications import Starlette
@@ -77,7 +83,6 @@ from workflows.auth import JWT_ALGORITHM, JWT_ISSUER, Channel, start_session
 from workflows.demo import seed
 
 ROOT = Path(__file__).resolve().parent.parent
-POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 POSTGRES_BENCH_URL = "postgres://postgres@127.0.0.1:5432/anxin_bench"
 DEMO_PHONE = "13800000001"  # 张伟: holder, insured or beneficiary of exactly 10 policies
 PAGE_SIZE = 10
@@ -359,28 +364,11 @@ def bench_environment(database_url: str) -> dict[str, str]:
     }
 
 
-def settings_from(environment: dict[str, str]) -> Settings:
-    values = {key.removeprefix("ANXIN_").lower(): value for key, value in environment.items()}
-    # model_validate, not Settings(): only these values, whatever this shell exports.
-    return Settings.model_validate({**values, "redis_url": None})
-
-
-async def recreate_postgres_database(url: str, *, create: bool = True) -> None:
-    name = urlsplit(url).path.lstrip("/")
-    connection = await asyncpg.connect(POSTGRES_ADMIN_URL)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if create:
-            await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-
-
 async def prepare_database(settings: Settings) -> str:
     """Migrate and seed a fresh database; return an access token of the demo customer."""
     url = settings.database_url
     if not url.startswith("sqlite"):
-        await recreate_postgres_database(url)
+        await recreate(name_of(url))
     await migrate_database(url)
     async with httpx.AsyncClient(trust_env=False) as http, open_database(url):
         services = build_services(settings, http, None)
@@ -388,72 +376,6 @@ async def prepare_database(settings: Settings) -> str:
         customer = await Customer.get(phone_hash=services.pii.phone_hash(DEMO_PHONE))
         tokens = await start_session(services, SubjectKind.CUSTOMER, customer.id, Channel.CLI)
     return tokens.access_token
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Server:
-    name: str
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-
-@contextlib.contextmanager
-def running_server(name: str, environment: dict[str, str], workdir: Path) -> Iterator[Server]:
-    """This script in ``--serve`` mode: uvicorn, one worker, on a free 127.0.0.1 port."""
-    port = free_port()
-    log = workdir / f"{name}.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANXIN_")} | environment
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                str(Path(__file__).resolve()),
-                *("--serve", name, "--port", str(port), "--parent-pid", str(os.getpid())),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    server = Server(name, f"http://127.0.0.1:{port}", process, log)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"{name} server exited:\n{log.read_text()[-3000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if (
-                    httpx.get(f"{server.url}/healthz", timeout=1, trust_env=False).status_code
-                    == 200
-                ):
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{name} server did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.1)
-        yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def die_with_parent(parent_pid: int) -> None:
-    """Linux: the kernel sends this server SIGTERM when the bench process dies, however it
-    dies, so a killed run leaves no server behind."""
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
-    if os.getppid() != parent_pid:  # it died before prctl took effect
-        sys.exit("the bench process is gone")
 
 
 def serve(name: str, port: int, parent_pid: int) -> None:
@@ -477,50 +399,7 @@ def serve(name: str, port: int, parent_pid: int) -> None:
 
 # ------------------------------------------------------------------ load generation
 
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 CORES = os.cpu_count() or 1
-
-
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU of one process (all its threads), from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
-def postgres_cpu_seconds() -> float:
-    """CPU of every local PostgreSQL process (backends included)."""
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            text = stat.read_text()
-            if text.split("(", 1)[1].startswith("postgres)"):
-                total += process_cpu_seconds(int(text.split(" ", 1)[0]))
-    return total
-
-
-def machine_busy_seconds() -> float:
-    """CPU time all cores spent busy (not idle, not waiting for I/O), from /proc/stat."""
-    ticks = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(ticks[:8]) - ticks[3] - ticks[4]) / CLOCK_TICKS
-
-
-@dataclass
-class CpuSample:
-    wall: float
-    server: float
-    client: float
-    database: float
-    machine: float
-
-    @classmethod
-    def take(cls, server_pid: int, with_postgres: bool) -> CpuSample:
-        return cls(
-            time.perf_counter(),
-            process_cpu_seconds(server_pid),
-            time.process_time(),
-            postgres_cpu_seconds() if with_postgres else 0.0,
-            machine_busy_seconds(),
-        )
 
 
 @dataclass
@@ -957,8 +836,12 @@ def run_backend(backend: str, workdir: Path, args: argparse.Namespace) -> Backen
     try:
         token = asyncio.run(prepare_database(settings))
         with (
-            running_server("graphql", environment, workdir) as graphql,
-            running_server("baseline", environment, workdir) as baseline,
+            running_server(
+                __file__, environment, workdir, name="graphql", serve_args=("graphql",)
+            ) as graphql,
+            running_server(
+                __file__, environment, workdir, name="baseline", serve_args=("baseline",)
+            ) as baseline,
         ):
             gql_answer, base_answer = asyncio.run(fetch_answers([graphql, baseline], token))
             gql_json, base_json = json.loads(gql_answer), json.loads(base_answer)
@@ -1001,7 +884,7 @@ def run_backend(backend: str, workdir: Path, args: argparse.Namespace) -> Backen
     finally:
         if postgres:
             with contextlib.suppress(OSError, asyncpg.PostgresError):
-                asyncio.run(recreate_postgres_database(url, create=False))
+                asyncio.run(drop(name_of(url)))
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
