@@ -43,30 +43,36 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ctypes
 import io
 import json
 import os
 import random
 import signal
-import socket
 import statistics
 import struct
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
-from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
+from _harness import (
+    Server,
+    die_with_parent,
+    drop,
+    machine_busy_seconds,
+    name_of,
+    process_cpu_seconds,
+    recreate,
+    running_server,
+    settings_from,
+)
 from PIL import ExifTags, Image, ImageChops, ImageCms, ImageDraw
 from strawberry import relay
 
@@ -84,7 +90,6 @@ from workflows.claims import LossReport, report_loss
 from workflows.demo import PRODUCTS, id_number
 
 ROOT = Path(__file__).resolve().parent.parent
-POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 POSTGRES_BENCH_URL = "postgres://postgres@127.0.0.1:5432/anxin_bench_uploads"
 MB = 1_000_000
 WIDTH, HEIGHT = 4000, 3000  # 12 MP: a phone's main camera
@@ -93,7 +98,6 @@ WARMUP_SIZE = (640, 480)
 SAMPLE_INTERVAL = 0.02
 REQUEST_TIMEOUT = 180.0
 ROUND_TIMEOUT = 900.0
-SERVER_START_TIMEOUT = 60.0
 MIN_SCENE_DISTANCE = 16  # dHash bits; the app calls <= 6 a near-duplicate
 CHECKLIST_CODE = "D01"  # 事故现场照片 in the demo AUTO product's COLLISION checklist
 
@@ -240,22 +244,6 @@ def bench_environment(
     }
 
 
-def settings_from(environment: dict[str, str]) -> Settings:
-    values = {key.removeprefix("ANXIN_").lower(): value for key, value in environment.items()}
-    return Settings.model_validate({**values, "redis_url": None})
-
-
-async def recreate_postgres_database(url: str, *, create: bool = True) -> None:
-    name = urlsplit(url).path.lstrip("/")
-    connection = await asyncpg.connect(POSTGRES_ADMIN_URL)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if create:
-            await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-
-
 @dataclass(frozen=True)
 class Target:
     """Where one photo goes: a customer's token and their reported claim."""
@@ -324,7 +312,7 @@ async def make_claimant(services: Services, product: Product, index: int) -> Tar
 async def prepare_database(settings: Settings, count: int) -> list[Target]:
     url = settings.database_url
     if not url.startswith("sqlite"):
-        await recreate_postgres_database(url)
+        await recreate(name_of(url))
     await migrate_database(url)
     async with httpx.AsyncClient(trust_env=False) as http, open_database(url):
         services = build_services(settings, http, None)
@@ -342,73 +330,11 @@ async def database_summary(url: str) -> tuple[int, int]:
 # ------------------------------------------------------------------ the server
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Server:
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-
-@contextlib.contextmanager
-def running_server(name: str, environment: dict[str, str], workdir: Path) -> Iterator[Server]:
-    """This script in ``--serve`` mode: the real app under uvicorn, one worker, on a free
-    127.0.0.1 port; ``TMPDIR`` in the work dir, so Starlette's spooled multipart parts
-    land there too (and are checked for leftovers)."""
-    port = free_port()
-    log = workdir / f"{name}.log"
-    spool_dir = workdir / "spool"
-    spool_dir.mkdir(exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANXIN_")}
-    env |= environment | {"TMPDIR": str(spool_dir)}
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                str(Path(__file__).resolve()),
-                *("--serve", "--port", str(port), "--parent-pid", str(os.getpid())),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    server = Server(f"http://127.0.0.1:{port}", process, log)
-    try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"{name} server exited:\n{log.read_text()[-3000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{server.url}/healthz", timeout=1, trust_env=False).is_success:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{name} server did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.1)
-        yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def serve(port: int, parent_pid: int) -> None:
     """Child-process entry: the app exactly as ``anxin serve`` builds it, no access log."""
     import uvicorn
 
-    # Linux: the kernel sends this server SIGTERM when the bench process dies, however
-    # it dies, so a killed run leaves no server behind.
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    if os.getppid() != parent_pid:
-        sys.exit("the bench process is gone")
+    die_with_parent(parent_pid)
     uvicorn.run(
         "api.app:create_app",
         factory=True,
@@ -421,7 +347,6 @@ def serve(port: int, parent_pid: int) -> None:
 
 # ------------------------------------------------------------------ memory and CPU
 
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 CORES = os.cpu_count() or 1
 
 
@@ -443,17 +368,6 @@ def reset_peak(pid: int) -> bool:
     except OSError:
         return False
     return True
-
-
-def machine_busy_seconds() -> float:
-    """CPU time all cores spent busy (not idle, not waiting for I/O), from /proc/stat."""
-    ticks = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(ticks[:8]) - ticks[3] - ticks[4]) / CLOCK_TICKS
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 class RssSampler:
@@ -622,7 +536,7 @@ def upload_round(
     time.sleep(0.3)
     round_.baseline = proc_status(pid)["VmRSS"]
     round_.hwm_reset = reset_peak(pid)
-    cpu_before = cpu_seconds(pid)
+    cpu_before = process_cpu_seconds(pid)
     client_before, machine_before = time.process_time(), machine_busy_seconds()
     with RssSampler(pid) as sampler:
         started = time.perf_counter()
@@ -632,7 +546,7 @@ def upload_round(
             )
         )
         round_.seconds = time.perf_counter() - started
-    round_.server_cpu = cpu_seconds(pid) - cpu_before
+    round_.server_cpu = process_cpu_seconds(pid) - cpu_before
     round_.client_cpu = time.process_time() - client_before
     round_.machine_cpu = machine_busy_seconds() - machine_before
     status = proc_status(pid)
@@ -838,7 +752,12 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
     failed = False
     for round_, round_targets in plan:
         env = environment | {"ANXIN_UPLOAD_DECODE_CONCURRENCY": str(round_.decode_concurrency)}
-        with running_server(f"server-{len(rounds)}", env, workdir) as server:
+        # TMPDIR in the work dir: Starlette's spooled multipart parts land there too (and
+        # are checked for leftovers).
+        spool = workdir / "spool"
+        spool.mkdir(exist_ok=True)
+        env |= {"TMPDIR": str(spool)}
+        with running_server(__file__, env, workdir, name=f"server-{len(rounds)}") as server:
             upload_round(server, round_, warmup, round_targets)
             stored_expected += 2 * (len(round_.photos) + 1)  # photo + thumbnail, + warm-up
             problems = check_storage(workdir, stored_expected)
@@ -915,7 +834,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             if args.backend == "postgres":
                 with contextlib.suppress(OSError, asyncpg.PostgresError):
-                    asyncio.run(recreate_postgres_database(POSTGRES_BENCH_URL, create=False))
+                    asyncio.run(drop(name_of(POSTGRES_BENCH_URL)))
 
 
 if __name__ == "__main__":
