@@ -54,19 +54,15 @@ import argparse
 import asyncio
 import base64
 import contextlib
-import ctypes
 import json
 import os
 import random
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -78,6 +74,15 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import httpx
 import uvloop
+from _harness import (
+    CpuSample,
+    Server,
+    die_with_parent,
+    drop,
+    recreate,
+    running_server,
+    settings_from,
+)
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
@@ -99,7 +104,6 @@ from payments.orders import ORDER_LIFETIME
 from payments.sandbox import SandboxProvider
 
 ROOT = Path(__file__).resolve().parent.parent
-POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DATABASE = "anxin_bench_callbacks"
 DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DATABASE}"
 ASYNCPG_URL = f"postgresql://postgres@127.0.0.1:5432/{DATABASE}"
@@ -172,28 +176,12 @@ def bench_environment(keys: AlipayKeys | None, pool_size: int | None) -> dict[st
     return environment
 
 
-def settings_from(environment: dict[str, str]) -> Settings:
-    values = {key.removeprefix("ANXIN_").lower(): value for key, value in environment.items()}
-    # model_validate, not Settings(): only these values, whatever this shell exports.
-    return Settings.model_validate({**values, "redis_url": None})
-
-
 # ------------------------------------------------------------------ the database
-
-
-async def recreate_database(*, create: bool = True) -> None:
-    connection = await asyncpg.connect(POSTGRES_ADMIN_URL)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        if create:
-            await connection.execute(f'CREATE DATABASE "{DATABASE}"')
-    finally:
-        await connection.close()
 
 
 def drop_database() -> None:
     with contextlib.suppress(OSError, asyncpg.PostgresError):
-        asyncio.run(recreate_database(create=False))
+        asyncio.run(drop(DATABASE))
 
 
 @dataclass(frozen=True)
@@ -213,7 +201,7 @@ def installment_amount(index: int) -> Decimal:
 async def create_orders(settings: Settings, provider: str, count: int, decoys: int) -> list[Order]:
     """Customers, policies, one unpaid installment each and an open order for it, made
     through the models in bulk; ``decoys`` more of each for the forged callbacks."""
-    await recreate_database()
+    await recreate(DATABASE)
     await migrate_database(settings.database_url)
     total = count + decoys
     method = PaymentMethod.SANDBOX if provider == "sandbox" else PaymentMethod.ALIPAY_APP
@@ -473,72 +461,6 @@ def build_stream(
 # ------------------------------------------------------------------ the server
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Server:
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-
-@contextlib.contextmanager
-def running_server(environment: dict[str, str], workdir: Path) -> Iterator[Server]:
-    """This script in ``--serve`` mode: the real app under uvicorn, one worker, on a free
-    127.0.0.1 port, with exactly ``environment`` as its ANXIN_* settings."""
-    port = free_port()
-    log = workdir / "server.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANXIN_")} | environment
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                str(Path(__file__).resolve()),
-                *("--serve", "--port", str(port), "--parent-pid", str(os.getpid())),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    server = Server(f"http://127.0.0.1:{port}", process, log)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the server exited:\n{log.read_text()[-3000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if (
-                    httpx.get(f"{server.url}/healthz", timeout=1, trust_env=False).status_code
-                    == 200
-                ):
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.1)
-        yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def die_with_parent(parent_pid: int) -> None:
-    """Linux: the kernel sends this server SIGTERM when the bench process dies, however it
-    dies, so a killed run leaves no server behind."""
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
-    if os.getppid() != parent_pid:  # it died before prctl took effect
-        sys.exit("the bench process is gone")
-
-
 def serve(port: int, parent_pid: int) -> None:
     """Child-process entry: the app exactly as ``anxin serve`` builds it, without access log."""
     import uvicorn
@@ -556,50 +478,7 @@ def serve(port: int, parent_pid: int) -> None:
 
 # ------------------------------------------------------------------ CPU accounting
 
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 CORES = os.cpu_count() or 1
-
-
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU of one process (all its threads), from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
-def postgres_cpu_seconds() -> float:
-    """CPU of every local PostgreSQL process (backends included; other users' too)."""
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            text = stat.read_text()
-            if text.split("(", 1)[1].startswith("postgres)"):
-                total += process_cpu_seconds(int(text.split(" ", 1)[0]))
-    return total
-
-
-def machine_busy_seconds() -> float:
-    """CPU time all cores spent busy (not idle, not waiting for I/O), from /proc/stat."""
-    ticks = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(ticks[:8]) - ticks[3] - ticks[4]) / CLOCK_TICKS
-
-
-@dataclass(frozen=True)
-class CpuSample:
-    wall: float
-    server: float
-    client: float
-    database: float
-    machine: float
-
-    @classmethod
-    def take(cls, server_pid: int) -> CpuSample:
-        return cls(
-            time.perf_counter(),
-            process_cpu_seconds(server_pid),
-            time.process_time(),
-            postgres_cpu_seconds(),
-            machine_busy_seconds(),
-        )
 
 
 # ------------------------------------------------------------------ load
@@ -947,7 +826,7 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
         f" after {len(warmup)} untimed forged posts; uvicorn 1 worker, no access log, background"
         f" jobs off; app DB pool: {pool}"
     )
-    with running_server(environment, workdir) as server:
+    with running_server(__file__, environment, workdir) as server:
         result = uvloop.run(
             load(
                 server,
