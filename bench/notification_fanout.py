@@ -58,7 +58,6 @@ import random
 import re
 import resource
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -69,13 +68,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
 import redis.asyncio as redis
 import uvloop
+from _harness import drop, free_port, process_cpu_seconds, recreate, url_of
 from tortoise.transactions import in_transaction
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
@@ -91,8 +90,8 @@ from push.outbox import emit
 from workflows.auth import Channel, start_session
 
 ROOT = Path(__file__).resolve().parent.parent
-POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-DATABASE_URL = "postgres://postgres@127.0.0.1:5432/anxin_bench_fanout_test"
+DATABASE = "anxin_bench_fanout_test"
+DATABASE_URL = url_of(DATABASE)
 REDIS_URL = "redis://127.0.0.1:6379/12"
 SUBSCRIPTION = "subscription { myNotifications { kind title body } }"
 PROTOCOL = Subprotocol("graphql-transport-ws")
@@ -103,7 +102,6 @@ RELAY_POLL_SECONDS = 0.2  # OutboxRelay.run's idle interval
 ROUND_TIMEOUT = 60.0
 OPEN_CONCURRENCY = 50  # connection attempts in flight at once
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -141,24 +139,11 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def rss_kb(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError(f"no VmRSS for {pid}")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 @dataclass
@@ -185,8 +170,8 @@ class Cluster:
         return sum(rss_kb(s.process.pid) for s in self.apis)
 
     def cpu(self) -> tuple[float, float]:
-        api = sum(cpu_seconds(s.process.pid) for s in self.apis)
-        return api, cpu_seconds(self.worker.process.pid) if self.worker else 0.0
+        api = sum(process_cpu_seconds(s.process.pid) for s in self.apis)
+        return api, process_cpu_seconds(self.worker.process.pid) if self.worker else 0.0
 
     def check_alive(self) -> None:
         for server in self.all:
@@ -270,26 +255,6 @@ async def cluster(scenario: Scenario, logs: Path) -> AsyncIterator[Cluster]:
 
 
 # ------------------------------------------------------------------ data
-
-
-async def recreate_database() -> None:
-    name = urlsplit(DATABASE_URL).path.lstrip("/")
-    assert "bench" in name and "test" in name, name
-    connection = await asyncpg.connect(POSTGRES_ADMIN_URL)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-
-
-async def drop_database() -> None:
-    name = urlsplit(DATABASE_URL).path.lstrip("/")
-    connection = await asyncpg.connect(POSTGRES_ADMIN_URL)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
 
 
 async def analyze() -> None:
@@ -780,7 +745,8 @@ async def bench(args: argparse.Namespace) -> list[Result]:
     run = uuid.uuid4().hex[:8]
     results: list[Result] = []
     print(f"setting up {DATABASE_URL} with {args.connections + 1} customers ...", flush=True)
-    await recreate_database()
+    assert "bench" in DATABASE and "test" in DATABASE, DATABASE  # never a real database
+    await recreate(DATABASE)
     await migrate_database(DATABASE_URL)
     flusher = redis.Redis.from_url(REDIS_URL)
     await flusher.flushdb()
@@ -813,7 +779,7 @@ async def bench(args: argparse.Namespace) -> list[Result]:
                             )
     finally:
         if not args.keep_database:
-            await drop_database()
+            await drop(DATABASE)
         flusher = redis.Redis.from_url(REDIS_URL)
         await flusher.flushdb()
         await flusher.aclose()
