@@ -5,9 +5,11 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from api.services import Services
 from models.auth import SubjectKind
+from models.claims import Claim, ClaimStatus, ReportChannel
 from models.customers import Customer
 from models.policies import (
     Beneficiary,
@@ -131,6 +133,24 @@ async def make_policy(
             paid_at=now if sequence == 1 else None,
         )
     return policy
+
+
+async def make_claim(
+    customer: Customer, policy: Policy, status: ClaimStatus, **fields: Any
+) -> Claim:
+    """A claim row as it stands in ``status``, without going through the workflow."""
+    values: dict[str, Any] = {
+        "report_number": f"BA20990101{next(_counter):06d}",
+        "loss_type": "COLLISION",
+        "loss_at": policy.starts_at,
+        "loss_location": "上海",
+        "description": "碰撞",
+        "channel": ReportChannel.APP,
+        "contact_name": customer.name,
+        "contact_phone_encrypted": "x",
+        "contact_phone_masked": "138****0000",
+    }
+    return await Claim.create(policy=policy, customer=customer, status=status, **values | fields)
 
 
 async def make_staff(

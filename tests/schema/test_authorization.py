@@ -13,7 +13,7 @@ from strawberry import relay
 
 from api.services import Services
 from models import policies as m
-from models.claims import Claim, ClaimStatus, ReportChannel
+from models.claims import ClaimStatus
 from models.notifications import Notification
 from models.payments import PaymentOrder
 from models.staff import StaffRole
@@ -21,6 +21,7 @@ from schema import build_schema
 from schema.node import NODE_RESOLVERS
 from tests.factories import (
     customer_token,
+    make_claim,
     make_customer,
     make_policy,
     make_staff,
@@ -70,19 +71,12 @@ async def world(services: Services) -> dict[str, Any]:
             )
         ).id,
         "Claim": (
-            await Claim.create(
+            await make_claim(
+                alice,
+                policy,
+                ClaimStatus.SUBMITTED,
                 report_number="BA20261129999999",
-                policy=policy,
-                customer=alice,
-                loss_type="COLLISION",
-                loss_at=policy.starts_at,
-                loss_location="上海",
-                description="碰撞",
-                channel=ReportChannel.APP,
                 contact_name="爱丽丝",
-                contact_phone_encrypted="x",
-                contact_phone_masked="138****0000",
-                status=ClaimStatus.SUBMITTED,
             )
         ).id,
         "PaymentOrder": (

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from api.services import Services
-from models.claims import Claim, ClaimStatus, ReportChannel
+from models.claims import Claim, ClaimStatus
 from models.clock import local_date
 from models.customers import Customer
 from models.notifications import Channel, Delivery
@@ -20,7 +20,7 @@ from models.surveys import SurveyInvitation
 from models.visits import FollowUpVisit, VisitChannel, VisitRule, VisitStatus, VisitTrigger
 from push.delivery import Deliverer
 from push.outbox import OutboxRelay
-from tests.factories import make_customer, make_policy, make_staff, staff_token
+from tests.factories import make_claim, make_customer, make_policy, make_staff, staff_token
 from tests.graphql import gql
 from tests.push.test_email import SmtpServer, customer_with_email, make_channel, parse, smtp
 from workflows import surveys, visits
@@ -30,19 +30,11 @@ pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiri
 
 
 async def closed_claim(customer: Customer, policy: Policy, closed_at: datetime) -> Claim:
-    return await Claim.create(
-        report_number=f"BA{closed_at:%Y%m%d%H%M%S%f}",
-        policy=policy,
-        customer=customer,
-        loss_type="COLLISION",
+    return await make_claim(
+        customer,
+        policy,
+        ClaimStatus.CLOSED,
         loss_at=closed_at - timedelta(days=20),
-        loss_location="上海",
-        description="碰撞",
-        channel=ReportChannel.APP,
-        contact_name="张三",
-        contact_phone_encrypted="x",
-        contact_phone_masked="138****0000",
-        status=ClaimStatus.CLOSED,
         closed_at=closed_at,
     )
 
