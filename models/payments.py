@@ -60,6 +60,9 @@ class PaymentOrder(Entity):
     expires_at = fields.DatetimeField()
     paid_at = fields.DatetimeField(null=True)
     closed_at = fields.DatetimeField(null=True)
+    # The installment's id while this order is open (CREATED), else NULL: the unique
+    # constraint lets one installment have at most one open order, whoever races.
+    open_key = fields.CharField(max_length=64, null=True, unique=True)
 
     class Meta:
         table = "payment_order"
@@ -98,15 +101,18 @@ class Refund(Entity):
 
 
 class PayoutStatus(StrEnum):
+    AWAITING_APPROVAL = "AWAITING_APPROVAL"  # to an account the claimant did not choose
     PROCESSING = "PROCESSING"
     WAIT_USER_CONFIRM = "WAIT_USER_CONFIRM"  # WeChat: the customer must confirm receipt
     SUCCESS = "SUCCESS"
     FAILED = "FAILED"
+    CANCELLED = "CANCELLED"  # a proposal to another account, turned down
 
 
 class Payout(Entity):
     """A claim payout made by the gateway. Its transfer number is sent with every try,
-    so a retry after a timeout can never pay twice."""
+    so a retry after a timeout can never pay twice; ``live_key`` (unique) lets a claim
+    have at most one payout that is not FAILED or CANCELLED, whoever races to start one."""
 
     claim: fields.ForeignKeyRelation[Claim] = fields.ForeignKeyField(
         "models.Claim", related_name="payouts", on_delete=fields.RESTRICT, db_index=True
@@ -121,6 +127,10 @@ class Payout(Entity):
     confirm_package = fields.TextField(null=True)
     failure_reason = fields.CharField(max_length=255, null=True)
     finished_at = fields.DatetimeField(null=True)
+    live_key = fields.CharField(max_length=64, null=True, unique=True)  # "claim:<id>" while live
+    requested_by = fields.UUIDField(null=True)  # the staff member who started it (None: worker)
+    approved_by = fields.UUIDField(null=True)  # a second staff member, for another account
+    reason = fields.TextField(default="")  # why another account than the claimant's choice
 
     class Meta:
         table = "payout"

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
+from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from models.auth import SubjectKind
@@ -32,7 +33,15 @@ from payments.base import (
 )
 from push.outbox import emit
 from workflows.access import Actor
-from workflows.claims import ClaimError, ClaimErrorCode, load_claim, mark_paid, next_number
+from workflows.claims import (
+    ClaimAction,
+    ClaimError,
+    ClaimErrorCode,
+    load_claim,
+    mark_paid,
+    next_number,
+    record_change,
+)
 
 log = logging.getLogger("anxin.payouts")
 
@@ -42,35 +51,168 @@ RESULT_STATUS = {
     TransferState.SUCCESS: PayoutStatus.SUCCESS,
     TransferState.FAILED: PayoutStatus.FAILED,
 }
+ENDED = (PayoutStatus.FAILED, PayoutStatus.CANCELLED)  # no longer holds the claim's live key
+PROVIDER_NAMES = {"alipay": "支付宝", "wechat": "微信零钱", "sandbox": "测试账户"}
+
+
+def mask_account(provider_name: str, account: str) -> str:
+    """How an account is shown in timelines and notices: enough to recognise, not to use."""
+    label = PROVIDER_NAMES.get(provider_name, provider_name)
+    if provider_name == "wechat":
+        return label  # the openid means nothing to a person
+    name, at, domain = account.partition("@")
+    if at:
+        return f"{label} {name[:2]}***@{domain}"
+    return f"{label} {account[:3]}****{account[-4:]}" if len(account) > 7 else f"{label} ****"
+
+
+def _live_key(claim: Claim) -> str:
+    return f"claim:{claim.id}"
 
 
 async def start_payout(
     providers: Mapping[str, PaymentProvider],
     actor: Actor,
     claim_id: uuid.UUID,
-    provider_name: str,
-    payee_id: str,
+    *,
+    notify_base_url: str,
+    provider_name: str | None = None,
+    payee_id: str | None = None,
+    reason: str | None = None,
+) -> Payout:
+    """Pay the approved amount to the account the claimant chose. Another account (named
+    by staff with a reason) waits for a second staff member's approval. The database
+    allows one live payout per claim, whoever races to start one."""
+    claim = await load_claim(actor, claim_id, ClaimAction.START_PAYOUT)
+    if claim.status is not ClaimStatus.PAYING:
+        raise ClaimError(ClaimErrorCode.ILLEGAL_TRANSITION, "只有赔款支付中的案件可以发起转账")
+    chosen = (claim.payout_provider, claim.payout_account)
+    payee_id = (payee_id or "").strip() or None
+    override = provider_name is not None or payee_id is not None
+    if override and (provider_name, payee_id) == chosen:
+        override = False
+    if override:
+        if not provider_name or not payee_id:
+            raise ClaimError(ClaimErrorCode.REQUIRED, "请填写收款方式和收款账户", "payeeId")
+        if len(payee_id) > 128:
+            raise ClaimError(ClaimErrorCode.TOO_LONG, "收款账户过长", "payeeId")
+        reason = (reason or "").strip()
+        if not reason:
+            raise ClaimError(
+                ClaimErrorCode.REQUIRED, "向申请人选择以外的账户付款，须说明原因", "reason"
+            )
+        if len(reason) > 500:
+            raise ClaimError(ClaimErrorCode.TOO_LONG, "不能超过500个字", "reason")
+    else:
+        provider_name, payee_id = chosen
+        if not provider_name or not payee_id:
+            raise ClaimError(
+                ClaimErrorCode.PAYOUT_ACCOUNT_MISSING, "申请人尚未选择收款账户", "claimId"
+            )
+    provider = providers.get(provider_name)
+    if provider is None:
+        raise ClaimError(ClaimErrorCode.PROVIDER_NOT_CONFIGURED, "暂不支持该转账方式", "provider")
+    account = mask_account(provider.name, payee_id)
+    try:
+        async with in_transaction():
+            payout = await Payout.create(
+                claim_id=claim.id,
+                transfer_number=await next_number("TF"),
+                provider=provider.name,
+                payee_id=payee_id,
+                amount=claim.approved_amount,
+                status=PayoutStatus.AWAITING_APPROVAL if override else PayoutStatus.PROCESSING,
+                live_key=_live_key(claim),
+                requested_by=actor.subject_id,
+                reason=reason or "",
+            )
+            if override:
+                await record_change(
+                    claim, actor, "propose_payout", f"经办人申请将赔款支付至{account}：{reason}"
+                )
+            else:
+                await record_change(claim, actor, "start_payout", f"赔款正在转入{account}")
+    except IntegrityError:
+        raise ClaimError(
+            ClaimErrorCode.PAYOUT_IN_PROGRESS, "该案件已有进行中的转账", "claimId"
+        ) from None
+    if override:
+        await emit(
+            "claim.payout_proposed",
+            entity_type="claim",
+            entity_id=claim.id,
+            customer_id=None,  # for a second staff member to approve
+            payload={"_staff_channels": ["staff:claim-queue"], "claim_number": claim.report_number},
+        )
+        return payout
+    return await _send(provider, claim, payout, notify_base_url)
+
+
+async def approve_payout(
+    providers: Mapping[str, PaymentProvider],
+    actor: Actor,
+    claim_id: uuid.UUID,
     *,
     notify_base_url: str,
 ) -> Payout:
-    claim = await load_claim(actor, claim_id)
-    if claim.status is not ClaimStatus.PAYING:
-        raise ClaimError(ClaimErrorCode.ILLEGAL_TRANSITION, "只有赔款支付中的案件可以发起转账")
-    provider = providers.get(provider_name)
+    """A second staff member approves paying another account (four eyes): never the one
+    who proposed it. The claimant is told where their money goes."""
+    claim = await load_claim(actor, claim_id, ClaimAction.START_PAYOUT)
+    payout = await Payout.get_or_none(claim_id=claim.id, status=PayoutStatus.AWAITING_APPROVAL)
+    if payout is None:
+        raise ClaimError(ClaimErrorCode.NO_PENDING_PAYOUT, "该案件没有待审批的转账", "claimId")
+    if payout.requested_by == actor.subject_id:
+        raise ClaimError(
+            ClaimErrorCode.SECOND_PERSON_REQUIRED, "须由另一位同事审批此转账", "claimId"
+        )
+    provider = providers.get(payout.provider)
     if provider is None:
-        raise ClaimError(ClaimErrorCode.ILLEGAL_TRANSITION, "暂不支持该转账方式", "method")
-    if not payee_id.strip():
-        raise ClaimError(ClaimErrorCode.REQUIRED, "请填写收款账户", "payeeId")
-    open_payout = await Payout.filter(claim_id=claim.id, status__not=PayoutStatus.FAILED).exists()
-    if open_payout:
-        raise ClaimError(ClaimErrorCode.CONFLICT, "该案件已有进行中的转账")
-    payout = await Payout.create(
-        claim_id=claim.id,
-        transfer_number=await next_number("TF"),
-        provider=provider.name,
-        payee_id=payee_id.strip(),
-        amount=claim.approved_amount,
-    )
+        raise ClaimError(ClaimErrorCode.PROVIDER_NOT_CONFIGURED, "暂不支持该转账方式", "provider")
+    account = mask_account(payout.provider, payout.payee_id)
+    async with in_transaction():
+        approved = await Payout.filter(id=payout.id, status=PayoutStatus.AWAITING_APPROVAL).update(
+            status=PayoutStatus.PROCESSING, approved_by=actor.subject_id
+        )
+        if not approved:
+            raise ClaimError(ClaimErrorCode.NO_PENDING_PAYOUT, "该转账已被处理", "claimId")
+        await record_change(
+            claim,
+            actor,
+            "approve_payout",
+            f"赔款将支付至{account}（已复核）",
+            event_type="claim.payout_account_changed",
+            event_extra={"account": account},
+        )
+    await payout.refresh_from_db()
+    return await _send(provider, claim, payout, notify_base_url)
+
+
+async def cancel_payout(actor: Actor, claim_id: uuid.UUID, reason: str) -> Payout:
+    """Turn down a proposal to pay another account; the claim may be paid again."""
+    claim = await load_claim(actor, claim_id, ClaimAction.START_PAYOUT)
+    why = (reason or "").strip()
+    if not why or len(why) > 500:
+        raise ClaimError(ClaimErrorCode.REQUIRED, "请说明原因（500字以内）", "reason")
+    payout = await Payout.get_or_none(claim_id=claim.id, status=PayoutStatus.AWAITING_APPROVAL)
+    if payout is None:
+        raise ClaimError(ClaimErrorCode.NO_PENDING_PAYOUT, "该案件没有待审批的转账", "claimId")
+    async with in_transaction():
+        cancelled = await Payout.filter(id=payout.id, status=PayoutStatus.AWAITING_APPROVAL).update(
+            status=PayoutStatus.CANCELLED,
+            live_key=None,
+            failure_reason=why[:255],
+            finished_at=datetime.now(UTC),
+        )
+        if not cancelled:
+            raise ClaimError(ClaimErrorCode.NO_PENDING_PAYOUT, "该转账已被处理", "claimId")
+        await record_change(claim, actor, "cancel_payout", f"转账申请未获批准：{why}")
+    await payout.refresh_from_db()
+    return payout
+
+
+async def _send(
+    provider: PaymentProvider, claim: Claim, payout: Payout, notify_base_url: str
+) -> Payout:
     request = TransferRequest(
         transfer_number=payout.transfer_number,
         amount=payout.amount,
@@ -107,12 +249,14 @@ async def _transfer_once(provider: PaymentProvider, request: TransferRequest) ->
 
 
 async def apply_result(payout: Payout, result: TransferResult) -> Payout:
-    """Record what the provider says; on success the claim is paid (once)."""
+    """Record what the provider says; on success the claim is paid (once). A success for
+    a claim that is no longer waiting for money (paid twice, by an old second payout) is
+    recorded in the ledger and raised with staff, never dropped and never a crash."""
     status = RESULT_STATUS.get(result.state, PayoutStatus.PROCESSING)
     now = datetime.now(UTC)
     async with in_transaction():
         current = await Payout.filter(id=payout.id).select_for_update().get()
-        if current.status in (PayoutStatus.SUCCESS, PayoutStatus.FAILED):
+        if current.status in (PayoutStatus.SUCCESS, *ENDED):
             return current  # settled before: a late callback or query changes nothing
         await Payout.filter(id=payout.id).update(
             status=status,
@@ -120,30 +264,44 @@ async def apply_result(payout: Payout, result: TransferResult) -> Payout:
             confirm_package=result.confirm_package,
             failure_reason=(result.failure_reason or "")[:255] or None,
             finished_at=now if status in (PayoutStatus.SUCCESS, PayoutStatus.FAILED) else None,
+            live_key=None if status is PayoutStatus.FAILED else current.live_key,
         )
-        claim = await Claim.get(id=payout.claim_id)
+        claim = await Claim.filter(id=payout.claim_id).select_for_update().get()
         if status is PayoutStatus.SUCCESS:
             await _record_payout(current, result)
-            await mark_paid(
-                claim,
-                None,
-                result.provider_transfer_id or current.transfer_number,
-                claim.version,
-            )
+            if claim.status is ClaimStatus.PAYING:
+                await mark_paid(
+                    claim,
+                    None,
+                    result.provider_transfer_id or current.transfer_number,
+                    claim.version,
+                )
+            else:
+                log.error(
+                    "payout %s succeeded for claim %s which is %s: paid twice",
+                    current.transfer_number,
+                    claim.report_number,
+                    claim.status,
+                )
+                await _tell_staff(claim, "claim.payout_duplicate", current)
         elif status is PayoutStatus.FAILED:
             log.warning("payout %s failed: %s", current.transfer_number, result.failure_reason)
-            await emit(
-                "claim.payout_failed",
-                entity_type="claim",
-                entity_id=claim.id,
-                customer_id=None,  # staff act on it; the customer is told when it is paid
-                payload={
-                    "_staff_channels": ["staff:claim-queue"],
-                    "transfer_number": current.transfer_number,
-                },
-            )
+            await _tell_staff(claim, "claim.payout_failed", current)
     await payout.refresh_from_db()
     return payout
+
+
+async def _tell_staff(claim: Claim, event_type: str, payout: Payout) -> None:
+    await emit(
+        event_type,
+        entity_type="claim",
+        entity_id=claim.id,
+        customer_id=None,  # staff act on it; the customer is told when it is paid
+        payload={
+            "_staff_channels": ["staff:claim-queue"],
+            "transfer_number": payout.transfer_number,
+        },
+    )
 
 
 async def _record_payout(payout: Payout, result: TransferResult) -> None:
@@ -158,7 +316,8 @@ async def _record_payout(payout: Payout, result: TransferResult) -> None:
 
 
 async def follow_up_payouts(providers: Mapping[str, PaymentProvider]) -> int:
-    """The worker's job: ask about payouts still in flight."""
+    """The worker's job: ask about payouts still in flight. One payout that cannot be
+    settled is logged and left for the next run; it never stops the others."""
     settled = 0
     for payout in await Payout.filter(
         status__in=[PayoutStatus.PROCESSING, PayoutStatus.WAIT_USER_CONFIRM]
@@ -168,11 +327,14 @@ async def follow_up_payouts(providers: Mapping[str, PaymentProvider]) -> int:
             continue
         try:
             result = await provider.query_transfer(payout.transfer_number)
+            if result.state is TransferState.NOT_FOUND:
+                continue
+            updated = await apply_result(payout, result)
         except (ProviderUnavailable, ProviderRejected):
             continue
-        if result.state is TransferState.NOT_FOUND:
+        except Exception:
+            log.exception("payout %s not followed up", payout.transfer_number)
             continue
-        updated = await apply_result(payout, result)
         settled += updated.status in (PayoutStatus.SUCCESS, PayoutStatus.FAILED)
     return settled
 
@@ -190,11 +352,17 @@ async def record_transfer_notification(
 
 
 async def choose_payout_account(
-    actor: Actor, claim_id: uuid.UUID, provider_name: str, account: str | None, wechat_app_id: str
+    providers: Mapping[str, PaymentProvider],
+    actor: Actor,
+    claim_id: uuid.UUID,
+    provider_name: str,
+    account: str | None,
+    wechat_app_id: str,
 ) -> Claim:
-    """The customer says where the money goes: an Alipay account, or WeChat (the openid
-    of their mini-program login). Possible until the payout starts."""
-    claim = await load_claim(actor, claim_id)
+    """The claimant says where their money goes: an Alipay account, or WeChat (the openid
+    of their mini-program login). Possible until the payout starts; every change is on
+    the timeline and told to the claimant (a change they did not make is a red flag)."""
+    claim = await load_claim(actor, claim_id, ClaimAction.CHOOSE_PAYOUT_ACCOUNT)
     if claim.status in (
         ClaimStatus.PAID,
         ClaimStatus.CLOSED,
@@ -202,8 +370,10 @@ async def choose_payout_account(
         ClaimStatus.REJECTED,
     ):
         raise ClaimError(ClaimErrorCode.ILLEGAL_TRANSITION, "该案件已无需设置收款账户")
-    if await Payout.filter(claim_id=claim.id, status__not=PayoutStatus.FAILED).exists():
-        raise ClaimError(ClaimErrorCode.ILLEGAL_TRANSITION, "转账已发起，不能再修改收款账户")
+    if await Payout.exists(live_key=_live_key(claim)):
+        raise ClaimError(ClaimErrorCode.PAYOUT_IN_PROGRESS, "转账已发起，不能再修改收款账户")
+    if provider_name not in providers:
+        raise ClaimError(ClaimErrorCode.PROVIDER_NOT_CONFIGURED, "暂不支持该收款方式", "provider")
     if provider_name == "wechat":
         identity = await WechatIdentity.filter(
             customer_id=claim.customer_id, app_id=wechat_app_id
@@ -211,14 +381,26 @@ async def choose_payout_account(
         if identity is None:
             raise ClaimError(ClaimErrorCode.REQUIRED, "请先在小程序中登录以绑定微信", "provider")
         account = identity.openid
-    elif provider_name == "alipay":
-        account = (account or "").strip()
-        if not account or len(account) > 100:
-            raise ClaimError(ClaimErrorCode.REQUIRED, "请填写支付宝账户", "account")
     else:
-        raise ClaimError(ClaimErrorCode.INVALID_CHECKLIST_ITEM, "不支持的收款方式", "provider")
-    await Claim.filter(id=claim.id).update(payout_provider=provider_name, payout_account=account)
-    await claim.refresh_from_db()
+        account = (account or "").strip()
+        if not account:
+            raise ClaimError(ClaimErrorCode.REQUIRED, "请填写收款账户", "account")
+        if len(account) > 100:
+            raise ClaimError(ClaimErrorCode.TOO_LONG, "收款账户过长", "account")
+    shown = mask_account(provider_name, account)
+    async with in_transaction():
+        await Claim.filter(id=claim.id).update(
+            payout_provider=provider_name, payout_account=account
+        )
+        await claim.refresh_from_db()
+        await record_change(
+            claim,
+            actor,
+            "choose_payout_account",
+            f"收款账户已设置为{shown}",
+            event_type="claim.payout_account_changed",
+            event_extra={"account": shown},
+        )
     return claim
 
 
@@ -237,14 +419,7 @@ async def start_chosen_payouts(
             continue
         system = Actor(kind=SubjectKind.STAFF, subject_id=None, role=StaffRole.ADMIN)
         try:
-            await start_payout(
-                providers,
-                system,
-                claim.id,
-                provider_name,
-                account,
-                notify_base_url=notify_base_url,
-            )
+            await start_payout(providers, system, claim.id, notify_base_url=notify_base_url)
         except ClaimError as error:
             log.warning("automatic payout of %s not started: %s", claim.report_number, error)
             continue

@@ -65,6 +65,15 @@ TEMPLATES: dict[str, EventTemplate] = {
             sms=True,
         ),
         EventTemplate(
+            "claim.payout_account_changed",
+            "理赔收款账户变更",
+            "理赔{claim_number}的赔款将支付至{account}。如非您本人操作，请立即联系客服。",
+            "anxin://claims/{claim_id}",
+            "pages/claim/detail?id={claim_id}",
+            urgent=True,
+            sms=True,
+        ),
+        EventTemplate(
             "claim.closed",
             "理赔已结案",
             "理赔{claim_number}已结案，感谢您的耐心配合。",

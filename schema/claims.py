@@ -19,7 +19,13 @@ from models import claims as m
 from models.clock import local_time
 from models.payments import Payout, PayoutStatus
 from models.policies import Policy as PolicyModel
-from payments.payouts import choose_payout_account, start_payout
+from payments.payouts import (
+    approve_payout,
+    cancel_payout,
+    choose_payout_account,
+    mask_account,
+    start_payout,
+)
 from schema.common import INPUT, Connection, CursorArg, Money, PageArg, cny, node_uuid, paginate
 from schema.errors import Error, UserInputError
 from schema.permissions import CUSTOMER_ONLY, IsAuthenticated, staff_only
@@ -116,6 +122,10 @@ class ClaimPayout:
         "WAIT_USER_CONFIRM."
     )
     failure_reason: str | None = strawberry.field(description="Why it failed.")
+    payee: str = strawberry.field(description="The receiving account, masked.")
+    reason: str = strawberry.field(
+        description="Why staff paid another account than the claimant's choice (else empty)."
+    )
 
 
 @strawberry.type(description="A claim (理赔案件), from the report of a loss to closure.")
@@ -276,6 +286,8 @@ class Claim(relay.Node):
                 status=p.status,
                 confirm_package=p.confirm_package,
                 failure_reason=p.failure_reason,
+                payee=mask_account(p.provider, p.payee_id),
+                reason=p.reason,
             )
             for p in rows
         ]
@@ -613,7 +625,9 @@ class ClaimVersionInput:
 @strawberry.input(description="Where I want the claim money paid.")
 class ChooseClaimPayoutAccountInput:
     claim_id: relay.GlobalID = strawberry.field(description="The claim.")
-    provider: str = strawberry.field(description="`alipay` or `wechat`.")
+    provider: str = strawberry.field(
+        description="`alipay` or `wechat` (`sandbox` in development): a configured provider."
+    )
     account: str | None = strawberry.field(
         default=None,
         description="The Alipay account (user id or login); for WeChat the mini-program "
@@ -621,15 +635,35 @@ class ChooseClaimPayoutAccountInput:
     )
 
 
-@strawberry.input(description="Staff: pay an approved claim by provider transfer.")
+@strawberry.input(
+    description="Staff: pay an approved claim by provider transfer, to the account the "
+    "claimant chose; another account needs a reason and a second staff member's approval."
+)
 class StartClaimPayoutInput:
     claim_id: relay.GlobalID = strawberry.field(description="The claim (PAYING).")
-    provider: str = strawberry.field(description="`alipay`, `wechat` or `sandbox` (development).")
-    payee_id: str = strawberry.field(
-        description="Alipay user id or login, or the customer's WeChat openid."
-    )
     idempotency_key: str = strawberry.field(
         description="A unique key (8-128 characters): a retry returns the same payout."
+    )
+    provider: str | None = strawberry.field(
+        default=None,
+        description="Only to pay another account than the claimant's choice: `alipay`, "
+        "`wechat` or `sandbox` (development).",
+    )
+    payee_id: str | None = strawberry.field(
+        default=None,
+        description="Only to pay another account: the Alipay account or WeChat openid.",
+    )
+    reason: str | None = strawberry.field(
+        default=None,
+        description="Why another account (required then; shown on the claim's timeline).",
+    )
+
+
+@strawberry.input(description="Staff: approve or turn down a payout to another account.")
+class ClaimPayoutDecisionInput:
+    claim_id: relay.GlobalID = strawberry.field(description="The claim.")
+    reason: str | None = strawberry.field(
+        default=None, description="Why it is turned down (required to cancel)."
     )
 
 
@@ -899,8 +933,9 @@ class ClaimMutations:
         )
 
     @strawberry.mutation(
-        description="Staff (CLAIM_PAY): transfer the approved amount; the claim becomes PAID "
-        "when the provider reports success.",
+        description="Staff (CLAIM_PAY): transfer the approved amount to the account the "
+        "claimant chose; the claim becomes PAID when the provider reports success. Another "
+        "account (with a reason) waits for `approveClaimPayout` by a second staff member.",
         permission_classes=staff_only(Permission.CLAIM_PAY),
     )
     async def start_claim_payout(
@@ -917,14 +952,20 @@ class ClaimMutations:
                 services.payment_providers,
                 info.context.actor,
                 claim_id,
-                input.provider,
-                input.payee_id,
                 notify_base_url=services.settings.public_base_url,
+                provider_name=input.provider,
+                payee_id=input.payee_id,
+                reason=input.reason,
             )
             return {"claim_id": str(payout.claim_id)}
 
         async def once_only() -> m.Claim:
-            request = {"claim": str(claim_id), "provider": input.provider, "payee": input.payee_id}
+            request = {
+                "claim": str(claim_id),
+                "provider": input.provider,
+                "payee": input.payee_id,
+                "reason": input.reason,
+            }
             try:
                 await once(
                     f"{info.context.actor.subject_id}:startClaimPayout",
@@ -939,6 +980,47 @@ class ClaimMutations:
         return await _act(once_only)
 
     @strawberry.mutation(
+        description="Staff (CLAIM_PAY): approve a payout to another account than the "
+        "claimant's choice; never the one who proposed it. The claimant is notified.",
+        permission_classes=staff_only(Permission.CLAIM_PAY),
+    )
+    async def approve_claim_payout(
+        self,
+        info: Info,
+        input: Annotated[ClaimPayoutDecisionInput, strawberry.argument(description=INPUT)],
+    ) -> ClaimPayload:
+        services = info.context.services
+        claim_id = node_uuid(input.claim_id, "Claim")
+
+        async def approve() -> m.Claim:
+            await approve_payout(
+                services.payment_providers,
+                info.context.actor,
+                claim_id,
+                notify_base_url=services.settings.public_base_url,
+            )
+            return await m.Claim.get(id=claim_id)
+
+        return await _act(approve)
+
+    @strawberry.mutation(
+        description="Staff (CLAIM_PAY): turn down a payout to another account.",
+        permission_classes=staff_only(Permission.CLAIM_PAY),
+    )
+    async def cancel_claim_payout(
+        self,
+        info: Info,
+        input: Annotated[ClaimPayoutDecisionInput, strawberry.argument(description=INPUT)],
+    ) -> ClaimPayload:
+        claim_id = node_uuid(input.claim_id, "Claim")
+
+        async def cancel() -> m.Claim:
+            await cancel_payout(info.context.actor, claim_id, input.reason or "")
+            return await m.Claim.get(id=claim_id)
+
+        return await _act(cancel)
+
+    @strawberry.mutation(
         description="Choose where the money of my claim is paid (Alipay or WeChat); "
         "it is transferred there once the claim is approved.",
         permission_classes=CUSTOMER_ONLY,
@@ -950,6 +1032,7 @@ class ClaimMutations:
     ) -> ClaimPayload:
         return await _act(
             lambda: choose_payout_account(
+                info.context.services.payment_providers,
                 info.context.actor,
                 node_uuid(input.claim_id, "Claim"),
                 input.provider,
@@ -993,7 +1076,9 @@ class ClaimSubscriptions:
     ) -> AsyncGenerator[Claim, None]:
         actor = info.context.actor
         try:
-            claim = await flows.load_claim(actor, node_uuid(claim_id, "Claim"))
+            claim = await flows.load_claim(
+                actor, node_uuid(claim_id, "Claim"), flows.ClaimAction.VIEW
+            )
         except flows.ClaimError:
             raise UserInputError("未找到该理赔案件") from None
         async for _ in info.context.services.bus.subscribe(f"claim:{claim.id}"):

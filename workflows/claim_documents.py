@@ -21,7 +21,13 @@ from api.services import Services
 from models.claims import Claim, ClaimDocument, ClaimStatus
 from storage.images import Purpose, Source, StoredFile, UploadRejected, hamming, ingest
 from workflows.access import Actor
-from workflows.claims import ClaimError, ClaimErrorCode, claim_checklist, load_claim
+from workflows.claims import (
+    ClaimAction,
+    ClaimError,
+    ClaimErrorCode,
+    claim_checklist,
+    load_claim,
+)
 
 S = ClaimStatus
 UPLOAD_STATES = frozenset(
@@ -47,7 +53,7 @@ def _file_name(name: str) -> str:
 async def add_documents(
     services: Services, actor: Actor, claim_id: uuid.UUID, uploads: list[Upload]
 ) -> Claim:
-    claim = await load_claim(actor, claim_id)
+    claim = await load_claim(actor, claim_id, ClaimAction.UPLOAD_DOCUMENTS)
     if claim.status not in UPLOAD_STATES:
         raise ClaimError(ClaimErrorCode.ILLEGAL_TRANSITION, "案件已核定或结案，不能再上传材料")
     settings = services.settings

@@ -125,10 +125,70 @@ class ClaimErrorCode(StrEnum):
     NOT_A_PDF = "NOT_A_PDF"
     TOO_MANY_PIXELS = "TOO_MANY_PIXELS"
     CORRUPT_IMAGE = "CORRUPT_IMAGE"
+    NOT_ALLOWED = "NOT_ALLOWED"
+    PROVIDER_NOT_CONFIGURED = "PROVIDER_NOT_CONFIGURED"
+    PAYOUT_ACCOUNT_MISSING = "PAYOUT_ACCOUNT_MISSING"
+    PAYOUT_IN_PROGRESS = "PAYOUT_IN_PROGRESS"
+    NO_PENDING_PAYOUT = "NO_PENDING_PAYOUT"
+    SECOND_PERSON_REQUIRED = "SECOND_PERSON_REQUIRED"
 
 
 class ClaimError(DomainError):
     pass
+
+
+class ClaimAction(StrEnum):
+    """Everything anyone does to a claim; each names who may do it in the tables below."""
+
+    VIEW = "VIEW"
+    SUBMIT = "SUBMIT"
+    WITHDRAW = "WITHDRAW"
+    SUPPLEMENT = "SUPPLEMENT"
+    UPLOAD_DOCUMENTS = "UPLOAD_DOCUMENTS"
+    CHOOSE_PAYOUT_ACCOUNT = "CHOOSE_PAYOUT_ACCOUNT"
+    ASSIGN = "ASSIGN"
+    REQUEST_INFO = "REQUEST_INFO"
+    ADD_NOTE = "ADD_NOTE"
+    DECIDE = "DECIDE"
+    APPROVE_DECISION = "APPROVE_DECISION"
+    REJECT = "REJECT"
+    RECORD_PAYMENT = "RECORD_PAYMENT"
+    START_PAYOUT = "START_PAYOUT"
+    CLOSE = "CLOSE"
+    ARCHIVE = "ARCHIVE"
+
+
+class ClaimRole(StrEnum):
+    """What a customer is to a claim they can see."""
+
+    CLAIMANT = "CLAIMANT"  # reported it, and is paid by it
+    HOLDER = "HOLDER"  # holds the policy the claim is on (sees it, acts only as claimant)
+
+
+A = ClaimAction
+CUSTOMER_MAY: dict[ClaimAction, frozenset[ClaimRole]] = {
+    A.VIEW: frozenset({ClaimRole.CLAIMANT, ClaimRole.HOLDER}),
+    A.SUBMIT: frozenset({ClaimRole.CLAIMANT}),
+    A.WITHDRAW: frozenset({ClaimRole.CLAIMANT}),
+    A.SUPPLEMENT: frozenset({ClaimRole.CLAIMANT}),
+    A.UPLOAD_DOCUMENTS: frozenset({ClaimRole.CLAIMANT}),
+    # Whose money it is says where it goes: never the holder of someone else's claim.
+    A.CHOOSE_PAYOUT_ACCOUNT: frozenset({ClaimRole.CLAIMANT}),
+}
+STAFF_MAY: dict[ClaimAction, Permission] = {
+    A.VIEW: Permission.CLAIM_READ,
+    A.UPLOAD_DOCUMENTS: Permission.CLAIM_REPORT,  # documents brought to the counter
+    A.ASSIGN: Permission.CLAIM_ASSIGN,
+    A.REQUEST_INFO: Permission.CLAIM_REVIEW,
+    A.ADD_NOTE: Permission.CLAIM_REVIEW,
+    A.DECIDE: Permission.CLAIM_REVIEW,
+    A.APPROVE_DECISION: Permission.CLAIM_APPROVE_ABOVE_LIMIT,
+    A.REJECT: Permission.CLAIM_REVIEW,
+    A.RECORD_PAYMENT: Permission.CLAIM_PAY,
+    A.START_PAYOUT: Permission.CLAIM_PAY,
+    A.CLOSE: Permission.CLAIM_REVIEW,
+    A.ARCHIVE: Permission.CLAIM_READ,
+}
 
 
 class ClaimWarning(StrEnum):
@@ -402,10 +462,34 @@ async def _record(
     )
 
 
-async def load_claim(actor: Actor, claim_id: uuid.UUID) -> Claim:
+async def claim_roles(actor: Actor, claim: Claim) -> frozenset[ClaimRole]:
+    """What the calling customer is to ``claim`` (nothing for staff)."""
+    if not actor.is_customer or actor.subject_id is None:
+        return frozenset()
+    roles = set()
+    if claim.customer_id == actor.subject_id:
+        roles.add(ClaimRole.CLAIMANT)
+    if await Policy.exists(id=claim.policy_id, holder_id=actor.subject_id):
+        roles.add(ClaimRole.HOLDER)
+    return frozenset(roles)
+
+
+async def may(actor: Actor, claim: Claim, action: ClaimAction) -> bool:
+    """The rule tables above, for one caller, claim and action."""
+    if actor.is_customer:
+        return bool(CUSTOMER_MAY.get(action, frozenset()) & await claim_roles(actor, claim))
+    permission = STAFF_MAY.get(action)
+    return actor.is_staff and permission is not None and actor.can(permission)
+
+
+async def load_claim(actor: Actor, claim_id: uuid.UUID, action: ClaimAction) -> Claim:
+    """The claim, if ``actor`` may see it (else NOT_FOUND, as if it did not exist) and
+    may take ``action`` on it (else NOT_ALLOWED)."""
     claim = await visible_claims(actor).filter(id=claim_id).first()
     if claim is None:
         raise ClaimError(ClaimErrorCode.CLAIM_NOT_FOUND, "未找到该理赔案件", "claimId")
+    if not await may(actor, claim, action):
+        raise ClaimError(ClaimErrorCode.NOT_ALLOWED, "只有理赔申请人本人可以进行此操作", "claimId")
     return claim
 
 
@@ -450,6 +534,30 @@ async def _move(
     return claim
 
 
+async def record_change(
+    claim: Claim,
+    actor: Actor | None,
+    action: str,
+    note: str,
+    *,
+    event_type: str | None = None,
+    event_extra: dict[str, Any] | None = None,
+) -> None:
+    """A change that keeps the status (a payout account chosen, a payout proposed) on the
+    timeline, and announced to the claimant when ``event_type`` is given: in the
+    caller's transaction, or in one of its own."""
+    async with in_transaction():
+        await _record(claim, actor, action, claim.status, claim.status, note)
+        if event_type is not None:
+            await emit(
+                event_type,
+                entity_type="claim",
+                entity_id=claim.id,
+                customer_id=claim.customer_id,
+                payload=_payload(claim, **(event_extra or {})),
+            )
+
+
 def _conflict() -> ClaimError:
     return ClaimError(
         ClaimErrorCode.CONFLICT, "该案件已被他人更新，请刷新后重试", "expectedVersion"
@@ -474,9 +582,7 @@ async def claim_checklist(claim: Claim) -> list[dict[str, Any]]:
 
 async def submit_claim(actor: Actor, claim_id: uuid.UUID, explanation: str | None) -> Claim:
     """The customer submits: with the checklist complete, or explaining what is missing."""
-    claim = await load_claim(actor, claim_id)
-    if not actor.is_customer:
-        raise ClaimError(ClaimErrorCode.ILLEGAL_TRANSITION, "只有客户本人可以提交理赔申请")
+    claim = await load_claim(actor, claim_id, A.SUBMIT)
     missing = await missing_documents(claim, await claim_checklist(claim))
     explanation = (explanation or "").strip() or None
     if missing and explanation is None:
@@ -497,16 +603,14 @@ async def submit_claim(actor: Actor, claim_id: uuid.UUID, explanation: str | Non
 
 
 async def withdraw_claim(actor: Actor, claim_id: uuid.UUID, reason: str | None) -> Claim:
-    claim = await load_claim(actor, claim_id)
-    if not actor.is_customer:
-        raise ClaimError(ClaimErrorCode.ILLEGAL_TRANSITION, "只有客户本人可以撤案")
+    claim = await load_claim(actor, claim_id, A.WITHDRAW)
     note = "客户已撤案" + (f"：{reason.strip()}" if reason and reason.strip() else "")
     return await _move(claim, S.WITHDRAWN, actor, action="withdraw", note=note)
 
 
 async def supplement_documents(actor: Actor, claim_id: uuid.UUID, note: str) -> Claim:
     """The customer answers a request for more information; review resumes."""
-    claim = await load_claim(actor, claim_id)
+    claim = await load_claim(actor, claim_id, A.SUPPLEMENT)
     text = _required(note, "note", 2000)
     return await _move(
         claim, S.UNDER_REVIEW, actor, action="supplement", note=f"客户已补充：{text}"
@@ -520,7 +624,7 @@ async def assign_claim(
     actor: Actor, claim_id: uuid.UUID, adjuster_id: uuid.UUID, expected_version: int
 ) -> Claim:
     """Give a submitted claim to an adjuster; review starts."""
-    claim = await load_claim(actor, claim_id)
+    claim = await load_claim(actor, claim_id, A.ASSIGN)
     adjuster = await StaffUser.get_or_none(id=adjuster_id, is_active=True)
     if adjuster is None or adjuster.role not in (StaffRole.ADJUSTER, StaffRole.SUPERVISOR):
         raise ClaimError(ClaimErrorCode.NOT_AN_ADJUSTER, "请选择理赔人员", "adjusterId")
@@ -551,7 +655,7 @@ async def request_more_info(
     actor: Actor, claim_id: uuid.UUID, items: list[str], reason: str, expected_version: int
 ) -> Claim:
     """Once per claim, with one complete list and a reason, both shown to the customer."""
-    claim = await load_claim(actor, claim_id)
+    claim = await load_claim(actor, claim_id, A.REQUEST_INFO)
     if claim.more_info_requested_at is not None:
         raise ClaimError(
             ClaimErrorCode.MORE_INFO_ALREADY_REQUESTED, "补充材料只能一次性提出", "items"
@@ -577,7 +681,7 @@ async def request_more_info(
 
 
 async def add_note(actor: Actor, claim_id: uuid.UUID, text: str) -> InvestigationNote:
-    claim = await load_claim(actor, claim_id)
+    claim = await load_claim(actor, claim_id, A.ADD_NOTE)
     if claim.status is S.CLOSED:
         raise ClaimError(ClaimErrorCode.ILLEGAL_TRANSITION, "已结案的案件只读")
     assert actor.subject_id is not None
@@ -637,7 +741,7 @@ async def decide_claim(
 ) -> Claim:
     """Approve in full or in part. Above the authority limit an adjuster's decision waits
     for a supervisor (``pending_approval``); nothing is announced until then."""
-    claim = await load_claim(actor, claim_id)
+    claim = await load_claim(actor, claim_id, A.DECIDE)
     if expected_version != claim.version:
         raise _conflict()
     if claim.status is not S.UNDER_REVIEW:
@@ -705,7 +809,7 @@ async def _finish_decision(
 async def approve_pending_decision(
     actor: Actor, claim_id: uuid.UUID, expected_version: int
 ) -> Claim:
-    claim = await load_claim(actor, claim_id)
+    claim = await load_claim(actor, claim_id, A.APPROVE_DECISION)
     if not claim.pending_approval or claim.status is not S.UNDER_REVIEW:
         raise ClaimError(ClaimErrorCode.NO_PENDING_DECISION, "该案件没有待审批的核定")
     if expected_version != claim.version:
@@ -731,7 +835,7 @@ async def reject_claim(
 ) -> Claim:
     """Reject with a reason code and an explanation, both shown to the customer; the
     rejection notice goes out with the decision (well within the 3 days)."""
-    claim = await load_claim(actor, claim_id)
+    claim = await load_claim(actor, claim_id, A.REJECT)
     text = _required(explanation, "explanation", 2000)
     return await _move(
         claim,
@@ -753,7 +857,7 @@ async def record_payment(
     actor: Actor, claim_id: uuid.UUID, reference: str, expected_version: int
 ) -> Claim:
     """Staff record a payout made outside the gateway (e.g. a bank transfer)."""
-    claim = await load_claim(actor, claim_id)
+    claim = await load_claim(actor, claim_id, A.RECORD_PAYMENT)
     return await mark_paid(
         claim, actor, _required(reference, "payoutReference", 64), expected_version
     )
@@ -797,7 +901,7 @@ async def mark_paid(
 async def close_claim(actor: Actor, claim_id: uuid.UUID, expected_version: int) -> Claim:
     """Close a paid, rejected or withdrawn claim: read-only from now on. Asks the
     customer for a rating and a follow-up visit (consumed by the surveys issue)."""
-    claim = await load_claim(actor, claim_id)
+    claim = await load_claim(actor, claim_id, A.CLOSE)
     async with in_transaction():
         claim = await _move(
             claim,
@@ -825,7 +929,7 @@ async def close_claim(actor: Actor, claim_id: uuid.UUID, expected_version: int) 
 async def archive(actor: Actor, claim_id: uuid.UUID) -> dict[str, Any]:
     """The archive of a closed claim: the claim, its timeline, the decision and a manifest
     of its files with their hashes (so the file set can be verified later)."""
-    claim = await load_claim(actor, claim_id)
+    claim = await load_claim(actor, claim_id, A.ARCHIVE)
     if claim.status is not S.CLOSED:
         raise ClaimError(ClaimErrorCode.ILLEGAL_TRANSITION, "只有已结案的案件可以导出归档")
     policy = await Policy.get(id=claim.policy_id)

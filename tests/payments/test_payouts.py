@@ -27,9 +27,12 @@ from tests.claims_helpers import auto_policy, gid, loss_input
 from tests.factories import customer_token, make_customer, make_staff, staff_token
 from tests.graphql import gql
 
+CHOOSE = """mutation($input: ChooseClaimPayoutAccountInput!) {
+  chooseClaimPayoutAccount(input: $input) { claim { id } errors { field code } } }"""
 PAYOUT = """mutation($input: StartClaimPayoutInput!) { startClaimPayout(input: $input) {
   claim { status paidAmount { amount } payouts { transferNumber status failureReason
-          confirmPackage amount { amount } } }
+          confirmPackage amount { amount } payee reason }
+          timeline { action note } }
   errors { code message } } }"""
 
 
@@ -80,6 +83,15 @@ async def paying_claim(client: httpx.AsyncClient, services: Services) -> dict[st
     supervisor_user = await make_staff(StaffRole.SUPERVISOR)
     supervisor = await staff_token(services, supervisor_user)
     claim = (await do(client, REPORT, customer, **loss_input(policy)))["claim"]
+    chosen = await do(
+        client,
+        CHOOSE,
+        customer,
+        claimId=claim["id"],
+        provider="sandbox",
+        account="2088000000000001",
+    )
+    assert chosen["errors"] == []
     claim = (await do(client, SUBMIT, customer, claimId=claim["id"], explanation="稍后补交"))[
         "claim"
     ]
@@ -105,7 +117,7 @@ async def paying_claim(client: httpx.AsyncClient, services: Services) -> dict[st
         )
     )["claim"]
     assert claim["status"] == "PAYING"
-    return {"claim_id": claim["id"], "staff": supervisor}
+    return {"claim_id": claim["id"], "staff": supervisor, "customer": customer}
 
 
 def use(services: Services, behaviour: str) -> FlakyProvider:
@@ -122,9 +134,7 @@ async def start(client: httpx.AsyncClient, setup: dict[str, Any]) -> dict[str, A
         {
             "input": {
                 "claimId": setup["claim_id"],
-                "provider": "sandbox",
-                "payeeId": "2088000000000001",
-                "idempotencyKey": f"payout-key-{setup['attempt']:04d}",
+                "idempotencyKey": f"payout-{setup['attempt']:04d}",
             }
         },
         token=setup["staff"],
@@ -192,14 +202,7 @@ async def test_a_retried_request_returns_the_same_payout(
 ) -> None:
     setup = await paying_claim(client, services)
     provider = use(services, "ok")
-    request = {
-        "input": {
-            "claimId": setup["claim_id"],
-            "provider": "sandbox",
-            "payeeId": "2088000000000001",
-            "idempotencyKey": "payout-same-key",
-        }
-    }
+    request = {"input": {"claimId": setup["claim_id"], "idempotencyKey": "payout-same-key"}}
     first = await gql(client, PAYOUT, request, token=setup["staff"])
     again = await gql(client, PAYOUT, request, token=setup["staff"])
     assert first["data"]["startClaimPayout"]["errors"] == []
@@ -243,18 +246,20 @@ async def test_customers_choose_where_their_money_goes(
     policy, _ = await auto_policy(services, holder)
     token = await customer_token(services, holder)
     claim = (await do(client, REPORT, token, **loss_input(policy)))["claim"]
-    choose = """mutation($input: ChooseClaimPayoutAccountInput!) {
-      chooseClaimPayoutAccount(input: $input) { claim { id } errors { field code } } }"""
 
     async def pick(provider: str, account: str | None = None) -> list[dict[str, Any]]:
         body = await gql(
             client,
-            choose,
+            CHOOSE,
             {"input": {"claimId": claim["id"], "provider": provider, "account": account}},
             token=token,
         )
         return body["data"]["chooseClaimPayoutAccount"]["errors"]
 
+    # A provider the gateway has no contract with is refused, never silently accepted.
+    assert await pick("wechat") == [{"field": "provider", "code": "PROVIDER_NOT_CONFIGURED"}]
+    services.payment_providers["wechat"] = SandboxProvider(b"w" * 32)
+    services.payment_providers["alipay"] = SandboxProvider(b"a" * 32)
     assert await pick("wechat") == [{"field": "provider", "code": "REQUIRED"}]
     assert await pick("alipay") == [{"field": "account", "code": "REQUIRED"}]
     assert await pick("alipay", "wangfang@example.cn") == []

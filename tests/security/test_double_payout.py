@@ -1,0 +1,193 @@
+"""A claim is paid once: concurrent staff clicks with distinct idempotency keys, the
+worker racing staff, and another account proposed while a payout is live all end with
+one live payout and one transfer; the database enforces it (a unique live key), not a
+check in Python. A stray second success is recorded and raised, never a crash."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+from strawberry import relay
+
+from api.services import Services
+from models.claims import Claim, ClaimEvent, ClaimStatus
+from models.notifications import OutboxEvent
+from models.payments import LedgerEntry, Payout, PayoutStatus
+from models.staff import StaffRole
+from payments.base import TransferRequest, TransferResult, TransferState
+from payments.payouts import follow_up_payouts, start_chosen_payouts
+from payments.sandbox import SandboxProvider
+from tests.conftest import postgres_only
+from tests.factories import make_staff, staff_token
+from tests.graphql import gql
+from tests.payments.test_payouts import PAYOUT, paying_claim
+
+APPROVE = """mutation($input: ClaimPayoutDecisionInput!) { approveClaimPayout(input: $input) {
+  claim { status payouts { status payee reason } timeline { action note } }
+  errors { code field } } }"""
+CANCEL = APPROVE.replace("approveClaimPayout", "cancelClaimPayout")
+
+
+class SlowProvider(SandboxProvider):
+    """The sandbox with a provider's latency, so racing requests really overlap."""
+
+    def __init__(self) -> None:
+        super().__init__(b"s" * 32)
+        self.transfers: list[TransferRequest] = []
+
+    async def transfer(self, request: TransferRequest) -> TransferResult:
+        self.transfers.append(request)
+        await asyncio.sleep(0.05)
+        return TransferResult(request.transfer_number, TransferState.SUCCESS, "T-slow")
+
+    async def query_transfer(self, transfer_number: str) -> TransferResult:
+        return TransferResult(transfer_number, TransferState.NOT_FOUND)
+
+
+def claim_uuid(setup: dict[str, Any]) -> str:
+    return relay.GlobalID.from_id(setup["claim_id"]).node_id
+
+
+async def pay(
+    client: httpx.AsyncClient,
+    setup: dict[str, Any],
+    key: str,
+    token: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    body = await gql(
+        client,
+        PAYOUT,
+        {"input": {"claimId": setup["claim_id"], "idempotencyKey": key, **extra}},
+        token=setup["staff"],
+    )
+    return body["data"]["startClaimPayout"]
+
+
+@postgres_only
+async def test_six_concurrent_payouts_pay_once(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    setup = await paying_claim(client, services)
+    provider = SlowProvider()
+    services.payment_providers["sandbox"] = provider
+    others = [
+        {"provider": "sandbox", "payeeId": f"20880000000001{n}", "reason": "客户来电更换账户"}
+        for n in range(3)
+    ]
+    answers = await asyncio.gather(
+        *[pay(client, setup, f"payout-race-{n:02d}") for n in range(3)],
+        *[pay(client, setup, f"payout-other-{n:02d}", **extra) for n, extra in enumerate(others)],
+        start_chosen_payouts(services.payment_providers, notify_base_url="http://127.0.0.1"),
+    )
+    live = await Payout.filter(claim_id=claim_uuid(setup), live_key__not_isnull=True)
+    assert len(live) == 1
+    assert await Payout.filter(claim_id=claim_uuid(setup)).count() == 1
+    assert len(provider.transfers) <= 1
+    codes = [e["code"] for a in answers if isinstance(a, dict) for e in a["errors"]]
+    assert codes.count("PAYOUT_IN_PROGRESS") >= 5
+    assert await LedgerEntry.filter(kind="PAYOUT").count() == len(provider.transfers)
+
+
+async def test_sequential_payouts_after_success_are_refused(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    setup = await paying_claim(client, services)
+    services.payment_providers["sandbox"] = SlowProvider()
+    first = await pay(client, setup, "payout-first-1")
+    assert first["errors"] == [] and first["claim"]["status"] == "PAID"
+    again = await pay(client, setup, "payout-again-1")
+    assert again["errors"][0]["code"] == "ILLEGAL_TRANSITION"
+    assert await Payout.filter(claim_id=claim_uuid(setup)).count() == 1
+
+
+async def test_staff_pay_the_claimants_account_and_another_needs_a_second_person(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    setup = await paying_claim(client, services)
+    provider = SlowProvider()
+    services.payment_providers["sandbox"] = provider
+    # Another account without a reason: refused, nothing recorded.
+    bare = await pay(client, setup, "payout-bare-1", provider="sandbox", payeeId="2088999")
+    assert [e["code"] for e in bare["errors"]] == ["REQUIRED"]
+    assert await Payout.filter(claim_id=claim_uuid(setup)).count() == 0
+    proposed = await pay(
+        client, setup, "payout-prop-1", provider="sandbox", payeeId="2088999000", reason="客户来电"
+    )
+    assert proposed["errors"] == []
+    assert proposed["claim"]["status"] == "PAYING"
+    assert proposed["claim"]["payouts"][0]["status"] == "AWAITING_APPROVAL"
+    assert provider.transfers == []
+    assert "propose_payout" in [t["action"] for t in proposed["claim"]["timeline"]]
+    # The proposer cannot approve their own proposal.
+    own = await gql(
+        client, APPROVE, {"input": {"claimId": setup["claim_id"]}}, token=setup["staff"]
+    )
+    assert own["data"]["approveClaimPayout"]["errors"][0]["code"] == "SECOND_PERSON_REQUIRED"
+    assert provider.transfers == []
+    # A second supervisor approves: paid to that account, the claimant is told.
+    second = await staff_token(services, await make_staff(StaffRole.SUPERVISOR))
+    approved = await gql(client, APPROVE, {"input": {"claimId": setup["claim_id"]}}, token=second)
+    answer = approved["data"]["approveClaimPayout"]
+    assert answer["errors"] == []
+    assert answer["claim"]["status"] == "PAID"
+    assert [t.payee_id for t in provider.transfers] == ["2088999000"]
+    notice = await OutboxEvent.filter(event_type="claim.payout_account_changed").first()
+    claim = await Claim.get(id=claim_uuid(setup))
+    assert notice is not None and notice.customer_id == claim.customer_id
+    assert await ClaimEvent.filter(claim_id=claim.id, action="approve_payout").exists()
+
+
+async def test_a_turned_down_proposal_frees_the_claim_for_the_chosen_account(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    setup = await paying_claim(client, services)
+    provider = SlowProvider()
+    services.payment_providers["sandbox"] = provider
+    await pay(client, setup, "payout-prop-2", provider="sandbox", payeeId="2088777000", reason="?")
+    second = await staff_token(services, await make_staff(StaffRole.SUPERVISOR))
+    no_reason = await gql(client, CANCEL, {"input": {"claimId": setup["claim_id"]}}, token=second)
+    assert no_reason["data"]["cancelClaimPayout"]["errors"][0]["code"] == "REQUIRED"
+    cancelled = await gql(
+        client,
+        CANCEL,
+        {"input": {"claimId": setup["claim_id"], "reason": "无法核实"}},
+        token=second,
+    )
+    assert cancelled["data"]["cancelClaimPayout"]["errors"] == []
+    paid = await pay(client, setup, "payout-chosen-2")
+    assert paid["claim"]["status"] == "PAID"
+    assert [t.payee_id for t in provider.transfers] == ["2088000000000001"]
+
+
+async def test_a_stray_second_success_is_recorded_and_raised_not_a_crash(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    setup = await paying_claim(client, services)
+    services.payment_providers["sandbox"] = SlowProvider()
+    paid = await pay(client, setup, "payout-first-3")
+    assert paid["claim"]["status"] == "PAID"
+    # A payout left over from before the live key (or a manual fix) that then succeeds.
+    stray = await Payout.create(
+        claim_id=claim_uuid(setup),
+        transfer_number="TF-STRAY-0001",
+        provider="sandbox",
+        payee_id="2088000000000001",
+        amount=paid["claim"]["paidAmount"]["amount"],
+        status=PayoutStatus.PROCESSING,
+    )
+
+    class Succeeds(SlowProvider):
+        async def query_transfer(self, transfer_number: str) -> TransferResult:
+            return TransferResult(transfer_number, TransferState.SUCCESS, "T-stray")
+
+    services.payment_providers["sandbox"] = Succeeds()
+    assert await follow_up_payouts(services.payment_providers) == 1
+    assert (await Payout.get(id=stray.id)).status is PayoutStatus.SUCCESS
+    assert (await Claim.get(id=claim_uuid(setup))).status is ClaimStatus.PAID
+    assert (
+        await LedgerEntry.filter(kind="PAYOUT").count() == 2
+    )  # the money left twice: on the books
+    assert await OutboxEvent.filter(event_type="claim.payout_duplicate").exists()
