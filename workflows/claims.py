@@ -756,15 +756,16 @@ async def decide_claim(
             ClaimErrorCode.NOTHING_APPROVED, "核定金额为零，请作出拒赔决定并说明理由", "lines"
         )
     above_limit = approved > services.settings.adjuster_authority_limit
+    # Lines, status, timeline and event in one transaction that first locks the claim at
+    # the version the adjuster saw: a decision that loses a race writes nothing at all.
     async with in_transaction():
+        claim = await _lock(claim.id, expected_version)
         await ClaimLine.filter(claim_id=claim.id).delete()
         await ClaimLine.bulk_create([ClaimLine(claim_id=claim.id, **p) for p in priced])
         if above_limit and not actor.can(Permission.CLAIM_APPROVE_ABOVE_LIMIT):
-            changed = await Claim.filter(id=claim.id, version=claim.version).update(
+            await Claim.filter(id=claim.id, version=claim.version).update(
                 pending_approval=True, approved_amount=approved, version=F("version") + 1
             )
-            if not changed:
-                raise _conflict()
             await claim.refresh_from_db()
             await _record(
                 claim,
@@ -775,7 +776,16 @@ async def decide_claim(
                 "核定金额超出权限，已提交主管审批",
             )
             return claim
-    return await _finish_decision(claim, actor, priced, approved)
+        return await _finish_decision(claim, actor, priced, approved)
+
+
+async def _lock(claim_id: uuid.UUID, expected_version: int) -> Claim:
+    """The claim's row, locked until the caller's transaction ends, if it is still at
+    the version the caller saw (else CONFLICT, before anything is written)."""
+    claim = await Claim.filter(id=claim_id).select_for_update().get()
+    if claim.version != expected_version:
+        raise _conflict()
+    return claim
 
 
 async def _finish_decision(
@@ -814,16 +824,18 @@ async def approve_pending_decision(
         raise ClaimError(ClaimErrorCode.NO_PENDING_DECISION, "该案件没有待审批的核定")
     if expected_version != claim.version:
         raise _conflict()
-    rows = await ClaimLine.filter(claim_id=claim.id)
-    priced = [
-        {
-            "claimed_amount": r.claimed_amount,
-            "deductible_applied": r.deductible_applied,
-            "approved_amount": r.approved_amount,
-        }
-        for r in rows
-    ]
-    return await _finish_decision(claim, actor, priced, claim.approved_amount)
+    async with in_transaction():  # the lines approved are the lines of this version
+        claim = await _lock(claim.id, expected_version)
+        rows = await ClaimLine.filter(claim_id=claim.id)
+        priced = [
+            {
+                "claimed_amount": r.claimed_amount,
+                "deductible_applied": r.deductible_applied,
+                "approved_amount": r.approved_amount,
+            }
+            for r in rows
+        ]
+        return await _finish_decision(claim, actor, priced, claim.approved_amount)
 
 
 async def reject_claim(
