@@ -69,6 +69,7 @@ class PaymentOrder(Entity):
 
 
 class RefundStatus(StrEnum):
+    QUEUED = "QUEUED"  # decided by the system (a duplicate payment), sent by the worker
     PROCESSING = "PROCESSING"
     SUCCESS = "SUCCESS"
     FAILED = "FAILED"
@@ -93,7 +94,7 @@ class Refund(Entity):
     note = fields.TextField(default="")
     status = fields.CharEnumField(RefundStatus, max_length=16, default=RefundStatus.PROCESSING)
     provider_refund_id = fields.CharField(max_length=64, null=True)
-    requested_by = fields.UUIDField()
+    requested_by = fields.UUIDField(null=True)  # staff; None: the system (duplicate payment)
     finished_at = fields.DatetimeField(null=True)
 
     class Meta:

@@ -19,7 +19,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from models.payments import LedgerEntry, LedgerKind, OrderStatus, PaymentOrder
+from models.payments import LedgerEntry, LedgerKind, OrderStatus, PaymentOrder, RefundReason
 from models.policies import Policy, PremiumInstallment
 from payments.base import (
     CallbackReply,
@@ -42,6 +42,7 @@ from workflows.ids import global_id
 log = logging.getLogger("anxin.payments")
 security_log = logging.getLogger("anxin.security")
 ORDER_LIFETIME = timedelta(minutes=30)
+PAYMENT_ALERTS = "staff:payment-alerts"
 PREMIUM_OWED = ("PENDING", "ACTIVE", "LAPSED")
 
 METHOD_PROVIDER = {
@@ -62,6 +63,7 @@ class PaymentErrorCode(StrEnum):
     PROVIDER_REJECTED = "PROVIDER_REJECTED"
     ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
     INVALID_AMOUNT = "INVALID_AMOUNT"
+    PAYMENT_IN_PROGRESS = "PAYMENT_IN_PROGRESS"
 
 
 class PaymentError(DomainError):
@@ -126,19 +128,34 @@ async def _new_order(
         raise PaymentError(PaymentErrorCode.METHOD_NOT_AVAILABLE, "暂不支持该支付方式", "method")
     if method in (PaymentMethod.WECHAT_JSAPI, PaymentMethod.ALIPAY_MINI_PROGRAM) and not payer_id:
         raise PaymentError(PaymentErrorCode.PAYER_REQUIRED, "请在小程序中登录后支付", "method")
-    policy = await Policy.get(id=installment.policy_id).select_related("product")
     now = datetime.now(UTC)
+    open_order = await PaymentOrder.get_or_none(open_key=str(installment.id))
+    if open_order is not None:
+        if _reusable(open_order, provider.name, method, now):
+            return open_order  # a second tap, another device: the same order to pay
+        await _close_open_order(providers, open_order, now)
+    policy = await Policy.get(id=installment.policy_id).select_related("product")
     number = await next_number("PO", now)
-    order = await PaymentOrder.create(
-        order_number=number,
-        customer_id=actor.subject_id,
-        policy_id=policy.id,
-        installment_id=installment.id,
-        provider=provider.name,
-        method=str(method),
-        amount=installment.amount,
-        expires_at=now + ORDER_LIFETIME,
-    )
+    try:
+        order = await PaymentOrder.create(
+            order_number=number,
+            customer_id=actor.subject_id,
+            policy_id=policy.id,
+            installment_id=installment.id,
+            provider=provider.name,
+            method=str(method),
+            amount=installment.amount,
+            expires_at=now + ORDER_LIFETIME,
+            open_key=str(installment.id),
+        )
+    except IntegrityError:
+        # Someone created the installment's open order at this very moment.
+        raced = await PaymentOrder.get_or_none(open_key=str(installment.id))
+        if raced is not None and _reusable(raced, provider.name, method, now):
+            return raced
+        raise PaymentError(
+            PaymentErrorCode.PAYMENT_IN_PROGRESS, "该期保费正在支付中，请稍后重试", "installmentId"
+        ) from None
     request = PayRequest(
         order_number=number,
         amount=installment.amount,
@@ -151,12 +168,12 @@ async def _new_order(
     try:
         checkout = await provider.checkout(request)
     except ProviderUnavailable:
-        await PaymentOrder.filter(id=order.id).update(status=OrderStatus.CLOSED, closed_at=now)
+        await _mark_closed(order, now)
         raise PaymentError(
             PaymentErrorCode.PROVIDER_UNAVAILABLE, "支付服务暂时不可用，请稍后重试"
         ) from None
     except ProviderRejected as exc:
-        await PaymentOrder.filter(id=order.id).update(status=OrderStatus.CLOSED, closed_at=now)
+        await _mark_closed(order, now)
         log.warning("checkout refused for %s: %s", number, exc.code)
         raise PaymentError(
             PaymentErrorCode.PROVIDER_REJECTED, "支付下单失败，请更换支付方式"
@@ -164,6 +181,49 @@ async def _new_order(
     await PaymentOrder.filter(id=order.id).update(checkout=dict(checkout.params))
     await order.refresh_from_db()
     return order
+
+
+REUSE_MARGIN = timedelta(minutes=5)  # an order about to expire is replaced, not offered
+
+
+def _reusable(order: PaymentOrder, provider: str, method: PaymentMethod, now: datetime) -> bool:
+    return (
+        order.provider == provider
+        and order.method == str(method)
+        and order.expires_at > now + REUSE_MARGIN
+    )
+
+
+async def _mark_closed(order: PaymentOrder, now: datetime) -> int:
+    """An open order closes (expired, replaced, refused): it frees its installment."""
+    return await PaymentOrder.filter(id=order.id, status=OrderStatus.CREATED).update(
+        status=OrderStatus.CLOSED, closed_at=now, open_key=None
+    )
+
+
+async def _close_open_order(
+    providers: Mapping[str, PaymentProvider], order: PaymentOrder, now: datetime
+) -> None:
+    """Replace an installment's open order (another method, or about to expire): close it
+    at the provider first, so the customer cannot pay both. If it was paid meanwhile,
+    that payment is recorded and the installment is paid."""
+    provider = providers.get(order.provider)
+    if provider is not None:
+        try:
+            if await paid_state_from_provider(provider, order):
+                raise PaymentError(PaymentErrorCode.ALREADY_PAID, "该期保费已缴纳", "installmentId")
+            await provider.close(order.order_number)
+        except ProviderUnavailable:
+            raise PaymentError(
+                PaymentErrorCode.PROVIDER_UNAVAILABLE,
+                "上一笔支付暂时无法关闭，请稍后重试",
+                "installmentId",
+            ) from None
+        except ProviderRejected as exc:
+            # Typically "no such trade": never opened at the provider. Should it be paid
+            # later after all, the payment is recorded and refunded as a duplicate.
+            log.info("closing %s at %s: %s", order.order_number, provider.name, exc.code)
+    await _mark_closed(order, now)
 
 
 async def handle_callback(
@@ -231,10 +291,11 @@ async def record_payment(provider: PaymentProvider, notification: PaymentNotific
             status=OrderStatus.PAID,
             paid_at=paid_at,
             provider_trade_no=notification.provider_trade_no,
+            open_key=None,
         )
-        await PremiumInstallment.filter(id=order.installment_id, paid_at=None).update(
-            paid_at=paid_at
-        )
+        first_payment = await PremiumInstallment.filter(
+            id=order.installment_id, paid_at=None
+        ).update(paid_at=paid_at)
         try:
             await LedgerEntry.create(
                 kind=LedgerKind.PREMIUM_RECEIVED,
@@ -246,6 +307,9 @@ async def record_payment(provider: PaymentProvider, notification: PaymentNotific
             )
         except IntegrityError:
             raise InvalidNotification("transaction already recorded for another order") from None
+        if not first_payment:
+            await _refund_duplicate(order)
+            return True
         policy = await Policy.get(id=order.policy_id)
         await emit(
             "payment.received",
@@ -260,6 +324,23 @@ async def record_payment(provider: PaymentProvider, notification: PaymentNotific
         )
     log.info("payment %s recorded", order.order_number)
     return True
+
+
+async def _refund_duplicate(order: PaymentOrder) -> None:
+    """The installment was already paid by another order: the money is booked, a refund
+    is queued in the same transaction (the worker sends it) and staff are told. Money
+    is never silently kept twice."""
+    from payments.refunds import queue_refund
+
+    security_log.warning("order %s paid an installment already paid", order.order_number)
+    await queue_refund(order, RefundReason.DUPLICATE_PAYMENT, "同一期保费重复支付，自动退还")
+    await emit(
+        "payment.duplicate",
+        entity_type="payment",
+        entity_id=order.id,
+        customer_id=None,  # staff watch it; the customer is told when the refund lands
+        payload={"_staff_channels": [PAYMENT_ALERTS], "order_number": order.order_number},
+    )
 
 
 async def paid_state_from_provider(provider: PaymentProvider, order: PaymentOrder) -> bool:
@@ -305,10 +386,7 @@ async def settle_silent_orders(
                 continue
             if order.expires_at <= now:
                 await provider.close(order.order_number)
-                closed = await PaymentOrder.filter(id=order.id, status=OrderStatus.CREATED).update(
-                    status=OrderStatus.CLOSED, closed_at=now
-                )
-                counts["closed"] += closed
+                counts["closed"] += await _mark_closed(order, now)
         except (ProviderUnavailable, ProviderRejected, InvalidNotification) as exc:
             log.warning("order %s not settled: %s", order.order_number, type(exc).__name__)
     return counts

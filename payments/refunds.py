@@ -103,15 +103,34 @@ async def _refund(
             note=note.strip()[:500],
             requested_by=actor.subject_id,
         )
-    provider = providers[order.provider]
+    return await _send(providers[order.provider], order, refund, notify_base_url)
+
+
+async def queue_refund(order: PaymentOrder, reason: RefundReason, note: str) -> Refund:
+    """A refund the system owes (a duplicate payment): recorded in the caller's
+    transaction, sent by ``follow_up_refunds``, so a crash cannot forget it."""
+    return await Refund.create(
+        order_id=order.id,
+        refund_number=await next_number("RF"),
+        amount=await refundable(order),
+        reason=reason,
+        note=note,
+        status=RefundStatus.QUEUED,
+        requested_by=None,
+    )
+
+
+async def _send(
+    provider: PaymentProvider, order: PaymentOrder, refund: Refund, notify_base_url: str
+) -> Refund:
     try:
         result = await provider.refund(
             RefundRequest(
                 order_number=order.order_number,
                 refund_number=refund.refund_number,
-                amount=amount,
+                amount=refund.amount,
                 total=order.amount,
-                reason=REASON_TEXT[reason],
+                reason=REASON_TEXT[refund.reason],
                 notify_url=f"{notify_base_url.rstrip('/')}/payments/{provider.name}/notify",
             )
         )
@@ -119,6 +138,8 @@ async def _refund(
         result = RefundResult(refund.refund_number, RefundState.FAILED)
         log.warning("refund %s refused: %s", refund.refund_number, rejected.code)
     except ProviderUnavailable:
+        if refund.status is RefundStatus.QUEUED:
+            return refund  # sent again later with the same number, which refunds at most once
         result = RefundResult(refund.refund_number, RefundState.PROCESSING)  # followed up
     return await apply_refund_result(refund, result)
 
@@ -129,7 +150,7 @@ async def apply_refund_result(refund: Refund, result: RefundResult) -> Refund:
     status = RefundStatus(result.state.value)
     async with in_transaction():
         current = await Refund.filter(id=refund.id).select_for_update().get()
-        if current.status is not RefundStatus.PROCESSING:
+        if current.status not in (RefundStatus.QUEUED, RefundStatus.PROCESSING):
             return current
         await Refund.filter(id=refund.id).update(
             status=status,
@@ -161,19 +182,31 @@ async def apply_refund_result(refund: Refund, result: RefundResult) -> Refund:
     return refund
 
 
-async def follow_up_refunds(providers: Mapping[str, PaymentProvider]) -> int:
+async def follow_up_refunds(
+    providers: Mapping[str, PaymentProvider], *, notify_base_url: str
+) -> int:
+    """The worker's job: send the refunds the system queued, and ask about those in
+    flight. One refund that fails here is logged and retried on the next run."""
     settled = 0
-    for refund in await Refund.filter(status=RefundStatus.PROCESSING).limit(200):
+    for refund in await Refund.filter(
+        status__in=[RefundStatus.QUEUED, RefundStatus.PROCESSING]
+    ).limit(200):
         order = await PaymentOrder.get(id=refund.order_id)
         provider = providers.get(order.provider)
         if provider is None:
             continue
         try:
-            result = await provider.query_refund(order.order_number, refund.refund_number)
+            if refund.status is RefundStatus.QUEUED:
+                updated = await _send(provider, order, refund, notify_base_url)
+            else:
+                result = await provider.query_refund(order.order_number, refund.refund_number)
+                updated = await apply_refund_result(refund, result)
         except (ProviderUnavailable, ProviderRejected):
             continue
-        updated = await apply_refund_result(refund, result)
-        settled += updated.status is not RefundStatus.PROCESSING
+        except Exception:
+            log.exception("refund %s not followed up", refund.refund_number)
+            continue
+        settled += updated.status not in (RefundStatus.QUEUED, RefundStatus.PROCESSING)
     return settled
 
 

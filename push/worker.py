@@ -129,7 +129,9 @@ async def run_jobs_once(services: Services) -> None:
         services.payment_providers, notify_base_url=services.settings.public_base_url
     )
     await follow_up_payouts(services.payment_providers)
-    await follow_up_refunds(services.payment_providers)
+    await follow_up_refunds(
+        services.payment_providers, notify_base_url=services.settings.public_base_url
+    )
     codes, sessions = await purge_login_records()
     exports = await delete_old_exports(services.storage)
     log.info(

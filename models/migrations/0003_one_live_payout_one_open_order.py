@@ -1,6 +1,6 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
-from models.payments import PayoutStatus
+from models.payments import PayoutStatus, RefundStatus
 from tortoise import fields
 
 class Migration(migrations.Migration):
@@ -38,6 +38,16 @@ class Migration(migrations.Migration):
             model_name='Payout',
             name='requested_by',
             field=fields.UUIDField(null=True),
+        ),
+        ops.AlterField(
+            model_name='Refund',
+            name='requested_by',
+            field=fields.UUIDField(null=True),
+        ),
+        ops.AlterField(
+            model_name='Refund',
+            name='status',
+            field=fields.CharEnumField(default=RefundStatus.PROCESSING, description='QUEUED: QUEUED\nPROCESSING: PROCESSING\nSUCCESS: SUCCESS\nFAILED: FAILED', enum_type=RefundStatus, max_length=16),
         ),
         # Existing rows: the newest live payout of each claim and the newest open order of
         # each installment hold the keys (older duplicates, if any, stay as they are).

@@ -1,0 +1,98 @@
+"""One installment is paid once: many createPremiumPayment calls with distinct keys get
+the one open order (enforced by a unique key), a replaced order is closed at the
+provider first, and money that arrives for an installment already paid is booked and
+refunded automatically, with staff told; never silently kept twice."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from strawberry import relay
+
+from api.services import Services
+from models.notifications import OutboxEvent
+from models.payments import LedgerEntry, OrderStatus, PaymentOrder, Refund, RefundStatus
+from payments.orders import handle_callback
+from payments.refunds import follow_up_refunds
+from payments.sandbox import SandboxProvider
+from tests.conftest import postgres_only
+from tests.graphql import gql
+from tests.payments.test_orders import COMPLETE, create, payer
+
+__all__ = ["payer"]  # the fixture
+
+
+async def test_repeated_creates_with_distinct_keys_give_one_open_order(
+    client: httpx.AsyncClient, payer: dict[str, Any]
+) -> None:
+    answers = [await create(client, payer, f"premium-key-{n:04d}") for n in range(10)]
+    assert {a["order"]["id"] for a in answers} == {answers[0]["order"]["id"]}
+    assert await PaymentOrder.filter(installment_id=payer["installment"].id).count() == 1
+
+
+@postgres_only
+async def test_ten_concurrent_creates_give_one_open_order(
+    client: httpx.AsyncClient, payer: dict[str, Any]
+) -> None:
+    answers = await asyncio.gather(
+        *[create(client, payer, f"premium-race-{n:04d}") for n in range(10)]
+    )
+    ids = {a["order"]["id"] for a in answers if a["order"]}
+    assert len(ids) == 1
+    open_orders = PaymentOrder.filter(
+        installment_id=payer["installment"].id, status=OrderStatus.CREATED
+    )
+    assert await open_orders.count() == 1
+
+
+async def test_an_order_about_to_expire_is_closed_and_replaced(
+    client: httpx.AsyncClient, payer: dict[str, Any]
+) -> None:
+    first = await create(client, payer, "premium-old-0001")
+    old_id = relay.GlobalID.from_id(first["order"]["id"]).node_id
+    await PaymentOrder.filter(id=old_id).update(expires_at=datetime.now(UTC) + timedelta(minutes=1))
+    second = await create(client, payer, "premium-new-0001")
+    assert second["order"]["id"] != first["order"]["id"]
+    old = await PaymentOrder.get(id=old_id)
+    assert old.status is OrderStatus.CLOSED and old.open_key is None
+
+
+async def test_money_for_an_installment_already_paid_is_refunded(
+    client: httpx.AsyncClient, services: Services, payer: dict[str, Any]
+) -> None:
+    first = await create(client, payer, "premium-dup-0001")
+    old_id = relay.GlobalID.from_id(first["order"]["id"]).node_id
+    await PaymentOrder.filter(id=old_id).update(expires_at=datetime.now(UTC) + timedelta(minutes=1))
+    second = await create(client, payer, "premium-dup-0002")
+    paid = await gql(client, COMPLETE, {"id": second["order"]["id"]}, token=payer["token"])
+    assert paid["data"]["completeSandboxPayment"]["order"]["status"] == "PAID"
+    # The customer had also paid the old order in another window: its callback arrives.
+    sandbox = services.payment_providers["sandbox"]
+    assert isinstance(sandbox, SandboxProvider)
+    old = await PaymentOrder.get(id=old_id)
+    headers, body = sandbox.paid_notification(old.order_number, old.amount)
+    assert (await handle_callback(sandbox, headers, body)).status_code == 200
+    assert (await PaymentOrder.get(id=old_id)).status is OrderStatus.PAID
+    received = await LedgerEntry.filter(kind="PREMIUM_RECEIVED").count()
+    assert received == 2  # the money came in twice: both are on the books
+    refund = await Refund.get(order_id=old_id)
+    assert (refund.status, refund.amount, refund.reason) == (
+        RefundStatus.QUEUED,
+        old.amount,
+        "DUPLICATE_PAYMENT",
+    )
+    assert await OutboxEvent.filter(event_type="payment.duplicate").exists()
+    # A provider retry of the same callback changes nothing more.
+    assert (await handle_callback(sandbox, headers, body)).status_code == 200
+    assert await Refund.filter(order_id=old_id).count() == 1
+    # The worker sends it; the money goes back once.
+    settled = await follow_up_refunds(
+        services.payment_providers, notify_base_url="http://127.0.0.1"
+    )
+    assert settled == 1
+    assert (await Refund.get(id=refund.id)).status is RefundStatus.SUCCESS
+    assert await LedgerEntry.filter(kind="REFUND").count() == 1
+    assert await follow_up_refunds(services.payment_providers, notify_base_url="x") == 0
