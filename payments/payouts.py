@@ -115,6 +115,12 @@ async def start_payout(
     account = mask_account(provider.name, payee_id)
     try:
         async with in_transaction():
+            # Under the claim's row lock: a payout recorded by hand cannot slip in between.
+            locked = await Claim.filter(id=claim.id).select_for_update().get()
+            if locked.status is not ClaimStatus.PAYING:
+                raise ClaimError(
+                    ClaimErrorCode.ILLEGAL_TRANSITION, "只有赔款支付中的案件可以发起转账"
+                )
             payout = await Payout.create(
                 claim_id=claim.id,
                 transfer_number=await next_number("TF"),

@@ -39,6 +39,7 @@ from models.claims import (
     ReportChannel,
 )
 from models.clock import local_date
+from models.payments import Payout
 from models.pii import PHONE_PATTERN, normalize_phone
 from models.policies import Coverage, Policy, PolicyStatus
 from models.staff import StaffRole, StaffUser
@@ -868,11 +869,15 @@ async def reject_claim(
 async def record_payment(
     actor: Actor, claim_id: uuid.UUID, reference: str, expected_version: int
 ) -> Claim:
-    """Staff record a payout made outside the gateway (e.g. a bank transfer)."""
+    """Staff record a payout made outside the gateway (e.g. a bank transfer); never while
+    a gateway transfer of the claim is live (it would pay the claim a second time)."""
     claim = await load_claim(actor, claim_id, A.RECORD_PAYMENT)
-    return await mark_paid(
-        claim, actor, _required(reference, "payoutReference", 64), expected_version
-    )
+    reference = _required(reference, "payoutReference", 64)
+    async with in_transaction():
+        claim = await _lock(claim.id, expected_version)
+        if await Payout.exists(claim_id=claim.id, live_key__not_isnull=True):
+            raise ClaimError(ClaimErrorCode.PAYOUT_IN_PROGRESS, "该案件已有进行中的转账", "claimId")
+        return await mark_paid(claim, actor, reference, expected_version)
 
 
 async def mark_paid(

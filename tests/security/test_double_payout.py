@@ -191,3 +191,48 @@ async def test_a_stray_second_success_is_recorded_and_raised_not_a_crash(
         await LedgerEntry.filter(kind="PAYOUT").count() == 2
     )  # the money left twice: on the books
     assert await OutboxEvent.filter(event_type="claim.payout_duplicate").exists()
+
+
+RECORD = """mutation($input: RecordClaimPaymentInput!) { recordClaimPayment(input: $input) {
+  claim { status } errors { code } } }"""
+
+
+async def claim_version(setup: dict[str, Any]) -> int:
+    return (await Claim.get(id=claim_uuid(setup))).version
+
+
+async def test_a_payment_recorded_by_hand_is_refused_while_a_transfer_is_live(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    setup = await paying_claim(client, services)
+    services.payment_providers["sandbox"] = SlowProvider()
+    await pay(client, setup, "payout-live-4", provider="sandbox", payeeId="2088111", reason="来电")
+    record = {"claimId": setup["claim_id"], "payoutReference": "BANK-1", "expectedVersion": 0}
+    record["expectedVersion"] = await claim_version(setup)
+    body = await gql(client, RECORD, {"input": record}, token=setup["staff"])
+    assert [e["code"] for e in body["data"]["recordClaimPayment"]["errors"]] == [
+        "PAYOUT_IN_PROGRESS"
+    ]
+    assert (await Claim.get(id=claim_uuid(setup))).status is ClaimStatus.PAYING
+
+
+@postgres_only
+async def test_a_transfer_racing_a_payment_recorded_by_hand_pays_once(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    for round_number in range(4):
+        setup = await paying_claim(client, services)
+        provider = SlowProvider()
+        services.payment_providers["sandbox"] = provider
+        record = {
+            "claimId": setup["claim_id"],
+            "payoutReference": f"BANK-{round_number}",
+            "expectedVersion": await claim_version(setup),
+        }
+        recorded, _ = await asyncio.gather(
+            gql(client, RECORD, {"input": record}, token=setup["staff"]),
+            pay(client, setup, f"payout-vs-record-{round_number}"),
+        )
+        by_hand = not recorded["data"]["recordClaimPayment"]["errors"]
+        assert by_hand + len(provider.transfers) == 1
+        assert (await Claim.get(id=claim_uuid(setup))).status is ClaimStatus.PAID
