@@ -28,7 +28,7 @@ def main() -> int:
         "--format",
         "json",
     ]
-    run = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    run = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)  # noqa: S603
     try:
         report = json.loads(run.stdout)
     except json.JSONDecodeError:
