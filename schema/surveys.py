@@ -116,10 +116,13 @@ class SubmitSurveyPayload:
     errors: list[SurveyError] = strawberry.field(description="Empty on success.")
 
 
-@strawberry.input(description="Rate a claim, payment, conversation or staff member.")
+@strawberry.input(description="Rate a claim, policy, payment, visit or staff member of mine.")
 class RateServiceInput:
-    subject_type: str = strawberry.field(description="CLAIM, PAYMENT, CONVERSATION or STAFF.")
-    subject_id: relay.GlobalID = strawberry.field(description="What is rated.")
+    subject_type: str = strawberry.field(description="CLAIM, POLICY, PAYMENT, VISIT or STAFF.")
+    subject_id: relay.GlobalID = strawberry.field(
+        description="What is rated: my Claim, Policy, PaymentOrder, FollowUpVisit, or a "
+        "StaffMember who handled one of them."
+    )
     stars: int = strawberry.field(description="1-5.")
     tags: list[str] = strawberry.field(default_factory=list, description="Optional tags.")
     comment: str = strawberry.field(default="", description="Optional comment.")
@@ -337,10 +340,8 @@ class SurveyMutations:
         if not outcome:
             error = flows.SurveyError(flows.SurveyErrorCode.REQUIRED, "请填写回访结果", "outcome")
             return CompleteRecoveryTaskPayload(completed=False, errors=survey_errors(error))
-        closed = await m.RecoveryTask.filter(
-            id=node_uuid(input.task_id, "RecoveryTask"), done_at=None
-        ).update(
-            done_at=datetime.now(UTC), outcome=outcome[:1000], done_by=info.context.actor.subject_id
+        closed = await flows.complete_recovery(
+            info.context.actor.subject_id, node_uuid(input.task_id, "RecoveryTask"), outcome
         )
         if not closed:
             error = flows.SurveyError(flows.SurveyErrorCode.NOT_FOUND, "未找到待处理的回访任务")

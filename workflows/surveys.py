@@ -39,11 +39,12 @@ from push.outbox import emit
 from workflows.access import phone_for_call
 from workflows.errors import DomainError
 from workflows.ids import global_id
+from workflows.rating_subjects import SUBJECTS, rateable
 
 INVITATION_LIFETIME = timedelta(days=14)
 RECOVERY_DUE = timedelta(hours=24)
 COMPLAINT_WORDS = ("投诉", "不满意", "差评", "太慢", "态度差", "欺骗", "举报", "骗")
-RATING_SUBJECTS = frozenset({"CLAIM", "PAYMENT", "CONVERSATION", "STAFF"})
+RATING_SUBJECTS = frozenset(SUBJECTS)  # CLAIM, POLICY, PAYMENT, VISIT, STAFF
 TEXT_LIMIT = 1000
 
 CLAIM_SURVEY = {
@@ -346,19 +347,43 @@ def unhappy(questions: list[dict[str, Any]], values: dict[str, Any]) -> str | No
     return None
 
 
+def recovery_key(customer_id: uuid.UUID, subject: str) -> str:
+    """What one recovery call is about: a customer and a subject (``claim:<id>``,
+    ``visit:<id>``, ...). Ratings, surveys and visit complaints of one subject share it."""
+    return f"{customer_id}:{subject.lower()}"[:160]
+
+
 async def open_recovery(
-    customer_id: uuid.UUID, source: str, source_id: uuid.UUID, reason: str
+    customer_id: uuid.UUID, source: str, source_id: uuid.UUID, subject: str, reason: str
 ) -> None:
-    try:
-        await RecoveryTask.create(
-            customer_id=customer_id,
-            source=source,
-            source_id=source_id,
-            reason=reason,
-            due_at=datetime.now(UTC) + RECOVERY_DUE,
-        )
-    except IntegrityError:
-        await RecoveryTask.filter(source=source, source_id=source_id).update(reason=reason)
+    """A call back within 24 hours, unless one is open for this customer and subject
+    already: then that task's reason is brought up to date. The database decides (a
+    unique open key, inserted with ON CONFLICT DO NOTHING), so concurrent unhappy answers
+    still make one task, and the caller's transaction is never aborted by the conflict."""
+    key = recovery_key(customer_id, subject)
+    await RecoveryTask.bulk_create(
+        [
+            RecoveryTask(
+                id=uuid.uuid4(),
+                customer_id=customer_id,
+                source=source,
+                source_id=source_id,
+                reason=reason,
+                due_at=datetime.now(UTC) + RECOVERY_DUE,
+                open_key=key,
+            )
+        ],
+        ignore_conflicts=True,
+    )
+    await RecoveryTask.filter(open_key=key).update(reason=reason)
+
+
+async def complete_recovery(staff_id: uuid.UUID | None, task_id: uuid.UUID, outcome: str) -> bool:
+    """Close an open task with what was agreed; its subject may then open a new one."""
+    closed = await RecoveryTask.filter(id=task_id, done_at=None).update(
+        done_at=datetime.now(UTC), outcome=outcome[:1000], done_by=staff_id, open_key=None
+    )
+    return bool(closed)
 
 
 async def recovery_phone(staff_id: uuid.UUID, pii: PiiCipher, task_id: uuid.UUID) -> str:
@@ -414,7 +439,8 @@ async def record(
     await SurveyAnswer.bulk_create(_flat(response, survey.questions, values, invitation, channel))
     reason = unhappy(survey.questions, values)
     if reason:
-        await open_recovery(invitation.customer_id, "survey", response.id, reason)
+        subject = f"{invitation.subject_type}:{invitation.subject_id}"
+        await open_recovery(invitation.customer_id, "survey", response.id, subject, reason)
     return response
 
 
@@ -426,24 +452,30 @@ async def rate(
     tags: list[str],
     comment: str,
 ) -> ServiceRating:
-    if subject_type not in RATING_SUBJECTS or not subject_id.strip():
+    """Rate (or re-rate) a subject the customer may see; an unhappy rating asks a
+    supervisor to call back, once per open subject (see ``open_recovery``)."""
+    if subject_type not in RATING_SUBJECTS:
         raise SurveyError(SurveyErrorCode.INVALID_SUBJECT, "评价对象无效", "subjectType")
     if not 1 <= stars <= 5:
         raise SurveyError(SurveyErrorCode.OUT_OF_RANGE, "请选择1到5星", "stars")
     comment = comment.strip()
     if len(comment) > TEXT_LIMIT:
         raise SurveyError(SurveyErrorCode.TOO_LONG, f"不能超过{TEXT_LIMIT}个字", "comment")
+    object_id = await rateable(customer_id, subject_type, subject_id)
+    if object_id is None:
+        raise SurveyError(SurveyErrorCode.NOT_FOUND, "未找到评价对象", "subjectId")
     clean_tags = [t.strip()[:20] for t in tags if t.strip()][:10]
     async with in_transaction():
         rating, _ = await ServiceRating.update_or_create(
             customer_id=customer_id,
             subject_type=subject_type,
-            subject_id=subject_id.strip(),
+            subject_id=str(object_id),
             defaults={"stars": stars, "tags": clean_tags, "comment": comment},
         )
         if stars <= 2 or any(word in comment for word in COMPLAINT_WORDS):
             reason = f"评价{stars}星" if stars <= 2 else "评价含有投诉内容"
-            await open_recovery(customer_id, "rating", rating.id, reason)
+            subject = f"{subject_type}:{object_id}"
+            await open_recovery(customer_id, "rating", rating.id, subject, reason)
     return rating
 
 

@@ -500,7 +500,9 @@ async def record_outcome(
             note=outcome.note.strip(),
         )
         if outcome.reached and outcome.complaint_raised:
-            await open_recovery(visit.customer_id, "visit", visit.id, "回访中客户提出投诉")
+            await open_recovery(
+                visit.customer_id, "visit", visit.id, f"visit:{visit.id}", "回访中客户提出投诉"
+            )
     return saved
 
 

@@ -201,9 +201,13 @@ RATE = """mutation($input: RateServiceInput!) { rateService(input: $input) {
 async def test_quick_ratings_are_updatable_and_low_ones_recovered(
     client: httpx.AsyncClient, services: Services
 ) -> None:
+    from models.claims import ClaimStatus
+    from tests.factories import make_claim, make_policy
+
     customer = await make_customer(services)
     token = await customer_token(services, customer)
-    subject = "Q2xhaW06MQ=="
+    claim = await make_claim(customer, await make_policy(services, customer), ClaimStatus.PAID)
+    subject = str(relay.GlobalID("Claim", str(claim.id)))
 
     async def rate(stars: int, comment: str = "") -> dict[str, Any]:
         body = await gql(
