@@ -35,6 +35,7 @@ from models.surveys import (
     SurveyResponse,
     SurveyTemplate,
 )
+from models.visits import FollowUpVisit
 from push.outbox import emit
 from workflows.access import phone_for_call
 from workflows.errors import DomainError
@@ -134,6 +135,7 @@ class SurveyErrorCode(StrEnum):
     UNKNOWN_QUESTION = "UNKNOWN_QUESTION"
     TOO_LONG = "TOO_LONG"
     INVALID_SUBJECT = "INVALID_SUBJECT"
+    NOT_ALLOWED = "NOT_ALLOWED"  # e.g. calling back on a complaint one recorded oneself
 
 
 class SurveyError(DomainError):
@@ -388,10 +390,18 @@ async def complete_recovery(staff_id: uuid.UUID | None, task_id: uuid.UUID, outc
 
 async def recovery_phone(staff_id: uuid.UUID, pii: PiiCipher, task_id: uuid.UUID) -> str:
     """The full number for the supervisor calling back (open tasks only), each look logged;
-    the queue shows it masked."""
+    the queue shows it masked. A task opened by a staff member (a complaint recorded on
+    a visit) is called back by someone else: recording a complaint is not a way to read
+    a number the visit itself would not show yet."""
     task = await RecoveryTask.get_or_none(id=task_id, done_at=None).select_related("customer")
     if task is None:
         raise SurveyError(SurveyErrorCode.NOT_FOUND, "未找到待处理的回访任务", "taskId")
+    if task.source == "visit" and await FollowUpVisit.exists(
+        id=task.source_id, completed_by=staff_id
+    ):
+        raise SurveyError(
+            SurveyErrorCode.NOT_ALLOWED, "该任务由您记录的投诉产生，请由其他主管回访", "taskId"
+        )
     return phone_for_call(pii, staff_id, task.customer, f"recovery task {task.id}")
 
 

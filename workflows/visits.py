@@ -436,13 +436,17 @@ def _check_time(moment: datetime, now: datetime, field: str) -> None:
 async def reschedule(
     actor: Actor, visit_id: uuid.UUID, expected_version: int, due_at: datetime
 ) -> FollowUpVisit:
-    """A new time (e.g. the one the customer asked for); the customer's request is then
-    answered."""
+    """A new time on the work list (e.g. the one the customer asked for); the customer's
+    request is then answered. Only the customer's own request moves the agreed time
+    that the phone reveal goes by: staff alone cannot make a visit due (see
+    ``reveal_phone``)."""
     visit = await _open(visit_id, expected_version)
     if not may_work_on(actor, visit):
         raise VisitError(VisitErrorCode.NOT_YOURS, "该回访已分配给其他同事")
     _check_time(due_at, datetime.now(UTC), "dueAt")
-    return await _save(visit, due_at=due_at, change_requested_at=None)
+    asked = visit.preferred_time if visit.change_requested_at is not None else None
+    agreed = asked or visit.agreed_due_at or visit.due_at
+    return await _save(visit, due_at=due_at, agreed_due_at=agreed, change_requested_at=None)
 
 
 @dataclass(frozen=True)
@@ -489,8 +493,8 @@ async def record_outcome(
             "completed_by": actor.subject_id,
         }
     else:
-        retry_day = local_date(now) + timedelta(days=visit.retry_after_days)
-        changes |= {"due_at": at_visit_hour(retry_day)}
+        retry_at = at_visit_hour(local_date(now) + timedelta(days=visit.retry_after_days))
+        changes |= {"due_at": retry_at, "agreed_due_at": retry_at}  # the rule's time
     async with in_transaction():
         saved = await _save(visit, **changes)
         await VisitAttempt.create(
@@ -506,10 +510,20 @@ async def record_outcome(
     return saved
 
 
+def call_due_at(visit: FollowUpVisit) -> datetime:
+    """When the call is due for the phone reveal: the later of the work-list time and
+    the agreed time. Staff moving a visit later delays the reveal; moving it earlier
+    does not bring it forward."""
+    return max(visit.due_at, visit.agreed_due_at or visit.due_at)
+
+
 async def reveal_phone(actor: Actor, pii: PiiCipher, visit_id: uuid.UUID) -> str:
-    """The full number, for whoever makes a scheduled phone visit due within a day (so
-    nobody can read the numbers of weeks of visits); every look is logged, and lists only
-    ever show the masked number."""
+    """The full number, for whoever may work a scheduled phone visit (unassigned, theirs,
+    or a visit manager), once the call is due within a day — so nobody reads the numbers
+    of weeks of visits. "Due" is ``call_due_at``: the time planned by the rules, moved
+    by the retry rule or by the customer's own request, and not earlier than the work
+    list says. Rescheduling or assigning (even to oneself) never makes a visit
+    revealable on its own. Every look is logged; lists only show the masked number."""
     visit = await FollowUpVisit.get_or_none(id=visit_id).select_related("customer")
     if visit is None:
         raise VisitError(VisitErrorCode.NOT_FOUND, "未找到该回访任务", "visitId")
@@ -517,7 +531,7 @@ async def reveal_phone(actor: Actor, pii: PiiCipher, visit_id: uuid.UUID) -> str
         raise VisitError(VisitErrorCode.NOT_SCHEDULED, "只有待进行的电话回访可以查看号码")
     if not may_work_on(actor, visit):
         raise VisitError(VisitErrorCode.NOT_YOURS, "该回访已分配给其他同事")
-    if visit.due_at > datetime.now(UTC) + REVEAL_AHEAD:
+    if call_due_at(visit) > datetime.now(UTC) + REVEAL_AHEAD:
         raise VisitError(VisitErrorCode.NOT_DUE, "回访时间未到，请在回访当天查看号码")
     return phone_for_call(pii, actor.subject_id, visit.customer, f"visit {visit.id}")
 
