@@ -15,6 +15,7 @@ from strawberry.types import Info
 
 from models import surveys as m
 from models.clock import local_time
+from push.survey_links import survey_links
 from schema.common import INPUT, node_uuid
 from schema.errors import Error
 from schema.permissions import CUSTOMER_ONLY, staff_only
@@ -294,9 +295,9 @@ class SurveyQueries:
 
     @strawberry.field(description="The one survey a link token opens (no login needed).")
     async def survey_by_token(
-        self, token: Annotated[str, strawberry.argument(description="The link token.")]
+        self, info: Info, token: Annotated[str, strawberry.argument(description="The link token.")]
     ) -> Survey | None:
-        invitation = await flows.by_token(token)
+        invitation = await flows.by_token(survey_links(info.context.services.settings), token)
         return await survey_of(invitation) if invitation else None
 
 
@@ -376,7 +377,9 @@ class SurveyMutations:
     ) -> SubmitSurveyPayload:
         invitation = None
         if input.token:
-            invitation = await flows.by_token(input.token)
+            invitation = await flows.by_token(
+                survey_links(info.context.services.settings), input.token
+            )
         elif input.invitation_id is not None and info.context.actor.is_customer:
             invitation = await m.SurveyInvitation.get_or_none(
                 id=node_uuid(input.invitation_id, "SurveyInvitation"),

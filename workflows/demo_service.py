@@ -72,7 +72,7 @@ async def seed_survey_history(now: datetime | None = None) -> int:
             invited_at = now - timedelta(days=days_ago, hours=rng.randint(0, 10))
             kind = rng.choice(kinds)
             async with in_transaction():
-                made = await surveys.invite(
+                invitation = await surveys.invite(
                     rng.choice(customers),
                     "claim.closed",
                     "demo-claim",
@@ -82,8 +82,7 @@ async def seed_survey_history(now: datetime | None = None) -> int:
                     staff_id=rng.choice(handlers),
                     announce=False,
                 )
-            assert made is not None
-            invitation = made[0]
+            assert invitation is not None
             await SurveyInvitation.filter(id=invitation.id).update(
                 created_at=invited_at,
                 expires_at=invited_at + surveys.INVITATION_LIFETIME,

@@ -3,15 +3,15 @@
 An invitation is answered once: the same answers again return the first result, other
 answers are refused. It may be answered in the app, the mini-program, or through its
 link token alone (a customer not logged in, from an SMS) — that token opens only that
-survey. A rating of 2 or less, an NPS of 0-6 or a comment with complaint words opens a
-recovery task for a supervisor, due within 24 hours.
+survey; it is derived from the invitation's ID when sent and stored nowhere. A rating
+of 2 or less, an NPS of 0-6 or a comment with complaint words opens a recovery task for
+a supervisor, due within 24 hours (one open task per customer and subject).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -37,6 +37,7 @@ from models.surveys import (
 )
 from models.visits import FollowUpVisit
 from push.outbox import emit
+from push.survey_links import SurveyLinks
 from workflows.access import phone_for_call
 from workflows.errors import DomainError
 from workflows.ids import global_id
@@ -215,12 +216,12 @@ async def invite(
     product_kind: str | None = None,
     staff_id: uuid.UUID | None = None,
     announce: bool = True,
-) -> tuple[SurveyInvitation, str] | None:
+) -> SurveyInvitation | None:
     """Create an invitation (in the caller's transaction) and announce it unless the
-    caller sends its own message; None when this subject was surveyed already. Returns
-    the link token, which is stored only hashed."""
+    caller sends its own message; None when this subject was surveyed already. Its link
+    token is derived from its ID when an SMS or e-mail is sent (``push.survey_links``):
+    neither the invitation nor the announcement stores it."""
     survey = await template(template_code)
-    token = secrets.token_urlsafe(24)
     if await SurveyInvitation.exists(
         trigger=trigger, subject_type=subject_type, subject_id=subject_id
     ):
@@ -231,28 +232,30 @@ async def invite(
         trigger=trigger,
         subject_type=subject_type,
         subject_id=subject_id,
-        token_hash=_hash(token),
         expires_at=datetime.now(UTC) + INVITATION_LIFETIME,
         product_kind=product_kind,
         staff_id=staff_id,
         **period_keys(datetime.now(UTC)),  # type: ignore[arg-type]
     )
-    if not announce:
-        return invitation, token
-    await emit(
-        "survey.invited",
-        entity_type="survey",
-        entity_id=invitation.id,
-        customer_id=customer_id,
-        payload={
-            "invitation_id": global_id("SurveyInvitation", invitation.id),
-            "survey_token": token,  # for the SMS link; never shown in app texts
-        },
-    )
-    return invitation, token
+    if announce:
+        await emit(
+            "survey.invited",
+            entity_type="survey",
+            entity_id=invitation.id,
+            customer_id=customer_id,
+            payload={"invitation_id": global_id("SurveyInvitation", invitation.id)},
+        )
+    return invitation
 
 
-async def by_token(token: str) -> SurveyInvitation | None:
+async def by_token(links: SurveyLinks, token: str) -> SurveyInvitation | None:
+    """The invitation a link token opens: one we signed, or (made before tokens were
+    derived) one whose random token's hash was stored."""
+    invitation_id = links.invitation_id(token)
+    if invitation_id is not None:
+        return await SurveyInvitation.get_or_none(id=invitation_id)
+    if not token.strip():
+        return None
     return await SurveyInvitation.get_or_none(token_hash=_hash(token.strip()))
 
 

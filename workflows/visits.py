@@ -331,12 +331,12 @@ async def _create(rule: VisitRule, wanted: list[_Wanted]) -> int:
 # ---------------------------------------------------------------- e-mail visits
 
 
-async def send_email_visits(
-    survey_link_base: str, *, email_on: bool = True, now: datetime | None = None
-) -> int:
+async def send_email_visits(*, email_on: bool = True, now: datetime | None = None) -> int:
     """Due e-mail visits: an e-mail through the notification channels with a link to the
-    follow-up survey; the visit is then done (its survey shows whether it was answered).
-    Without an e-mail channel or address, the visit becomes a phone visit instead."""
+    follow-up survey (the e-mail channel adds the link with its token when it sends: the
+    event carries only the invitation); the visit is then done (its survey shows whether
+    it was answered). Without an e-mail channel or address, the visit becomes a phone
+    visit instead."""
     now = now or datetime.now(UTC)
     due = await FollowUpVisit.filter(
         status=VisitStatus.SCHEDULED, channel=VisitChannel.EMAIL, due_at__lte=now
@@ -359,7 +359,7 @@ async def send_email_visits(
             )
             if not claimed:  # another worker, or staff, got there first
                 continue
-            made = await invite(
+            invitation = await invite(
                 visit.customer_id,
                 "visit",
                 "visit",
@@ -367,8 +367,7 @@ async def send_email_visits(
                 "FOLLOW_UP_VISIT",
                 announce=False,
             )
-            assert made is not None, "one visit, one invitation: claimed above"
-            invitation, token = made
+            assert invitation is not None, "one visit, one invitation: claimed above"
             await FollowUpVisit.filter(id=visit.id).update(survey_invitation_id=invitation.id)
             # Sent is not reached: the survey answer shows whether the customer read it.
             await VisitAttempt.create(visit_id=visit.id, reached=False, note="已发送回访邮件")
@@ -380,7 +379,6 @@ async def send_email_visits(
                 payload={
                     "purpose": visit.purpose,
                     "invitation_id": global_id("SurveyInvitation", invitation.id),
-                    "survey_link": survey_link_base + token,
                 },
             )
             sent += 1

@@ -124,7 +124,7 @@ async def test_a_flood_of_one_star_ratings_opens_no_more_than_one_task_per_subje
             people["me"].id, "claim.closed", "claim", str(people["my_claim"].id), "CLAIM_SERVICE"
         )
     assert made is not None
-    await surveys.submit(made[0], UNHAPPY, "APP")
+    await surveys.submit(made, UNHAPPY, "APP")
     [task] = await RecoveryTask.filter(done_at=None)
     assert task.customer_id == people["me"].id
 
@@ -144,7 +144,7 @@ async def test_a_flood_of_one_star_ratings_opens_no_more_than_one_task_per_subje
             people["me"].id, "payout.received", "claim", str(people["my_claim"].id), "CLAIM_SERVICE"
         )
     assert again is not None
-    await surveys.submit(again[0], UNHAPPY, "APP")
+    await surveys.submit(again, UNHAPPY, "APP")
     assert await RecoveryTask.filter(done_at=None).count() == 1
     assert await RecoveryTask.all().count() == 2
 
@@ -167,7 +167,7 @@ async def test_visit_complaints_share_the_visit_survey_task(
             people["me"].id, "visit", "visit", str(visit.id), "FOLLOW_UP_VISIT"
         )
     assert made is not None
-    await surveys.submit(made[0], [surveys.Answer("q1", 1)], "LINK")
+    await surveys.submit(made, [surveys.Answer("q1", 1)], "LINK")
     agent = Actor(kind=SubjectKind.STAFF, subject_id=people["other_staff"].id, role=StaffRole.AGENT)
     outcome = visits.Outcome(reached=True, complaint_raised=True)
     await visits.record_outcome(agent, visit.id, visit.version, outcome)
@@ -201,7 +201,7 @@ async def test_concurrent_unhappy_signals_open_one_task(
                 people["me"].id, trigger, "claim", str(people["my_claim"].id), "CLAIM_SERVICE"
             )
         assert made is not None
-        invitations.append(made[0])
+        invitations.append(made)
     mine = gid("Claim", people["my_claim"].id)
     await asyncio.gather(
         *(surveys.submit(i, UNHAPPY, "APP") for i in invitations),
