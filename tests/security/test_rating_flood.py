@@ -99,7 +99,20 @@ async def test_made_up_and_other_customers_subjects_are_refused(
     assert await ServiceRating.all().count() == 0
     assert await RecoveryTask.all().count() == 0
 
+    my_visit = await FollowUpVisit.create(
+        customer=people["me"],
+        trigger=VisitTrigger.CLAIM_CLOSED,
+        subject=f"claim:{people['my_claim'].id}",
+        purpose="理赔结案回访",
+        channel=VisitChannel.PHONE,
+        due_at=people["my_claim"].created_at,
+        max_attempts=3,
+        retry_after_days=2,
+        completed_by=people["other_staff"].id,
+    )
     accepted = [
+        ("VISIT", gid("FollowUpVisit", my_visit.id)),
+        ("STAFF", gid("StaffMember", people["other_staff"].id)),  # made my visit now
         ("CLAIM", gid("Claim", people["my_claim"].id)),
         ("POLICY", gid("Policy", people["my_policy"].id)),
         ("STAFF", gid("StaffMember", people["handler"].id)),  # handled my claim
@@ -107,6 +120,7 @@ async def test_made_up_and_other_customers_subjects_are_refused(
     for subject_type, subject_id in accepted:
         result = await rate(client, token, subject_type, subject_id, stars=5)
         assert result == {"rating": {"stars": 5}, "errors": []}, subject_type
+    assert await ServiceRating.all().count() == len(accepted)
 
 
 async def test_a_flood_of_one_star_ratings_opens_no_more_than_one_task_per_subject(

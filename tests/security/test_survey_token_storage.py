@@ -6,8 +6,10 @@ carried one before are purged by the migration."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import logging
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,6 +25,7 @@ from models.visits import VisitChannel, VisitRule, VisitTrigger
 from push.channels import build_channels
 from push.delivery import Deliverer
 from push.outbox import OutboxRelay
+from push.survey_links import SurveyLinks, survey_links
 from tests.factories import make_customer, make_policy
 from tests.fakes.aliyun_sms import FakeAliyunSms
 from tests.graphql import gql
@@ -196,3 +199,36 @@ async def test_the_migration_purges_tokens_stored_before(services: Services) -> 
     assert (await OutboxEvent.get(id=event.id)).payload == {"invitation_id": gid}
     assert await migration.purge_survey_secrets(connections.get("default")) == 0
     assert await SurveyInvitation.filter(id=invitation.id).exists()
+
+
+async def test_tokens_are_checked_by_computing_them_again(services: Services) -> None:
+    """Made with another key, altered, or for another invitation: nothing opens."""
+    customer = await make_customer(services)
+    async with in_transaction():
+        invitation = await surveys.invite(
+            customer.id, "claim.closed", "claim", "c-3", "CLAIM_SERVICE", announce=False
+        )
+    assert invitation is not None
+    links = survey_links(services.settings)
+    token = links.token(invitation.id)
+    assert (await surveys.by_token(links, token)) == invitation
+    other_key = SurveyLinks(b"another-key-of-thirty-two-bytes!", "")
+    assert await surveys.by_token(links, other_key.token(invitation.id)) is None
+    assert await surveys.by_token(links, links.token(uuid.uuid4())) is None  # no such one
+    assert await surveys.by_token(links, "") is None
+
+
+async def test_links_sent_before_the_change_still_open_their_survey(services: Services) -> None:
+    """Invitations made before tokens were derived kept their random token's hash."""
+    customer = await make_customer(services)
+    async with in_transaction():
+        invitation = await surveys.invite(
+            customer.id, "claim.closed", "claim", "c-4", "CLAIM_SERVICE", announce=False
+        )
+    assert invitation is not None
+    old_token = "Zm9vYmFyLW9sZC1yYW5kb20tdG9rZW4x"
+    await SurveyInvitation.filter(id=invitation.id).update(
+        token_hash=hashlib.sha256(old_token.encode()).hexdigest()
+    )
+    links = survey_links(services.settings)
+    assert (await surveys.by_token(links, old_token)) == invitation
