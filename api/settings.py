@@ -198,6 +198,13 @@ class Settings(BaseSettings):
         return hmac.new(secret, b"anxin/file-urls", hashlib.sha256).digest()
 
     @property
+    def survey_link_key(self) -> bytes:
+        """Signs survey link tokens (derived from the secret key): a token is computed
+        when it is sent and checked by computing it again, so it is never stored."""
+        secret = self.secret_key.get_secret_value().encode()
+        return hmac.new(secret, b"anxin/survey-links", hashlib.sha256).digest()
+
+    @property
     def survey_pseudonym_key(self) -> bytes:
         """Names customers in third-party survey files: derived from the lookup key (which
         must stay stable anyway), and unlike the phone lookup hashes, so the two never match."""

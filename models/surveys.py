@@ -63,7 +63,9 @@ class SurveyInvitation(Entity):
     trigger = fields.CharField(max_length=32)  # claim.closed, payout, complaint, relationship
     subject_type = fields.CharField(max_length=32)
     subject_id = fields.CharField(max_length=64)
-    token_hash = fields.CharField(max_length=64, unique=True)  # the link's token, hashed
+    # Invitations made before link tokens were derived (see push/survey_links.py) kept
+    # their random token's hash; new ones store nothing about their token.
+    token_hash = fields.CharField(max_length=64, unique=True, null=True)
     expires_at = fields.DatetimeField()
     answered_at = fields.DatetimeField(null=True)
     # For figures, fixed when invited: the period (Asia/Shanghai) and what was served.
@@ -128,6 +130,9 @@ class RecoveryTask(Entity):
     done_at = fields.DatetimeField(null=True)
     outcome = fields.TextField(default="")  # what the supervisor agreed with the customer
     done_by = fields.UUIDField(null=True)
+    # ``customer:subject`` while open, NULL once done: the database keeps one open task
+    # per customer and subject, however many unhappy ratings or answers arrive for it.
+    open_key = fields.CharField(max_length=160, null=True, unique=True)
 
     class Meta:
         table = "recovery_task"

@@ -86,7 +86,11 @@ class FollowUpVisit(Entity):
     claim_id: uuid.UUID | None
     channel = fields.CharEnumField(VisitChannel, max_length=16)
     status = fields.CharEnumField(VisitStatus, max_length=16, default=VisitStatus.SCHEDULED)
-    due_at = fields.DatetimeField(db_index=True)
+    due_at = fields.DatetimeField(db_index=True)  # the work list's order; staff move it
+    # The time the call was agreed: by the plan, the retry rule or the customer's own
+    # request, never by staff alone. The phone number is shown only when both this and
+    # ``due_at`` are near (NULL: never rescheduled by staff, ``due_at`` is the plan's).
+    agreed_due_at = fields.DatetimeField(null=True)
     assignee: fields.ForeignKeyNullableRelation[StaffUser] = fields.ForeignKeyField(
         "models.StaffUser", related_name="visits", null=True, on_delete=fields.SET_NULL
     )

@@ -8,11 +8,13 @@ from api.settings import SmsProvider
 from models.notifications import Channel
 from push.base import PushChannel
 from push.sms import SmsChannel
+from push.survey_links import EmailWithSurveyLink, SmsWithSurveyToken, survey_links
 from push.templates import TEMPLATES
 
 
 def build_channels(services: Services) -> dict[Channel, PushChannel]:
     settings = services.settings
+    links = survey_links(settings)  # survey link tokens are added when sent, never stored
     channels: dict[Channel, PushChannel] = {}
     if settings.apns_key_id and settings.apns_team_id and settings.apns_topic:
         from push.apns import ApnsChannel
@@ -50,21 +52,26 @@ def build_channels(services: Services) -> dict[Channel, PushChannel]:
     if settings.smtp_host:
         from push.email import EmailChannel
 
-        channels[Channel.EMAIL] = EmailChannel(
-            pii=services.pii,
-            host=settings.smtp_host,
-            port=settings.smtp_port,
-            username=settings.smtp_username,
-            password=settings.smtp_password.get_secret_value(),
-            sender=settings.smtp_sender,
-            use_tls=settings.smtp_use_tls,
-            start_tls=settings.smtp_start_tls,
+        channels[Channel.EMAIL] = EmailWithSurveyLink(
+            EmailChannel(
+                pii=services.pii,
+                host=settings.smtp_host,
+                port=settings.smtp_port,
+                username=settings.smtp_username,
+                password=settings.smtp_password.get_secret_value(),
+                sender=settings.smtp_sender,
+                use_tls=settings.smtp_use_tls,
+                start_tls=settings.smtp_start_tls,
+            ),
+            links,
         )
     sms_templates = dict(settings.sms_templates)
     if settings.sms_provider is SmsProvider.CONSOLE:
         # The development console prints any message: every kind has a "template".
         sms_templates = {kind: kind for kind in TEMPLATES} | sms_templates
-    channels[Channel.SMS] = SmsChannel(services.sms, services.pii, sms_templates)
+    channels[Channel.SMS] = SmsWithSurveyToken(
+        SmsChannel(services.sms, services.pii, sms_templates), links
+    )
     return channels
 
 

@@ -151,13 +151,17 @@ TEMPLATES: dict[str, EventTemplate] = {
             "感谢您使用安心保险服务，邀请您花1分钟评价本次服务。",
             "anxin://surveys/{invitation_id}",
             "pages/survey/answer?id={invitation_id}",
-            sms=True,  # the SMS template carries ${survey_token}: answerable without login
+            # The SMS template carries ${survey_token}: answerable without login. The token
+            # is added when the SMS is sent (push/survey_links.py), never stored.
+            sms=True,
         ),
         EventTemplate(
             "visit.email",
             "安心保险客户回访",
-            "{purpose}：感谢您一直以来的信任。请花1分钟告诉我们您的近况和需要：{survey_link}",
-            "{survey_link}",  # a web link: e-mail is read where the app may not be
+            "{purpose}：感谢您一直以来的信任。请花1分钟告诉我们您的近况和需要。",
+            # The inbox entry opens the survey in the app; the e-mail itself links to the
+            # web page with the token, added when it is sent (push/survey_links.py).
+            "anxin://surveys/{invitation_id}",
             "pages/survey/answer?id={invitation_id}",
             channels=(Channel.EMAIL,),
         ),

@@ -71,8 +71,7 @@ async def every(
 
 
 async def email_visits(services: Services) -> int:
-    settings = services.settings
-    return await send_email_visits(settings.survey_link_base, email_on=bool(settings.smtp_host))
+    return await send_email_visits(email_on=bool(services.settings.smtp_host))
 
 
 def consumer_name() -> str:

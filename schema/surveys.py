@@ -15,6 +15,7 @@ from strawberry.types import Info
 
 from models import surveys as m
 from models.clock import local_time
+from push.survey_links import survey_links
 from schema.common import INPUT, node_uuid
 from schema.errors import Error
 from schema.permissions import CUSTOMER_ONLY, staff_only
@@ -116,10 +117,13 @@ class SubmitSurveyPayload:
     errors: list[SurveyError] = strawberry.field(description="Empty on success.")
 
 
-@strawberry.input(description="Rate a claim, payment, conversation or staff member.")
+@strawberry.input(description="Rate a claim, policy, payment, visit or staff member of mine.")
 class RateServiceInput:
-    subject_type: str = strawberry.field(description="CLAIM, PAYMENT, CONVERSATION or STAFF.")
-    subject_id: relay.GlobalID = strawberry.field(description="What is rated.")
+    subject_type: str = strawberry.field(description="CLAIM, POLICY, PAYMENT, VISIT or STAFF.")
+    subject_id: relay.GlobalID = strawberry.field(
+        description="What is rated: my Claim, Policy, PaymentOrder, FollowUpVisit, or a "
+        "StaffMember who handled one of them."
+    )
     stars: int = strawberry.field(description="1-5.")
     tags: list[str] = strawberry.field(default_factory=list, description="Optional tags.")
     comment: str = strawberry.field(default="", description="Optional comment.")
@@ -291,9 +295,9 @@ class SurveyQueries:
 
     @strawberry.field(description="The one survey a link token opens (no login needed).")
     async def survey_by_token(
-        self, token: Annotated[str, strawberry.argument(description="The link token.")]
+        self, info: Info, token: Annotated[str, strawberry.argument(description="The link token.")]
     ) -> Survey | None:
-        invitation = await flows.by_token(token)
+        invitation = await flows.by_token(survey_links(info.context.services.settings), token)
         return await survey_of(invitation) if invitation else None
 
 
@@ -337,10 +341,8 @@ class SurveyMutations:
         if not outcome:
             error = flows.SurveyError(flows.SurveyErrorCode.REQUIRED, "请填写回访结果", "outcome")
             return CompleteRecoveryTaskPayload(completed=False, errors=survey_errors(error))
-        closed = await m.RecoveryTask.filter(
-            id=node_uuid(input.task_id, "RecoveryTask"), done_at=None
-        ).update(
-            done_at=datetime.now(UTC), outcome=outcome[:1000], done_by=info.context.actor.subject_id
+        closed = await flows.complete_recovery(
+            info.context.actor.subject_id, node_uuid(input.task_id, "RecoveryTask"), outcome
         )
         if not closed:
             error = flows.SurveyError(flows.SurveyErrorCode.NOT_FOUND, "未找到待处理的回访任务")
@@ -375,7 +377,9 @@ class SurveyMutations:
     ) -> SubmitSurveyPayload:
         invitation = None
         if input.token:
-            invitation = await flows.by_token(input.token)
+            invitation = await flows.by_token(
+                survey_links(info.context.services.settings), input.token
+            )
         elif input.invitation_id is not None and info.context.actor.is_customer:
             invitation = await m.SurveyInvitation.get_or_none(
                 id=node_uuid(input.invitation_id, "SurveyInvitation"),

@@ -22,6 +22,7 @@ from models.staff import StaffUser
 from models.surveys import RecoveryTask, SurveyChannel, SurveyInvitation, SurveyTemplate
 from models.visits import FollowUpVisit, VisitAttempt, VisitChannel, VisitStatus, VisitTrigger
 from workflows import surveys, visits
+from workflows.ids import global_id
 
 DAYS = 60
 PER_DAY = (3, 9)  # invitations a day
@@ -72,7 +73,7 @@ async def seed_survey_history(now: datetime | None = None) -> int:
             invited_at = now - timedelta(days=days_ago, hours=rng.randint(0, 10))
             kind = rng.choice(kinds)
             async with in_transaction():
-                made = await surveys.invite(
+                invitation = await surveys.invite(
                     rng.choice(customers),
                     "claim.closed",
                     "demo-claim",
@@ -82,8 +83,7 @@ async def seed_survey_history(now: datetime | None = None) -> int:
                     staff_id=rng.choice(handlers),
                     announce=False,
                 )
-            assert made is not None
-            invitation = made[0]
+            assert invitation is not None
             await SurveyInvitation.filter(id=invitation.id).update(
                 created_at=invited_at,
                 expires_at=invited_at + surveys.INVITATION_LIFETIME,
@@ -110,6 +110,7 @@ async def seed_survey_history(now: datetime | None = None) -> int:
             due_at=due,
             done_at=due - timedelta(hours=3) if done else None,
             outcome="已致电客户致歉，说明处理进度并加快办理" if done else "",
+            open_key=None if done else task.open_key,
         )
     return answered
 
@@ -120,8 +121,9 @@ async def seed_ratings() -> None:
         customers, [5, 4, 2], ["理赔到账很快", "", "报案电话等了很久"], strict=False
     ):
         claim = await Claim.filter(customer_id=customer.id).first()
-        subject = str(claim.id) if claim else str(customer.id)
-        await surveys.rate(customer.id, "CLAIM", subject, stars, ["效率"], comment)
+        if claim is not None:  # a rating is of something the customer has
+            subject = global_id("Claim", claim.id)
+            await surveys.rate(customer.id, "CLAIM", subject, stars, ["效率"], comment)
 
 
 async def seed_visits(now: datetime | None = None) -> None:

@@ -3,15 +3,15 @@
 An invitation is answered once: the same answers again return the first result, other
 answers are refused. It may be answered in the app, the mini-program, or through its
 link token alone (a customer not logged in, from an SMS) — that token opens only that
-survey. A rating of 2 or less, an NPS of 0-6 or a comment with complaint words opens a
-recovery task for a supervisor, due within 24 hours.
+survey; it is derived from the invitation's ID when sent and stored nowhere. A rating
+of 2 or less, an NPS of 0-6 or a comment with complaint words opens a recovery task for
+a supervisor, due within 24 hours (one open task per customer and subject).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -35,15 +35,18 @@ from models.surveys import (
     SurveyResponse,
     SurveyTemplate,
 )
+from models.visits import FollowUpVisit
 from push.outbox import emit
+from push.survey_links import SurveyLinks
 from workflows.access import phone_for_call
 from workflows.errors import DomainError
 from workflows.ids import global_id
+from workflows.rating_subjects import SUBJECTS, rateable
 
 INVITATION_LIFETIME = timedelta(days=14)
 RECOVERY_DUE = timedelta(hours=24)
 COMPLAINT_WORDS = ("投诉", "不满意", "差评", "太慢", "态度差", "欺骗", "举报", "骗")
-RATING_SUBJECTS = frozenset({"CLAIM", "PAYMENT", "CONVERSATION", "STAFF"})
+RATING_SUBJECTS = frozenset(SUBJECTS)  # CLAIM, POLICY, PAYMENT, VISIT, STAFF
 TEXT_LIMIT = 1000
 
 CLAIM_SURVEY = {
@@ -133,6 +136,7 @@ class SurveyErrorCode(StrEnum):
     UNKNOWN_QUESTION = "UNKNOWN_QUESTION"
     TOO_LONG = "TOO_LONG"
     INVALID_SUBJECT = "INVALID_SUBJECT"
+    NOT_ALLOWED = "NOT_ALLOWED"  # e.g. calling back on a complaint one recorded oneself
 
 
 class SurveyError(DomainError):
@@ -212,12 +216,12 @@ async def invite(
     product_kind: str | None = None,
     staff_id: uuid.UUID | None = None,
     announce: bool = True,
-) -> tuple[SurveyInvitation, str] | None:
+) -> SurveyInvitation | None:
     """Create an invitation (in the caller's transaction) and announce it unless the
-    caller sends its own message; None when this subject was surveyed already. Returns
-    the link token, which is stored only hashed."""
+    caller sends its own message; None when this subject was surveyed already. Its link
+    token is derived from its ID when an SMS or e-mail is sent (``push.survey_links``):
+    neither the invitation nor the announcement stores it."""
     survey = await template(template_code)
-    token = secrets.token_urlsafe(24)
     if await SurveyInvitation.exists(
         trigger=trigger, subject_type=subject_type, subject_id=subject_id
     ):
@@ -228,28 +232,30 @@ async def invite(
         trigger=trigger,
         subject_type=subject_type,
         subject_id=subject_id,
-        token_hash=_hash(token),
         expires_at=datetime.now(UTC) + INVITATION_LIFETIME,
         product_kind=product_kind,
         staff_id=staff_id,
         **period_keys(datetime.now(UTC)),  # type: ignore[arg-type]
     )
-    if not announce:
-        return invitation, token
-    await emit(
-        "survey.invited",
-        entity_type="survey",
-        entity_id=invitation.id,
-        customer_id=customer_id,
-        payload={
-            "invitation_id": global_id("SurveyInvitation", invitation.id),
-            "survey_token": token,  # for the SMS link; never shown in app texts
-        },
-    )
-    return invitation, token
+    if announce:
+        await emit(
+            "survey.invited",
+            entity_type="survey",
+            entity_id=invitation.id,
+            customer_id=customer_id,
+            payload={"invitation_id": global_id("SurveyInvitation", invitation.id)},
+        )
+    return invitation
 
 
-async def by_token(token: str) -> SurveyInvitation | None:
+async def by_token(links: SurveyLinks, token: str) -> SurveyInvitation | None:
+    """The invitation a link token opens: one we signed, or (made before tokens were
+    derived) one whose random token's hash was stored."""
+    invitation_id = links.invitation_id(token)
+    if invitation_id is not None:
+        return await SurveyInvitation.get_or_none(id=invitation_id)
+    if not token.strip():
+        return None
     return await SurveyInvitation.get_or_none(token_hash=_hash(token.strip()))
 
 
@@ -346,27 +352,59 @@ def unhappy(questions: list[dict[str, Any]], values: dict[str, Any]) -> str | No
     return None
 
 
+def recovery_key(customer_id: uuid.UUID, subject: str) -> str:
+    """What one recovery call is about: a customer and a subject (``claim:<id>``,
+    ``visit:<id>``, ...). Ratings, surveys and visit complaints of one subject share it."""
+    return f"{customer_id}:{subject.lower()}"[:160]
+
+
 async def open_recovery(
-    customer_id: uuid.UUID, source: str, source_id: uuid.UUID, reason: str
+    customer_id: uuid.UUID, source: str, source_id: uuid.UUID, subject: str, reason: str
 ) -> None:
-    try:
-        await RecoveryTask.create(
-            customer_id=customer_id,
-            source=source,
-            source_id=source_id,
-            reason=reason,
-            due_at=datetime.now(UTC) + RECOVERY_DUE,
-        )
-    except IntegrityError:
-        await RecoveryTask.filter(source=source, source_id=source_id).update(reason=reason)
+    """A call back within 24 hours, unless one is open for this customer and subject
+    already: then that task's reason is brought up to date. The database decides (a
+    unique open key, inserted with ON CONFLICT DO NOTHING), so concurrent unhappy answers
+    still make one task, and the caller's transaction is never aborted by the conflict."""
+    key = recovery_key(customer_id, subject)
+    await RecoveryTask.bulk_create(
+        [
+            RecoveryTask(
+                id=uuid.uuid4(),
+                customer_id=customer_id,
+                source=source,
+                source_id=source_id,
+                reason=reason,
+                due_at=datetime.now(UTC) + RECOVERY_DUE,
+                open_key=key,
+            )
+        ],
+        ignore_conflicts=True,
+    )
+    await RecoveryTask.filter(open_key=key).update(reason=reason)
+
+
+async def complete_recovery(staff_id: uuid.UUID | None, task_id: uuid.UUID, outcome: str) -> bool:
+    """Close an open task with what was agreed; its subject may then open a new one."""
+    closed = await RecoveryTask.filter(id=task_id, done_at=None).update(
+        done_at=datetime.now(UTC), outcome=outcome[:1000], done_by=staff_id, open_key=None
+    )
+    return bool(closed)
 
 
 async def recovery_phone(staff_id: uuid.UUID, pii: PiiCipher, task_id: uuid.UUID) -> str:
     """The full number for the supervisor calling back (open tasks only), each look logged;
-    the queue shows it masked."""
+    the queue shows it masked. A task opened by a staff member (a complaint recorded on
+    a visit) is called back by someone else: recording a complaint is not a way to read
+    a number the visit itself would not show yet."""
     task = await RecoveryTask.get_or_none(id=task_id, done_at=None).select_related("customer")
     if task is None:
         raise SurveyError(SurveyErrorCode.NOT_FOUND, "未找到待处理的回访任务", "taskId")
+    if task.source == "visit" and await FollowUpVisit.exists(
+        id=task.source_id, completed_by=staff_id
+    ):
+        raise SurveyError(
+            SurveyErrorCode.NOT_ALLOWED, "该任务由您记录的投诉产生，请由其他主管回访", "taskId"
+        )
     return phone_for_call(pii, staff_id, task.customer, f"recovery task {task.id}")
 
 
@@ -414,7 +452,8 @@ async def record(
     await SurveyAnswer.bulk_create(_flat(response, survey.questions, values, invitation, channel))
     reason = unhappy(survey.questions, values)
     if reason:
-        await open_recovery(invitation.customer_id, "survey", response.id, reason)
+        subject = f"{invitation.subject_type}:{invitation.subject_id}"
+        await open_recovery(invitation.customer_id, "survey", response.id, subject, reason)
     return response
 
 
@@ -426,24 +465,30 @@ async def rate(
     tags: list[str],
     comment: str,
 ) -> ServiceRating:
-    if subject_type not in RATING_SUBJECTS or not subject_id.strip():
+    """Rate (or re-rate) a subject the customer may see; an unhappy rating asks a
+    supervisor to call back, once per open subject (see ``open_recovery``)."""
+    if subject_type not in RATING_SUBJECTS:
         raise SurveyError(SurveyErrorCode.INVALID_SUBJECT, "评价对象无效", "subjectType")
     if not 1 <= stars <= 5:
         raise SurveyError(SurveyErrorCode.OUT_OF_RANGE, "请选择1到5星", "stars")
     comment = comment.strip()
     if len(comment) > TEXT_LIMIT:
         raise SurveyError(SurveyErrorCode.TOO_LONG, f"不能超过{TEXT_LIMIT}个字", "comment")
+    object_id = await rateable(customer_id, subject_type, subject_id)
+    if object_id is None:
+        raise SurveyError(SurveyErrorCode.NOT_FOUND, "未找到评价对象", "subjectId")
     clean_tags = [t.strip()[:20] for t in tags if t.strip()][:10]
     async with in_transaction():
         rating, _ = await ServiceRating.update_or_create(
             customer_id=customer_id,
             subject_type=subject_type,
-            subject_id=subject_id.strip(),
+            subject_id=str(object_id),
             defaults={"stars": stars, "tags": clean_tags, "comment": comment},
         )
         if stars <= 2 or any(word in comment for word in COMPLAINT_WORDS):
             reason = f"评价{stars}星" if stars <= 2 else "评价含有投诉内容"
-            await open_recovery(customer_id, "rating", rating.id, reason)
+            subject = f"{subject_type}:{object_id}"
+            await open_recovery(customer_id, "rating", rating.id, subject, reason)
     return rating
 
 

@@ -331,12 +331,12 @@ async def _create(rule: VisitRule, wanted: list[_Wanted]) -> int:
 # ---------------------------------------------------------------- e-mail visits
 
 
-async def send_email_visits(
-    survey_link_base: str, *, email_on: bool = True, now: datetime | None = None
-) -> int:
+async def send_email_visits(*, email_on: bool = True, now: datetime | None = None) -> int:
     """Due e-mail visits: an e-mail through the notification channels with a link to the
-    follow-up survey; the visit is then done (its survey shows whether it was answered).
-    Without an e-mail channel or address, the visit becomes a phone visit instead."""
+    follow-up survey (the e-mail channel adds the link with its token when it sends: the
+    event carries only the invitation); the visit is then done (its survey shows whether
+    it was answered). Without an e-mail channel or address, the visit becomes a phone
+    visit instead."""
     now = now or datetime.now(UTC)
     due = await FollowUpVisit.filter(
         status=VisitStatus.SCHEDULED, channel=VisitChannel.EMAIL, due_at__lte=now
@@ -359,7 +359,7 @@ async def send_email_visits(
             )
             if not claimed:  # another worker, or staff, got there first
                 continue
-            made = await invite(
+            invitation = await invite(
                 visit.customer_id,
                 "visit",
                 "visit",
@@ -367,8 +367,7 @@ async def send_email_visits(
                 "FOLLOW_UP_VISIT",
                 announce=False,
             )
-            assert made is not None, "one visit, one invitation: claimed above"
-            invitation, token = made
+            assert invitation is not None, "one visit, one invitation: claimed above"
             await FollowUpVisit.filter(id=visit.id).update(survey_invitation_id=invitation.id)
             # Sent is not reached: the survey answer shows whether the customer read it.
             await VisitAttempt.create(visit_id=visit.id, reached=False, note="已发送回访邮件")
@@ -380,7 +379,6 @@ async def send_email_visits(
                 payload={
                     "purpose": visit.purpose,
                     "invitation_id": global_id("SurveyInvitation", invitation.id),
-                    "survey_link": survey_link_base + token,
                 },
             )
             sent += 1
@@ -436,13 +434,17 @@ def _check_time(moment: datetime, now: datetime, field: str) -> None:
 async def reschedule(
     actor: Actor, visit_id: uuid.UUID, expected_version: int, due_at: datetime
 ) -> FollowUpVisit:
-    """A new time (e.g. the one the customer asked for); the customer's request is then
-    answered."""
+    """A new time on the work list (e.g. the one the customer asked for); the customer's
+    request is then answered. Only the customer's own request moves the agreed time
+    that the phone reveal goes by: staff alone cannot make a visit due (see
+    ``reveal_phone``)."""
     visit = await _open(visit_id, expected_version)
     if not may_work_on(actor, visit):
         raise VisitError(VisitErrorCode.NOT_YOURS, "该回访已分配给其他同事")
     _check_time(due_at, datetime.now(UTC), "dueAt")
-    return await _save(visit, due_at=due_at, change_requested_at=None)
+    asked = visit.preferred_time if visit.change_requested_at is not None else None
+    agreed = asked or visit.agreed_due_at or visit.due_at
+    return await _save(visit, due_at=due_at, agreed_due_at=agreed, change_requested_at=None)
 
 
 @dataclass(frozen=True)
@@ -489,8 +491,8 @@ async def record_outcome(
             "completed_by": actor.subject_id,
         }
     else:
-        retry_day = local_date(now) + timedelta(days=visit.retry_after_days)
-        changes |= {"due_at": at_visit_hour(retry_day)}
+        retry_at = at_visit_hour(local_date(now) + timedelta(days=visit.retry_after_days))
+        changes |= {"due_at": retry_at, "agreed_due_at": retry_at}  # the rule's time
     async with in_transaction():
         saved = await _save(visit, **changes)
         await VisitAttempt.create(
@@ -500,14 +502,26 @@ async def record_outcome(
             note=outcome.note.strip(),
         )
         if outcome.reached and outcome.complaint_raised:
-            await open_recovery(visit.customer_id, "visit", visit.id, "回访中客户提出投诉")
+            await open_recovery(
+                visit.customer_id, "visit", visit.id, f"visit:{visit.id}", "回访中客户提出投诉"
+            )
     return saved
 
 
+def call_due_at(visit: FollowUpVisit) -> datetime:
+    """When the call is due for the phone reveal: the later of the work-list time and
+    the agreed time. Staff moving a visit later delays the reveal; moving it earlier
+    does not bring it forward."""
+    return max(visit.due_at, visit.agreed_due_at or visit.due_at)
+
+
 async def reveal_phone(actor: Actor, pii: PiiCipher, visit_id: uuid.UUID) -> str:
-    """The full number, for whoever makes a scheduled phone visit due within a day (so
-    nobody can read the numbers of weeks of visits); every look is logged, and lists only
-    ever show the masked number."""
+    """The full number, for whoever may work a scheduled phone visit (unassigned, theirs,
+    or a visit manager), once the call is due within a day — so nobody reads the numbers
+    of weeks of visits. "Due" is ``call_due_at``: the time planned by the rules, moved
+    by the retry rule or by the customer's own request, and not earlier than the work
+    list says. Rescheduling or assigning (even to oneself) never makes a visit
+    revealable on its own. Every look is logged; lists only show the masked number."""
     visit = await FollowUpVisit.get_or_none(id=visit_id).select_related("customer")
     if visit is None:
         raise VisitError(VisitErrorCode.NOT_FOUND, "未找到该回访任务", "visitId")
@@ -515,7 +529,7 @@ async def reveal_phone(actor: Actor, pii: PiiCipher, visit_id: uuid.UUID) -> str
         raise VisitError(VisitErrorCode.NOT_SCHEDULED, "只有待进行的电话回访可以查看号码")
     if not may_work_on(actor, visit):
         raise VisitError(VisitErrorCode.NOT_YOURS, "该回访已分配给其他同事")
-    if visit.due_at > datetime.now(UTC) + REVEAL_AHEAD:
+    if call_due_at(visit) > datetime.now(UTC) + REVEAL_AHEAD:
         raise VisitError(VisitErrorCode.NOT_DUE, "回访时间未到，请在回访当天查看号码")
     return phone_for_call(pii, actor.subject_id, visit.customer, f"visit {visit.id}")
 

@@ -31,7 +31,7 @@ async def test_only_configured_channels_are_built() -> None:
     async with httpx.AsyncClient() as http:
         bare = build_services(Settings(), http, None)
         assert set(build_channels(bare)) == {Channel.SMS}
-        assert isinstance(build_channels(bare)[Channel.SMS], SmsChannel)
+        assert isinstance(build_channels(bare)[Channel.SMS].inner, SmsChannel)  # type: ignore[attr-defined]
 
         full = Settings(
             apns_team_id="TEAM123456",
@@ -53,7 +53,7 @@ async def test_only_configured_channels_are_built() -> None:
         assert isinstance(channels[Channel.APNS], ApnsChannel)
         assert isinstance(channels[Channel.FCM], FcmChannel)
         assert isinstance(channels[Channel.WECHAT], WechatSubscribeChannel)
-        assert isinstance(channels[Channel.EMAIL], EmailChannel)
+        assert isinstance(channels[Channel.EMAIL].inner, EmailChannel)  # type: ignore[attr-defined]
         assert wechat_template_ids(services) == {"claim.decided": "T1"}
         await channels[Channel.APNS].aclose()  # type: ignore[attr-defined]
 

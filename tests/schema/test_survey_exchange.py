@@ -45,7 +45,7 @@ async def surveyed(services: Services) -> dict[str, Any]:
                 customer.id, "claim.closed", "claim", f"x-{n}", "CLAIM_SERVICE", product_kind="AUTO"
             )
         assert invitation is not None
-        made.append(invitation[0])
+        made.append(invitation)
     await surveys.submit(
         made[0],
         [
@@ -378,9 +378,7 @@ async def test_versions_with_other_questions_share_one_export(
     async with in_transaction():
         made = await surveys.invite(newcomer.id, "claim.closed", "claim", "v2", "CLAIM_SERVICE")
     assert made is not None
-    await surveys.submit(
-        made[0], [surveys.Answer("q1", text="挺好"), surveys.Answer("q9", 10)], "APP"
-    )
+    await surveys.submit(made, [surveys.Answer("q1", text="挺好"), surveys.Answer("q9", 10)], "APP")
     day = surveys.period_keys(datetime.now(UTC))["day"]
     table = await exchange.export_table(b"k" * 32, "CLAIM_SERVICE", day, day)
     assert table.columns[len(exchange.FIXED_COLUMNS) :] == ["q1", "q9", "q2", "q3", "q4", "q5"]

@@ -16,6 +16,7 @@ from api.services import Services
 from models.customers import Customer
 from models.notifications import OutboxEvent
 from models.surveys import RecoveryTask, SurveyInvitation, SurveyResponse
+from push.survey_links import survey_links
 from tests.conftest import postgres_only
 from tests.factories import customer_token, make_customer
 from tests.graphql import gql
@@ -36,9 +37,11 @@ HAPPY = [
 async def invited(services: Services) -> dict[str, Any]:
     customer = await make_customer(services)
     async with in_transaction():
-        made = await surveys.invite(customer.id, "claim.closed", "claim", "c-1", "CLAIM_SERVICE")
-    assert made is not None
-    invitation, token = made
+        invitation = await surveys.invite(
+            customer.id, "claim.closed", "claim", "c-1", "CLAIM_SERVICE"
+        )
+    assert invitation is not None
+    token = survey_links(services.settings).token(invitation.id)
     return {
         "customer": customer,
         "token": token,
@@ -191,7 +194,8 @@ async def test_invitations_are_announced_once_per_subject(
         again = await surveys.invite(customer.id, "claim.closed", "claim", "c-1", "CLAIM_SERVICE")
     assert again is None
     event = await OutboxEvent.get(event_type="survey.invited")
-    assert event.customer_id == customer.id and "survey_token" in event.payload
+    # The link token is derived when the SMS is sent, never stored with the event.
+    assert event.customer_id == customer.id and "survey_token" not in event.payload
 
 
 RATE = """mutation($input: RateServiceInput!) { rateService(input: $input) {
@@ -201,9 +205,13 @@ RATE = """mutation($input: RateServiceInput!) { rateService(input: $input) {
 async def test_quick_ratings_are_updatable_and_low_ones_recovered(
     client: httpx.AsyncClient, services: Services
 ) -> None:
+    from models.claims import ClaimStatus
+    from tests.factories import make_claim, make_policy
+
     customer = await make_customer(services)
     token = await customer_token(services, customer)
-    subject = "Q2xhaW06MQ=="
+    claim = await make_claim(customer, await make_policy(services, customer), ClaimStatus.PAID)
+    subject = str(relay.GlobalID("Claim", str(claim.id)))
 
     async def rate(stars: int, comment: str = "") -> dict[str, Any]:
         body = await gql(
@@ -275,7 +283,7 @@ async def test_figures_match_hand_computed_values(
             )
         assert made is not None
         await surveys.submit(
-            made[0],
+            made,
             [
                 surveys.Answer("q1", stars),
                 surveys.Answer("q2", nps),

@@ -20,6 +20,7 @@ from models.surveys import SurveyInvitation
 from models.visits import FollowUpVisit, VisitChannel, VisitRule, VisitStatus, VisitTrigger
 from push.delivery import Deliverer
 from push.outbox import OutboxRelay
+from push.survey_links import EmailWithSurveyLink, survey_links
 from tests.factories import make_claim, make_customer, make_policy, make_staff, staff_token
 from tests.graphql import gql
 from tests.push.test_email import SmtpServer, customer_with_email, make_channel, parse, smtp
@@ -139,9 +140,9 @@ async def test_email_visits_send_a_survey_link_by_email(
     [visit] = await FollowUpVisit.all()
     assert visit.channel is VisitChannel.EMAIL and visit.due_at < now
 
-    link_base = "https://m.anxin.example.cn/survey?token="
-    assert await visits.send_email_visits(link_base) == 1
-    assert await visits.send_email_visits(link_base) == 0  # done: never sent twice
+    link_base = services.settings.survey_link_base
+    assert await visits.send_email_visits() == 1
+    assert await visits.send_email_visits() == 0  # done: never sent twice
     visit = await FollowUpVisit.get(id=visit.id)
     assert visit.status is VisitStatus.DONE and visit.attempts == 1
     invitation = await SurveyInvitation.get(id=visit.survey_invitation_id)
@@ -152,7 +153,8 @@ async def test_email_visits_send_a_survey_link_by_email(
     [delivery] = await Delivery.filter(channel=Channel.EMAIL)
     assert delivery.target == f"customer:{customer.id}"
     await Delivery.filter(id=delivery.id).update(next_attempt_at=None)  # past quiet hours
-    channel = make_channel(services, smtp.port)
+    links = survey_links(services.settings)
+    channel = EmailWithSurveyLink(make_channel(services, smtp.port), links)
     await Deliverer({Channel.EMAIL: channel}, services.queue).deliver(delivery.id)
     [mail] = smtp.handler.received
     body = parse(mail.content).get_body(("plain",))
@@ -160,7 +162,7 @@ async def test_email_visits_send_a_survey_link_by_email(
     text = body.get_content()
     assert "理赔结案回访" in text and link_base in text
     token = text.split(link_base, 1)[1].split()[0]
-    opened = await surveys.by_token(token)
+    opened = await surveys.by_token(links, token)
     assert opened is not None and opened.id == invitation.id
     # The e-mail is the only message: no separate survey push.
     assert await Delivery.exclude(channel=Channel.EMAIL).count() == 0
@@ -194,12 +196,12 @@ async def test_email_visits_become_calls_without_an_address_or_channel(
     policy = await make_policy(services, writer)
     await closed_claim(writer, policy, datetime.now(UTC) - timedelta(days=8))
     assert await visits.plan_visits() == 1
-    assert await visits.send_email_visits("https://x/?t=", email_on=False) == 0
+    assert await visits.send_email_visits(email_on=False) == 0
     [visit] = await FollowUpVisit.all()
     assert visit.channel is VisitChannel.PHONE and visit.status is VisitStatus.SCHEDULED
 
     await FollowUpVisit.filter(id=visit.id).update(channel=VisitChannel.EMAIL)
     await Customer.filter(id=writer.id).update(email_encrypted=None, email_masked=None)
-    assert await visits.send_email_visits("https://x/?t=") == 0
+    assert await visits.send_email_visits() == 0
     visit = await FollowUpVisit.get(id=visit.id)
     assert visit.channel is VisitChannel.PHONE and await SurveyInvitation.all().count() == 0

@@ -1,0 +1,64 @@
+"""What a customer may rate: a subject that exists and that they may see (their claim,
+a policy they hold, are insured by or benefit from, their payment, their visit, or a
+staff member who handled one of those). Anything else — a made-up ID, another
+customer's claim, an ID of the wrong kind — is answered exactly like a missing subject,
+so ratings can neither flood the recovery queue nor confirm what exists."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+
+from tortoise.expressions import Q
+
+from models.auth import SubjectKind
+from models.payments import PaymentOrder
+from models.visits import FollowUpVisit
+from workflows.access import Actor, visible_claims, visible_policies
+from workflows.ids import parse_global_id
+
+
+async def _claim(actor: Actor, object_id: uuid.UUID) -> bool:
+    return await visible_claims(actor).filter(id=object_id).exists()
+
+
+async def _policy(actor: Actor, object_id: uuid.UUID) -> bool:
+    return await visible_policies(actor).filter(id=object_id).exists()
+
+
+async def _payment(actor: Actor, object_id: uuid.UUID) -> bool:
+    return await PaymentOrder.exists(id=object_id, customer_id=actor.subject_id)
+
+
+async def _visit(actor: Actor, object_id: uuid.UUID) -> bool:
+    return await FollowUpVisit.exists(id=object_id, customer_id=actor.subject_id)
+
+
+async def _staff(actor: Actor, object_id: uuid.UUID) -> bool:
+    """Only someone who served this customer: a handler of a claim they see, or the
+    staff member of one of their visits."""
+    if await visible_claims(actor).filter(assignee_id=object_id).exists():
+        return True
+    return await FollowUpVisit.filter(
+        Q(assignee_id=object_id) | Q(completed_by=object_id), customer_id=actor.subject_id
+    ).exists()
+
+
+# subject type → (the global ID's type name, whether the customer may rate it)
+SUBJECTS: dict[str, tuple[str, Callable[[Actor, uuid.UUID], Awaitable[bool]]]] = {
+    "CLAIM": ("Claim", _claim),
+    "POLICY": ("Policy", _policy),
+    "PAYMENT": ("PaymentOrder", _payment),
+    "VISIT": ("FollowUpVisit", _visit),
+    "STAFF": ("StaffMember", _staff),
+}
+
+
+async def rateable(customer_id: uuid.UUID, subject_type: str, subject_id: str) -> uuid.UUID | None:
+    """The subject's UUID when ``customer_id`` may rate it, else None."""
+    type_name, may_rate = SUBJECTS[subject_type]
+    object_id = parse_global_id(subject_id, type_name)
+    if object_id is None:
+        return None
+    actor = Actor(kind=SubjectKind.CUSTOMER, subject_id=customer_id)
+    return object_id if await may_rate(actor, object_id) else None
