@@ -189,7 +189,7 @@ async def test_the_migration_purges_tokens_stored_before(services: Services) -> 
         mini_program_page="pages/survey/answer?id=x",
         data={"purpose": "理赔结案回访", "invitation_id": gid, "survey_link": link},
     )
-    migration = importlib.import_module("models.migrations.0003_surveys_visits_hardening")
+    migration = importlib.import_module("models.migrations.0004_surveys_visits_hardening")
     assert await migration.purge_survey_secrets(connections.get("default")) == 3
     text = await stored_text()
     assert "OLD-LINK-TOKEN-123" not in text and "OLD-SMS-TOKEN-456" not in text

@@ -69,7 +69,7 @@ async def _purge(apps: Any, schema_editor: Any) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0002_visits_and_survey_exports')]
+    dependencies = [('models', '0003_one_live_payout_one_open_order')]
 
     initial = False
 
