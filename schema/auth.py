@@ -23,11 +23,20 @@ strawberry.enum(auth.AuthErrorCode, description="Why a login, refresh or logout 
 @strawberry.type(description="A failed login, refresh or logout.")
 class AuthError(Error):
     code: auth.AuthErrorCode = strawberry.field(description="Stable code for programs.")
+    retry_after_seconds: int | None = strawberry.field(
+        default=None,
+        description="With THROTTLED and ACCOUNT_LOCKED: seconds until trying again can work.",
+    )
 
 
 def auth_errors(error: auth.AuthError) -> list[AuthError]:
     return [
-        AuthError(field=error.field, message=error.message, code=auth.AuthErrorCode(error.code))
+        AuthError(
+            field=error.field,
+            message=error.message,
+            code=auth.AuthErrorCode(error.code),
+            retry_after_seconds=error.retry_after,
+        )
     ]
 
 
@@ -155,7 +164,9 @@ class AuthMutations:
         input: Annotated[RequestLoginCodeInput, strawberry.argument(description=INPUT)],
     ) -> RequestLoginCodePayload:
         try:
-            sent = await auth.request_login_code(info.context.services, input.phone)
+            sent = await auth.request_login_code(
+                info.context.services, input.phone, client=info.context.client
+            )
         except auth.AuthError as error:
             return RequestLoginCodePayload(
                 phone=None,
@@ -177,7 +188,9 @@ class AuthMutations:
         input: Annotated[LoginWithCodeInput, strawberry.argument(description=INPUT)],
     ) -> AuthPayload:
         try:
-            tokens = await auth.login_with_code(info.context.services, input.phone, input.code)
+            tokens = await auth.login_with_code(
+                info.context.services, input.phone, input.code, client=info.context.client
+            )
         except auth.AuthError as error:
             return AuthPayload(session=None, errors=auth_errors(error))
         return AuthPayload(session=await session_of(tokens), errors=[])
@@ -187,7 +200,9 @@ class AuthMutations:
         self, info: Info, input: Annotated[WechatLoginInput, strawberry.argument(description=INPUT)]
     ) -> WechatLoginPayload:
         try:
-            result = await auth.wechat_login(info.context.services, input.code)
+            result = await auth.wechat_login(
+                info.context.services, input.code, client=info.context.client
+            )
         except auth.AuthError as error:
             return WechatLoginPayload(
                 session=None,
@@ -217,7 +232,11 @@ class AuthMutations:
     ) -> AuthPayload:
         try:
             tokens = await auth.bind_wechat_phone(
-                info.context.services, input.binding_ticket, input.phone, input.code
+                info.context.services,
+                input.binding_ticket,
+                input.phone,
+                input.code,
+                client=info.context.client,
             )
         except auth.AuthError as error:
             return AuthPayload(session=None, errors=auth_errors(error))
@@ -228,7 +247,9 @@ class AuthMutations:
         self, info: Info, input: Annotated[StaffLoginInput, strawberry.argument(description=INPUT)]
     ) -> AuthPayload:
         try:
-            tokens = await auth.staff_login(info.context.services, input.username, input.password)
+            tokens = await auth.staff_login(
+                info.context.services, input.username, input.password, client=info.context.client
+            )
         except auth.AuthError as error:
             return AuthPayload(session=None, errors=auth_errors(error))
         return AuthPayload(session=await session_of(tokens), errors=[])

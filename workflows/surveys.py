@@ -133,6 +133,7 @@ class SurveyErrorCode(StrEnum):
     UNKNOWN_QUESTION = "UNKNOWN_QUESTION"
     TOO_LONG = "TOO_LONG"
     INVALID_SUBJECT = "INVALID_SUBJECT"
+    THROTTLED = "THROTTLED"
 
 
 class SurveyError(DomainError):
