@@ -48,7 +48,7 @@ def _rate(value: object) -> object:
 
 
 # A rate limit: COUNT/WINDOW, e.g. "10/10m", "20/1h", "5/900" (seconds); "0/1m" is off.
-RateSetting = Annotated[Rate, BeforeValidator(_rate)]
+RateSetting = Annotated[Rate, NoDecode, BeforeValidator(_rate)]
 
 
 class Settings(BaseSettings):
