@@ -620,7 +620,8 @@ async def staff_login(
         _verify_password, user.password_hash if user else _DUMMY_HASH, password
     )
     if user is None or not checked or not user.is_active:
-        if attempt.count == lockout.count:  # this failure locks the pair
+        if attempt.count == lockout.count:  # this failure locks the pair, from now
+            await limiter.restart("staff_failures", pair, lockout)
             await _lockout_started(services, "client")
         if user is not None:
             log.warning("failed staff login for account %s", user.id)

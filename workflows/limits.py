@@ -80,6 +80,11 @@ class RateLimiter(Protocol):
 
     async def reset(self, action: str, key: str) -> None: ...
 
+    async def restart(self, action: str, key: str, rate: Rate) -> None:
+        """Let the current window (its count kept) run a full window from now: a
+        lockout lasts its whole time from the failure that caused it."""
+        ...
+
 
 def _key(action: str, key: str) -> str:
     # Keys may hold usernames or phone numbers: store a digest, never the value.
@@ -117,6 +122,11 @@ class MemoryRateLimiter:
 
     async def reset(self, action: str, key: str) -> None:
         self._windows.pop(_key(action, key), None)
+
+    async def restart(self, action: str, key: str, rate: Rate) -> None:
+        name = _key(action, key)
+        if name in self._windows:
+            self._windows[name] = (self._windows[name][0], time.monotonic() + rate.window_seconds)
 
     def _sweep(self, now: float) -> None:
         for name in [n for n, (_, ends) in self._windows.items() if ends <= now]:
@@ -162,6 +172,13 @@ class RedisRateLimiter:
         await self._fallback.reset(action, key)
         try:
             await self._redis.delete(_key(action, key))
+        except RedisError as exc:
+            self._warn(exc)
+
+    async def restart(self, action: str, key: str, rate: Rate) -> None:
+        await self._fallback.restart(action, key, rate)
+        try:
+            await self._redis.pexpire(_key(action, key), rate.window_seconds * 1000)
         except RedisError as exc:
             self._warn(exc)
 

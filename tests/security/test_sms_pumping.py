@@ -13,7 +13,6 @@ from starlette.applications import Starlette
 
 from api.services import Services
 from tests.factories import unique_phone
-from tests.graphql import gql
 
 REQUEST_CODE = """
 mutation($phone: String!) {

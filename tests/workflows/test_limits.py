@@ -128,7 +128,7 @@ async def test_without_redis_each_process_still_counts(caplog: pytest.LogCapture
 
 async def test_memory_forgets_ended_windows() -> None:
     limiter = MemoryRateLimiter()
-    limiter.SWEEP_AT = 10  # type: ignore[misc]
+    limiter.SWEEP_AT = 10
     for n in range(10):
         await limiter.hit("x", str(n), Rate(1, 1))
     await asyncio.sleep(1.05)
@@ -152,7 +152,7 @@ def test_rates_are_written_count_per_window(text: str, rate: Rate) -> None:
 
 @pytest.mark.parametrize("text", ["", "10", "ten/1m", "10/0", "10/1w", "-1/1m", "10/1m/2"])
 def test_malformed_rates_are_refused(text: str) -> None:
-    with pytest.raises(ValueError, match="rate|window"):
+    with pytest.raises(ValueError, match=r"rate|window"):
         Rate.parse(text)
 
 
@@ -166,3 +166,14 @@ def test_waits_read_naturally() -> None:
         "120分钟",
         "2小时",
     ]
+
+
+async def test_restart_runs_a_full_window_from_now(limiter: RateLimiter) -> None:
+    rate = Rate(1, 2)
+    await limiter.hit("staff_failures", "k", rate)
+    await asyncio.sleep(1.2)
+    await limiter.restart("staff_failures", "k", rate)
+    denied = await limiter.hit("staff_failures", "k", rate)
+    assert not denied.allowed and denied.count == 2 and denied.retry_after == 2
+    await limiter.restart("staff_failures", "missing", rate)  # nothing to restart
+    assert (await limiter.hit("staff_failures", "missing", rate)).count == 1
