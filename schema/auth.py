@@ -157,7 +157,12 @@ class AuthQueries:
 
 @strawberry.type
 class AuthMutations:
-    @strawberry.mutation(description="Send a login code by SMS (valid 5 minutes).")
+    @strawberry.mutation(
+        description="Send a login code by SMS (valid 5 minutes). Limited per phone, per "
+        "client IP and per app installation (the app sends a random id it keeps, made at "
+        "first start, in the `X-Anxin-Installation` header): THROTTLED with "
+        "`retryAfterSeconds`. Like every login mutation, at most one per request."
+    )
     async def request_login_code(
         self,
         info: Info,
@@ -242,7 +247,11 @@ class AuthMutations:
             return AuthPayload(session=None, errors=auth_errors(error))
         return AuthPayload(session=await session_of(tokens), errors=[])
 
-    @strawberry.mutation(description="Staff login with username and password.")
+    @strawberry.mutation(
+        description="Staff login with username and password. Limited per client IP "
+        "(THROTTLED); five failures from one client lock that username there for a while "
+        "(ACCOUNT_LOCKED, unknown usernames alike), both with `retryAfterSeconds`."
+    )
     async def staff_login(
         self, info: Info, input: Annotated[StaffLoginInput, strawberry.argument(description=INPUT)]
     ) -> AuthPayload:
