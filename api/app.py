@@ -19,6 +19,7 @@ from starlette.staticfiles import StaticFiles
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from tortoise.contrib.starlette import RegisterTortoise
 
+from api.clients import INSTALLATION_HEADER
 from api.graphql_view import GraphQLView
 from api.logging import configure_logging
 from api.middleware import MultipartPreflightMiddleware, SecurityHeadersMiddleware
@@ -96,7 +97,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,
                 allow_methods=["GET", "POST"],
-                allow_headers=["authorization", "content-type", "apollo-require-preflight"],
+                allow_headers=[
+                    "authorization",
+                    "content-type",
+                    "apollo-require-preflight",
+                    INSTALLATION_HEADER,
+                ],
                 max_age=600,
             ),
         ],

@@ -14,6 +14,7 @@ from starlette.websockets import WebSocket
 from api.services import Services
 from schema.loaders import Loaders
 from workflows.access import ANONYMOUS, Actor
+from workflows.limits import Client
 
 
 @dataclass
@@ -22,6 +23,7 @@ class Context:
     request: Request | WebSocket | None = None
     response: Response | WebSocket | None = None
     actor: Actor = ANONYMOUS
+    client: Client = field(default_factory=Client)  # IP and installation, for rate limits
     connection_params: dict[str, Any] | None = field(default=None)
     expiry_timer: asyncio.Task[None] | None = None  # WebSocket: closes at token expiry
 

@@ -15,6 +15,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 
+from api.clients import client_of
 from api.context import Context
 from api.services import Services
 from workflows.access import ANONYMOUS
@@ -51,7 +52,12 @@ class GraphQLView(GraphQL[Context, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
-        context = Context(services=self._services, request=request, response=response)
+        context = Context(
+            services=self._services,
+            request=request,
+            response=response,
+            client=client_of(request, self._services.settings.trusted_proxy_networks),
+        )
         if isinstance(request, Request):
             token = bearer_token(request.headers.get("authorization"))
             if token:

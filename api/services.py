@@ -24,6 +24,7 @@ from push.sms import AliyunSmsSender, ConsoleSmsSender, SmsSender
 from storage.base import ObjectStorage
 from storage.local import LocalStorage
 from storage.s3 import S3Storage
+from workflows.limits import RateLimiter, build_limiter
 
 
 @dataclass
@@ -39,6 +40,7 @@ class Services:
     storage: ObjectStorage
     upload_limiter: CapacityLimiter  # how many photos decode at once
     payment_providers: dict[str, PaymentProvider]
+    limiter: RateLimiter  # per-client rate limits: Redis when configured, else in memory
 
 
 def build_pii_cipher(settings: Settings) -> PiiCipher:
@@ -138,4 +140,5 @@ def build_services(
         build_storage(settings, http),
         CapacityLimiter(settings.upload_decode_concurrency),
         build_payment_providers(settings, http),
+        build_limiter(redis_client),
     )

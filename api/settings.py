@@ -10,14 +10,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 from decimal import Decimal
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BeforeValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from workflows.limits import Rate
 
 DEV_PLACEHOLDER = "dev-insecure-change-me-never-use-in-production"
 # A fixed key: good enough for a laptop, refused in production under any key id.
@@ -38,6 +41,14 @@ class StorageBackend(StrEnum):
 class SmsProvider(StrEnum):
     CONSOLE = "console"
     ALIYUN = "aliyun"
+
+
+def _rate(value: object) -> object:
+    return Rate.parse(value) if isinstance(value, str) else value
+
+
+# A rate limit: COUNT/WINDOW, e.g. "10/10m", "20/1h", "5/900" (seconds); "0/1m" is off.
+RateSetting = Annotated[Rate, NoDecode, BeforeValidator(_rate)]
 
 
 class Settings(BaseSettings):
@@ -67,8 +78,27 @@ class Settings(BaseSettings):
     otp_max_attempts: int = 5
     otp_resend_seconds: int = 60
     otp_max_per_hour: int = 10
+    # Staff password guesses: locked per username AND client IP after this many
+    # failures (unknown usernames alike, so a lock tells nothing), for this long.
     staff_max_failed_logins: int = 5
     staff_lockout_seconds: int = 900
+    # Tries per username from all clients together within the lockout time before the
+    # username is locked for everyone (guessing spread over many IPs); 0: no ceiling.
+    staff_max_failed_logins_per_account: int = 100
+
+    # Reverse proxies (IPs or CIDRs) whose X-Forwarded-For names the client; none by
+    # default: the peer address is the client, and the header is ignored.
+    trusted_proxies: Annotated[list[str], NoDecode] = []
+    # Per-client rate limits (see workflows/limits.py). "IP" is the client address,
+    # "installation" the app's X-Anxin-Installation header.
+    limit_sms_per_ip: RateSetting = Rate(10, 600)
+    limit_sms_per_installation: RateSetting = Rate(5, 3600)
+    limit_login_per_ip: RateSetting = Rate(20, 60)  # staff, SMS-code and WeChat logins
+    limit_login_per_installation: RateSetting = Rate(10, 600)
+    limit_survey_token_per_ip: RateSetting = Rate(30, 600)
+    limit_ratings_per_customer: RateSetting = Rate(20, 3600)
+    # A WARNING on the anxin.security logger (once per window) past this many lockouts.
+    lockout_storm: RateSetting = Rate(20, 300)
 
     sms_provider: SmsProvider = SmsProvider.CONSOLE
     aliyun_sms_base_url: str = "https://dysmsapi.aliyuncs.com"
@@ -155,14 +185,19 @@ class Settings(BaseSettings):
     @model_validator(mode="before")
     @classmethod
     def _split_origins(cls, data: object) -> object:
-        if isinstance(data, dict) and isinstance(data.get("cors_origins"), str):
-            raw = data["cors_origins"]
-            data["cors_origins"] = [o.strip() for o in raw.split(",") if o.strip()]
+        if isinstance(data, dict):
+            for name in ("cors_origins", "trusted_proxies"):
+                if isinstance(data.get(name), str):
+                    data[name] = [o.strip() for o in data[name].split(",") if o.strip()]
         return data
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
         ring = self.pii_keyring  # validates the key ring in every environment
+        try:
+            self.trusted_proxy_networks  # noqa: B018 - validates the list
+        except ValueError as exc:
+            raise ValueError(f"ANXIN_TRUSTED_PROXIES: {exc}") from None
         if self.storage_backend is StorageBackend.S3 and not (
             self.s3_endpoint_url and self.s3_bucket and self.s3_access_key_id
         ):
@@ -186,6 +221,10 @@ class Settings(BaseSettings):
         if self.database_url.startswith("sqlite"):
             raise ValueError("ANXIN_DATABASE_URL must name PostgreSQL in production")
         return self
+
+    @cached_property
+    def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(p, strict=False) for p in self.trusted_proxies)
 
     @property
     def is_development(self) -> bool:

@@ -37,6 +37,7 @@ from schema.notifications import (
 from schema.payments import PaymentMutations, PaymentQueries, PaymentSubscriptions
 from schema.permissions import IsAuthenticated
 from schema.policies.queries import PolicyQueries
+from schema.rules import OneCostlyMutationPerRequest
 from schema.survey_exchange import SurveyExchangeMutations
 from schema.surveys import SurveyMutations, SurveyQueries
 from schema.visits import VisitMutations, VisitQueries
@@ -113,6 +114,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     rules = [
         *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+        OneCostlyMutationPerRequest,
     ]
     if not settings.introspection_enabled:
         rules.append(NoSchemaIntrospectionCustomRule)

@@ -23,11 +23,20 @@ strawberry.enum(auth.AuthErrorCode, description="Why a login, refresh or logout 
 @strawberry.type(description="A failed login, refresh or logout.")
 class AuthError(Error):
     code: auth.AuthErrorCode = strawberry.field(description="Stable code for programs.")
+    retry_after_seconds: int | None = strawberry.field(
+        default=None,
+        description="With THROTTLED and ACCOUNT_LOCKED: seconds until trying again can work.",
+    )
 
 
 def auth_errors(error: auth.AuthError) -> list[AuthError]:
     return [
-        AuthError(field=error.field, message=error.message, code=auth.AuthErrorCode(error.code))
+        AuthError(
+            field=error.field,
+            message=error.message,
+            code=auth.AuthErrorCode(error.code),
+            retry_after_seconds=error.retry_after,
+        )
     ]
 
 
@@ -148,14 +157,21 @@ class AuthQueries:
 
 @strawberry.type
 class AuthMutations:
-    @strawberry.mutation(description="Send a login code by SMS (valid 5 minutes).")
+    @strawberry.mutation(
+        description="Send a login code by SMS (valid 5 minutes). Limited per phone, per "
+        "client IP and per app installation (the app sends a random id it keeps, made at "
+        "first start, in the `X-Anxin-Installation` header): THROTTLED with "
+        "`retryAfterSeconds`. Like every login mutation, at most one per request."
+    )
     async def request_login_code(
         self,
         info: Info,
         input: Annotated[RequestLoginCodeInput, strawberry.argument(description=INPUT)],
     ) -> RequestLoginCodePayload:
         try:
-            sent = await auth.request_login_code(info.context.services, input.phone)
+            sent = await auth.request_login_code(
+                info.context.services, input.phone, client=info.context.client
+            )
         except auth.AuthError as error:
             return RequestLoginCodePayload(
                 phone=None,
@@ -177,7 +193,9 @@ class AuthMutations:
         input: Annotated[LoginWithCodeInput, strawberry.argument(description=INPUT)],
     ) -> AuthPayload:
         try:
-            tokens = await auth.login_with_code(info.context.services, input.phone, input.code)
+            tokens = await auth.login_with_code(
+                info.context.services, input.phone, input.code, client=info.context.client
+            )
         except auth.AuthError as error:
             return AuthPayload(session=None, errors=auth_errors(error))
         return AuthPayload(session=await session_of(tokens), errors=[])
@@ -187,7 +205,9 @@ class AuthMutations:
         self, info: Info, input: Annotated[WechatLoginInput, strawberry.argument(description=INPUT)]
     ) -> WechatLoginPayload:
         try:
-            result = await auth.wechat_login(info.context.services, input.code)
+            result = await auth.wechat_login(
+                info.context.services, input.code, client=info.context.client
+            )
         except auth.AuthError as error:
             return WechatLoginPayload(
                 session=None,
@@ -217,18 +237,28 @@ class AuthMutations:
     ) -> AuthPayload:
         try:
             tokens = await auth.bind_wechat_phone(
-                info.context.services, input.binding_ticket, input.phone, input.code
+                info.context.services,
+                input.binding_ticket,
+                input.phone,
+                input.code,
+                client=info.context.client,
             )
         except auth.AuthError as error:
             return AuthPayload(session=None, errors=auth_errors(error))
         return AuthPayload(session=await session_of(tokens), errors=[])
 
-    @strawberry.mutation(description="Staff login with username and password.")
+    @strawberry.mutation(
+        description="Staff login with username and password. Limited per client IP "
+        "(THROTTLED); five failures from one client lock that username there for a while "
+        "(ACCOUNT_LOCKED, unknown usernames alike), both with `retryAfterSeconds`."
+    )
     async def staff_login(
         self, info: Info, input: Annotated[StaffLoginInput, strawberry.argument(description=INPUT)]
     ) -> AuthPayload:
         try:
-            tokens = await auth.staff_login(info.context.services, input.username, input.password)
+            tokens = await auth.staff_login(
+                info.context.services, input.username, input.password, client=info.context.client
+            )
         except auth.AuthError as error:
             return AuthPayload(session=None, errors=auth_errors(error))
         return AuthPayload(session=await session_of(tokens), errors=[])

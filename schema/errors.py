@@ -23,6 +23,15 @@ class UserInputError(GraphQLError):
         super().__init__(message, extensions={"code": "BAD_USER_INPUT"})
 
 
+class ThrottledError(GraphQLError):
+    """A query asked too often by this client (queries have no payload errors)."""
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(
+            message, extensions={"code": "THROTTLED", "retryAfterSeconds": retry_after}
+        )
+
+
 def should_mask_error(error: GraphQLError) -> bool:
     """Hide unexpected exceptions (bugs) outside development; keep deliberate
     GraphQL errors: validation, permissions, user input."""

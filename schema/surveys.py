@@ -17,10 +17,11 @@ from models import surveys as m
 from models.clock import local_time
 from push.survey_links import survey_links
 from schema.common import INPUT, node_uuid
-from schema.errors import Error
+from schema.errors import Error, ThrottledError
 from schema.permissions import CUSTOMER_ONLY, staff_only
 from workflows import surveys as flows
 from workflows.access import Permission
+from workflows.limits import wait_text
 
 strawberry.enum(m.QuestionKind, description="How a question is answered.")
 strawberry.enum(flows.SurveyErrorCode, description="Why a survey answer or rating failed.")
@@ -33,11 +34,38 @@ strawberry.enum(
 @strawberry.type(description="A failed survey answer or rating.")
 class SurveyError(Error):
     code: flows.SurveyErrorCode = strawberry.field(description="Stable code for programs.")
+    retry_after_seconds: int | None = strawberry.field(
+        default=None, description="With THROTTLED: seconds until trying again can work."
+    )
 
 
 def survey_errors(error: flows.SurveyError) -> list[SurveyError]:
     code = flows.SurveyErrorCode(error.code)
-    return [SurveyError(field=error.field, message=error.message, code=code)]
+    return [
+        SurveyError(
+            field=error.field,
+            message=error.message,
+            code=code,
+            retry_after_seconds=error.retry_after,
+        )
+    ]
+
+
+async def _limit(info: Info, action: str, key: str, rate_name: str) -> None:
+    """Guessing link tokens or flooding ratings: a THROTTLED SurveyError past the rate."""
+    rate = getattr(info.context.services.settings, rate_name)
+    decision = await info.context.services.limiter.hit(action, key, rate)
+    if not decision.allowed:
+        wait = decision.retry_after
+        raise flows.SurveyError(
+            flows.SurveyErrorCode.THROTTLED,
+            f"操作过于频繁，请{wait_text(wait)}后再试",
+            retry_after=wait,
+        )
+
+
+async def _limit_token_lookup(info: Info) -> None:
+    await _limit(info, "survey_token:ip", info.context.client.ip_key, "limit_survey_token_per_ip")
 
 
 @strawberry.type(description="One choice of a question.")
@@ -295,8 +323,14 @@ class SurveyQueries:
 
     @strawberry.field(description="The one survey a link token opens (no login needed).")
     async def survey_by_token(
-        self, info: Info, token: Annotated[str, strawberry.argument(description="The link token.")]
+        self,
+        info: Info,
+        token: Annotated[str, strawberry.argument(description="The link token.")],
     ) -> Survey | None:
+        try:
+            await _limit_token_lookup(info)
+        except flows.SurveyError as error:
+            raise ThrottledError(error.message, error.retry_after or 1) from None
         invitation = await flows.by_token(survey_links(info.context.services.settings), token)
         return await survey_of(invitation) if invitation else None
 
@@ -377,6 +411,10 @@ class SurveyMutations:
     ) -> SubmitSurveyPayload:
         invitation = None
         if input.token:
+            try:
+                await _limit_token_lookup(info)
+            except flows.SurveyError as throttled:
+                return SubmitSurveyPayload(accepted=False, errors=survey_errors(throttled))
             invitation = await flows.by_token(
                 survey_links(info.context.services.settings), input.token
             )
@@ -412,6 +450,7 @@ class SurveyMutations:
     ) -> RateServicePayload:
         customer_id: uuid.UUID = info.context.actor.subject_id
         try:
+            await _limit(info, "ratings", str(customer_id), "limit_ratings_per_customer")
             rating = await flows.rate(
                 customer_id,
                 input.subject_type,

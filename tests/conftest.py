@@ -19,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx
 import pytest
+import redis.asyncio as redis
 from asgi_lifespan import LifespanManager
 from starlette.applications import Starlette
 
@@ -111,8 +112,20 @@ def settings(database_url: str, settings_overrides: dict[str, Any], tmp_path: Pa
     return Settings(**values)
 
 
+async def _flush_test_redis(url: str) -> None:
+    """Each test starts with an empty Redis db (rate-limit counters, streams), as its
+    database starts empty. FLUSHDB: only the test db named in the URL."""
+    client = redis.Redis.from_url(url)
+    try:
+        await client.flushdb()
+    finally:
+        await client.aclose()
+
+
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[Starlette]:
+    if settings.redis_url and settings.redis_url == TEST_REDIS_URL:
+        await _flush_test_redis(settings.redis_url)
     application = create_app(settings)
     async with LifespanManager(application):
         yield application

@@ -3,7 +3,11 @@
 Customers: phone + 6-digit SMS code (5 minutes, 5 tries, resend throttled), or the
 mini-program's ``wx.login`` code exchanged through ``code2session`` (a first-time
 openid is bound to a customer by phone + SMS code). Staff: username + argon2 password,
-locked for a while after repeated failures.
+locked for a while after repeated failures from one client.
+
+Everything an anonymous caller can make us pay for (an SMS, a password hash, a call to
+WeChat) is rate-limited per client IP and app installation before any work is done
+(``THROTTLED`` with the seconds to wait), on top of the per-phone and per-account limits.
 
 Every login opens a session = one refresh-token family. Access tokens are short JWTs
 naming the session; refresh tokens are random, stored hashed, and rotate on use.
@@ -27,7 +31,7 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F, Q
+from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from api.services import Services
@@ -39,8 +43,10 @@ from models.staff import StaffRole, StaffUser
 from push.sms import SmsError
 from workflows.access import ANONYMOUS, Actor
 from workflows.errors import DomainError
+from workflows.limits import Client, Rate, wait_text
 
 log = logging.getLogger("anxin.auth")
+security_log = logging.getLogger("anxin.security")
 password_hasher = PasswordHasher()
 _DUMMY_HASH = password_hasher.hash("timing-equaliser")
 JWT_ALGORITHM = "HS256"
@@ -114,6 +120,42 @@ def _sha256(value: str) -> str:
 
 def _secret(services: Services) -> str:
     return services.settings.secret_key.get_secret_value()
+
+
+async def _limit_client(
+    services: Services,
+    action: str,
+    client: Client,
+    per_ip: Rate,
+    per_installation: Rate,
+    field: str | None = None,
+) -> None:
+    """Refuse with THROTTLED once this IP or app installation did ``action`` too often."""
+    limiter = services.limiter
+    decision = await limiter.hit(f"{action}:ip", client.ip_key, per_ip)
+    if decision.allowed and client.installation is not None:
+        decision = await limiter.hit(
+            f"{action}:installation", client.installation, per_installation
+        )
+    if not decision.allowed:
+        wait = decision.retry_after
+        raise AuthError(
+            AuthErrorCode.THROTTLED,
+            f"操作过于频繁，请{wait_text(wait)}后再试",
+            field,
+            retry_after=wait,
+        )
+
+
+async def _limit_logins(services: Services, client: Client) -> None:
+    settings = services.settings
+    await _limit_client(
+        services,
+        "login",
+        client,
+        settings.limit_login_per_ip,
+        settings.limit_login_per_installation,
+    )
 
 
 # ---------------------------------------------------------------- tokens and sessions
@@ -315,9 +357,21 @@ def _code_hash(services: Services, phone_hash: str, code: str) -> str:
     return services.pii.lookup_hash(f"{phone_hash}:{code}", "otp")
 
 
-async def request_login_code(services: Services, raw_phone: str) -> LoginCodeSent:
+async def request_login_code(
+    services: Services, raw_phone: str, *, client: Client
+) -> LoginCodeSent:
     settings = services.settings
     phone = _valid_phone(raw_phone)
+    # Per client before per phone: one client spraying codes over many numbers (SMS
+    # pumping, guessing spread over accounts) stops here.
+    await _limit_client(
+        services,
+        "sms",
+        client,
+        settings.limit_sms_per_ip,
+        settings.limit_sms_per_installation,
+        "phone",
+    )
     phone_hash = services.pii.phone_hash(phone)
     now = _now()
     recent = await OtpChallenge.filter(
@@ -326,9 +380,21 @@ async def request_login_code(services: Services, raw_phone: str) -> LoginCodeSen
     if recent:
         wait = settings.otp_resend_seconds - int((now - recent[0].created_at).total_seconds())
         if wait > 0:
-            raise AuthError(AuthErrorCode.THROTTLED, f"验证码已发送，请{wait}秒后再试", "phone")
+            raise AuthError(
+                AuthErrorCode.THROTTLED,
+                f"验证码已发送，请{wait}秒后再试",
+                "phone",
+                retry_after=wait,
+            )
     if len(recent) >= settings.otp_max_per_hour:
-        raise AuthError(AuthErrorCode.THROTTLED, "验证码请求过于频繁，请一小时后再试", "phone")
+        oldest = recent[settings.otp_max_per_hour - 1].created_at
+        wait = max(1, int((oldest + timedelta(hours=1) - now).total_seconds()) + 1)
+        raise AuthError(
+            AuthErrorCode.THROTTLED,
+            "验证码请求过于频繁，请一小时后再试",
+            "phone",
+            retry_after=wait,
+        )
     code = f"{secrets.randbelow(1_000_000):06d}"
     # The slot makes two simultaneous requests (a double tap) collide on a unique key.
     slot = int(now.timestamp()) // settings.otp_resend_seconds
@@ -340,7 +406,12 @@ async def request_login_code(services: Services, raw_phone: str) -> LoginCodeSen
             expires_at=now + timedelta(seconds=settings.otp_ttl_seconds),
         )
     except IntegrityError:
-        raise AuthError(AuthErrorCode.THROTTLED, "验证码已发送，请稍后再试", "phone") from None
+        raise AuthError(
+            AuthErrorCode.THROTTLED,
+            "验证码已发送，请稍后再试",
+            "phone",
+            retry_after=settings.otp_resend_seconds,
+        ) from None
     try:
         await services.sms.send_login_code(phone, code)
     except SmsError:
@@ -410,8 +481,14 @@ async def customer_for_phone(services: Services, phone: str) -> Customer:
 
 
 async def login_with_code(
-    services: Services, raw_phone: str, code: str, channel: Channel = Channel.APP
+    services: Services,
+    raw_phone: str,
+    code: str,
+    channel: Channel = Channel.APP,
+    *,
+    client: Client,
 ) -> IssuedTokens:
+    await _limit_logins(services, client)
     phone = await verify_login_code(services, raw_phone, code)
     customer = await customer_for_phone(services, phone)
     return await start_session(services, SubjectKind.CUSTOMER, customer.id, channel)
@@ -420,12 +497,15 @@ async def login_with_code(
 # ---------------------------------------------------------------- WeChat mini-program
 
 
-async def wechat_login(services: Services, js_code: str) -> IssuedTokens | WechatBindingRequired:
+async def wechat_login(
+    services: Services, js_code: str, *, client: Client
+) -> IssuedTokens | WechatBindingRequired:
     wechat = services.wechat
     if not wechat.app_id:
         raise AuthError(AuthErrorCode.WECHAT_NOT_CONFIGURED, "暂不支持微信登录")
     if not js_code.strip():
         raise AuthError(AuthErrorCode.WECHAT_CODE_INVALID, "微信登录凭证无效", "code")
+    await _limit_logins(services, client)  # each login costs a call to WeChat
     try:
         session = await wechat.code2session(js_code.strip())
     except WechatError as exc:
@@ -478,8 +558,9 @@ async def _bind_identity(
 
 
 async def bind_wechat_phone(
-    services: Services, binding_ticket: str, raw_phone: str, code: str
+    services: Services, binding_ticket: str, raw_phone: str, code: str, *, client: Client
 ) -> IssuedTokens:
+    await _limit_logins(services, client)
     claims = _decode(services, binding_ticket, "wechat_binding")
     if claims is None or claims.get("app") != services.wechat.app_id:
         raise AuthError(
@@ -502,41 +583,79 @@ async def bind_wechat_phone(
 # ---------------------------------------------------------------- staff
 
 
-async def staff_login(services: Services, username: str, password: str) -> IssuedTokens:
+async def staff_login(
+    services: Services, username: str, password: str, *, client: Client
+) -> IssuedTokens:
+    """Check a staff password, at a price an attacker cannot scale.
+
+    Before any hash: the client's login rate (THROTTLED). Then failures are counted per
+    username *and* client IP: five from one client lock that pair for 15 minutes, so a
+    stranger cannot lock a colleague out from elsewhere. A higher ceiling per username
+    from all clients together stops guessing spread over many addresses. Unknown
+    usernames are counted, locked and hashed (against a dummy) exactly like real ones:
+    no answer and no timing tells whether an account exists.
+
+    Each try is reserved in the counter before the password is checked (an atomic
+    increment, in Redis or in this process), so guesses sent all at once cannot exceed
+    the limit. A correct password clears its client's failures.
+    """
     bad = AuthError(AuthErrorCode.INVALID_CREDENTIALS, "用户名或密码错误", "password")
-    locked = AuthError(AuthErrorCode.ACCOUNT_LOCKED, "登录失败次数过多，账号已临时锁定")
     settings = services.settings
-    user = await StaffUser.get_or_none(username=username.strip().lower())
-    if user is None:
-        await asyncio.to_thread(_verify_password, _DUMMY_HASH, password)
+    limiter = services.limiter
+    name = username.strip().lower()
+    await _limit_logins(services, client)
+    lockout = Rate(settings.staff_max_failed_logins, settings.staff_lockout_seconds)
+    pair = f"{name}\n{client.ip_key}"
+    attempt = await limiter.hit("staff_failures", pair, lockout)
+    if not attempt.allowed:
+        raise _locked(attempt.retry_after)
+    ceiling = Rate(settings.staff_max_failed_logins_per_account, settings.staff_lockout_seconds)
+    account = await limiter.hit("staff_account", name, ceiling)
+    if not account.allowed:
+        if account.count == ceiling.count + 1:
+            await _lockout_started(services, "account")
+        raise _locked(account.retry_after)
+    user = await StaffUser.get_or_none(username=name)
+    checked = await asyncio.to_thread(
+        _verify_password, user.password_hash if user else _DUMMY_HASH, password
+    )
+    if user is None or not checked or not user.is_active:
+        if attempt.count == lockout.count:  # this failure locks the pair, from now
+            await limiter.restart("staff_failures", pair, lockout)
+            await _lockout_started(services, "client")
+        if user is not None:
+            log.warning("failed staff login for account %s", user.id)
         raise bad
-    now = _now()
-    unlocked = Q(locked_until=None) | Q(locked_until__lte=now)
-    # Reserve a try before checking the password, so that guesses sent all at once
-    # cannot exceed the limit.
-    reserved = await StaffUser.filter(
-        unlocked, id=user.id, failed_logins__lt=settings.staff_max_failed_logins
-    ).update(failed_logins=F("failed_logins") + 1)
-    if not reserved:
-        raise locked
-    if not await asyncio.to_thread(_verify_password, user.password_hash, password):
-        await StaffUser.filter(
-            id=user.id, failed_logins__gte=settings.staff_max_failed_logins
-        ).update(
-            failed_logins=0,
-            locked_until=now + timedelta(seconds=settings.staff_lockout_seconds),
-        )
-        log.warning("failed staff login for account %s", user.id)
-        raise bad
-    await StaffUser.filter(id=user.id).update(failed_logins=0, locked_until=None)
-    if not user.is_active:
-        raise bad
+    await limiter.reset("staff_failures", pair)
     if password_hasher.check_needs_rehash(user.password_hash):
         new_hash = await asyncio.to_thread(password_hasher.hash, password)
         await StaffUser.filter(id=user.id).update(password_hash=new_hash)
     return await start_session(
         services, SubjectKind.STAFF, user.id, Channel.STAFF_CONSOLE, role=user.role
     )
+
+
+def _locked(wait: int) -> AuthError:
+    return AuthError(
+        AuthErrorCode.ACCOUNT_LOCKED,
+        f"登录失败次数过多，请{wait_text(wait)}后再试",
+        retry_after=wait,
+    )
+
+
+async def _lockout_started(services: Services, scope: str) -> None:
+    """Count lockouts; many in a short time is an attack on the staff (guessing or
+    locking everyone out): warn once per window, on whichever process sees it first."""
+    storm = services.settings.lockout_storm
+    decision = await services.limiter.hit("lockout_storm", "all", storm)
+    log.info("staff login locked (%s)", scope)
+    if decision.count == storm.count + 1:
+        security_log.warning(
+            "staff lockout storm: more than %d lockouts within %d s (latest: per %s)",
+            storm.count,
+            storm.window_seconds,
+            scope,
+        )
 
 
 def _verify_password(password_hash: str, password: str) -> bool:

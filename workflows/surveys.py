@@ -137,6 +137,7 @@ class SurveyErrorCode(StrEnum):
     TOO_LONG = "TOO_LONG"
     INVALID_SUBJECT = "INVALID_SUBJECT"
     NOT_ALLOWED = "NOT_ALLOWED"  # e.g. calling back on a complaint one recorded oneself
+    THROTTLED = "THROTTLED"
 
 
 class SurveyError(DomainError):

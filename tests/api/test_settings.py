@@ -77,3 +77,23 @@ def test_pii_key_ring_and_origins_parse_from_the_environment(
 
 def test_secrets_do_not_show_in_repr() -> None:
     assert "k" * 48 not in repr(Settings(**REAL))
+
+
+def test_rate_limits_and_trusted_proxies_parse_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from workflows.limits import Rate
+
+    assert Settings().trusted_proxies == []  # X-Forwarded-For is not believed by default
+    monkeypatch.setenv("ANXIN_LIMIT_SMS_PER_IP", "30/1h")
+    monkeypatch.setenv("ANXIN_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.1")
+    settings = Settings()
+    assert settings.limit_sms_per_ip == Rate(30, 3600)
+    assert [str(n) for n in settings.trusted_proxy_networks] == ["10.0.0.0/8", "192.0.2.1/32"]
+    monkeypatch.setenv("ANXIN_LIMIT_SMS_PER_IP", "lots")
+    with pytest.raises(ValidationError, match="COUNT/WINDOW"):
+        Settings()
+    monkeypatch.setenv("ANXIN_LIMIT_SMS_PER_IP", "30/1h")
+    monkeypatch.setenv("ANXIN_TRUSTED_PROXIES", "the-load-balancer")
+    with pytest.raises(ValidationError, match="ANXIN_TRUSTED_PROXIES"):
+        Settings()
