@@ -37,6 +37,7 @@ from schema.notifications import (
 from schema.payments import PaymentMutations, PaymentQueries, PaymentSubscriptions
 from schema.permissions import IsAuthenticated
 from schema.policies.queries import PolicyQueries
+from schema.scalars import SCALARS
 from schema.survey_exchange import SurveyExchangeMutations
 from schema.surveys import SurveyMutations, SurveyQueries
 from schema.visits import VisitMutations, VisitQueries
@@ -132,6 +133,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         extensions=extensions,  # type: ignore[arg-type]
         config=StrawberryConfig(
             relay_max_results=100,
+            scalar_map=SCALARS,
             disable_field_suggestions=not settings.introspection_enabled,
         ),
     )
