@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -96,13 +97,33 @@ class RecheckWebSocketCaller(SchemaExtension):
         yield
 
 
+# graphql-core appends " Did you mean 'a', 'b', or 'c'?" (or "the enum value 'X'?") to
+# validation and coercion messages; names are quoted and never contain a "?".
+SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+
+
+def strip_suggestions(message: str) -> str:
+    return SUGGESTION.sub("", message)
+
+
 class AnxinSchema(strawberry.Schema):
+    """``hide_suggestions``: with introspection off, "Did you mean …" would hand out the
+    schema name by name (arguments, enum values, types, input fields), so it is cut from
+    every error. strawberry's ``disable_field_suggestions`` only covers fields, and
+    graphql-core's ``hide_suggestions`` is not passed through by strawberry; every error
+    of every operation (HTTP and WebSocket, validation and variable coercion) goes through
+    ``process_errors``, so it is cut here."""
+
+    hide_suggestions = False
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         """Log only unexpected errors (bugs) with their traceback; a refused permission
         or a bad page size is the caller's business, not an incident."""
         for error in errors:
+            if self.hide_suggestions:
+                error.message = strip_suggestions(error.message)
             if should_mask_error(error):
                 StrawberryLogger.error(error, execution_context)
 
@@ -126,7 +147,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     ]
     if not settings.is_development:
         extensions.append(lambda: MaskErrors(should_mask_error=should_mask_error))
-    return AnxinSchema(
+    schema = AnxinSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -137,3 +158,5 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             disable_field_suggestions=not settings.introspection_enabled,
         ),
     )
+    schema.hide_suggestions = not settings.introspection_enabled
+    return schema
