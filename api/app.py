@@ -20,6 +20,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from tortoise.contrib.starlette import RegisterTortoise
 
 from api.graphql_view import GraphQLView
+from api.limits import RequestLimitsMiddleware, limit_table
 from api.logging import configure_logging
 from api.middleware import MultipartPreflightMiddleware, SecurityHeadersMiddleware
 from api.routes import healthz, payment_notify, readyz, serve_file
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         middleware=[
             Middleware(SecurityHeadersMiddleware),
+            Middleware(RequestLimitsMiddleware, table=limit_table(settings)),
             Middleware(MultipartPreflightMiddleware),
             Middleware(
                 CORSMiddleware,
