@@ -238,3 +238,35 @@ async def test_every_money_input_refuses_non_finite_values(
     token = await staff_token(services, await make_staff(StaffRole.SUPERVISOR))
     body = await gql(client, query, variables, token=token, allow_errors=True)
     _assert_refused_as_bad_amount(body)
+
+
+async def test_production_answers_the_typed_error_not_a_masked_one(database_url: str) -> None:
+    from asgi_lifespan import LifespanManager
+
+    from api.app import create_app
+    from api.settings import Settings
+    from tests.api.test_settings import REAL
+
+    settings = Settings(**REAL).model_copy(
+        update={"database_url": database_url, "background_jobs": False}
+    )
+    app = create_app(settings)
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
+        variables = {
+            "input": {
+                "orderId": "UGF5bWVudE9yZGVyOjE=",
+                "amount": "sNaN",
+                "reason": "PAID_IN_ERROR",
+                "idempotencyKey": "refund-key-prod-1",
+            }
+        }
+        _assert_refused_as_bad_amount(await gql(client, REFUND, variables, allow_errors=True))
+        literal = REFUND.replace("$input: RefundPaymentInput!", "").replace(
+            "(input: $input)",
+            '(input: {orderId: "x", amount: "NaN", reason: PAID_IN_ERROR, idempotencyKey: "k"})',
+        )
+        literal = literal.replace("mutation()", "mutation")
+        _assert_refused_as_bad_amount(await gql(client, literal, allow_errors=True))
