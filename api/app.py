@@ -21,6 +21,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 
 from api.clients import INSTALLATION_HEADER
 from api.graphql_view import GraphQLView
+from api.limits import RequestLimitsMiddleware, limit_table
 from api.logging import configure_logging
 from api.middleware import MultipartPreflightMiddleware, SecurityHeadersMiddleware
 from api.routes import healthz, payment_notify, readyz, serve_file
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         middleware=[
             Middleware(SecurityHeadersMiddleware),
+            Middleware(RequestLimitsMiddleware, table=limit_table(settings)),
             Middleware(MultipartPreflightMiddleware),
             Middleware(
                 CORSMiddleware,

@@ -22,7 +22,8 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
-    if Settings().is_development and args.host not in LOOPBACK:
+    settings = Settings()
+    if settings.is_development and args.host not in LOOPBACK:
         sys.exit(
             f"refusing to serve development settings (public signing keys) on {args.host}: "
             "set ANXIN_ENV=production and real secrets, or serve on 127.0.0.1"
@@ -36,6 +37,8 @@ def _serve(args: argparse.Namespace) -> None:
         workers=args.workers,
         log_config=None,
         proxy_headers=True,
+        # The server refuses bigger frames before buffering them (the app checks too).
+        ws_max_size=settings.websocket_max_message_bytes,
     )
 
 

@@ -9,8 +9,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -43,6 +45,23 @@ class GraphQLView(GraphQL[Context, None]):
     def __init__(self, services: Services | None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.services = services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """strawberry's HTTP handling, plus closing the request at the end: strawberry
+        never closes the Request it makes, so the files of a multipart upload (spooled
+        to disk past 1 MiB) stayed open until a garbage collection found them."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope=scope, receive=receive)
+        try:
+            try:
+                response = await self.run(request)
+            except HTTPException as e:
+                response = PlainTextResponse(e.reason, status_code=e.status_code)
+            await response(scope, receive, send)
+        finally:
+            await request.close()
 
     @property
     def _services(self) -> Services:

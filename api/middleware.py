@@ -36,42 +36,61 @@ class SecurityHeadersMiddleware:
 PREFLIGHT_HEADERS = (b"apollo-require-preflight", b"x-apollo-operation-name")
 
 
+def content_types(scope: Scope) -> list[bytes]:
+    """Every Content-Type header of the request, lowercased."""
+    return [value.lower() for name, value in scope["headers"] if name.lower() == b"content-type"]
+
+
 class MultipartPreflightMiddleware:
     """A browser may send a multipart form to another site without a CORS preflight, so
     a logged-in user's cookies or a crafted page could upload on their behalf. As Apollo
-    does, multipart requests must carry a header a plain form cannot set."""
+    does, multipart requests must carry a header a plain form cannot set.
+
+    The guard must judge the body the parser will read: a request with several
+    Content-Type headers is refused (the guard and Starlette's parser could each pick a
+    different one), and "multipart" anywhere in the one header, in any case or spacing,
+    counts as multipart."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
+        if scope["type"] == "http":
+            types = content_types(scope)
+            if len(types) > 1:
+                await _refuse(send, "请求只能有一个 Content-Type 请求头", "AMBIGUOUS_CONTENT_TYPE")
+                return
             headers = dict(scope["headers"])
-            content_type = headers.get(b"content-type", b"").lower()
-            if content_type.startswith(b"multipart/") and not any(
-                headers.get(name) for name in PREFLIGHT_HEADERS
+            if (
+                scope["method"] == "POST"
+                and types
+                and b"multipart" in types[0]
+                and not any(headers.get(name) for name in PREFLIGHT_HEADERS)
             ):
-                await _refuse(send)
+                await _refuse(
+                    send, "上传请求缺少 apollo-require-preflight 请求头", "CSRF_PREFLIGHT_REQUIRED"
+                )
                 return
         await self.app(scope, receive, send)
 
 
-async def _refuse(send: Send) -> None:
+async def _refuse(send: Send, message: str, code: str, status: int = 400) -> None:
+    await send_json_error(send, status, message, code)
+
+
+async def send_json_error(
+    send: Send, status: int, message: str, code: str, extra: dict[str, object] | None = None
+) -> None:
+    """A small JSON answer in the GraphQL error shape, for refusals made before any
+    route runs."""
     body = json.dumps(
-        {
-            "errors": [
-                {
-                    "message": "上传请求缺少 apollo-require-preflight 请求头",
-                    "extensions": {"code": "CSRF_PREFLIGHT_REQUIRED"},
-                }
-            ]
-        },
+        {"errors": [{"message": message, "extensions": {"code": code, **(extra or {})}}]},
         ensure_ascii=False,
     ).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 400,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/json; charset=utf-8"),
                 (b"content-length", str(len(body)).encode()),

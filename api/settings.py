@@ -113,6 +113,15 @@ class Settings(BaseSettings):
 
     http_timeout_seconds: float = 5.0
 
+    # Request sizes, enforced before a body is read (413). Multipart requests to /graphql
+    # may carry upload_max_files files: upload_max_files x upload_max_bytes in total plus
+    # this JSON limit, each part at most twice upload_max_bytes (a photo just over its
+    # limit still gets the typed FILE_TOO_LARGE answer; a 1 GiB part is cut off).
+    graphql_max_body_bytes: int = Field(1024 * 1024, ge=1024)  # JSON bodies to /graphql
+    callback_max_body_bytes: int = Field(64 * 1024, ge=1024)  # /payments/*/notify
+    default_max_body_bytes: int = Field(64 * 1024, ge=1024)  # any other route
+    websocket_max_message_bytes: int = Field(256 * 1024, ge=1024)  # each message
+
     # Where providers reach this gateway (payment callbacks).
     public_base_url: str = "http://127.0.0.1:8000"
     # The web page that answers a survey by its link token (e-mail visits link to it).

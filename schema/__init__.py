@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -38,6 +39,7 @@ from schema.payments import PaymentMutations, PaymentQueries, PaymentSubscriptio
 from schema.permissions import IsAuthenticated
 from schema.policies.queries import PolicyQueries
 from schema.rules import OneCostlyMutationPerRequest
+from schema.scalars import SCALARS
 from schema.survey_exchange import SurveyExchangeMutations
 from schema.surveys import SurveyMutations, SurveyQueries
 from schema.visits import VisitMutations, VisitQueries
@@ -96,13 +98,33 @@ class RecheckWebSocketCaller(SchemaExtension):
         yield
 
 
+# graphql-core appends " Did you mean 'a', 'b', or 'c'?" (or "the enum value 'X'?") to
+# validation and coercion messages; names are quoted and never contain a "?".
+SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+
+
+def strip_suggestions(message: str) -> str:
+    return SUGGESTION.sub("", message)
+
+
 class AnxinSchema(strawberry.Schema):
+    """``hide_suggestions``: with introspection off, "Did you mean …" would hand out the
+    schema name by name (arguments, enum values, types, input fields), so it is cut from
+    every error. strawberry's ``disable_field_suggestions`` only covers fields, and
+    graphql-core's ``hide_suggestions`` is not passed through by strawberry; every error
+    of every operation (HTTP and WebSocket, validation and variable coercion) goes through
+    ``process_errors``, so it is cut here."""
+
+    hide_suggestions = False
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         """Log only unexpected errors (bugs) with their traceback; a refused permission
         or a bad page size is the caller's business, not an incident."""
         for error in errors:
+            if self.hide_suggestions:
+                error.message = strip_suggestions(error.message)
             if should_mask_error(error):
                 StrawberryLogger.error(error, execution_context)
 
@@ -127,13 +149,16 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     ]
     if not settings.is_development:
         extensions.append(lambda: MaskErrors(should_mask_error=should_mask_error))
-    return AnxinSchema(
+    schema = AnxinSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,  # type: ignore[arg-type]
         config=StrawberryConfig(
             relay_max_results=100,
+            scalar_map=SCALARS,
             disable_field_suggestions=not settings.introspection_enabled,
         ),
     )
+    schema.hide_suggestions = not settings.introspection_enabled
+    return schema

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Annotated, Any
 
 import strawberry
@@ -30,6 +29,7 @@ from schema.common import INPUT, Connection, CursorArg, Money, PageArg, cny, nod
 from schema.errors import Error, UserInputError
 from schema.permissions import CUSTOMER_ONLY, IsAuthenticated, staff_only
 from schema.policies.types import Policy, RequiredDocument
+from schema.scalars import Amount
 from workflows import claim_documents
 from workflows import claims as flows
 from workflows.access import Actor, Permission, visible_claims
@@ -594,8 +594,8 @@ class AddInvestigationNoteInput:
 @strawberry.input(description="One coverage of a decision.")
 class DecisionLineInput:
     coverage_id: relay.GlobalID = strawberry.field(description="The coverage.")
-    claimed_amount: Decimal = strawberry.field(description="What was claimed.")
-    approved_amount: Decimal = strawberry.field(
+    claimed_amount: Amount = strawberry.field(description="What was claimed.")
+    approved_amount: Amount = strawberry.field(
         description="What you approve; deductible and remaining cover are applied on top."
     )
     reason: str = strawberry.field(description="Why, shown to the customer.")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncGenerator
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated
 
 import strawberry
@@ -29,6 +28,7 @@ from payments.sandbox import SandboxProvider
 from schema.common import INPUT, Connection, CursorArg, Money, PageArg, cny, node_uuid, paginate
 from schema.errors import Error, UserInputError
 from schema.permissions import CUSTOMER_ONLY, IsAuthenticated, staff_only
+from schema.scalars import Amount
 from workflows.access import Actor, Permission
 from workflows.idempotency import IdempotencyError, IdempotencyErrorCode
 
@@ -134,7 +134,7 @@ class CreatePremiumPaymentInput:
 @strawberry.input(description="Staff: refund a paid order in full or in part.")
 class RefundPaymentInput:
     order_id: relay.GlobalID = strawberry.field(description="The paid order.")
-    amount: Decimal = strawberry.field(description="At most what is still refundable.")
+    amount: Amount = strawberry.field(description="At most what is still refundable.")
     reason: m.RefundReason = strawberry.field(description="Why.")
     note: str = strawberry.field(default="", description="Internal note.")
     idempotency_key: str = strawberry.field(

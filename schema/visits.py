@@ -4,7 +4,6 @@ customer's own upcoming visits with "another time, please" and "no, thank you"."
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from typing import Annotated, Any
 
 import strawberry
@@ -18,6 +17,7 @@ from models.clock import SHANGHAI, local_time
 from schema.common import INPUT, Connection, CursorArg, Money, PageArg, cny, node_uuid, paginate
 from schema.errors import Error
 from schema.permissions import CUSTOMER_ONLY, staff_only
+from schema.scalars import Amount
 from workflows import visits as flows
 from workflows.access import Permission
 
@@ -332,7 +332,7 @@ class UpdateVisitRuleInput:
     every_months: int | None = strawberry.field(
         default=None, description="HIGH_VALUE: months between visits (1-24)."
     )
-    min_annual_premium: Decimal | None = strawberry.field(
+    min_annual_premium: Amount | None = strawberry.field(
         default=None, description="HIGH_VALUE: the premium threshold, in yuan."
     )
 
