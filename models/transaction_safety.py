@@ -61,9 +61,11 @@ def install() -> None:
             await _give_back(self)
             raise
 
-    async def __aexit__(self: TransactionContextPooled, *exc_info: Any) -> None:
+    async def __aexit__(
+        self: TransactionContextPooled, exc_type: Any, exc_val: Any, exc_tb: Any
+    ) -> None:
         try:
-            await original_exit(self, *exc_info)
+            await original_exit(self, exc_type, exc_val, exc_tb)
         finally:
             _reset_token(self)
 

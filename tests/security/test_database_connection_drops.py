@@ -11,15 +11,25 @@ out again; every later query of that task runs on the dead, released connection.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import httpx
 import pytest
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
+from api.services import Services
+from models.customers import Customer
+from models.notifications import Channel, Delivery, DeliveryStatus, OutboxEvent, QuietHours
+from models.policies import Policy
+from push.outbox import emit
+from push.worker import run_jobs
 from tests.conftest import TEST_DATABASE_URL, postgres_only
+from tests.factories import make_customer, make_policy
 
 pytestmark = postgres_only
 
@@ -73,3 +83,140 @@ async def test_a_failed_begin_leaves_no_dead_transaction_behind(
         if failed_to_begin:
             break
     assert failed_to_begin, "the drop never hit a BEGIN: the test proved nothing"
+
+
+# --- the long-running loops under dropped connections ---------------------------------
+
+
+async def emit_overdue(customer: Customer, policy: Policy) -> OutboxEvent:
+    """An event with an SMS delivery (the console SMS channel is always on)."""
+    async with in_transaction():
+        return await emit(
+            "premium.overdue",
+            entity_type="policy",
+            entity_id=policy.id,
+            customer_id=customer.id,
+            payload={
+                "policy_id": "UG9saWN5OjE=",
+                "policy_number": policy.number,
+                "sequence": "2",
+                "amount": "600.00",
+                "due_date": "2026年12月01日",
+            },
+        )
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):  # the test's own connections drop too
+            if await check():
+                return
+        await asyncio.sleep(0.1)
+    pytest.fail(f"not within {seconds} s: {what}")
+
+
+async def ready(client: httpx.AsyncClient) -> bool:
+    return (await client.get("/readyz")).status_code == 200
+
+
+@pytest.fixture
+async def background_jobs(services: Services) -> AsyncIterator[asyncio.Task[None]]:
+    """The worker's long-running loops, in this process, reporting to /readyz."""
+    jobs = asyncio.create_task(run_jobs(services))
+    yield jobs
+    jobs.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await jobs
+
+
+@pytest.fixture
+async def customer(services: Services) -> Customer:
+    customer = await make_customer(services, "断线用户")
+    await QuietHours.create(customer=customer, start_minute=0, end_minute=0)  # off
+    return customer
+
+
+async def test_the_running_loops_recover_from_dropped_connections(
+    services: Services,
+    client: httpx.AsyncClient,
+    killer: asyncpg.Connection,
+    customer: Customer,
+    background_jobs: asyncio.Task[None],
+) -> None:
+    policy = await make_policy(services, customer)
+    await eventually(lambda: ready(client), 10, "ready before the chaos")
+
+    # Drop every connection of the test database, again and again, while the loops run.
+    loop = asyncio.get_running_loop()
+    until = loop.time() + 3
+    while loop.time() < until:
+        await drop_connections(killer)
+        await asyncio.sleep(0.05)
+    assert not background_jobs.done(), "the background jobs gave up"
+
+    event = await emit_overdue(customer, policy)
+
+    async def published() -> bool:
+        return (await OutboxEvent.get(id=event.id)).published_at is not None
+
+    async def delivered() -> bool:
+        sms = await Delivery.filter(channel=Channel.SMS, notification__event_id=event.event_id)
+        return bool(sms) and all(d.status is DeliveryStatus.SENT for d in sms)
+
+    await eventually(published, 15, "the relay published the event after the drops")
+    await eventually(delivered, 15, "the delivery worker sent its SMS after the drops")
+    await eventually(lambda: ready(client), 10, "ready again after the drops")
+
+
+async def test_readyz_reports_a_failing_loop_and_its_recovery(
+    services: Services,
+    client: httpx.AsyncClient,
+    killer: asyncpg.Connection,
+    customer: Customer,
+    background_jobs: asyncio.Task[None],
+) -> None:
+    """The relay fails on every step (its table is gone) while the database answers."""
+    services.loops.max_failures = 3
+    policy = await make_policy(services, customer)
+    await eventually(lambda: ready(client), 10, "ready at first")
+    await killer.execute("ALTER TABLE outbox_event RENAME TO outbox_event_away")
+    try:
+
+        async def relay_reported_stuck() -> bool:
+            response = await client.get("/readyz")
+            return response.status_code == 503 and "outbox-relay" in response.json()["stuck"]
+
+        await eventually(relay_reported_stuck, 15, "/readyz reports the failing relay")
+        checks = (await client.get("/readyz")).json()["checks"]
+        assert checks["database"] == "ok" and checks["loops"] == "stuck"
+    finally:
+        await killer.execute("ALTER TABLE outbox_event_away RENAME TO outbox_event")
+
+    event = await emit_overdue(customer, policy)
+
+    async def published() -> bool:
+        return (await OutboxEvent.get(id=event.id)).published_at is not None
+
+    await eventually(published, 15, "the relay recovered by itself")
+    await eventually(lambda: ready(client), 10, "ready again after the recovery")
+
+
+async def test_readyz_reports_a_hanging_loop(
+    services: Services,
+    client: httpx.AsyncClient,
+    killer: asyncpg.Connection,
+    background_jobs: asyncio.Task[None],
+) -> None:
+    """A step that hangs fails nothing, but stops succeeding: stale after a while."""
+    await eventually(lambda: ready(client), 10, "ready at first")
+    services.loops.loops["outbox-relay"].stale_after = 3.0
+    async with killer.transaction():
+        await killer.execute("LOCK TABLE outbox_event IN ACCESS EXCLUSIVE MODE")
+
+        async def relay_reported_stuck() -> bool:
+            response = await client.get("/readyz")
+            return response.status_code == 503 and "outbox-relay" in response.json()["stuck"]
+
+        await eventually(relay_reported_stuck, 10, "/readyz reports the hanging relay")
+    await eventually(lambda: ready(client), 10, "ready again when the lock is gone")
