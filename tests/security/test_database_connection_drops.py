@@ -165,7 +165,7 @@ async def test_the_running_loops_recover_from_dropped_connections(
         return bool(sms) and all(d.status is DeliveryStatus.SENT for d in sms)
 
     await eventually(published, 15, "the relay published the event after the drops")
-    await eventually(delivered, 15, "the delivery worker sent its SMS after the drops")
+    await eventually(delivered, 40, "the delivery worker sent its SMS after the drops")
     await eventually(lambda: ready(client), 10, "ready again after the drops")
 
 
