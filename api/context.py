@@ -23,7 +23,8 @@ class Context:
     response: Response | WebSocket | None = None
     actor: Actor = ANONYMOUS
     connection_params: dict[str, Any] | None = field(default=None)
-    expiry_timer: asyncio.Task[None] | None = None  # WebSocket: closes at token expiry
+    # WebSocket: closes it at token expiry or when the session is revoked.
+    session_watch: asyncio.Task[None] | None = None
 
     @cached_property
     def loaders(self) -> Loaders:

@@ -5,21 +5,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import math
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 
 from api.context import Context
 from api.services import Services
+from push.bus import EventBus
+from push.sessions import wait_for_revocation
 from workflows.access import ANONYMOUS
 from workflows.auth import authenticate
 
+log = logging.getLogger("anxin.graphql")
 GRAPHIQL_PAGE = (Path(__file__).parent / "static" / "graphiql" / "index.html").read_text()
 
 
@@ -36,6 +43,28 @@ async def close_at_expiry(websocket: WebSocket, expires_at: datetime) -> None:
     await asyncio.sleep(max((expires_at - datetime.now(UTC)).total_seconds(), 0))
     with contextlib.suppress(RuntimeError, OSError):
         await websocket.close(code=4401, reason="token expired")
+
+
+async def close_when_session_ends(
+    websocket: WebSocket, bus: EventBus, session_id: uuid.UUID, expires_at: datetime | None
+) -> None:
+    """Close a WebSocket (4401, as at expiry) when its token expires or, at once, when its
+    session is revoked on any API process (logout, refresh-token reuse, account disabled).
+    Should the bus fail, the token's expiry still closes it."""
+    delay = None if expires_at is None else (expires_at - datetime.now(UTC)).total_seconds()
+    reason = "token expired"
+    try:
+        async with asyncio.timeout(None if delay is None else max(delay, 0)):
+            try:
+                await wait_for_revocation(bus, session_id)
+                reason = "session revoked"
+            except Exception:
+                log.exception("watching session %s for revocation failed", session_id)
+                await asyncio.sleep(math.inf if delay is None else delay)
+    except TimeoutError:
+        pass
+    with contextlib.suppress(RuntimeError, OSError):
+        await websocket.close(code=4401, reason=reason)
 
 
 class GraphQLView(GraphQL[Context, None]):
@@ -72,10 +101,28 @@ class GraphQLView(GraphQL[Context, None]):
         if actor.kind is None:
             raise ConnectionRejectionError({"message": "登录已失效，请重新登录"})
         context.actor = actor
-        if actor.expires_at is not None and isinstance(context.request, WebSocket):
-            context.expiry_timer = asyncio.create_task(
-                close_at_expiry(context.request, actor.expires_at)
+        if actor.session_id is not None and isinstance(context.request, WebSocket):
+            context.session_watch = asyncio.create_task(
+                close_when_session_ends(
+                    context.request, self._services.bus, actor.session_id, actor.expires_at
+                )
             )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket's session watch ends with the connection (no task or bus
+        subscription outlives its socket)."""
+        if scope["type"] != "websocket":
+            await super().__call__(scope, receive, send)
+            return
+        websocket = WebSocket(scope, receive=receive, send=send)
+        context = await self.get_context(websocket, websocket)
+        try:
+            await self.run(websocket, context=context)
+        finally:
+            if context.session_watch is not None:
+                context.session_watch.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await context.session_watch
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(GRAPHIQL_PAGE)

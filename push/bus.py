@@ -16,7 +16,7 @@ import contextlib
 import json
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any, Protocol
 
 import redis.asyncio as redis
@@ -36,7 +36,7 @@ Event = dict[str, Any]
 class EventBus(Protocol):
     async def publish(self, channel: str, event: Event) -> None: ...
 
-    def subscribe(self, channel: str) -> AsyncIterator[Event]: ...
+    def subscribe(self, channel: str) -> AsyncGenerator[Event, None]: ...
 
     async def close(self) -> None: ...
 
@@ -78,7 +78,7 @@ class InProcessBus:
     async def publish(self, channel: str, event: Event) -> None:
         self._local.deliver(channel, event)
 
-    async def subscribe(self, channel: str) -> AsyncIterator[Event]:
+    async def subscribe(self, channel: str) -> AsyncGenerator[Event, None]:
         queue, _ = self._local.add(channel)
         try:
             while True:
@@ -103,7 +103,7 @@ class RedisBus:
     async def publish(self, channel: str, event: Event) -> None:
         await self._client.publish(PREFIX + channel, json.dumps(event, ensure_ascii=False))
 
-    async def subscribe(self, channel: str) -> AsyncIterator[Event]:
+    async def subscribe(self, channel: str) -> AsyncGenerator[Event, None]:
         queue, first = self._local.add(channel)
         try:
             if first:
