@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
+import pytest
 from httpx_ws import AsyncWebSocketSession, WebSocketDisconnect, aconnect_ws
 from httpx_ws.transport import ASGIWebSocketTransport
 from starlette.applications import Starlette
@@ -19,8 +21,10 @@ from starlette.applications import Starlette
 from api.services import Services
 from models.auth import RefreshToken, SubjectKind
 from push.outbox import OutboxRelay
+from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL
 from tests.factories import customer_token, make_customer
 from tests.graphql import gql
+from tests.push.test_two_processes import anxin_processes, free_port, log_tail, wait_ready
 from workflows.auth import Channel, start_session
 
 SUBSCRIPTION = "subscription { myNotifications { kind title } }"
@@ -97,3 +101,37 @@ async def test_refresh_token_reuse_closes_the_sessions_sockets(
         assert reuse["data"]["refreshToken"]["errors"] == [{"code": "REFRESH_TOKEN_REUSED"}]
         await relay(services)
         assert await closed_with(ws) == 4401
+
+
+@pytest.mark.skipif(
+    not (TEST_DATABASE_URL and TEST_REDIS_URL),
+    reason="needs PostgreSQL and Redis: processes share revocations only through Redis",
+)
+async def test_logout_on_one_process_closes_the_socket_on_another(
+    services: Services, tmp_path: Path
+) -> None:
+    """Two ``anxin serve`` and one ``anxin worker``, as an operator runs them."""
+    customer = await make_customer(services, "多进程用户")
+    token = await customer_token(services, customer)
+    port_a, port_b = free_port(), free_port()
+    commands = {
+        "api-a": ["serve", "--port", str(port_a)],
+        "api-b": ["serve", "--port", str(port_b)],
+        "worker": ["worker"],
+    }
+    with anxin_processes(commands, tmp_path) as processes:
+        await asyncio.gather(
+            wait_ready(port_a, processes["api-a"], tmp_path, "api-a"),
+            wait_ready(port_b, processes["api-b"], tmp_path, "api-b"),
+        )
+        async with (
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port_a}") as client_a,
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port_b}") as client_b,
+            aconnect_ws("/graphql", client_a, subprotocols=["graphql-transport-ws"]) as ws_a,
+        ):
+            await open_subscription(ws_a, token)
+            logout = await gql(client_b, "mutation { logout { loggedOut } }", token=token)
+            assert logout["data"]["logout"]["loggedOut"] is True
+            assert await closed_with(ws_a) == 4401, log_tail(tmp_path, "api-a")
+        for name, process in processes.items():
+            assert process.poll() is None, f"{name} died:\n{log_tail(tmp_path, name)}"
