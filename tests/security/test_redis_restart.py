@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis.asyncio as redis
@@ -20,10 +21,13 @@ from api.services import Services
 from models.customers import Customer
 from models.notifications import Channel, Delivery, DeliveryStatus, OutboxEvent, QuietHours
 from models.policies import Policy
+from push.bus import RedisBus
+from push.loops import LoopHealth
 from push.outbox import emit
 from push.worker import run_jobs
 from tests.conftest import TEST_REDIS_URL
 from tests.factories import make_customer, make_policy
+from tests.fakes.tcp_proxy import TcpProxy
 
 # The relay hands a delivery to the queue before its transaction commits: a worker that
 # is quicker than the commit finds nothing yet, and the sweep (every 15 s, for deliveries
@@ -144,3 +148,47 @@ async def test_the_bus_listener_comes_back_after_its_connection_is_killed(
     finally:
         waiting.cancel()
         await subscription.aclose()
+
+
+async def test_the_bus_listener_outlives_a_redis_outage(admin: redis.Redis) -> None:
+    """Redis unreachable for a few seconds (a restart, a network cut): the listener's
+    reconnection attempts fail too, and it must keep trying, not die."""
+    assert TEST_REDIS_URL
+    url = urlsplit(TEST_REDIS_URL)
+    proxy = TcpProxy(url.hostname or "127.0.0.1", url.port or 6379)
+    port = await proxy.start()
+    client = redis.Redis.from_url(
+        urlunsplit(url._replace(netloc=f"127.0.0.1:{port}")),
+        socket_connect_timeout=1,
+        socket_timeout=2,
+    )
+    health = LoopHealth(max_failures=3)
+    bus = RedisBus(client, health)
+    subscription = bus.subscribe("customer:outage")
+    waiting = asyncio.ensure_future(anext(subscription))
+    try:
+        await asyncio.sleep(0.3)  # subscribed through the proxy
+        proxy.cut()
+
+        async def reported_stuck() -> bool:
+            return "bus-listener" in health.problems()
+
+        await eventually(reported_stuck, 15, "the listener reports its failures")
+        proxy.restore()
+
+        async def arrived() -> bool:
+            await admin.publish("anxin:customer:outage", '{"n": 2}')  # straight to Redis
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(waiting), 0.3)
+            return waiting.done()
+
+        await eventually(arrived, 20, "an event published after the outage arrived")
+        assert waiting.result() == {"n": 2}
+        assert health.problems() == {}
+    finally:
+        waiting.cancel()
+        with contextlib.suppress(BaseException):
+            await subscription.aclose()
+        await bus.close()
+        await client.aclose()
+        await proxy.close()
