@@ -121,12 +121,13 @@ async def supervise(
     *,
     interval: float = 0,
     first_after: float = 0,
+    backoff_base: float = BACKOFF_BASE_SECONDS,
     backoff_cap: float = BACKOFF_CAP_SECONDS,
 ) -> None:
     """Run ``step`` until cancelled, recovering from any error it raises."""
     health.start(name, every=max(interval, first_after))
     base_context = contextvars.copy_context()
-    backoff = Backoff(cap=backoff_cap)
+    backoff = Backoff(backoff_base, backoff_cap)
     try:
         await asyncio.sleep(first_after)
         while True:
