@@ -13,10 +13,16 @@ but a long-running loop (the outbox relay) never recovers. ``__aexit__`` has a s
 twin: when giving the connection back fails (asyncpg's reset on a dying connection),
 the context variable is not reset either.
 
-``install()`` wraps both methods so that whatever fails, the context variable is reset
-and the connection goes back to the pool (asyncpg terminates a broken one and opens a
-new one on the next acquire). It is idempotent and called wherever this project
-configures Tortoise (``models.config.tortoise_config``).
+The same holds when the task is cancelled while ``BEGIN`` runs (a client gone, a
+timeout, a shutdown): on PostgreSQL the connection is never given back, and after a few
+such cancellations the pool is empty and every query waits for ever. SQLite's
+transaction context has the same shape with a lock: it stays held, and every later
+transaction of the process waits for ever (measured: the second cancellation).
+
+``install()`` wraps these methods so that whatever fails, the context variable is
+reset, the connection goes back to the pool (asyncpg terminates a broken one and opens
+a new one on the next acquire) and SQLite's lock is released. It is idempotent and
+called wherever this project configures Tortoise (``models.config.tortoise_config``).
 """
 
 from __future__ import annotations
@@ -24,13 +30,14 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from tortoise.backends.base.client import TransactionContextPooled
+from tortoise.backends.base.client import TransactionalDBClient, TransactionContextPooled
+from tortoise.backends.sqlite.client import SqliteTransactionContext
 from tortoise.connection import ConnectionToken, get_connections
 
 _MARK = "_anxin_transaction_safety"
 
 
-def _reset_token(context: TransactionContextPooled) -> None:
+def _reset_token(context: TransactionContextPooled | SqliteTransactionContext) -> None:
     token: ConnectionToken | None = getattr(context, "token", None)
     if token is not None and not token._used:
         get_connections().reset(token)
@@ -72,3 +79,25 @@ def install() -> None:
     TransactionContextPooled.__aenter__ = __aenter__  # type: ignore[method-assign]
     TransactionContextPooled.__aexit__ = __aexit__  # type: ignore[method-assign]
     setattr(TransactionContextPooled, _MARK, True)
+    _install_sqlite()
+
+
+def _install_sqlite() -> None:
+    async def __aenter__(self: SqliteTransactionContext) -> TransactionalDBClient:
+        """Tortoise's own steps, with the lock released and the context reset when any
+        of them fails or is cancelled."""
+        await self._trxlock.acquire()
+        try:
+            await self.ensure_connection()
+            self.token = get_connections().set(self.connection_name, self.connection)
+            try:
+                await self.connection.begin()
+            except BaseException:
+                _reset_token(self)
+                raise
+        except BaseException:
+            self._trxlock.release()
+            raise
+        return self.connection
+
+    SqliteTransactionContext.__aenter__ = __aenter__  # type: ignore[method-assign]
