@@ -25,7 +25,8 @@ class Context:
     actor: Actor = ANONYMOUS
     client: Client = field(default_factory=Client)  # IP and installation, for rate limits
     connection_params: dict[str, Any] | None = field(default=None)
-    expiry_timer: asyncio.Task[None] | None = None  # WebSocket: closes at token expiry
+    # WebSocket: closes it at token expiry or when the session is revoked.
+    session_watch: asyncio.Task[None] | None = None
 
     @cached_property
     def loaders(self) -> Loaders:

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import math
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,9 +23,12 @@ from strawberry.exceptions import ConnectionRejectionError
 from api.clients import client_of
 from api.context import Context
 from api.services import Services
+from push.bus import EventBus
+from push.sessions import wait_for_revocation
 from workflows.access import ANONYMOUS
 from workflows.auth import authenticate
 
+log = logging.getLogger("anxin.graphql")
 GRAPHIQL_PAGE = (Path(__file__).parent / "static" / "graphiql" / "index.html").read_text()
 
 
@@ -41,27 +47,60 @@ async def close_at_expiry(websocket: WebSocket, expires_at: datetime) -> None:
         await websocket.close(code=4401, reason="token expired")
 
 
+async def close_when_session_ends(
+    websocket: WebSocket, bus: EventBus, session_id: uuid.UUID, expires_at: datetime | None
+) -> None:
+    """Close a WebSocket (4401, as at expiry) when its token expires or, at once, when its
+    session is revoked on any API process (logout, refresh-token reuse, account disabled).
+    Should the bus fail, the token's expiry still closes it."""
+    delay = None if expires_at is None else (expires_at - datetime.now(UTC)).total_seconds()
+    reason = "token expired"
+    try:
+        async with asyncio.timeout(None if delay is None else max(delay, 0)):
+            try:
+                await wait_for_revocation(bus, session_id)
+                reason = "session revoked"
+            except Exception:
+                log.exception("watching session %s for revocation failed", session_id)
+                await asyncio.sleep(math.inf if delay is None else delay)
+    except TimeoutError:
+        pass
+    with contextlib.suppress(RuntimeError, OSError):
+        await websocket.close(code=4401, reason=reason)
+
+
 class GraphQLView(GraphQL[Context, None]):
     def __init__(self, services: Services | None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.services = services
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """strawberry's HTTP handling, plus closing the request at the end: strawberry
-        never closes the Request it makes, so the files of a multipart upload (spooled
-        to disk past 1 MiB) stayed open until a garbage collection found them."""
-        if scope["type"] != "http":
-            await super().__call__(scope, receive, send)
-            return
-        request = Request(scope=scope, receive=receive)
-        try:
+        """strawberry's handling, plus what it leaves open: it never closes the HTTP
+        Request it makes (the files of a multipart upload, spooled to disk past 1 MiB,
+        stayed open until a garbage collection found them), and a WebSocket's session
+        watch must end with its connection (no task or bus subscription outlives it)."""
+        if scope["type"] == "http":
+            request = Request(scope=scope, receive=receive)
             try:
-                response = await self.run(request)
-            except HTTPException as e:
-                response = PlainTextResponse(e.reason, status_code=e.status_code)
-            await response(scope, receive, send)
-        finally:
-            await request.close()
+                try:
+                    response = await self.run(request)
+                except HTTPException as e:
+                    response = PlainTextResponse(e.reason, status_code=e.status_code)
+                await response(scope, receive, send)
+            finally:
+                await request.close()
+        elif scope["type"] == "websocket":
+            websocket = WebSocket(scope, receive=receive, send=send)
+            context = await self.get_context(websocket, websocket)
+            try:
+                await self.run(websocket, context=context)
+            finally:
+                if context.session_watch is not None:
+                    context.session_watch.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await context.session_watch
+        else:
+            await super().__call__(scope, receive, send)
 
     @property
     def _services(self) -> Services:
@@ -97,9 +136,11 @@ class GraphQLView(GraphQL[Context, None]):
         if actor.kind is None:
             raise ConnectionRejectionError({"message": "登录已失效，请重新登录"})
         context.actor = actor
-        if actor.expires_at is not None and isinstance(context.request, WebSocket):
-            context.expiry_timer = asyncio.create_task(
-                close_at_expiry(context.request, actor.expires_at)
+        if actor.session_id is not None and isinstance(context.request, WebSocket):
+            context.session_watch = asyncio.create_task(
+                close_when_session_ends(
+                    context.request, self._services.bus, actor.session_id, actor.expires_at
+                )
             )
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:

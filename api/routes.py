@@ -21,7 +21,8 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 async def readyz(request: Request) -> JSONResponse:
-    """Ready for traffic: the database and, when configured, Redis answer within 2 s."""
+    """Ready for traffic: the database and, when configured, Redis answer within 2 s, and
+    no background loop of this process (relay, deliveries, jobs, bus listener) is stuck."""
     services = request.app.state.services
     checks: dict[str, str] = {}
     try:
@@ -39,11 +40,15 @@ async def readyz(request: Request) -> JSONResponse:
         except Exception as exc:
             log.warning("readiness: redis: %s", type(exc).__name__)
             checks["redis"] = "unavailable"
+    stuck = services.loops.problems()  # background loops of this process, if any
+    if stuck:
+        log.warning("readiness: stuck loops: %s", stuck)
+    checks["loops"] = "stuck" if stuck else "ok"
     ready = all(value == "ok" for value in checks.values())
-    return JSONResponse(
-        {"status": "ok" if ready else "unavailable", "checks": checks},
-        status_code=200 if ready else 503,
-    )
+    body: dict[str, object] = {"status": "ok" if ready else "unavailable", "checks": checks}
+    if stuck:
+        body["stuck"] = sorted(stuck)
+    return JSONResponse(body, status_code=200 if ready else 503)
 
 
 async def serve_file(request: Request) -> Response:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 import redis.asyncio as redis
@@ -19,6 +19,7 @@ from models.pii import PiiCipher
 from payments.base import PaymentProvider
 from payments.sandbox import SandboxProvider
 from push.bus import EventBus, build_bus
+from push.loops import LoopHealth
 from push.queue import DeliveryQueue, build_queue
 from push.sms import AliyunSmsSender, ConsoleSmsSender, SmsSender
 from storage.base import ObjectStorage
@@ -41,6 +42,7 @@ class Services:
     upload_limiter: CapacityLimiter  # how many photos decode at once
     payment_providers: dict[str, PaymentProvider]
     limiter: RateLimiter  # per-client rate limits: Redis when configured, else in memory
+    loops: LoopHealth = field(default_factory=LoopHealth)  # what /readyz reports
 
 
 def build_pii_cipher(settings: Settings) -> PiiCipher:
@@ -128,6 +130,9 @@ def build_services(
         app_id=settings.wechat_app_id,
         secret=settings.wechat_app_secret.get_secret_value(),
     )
+    loops = LoopHealth(
+        max_failures=settings.loop_max_failures, stale_seconds=settings.loop_stale_seconds
+    )
     return Services(
         settings,
         http,
@@ -135,10 +140,11 @@ def build_services(
         sms,
         wechat,
         redis_client,
-        build_bus(redis_client),
+        build_bus(redis_client, loops),
         build_queue(redis_client),
         build_storage(settings, http),
         CapacityLimiter(settings.upload_decode_concurrency),
         build_payment_providers(settings, http),
         build_limiter(redis_client),
+        loops=loops,
     )

@@ -167,6 +167,12 @@ class Settings(BaseSettings):
     # Background jobs (outbox relay, deliveries, reminders) inside the API process.
     # None: yes without Redis (the single-process embedded default), else `anxin worker`.
     background_jobs: bool | None = None
+    # A long-running loop (relay, deliveries, jobs, bus listener) counts as stuck, and the
+    # process as unready, after this many failures in a row or this long without success.
+    loop_max_failures: int = Field(5, ge=1)
+    loop_stale_seconds: float = Field(60.0, gt=0)
+    worker_health_port: int | None = None  # `anxin worker` answers /healthz, /readyz here
+    worker_health_host: str = "127.0.0.1"  # 0.0.0.0 for probes from outside the container
 
     # Push channels; a channel whose credentials are empty is off.
     apns_base_url: str = "https://api.push.apple.com"

@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from api.settings import Settings
-from models import MODEL_MODULES
+from models import MODEL_MODULES, transaction_safety
 
 
 def tortoise_config(database_url: str) -> dict[str, Any]:
+    transaction_safety.install()  # transactions that survive a dropped connection
     if database_url.startswith("sqlite://"):
         path = database_url.removeprefix("sqlite://")
         if path and path != ":memory:":

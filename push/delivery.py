@@ -34,6 +34,7 @@ from push.base import (
     PushMessage,
     TransientDeliveryError,
 )
+from push.loops import LoopHealth, supervise
 from push.queue import DeliveryQueue
 
 log = logging.getLogger("anxin.delivery")
@@ -41,6 +42,7 @@ MAX_ATTEMPTS = 6
 BASE_BACKOFF_SECONDS = 30
 SWEEP_SECONDS = 15
 STALE_CLAIM_MS = 60_000
+DELIVERY_LOOP = "delivery-worker"
 
 
 def backoff(attempts: int) -> timedelta:
@@ -176,30 +178,37 @@ class DeliveryWorker:
         self.batch = batch
 
     async def work_once(self, block_ms: int = 1000) -> int:
+        """Handle what the queue holds; raise when every message of a non-empty batch
+        failed (the database is down, say), so that the loop backs off and reports it."""
         queue = self.deliverer.queue
         messages = await queue.claim_stale(self.consumer, STALE_CLAIM_MS, self.batch)
         messages += await queue.receive(self.consumer, self.batch, block_ms)
+        failures: list[Exception] = []
         for message_id, delivery_id in messages:
             try:
                 await self.deliverer.deliver(delivery_id)
-            except Exception:
+            except Exception as exc:
                 log.exception("delivery %s failed unexpectedly", delivery_id)
+                failures.append(exc)
                 continue  # left unacknowledged: claimed again later
             if message_id:
                 await queue.ack([message_id])
+        if messages and len(failures) == len(messages):
+            raise failures[-1]
         return len(messages)
 
-    async def run(self) -> None:
-        last_sweep = 0.0
+    async def run(self, health: LoopHealth | None = None) -> None:
+        """Work until cancelled, sweeping every ``SWEEP_SECONDS``; errors are retried
+        with backoff and reported to ``health`` (``delivery-worker``)."""
+        last_sweep = -float(SWEEP_SECONDS)
         loop = asyncio.get_running_loop()
-        while True:
-            try:
-                if loop.time() - last_sweep > SWEEP_SECONDS:
-                    await self.deliverer.sweep()
-                    last_sweep = loop.time()
-                await self.work_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("delivery worker paused: %s: %s", type(exc).__name__, exc)
-                await asyncio.sleep(2)
+
+        async def step() -> float:
+            nonlocal last_sweep
+            if loop.time() - last_sweep > SWEEP_SECONDS:
+                await self.deliverer.sweep()
+                last_sweep = loop.time()
+            await self.work_once()
+            return 0
+
+        await supervise(DELIVERY_LOOP, step, health or LoopHealth())

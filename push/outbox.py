@@ -13,7 +13,6 @@ entity in order.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from datetime import UTC, datetime
@@ -26,10 +25,12 @@ from tortoise.transactions import in_transaction
 from models.notifications import OutboxEvent
 from push.bus import EventBus
 from push.fanout import fan_out, notification_message
+from push.loops import LoopHealth, supervise
 from push.queue import DeliveryQueue
 
 log = logging.getLogger("anxin.outbox")
 RELAY_LOCK_ID = 0x616E78696E  # "anxin": one relay at a time across processes
+RELAY_LOOP = "outbox-relay"
 
 
 async def emit(
@@ -116,19 +117,15 @@ class OutboxRelay:
                 )
             return len(events)
 
-    async def run(self, *, interval: float = 0.05) -> None:
-        """Relay until cancelled; errors (Redis or the database down) are retried."""
-        while True:
-            try:
-                sent = await self.relay_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("outbox relay paused: %s: %s", type(exc).__name__, exc)
-                await asyncio.sleep(min(interval * 10, 2))
-                continue
-            if sent < self.batch_size:
-                await asyncio.sleep(interval)
+    async def run(self, health: LoopHealth | None = None, *, interval: float = 0.05) -> None:
+        """Relay until cancelled; errors (Redis or the database down) are retried with
+        backoff, and reported to ``health`` (``outbox-relay``)."""
+
+        async def step() -> float:
+            sent = await self.relay_once()
+            return 0 if sent >= self.batch_size else interval
+
+        await supervise(RELAY_LOOP, step, health or LoopHealth(), interval=interval)
 
 
 async def _take_relay_lock(connection: Any) -> bool:

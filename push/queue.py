@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import redis.asyncio as redis
@@ -58,6 +59,11 @@ class InProcessQueue:
 
 
 class RedisStreamQueue:
+    """The stream and its consumer group live in Redis, which may lose them (a restart
+    without persistence, a failover to an empty replica, a flush): a ``NOGROUP`` answer
+    (or a blocked read cut by the key's deletion) means "create them again", once per
+    call, so nothing about Redis's state is trusted from memory for long."""
+
     def __init__(self, client: redis.Redis) -> None:
         self._client = client
         self._group_ready = False
@@ -72,6 +78,17 @@ class RedisStreamQueue:
                 raise
         self._group_ready = True
 
+    async def _with_group(self, command: Callable[[], Awaitable[Any]]) -> Any:
+        await self._ensure_group()
+        try:
+            return await command()
+        except ResponseError as exc:
+            if not _group_lost(exc):
+                raise
+        self._group_ready = False
+        await self._ensure_group()
+        return await command()
+
     async def enqueue(self, delivery_ids: list[uuid.UUID]) -> None:
         async with self._client.pipeline(transaction=False) as pipe:
             for delivery_id in delivery_ids:
@@ -84,22 +101,30 @@ class RedisStreamQueue:
             await pipe.execute()
 
     async def receive(self, consumer: str, count: int, block_ms: int) -> list[Message]:
-        await self._ensure_group()
-        answer: Any = await self._client.xreadgroup(
-            GROUP, consumer, {STREAM: ">"}, count=count, block=block_ms
+        answer: Any = await self._with_group(
+            lambda: self._client.xreadgroup(
+                GROUP, consumer, {STREAM: ">"}, count=count, block=block_ms
+            )
         )
         return [_message(entry) for _, entries in answer or [] for entry in entries]
 
     async def claim_stale(self, consumer: str, idle_ms: int, count: int) -> list[Message]:
-        await self._ensure_group()
-        answer: Any = await self._client.xautoclaim(
-            STREAM, GROUP, consumer, min_idle_time=idle_ms, start_id="0-0", count=count
+        answer: Any = await self._with_group(
+            lambda: self._client.xautoclaim(
+                STREAM, GROUP, consumer, min_idle_time=idle_ms, start_id="0-0", count=count
+            )
         )
         return [_message(entry) for entry in answer[1] if entry and entry[1]]
 
     async def ack(self, message_ids: list[str]) -> None:
         if message_ids:
             await self._client.xack(STREAM, GROUP, *message_ids)
+
+
+def _group_lost(exc: ResponseError) -> bool:
+    """Redis lost the stream or the group (``UNBLOCKED``: deleted under a blocked read)."""
+    text = str(exc)
+    return text.startswith(("NOGROUP", "UNBLOCKED")) or "NOGROUP" in text
 
 
 def _message(entry: tuple[bytes | str, dict[bytes | str, bytes | str]]) -> Message:

@@ -29,6 +29,8 @@ from payments.payouts import follow_up_payouts, start_chosen_payouts
 from payments.refunds import follow_up_refunds
 from push.channels import build_channels, wechat_template_ids
 from push.delivery import Deliverer, DeliveryWorker
+from push.health_server import serve_health
+from push.loops import LoopHealth, supervise
 from push.outbox import OutboxRelay
 from push.reminders import run_reminders
 from workflows.policies import refresh_policy_statuses
@@ -57,21 +59,38 @@ async def purge_login_records(now: datetime | None = None) -> tuple[int, int]:
 
 
 async def every(
-    seconds: float, job: Callable[[], Awaitable[Any]], *, first_after: float = 0
+    seconds: float,
+    job: Callable[[], Awaitable[Any]],
+    *,
+    health: LoopHealth | None = None,
+    name: str | None = None,
+    first_after: float = 0,
 ) -> None:
-    await asyncio.sleep(first_after)
-    while True:
-        try:
-            await job()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("periodic job %s failed", getattr(job, "__name__", job))
-        await asyncio.sleep(seconds)
+    """Run ``job`` every ``seconds``; a failed run is retried sooner, with backoff."""
+
+    async def step() -> None:
+        await job()
+
+    await supervise(
+        name or str(getattr(job, "__name__", "job")),
+        step,
+        health or LoopHealth(),
+        interval=seconds,
+        first_after=first_after,
+    )
 
 
 async def email_visits(services: Services) -> int:
     return await send_email_visits(email_on=bool(services.settings.smtp_host))
+
+
+async def pay_out(services: Services) -> None:
+    """Pay approved claims to the accounts their claimants chose, then settle transfers
+    in flight."""
+    await start_chosen_payouts(
+        services.payment_providers, notify_base_url=services.settings.public_base_url
+    )
+    await follow_up_payouts(services.payment_providers)
 
 
 def consumer_name() -> str:
@@ -79,26 +98,62 @@ def consumer_name() -> str:
 
 
 async def run_jobs(services: Services) -> None:
-    """Run every background job of this process until cancelled."""
+    """Run every background job of this process until cancelled; each loop recovers by
+    itself and reports to ``services.loops`` (``/readyz``, the worker's health port)."""
     channels = build_channels(services)
     deliverer = Deliverer(channels, services.queue, wechat_template_ids(services))
+    health = services.loops
+
+    def periodic(name: str, seconds: float, job: Callable[[], Awaitable[Any]], **kw: Any) -> Any:
+        return every(seconds, job, health=health, name=name, **kw)
+
     try:
         async with asyncio.TaskGroup() as group:
-            group.create_task(OutboxRelay(services.bus, services.queue).run())
-            group.create_task(DeliveryWorker(deliverer, consumer_name()).run())
-            group.create_task(every(REMINDER_SECONDS, run_reminders))
-            group.create_task(every(REMINDER_SECONDS, refresh_policy_statuses))
-            # Not at start-up: a process restart should not be the moment customers are asked.
-            group.create_task(every(SURVEY_SECONDS, invite_relationship_surveys, first_after=600))
-            group.create_task(every(VISIT_PLAN_SECONDS, plan_visits, first_after=60))
-            group.create_task(every(REMINDER_SECONDS, lambda: email_visits(services)))
-            group.create_task(every(HOUSEKEEPING_SECONDS, purge_login_records))
+            group.create_task(OutboxRelay(services.bus, services.queue).run(health))
+            group.create_task(DeliveryWorker(deliverer, consumer_name()).run(health))
+            group.create_task(periodic("reminders", REMINDER_SECONDS, run_reminders))
             group.create_task(
-                every(HOUSEKEEPING_SECONDS, lambda: delete_old_exports(services.storage))
+                periodic("policy-statuses", REMINDER_SECONDS, refresh_policy_statuses)
+            )
+            # Not at start-up: a process restart should not be the moment customers are asked.
+            group.create_task(
+                periodic(
+                    "relationship-surveys",
+                    SURVEY_SECONDS,
+                    invite_relationship_surveys,
+                    first_after=600,
+                )
             )
             group.create_task(
-                every(
-                    PAYMENT_CHECK_SECONDS, lambda: settle_silent_orders(services.payment_providers)
+                periodic("visit-planning", VISIT_PLAN_SECONDS, plan_visits, first_after=60)
+            )
+            group.create_task(
+                periodic("email-visits", REMINDER_SECONDS, lambda: email_visits(services))
+            )
+            group.create_task(periodic("login-records", HOUSEKEEPING_SECONDS, purge_login_records))
+            group.create_task(
+                periodic(
+                    "export-files",
+                    HOUSEKEEPING_SECONDS,
+                    lambda: delete_old_exports(services.storage),
+                )
+            )
+            group.create_task(
+                periodic(
+                    "silent-orders",
+                    PAYMENT_CHECK_SECONDS,
+                    lambda: settle_silent_orders(services.payment_providers),
+                )
+            )
+            group.create_task(periodic("payouts", PAYMENT_CHECK_SECONDS, lambda: pay_out(services)))
+            group.create_task(
+                periodic(
+                    "refunds",
+                    PAYMENT_CHECK_SECONDS,
+                    lambda: follow_up_refunds(
+                        services.payment_providers,
+                        notify_base_url=services.settings.public_base_url,
+                    ),
                 )
             )
     finally:
@@ -124,10 +179,7 @@ async def run_jobs_once(services: Services) -> None:
     while await worker.work_once(block_ms=100):
         pass
     await settle_silent_orders(services.payment_providers)
-    await start_chosen_payouts(
-        services.payment_providers, notify_base_url=services.settings.public_base_url
-    )
-    await follow_up_payouts(services.payment_providers)
+    await pay_out(services)
     await follow_up_refunds(
         services.payment_providers, notify_base_url=services.settings.public_base_url
     )
@@ -147,7 +199,10 @@ async def run_worker(settings: Settings, *, once: bool = False) -> None:
                 if once:
                     await run_jobs_once(services)
                     return
-                await run_jobs(services)
+                async with serve_health(
+                    services.loops, settings.worker_health_port, settings.worker_health_host
+                ):
+                    await run_jobs(services)
         finally:
             await services.bus.close()
             if redis_client is not None:

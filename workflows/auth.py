@@ -40,6 +40,7 @@ from models.auth import AuthSession, OtpChallenge, RefreshToken, SubjectKind
 from models.customers import Customer, WechatIdentity
 from models.pii import PHONE_PATTERN, mask_phone, normalize_phone
 from models.staff import StaffRole, StaffUser
+from push.sessions import announce_session_revoked
 from push.sms import SmsError
 from workflows.access import ANONYMOUS, Actor
 from workflows.errors import DomainError
@@ -267,9 +268,13 @@ async def still_valid(actor: Actor) -> Actor:
 
 
 async def revoke_session(session_id: uuid.UUID, reason: str) -> None:
-    await AuthSession.filter(id=session_id, revoked_at=None).update(
-        revoked_at=_now(), revoked_reason=reason
-    )
+    """End a session; its live WebSockets are closed on every API process."""
+    async with in_transaction():
+        revoked = await AuthSession.filter(id=session_id, revoked_at=None).update(
+            revoked_at=_now(), revoked_reason=reason
+        )
+        if revoked:
+            await announce_session_revoked(session_id, reason)
 
 
 async def refresh_session(services: Services, refresh_token: str) -> IssuedTokens:

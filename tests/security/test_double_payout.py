@@ -6,6 +6,7 @@ check in Python. A stray second success is recorded and raised, never a crash.""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import httpx
@@ -236,3 +237,29 @@ async def test_a_transfer_racing_a_payment_recorded_by_hand_pays_once(
         by_hand = not recorded["data"]["recordClaimPayment"]["errors"]
         assert by_hand + len(provider.transfers) == 1
         assert (await Claim.get(id=claim_uuid(setup))).status is ClaimStatus.PAID
+
+
+async def test_the_long_running_worker_pays_chosen_accounts_and_sends_queued_refunds(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    """The long-running mode, not only ``--once``: a claimant's chosen account is paid
+    without anyone calling a job by hand (before, only ``run_jobs_once`` paid out)."""
+    from push.worker import run_jobs
+
+    setup = await paying_claim(client, services)  # the claimant chose a sandbox account
+    provider = SlowProvider()
+    services.payment_providers["sandbox"] = provider
+    jobs = asyncio.create_task(run_jobs(services))
+    try:
+        for _ in range(200):
+            if (await Claim.get(id=claim_uuid(setup))).status is ClaimStatus.PAID:
+                break
+            await asyncio.sleep(0.05)
+        running = set(services.loops.loops)
+    finally:
+        jobs.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await jobs
+    assert (await Claim.get(id=claim_uuid(setup))).status is ClaimStatus.PAID
+    assert [t.payee_id for t in provider.transfers] == ["2088000000000001"]
+    assert {"payouts", "refunds"} <= running

@@ -1,0 +1,84 @@
+"""Supervised loops: backoff with jitter, health (failures in a row, staleness), a fresh
+context per step, and the worker's health endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+
+import httpx
+
+from push.health_server import serve_health
+from push.loops import Backoff, LoopHealth, supervise
+
+LEFTOVER: contextvars.ContextVar[str] = contextvars.ContextVar("leftover", default="clean")
+
+
+def test_backoff_grows_is_capped_and_jittered() -> None:
+    backoff = Backoff(base=0.5, cap=4)
+    delays = [backoff.next_delay() for _ in range(8)]
+    ceilings = [0.5, 1, 2, 4, 4, 4, 4, 4]
+    assert all(c / 2 <= d <= c for d, c in zip(delays, ceilings, strict=True)), delays
+    assert len({round(d, 6) for d in delays[3:]}) > 1  # jitter: not all the same
+    backoff.reset()
+    assert backoff.next_delay() <= 0.5
+
+
+def test_a_loop_is_stuck_after_failures_in_a_row_or_without_success() -> None:
+    now = [100.0]
+    health = LoopHealth(max_failures=3, stale_seconds=10, clock=lambda: now[0])
+    health.start("relay")
+    assert health.problems() == {}
+    for _ in range(3):
+        health.failed("relay", OSError("down"))
+    assert "3 times in a row (OSError)" in health.problems()["relay"]
+    health.succeeded("relay")
+    assert health.problems() == {}
+    now[0] += 11  # a step that hangs: nothing fails, nothing succeeds
+    assert "no success for 11 s" in health.problems()["relay"]
+    health.start("hourly", every=3600)  # a periodic job may be quiet for its period
+    now[0] += 3600
+    assert "hourly" not in health.problems()
+
+
+async def test_a_supervised_loop_recovers_and_each_step_has_a_fresh_context() -> None:
+    health = LoopHealth(max_failures=2)
+    seen: list[str] = []
+    recovered = asyncio.Event()
+
+    async def step() -> float:
+        seen.append(LEFTOVER.get())
+        LEFTOVER.set("poisoned")  # what a failed library call might leave behind
+        if len(seen) <= 3:
+            raise OSError("connection dropped")
+        recovered.set()
+        return 10
+
+    loop = asyncio.create_task(supervise("chaos", step, health, backoff_base=0.01))
+    try:
+        await asyncio.wait_for(recovered.wait(), 5)
+        assert seen == ["clean"] * 4
+        assert health.problems() == {}
+        assert health.loops["chaos"].failures_in_a_row == 0
+    finally:
+        loop.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await loop
+    assert "chaos" not in health.loops  # a stopped loop is forgotten
+
+
+async def test_the_worker_answers_its_probes() -> None:
+    health = LoopHealth(max_failures=1)
+    health.start("outbox-relay")
+    async with serve_health(health, 0) as server:
+        assert server is not None
+        port = server.sockets[0].getsockname()[1]
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            assert (await client.get("/healthz")).json() == {"status": "ok"}
+            assert (await client.get("/readyz")).status_code == 200
+            health.failed("outbox-relay", OSError("down"))
+            answer = await client.get("/readyz")
+            assert answer.status_code == 503
+            assert answer.json() == {"status": "unavailable", "stuck": ["outbox-relay"]}
+            assert (await client.get("/other")).status_code == 404

@@ -1,0 +1,248 @@
+"""PostgreSQL connections dropped under the running process (``pg_terminate_backend``).
+
+Found by a chaos test: after a drop, the outbox relay logged ``InterfaceError: cannot
+call Connection.transaction(): connection has been released back to the pool`` every
+0.5 s until a restart. The cause is in Tortoise's pooled transaction context: when
+``BEGIN`` fails on a connection that died in the pool, ``__aenter__`` raises after it
+has put the transaction wrapper into the task's context variable, and nothing takes it
+out again; every later query of that task runs on the dead, released connection. A
+task cancelled in ``BEGIN`` did worse, on SQLite too (see ``models.transaction_safety``).
+Then the long-running loops: they recover by themselves, and ``/readyz`` says when one
+keeps failing or hangs. Only the test database's own backends are terminated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import pytest
+from tortoise import connections
+from tortoise.transactions import in_transaction
+
+from api.services import Services
+from models.customers import Customer
+from models.notifications import Channel, Delivery, DeliveryStatus, OutboxEvent, QuietHours
+from models.policies import Policy
+from push.outbox import emit
+from push.worker import run_jobs
+from tests.conftest import TEST_DATABASE_URL, postgres_only
+from tests.factories import make_customer, make_policy
+
+
+def database_name() -> str:
+    assert TEST_DATABASE_URL
+    return urlsplit(TEST_DATABASE_URL).path.lstrip("/")
+
+
+@pytest.fixture
+async def killer(app: object) -> AsyncIterator[asyncpg.Connection]:
+    """A connection outside the app's pool that terminates the app's connections."""
+    assert TEST_DATABASE_URL
+    parts = urlsplit(TEST_DATABASE_URL)
+    connection = await asyncpg.connect(urlunsplit(parts._replace(scheme="postgresql")))
+    yield connection
+    await connection.close()
+
+
+async def drop_connections(killer: asyncpg.Connection) -> int:
+    """Terminate every other backend of the test database (only ours: the name is ours)."""
+    killed: int = await killer.fetchval(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+        "WHERE datname = $1 AND pid <> pg_backend_pid()",
+        database_name(),
+    )
+    return killed
+
+
+@postgres_only
+async def test_a_failed_begin_leaves_no_dead_transaction_behind(
+    killer: asyncpg.Connection,
+) -> None:
+    """A transaction that cannot even begin must not poison its task."""
+    await connections.get("default").execute_query("SELECT 1")  # a connection in the pool
+    failed_to_begin = 0
+    for _ in range(10):
+        entered = False
+        await drop_connections(killer)  # ... and, at once, a transaction on the dead one
+        try:
+            async with in_transaction() as connection:
+                entered = True
+                await connection.execute_query("SELECT 1")
+        except Exception:
+            failed_to_begin += not entered
+        # Whatever happened, this task is back on the pool client ...
+        assert type(connections.get("default")).__name__ == "AsyncpgDBClient"
+        # ... and its next transaction works.
+        async with in_transaction() as connection:
+            _, rows = await connection.execute_query("SELECT 1 AS one")
+            assert rows[0]["one"] == 1
+        if failed_to_begin:
+            break
+    assert failed_to_begin, "the drop never hit a BEGIN: the test proved nothing"
+
+
+async def test_a_transaction_cancelled_while_it_begins_leaves_the_database_usable(
+    app: object,
+) -> None:
+    """A task cancelled in ``BEGIN`` (a client gone, a timeout, a shutdown) used to keep
+    its pooled connection for ever (PostgreSQL: the pool ran dry after a few) or SQLite's
+    transaction lock (every later transaction waited for ever, from the second)."""
+
+    async def transaction() -> None:
+        async with in_transaction() as connection:
+            await connection.execute_query("SELECT 1")
+
+    for attempt in range(40):
+        doomed = asyncio.create_task(transaction())
+        for _ in range(attempt % 8):  # cancel it at each step of its way in
+            await asyncio.sleep(0)
+        doomed.cancel()
+        await asyncio.gather(doomed, return_exceptions=True)
+        await asyncio.wait_for(transaction(), 5)  # not waiting for ever
+    assert type(connections.get("default")).__name__ in {"AsyncpgDBClient", "SqliteClient"}
+
+
+# --- the long-running loops under dropped connections ---------------------------------
+
+
+async def emit_overdue(customer: Customer, policy: Policy) -> OutboxEvent:
+    """An event with an SMS delivery (the console SMS channel is always on)."""
+    async with in_transaction():
+        return await emit(
+            "premium.overdue",
+            entity_type="policy",
+            entity_id=policy.id,
+            customer_id=customer.id,
+            payload={
+                "policy_id": "UG9saWN5OjE=",
+                "policy_number": policy.number,
+                "sequence": "2",
+                "amount": "600.00",
+                "due_date": "2026年12月01日",
+            },
+        )
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):  # the test's own connections drop too
+            if await check():
+                return
+        await asyncio.sleep(0.1)
+    pytest.fail(f"not within {seconds} s: {what}")
+
+
+async def ready(client: httpx.AsyncClient) -> bool:
+    return (await client.get("/readyz")).status_code == 200
+
+
+@pytest.fixture
+async def background_jobs(services: Services) -> AsyncIterator[asyncio.Task[None]]:
+    """The worker's long-running loops, in this process, reporting to /readyz."""
+    jobs = asyncio.create_task(run_jobs(services))
+    yield jobs
+    jobs.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await jobs
+
+
+@pytest.fixture
+async def customer(services: Services) -> Customer:
+    customer = await make_customer(services, "断线用户")
+    await QuietHours.create(customer=customer, start_minute=0, end_minute=0)  # off
+    return customer
+
+
+@postgres_only
+async def test_the_running_loops_recover_from_dropped_connections(
+    services: Services,
+    client: httpx.AsyncClient,
+    killer: asyncpg.Connection,
+    customer: Customer,
+    background_jobs: asyncio.Task[None],
+) -> None:
+    policy = await make_policy(services, customer)
+    await eventually(lambda: ready(client), 10, "ready before the chaos")
+
+    # Drop every connection of the test database, again and again, while the loops run.
+    loop = asyncio.get_running_loop()
+    until = loop.time() + 3
+    while loop.time() < until:
+        await drop_connections(killer)
+        await asyncio.sleep(0.05)
+    assert not background_jobs.done(), "the background jobs gave up"
+
+    event = await emit_overdue(customer, policy)
+
+    async def published() -> bool:
+        return (await OutboxEvent.get(id=event.id)).published_at is not None
+
+    async def delivered() -> bool:
+        sms = await Delivery.filter(channel=Channel.SMS, notification__event_id=event.event_id)
+        return bool(sms) and all(d.status is DeliveryStatus.SENT for d in sms)
+
+    await eventually(published, 15, "the relay published the event after the drops")
+    await eventually(delivered, 40, "the delivery worker sent its SMS after the drops")
+    await eventually(lambda: ready(client), 10, "ready again after the drops")
+
+
+@postgres_only
+async def test_readyz_reports_a_failing_loop_and_its_recovery(
+    services: Services,
+    client: httpx.AsyncClient,
+    killer: asyncpg.Connection,
+    customer: Customer,
+    background_jobs: asyncio.Task[None],
+) -> None:
+    """The relay fails on every step (its table is gone) while the database answers."""
+    services.loops.max_failures = 3
+    policy = await make_policy(services, customer)
+    await eventually(lambda: ready(client), 10, "ready at first")
+    await killer.execute("ALTER TABLE outbox_event RENAME TO outbox_event_away")
+    try:
+
+        async def relay_reported_stuck() -> bool:
+            response = await client.get("/readyz")
+            return response.status_code == 503 and "outbox-relay" in response.json()["stuck"]
+
+        await eventually(relay_reported_stuck, 15, "/readyz reports the failing relay")
+        checks = (await client.get("/readyz")).json()["checks"]
+        assert checks["database"] == "ok" and checks["loops"] == "stuck"
+    finally:
+        await killer.execute("ALTER TABLE outbox_event_away RENAME TO outbox_event")
+
+    event = await emit_overdue(customer, policy)
+
+    async def published() -> bool:
+        return (await OutboxEvent.get(id=event.id)).published_at is not None
+
+    await eventually(published, 15, "the relay recovered by itself")
+    await eventually(lambda: ready(client), 10, "ready again after the recovery")
+
+
+@postgres_only
+async def test_readyz_reports_a_hanging_loop(
+    services: Services,
+    client: httpx.AsyncClient,
+    killer: asyncpg.Connection,
+    background_jobs: asyncio.Task[None],
+) -> None:
+    """A step that hangs fails nothing, but stops succeeding: stale after a while."""
+    await eventually(lambda: ready(client), 10, "ready at first")
+    services.loops.loops["outbox-relay"].stale_after = 3.0
+    async with killer.transaction():
+        await killer.execute("LOCK TABLE outbox_event IN ACCESS EXCLUSIVE MODE")
+
+        async def relay_reported_stuck() -> bool:
+            response = await client.get("/readyz")
+            return response.status_code == 503 and "outbox-relay" in response.json()["stuck"]
+
+        await eventually(relay_reported_stuck, 10, "/readyz reports the hanging relay")
+    await eventually(lambda: ready(client), 10, "ready again when the lock is gone")
