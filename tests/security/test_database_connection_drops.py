@@ -14,9 +14,7 @@ keeps failing or hangs. Only the test database's own backends are terminated.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -27,12 +25,17 @@ from tortoise.transactions import in_transaction
 
 from api.services import Services
 from models.customers import Customer
-from models.notifications import Channel, Delivery, DeliveryStatus, OutboxEvent, QuietHours
-from models.policies import Policy
-from push.outbox import emit
-from push.worker import run_jobs
+from models.notifications import OutboxEvent
 from tests.conftest import TEST_DATABASE_URL, postgres_only
-from tests.factories import make_customer, make_policy
+from tests.factories import make_policy
+from tests.security.faults import (
+    DELIVERY_SECONDS,
+    background_jobs,
+    customer,
+    emit_overdue,
+    eventually,
+    sms_sent,
+)
 
 
 def database_name() -> str:
@@ -108,56 +111,14 @@ async def test_a_transaction_cancelled_while_it_begins_leaves_the_database_usabl
     assert type(connections.get("default")).__name__ in {"AsyncpgDBClient", "SqliteClient"}
 
 
+__all__ = ["background_jobs", "customer"]  # fixtures
+
+
 # --- the long-running loops under dropped connections ---------------------------------
-
-
-async def emit_overdue(customer: Customer, policy: Policy) -> OutboxEvent:
-    """An event with an SMS delivery (the console SMS channel is always on)."""
-    async with in_transaction():
-        return await emit(
-            "premium.overdue",
-            entity_type="policy",
-            entity_id=policy.id,
-            customer_id=customer.id,
-            payload={
-                "policy_id": "UG9saWN5OjE=",
-                "policy_number": policy.number,
-                "sequence": "2",
-                "amount": "600.00",
-                "due_date": "2026年12月01日",
-            },
-        )
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        with contextlib.suppress(Exception):  # the test's own connections drop too
-            if await check():
-                return
-        await asyncio.sleep(0.1)
-    pytest.fail(f"not within {seconds} s: {what}")
 
 
 async def ready(client: httpx.AsyncClient) -> bool:
     return (await client.get("/readyz")).status_code == 200
-
-
-@pytest.fixture
-async def background_jobs(services: Services) -> AsyncIterator[asyncio.Task[None]]:
-    """The worker's long-running loops, in this process, reporting to /readyz."""
-    jobs = asyncio.create_task(run_jobs(services))
-    yield jobs
-    jobs.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await jobs
-
-
-@pytest.fixture
-async def customer(services: Services) -> Customer:
-    customer = await make_customer(services, "断线用户")
-    await QuietHours.create(customer=customer, start_minute=0, end_minute=0)  # off
-    return customer
 
 
 @postgres_only
@@ -184,12 +145,10 @@ async def test_the_running_loops_recover_from_dropped_connections(
     async def published() -> bool:
         return (await OutboxEvent.get(id=event.id)).published_at is not None
 
-    async def delivered() -> bool:
-        sms = await Delivery.filter(channel=Channel.SMS, notification__event_id=event.event_id)
-        return bool(sms) and all(d.status is DeliveryStatus.SENT for d in sms)
-
     await eventually(published, 15, "the relay published the event after the drops")
-    await eventually(delivered, 40, "the delivery worker sent its SMS after the drops")
+    await eventually(
+        sms_sent(event), DELIVERY_SECONDS, "the delivery worker sent its SMS after the drops"
+    )
     await eventually(lambda: ready(client), 10, "ready again after the drops")
 
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -19,59 +18,23 @@ import redis.asyncio as redis
 
 from api.services import Services
 from models.customers import Customer
-from models.notifications import Channel, Delivery, DeliveryStatus, OutboxEvent, QuietHours
-from models.policies import Policy
 from push.bus import RedisBus
 from push.loops import LoopHealth
-from push.outbox import emit
-from push.worker import run_jobs
 from tests.conftest import TEST_REDIS_URL
-from tests.factories import make_customer, make_policy
+from tests.factories import make_policy
 from tests.fakes.tcp_proxy import TcpProxy
+from tests.security.faults import (
+    DELIVERY_SECONDS,
+    background_jobs,
+    customer,
+    emit_overdue,
+    eventually,
+    sms_sent,
+)
 
-# The relay hands a delivery to the queue before its transaction commits: a worker that
-# is quicker than the commit finds nothing yet, and the sweep (every 15 s, for deliveries
-# 15 s old) sends it.
-DELIVERY_SECONDS = 40
+__all__ = ["background_jobs", "customer"]  # fixtures
 
 pytestmark = pytest.mark.skipif(not TEST_REDIS_URL, reason="needs Redis (ANXIN_TEST_REDIS_URL)")
-
-
-async def emit_overdue(customer: Customer, policy: Policy) -> OutboxEvent:
-    """An event with an SMS delivery (the console SMS channel is always on)."""
-    from tortoise.transactions import in_transaction
-
-    async with in_transaction():
-        return await emit(
-            "premium.overdue",
-            entity_type="policy",
-            entity_id=policy.id,
-            customer_id=customer.id,
-            payload={
-                "policy_id": "UG9saWN5OjE=",
-                "policy_number": policy.number,
-                "sequence": "2",
-                "amount": "600.00",
-                "due_date": "2026年12月01日",
-            },
-        )
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.1)
-    pytest.fail(f"not within {seconds} s: {what}")
-
-
-def sms_sent(event: OutboxEvent) -> Callable[[], Awaitable[bool]]:
-    async def check() -> bool:
-        sms = await Delivery.filter(channel=Channel.SMS, notification__event_id=event.event_id)
-        return bool(sms) and all(d.status is DeliveryStatus.SENT for d in sms)
-
-    return check
 
 
 @pytest.fixture
@@ -92,22 +55,6 @@ async def kill_our_clients(admin: redis.Redis) -> int:
         if client.get("db") == db and str(client["id"]) != own_id:
             killed += await admin.client_kill_filter(_id=client["id"])
     return killed
-
-
-@pytest.fixture
-async def background_jobs(services: Services) -> AsyncIterator[asyncio.Task[None]]:
-    jobs = asyncio.create_task(run_jobs(services))
-    yield jobs
-    jobs.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await jobs
-
-
-@pytest.fixture
-async def customer(services: Services) -> Customer:
-    customer = await make_customer(services, "重启用户")
-    await QuietHours.create(customer=customer, start_minute=0, end_minute=0)  # off
-    return customer
 
 
 async def test_deliveries_go_on_after_redis_comes_back_empty(
