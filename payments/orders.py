@@ -133,6 +133,8 @@ async def _new_order(
     if open_order is not None:
         if _reusable(open_order, provider.name, method, now):
             return open_order  # a second tap, another device: the same order to pay
+        if not open_order.checkout and open_order.created_at > now - CHECKOUT_GRACE:
+            raise _in_progress()  # still being opened at the provider by another request
         await _close_open_order(providers, open_order, now)
     policy = await Policy.get(id=installment.policy_id).select_related("product")
     number = await next_number("PO", now)
@@ -153,9 +155,7 @@ async def _new_order(
         raced = await PaymentOrder.get_or_none(open_key=str(installment.id))
         if raced is not None and _reusable(raced, provider.name, method, now):
             return raced
-        raise PaymentError(
-            PaymentErrorCode.PAYMENT_IN_PROGRESS, "该期保费正在支付中，请稍后重试", "installmentId"
-        ) from None
+        raise _in_progress() from None
     request = PayRequest(
         order_number=number,
         amount=installment.amount,
@@ -184,11 +184,20 @@ async def _new_order(
 
 
 REUSE_MARGIN = timedelta(minutes=5)  # an order about to expire is replaced, not offered
+CHECKOUT_GRACE = timedelta(minutes=1)  # an order still without checkout after this: abandoned
+
+
+def _in_progress() -> PaymentError:
+    return PaymentError(
+        PaymentErrorCode.PAYMENT_IN_PROGRESS, "该期保费正在支付中，请稍后重试", "installmentId"
+    )
 
 
 def _reusable(order: PaymentOrder, provider: str, method: PaymentMethod, now: datetime) -> bool:
+    """Offered again only once the provider opened it (it has what the app pays with)."""
     return (
-        order.provider == provider
+        bool(order.checkout)
+        and order.provider == provider
         and order.method == str(method)
         and order.expires_at > now + REUSE_MARGIN
     )

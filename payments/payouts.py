@@ -83,44 +83,30 @@ async def start_payout(
     """Pay the approved amount to the account the claimant chose. Another account (named
     by staff with a reason) waits for a second staff member's approval. The database
     allows one live payout per claim, whoever races to start one."""
-    claim = await load_claim(actor, claim_id, ClaimAction.START_PAYOUT)
-    if claim.status is not ClaimStatus.PAYING:
-        raise ClaimError(ClaimErrorCode.ILLEGAL_TRANSITION, "只有赔款支付中的案件可以发起转账")
-    chosen = (claim.payout_provider, claim.payout_account)
+    await load_claim(actor, claim_id, ClaimAction.START_PAYOUT)
     payee_id = (payee_id or "").strip() or None
-    override = provider_name is not None or payee_id is not None
-    if override and (provider_name, payee_id) == chosen:
-        override = False
-    if override:
-        if not provider_name or not payee_id:
-            raise ClaimError(ClaimErrorCode.REQUIRED, "请填写收款方式和收款账户", "payeeId")
-        if len(payee_id) > 128:
-            raise ClaimError(ClaimErrorCode.TOO_LONG, "收款账户过长", "payeeId")
-        reason = (reason or "").strip()
-        if not reason:
-            raise ClaimError(
-                ClaimErrorCode.REQUIRED, "向申请人选择以外的账户付款，须说明原因", "reason"
-            )
-        if len(reason) > 500:
-            raise ClaimError(ClaimErrorCode.TOO_LONG, "不能超过500个字", "reason")
-    else:
-        provider_name, payee_id = chosen
-        if not provider_name or not payee_id:
-            raise ClaimError(
-                ClaimErrorCode.PAYOUT_ACCOUNT_MISSING, "申请人尚未选择收款账户", "claimId"
-            )
-    provider = providers.get(provider_name)
-    if provider is None:
-        raise ClaimError(ClaimErrorCode.PROVIDER_NOT_CONFIGURED, "暂不支持该转账方式", "provider")
-    account = mask_account(provider.name, payee_id)
     try:
         async with in_transaction():
-            # Under the claim's row lock: a payout recorded by hand cannot slip in between.
-            locked = await Claim.filter(id=claim.id).select_for_update().get()
-            if locked.status is not ClaimStatus.PAYING:
+            # Everything is decided under the claim's row lock: the account the claimant
+            # chose cannot change, nor a payout be recorded by hand, in between.
+            claim = await _locked_paying_claim(claim_id)
+            chosen = (claim.payout_provider, claim.payout_account)
+            named = (provider_name, payee_id)
+            override = named != (None, None) and named != chosen
+            if override:
+                provider_name, payee_id, reason = _other_account(provider_name, payee_id, reason)
+            else:
+                provider_name, payee_id = chosen
+                if not provider_name or not payee_id:
+                    raise ClaimError(
+                        ClaimErrorCode.PAYOUT_ACCOUNT_MISSING, "申请人尚未选择收款账户", "claimId"
+                    )
+            provider = providers.get(provider_name)
+            if provider is None:
                 raise ClaimError(
-                    ClaimErrorCode.ILLEGAL_TRANSITION, "只有赔款支付中的案件可以发起转账"
+                    ClaimErrorCode.PROVIDER_NOT_CONFIGURED, "暂不支持该转账方式", "provider"
                 )
+            account = mask_account(provider.name, payee_id)
             payout = await Payout.create(
                 claim_id=claim.id,
                 transfer_number=await next_number("TF"),
@@ -136,6 +122,16 @@ async def start_payout(
                 await record_change(
                     claim, actor, "propose_payout", f"经办人申请将赔款支付至{account}：{reason}"
                 )
+                await emit(
+                    "claim.payout_proposed",
+                    entity_type="claim",
+                    entity_id=claim.id,
+                    customer_id=None,  # for a second staff member to approve
+                    payload={
+                        "_staff_channels": ["staff:claim-queue"],
+                        "claim_number": claim.report_number,
+                    },
+                )
             else:
                 await record_change(claim, actor, "start_payout", f"赔款正在转入{account}")
     except IntegrityError:
@@ -143,15 +139,34 @@ async def start_payout(
             ClaimErrorCode.PAYOUT_IN_PROGRESS, "该案件已有进行中的转账", "claimId"
         ) from None
     if override:
-        await emit(
-            "claim.payout_proposed",
-            entity_type="claim",
-            entity_id=claim.id,
-            customer_id=None,  # for a second staff member to approve
-            payload={"_staff_channels": ["staff:claim-queue"], "claim_number": claim.report_number},
-        )
         return payout
     return await _send(provider, claim, payout, notify_base_url)
+
+
+async def _locked_paying_claim(claim_id: uuid.UUID) -> Claim:
+    """The claim's row, locked for the caller's transaction, if it waits for its money."""
+    claim = await Claim.filter(id=claim_id).select_for_update().get()
+    if claim.status is not ClaimStatus.PAYING:
+        raise ClaimError(ClaimErrorCode.ILLEGAL_TRANSITION, "只有赔款支付中的案件可以发起转账")
+    return claim
+
+
+def _other_account(
+    provider_name: str | None, payee_id: str | None, reason: str | None
+) -> tuple[str, str, str]:
+    """Staff naming another account than the claimant's: all of it, and why."""
+    if not provider_name or not payee_id:
+        raise ClaimError(ClaimErrorCode.REQUIRED, "请填写收款方式和收款账户", "payeeId")
+    if len(payee_id) > 128:
+        raise ClaimError(ClaimErrorCode.TOO_LONG, "收款账户过长", "payeeId")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ClaimError(
+            ClaimErrorCode.REQUIRED, "向申请人选择以外的账户付款，须说明原因", "reason"
+        )
+    if len(reason) > 500:
+        raise ClaimError(ClaimErrorCode.TOO_LONG, "不能超过500个字", "reason")
+    return provider_name, payee_id, reason
 
 
 async def approve_payout(
@@ -163,7 +178,7 @@ async def approve_payout(
 ) -> Payout:
     """A second staff member approves paying another account (four eyes): never the one
     who proposed it. The claimant is told where their money goes."""
-    claim = await load_claim(actor, claim_id, ClaimAction.START_PAYOUT)
+    claim = await load_claim(actor, claim_id, ClaimAction.APPROVE_PAYOUT)
     payout = await Payout.get_or_none(claim_id=claim.id, status=PayoutStatus.AWAITING_APPROVAL)
     if payout is None:
         raise ClaimError(ClaimErrorCode.NO_PENDING_PAYOUT, "该案件没有待审批的转账", "claimId")
@@ -176,6 +191,7 @@ async def approve_payout(
         raise ClaimError(ClaimErrorCode.PROVIDER_NOT_CONFIGURED, "暂不支持该转账方式", "provider")
     account = mask_account(payout.provider, payout.payee_id)
     async with in_transaction():
+        claim = await _locked_paying_claim(claim.id)  # the claim first, as everywhere
         approved = await Payout.filter(id=payout.id, status=PayoutStatus.AWAITING_APPROVAL).update(
             status=PayoutStatus.PROCESSING, approved_by=actor.subject_id
         )
@@ -195,7 +211,7 @@ async def approve_payout(
 
 async def cancel_payout(actor: Actor, claim_id: uuid.UUID, reason: str) -> Payout:
     """Turn down a proposal to pay another account; the claim may be paid again."""
-    claim = await load_claim(actor, claim_id, ClaimAction.START_PAYOUT)
+    claim = await load_claim(actor, claim_id, ClaimAction.APPROVE_PAYOUT)
     why = (reason or "").strip()
     if not why or len(why) > 500:
         raise ClaimError(ClaimErrorCode.REQUIRED, "请说明原因（500字以内）", "reason")
@@ -203,6 +219,7 @@ async def cancel_payout(actor: Actor, claim_id: uuid.UUID, reason: str) -> Payou
     if payout is None:
         raise ClaimError(ClaimErrorCode.NO_PENDING_PAYOUT, "该案件没有待审批的转账", "claimId")
     async with in_transaction():
+        await Claim.filter(id=claim.id).select_for_update().get()  # the claim first
         cancelled = await Payout.filter(id=payout.id, status=PayoutStatus.AWAITING_APPROVAL).update(
             status=PayoutStatus.CANCELLED,
             live_key=None,
@@ -261,6 +278,8 @@ async def apply_result(payout: Payout, result: TransferResult) -> Payout:
     status = RESULT_STATUS.get(result.state, PayoutStatus.PROCESSING)
     now = datetime.now(UTC)
     async with in_transaction():
+        # The claim's row first, then the payout's: the order every payout path locks in.
+        claim = await Claim.filter(id=payout.claim_id).select_for_update().get()
         current = await Payout.filter(id=payout.id).select_for_update().get()
         if current.status in (PayoutStatus.SUCCESS, *ENDED):
             return current  # settled before: a late callback or query changes nothing
@@ -272,7 +291,6 @@ async def apply_result(payout: Payout, result: TransferResult) -> Payout:
             finished_at=now if status in (PayoutStatus.SUCCESS, PayoutStatus.FAILED) else None,
             live_key=None if status is PayoutStatus.FAILED else current.live_key,
         )
-        claim = await Claim.filter(id=payout.claim_id).select_for_update().get()
         if status is PayoutStatus.SUCCESS:
             await _record_payout(current, result)
             if claim.status is ClaimStatus.PAYING:
@@ -376,8 +394,6 @@ async def choose_payout_account(
         ClaimStatus.REJECTED,
     ):
         raise ClaimError(ClaimErrorCode.ILLEGAL_TRANSITION, "该案件已无需设置收款账户")
-    if await Payout.exists(live_key=_live_key(claim)):
-        raise ClaimError(ClaimErrorCode.PAYOUT_IN_PROGRESS, "转账已发起，不能再修改收款账户")
     if provider_name not in providers:
         raise ClaimError(ClaimErrorCode.PROVIDER_NOT_CONFIGURED, "暂不支持该收款方式", "provider")
     if provider_name == "wechat":
@@ -395,6 +411,10 @@ async def choose_payout_account(
             raise ClaimError(ClaimErrorCode.TOO_LONG, "收款账户过长", "account")
     shown = mask_account(provider_name, account)
     async with in_transaction():
+        # Under the claim's lock, as a payout starts: never "chosen B" while A is paid.
+        await Claim.filter(id=claim.id).select_for_update().get()
+        if await Payout.exists(live_key=_live_key(claim)):
+            raise ClaimError(ClaimErrorCode.PAYOUT_IN_PROGRESS, "转账已发起，不能再修改收款账户")
         await Claim.filter(id=claim.id).update(
             payout_provider=provider_name, payout_account=account
         )

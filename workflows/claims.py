@@ -155,6 +155,7 @@ class ClaimAction(StrEnum):
     REJECT = "REJECT"
     RECORD_PAYMENT = "RECORD_PAYMENT"
     START_PAYOUT = "START_PAYOUT"
+    APPROVE_PAYOUT = "APPROVE_PAYOUT"  # four eyes: another account than the claimant's
     CLOSE = "CLOSE"
     ARCHIVE = "ARCHIVE"
 
@@ -187,6 +188,7 @@ STAFF_MAY: dict[ClaimAction, Permission] = {
     A.REJECT: Permission.CLAIM_REVIEW,
     A.RECORD_PAYMENT: Permission.CLAIM_PAY,
     A.START_PAYOUT: Permission.CLAIM_PAY,
+    A.APPROVE_PAYOUT: Permission.CLAIM_PAY,  # and never the proposer (payouts workflow)
     A.CLOSE: Permission.CLAIM_REVIEW,
     A.ARCHIVE: Permission.CLAIM_READ,
 }

@@ -40,8 +40,13 @@ async def test_ten_concurrent_creates_give_one_open_order(
     answers = await asyncio.gather(
         *[create(client, payer, f"premium-race-{n:04d}") for n in range(10)]
     )
+    # Each tap gets the one order with what the app pays with, or is asked to retry
+    # while that order is still being opened at the provider; nothing else.
     ids = {a["order"]["id"] for a in answers if a["order"]}
     assert len(ids) == 1
+    assert all(a["order"]["checkout"] for a in answers if a["order"])
+    codes = {e["code"] for a in answers for e in a["errors"]}
+    assert codes <= {"PAYMENT_IN_PROGRESS"}
     open_orders = PaymentOrder.filter(
         installment_id=payer["installment"].id, status=OrderStatus.CREATED
     )
