@@ -32,7 +32,7 @@ from payments.base import (
     RefundResult,
     RefundState,
 )
-from payments.orders import PaymentError, PaymentErrorCode
+from payments.orders import PAYMENT_ALERTS, PaymentError, PaymentErrorCode
 from push.outbox import emit
 from workflows.access import Actor
 from workflows.claims import next_number
@@ -157,6 +157,15 @@ async def apply_refund_result(refund: Refund, result: RefundResult) -> Refund:
             provider_refund_id=result.provider_refund_id,
             finished_at=datetime.now(UTC) if status is not RefundStatus.PROCESSING else None,
         )
+        if status is RefundStatus.FAILED and current.reason is RefundReason.DUPLICATE_PAYMENT:
+            log.error("refund %s of a duplicate payment failed", current.refund_number)
+            await emit(
+                "payment.duplicate_refund_failed",
+                entity_type="payment",
+                entity_id=current.order_id,
+                customer_id=None,  # staff must return the money another way
+                payload={"_staff_channels": [PAYMENT_ALERTS], "refund": current.refund_number},
+            )
         if status is RefundStatus.SUCCESS:
             order = await PaymentOrder.get(id=current.order_id)
             await LedgerEntry.create(

@@ -18,6 +18,7 @@ from models.customers import WechatIdentity
 from models.policies import Policy as PolicyModel
 from payments.base import PaymentMethod
 from payments.orders import (
+    PAYMENT_ALERTS,
     PaymentError,
     PaymentErrorCode,
     create_premium_payment,
@@ -326,6 +327,15 @@ class PaymentMutations:
         return PaymentPayload(order=PaymentOrder.from_model(order), errors=[])
 
 
+@strawberry.type(description="A payment that needs a person.")
+class PaymentAlert:
+    event_type: str = strawberry.field(
+        description="`payment.duplicate` (paid twice, refund queued) or "
+        "`payment.duplicate_refund_failed`."
+    )
+    order: PaymentOrder | None = strawberry.field(description="The order concerned.")
+
+
 @strawberry.type
 class PaymentSubscriptions:
     @strawberry.subscription(
@@ -344,3 +354,15 @@ class PaymentSubscriptions:
         async for _ in info.context.services.bus.subscribe(f"payment:{order.id}"):
             await order.refresh_from_db()
             yield PaymentOrder.from_model(order)
+
+    @strawberry.subscription(
+        description="Staff (PAYMENT_REFUND): money that needs a person — a payment for an "
+        "installment already paid (refunded automatically) or such a refund that failed.",
+        permission_classes=staff_only(Permission.PAYMENT_REFUND),
+    )
+    async def payment_alerts(self, info: Info) -> AsyncGenerator[PaymentAlert, None]:
+        async for event in info.context.services.bus.subscribe(PAYMENT_ALERTS):
+            row = await m.PaymentOrder.get_or_none(id=event["entityId"])
+            yield PaymentAlert(
+                event_type=event["type"], order=PaymentOrder.from_model(row) if row else None
+            )

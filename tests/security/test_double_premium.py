@@ -10,15 +10,21 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from httpx_ws import aconnect_ws
+from httpx_ws.transport import ASGIWebSocketTransport
+from starlette.applications import Starlette
 from strawberry import relay
 
 from api.services import Services
 from models.notifications import OutboxEvent
 from models.payments import LedgerEntry, OrderStatus, PaymentOrder, Refund, RefundStatus
+from models.staff import StaffRole
 from payments.orders import handle_callback
 from payments.refunds import follow_up_refunds
 from payments.sandbox import SandboxProvider
+from push.outbox import OutboxRelay
 from tests.conftest import postgres_only
+from tests.factories import make_staff, staff_token
 from tests.graphql import gql
 from tests.payments.test_orders import COMPLETE, create, payer
 
@@ -101,3 +107,38 @@ async def test_money_for_an_installment_already_paid_is_refunded(
     assert (await Refund.get(id=refund.id)).status is RefundStatus.SUCCESS
     assert await LedgerEntry.filter(kind="REFUND").count() == 1
     assert await follow_up_refunds(services.payment_providers, notify_base_url="x") == 0
+
+
+async def test_staff_watching_payment_alerts_see_the_duplicate(
+    app: Starlette, services: Services, payer: dict[str, Any]
+) -> None:
+    staff = await staff_token(services, await make_staff(StaffRole.SUPERVISOR))
+    transport = ASGIWebSocketTransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        first = await create(client, payer, "premium-alert-01")
+        old_id = relay.GlobalID.from_id(first["order"]["id"]).node_id
+        soon = datetime.now(UTC) + timedelta(minutes=1)
+        await PaymentOrder.filter(id=old_id).update(expires_at=soon)
+        second = await create(client, payer, "premium-alert-02")
+        await gql(client, COMPLETE, {"id": second["order"]["id"]}, token=payer["token"])
+        async with aconnect_ws("/graphql", client, subprotocols=["graphql-transport-ws"]) as ws:
+            await ws.send_json(
+                {"type": "connection_init", "payload": {"authorization": f"Bearer {staff}"}}
+            )
+            assert (await ws.receive_json())["type"] == "connection_ack"
+            query = "subscription { paymentAlerts { eventType order { orderNumber } } }"
+            await ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": query}})
+            await asyncio.sleep(0.2)
+            sandbox = services.payment_providers["sandbox"]
+            assert isinstance(sandbox, SandboxProvider)
+            old = await PaymentOrder.get(id=old_id)
+            headers, body = sandbox.paid_notification(old.order_number, old.amount)
+            await handle_callback(sandbox, headers, body)
+            while await OutboxRelay(services.bus, services.queue).relay_once():
+                pass
+            message = await asyncio.wait_for(ws.receive_json(), 5)
+            alert = message["payload"]["data"]["paymentAlerts"]
+            assert alert == {
+                "eventType": "payment.duplicate",
+                "order": {"orderNumber": old.order_number},
+            }
