@@ -492,7 +492,10 @@ async def record_outcome(
         }
     else:
         retry_at = at_visit_hour(local_date(now) + timedelta(days=visit.retry_after_days))
-        changes |= {"due_at": retry_at, "agreed_due_at": retry_at}  # the rule's time
+        # The rule's time, but never before the call was due: an attempt logged early
+        # (real or made up) does not bring the call, or its phone reveal, forward.
+        retry_at = max(retry_at, call_due_at(visit))
+        changes |= {"due_at": retry_at, "agreed_due_at": retry_at}
     async with in_transaction():
         saved = await _save(visit, **changes)
         await VisitAttempt.create(

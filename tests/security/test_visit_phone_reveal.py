@@ -176,3 +176,17 @@ async def test_a_complaint_recorded_by_a_supervisor_does_not_reveal_the_phone_to
     }
     other = await gql(client, RECOVERY_REVEAL, variables, token=far["other_supervisor"])
     assert other["data"]["revealRecoveryPhone"] == {"phone": PHONE, "errors": []}
+
+
+async def test_a_failed_attempt_logged_early_does_not_bring_the_call_forward(
+    client: httpx.AsyncClient, far: dict[str, Any]
+) -> None:
+    """Logging a made-up "not reached" on a visit ten days away must not make the retry
+    rule put it two days from now, within reach of the reveal."""
+    for version in (1, 2):
+        record = {"visitId": far["id"], "expectedVersion": version, "reached": False}
+        body = await gql(client, RECORD, {"input": record}, token=far["agent"])
+        assert body["data"]["recordVisitOutcome"]["errors"] == []
+    visit = await FollowUpVisit.get(id=far["visit"].id)
+    assert visit.due_at >= far["visit"].due_at - timedelta(hours=1)
+    assert await reveal(client, far, far["agent"]) == NOT_DUE
