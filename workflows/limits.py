@@ -14,6 +14,7 @@ without an ``await`` in between, so concurrent requests cannot overshoot either)
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import math
 import re
@@ -72,7 +73,17 @@ class Client:
 
     @property
     def ip_key(self) -> str:
-        return self.ip or "unknown"
+        """What limits count per address: an IPv6 client by its /64, since one subscriber
+        gets a whole /64 and could otherwise be 2**64 clients."""
+        if self.ip is None:
+            return "unknown"
+        address = ipaddress.ip_address(self.ip)
+        if address.version == 6:
+            mapped = address.ipv4_mapped
+            if mapped is not None:
+                return str(mapped)
+            return str(ipaddress.ip_network(f"{address}/64", strict=False))
+        return self.ip
 
 
 class RateLimiter(Protocol):

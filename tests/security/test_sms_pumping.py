@@ -169,3 +169,21 @@ async def test_sms_code_counters_live_in_redis_when_configured(services: Service
 
     expected = RedisRateLimiter if services.redis is not None else MemoryRateLimiter
     assert isinstance(services.limiter, expected)
+
+
+@pytest.mark.parametrize("settings_overrides", [{"trusted_proxies": ["10.0.0.0/8"]}])
+async def test_an_ipv6_subscriber_is_one_client_for_its_whole_64(
+    proxied: httpx.AsyncClient, services: Services
+) -> None:
+    """One IPv6 subscriber gets a whole /64: a new address per request is not a new
+    client (before, 2**64 clients)."""
+    per_ip = services.settings.limit_sms_per_ip.count
+    results = []
+    for n in range(per_ip + 3):
+        headers = {"x-forwarded-for": f"2001:db8:1:2::{n + 1:x}"}
+        results.append(
+            errors_of(await post(proxied, REQUEST_CODE, {"phone": unique_phone()}, headers))
+        )
+    assert [r == [] for r in results] == [True] * per_ip + [False] * 3
+    other = {"x-forwarded-for": "2001:db8:1:3::1"}  # the next /64: someone else
+    assert errors_of(await post(proxied, REQUEST_CODE, {"phone": unique_phone()}, other)) == []
