@@ -595,8 +595,10 @@ async def staff_login(
 
     Before any hash: the client's login rate (THROTTLED). Then failures are counted per
     username *and* client IP: five from one client lock that pair for 15 minutes, so a
-    stranger cannot lock a colleague out from elsewhere. A higher ceiling per username
-    from all clients together stops guessing spread over many addresses. Unknown
+    stranger cannot lock a colleague out from elsewhere. A higher ceiling per username,
+    counted over the repeated tries of all clients together, slows guessing spread over
+    many addresses (each address's first try is not counted, so nobody's first try from
+    a clean address is ever refused). Unknown
     usernames are counted, locked and hashed (against a dummy) exactly like real ones:
     no answer and no timing tells whether an account exists.
 
@@ -614,12 +616,16 @@ async def staff_login(
     attempt = await limiter.hit("staff_failures", pair, lockout)
     if not attempt.allowed:
         raise _locked(attempt.retry_after)
-    ceiling = Rate(settings.staff_max_failed_logins_per_account, settings.staff_lockout_seconds)
-    account = await limiter.hit("staff_account", name, ceiling)
-    if not account.allowed:
-        if account.count == ceiling.count + 1:
-            await _lockout_started(services, "account")
-        raise _locked(account.retry_after)
+    if attempt.count > 1:
+        # Only clients that already failed here count toward (and meet) the ceiling per
+        # username: a colleague with a clean record on their own address always gets
+        # to try, so failures from elsewhere cannot lock them out.
+        ceiling = Rate(settings.staff_max_failed_logins_per_account, settings.staff_lockout_seconds)
+        account = await limiter.hit("staff_account", name, ceiling)
+        if not account.allowed:
+            if account.count == ceiling.count + 1:
+                await _lockout_started(services, "account")
+            raise _locked(account.retry_after)
     user = await StaffUser.get_or_none(username=name)
     checked = await asyncio.to_thread(
         _verify_password, user.password_hash if user else _DUMMY_HASH, password
