@@ -39,14 +39,6 @@ def bearer_token(value: str | None) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-async def close_at_expiry(websocket: WebSocket, expires_at: datetime) -> None:
-    """Close a WebSocket when its access token expires (4401): the client reconnects
-    with a fresh token, as graphql-transport-ws clients do after a close."""
-    await asyncio.sleep(max((expires_at - datetime.now(UTC)).total_seconds(), 0))
-    with contextlib.suppress(RuntimeError, OSError):
-        await websocket.close(code=4401, reason="token expired")
-
-
 async def close_when_session_ends(
     websocket: WebSocket, bus: EventBus, session_id: uuid.UUID, expires_at: datetime | None
 ) -> None:

@@ -3,6 +3,7 @@ authentication, production masking and introspection."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -164,19 +165,25 @@ async def test_websocket_operations_after_logout_are_anonymous(ws_app: Starlette
 
 
 async def test_websocket_closes_when_the_token_expires() -> None:
+    import uuid
     from datetime import UTC, datetime, timedelta
 
-    from api.graphql_view import close_at_expiry
+    from api.graphql_view import close_when_session_ends
+    from push.bus import InProcessBus
 
     class FakeSocket:
-        closed_with: int | None = None
+        closed_with: tuple[int, str] | None = None
 
         async def close(self, code: int, reason: str) -> None:
-            self.closed_with = code
+            self.closed_with = (code, reason)
 
     socket = FakeSocket()
-    await close_at_expiry(socket, datetime.now(UTC) + timedelta(milliseconds=50))  # type: ignore[arg-type]
-    assert socket.closed_with == 4401
+    expires_at = datetime.now(UTC) + timedelta(milliseconds=50)
+    await asyncio.wait_for(
+        close_when_session_ends(socket, InProcessBus(), uuid.uuid4(), expires_at),  # type: ignore[arg-type]
+        5,
+    )
+    assert socket.closed_with == (4401, "token expired")
 
 
 async def test_websocket_with_a_bad_token_is_refused(ws_app: Starlette) -> None:
