@@ -104,7 +104,7 @@ class ServiceRating(Entity):
         "models.Customer", related_name="ratings", on_delete=fields.CASCADE
     )
     customer_id: uuid.UUID
-    subject_type = fields.CharField(max_length=32)  # CLAIM, PAYMENT, CONVERSATION, STAFF
+    subject_type = fields.CharField(max_length=32)  # CLAIM, POLICY, PAYMENT, VISIT, STAFF
     subject_id = fields.CharField(max_length=64)
     stars = fields.IntField()
     tags: fields.JSONField[list[str]] = fields.JSONField(default=list)

@@ -54,6 +54,9 @@ async def _give_back(context: TransactionContextPooled) -> None:
         await pool.release(connection)
 
 
+WRITTEN_FOR = "1.1."  # Tortoise versions whose transaction internals this patch knows
+
+
 def install() -> None:
     if getattr(TransactionContextPooled, _MARK, False):
         return

@@ -46,7 +46,7 @@ async def _answer(
                 + payload
             )
             await writer.drain()
-    except (TimeoutError, OSError):
+    except (TimeoutError, OSError, ValueError):  # ValueError: a line over the read limit
         pass
     finally:
         writer.close()

@@ -205,3 +205,13 @@ async def test_readyz_reports_a_hanging_loop(
 
         await eventually(relay_reported_stuck, 10, "/readyz reports the hanging relay")
     await eventually(lambda: ready(client), 10, "ready again when the lock is gone")
+
+
+def test_the_transaction_patch_knows_this_tortoise_version() -> None:
+    """The patch wraps Tortoise internals: an upgrade must be checked against it (and
+    against tortoise-orm #413) before this test is changed."""
+    import tortoise
+
+    from models.transaction_safety import WRITTEN_FOR
+
+    assert tortoise.__version__.startswith(WRITTEN_FOR), tortoise.__version__
