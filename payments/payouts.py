@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -339,9 +339,20 @@ async def _record_payout(payout: Payout, result: TransferResult) -> None:
     )
 
 
-async def follow_up_payouts(providers: Mapping[str, PaymentProvider]) -> int:
-    """The worker's job: ask about payouts still in flight. One payout that cannot be
-    settled is logged and left for the next run; it never stops the others."""
+RESEND_AFTER = timedelta(minutes=2)  # a transfer the provider never heard of by then
+
+
+async def follow_up_payouts(
+    providers: Mapping[str, PaymentProvider],
+    *,
+    notify_base_url: str,
+    now: datetime | None = None,
+) -> int:
+    """The worker's job: ask about payouts still in flight. A payout the provider never
+    heard of (the process died between recording it and sending it) is sent again with
+    its own transfer number, which the provider pays at most once. One payout that
+    cannot be settled is logged and left for the next run; it never stops the others."""
+    now = now or datetime.now(UTC)
     settled = 0
     for payout in await Payout.filter(
         status__in=[PayoutStatus.PROCESSING, PayoutStatus.WAIT_USER_CONFIRM]
@@ -351,9 +362,16 @@ async def follow_up_payouts(providers: Mapping[str, PaymentProvider]) -> int:
             continue
         try:
             result = await provider.query_transfer(payout.transfer_number)
-            if result.state is TransferState.NOT_FOUND:
+            if result.state is not TransferState.NOT_FOUND:
+                updated = await apply_result(payout, result)
+            elif payout.created_at < now - RESEND_AFTER:
+                log.warning(
+                    "payout %s never reached %s: sent again", payout.transfer_number, provider.name
+                )
+                claim = await Claim.get(id=payout.claim_id)
+                updated = await _send(provider, claim, payout, notify_base_url)
+            else:
                 continue
-            updated = await apply_result(payout, result)
         except (ProviderUnavailable, ProviderRejected):
             continue
         except Exception:

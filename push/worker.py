@@ -90,7 +90,9 @@ async def pay_out(services: Services) -> None:
     await start_chosen_payouts(
         services.payment_providers, notify_base_url=services.settings.public_base_url
     )
-    await follow_up_payouts(services.payment_providers)
+    await follow_up_payouts(
+        services.payment_providers, notify_base_url=services.settings.public_base_url
+    )
 
 
 def consumer_name() -> str:

@@ -190,11 +190,15 @@ async def test_wait_for_the_payee_then_the_worker_settles(
     assert answer["claim"]["status"] == "PAYING"
     number = payout["transferNumber"]
     provider.done[number] = TransferResult(number, TransferState.SUCCESS, "T-1")
-    assert await follow_up_payouts(services.payment_providers) == 1
+    assert (
+        await follow_up_payouts(services.payment_providers, notify_base_url="http://127.0.0.1") == 1
+    )
     assert (await Payout.get(transfer_number=number)).status is PayoutStatus.SUCCESS
     claim = await Claim.filter(payouts__transfer_number=number).first()
     assert claim is not None and claim.status is ClaimStatus.PAID
-    assert await follow_up_payouts(services.payment_providers) == 0
+    assert (
+        await follow_up_payouts(services.payment_providers, notify_base_url="http://127.0.0.1") == 0
+    )
 
 
 async def test_a_retried_request_returns_the_same_payout(

@@ -188,7 +188,9 @@ async def test_a_stray_second_success_is_recorded_and_raised_not_a_crash(
             return TransferResult(transfer_number, TransferState.SUCCESS, "T-stray")
 
     services.payment_providers["sandbox"] = Succeeds()
-    assert await follow_up_payouts(services.payment_providers) == 1
+    assert (
+        await follow_up_payouts(services.payment_providers, notify_base_url="http://127.0.0.1") == 1
+    )
     assert (await Payout.get(id=stray.id)).status is PayoutStatus.SUCCESS
     assert (await Claim.get(id=claim_uuid(setup))).status is ClaimStatus.PAID
     assert (
@@ -266,3 +268,35 @@ async def test_the_long_running_worker_pays_chosen_accounts_and_sends_queued_ref
     assert (await Claim.get(id=claim_uuid(setup))).status is ClaimStatus.PAID
     assert [t.payee_id for t in provider.transfers] == ["2088000000000001"]
     assert {"payouts", "refunds"} <= running
+
+
+async def test_a_payout_recorded_but_never_sent_is_sent_once_later(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    """The process died between recording a payout and sending it: the claim holds its
+    live key, so nobody can start another; the follow-up sends the same transfer number
+    once the provider has not heard of it for a while (before, it waited for ever)."""
+    from datetime import UTC, datetime, timedelta
+
+    setup = await paying_claim(client, services)
+    provider = SlowProvider()  # answers NOT_FOUND to queries until it gets the transfer
+    services.payment_providers["sandbox"] = provider
+    claim = await Claim.get(id=claim_uuid(setup))
+    stranded = await Payout.create(
+        claim_id=claim.id,
+        transfer_number="TF-STRANDED-01",
+        provider="sandbox",
+        payee_id="2088000000000001",
+        amount=claim.approved_amount,
+        live_key=f"claim:{claim.id}",
+    )
+    blocked = await pay(client, setup, "payout-after-crash")
+    assert [e["code"] for e in blocked["errors"]] == ["PAYOUT_IN_PROGRESS"]
+    base = "http://127.0.0.1"
+    assert await follow_up_payouts(services.payment_providers, notify_base_url=base) == 0
+    assert provider.transfers == []  # just recorded: perhaps still being sent
+    later = datetime.now(UTC) + timedelta(minutes=3)
+    assert await follow_up_payouts(services.payment_providers, notify_base_url=base, now=later) == 1
+    assert [t.transfer_number for t in provider.transfers] == ["TF-STRANDED-01"]
+    assert (await Payout.get(id=stranded.id)).status is PayoutStatus.SUCCESS
+    assert (await Claim.get(id=claim.id)).status is ClaimStatus.PAID
