@@ -38,6 +38,7 @@ from workflows.claims import (
     ClaimError,
     ClaimErrorCode,
     load_claim,
+    lock_claim,
     mark_paid,
     next_number,
     record_change,
@@ -145,7 +146,7 @@ async def start_payout(
 
 async def _locked_paying_claim(claim_id: uuid.UUID) -> Claim:
     """The claim's row, locked for the caller's transaction, if it waits for its money."""
-    claim = await Claim.filter(id=claim_id).select_for_update().get()
+    claim = await lock_claim(claim_id)
     if claim.status is not ClaimStatus.PAYING:
         raise ClaimError(ClaimErrorCode.ILLEGAL_TRANSITION, "只有赔款支付中的案件可以发起转账")
     return claim
@@ -219,7 +220,7 @@ async def cancel_payout(actor: Actor, claim_id: uuid.UUID, reason: str) -> Payou
     if payout is None:
         raise ClaimError(ClaimErrorCode.NO_PENDING_PAYOUT, "该案件没有待审批的转账", "claimId")
     async with in_transaction():
-        await Claim.filter(id=claim.id).select_for_update().get()  # the claim first
+        await lock_claim(claim.id)  # the claim first, as everywhere
         cancelled = await Payout.filter(id=payout.id, status=PayoutStatus.AWAITING_APPROVAL).update(
             status=PayoutStatus.CANCELLED,
             live_key=None,
@@ -279,7 +280,7 @@ async def apply_result(payout: Payout, result: TransferResult) -> Payout:
     now = datetime.now(UTC)
     async with in_transaction():
         # The claim's row first, then the payout's: the order every payout path locks in.
-        claim = await Claim.filter(id=payout.claim_id).select_for_update().get()
+        claim = await lock_claim(payout.claim_id)
         current = await Payout.filter(id=payout.id).select_for_update().get()
         if current.status in (PayoutStatus.SUCCESS, *ENDED):
             return current  # settled before: a late callback or query changes nothing
@@ -430,7 +431,7 @@ async def choose_payout_account(
     shown = mask_account(provider_name, account)
     async with in_transaction():
         # Under the claim's lock, as a payout starts: never "chosen B" while A is paid.
-        await Claim.filter(id=claim.id).select_for_update().get()
+        await lock_claim(claim.id)
         if await Payout.exists(live_key=_live_key(claim)):
             raise ClaimError(ClaimErrorCode.PAYOUT_IN_PROGRESS, "转账已发起，不能再修改收款账户")
         await Claim.filter(id=claim.id).update(

@@ -762,7 +762,7 @@ async def decide_claim(
     # Lines, status, timeline and event in one transaction that first locks the claim at
     # the version the adjuster saw: a decision that loses a race writes nothing at all.
     async with in_transaction():
-        claim = await _lock(claim.id, expected_version)
+        claim = await lock_claim(claim.id, expected_version)
         await ClaimLine.filter(claim_id=claim.id).delete()
         await ClaimLine.bulk_create([ClaimLine(claim_id=claim.id, **p) for p in priced])
         if above_limit and not actor.can(Permission.CLAIM_APPROVE_ABOVE_LIMIT):
@@ -782,11 +782,12 @@ async def decide_claim(
         return await _finish_decision(claim, actor, priced, approved)
 
 
-async def _lock(claim_id: uuid.UUID, expected_version: int) -> Claim:
-    """The claim's row, locked until the caller's transaction ends, if it is still at
-    the version the caller saw (else CONFLICT, before anything is written)."""
+async def lock_claim(claim_id: uuid.UUID, expected_version: int | None = None) -> Claim:
+    """The claim's row, locked until the caller's transaction ends (decisions, payouts
+    and payments recorded by hand all take it first); with ``expected_version``, only
+    if it is still at the version the caller saw (else CONFLICT, before any write)."""
     claim = await Claim.filter(id=claim_id).select_for_update().get()
-    if claim.version != expected_version:
+    if expected_version is not None and claim.version != expected_version:
         raise _conflict()
     return claim
 
@@ -828,7 +829,7 @@ async def approve_pending_decision(
     if expected_version != claim.version:
         raise _conflict()
     async with in_transaction():  # the lines approved are the lines of this version
-        claim = await _lock(claim.id, expected_version)
+        claim = await lock_claim(claim.id, expected_version)
         rows = await ClaimLine.filter(claim_id=claim.id)
         priced = [
             {
@@ -876,7 +877,7 @@ async def record_payment(
     claim = await load_claim(actor, claim_id, A.RECORD_PAYMENT)
     reference = _required(reference, "payoutReference", 64)
     async with in_transaction():
-        claim = await _lock(claim.id, expected_version)
+        claim = await lock_claim(claim.id, expected_version)
         if await Payout.exists(claim_id=claim.id, live_key__not_isnull=True):
             raise ClaimError(ClaimErrorCode.PAYOUT_IN_PROGRESS, "该案件已有进行中的转账", "claimId")
         return await mark_paid(claim, actor, reference, expected_version)
