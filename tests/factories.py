@@ -7,10 +7,13 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from tortoise.transactions import in_transaction
+
 from api.services import Services
 from models.auth import SubjectKind
 from models.claims import Claim, ClaimStatus, ReportChannel
 from models.customers import Customer
+from models.notifications import OutboxEvent
 from models.policies import (
     Beneficiary,
     Coverage,
@@ -23,6 +26,7 @@ from models.policies import (
     ProductKind,
 )
 from models.staff import StaffRole, StaffUser
+from push.outbox import emit
 from workflows.auth import Channel, hash_password, start_session
 from workflows.demo import id_number
 
@@ -174,3 +178,24 @@ async def staff_token(services: Services, staff: StaffUser) -> str:
         services, SubjectKind.STAFF, staff.id, Channel.STAFF_CONSOLE, role=staff.role
     )
     return tokens.access_token
+
+
+async def emit_premium_event(
+    customer: Customer, policy: Policy, event_type: str = "premium.due", **extra: Any
+) -> OutboxEvent:
+    """A premium event of ``customer``'s policy in the outbox, as the reminders write it."""
+    async with in_transaction():
+        return await emit(
+            event_type,
+            entity_type="policy",
+            entity_id=policy.id,
+            customer_id=customer.id,
+            payload={
+                "policy_id": "UG9saWN5OjE=",
+                "policy_number": policy.number,
+                "sequence": "2",
+                "amount": "600.00",
+                "due_date": "2026年12月01日",
+                **extra,
+            },
+        )

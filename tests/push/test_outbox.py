@@ -29,25 +29,11 @@ from push.bus import InProcessBus, RedisBus
 from push.fanout import quiet_until
 from push.outbox import OutboxRelay, emit
 from tests.conftest import TEST_REDIS_URL
-from tests.factories import make_customer, make_policy
+from tests.factories import emit_premium_event, make_customer, make_policy
 
 
 async def emit_premium_due(customer: Customer, policy: Policy, **extra: Any) -> OutboxEvent:
-    async with in_transaction():
-        return await emit(
-            "premium.due",
-            entity_type="policy",
-            entity_id=policy.id,
-            customer_id=customer.id,
-            payload={
-                "policy_id": "UG9saWN5OjE=",
-                "policy_number": policy.number,
-                "sequence": "2",
-                "amount": "600.00",
-                "due_date": "2026年12月01日",
-                **extra,
-            },
-        )
+    return await emit_premium_event(customer, policy, "premium.due", **extra)
 
 
 async def next_message(subscription: Any) -> dict[str, Any]:

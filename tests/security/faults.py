@@ -10,15 +10,13 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
-from tortoise.transactions import in_transaction
 
 from api.services import Services
 from models.customers import Customer
 from models.notifications import Channel, Delivery, DeliveryStatus, OutboxEvent, QuietHours
 from models.policies import Policy
-from push.outbox import emit
 from push.worker import run_jobs
-from tests.factories import make_customer
+from tests.factories import emit_premium_event, make_customer
 
 # The relay hands a delivery to the queue before its transaction commits: a worker that
 # is quicker than the commit finds nothing yet, and the sweep (every 15 s, for deliveries
@@ -46,20 +44,7 @@ async def customer(services: Services) -> Customer:
 
 async def emit_overdue(customer: Customer, policy: Policy) -> OutboxEvent:
     """An event with an SMS delivery (the console SMS channel is always on)."""
-    async with in_transaction():
-        return await emit(
-            "premium.overdue",
-            entity_type="policy",
-            entity_id=policy.id,
-            customer_id=customer.id,
-            payload={
-                "policy_id": "UG9saWN5OjE=",
-                "policy_number": policy.number,
-                "sequence": "2",
-                "amount": "600.00",
-                "due_date": "2026年12月01日",
-            },
-        )
+    return await emit_premium_event(customer, policy, "premium.overdue")
 
 
 def sms_sent(event: OutboxEvent) -> Callable[[], Awaitable[bool]]:
