@@ -17,6 +17,7 @@ from models.notifications import OutboxEvent
 from tests.claims_helpers import auto_product, loss_input, upload
 from tests.factories import customer_token, make_customer, make_policy
 from tests.graphql import gql
+from tests.schema.test_claims import action
 from tests.storage.samples import photo
 
 CUSTOMER_MUTATIONS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -28,13 +29,6 @@ CUSTOMER_MUTATIONS: dict[str, tuple[str, dict[str, Any]]] = {
         {"provider": "sandbox", "account": "attacker@example.cn"},
     ),
 }
-
-
-def mutation(name: str, input_type: str) -> str:
-    return (
-        f"mutation($input: {input_type}!) {{ {name}(input: $input) {{ "
-        "claim { id status } errors { code field } } }"
-    )
 
 
 @pytest.fixture
@@ -91,7 +85,7 @@ async def test_only_the_claimant_acts_on_a_claim(
     events_before = await ClaimEvent.filter(claim_id=before.id).count()
     body = await gql(
         client,
-        mutation(name, input_type),
+        action(name, input_type),
         {"input": {"claimId": claim_id, **extra}},
         token=family["tokens"][role],
     )
@@ -148,7 +142,7 @@ async def test_the_claimant_chooses_the_account_and_it_is_on_the_timeline_and_no
     name = "chooseClaimPayoutAccount"
     body = await gql(
         client,
-        mutation(name, "ChooseClaimPayoutAccountInput"),
+        action(name, "ChooseClaimPayoutAccountInput"),
         {"input": {"claimId": claim_id, "provider": "sandbox", "account": "zhangwei@example.cn"}},
         token=family["tokens"]["insured"],
     )
