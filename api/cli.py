@@ -50,7 +50,7 @@ def _migrate(args: argparse.Namespace) -> None:
 
 
 def _demo(args: argparse.Namespace) -> None:
-    from workflows.demo import load_demo
+    from api.demo import load_demo
 
     settings = Settings()
     if not settings.is_development:
@@ -102,7 +102,7 @@ def _reconcile(args: argparse.Namespace) -> None:
     async def run() -> int:
         from api.services import build_services
         from models.database import open_database
-        from payments.reconcile import reconcile
+        from workflows.payments.reconcile import reconcile
 
         settings = Settings()
         async with httpx.AsyncClient(timeout=settings.http_timeout_seconds) as http:

@@ -9,8 +9,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from tortoise import connections
 
-from payments.orders import handle_callback
 from storage.local import LocalStorage, file_endpoint
+from workflows.payments.orders import handle_callback
 
 log = logging.getLogger("anxin.health")
 

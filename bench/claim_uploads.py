@@ -76,6 +76,7 @@ from _harness import (
 from PIL import ExifTags, Image, ImageChops, ImageCms, ImageDraw
 from strawberry import relay
 
+from api.demo import PRODUCTS, id_number
 from api.services import Services, build_services
 from api.settings import Settings
 from models.auth import SubjectKind
@@ -87,7 +88,6 @@ from storage.images import dhash, hamming
 from workflows.access import Actor
 from workflows.auth import Channel, start_session
 from workflows.claims import LossReport, report_loss
-from workflows.demo import PRODUCTS, id_number
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_BENCH_URL = "postgres://postgres@127.0.0.1:5432/anxin_bench_uploads"

@@ -100,8 +100,8 @@ from models.policies import (
     ProductKind,
 )
 from payments.base import PaymentMethod, PaymentProvider
-from payments.orders import ORDER_LIFETIME
 from payments.sandbox import SandboxProvider
+from workflows.payments.orders import ORDER_LIFETIME
 
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "anxin_bench_callbacks"

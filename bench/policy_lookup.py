@@ -69,6 +69,7 @@ from tortoise.backends.base.executor import EXECUTOR_CACHE, BaseExecutor
 from tortoise.contrib.starlette import RegisterTortoise
 
 from api.app import create_app
+from api.demo import seed
 from api.graphql_view import GraphQLView, bearer_token
 from api.services import build_services
 from api.settings import Settings
@@ -80,7 +81,6 @@ from schema.common import paginate
 from schema.policies.types import Policy as PolicyType
 from schema.policies.types import Product as ProductType
 from workflows.auth import JWT_ALGORITHM, JWT_ISSUER, Channel, start_session
-from workflows.demo import seed
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_BENCH_URL = "postgres://postgres@127.0.0.1:5432/anxin_bench"

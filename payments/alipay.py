@@ -45,7 +45,7 @@ What Alipay requires, and why this module does what it does:
   Alipay retries until it reads exactly ``success``; anything else means "send again".
   Alipay's notifications carry no freshness guarantee (it retries for about a day), so
   ``now`` is not used to reject them: replays are made harmless by the idempotent
-  recording in ``payments.orders``.
+  recording in ``workflows.payments.orders``.
 
 The private key is held only as a key object, is not in ``repr`` and is never logged;
 neither are request or notification bodies.

@@ -24,15 +24,15 @@ from api.services import Services, build_services
 from api.settings import Settings
 from models.auth import AuthSession, OtpChallenge
 from models.database import open_database
-from payments.orders import settle_silent_orders
-from payments.payouts import follow_up_payouts, start_chosen_payouts
-from payments.refunds import follow_up_refunds
 from push.channels import build_channels, wechat_template_ids
 from push.delivery import Deliverer, DeliveryWorker
 from push.health_server import serve_health
 from push.loops import LoopHealth, supervise
 from push.outbox import OutboxRelay
 from push.reminders import run_reminders
+from workflows.payments.orders import settle_silent_orders
+from workflows.payments.payouts import follow_up_payouts, start_chosen_payouts
+from workflows.payments.refunds import follow_up_refunds
 from workflows.policies import refresh_policy_statuses
 from workflows.survey_exchange import delete_old_exports
 from workflows.surveys import invite_relationship_surveys

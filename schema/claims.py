@@ -18,13 +18,6 @@ from models import claims as m
 from models.clock import local_time
 from models.payments import Payout, PayoutStatus
 from models.policies import Policy as PolicyModel
-from payments.payouts import (
-    approve_payout,
-    cancel_payout,
-    choose_payout_account,
-    mask_account,
-    start_payout,
-)
 from schema.common import INPUT, Connection, CursorArg, Money, PageArg, cny, node_uuid, paginate
 from schema.errors import Error, UserInputError
 from schema.permissions import CUSTOMER_ONLY, IsAuthenticated, staff_only
@@ -34,6 +27,13 @@ from workflows import claim_documents
 from workflows import claims as flows
 from workflows.access import Actor, Permission, visible_claims
 from workflows.idempotency import IdempotencyError, once
+from workflows.payments.payouts import (
+    approve_payout,
+    cancel_payout,
+    choose_payout_account,
+    mask_account,
+    start_payout,
+)
 
 strawberry.enum(m.ClaimStatus, description="Where a claim is in its life.")
 strawberry.enum(m.ReportChannel, description="How a loss was reported.")

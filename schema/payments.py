@@ -17,14 +17,6 @@ from models.clock import local_time
 from models.customers import WechatIdentity
 from models.policies import Policy as PolicyModel
 from payments.base import PaymentMethod
-from payments.orders import (
-    PAYMENT_ALERTS,
-    PaymentError,
-    PaymentErrorCode,
-    create_premium_payment,
-    handle_callback,
-)
-from payments.refunds import cancel_in_cooling_off, request_refund
 from payments.sandbox import SandboxProvider
 from schema.common import INPUT, Connection, CursorArg, Money, PageArg, cny, node_uuid, paginate
 from schema.errors import Error, UserInputError
@@ -32,6 +24,14 @@ from schema.permissions import CUSTOMER_ONLY, IsAuthenticated, staff_only
 from schema.scalars import Amount
 from workflows.access import Actor, Permission
 from workflows.idempotency import IdempotencyError, IdempotencyErrorCode
+from workflows.payments.orders import (
+    PAYMENT_ALERTS,
+    PaymentError,
+    PaymentErrorCode,
+    create_premium_payment,
+    handle_callback,
+)
+from workflows.payments.refunds import cancel_in_cooling_off, request_refund
 
 strawberry.enum(PaymentMethod, description="How a premium is paid.")
 strawberry.enum(m.OrderStatus, description="Where a payment order stands.")

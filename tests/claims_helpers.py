@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 from strawberry import relay
 
+from api.demo import PRODUCTS
 from api.services import Services
 from models.customers import Customer
 from models.policies import Coverage, Policy, Product, ProductKind
 from tests.factories import make_policy
-from workflows.demo import PRODUCTS
 
 
 async def auto_product() -> Product:

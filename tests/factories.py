@@ -9,6 +9,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from api.demo import id_number
 from api.services import Services
 from models.auth import SubjectKind
 from models.claims import Claim, ClaimStatus, ReportChannel
@@ -28,7 +29,6 @@ from models.policies import (
 from models.staff import StaffRole, StaffUser
 from push.outbox import emit
 from workflows.auth import Channel, hash_password, start_session
-from workflows.demo import id_number
 
 _counter = itertools.count(1)
 

@@ -18,12 +18,12 @@ from models.notifications import OutboxEvent
 from models.payments import LedgerEntry, Payout, PayoutStatus
 from models.staff import StaffRole
 from payments.base import TransferRequest, TransferResult, TransferState
-from payments.payouts import follow_up_payouts, start_chosen_payouts
 from payments.sandbox import SandboxProvider
 from tests.conftest import postgres_only
 from tests.factories import make_staff, staff_token
 from tests.graphql import gql
 from tests.payments.test_payouts import PAYOUT, paying_claim
+from workflows.payments.payouts import follow_up_payouts, start_chosen_payouts
 
 APPROVE = """mutation($input: ClaimPayoutDecisionInput!) { approveClaimPayout(input: $input) {
   claim { status payouts { status payee reason } timeline { action note } }

@@ -19,14 +19,14 @@ from api.services import Services
 from models.notifications import OutboxEvent
 from models.payments import LedgerEntry, OrderStatus, PaymentOrder, Refund, RefundStatus
 from models.staff import StaffRole
-from payments.orders import handle_callback
-from payments.refunds import follow_up_refunds
 from payments.sandbox import SandboxProvider
 from push.outbox import OutboxRelay
 from tests.conftest import postgres_only
 from tests.factories import make_staff, staff_token
 from tests.graphql import gql
 from tests.payments.test_orders import COMPLETE, create, payer
+from workflows.payments.orders import handle_callback
+from workflows.payments.refunds import follow_up_refunds
 
 __all__ = ["payer"]  # the fixture
 

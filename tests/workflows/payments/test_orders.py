@@ -200,7 +200,7 @@ async def test_silent_orders_are_queried_then_closed(
     from datetime import UTC, datetime, timedelta
 
     from payments.base import TradeState, TradeStatus
-    from payments.orders import settle_silent_orders
+    from workflows.payments.orders import settle_silent_orders
 
     now = datetime.now(UTC)
     assert await settle_silent_orders(services.payment_providers, now) == {
@@ -285,7 +285,7 @@ async def test_a_callback_racing_an_active_query_records_once(
     from datetime import UTC, datetime, timedelta
 
     from payments.base import TradeState, TradeStatus
-    from payments.orders import settle_silent_orders
+    from workflows.payments.orders import settle_silent_orders
 
     provider = sandbox(services)
     headers, body = provider.paid_notification(open_order.order_number, open_order.amount)
@@ -313,7 +313,7 @@ async def test_reconciliation_lists_differences_with_the_provider(
 ) -> None:
     from models.clock import local_date
     from payments.base import TradeState, TradeStatus
-    from payments.reconcile import reconcile
+    from workflows.payments.reconcile import reconcile
 
     provider = sandbox(services)
     day = local_date(open_order.created_at)

@@ -32,12 +32,12 @@ from payments.base import (
     RefundResult,
     RefundState,
 )
-from payments.orders import PAYMENT_ALERTS, PaymentError, PaymentErrorCode
 from push.outbox import emit
 from workflows.access import Actor
 from workflows.claims import next_number
 from workflows.idempotency import once
 from workflows.ids import global_id
+from workflows.payments.orders import PAYMENT_ALERTS, PaymentError, PaymentErrorCode
 
 log = logging.getLogger("anxin.refunds")
 REASON_TEXT = {

@@ -19,6 +19,7 @@ import httpx
 from PIL import Image, ImageDraw
 from tortoise.transactions import in_transaction
 
+from api.demo_quality import seed_service_quality
 from api.services import Services, build_services
 from api.settings import Settings
 from models.auth import SubjectKind
@@ -41,7 +42,6 @@ from models.policies import (
 from models.staff import StaffRole, StaffUser
 from workflows.access import Actor
 from workflows.auth import hash_password
-from workflows.demo_service import seed_service_quality
 
 DEMO_STAFF_PASSWORD = "anxin-demo-2026"  # noqa: S105 - printed for developers on purpose
 

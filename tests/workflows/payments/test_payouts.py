@@ -21,11 +21,11 @@ from payments.base import (
     TransferResult,
     TransferState,
 )
-from payments.payouts import follow_up_payouts
 from payments.sandbox import SandboxProvider
 from tests.claims_helpers import auto_policy, gid, loss_input
 from tests.factories import customer_token, make_customer, make_staff, staff_token
 from tests.graphql import gql
+from workflows.payments.payouts import follow_up_payouts
 
 CHOOSE = """mutation($input: ChooseClaimPayoutAccountInput!) {
   chooseClaimPayoutAccount(input: $input) { claim { id } errors { field code } } }"""
@@ -219,7 +219,7 @@ async def test_the_customers_chosen_account_is_paid_by_the_worker(
 ) -> None:
     from strawberry import relay
 
-    from payments.payouts import start_chosen_payouts
+    from workflows.payments.payouts import start_chosen_payouts
 
     setup = await paying_claim(client, services)
     claim_id = relay.GlobalID.from_id(setup["claim_id"]).node_id

@@ -245,12 +245,12 @@ async def handle_callback(
             # Refund and transfer notices carry no app id at WeChat: the merchant must match.
             raise InvalidNotification("merchant does not match ours")
         if notification.kind == "refund":
-            from payments.refunds import record_refund_notification
+            from workflows.payments.refunds import record_refund_notification
 
             if not await record_refund_notification(notification):
                 raise InvalidNotification(f"unknown refund {notification.refund_number}")
         elif notification.kind == "transfer":
-            from payments.payouts import record_transfer_notification
+            from workflows.payments.payouts import record_transfer_notification
 
             if not await record_transfer_notification(
                 notification.order_number, notification.state, notification.provider_trade_no
@@ -339,7 +339,7 @@ async def _refund_duplicate(order: PaymentOrder) -> None:
     """The installment was already paid by another order: the money is booked, a refund
     is queued in the same transaction (the worker sends it) and staff are told. Money
     is never silently kept twice."""
-    from payments.refunds import queue_refund
+    from workflows.payments.refunds import queue_refund
 
     security_log.warning("order %s paid an installment already paid", order.order_number)
     await queue_refund(order, RefundReason.DUPLICATE_PAYMENT, "同一期保费重复支付，自动退还")
