@@ -22,7 +22,7 @@ from payments.sandbox import SandboxProvider
 from tests.conftest import postgres_only
 from tests.factories import make_staff, staff_token
 from tests.graphql import gql
-from tests.payments.test_payouts import PAYOUT, paying_claim
+from tests.workflows.payments.test_payouts import PAYOUT, paying_claim
 from workflows.payments.payouts import follow_up_payouts, start_chosen_payouts
 
 APPROVE = """mutation($input: ClaimPayoutDecisionInput!) { approveClaimPayout(input: $input) {

@@ -24,7 +24,7 @@ from push.outbox import OutboxRelay
 from tests.conftest import postgres_only
 from tests.factories import make_staff, staff_token
 from tests.graphql import gql
-from tests.payments.test_orders import COMPLETE, create, payer
+from tests.workflows.payments.test_orders import COMPLETE, create, payer
 from workflows.payments.orders import handle_callback
 from workflows.payments.refunds import follow_up_refunds
 
