@@ -12,32 +12,18 @@ from models.clock import local_time
 from models.customers import Customer as CustomerModel
 from models.staff import StaffUser
 from schema.common import INPUT
-from schema.errors import Error
+from schema.errors import CODE, Error, ErrorCodes, answers_with, payload_errors
 from schema.people import Viewer
 from workflows import auth
 from workflows.access import Actor
 
-strawberry.enum(auth.AuthErrorCode, description="Why a login, refresh or logout failed.")
+AUTH_CODES = ErrorCodes("AuthErrorCode", "Why a login, refresh or logout failed.", auth.AuthError)
 
 
+@answers_with(AUTH_CODES)
 @strawberry.type(description="A failed login, refresh or logout.")
 class AuthError(Error):
-    code: auth.AuthErrorCode = strawberry.field(description="Stable code for programs.")
-    retry_after_seconds: int | None = strawberry.field(
-        default=None,
-        description="With THROTTLED and ACCOUNT_LOCKED: seconds until trying again can work.",
-    )
-
-
-def auth_errors(error: auth.AuthError) -> list[AuthError]:
-    return [
-        AuthError(
-            field=error.field,
-            message=error.message,
-            code=auth.AuthErrorCode(error.code),
-            retry_after_seconds=error.retry_after,
-        )
-    ]
+    code: str = strawberry.field(graphql_type=AUTH_CODES.enum, description=CODE)
 
 
 async def viewer_for(actor: Actor) -> Viewer | None:
@@ -177,7 +163,7 @@ class AuthMutations:
                 phone=None,
                 expires_in_seconds=None,
                 resend_after_seconds=None,
-                errors=auth_errors(error),
+                errors=payload_errors(error, AuthError),
             )
         return RequestLoginCodePayload(
             phone=sent.phone_masked,
@@ -197,7 +183,7 @@ class AuthMutations:
                 info.context.services, input.phone, input.code, client=info.context.client
             )
         except auth.AuthError as error:
-            return AuthPayload(session=None, errors=auth_errors(error))
+            return AuthPayload(session=None, errors=payload_errors(error, AuthError))
         return AuthPayload(session=await session_of(tokens), errors=[])
 
     @strawberry.mutation(description="Customer login in the WeChat mini-program.")
@@ -213,7 +199,7 @@ class AuthMutations:
                 session=None,
                 binding_ticket=None,
                 binding_ticket_expires_in_seconds=None,
-                errors=auth_errors(error),
+                errors=payload_errors(error, AuthError),
             )
         if isinstance(result, auth.WechatBindingRequired):
             return WechatLoginPayload(
@@ -244,7 +230,7 @@ class AuthMutations:
                 client=info.context.client,
             )
         except auth.AuthError as error:
-            return AuthPayload(session=None, errors=auth_errors(error))
+            return AuthPayload(session=None, errors=payload_errors(error, AuthError))
         return AuthPayload(session=await session_of(tokens), errors=[])
 
     @strawberry.mutation(
@@ -260,7 +246,7 @@ class AuthMutations:
                 info.context.services, input.username, input.password, client=info.context.client
             )
         except auth.AuthError as error:
-            return AuthPayload(session=None, errors=auth_errors(error))
+            return AuthPayload(session=None, errors=payload_errors(error, AuthError))
         return AuthPayload(session=await session_of(tokens), errors=[])
 
     @strawberry.mutation(description="New tokens for a refresh token (which is then used up).")
@@ -272,7 +258,7 @@ class AuthMutations:
         try:
             tokens = await auth.refresh_session(info.context.services, input.refresh_token)
         except auth.AuthError as error:
-            return AuthPayload(session=None, errors=auth_errors(error))
+            return AuthPayload(session=None, errors=payload_errors(error, AuthError))
         return AuthPayload(session=await session_of(tokens), errors=[])
 
     @strawberry.mutation(
@@ -282,5 +268,5 @@ class AuthMutations:
         try:
             await auth.logout(info.context.actor)
         except auth.AuthError as error:
-            return LogoutPayload(logged_out=False, errors=auth_errors(error))
+            return LogoutPayload(logged_out=False, errors=payload_errors(error, AuthError))
         return LogoutPayload(logged_out=True, errors=[])

@@ -16,7 +16,7 @@ from models import notifications as m
 from models.clock import local_time
 from push.fanout import notification_from_message
 from schema.common import INPUT, Connection, CursorArg, PageArg, paginate
-from schema.errors import Error
+from schema.errors import CODE, Error, ErrorCodes, answers_with, payload_errors
 from schema.permissions import CUSTOMER_ONLY, staff_only
 from workflows import notifications as flows
 from workflows.access import Permission
@@ -24,22 +24,15 @@ from workflows.access import Permission
 strawberry.enum(m.Channel, description="A way of reaching a customer.")
 strawberry.enum(m.DevicePlatform, description="The operating system of an app installation.")
 strawberry.enum(m.DeliveryStatus, description="Where one message on one channel stands.")
-strawberry.enum(flows.NotificationErrorCode, description="Why a notification change failed.")
+NOTIFICATION_CODES = ErrorCodes(
+    "NotificationErrorCode", "Why a notification change failed.", flows.NotificationError
+)
 
 
+@answers_with(NOTIFICATION_CODES)
 @strawberry.type(description="A failed notification-related change.")
 class NotificationError(Error):
-    code: flows.NotificationErrorCode = strawberry.field(description="Stable code for programs.")
-
-
-def notification_errors(error: flows.NotificationError) -> list[NotificationError]:
-    return [
-        NotificationError(
-            field=error.field,
-            message=error.message,
-            code=flows.NotificationErrorCode(error.code),
-        )
-    ]
+    code: str = strawberry.field(graphql_type=NOTIFICATION_CODES.enum, description=CODE)
 
 
 @strawberry.type(description="How one message went out on one channel (staff only).")
@@ -290,7 +283,7 @@ class NotificationMutations:
         try:
             device = await flows.register_device(_customer_id(info), input.platform, input.token)
         except flows.NotificationError as error:
-            return DevicePayload(device=None, errors=notification_errors(error))
+            return DevicePayload(device=None, errors=payload_errors(error, NotificationError))
         return DevicePayload(
             device=Device(platform=device.platform, registered_at=local_time(device.created_at)),
             errors=[],
@@ -319,7 +312,7 @@ class NotificationMutations:
         except flows.NotificationError as error:
             return MarkNotificationsReadPayload(
                 unread_count=await flows.unread_count(customer_id),
-                errors=notification_errors(error),
+                errors=payload_errors(error, NotificationError),
             )
         return MarkNotificationsReadPayload(
             unread_count=await flows.unread_count(customer_id), errors=[]
@@ -336,7 +329,9 @@ class NotificationMutations:
         try:
             channels = await flows.set_preference(_customer_id(info), input.kind, input.channels)
         except flows.NotificationError as error:
-            return NotificationPreferencePayload(preference=None, errors=notification_errors(error))
+            return NotificationPreferencePayload(
+                preference=None, errors=payload_errors(error, NotificationError)
+            )
         return NotificationPreferencePayload(
             preference=_preference(input.kind, channels), errors=[]
         )
@@ -350,7 +345,9 @@ class NotificationMutations:
         try:
             hours = await flows.set_quiet_hours(_customer_id(info), input.start, input.end)
         except flows.NotificationError as error:
-            return QuietHoursPayload(quiet_hours=None, errors=notification_errors(error))
+            return QuietHoursPayload(
+                quiet_hours=None, errors=payload_errors(error, NotificationError)
+            )
         return QuietHoursPayload(quiet_hours=_quiet(hours), errors=[])
 
     @strawberry.mutation(
@@ -368,7 +365,9 @@ class NotificationMutations:
                 info.context.services.settings.wechat_message_templates,
             )
         except flows.NotificationError as error:
-            return ReportWechatSubscriptionPayload(recorded=0, errors=notification_errors(error))
+            return ReportWechatSubscriptionPayload(
+                recorded=0, errors=payload_errors(error, NotificationError)
+            )
         return ReportWechatSubscriptionPayload(recorded=recorded, errors=[])
 
 

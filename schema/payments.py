@@ -19,11 +19,12 @@ from models.policies import Policy as PolicyModel
 from payments.base import PaymentMethod
 from payments.sandbox import SandboxProvider
 from schema.common import INPUT, Connection, CursorArg, Money, PageArg, cny, node_uuid, paginate
-from schema.errors import Error, UserInputError
+from schema.errors import CODE, Error, ErrorCodes, UserInputError, answers_with, payload_errors
 from schema.permissions import CUSTOMER_ONLY, IsAuthenticated, staff_only
 from schema.scalars import Amount
 from workflows.access import Actor, Permission
-from workflows.idempotency import IdempotencyError, IdempotencyErrorCode
+from workflows.errors import DomainError
+from workflows.idempotency import IdempotencyError
 from workflows.payments.orders import (
     PAYMENT_ALERTS,
     PaymentError,
@@ -35,15 +36,15 @@ from workflows.payments.refunds import cancel_in_cooling_off, request_refund
 
 strawberry.enum(PaymentMethod, description="How a premium is paid.")
 strawberry.enum(m.OrderStatus, description="Where a payment order stands.")
-strawberry.enum(PaymentErrorCode, description="Why a payment could not be started.")
-strawberry.enum(IdempotencyErrorCode, description="Why an idempotency key was refused.")
+PAYMENT_CODES = ErrorCodes(
+    "PaymentErrorCode", "Why a payment action failed.", PaymentError, IdempotencyError
+)
 
 
+@answers_with(PAYMENT_CODES)
 @strawberry.type(name="PaymentError", description="A failed payment action.")
 class PaymentFailure(Error):
-    code: str = strawberry.field(
-        description="Stable code: a PaymentErrorCode or IdempotencyErrorCode value."
-    )
+    code: str = strawberry.field(graphql_type=PAYMENT_CODES.enum, description=CODE)
 
 
 @strawberry.type(description="One parameter for the provider's client SDK.")
@@ -163,10 +164,8 @@ class CompleteSandboxPaymentInput:
     order_id: relay.GlobalID = strawberry.field(description="The order.")
 
 
-def _errors(code: str, message: str, field: str | None) -> PaymentPayload:
-    return PaymentPayload(
-        order=None, errors=[PaymentFailure(field=field, message=message, code=code)]
-    )
+def _failed(error: DomainError) -> PaymentPayload:
+    return PaymentPayload(order=None, errors=payload_errors(error, PaymentFailure))
 
 
 def visible_orders(actor: Actor) -> QuerySet[m.PaymentOrder]:
@@ -241,7 +240,7 @@ class PaymentMutations:
                 payer_id=payer,
             )
         except (PaymentError, IdempotencyError) as error:
-            return _errors(str(error.code), error.message, error.field)
+            return _failed(error)
         order = await m.PaymentOrder.get(id=answer["order_id"])
         return PaymentPayload(order=PaymentOrder.from_model(order), errors=[])
 
@@ -269,7 +268,7 @@ class PaymentMutations:
                 notify_base_url=services.settings.public_base_url,
             )
         except (PaymentError, IdempotencyError) as error:
-            return _errors(str(error.code), error.message, error.field)
+            return _failed(error)
         order = await m.PaymentOrder.get(id=order_id)
         return PaymentPayload(order=PaymentOrder.from_model(order), errors=[])
 
@@ -294,8 +293,8 @@ class PaymentMutations:
                 notify_base_url=services.settings.public_base_url,
             )
         except (PaymentError, IdempotencyError) as error:
-            failure = PaymentFailure(field=error.field, message=error.message, code=str(error.code))
-            return CancelPolicyPayload(cancelled=False, refunds=[], errors=[failure])
+            errors = payload_errors(error, PaymentFailure)
+            return CancelPolicyPayload(cancelled=False, refunds=[], errors=errors)
         rows = await m.Refund.filter(order__policy_id=policy_id).order_by("created_at")
         return CancelPolicyPayload(
             cancelled=True,
@@ -318,11 +317,15 @@ class PaymentMutations:
             info.context.actor, node_uuid(input.order_id, "PaymentOrder")
         )
         if not isinstance(sandbox, SandboxProvider) or order is None or order.provider != "sandbox":
-            return _errors("ORDER_NOT_FOUND", "未找到该支付订单", "orderId")
+            return _failed(
+                PaymentError(PaymentErrorCode.ORDER_NOT_FOUND, "未找到该支付订单", "orderId")
+            )
         headers, body = sandbox.paid_notification(order.order_number, order.amount)
         reply = await handle_callback(sandbox, headers, body)
         if reply.status_code != 200:
-            return _errors("ORDER_NOT_FOUND", "支付未能完成", "orderId")
+            return _failed(
+                PaymentError(PaymentErrorCode.ORDER_NOT_FOUND, "支付未能完成", "orderId")
+            )
         await order.refresh_from_db()
         return PaymentPayload(order=PaymentOrder.from_model(order), errors=[])
 

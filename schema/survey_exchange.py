@@ -15,8 +15,9 @@ from strawberry.types import Info
 from api.services import Services
 from models.clock import local_time
 from schema.common import INPUT
+from schema.errors import payload_errors
 from schema.permissions import staff_only
-from schema.surveys import SurveyError, survey_errors
+from schema.surveys import SurveyError
 from workflows import survey_exchange as exchange
 from workflows.access import Permission
 from workflows.surveys import SurveyError as SurveyFailure
@@ -105,7 +106,7 @@ class SurveyExchangeMutations:
                 file_name=None,
                 rows=None,
                 expires_at=None,
-                errors=survey_errors(error),
+                errors=payload_errors(error, SurveyError),
             )
         ttl = services.settings.signed_url_ttl_seconds
         return ExportSurveyResultsPayload(

@@ -17,38 +17,26 @@ from models import surveys as m
 from models.clock import local_time
 from push.survey_links import survey_links
 from schema.common import INPUT, node_uuid
-from schema.errors import Error, ThrottledError
+from schema.errors import CODE, Error, ErrorCodes, ThrottledError, answers_with, payload_errors
 from schema.permissions import CUSTOMER_ONLY, staff_only
 from workflows import surveys as flows
 from workflows.access import Permission
 from workflows.limits import wait_text
 
 strawberry.enum(m.QuestionKind, description="How a question is answered.")
-strawberry.enum(flows.SurveyErrorCode, description="Why a survey answer or rating failed.")
 strawberry.enum(
     m.SurveyChannel,
     description="Where a survey was answered; THIRD_PARTY only comes from imports.",
 )
+SURVEY_CODES = ErrorCodes(
+    "SurveyErrorCode", "Why a survey answer or rating failed.", flows.SurveyError
+)
 
 
+@answers_with(SURVEY_CODES)
 @strawberry.type(description="A failed survey answer or rating.")
 class SurveyError(Error):
-    code: flows.SurveyErrorCode = strawberry.field(description="Stable code for programs.")
-    retry_after_seconds: int | None = strawberry.field(
-        default=None, description="With THROTTLED: seconds until trying again can work."
-    )
-
-
-def survey_errors(error: flows.SurveyError) -> list[SurveyError]:
-    code = flows.SurveyErrorCode(error.code)
-    return [
-        SurveyError(
-            field=error.field,
-            message=error.message,
-            code=code,
-            retry_after_seconds=error.retry_after,
-        )
-    ]
+    code: str = strawberry.field(graphql_type=SURVEY_CODES.enum, description=CODE)
 
 
 async def _limit(info: Info, action: str, key: str, rate_name: str) -> None:
@@ -359,7 +347,9 @@ class SurveyMutations:
         try:
             template = await flows.new_template_version(input.code, input.title, questions)
         except flows.SurveyError as error:
-            return SurveyTemplatePayload(code=None, version=None, errors=survey_errors(error))
+            return SurveyTemplatePayload(
+                code=None, version=None, errors=payload_errors(error, SurveyError)
+            )
         return SurveyTemplatePayload(code=template.code, version=template.version, errors=[])
 
     @strawberry.mutation(
@@ -374,13 +364,17 @@ class SurveyMutations:
         outcome = input.outcome.strip()
         if not outcome:
             error = flows.SurveyError(flows.SurveyErrorCode.REQUIRED, "请填写回访结果", "outcome")
-            return CompleteRecoveryTaskPayload(completed=False, errors=survey_errors(error))
+            return CompleteRecoveryTaskPayload(
+                completed=False, errors=payload_errors(error, SurveyError)
+            )
         closed = await flows.complete_recovery(
             info.context.actor.subject_id, node_uuid(input.task_id, "RecoveryTask"), outcome
         )
         if not closed:
             error = flows.SurveyError(flows.SurveyErrorCode.NOT_FOUND, "未找到待处理的回访任务")
-            return CompleteRecoveryTaskPayload(completed=False, errors=survey_errors(error))
+            return CompleteRecoveryTaskPayload(
+                completed=False, errors=payload_errors(error, SurveyError)
+            )
         return CompleteRecoveryTaskPayload(completed=True, errors=[])
 
     @strawberry.mutation(
@@ -400,7 +394,7 @@ class SurveyMutations:
                 node_uuid(input.task_id, "RecoveryTask"),
             )
         except flows.SurveyError as error:
-            return RevealRecoveryPhonePayload(phone=None, errors=survey_errors(error))
+            return RevealRecoveryPhonePayload(phone=None, errors=payload_errors(error, SurveyError))
         return RevealRecoveryPhonePayload(phone=phone, errors=[])
 
     @strawberry.mutation(description="Answer a survey (logged in, or with its link token).")
@@ -414,7 +408,9 @@ class SurveyMutations:
             try:
                 await _limit_token_lookup(info)
             except flows.SurveyError as throttled:
-                return SubmitSurveyPayload(accepted=False, errors=survey_errors(throttled))
+                return SubmitSurveyPayload(
+                    accepted=False, errors=payload_errors(throttled, SurveyError)
+                )
             invitation = await flows.by_token(
                 survey_links(info.context.services.settings), input.token
             )
@@ -425,7 +421,7 @@ class SurveyMutations:
             )
         if invitation is None:
             error = flows.SurveyError(flows.SurveyErrorCode.NOT_FOUND, "未找到该问卷")
-            return SubmitSurveyPayload(accepted=False, errors=survey_errors(error))
+            return SubmitSurveyPayload(accepted=False, errors=payload_errors(error, SurveyError))
         answers = [
             flows.Answer(a.question_id, a.number, tuple(a.choice_ids or ()), a.text)
             for a in input.answers
@@ -435,11 +431,11 @@ class SurveyMutations:
             error = flows.SurveyError(
                 flows.SurveyErrorCode.OUT_OF_RANGE, "该渠道仅用于第三方导入", "channel"
             )
-            return SubmitSurveyPayload(accepted=False, errors=survey_errors(error))
+            return SubmitSurveyPayload(accepted=False, errors=payload_errors(error, SurveyError))
         try:
             await flows.submit(invitation, answers, channel)
         except flows.SurveyError as error:
-            return SubmitSurveyPayload(accepted=False, errors=survey_errors(error))
+            return SubmitSurveyPayload(accepted=False, errors=payload_errors(error, SurveyError))
         return SubmitSurveyPayload(accepted=True, errors=[])
 
     @strawberry.mutation(
@@ -460,7 +456,7 @@ class SurveyMutations:
                 input.comment,
             )
         except flows.SurveyError as error:
-            return RateServicePayload(rating=None, errors=survey_errors(error))
+            return RateServicePayload(rating=None, errors=payload_errors(error, SurveyError))
         return RateServicePayload(
             rating=ServiceRating(stars=rating.stars, tags=rating.tags, comment=rating.comment),
             errors=[],

@@ -15,7 +15,7 @@ from tortoise.queryset import QuerySet
 from models import visits as m
 from models.clock import SHANGHAI, local_time
 from schema.common import INPUT, Connection, CursorArg, Money, PageArg, cny, node_uuid, paginate
-from schema.errors import Error
+from schema.errors import CODE, Error, ErrorCodes, answers_with, payload_errors
 from schema.permissions import CUSTOMER_ONLY, staff_only
 from schema.scalars import Amount
 from workflows import visits as flows
@@ -24,17 +24,13 @@ from workflows.access import Permission
 strawberry.enum(m.VisitTrigger, description="Why a visit is planned.")
 strawberry.enum(m.VisitChannel, description="How the customer is visited.")
 strawberry.enum(m.VisitStatus, description="Where a visit stands.")
-strawberry.enum(flows.VisitErrorCode, description="Why a visit action failed.")
+VISIT_CODES = ErrorCodes("VisitErrorCode", "Why a visit action failed.", flows.VisitError)
 
 
+@answers_with(VISIT_CODES)
 @strawberry.type(description="A failed visit action.")
 class VisitError(Error):
-    code: flows.VisitErrorCode = strawberry.field(description="Stable code for programs.")
-
-
-def visit_errors(error: flows.VisitError) -> list[VisitError]:
-    code = flows.VisitErrorCode(error.code)
-    return [VisitError(field=error.field, message=error.message, code=code)]
+    code: str = strawberry.field(graphql_type=VISIT_CODES.enum, description=CODE)
 
 
 def _id(visit: m.FollowUpVisit) -> str:
@@ -371,7 +367,7 @@ async def _staff_action(call: Any) -> VisitPayload:
     try:
         visit = await call
     except flows.VisitError as error:
-        return VisitPayload(visit=None, errors=visit_errors(error))
+        return VisitPayload(visit=None, errors=payload_errors(error, VisitError))
     return VisitPayload(visit=await _reloaded(visit), errors=[])
 
 
@@ -379,7 +375,7 @@ async def _customer_action(call: Any) -> MyVisitPayload:
     try:
         await call
     except flows.VisitError as error:
-        return MyVisitPayload(changed=False, errors=visit_errors(error))
+        return MyVisitPayload(changed=False, errors=payload_errors(error, VisitError))
     return MyVisitPayload(changed=True, errors=[])
 
 
@@ -462,7 +458,7 @@ class VisitMutations:
                 node_uuid(input.visit_id, "FollowUpVisit"),
             )
         except flows.VisitError as error:
-            return RevealVisitPhonePayload(phone=None, errors=visit_errors(error))
+            return RevealVisitPhonePayload(phone=None, errors=payload_errors(error, VisitError))
         return RevealVisitPhonePayload(phone=phone, errors=[])
 
     @strawberry.mutation(
@@ -488,7 +484,7 @@ class VisitMutations:
                 input.trigger, change, input.expected_version, info.context.actor.subject_id
             )
         except flows.VisitError as error:
-            return VisitRulePayload(rule=None, errors=visit_errors(error))
+            return VisitRulePayload(rule=None, errors=payload_errors(error, VisitError))
         return VisitRulePayload(rule=_rule(rule), errors=[])
 
     @strawberry.mutation(

@@ -77,7 +77,7 @@ class AuthErrorCode(StrEnum):
 
 
 class AuthError(DomainError):
-    pass
+    codes = AuthErrorCode
 
 
 class Channel(StrEnum):

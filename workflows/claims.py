@@ -135,7 +135,7 @@ class ClaimErrorCode(StrEnum):
 
 
 class ClaimError(DomainError):
-    pass
+    codes = ClaimErrorCode
 
 
 class ClaimAction(StrEnum):

@@ -28,7 +28,7 @@ class IdempotencyErrorCode(StrEnum):
 
 
 class IdempotencyError(DomainError):
-    pass
+    codes = IdempotencyErrorCode
 
 
 def fingerprint(payload: dict[str, Any]) -> str:

@@ -42,7 +42,7 @@ class NotificationErrorCode(StrEnum):
 
 
 class NotificationError(DomainError):
-    pass
+    codes = NotificationErrorCode
 
 
 def kind_title(kind: str) -> str:

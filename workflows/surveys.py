@@ -141,7 +141,7 @@ class SurveyErrorCode(StrEnum):
 
 
 class SurveyError(DomainError):
-    pass
+    codes = SurveyErrorCode
 
 
 @dataclass(frozen=True)

@@ -73,7 +73,7 @@ class VisitErrorCode(StrEnum):
 
 
 class VisitError(DomainError):
-    pass
+    codes = VisitErrorCode
 
 
 def at_visit_hour(day: date) -> datetime:

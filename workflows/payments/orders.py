@@ -62,12 +62,13 @@ class PaymentErrorCode(StrEnum):
     PROVIDER_UNAVAILABLE = "PROVIDER_UNAVAILABLE"
     PROVIDER_REJECTED = "PROVIDER_REJECTED"
     ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
+    POLICY_NOT_FOUND = "POLICY_NOT_FOUND"
     INVALID_AMOUNT = "INVALID_AMOUNT"
     PAYMENT_IN_PROGRESS = "PAYMENT_IN_PROGRESS"
 
 
 class PaymentError(DomainError):
-    pass
+    codes = PaymentErrorCode
 
 
 async def create_premium_payment(

@@ -246,7 +246,7 @@ async def cancel_in_cooling_off(
     async def run() -> dict[str, str]:
         policy = await Policy.get_or_none(id=policy_id).select_related("product")
         if policy is None:
-            raise PaymentError(PaymentErrorCode.ORDER_NOT_FOUND, "未找到该保单", "policyId")
+            raise PaymentError(PaymentErrorCode.POLICY_NOT_FOUND, "未找到该保单", "policyId")
         last_day = local_date(policy.issued_at) + timedelta(days=policy.product.cooling_off_days)
         if policy.status not in (PolicyStatus.ACTIVE, PolicyStatus.PENDING):
             raise PaymentError(PaymentErrorCode.NOT_PAYABLE, "保单当前状态不能退保", "policyId")

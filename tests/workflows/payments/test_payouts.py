@@ -214,6 +214,29 @@ async def test_a_retried_request_returns_the_same_payout(
     assert len(provider.transfers) == 1
 
 
+async def test_a_key_reused_for_another_request_is_a_typed_error(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    """Was an internal error: the claim mapper did not know the idempotency codes."""
+    setup = await paying_claim(client, services)
+    provider = use(services, "ok")
+    key = "payout-reused-key"
+    first = await gql(
+        client,
+        PAYOUT,
+        {"input": {"claimId": setup["claim_id"], "idempotencyKey": key}},
+        token=setup["staff"],
+    )
+    other = {"claimId": setup["claim_id"], "idempotencyKey": key, "provider": "sandbox"}
+    reused = await gql(client, PAYOUT, {"input": other}, token=setup["staff"])
+    assert first["data"]["startClaimPayout"]["errors"] == []
+    assert "errors" not in reused
+    assert [e["code"] for e in reused["data"]["startClaimPayout"]["errors"]] == [
+        "IDEMPOTENCY_KEY_REUSED"
+    ]
+    assert len(provider.transfers) == 1
+
+
 async def test_the_customers_chosen_account_is_paid_by_the_worker(
     client: httpx.AsyncClient, services: Services
 ) -> None:
