@@ -26,6 +26,7 @@ lint: $(STAMP) audit
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 audit: $(STAMP)
 	$(BIN)/python .ci/audit.py

@@ -21,6 +21,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 
 from api.clients import INSTALLATION_HEADER
 from api.graphql_view import GraphQLView
+from api.jobs import run_jobs
 from api.limits import RequestLimitsMiddleware, limit_table
 from api.logging import configure_logging
 from api.middleware import MultipartPreflightMiddleware, SecurityHeadersMiddleware
@@ -28,11 +29,20 @@ from api.routes import healthz, payment_notify, readyz, serve_file
 from api.services import build_services
 from api.settings import Settings
 from models.config import tortoise_config
-from push.worker import run_jobs
-from schema import build_schema
+from schema import SchemaOptions, build_schema
 from storage.images import configure_pillow
 
 STATIC = Path(__file__).parent / "static"
+
+
+def schema_options(settings: Settings) -> SchemaOptions:
+    return SchemaOptions(
+        max_depth=settings.max_query_depth,
+        max_aliases=settings.max_aliases,
+        max_tokens=settings.max_query_tokens,
+        introspection=settings.introspection_enabled,
+        mask_errors=not settings.is_development,
+    )
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -72,7 +82,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     view = GraphQLView(
         services=None,
-        schema=build_schema(settings),
+        schema=build_schema(schema_options(settings)),
         graphql_ide="graphiql"
         if settings.is_development or settings.introspection_enabled
         else None,

@@ -61,7 +61,7 @@ def _demo(args: argparse.Namespace) -> None:
 def _export_schema(args: argparse.Namespace) -> None:
     from schema import build_schema
 
-    sys.stdout.write(build_schema(Settings()).as_str() + "\n")
+    sys.stdout.write(build_schema().as_str() + "\n")
 
 
 def _token(args: argparse.Namespace) -> None:
@@ -119,7 +119,7 @@ def _reconcile(args: argparse.Namespace) -> None:
 
 
 def _worker(args: argparse.Namespace) -> None:
-    from push.worker import run_worker
+    from api.jobs import run_worker
 
     asyncio.run(run_worker(Settings(), once=args.once))
 

@@ -17,12 +17,12 @@ from tortoise.transactions import in_transaction
 from models.claims import Claim
 from models.clock import local_date
 from models.customers import Customer
+from models.ids import global_id
 from models.policies import Policy, ProductKind
 from models.staff import StaffUser
 from models.surveys import RecoveryTask, SurveyChannel, SurveyInvitation, SurveyTemplate
 from models.visits import FollowUpVisit, VisitAttempt, VisitChannel, VisitStatus, VisitTrigger
 from workflows import surveys, visits
-from workflows.ids import global_id
 
 DAYS = 60
 PER_DAY = (3, 9)  # invitations a day

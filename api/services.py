@@ -14,7 +14,6 @@ import redis.asyncio as redis
 from anyio import CapacityLimiter
 
 from api.settings import Settings, SmsProvider, StorageBackend
-from api.wechat import WechatMiniProgram
 from models.pii import PiiCipher
 from payments.base import PaymentProvider
 from payments.sandbox import SandboxProvider
@@ -22,6 +21,8 @@ from push.bus import EventBus, build_bus
 from push.loops import LoopHealth
 from push.queue import DeliveryQueue, build_queue
 from push.sms import AliyunSmsSender, ConsoleSmsSender, SmsSender
+from push.survey_links import SurveyLinks
+from push.wechat_login import WechatMiniProgram
 from storage.base import ObjectStorage
 from storage.local import LocalStorage
 from storage.s3 import S3Storage
@@ -42,6 +43,7 @@ class Services:
     upload_limiter: CapacityLimiter  # how many photos decode at once
     payment_providers: dict[str, PaymentProvider]
     limiter: RateLimiter  # per-client rate limits: Redis when configured, else in memory
+    survey_links: SurveyLinks  # survey link tokens: derived when sent, never stored
     loops: LoopHealth = field(default_factory=LoopHealth)  # what /readyz reports
 
 
@@ -146,5 +148,6 @@ def build_services(
         CapacityLimiter(settings.upload_decode_concurrency),
         build_payment_providers(settings, http),
         build_limiter(redis_client),
+        SurveyLinks(settings.survey_link_key, settings.survey_link_base),
         loops=loops,
     )

@@ -20,6 +20,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from models.config import DEFAULT_DATABASE_URL
 from workflows.limits import Rate
 
 DEV_PLACEHOLDER = "dev-insecure-change-me-never-use-in-production"
@@ -57,7 +58,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ANXIN_", extra="ignore")
 
     env: Environment = Environment.DEVELOPMENT
-    database_url: str = "sqlite://data/anxin.sqlite3"
+    database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
 
     # Secrets. Placeholders only work in development.
@@ -167,6 +168,9 @@ class Settings(BaseSettings):
     # Background jobs (outbox relay, deliveries, reminders) inside the API process.
     # None: yes without Redis (the single-process embedded default), else `anxin worker`.
     background_jobs: bool | None = None
+    # Seconds between runs of a periodic job, by job name, where the declared interval
+    # does not suit (e.g. {"payouts": 20}); the names are in the README.
+    job_intervals: dict[str, float] = {}
     # A long-running loop (relay, deliveries, jobs, bus listener) counts as stuck, and the
     # process as unready, after this many failures in a row or this long without success.
     loop_max_failures: int = Field(5, ge=1)

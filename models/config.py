@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
-from api.settings import Settings
 from models import MODEL_MODULES, transaction_safety
+
+DEFAULT_DATABASE_URL = "sqlite://data/anxin.sqlite3"  # the embedded default
 
 
 def tortoise_config(database_url: str) -> dict[str, Any]:
@@ -31,8 +33,8 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
 
 
 def __getattr__(name: str) -> Any:
-    """``TORTOISE_ORM`` for Tortoise's CLI, built when asked for (not at import, so that
-    importing models never reads or validates settings)."""
+    """``TORTOISE_ORM`` for Tortoise's CLI, from ``ANXIN_DATABASE_URL`` as the gateway
+    reads it, built when asked for (not at import)."""
     if name == "TORTOISE_ORM":
-        return tortoise_config(Settings().database_url)
+        return tortoise_config(os.environ.get("ANXIN_DATABASE_URL") or DEFAULT_DATABASE_URL)
     raise AttributeError(name)

@@ -24,7 +24,10 @@ def health_answer(health: LoopHealth, path: str) -> tuple[int, dict[str, object]
         return 200, {"status": "ok"}
     if path == "/readyz":
         stuck = health.problems()
-        body: dict[str, object] = {"status": "unavailable" if stuck else "ok"}
+        body: dict[str, object] = {
+            "status": "unavailable" if stuck else "ok",
+            "loops": sorted(health.loops),
+        }
         if stuck:
             body["stuck"] = sorted(stuck)
         return (503 if stuck else 200), body

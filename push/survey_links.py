@@ -16,14 +16,9 @@ import hashlib
 import hmac
 import uuid
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
-from strawberry import relay
-
+from models.ids import parse_global_id
 from push.base import PushChannel, PushMessage
-
-if TYPE_CHECKING:
-    from api.settings import Settings
 
 MAC_BYTES = 16
 # Event kinds whose messages lead to a survey by its link, and the channels that need
@@ -62,20 +57,10 @@ class SurveyLinks:
         return invitation_id if hmac.compare_digest(raw[16:], self._mac(invitation_id)) else None
 
 
-def survey_links(settings: Settings) -> SurveyLinks:
-    return SurveyLinks(settings.survey_link_key, settings.survey_link_base)
-
-
 def invitation_of(message: PushMessage) -> uuid.UUID | None:
     """The invitation a message leads to (its ``invitation_id`` display value)."""
     value = message.data.get("invitation_id") if message.kind in LINKED_KINDS else None
-    if not value:
-        return None
-    try:
-        parsed = relay.GlobalID.from_id(value)
-        return uuid.UUID(parsed.node_id) if parsed.type_name == "SurveyInvitation" else None
-    except (ValueError, TypeError, UnicodeDecodeError):
-        return None
+    return parse_global_id(value, "SurveyInvitation") if value else None
 
 
 class SmsWithSurveyToken:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated
 
 import strawberry
@@ -25,7 +26,6 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 from strawberry.utils.logging import StrawberryLogger
 
-from api.settings import Settings
 from schema.auth import AuthMutations, AuthQueries
 from schema.claims import ClaimMutations, ClaimQueries, ClaimSubscriptions
 from schema.errors import should_mask_error
@@ -129,25 +129,37 @@ class AnxinSchema(strawberry.Schema):
                 StrawberryLogger.error(error, execution_context)
 
 
-def build_schema(settings: Settings | None = None) -> strawberry.Schema:
-    settings = settings or Settings()
+@dataclass(frozen=True)
+class SchemaOptions:
+    """What the gateway allows a query and shows a caller (``api`` builds it from
+    settings; the defaults are development's)."""
+
+    max_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 3_000
+    introspection: bool = True  # also field suggestions in error messages
+    mask_errors: bool = False  # hide unexpected errors' texts (production)
+
+
+def build_schema(options: SchemaOptions | None = None) -> strawberry.Schema:
+    options = options or SchemaOptions()
     # The limiters' rule classes are made once: the validation cache is keyed by the
     # rules, so a new class per request (a factory building the limiter) never hits.
     rules = [
-        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+        *QueryDepthLimiter(max_depth=options.max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=options.max_aliases).validation_rules,
         OneCostlyMutationPerRequest,
     ]
-    if not settings.introspection_enabled:
+    if not options.introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
     extensions: list[type[SchemaExtension] | object] = [
         RecheckWebSocketCaller,
         ParserCache,
         ValidationCache,
         lambda: AddValidationRules(rules),
-        lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
+        lambda: MaxTokensLimiter(max_token_count=options.max_tokens),
     ]
-    if not settings.is_development:
+    if options.mask_errors:
         extensions.append(lambda: MaskErrors(should_mask_error=should_mask_error))
     schema = AnxinSchema(
         query=Query,
@@ -157,8 +169,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         config=StrawberryConfig(
             relay_max_results=100,
             scalar_map=SCALARS,
-            disable_field_suggestions=not settings.introspection_enabled,
+            disable_field_suggestions=not options.introspection,
         ),
     )
-    schema.hide_suggestions = not settings.introspection_enabled
+    schema.hide_suggestions = not options.introspection
     return schema

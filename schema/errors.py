@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import strawberry
 from graphql import GraphQLError
@@ -49,9 +49,8 @@ class ErrorCodes:
             for code in family.codes:
                 values[code.value] = code.value
         # Members named by their values: the JSON a client reads is the value either way.
-        self.enum: type[StrEnum] = strawberry.enum(  # type: ignore[assignment]
-            StrEnum(name, values), description=description
-        )
+        merged = cast(type[StrEnum], StrEnum(name, values))
+        self.enum = strawberry.enum(merged, description=description)
 
     def answers(self, error: DomainError) -> bool:
         return isinstance(error, self.families)

@@ -10,7 +10,6 @@ from typing import Annotated
 import strawberry
 from strawberry import relay
 from strawberry.types import Info
-from tortoise.queryset import QuerySet
 
 from models import payments as m
 from models.clock import local_time
@@ -22,7 +21,7 @@ from schema.common import INPUT, Connection, CursorArg, Money, PageArg, cny, nod
 from schema.errors import CODE, Error, ErrorCodes, UserInputError, answers_with, payload_errors
 from schema.permissions import CUSTOMER_ONLY, IsAuthenticated, staff_only
 from schema.scalars import Amount
-from workflows.access import Actor, Permission
+from workflows.access import Actor, Permission, visible_orders
 from workflows.errors import DomainError
 from workflows.idempotency import IdempotencyError
 from workflows.payments.orders import (
@@ -32,7 +31,8 @@ from workflows.payments.orders import (
     create_premium_payment,
     handle_callback,
 )
-from workflows.payments.refunds import cancel_in_cooling_off, request_refund
+from workflows.payments.refunds import request_refund
+from workflows.policies import PolicyError, cancel_in_cooling_off
 
 strawberry.enum(PaymentMethod, description="How a premium is paid.")
 strawberry.enum(m.OrderStatus, description="Where a payment order stands.")
@@ -45,6 +45,21 @@ PAYMENT_CODES = ErrorCodes(
 @strawberry.type(name="PaymentError", description="A failed payment action.")
 class PaymentFailure(Error):
     code: str = strawberry.field(graphql_type=PAYMENT_CODES.enum, description=CODE)
+
+
+POLICY_CODES = ErrorCodes(
+    "PolicyErrorCode",
+    "Why a policy change failed.",
+    PolicyError,
+    PaymentError,
+    IdempotencyError,
+)
+
+
+@answers_with(POLICY_CODES)
+@strawberry.type(description="A failed policy change (and the refunds it starts).")
+class PolicyChangeError(Error):
+    code: str = strawberry.field(graphql_type=POLICY_CODES.enum, description=CODE)
 
 
 @strawberry.type(description="One parameter for the provider's client SDK.")
@@ -156,7 +171,7 @@ class CancelPolicyInCoolingOffInput:
 class CancelPolicyPayload:
     cancelled: bool = strawberry.field(description="True when the policy was cancelled.")
     refunds: list[PaymentRefund] = strawberry.field(description="The refunds it started.")
-    errors: list[PaymentFailure] = strawberry.field(description="Empty on success.")
+    errors: list[PolicyChangeError] = strawberry.field(description="Empty on success.")
 
 
 @strawberry.input(description="Development only: pay a sandbox order.")
@@ -166,14 +181,6 @@ class CompleteSandboxPaymentInput:
 
 def _failed(error: DomainError) -> PaymentPayload:
     return PaymentPayload(order=None, errors=payload_errors(error, PaymentFailure))
-
-
-def visible_orders(actor: Actor) -> QuerySet[m.PaymentOrder]:
-    if actor.is_customer:
-        return m.PaymentOrder.filter(customer_id=actor.subject_id)
-    if actor.can(Permission.POLICY_READ):
-        return m.PaymentOrder.all()
-    return m.PaymentOrder.filter(id=None)
 
 
 async def order_visible_to(actor: Actor, order_id: uuid.UUID) -> m.PaymentOrder | None:
@@ -292,8 +299,8 @@ class PaymentMutations:
                 input.idempotency_key,
                 notify_base_url=services.settings.public_base_url,
             )
-        except (PaymentError, IdempotencyError) as error:
-            errors = payload_errors(error, PaymentFailure)
+        except (PolicyError, PaymentError, IdempotencyError) as error:
+            errors = payload_errors(error, PolicyChangeError)
             return CancelPolicyPayload(cancelled=False, refunds=[], errors=errors)
         rows = await m.Refund.filter(order__policy_id=policy_id).order_by("created_at")
         return CancelPolicyPayload(

@@ -12,7 +12,6 @@ from starlette.datastructures import UploadFile
 from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
-from api.services import Services
 from models.clock import local_time
 from schema.common import INPUT
 from schema.errors import payload_errors
@@ -85,7 +84,7 @@ class SurveyExchangeMutations:
         info: Info,
         input: Annotated[ExportSurveyResultsInput, strawberry.argument(description=INPUT)],
     ) -> ExportSurveyResultsPayload:
-        services: Services = info.context.services
+        services = info.context.services
         try:
             if not 0 <= (input.last_day - input.first_day).days < MAX_EXPORT_DAYS:
                 raise SurveyFailure(

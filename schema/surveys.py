@@ -15,7 +15,6 @@ from strawberry.types import Info
 
 from models import surveys as m
 from models.clock import local_time
-from push.survey_links import survey_links
 from schema.common import INPUT, node_uuid
 from schema.errors import CODE, Error, ErrorCodes, ThrottledError, answers_with, payload_errors
 from schema.permissions import CUSTOMER_ONLY, staff_only
@@ -319,7 +318,7 @@ class SurveyQueries:
             await _limit_token_lookup(info)
         except flows.SurveyError as error:
             raise ThrottledError(error.message, error.retry_after or 1) from None
-        invitation = await flows.by_token(survey_links(info.context.services.settings), token)
+        invitation = await flows.by_token(info.context.services.survey_links, token)
         return await survey_of(invitation) if invitation else None
 
 
@@ -411,9 +410,7 @@ class SurveyMutations:
                 return SubmitSurveyPayload(
                     accepted=False, errors=payload_errors(throttled, SurveyError)
                 )
-            invitation = await flows.by_token(
-                survey_links(info.context.services.settings), input.token
-            )
+            invitation = await flows.by_token(info.context.services.survey_links, input.token)
         elif input.invitation_id is not None and info.context.actor.is_customer:
             invitation = await m.SurveyInvitation.get_or_none(
                 id=node_uuid(input.invitation_id, "SurveyInvitation"),

@@ -87,7 +87,7 @@ class FollowUpVisit:
             channel=visit.channel,
             status=visit.status,
             due_at=local_time(visit.due_at),
-            overdue=visit.status is m.VisitStatus.SCHEDULED and visit.due_at < datetime.now(UTC),
+            overdue=flows.is_overdue(visit, datetime.now(UTC)),
             customer_name=visit.customer.name,
             customer_phone=visit.customer.phone_masked,
             policy_number=visit.policy.number if visit.policy else None,
@@ -205,7 +205,7 @@ def _filtered(where: VisitFilter, info: Info) -> QuerySet[m.FollowUpVisit]:
         end = datetime.combine(where.due_by + timedelta(days=1), datetime.min.time(), SHANGHAI)
         conditions.append(Q(due_at__lt=end))
     if where.overdue:
-        conditions.append(Q(status=m.VisitStatus.SCHEDULED, due_at__lt=datetime.now(UTC)))
+        conditions.append(flows.overdue(datetime.now(UTC)))
     if where.change_requested:
         conditions.append(Q(change_requested_at__isnull=False))
     if where.new_policy_interest:

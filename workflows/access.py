@@ -17,6 +17,7 @@ from tortoise.queryset import QuerySet
 from models.auth import SubjectKind
 from models.claims import Claim
 from models.customers import Customer
+from models.payments import PaymentOrder
 from models.pii import PiiCipher
 from models.policies import Beneficiary, InsuredPerson, Policy
 from models.staff import StaffRole
@@ -140,6 +141,15 @@ def visible_claims(actor: Actor) -> QuerySet[Claim]:
     if actor.can(Permission.CLAIM_READ):
         return Claim.all()
     return Claim.filter(id=None)
+
+
+def visible_orders(actor: Actor) -> QuerySet[PaymentOrder]:
+    """A customer's own payment orders; staff who may read policies see all."""
+    if actor.is_customer:
+        return PaymentOrder.filter(customer_id=actor.subject_id)
+    if actor.can(Permission.POLICY_READ):
+        return PaymentOrder.all()
+    return PaymentOrder.filter(id=None)
 
 
 def phone_for_call(pii: PiiCipher, staff_id: uuid.UUID | None, customer: Customer, why: str) -> str:

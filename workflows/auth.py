@@ -25,26 +25,27 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from pydantic import SecretStr
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F
+from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
-from api.services import Services
-from api.wechat import WechatError
 from models.auth import AuthSession, OtpChallenge, RefreshToken, SubjectKind
 from models.customers import Customer, WechatIdentity
-from models.pii import PHONE_PATTERN, mask_phone, normalize_phone
+from models.pii import PHONE_PATTERN, PiiCipher, mask_phone, normalize_phone
 from models.staff import StaffRole, StaffUser
 from push.sessions import announce_session_revoked
-from push.sms import SmsError
+from push.sms import SmsError, SmsSender
+from push.wechat_login import WechatError, WechatMiniProgram
 from workflows.access import ANONYMOUS, Actor
 from workflows.errors import DomainError
-from workflows.limits import Client, Rate, wait_text
+from workflows.jobs import MINUTE, Job
+from workflows.limits import Client, Rate, RateLimiter, wait_text
 
 log = logging.getLogger("anxin.auth")
 security_log = logging.getLogger("anxin.security")
@@ -54,6 +55,7 @@ JWT_ALGORITHM = "HS256"
 JWT_ISSUER = "anxin"
 BINDING_TICKET_SECONDS = 600
 REFRESH_GRACE = timedelta(seconds=10)
+KEEP_ENDED_SESSIONS_DAYS = 30
 
 
 class AuthErrorCode(StrEnum):
@@ -111,6 +113,41 @@ class WechatBindingRequired:
     expires_in_seconds: int
 
 
+class AuthSettings(Protocol):
+    """The settings login and sessions follow (``api.settings.Settings`` has them)."""
+
+    secret_key: SecretStr
+    access_token_ttl_seconds: int
+    refresh_token_ttl_seconds: int
+    otp_ttl_seconds: int
+    otp_resend_seconds: int
+    otp_max_per_hour: int
+    otp_max_attempts: int
+    staff_max_failed_logins: int
+    staff_max_failed_logins_per_account: int
+    staff_lockout_seconds: int
+    limit_login_per_ip: Rate
+    limit_login_per_installation: Rate
+    limit_sms_per_ip: Rate
+    limit_sms_per_installation: Rate
+    lockout_storm: Rate
+
+
+class AuthDeps(Protocol):
+    """What login and sessions use; the app's services are one (``api.services``)."""
+
+    @property
+    def settings(self) -> AuthSettings: ...
+    @property
+    def pii(self) -> PiiCipher: ...
+    @property
+    def sms(self) -> SmsSender: ...
+    @property
+    def wechat(self) -> WechatMiniProgram: ...
+    @property
+    def limiter(self) -> RateLimiter: ...
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -119,12 +156,12 @@ def _sha256(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-def _secret(services: Services) -> str:
+def _secret(services: AuthDeps) -> str:
     return services.settings.secret_key.get_secret_value()
 
 
 async def _limit_client(
-    services: Services,
+    services: AuthDeps,
     action: str,
     client: Client,
     per_ip: Rate,
@@ -148,7 +185,7 @@ async def _limit_client(
         )
 
 
-async def _limit_logins(services: Services, client: Client) -> None:
+async def _limit_logins(services: AuthDeps, client: Client) -> None:
     settings = services.settings
     await _limit_client(
         services,
@@ -162,13 +199,13 @@ async def _limit_logins(services: Services, client: Client) -> None:
 # ---------------------------------------------------------------- tokens and sessions
 
 
-def _encode(services: Services, claims: dict[str, Any], lifetime: timedelta) -> str:
+def _encode(services: AuthDeps, claims: dict[str, Any], lifetime: timedelta) -> str:
     now = _now()
     payload = {"iss": JWT_ISSUER, "iat": now, "exp": now + lifetime, **claims}
     return jwt.encode(payload, _secret(services), algorithm=JWT_ALGORITHM)
 
 
-def _decode(services: Services, token: str, token_type: str) -> dict[str, Any] | None:
+def _decode(services: AuthDeps, token: str, token_type: str) -> dict[str, Any] | None:
     try:
         claims = jwt.decode(
             token,
@@ -182,7 +219,7 @@ def _decode(services: Services, token: str, token_type: str) -> dict[str, Any] |
     return claims if claims.get("typ") == token_type else None
 
 
-def _access_token(services: Services, actor: Actor) -> tuple[str, datetime]:
+def _access_token(services: AuthDeps, actor: Actor) -> tuple[str, datetime]:
     lifetime = timedelta(seconds=services.settings.access_token_ttl_seconds)
     claims: dict[str, Any] = {
         "typ": "access",
@@ -202,7 +239,7 @@ async def _issue_refresh_token(session: AuthSession) -> str:
 
 
 async def start_session(
-    services: Services,
+    services: AuthDeps,
     kind: SubjectKind,
     subject_id: uuid.UUID,
     channel: Channel,
@@ -219,7 +256,7 @@ async def start_session(
     return IssuedTokens(access, access_expires, refresh, refresh_expires, actor)
 
 
-async def authenticate(services: Services, access_token: str) -> Actor:
+async def authenticate(services: AuthDeps, access_token: str) -> Actor:
     """The actor an access token stands for, or anonymous if it is invalid, expired or
     its session was revoked (logout, refresh-token reuse).
 
@@ -277,7 +314,7 @@ async def revoke_session(session_id: uuid.UUID, reason: str) -> None:
             await announce_session_revoked(session_id, reason)
 
 
-async def refresh_session(services: Services, refresh_token: str) -> IssuedTokens:
+async def refresh_session(services: AuthDeps, refresh_token: str) -> IssuedTokens:
     invalid = AuthError(
         AuthErrorCode.INVALID_REFRESH_TOKEN, "登录已失效，请重新登录", "refreshToken"
     )
@@ -358,12 +395,12 @@ def _valid_phone(raw: str) -> str:
     return phone
 
 
-def _code_hash(services: Services, phone_hash: str, code: str) -> str:
+def _code_hash(services: AuthDeps, phone_hash: str, code: str) -> str:
     return services.pii.lookup_hash(f"{phone_hash}:{code}", "otp")
 
 
 async def request_login_code(
-    services: Services, raw_phone: str, *, client: Client
+    services: AuthDeps, raw_phone: str, *, client: Client
 ) -> LoginCodeSent:
     settings = services.settings
     phone = _valid_phone(raw_phone)
@@ -431,7 +468,7 @@ async def request_login_code(
     )
 
 
-async def verify_login_code(services: Services, raw_phone: str, code: str) -> str:
+async def verify_login_code(services: AuthDeps, raw_phone: str, code: str) -> str:
     """Consume a valid code for the phone and return the normalised phone number."""
     phone = _valid_phone(raw_phone)
     code = code.strip()
@@ -468,7 +505,7 @@ async def verify_login_code(services: Services, raw_phone: str, code: str) -> st
     return phone
 
 
-async def customer_for_phone(services: Services, phone: str) -> Customer:
+async def customer_for_phone(services: AuthDeps, phone: str) -> Customer:
     """The customer with this phone; a first login creates the account (no enumeration:
     every phone gets the same answer)."""
     sealed = services.pii.seal_phone(phone)
@@ -486,7 +523,7 @@ async def customer_for_phone(services: Services, phone: str) -> Customer:
 
 
 async def login_with_code(
-    services: Services,
+    services: AuthDeps,
     raw_phone: str,
     code: str,
     channel: Channel = Channel.APP,
@@ -503,7 +540,7 @@ async def login_with_code(
 
 
 async def wechat_login(
-    services: Services, js_code: str, *, client: Client
+    services: AuthDeps, js_code: str, *, client: Client
 ) -> IssuedTokens | WechatBindingRequired:
     wechat = services.wechat
     if not wechat.app_id:
@@ -563,7 +600,7 @@ async def _bind_identity(
 
 
 async def bind_wechat_phone(
-    services: Services, binding_ticket: str, raw_phone: str, code: str, *, client: Client
+    services: AuthDeps, binding_ticket: str, raw_phone: str, code: str, *, client: Client
 ) -> IssuedTokens:
     await _limit_logins(services, client)
     claims = _decode(services, binding_ticket, "wechat_binding")
@@ -589,7 +626,7 @@ async def bind_wechat_phone(
 
 
 async def staff_login(
-    services: Services, username: str, password: str, *, client: Client
+    services: AuthDeps, username: str, password: str, *, client: Client
 ) -> IssuedTokens:
     """Check a staff password, at a price an attacker cannot scale.
 
@@ -654,7 +691,7 @@ def _locked(wait: int) -> AuthError:
     )
 
 
-async def _lockout_started(services: Services, scope: str) -> None:
+async def _lockout_started(services: AuthDeps, scope: str) -> None:
     """Count lockouts; many in a short time is an attack on the staff (guessing or
     locking everyone out): warn once per window, on whichever process sees it first."""
     storm = services.settings.lockout_storm
@@ -678,3 +715,18 @@ def _verify_password(password_hash: str, password: str) -> bool:
 
 def hash_password(password: str) -> str:
     return password_hasher.hash(password)
+
+
+async def purge_login_records(now: datetime | None = None) -> tuple[int, int]:
+    """Delete SMS codes past use and sessions that ended over 30 days ago (kept that
+    long for security investigations)."""
+    now = now or datetime.now(UTC)
+    codes = await OtpChallenge.filter(created_at__lt=now - timedelta(hours=2)).delete()
+    cutoff = now - timedelta(days=KEEP_ENDED_SESSIONS_DAYS)
+    sessions = await AuthSession.filter(
+        Q(expires_at__lt=cutoff) | Q(revoked_at__lt=cutoff)
+    ).delete()
+    return codes, sessions
+
+
+JOBS = (Job("login-records", 5 * MINUTE, lambda deps: purge_login_records()),)

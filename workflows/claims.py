@@ -39,6 +39,7 @@ from models.claims import (
     ReportChannel,
 )
 from models.clock import local_date
+from models.ids import global_id
 from models.payments import Payout
 from models.pii import PHONE_PATTERN, normalize_phone
 from models.policies import Coverage, Policy, PolicyStatus
@@ -47,7 +48,6 @@ from push.outbox import emit
 from workflows import surveys
 from workflows.access import Actor, Permission, visible_claims, visible_policies
 from workflows.errors import DomainError
-from workflows.ids import global_id
 
 S = ClaimStatus
 DECISION_DUE = timedelta(days=30)

@@ -12,10 +12,10 @@ from collections.abc import Awaitable, Callable
 from tortoise.expressions import Q
 
 from models.auth import SubjectKind
+from models.ids import parse_global_id
 from models.payments import PaymentOrder
 from models.visits import FollowUpVisit
 from workflows.access import Actor, visible_claims, visible_policies
-from workflows.ids import parse_global_id
 
 
 async def _claim(actor: Actor, object_id: uuid.UUID) -> bool:

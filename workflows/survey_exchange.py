@@ -48,6 +48,7 @@ from models.surveys import (
 )
 from storage.base import ObjectStorage
 from workflows.batches import fetch_in
+from workflows.jobs import MINUTE, Job
 from workflows.surveys import (
     Answer,
     SurveyError,
@@ -465,3 +466,6 @@ async def delete_old_exports(storage: ObjectStorage, now: datetime | None = None
         await storage.delete(export.storage_key)
         await SurveyExport.filter(id=export.id).update(deleted_at=now)
     return len(old)
+
+
+JOBS = (Job("export-files", 5 * MINUTE, lambda deps: delete_old_exports(deps.storage)),)

@@ -25,6 +25,7 @@ from tortoise.functions import Count, Sum
 from tortoise.transactions import in_transaction
 
 from models.clock import SHANGHAI
+from models.ids import global_id
 from models.pii import PiiCipher
 from models.surveys import (
     QuestionKind,
@@ -40,7 +41,7 @@ from push.outbox import emit
 from push.survey_links import SurveyLinks
 from workflows.access import phone_for_call
 from workflows.errors import DomainError
-from workflows.ids import global_id
+from workflows.jobs import HOUR, MINUTE, Job
 from workflows.rating_subjects import SUBJECTS, rateable
 
 INVITATION_LIFETIME = timedelta(days=14)
@@ -628,3 +629,14 @@ async def invite_relationship_surveys(now: datetime | None = None, limit: int = 
             )
         invited += made is not None
     return invited
+
+
+# Not at start-up: a process restart should not be the moment customers are asked.
+JOBS = (
+    Job(
+        "relationship-surveys",
+        6 * HOUR,
+        lambda deps: invite_relationship_surveys(),
+        first_after=10 * MINUTE,
+    ),
+)

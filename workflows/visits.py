@@ -26,6 +26,7 @@ from tortoise.transactions import in_transaction
 from models.claims import Claim, ClaimStatus
 from models.clock import SHANGHAI, local_date
 from models.customers import Customer
+from models.ids import global_id
 from models.pii import PiiCipher
 from models.policies import Policy, PolicyStatus
 from models.staff import StaffUser
@@ -42,7 +43,7 @@ from push.outbox import emit
 from workflows.access import ROLE_PERMISSIONS, Actor, Permission, phone_for_call
 from workflows.batches import in_batches
 from workflows.errors import DomainError
-from workflows.ids import global_id
+from workflows.jobs import HOUR, MINUTE, Job
 from workflows.surveys import invite, open_recovery
 
 PURPOSES = {
@@ -74,6 +75,15 @@ class VisitErrorCode(StrEnum):
 
 class VisitError(DomainError):
     codes = VisitErrorCode
+
+
+def overdue(now: datetime) -> Q:
+    """Visits still scheduled past their due time."""
+    return Q(status=VisitStatus.SCHEDULED, due_at__lt=now)
+
+
+def is_overdue(visit: FollowUpVisit, now: datetime) -> bool:
+    return visit.status is VisitStatus.SCHEDULED and visit.due_at < now
 
 
 def at_visit_hour(day: date) -> datetime:
@@ -577,3 +587,9 @@ async def decline(customer_id: uuid.UUID, visit_id: uuid.UUID, note: str) -> Fol
         customer_note=_customer_note(note),
         completed_at=datetime.now(UTC),
     )
+
+
+JOBS = (
+    Job("visit-planning", HOUR, lambda deps: plan_visits(), first_after=MINUTE),
+    Job("email-visits", 5 * MINUTE, lambda deps: send_email_visits(email_on=deps.email_on)),
+)

@@ -18,6 +18,7 @@ from models import policies as m
 from models.clock import local_time, local_today
 from schema.common import Money, cny
 from schema.people import Customer
+from workflows.policies import installment_overdue
 
 # The domain enums, exposed as they are (annotations use the Python classes).
 strawberry.enum(m.ProductKind, description="The line of business of a product.")
@@ -187,7 +188,7 @@ class PremiumInstallment(relay.Node):
             status = InstallmentStatus.PAID
         elif policy_status not in PREMIUM_OWED:
             status = InstallmentStatus.CANCELLED
-        elif model.due_date < local_today():
+        elif installment_overdue(model.due_date, local_today()):
             status = InstallmentStatus.OVERDUE
         else:
             status = InstallmentStatus.UNPAID

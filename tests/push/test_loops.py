@@ -80,5 +80,9 @@ async def test_the_worker_answers_its_probes() -> None:
             health.failed("outbox-relay", OSError("down"))
             answer = await client.get("/readyz")
             assert answer.status_code == 503
-            assert answer.json() == {"status": "unavailable", "stuck": ["outbox-relay"]}
+            assert answer.json() == {
+                "status": "unavailable",
+                "loops": ["outbox-relay"],
+                "stuck": ["outbox-relay"],
+            }
             assert (await client.get("/other")).status_code == 404

@@ -16,7 +16,6 @@ from api.services import Services
 from models.customers import Customer
 from models.notifications import OutboxEvent
 from models.surveys import RecoveryTask, SurveyInvitation, SurveyResponse
-from push.survey_links import survey_links
 from tests.conftest import postgres_only
 from tests.factories import customer_token, make_customer
 from tests.graphql import gql
@@ -41,7 +40,7 @@ async def invited(services: Services) -> dict[str, Any]:
             customer.id, "claim.closed", "claim", "c-1", "CLAIM_SERVICE"
         )
     assert invitation is not None
-    token = survey_links(services.settings).token(invitation.id)
+    token = services.survey_links.token(invitation.id)
     return {
         "customer": customer,
         "token": token,

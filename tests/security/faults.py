@@ -11,11 +11,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
+from api.jobs import run_jobs
 from api.services import Services
 from models.customers import Customer
 from models.notifications import Channel, Delivery, DeliveryStatus, OutboxEvent, QuietHours
 from models.policies import Policy
-from push.worker import run_jobs
 from tests.factories import emit_premium_event, make_customer
 
 # The relay hands a delivery to the queue before its transaction commits: a worker that

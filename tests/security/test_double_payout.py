@@ -249,7 +249,7 @@ async def test_the_long_running_worker_pays_chosen_accounts_and_sends_queued_ref
 ) -> None:
     """The long-running mode, not only ``--once``: a claimant's chosen account is paid
     without anyone calling a job by hand (before, only ``run_jobs_once`` paid out)."""
-    from push.worker import run_jobs
+    from api.jobs import run_jobs
 
     setup = await paying_claim(client, services)  # the claimant chose a sandbox account
     provider = SlowProvider()

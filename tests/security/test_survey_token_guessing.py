@@ -11,7 +11,6 @@ import pytest
 from tortoise.transactions import in_transaction
 
 from api.services import Services
-from push.survey_links import survey_links
 from tests.factories import make_customer
 from tests.graphql import gql
 from workflows import surveys
@@ -29,7 +28,7 @@ async def token(services: Services) -> str:
     async with in_transaction():
         made = await surveys.invite(customer.id, "claim.closed", "claim", "c-1", "CLAIM_SERVICE")
     assert made is not None
-    return survey_links(services.settings).token(made.id)
+    return services.survey_links.token(made.id)
 
 
 async def test_looking_tokens_up_is_limited_per_client(

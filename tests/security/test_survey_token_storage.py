@@ -18,14 +18,14 @@ import pytest
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
+from api.channels import build_channels
 from api.services import Services
 from models.notifications import Channel, Delivery, Notification, OutboxEvent
 from models.surveys import SurveyInvitation
 from models.visits import VisitChannel, VisitRule, VisitTrigger
-from push.channels import build_channels
 from push.delivery import Deliverer
 from push.outbox import OutboxRelay
-from push.survey_links import SurveyLinks, survey_links
+from push.survey_links import SurveyLinks
 from tests.factories import make_customer, make_policy
 from tests.fakes.aliyun_sms import FakeAliyunSms
 from tests.graphql import gql
@@ -209,7 +209,7 @@ async def test_tokens_are_checked_by_computing_them_again(services: Services) ->
             customer.id, "claim.closed", "claim", "c-3", "CLAIM_SERVICE", announce=False
         )
     assert invitation is not None
-    links = survey_links(services.settings)
+    links = services.survey_links
     token = links.token(invitation.id)
     assert (await surveys.by_token(links, token)) == invitation
     other_key = SurveyLinks(b"another-key-of-thirty-two-bytes!", "")
@@ -230,5 +230,5 @@ async def test_links_sent_before_the_change_still_open_their_survey(services: Se
     await SurveyInvitation.filter(id=invitation.id).update(
         token_hash=hashlib.sha256(old_token.encode()).hexdigest()
     )
-    links = survey_links(services.settings)
+    links = services.survey_links
     assert (await surveys.by_token(links, old_token)) == invitation

@@ -20,7 +20,7 @@ from models.surveys import SurveyInvitation
 from models.visits import FollowUpVisit, VisitChannel, VisitRule, VisitStatus, VisitTrigger
 from push.delivery import Deliverer
 from push.outbox import OutboxRelay
-from push.survey_links import EmailWithSurveyLink, survey_links
+from push.survey_links import EmailWithSurveyLink
 from tests.factories import make_claim, make_customer, make_policy, make_staff, staff_token
 from tests.graphql import gql
 from tests.push.test_email import SmtpServer, customer_with_email, make_channel, parse, smtp
@@ -153,7 +153,7 @@ async def test_email_visits_send_a_survey_link_by_email(
     [delivery] = await Delivery.filter(channel=Channel.EMAIL)
     assert delivery.target == f"customer:{customer.id}"
     await Delivery.filter(id=delivery.id).update(next_attempt_at=None)  # past quiet hours
-    links = survey_links(services.settings)
+    links = services.survey_links
     channel = EmailWithSurveyLink(make_channel(services, smtp.port), links)
     await Deliverer({Channel.EMAIL: channel}, services.queue).deliver(delivery.id)
     [mail] = smtp.handler.received

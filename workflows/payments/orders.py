@@ -19,6 +19,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from models.ids import global_id
 from models.payments import LedgerEntry, LedgerKind, OrderStatus, PaymentOrder, RefundReason
 from models.policies import Policy, PremiumInstallment
 from payments.base import (
@@ -37,7 +38,7 @@ from workflows.access import Actor, visible_policies
 from workflows.claims import next_number
 from workflows.errors import DomainError
 from workflows.idempotency import once
-from workflows.ids import global_id
+from workflows.jobs import MINUTE, Job
 
 log = logging.getLogger("anxin.payments")
 security_log = logging.getLogger("anxin.security")
@@ -400,3 +401,6 @@ async def settle_silent_orders(
         except (ProviderUnavailable, ProviderRejected, InvalidNotification) as exc:
             log.warning("order %s not settled: %s", order.order_number, type(exc).__name__)
     return counts
+
+
+JOBS = (Job("silent-orders", MINUTE, lambda deps: settle_silent_orders(deps.payment_providers)),)

@@ -43,6 +43,7 @@ from workflows.claims import (
     next_number,
     record_change,
 )
+from workflows.jobs import MINUTE, Job, JobDeps
 
 log = logging.getLogger("anxin.payouts")
 
@@ -470,3 +471,13 @@ async def start_chosen_payouts(
             continue
         started += 1
     return started
+
+
+async def pay_out(deps: JobDeps) -> None:
+    """Pay approved claims to the accounts their claimants chose, then settle transfers
+    in flight."""
+    await start_chosen_payouts(deps.payment_providers, notify_base_url=deps.notify_base_url)
+    await follow_up_payouts(deps.payment_providers, notify_base_url=deps.notify_base_url)
+
+
+JOBS = (Job("payouts", MINUTE, pay_out),)

@@ -7,12 +7,12 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from tortoise.transactions import in_transaction
 
-from models.clock import local_date, local_today
+from models.ids import global_id
 from models.payments import (
     LedgerEntry,
     LedgerKind,
@@ -22,7 +22,6 @@ from models.payments import (
     RefundReason,
     RefundStatus,
 )
-from models.policies import Policy, PolicyStatus
 from payments.base import (
     PaymentNotification,
     PaymentProvider,
@@ -36,7 +35,7 @@ from push.outbox import emit
 from workflows.access import Actor
 from workflows.claims import next_number
 from workflows.idempotency import once
-from workflows.ids import global_id
+from workflows.jobs import MINUTE, Job
 from workflows.payments.orders import PAYMENT_ALERTS, PaymentError, PaymentErrorCode
 
 log = logging.getLogger("anxin.refunds")
@@ -67,13 +66,15 @@ async def request_refund(
     request = {"order": str(order_id), "amount": f"{amount}", "reason": str(reason)}
 
     async def run() -> dict[str, str]:
-        refund = await _refund(providers, actor, order_id, amount, reason, note, notify_base_url)
+        refund = await start_refund(
+            providers, actor, order_id, amount, reason, note, notify_base_url
+        )
         return {"refund_id": str(refund.id)}
 
     return await once(f"{actor.subject_id}:refundPayment", idempotency_key, request, run)
 
 
-async def _refund(
+async def start_refund(
     providers: Mapping[str, PaymentProvider],
     actor: Actor,
     order_id: uuid.UUID,
@@ -82,6 +83,7 @@ async def _refund(
     note: str,
     notify_base_url: str,
 ) -> Refund:
+    """Refund ``amount`` of a paid order now (the caller took care of idempotency)."""
     if amount <= 0 or amount != amount.quantize(Decimal("0.01")):
         raise PaymentError(
             PaymentErrorCode.INVALID_AMOUNT, "退款金额须为正数，最多两位小数", "amount"
@@ -231,58 +233,12 @@ async def record_refund_notification(notification: PaymentNotification) -> bool:
     return True
 
 
-async def cancel_in_cooling_off(
-    providers: Mapping[str, PaymentProvider],
-    actor: Actor,
-    policy_id: uuid.UUID,
-    idempotency_key: str,
-    *,
-    notify_base_url: str,
-) -> dict[str, str]:
-    """Cancel a policy within its cooling-off period (犹豫期): the policy becomes
-    CANCELLED and every premium paid for it is refunded in full."""
-    request = {"policy": str(policy_id)}
-
-    async def run() -> dict[str, str]:
-        policy = await Policy.get_or_none(id=policy_id).select_related("product")
-        if policy is None:
-            raise PaymentError(PaymentErrorCode.POLICY_NOT_FOUND, "未找到该保单", "policyId")
-        last_day = local_date(policy.issued_at) + timedelta(days=policy.product.cooling_off_days)
-        if policy.status not in (PolicyStatus.ACTIVE, PolicyStatus.PENDING):
-            raise PaymentError(PaymentErrorCode.NOT_PAYABLE, "保单当前状态不能退保", "policyId")
-        if policy.product.cooling_off_days <= 0 or local_today() > last_day:
-            raise PaymentError(
-                PaymentErrorCode.NOT_PAYABLE, "已超过犹豫期，请按一般退保处理", "policyId"
-            )
-        async with in_transaction():
-            changed = await Policy.filter(
-                id=policy.id, status__in=[PolicyStatus.ACTIVE, PolicyStatus.PENDING]
-            ).update(status=PolicyStatus.CANCELLED)
-            if not changed:
-                raise PaymentError(PaymentErrorCode.NOT_PAYABLE, "保单当前状态不能退保", "policyId")
-            await emit(
-                "policy.cancelled",
-                entity_type="policy",
-                entity_id=policy.id,
-                customer_id=policy.holder_id,
-                payload={
-                    "policy_id": global_id("Policy", policy.id),
-                    "policy_number": policy.number,
-                    "reason": "cooling_off",
-                },
-            )
-        for order in await PaymentOrder.filter(policy_id=policy.id, status=OrderStatus.PAID):
-            amount = await refundable(order)
-            if amount > 0:
-                await _refund(
-                    providers,
-                    actor,
-                    order.id,
-                    amount,
-                    RefundReason.COOLING_OFF_CANCELLATION,
-                    "犹豫期退保",
-                    notify_base_url,
-                )
-        return {"policy_id": str(policy.id)}
-
-    return await once(f"{actor.subject_id}:cancelInCoolingOff", idempotency_key, request, run)
+JOBS = (
+    Job(
+        "refunds",
+        MINUTE,
+        lambda deps: follow_up_refunds(
+            deps.payment_providers, notify_base_url=deps.notify_base_url
+        ),
+    ),
+)

@@ -9,8 +9,8 @@ from api.services import Services
 from models.clock import SHANGHAI
 from models.notifications import OutboxEvent
 from models.policies import Policy, PolicyStatus, PremiumInstallment
-from push.reminders import run_reminders
 from tests.factories import make_customer, make_policy
+from workflows.reminders import run_reminders
 
 TODAY = date(2026, 11, 30)
 

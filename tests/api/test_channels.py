@@ -8,11 +8,11 @@ import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from api.channels import build_channels, wechat_template_ids
 from api.services import build_services
 from api.settings import Settings
 from models.notifications import Channel
 from push.apns import ApnsChannel
-from push.channels import build_channels, wechat_template_ids
 from push.email import EmailChannel
 from push.fcm import FcmChannel
 from push.sms import SmsChannel

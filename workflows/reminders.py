@@ -12,9 +12,11 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from models.clock import SHANGHAI, local_date, local_today
+from models.ids import global_id
 from models.policies import Policy, PolicyStatus, PremiumInstallment
 from push.outbox import emit_once
-from workflows.ids import global_id
+from workflows.jobs import MINUTE, Job
+from workflows.policies import installment_overdue
 
 DUE_STAGES = ((1, "1d"), (7, "7d"))  # (at most this many days left, stage)
 EXPIRY_STAGES = ((7, "7d"), (30, "30d"))
@@ -47,7 +49,7 @@ async def premium_reminders(today: date) -> int:
     ).select_related("policy")
     async for installment in unpaid:
         days_left = (installment.due_date - today).days
-        if days_left < 0:
+        if installment_overdue(installment.due_date, today):
             event_type, key = "premium.overdue", f"premium.overdue:{installment.id}"
         else:
             stage = stage_for(days_left, DUE_STAGES)
@@ -97,3 +99,6 @@ async def expiry_reminders(today: date) -> int:
 async def run_reminders(today: date | None = None) -> int:
     today = today or local_today()
     return await premium_reminders(today) + await expiry_reminders(today)
+
+
+JOBS = (Job("reminders", 5 * MINUTE, lambda deps: run_reminders()),)

@@ -8,13 +8,13 @@ from api.settings import SmsProvider
 from models.notifications import Channel
 from push.base import PushChannel
 from push.sms import SmsChannel
-from push.survey_links import EmailWithSurveyLink, SmsWithSurveyToken, survey_links
+from push.survey_links import EmailWithSurveyLink, SmsWithSurveyToken
 from push.templates import TEMPLATES
 
 
 def build_channels(services: Services) -> dict[Channel, PushChannel]:
     settings = services.settings
-    links = survey_links(settings)  # survey link tokens are added when sent, never stored
+    links = services.survey_links  # survey link tokens are added when sent, never stored
     channels: dict[Channel, PushChannel] = {}
     if settings.apns_key_id and settings.apns_team_id and settings.apns_topic:
         from push.apns import ApnsChannel

@@ -1,0 +1,19 @@
+"""Every periodic job of the system, collected from the domains that declare them."""
+
+from __future__ import annotations
+
+from workflows import auth, policies, reminders, survey_exchange, surveys, visits
+from workflows.jobs import Job
+from workflows.payments import orders, payouts, refunds
+
+SCHEDULE: tuple[Job, ...] = (
+    *policies.JOBS,
+    *reminders.JOBS,
+    *surveys.JOBS,
+    *visits.JOBS,
+    *auth.JOBS,
+    *survey_exchange.JOBS,
+    *orders.JOBS,
+    *payouts.JOBS,
+    *refunds.JOBS,
+)
