@@ -569,7 +569,7 @@ async def seed_claims(services: Services) -> None:
             contact_name=customer.name,
             contact_phone=phone,
         )
-        outcome = await claims.report_loss(services, actor, report)
+        outcome = await claims.report_loss(services.pii, actor, report)
         assert outcome.claim is not None
         return actor, outcome.claim
 
@@ -589,7 +589,7 @@ async def seed_claims(services: Services) -> None:
             claim_documents.Upload(code, f"{code}.jpg", io.BytesIO(demo_photo(seed + n)))
             for n, code in enumerate(codes)
         ]
-        await claim_documents.add_documents(services, actor, claim.id, uploads)
+        await claim_documents.add_documents(services.document_intake, actor, claim.id, uploads)
 
     # 张伟: a fresh collision, documents pending.
     await reported(
@@ -643,7 +643,6 @@ async def seed_claims(services: Services) -> None:
     claim = await under_review(actor, claim)
     coverage = await first_coverage(claim)
     claim = await claims.decide_claim(
-        services,
         as_staff("adjuster.wang"),
         claim.id,
         [
@@ -652,6 +651,7 @@ async def seed_claims(services: Services) -> None:
             )
         ],
         claim.version,
+        authority_limit=services.settings.adjuster_authority_limit,
     )
     claim = await claims.record_payment(
         as_staff("supervisor.zhao"), claim.id, "ICBC-20261128-0098", claim.version
@@ -686,7 +686,6 @@ async def seed_claims(services: Services) -> None:
     claim = await under_review(actor, claim)
     coverage = await first_coverage(claim)
     await claims.decide_claim(
-        services,
         as_staff("adjuster.wang"),
         claim.id,
         [
@@ -695,6 +694,7 @@ async def seed_claims(services: Services) -> None:
             )
         ],
         claim.version,
+        authority_limit=services.settings.adjuster_authority_limit,
     )
 
 

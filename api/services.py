@@ -26,6 +26,7 @@ from push.wechat_login import WechatMiniProgram
 from storage.base import ObjectStorage
 from storage.local import LocalStorage
 from storage.s3 import S3Storage
+from workflows.claim_documents import DocumentIntake
 from workflows.limits import RateLimiter, build_limiter
 
 
@@ -45,6 +46,18 @@ class Services:
     limiter: RateLimiter  # per-client rate limits: Redis when configured, else in memory
     survey_links: SurveyLinks  # survey link tokens: derived when sent, never stored
     loops: LoopHealth = field(default_factory=LoopHealth)  # what /readyz reports
+
+    @property
+    def document_intake(self) -> DocumentIntake:
+        """What the claims workflow needs to take in uploaded files."""
+        return DocumentIntake(
+            storage=self.storage,
+            decoding=self.upload_limiter,
+            max_files=self.settings.upload_max_files,
+            max_bytes=self.settings.upload_max_bytes,
+            max_pixels=self.settings.upload_max_pixels,
+            temp_dir=self.settings.storage_temp_dir,
+        )
 
 
 def build_pii_cipher(settings: Settings) -> PiiCipher:

@@ -291,7 +291,7 @@ async def make_claimant(services: Services, product: Product, index: int) -> Tar
         )
     actor = Actor(kind=SubjectKind.CUSTOMER, subject_id=customer.id)
     outcome = await report_loss(
-        services,
+        services.pii,
         actor,
         LossReport(
             policy_id=policy.id,

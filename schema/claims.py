@@ -12,7 +12,6 @@ import strawberry
 from strawberry import relay
 from strawberry.file_uploads import Upload
 from strawberry.types import Info
-from tortoise.expressions import Q
 
 from models import claims as m
 from models.clock import local_time
@@ -370,13 +369,6 @@ class ClaimQueueFilter:
     unassigned: bool | None = strawberry.field(default=None, description="Only unassigned.")
 
 
-OPEN_STATES = [
-    m.ClaimStatus.SUBMITTED,
-    m.ClaimStatus.UNDER_REVIEW,
-    m.ClaimStatus.MORE_INFO_REQUESTED,
-]
-
-
 def _queue(where: ClaimQueueFilter | None, actor: Actor) -> Any:
     queryset = visible_claims(actor)
     if where is None:
@@ -392,22 +384,7 @@ def _queue(where: ClaimQueueFilter | None, actor: Actor) -> Any:
     if where.assignee_id is not None:
         queryset = queryset.filter(assignee_id=node_uuid(where.assignee_id, "StaffMember"))
     if where.overdue:
-        now = datetime.now(UTC)
-        decision = Q(
-            status__in=OPEN_STATES,
-            decided_at=None,
-            submitted_at__lt=now - flows.DECISION_DUE,
-        )
-        payment = Q(
-            status__in=[
-                m.ClaimStatus.APPROVED,
-                m.ClaimStatus.PARTIALLY_APPROVED,
-                m.ClaimStatus.PAYING,
-            ],
-            paid_at=None,
-            decided_at__lt=now - flows.PAYMENT_DUE,
-        )
-        queryset = queryset.filter(decision | payment)
+        queryset = queryset.filter(flows.overdue_claims())
     return queryset
 
 
@@ -706,7 +683,7 @@ class ClaimMutations:
         on_behalf = node_uuid(input.customer_id, "Customer") if input.customer_id else None
         try:
             outcome = await flows.report_loss(
-                info.context.services,
+                info.context.services.pii,
                 actor,
                 report,
                 on_behalf_of=on_behalf,
@@ -763,7 +740,7 @@ class ClaimMutations:
         try:
             return await _act(
                 lambda: claim_documents.add_documents(
-                    info.context.services,
+                    info.context.services.document_intake,
                     info.context.actor,
                     node_uuid(input.claim_id, "Claim"),
                     uploads,
@@ -874,11 +851,11 @@ class ClaimMutations:
         ]
         return await _act(
             lambda: flows.decide_claim(
-                info.context.services,
                 info.context.actor,
                 node_uuid(input.claim_id, "Claim"),
                 lines,
                 input.expected_version,
+                authority_limit=info.context.services.settings.adjuster_authority_limit,
             )
         )
 

@@ -203,7 +203,7 @@ def _filtered(where: VisitFilter, info: Info) -> QuerySet[m.FollowUpVisit]:
         conditions.append(Q(assignee_id=None))
     if where.due_by is not None:
         end = datetime.combine(where.due_by + timedelta(days=1), datetime.min.time(), SHANGHAI)
-        conditions.append(Q(due_at__lt=end))
+        conditions.append(Q(due_at__lt=end.astimezone(UTC)))  # UTC: SQLite compares text
     if where.overdue:
         conditions.append(flows.overdue(datetime.now(UTC)))
     if where.change_requested:

@@ -35,3 +35,53 @@ def test_no_module_imports_another_modules_private_names() -> None:
                 if alias.name.startswith("_") and not alias.name.startswith("__"):
                     leaks.append(f"{name} (line {node.lineno}): {node.module}.{alias.name}")
     assert leaks == []
+
+
+CLAIM_WRITES = frozenset(
+    {"create", "save", "update", "delete", "bulk_create", "bulk_update", "get_or_create"}
+    | {"update_or_create", "update_from_dict", "select_for_update"}
+)
+CLAIMS_WORKFLOW = ("workflows", "claims")
+
+
+def _receiver_root(node: ast.expr) -> ast.expr:
+    """``Claim`` in ``Claim.filter(id=x).update(...)``: the start of a call chain."""
+    while isinstance(node, ast.Attribute | ast.Call):
+        node = node.value if isinstance(node, ast.Attribute) else node.func
+    return node
+
+
+def claim_writes(path: Path) -> list[int]:
+    """Lines of ``path`` that write a ``Claim`` row: a write method called on a chain
+    that starts at the ``Claim`` model, or ``save``/``delete`` on a variable named
+    after a claim. (``select_for_update`` counts: it is how a write begins.)"""
+    lines = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+            continue
+        if node.func.attr not in CLAIM_WRITES:
+            continue
+        root = _receiver_root(node.func.value)
+        if isinstance(root, ast.Name) and (
+            root.id == "Claim"
+            or (node.func.attr in {"save", "delete"} and "claim" in root.id.lower())
+        ):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_only_the_claims_workflow_writes_claims() -> None:
+    writers = [
+        f"{name} (line {line})"
+        for name, path in _modules()
+        if path.relative_to(ROOT).parts[:2] != CLAIMS_WORKFLOW
+        for line in claim_writes(path)
+    ]
+    assert writers == []
+
+
+def test_the_claim_write_check_sees_writes() -> None:
+    """The check above would pass vacuously if it recognised nothing."""
+    claims = ROOT / "workflows" / "claims"
+    assert claim_writes(claims / "state.py")  # the transition's conditional update
+    assert claim_writes(claims / "reporting.py")  # Claim.create

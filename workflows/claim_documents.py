@@ -12,13 +12,15 @@ from __future__ import annotations
 import contextlib
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from anyio import CapacityLimiter
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from api.services import Services
 from models.claims import Claim, ClaimDocument, ClaimStatus
+from storage.base import ObjectStorage
 from storage.images import Purpose, Source, StoredFile, UploadRejected, hamming, ingest
 from workflows.access import Actor
 from workflows.claims import (
@@ -26,6 +28,7 @@ from workflows.claims import (
     ClaimError,
     ClaimErrorCode,
     claim_checklist,
+    flag_for_review,
     load_claim,
 )
 
@@ -34,6 +37,19 @@ UPLOAD_STATES = frozenset(
     {S.REPORTED, S.DOCUMENTS_PENDING, S.SUBMITTED, S.UNDER_REVIEW, S.MORE_INFO_REQUESTED}
 )
 NEAR_DUPLICATE_BITS = 6  # of 64: resized or recompressed copies of one photo stay below
+
+
+@dataclass(frozen=True)
+class DocumentIntake:
+    """What taking in a claim's files needs: where they are kept and the limits they
+    must meet (built by the composition root from the settings)."""
+
+    storage: ObjectStorage
+    decoding: CapacityLimiter  # how many photos decode at once, process-wide
+    max_files: int  # per request
+    max_bytes: int  # per file
+    max_pixels: int  # per image
+    temp_dir: Path | None  # where uploads spool, on disk
 
 
 @dataclass
@@ -51,18 +67,17 @@ def _file_name(name: str) -> str:
 
 
 async def add_documents(
-    services: Services, actor: Actor, claim_id: uuid.UUID, uploads: list[Upload]
+    intake: DocumentIntake, actor: Actor, claim_id: uuid.UUID, uploads: list[Upload]
 ) -> Claim:
     claim = await load_claim(actor, claim_id, ClaimAction.UPLOAD_DOCUMENTS)
     if claim.status not in UPLOAD_STATES:
         raise ClaimError(ClaimErrorCode.ILLEGAL_TRANSITION, "案件已核定或结案，不能再上传材料")
-    settings = services.settings
     if not uploads:
         raise ClaimError(ClaimErrorCode.REQUIRED, "请选择要上传的文件", "files")
-    if len(uploads) > settings.upload_max_files:
+    if len(uploads) > intake.max_files:
         raise ClaimError(
             ClaimErrorCode.TOO_MANY_FILES,
-            f"一次最多上传{settings.upload_max_files}个文件",
+            f"一次最多上传{intake.max_files}个文件",
             "files",
         )
     codes = {item["code"] for item in await claim_checklist(claim)}
@@ -81,12 +96,12 @@ async def add_documents(
                     await ingest(
                         upload.source,
                         purpose=Purpose.DOCUMENT,
-                        max_bytes=settings.upload_max_bytes,
-                        max_pixels=settings.upload_max_pixels,
-                        storage=services.storage,
+                        max_bytes=intake.max_bytes,
+                        max_pixels=intake.max_pixels,
+                        storage=intake.storage,
                         key_prefix=f"claims/{claim.id}",
-                        temp_dir=settings.storage_temp_dir,
-                        limiter=services.upload_limiter,
+                        temp_dir=intake.temp_dir,
+                        limiter=intake.decoding,
                     )
                 )
             except UploadRejected as rejected:
@@ -115,18 +130,18 @@ async def add_documents(
             ]
             await _flag_reused_photos(claim, documents)
     except BaseException:
-        await _discard(services, stored)
+        await _discard(intake.storage, stored)
         raise
     await claim.refresh_from_db()
     return claim
 
 
-async def _discard(services: Services, files: list[StoredFile]) -> None:
+async def _discard(storage: ObjectStorage, files: list[StoredFile]) -> None:
     for file in files:
         for key in (file.key, file.thumbnail_key):
             if key:
                 with contextlib.suppress(Exception):
-                    await services.storage.delete(key)
+                    await storage.delete(key)
 
 
 async def _flag_reused_photos(claim: Claim, documents: list[ClaimDocument]) -> None:
@@ -161,12 +176,6 @@ async def _flag_reused_photos(claim: Claim, documents: list[ClaimDocument]) -> N
         f"与案件{numbers[other]}的材料存在{'、'.join(sorted(set(kinds)))}"
         for other, kinds in others.items()
     ]
-    await _add_signals(claim.id, signals)
+    await flag_for_review(claim.id, signals)
     for other in others:
-        await _add_signals(other, [f"案件{claim.report_number}上传了与本案相同或相似的照片"])
-
-
-async def _add_signals(claim_id: uuid.UUID, signals: list[str]) -> None:
-    claim = await Claim.filter(id=claim_id).select_for_update().get()
-    merged = list(dict.fromkeys([*claim.fraud_signals, *signals]))
-    await Claim.filter(id=claim_id).update(fraud_flag=True, fraud_signals=merged)
+        await flag_for_review(other, [f"案件{claim.report_number}上传了与本案相同或相似的照片"])

@@ -35,10 +35,10 @@ from payments.base import (
 )
 from push.outbox import emit
 from workflows.access import Actor, visible_policies
-from workflows.claims import next_number
 from workflows.errors import DomainError
 from workflows.idempotency import once
 from workflows.jobs import MINUTE, Job
+from workflows.numbering import Prefix, next_number
 
 log = logging.getLogger("anxin.payments")
 security_log = logging.getLogger("anxin.security")
@@ -139,7 +139,7 @@ async def _new_order(
             raise _in_progress()  # still being opened at the provider by another request
         await _close_open_order(providers, open_order, now)
     policy = await Policy.get(id=installment.policy_id).select_related("product")
-    number = await next_number("PO", now)
+    number = await next_number(Prefix.ORDER, now)
     try:
         order = await PaymentOrder.create(
             order_number=number,

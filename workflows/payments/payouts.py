@@ -40,10 +40,11 @@ from workflows.claims import (
     load_claim,
     lock_claim,
     mark_paid,
-    next_number,
     record_change,
+    transition,
 )
 from workflows.jobs import MINUTE, Job, JobDeps
+from workflows.numbering import Prefix, next_number
 
 log = logging.getLogger("anxin.payouts")
 
@@ -111,7 +112,7 @@ async def start_payout(
             account = mask_account(provider.name, payee_id)
             payout = await Payout.create(
                 claim_id=claim.id,
-                transfer_number=await next_number("TF"),
+                transfer_number=await next_number(Prefix.TRANSFER),
                 provider=provider.name,
                 payee_id=payee_id,
                 amount=claim.approved_amount,
@@ -432,20 +433,18 @@ async def choose_payout_account(
     shown = mask_account(provider_name, account)
     async with in_transaction():
         # Under the claim's lock, as a payout starts: never "chosen B" while A is paid.
-        await lock_claim(claim.id)
+        claim = await lock_claim(claim.id)
         if await Payout.exists(live_key=_live_key(claim)):
             raise ClaimError(ClaimErrorCode.PAYOUT_IN_PROGRESS, "转账已发起，不能再修改收款账户")
-        await Claim.filter(id=claim.id).update(
-            payout_provider=provider_name, payout_account=account
-        )
-        await claim.refresh_from_db()
-        await record_change(
+        claim = await transition(
             claim,
             actor,
-            "choose_payout_account",
-            f"收款账户已设置为{shown}",
+            action="choose_payout_account",
+            note=f"收款账户已设置为{shown}",
             event_type="claim.payout_account_changed",
             event_extra={"account": shown},
+            payout_provider=provider_name,
+            payout_account=account,
         )
     return claim
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from models.clock import SHANGHAI
 from models.payments import (
@@ -42,7 +42,10 @@ class Difference:
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, time(0), SHANGHAI)
+    """The local day as UTC instants: SQLite compares stored times as text, so bounds
+    in another offset than the stored UTC values miss rows (between 00:00 and 08:00
+    Beijing time, the day's first eight hours fell outside)."""
+    start = datetime.combine(day, time(0), SHANGHAI).astimezone(UTC)
     return start, start + timedelta(days=1)
 
 

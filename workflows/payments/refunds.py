@@ -33,9 +33,9 @@ from payments.base import (
 )
 from push.outbox import emit
 from workflows.access import Actor
-from workflows.claims import next_number
 from workflows.idempotency import once
 from workflows.jobs import MINUTE, Job
+from workflows.numbering import Prefix, next_number
 from workflows.payments.orders import PAYMENT_ALERTS, PaymentError, PaymentErrorCode
 
 log = logging.getLogger("anxin.refunds")
@@ -99,7 +99,7 @@ async def start_refund(
         assert actor.subject_id is not None
         refund = await Refund.create(
             order_id=order.id,
-            refund_number=await next_number("RF"),
+            refund_number=await next_number(Prefix.REFUND),
             amount=amount,
             reason=reason,
             note=note.strip()[:500],
@@ -113,7 +113,7 @@ async def queue_refund(order: PaymentOrder, reason: RefundReason, note: str) -> 
     transaction, sent by ``follow_up_refunds``, so a crash cannot forget it."""
     return await Refund.create(
         order_id=order.id,
-        refund_number=await next_number("RF"),
+        refund_number=await next_number(Prefix.REFUND),
         amount=await refundable(order),
         reason=reason,
         note=note,

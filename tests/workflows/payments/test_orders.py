@@ -362,9 +362,9 @@ async def test_cooling_off_cancellation_refunds_everything_paid(
         return body["data"]["cancelPolicyInCoolingOff"]
 
     # The test product has no cooling-off period; then one of 15 days, issued 31 days ago.
-    assert (await run("cool-off-0001"))["errors"] == [{"code": "NOT_PAYABLE"}]
+    assert (await run("cool-off-0001"))["errors"] == [{"code": "COOLING_OFF_OVER"}]
     await Product.filter(id=payer["policy"].product_id).update(cooling_off_days=15)
-    assert (await run("cool-off-0002"))["errors"] == [{"code": "NOT_PAYABLE"}]
+    assert (await run("cool-off-0002"))["errors"] == [{"code": "COOLING_OFF_OVER"}]
     await Policy.filter(id=payer["policy"].id).update(
         issued_at=datetime.now(UTC) - timedelta(days=3)
     )

@@ -1,0 +1,105 @@
+"""The life of a claim, from the report of a loss (报案) to closure: the only code that
+changes a claim's state.
+
+- ``rules``: statuses and their order, who may do what, error codes, regulatory clocks;
+- ``state``: the one transition function, row locks and per-action access;
+- ``reporting``, ``review``, ``decisions``, ``settlement``, ``archive``: the steps.
+
+Other modules import from here (``from workflows import claims``), never from the parts.
+"""
+
+from workflows.claims.archive import archive
+from workflows.claims.decisions import (
+    DecisionLine,
+    approve_pending_decision,
+    decide_claim,
+    reject_claim,
+)
+from workflows.claims.reporting import (
+    LossReport,
+    ReportOutcome,
+    checklist_of,
+    claim_checklist,
+    missing_documents,
+    report_loss,
+)
+from workflows.claims.review import (
+    add_note,
+    assign_claim,
+    request_more_info,
+    submit_claim,
+    supplement_documents,
+    withdraw_claim,
+)
+from workflows.claims.rules import (
+    DECIDED,
+    DECISION_DUE,
+    PAYMENT_DUE,
+    REJECTION_NAMES,
+    STAFF_QUEUE,
+    STATUS_NAMES,
+    TRANSITIONS,
+    ClaimAction,
+    ClaimError,
+    ClaimErrorCode,
+    ClaimRole,
+    ClaimWarning,
+    Clocks,
+    clocks,
+    overdue_claims,
+)
+from workflows.claims.settlement import close_claim, mark_paid, record_payment
+from workflows.claims.state import (
+    claim_roles,
+    flag_for_review,
+    load_claim,
+    lock_claim,
+    may,
+    record_change,
+    transition,
+)
+
+__all__ = [
+    "DECIDED",
+    "DECISION_DUE",
+    "PAYMENT_DUE",
+    "REJECTION_NAMES",
+    "STAFF_QUEUE",
+    "STATUS_NAMES",
+    "TRANSITIONS",
+    "ClaimAction",
+    "ClaimError",
+    "ClaimErrorCode",
+    "ClaimRole",
+    "ClaimWarning",
+    "Clocks",
+    "DecisionLine",
+    "LossReport",
+    "ReportOutcome",
+    "add_note",
+    "approve_pending_decision",
+    "archive",
+    "assign_claim",
+    "checklist_of",
+    "claim_checklist",
+    "claim_roles",
+    "clocks",
+    "close_claim",
+    "decide_claim",
+    "flag_for_review",
+    "load_claim",
+    "lock_claim",
+    "mark_paid",
+    "may",
+    "missing_documents",
+    "overdue_claims",
+    "record_change",
+    "record_payment",
+    "reject_claim",
+    "report_loss",
+    "request_more_info",
+    "submit_claim",
+    "supplement_documents",
+    "transition",
+    "withdraw_claim",
+]

@@ -1,0 +1,201 @@
+"""Reporting a loss (报案): the checks a report must pass, the claim it opens and the
+checklist of documents the customer is asked for."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from models.auth import SubjectKind
+from models.claims import Claim, ClaimDocument, ReportChannel
+from models.pii import PHONE_PATTERN, PiiCipher, normalize_phone
+from models.policies import Policy, PolicyStatus
+from workflows.access import Actor, Permission, visible_policies
+from workflows.claims.rules import (
+    CUSTOMER_CHANNELS,
+    ClaimError,
+    ClaimErrorCode,
+    ClaimWarning,
+    S,
+    required_text,
+    utc_now,
+)
+from workflows.claims.state import add_to_timeline, announce, transition
+from workflows.numbering import Prefix, next_number
+
+
+@dataclass(frozen=True)
+class LossReport:
+    policy_id: uuid.UUID
+    loss_type: str
+    loss_at: datetime
+    location: str
+    description: str
+    channel: ReportChannel
+    contact_name: str
+    contact_phone: str
+    late_reason: str | None = None
+
+
+@dataclass
+class ReportOutcome:
+    claim: Claim | None  # None for a dry run
+    warnings: list[ClaimWarning]
+    checklist: list[dict[str, Any]]
+    confirmation: str
+    next_steps: list[str]
+
+
+async def _reportable_policy(actor: Actor, policy_id: uuid.UUID) -> Policy:
+    policy = await visible_policies(actor).filter(id=policy_id).select_related("product").first()
+    if policy is None:
+        raise ClaimError(ClaimErrorCode.POLICY_NOT_FOUND, "未找到该保单", "policyId")
+    return policy
+
+
+def _loss_type(policy: Policy, code: str) -> dict[str, Any]:
+    for loss_type in policy.product.loss_types:
+        if loss_type["code"] == code:
+            return loss_type
+    raise ClaimError(ClaimErrorCode.LOSS_TYPE_NOT_COVERED, "该保单不承保此类事故", "lossType")
+
+
+def checklist_of(loss_type: dict[str, Any]) -> list[dict[str, Any]]:
+    return [dict(document) for document in loss_type.get("documents", [])]
+
+
+async def report_loss(
+    pii: PiiCipher,
+    actor: Actor,
+    report: LossReport,
+    *,
+    on_behalf_of: uuid.UUID | None = None,
+    dry_run: bool = False,
+) -> ReportOutcome:
+    """Check a report and, unless ``dry_run``, record it. Customers report through the
+    app, mini-program or web; staff with CLAIM_REPORT record phone and counter reports
+    for the customer named in ``on_behalf_of``."""
+    now = utc_now()
+    if actor.is_customer:
+        if report.channel not in CUSTOMER_CHANNELS:
+            raise ClaimError(
+                ClaimErrorCode.CHANNEL_NOT_ALLOWED, "电话和柜面报案需由工作人员受理", "channel"
+            )
+        claimant = actor.subject_id
+        policy = await _reportable_policy(actor, report.policy_id)
+    else:
+        if report.channel in CUSTOMER_CHANNELS:
+            raise ClaimError(
+                ClaimErrorCode.CHANNEL_NOT_ALLOWED, "工作人员只能受理电话或柜面报案", "channel"
+            )
+        if on_behalf_of is None:
+            raise ClaimError(ClaimErrorCode.REQUIRED, "请选择报案客户", "customerId")
+        if not actor.can(Permission.CLAIM_REPORT):
+            raise ClaimError(ClaimErrorCode.CHANNEL_NOT_ALLOWED, "没有代客报案的权限", "channel")
+        claimant = on_behalf_of
+        # The policy must be one the customer may claim on.
+        policy = await _reportable_policy(
+            Actor(kind=SubjectKind.CUSTOMER, subject_id=on_behalf_of), report.policy_id
+        )
+    assert claimant is not None
+    loss_type = _loss_type(policy, report.loss_type)
+    loss_at = report.loss_at.astimezone(UTC)
+    if loss_at > now + timedelta(minutes=5):
+        raise ClaimError(ClaimErrorCode.LOSS_IN_FUTURE, "出险时间不能晚于当前时间", "lossAt")
+    in_force = policy.status in (PolicyStatus.ACTIVE, PolicyStatus.EXPIRED)
+    if not (in_force and policy.starts_at <= loss_at <= policy.ends_at):
+        raise ClaimError(ClaimErrorCode.NOT_IN_FORCE, "出险时保单不在有效保障期内", "lossAt")
+    location = required_text(report.location, "location", 255)
+    description = required_text(report.description, "description", 2000)
+    contact_name = required_text(report.contact_name, "contactName", 64)
+    phone = normalize_phone(report.contact_phone)
+    if not PHONE_PATTERN.match(phone):
+        raise ClaimError(ClaimErrorCode.INVALID_PHONE, "请输入正确的联系电话", "contactPhone")
+    warnings: list[ClaimWarning] = []
+    late = now - loss_at > timedelta(hours=policy.product.report_time_limit_hours)
+    late_reason = (report.late_reason or "").strip() or None
+    if late:
+        if late_reason is None:
+            limit = policy.product.report_time_limit_hours
+            raise ClaimError(
+                ClaimErrorCode.LATE_REPORT_REASON_REQUIRED,
+                f"已超过报案时限（{limit}小时），请说明延迟报案的原因",
+                "lateReason",
+            )
+        warnings.append(ClaimWarning.LATE_REPORT)
+    duplicate = (
+        await Claim.filter(
+            policy_id=policy.id,
+            loss_type=report.loss_type,
+            loss_at__gte=loss_at - timedelta(hours=12),
+            loss_at__lte=loss_at + timedelta(hours=12),
+        )
+        .exclude(status=S.WITHDRAWN)
+        .exists()
+    )
+    if duplicate:
+        warnings.append(ClaimWarning.POSSIBLE_DUPLICATE)
+    checklist = checklist_of(loss_type)
+    next_steps = [
+        "请在“我的理赔”中按清单上传理赔材料",
+        "材料齐全后提交理赔申请，我们将在30日内作出核定",
+        "如需帮助请致电客服热线95500",
+    ]
+    if dry_run:
+        return ReportOutcome(None, warnings, checklist, "", next_steps)
+    sealed = pii.seal_phone(phone)
+    number = await next_number(Prefix.REPORT, now)
+    async with in_transaction():
+        claim = await Claim.create(
+            report_number=number,
+            policy_id=policy.id,
+            customer_id=claimant,
+            loss_type=report.loss_type,
+            loss_at=loss_at,
+            loss_location=location,
+            description=description,
+            channel=report.channel,
+            contact_name=contact_name,
+            contact_phone_encrypted=sealed.encrypted,
+            contact_phone_masked=sealed.masked,
+            status=S.REPORTED,
+            late_report=late,
+            late_reason=late_reason if late else None,
+            possible_duplicate=duplicate,
+        )
+        await add_to_timeline(claim, actor, "report", None, S.REPORTED, "报案已受理")
+        await announce(claim, "claim.reported")
+        if any(document["required"] for document in checklist):
+            missing = "、".join(d["name"] for d in checklist if d["required"])
+            claim = await transition(
+                claim,
+                None,
+                to=S.DOCUMENTS_PENDING,
+                action="await_documents",
+                note=f"请上传：{missing}",
+                event_type=None,  # part of the report, announced above
+            )
+    confirmation = f"您的报案已受理，报案号{number}。" + (
+        "因超过报案时限，我们会结合您说明的原因处理。" if late else ""
+    )
+    return ReportOutcome(claim, warnings, checklist, confirmation, next_steps)
+
+
+async def missing_documents(claim: Claim, checklist: list[dict[str, Any]]) -> list[str]:
+    """Required checklist items with no document yet."""
+    provided = set(
+        await ClaimDocument.filter(claim_id=claim.id).values_list("checklist_code", flat=True)
+    )
+    return [d["name"] for d in checklist if d["required"] and d["code"] not in provided]
+
+
+async def claim_checklist(claim: Claim) -> list[dict[str, Any]]:
+    policy = await Policy.get(id=claim.policy_id).select_related("product")
+    for loss_type in policy.product.loss_types:
+        if loss_type["code"] == claim.loss_type:
+            return checklist_of(loss_type)
+    return []

@@ -1,0 +1,120 @@
+"""Review: the customer submits, withdraws or supplements; staff assign the claim, ask
+once for more information and keep investigation notes."""
+
+from __future__ import annotations
+
+import uuid
+
+from models.claims import Claim, InvestigationNote
+from models.staff import StaffRole, StaffUser
+from workflows.access import Actor
+from workflows.claims.reporting import claim_checklist, missing_documents
+from workflows.claims.rules import A, ClaimError, ClaimErrorCode, S, required_text, utc_now
+from workflows.claims.state import load_claim, transition
+
+
+async def submit_claim(actor: Actor, claim_id: uuid.UUID, explanation: str | None) -> Claim:
+    """The customer submits: with the checklist complete, or explaining what is missing."""
+    claim = await load_claim(actor, claim_id, A.SUBMIT)
+    missing = await missing_documents(claim, await claim_checklist(claim))
+    explanation = (explanation or "").strip() or None
+    if missing and explanation is None:
+        raise ClaimError(
+            ClaimErrorCode.DOCUMENTS_MISSING,
+            f"还缺少：{'、'.join(missing)}。请补齐材料，或说明暂时无法提供的原因",
+            "explanation",
+        )
+    return await transition(
+        claim,
+        actor,
+        to=S.SUBMITTED,
+        action="submit",
+        note="理赔申请已提交，等待审核",
+        submitted_at=utc_now(),
+        missing_documents_explanation=explanation,
+    )
+
+
+async def withdraw_claim(actor: Actor, claim_id: uuid.UUID, reason: str | None) -> Claim:
+    claim = await load_claim(actor, claim_id, A.WITHDRAW)
+    note = "客户已撤案" + (f"：{reason.strip()}" if reason and reason.strip() else "")
+    return await transition(claim, actor, to=S.WITHDRAWN, action="withdraw", note=note)
+
+
+async def supplement_documents(actor: Actor, claim_id: uuid.UUID, note: str) -> Claim:
+    """The customer answers a request for more information; review resumes."""
+    claim = await load_claim(actor, claim_id, A.SUPPLEMENT)
+    text = required_text(note, "note", 2000)
+    return await transition(
+        claim, actor, to=S.UNDER_REVIEW, action="supplement", note=f"客户已补充：{text}"
+    )
+
+
+async def assign_claim(
+    actor: Actor, claim_id: uuid.UUID, adjuster_id: uuid.UUID, expected_version: int
+) -> Claim:
+    """Give a submitted claim to an adjuster; review starts."""
+    claim = await load_claim(actor, claim_id, A.ASSIGN)
+    adjuster = await StaffUser.get_or_none(id=adjuster_id, is_active=True)
+    if adjuster is None or adjuster.role not in (StaffRole.ADJUSTER, StaffRole.SUPERVISOR):
+        raise ClaimError(ClaimErrorCode.NOT_AN_ADJUSTER, "请选择理赔人员", "adjusterId")
+    if claim.status is S.SUBMITTED:
+        return await transition(
+            claim,
+            actor,
+            to=S.UNDER_REVIEW,
+            action="assign",
+            note="案件已进入审核",
+            expected_version=expected_version,
+            assignee_id=adjuster.id,
+        )
+    if claim.status not in (S.UNDER_REVIEW, S.MORE_INFO_REQUESTED):
+        raise ClaimError(ClaimErrorCode.ILLEGAL_TRANSITION, "当前状态不能分配案件")
+    return await transition(
+        claim,
+        actor,
+        action="reassign",
+        note="案件已转交其他理赔人员",
+        expected_version=expected_version,
+        event_type=None,  # an internal hand-over: on the timeline, not a notification
+        assignee_id=adjuster.id,
+    )
+
+
+async def request_more_info(
+    actor: Actor, claim_id: uuid.UUID, items: list[str], reason: str, expected_version: int
+) -> Claim:
+    """Once per claim, with one complete list and a reason, both shown to the customer."""
+    claim = await load_claim(actor, claim_id, A.REQUEST_INFO)
+    if claim.more_info_requested_at is not None:
+        raise ClaimError(
+            ClaimErrorCode.MORE_INFO_ALREADY_REQUESTED, "补充材料只能一次性提出", "items"
+        )
+    wanted = [item.strip() for item in items if item.strip()]
+    if not wanted:
+        raise ClaimError(ClaimErrorCode.REQUIRED, "请列出需要补充的全部材料", "items")
+    why = required_text(reason, "reason", 1000)
+    listed = "、".join(wanted)
+    return await transition(
+        claim,
+        actor,
+        to=S.MORE_INFO_REQUESTED,
+        action="request_more_info",
+        note=f"请补充：{listed}。原因：{why}",
+        expected_version=expected_version,
+        event_type="claim.documents_missing",
+        event_extra={"missing": listed},
+        more_info_requested_at=utc_now(),
+        more_info_items=wanted,
+        more_info_reason=why,
+    )
+
+
+async def add_note(actor: Actor, claim_id: uuid.UUID, text: str) -> InvestigationNote:
+    claim = await load_claim(actor, claim_id, A.ADD_NOTE)
+    if claim.status is S.CLOSED:
+        raise ClaimError(ClaimErrorCode.ILLEGAL_TRANSITION, "已结案的案件只读")
+    assert actor.subject_id is not None
+    return await InvestigationNote.create(
+        claim_id=claim.id, author_id=actor.subject_id, text=required_text(text, "text", 5000)
+    )

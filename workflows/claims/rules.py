@@ -1,0 +1,227 @@
+"""The rules of a claim's life, as data: which status may follow which, who may do what,
+the error codes, and the regulatory clocks (a decision is due 30 days after a complete
+submission, payment 10 days after the decision, a rejection notice within 3 days of
+deciding to reject). ``overdue_claims`` and ``clocks`` are one definition of "overdue"
+for the staff queue's filter and for the clocks shown on a claim.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from tortoise.expressions import Q
+
+from models.claims import Claim, ClaimStatus, RejectionReason, ReportChannel
+from workflows.access import Permission
+from workflows.errors import DomainError
+
+S = ClaimStatus
+DECISION_DUE = timedelta(days=30)
+PAYMENT_DUE = timedelta(days=10)
+REJECTION_NOTICE_DUE = timedelta(days=3)
+STAFF_QUEUE = "staff:claim-queue"
+
+TRANSITIONS: dict[ClaimStatus, frozenset[ClaimStatus]] = {
+    S.REPORTED: frozenset({S.DOCUMENTS_PENDING, S.SUBMITTED, S.WITHDRAWN}),
+    S.DOCUMENTS_PENDING: frozenset({S.SUBMITTED, S.WITHDRAWN}),
+    S.SUBMITTED: frozenset({S.UNDER_REVIEW, S.WITHDRAWN}),
+    S.UNDER_REVIEW: frozenset(
+        {S.MORE_INFO_REQUESTED, S.APPROVED, S.PARTIALLY_APPROVED, S.REJECTED, S.WITHDRAWN}
+    ),
+    S.MORE_INFO_REQUESTED: frozenset({S.UNDER_REVIEW, S.WITHDRAWN}),
+    S.APPROVED: frozenset({S.PAYING}),
+    S.PARTIALLY_APPROVED: frozenset({S.PAYING}),
+    S.REJECTED: frozenset({S.CLOSED}),
+    S.PAYING: frozenset({S.PAID}),
+    S.PAID: frozenset({S.CLOSED}),
+    S.WITHDRAWN: frozenset({S.CLOSED}),
+    S.CLOSED: frozenset(),
+}
+DECIDED = frozenset({S.APPROVED, S.PARTIALLY_APPROVED, S.REJECTED})
+# Decided with money to pay: the payment clock runs (until paid) from the decision.
+PAYABLE = frozenset({S.APPROVED, S.PARTIALLY_APPROVED, S.PAYING, S.PAID, S.CLOSED})
+CUSTOMER_CHANNELS = frozenset({ReportChannel.APP, ReportChannel.MINI_PROGRAM, ReportChannel.WEB})
+
+STATUS_NAMES = {
+    S.REPORTED: "已报案",
+    S.DOCUMENTS_PENDING: "待提交材料",
+    S.SUBMITTED: "已提交",
+    S.UNDER_REVIEW: "审核中",
+    S.MORE_INFO_REQUESTED: "待补充材料",
+    S.APPROVED: "审核通过",
+    S.PARTIALLY_APPROVED: "部分通过",
+    S.REJECTED: "拒赔",
+    S.PAYING: "赔款支付中",
+    S.PAID: "已支付",
+    S.CLOSED: "已结案",
+    S.WITHDRAWN: "已撤案",
+}
+REJECTION_NAMES = {
+    RejectionReason.NOT_COVERED: "不属于保险责任",
+    RejectionReason.OUTSIDE_POLICY_PERIOD: "事故不在保险期间内",
+    RejectionReason.EXCLUSION_APPLIES: "属于责任免除情形",
+    RejectionReason.INSUFFICIENT_EVIDENCE: "证明材料不足以确认损失",
+    RejectionReason.FRAUD_SUSPECTED: "材料存在重大疑点",
+    RejectionReason.BELOW_DEDUCTIBLE: "损失金额未超过免赔额",
+}
+
+
+class ClaimErrorCode(StrEnum):
+    POLICY_NOT_FOUND = "POLICY_NOT_FOUND"
+    NOT_IN_FORCE = "NOT_IN_FORCE"
+    LOSS_TYPE_NOT_COVERED = "LOSS_TYPE_NOT_COVERED"
+    LOSS_IN_FUTURE = "LOSS_IN_FUTURE"
+    LATE_REPORT_REASON_REQUIRED = "LATE_REPORT_REASON_REQUIRED"
+    CHANNEL_NOT_ALLOWED = "CHANNEL_NOT_ALLOWED"
+    INVALID_PHONE = "INVALID_PHONE"
+    REQUIRED = "REQUIRED"
+    TOO_LONG = "TOO_LONG"
+    CLAIM_NOT_FOUND = "CLAIM_NOT_FOUND"
+    ILLEGAL_TRANSITION = "ILLEGAL_TRANSITION"
+    CONFLICT = "CONFLICT"
+    DOCUMENTS_MISSING = "DOCUMENTS_MISSING"
+    MORE_INFO_ALREADY_REQUESTED = "MORE_INFO_ALREADY_REQUESTED"
+    INVALID_LINES = "INVALID_LINES"
+    NOTHING_APPROVED = "NOTHING_APPROVED"
+    NO_PENDING_DECISION = "NO_PENDING_DECISION"
+    NOT_AN_ADJUSTER = "NOT_AN_ADJUSTER"
+    INVALID_AMOUNT = "INVALID_AMOUNT"
+    TOO_MANY_FILES = "TOO_MANY_FILES"
+    INVALID_CHECKLIST_ITEM = "INVALID_CHECKLIST_ITEM"
+    EMPTY_FILE = "EMPTY_FILE"
+    FILE_TOO_LARGE = "FILE_TOO_LARGE"
+    UNSUPPORTED_TYPE = "UNSUPPORTED_TYPE"
+    NOT_A_PDF = "NOT_A_PDF"
+    TOO_MANY_PIXELS = "TOO_MANY_PIXELS"
+    CORRUPT_IMAGE = "CORRUPT_IMAGE"
+    NOT_ALLOWED = "NOT_ALLOWED"
+    PROVIDER_NOT_CONFIGURED = "PROVIDER_NOT_CONFIGURED"
+    PAYOUT_ACCOUNT_MISSING = "PAYOUT_ACCOUNT_MISSING"
+    PAYOUT_IN_PROGRESS = "PAYOUT_IN_PROGRESS"
+    NO_PENDING_PAYOUT = "NO_PENDING_PAYOUT"
+    SECOND_PERSON_REQUIRED = "SECOND_PERSON_REQUIRED"
+
+
+class ClaimError(DomainError):
+    codes = ClaimErrorCode
+
+
+class ClaimAction(StrEnum):
+    """Everything anyone does to a claim; each names who may do it in the tables below."""
+
+    VIEW = "VIEW"
+    SUBMIT = "SUBMIT"
+    WITHDRAW = "WITHDRAW"
+    SUPPLEMENT = "SUPPLEMENT"
+    UPLOAD_DOCUMENTS = "UPLOAD_DOCUMENTS"
+    CHOOSE_PAYOUT_ACCOUNT = "CHOOSE_PAYOUT_ACCOUNT"
+    ASSIGN = "ASSIGN"
+    REQUEST_INFO = "REQUEST_INFO"
+    ADD_NOTE = "ADD_NOTE"
+    DECIDE = "DECIDE"
+    APPROVE_DECISION = "APPROVE_DECISION"
+    REJECT = "REJECT"
+    RECORD_PAYMENT = "RECORD_PAYMENT"
+    START_PAYOUT = "START_PAYOUT"
+    APPROVE_PAYOUT = "APPROVE_PAYOUT"  # four eyes: another account than the claimant's
+    CLOSE = "CLOSE"
+    ARCHIVE = "ARCHIVE"
+
+
+class ClaimRole(StrEnum):
+    """What a customer is to a claim they can see."""
+
+    CLAIMANT = "CLAIMANT"  # reported it, and is paid by it
+    HOLDER = "HOLDER"  # holds the policy the claim is on (sees it, acts only as claimant)
+
+
+A = ClaimAction
+CUSTOMER_MAY: dict[ClaimAction, frozenset[ClaimRole]] = {
+    A.VIEW: frozenset({ClaimRole.CLAIMANT, ClaimRole.HOLDER}),
+    A.SUBMIT: frozenset({ClaimRole.CLAIMANT}),
+    A.WITHDRAW: frozenset({ClaimRole.CLAIMANT}),
+    A.SUPPLEMENT: frozenset({ClaimRole.CLAIMANT}),
+    A.UPLOAD_DOCUMENTS: frozenset({ClaimRole.CLAIMANT}),
+    # Whose money it is says where it goes: never the holder of someone else's claim.
+    A.CHOOSE_PAYOUT_ACCOUNT: frozenset({ClaimRole.CLAIMANT}),
+}
+STAFF_MAY: dict[ClaimAction, Permission] = {
+    A.VIEW: Permission.CLAIM_READ,
+    A.UPLOAD_DOCUMENTS: Permission.CLAIM_REPORT,  # documents brought to the counter
+    A.ASSIGN: Permission.CLAIM_ASSIGN,
+    A.REQUEST_INFO: Permission.CLAIM_REVIEW,
+    A.ADD_NOTE: Permission.CLAIM_REVIEW,
+    A.DECIDE: Permission.CLAIM_REVIEW,
+    A.APPROVE_DECISION: Permission.CLAIM_APPROVE_ABOVE_LIMIT,
+    A.REJECT: Permission.CLAIM_REVIEW,
+    A.RECORD_PAYMENT: Permission.CLAIM_PAY,
+    A.START_PAYOUT: Permission.CLAIM_PAY,
+    A.APPROVE_PAYOUT: Permission.CLAIM_PAY,  # and never the proposer (payouts workflow)
+    A.CLOSE: Permission.CLAIM_REVIEW,
+    A.ARCHIVE: Permission.CLAIM_READ,
+}
+
+
+class ClaimWarning(StrEnum):
+    """Accepted, but flagged: staff see it, and the customer is told where relevant."""
+
+    LATE_REPORT = "LATE_REPORT"
+    POSSIBLE_DUPLICATE = "POSSIBLE_DUPLICATE"
+
+
+@dataclass
+class Clocks:
+    decision_due_at: datetime | None = None
+    payment_due_at: datetime | None = None
+    rejection_notice_due_at: datetime | None = None
+    overdue: list[str] = field(default_factory=list)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def required_text(value: str, field_name: str, limit: int) -> str:
+    value = value.strip()
+    if not value:
+        raise ClaimError(ClaimErrorCode.REQUIRED, "此项为必填项", field_name)
+    if len(value) > limit:
+        raise ClaimError(ClaimErrorCode.TOO_LONG, f"不能超过{limit}个字", field_name)
+    return value
+
+
+def clocks(claim: Claim, now: datetime | None = None) -> Clocks:
+    now = now or utc_now()
+    result = Clocks()
+    if claim.submitted_at is not None:
+        result.decision_due_at = claim.submitted_at + DECISION_DUE
+        undecided = claim.decided_at is None and claim.status not in (S.WITHDRAWN, S.CLOSED)
+        if undecided and now > result.decision_due_at:
+            result.overdue.append("DECISION")
+    if claim.decided_at is not None and claim.status in PAYABLE and claim.approved_amount > 0:
+        result.payment_due_at = claim.decided_at + PAYMENT_DUE
+        if claim.paid_at is None and now > result.payment_due_at:
+            result.overdue.append("PAYMENT")
+    if claim.status is S.REJECTED or claim.rejection_reason is not None:
+        assert claim.decided_at is not None
+        result.rejection_notice_due_at = claim.decided_at + REJECTION_NOTICE_DUE
+    return result
+
+
+def overdue_claims(now: datetime | None = None) -> Q:
+    """Claims with a clock run out: the filter form of ``clocks(claim).overdue``."""
+    now = now or utc_now()
+    decision = Q(
+        submitted_at__lt=now - DECISION_DUE,
+        decided_at=None,
+        status__not_in=[S.WITHDRAWN, S.CLOSED],
+    )
+    payment = Q(
+        decided_at__lt=now - PAYMENT_DUE,
+        paid_at=None,
+        approved_amount__gt=0,
+        status__in=list(PAYABLE),
+    )
+    return decision | payment

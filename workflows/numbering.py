@@ -1,0 +1,39 @@
+"""Readable business numbers (报案号 BA…, order PO…, refund RF…, transfer TF…): a prefix,
+the local day (Asia/Shanghai) and a per-day sequence, e.g. ``BA20261129000042``.
+
+One counter row per prefix and day; the increment holds the row until its transaction
+commits, so concurrent callers never share a number.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+from models.claims import DailySequence
+from models.clock import local_date
+
+
+class Prefix(StrEnum):
+    """What a number names; the prefix is printed on letters and receipts."""
+
+    REPORT = "BA"  # a reported loss, and the claim it becomes (报案号)
+    ORDER = "PO"  # a premium payment order
+    REFUND = "RF"  # a premium refund
+    TRANSFER = "TF"  # a claim payout transfer
+
+
+async def next_number(prefix: Prefix, now: datetime | None = None) -> str:
+    """The next number of ``prefix`` for the local day of ``now``."""
+    day = local_date(now or datetime.now(UTC)).strftime("%Y%m%d")
+    with contextlib.suppress(IntegrityError):  # created concurrently: fine
+        await DailySequence.get_or_create(prefix=prefix.value, day=day)
+    async with in_transaction():  # the update holds the row until commit
+        await DailySequence.filter(prefix=prefix.value, day=day).update(value=F("value") + 1)
+        row = await DailySequence.get(prefix=prefix.value, day=day)
+    return f"{prefix.value}{day}{row.value:06d}"
