@@ -1,0 +1,89 @@
+"""Settings from the environment (prefix ``ANXIN_``), validated once at start-up.
+
+Grouped per concern, one module each (runtime, security, messaging, payments, claims);
+``Settings`` joins the groups under the same flat variable names. Each group is what
+its adapters and workflows are built from; none of them imports these settings.
+
+Development runs with no settings at all: SQLite file, in-process bus, console SMS and
+fixed development secrets. Production refuses to start without real secrets, so a
+forgotten variable cannot ship a guessable signing key.
+"""
+
+from __future__ import annotations
+
+from pydantic import model_validator
+from pydantic_settings import SettingsConfigDict
+
+from api.settings.claims import ClaimSettings, StorageBackend
+from api.settings.messaging import MessagingSettings, SmsProvider
+from api.settings.payments import PaymentSettings
+from api.settings.runtime import Environment, RuntimeSettings
+from api.settings.security import (
+    DEV_PII_KEY,
+    DEV_PII_KEY_BYTES,
+    DEV_PLACEHOLDER,
+    RateSetting,
+    SecuritySettings,
+)
+
+__all__ = [
+    "DEV_PII_KEY",
+    "DEV_PLACEHOLDER",
+    "Environment",
+    "RateSetting",
+    "Settings",
+    "SmsProvider",
+    "StorageBackend",
+]
+
+
+class Settings(
+    RuntimeSettings, SecuritySettings, MessagingSettings, PaymentSettings, ClaimSettings
+):
+    """Every knob of the gateway; the README has the same list as a table."""
+
+    model_config = SettingsConfigDict(env_prefix="ANXIN_", extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_origins(cls, data: object) -> object:
+        if isinstance(data, dict):
+            for name in ("cors_origins", "trusted_proxies"):
+                if isinstance(data.get(name), str):
+                    data[name] = [o.strip() for o in data[name].split(",") if o.strip()]
+        return data
+
+    @model_validator(mode="after")
+    def _refuse_insecure_production(self) -> Settings:
+        ring = self.pii_keyring  # validates the key ring in every environment
+        try:
+            self.trusted_proxy_networks  # noqa: B018 - validates the list
+        except ValueError as exc:
+            raise ValueError(f"ANXIN_TRUSTED_PROXIES: {exc}") from None
+        if self.storage_backend is StorageBackend.S3 and not (
+            self.s3_endpoint_url and self.s3_bucket and self.s3_access_key_id
+        ):
+            raise ValueError("ANXIN_STORAGE_BACKEND=s3 needs the ANXIN_S3_* settings")
+        if self.sms_provider is SmsProvider.ALIYUN and not (
+            self.aliyun_access_key_id and self.aliyun_sms_login_template
+        ):
+            raise ValueError("ANXIN_SMS_PROVIDER=aliyun needs the ALIYUN_* settings")
+        if self.env is not Environment.PRODUCTION:
+            return self
+        for name in ("secret_key", "lookup_key"):
+            value = getattr(self, name).get_secret_value()
+            if DEV_PLACEHOLDER in value or len(value) < 32:
+                raise ValueError(f"ANXIN_{name.upper()} must be a real secret of 32+ characters")
+        if DEV_PII_KEY_BYTES in ring.values():
+            raise ValueError("ANXIN_PII_KEYS must not contain the development key")
+        if self.sms_provider is SmsProvider.CONSOLE:
+            raise ValueError("ANXIN_SMS_PROVIDER=console only works in development")
+        if "*" in self.cors_origins:
+            raise ValueError("ANXIN_CORS_ORIGINS must list origins, not *")
+        if self.database_url.startswith("sqlite"):
+            raise ValueError("ANXIN_DATABASE_URL must name PostgreSQL in production")
+        return self
+
+    @property
+    def introspection_enabled(self) -> bool:
+        return self.is_development if self.introspection is None else self.introspection

@@ -1,0 +1,26 @@
+"""Money: Alipay and WeChat Pay merchant credentials; a provider whose id is empty is off."""
+
+from __future__ import annotations
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings
+
+
+class PaymentSettings(BaseSettings):
+    # Alipay (the app's payment method); empty app id: off.
+    alipay_gateway_url: str = "https://openapi.alipay.com/gateway.do"
+    alipay_app_id: str = ""
+    alipay_seller_id: str = ""  # the 2088… partner id notifications name
+    alipay_app_private_key: SecretStr = SecretStr("")  # PKCS#1 or PKCS#8 PEM
+    alipay_public_key: SecretStr = SecretStr("")  # Alipay's public key (PEM or base64)
+
+    # WeChat Pay API v3 (the mini-program's payment method); empty merchant id: off.
+    wechatpay_base_url: str = "https://api.mch.weixin.qq.com"
+    wechatpay_merchant_id: str = ""
+    wechatpay_merchant_serial_no: str = ""
+    wechatpay_private_key: SecretStr = SecretStr("")  # the merchant API key (PEM)
+    wechatpay_apiv3_key: SecretStr = SecretStr("")  # decrypts callback resources
+    wechatpay_platform_public_key: SecretStr = SecretStr("")  # verifies WeChat's signatures
+    wechatpay_platform_serial_no: str = ""
+    wechatpay_insurance_filing_no: str = ""  # 保险产品备案编号, reported with claim transfers
+    wechatpay_insurance_product_name: str = ""  # 保险名称, reported with claim transfers
