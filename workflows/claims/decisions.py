@@ -134,18 +134,22 @@ async def _finish_decision(
         to=to,
         action="decide",
         note=f"{decision}，核定赔款{approved}元",
-        event_type="claim.decided",
-        event_extra={"decision": f"{decision}{approved}元"},
+        event_type=None,  # announced once, below, with the status the customer will see
         decided_at=utc_now(),
         approved_amount=approved,
         pending_approval=False,
     )
+    announced = f"{decision}{approved}元"
+    if not claim.payout_account:
+        announced += "，请在App中选择收款账户"
     return await transition(
         claim,
         None,
         to=S.PAYING,
         action="start_payout",
         note="赔款支付中",
+        event_type="claim.decided",
+        event_extra={"decision": announced},
     )
 
 
