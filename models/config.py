@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from models import MODEL_MODULES, transaction_safety
+from models import MODEL_MODULES, sqlite_times, transaction_safety
 
 DEFAULT_DATABASE_URL = "sqlite://data/anxin.sqlite3"  # the embedded default
 
@@ -15,6 +15,7 @@ DEFAULT_DATABASE_URL = "sqlite://data/anxin.sqlite3"  # the embedded default
 def tortoise_config(database_url: str) -> dict[str, Any]:
     transaction_safety.install()  # transactions that survive a dropped connection
     if database_url.startswith("sqlite://"):
+        sqlite_times.install()  # times compared as UTC text
         path = database_url.removeprefix("sqlite://")
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)

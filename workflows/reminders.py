@@ -9,7 +9,7 @@ the day before).
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from models.clock import SHANGHAI, local_date, local_today
 from models.ids import global_id
@@ -42,9 +42,13 @@ def _installment_payload(installment: PremiumInstallment) -> dict[str, str]:
 
 async def premium_reminders(today: date) -> int:
     sent = 0
+    # The term, not only the status: a policy that ended overnight may still say LAPSED
+    # until the status job has run, and its premiums are no longer owed.
+    day_starts = datetime.combine(today, time(0), SHANGHAI).astimezone(UTC)
     unpaid = PremiumInstallment.filter(
         paid_at=None,
         policy__status__in=[PolicyStatus.ACTIVE, PolicyStatus.LAPSED],
+        policy__ends_at__gt=day_starts,
         due_date__lte=today + timedelta(days=DUE_STAGES[-1][0]),
     ).select_related("policy")
     async for installment in unpaid:

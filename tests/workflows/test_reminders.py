@@ -77,3 +77,20 @@ async def test_expiry_reminders(services: Services) -> None:
     assert len(await ends_in(3)) == 2
     event = await OutboxEvent.filter(dedupe_key__endswith=":7d").first()
     assert event is not None and event.payload["days"] == "7"
+
+
+async def test_a_policy_whose_term_has_ended_gets_no_overdue_reminder(
+    services: Services,
+) -> None:
+    """Its status may still say LAPSED (or ACTIVE) until the status job runs: the term
+    decides, not the order in which the jobs ran at start."""
+    holder = await make_customer(services)
+    lapsed = await make_policy(services, holder, installments=1, status=PolicyStatus.LAPSED)
+    running = await make_policy(services, holder, installments=1, status=PolicyStatus.LAPSED)
+    await PremiumInstallment.all().update(paid_at=None, due_date=TODAY - timedelta(days=40))
+    await Policy.filter(id=lapsed.id).update(ends_at=shanghai(TODAY) - timedelta(seconds=1))
+    await Policy.filter(id=running.id).update(ends_at=shanghai(TODAY + timedelta(days=30)))
+    await run_reminders(TODAY)
+    assert [(e.event_type, e.payload["policy_number"]) for e in await OutboxEvent.all()] == [
+        ("premium.overdue", running.number)
+    ]
