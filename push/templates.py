@@ -40,6 +40,15 @@ TEMPLATES: dict[str, EventTemplate] = {
             "pages/claim/detail?id={claim_id}",
         ),
         EventTemplate(
+            "claim.reported_by_staff",
+            "报案已受理",
+            "您的报案{report_number}已受理。请在安心App或小程序“我的理赔”中上传：{documents}；"
+            "也可到柜面提交。",
+            "anxin://claims/{claim_id}",
+            "pages/claim/detail?id={claim_id}",
+            sms=True,
+        ),
+        EventTemplate(
             "claim.documents_missing",
             "请补充理赔材料",
             "理赔{claim_number}还需补充：{missing}。",

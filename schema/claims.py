@@ -688,6 +688,7 @@ class ClaimMutations:
                 report,
                 on_behalf_of=on_behalf,
                 dry_run=input.dry_run,
+                hotline=info.context.services.settings.service_hotline,
             )
         except flows.ClaimError as error:
             return ReportLossPayload(

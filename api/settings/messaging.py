@@ -27,6 +27,8 @@ class MessagingSettings(BaseSettings):
     wechat_app_id: str = ""
     wechat_app_secret: SecretStr = SecretStr("")
 
+    # The service number texts name ("如需帮助请致电…"); empty: they point to the app.
+    service_hotline: str = ""
     # The web page that answers a survey by its link token (e-mail visits link to it).
     survey_link_base: str = "https://m.anxin.example.cn/survey?token="
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from api.services import Services
 from models.auth import SubjectKind
-from models.claims import Claim, ClaimStatus
+from models.claims import Claim, ClaimStatus, ReportChannel
 from models.notifications import OutboxEvent
-from models.policies import Coverage
+from models.policies import Coverage, Policy
 from models.staff import StaffRole
-from tests.factories import make_claim, make_customer, make_policy, make_staff
+from tests.factories import make_claim, make_customer, make_policy, make_product, make_staff
 from workflows import claims
 from workflows.access import Actor
 
@@ -62,3 +63,55 @@ async def test_the_decision_asks_for_an_account_when_none_is_on_file(
     }
     assert asks[without.id] == "同意赔付2000.00元，请在App中选择收款账户"
     assert asks[chosen.id] == "同意赔付2000.00元"
+
+
+def _report(policy: Policy, channel: ReportChannel) -> claims.LossReport:
+    return claims.LossReport(
+        policy_id=policy.id,
+        loss_type="COLLISION",
+        loss_at=datetime.now(UTC) - timedelta(hours=2),
+        location="上海市浦东新区",
+        description="追尾",
+        channel=channel,
+        contact_name="张伟",
+        contact_phone="13800000001",
+    )
+
+
+async def test_a_phone_report_tells_the_customer_by_sms_what_to_upload(
+    services: Services,
+) -> None:
+    from push.templates import TEMPLATES
+
+    customer = await make_customer(services)
+    product = await make_product()
+    photos = {"code": "D01", "name": "事故现场照片", "required": True}
+    product.loss_types = [{"code": "COLLISION", "name": "碰撞", "documents": [photos]}]
+    await product.save()
+    policy = await make_policy(services, customer, product=product)
+    agent = await make_staff(StaffRole.AGENT)
+    staff = Actor(kind=SubjectKind.STAFF, subject_id=agent.id, role=StaffRole.AGENT)
+    outcome = await claims.report_loss(
+        services.pii, staff, _report(policy, ReportChannel.PHONE), on_behalf_of=customer.id
+    )
+    assert outcome.claim is not None
+    assert outcome.next_steps[0] == "报案号和材料清单已通过短信发送给客户"
+    event = await OutboxEvent.get(entity_id=str(outcome.claim.id))
+    assert event.event_type == "claim.reported_by_staff"
+    assert TEMPLATES[event.event_type].sms
+    text = TEMPLATES[event.event_type].body.format(**event.payload)
+    assert text == (
+        f"您的报案{outcome.claim.report_number}已受理。请在安心App或小程序“我的理赔”中上传："
+        "事故现场照片；也可到柜面提交。"
+    )
+
+
+async def test_the_hotline_is_a_setting_and_no_number_is_made_up(services: Services) -> None:
+    customer = await make_customer(services)
+    policy = await make_policy(services, customer)
+    me = Actor(kind=SubjectKind.CUSTOMER, subject_id=customer.id)
+    report = _report(policy, ReportChannel.APP)
+    plain = await claims.report_loss(services.pii, me, report, dry_run=True)
+    assert plain.next_steps[-1] == "如需帮助可在“我的理赔”中联系客服"
+    named = await claims.report_loss(services.pii, me, report, dry_run=True, hotline="400-820-0000")
+    assert named.next_steps[-1] == "如需帮助请致电客服热线400-820-0000"

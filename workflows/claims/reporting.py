@@ -75,10 +75,12 @@ async def report_loss(
     *,
     on_behalf_of: uuid.UUID | None = None,
     dry_run: bool = False,
+    hotline: str = "",
 ) -> ReportOutcome:
     """Check a report and, unless ``dry_run``, record it. Customers report through the
     app, mini-program or web; staff with CLAIM_REPORT record phone and counter reports
-    for the customer named in ``on_behalf_of``."""
+    for the customer named in ``on_behalf_of`` (who is then told by SMS what to upload).
+    ``hotline``: the service number the texts name (none: they point to the app)."""
     now = utc_now()
     if actor.is_customer:
         if report.channel not in CUSTOMER_CHANNELS:
@@ -140,11 +142,7 @@ async def report_loss(
     if duplicate:
         warnings.append(ClaimWarning.POSSIBLE_DUPLICATE)
     checklist = checklist_of(loss_type)
-    next_steps = [
-        "请在“我的理赔”中按清单上传理赔材料",
-        "材料齐全后提交理赔申请，我们将在30日内作出核定",
-        "如需帮助请致电客服热线95500",
-    ]
+    next_steps = _next_steps(actor, hotline)
     if dry_run:
         return ReportOutcome(None, warnings, checklist, "", next_steps)
     sealed = pii.seal_phone(phone)
@@ -168,21 +166,42 @@ async def report_loss(
             possible_duplicate=duplicate,
         )
         await add_to_timeline(claim, actor, "report", None, S.REPORTED, "报案已受理")
-        await announce(claim, "claim.reported")
+        required = "、".join(d["name"] for d in checklist if d["required"]) or "无"
+        if actor.is_customer:
+            await announce(claim, "claim.reported")
+        else:  # the customer may not use the app: told by SMS what to upload, and where
+            await announce(claim, "claim.reported_by_staff", {"documents": required})
         if any(document["required"] for document in checklist):
-            missing = "、".join(d["name"] for d in checklist if d["required"])
             claim = await transition(
                 claim,
                 None,
                 to=S.DOCUMENTS_PENDING,
                 action="await_documents",
-                note=f"请上传：{missing}",
+                note=f"请上传：{required}",
                 event_type=None,  # part of the report, announced above
             )
     confirmation = f"您的报案已受理，报案号{number}。" + (
         "因超过报案时限，我们会结合您说明的原因处理。" if late else ""
     )
     return ReportOutcome(claim, warnings, checklist, confirmation, next_steps)
+
+
+def _next_steps(actor: Actor, hotline: str) -> list[str]:
+    """What happens next, told to whoever made the report."""
+    help_line = "如需帮助可在“我的理赔”中联系客服"
+    if hotline:
+        help_line = f"如需帮助请致电客服热线{hotline}"
+    if actor.is_customer:
+        return [
+            "请在“我的理赔”中按清单上传理赔材料",
+            "材料齐全后提交理赔申请，我们将在30日内作出核定",
+            help_line,
+        ]
+    return [
+        "报案号和材料清单已通过短信发送给客户",
+        "客户可在App或小程序“我的理赔”中上传材料，也可到柜面提交",
+        "材料齐全后由客户提交；客户口头同意时，可由您代为提交并记录同意",
+    ]
 
 
 async def missing_documents(claim: Claim, checklist: list[dict[str, Any]]) -> list[str]:
