@@ -115,3 +115,21 @@ async def test_the_hotline_is_a_setting_and_no_number_is_made_up(services: Servi
     assert plain.next_steps[-1] == "如需帮助可在“我的理赔”中联系客服"
     named = await claims.report_loss(services.pii, me, report, dry_run=True, hotline="400-820-0000")
     assert named.next_steps[-1] == "如需帮助请致电客服热线400-820-0000"
+
+
+async def test_the_archive_shows_beijing_times(services: Services) -> None:
+    customer = await make_customer(services)
+    policy = await make_policy(services, customer)
+    loss_at = datetime(2026, 11, 20, 23, 30, tzinfo=UTC)  # 07:30 the next day in Beijing
+    claim = await make_claim(
+        customer, policy, ClaimStatus.CLOSED, loss_at=loss_at, closed_at=loss_at
+    )
+    await claims.state.add_to_timeline(
+        claim, None, "close", ClaimStatus.PAID, ClaimStatus.CLOSED, "案件已结案"
+    )
+    reader = await make_staff(StaffRole.ADJUSTER)
+    actor = Actor(kind=SubjectKind.STAFF, subject_id=reader.id, role=StaffRole.ADJUSTER)
+    archived = await claims.archive(actor, claim.id)
+    assert archived["claim"]["lossAt"] == "2026-11-21T07:30:00+08:00"
+    assert archived["claim"]["closedAt"] == "2026-11-21T07:30:00+08:00"
+    assert archived["timeline"][0]["at"].endswith("+08:00")

@@ -1,4 +1,5 @@
-"""The archive of a closed claim, for records and audits."""
+"""The archive of a closed claim, for records and audits; times in Beijing time, as the
+people reading it count them."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import uuid
 from typing import Any
 
 from models.claims import ClaimDocument, ClaimEvent, ClaimLine
+from models.clock import local_time
 from models.policies import Policy
 from workflows.access import Actor
 from workflows.claims.rules import A, ClaimError, ClaimErrorCode, S
@@ -28,7 +30,7 @@ async def archive(actor: Actor, claim_id: uuid.UUID) -> dict[str, Any]:
             "policyNumber": policy.number,
             "status": str(claim.status),
             "lossType": claim.loss_type,
-            "lossAt": claim.loss_at.isoformat(),
+            "lossAt": local_time(claim.loss_at).isoformat(),
             "lossLocation": claim.loss_location,
             "description": claim.description,
             "channel": str(claim.channel),
@@ -37,11 +39,11 @@ async def archive(actor: Actor, claim_id: uuid.UUID) -> dict[str, Any]:
             "paidAmount": f"{claim.paid_amount:.2f}",
             "payoutReference": claim.payout_reference,
             "rejectionReason": str(claim.rejection_reason) if claim.rejection_reason else None,
-            "closedAt": claim.closed_at.isoformat() if claim.closed_at else None,
+            "closedAt": local_time(claim.closed_at).isoformat() if claim.closed_at else None,
         },
         "timeline": [
             {
-                "at": e.created_at.isoformat(),
+                "at": local_time(e.created_at).isoformat(),
                 "actor": e.actor_kind,
                 "action": e.action,
                 "from": str(e.from_status) if e.from_status else None,
