@@ -131,8 +131,8 @@ TEMPLATES: dict[str, EventTemplate] = {
         EventTemplate(
             "policy.expiring",
             "保单即将到期",
-            "您的保单{policy_number}（{product_name}）将于{end_date}到期，还剩{days}天，"
-            "可在App内续保。",
+            "您的保单{policy_number}（{product_name}）将于{end_date}到期，还剩{days}天。"
+            "如需继续保障，请联系您的保险顾问或客服办理续保。",
             "anxin://policies/{policy_id}",
             "pages/policy/detail?id={policy_id}",
         ),
