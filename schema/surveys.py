@@ -74,6 +74,10 @@ class SurveyQuestion:
 class Survey:
     invitation_id: str = strawberry.field(description="Pass to `submitSurvey`.")
     title: str = strawberry.field(description="The survey's title.")
+    about: str | None = strawberry.field(
+        description="What it asks about, as the customer knows it (e.g. 理赔案件BA2026…); "
+        "null for a survey about the relationship as a whole."
+    )
     template_version: int = strawberry.field(description="The version the answers belong to.")
     questions: list[SurveyQuestion] = strawberry.field(description="The questions, in order.")
     expires_at: datetime = strawberry.field(description="Answer before this.")
@@ -85,6 +89,7 @@ async def survey_of(invitation: m.SurveyInvitation) -> Survey:
     return Survey(
         invitation_id=str(relay.GlobalID("SurveyInvitation", str(invitation.id))),
         title=template.title,
+        about=await flows.subject_title(invitation),
         template_version=template.version,
         questions=[
             SurveyQuestion(

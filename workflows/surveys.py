@@ -24,6 +24,7 @@ from tortoise.expressions import Q, Subquery
 from tortoise.functions import Count, Sum
 from tortoise.transactions import in_transaction
 
+from models.claims import Claim
 from models.clock import SHANGHAI
 from models.ids import global_id
 from models.pii import PiiCipher
@@ -250,6 +251,19 @@ async def invite(
     return invitation
 
 
+async def subject_title(invitation: SurveyInvitation) -> str | None:
+    """What the survey asks about, as the customer knows it: a claim by its report
+    number; None for surveys about the relationship as a whole."""
+    if invitation.subject_type == "claim":
+        numbers = await Claim.filter(id=invitation.subject_id).values_list(
+            "report_number", flat=True
+        )
+        return f"理赔案件{numbers[0]}" if numbers else None
+    if invitation.subject_type == "visit":
+        return "本次回访"
+    return None
+
+
 async def by_token(links: SurveyLinks, token: str) -> SurveyInvitation | None:
     """The invitation a link token opens: one we signed, or (made before tokens were
     derived) one whose random token's hash was stored."""
@@ -415,17 +429,24 @@ async def submit(
 ) -> SurveyResponse:
     """Record the answers once; a retry with the same answers returns the first result."""
     survey = await SurveyTemplate.get(id=invitation.template_id)
+    existing = await SurveyResponse.get_or_none(invitation_id=invitation.id)
+    if existing is not None:  # answered: only the very same answers are a retry
+        try:
+            same = answers_digest(validate(survey.questions, answers)) == existing.answers_hash
+        except SurveyError:
+            same = False
+        if not same:
+            raise SurveyError(SurveyErrorCode.ALREADY_ANSWERED, "该问卷已提交，感谢您的反馈")
+        return existing
     values = validate(survey.questions, answers)
     digest = answers_digest(values)
-    existing = await SurveyResponse.get_or_none(invitation_id=invitation.id)
-    if existing is None and invitation.expires_at <= datetime.now(UTC):
+    if invitation.expires_at <= datetime.now(UTC):
         raise SurveyError(SurveyErrorCode.EXPIRED, "问卷已过期，感谢您的关注")
-    if existing is None:
-        try:
-            async with in_transaction():
-                return await record(invitation, survey, values, channel)
-        except IntegrityError:  # answered at the same moment by another request
-            existing = await SurveyResponse.get(invitation_id=invitation.id)
+    try:
+        async with in_transaction():
+            return await record(invitation, survey, values, channel)
+    except IntegrityError:  # answered at the same moment by another request
+        existing = await SurveyResponse.get(invitation_id=invitation.id)
     if existing.answers_hash != digest:
         raise SurveyError(SurveyErrorCode.ALREADY_ANSWERED, "该问卷已提交，感谢您的反馈")
     return existing

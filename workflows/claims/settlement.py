@@ -55,22 +55,14 @@ async def mark_paid(
             await Coverage.filter(id=line.coverage_id).update(
                 used_amount=F("used_amount") + line.approved_amount
             )
-        # Asked right after the money arrives; closure asks about the whole claim.
-        await surveys.invite(
-            claim.customer_id,
-            "payout.received",
-            "claim",
-            str(claim.id),
-            "CLAIM_SERVICE",
-            staff_id=claim.assignee_id,
-        )
+        await _ask_about_the_service(claim, "payout.received")
     return claim
 
 
 async def close_claim(actor: Actor, claim_id: uuid.UUID, expected_version: int) -> Claim:
-    """Close a paid, rejected or withdrawn claim: read-only from now on. Asks the
-    customer for a rating and a follow-up visit (consumed by the surveys issue)."""
+    """Close a paid, rejected or withdrawn claim: read-only from now on."""
     claim = await load_claim(actor, claim_id, A.CLOSE)
+    paid = claim.status is S.PAID
     async with in_transaction():
         claim = await transition(
             claim,
@@ -82,14 +74,21 @@ async def close_claim(actor: Actor, claim_id: uuid.UUID, expected_version: int) 
             event_type="claim.closed",
             closed_at=utc_now(),
         )
-        product = await Policy.get(id=claim.policy_id).select_related("product")
-        await surveys.invite(
-            claim.customer_id,
-            "claim.closed",
-            "claim",
-            str(claim.id),
-            "CLAIM_SERVICE",
-            product_kind=str(product.product.kind),
-            staff_id=claim.assignee_id,
-        )
+        if not paid:  # a paid claim was asked about when the money arrived
+            await _ask_about_the_service(claim, "claim.closed")
     return claim
+
+
+async def _ask_about_the_service(claim: Claim, trigger: str) -> None:
+    """One claim-service survey per claim, when its outcome reaches the customer: the
+    money arrived, or the claim closed without payment (rejected, withdrawn)."""
+    product = await Policy.get(id=claim.policy_id).select_related("product")
+    await surveys.invite(
+        claim.customer_id,
+        trigger,
+        "claim",
+        str(claim.id),
+        "CLAIM_SERVICE",
+        product_kind=str(product.product.kind),
+        staff_id=claim.assignee_id,
+    )
