@@ -221,11 +221,12 @@ PEOPLE = {
     "zhangjianguo": DemoPerson("张建国", None, id_number("110105", "19580402", "331")),
 }
 
-STAFF = [
-    ("agent.li", "李明", StaffRole.AGENT),
-    ("adjuster.wang", "王强", StaffRole.ADJUSTER),
-    ("supervisor.zhao", "赵敏", StaffRole.SUPERVISOR),
-    ("admin", "系统管理员", StaffRole.ADMIN),
+STAFF = [  # username, name, role, team
+    ("agent.li", "李明", StaffRole.AGENT, "客户服务部"),
+    ("adjuster.wang", "王强", StaffRole.ADJUSTER, "理赔一组"),
+    ("adjuster.sun", "孙丽", StaffRole.ADJUSTER, "理赔二组"),
+    ("supervisor.zhao", "赵敏", StaffRole.SUPERVISOR, "理赔一组"),
+    ("admin", "系统管理员", StaffRole.ADMIN, None),
 ]
 
 
@@ -499,11 +500,12 @@ async def seed(settings: Settings, pii: PiiCipher) -> None:
             number = f"AX{kind}{today:%Y}{index:06d}"
             await _policy(pii, spec, number, products, customers, today)
         password_hash = await asyncio.to_thread(hash_password, DEMO_STAFF_PASSWORD)
-        for username, display_name, role in STAFF:
+        for username, display_name, role, team in STAFF:
             await StaffUser.create(
                 username=username,
                 display_name=display_name,
                 role=role,
+                team=team,
                 password_hash=password_hash,
             )
 
@@ -514,7 +516,7 @@ def demo_accounts() -> str:
         if person.phone:
             lines.append(f"  {person.phone}  {person.name}")
     lines.append(f"Demo staff (password {DEMO_STAFF_PASSWORD}):")
-    lines.extend(f"  {username:<16} {name}  {role.value}" for username, name, role in STAFF)
+    lines.extend(f"  {username:<16} {name}  {role.value}" for username, name, role, _team in STAFF)
     return "\n".join(lines)
 
 

@@ -40,6 +40,7 @@ from schema.permissions import IsAuthenticated
 from schema.policies.queries import PolicyQueries
 from schema.rules import OneCostlyMutationPerRequest
 from schema.scalars import SCALARS
+from schema.staff import StaffQueries
 from schema.survey_exchange import SurveyExchangeMutations
 from schema.surveys import SurveyMutations, SurveyQueries
 from schema.visits import VisitMutations, VisitQueries
@@ -55,6 +56,7 @@ class Query(
     NotificationQueries,
     SurveyQueries,
     VisitQueries,
+    StaffQueries,
 ):
     @strawberry.field(
         description="Any object by its global ID; null if it does not exist or you may not see it.",

@@ -38,6 +38,8 @@ class StaffMember(relay.Node):
     username: str = strawberry.field(description="Login name.")
     display_name: str = strawberry.field(description="Name shown to colleagues and customers.")
     role: StaffRole = strawberry.field(description="The role, which grants the permissions.")
+    team: str | None = strawberry.field(description="The team (e.g. 理赔一组), if any.")
+    active: bool = strawberry.field(description="False once the account is disabled.")
 
     @classmethod
     def from_model(cls, model: StaffUser) -> StaffMember:
@@ -46,6 +48,8 @@ class StaffMember(relay.Node):
             username=model.username,
             display_name=model.display_name,
             role=model.role,
+            team=model.team,
+            active=model.is_active,
         )
 
 
