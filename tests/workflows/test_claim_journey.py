@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
+
 from api.services import Services
 from models.auth import SubjectKind
-from models.claims import Claim, ClaimStatus, ReportChannel
+from models.claims import Claim, ClaimEvent, ClaimStatus, ReportChannel
 from models.notifications import OutboxEvent
 from models.policies import Coverage, Policy
 from models.staff import StaffRole
@@ -133,3 +135,33 @@ async def test_the_archive_shows_beijing_times(services: Services) -> None:
     assert archived["claim"]["lossAt"] == "2026-11-21T07:30:00+08:00"
     assert archived["claim"]["closedAt"] == "2026-11-21T07:30:00+08:00"
     assert archived["timeline"][0]["at"].endswith("+08:00")
+
+
+async def test_staff_submit_for_the_customer_only_with_their_consent_recorded(
+    services: Services,
+) -> None:
+    customer = await make_customer(services)
+    policy = await make_policy(services, customer)
+    claim = await make_claim(customer, policy, ClaimStatus.REPORTED)
+    agent = await make_staff(StaffRole.AGENT)
+    staff = Actor(kind=SubjectKind.STAFF, subject_id=agent.id, role=StaffRole.AGENT)
+    with pytest.raises(claims.ClaimError) as refused:
+        await claims.submit_claim(staff, claim.id, None)
+    assert (refused.value.code, refused.value.field) == (
+        claims.ClaimErrorCode.REQUIRED,
+        "customerConsent",
+    )
+    consent = "客户张伟12月1日来电口头同意"
+    submitted = await claims.submit_claim(staff, claim.id, None, consent=consent)
+    assert submitted.status is ClaimStatus.SUBMITTED
+    entry = await ClaimEvent.filter(claim_id=claim.id, action="submit").get()
+    assert (entry.actor_kind, entry.note) == (
+        "staff",
+        f"经客户同意，由工作人员代为提交（{consent}），等待审核",
+    )
+    adjuster = await make_staff(StaffRole.ADJUSTER)
+    reviewer = Actor(kind=SubjectKind.STAFF, subject_id=adjuster.id, role=StaffRole.ADJUSTER)
+    other = await make_claim(customer, policy, ClaimStatus.REPORTED)
+    with pytest.raises(claims.ClaimError) as not_theirs:
+        await claims.submit_claim(reviewer, other.id, None, consent=consent)
+    assert not_theirs.value.code is claims.ClaimErrorCode.NOT_ALLOWED

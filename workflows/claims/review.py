@@ -13,9 +13,17 @@ from workflows.claims.rules import A, ClaimError, ClaimErrorCode, S, required_te
 from workflows.claims.state import load_claim, transition
 
 
-async def submit_claim(actor: Actor, claim_id: uuid.UUID, explanation: str | None) -> Claim:
-    """The customer submits: with the checklist complete, or explaining what is missing."""
+async def submit_claim(
+    actor: Actor, claim_id: uuid.UUID, explanation: str | None, consent: str | None = None
+) -> Claim:
+    """The customer submits: with the checklist complete, or explaining what is missing.
+    Staff who took a phone or counter report may submit for the customer, with the
+    customer's spoken consent written down (``consent``: who agreed, when and how)."""
     claim = await load_claim(actor, claim_id, A.SUBMIT)
+    note = "理赔申请已提交，等待审核"
+    if actor.is_staff:
+        agreed = required_text(consent or "", "customerConsent", 500)
+        note = f"经客户同意，由工作人员代为提交（{agreed}），等待审核"
     missing = await missing_documents(claim, await claim_checklist(claim))
     explanation = (explanation or "").strip() or None
     if missing and explanation is None:
@@ -29,7 +37,7 @@ async def submit_claim(actor: Actor, claim_id: uuid.UUID, explanation: str | Non
         actor,
         to=S.SUBMITTED,
         action="submit",
-        note="理赔申请已提交，等待审核",
+        note=note,
         submitted_at=utc_now(),
         missing_documents_explanation=explanation,
     )

@@ -150,6 +150,7 @@ CUSTOMER_MAY: dict[ClaimAction, frozenset[ClaimRole]] = {
 STAFF_MAY: dict[ClaimAction, Permission] = {
     A.VIEW: Permission.CLAIM_READ,
     A.UPLOAD_DOCUMENTS: Permission.CLAIM_REPORT,  # documents brought to the counter
+    A.SUBMIT: Permission.CLAIM_REPORT,  # for the customer, with their consent recorded
     A.ASSIGN: Permission.CLAIM_ASSIGN,
     A.REQUEST_INFO: Permission.CLAIM_REVIEW,
     A.ADD_NOTE: Permission.CLAIM_REVIEW,
