@@ -1,32 +1,41 @@
 // GraphiQL for anxin, served from this gateway only (no CDN), with example operations.
+// One token serves every tab (anxin-session.js): a login in any tab is remembered, or
+// paste one from `anxin token` with the key button in the toolbar.
 (function () {
   const url = window.location.origin + window.location.pathname;
   const wsUrl = url.replace(/^http/, "ws");
-  const token = "<paste the accessToken from loginWithCode, or run: anxin token --phone 13800000001>";
-  const authHeaders = JSON.stringify({ Authorization: "Bearer " + token }, null, 2);
+  const session = AnxinSession.store(window.sessionStorage);
+  // Unique per page load: running a tab again is a retry (same answer), reloading the
+  // page starts new requests.
+  const run = Date.now().toString(36);
+  const hoursAgo = (hours) => new Date(Date.now() - hours * 3600 * 1000).toISOString();
+  const json = (value) => JSON.stringify(value, null, 2);
 
   const tabs = [
     {
-      query: `# 1. Customer login by SMS code (in development the code is printed on the
-#    server console). Run requestLoginCode, then loginWithCode with the code.
-mutation RequestCode {
-  requestLoginCode(input: { phone: "13800000001" }) {
+      query: `# 1. 登录 Customer login by SMS code. In development the code is printed on the
+#    server console ([anxin dev sms] … 登录验证码 482913). Run RequestCode, put the
+#    code in Variables, run Login: every tab then sends its token (the key button
+#    in the toolbar shows, replaces or clears it).
+mutation RequestCode($phone: String!) {
+  requestLoginCode(input: { phone: $phone }) {
     phone
     resendAfterSeconds
     errors { field message code }
   }
 }
 
-mutation Login {
-  loginWithCode(input: { phone: "13800000001", code: "000000" }) {
+mutation Login($phone: String!, $code: String!) {
+  loginWithCode(input: { phone: $phone, code: $code }) {
     session { accessToken refreshToken accessTokenExpiresAt viewer { customer { name phone } } }
     errors { field message code }
   }
 }
 `,
+      variables: json({ phone: "13800000001", code: "the 6 digits printed on the server console" }),
     },
     {
-      query: `# 2. My policies (保单查询). Put a token in the Headers tab below.
+      query: `# 2. 保单查询 My policies (customer token: log in in tab 1).
 query MyPolicies {
   myPolicies(first: 10, filter: { status: ACTIVE }) {
     totalCount
@@ -52,34 +61,50 @@ query MyPolicies {
   }
 }
 `,
-      headers: authHeaders,
     },
     {
-      query: `# 3. Staff: log in (demo password in the README), then search policies by
-#    number, holder phone or ID number. Use the staff accessToken in Headers.
-mutation StaffLogin {
-  staffLogin(input: { username: "agent.li", password: "anxin-demo-2026" }) {
-    session { accessToken viewer { staffMember { displayName role } permissions } }
+      query: `# 3. 报案 Report a loss (customer token). Run AutoPolicies, put an auto policy's id
+#    in Variables, try ReportLoss with dryRun true (checks only), then false; follow
+#    the claim in MyClaims.
+query AutoPolicies {
+  myPolicies(first: 5, filter: { status: ACTIVE, productKind: AUTO }) {
+    edges { node { id number product { name lossTypes { code name } } } }
+  }
+}
+
+mutation ReportLoss($policyId: ID!, $lossAt: DateTime!, $dryRun: Boolean!) {
+  reportLoss(input: {
+    policyId: $policyId, lossType: "COLLISION", lossAt: $lossAt,
+    location: "上海市浦东新区世纪大道100号", description: "倒车时与路边石墩碰撞，后保险杠受损",
+    channel: APP, contactName: "张伟", contactPhone: "13800000001", dryRun: $dryRun
+  }) {
+    claim { id reportNumber status statusName }
+    warnings
+    checklist { code name required }
+    confirmation
+    nextSteps
     errors { field message code }
   }
 }
 
-query Search {
-  searchPolicies(input: { holderPhone: "13800000001" }, first: 20) {
-    totalCount
-    edges { node { number status product { name } holder { name phone idNumber } } }
+query MyClaims {
+  myClaims(first: 10) {
+    edges { node { id reportNumber statusName missingDocuments
+      timeline { toStatus note at }
+      documents { checklistCode thumbnailUrl } } }
   }
 }
 `,
-      headers: authHeaders,
+      variables: json({ policyId: "<an id from AutoPolicies>", lossAt: hoursAgo(3), dryRun: true }),
     },
     {
-      query: `# 4. Pay a premium with the sandbox provider (development): take an unpaid
-#    installment's id from MyPolicies (nextPremiumDue { id }), start the payment,
-#    then let the sandbox report it paid through the real callback path.
-mutation Pay($installmentId: ID!) {
+      query: `# 4. 缴费 Pay a premium with the sandbox provider (customer token): take an
+#    unpaid installment's id from MyPolicies (nextPremiumDue { id }), start the
+#    payment, then let the sandbox report it paid through the real callback path.
+#    The idempotency key is new on every page load; running Pay again is a retry.
+mutation Pay($installmentId: ID!, $key: String!) {
   createPremiumPayment(input: { installmentId: $installmentId, method: SANDBOX,
-                                idempotencyKey: "pay-demo-0001" }) {
+                                idempotencyKey: $key }) {
     order { id orderNumber status amount { amount } }
     errors { field message code }
   }
@@ -92,25 +117,46 @@ mutation Complete($orderId: ID!) {
   }
 }
 `,
-      variables: JSON.stringify({ installmentId: "<installment id>", orderId: "<order id>" }, null, 2),
-      headers: authHeaders,
+      variables: json({ installmentId: "<installment id>", orderId: "<order id>", key: "pay-" + run }),
     },
     {
-      query: `# 5. Report a loss (报案) and follow the claim.
-query MyClaims {
-  myClaims(first: 10) {
-    edges { node { reportNumber statusName missingDocuments
-      timeline { toStatus note at }
-      documents { checklistCode thumbnailUrl } } }
+      query: `# 5. 实时 Live updates over WebSocket (customer token): run MyInbox and keep it
+#    open; act in another tab (pay, report, ...) and watch messages arrive.
+#    ClaimLive follows one claim (its id from MyClaims in tab 3).
+subscription MyInbox {
+  myNotifications { kind title body urgent createdAt }
+}
+
+subscription ClaimLive($claimId: ID!) {
+  claimUpdated(claimId: $claimId) { reportNumber status statusName timeline { note at } }
+}
+`,
+      variables: json({ claimId: "<a claim id from MyClaims>" }),
+    },
+    {
+      query: `# 6. Staff: log in (demo password in the README); the staff token then replaces
+#    the customer's in every tab (or use the key button with
+#    anxin token --staff agent.li). Search policies by number, phone or ID number.
+mutation StaffLogin {
+  staffLogin(input: { username: "agent.li", password: "anxin-demo-2026" }) {
+    session { accessToken viewer { staffMember { displayName role team } permissions } }
+    errors { field message code }
+  }
+}
+
+query Search {
+  searchPolicies(input: { holderPhone: "13800000001" }, first: 20) {
+    totalCount
+    edges { node { number status product { name } holder { name phone idNumber } } }
   }
 }
 `,
-      headers: authHeaders,
     },
     {
-      query: `# 6. Staff: service quality (log in as supervisor.zhao, or run
-#    anxin token --staff supervisor.zhao). Figures with the counts behind them,
-#    the recovery queue and the follow-up visit list (定期回访).
+      query: `# 7. Staff: service quality, with a supervisor's token (StaffLogin in tab 6 as
+#    supervisor.zhao, or anxin token --staff supervisor.zhao with the key button).
+#    Figures with the counts behind them, the recovery queue, the follow-up visit
+#    list (定期回访) and the colleagues to assign work to.
 query ServiceQuality {
   surveyFigures(groupBy: WEEK, firstDay: "2026-01-01", lastDay: "2030-12-31") {
     key responses invitations responseRate csat averageRating nps npsAnswers
@@ -122,21 +168,55 @@ query ServiceQuality {
       attempts maxAttempts changeRequested preferredTime customerNote assigneeName } }
   }
   visitRules { trigger version enabled channel days everyMonths maxAttempts }
+  staffMembers(filter: { roles: [AGENT, ADJUSTER] }) {
+    edges { node { id displayName role team } }
+  }
 }
 
-mutation NotReached {
-  recordVisitOutcome(input: { visitId: "<id from the list>", expectedVersion: 1,
+mutation NotReached($visitId: ID!) {
+  recordVisitOutcome(input: { visitId: $visitId, expectedVersion: 1,
       reached: false, note: "无人接听" }) {
     visit { status attempts dueAt }
     errors { field message code }
   }
 }
 `,
-      headers: authHeaders,
+      variables: json({ visitId: "<an id from the visit list>" }),
     },
   ];
 
-  const fetcher = GraphiQL.createFetcher({ url: url, subscriptionUrl: wsUrl });
+  // GraphiQL's toolkit sends an operation's headers over HTTP, and for a subscription
+  // as the socket's connection_init payload: the shared token reaches both.
+  const transport = GraphiQL.createFetcher({ url: url, subscriptionUrl: wsUrl });
+  const fetcher = async (params, options) => {
+    const headers = AnxinSession.withToken(options && options.headers, session.get());
+    const result = await transport(params, Object.assign({}, options, { headers: headers }));
+    const token = AnxinSession.tokenIn(result);
+    if (token) session.set(token);
+    return result;
+  };
+
+  const tokenButton = React.createElement(
+    "button",
+    {
+      type: "button",
+      className: "graphiql-un-styled graphiql-toolbar-button",
+      title: "Access token for every tab (a login in any tab sets it)",
+      "aria-label": "Access token",
+      onClick: () => {
+        const pasted = window.prompt(
+          "Access token for every tab (from a login, or `anxin token --phone …`); empty clears it:",
+          session.get(),
+        );
+        if (pasted === null) return;
+        const token = AnxinSession.parsePasted(pasted);
+        if (token === null) window.alert("That does not look like a token.");
+        else session.set(token);
+      },
+    },
+    "🔑",
+  );
+
   const explorer = GraphiQLPluginExplorer.explorerPlugin();
   const root = ReactDOM.createRoot(document.getElementById("graphiql"));
   root.render(
@@ -146,6 +226,7 @@ mutation NotReached {
       defaultEditorToolsVisibility: true,
       shouldPersistHeaders: false,
       plugins: [explorer],
+      toolbar: { additionalContent: tokenButton },
     }),
   );
 })();
