@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
 from api.logging import configure_logging
 from api.settings import Settings
 from models.clock import local_today
+from models.config import DEFAULT_DATABASE_URL
+
+if TYPE_CHECKING:
+    from workflows.auth import IssuedTokens
 
 log = logging.getLogger("anxin.cli")
 
@@ -65,7 +72,24 @@ def _export_schema(args: argparse.Namespace) -> None:
 
 
 def _token(args: argparse.Namespace) -> None:
-    async def issue() -> str:
+    """A development session for a demo account, without the SMS or password step."""
+    from models.config import PROJECT_ROOT, existing_database, sqlite_path
+
+    settings = Settings()
+    database_url = existing_database(settings.database_url)
+    if database_url is None:
+        looked = [sqlite_path(settings.database_url)]
+        if settings.database_url == DEFAULT_DATABASE_URL:
+            looked.append(PROJECT_ROOT / str(looked[0]))
+        where = " and ".join(str(Path(p).resolve()) for p in looked if p is not None)
+        sys.exit(
+            f"no database at {where}: run `make serve` (or `anxin migrate` and "
+            "`anxin demo`) first, or set ANXIN_DATABASE_URL"
+        )
+
+    async def issue() -> IssuedTokens:
+        from tortoise.exceptions import OperationalError
+
         from api.services import build_services
         from models.auth import SubjectKind
         from models.customers import Customer
@@ -74,28 +98,40 @@ def _token(args: argparse.Namespace) -> None:
         from models.staff import StaffUser
         from workflows.auth import Channel, start_session
 
-        settings = Settings()
-        async with httpx.AsyncClient() as http, open_database(settings.database_url):
+        async with httpx.AsyncClient() as http, open_database(database_url):
             services = build_services(settings, http, None)
-            if args.phone:
-                phone_hash = services.pii.phone_hash(normalize_phone(args.phone))
-                customer = await Customer.get_or_none(phone_hash=phone_hash)
-                if customer is None:
-                    sys.exit(f"no customer with phone {args.phone}")
-                tokens = await start_session(
-                    services, SubjectKind.CUSTOMER, customer.id, Channel.CLI
-                )
-            else:
+            try:
+                if args.phone:
+                    phone_hash = services.pii.phone_hash(normalize_phone(args.phone))
+                    customer = await Customer.get_or_none(phone_hash=phone_hash)
+                    if customer is None:
+                        sys.exit(f"no customer with phone {args.phone}")
+                    return await start_session(
+                        services, SubjectKind.CUSTOMER, customer.id, Channel.CLI
+                    )
                 username = args.staff.strip().lower()
                 staff = await StaffUser.get_or_none(username=username, is_active=True)
                 if staff is None:
                     sys.exit(f"no active staff member {args.staff}")
-                tokens = await start_session(
+                return await start_session(
                     services, SubjectKind.STAFF, staff.id, Channel.CLI, role=staff.role
                 )
-            return tokens.access_token
+            except OperationalError as exc:  # a file that is not (yet) our database
+                sys.exit(f"{database_url} is not migrated ({exc}): run `anxin migrate`")
 
-    print(asyncio.run(issue()))
+    tokens = asyncio.run(issue())
+    if not args.json:
+        print(tokens.access_token)
+        return
+    print(
+        json.dumps(
+            {
+                "accessToken": tokens.access_token,
+                "accessTokenExpiresAt": tokens.access_expires_at.isoformat(),
+                "refreshToken": tokens.refresh_token,
+            }
+        )
+    )
 
 
 def _reconcile(args: argparse.Namespace) -> None:
@@ -163,6 +199,11 @@ def build_parser() -> argparse.ArgumentParser:
     who = token.add_mutually_exclusive_group(required=True)
     who.add_argument("--phone", help="a customer's mobile number")
     who.add_argument("--staff", metavar="USERNAME", help="a staff member's username")
+    token.add_argument(
+        "--json",
+        action="store_true",
+        help="print the access token, its expiry and a refresh token as JSON",
+    )
     token.set_defaults(run=_token)
     return parser
 

@@ -3,6 +3,7 @@ export and the worker, against the test database."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 import httpx
+import pytest
 from asgi_lifespan import LifespanManager
 
 from api.app import create_app
@@ -47,6 +49,8 @@ async def test_demo_token_and_my_policies(database_url: str, settings: Settings)
     assert again.returncode == 0 and "already loaded" in again.stdout
 
     customer_token = anxin(database_url, "token", "--phone", "13800000001").stdout.strip()
+    as_json = json.loads(anxin(database_url, "token", "--phone", "13800000002", "--json").stdout)
+    assert set(as_json) == {"accessToken", "accessTokenExpiresAt", "refreshToken"}
     staff_token = anxin(database_url, "token", "--staff", "supervisor.zhao").stdout.strip()
     unknown = anxin(database_url, "token", "--phone", "13999999999")
     assert unknown.returncode != 0 and "no customer" in unknown.stderr
@@ -78,6 +82,13 @@ async def test_demo_token_and_my_policies(database_url: str, settings: Settings)
         assert queue["data"]["claimQueue"]["totalCount"] == 6
         staff = await gql(client, "{ me { staffMember { role } } }", token=staff_token)
         assert staff["data"]["me"]["staffMember"]["role"] == "SUPERVISOR"
+        renewed = await gql(
+            client,
+            "mutation($t: String!) { refreshToken(input: {refreshToken: $t}) { "
+            "session { viewer { customer { name } } } errors { code } } }",
+            {"t": as_json["refreshToken"]},
+        )
+        assert renewed["data"]["refreshToken"]["session"]["viewer"]["customer"]["name"] == "李娜"
         # Service quality: two months of answers, and visits in the work list.
         figures = await gql(
             client,
@@ -104,6 +115,42 @@ def test_export_schema_prints_the_committed_sdl(database_url: str) -> None:
     exported = anxin(database_url, "export-schema")
     assert exported.returncode == 0
     assert exported.stdout == (ROOT / "schema.graphql").read_text()
+
+
+def test_token_outside_the_project_says_where_it_looked_and_creates_nothing(
+    tmp_path: Path,
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-m", "api.cli", "token", "--phone", "13800000001"],
+        cwd=elsewhere,
+        env={**os.environ, "ANXIN_DATABASE_URL": "sqlite://data/anxin.sqlite3"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert f"no database at {elsewhere / 'data' / 'anxin.sqlite3'}" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert list(elsewhere.iterdir()) == []  # no stray empty database
+
+
+def test_the_default_database_is_found_from_another_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from models import config
+
+    project = tmp_path / "project"
+    (project / "data").mkdir(parents=True)
+    (project / "data" / "anxin.sqlite3").write_bytes(b"")
+    monkeypatch.setattr(config, "PROJECT_ROOT", project)
+    monkeypatch.chdir(tmp_path)
+    found = config.existing_database(config.DEFAULT_DATABASE_URL)
+    assert found == f"sqlite://{project / 'data' / 'anxin.sqlite3'}"
+    assert config.existing_database("sqlite://other.sqlite3") is None
+    assert config.existing_database("postgres://db/anxin") == "postgres://db/anxin"
 
 
 def test_demo_refuses_production() -> None:
