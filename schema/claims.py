@@ -18,7 +18,7 @@ from models.clock import local_time
 from models.payments import Payout, PayoutStatus
 from models.policies import Policy as PolicyModel
 from schema.common import INPUT, Connection, CursorArg, Money, PageArg, cny, node_uuid, paginate
-from schema.errors import Error, UserInputError
+from schema.errors import CODE, Error, ErrorCodes, UserInputError, answers_with, payload_errors
 from schema.permissions import CUSTOMER_ONLY, IsAuthenticated, staff_only
 from schema.policies.types import Policy, RequiredDocument
 from schema.scalars import Amount
@@ -37,21 +37,18 @@ from workflows.payments.payouts import (
 strawberry.enum(m.ClaimStatus, description="Where a claim is in its life.")
 strawberry.enum(m.ReportChannel, description="How a loss was reported.")
 strawberry.enum(m.RejectionReason, description="Why a claim was rejected.")
-strawberry.enum(flows.ClaimErrorCode, description="Why a claim action failed.")
 strawberry.enum(flows.ClaimWarning, description="Accepted, but flagged.")
 
 STAFF_READ = staff_only(Permission.CLAIM_READ)
+CLAIM_CODES = ErrorCodes(
+    "ClaimErrorCode", "Why a claim action failed.", flows.ClaimError, IdempotencyError
+)
 
 
+@answers_with(CLAIM_CODES)
 @strawberry.type(description="A failed claim action.")
 class ClaimError(Error):
-    code: flows.ClaimErrorCode = strawberry.field(description="Stable code for programs.")
-
-
-def claim_errors(error: flows.ClaimError) -> list[ClaimError]:
-    return [
-        ClaimError(field=error.field, message=error.message, code=flows.ClaimErrorCode(error.code))
-    ]
+    code: str = strawberry.field(graphql_type=CLAIM_CODES.enum, description=CODE)
 
 
 @strawberry.type(description="One step of a claim's timeline.")
@@ -654,8 +651,8 @@ class RecordClaimPaymentInput:
 async def _act(action: Callable[[], Awaitable[m.Claim]]) -> ClaimPayload:
     try:
         claim = await action()
-    except flows.ClaimError as error:
-        return ClaimPayload(claim=None, errors=claim_errors(error))
+    except (flows.ClaimError, IdempotencyError) as error:
+        return ClaimPayload(claim=None, errors=payload_errors(error, ClaimError))
     return ClaimPayload(claim=Claim.from_model(claim), errors=[])
 
 
@@ -696,7 +693,7 @@ class ClaimMutations:
                 checklist=[],
                 confirmation="",
                 next_steps=[],
-                errors=claim_errors(error),
+                errors=payload_errors(error, ClaimError),
             )
         return ReportLossPayload(
             claim=Claim.from_model(outcome.claim) if outcome.claim else None,
@@ -943,15 +940,12 @@ class ClaimMutations:
                 "payee": input.payee_id,
                 "reason": input.reason,
             }
-            try:
-                await once(
-                    f"{info.context.actor.subject_id}:startClaimPayout",
-                    input.idempotency_key,
-                    request,
-                    pay,
-                )
-            except IdempotencyError as error:
-                raise flows.ClaimError(error.code, error.message, error.field) from None
+            await once(
+                f"{info.context.actor.subject_id}:startClaimPayout",
+                input.idempotency_key,
+                request,
+                pay,
+            )
             return await m.Claim.get(id=claim_id)
 
         return await _act(once_only)
