@@ -27,7 +27,9 @@ from strawberry.types import ExecutionContext, Info
 from strawberry.utils.logging import StrawberryLogger
 
 from schema.auth import AuthMutations, AuthQueries
-from schema.claims import ClaimMutations, ClaimQueries, ClaimSubscriptions
+from schema.claims.mutations import ClaimMutations
+from schema.claims.queries import ClaimQueries
+from schema.claims.subscriptions import ClaimSubscriptions
 from schema.errors import should_mask_error
 from schema.node import resolve_node
 from schema.notifications import (
