@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import strawberry
 from strawberry import relay
@@ -10,8 +11,6 @@ from strawberry.types import Info
 
 from models import claims as m
 from models.clock import local_time
-from models.payments import Payout
-from models.policies import Policy as PolicyModel
 from schema.claims.enums import ClaimStatus, ReportChannel
 from schema.claims.parts import (
     ClaimDecisionLine,
@@ -27,7 +26,6 @@ from schema.permissions import staff_only
 from schema.policies.types import Policy, RequiredDocument
 from workflows import claims as flows
 from workflows.access import Permission
-from workflows.payments.payouts import mask_account
 
 STAFF_READ = staff_only(Permission.CLAIM_READ)
 
@@ -125,92 +123,49 @@ class Claim(relay.Node):
         )
 
     @strawberry.field(description="The policy claimed on.")
-    async def policy(self) -> Policy:
-        row = await PolicyModel.get(id=self.model.policy_id).select_related("product")
-        return Policy.from_model(row)
+    async def policy(self, info: Info) -> Policy:
+        return Policy.from_model(await info.context.loaders.policies.load(self.model.policy_id))
 
     @strawberry.field(description="Every step so far, oldest first.")
-    async def timeline(self) -> list[ClaimTimelineEntry]:
-        events = await m.ClaimEvent.filter(claim_id=self.model.id).order_by("created_at")
-        return [
-            ClaimTimelineEntry(
-                action=e.action,
-                actor_kind=e.actor_kind,
-                from_status=e.from_status,
-                to_status=e.to_status,
-                note=e.note,
-                at=local_time(e.created_at),
-            )
-            for e in events
-        ]
+    async def timeline(self, info: Info) -> list[ClaimTimelineEntry]:
+        events = await info.context.loaders.claim_events.load(self.model.id)
+        return [ClaimTimelineEntry.from_model(e) for e in events]
 
     @strawberry.field(description="The documents this loss type needs.")
-    async def checklist(self) -> list[RequiredDocument]:
-        return [RequiredDocument(**d) for d in await flows.claim_checklist(self.model)]
+    async def checklist(self, info: Info) -> list[RequiredDocument]:
+        return [RequiredDocument(**d) for d in await self._checklist(info)]
 
     @strawberry.field(description="Required documents still missing.")
-    async def missing_documents(self) -> list[str]:
+    async def missing_documents(self, info: Info) -> list[str]:
         if self.model.status not in (ClaimStatus.REPORTED, ClaimStatus.DOCUMENTS_PENDING):
             return []
-        return await flows.missing_documents(self.model, await flows.claim_checklist(self.model))
+        documents = await info.context.loaders.claim_documents.load(self.model.id)
+        return flows.still_missing(
+            await self._checklist(info), (d.checklist_code for d in documents)
+        )
+
+    async def _checklist(self, info: Info) -> list[dict[str, Any]]:
+        policy = await info.context.loaders.policies.load(self.model.policy_id)
+        return flows.checklist_for(policy.product, self.model.loss_type)
 
     @strawberry.field(description="Photos and documents, oldest first; links expire soon.")
     async def documents(self, info: Info) -> list[ClaimDocument]:
-        settings = info.context.services.settings
         storage = info.context.services.storage
-        ttl = settings.signed_url_ttl_seconds
-        rows = await m.ClaimDocument.filter(claim_id=self.model.id).order_by("created_at")
-        return [
-            ClaimDocument(
-                checklist_code=row.checklist_code,
-                file_name=row.file_name,
-                content_type=row.content_type,
-                size=row.size,
-                width=row.width,
-                height=row.height,
-                url=storage.signed_url(row.storage_key, expires_in=ttl, filename=row.file_name),
-                thumbnail_url=(
-                    storage.signed_url(row.thumbnail_key, expires_in=ttl)
-                    if row.thumbnail_key
-                    else None
-                ),
-                uploaded_at=local_time(row.created_at),
-            )
-            for row in rows
-        ]
+        ttl = info.context.services.settings.signed_url_ttl_seconds
+        rows = await info.context.loaders.claim_documents.load(self.model.id)
+        return [ClaimDocument.from_model(row, storage, ttl) for row in rows]
 
     @strawberry.field(description="Payouts by transfer, newest first.")
-    async def payouts(self) -> list[ClaimPayout]:
-        rows = await Payout.filter(claim_id=self.model.id).order_by("-created_at")
-        return [
-            ClaimPayout(
-                transfer_number=p.transfer_number,
-                provider=p.provider,
-                amount=cny(p.amount),
-                status=p.status,
-                confirm_package=p.confirm_package,
-                failure_reason=p.failure_reason,
-                payee=mask_account(p.provider, p.payee_id),
-                reason=p.reason,
-            )
-            for p in rows
-        ]
+    async def payouts(self, info: Info) -> list[ClaimPayout]:
+        rows = await info.context.loaders.payouts.load(self.model.id)
+        return [ClaimPayout.from_model(p) for p in rows]
 
     @strawberry.field(description="The decision, coverage by coverage.")
-    async def decision_lines(self) -> list[ClaimDecisionLine]:
+    async def decision_lines(self, info: Info) -> list[ClaimDecisionLine]:
         if self.model.pending_approval:
             return []  # a proposal is not a decision until a supervisor approves it
-        lines = await m.ClaimLine.filter(claim_id=self.model.id).select_related("coverage")
-        return [
-            ClaimDecisionLine(
-                coverage_name=line.coverage.name,
-                claimed_amount=cny(line.claimed_amount),
-                deductible_applied=cny(line.deductible_applied),
-                approved_amount=cny(line.approved_amount),
-                reason=line.reason,
-            )
-            for line in lines
-        ]
+        lines = await info.context.loaders.claim_lines.load(self.model.id)
+        return [ClaimDecisionLine.from_model(line) for line in lines]
 
     @strawberry.field(
         description="Staff: possible duplicate report.", permission_classes=STAFF_READ
@@ -248,13 +203,6 @@ class Claim(relay.Node):
         return relay.GlobalID("StaffMember", str(self.model.assignee_id))
 
     @strawberry.field(description="Staff: investigation notes.", permission_classes=STAFF_READ)
-    async def investigation_notes(self) -> list[InvestigationNote]:
-        notes = await m.InvestigationNote.filter(claim_id=self.model.id).order_by("created_at")
-        return [
-            InvestigationNote(
-                text=n.text,
-                author_id=str(relay.GlobalID("StaffMember", str(n.author_id))),
-                at=local_time(n.created_at),
-            )
-            for n in notes
-        ]
+    async def investigation_notes(self, info: Info) -> list[InvestigationNote]:
+        notes = await info.context.loaders.investigation_notes.load(self.model.id)
+        return [InvestigationNote.from_model(n) for n in notes]
