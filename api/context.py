@@ -32,7 +32,12 @@ class Context:
     def loaders(self) -> Loaders:
         return Loaders()
 
+    def forget_reads(self) -> None:
+        """Drop this request's DataLoaders: the next read queries again (after a write;
+        ``schema.loaders.FreshReads`` calls it around mutations and subscription events)."""
+        self.__dict__.pop("loaders", None)
+
     def new_operation(self) -> None:
         """A WebSocket connection runs many operations on one context: each gets fresh
         DataLoaders, so none sees another's cached rows."""
-        self.__dict__.pop("loaders", None)
+        self.forget_reads()

@@ -27,8 +27,11 @@ from strawberry.types import ExecutionContext, Info
 from strawberry.utils.logging import StrawberryLogger
 
 from schema.auth import AuthMutations, AuthQueries
-from schema.claims import ClaimMutations, ClaimQueries, ClaimSubscriptions
+from schema.claims.mutations import ClaimMutations
+from schema.claims.queries import ClaimQueries
+from schema.claims.subscriptions import ClaimSubscriptions
 from schema.errors import should_mask_error
+from schema.loaders import FreshReads
 from schema.node import resolve_node
 from schema.notifications import (
     NotificationMutations,
@@ -86,6 +89,18 @@ class Mutation(
 @strawberry.type(description="Live updates over WebSocket (graphql-transport-ws).")
 class Subscription(ClaimSubscriptions, PaymentSubscriptions, NotificationSubscriptions):
     pass
+
+
+def _fresh_reads_after_writes(*roots: type) -> None:
+    """Every root mutation and subscription field, now and any added later, drops the
+    request's DataLoaders around its writes and before each event (``FreshReads``)."""
+    for root in roots:
+        for field in root.__strawberry_definition__.fields:  # type: ignore[attr-defined]
+            if not any(isinstance(e, FreshReads) for e in field.extensions):
+                field.extensions.append(FreshReads())
+
+
+_fresh_reads_after_writes(Mutation, Subscription)
 
 
 class RecheckWebSocketCaller(SchemaExtension):

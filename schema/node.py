@@ -14,7 +14,7 @@ from models import policies as m
 from models.customers import Customer as CustomerModel
 from models.notifications import Notification as NotificationModel
 from models.staff import StaffUser
-from schema.claims import Claim
+from schema.claims.types import Claim
 from schema.notifications import Notification
 from schema.payments import PaymentOrder, order_visible_to
 from schema.people import Customer, StaffMember

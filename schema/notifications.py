@@ -77,8 +77,8 @@ class Notification(relay.Node):
         description="Staff: how it went out on each channel.",
         permission_classes=staff_only(Permission.NOTIFICATION_READ),
     )
-    async def deliveries(self) -> list[Delivery]:
-        rows = await m.Delivery.filter(notification_id=self.model.id).order_by("created_at")
+    async def deliveries(self, info: Info) -> list[Delivery]:
+        rows = await info.context.loaders.deliveries.load(self.model.id)
         return [
             Delivery(
                 channel=row.channel,

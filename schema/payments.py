@@ -14,7 +14,6 @@ from strawberry.types import Info
 from models import payments as m
 from models.clock import local_time
 from models.customers import WechatIdentity
-from models.policies import Policy as PolicyModel
 from payments.base import PaymentMethod
 from payments.sandbox import SandboxProvider
 from schema.common import INPUT, Connection, CursorArg, Money, PageArg, cny, node_uuid, paginate
@@ -123,13 +122,13 @@ class PaymentOrder(relay.Node):
         )
 
     @strawberry.field(description="Refunds of this order, oldest first.")
-    async def refunds(self) -> list[PaymentRefund]:
-        rows = await m.Refund.filter(order_id=self.model.id).order_by("created_at")
+    async def refunds(self, info: Info) -> list[PaymentRefund]:
+        rows = await info.context.loaders.refunds.load(self.model.id)
         return [PaymentRefund.from_model(r) for r in rows]
 
     @strawberry.field(description="The policy the premium is for.")
-    async def policy_number(self) -> str:
-        return (await PolicyModel.get(id=self.model.policy_id)).number
+    async def policy_number(self, info: Info) -> str:
+        return (await info.context.loaders.policies.load(self.model.policy_id)).number
 
 
 @strawberry.type(description="The result of starting a payment.")

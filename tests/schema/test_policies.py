@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -23,6 +21,7 @@ from tests.factories import (
     staff_token,
 )
 from tests.graphql import gql
+from tests.schema.conftest import QueryCounter
 
 FULL_PAGE = """
 query($first: Int, $after: String, $last: Int, $before: String, $filter: PolicyFilter) {
@@ -221,29 +220,6 @@ async def test_staff_search_by_number_phone_and_id_number(
     assert body["errors"][0]["message"] == "请至少填写保单号、手机号或身份证号之一"
     body = await gql(client, SEARCH, {"input": {"idNumber": "123"}}, token=token, allow_errors=True)
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
-
-
-class QueryCounter(logging.Handler):
-    """Counts the SQL statements Tortoise sends (it logs each on tortoise.db_client)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.statements: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.statements.append(record.getMessage())
-
-
-@pytest.fixture
-def sql_counter() -> Iterator[QueryCounter]:
-    counter = QueryCounter()
-    logger = logging.getLogger("tortoise.db_client")
-    previous = logger.level
-    logger.addHandler(counter)
-    logger.setLevel(logging.DEBUG)
-    yield counter
-    logger.removeHandler(counter)
-    logger.setLevel(previous)
 
 
 async def test_listing_policies_takes_a_constant_number_of_queries(

@@ -18,10 +18,12 @@ from workflows.claims.decisions import (
 from workflows.claims.reporting import (
     LossReport,
     ReportOutcome,
+    checklist_for,
     checklist_of,
     claim_checklist,
     missing_documents,
     report_loss,
+    still_missing,
 )
 from workflows.claims.review import (
     add_note,
@@ -80,6 +82,7 @@ __all__ = [
     "approve_pending_decision",
     "archive",
     "assign_claim",
+    "checklist_for",
     "checklist_of",
     "claim_checklist",
     "claim_roles",
@@ -98,6 +101,7 @@ __all__ = [
     "reject_claim",
     "report_loss",
     "request_more_info",
+    "still_missing",
     "submit_claim",
     "supplement_documents",
     "transition",

@@ -4,6 +4,7 @@ checklist of documents the customer is asked for."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,7 +14,7 @@ from tortoise.transactions import in_transaction
 from models.auth import SubjectKind
 from models.claims import Claim, ClaimDocument, ReportChannel
 from models.pii import PHONE_PATTERN, PiiCipher, normalize_phone
-from models.policies import Policy, PolicyStatus
+from models.policies import Policy, PolicyStatus, Product
 from workflows.access import Actor, Permission, visible_policies
 from workflows.claims.rules import (
     CUSTOMER_CHANNELS,
@@ -206,15 +207,25 @@ def _next_steps(actor: Actor, hotline: str) -> list[str]:
 
 async def missing_documents(claim: Claim, checklist: list[dict[str, Any]]) -> list[str]:
     """Required checklist items with no document yet."""
-    provided = set(
-        await ClaimDocument.filter(claim_id=claim.id).values_list("checklist_code", flat=True)
-    )
-    return [d["name"] for d in checklist if d["required"] and d["code"] not in provided]
+    documents = await ClaimDocument.filter(claim_id=claim.id).only("id", "checklist_code")
+    return still_missing(checklist, (d.checklist_code for d in documents))
+
+
+def still_missing(checklist: list[dict[str, Any]], provided: Iterable[str]) -> list[str]:
+    """The names of required checklist items none of the ``provided`` codes is for (pure,
+    so the schema's loaders can apply it to documents read for a whole page)."""
+    codes = set(provided)
+    return [d["name"] for d in checklist if d["required"] and d["code"] not in codes]
 
 
 async def claim_checklist(claim: Claim) -> list[dict[str, Any]]:
     policy = await Policy.get(id=claim.policy_id).select_related("product")
-    for loss_type in policy.product.loss_types:
-        if loss_type["code"] == claim.loss_type:
-            return checklist_of(loss_type)
+    return checklist_for(policy.product, claim.loss_type)
+
+
+def checklist_for(product: Product, loss_type: str) -> list[dict[str, Any]]:
+    """The documents ``product`` asks for a loss of ``loss_type`` (none if unknown)."""
+    for entry in product.loss_types:
+        if entry["code"] == loss_type:
+            return checklist_of(entry)
     return []

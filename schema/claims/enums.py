@@ -1,0 +1,18 @@
+"""The claim enums of the domain, exposed as they are. Registered here, before any claim
+type or input names them, so each has one GraphQL definition."""
+
+from __future__ import annotations
+
+import strawberry
+
+from models.claims import ClaimStatus, RejectionReason, ReportChannel
+from models.payments import PayoutStatus
+from workflows.claims import ClaimWarning
+
+__all__ = ["ClaimStatus", "ClaimWarning", "PayoutStatus", "RejectionReason", "ReportChannel"]
+
+strawberry.enum(ClaimStatus, description="Where a claim is in its life.")
+strawberry.enum(ReportChannel, description="How a loss was reported.")
+strawberry.enum(RejectionReason, description="Why a claim was rejected.")
+strawberry.enum(ClaimWarning, description="Accepted, but flagged.")
+strawberry.enum(PayoutStatus, description="Where a claim payout stands.")

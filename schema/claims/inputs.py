@@ -1,0 +1,176 @@
+"""The inputs of the claim mutations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry import relay
+from strawberry.file_uploads import Upload
+
+from schema.claims.enums import RejectionReason, ReportChannel
+from schema.scalars import Amount
+
+
+@strawberry.input(description="Report a loss (报案).")
+class ReportLossInput:
+    policy_id: relay.GlobalID = strawberry.field(description="The policy.")
+    loss_type: str = strawberry.field(description="A loss type code of the product.")
+    loss_at: datetime = strawberry.field(description="When it happened (with offset).")
+    location: str = strawberry.field(description="Where it happened.")
+    description: str = strawberry.field(description="What happened.")
+    channel: ReportChannel = strawberry.field(
+        description="APP, MINI_PROGRAM, WEB for customers; PHONE, COUNTER for staff."
+    )
+    contact_name: str = strawberry.field(description="Whom to call.")
+    contact_phone: str = strawberry.field(description="Mobile number.")
+    late_reason: str | None = strawberry.field(
+        default=None, description="Required when the report is past the time limit."
+    )
+    customer_id: relay.GlobalID | None = strawberry.field(
+        default=None, description="Staff: the customer reporting by phone or at the counter."
+    )
+    dry_run: bool = strawberry.field(
+        default=False, description="Validate only: the same errors, nothing saved."
+    )
+
+
+@strawberry.input(description="Submit a claim for review.")
+class SubmitClaimInput:
+    claim_id: relay.GlobalID = strawberry.field(description="The claim.")
+    explanation: str | None = strawberry.field(
+        default=None, description="Why documents are missing, if any are."
+    )
+
+
+@strawberry.input(description="Withdraw a claim before it is decided.")
+class WithdrawClaimInput:
+    claim_id: relay.GlobalID = strawberry.field(description="The claim.")
+    reason: str | None = strawberry.field(default=None, description="Optional reason.")
+
+
+@strawberry.input(
+    description="Answer a request for more information: upload the files with "
+    "`uploadClaimDocuments` first, then say what was provided; review resumes."
+)
+class SupplementDocumentsInput:
+    claim_id: relay.GlobalID = strawberry.field(description="The claim.")
+    note: str = strawberry.field(description="What was provided.")
+
+
+@strawberry.input(description="One file for one checklist item.")
+class ClaimFileInput:
+    checklist_code: str = strawberry.field(description="The checklist item, e.g. `D01`.")
+    file: Upload = strawberry.field(
+        description="The file (GraphQL multipart request; send `apollo-require-preflight`)."
+    )
+
+
+@strawberry.input(description="Upload photos and documents for a claim.")
+class UploadClaimDocumentsInput:
+    claim_id: relay.GlobalID = strawberry.field(description="The claim.")
+    files: list[ClaimFileInput] = strawberry.field(description="The files, all or none kept.")
+
+
+@strawberry.input(description="Staff: give a claim to an adjuster.")
+class AssignClaimInput:
+    claim_id: relay.GlobalID = strawberry.field(description="The claim.")
+    adjuster_id: relay.GlobalID = strawberry.field(description="The adjuster.")
+    expected_version: int = strawberry.field(description="The claim version you saw.")
+
+
+@strawberry.input(description="Staff: ask for more information, once, with everything.")
+class RequestClaimInfoInput:
+    claim_id: relay.GlobalID = strawberry.field(description="The claim.")
+    items: list[str] = strawberry.field(description="The complete list of what is needed.")
+    reason: str = strawberry.field(description="Why, shown to the customer.")
+    expected_version: int = strawberry.field(description="The claim version you saw.")
+
+
+@strawberry.input(description="Staff: add an investigation note.")
+class AddInvestigationNoteInput:
+    claim_id: relay.GlobalID = strawberry.field(description="The claim.")
+    text: str = strawberry.field(description="The note (staff only).")
+
+
+@strawberry.input(description="One coverage of a decision.")
+class DecisionLineInput:
+    coverage_id: relay.GlobalID = strawberry.field(description="The coverage.")
+    claimed_amount: Amount = strawberry.field(description="What was claimed.")
+    approved_amount: Amount = strawberry.field(
+        description="What you approve; deductible and remaining cover are applied on top."
+    )
+    reason: str = strawberry.field(description="Why, shown to the customer.")
+
+
+@strawberry.input(description="Staff: approve a claim in full or in part.")
+class DecideClaimInput:
+    claim_id: relay.GlobalID = strawberry.field(description="The claim.")
+    lines: list[DecisionLineInput] = strawberry.field(description="Per coverage.")
+    expected_version: int = strawberry.field(description="The claim version you saw.")
+
+
+@strawberry.input(description="Staff: reject a claim.")
+class RejectClaimInput:
+    claim_id: relay.GlobalID = strawberry.field(description="The claim.")
+    reason: RejectionReason = strawberry.field(description="Reason code.")
+    explanation: str = strawberry.field(description="Explanation, shown to the customer.")
+    expected_version: int = strawberry.field(description="The claim version you saw.")
+
+
+@strawberry.input(description="Staff: act on a claim at the version you saw.")
+class ClaimVersionInput:
+    claim_id: relay.GlobalID = strawberry.field(description="The claim.")
+    expected_version: int = strawberry.field(description="The claim version you saw.")
+
+
+@strawberry.input(description="Where I want the claim money paid.")
+class ChooseClaimPayoutAccountInput:
+    claim_id: relay.GlobalID = strawberry.field(description="The claim.")
+    provider: str = strawberry.field(
+        description="`alipay` or `wechat` (`sandbox` in development): a configured provider."
+    )
+    account: str | None = strawberry.field(
+        default=None,
+        description="The Alipay account (user id or login); for WeChat the mini-program "
+        "login is used.",
+    )
+
+
+@strawberry.input(
+    description="Staff: pay an approved claim by provider transfer, to the account the "
+    "claimant chose; another account needs a reason and a second staff member's approval."
+)
+class StartClaimPayoutInput:
+    claim_id: relay.GlobalID = strawberry.field(description="The claim (PAYING).")
+    idempotency_key: str = strawberry.field(
+        description="A unique key (8-128 characters): a retry returns the same payout."
+    )
+    provider: str | None = strawberry.field(
+        default=None,
+        description="Only to pay another account than the claimant's choice: `alipay`, "
+        "`wechat` or `sandbox` (development).",
+    )
+    payee_id: str | None = strawberry.field(
+        default=None,
+        description="Only to pay another account: the Alipay account or WeChat openid.",
+    )
+    reason: str | None = strawberry.field(
+        default=None,
+        description="Why another account (required then; shown on the claim's timeline).",
+    )
+
+
+@strawberry.input(description="Staff: approve or turn down a payout to another account.")
+class ClaimPayoutDecisionInput:
+    claim_id: relay.GlobalID = strawberry.field(description="The claim.")
+    reason: str | None = strawberry.field(
+        default=None, description="Why it is turned down (required to cancel)."
+    )
+
+
+@strawberry.input(description="Staff: record a payout made outside the gateway.")
+class RecordClaimPaymentInput:
+    claim_id: relay.GlobalID = strawberry.field(description="The claim.")
+    payout_reference: str = strawberry.field(description="The bank or provider reference.")
+    expected_version: int = strawberry.field(description="The claim version you saw.")

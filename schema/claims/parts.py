@@ -1,0 +1,159 @@
+"""What hangs off a claim: timeline, decision lines, rejection, requests, notes,
+documents and payouts, as the customer or staff sees them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry import relay
+
+from models import claims as m
+from models.clock import local_time
+from models.payments import Payout
+from schema.claims.enums import ClaimStatus, PayoutStatus, RejectionReason
+from schema.common import Money, cny
+from storage.base import ObjectStorage
+from workflows.payments.payouts import mask_account
+
+
+@strawberry.type(description="One step of a claim's timeline.")
+class ClaimTimelineEntry:
+    action: str = strawberry.field(description="What happened, e.g. `submit`, `decide`.")
+    actor_kind: str = strawberry.field(description="`customer`, `staff` or `system`.")
+    from_status: ClaimStatus | None = strawberry.field(description="Status before.")
+    to_status: ClaimStatus = strawberry.field(description="Status after.")
+    note: str = strawberry.field(description="What the customer is told, in Chinese.")
+    at: datetime = strawberry.field(description="When (Asia/Shanghai).")
+
+    @classmethod
+    def from_model(cls, event: m.ClaimEvent) -> ClaimTimelineEntry:
+        return cls(
+            action=event.action,
+            actor_kind=event.actor_kind,
+            from_status=event.from_status,
+            to_status=event.to_status,
+            note=event.note,
+            at=local_time(event.created_at),
+        )
+
+
+@strawberry.type(description="The decision for one coverage, explained.")
+class ClaimDecisionLine:
+    coverage_name: str = strawberry.field(description="The coverage (保障责任).")
+    claimed_amount: Money = strawberry.field(description="What was claimed.")
+    deductible_applied: Money = strawberry.field(description="Deductible taken off.")
+    approved_amount: Money = strawberry.field(description="What is paid.")
+    reason: str = strawberry.field(description="The rule or reason, in Chinese.")
+
+    @classmethod
+    def from_model(cls, line: m.ClaimLine) -> ClaimDecisionLine:
+        """``line`` with its coverage fetched."""
+        return cls(
+            coverage_name=line.coverage.name,
+            claimed_amount=cny(line.claimed_amount),
+            deductible_applied=cny(line.deductible_applied),
+            approved_amount=cny(line.approved_amount),
+            reason=line.reason,
+        )
+
+
+@strawberry.type(description="A rejection, as the customer sees it.")
+class ClaimRejection:
+    reason: RejectionReason = strawberry.field(description="Reason code.")
+    reason_name: str = strawberry.field(description="The reason, in Chinese.")
+    explanation: str = strawberry.field(description="The explanation given.")
+
+
+@strawberry.type(description="What the adjuster asked for, once, with the reason.")
+class MoreInfoRequest:
+    items: list[str] = strawberry.field(description="Everything still needed.")
+    reason: str = strawberry.field(description="Why.")
+    requested_at: datetime = strawberry.field(description="When it was asked.")
+
+
+@strawberry.type(description="A staff-only investigation note.")
+class InvestigationNote:
+    text: str = strawberry.field(description="The note.")
+    author_id: str = strawberry.field(description="The staff member's ID.")
+    at: datetime = strawberry.field(description="When it was written.")
+
+    @classmethod
+    def from_model(cls, note: m.InvestigationNote) -> InvestigationNote:
+        return cls(
+            text=note.text,
+            author_id=str(relay.GlobalID("StaffMember", str(note.author_id))),
+            at=local_time(note.created_at),
+        )
+
+
+@strawberry.type(description="A photo or document of a claim.")
+class ClaimDocument:
+    checklist_code: str = strawberry.field(description="The checklist item it is for.")
+    file_name: str = strawberry.field(description="The name it was uploaded with.")
+    content_type: str = strawberry.field(description="`image/jpeg` or `application/pdf`.")
+    size: int = strawberry.field(description="Bytes, as stored.")
+    width: int | None = strawberry.field(description="Pixels (images).")
+    height: int | None = strawberry.field(description="Pixels (images).")
+    url: str = strawberry.field(description="A short-lived signed link to the file.")
+    thumbnail_url: str | None = strawberry.field(description="A signed link to a thumbnail.")
+    uploaded_at: datetime = strawberry.field(description="When it was uploaded.")
+
+    @classmethod
+    def from_model(cls, row: m.ClaimDocument, storage: ObjectStorage, ttl: int) -> ClaimDocument:
+        """``row`` with links that expire in ``ttl`` seconds."""
+        return cls(
+            checklist_code=row.checklist_code,
+            file_name=row.file_name,
+            content_type=row.content_type,
+            size=row.size,
+            width=row.width,
+            height=row.height,
+            url=storage.signed_url(row.storage_key, expires_in=ttl, filename=row.file_name),
+            thumbnail_url=(
+                storage.signed_url(row.thumbnail_key, expires_in=ttl) if row.thumbnail_key else None
+            ),
+            uploaded_at=local_time(row.created_at),
+        )
+
+
+@strawberry.type(description="A payout of the claim by provider transfer.")
+class ClaimPayout:
+    transfer_number: str = strawberry.field(description="Our transfer number.")
+    provider: str = strawberry.field(description="`alipay`, `wechat` or `sandbox`.")
+    amount: Money = strawberry.field(description="The amount transferred.")
+    status: PayoutStatus = strawberry.field(description="Current status.")
+    confirm_package: str | None = strawberry.field(
+        description="WeChat: pass to the mini-program's receipt confirmation when "
+        "WAIT_USER_CONFIRM."
+    )
+    failure_reason: str | None = strawberry.field(description="Why it failed.")
+    payee: str = strawberry.field(description="The receiving account, masked.")
+    reason: str = strawberry.field(
+        description="Why staff paid another account than the claimant's choice (else empty)."
+    )
+
+    @classmethod
+    def from_model(cls, payout: Payout) -> ClaimPayout:
+        return cls(
+            transfer_number=payout.transfer_number,
+            provider=payout.provider,
+            amount=cny(payout.amount),
+            status=payout.status,
+            confirm_package=payout.confirm_package,
+            failure_reason=payout.failure_reason,
+            payee=mask_account(payout.provider, payout.payee_id),
+            reason=payout.reason,
+        )
+
+
+@strawberry.type(description="The archive of a closed claim, for records and audits.")
+class ClaimArchive:
+    report_number: str = strawberry.field(description="The claim's report number.")
+    manifest: str = strawberry.field(
+        description="JSON: the claim, its timeline, the decision and every file with its "
+        "SHA-256, as archived."
+    )
+    file_urls: list[str] = strawberry.field(
+        description="Short-lived signed links to the files, in manifest order."
+    )
