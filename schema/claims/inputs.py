@@ -41,6 +41,11 @@ class SubmitClaimInput:
     explanation: str | None = strawberry.field(
         default=None, description="Why documents are missing, if any are."
     )
+    customer_consent: str | None = strawberry.field(
+        default=None,
+        description="Staff only, required for them: the customer's spoken consent to submit "
+        "for them (who agreed, when, how), written on the timeline.",
+    )
 
 
 @strawberry.input(description="Withdraw a claim before it is decided.")

@@ -121,14 +121,19 @@ class ClaimMutations:
         )
 
     @strawberry.mutation(
-        description="Submit my claim for review.", permission_classes=CUSTOMER_ONLY
+        description="Submit a claim for review: the claimant, or staff who took a phone or "
+        "counter report (CLAIM_REPORT) with the customer's consent.",
+        permission_classes=[IsAuthenticated],
     )
     async def submit_claim(
         self, info: Info, input: Annotated[SubmitClaimInput, strawberry.argument(description=INPUT)]
     ) -> ClaimPayload:
         return await _act(
             lambda: flows.submit_claim(
-                info.context.actor, node_uuid(input.claim_id, "Claim"), input.explanation
+                info.context.actor,
+                node_uuid(input.claim_id, "Claim"),
+                input.explanation,
+                consent=input.customer_consent,
             )
         )
 

@@ -49,6 +49,9 @@ class Claim(relay.Node):
     contact_phone: str = strawberry.field(description="Contact phone, masked.")
     late_report: bool = strawberry.field(description="Reported after the time limit.")
     late_reason: str | None = strawberry.field(description="Why it was reported late.")
+    missing_documents_explanation: str | None = strawberry.field(
+        description="Why documents were missing at submission, as the customer explained."
+    )
     reported_at: datetime = strawberry.field(description="When it was reported.")
     submitted_at: datetime | None = strawberry.field(description="When it was submitted.")
     decided_at: datetime | None = strawberry.field(description="When it was decided.")
@@ -108,6 +111,7 @@ class Claim(relay.Node):
             contact_phone=claim.contact_phone_masked,
             late_report=claim.late_report,
             late_reason=claim.late_reason,
+            missing_documents_explanation=claim.missing_documents_explanation,
             reported_at=local_time(claim.created_at),
             submitted_at=at(claim.submitted_at),
             decided_at=at(claim.decided_at),
@@ -135,13 +139,15 @@ class Claim(relay.Node):
     async def checklist(self, info: Info) -> list[RequiredDocument]:
         return [RequiredDocument(**d) for d in await self._checklist(info)]
 
-    @strawberry.field(description="Required documents still missing.")
+    @strawberry.field(
+        description="What the customer still has to provide: required checklist items "
+        "before submission; what the adjuster asked for while more information is asked "
+        "(upload it under the OTHER item, then `supplementClaimDocuments`)."
+    )
     async def missing_documents(self, info: Info) -> list[str]:
-        if self.model.status not in (ClaimStatus.REPORTED, ClaimStatus.DOCUMENTS_PENDING):
-            return []
         documents = await info.context.loaders.claim_documents.load(self.model.id)
         return flows.still_missing(
-            await self._checklist(info), (d.checklist_code for d in documents)
+            self.model, await self._checklist(info), (d.checklist_code for d in documents)
         )
 
     async def _checklist(self, info: Info) -> list[dict[str, Any]]:
@@ -160,10 +166,14 @@ class Claim(relay.Node):
         rows = await info.context.loaders.payouts.load(self.model.id)
         return [ClaimPayout.from_model(p) for p in rows]
 
-    @strawberry.field(description="The decision, coverage by coverage.")
+    @strawberry.field(
+        description="The decision, coverage by coverage. While a decision above the "
+        "adjuster's authority waits, staff see the proposed lines (the supervisor approves "
+        "what they see); the customer sees none until it is approved."
+    )
     async def decision_lines(self, info: Info) -> list[ClaimDecisionLine]:
-        if self.model.pending_approval:
-            return []  # a proposal is not a decision until a supervisor approves it
+        if self.model.pending_approval and not info.context.actor.is_staff:
+            return []  # a proposal is not the customer's decision until it is approved
         lines = await info.context.loaders.claim_lines.load(self.model.id)
         return [ClaimDecisionLine.from_model(line) for line in lines]
 

@@ -172,11 +172,14 @@ async def test_one_claim_through_every_state(
             ],
         )
     ).json()["data"]["uploadClaimDocuments"]
-    assert invoice["errors"] == [] and invoice["claim"]["missingDocuments"] == []
+    # What the adjuster asked for stays listed until the customer answers the request.
+    assert invoice["errors"] == []
+    assert invoice["claim"]["missingDocuments"] == ["维修发票", "交警事故认定书"]
     supplemented = await do(
         client, SUPPLEMENT, customer, claimId=claim_id, note="已补充维修发票和事故认定书"
     )
     assert supplemented["claim"]["status"] == "UNDER_REVIEW"
+    assert supplemented["claim"]["missingDocuments"] == []
     version = supplemented["claim"]["version"]
     again = await do(
         client,
@@ -390,7 +393,16 @@ async def test_above_the_authority_limit_a_supervisor_approves(
         lines=line(cast, "80000.00", "80000.00"),
     )
     assert proposed["claim"]["status"] == "UNDER_REVIEW"
-    assert proposed["claim"]["decisionLines"] == []  # not a decision yet
+    # Staff (the supervisor who approves) see the proposed lines; the customer none yet.
+    [proposed_line] = proposed["claim"]["decisionLines"]
+    assert proposed_line["approvedAmount"] == {"amount": "79500.00"}
+    seen_by_customer = await gql(
+        client,
+        "query($id: ID!) { claim(id: $id) { decisionLines { approvedAmount { amount } } } }",
+        {"id": claim["id"]},
+        token=cast["customer"],
+    )
+    assert seen_by_customer["data"]["claim"]["decisionLines"] == []
     assert await OutboxEvent.filter(event_type="claim.decided").count() == 0
     refused = await gql(
         client,

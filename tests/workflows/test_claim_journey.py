@@ -165,3 +165,22 @@ async def test_staff_submit_for_the_customer_only_with_their_consent_recorded(
     with pytest.raises(claims.ClaimError) as not_theirs:
         await claims.submit_claim(reviewer, other.id, None, consent=consent)
     assert not_theirs.value.code is claims.ClaimErrorCode.NOT_ALLOWED
+
+
+async def test_every_checklist_has_a_catch_all_and_asked_items_stay_missing(
+    services: Services,
+) -> None:
+    customer = await make_customer(services)
+    policy = await make_policy(services, customer)
+    claim = await make_claim(
+        customer,
+        policy,
+        ClaimStatus.MORE_INFO_REQUESTED,
+        more_info_items=["维修厂定损单"],
+    )
+    checklist = await claims.claim_checklist(claim)
+    assert checklist[-1] == {"code": "OTHER", "name": "其他材料", "required": False}
+    assert await claims.missing_documents(claim, checklist) == ["维修厂定损单"]
+    assert claims.still_missing(claim, checklist, ["OTHER"]) == ["维修厂定损单"]
+    claim.status = ClaimStatus.UNDER_REVIEW  # the customer answered the request
+    assert claims.still_missing(claim, checklist, []) == []

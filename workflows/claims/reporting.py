@@ -65,8 +65,16 @@ def _loss_type(policy: Policy, code: str) -> dict[str, Any]:
     raise ClaimError(ClaimErrorCode.LOSS_TYPE_NOT_COVERED, "该保单不承保此类事故", "lossType")
 
 
+# Every checklist ends with a catch-all, so an adjuster can ask for anything (e.g. 维修厂
+# 定损单) and the customer has somewhere to upload it.
+OTHER_DOCUMENTS = {"code": "OTHER", "name": "其他材料", "required": False}
+
+
 def checklist_of(loss_type: dict[str, Any]) -> list[dict[str, Any]]:
-    return [dict(document) for document in loss_type.get("documents", [])]
+    documents = [dict(document) for document in loss_type.get("documents", [])]
+    if not any(document["code"] == OTHER_DOCUMENTS["code"] for document in documents):
+        documents.append(dict(OTHER_DOCUMENTS))
+    return documents
 
 
 async def report_loss(
@@ -206,14 +214,22 @@ def _next_steps(actor: Actor, hotline: str) -> list[str]:
 
 
 async def missing_documents(claim: Claim, checklist: list[dict[str, Any]]) -> list[str]:
-    """Required checklist items with no document yet."""
+    """What the customer still has to provide (see ``still_missing``)."""
     documents = await ClaimDocument.filter(claim_id=claim.id).only("id", "checklist_code")
-    return still_missing(checklist, (d.checklist_code for d in documents))
+    return still_missing(claim, checklist, (d.checklist_code for d in documents))
 
 
-def still_missing(checklist: list[dict[str, Any]], provided: Iterable[str]) -> list[str]:
-    """The names of required checklist items none of the ``provided`` codes is for (pure,
-    so the schema's loaders can apply it to documents read for a whole page)."""
+def still_missing(
+    claim: Claim, checklist: list[dict[str, Any]], provided: Iterable[str]
+) -> list[str]:
+    """What the customer still has to provide: before submission, required checklist
+    items none of the ``provided`` codes is for; while more information is asked, what
+    the adjuster asked for, until the customer answers. Pure, so the schema's loaders
+    apply it to documents read for a whole page."""
+    if claim.status is S.MORE_INFO_REQUESTED:
+        return list(claim.more_info_items)
+    if claim.status not in (S.REPORTED, S.DOCUMENTS_PENDING):
+        return []
     codes = set(provided)
     return [d["name"] for d in checklist if d["required"] and d["code"] not in codes]
 
