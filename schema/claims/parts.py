@@ -117,6 +117,12 @@ class ClaimDocument:
         )
 
 
+@strawberry.type(description="Where the claimant asked the money to go.")
+class ClaimPayoutAccount:
+    provider: str = strawberry.field(description="`alipay`, `wechat` or `sandbox`.")
+    account: str = strawberry.field(description="The account, masked, as shown in notices.")
+
+
 @strawberry.type(description="A payout of the claim by provider transfer.")
 class ClaimPayout:
     transfer_number: str = strawberry.field(description="Our transfer number.")

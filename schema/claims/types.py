@@ -16,6 +16,7 @@ from schema.claims.parts import (
     ClaimDecisionLine,
     ClaimDocument,
     ClaimPayout,
+    ClaimPayoutAccount,
     ClaimRejection,
     ClaimTimelineEntry,
     InvestigationNote,
@@ -26,6 +27,7 @@ from schema.permissions import staff_only
 from schema.policies.types import Policy, RequiredDocument
 from workflows import claims as flows
 from workflows.access import Permission
+from workflows.payments.payouts import mask_account
 
 STAFF_READ = staff_only(Permission.CLAIM_READ)
 
@@ -160,6 +162,18 @@ class Claim(relay.Node):
         ttl = info.context.services.settings.signed_url_ttl_seconds
         rows = await info.context.loaders.claim_documents.load(self.model.id)
         return [ClaimDocument.from_model(row, storage, ttl) for row in rows]
+
+    @strawberry.field(
+        description="The account the claimant chose for the money (masked); shown to the "
+        "claimant and to staff, null for anyone else and before a choice."
+    )
+    def payout_account(self, info: Info) -> ClaimPayoutAccount | None:
+        actor = info.context.actor
+        claimant = actor.is_customer and actor.subject_id == self.model.customer_id
+        provider, account = self.model.payout_provider, self.model.payout_account
+        if not (claimant or actor.is_staff) or not provider or not account:
+            return None
+        return ClaimPayoutAccount(provider=provider, account=mask_account(provider, account))
 
     @strawberry.field(description="Payouts by transfer, newest first.")
     async def payouts(self, info: Info) -> list[ClaimPayout]:

@@ -8,7 +8,7 @@ import httpx
 from api.services import Services
 from models.staff import StaffRole
 from tests.claims_helpers import auto_policy, gid, loss_input
-from tests.factories import customer_token, make_customer, make_staff, staff_token
+from tests.factories import customer_token, make_customer, make_policy, make_staff, staff_token
 from tests.graphql import gql
 
 REPORT = """mutation($input: ReportLossInput!) { reportLoss(input: $input) {
@@ -61,3 +61,36 @@ async def test_staff_submit_a_phone_report_with_the_customers_consent(
     assert seen["data"]["claim"]["missingDocumentsExplanation"] == explanation
     mine = await gql(client, READ, {"id": claim_id}, token=await customer_token(services, holder))
     assert mine["data"]["claim"]["missingDocumentsExplanation"] == explanation
+
+
+CHOOSE = """mutation($input: ChooseClaimPayoutAccountInput!) {
+  chooseClaimPayoutAccount(input: $input) { errors { code } } }"""
+ACCOUNT = """query($id: ID!) { claim(id: $id) { payoutAccount { provider account } } }"""
+
+
+async def test_the_claimant_reads_back_the_account_they_chose(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    holder = await make_customer(services, "张伟")
+    insured = await make_customer(services, "张小伟")
+    policy = await make_policy(services, holder, insured=[holder, insured])
+    insured_token = await customer_token(services, insured)
+    reported = await gql(client, REPORT, {"input": loss_input(policy)}, token=insured_token)
+    claim_id = reported["data"]["reportLoss"]["claim"]["id"]
+    chose = await gql(
+        client,
+        CHOOSE,
+        {"input": {"claimId": claim_id, "provider": "sandbox", "account": "13912345678"}},
+        token=insured_token,
+    )
+    assert chose["data"]["chooseClaimPayoutAccount"]["errors"] == []
+    shown = {"provider": "sandbox", "account": "测试账户 139****5678"}
+    mine = await gql(client, ACCOUNT, {"id": claim_id}, token=insured_token)
+    assert mine["data"]["claim"]["payoutAccount"] == shown
+    adjuster = await staff_token(services, await make_staff(StaffRole.ADJUSTER))
+    staff_view = await gql(client, ACCOUNT, {"id": claim_id}, token=adjuster)
+    assert staff_view["data"]["claim"]["payoutAccount"] == shown
+    holder_view = await gql(
+        client, ACCOUNT, {"id": claim_id}, token=await customer_token(services, holder)
+    )
+    assert holder_view["data"]["claim"]["payoutAccount"] is None  # not the holder's money
