@@ -28,6 +28,7 @@ from models.policies import Policy
 from push.bus import InProcessBus, RedisBus
 from push.fanout import quiet_until
 from push.outbox import OutboxRelay, emit
+from tests.bus import subscribed
 from tests.conftest import TEST_REDIS_URL
 from tests.factories import emit_premium_event, make_customer, make_policy
 
@@ -56,7 +57,7 @@ async def test_an_event_reaches_inbox_deliveries_and_subscribers_once(
     relay = OutboxRelay(services.bus, services.queue)
     subscription = services.bus.subscribe(f"customer:{customer.id}")
     listening = asyncio.ensure_future(next_message(subscription))
-    await asyncio.sleep(0.05)  # let the subscription register
+    await subscribed(services.bus, f"customer:{customer.id}")
 
     event = await emit_premium_due(customer, policy)
     assert await relay.relay_once() == 1
@@ -101,7 +102,7 @@ async def test_events_go_out_in_order(services: Services, customer: Customer) ->
     bus = InProcessBus()
     subscription = bus.subscribe(f"policy:{policy.id}")
     first = asyncio.ensure_future(next_message(subscription))
-    await asyncio.sleep(0.05)
+    await subscribed(bus, f"policy:{policy.id}")
     sent = [await emit_premium_due(customer, policy, sequence=str(n)) for n in range(5)]
     await OutboxRelay(bus, services.queue).relay_once()
     received = [await first] + [await next_message(subscription) for _ in range(4)]
@@ -190,7 +191,7 @@ async def test_events_without_a_customer_or_template_only_go_to_the_bus(
     bus = InProcessBus()
     subscription = bus.subscribe("staff:claim-queue")
     listening = asyncio.ensure_future(next_message(subscription))
-    await asyncio.sleep(0.05)
+    await subscribed(bus, "staff:claim-queue")
     await OutboxRelay(bus, services.queue).relay_once()
     assert (await listening)["type"] == "claim.queue_changed"
     assert await Notification.all().count() == 0
@@ -207,7 +208,7 @@ async def test_redis_bus_reaches_a_subscriber_of_another_connection(services: Se
     channel = f"customer:{uuid.uuid4()}"
     subscription = subscriber.subscribe(channel)
     listening = asyncio.ensure_future(next_message(subscription))
-    await asyncio.sleep(0.2)
+    await subscribed(subscriber, channel)
     await publisher.publish(channel, {"eventId": "e1"})
     assert await listening == {"eventId": "e1"}
     await subscription.aclose()

@@ -21,11 +21,12 @@ from models.payments import LedgerEntry, OrderStatus, PaymentOrder, Refund, Refu
 from models.staff import StaffRole
 from payments.sandbox import SandboxProvider
 from push.outbox import OutboxRelay
+from tests.bus import subscribed
 from tests.conftest import postgres_only
 from tests.factories import make_staff, staff_token
 from tests.graphql import gql
 from tests.workflows.payments.test_orders import COMPLETE, create, payer
-from workflows.payments.orders import handle_callback
+from workflows.payments.orders import PAYMENT_ALERTS, handle_callback
 from workflows.payments.refunds import follow_up_refunds
 
 __all__ = ["payer"]  # the fixture
@@ -128,7 +129,7 @@ async def test_staff_watching_payment_alerts_see_the_duplicate(
             assert (await ws.receive_json())["type"] == "connection_ack"
             query = "subscription { paymentAlerts { eventType order { orderNumber } } }"
             await ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": query}})
-            await asyncio.sleep(0.2)
+            await subscribed(services.bus, PAYMENT_ALERTS)
             sandbox = services.payment_providers["sandbox"]
             assert isinstance(sandbox, SandboxProvider)
             old = await PaymentOrder.get(id=old_id)
