@@ -26,7 +26,7 @@ from api.jobs import run_jobs
 from api.limits import RequestLimitsMiddleware, limit_table
 from api.middleware import MultipartPreflightMiddleware, SecurityHeadersMiddleware
 from api.routes import healthz, payment_notify, readyz, serve_file
-from api.services import build_services
+from api.services import Services, build_services
 from api.settings import Settings
 from models.config import tortoise_config
 from schema import SchemaOptions, build_schema
@@ -44,18 +44,31 @@ def schema_options(settings: Settings) -> SchemaOptions:
     )
 
 
+@asynccontextmanager
+async def running_services(settings: Settings) -> AsyncIterator[Services]:
+    """The services with the clients they hold (HTTP, Redis), closed on the way out: the
+    app's lifespan, and on their own for tests that need no HTTP."""
+    redis_client = (
+        redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+        if settings.redis_url
+        else None
+    )
+    async with httpx.AsyncClient(timeout=settings.http_timeout_seconds) as http:
+        services = build_services(settings, http, redis_client)
+        try:
+            yield services
+        finally:
+            await services.bus.close()
+            if redis_client is not None:
+                await redis_client.aclose()
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        redis_client = (
-            redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
-            if settings.redis_url
-            else None
-        )
-        async with httpx.AsyncClient(timeout=settings.http_timeout_seconds) as http:
-            services = build_services(settings, http, redis_client)
+        async with running_services(settings) as services:
             app.state.services = view.services = services
             async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
                 jobs = (
@@ -70,9 +83,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
                         jobs.cancel()
                         with contextlib.suppress(asyncio.CancelledError):
                             await jobs
-                    await services.bus.close()
-                    if redis_client is not None:
-                        await redis_client.aclose()
 
     view = GraphQLView(
         services=None,

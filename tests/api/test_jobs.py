@@ -81,7 +81,7 @@ async def test_the_worker_the_embedded_server_and_once_run_the_same_jobs(
     assert in_embedded == in_worker == in_once == EVERY_LOOP
 
 
-async def test_purge_keeps_what_is_still_useful(database_url: str, app: object) -> None:
+async def test_purge_keeps_what_is_still_useful(db: str) -> None:
     now = datetime.now(UTC)
     old = await OtpChallenge.create(phone_hash="a", send_slot=1, code_hash="x", expires_at=now)
     fresh = await OtpChallenge.create(phone_hash="a", send_slot=2, code_hash="x", expires_at=now)
