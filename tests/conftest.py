@@ -26,6 +26,7 @@ import asyncpg
 import httpx
 import pytest
 import redis.asyncio as redis
+from argon2 import PasswordHasher
 from asgi_lifespan import LifespanManager
 from starlette.applications import Starlette
 from tortoise.context import TortoiseContext
@@ -35,6 +36,7 @@ from api.services import Services
 from api.settings import Settings
 from models.config import tortoise_config
 from models.database import migrate_database
+from workflows import auth
 
 TEST_DATABASE_URL = os.environ.get("ANXIN_TEST_DATABASE_URL")
 TEST_REDIS_URL = os.environ.get("ANXIN_TEST_REDIS_URL")
@@ -74,6 +76,20 @@ async def _truncate_postgres(url: str) -> None:
             await connection.execute(f"TRUNCATE {names} CASCADE")
     finally:
         await connection.close()
+
+
+PRODUCTION_PASSWORD_HASHER = auth.password_hasher
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing() -> Iterator[None]:
+    """argon2 at its lowest cost in tests, which hash and check many staff passwords
+    (the default costs ~0.25 s a hash on a test machine); production keeps its own."""
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(auth, "password_hasher", cheap)
+        patch.setattr(auth, "_DUMMY_HASH", cheap.hash("timing-equaliser"))
+        yield
 
 
 @pytest.fixture(scope="session")
