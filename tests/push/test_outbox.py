@@ -161,8 +161,11 @@ async def test_quiet_hours_hold_non_urgent_push_until_morning(
     await OutboxRelay(services.bus, services.queue).relay_once()
     held = await Delivery.filter(notification__kind="premium.due")
     urgent = await Delivery.filter(notification__kind="premium.overdue")
-    assert held and all(d.next_attempt_at is not None for d in held)
-    assert urgent and all(d.next_attempt_at is None for d in urgent)
+    assert {d.channel for d in held} == {Channel.APNS, Channel.FCM}  # both devices
+    assert all(d.next_attempt_at is not None for d in held)
+    # Overdue is urgent: pushed at once, by SMS too.
+    assert {d.channel for d in urgent} == {Channel.APNS, Channel.FCM, Channel.SMS}
+    assert all(d.next_attempt_at is None for d in urgent)
     # Both are in the inbox at once.
     assert await Notification.all().count() == 2
 
