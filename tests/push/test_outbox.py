@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 import redis.asyncio as redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from tortoise.transactions import in_transaction
 
 from api.services import Services
@@ -112,7 +114,10 @@ async def test_events_go_out_in_order(services: Services, customer: Customer) ->
 
 async def test_nothing_is_lost_while_redis_is_down(services: Services, customer: Customer) -> None:
     policy = await make_policy(services, customer)
-    stopped = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    # Refused at once: redis-py's default retries (ten, backing off) would only add seconds.
+    stopped = redis.Redis(
+        host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0)
+    )
     down = OutboxRelay(RedisBus(stopped), services.queue)
     events = [await emit_premium_due(customer, policy, sequence=str(n)) for n in range(3)]
     for _ in range(2):
