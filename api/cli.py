@@ -37,7 +37,7 @@ def _serve(args: argparse.Namespace) -> None:
         )
 
     uvicorn.run(
-        "api.app:create_app",
+        "api.serving:serve_app",  # process-wide set-up in each worker process
         factory=True,
         host=args.host,
         port=args.port,
@@ -156,8 +156,11 @@ def _reconcile(args: argparse.Namespace) -> None:
 
 def _worker(args: argparse.Namespace) -> None:
     from api.jobs import run_worker
+    from api.serving import configure_process
 
-    asyncio.run(run_worker(Settings(), once=args.once))
+    settings = Settings()
+    configure_process(settings)
+    asyncio.run(run_worker(settings, once=args.once))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -467,7 +467,7 @@ def serve(port: int, parent_pid: int) -> None:
 
     die_with_parent(parent_pid)
     uvicorn.run(
-        "api.app:create_app",
+        "api.serving:serve_app",
         factory=True,
         host="127.0.0.1",
         port=port,

@@ -392,7 +392,7 @@ def serve(name: str, port: int, parent_pid: int) -> None:
         "access_log": False,
     }
     if name == "graphql":
-        uvicorn.run("api.app:create_app", factory=True, **options)
+        uvicorn.run("api.serving:serve_app", factory=True, **options)
     else:
         uvicorn.run(create_baseline_app(Settings()), **options)
 

@@ -7,6 +7,10 @@ messages to the local subscribers' queues. The reader survives a lost connection
 Redis restart, a killed client, a network cut): it backs off, opens a new pub/sub
 connection and subscribes again to every channel that still has local subscribers, for
 as long as it takes; its health (``bus-listener``) is reported to ``/readyz``.
+
+``until_subscribed`` tells when a channel's subscribers are registered (on Redis: when
+the server has confirmed the subscription), so that a publisher that must not be missed,
+a test above all, waits for exactly that instead of sleeping a guessed time.
 """
 
 from __future__ import annotations
@@ -15,8 +19,8 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections import defaultdict
-from collections.abc import AsyncGenerator
+from collections import Counter, defaultdict
+from collections.abc import AsyncGenerator, Callable
 from typing import Any, Protocol
 
 import redis.asyncio as redis
@@ -38,7 +42,31 @@ class EventBus(Protocol):
 
     def subscribe(self, channel: str) -> AsyncGenerator[Event, None]: ...
 
+    async def until_subscribed(self, channel: str, count: int = 1) -> None: ...
+
     async def close(self) -> None: ...
+
+
+class _Changes:
+    """Wakes the coroutines waiting for a condition on the registrations when they change."""
+
+    def __init__(self) -> None:
+        self._waiters: set[asyncio.Future[None]] = set()
+
+    def notify(self) -> None:
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._waiters.clear()
+
+    async def until(self, ready: Callable[[], bool]) -> None:
+        while not ready():
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.add(waiter)
+            try:
+                await waiter
+            finally:
+                self._waiters.discard(waiter)
 
 
 class _LocalFanOut:
@@ -46,6 +74,10 @@ class _LocalFanOut:
 
     def __init__(self) -> None:
         self.queues: defaultdict[str, set[asyncio.Queue[Event]]] = defaultdict(set)
+        self.changes = _Changes()
+
+    def count(self, channel: str) -> int:
+        return len(self.queues.get(channel, ()))
 
     def deliver(self, channel: str, event: Event) -> None:
         for queue in list(self.queues.get(channel, ())):
@@ -57,6 +89,7 @@ class _LocalFanOut:
         queue: asyncio.Queue[Event] = asyncio.Queue(SUBSCRIBER_BACKLOG)
         first = channel not in self.queues
         self.queues[channel].add(queue)
+        self.changes.notify()
         return queue, first
 
     def remove(self, channel: str, queue: asyncio.Queue[Event]) -> bool:
@@ -65,6 +98,7 @@ class _LocalFanOut:
         if subscribers is None:
             return False
         subscribers.discard(queue)
+        self.changes.notify()
         if subscribers:
             return False
         del self.queues[channel]
@@ -86,8 +120,43 @@ class InProcessBus:
         finally:
             self._local.remove(channel, queue)
 
+    async def until_subscribed(self, channel: str, count: int = 1) -> None:
+        """Return once ``count`` subscribers listen on ``channel`` (bound the wait with
+        ``asyncio.timeout``)."""
+        await self._local.changes.until(lambda: self._local.count(channel) >= count)
+
     async def close(self) -> None:
         self._local.queues.clear()
+
+
+class _Confirmations:
+    """The channels Redis delivers to this process: every (un)subscribe asked for the
+    channel has been answered (answers come in the order asked), the last a subscribe."""
+
+    def __init__(self) -> None:
+        self._unanswered: Counter[str] = Counter()
+        self._subscribed: set[str] = set()
+
+    def asked(self, channels: list[str]) -> None:
+        self._unanswered.update(channels)
+
+    def answered(self, channel: str, subscribed: bool) -> None:
+        if self._unanswered[channel] > 1:
+            self._unanswered[channel] -= 1
+        else:
+            self._unanswered.pop(channel, None)  # no entry left behind per channel ever seen
+        if subscribed:
+            self._subscribed.add(channel)
+        else:
+            self._subscribed.discard(channel)
+
+    def confirmed(self, channel: str) -> bool:
+        return self._unanswered[channel] == 0 and channel in self._subscribed
+
+    def forget(self) -> None:
+        """A new connection: nothing is confirmed on it yet."""
+        self._unanswered.clear()
+        self._subscribed.clear()
 
 
 class RedisBus:
@@ -95,7 +164,10 @@ class RedisBus:
         self._client = client
         self._health = health if health is not None else LoopHealth()
         self._local = _LocalFanOut()
-        self._pubsub = client.pubsub(ignore_subscribe_messages=True)
+        # Subscription confirmations are read too: they tell until_subscribed when the
+        # server delivers a channel's messages to this process.
+        self._pubsub = client.pubsub(ignore_subscribe_messages=False)
+        self._confirmations = _Confirmations()  # unprefixed channel names
         self._reader: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._broken = False  # the pub/sub connection needs rebuilding
@@ -109,11 +181,15 @@ class RedisBus:
             if first:
                 async with self._lock:
                     if not self._broken:
+                        self._confirmations.asked([channel])  # before the reader can answer
                         try:
                             await self._pubsub.subscribe(PREFIX + channel)
                         except (RedisError, OSError, RuntimeError) as exc:
                             log.warning("event bus: subscribe failed: %s", type(exc).__name__)
-                            self._broken = True
+                            self._mark_broken()
+                        except BaseException:
+                            self._mark_broken()  # cancelled half-way: start over
+                            raise
                     # When broken, the reader subscribes to every local channel on reconnecting.
                     if self._reader is None or self._reader.done():
                         self._reader = asyncio.create_task(self._read(), name="redis-bus")
@@ -124,7 +200,12 @@ class RedisBus:
                 with contextlib.suppress(RedisError, ConnectionError, OSError, RuntimeError):
                     async with self._lock:
                         if not self._broken:
-                            await self._pubsub.unsubscribe(PREFIX + channel)
+                            self._confirmations.asked([channel])
+                            try:
+                                await self._pubsub.unsubscribe(PREFIX + channel)
+                            except BaseException:
+                                self._mark_broken()  # unsure what the server got: start over
+                                raise
 
     async def _read(self) -> None:
         """Dispatch messages while anyone listens; on a lost connection, back off (capped,
@@ -140,7 +221,7 @@ class RedisBus:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # RedisError, OSError, and redis-py's RuntimeError
-                    self._broken = True
+                    self._mark_broken()
                     self._health.failed(READER, exc)
                     delay = backoff.next_delay()
                     log.warning(
@@ -152,19 +233,30 @@ class RedisBus:
                     continue
                 self._health.succeeded(READER)
                 backoff.reset()
-                if message is not None and message.get("type") == "message":
+                if message is None:
+                    continue
+                if message.get("type") == "message":
                     self._dispatch(message)
+                elif message.get("type") in ("subscribe", "unsubscribe"):
+                    self._confirm(message)
         finally:
             self._health.stop(READER)
+
+    def _mark_broken(self) -> None:
+        self._broken = True
+        self._confirmations.forget()
+        self._local.changes.notify()
 
     async def _reconnect(self) -> None:
         async with self._lock:
             with contextlib.suppress(Exception):
                 await self._pubsub.aclose()
-            self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
-            channels = [PREFIX + c for c in self._local.queues]
+            self._pubsub = self._client.pubsub(ignore_subscribe_messages=False)
+            self._confirmations.forget()
+            channels = list(self._local.queues)
             if channels:
-                await self._pubsub.subscribe(*channels)
+                self._confirmations.asked(channels)
+                await self._pubsub.subscribe(*(PREFIX + c for c in channels))
             self._broken = False
             log.info("event bus reconnected, %d channels", len(channels))
 
@@ -179,6 +271,25 @@ class RedisBus:
             log.warning("event bus: dropped a malformed message: %s", type(exc).__name__)
             return
         self._local.deliver(channel.removeprefix(PREFIX), event)
+
+    def _confirm(self, message: dict[str, Any]) -> None:
+        """The server's answer to a (un)subscribe; answers come in the order asked."""
+        channel = message.get("channel")
+        if isinstance(channel, bytes):
+            channel = channel.decode()
+        if not isinstance(channel, str):
+            return
+        self._confirmations.answered(channel.removeprefix(PREFIX), message["type"] == "subscribe")
+        self._local.changes.notify()
+
+    async def until_subscribed(self, channel: str, count: int = 1) -> None:
+        """Return once ``count`` subscribers of this process listen on ``channel`` and
+        Redis has confirmed the subscription (bound the wait with ``asyncio.timeout``)."""
+
+        def ready() -> bool:
+            return self._confirmations.confirmed(channel) and self._local.count(channel) >= count
+
+        await self._local.changes.until(ready)
 
     async def close(self) -> None:
         if self._reader is not None:

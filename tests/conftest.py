@@ -1,9 +1,15 @@
-"""Test fixtures: every test gets a freshly migrated database and the real app.
+"""Test fixtures: every test gets a freshly migrated database, and the real app if it
+speaks HTTP.
 
 Embedded backends by default (a SQLite file per test, copied from one migrated
 template). With ``ANXIN_TEST_DATABASE_URL`` (PostgreSQL) and ``ANXIN_TEST_REDIS_URL``
 the same tests run against those servers: the database is recreated and migrated once
-per run and truncated before each test.
+per run and truncated before each test, the Redis db flushed.
+
+``app``/``client`` boot the whole app (schema, middleware, lifespan). A test that needs
+no HTTP asks for ``db`` (Tortoise on the test database) and, if it needs them,
+``services``: the same services as the app's, built without the app. A test that uses
+the app gets the app's own services and database from ``services`` and ``db``.
 """
 
 from __future__ import annotations
@@ -13,20 +19,24 @@ import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
 import pytest
 import redis.asyncio as redis
+from argon2 import PasswordHasher
 from asgi_lifespan import LifespanManager
 from starlette.applications import Starlette
+from tortoise.context import TortoiseContext
 
-from api.app import create_app
+from api.app import create_app, running_services
 from api.services import Services
 from api.settings import Settings
+from models.config import tortoise_config
 from models.database import migrate_database
+from workflows import auth
 
 TEST_DATABASE_URL = os.environ.get("ANXIN_TEST_DATABASE_URL")
 TEST_REDIS_URL = os.environ.get("ANXIN_TEST_REDIS_URL")
@@ -66,6 +76,20 @@ async def _truncate_postgres(url: str) -> None:
             await connection.execute(f"TRUNCATE {names} CASCADE")
     finally:
         await connection.close()
+
+
+PRODUCTION_PASSWORD_HASHER = auth.password_hasher
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing() -> Iterator[None]:
+    """argon2 at its lowest cost in tests, which hash and check many staff passwords
+    (the default costs ~0.25 s a hash on a test machine); production keeps its own."""
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(auth, "password_hasher", cheap)
+        patch.setattr(auth, "_DUMMY_HASH", cheap.hash("timing-equaliser"))
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -122,6 +146,10 @@ async def _flush_test_redis(url: str) -> None:
         await client.aclose()
 
 
+def _uses_app(request: pytest.FixtureRequest) -> bool:
+    return "app" in request.fixturenames
+
+
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[Starlette]:
     if settings.redis_url and settings.redis_url == TEST_REDIS_URL:
@@ -132,8 +160,40 @@ async def app(settings: Settings) -> AsyncIterator[Starlette]:
 
 
 @pytest.fixture
-def services(app: Starlette) -> Services:
-    return app.state.services
+async def _tortoise(database_url: str) -> AsyncIterator[str]:
+    """Tortoise on the test database, as the app's lifespan opens it (visible to every
+    task, as RegisterTortoise makes it)."""
+    async with TortoiseContext() as context:
+        await context.init(config=tortoise_config(database_url), _enable_global_fallback=True)
+        yield database_url
+
+
+@pytest.fixture
+def db(request: pytest.FixtureRequest) -> str:
+    """The test's migrated, empty database, ready for the models; its URL. Without the
+    app, unless the test uses the app anyway (then the app's lifespan opened it)."""
+    if _uses_app(request):
+        request.getfixturevalue("app")
+        return str(request.getfixturevalue("database_url"))
+    return str(request.getfixturevalue("_tortoise"))
+
+
+@pytest.fixture
+async def _services_without_app(db: str, settings: Settings) -> AsyncIterator[Services]:
+    if settings.redis_url and settings.redis_url == TEST_REDIS_URL:
+        await _flush_test_redis(settings.redis_url)
+    async with running_services(settings) as built:
+        yield built
+
+
+@pytest.fixture
+def services(request: pytest.FixtureRequest) -> Services:
+    """The app's services when the test uses the app; otherwise the same built on
+    ``db`` without it (no schema, middleware or lifespan to boot)."""
+    if _uses_app(request):
+        app: Starlette = request.getfixturevalue("app")
+        return cast(Services, app.state.services)
+    return cast(Services, request.getfixturevalue("_services_without_app"))
 
 
 @pytest.fixture

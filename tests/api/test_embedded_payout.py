@@ -30,7 +30,7 @@ async def test_an_approved_claim_is_paid_by_the_embedded_server(
     setup = await paying_claim(client, services)
     claim: dict[str, Any] = {}
     for _ in range(300):
-        body = await gql(client, CLAIM, {"id": setup["claim_id"]}, token=setup["customer"])
+        body = await gql(client, CLAIM, {"id": setup.claim_id}, token=setup.customer)
         claim = body["data"]["node"]
         if claim["status"] == "PAID":
             break

@@ -215,6 +215,8 @@ async def test_messages_of_a_crashed_worker_are_claimed_by_another(
     claimed = await services.queue.claim_stale("survivor", idle_ms=0, count=10)
     assert [d for _, d in claimed] == [delivery.id]
     channel = RecordingChannel()
-    assert await Deliverer({Channel.FCM: channel}, services.queue).deliver(delivery.id)
+    deliverer = Deliverer({Channel.FCM: channel}, services.queue)
+    assert await deliverer.deliver(delivery.id) is DeliveryStatus.SENT
+    assert [target for target, _ in channel.sent] == ["t"]
     await services.queue.ack([m for m, _ in claimed])
     assert await services.queue.claim_stale("another", idle_ms=0, count=10) == []

@@ -310,7 +310,7 @@ async def test_revoked_token_is_dropped_fetched_anew_and_the_message_resent(
 ) -> None:
     await channel.send(DEVICE, MESSAGE)
     google.revoke_next_token()
-    assert await channel.send(DEVICE, MESSAGE)
+    assert await channel.send(DEVICE, MESSAGE) == google.delivered[-1].name
     first, second = google.grants
     assert google.send_attempts == [
         first.access_token,
@@ -360,7 +360,7 @@ async def test_token_endpoint_trouble_is_transient(
         down = make_channel(http, google, account_key, clock, token_url=url + "/token")
         with pytest.raises(TransientDeliveryError, match="ConnectError"):
             await down.send(DEVICE, MESSAGE)
-    assert await channel.send(DEVICE, MESSAGE)  # and it recovers
+    assert await channel.send(DEVICE, MESSAGE) == google.delivered[-1].name  # and it recovers
 
 
 # ------------------------------------------------------------------ refusals

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 import redis.asyncio as redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from tortoise.transactions import in_transaction
 
 from api.services import Services
@@ -28,6 +30,7 @@ from models.policies import Policy
 from push.bus import InProcessBus, RedisBus
 from push.fanout import quiet_until
 from push.outbox import OutboxRelay, emit
+from tests.bus import subscribed
 from tests.conftest import TEST_REDIS_URL
 from tests.factories import emit_premium_event, make_customer, make_policy
 
@@ -56,7 +59,7 @@ async def test_an_event_reaches_inbox_deliveries_and_subscribers_once(
     relay = OutboxRelay(services.bus, services.queue)
     subscription = services.bus.subscribe(f"customer:{customer.id}")
     listening = asyncio.ensure_future(next_message(subscription))
-    await asyncio.sleep(0.05)  # let the subscription register
+    await subscribed(services.bus, f"customer:{customer.id}")
 
     event = await emit_premium_due(customer, policy)
     assert await relay.relay_once() == 1
@@ -101,7 +104,7 @@ async def test_events_go_out_in_order(services: Services, customer: Customer) ->
     bus = InProcessBus()
     subscription = bus.subscribe(f"policy:{policy.id}")
     first = asyncio.ensure_future(next_message(subscription))
-    await asyncio.sleep(0.05)
+    await subscribed(bus, f"policy:{policy.id}")
     sent = [await emit_premium_due(customer, policy, sequence=str(n)) for n in range(5)]
     await OutboxRelay(bus, services.queue).relay_once()
     received = [await first] + [await next_message(subscription) for _ in range(4)]
@@ -111,7 +114,10 @@ async def test_events_go_out_in_order(services: Services, customer: Customer) ->
 
 async def test_nothing_is_lost_while_redis_is_down(services: Services, customer: Customer) -> None:
     policy = await make_policy(services, customer)
-    stopped = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    # Refused at once: redis-py's default retries (ten, backing off) would only add seconds.
+    stopped = redis.Redis(
+        host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0)
+    )
     down = OutboxRelay(RedisBus(stopped), services.queue)
     events = [await emit_premium_due(customer, policy, sequence=str(n)) for n in range(3)]
     for _ in range(2):
@@ -160,8 +166,11 @@ async def test_quiet_hours_hold_non_urgent_push_until_morning(
     await OutboxRelay(services.bus, services.queue).relay_once()
     held = await Delivery.filter(notification__kind="premium.due")
     urgent = await Delivery.filter(notification__kind="premium.overdue")
-    assert held and all(d.next_attempt_at is not None for d in held)
-    assert urgent and all(d.next_attempt_at is None for d in urgent)
+    assert {d.channel for d in held} == {Channel.APNS, Channel.FCM}  # both devices
+    assert all(d.next_attempt_at is not None for d in held)
+    # Overdue is urgent: pushed at once, by SMS too.
+    assert {d.channel for d in urgent} == {Channel.APNS, Channel.FCM, Channel.SMS}
+    assert all(d.next_attempt_at is None for d in urgent)
     # Both are in the inbox at once.
     assert await Notification.all().count() == 2
 
@@ -190,7 +199,7 @@ async def test_events_without_a_customer_or_template_only_go_to_the_bus(
     bus = InProcessBus()
     subscription = bus.subscribe("staff:claim-queue")
     listening = asyncio.ensure_future(next_message(subscription))
-    await asyncio.sleep(0.05)
+    await subscribed(bus, "staff:claim-queue")
     await OutboxRelay(bus, services.queue).relay_once()
     assert (await listening)["type"] == "claim.queue_changed"
     assert await Notification.all().count() == 0
@@ -207,7 +216,7 @@ async def test_redis_bus_reaches_a_subscriber_of_another_connection(services: Se
     channel = f"customer:{uuid.uuid4()}"
     subscription = subscriber.subscribe(channel)
     listening = asyncio.ensure_future(next_message(subscription))
-    await asyncio.sleep(0.2)
+    await subscribed(subscriber, channel)
     await publisher.publish(channel, {"eventId": "e1"})
     assert await listening == {"eventId": "e1"}
     await subscription.aclose()

@@ -301,7 +301,7 @@ async def test_token_expired_at_wechat_is_renewed_once(
     channel = make_channel(http, wechat.url, FakeClock(clock.now))  # a clock that stops
     await channel.send(OPENID, reported())
     clock.advance(7200)
-    assert await channel.send(OPENID, reported())
+    assert await channel.send(OPENID, reported()) == str(wechat.sent[-1].msgid)
     assert [a["errcode"] for a in wechat.answers] == [0, 42001, 0]
     assert wechat.token_fetches == 2
 
@@ -311,7 +311,7 @@ async def test_token_refused_early_is_renewed_once(
 ) -> None:
     await channel.send(OPENID, reported())
     wechat.expire_token_once()
-    assert await channel.send(OPENID, reported())
+    assert await channel.send(OPENID, reported()) == str(wechat.sent[-1].msgid)
     assert [a["errcode"] for a in wechat.answers] == [0, 42001, 0]
     assert wechat.token_fetches == 2
     await channel.send(OPENID, reported())
@@ -372,7 +372,8 @@ async def test_rate_limit_and_system_busy_are_transient(
     wechat.fail_next(errcode, errmsg)
     with pytest.raises(TransientDeliveryError, match=str(errcode)):
         await channel.send(OPENID, reported())
-    assert await channel.send(OPENID, reported())  # the next try goes through
+    # The next try goes through.
+    assert await channel.send(OPENID, reported()) == str(wechat.sent[-1].msgid)
 
 
 async def test_invalid_template_data_is_permanent(

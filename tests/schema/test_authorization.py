@@ -4,6 +4,7 @@ through its own field and through ``node(id:)``, for every node type."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -38,8 +39,15 @@ def gid(type_name: str, object_id: Any) -> str:
     return str(relay.GlobalID(type_name, str(object_id)))
 
 
+@dataclass(frozen=True)
+class World:
+    policy: m.Policy  # Alice's
+    objects: dict[str, uuid.UUID]  # one object of each Node type, by type name
+    tokens: dict[str, str]  # by who: alice, bob, carol, mallory, agent, supervisor
+
+
 @pytest.fixture
-async def world(services: Services) -> dict[str, Any]:
+async def world(services: Services) -> World:
     """Alice holds a policy naming Bob as insured and Carol as beneficiary; Mallory has
     a policy of her own and nothing to do with Alice's."""
     alice = await make_customer(services, "爱丽丝")
@@ -92,9 +100,7 @@ async def world(services: Services) -> dict[str, Any]:
             )
         ).id,
     }
-    return {
-        "policy": policy,
-        "objects": objects,
+    tokens = {
         "alice": await customer_token(services, alice),
         "bob": await customer_token(services, bob),
         "carol": await customer_token(services, carol),
@@ -102,6 +108,7 @@ async def world(services: Services) -> dict[str, Any]:
         "agent": await staff_token(services, agent),
         "supervisor": await staff_token(services, supervisor),
     }
+    return World(policy, objects, tokens)
 
 
 def test_every_node_type_has_a_guarded_resolver_and_a_test() -> None:
@@ -133,19 +140,19 @@ NOT_VISIBLE_TO_MALLORY = {
 
 @pytest.mark.parametrize("type_name", sorted(NOT_VISIBLE_TO_MALLORY))
 async def test_node_of_someone_else_answers_like_a_missing_object(
-    client: httpx.AsyncClient, world: dict[str, Any], type_name: str
+    client: httpx.AsyncClient, world: World, type_name: str
 ) -> None:
-    real = gid(type_name, world["objects"][type_name])
+    real = gid(type_name, world.objects[type_name])
     missing = gid(type_name, uuid.uuid4())
     theirs = await client.post(
         "/graphql",
         json={"query": NODE, "variables": {"id": real}},
-        headers={"authorization": f"Bearer {world['mallory']}"},
+        headers={"authorization": f"Bearer {world.tokens['mallory']}"},
     )
     absent = await client.post(
         "/graphql",
         json={"query": NODE, "variables": {"id": missing}},
-        headers={"authorization": f"Bearer {world['mallory']}"},
+        headers={"authorization": f"Bearer {world.tokens['mallory']}"},
     )
     assert absent.json() == {"data": {"node": None}}
     if NOT_VISIBLE_TO_MALLORY[type_name]:
@@ -160,72 +167,72 @@ async def test_node_of_someone_else_answers_like_a_missing_object(
     ["Policy", "Product", "Coverage", "InsuredPerson", "Beneficiary", "PremiumInstallment"],
 )
 async def test_people_on_the_policy_see_its_nodes(
-    client: httpx.AsyncClient, world: dict[str, Any], type_name: str
+    client: httpx.AsyncClient, world: World, type_name: str
 ) -> None:
-    real = gid(type_name, world["objects"][type_name])
+    real = gid(type_name, world.objects[type_name])
     for who in ("alice", "bob", "carol", "agent"):
-        body = await gql(client, NODE, {"id": real}, token=world[who])
+        body = await gql(client, NODE, {"id": real}, token=world.tokens[who])
         assert body["data"]["node"]["__typename"] == type_name, who
 
 
 async def test_customer_nodes_are_visible_to_themselves_and_to_staff(
-    client: httpx.AsyncClient, world: dict[str, Any]
+    client: httpx.AsyncClient, world: World
 ) -> None:
-    alice_id = gid("Customer", world["objects"]["Customer"])
+    alice_id = gid("Customer", world.objects["Customer"])
     for who, visible in (("alice", True), ("bob", False), ("agent", True)):
-        body = await gql(client, NODE, {"id": alice_id}, token=world[who])
+        body = await gql(client, NODE, {"id": alice_id}, token=world.tokens[who])
         assert (body["data"]["node"] is not None) is visible, who
 
 
 async def test_notifications_are_visible_to_their_customer_and_to_staff(
-    client: httpx.AsyncClient, world: dict[str, Any]
+    client: httpx.AsyncClient, world: World
 ) -> None:
-    notification = gid("Notification", world["objects"]["Notification"])
+    notification = gid("Notification", world.objects["Notification"])
     for who, visible in (("alice", True), ("bob", False), ("agent", True)):
-        body = await gql(client, NODE, {"id": notification}, token=world[who])
+        body = await gql(client, NODE, {"id": notification}, token=world.tokens[who])
         assert (body["data"]["node"] is not None) is visible, who
 
 
 async def test_staff_member_nodes_need_the_staff_read_permission(
-    client: httpx.AsyncClient, world: dict[str, Any]
+    client: httpx.AsyncClient, world: World
 ) -> None:
-    supervisor_id = gid("StaffMember", world["objects"]["StaffMember"])
-    assert (await gql(client, NODE, {"id": supervisor_id}, token=world["agent"]))["data"][
+    supervisor_id = gid("StaffMember", world.objects["StaffMember"])
+    assert (await gql(client, NODE, {"id": supervisor_id}, token=world.tokens["agent"]))["data"][
         "node"
     ] is None
-    assert (await gql(client, NODE, {"id": supervisor_id}, token=world["supervisor"]))["data"][
-        "node"
-    ] == {"id": supervisor_id, "__typename": "StaffMember"}
+    assert (await gql(client, NODE, {"id": supervisor_id}, token=world.tokens["supervisor"]))[
+        "data"
+    ]["node"] == {"id": supervisor_id, "__typename": "StaffMember"}
 
 
 async def test_policy_field_and_number_lookup_hide_other_peoples_policies(
-    client: httpx.AsyncClient, world: dict[str, Any]
+    client: httpx.AsyncClient, world: World
 ) -> None:
-    policy = world["policy"]
+    policy = world.policy
     real = gid("Policy", policy.id)
     missing = gid("Policy", uuid.uuid4())
     for query, variables in (
         (POLICY, ({"id": real}, {"id": missing})),
         (BY_NUMBER, ({"n": policy.number}, {"n": "AXT9999999999"})),
     ):
-        theirs = await gql(client, query, variables[0], token=world["mallory"])
-        absent = await gql(client, query, variables[1], token=world["mallory"])
+        theirs = await gql(client, query, variables[0], token=world.tokens["mallory"])
+        absent = await gql(client, query, variables[1], token=world.tokens["mallory"])
         assert theirs == absent
         assert list(theirs["data"].values()) == [None]
     # A global ID of another type is not a policy.
-    coverage = gid("Coverage", world["objects"]["Coverage"])
-    assert (await gql(client, POLICY, {"id": coverage}, token=world["alice"]))["data"] == {
+    coverage = gid("Coverage", world.objects["Coverage"])
+    assert (await gql(client, POLICY, {"id": coverage}, token=world.tokens["alice"]))["data"] == {
         "policy": None
     }
 
 
-async def test_roles_on_a_policy(client: httpx.AsyncClient, world: dict[str, Any]) -> None:
-    real = gid("Policy", world["policy"].id)
+async def test_roles_on_a_policy(client: httpx.AsyncClient, world: World) -> None:
+    real = gid("Policy", world.policy.id)
     roles = {}
     for who in ("alice", "bob", "carol", "agent"):
-        roles[who] = (await gql(client, POLICY, {"id": real}, token=world[who]))["data"]["policy"][
-            "myRoles"
-        ]
+        roles[who] = (await gql(client, POLICY, {"id": real}, token=world.tokens[who]))["data"][
+            "policy"
+        ]["myRoles"]
     assert roles == {
         "alice": ["HOLDER", "INSURED"],
         "bob": ["INSURED"],
@@ -234,32 +241,28 @@ async def test_roles_on_a_policy(client: httpx.AsyncClient, world: dict[str, Any
     }
 
 
-async def test_my_policies_lists_only_mine(
-    client: httpx.AsyncClient, world: dict[str, Any]
-) -> None:
+async def test_my_policies_lists_only_mine(client: httpx.AsyncClient, world: World) -> None:
     query = "{ myPolicies { totalCount edges { node { number myRoles } } } }"
     for who in ("alice", "bob", "carol"):
-        body = await gql(client, query, token=world[who])
+        body = await gql(client, query, token=world.tokens[who])
         edges = body["data"]["myPolicies"]["edges"]
-        assert [e["node"]["number"] for e in edges] == [world["policy"].number], who
-    mallory = await gql(client, query, token=world["mallory"])
+        assert [e["node"]["number"] for e in edges] == [world.policy.number], who
+    mallory = await gql(client, query, token=world.tokens["mallory"])
     assert mallory["data"]["myPolicies"]["totalCount"] == 1
-    assert mallory["data"]["myPolicies"]["edges"][0]["node"]["number"] != world["policy"].number
+    assert mallory["data"]["myPolicies"]["edges"][0]["node"]["number"] != world.policy.number
 
 
 async def test_staff_cannot_use_customer_only_fields(
-    client: httpx.AsyncClient, world: dict[str, Any]
+    client: httpx.AsyncClient, world: World
 ) -> None:
     body = await gql(
-        client, "{ myPolicies { totalCount } }", token=world["agent"], allow_errors=True
+        client, "{ myPolicies { totalCount } }", token=world.tokens["agent"], allow_errors=True
     )
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
-async def test_customers_cannot_search_policies(
-    client: httpx.AsyncClient, world: dict[str, Any]
-) -> None:
+async def test_customers_cannot_search_policies(client: httpx.AsyncClient, world: World) -> None:
     query = '{ searchPolicies(input: {number: "X"}) { totalCount } }'
-    body = await gql(client, query, token=world["alice"], allow_errors=True)
+    body = await gql(client, query, token=world.tokens["alice"], allow_errors=True)
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert body["data"] is None

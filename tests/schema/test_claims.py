@@ -21,6 +21,7 @@ from models.notifications import OutboxEvent
 from models.policies import Coverage, Policy, PolicyStatus
 from models.staff import StaffRole
 from push.outbox import OutboxRelay
+from tests.bus import subscribed
 from tests.claims_helpers import auto_policy, gid, loss_input, upload
 from tests.conftest import postgres_only
 from tests.factories import customer_token, make_customer, make_staff, staff_token
@@ -625,7 +626,7 @@ async def test_claim_updated_live(app: Starlette, services: Services) -> None:
                     },
                 }
             )
-            await asyncio.sleep(0.2)
+            await subscribed(services.bus, f"claim:{claim_db_id(reported['claim'])}")
             await do(client, SUBMIT, token, claimId=claim_id, explanation="稍后补交")
             await OutboxRelay(services.bus, services.queue).relay_once()
             statuses = set()

@@ -18,6 +18,7 @@ from models.customers import Customer
 from models.notifications import Delivery, Device, WechatConsent
 from models.staff import StaffRole
 from push.outbox import OutboxRelay, emit
+from tests.bus import subscribed
 from tests.factories import customer_token, make_customer, make_staff, staff_token
 from tests.graphql import gql
 
@@ -209,7 +210,7 @@ async def test_my_notifications_arrive_live(app: Starlette, services: Services) 
         )
         assert (await ws.receive_json())["type"] == "connection_ack"
         await ws.send_json({"id": "s", "type": "subscribe", "payload": {"query": subscription}})
-        await asyncio.sleep(0.2)  # the subscription is registered on the bus
+        await subscribed(services.bus, f"customer:{customer.id}")
         await announce(stranger, "LP-NOT-MINE")
         await announce(customer, "LP-MINE")
         await OutboxRelay(services.bus, services.queue).relay_once()

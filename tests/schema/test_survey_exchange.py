@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import zipfile
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,8 +33,15 @@ IMPORT = """mutation($input: ImportSurveyResultsInput!) { importSurveyResults(in
 PHONE = "13912345678"
 
 
+@dataclass(frozen=True)
+class Surveyed:
+    invitations: list[SurveyInvitation]  # the first answered in the app
+    customers: list[Customer]  # 陈小明 (the first two invitations), 吴丽
+    supervisor: str
+
+
 @pytest.fixture
-async def surveyed(services: Services) -> dict[str, Any]:
+async def surveyed(services: Services) -> Surveyed:
     """Three invitations: one answered in the app (with a phone number and an e-mail in
     its comment), two not; two of them belong to the same customer."""
     chen = await make_customer(services, name="陈小明", phone=PHONE)
@@ -57,7 +65,7 @@ async def surveyed(services: Services) -> dict[str, Any]:
         "APP",
     )
     supervisor = await staff_token(services, await make_staff(StaffRole.SUPERVISOR))
-    return {"invitations": made, "customers": [chen, wu], "supervisor": supervisor}
+    return Surveyed(invitations=made, customers=[chen, wu], supervisor=supervisor)
 
 
 async def export(client: httpx.AsyncClient, token: str, file_format: str) -> dict[str, Any]:
@@ -137,9 +145,9 @@ def is_personal(content: str, customers: list[Customer]) -> bool:
 
 @pytest.mark.parametrize("file_format", ["CSV", "XLSX"])
 async def test_export_then_import_round_trip(
-    client: httpx.AsyncClient, services: Services, surveyed: dict[str, Any], file_format: str
+    client: httpx.AsyncClient, services: Services, surveyed: Surveyed, file_format: str
 ) -> None:
-    made = await export(client, surveyed["supervisor"], file_format)
+    made = await export(client, surveyed.supervisor, file_format)
     assert made["errors"] == [] and made["rows"] == 3
     assert made["fileName"].endswith(file_format.lower())
     download = await client.get(made["downloadUrl"])
@@ -147,7 +155,7 @@ async def test_export_then_import_round_trip(
     assert download.headers["content-disposition"].startswith("attachment")
     if file_format == "CSV":
         rows = csv_rows(download.content)
-        assert not is_personal(download.content.decode("utf-8-sig"), surveyed["customers"])
+        assert not is_personal(download.content.decode("utf-8-sig"), surveyed.customers)
     else:
         rows = xlsx_rows(download.content)
         book = load_workbook(io.BytesIO(download.content))
@@ -155,9 +163,9 @@ async def test_export_then_import_round_trip(
         cells = " ".join(
             str(c) for sheet in book for row in sheet.iter_rows(values_only=True) for c in row
         )
-        assert not is_personal(cells, surveyed["customers"])
+        assert not is_personal(cells, surveyed.customers)
 
-    chen_rows = [r for r in rows if r["invitation"] != str(surveyed["invitations"][2].id)]
+    chen_rows = [r for r in rows if r["invitation"] != str(surveyed.invitations[2].id)]
     assert chen_rows[0]["customer"] == chen_rows[1]["customer"]  # stable pseudonym
     assert rows[2]["customer"] != rows[0]["customer"]
     answered = next(r for r in rows if r["answered_on"])
@@ -165,13 +173,13 @@ async def test_export_then_import_round_trip(
     assert answered["q5"].startswith("'=HYPERLINK")  # text, not a formula, in Excel
     assert answered["q5"].count("***") == 2
     # The survey company reached the second invitation, not the third.
-    second = next(r for r in rows if r["invitation"] == str(surveyed["invitations"][1].id))
+    second = next(r for r in rows if r["invitation"] == str(surveyed.invitations[1].id))
     second.update({"q1": "5", "q2": "10", "q3": "fast", "q4": "staff|online", "q5": "谢谢=好"})
     returned = to_csv(rows) if file_format == "CSV" else to_xlsx(rows)
 
-    result = await upload(client, surveyed["supervisor"], f"back.{file_format}", returned)
+    result = await upload(client, surveyed.supervisor, f"back.{file_format}", returned)
     assert result == {"imported": 1, "unchanged": 1, "skipped": 1, "errors": []}
-    stored = await SurveyResponse.get(invitation_id=surveyed["invitations"][1].id)
+    stored = await SurveyResponse.get(invitation_id=surveyed.invitations[1].id)
     assert stored.channel == "THIRD_PARTY"
     assert stored.answers == {
         "q1": 5,
@@ -183,21 +191,21 @@ async def test_export_then_import_round_trip(
     by_channel = await surveys.figures(surveys.FigureGroup.CHANNEL, "2000-01-01", "2999-12-31")
     assert {f.key: f.responses for f in by_channel} == {"APP": 1, "THIRD_PARTY": 1}
 
-    again = await upload(client, surveyed["supervisor"], f"again.{file_format}", returned)
+    again = await upload(client, surveyed.supervisor, f"again.{file_format}", returned)
     assert again == {"imported": 0, "unchanged": 2, "skipped": 1, "errors": []}
 
 
 async def test_a_file_with_one_bad_row_changes_nothing(
-    client: httpx.AsyncClient, surveyed: dict[str, Any]
+    client: httpx.AsyncClient, surveyed: Surveyed
 ) -> None:
     rows = csv_rows(
         (
-            await client.get((await export(client, surveyed["supervisor"], "CSV"))["downloadUrl"])
+            await client.get((await export(client, surveyed.supervisor, "CSV"))["downloadUrl"])
         ).content
     )
     rows[1].update({"q1": "5", "q2": "9", "q3": "ok"})  # fine on its own
     rows[2].update({"q1": "7", "q2": "9", "q3": "ok"})  # a rating of 7 does not exist
-    result = await upload(client, surveyed["supervisor"], "bad.csv", to_csv(rows))
+    result = await upload(client, surveyed.supervisor, "bad.csv", to_csv(rows))
     assert result["imported"] == 0
     assert [(e["row"], e["column"], e["code"]) for e in result["errors"]] == [
         (4, "q1", "INVALID_ANSWER")
@@ -208,7 +216,7 @@ async def test_a_file_with_one_bad_row_changes_nothing(
     rows.append(dict(rows[1]))  # and the same invitation twice
     rows.append(dict(rows[1], invitation="not-an-id"))
     rows[0]["q1"] = "1"  # a different answer to one already given in the app
-    result = await upload(client, surveyed["supervisor"], "bad.csv", to_csv(rows))
+    result = await upload(client, surveyed.supervisor, "bad.csv", to_csv(rows))
     assert [(e["row"], e["code"]) for e in result["errors"]] == [
         (2, "ALREADY_ANSWERED"),
         (4, "CUSTOMER_MISMATCH"),
@@ -220,13 +228,11 @@ async def test_a_file_with_one_bad_row_changes_nothing(
     rows[0]["q1"] = "4"  # as answered in the app again
     for bad in ("4.5", "1e400", "nan", "五"):
         rows[1]["q1"] = bad
-        result = await upload(client, surveyed["supervisor"], "bad.csv", to_csv(rows[:2]))
+        result = await upload(client, surveyed.supervisor, "bad.csv", to_csv(rows[:2]))
         assert [(e["row"], e["code"]) for e in result["errors"]] == [(3, "INVALID_ANSWER")], bad
     rows[1].update({"q1": "5", "invitation": rows[1]["invitation"].upper()})
     blank = {k: "" for k in rows[0]}
-    result = await upload(
-        client, surveyed["supervisor"], "ok.csv", to_csv([rows[0], blank, rows[1]])
-    )
+    result = await upload(client, surveyed.supervisor, "ok.csv", to_csv([rows[0], blank, rows[1]]))
     assert result == {"imported": 1, "unchanged": 1, "skipped": 0, "errors": []}
 
     broken = io.BytesIO()
@@ -242,30 +248,30 @@ async def test_a_file_with_one_bad_row_changes_nothing(
         ("x.csv", b"invitation,customer,q1\r\n", "UNREADABLE"),
         ("x.csv", b'invitation,customer,q1\r\n"' + b"x" * 200_000 + b"\r\n", "UNREADABLE"),
     ]:
-        result = await upload(client, surveyed["supervisor"], name, content)
+        result = await upload(client, surveyed.supervisor, name, content)
         assert [e["code"] for e in result["errors"]] == [code]
 
 
 async def test_oversized_files_are_refused_unread(
-    client: httpx.AsyncClient, surveyed: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    client: httpx.AsyncClient, surveyed: Surveyed, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(exchange, "MAX_UNPACKED_BYTES", 1_000_000)
     bomb = io.BytesIO()
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("xl/worksheets/sheet1.xml", b"<row/>" * 200_000)  # 1.2 MB unpacked
     assert len(bomb.getvalue()) < 20_000
-    result = await upload(client, surveyed["supervisor"], "bomb.xlsx", bomb.getvalue())
+    result = await upload(client, surveyed.supervisor, "bomb.xlsx", bomb.getvalue())
     assert [e["code"] for e in result["errors"]] == ["TOO_LARGE"]
     monkeypatch.setattr(exchange, "MAX_IMPORT_ROWS", 2)
     rows = "invitation,customer\r\n" + "x,y\r\n" * 3
-    result = await upload(client, surveyed["supervisor"], "long.csv", rows.encode())
+    result = await upload(client, surveyed.supervisor, "long.csv", rows.encode())
     assert [e["code"] for e in result["errors"]] == ["TOO_LARGE"]
     book = Workbook()
     for _ in range(4):
         book.active.append(["x", "y"])  # type: ignore[union-attr]
     out = io.BytesIO()
     book.save(out)
-    result = await upload(client, surveyed["supervisor"], "long.xlsx", out.getvalue())
+    result = await upload(client, surveyed.supervisor, "long.xlsx", out.getvalue())
     assert [e["code"] for e in result["errors"]] == ["TOO_LARGE"]
 
 
@@ -277,7 +283,7 @@ async def test_excel_saved_gb18030_csv_is_read() -> None:
 
 
 async def test_only_staff_with_the_export_permission(
-    client: httpx.AsyncClient, services: Services, surveyed: dict[str, Any]
+    client: httpx.AsyncClient, services: Services, surveyed: Surveyed
 ) -> None:
     agent = await staff_token(services, await make_staff(StaffRole.AGENT))
     body = await gql(
@@ -307,15 +313,15 @@ async def test_only_staff_with_the_export_permission(
                 "format": "CSV",
             }
         },
-        token=surveyed["supervisor"],
+        token=surveyed.supervisor,
     )
     assert too_long["data"]["exportSurveyResults"]["errors"][0]["code"] == "OUT_OF_RANGE"
 
 
 async def test_control_characters_and_unknown_surveys(
-    client: httpx.AsyncClient, surveyed: dict[str, Any]
+    client: httpx.AsyncClient, surveyed: Surveyed
 ) -> None:
-    invitation = surveyed["invitations"][1]
+    invitation = surveyed.invitations[1]
     await surveys.submit(
         invitation,
         [
@@ -326,7 +332,7 @@ async def test_control_characters_and_unknown_surveys(
         ],
         "APP",
     )
-    made = await export(client, surveyed["supervisor"], "XLSX")
+    made = await export(client, surveyed.supervisor, "XLSX")
     rows = xlsx_rows((await client.get(made["downloadUrl"])).content)
     assert next(r for r in rows if r["invitation"] == str(invitation.id))["q5"] == "好评"
     body = await gql(
@@ -340,16 +346,16 @@ async def test_control_characters_and_unknown_surveys(
                 "format": "CSV",
             }
         },
-        token=surveyed["supervisor"],
+        token=surveyed.supervisor,
     )
     assert body["data"]["exportSurveyResults"]["errors"][0]["code"] == "NOT_FOUND"
     assert await SurveyExport.all().count() == 1
 
 
 async def test_export_files_are_deleted_after_a_day(
-    client: httpx.AsyncClient, services: Services, surveyed: dict[str, Any]
+    client: httpx.AsyncClient, services: Services, surveyed: Surveyed
 ) -> None:
-    made = await export(client, surveyed["supervisor"], "XLSX")
+    made = await export(client, surveyed.supervisor, "XLSX")
     [record] = await SurveyExport.all()
     assert record.rows == 3 and await services.storage.exists(record.storage_key)
     assert await exchange.delete_old_exports(services.storage) == 0
@@ -362,7 +368,7 @@ async def test_export_files_are_deleted_after_a_day(
 
 
 async def test_versions_with_other_questions_share_one_export(
-    services: Services, surveyed: dict[str, Any]
+    services: Services, surveyed: Surveyed
 ) -> None:
     """Version 2 turns q1 into a text question and adds q9: one column each, every
     answer read with its own version's kind."""

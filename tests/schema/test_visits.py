@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 from strawberry import relay
 
 from api.services import Services
+from models.policies import Policy
 from models.staff import StaffRole, StaffUser
 from models.surveys import RecoveryTask
 from models.visits import FollowUpVisit, VisitAttempt, VisitChannel, VisitStatus, VisitTrigger
@@ -39,8 +41,23 @@ def gid(visit: FollowUpVisit) -> str:
     return str(relay.GlobalID("FollowUpVisit", str(visit.id)))
 
 
+@dataclass(frozen=True)
+class Planned:
+    """A phone visit due an hour ago, and the tokens of everyone who may ask about it."""
+
+    visit: FollowUpVisit
+    policy: Policy
+    customer: str
+    other: str  # another customer
+    agent: str
+    agent_user: StaffUser
+    second_agent: str
+    supervisor: str
+    adjuster: str
+
+
 @pytest.fixture
-async def planned(services: Services) -> dict[str, Any]:
+async def planned(services: Services) -> Planned:
     customer = await make_customer(services, name="周杰", phone=PHONE)
     other = await make_customer(services, name="林峰")
     policy = await make_policy(services, customer)
@@ -56,17 +73,17 @@ async def planned(services: Services) -> dict[str, Any]:
         retry_after_days=2,
     )
     agent = await make_staff(StaffRole.AGENT)
-    return {
-        "visit": visit,
-        "policy": policy,
-        "customer": await customer_token(services, customer),
-        "other": await customer_token(services, other),
-        "agent": await staff_token(services, agent),
-        "agent_user": agent,
-        "second_agent": await staff_token(services, await make_staff(StaffRole.AGENT)),
-        "supervisor": await staff_token(services, await make_staff(StaffRole.SUPERVISOR)),
-        "adjuster": await staff_token(services, await make_staff(StaffRole.ADJUSTER)),
-    }
+    return Planned(
+        visit=visit,
+        policy=policy,
+        customer=await customer_token(services, customer),
+        other=await customer_token(services, other),
+        agent=await staff_token(services, agent),
+        agent_user=agent,
+        second_agent=await staff_token(services, await make_staff(StaffRole.AGENT)),
+        supervisor=await staff_token(services, await make_staff(StaffRole.SUPERVISOR)),
+        adjuster=await staff_token(services, await make_staff(StaffRole.ADJUSTER)),
+    )
 
 
 async def record(client: httpx.AsyncClient, token: str, **fields: Any) -> dict[str, Any]:
@@ -75,18 +92,18 @@ async def record(client: httpx.AsyncClient, token: str, **fields: Any) -> dict[s
 
 
 async def test_unreachable_customers_are_retried_up_to_the_limit(
-    client: httpx.AsyncClient, planned: dict[str, Any]
+    client: httpx.AsyncClient, planned: Planned
 ) -> None:
-    listed = await gql(client, LIST, {"filter": {"overdue": True}}, token=planned["agent"])
+    listed = await gql(client, LIST, {"filter": {"overdue": True}}, token=planned.agent)
     [edge] = listed["data"]["followUpVisits"]["edges"]
     visit = edge["node"]
     assert visit["customerName"] == "周杰" and "****" in visit["customerPhone"]
-    assert visit["policyNumber"] == planned["policy"].number and visit["assigneeName"] is None
+    assert visit["policyNumber"] == planned.policy.number and visit["assigneeName"] is None
 
     for attempt in (1, 2):
         result = await record(
             client,
-            planned["agent"],
+            planned.agent,
             visitId=visit["id"],
             expectedVersion=visit["version"],
             reached=False,
@@ -97,13 +114,13 @@ async def test_unreachable_customers_are_retried_up_to_the_limit(
         assert visit["status"] == "SCHEDULED" and visit["attempts"] == attempt
         assert datetime.fromisoformat(visit["dueAt"]) > datetime.now(UTC) + timedelta(days=1)
     # Recording takes the visit: it is now the agent's.
-    assert visit["assigneeName"] == planned["agent_user"].display_name
-    listed = await gql(client, LIST, {"filter": {"overdue": True}}, token=planned["agent"])
+    assert visit["assigneeName"] == planned.agent_user.display_name
+    listed = await gql(client, LIST, {"filter": {"overdue": True}}, token=planned.agent)
     assert listed["data"]["followUpVisits"]["totalCount"] == 0
 
     result = await record(
         client,
-        planned["agent"],
+        planned.agent,
         visitId=visit["id"],
         expectedVersion=visit["version"],
         reached=False,
@@ -117,7 +134,7 @@ async def test_unreachable_customers_are_retried_up_to_the_limit(
     ]
     again = await record(
         client,
-        planned["agent"],
+        planned.agent,
         visitId=visit["id"],
         expectedVersion=result["visit"]["version"],
         reached=True,
@@ -126,12 +143,12 @@ async def test_unreachable_customers_are_retried_up_to_the_limit(
 
 
 async def test_reached_with_needs_interest_and_a_complaint(
-    client: httpx.AsyncClient, planned: dict[str, Any]
+    client: httpx.AsyncClient, planned: Planned
 ) -> None:
     result = await record(
         client,
-        planned["agent"],
-        visitId=gid(planned["visit"]),
+        planned.agent,
+        visitId=gid(planned.visit),
         expectedVersion=1,
         reached=True,
         needs="孩子出生，想增加保额",
@@ -144,46 +161,46 @@ async def test_reached_with_needs_interest_and_a_complaint(
     visit = result["visit"]
     assert visit["status"] == "DONE" and visit["newPolicyInterest"] and visit["complaintRaised"]
     [task] = await RecoveryTask.all()
-    assert task.source == "visit" and task.source_id == planned["visit"].id
+    assert task.source == "visit" and task.source_id == planned.visit.id
     interested = await gql(
         client,
         LIST,
         {"filter": {"status": None, "newPolicyInterest": True}},
-        token=planned["supervisor"],
+        token=planned.supervisor,
     )
     assert interested["data"]["followUpVisits"]["totalCount"] == 1
 
 
 async def test_double_clicks_and_stale_versions_have_one_effect(
-    client: httpx.AsyncClient, planned: dict[str, Any]
+    client: httpx.AsyncClient, planned: Planned
 ) -> None:
-    fields = {"visitId": gid(planned["visit"]), "expectedVersion": 1, "reached": False}
-    results = await asyncio.gather(*(record(client, planned["agent"], **fields) for _ in range(5)))
+    fields = {"visitId": gid(planned.visit), "expectedVersion": 1, "reached": False}
+    results = await asyncio.gather(*(record(client, planned.agent, **fields) for _ in range(5)))
     assert sum(not r["errors"] for r in results) == 1
     assert {e["code"] for r in results for e in r["errors"]} == {"CONFLICT"}
-    visit = await FollowUpVisit.get(id=planned["visit"].id)
+    visit = await FollowUpVisit.get(id=planned.visit.id)
     assert visit.attempts == 1 and await VisitAttempt.all().count() == 1
 
 
 async def test_assignment_and_who_may_work_a_visit(
-    client: httpx.AsyncClient, planned: dict[str, Any]
+    client: httpx.AsyncClient, planned: Planned
 ) -> None:
-    agent_id = str(relay.GlobalID("StaffMember", str(planned["agent_user"].id)))
+    agent_id = str(relay.GlobalID("StaffMember", str(planned.agent_user.id)))
     adjuster = await StaffUser.get(role=StaffRole.ADJUSTER)
     adjuster_id = str(relay.GlobalID("StaffMember", str(adjuster.id)))
     refused = await gql(
         client,
         ASSIGN,
-        {"input": {"visitId": gid(planned["visit"]), "expectedVersion": 1, "staffId": agent_id}},
-        token=planned["agent"],
+        {"input": {"visitId": gid(planned.visit), "expectedVersion": 1, "staffId": agent_id}},
+        token=planned.agent,
         allow_errors=True,
     )
     assert refused["data"] is None  # agents do not assign
     cannot = await gql(
         client,
         ASSIGN,
-        {"input": {"visitId": gid(planned["visit"]), "expectedVersion": 1, "staffId": adjuster_id}},
-        token=planned["supervisor"],
+        {"input": {"visitId": gid(planned.visit), "expectedVersion": 1, "staffId": adjuster_id}},
+        token=planned.supervisor,
     )
     assert cannot["data"]["assignVisit"]["errors"] == [
         {"code": "INVALID_STAFF", "field": "staffId"}
@@ -191,31 +208,31 @@ async def test_assignment_and_who_may_work_a_visit(
     assigned = await gql(
         client,
         ASSIGN,
-        {"input": {"visitId": gid(planned["visit"]), "expectedVersion": 1, "staffId": agent_id}},
-        token=planned["supervisor"],
+        {"input": {"visitId": gid(planned.visit), "expectedVersion": 1, "staffId": agent_id}},
+        token=planned.supervisor,
     )
     assert assigned["data"]["assignVisit"]["visit"]["version"] == 2
 
-    mine = await gql(client, LIST, {"filter": {"mine": True}}, token=planned["agent"])
+    mine = await gql(client, LIST, {"filter": {"mine": True}}, token=planned.agent)
     assert mine["data"]["followUpVisits"]["totalCount"] == 1
     theirs = await record(
         client,
-        planned["second_agent"],
-        visitId=gid(planned["visit"]),
+        planned.second_agent,
+        visitId=gid(planned.visit),
         expectedVersion=2,
         reached=True,
     )
     assert theirs["errors"] == [{"code": "NOT_YOURS", "field": None}]
-    adjusters = await gql(client, LIST, token=planned["adjuster"], allow_errors=True)
+    adjusters = await gql(client, LIST, token=planned.adjuster, allow_errors=True)
     assert adjusters["data"] is None  # no VISIT_HANDLE
 
 
 async def test_customers_see_their_visits_and_ask_for_another_time_or_decline(
-    client: httpx.AsyncClient, planned: dict[str, Any]
+    client: httpx.AsyncClient, planned: Planned
 ) -> None:
-    [mine] = (await gql(client, MINE, token=planned["customer"]))["data"]["myVisits"]
+    [mine] = (await gql(client, MINE, token=planned.customer))["data"]["myVisits"]
     assert mine["purpose"] == "保单周年回访" and mine["channel"] == "PHONE"
-    assert (await gql(client, MINE, token=planned["other"]))["data"]["myVisits"] == []
+    assert (await gql(client, MINE, token=planned.other))["data"]["myVisits"] == []
 
     change = """mutation($input: RequestVisitChangeInput!) { requestVisitChange(input: $input) {
       changed errors { code field } } }"""
@@ -224,34 +241,32 @@ async def test_customers_see_their_visits_and_ask_for_another_time_or_decline(
         client,
         change,
         {"input": {"visitId": mine["id"], "preferredTime": later}},
-        token=planned["other"],
+        token=planned.other,
     )
     assert stranger["data"]["requestVisitChange"]["errors"][0]["code"] == "NOT_FOUND"
     past = await gql(
         client,
         change,
         {"input": {"visitId": mine["id"], "preferredTime": "2020-01-01T10:00:00+08:00"}},
-        token=planned["customer"],
+        token=planned.customer,
     )
     assert past["data"]["requestVisitChange"]["errors"][0]["code"] == "INVALID_TIME"
     naive = await gql(
         client,
         change,
         {"input": {"visitId": mine["id"], "preferredTime": later[:19]}},  # no offset
-        token=planned["customer"],
+        token=planned.customer,
     )
     assert naive["data"]["requestVisitChange"]["errors"][0]["code"] == "INVALID_TIME"
     asked = await gql(
         client,
         change,
         {"input": {"visitId": mine["id"], "preferredTime": later, "note": "工作日晚上方便"}},
-        token=planned["customer"],
+        token=planned.customer,
     )
     assert asked["data"]["requestVisitChange"] == {"changed": True, "errors": []}
 
-    requested = await gql(
-        client, LIST, {"filter": {"changeRequested": True}}, token=planned["agent"]
-    )
+    requested = await gql(client, LIST, {"filter": {"changeRequested": True}}, token=planned.agent)
     [edge] = requested["data"]["followUpVisits"]["edges"]
     assert edge["node"]["customerNote"] == "工作日晚上方便"
     moved = await gql(
@@ -264,10 +279,10 @@ async def test_customers_see_their_visits_and_ask_for_another_time_or_decline(
                 "dueAt": later,
             }
         },
-        token=planned["agent"],
+        token=planned.agent,
     )
     assert moved["data"]["rescheduleVisit"]["visit"]["changeRequested"] is False
-    [mine] = (await gql(client, MINE, token=planned["customer"]))["data"]["myVisits"]
+    [mine] = (await gql(client, MINE, token=planned.customer))["data"]["myVisits"]
     assert datetime.fromisoformat(mine["dueAt"]) == datetime.fromisoformat(later)
 
     decline = """mutation($input: DeclineVisitInput!) { declineVisit(input: $input) {
@@ -276,21 +291,19 @@ async def test_customers_see_their_visits_and_ask_for_another_time_or_decline(
         client,
         decline,
         {"input": {"visitId": mine["id"], "note": "不需要"}},
-        token=planned["customer"],
+        token=planned.customer,
     )
     assert declined["data"]["declineVisit"]["changed"] is True
-    assert (await gql(client, MINE, token=planned["customer"]))["data"]["myVisits"] == []
-    assert (await FollowUpVisit.get(id=planned["visit"].id)).status is VisitStatus.DECLINED
+    assert (await gql(client, MINE, token=planned.customer))["data"]["myVisits"] == []
+    assert (await FollowUpVisit.get(id=planned.visit.id)).status is VisitStatus.DECLINED
 
 
-async def test_supervisors_change_the_rules(
-    client: httpx.AsyncClient, planned: dict[str, Any]
-) -> None:
+async def test_supervisors_change_the_rules(client: httpx.AsyncClient, planned: Planned) -> None:
     rules_query = (
         "{ visitRules { trigger version enabled channel days everyMonths "
         "minAnnualPremium { amount } maxAttempts } }"
     )
-    rules = (await gql(client, rules_query, token=planned["supervisor"]))["data"]["visitRules"]
+    rules = (await gql(client, rules_query, token=planned.supervisor))["data"]["visitRules"]
     assert [r["trigger"] for r in rules] == [
         "CLAIM_CLOSED",
         "POLICY_ANNIVERSARY",
@@ -312,39 +325,37 @@ async def test_supervisors_change_the_rules(
         "everyMonths": 3,
         "minAnnualPremium": "50000",
     }
-    saved = await gql(client, update, {"input": change}, token=planned["supervisor"])
+    saved = await gql(client, update, {"input": change}, token=planned.supervisor)
     assert saved["data"]["updateVisitRule"]["rule"]["everyMonths"] == 3
-    stale = await gql(client, update, {"input": change}, token=planned["supervisor"])
+    stale = await gql(client, update, {"input": change}, token=planned.supervisor)
     assert stale["data"]["updateVisitRule"]["errors"] == [{"code": "CONFLICT", "field": "version"}]
-    refused = await gql(
-        client, update, {"input": change}, token=planned["agent"], allow_errors=True
-    )
+    refused = await gql(client, update, {"input": change}, token=planned.agent, allow_errors=True)
     assert refused["data"] is None
 
 
 async def test_the_caller_sees_the_full_phone_and_the_look_is_logged(
-    client: httpx.AsyncClient, planned: dict[str, Any], caplog: pytest.LogCaptureFixture
+    client: httpx.AsyncClient, planned: Planned, caplog: pytest.LogCaptureFixture
 ) -> None:
     reveal = """mutation($input: RevealVisitPhoneInput!) { revealVisitPhone(input: $input) {
       phone errors { code } } }"""
-    variables = {"input": {"visitId": gid(planned["visit"])}}
+    variables = {"input": {"visitId": gid(planned.visit)}}
     caplog.set_level(logging.INFO, logger="anxin.security")
-    shown = await gql(client, reveal, variables, token=planned["agent"])
+    shown = await gql(client, reveal, variables, token=planned.agent)
     assert shown["data"]["revealVisitPhone"] == {"phone": PHONE, "errors": []}
-    assert any(str(planned["visit"].id) in r.getMessage() for r in caplog.records)
+    assert any(str(planned.visit.id) in r.getMessage() for r in caplog.records)
 
-    await FollowUpVisit.filter(id=planned["visit"].id).update(assignee_id=planned["agent_user"].id)
-    other = await gql(client, reveal, variables, token=planned["second_agent"])
+    await FollowUpVisit.filter(id=planned.visit.id).update(assignee_id=planned.agent_user.id)
+    other = await gql(client, reveal, variables, token=planned.second_agent)
     assert other["data"]["revealVisitPhone"]["errors"] == [{"code": "NOT_YOURS"}]
-    refused = await gql(client, reveal, variables, token=planned["customer"], allow_errors=True)
+    refused = await gql(client, reveal, variables, token=planned.customer, allow_errors=True)
     assert refused["data"] is None
-    await FollowUpVisit.filter(id=planned["visit"].id).update(
+    await FollowUpVisit.filter(id=planned.visit.id).update(
         due_at=datetime.now(UTC) + timedelta(days=3)
     )
-    early = await gql(client, reveal, variables, token=planned["agent"])
+    early = await gql(client, reveal, variables, token=planned.agent)
     assert early["data"]["revealVisitPhone"]["errors"] == [{"code": "NOT_DUE"}]
-    await FollowUpVisit.filter(id=planned["visit"].id).update(status=VisitStatus.DONE)
-    done = await gql(client, reveal, variables, token=planned["agent"])
+    await FollowUpVisit.filter(id=planned.visit.id).update(status=VisitStatus.DONE)
+    done = await gql(client, reveal, variables, token=planned.agent)
     assert done["data"]["revealVisitPhone"] == {
         "phone": None,
         "errors": [{"code": "NOT_SCHEDULED"}],

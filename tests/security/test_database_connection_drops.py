@@ -44,8 +44,8 @@ def database_name() -> str:
 
 
 @pytest.fixture
-async def killer(app: object) -> AsyncIterator[asyncpg.Connection]:
-    """A connection outside the app's pool that terminates the app's connections."""
+async def killer(db: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection outside Tortoise's pool that terminates the pool's connections."""
     assert TEST_DATABASE_URL
     parts = urlsplit(TEST_DATABASE_URL)
     connection = await asyncpg.connect(urlunsplit(parts._replace(scheme="postgresql")))
@@ -91,7 +91,7 @@ async def test_a_failed_begin_leaves_no_dead_transaction_behind(
 
 
 async def test_a_transaction_cancelled_while_it_begins_leaves_the_database_usable(
-    app: object,
+    db: str,
 ) -> None:
     """A task cancelled in ``BEGIN`` (a client gone, a timeout, a shutdown) used to keep
     its pooled connection for ever (PostgreSQL: the pool ran dry after a few) or SQLite's

@@ -22,7 +22,7 @@ from payments.sandbox import SandboxProvider
 from tests.conftest import postgres_only
 from tests.factories import make_staff, staff_token
 from tests.graphql import gql
-from tests.workflows.payments.test_payouts import PAYOUT, paying_claim
+from tests.workflows.payments.test_payouts import PAYOUT, PayingClaim, paying_claim
 from workflows.payments.payouts import follow_up_payouts, start_chosen_payouts
 
 APPROVE = """mutation($input: ClaimPayoutDecisionInput!) { approveClaimPayout(input: $input) {
@@ -47,13 +47,13 @@ class SlowProvider(SandboxProvider):
         return TransferResult(transfer_number, TransferState.NOT_FOUND)
 
 
-def claim_uuid(setup: dict[str, Any]) -> str:
-    return relay.GlobalID.from_id(setup["claim_id"]).node_id
+def claim_uuid(setup: PayingClaim) -> str:
+    return relay.GlobalID.from_id(setup.claim_id).node_id
 
 
 async def pay(
     client: httpx.AsyncClient,
-    setup: dict[str, Any],
+    setup: PayingClaim,
     key: str,
     token: str | None = None,
     **extra: Any,
@@ -61,8 +61,8 @@ async def pay(
     body = await gql(
         client,
         PAYOUT,
-        {"input": {"claimId": setup["claim_id"], "idempotencyKey": key, **extra}},
-        token=setup["staff"],
+        {"input": {"claimId": setup.claim_id, "idempotencyKey": key, **extra}},
+        token=setup.staff,
     )
     return body["data"]["startClaimPayout"]
 
@@ -126,14 +126,12 @@ async def test_staff_pay_the_claimants_account_and_another_needs_a_second_person
     assert provider.transfers == []
     assert "propose_payout" in [t["action"] for t in proposed["claim"]["timeline"]]
     # The proposer cannot approve their own proposal.
-    own = await gql(
-        client, APPROVE, {"input": {"claimId": setup["claim_id"]}}, token=setup["staff"]
-    )
+    own = await gql(client, APPROVE, {"input": {"claimId": setup.claim_id}}, token=setup.staff)
     assert own["data"]["approveClaimPayout"]["errors"][0]["code"] == "SECOND_PERSON_REQUIRED"
     assert provider.transfers == []
     # A second supervisor approves: paid to that account, the claimant is told.
     second = await staff_token(services, await make_staff(StaffRole.SUPERVISOR))
-    approved = await gql(client, APPROVE, {"input": {"claimId": setup["claim_id"]}}, token=second)
+    approved = await gql(client, APPROVE, {"input": {"claimId": setup.claim_id}}, token=second)
     answer = approved["data"]["approveClaimPayout"]
     assert answer["errors"] == []
     assert answer["claim"]["status"] == "PAID"
@@ -152,12 +150,12 @@ async def test_a_turned_down_proposal_frees_the_claim_for_the_chosen_account(
     services.payment_providers["sandbox"] = provider
     await pay(client, setup, "payout-prop-2", provider="sandbox", payeeId="2088777000", reason="?")
     second = await staff_token(services, await make_staff(StaffRole.SUPERVISOR))
-    no_reason = await gql(client, CANCEL, {"input": {"claimId": setup["claim_id"]}}, token=second)
+    no_reason = await gql(client, CANCEL, {"input": {"claimId": setup.claim_id}}, token=second)
     assert no_reason["data"]["cancelClaimPayout"]["errors"][0]["code"] == "REQUIRED"
     cancelled = await gql(
         client,
         CANCEL,
-        {"input": {"claimId": setup["claim_id"], "reason": "无法核实"}},
+        {"input": {"claimId": setup.claim_id, "reason": "无法核实"}},
         token=second,
     )
     assert cancelled["data"]["cancelClaimPayout"]["errors"] == []
@@ -203,7 +201,7 @@ RECORD = """mutation($input: RecordClaimPaymentInput!) { recordClaimPayment(inpu
   claim { status } errors { code } } }"""
 
 
-async def claim_version(setup: dict[str, Any]) -> int:
+async def claim_version(setup: PayingClaim) -> int:
     return (await Claim.get(id=claim_uuid(setup))).version
 
 
@@ -213,9 +211,9 @@ async def test_a_payment_recorded_by_hand_is_refused_while_a_transfer_is_live(
     setup = await paying_claim(client, services)
     services.payment_providers["sandbox"] = SlowProvider()
     await pay(client, setup, "payout-live-4", provider="sandbox", payeeId="2088111", reason="来电")
-    record = {"claimId": setup["claim_id"], "payoutReference": "BANK-1", "expectedVersion": 0}
+    record = {"claimId": setup.claim_id, "payoutReference": "BANK-1", "expectedVersion": 0}
     record["expectedVersion"] = await claim_version(setup)
-    body = await gql(client, RECORD, {"input": record}, token=setup["staff"])
+    body = await gql(client, RECORD, {"input": record}, token=setup.staff)
     assert [e["code"] for e in body["data"]["recordClaimPayment"]["errors"]] == [
         "PAYOUT_IN_PROGRESS"
     ]
@@ -231,12 +229,12 @@ async def test_a_transfer_racing_a_payment_recorded_by_hand_pays_once(
         provider = SlowProvider()
         services.payment_providers["sandbox"] = provider
         record = {
-            "claimId": setup["claim_id"],
+            "claimId": setup.claim_id,
             "payoutReference": f"BANK-{round_number}",
             "expectedVersion": await claim_version(setup),
         }
         recorded, _ = await asyncio.gather(
-            gql(client, RECORD, {"input": record}, token=setup["staff"]),
+            gql(client, RECORD, {"input": record}, token=setup.staff),
             pay(client, setup, f"payout-vs-record-{round_number}"),
         )
         by_hand = not recorded["data"]["recordClaimPayment"]["errors"]

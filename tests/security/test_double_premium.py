@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 from httpx_ws import aconnect_ws
@@ -21,27 +20,28 @@ from models.payments import LedgerEntry, OrderStatus, PaymentOrder, Refund, Refu
 from models.staff import StaffRole
 from payments.sandbox import SandboxProvider
 from push.outbox import OutboxRelay
+from tests.bus import subscribed
 from tests.conftest import postgres_only
 from tests.factories import make_staff, staff_token
 from tests.graphql import gql
-from tests.workflows.payments.test_orders import COMPLETE, create, payer
-from workflows.payments.orders import handle_callback
+from tests.workflows.payments.test_orders import COMPLETE, Payer, create, payer
+from workflows.payments.orders import PAYMENT_ALERTS, handle_callback
 from workflows.payments.refunds import follow_up_refunds
 
 __all__ = ["payer"]  # the fixture
 
 
 async def test_repeated_creates_with_distinct_keys_give_one_open_order(
-    client: httpx.AsyncClient, payer: dict[str, Any]
+    client: httpx.AsyncClient, payer: Payer
 ) -> None:
     answers = [await create(client, payer, f"premium-key-{n:04d}") for n in range(10)]
     assert {a["order"]["id"] for a in answers} == {answers[0]["order"]["id"]}
-    assert await PaymentOrder.filter(installment_id=payer["installment"].id).count() == 1
+    assert await PaymentOrder.filter(installment_id=payer.installment.id).count() == 1
 
 
 @postgres_only
 async def test_ten_concurrent_creates_give_one_open_order(
-    client: httpx.AsyncClient, payer: dict[str, Any]
+    client: httpx.AsyncClient, payer: Payer
 ) -> None:
     answers = await asyncio.gather(
         *[create(client, payer, f"premium-race-{n:04d}") for n in range(10)]
@@ -54,13 +54,13 @@ async def test_ten_concurrent_creates_give_one_open_order(
     codes = {e["code"] for a in answers for e in a["errors"]}
     assert codes <= {"PAYMENT_IN_PROGRESS"}
     open_orders = PaymentOrder.filter(
-        installment_id=payer["installment"].id, status=OrderStatus.CREATED
+        installment_id=payer.installment.id, status=OrderStatus.CREATED
     )
     assert await open_orders.count() == 1
 
 
 async def test_an_order_about_to_expire_is_closed_and_replaced(
-    client: httpx.AsyncClient, payer: dict[str, Any]
+    client: httpx.AsyncClient, payer: Payer
 ) -> None:
     first = await create(client, payer, "premium-old-0001")
     old_id = relay.GlobalID.from_id(first["order"]["id"]).node_id
@@ -72,13 +72,13 @@ async def test_an_order_about_to_expire_is_closed_and_replaced(
 
 
 async def test_money_for_an_installment_already_paid_is_refunded(
-    client: httpx.AsyncClient, services: Services, payer: dict[str, Any]
+    client: httpx.AsyncClient, services: Services, payer: Payer
 ) -> None:
     first = await create(client, payer, "premium-dup-0001")
     old_id = relay.GlobalID.from_id(first["order"]["id"]).node_id
     await PaymentOrder.filter(id=old_id).update(expires_at=datetime.now(UTC) + timedelta(minutes=1))
     second = await create(client, payer, "premium-dup-0002")
-    paid = await gql(client, COMPLETE, {"id": second["order"]["id"]}, token=payer["token"])
+    paid = await gql(client, COMPLETE, {"id": second["order"]["id"]}, token=payer.token)
     assert paid["data"]["completeSandboxPayment"]["order"]["status"] == "PAID"
     # The customer had also paid the old order in another window: its callback arrives.
     sandbox = services.payment_providers["sandbox"]
@@ -110,7 +110,7 @@ async def test_money_for_an_installment_already_paid_is_refunded(
 
 
 async def test_staff_watching_payment_alerts_see_the_duplicate(
-    app: Starlette, services: Services, payer: dict[str, Any]
+    app: Starlette, services: Services, payer: Payer
 ) -> None:
     staff = await staff_token(services, await make_staff(StaffRole.SUPERVISOR))
     transport = ASGIWebSocketTransport(app=app)
@@ -120,7 +120,7 @@ async def test_staff_watching_payment_alerts_see_the_duplicate(
         soon = datetime.now(UTC) + timedelta(minutes=1)
         await PaymentOrder.filter(id=old_id).update(expires_at=soon)
         second = await create(client, payer, "premium-alert-02")
-        await gql(client, COMPLETE, {"id": second["order"]["id"]}, token=payer["token"])
+        await gql(client, COMPLETE, {"id": second["order"]["id"]}, token=payer.token)
         async with aconnect_ws("/graphql", client, subprotocols=["graphql-transport-ws"]) as ws:
             await ws.send_json(
                 {"type": "connection_init", "payload": {"authorization": f"Bearer {staff}"}}
@@ -128,7 +128,7 @@ async def test_staff_watching_payment_alerts_see_the_duplicate(
             assert (await ws.receive_json())["type"] == "connection_ack"
             query = "subscription { paymentAlerts { eventType order { orderNumber } } }"
             await ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": query}})
-            await asyncio.sleep(0.2)
+            await subscribed(services.bus, PAYMENT_ALERTS)
             sandbox = services.payment_providers["sandbox"]
             assert isinstance(sandbox, SandboxProvider)
             old = await PaymentOrder.get(id=old_id)

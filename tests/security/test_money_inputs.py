@@ -5,6 +5,7 @@ of the schema takes a bare ``Decimal``."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -90,8 +91,14 @@ def test_no_input_of_the_schema_takes_a_bare_decimal() -> None:
     } <= amounts
 
 
+@dataclass(frozen=True)
+class PaidOrder:
+    order_id: str  # global ID of a paid premium order
+    token: str  # a supervisor's, who may refund it
+
+
 @pytest.fixture
-async def paid_order(client: httpx.AsyncClient, services: Services) -> dict[str, Any]:
+async def paid_order(client: httpx.AsyncClient, services: Services) -> PaidOrder:
     holder = await make_customer(services)
     policy = await make_policy(services, holder)
     from models.policies import PremiumInstallment
@@ -119,7 +126,7 @@ async def paid_order(client: httpx.AsyncClient, services: Services) -> dict[str,
         token=token,
     )
     supervisor = await staff_token(services, await make_staff(StaffRole.SUPERVISOR))
-    return {"order_id": order_id, "token": supervisor}
+    return PaidOrder(order_id=order_id, token=supervisor)
 
 
 def _assert_refused_as_bad_amount(body: dict[str, Any]) -> None:
@@ -133,20 +140,20 @@ def _assert_refused_as_bad_amount(body: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("amount", BAD_AMOUNTS, ids=repr)
 async def test_refund_refuses_bad_amounts_in_variables(
-    client: httpx.AsyncClient, paid_order: dict[str, Any], amount: Any
+    client: httpx.AsyncClient, paid_order: PaidOrder, amount: Any
 ) -> None:
     body = await gql(
         client,
         REFUND,
         {
             "input": {
-                "orderId": paid_order["order_id"],
+                "orderId": paid_order.order_id,
                 "amount": amount,
                 "reason": "PAID_IN_ERROR",
                 "idempotencyKey": "refund-key-bad-1",
             }
         },
-        token=paid_order["token"],
+        token=paid_order.token,
         allow_errors=True,
     )
     _assert_refused_as_bad_amount(body)
@@ -158,34 +165,32 @@ async def test_refund_refuses_bad_amounts_in_variables(
     "literal", ['"NaN"', '"sNaN"', '"Infinity"', '"1E+100000"', "1.001", "1e400"]
 )
 async def test_refund_refuses_bad_amounts_in_literals(
-    client: httpx.AsyncClient, paid_order: dict[str, Any], literal: str
+    client: httpx.AsyncClient, paid_order: PaidOrder, literal: str
 ) -> None:
     query = (
         "mutation { refundPayment(input: {orderId: "
-        f'"{paid_order["order_id"]}", amount: {literal}, reason: PAID_IN_ERROR, '
+        f'"{paid_order.order_id}", amount: {literal}, reason: PAID_IN_ERROR, '
         'idempotencyKey: "refund-key-bad-2"}) { errors { code } } }'
     )
-    body = await gql(client, query, token=paid_order["token"], allow_errors=True)
+    body = await gql(client, query, token=paid_order.token, allow_errors=True)
     _assert_refused_as_bad_amount(body)
     assert await Refund.all().count() == 0
 
 
-async def test_good_amounts_still_pass(
-    client: httpx.AsyncClient, paid_order: dict[str, Any]
-) -> None:
+async def test_good_amounts_still_pass(client: httpx.AsyncClient, paid_order: PaidOrder) -> None:
     for amount, key in (("100.5", "refund-key-ok-1"), (99, "refund-key-ok-2"), (0.5, "refund-k3")):
         body = await gql(
             client,
             REFUND,
             {
                 "input": {
-                    "orderId": paid_order["order_id"],
+                    "orderId": paid_order.order_id,
                     "amount": amount,
                     "reason": "PAID_IN_ERROR",
                     "idempotencyKey": key + "-abcdef",
                 }
             },
-            token=paid_order["token"],
+            token=paid_order.token,
         )
         assert body["data"]["refundPayment"]["errors"] == []
     amounts = sorted(str(r.amount) for r in await Refund.all())

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -17,8 +18,10 @@ from tortoise.transactions import in_transaction
 
 from api.services import Services
 from models.auth import SubjectKind
-from models.claims import ClaimStatus
-from models.staff import StaffRole
+from models.claims import Claim, ClaimStatus
+from models.customers import Customer
+from models.policies import Policy
+from models.staff import StaffRole, StaffUser
 from models.surveys import RecoveryTask, ServiceRating
 from models.visits import FollowUpVisit, VisitChannel, VisitTrigger
 from tests.conftest import postgres_only
@@ -55,8 +58,22 @@ async def rate(
     return body["data"]["rateService"]
 
 
+@dataclass(frozen=True)
+class People:
+    """A customer with a closed claim, a stranger with another, and the staff."""
+
+    me: Customer
+    token: str  # mine
+    my_policy: Policy
+    their_policy: Policy
+    my_claim: Claim
+    their_claim: Claim
+    handler: StaffUser  # my claim's adjuster
+    other_staff: StaffUser
+
+
 @pytest.fixture
-async def people(services: Services) -> dict[str, Any]:
+async def people(services: Services) -> People:
     me = await make_customer(services, name="王芳")
     stranger = await make_customer(services, name="赵强")
     handler = await make_staff(StaffRole.ADJUSTER)
@@ -64,31 +81,31 @@ async def people(services: Services) -> dict[str, Any]:
     their_policy = await make_policy(services, stranger)
     my_claim = await make_claim(me, my_policy, ClaimStatus.CLOSED, assignee_id=handler.id)
     their_claim = await make_claim(stranger, their_policy, ClaimStatus.CLOSED)
-    return {
-        "me": me,
-        "token": await customer_token(services, me),
-        "my_policy": my_policy,
-        "their_policy": their_policy,
-        "my_claim": my_claim,
-        "their_claim": their_claim,
-        "handler": handler,
-        "other_staff": await make_staff(StaffRole.AGENT),
-    }
+    return People(
+        me=me,
+        token=await customer_token(services, me),
+        my_policy=my_policy,
+        their_policy=their_policy,
+        my_claim=my_claim,
+        their_claim=their_claim,
+        handler=handler,
+        other_staff=await make_staff(StaffRole.AGENT),
+    )
 
 
 async def test_made_up_and_other_customers_subjects_are_refused(
-    client: httpx.AsyncClient, people: dict[str, Any]
+    client: httpx.AsyncClient, people: People
 ) -> None:
-    token = people["token"]
+    token = people.token
     refused = [
         ("CLAIM", gid("Claim", uuid.uuid4())),  # made up
-        ("CLAIM", gid("Claim", people["their_claim"].id)),  # someone else's
-        ("CLAIM", gid("Policy", people["my_policy"].id)),  # the wrong kind of ID
+        ("CLAIM", gid("Claim", people.their_claim.id)),  # someone else's
+        ("CLAIM", gid("Policy", people.my_policy.id)),  # the wrong kind of ID
         ("CLAIM", "Q2xhaW06MQ=="),  # Claim:1, not even a UUID
-        ("POLICY", gid("Policy", people["their_policy"].id)),
+        ("POLICY", gid("Policy", people.their_policy.id)),
         ("PAYMENT", gid("PaymentOrder", uuid.uuid4())),
         ("VISIT", gid("FollowUpVisit", uuid.uuid4())),
-        ("STAFF", gid("StaffMember", people["other_staff"].id)),  # never served me
+        ("STAFF", gid("StaffMember", people.other_staff.id)),  # never served me
     ]
     for subject_type, subject_id in refused:
         result = await rate(client, token, subject_type, subject_id)
@@ -100,22 +117,22 @@ async def test_made_up_and_other_customers_subjects_are_refused(
     assert await RecoveryTask.all().count() == 0
 
     my_visit = await FollowUpVisit.create(
-        customer=people["me"],
+        customer=people.me,
         trigger=VisitTrigger.CLAIM_CLOSED,
-        subject=f"claim:{people['my_claim'].id}",
+        subject=f"claim:{people.my_claim.id}",
         purpose="理赔结案回访",
         channel=VisitChannel.PHONE,
-        due_at=people["my_claim"].created_at,
+        due_at=people.my_claim.created_at,
         max_attempts=3,
         retry_after_days=2,
-        completed_by=people["other_staff"].id,
+        completed_by=people.other_staff.id,
     )
     accepted = [
         ("VISIT", gid("FollowUpVisit", my_visit.id)),
-        ("STAFF", gid("StaffMember", people["other_staff"].id)),  # made my visit now
-        ("CLAIM", gid("Claim", people["my_claim"].id)),
-        ("POLICY", gid("Policy", people["my_policy"].id)),
-        ("STAFF", gid("StaffMember", people["handler"].id)),  # handled my claim
+        ("STAFF", gid("StaffMember", people.other_staff.id)),  # made my visit now
+        ("CLAIM", gid("Claim", people.my_claim.id)),
+        ("POLICY", gid("Policy", people.my_policy.id)),
+        ("STAFF", gid("StaffMember", people.handler.id)),  # handled my claim
     ]
     for subject_type, subject_id in accepted:
         result = await rate(client, token, subject_type, subject_id, stars=5)
@@ -127,23 +144,23 @@ async def test_made_up_and_other_customers_subjects_are_refused(
 # dedupe itself, as a client spread over many accounts would.
 @pytest.mark.parametrize("settings_overrides", [{"limit_ratings_per_customer": "0/1h"}])
 async def test_a_flood_of_one_star_ratings_opens_no_more_than_one_task_per_subject(
-    client: httpx.AsyncClient, services: Services, people: dict[str, Any]
+    client: httpx.AsyncClient, services: Services, people: People
 ) -> None:
-    token = people["token"]
+    token = people.token
     for _ in range(40):
         await rate(client, token, "CLAIM", gid("Claim", uuid.uuid4()))
-    mine = gid("Claim", people["my_claim"].id)
+    mine = gid("Claim", people.my_claim.id)
     for stars in (1, 2, 1):
         assert (await rate(client, token, "CLAIM", mine, stars))["errors"] == []
     # The claim's own survey, answered unhappily, is about the same subject.
     async with in_transaction():
         made = await surveys.invite(
-            people["me"].id, "claim.closed", "claim", str(people["my_claim"].id), "CLAIM_SERVICE"
+            people.me.id, "claim.closed", "claim", str(people.my_claim.id), "CLAIM_SERVICE"
         )
     assert made is not None
     await surveys.submit(made, UNHAPPY, "APP")
     [task] = await RecoveryTask.filter(done_at=None)
-    assert task.customer_id == people["me"].id
+    assert task.customer_id == people.me.id
 
     # Once called back, a new complaint about the same subject opens a new task.
     supervisor = await staff_token(services, await make_staff(StaffRole.SUPERVISOR))
@@ -158,7 +175,7 @@ async def test_a_flood_of_one_star_ratings_opens_no_more_than_one_task_per_subje
     assert done["data"]["completeRecoveryTask"]["completed"] is True
     async with in_transaction():
         again = await surveys.invite(
-            people["me"].id, "payout.received", "claim", str(people["my_claim"].id), "CLAIM_SERVICE"
+            people.me.id, "payout.received", "claim", str(people.my_claim.id), "CLAIM_SERVICE"
         )
     assert again is not None
     await surveys.submit(again, UNHAPPY, "APP")
@@ -167,39 +184,39 @@ async def test_a_flood_of_one_star_ratings_opens_no_more_than_one_task_per_subje
 
 
 async def test_visit_complaints_share_the_visit_survey_task(
-    services: Services, people: dict[str, Any]
+    services: Services, people: People
 ) -> None:
     visit = await FollowUpVisit.create(
-        customer=people["me"],
+        customer=people.me,
         trigger=VisitTrigger.CLAIM_CLOSED,
-        subject=f"claim:{people['my_claim'].id}",
+        subject=f"claim:{people.my_claim.id}",
         purpose="理赔结案回访",
         channel=VisitChannel.PHONE,
-        due_at=people["my_claim"].created_at,
+        due_at=people.my_claim.created_at,
         max_attempts=3,
         retry_after_days=2,
     )
     async with in_transaction():
         made = await surveys.invite(
-            people["me"].id, "visit", "visit", str(visit.id), "FOLLOW_UP_VISIT"
+            people.me.id, "visit", "visit", str(visit.id), "FOLLOW_UP_VISIT"
         )
     assert made is not None
     await surveys.submit(made, [surveys.Answer("q1", 1)], "LINK")
-    agent = Actor(kind=SubjectKind.STAFF, subject_id=people["other_staff"].id, role=StaffRole.AGENT)
+    agent = Actor(kind=SubjectKind.STAFF, subject_id=people.other_staff.id, role=StaffRole.AGENT)
     outcome = visits.Outcome(reached=True, complaint_raised=True)
     await visits.record_outcome(agent, visit.id, visit.version, outcome)
     assert await RecoveryTask.filter(done_at=None).count() == 1
 
 
 async def test_the_database_refuses_a_second_open_task_for_a_subject(
-    people: dict[str, Any],
+    people: People,
 ) -> None:
-    values = {
-        "customer_id": people["me"].id,
+    values: dict[str, Any] = {
+        "customer_id": people.me.id,
         "source": "rating",
         "reason": "评价1星",
-        "due_at": people["my_claim"].created_at,
-        "open_key": f"{people['me'].id}:claim:{people['my_claim'].id}",
+        "due_at": people.my_claim.created_at,
+        "open_key": f"{people.me.id}:claim:{people.my_claim.id}",
     }
     await RecoveryTask.create(source_id=uuid.uuid4(), **values)
     with pytest.raises(IntegrityError):
@@ -208,20 +225,20 @@ async def test_the_database_refuses_a_second_open_task_for_a_subject(
 
 @postgres_only
 async def test_concurrent_unhappy_signals_open_one_task(
-    client: httpx.AsyncClient, people: dict[str, Any]
+    client: httpx.AsyncClient, people: People
 ) -> None:
     """Two surveys of one claim answered and the claim rated, all at the same moment."""
     invitations = []
     for trigger in ("claim.closed", "payout.received"):
         async with in_transaction():
             made = await surveys.invite(
-                people["me"].id, trigger, "claim", str(people["my_claim"].id), "CLAIM_SERVICE"
+                people.me.id, trigger, "claim", str(people.my_claim.id), "CLAIM_SERVICE"
             )
         assert made is not None
         invitations.append(made)
-    mine = gid("Claim", people["my_claim"].id)
+    mine = gid("Claim", people.my_claim.id)
     await asyncio.gather(
         *(surveys.submit(i, UNHAPPY, "APP") for i in invitations),
-        rate(client, people["token"], "CLAIM", mine),
+        rate(client, people.token, "CLAIM", mine),
     )
     assert await RecoveryTask.filter(done_at=None).count() == 1

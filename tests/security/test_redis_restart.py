@@ -20,6 +20,7 @@ from api.services import Services
 from models.customers import Customer
 from push.bus import RedisBus
 from push.loops import LoopHealth
+from tests.bus import subscribed
 from tests.conftest import TEST_REDIS_URL
 from tests.factories import make_policy
 from tests.fakes.tcp_proxy import TcpProxy
@@ -79,7 +80,7 @@ async def test_the_bus_listener_comes_back_after_its_connection_is_killed(
     subscription = services.bus.subscribe("customer:chaos")
     waiting = asyncio.ensure_future(anext(subscription))
     try:
-        await asyncio.sleep(0.2)  # the reader is subscribed
+        await subscribed(services.bus, "customer:chaos")
         assert await kill_our_clients(admin) >= 1
         await asyncio.sleep(0.3)
         await admin.flushdb()  # and the server forgot everything else too
@@ -114,7 +115,7 @@ async def test_the_bus_listener_outlives_a_redis_outage(admin: redis.Redis) -> N
     subscription = bus.subscribe("customer:outage")
     waiting = asyncio.ensure_future(anext(subscription))
     try:
-        await asyncio.sleep(0.3)  # subscribed through the proxy
+        await subscribed(bus, "customer:outage")  # through the proxy
         proxy.cut()
 
         async def reported_stuck() -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -15,7 +16,7 @@ from strawberry import relay
 from api.services import Services
 from models.notifications import OutboxEvent
 from models.payments import LedgerEntry, OrderStatus, PaymentOrder
-from models.policies import PremiumInstallment
+from models.policies import Policy, PremiumInstallment
 from payments.sandbox import SIGNATURE_HEADER, SandboxProvider
 from tests.conftest import postgres_only
 from tests.factories import customer_token, make_customer, make_policy
@@ -28,22 +29,32 @@ COMPLETE = """mutation($id: ID!) { completeSandboxPayment(input: {orderId: $id})
   order { status paidAt } errors { code } } }"""
 
 
+@dataclass(frozen=True)
+class Payer:
+    """A policyholder signed in, with an unpaid installment to pay."""
+
+    token: str
+    installment: PremiumInstallment
+    installment_id: str  # its global ID
+    policy: Policy
+
+
 @pytest.fixture
-async def payer(services: Services) -> dict[str, Any]:
+async def payer(services: Services) -> Payer:
     holder = await make_customer(services)
     policy = await make_policy(services, holder)  # installment 2 (600.00) is unpaid
     installment = await PremiumInstallment.get(policy_id=policy.id, sequence=2)
-    return {
-        "token": await customer_token(services, holder),
-        "installment": installment,
-        "installment_id": str(relay.GlobalID("PremiumInstallment", str(installment.id))),
-        "policy": policy,
-    }
+    return Payer(
+        token=await customer_token(services, holder),
+        installment=installment,
+        installment_id=str(relay.GlobalID("PremiumInstallment", str(installment.id))),
+        policy=policy,
+    )
 
 
 async def create(
     client: httpx.AsyncClient,
-    payer: dict[str, Any],
+    payer: Payer,
     key: str,
     method: str = "SANDBOX",
     token: str | None = None,
@@ -53,18 +64,18 @@ async def create(
         CREATE,
         {
             "input": {
-                "installmentId": payer["installment_id"],
+                "installmentId": payer.installment_id,
                 "method": method,
                 "idempotencyKey": key,
             }
         },
-        token=token or payer["token"],
+        token=token or payer.token,
     )
     return body["data"]["createPremiumPayment"]
 
 
 async def test_pay_an_installment_with_the_sandbox(
-    client: httpx.AsyncClient, services: Services, payer: dict[str, Any]
+    client: httpx.AsyncClient, services: Services, payer: Payer
 ) -> None:
     started = await create(client, payer, "key-0001-abcdef")
     order = started["order"]
@@ -77,21 +88,21 @@ async def test_pay_an_installment_with_the_sandbox(
     other = await create(client, payer, "key-0001-abcdef", method="WECHAT_JSAPI")
     assert other["errors"][0]["code"] == "IDEMPOTENCY_KEY_REUSED"
 
-    paid = await gql(client, COMPLETE, {"id": order["id"]}, token=payer["token"])
+    paid = await gql(client, COMPLETE, {"id": order["id"]}, token=payer.token)
     assert paid["data"]["completeSandboxPayment"]["order"]["status"] == "PAID"
-    assert (await PremiumInstallment.get(id=payer["installment"].id)).paid_at is not None
+    assert (await PremiumInstallment.get(id=payer.installment.id)).paid_at is not None
     assert await LedgerEntry.all().count() == 1
     assert await OutboxEvent.filter(event_type="payment.received").count() == 1
     paid_again = await create(client, payer, "key-0002-abcdef")
     assert paid_again["errors"][0]["code"] == "ALREADY_PAID"
     mine = await gql(
-        client, "{ myPayments { totalCount edges { node { status } } } }", token=payer["token"]
+        client, "{ myPayments { totalCount edges { node { status } } } }", token=payer.token
     )
     assert mine["data"]["myPayments"]["edges"][0]["node"]["status"] == "PAID"
 
 
 async def test_only_the_holder_pays_and_only_what_is_payable(
-    client: httpx.AsyncClient, services: Services, payer: dict[str, Any]
+    client: httpx.AsyncClient, services: Services, payer: Payer
 ) -> None:
     stranger = await customer_token(services, await make_customer(services))
     theirs = await create(client, payer, "key-0003-abcdef", token=stranger)
@@ -108,7 +119,7 @@ async def notify(client: httpx.AsyncClient, headers: dict[str, str], body: bytes
 
 
 @pytest.fixture
-async def open_order(client: httpx.AsyncClient, payer: dict[str, Any]) -> PaymentOrder:
+async def open_order(client: httpx.AsyncClient, payer: Payer) -> PaymentOrder:
     started = await create(client, payer, "key-0005-abcdef")
     return await PaymentOrder.get(order_number=started["order"]["orderNumber"])
 
@@ -157,7 +168,7 @@ async def test_bad_callbacks_change_nothing(
 
 @postgres_only
 async def test_a_hundred_copies_of_one_callback_have_one_effect(
-    client: httpx.AsyncClient, services: Services, open_order: PaymentOrder, payer: dict[str, Any]
+    client: httpx.AsyncClient, services: Services, open_order: PaymentOrder, payer: Payer
 ) -> None:
     headers, body = sandbox(services).paid_notification(open_order.order_number, open_order.amount)
     replies = await asyncio.gather(*[notify(client, headers, body) for _ in range(100)])
@@ -165,13 +176,13 @@ async def test_a_hundred_copies_of_one_callback_have_one_effect(
     assert await LedgerEntry.all().count() == 1
     assert await OutboxEvent.filter(event_type="payment.received").count() == 1
     assert (await PaymentOrder.get(id=open_order.id)).status is OrderStatus.PAID
-    installment = await PremiumInstallment.get(id=payer["installment"].id)
+    installment = await PremiumInstallment.get(id=payer.installment.id)
     assert installment.paid_at is not None
 
 
 @postgres_only
 async def test_concurrent_requests_with_one_key_make_one_order(
-    client: httpx.AsyncClient, payer: dict[str, Any]
+    client: httpx.AsyncClient, payer: Payer
 ) -> None:
     answers = await asyncio.gather(*[create(client, payer, "key-0006-abcdef") for _ in range(10)])
     ids = {a["order"]["id"] for a in answers if a["order"]}
@@ -234,14 +245,14 @@ REFUND = """mutation($input: RefundPaymentInput!) { refundPayment(input: $input)
 
 
 async def test_refunds_full_or_partial_never_more_than_paid(
-    client: httpx.AsyncClient, services: Services, payer: dict[str, Any]
+    client: httpx.AsyncClient, services: Services, payer: Payer
 ) -> None:
     from models.staff import StaffRole
     from tests.factories import make_staff, staff_token
 
     started = await create(client, payer, "key-0007-abcdef")
     order_id = started["order"]["id"]
-    await gql(client, COMPLETE, {"id": order_id}, token=payer["token"])
+    await gql(client, COMPLETE, {"id": order_id}, token=payer.token)
     supervisor = await staff_token(services, await make_staff(StaffRole.SUPERVISOR))
 
     async def refund(amount: str, key: str, token: str = supervisor) -> dict[str, Any]:
@@ -336,7 +347,7 @@ async def test_reconciliation_lists_differences_with_the_provider(
 
 
 async def test_cooling_off_cancellation_refunds_everything_paid(
-    client: httpx.AsyncClient, services: Services, payer: dict[str, Any]
+    client: httpx.AsyncClient, services: Services, payer: Payer
 ) -> None:
     from datetime import UTC, datetime, timedelta
 
@@ -345,9 +356,9 @@ async def test_cooling_off_cancellation_refunds_everything_paid(
     from tests.factories import make_staff, staff_token
 
     started = await create(client, payer, "key-0008-abcdef")
-    await gql(client, COMPLETE, {"id": started["order"]["id"]}, token=payer["token"])
+    await gql(client, COMPLETE, {"id": started["order"]["id"]}, token=payer.token)
     supervisor = await staff_token(services, await make_staff(StaffRole.SUPERVISOR))
-    policy_id = str(relay.GlobalID("Policy", str(payer["policy"].id)))
+    policy_id = str(relay.GlobalID("Policy", str(payer.policy.id)))
     cancel = """mutation($input: CancelPolicyInCoolingOffInput!) {
       cancelPolicyInCoolingOff(input: $input) { cancelled refunds { amount { amount }
         reason status } errors { code } } }"""
@@ -363,16 +374,14 @@ async def test_cooling_off_cancellation_refunds_everything_paid(
 
     # The test product has no cooling-off period; then one of 15 days, issued 31 days ago.
     assert (await run("cool-off-0001"))["errors"] == [{"code": "COOLING_OFF_OVER"}]
-    await Product.filter(id=payer["policy"].product_id).update(cooling_off_days=15)
+    await Product.filter(id=payer.policy.product_id).update(cooling_off_days=15)
     assert (await run("cool-off-0002"))["errors"] == [{"code": "COOLING_OFF_OVER"}]
-    await Policy.filter(id=payer["policy"].id).update(
-        issued_at=datetime.now(UTC) - timedelta(days=3)
-    )
+    await Policy.filter(id=payer.policy.id).update(issued_at=datetime.now(UTC) - timedelta(days=3))
     done = await run("cool-off-0003")
     assert done["cancelled"] is True
     assert done["refunds"] == [
         {"amount": {"amount": "600.00"}, "reason": "COOLING_OFF_CANCELLATION", "status": "SUCCESS"}
     ]
-    assert (await Policy.get(id=payer["policy"].id)).status is PolicyStatus.CANCELLED
+    assert (await Policy.get(id=payer.policy.id)).status is PolicyStatus.CANCELLED
     again = await run("cool-off-0003")  # a retried request: no second refund
     assert again["cancelled"] is True and len(again["refunds"]) == 1

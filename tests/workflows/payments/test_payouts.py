@@ -4,6 +4,7 @@ and failures visible to staff."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -74,7 +75,18 @@ class FlakyProvider(SandboxProvider):
         )
 
 
-async def paying_claim(client: httpx.AsyncClient, services: Services) -> dict[str, Any]:
+@dataclass
+class PayingClaim:
+    """A claim approved and PAYING, with the tokens of its claimant and of the staff
+    member who starts payouts; ``attempt`` counts the staff's clicks."""
+
+    claim_id: str  # global ID
+    staff: str
+    customer: str
+    attempt: int = 0
+
+
+async def paying_claim(client: httpx.AsyncClient, services: Services) -> PayingClaim:
     from tests.schema.test_claims import ASSIGN, DECIDE, REPORT, SUBMIT, do, line
 
     holder = await make_customer(services, "张伟")
@@ -117,7 +129,7 @@ async def paying_claim(client: httpx.AsyncClient, services: Services) -> dict[st
         )
     )["claim"]
     assert claim["status"] == "PAYING"
-    return {"claim_id": claim["id"], "staff": supervisor, "customer": customer}
+    return PayingClaim(claim_id=claim["id"], staff=supervisor, customer=customer)
 
 
 def use(services: Services, behaviour: str) -> FlakyProvider:
@@ -126,18 +138,18 @@ def use(services: Services, behaviour: str) -> FlakyProvider:
     return provider
 
 
-async def start(client: httpx.AsyncClient, setup: dict[str, Any]) -> dict[str, Any]:
-    setup["attempt"] = setup.get("attempt", 0) + 1  # each staff click is a new request
+async def start(client: httpx.AsyncClient, setup: PayingClaim) -> dict[str, Any]:
+    setup.attempt += 1  # each staff click is a new request
     body = await gql(
         client,
         PAYOUT,
         {
             "input": {
-                "claimId": setup["claim_id"],
-                "idempotencyKey": f"payout-{setup['attempt']:04d}",
+                "claimId": setup.claim_id,
+                "idempotencyKey": f"payout-{setup.attempt:04d}",
             }
         },
-        token=setup["staff"],
+        token=setup.staff,
     )
     return body["data"]["startClaimPayout"]
 
@@ -206,9 +218,9 @@ async def test_a_retried_request_returns_the_same_payout(
 ) -> None:
     setup = await paying_claim(client, services)
     provider = use(services, "ok")
-    request = {"input": {"claimId": setup["claim_id"], "idempotencyKey": "payout-same-key"}}
-    first = await gql(client, PAYOUT, request, token=setup["staff"])
-    again = await gql(client, PAYOUT, request, token=setup["staff"])
+    request = {"input": {"claimId": setup.claim_id, "idempotencyKey": "payout-same-key"}}
+    first = await gql(client, PAYOUT, request, token=setup.staff)
+    again = await gql(client, PAYOUT, request, token=setup.staff)
     assert first["data"]["startClaimPayout"]["errors"] == []
     assert again["data"]["startClaimPayout"]["errors"] == []
     assert len(provider.transfers) == 1
@@ -224,11 +236,11 @@ async def test_a_key_reused_for_another_request_is_a_typed_error(
     first = await gql(
         client,
         PAYOUT,
-        {"input": {"claimId": setup["claim_id"], "idempotencyKey": key}},
-        token=setup["staff"],
+        {"input": {"claimId": setup.claim_id, "idempotencyKey": key}},
+        token=setup.staff,
     )
-    other = {"claimId": setup["claim_id"], "idempotencyKey": key, "provider": "sandbox"}
-    reused = await gql(client, PAYOUT, {"input": other}, token=setup["staff"])
+    other = {"claimId": setup.claim_id, "idempotencyKey": key, "provider": "sandbox"}
+    reused = await gql(client, PAYOUT, {"input": other}, token=setup.staff)
     assert first["data"]["startClaimPayout"]["errors"] == []
     assert "errors" not in reused
     assert [e["code"] for e in reused["data"]["startClaimPayout"]["errors"]] == [
@@ -245,7 +257,7 @@ async def test_the_customers_chosen_account_is_paid_by_the_worker(
     from workflows.payments.payouts import start_chosen_payouts
 
     setup = await paying_claim(client, services)
-    claim_id = relay.GlobalID.from_id(setup["claim_id"]).node_id
+    claim_id = relay.GlobalID.from_id(setup.claim_id).node_id
     claim = await Claim.get(id=claim_id)
     await Claim.filter(id=claim.id).update(
         payout_provider="sandbox", payout_account="2088000000000002"
