@@ -1,5 +1,5 @@
-"""Shared set-up for claim tests: an auto policy with the real demo product terms, and
-uploads by the GraphQL multipart request spec."""
+"""Shared set-up for claim tests: an auto policy with motor-insurance terms (the tests' own,
+not the demo's), and uploads by the GraphQL multipart request spec."""
 
 from __future__ import annotations
 
@@ -10,18 +10,46 @@ from typing import Any
 import httpx
 from strawberry import relay
 
-from api.demo import PRODUCTS
 from api.services import Services
 from models.customers import Customer
 from models.policies import Coverage, Policy, Product, ProductKind
 from tests.factories import make_policy
 
 
+def _documents(*names: str) -> list[dict[str, object]]:
+    """Checklist items D01, D02, …; a trailing ``?`` marks an optional one."""
+    return [
+        {"code": f"D{i + 1:02d}", "name": name.rstrip("?"), "required": not name.endswith("?")}
+        for i, name in enumerate(names)
+    ]
+
+
+AUTO_LOSS_TYPES = [
+    {
+        "code": "COLLISION",
+        "name": "碰撞事故",
+        "documents": _documents("事故现场照片", "驾驶证", "行驶证", "交警事故认定书", "维修发票"),
+    },
+    {
+        "code": "THEFT",
+        "name": "全车盗抢",
+        "documents": _documents("公安报案回执", "行驶证", "车辆钥匙照片", "购车发票?"),
+    },
+    {"code": "GLASS", "name": "玻璃单独破碎", "documents": _documents("破损照片", "维修发票")},
+]
+
+
 async def auto_product() -> Product:
-    spec = next(p for p in PRODUCTS if p["kind"] is ProductKind.AUTO)
-    values = {k: v for k, v in spec.items() if k != "coverages"}
-    values["code"] = f"{values['code']}-{datetime.now(UTC).timestamp()}"
-    return await Product.create(**values)
+    return await Product.create(
+        code=f"AUTO-TEST-{datetime.now(UTC).timestamp()}",
+        name="机动车商业保险（测试）",
+        kind=ProductKind.AUTO,
+        description="车辆损失、第三者责任、车上人员责任。",
+        report_time_limit_hours=48,
+        cooling_off_days=0,
+        renewable=True,
+        loss_types=AUTO_LOSS_TYPES,
+    )
 
 
 async def auto_policy(services: Services, holder: Customer) -> tuple[Policy, Coverage]:
