@@ -122,3 +122,50 @@ def test_a_pasted_token_may_come_in_any_usual_shape() -> None:
         "kept": "eyJ.a.b",
         "cleared": "",
     }
+
+
+@needs_node
+def test_the_page_remembers_a_login_and_sends_its_token_from_every_tab() -> None:
+    """The page script wired to stand-ins for GraphiQL, React and the browser: the
+    fetcher asks for plain JSON answers (a multipart stream would hide the token),
+    keeps GraphiQL's tabs per browser tab, and sends a remembered login's token."""
+    page = (STATIC / "anxin-graphiql.js").read_text()
+    seen = _run(
+        """
+        const memory = {};
+        const sessionStorage = {getItem: k => memory[k] ?? null,
+          setItem: (k, v) => { memory[k] = v; }, removeItem: k => { delete memory[k]; }};
+        globalThis.window = {location: {origin: "http://127.0.0.1:8000", pathname: "/graphql"},
+          sessionStorage, prompt: () => null, alert: () => null};
+        globalThis.document = {getElementById: () => ({})};
+        let rendered = null, options = null; const sent = [];
+        globalThis.React = {createElement: (type, props) => ({type, props})};
+        globalThis.ReactDOM = {createRoot: () => ({render: (element) => { rendered = element; }})};
+        globalThis.GraphiQLPluginExplorer = {explorerPlugin: () => ({})};
+        globalThis.GraphiQL = {createFetcher: (given) => { options = given;
+          return async (params, opts) => { sent.push(opts.headers);
+            return {data: {loginWithCode: {session: {accessToken: "tok.1"}}}}; }; }};
+        """
+        + page
+        + """
+        (async () => {
+          const fetcher = rendered.props.fetcher;
+          await fetcher({query: "mutation Login { x }"}, {headers: {}});
+          await fetcher({query: "query MyPolicies { x }"}, {headers: {}});
+          console.log(JSON.stringify({
+            incremental: options.enableIncrementalDelivery,
+            subscriptions: options.subscriptionUrl,
+            tabsKeptInSession: rendered.props.storage === sessionStorage,
+            tabs: rendered.props.defaultTabs.length,
+            sent,
+          }));
+        })();
+        """
+    )
+    assert seen == {
+        "incremental": False,
+        "subscriptions": "ws://127.0.0.1:8000/graphql",
+        "tabsKeptInSession": True,
+        "tabs": 7,
+        "sent": [{}, {"Authorization": "Bearer tok.1"}],
+    }

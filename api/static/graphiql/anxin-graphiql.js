@@ -5,8 +5,9 @@
   const url = window.location.origin + window.location.pathname;
   const wsUrl = url.replace(/^http/, "ws");
   const session = AnxinSession.store(window.sessionStorage);
-  // Unique per page load: running a tab again is a retry (same answer), reloading the
-  // page starts new requests.
+  // GraphiQL keeps its tabs (queries, variables) in this browser tab's session only, so
+  // a new browser tab starts from these examples with new idempotency keys; running a
+  // tab again in the same session is a retry (same answer).
   const run = Date.now().toString(36);
   const hoursAgo = (hours) => new Date(Date.now() - hours * 3600 * 1000).toISOString();
   const json = (value) => JSON.stringify(value, null, 2);
@@ -101,7 +102,7 @@ query MyClaims {
       query: `# 4. 缴费 Pay a premium with the sandbox provider (customer token): take an
 #    unpaid installment's id from MyPolicies (nextPremiumDue { id }), start the
 #    payment, then let the sandbox report it paid through the real callback path.
-#    The idempotency key is new on every page load; running Pay again is a retry.
+#    The idempotency key is new in each browser tab; running Pay again is a retry.
 mutation Pay($installmentId: ID!, $key: String!) {
   createPremiumPayment(input: { installmentId: $installmentId, method: SANDBOX,
                                 idempotencyKey: $key }) {
@@ -187,7 +188,12 @@ mutation NotReached($visitId: ID!) {
 
   // GraphiQL's toolkit sends an operation's headers over HTTP, and for a subscription
   // as the socket's connection_init payload: the shared token reaches both.
-  const transport = GraphiQL.createFetcher({ url: url, subscriptionUrl: wsUrl });
+  // Plain JSON answers (no incremental delivery): the fetcher reads a login's token.
+  const transport = GraphiQL.createFetcher({
+    url: url,
+    subscriptionUrl: wsUrl,
+    enableIncrementalDelivery: false,
+  });
   const fetcher = async (params, options) => {
     const headers = AnxinSession.withToken(options && options.headers, session.get());
     const result = await transport(params, Object.assign({}, options, { headers: headers }));
@@ -226,6 +232,7 @@ mutation NotReached($visitId: ID!) {
       defaultEditorToolsVisibility: true,
       shouldPersistHeaders: false,
       plugins: [explorer],
+      storage: window.sessionStorage,
       toolbar: { additionalContent: tokenButton },
     }),
   );
