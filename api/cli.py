@@ -76,6 +76,8 @@ def _token(args: argparse.Namespace) -> None:
     from models.config import PROJECT_ROOT, existing_database, sqlite_path
 
     settings = Settings()
+    if not settings.is_development:  # a session without a password or an SMS code
+        sys.exit("refusing to issue tokens outside ANXIN_ENV=development")
     database_url = existing_database(settings.database_url)
     if database_url is None:
         looked = [sqlite_path(settings.database_url)]

@@ -21,5 +21,9 @@ def _utc_text(value: datetime) -> str:
 
 
 def install() -> None:
-    """Process-wide, idempotent: the adapter replaces sqlite3's default for datetimes."""
+    """Process-wide, idempotent: the adapter replaces sqlite3's default for datetimes,
+    and Tortoise's (registered when its SQLite executor is first imported: imported
+    here first, so ours is the one that stays)."""
+    import tortoise.backends.sqlite.executor  # noqa: F401 - registers Tortoise's adapter
+
     sqlite3.register_adapter(datetime, _utc_text)

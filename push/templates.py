@@ -42,8 +42,7 @@ TEMPLATES: dict[str, EventTemplate] = {
         EventTemplate(
             "claim.reported_by_staff",
             "报案已受理",
-            "您的报案{report_number}已受理。请在安心App或小程序“我的理赔”中上传：{documents}；"
-            "也可到柜面提交。",
+            "您的报案{report_number}已受理。{upload}",
             "anxin://claims/{claim_id}",
             "pages/claim/detail?id={claim_id}",
             sms=True,

@@ -12,7 +12,6 @@ is a bug that fails loudly instead of a payload with a wrong code.
 
 from __future__ import annotations
 
-import logging
 from enum import StrEnum
 from typing import Any, TypeVar, cast
 
@@ -21,7 +20,6 @@ from graphql import GraphQLError
 
 from workflows.errors import DomainError
 
-log = logging.getLogger("anxin.errors")
 CODE = "Stable code for programs."
 
 
@@ -68,10 +66,6 @@ def answers_with(codes: ErrorCodes) -> Any:
         return error_type
 
     return register
-
-
-def codes_of(error_type: type[Error]) -> ErrorCodes:
-    return _CODES[error_type]
 
 
 def payload_errors(error: DomainError, error_type: type[E]) -> list[E]:

@@ -176,6 +176,8 @@ async def _flag_reused_photos(claim: Claim, documents: list[ClaimDocument]) -> N
         f"与案件{numbers[other]}的材料存在{'、'.join(sorted(set(kinds)))}"
         for other, kinds in others.items()
     ]
-    await flag_for_review(claim.id, signals)
+    flags = {claim.id: signals}
     for other in others:
-        await flag_for_review(other, [f"案件{claim.report_number}上传了与本案相同或相似的照片"])
+        flags[other] = [f"案件{claim.report_number}上传了与本案相同或相似的照片"]
+    for claim_id in sorted(flags):  # rows locked in one order: two uploads cannot deadlock
+        await flag_for_review(claim_id, flags[claim_id])

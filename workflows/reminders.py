@@ -40,15 +40,18 @@ def _installment_payload(installment: PremiumInstallment) -> dict[str, str]:
     }
 
 
+def day_end(day: date) -> datetime:
+    return datetime.combine(day + timedelta(days=1), time(0), SHANGHAI).astimezone(UTC)
+
+
 async def premium_reminders(today: date) -> int:
     sent = 0
-    # The term, not only the status: a policy that ended overnight may still say LAPSED
-    # until the status job has run, and its premiums are no longer owed.
-    day_starts = datetime.combine(today, time(0), SHANGHAI).astimezone(UTC)
+    # The term, not only the status: a policy that has ended may still say LAPSED until
+    # the status job has run, and its premiums are no longer owed.
     unpaid = PremiumInstallment.filter(
         paid_at=None,
         policy__status__in=[PolicyStatus.ACTIVE, PolicyStatus.LAPSED],
-        policy__ends_at__gt=day_starts,
+        policy__ends_at__gt=min(datetime.now(UTC), day_end(today)),
         due_date__lte=today + timedelta(days=DUE_STAGES[-1][0]),
     ).select_related("policy")
     async for installment in unpaid:

@@ -1,8 +1,9 @@
 """Settings from the environment (prefix ``ANXIN_``), validated once at start-up.
 
 Grouped per concern, one module each (runtime, security, messaging, payments, claims);
-``Settings`` joins the groups under the same flat variable names. Each group is what
-its adapters and workflows are built from; none of them imports these settings.
+``Settings`` joins the groups under the same flat variable names (a group alone is not
+meant to be read from the environment). The composition root (``api/services.py``)
+passes the values down; no adapter or workflow imports these settings.
 
 Development runs with no settings at all: SQLite file, in-process bus, console SMS and
 fixed development secrets. Production refuses to start without real secrets, so a

@@ -132,9 +132,14 @@ class Claim(relay.Node):
     async def policy(self, info: Info) -> Policy:
         return Policy.from_model(await info.context.loaders.policies.load(self.model.policy_id))
 
-    @strawberry.field(description="Every step so far, oldest first.")
+    @strawberry.field(
+        description="Every step so far, oldest first (steps naming the payee account are the "
+        "claimant's and staff's to see)."
+    )
     async def timeline(self, info: Info) -> list[ClaimTimelineEntry]:
         events = await info.context.loaders.claim_events.load(self.model.id)
+        if not flows.sees_payee(info.context.actor, self.model):
+            events = [e for e in events if e.action not in flows.PAYEE_STEPS]
         return [ClaimTimelineEntry.from_model(e) for e in events]
 
     @strawberry.field(description="The documents this loss type needs.")
@@ -168,15 +173,17 @@ class Claim(relay.Node):
         "claimant and to staff, null for anyone else and before a choice."
     )
     def payout_account(self, info: Info) -> ClaimPayoutAccount | None:
-        actor = info.context.actor
-        claimant = actor.is_customer and actor.subject_id == self.model.customer_id
         provider, account = self.model.payout_provider, self.model.payout_account
-        if not (claimant or actor.is_staff) or not provider or not account:
+        if not flows.sees_payee(info.context.actor, self.model) or not provider or not account:
             return None
         return ClaimPayoutAccount(provider=provider, account=mask_account(provider, account))
 
-    @strawberry.field(description="Payouts by transfer, newest first.")
+    @strawberry.field(
+        description="Payouts by transfer, newest first (the claimant's and staff's to see)."
+    )
     async def payouts(self, info: Info) -> list[ClaimPayout]:
+        if not flows.sees_payee(info.context.actor, self.model):
+            return []
         rows = await info.context.loaders.payouts.load(self.model.id)
         return [ClaimPayout.from_model(p) for p in rows]
 

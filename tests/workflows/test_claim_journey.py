@@ -9,7 +9,7 @@ import pytest
 
 from api.services import Services
 from models.auth import SubjectKind
-from models.claims import Claim, ClaimEvent, ClaimStatus, ReportChannel
+from models.claims import Claim, ClaimEvent, ClaimLine, ClaimStatus, ReportChannel
 from models.notifications import OutboxEvent
 from models.policies import Coverage, Policy
 from models.staff import StaffRole
@@ -126,8 +126,13 @@ async def test_the_archive_shows_beijing_times(services: Services) -> None:
     claim = await make_claim(
         customer, policy, ClaimStatus.CLOSED, loss_at=loss_at, closed_at=loss_at
     )
-    await claims.state.add_to_timeline(
-        claim, None, "close", ClaimStatus.PAID, ClaimStatus.CLOSED, "案件已结案"
+    await ClaimEvent.create(
+        claim_id=claim.id,
+        actor_kind="staff",
+        action="close",
+        from_status=ClaimStatus.PAID,
+        to_status=ClaimStatus.CLOSED,
+        note="案件已结案",
     )
     reader = await make_staff(StaffRole.ADJUSTER)
     actor = Actor(kind=SubjectKind.STAFF, subject_id=reader.id, role=StaffRole.ADJUSTER)
@@ -142,9 +147,13 @@ async def test_staff_submit_for_the_customer_only_with_their_consent_recorded(
 ) -> None:
     customer = await make_customer(services)
     policy = await make_policy(services, customer)
-    claim = await make_claim(customer, policy, ClaimStatus.REPORTED)
+    claim = await make_claim(customer, policy, ClaimStatus.REPORTED, channel=ReportChannel.PHONE)
     agent = await make_staff(StaffRole.AGENT)
     staff = Actor(kind=SubjectKind.STAFF, subject_id=agent.id, role=StaffRole.AGENT)
+    in_the_app = await make_claim(customer, policy, ClaimStatus.REPORTED)
+    with pytest.raises(claims.ClaimError) as own_report:
+        await claims.submit_claim(staff, in_the_app.id, None, consent="客户同意")
+    assert own_report.value.code is claims.ClaimErrorCode.NOT_ALLOWED  # the customer's own
     with pytest.raises(claims.ClaimError) as refused:
         await claims.submit_claim(staff, claim.id, None)
     assert (refused.value.code, refused.value.field) == (
@@ -161,7 +170,7 @@ async def test_staff_submit_for_the_customer_only_with_their_consent_recorded(
     )
     adjuster = await make_staff(StaffRole.ADJUSTER)
     reviewer = Actor(kind=SubjectKind.STAFF, subject_id=adjuster.id, role=StaffRole.ADJUSTER)
-    other = await make_claim(customer, policy, ClaimStatus.REPORTED)
+    other = await make_claim(customer, policy, ClaimStatus.REPORTED, channel=ReportChannel.PHONE)
     with pytest.raises(claims.ClaimError) as not_theirs:
         await claims.submit_claim(reviewer, other.id, None, consent=consent)
     assert not_theirs.value.code is claims.ClaimErrorCode.NOT_ALLOWED
@@ -184,3 +193,72 @@ async def test_every_checklist_has_a_catch_all_and_asked_items_stay_missing(
     assert claims.still_missing(claim, checklist, ["OTHER"]) == ["维修厂定损单"]
     claim.status = ClaimStatus.UNDER_REVIEW  # the customer answered the request
     assert claims.still_missing(claim, checklist, []) == []
+
+
+async def _proposal_above_the_limit(services: Services) -> tuple[Claim, Actor]:
+    claim, coverage, adjuster = await _under_review(services)
+    proposed = await claims.decide_claim(
+        adjuster, claim.id, [_line(coverage, "80000")], claim.version, authority_limit=LIMIT
+    )
+    assert proposed.pending_approval
+    return proposed, adjuster
+
+
+async def test_a_proposal_shows_no_amount_until_a_supervisor_approves_it(
+    services: Services,
+) -> None:
+    proposed, _ = await _proposal_above_the_limit(services)
+    assert proposed.approved_amount == Decimal(0)  # the customer sees no amount yet
+    boss = await make_staff(StaffRole.SUPERVISOR)
+    supervisor = Actor(kind=SubjectKind.STAFF, subject_id=boss.id, role=StaffRole.SUPERVISOR)
+    approved = await claims.approve_pending_decision(supervisor, proposed.id, proposed.version)
+    assert (approved.status, approved.approved_amount) == (ClaimStatus.PAYING, Decimal("79500"))
+
+
+async def test_a_proposal_ends_when_the_claim_leaves_review(services: Services) -> None:
+    proposed, adjuster = await _proposal_above_the_limit(services)
+    asked = await claims.request_more_info(
+        adjuster, proposed.id, ["维修厂定损单"], "需核实维修金额", proposed.version
+    )
+    assert not asked.pending_approval
+    assert await ClaimLine.filter(claim_id=proposed.id).count() == 0
+    boss = await make_staff(StaffRole.SUPERVISOR)
+    supervisor = Actor(kind=SubjectKind.STAFF, subject_id=boss.id, role=StaffRole.SUPERVISOR)
+    with pytest.raises(claims.ClaimError) as stale:
+        await claims.approve_pending_decision(supervisor, proposed.id, asked.version)
+    assert stale.value.code is claims.ClaimErrorCode.NO_PENDING_DECISION
+
+
+async def test_a_turned_down_proposal_leaves_the_chosen_account_to_be_paid(
+    services: Services,
+) -> None:
+    from models.payments import Payout, PayoutStatus
+    from workflows.payments import payouts
+
+    customer = await make_customer(services)
+    policy = await make_policy(services, customer)
+    claim = await make_claim(
+        customer,
+        policy,
+        ClaimStatus.PAYING,
+        approved_amount=Decimal(800),
+        payout_provider="sandbox",
+        payout_account="13912345678",
+    )
+    boss = await make_staff(StaffRole.SUPERVISOR)
+    staff = Actor(kind=SubjectKind.STAFF, subject_id=boss.id, role=StaffRole.SUPERVISOR)
+    providers = services.payment_providers
+    url = services.settings.public_base_url
+    await payouts.start_payout(
+        providers,
+        staff,
+        claim.id,
+        notify_base_url=url,
+        provider_name="sandbox",
+        payee_id="13700000000",
+        reason="客户来电要求改付配偶账户",
+    )
+    await payouts.cancel_payout(staff, claim.id, "未能核实")
+    assert await payouts.start_chosen_payouts(providers, notify_base_url=url) == 1
+    paid = await Payout.exclude(status=PayoutStatus.CANCELLED).get(claim_id=claim.id)
+    assert paid.payee_id == "13912345678"

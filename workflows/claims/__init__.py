@@ -34,8 +34,8 @@ from workflows.claims.review import (
     withdraw_claim,
 )
 from workflows.claims.rules import (
-    DECIDED,
     DECISION_DUE,
+    PAYEE_STEPS,
     PAYMENT_DUE,
     REJECTION_NAMES,
     STAFF_QUEUE,
@@ -49,6 +49,7 @@ from workflows.claims.rules import (
     Clocks,
     clocks,
     overdue_claims,
+    sees_payee,
 )
 from workflows.claims.settlement import close_claim, mark_paid, record_payment
 from workflows.claims.state import (
@@ -62,8 +63,8 @@ from workflows.claims.state import (
 )
 
 __all__ = [
-    "DECIDED",
     "DECISION_DUE",
+    "PAYEE_STEPS",
     "PAYMENT_DUE",
     "REJECTION_NAMES",
     "STAFF_QUEUE",
@@ -101,6 +102,7 @@ __all__ = [
     "reject_claim",
     "report_loss",
     "request_more_info",
+    "sees_payee",
     "still_missing",
     "submit_claim",
     "supplement_documents",

@@ -115,8 +115,7 @@ async def decide_claim(
                 action="propose_decision",
                 note="核定金额超出权限，已提交主管审批",
                 event_type=None,  # announced when a supervisor approves it
-                pending_approval=True,
-                approved_amount=approved,
+                pending_approval=True,  # the amount stays 0 until approved: lines hold it
             )
         return await _finish_decision(claim, actor, priced, approved)
 
@@ -172,7 +171,16 @@ async def approve_pending_decision(
             }
             for r in rows
         ]
-        return await _finish_decision(claim, actor, priced, claim.approved_amount)
+        approved = sum((r.approved_amount for r in rows), Decimal(0))
+        return await _finish_decision(claim, actor, priced, approved)
+
+
+async def discard_proposal(claim: Claim) -> None:
+    """A proposal waiting for a supervisor ends when the claim leaves review otherwise
+    (rejected, more information asked, withdrawn): its lines go, in the caller's
+    transaction, and the caller's transition clears ``pending_approval``."""
+    if claim.pending_approval:
+        await ClaimLine.filter(claim_id=claim.id).delete()
 
 
 async def reject_claim(
@@ -186,17 +194,20 @@ async def reject_claim(
     rejection notice goes out with the decision (well within the 3 days)."""
     claim = await load_claim(actor, claim_id, A.REJECT)
     text = required_text(explanation, "explanation", 2000)
-    return await transition(
-        claim,
-        actor,
-        to=S.REJECTED,
-        action="reject",
-        note=f"拒赔：{REJECTION_NAMES[reason]}。{text}",
-        expected_version=expected_version,
-        event_type="claim.decided",
-        event_extra={"decision": f"不予赔付（{REJECTION_NAMES[reason]}）"},
-        decided_at=utc_now(),
-        rejection_reason=reason,
-        rejection_explanation=text,
-        approved_amount=Decimal(0),
-    )
+    async with in_transaction():
+        await discard_proposal(claim)
+        return await transition(
+            claim,
+            actor,
+            to=S.REJECTED,
+            action="reject",
+            note=f"拒赔：{REJECTION_NAMES[reason]}。{text}",
+            expected_version=expected_version,
+            event_type="claim.decided",
+            event_extra={"decision": f"不予赔付（{REJECTION_NAMES[reason]}）"},
+            decided_at=utc_now(),
+            rejection_reason=reason,
+            rejection_explanation=text,
+            approved_amount=Decimal(0),
+            pending_approval=False,
+        )

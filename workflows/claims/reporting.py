@@ -175,20 +175,25 @@ async def report_loss(
             possible_duplicate=duplicate,
         )
         await add_to_timeline(claim, actor, "report", None, S.REPORTED, "报案已受理")
-        required = "、".join(d["name"] for d in checklist if d["required"]) or "无"
-        if actor.is_customer:
-            await announce(claim, "claim.reported")
-        else:  # the customer may not use the app: told by SMS what to upload, and where
-            await announce(claim, "claim.reported_by_staff", {"documents": required})
-        if any(document["required"] for document in checklist):
+        required = "、".join(d["name"] for d in checklist if d["required"])
+        if required:
             claim = await transition(
                 claim,
                 None,
                 to=S.DOCUMENTS_PENDING,
                 action="await_documents",
                 note=f"请上传：{required}",
-                event_type=None,  # part of the report, announced above
+                event_type=None,  # part of the report, announced below
             )
+        if actor.is_customer:
+            await announce(claim, "claim.reported")
+        else:  # the customer may not use the app: told by SMS what to upload, and where
+            upload = (
+                f"请在安心App或小程序“我的理赔”中上传：{required}；也可到柜面提交。"
+                if required
+                else "如需补充材料，我们会另行通知。"
+            )
+            await announce(claim, "claim.reported_by_staff", {"upload": upload})
     confirmation = f"您的报案已受理，报案号{number}。" + (
         "因超过报案时限，我们会结合您说明的原因处理。" if late else ""
     )

@@ -5,11 +5,22 @@ from __future__ import annotations
 
 import uuid
 
+from tortoise.transactions import in_transaction
+
 from models.claims import Claim, InvestigationNote
 from models.staff import StaffRole, StaffUser
 from workflows.access import Actor
+from workflows.claims.decisions import discard_proposal
 from workflows.claims.reporting import claim_checklist, missing_documents
-from workflows.claims.rules import A, ClaimError, ClaimErrorCode, S, required_text, utc_now
+from workflows.claims.rules import (
+    STAFF_CHANNELS,
+    A,
+    ClaimError,
+    ClaimErrorCode,
+    S,
+    required_text,
+    utc_now,
+)
 from workflows.claims.state import load_claim, transition
 
 
@@ -22,6 +33,10 @@ async def submit_claim(
     claim = await load_claim(actor, claim_id, A.SUBMIT)
     note = "理赔申请已提交，等待审核"
     if actor.is_staff:
+        if claim.channel not in STAFF_CHANNELS:
+            raise ClaimError(
+                ClaimErrorCode.NOT_ALLOWED, "客户自助报案的案件须由客户本人提交", "claimId"
+            )
         agreed = required_text(consent or "", "customerConsent", 500)
         note = f"经客户同意，由工作人员代为提交（{agreed}），等待审核"
     missing = await missing_documents(claim, await claim_checklist(claim))
@@ -46,7 +61,11 @@ async def submit_claim(
 async def withdraw_claim(actor: Actor, claim_id: uuid.UUID, reason: str | None) -> Claim:
     claim = await load_claim(actor, claim_id, A.WITHDRAW)
     note = "客户已撤案" + (f"：{reason.strip()}" if reason and reason.strip() else "")
-    return await transition(claim, actor, to=S.WITHDRAWN, action="withdraw", note=note)
+    async with in_transaction():
+        await discard_proposal(claim)
+        return await transition(
+            claim, actor, to=S.WITHDRAWN, action="withdraw", note=note, pending_approval=False
+        )
 
 
 async def supplement_documents(actor: Actor, claim_id: uuid.UUID, note: str) -> Claim:
@@ -103,19 +122,22 @@ async def request_more_info(
         raise ClaimError(ClaimErrorCode.REQUIRED, "请列出需要补充的全部材料", "items")
     why = required_text(reason, "reason", 1000)
     listed = "、".join(wanted)
-    return await transition(
-        claim,
-        actor,
-        to=S.MORE_INFO_REQUESTED,
-        action="request_more_info",
-        note=f"请补充：{listed}。原因：{why}",
-        expected_version=expected_version,
-        event_type="claim.documents_missing",
-        event_extra={"missing": listed},
-        more_info_requested_at=utc_now(),
-        more_info_items=wanted,
-        more_info_reason=why,
-    )
+    async with in_transaction():
+        await discard_proposal(claim)
+        return await transition(
+            claim,
+            actor,
+            to=S.MORE_INFO_REQUESTED,
+            action="request_more_info",
+            note=f"请补充：{listed}。原因：{why}",
+            expected_version=expected_version,
+            event_type="claim.documents_missing",
+            event_extra={"missing": listed},
+            more_info_requested_at=utc_now(),
+            more_info_items=wanted,
+            more_info_reason=why,
+            pending_approval=False,
+        )
 
 
 async def add_note(actor: Actor, claim_id: uuid.UUID, text: str) -> InvestigationNote:

@@ -14,7 +14,7 @@ from enum import StrEnum
 from tortoise.expressions import Q
 
 from models.claims import Claim, ClaimStatus, RejectionReason, ReportChannel
-from workflows.access import Permission
+from workflows.access import Actor, Permission
 from workflows.errors import DomainError
 
 S = ClaimStatus
@@ -39,10 +39,10 @@ TRANSITIONS: dict[ClaimStatus, frozenset[ClaimStatus]] = {
     S.WITHDRAWN: frozenset({S.CLOSED}),
     S.CLOSED: frozenset(),
 }
-DECIDED = frozenset({S.APPROVED, S.PARTIALLY_APPROVED, S.REJECTED})
 # Decided with money to pay: the payment clock runs (until paid) from the decision.
 PAYABLE = frozenset({S.APPROVED, S.PARTIALLY_APPROVED, S.PAYING, S.PAID, S.CLOSED})
 CUSTOMER_CHANNELS = frozenset({ReportChannel.APP, ReportChannel.MINI_PROGRAM, ReportChannel.WEB})
+STAFF_CHANNELS = frozenset({ReportChannel.PHONE, ReportChannel.COUNTER})
 
 STATUS_NAMES = {
     S.REPORTED: "已报案",
@@ -163,6 +163,18 @@ STAFF_MAY: dict[ClaimAction, Permission] = {
     A.CLOSE: Permission.CLAIM_REVIEW,
     A.ARCHIVE: Permission.CLAIM_READ,
 }
+
+
+# Timeline steps that name the payee's account or staff's reasons about it: the claimant's
+# and staff's to read, not a policyholder's who is not the claimant.
+PAYEE_STEPS = frozenset(
+    {"choose_payout_account", "propose_payout", "approve_payout", "cancel_payout", "send_payout"}
+)
+
+
+def sees_payee(actor: Actor, claim: Claim) -> bool:
+    """Whether ``actor`` may see where the claim's money goes: staff and the claimant."""
+    return actor.is_staff or (actor.is_customer and actor.subject_id == claim.customer_id)
 
 
 class ClaimWarning(StrEnum):

@@ -104,7 +104,8 @@ async def load_claim(actor: Actor, claim_id: uuid.UUID, action: ClaimAction) -> 
     if claim is None:
         raise ClaimError(ClaimErrorCode.CLAIM_NOT_FOUND, "未找到该理赔案件", "claimId")
     if not await may(actor, claim, action):
-        raise ClaimError(ClaimErrorCode.NOT_ALLOWED, "只有理赔申请人本人可以进行此操作", "claimId")
+        message = "没有进行此操作的权限" if actor.is_staff else "只有理赔申请人本人可以进行此操作"
+        raise ClaimError(ClaimErrorCode.NOT_ALLOWED, message, "claimId")
     return claim
 
 

@@ -34,6 +34,7 @@ from payments.base import (
 from push.outbox import emit
 from workflows.access import Actor
 from workflows.claims import (
+    STAFF_QUEUE,
     ClaimAction,
     ClaimError,
     ClaimErrorCode,
@@ -54,7 +55,11 @@ RESULT_STATUS = {
     TransferState.SUCCESS: PayoutStatus.SUCCESS,
     TransferState.FAILED: PayoutStatus.FAILED,
 }
-ENDED = (PayoutStatus.FAILED, PayoutStatus.CANCELLED)  # no longer holds the claim's live key
+ENDED = (PayoutStatus.FAILED, PayoutStatus.CANCELLED)
+# Claims whose money is settled (paid) or will never be owed: no account to choose.
+SETTLED = frozenset(
+    {ClaimStatus.PAID, ClaimStatus.CLOSED, ClaimStatus.WITHDRAWN, ClaimStatus.REJECTED}
+)  # no longer holds the claim's live key
 PROVIDER_NAMES = {"alipay": "支付宝", "wechat": "微信零钱", "sandbox": "测试账户"}
 
 
@@ -131,12 +136,12 @@ async def start_payout(
                     entity_id=claim.id,
                     customer_id=None,  # for a second staff member to approve
                     payload={
-                        "_staff_channels": ["staff:claim-queue"],
+                        "_staff_channels": [STAFF_QUEUE],
                         "claim_number": claim.report_number,
                     },
                 )
             else:
-                await record_change(claim, actor, "start_payout", f"赔款正在转入{account}")
+                await record_change(claim, actor, "send_payout", f"赔款正在转入{account}")
     except IntegrityError:
         raise ClaimError(
             ClaimErrorCode.PAYOUT_IN_PROGRESS, "该案件已有进行中的转账", "claimId"
@@ -222,7 +227,7 @@ async def cancel_payout(actor: Actor, claim_id: uuid.UUID, reason: str) -> Payou
     if payout is None:
         raise ClaimError(ClaimErrorCode.NO_PENDING_PAYOUT, "该案件没有待审批的转账", "claimId")
     async with in_transaction():
-        await lock_claim(claim.id)  # the claim first, as everywhere
+        claim = await lock_claim(claim.id)  # the claim first, as everywhere
         cancelled = await Payout.filter(id=payout.id, status=PayoutStatus.AWAITING_APPROVAL).update(
             status=PayoutStatus.CANCELLED,
             live_key=None,
@@ -325,7 +330,7 @@ async def _tell_staff(claim: Claim, event_type: str, payout: Payout) -> None:
         entity_id=claim.id,
         customer_id=None,  # staff act on it; the customer is told when it is paid
         payload={
-            "_staff_channels": ["staff:claim-queue"],
+            "_staff_channels": [STAFF_QUEUE],
             "transfer_number": payout.transfer_number,
         },
     )
@@ -408,13 +413,7 @@ async def choose_payout_account(
     of their mini-program login). Possible until the payout starts; every change is on
     the timeline and told to the claimant (a change they did not make is a red flag)."""
     claim = await load_claim(actor, claim_id, ClaimAction.CHOOSE_PAYOUT_ACCOUNT)
-    if claim.status in (
-        ClaimStatus.PAID,
-        ClaimStatus.CLOSED,
-        ClaimStatus.WITHDRAWN,
-        ClaimStatus.REJECTED,
-    ):
-        raise ClaimError(ClaimErrorCode.ILLEGAL_TRANSITION, "该案件已无需设置收款账户")
+    _refuse_settled(claim)  # early, for a clear answer; again under the lock below
     if provider_name not in providers:
         raise ClaimError(ClaimErrorCode.PROVIDER_NOT_CONFIGURED, "暂不支持该收款方式", "provider")
     if provider_name == "wechat":
@@ -434,6 +433,7 @@ async def choose_payout_account(
     async with in_transaction():
         # Under the claim's lock, as a payout starts: never "chosen B" while A is paid.
         claim = await lock_claim(claim.id)
+        _refuse_settled(claim)  # paid by hand meanwhile: nothing left to choose
         if await Payout.exists(live_key=_live_key(claim)):
             raise ClaimError(ClaimErrorCode.PAYOUT_IN_PROGRESS, "转账已发起，不能再修改收款账户")
         claim = await transition(
@@ -449,6 +449,11 @@ async def choose_payout_account(
     return claim
 
 
+def _refuse_settled(claim: Claim) -> None:
+    if claim.status in SETTLED:
+        raise ClaimError(ClaimErrorCode.ILLEGAL_TRANSITION, "该案件已无需设置收款账户")
+
+
 async def start_chosen_payouts(
     providers: Mapping[str, PaymentProvider], *, notify_base_url: str
 ) -> int:
@@ -457,8 +462,9 @@ async def start_chosen_payouts(
     started = 0
     waiting = await Claim.filter(status=ClaimStatus.PAYING, payout_provider__not_isnull=True)
     for claim in waiting:
-        if await Payout.filter(claim_id=claim.id).exists():
-            continue  # in flight, or failed: staff decide what next
+        if await Payout.filter(claim_id=claim.id).exclude(status=PayoutStatus.CANCELLED).exists():
+            continue  # in flight, or failed: staff decide what next (a turned-down proposal
+            # leaves the claimant's own choice to be paid)
         provider_name, account = claim.payout_provider, claim.payout_account
         if provider_name is None or provider_name not in providers or not account:
             continue
