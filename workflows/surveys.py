@@ -255,9 +255,11 @@ async def subject_title(invitation: SurveyInvitation) -> str | None:
     """What the survey asks about, as the customer knows it: a claim by its report
     number; None for surveys about the relationship as a whole."""
     if invitation.subject_type == "claim":
-        numbers = await Claim.filter(id=invitation.subject_id).values_list(
-            "report_number", flat=True
-        )
+        try:
+            claim_id = uuid.UUID(invitation.subject_id)
+        except ValueError:  # not a claim's id: nothing to name
+            return None
+        numbers = await Claim.filter(id=claim_id).values_list("report_number", flat=True)
         return f"理赔案件{numbers[0]}" if numbers else None
     if invitation.subject_type == "visit":
         return "本次回访"

@@ -85,3 +85,12 @@ async def test_a_customer_rates_their_payment(services: Services) -> None:
         str(order.id),
         5,
     )
+
+
+async def test_a_survey_about_something_that_is_not_a_claim_id_names_nothing(
+    services: Services,
+) -> None:
+    customer = await make_customer(services)
+    invitation = await surveys.invite(customer.id, "test", "claim", "c-1", "CLAIM_SERVICE")
+    assert invitation is not None
+    assert await surveys.subject_title(invitation) is None
