@@ -561,6 +561,10 @@ async def seed_claims(services: Services) -> None:
     ) -> tuple[Actor, Claim]:
         actor, customer = await customer_of(phone)
         policy = await policy_of(customer, kind)
+        insured = (
+            await InsuredPerson.filter(policy_id=policy.id, customer_id=customer.id).first()
+            or await InsuredPerson.filter(policy_id=policy.id).order_by("position").first()
+        )
         report = claims.LossReport(
             policy_id=policy.id,
             loss_type=loss_type,
@@ -570,6 +574,7 @@ async def seed_claims(services: Services) -> None:
             channel=ReportChannel.APP,
             contact_name=customer.name,
             contact_phone=phone,
+            insured_person_id=insured.id if insured else None,
         )
         outcome = await claims.report_loss(services.pii, actor, report)
         assert outcome.claim is not None

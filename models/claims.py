@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
 from tortoise.models import Model
@@ -20,7 +20,7 @@ from models.policies import money_field
 
 if TYPE_CHECKING:
     from models.customers import Customer
-    from models.policies import Coverage, Policy
+    from models.policies import Coverage, InsuredPerson, Policy
     from models.staff import StaffUser
 
 
@@ -66,6 +66,14 @@ class Claim(Entity):
         "models.Customer", related_name="claims", on_delete=fields.RESTRICT, db_index=True
     )
     customer_id: uuid.UUID
+    # Whom the loss befell (one of the policy's insured persons); null on older claims.
+    insured_person: fields.ForeignKeyNullableRelation[InsuredPerson] = fields.ForeignKeyField(
+        "models.InsuredPerson", related_name="claims", null=True, on_delete=fields.SET_NULL
+    )
+    insured_person_id: uuid.UUID | None
+    # Documents asked because of that person (their ID, the relation, guardianship for a
+    # minor), kept with the claim: the product's checklist plus these is the claim's.
+    person_documents: fields.JSONField[list[dict[str, Any]]] = fields.JSONField(default=list)
     loss_type = fields.CharField(max_length=32)
     loss_at = fields.DatetimeField()
     loss_location = fields.CharField(max_length=255)

@@ -30,6 +30,11 @@ class ReportLossInput:
     customer_id: relay.GlobalID | None = strawberry.field(
         default=None, description="Staff: the customer reporting by phone or at the counter."
     )
+    insured_person_id: relay.GlobalID | None = strawberry.field(
+        default=None,
+        description="Whom the loss befell, one of the policy's `insuredPersons`: required "
+        "when the policy has several (a family policy); the checklist follows that person.",
+    )
     dry_run: bool = strawberry.field(
         default=False, description="Validate only: the same errors, nothing saved."
     )

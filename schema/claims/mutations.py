@@ -91,6 +91,11 @@ class ClaimMutations:
             contact_name=input.contact_name,
             contact_phone=input.contact_phone,
             late_reason=input.late_reason,
+            insured_person_id=(
+                node_uuid(input.insured_person_id, "InsuredPerson")
+                if input.insured_person_id
+                else None
+            ),
         )
         on_behalf = node_uuid(input.customer_id, "Customer") if input.customer_id else None
         try:

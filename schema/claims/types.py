@@ -24,7 +24,7 @@ from schema.claims.parts import (
 )
 from schema.common import Money, cny
 from schema.permissions import staff_only
-from schema.policies.types import Policy, RequiredDocument
+from schema.policies.types import InsuredPerson, Policy, RequiredDocument
 from workflows import claims as flows
 from workflows.access import Permission
 from workflows.payments.payouts import mask_account
@@ -133,6 +133,17 @@ class Claim(relay.Node):
         return Policy.from_model(await info.context.loaders.policies.load(self.model.policy_id))
 
     @strawberry.field(
+        description="Whom the loss befell: one of the policy's insured persons (null on "
+        "claims reported before this was asked)."
+    )
+    async def insured_person(self, info: Info) -> InsuredPerson | None:
+        if self.model.insured_person_id is None:
+            return None
+        people = await info.context.loaders.insured_persons.load(self.model.policy_id)
+        found = next((p for p in people if p.id == self.model.insured_person_id), None)
+        return InsuredPerson.from_model(found) if found else None
+
+    @strawberry.field(
         description="Every step so far, oldest first (steps naming the payee account are the "
         "claimant's and staff's to see)."
     )
@@ -159,7 +170,7 @@ class Claim(relay.Node):
 
     async def _checklist(self, info: Info) -> list[dict[str, Any]]:
         policy = await info.context.loaders.policies.load(self.model.policy_id)
-        return flows.checklist_for(policy.product, self.model.loss_type)
+        return flows.checklist_for(self.model, policy.product)
 
     @strawberry.field(description="Photos and documents, oldest first; links expire soon.")
     async def documents(self, info: Info) -> list[ClaimDocument]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import httpx
 
 from api.services import Services
+from models.policies import InsuredPerson
 from models.staff import StaffRole
 from tests.claims_helpers import auto_policy, gid, loss_input
 from tests.factories import customer_token, make_customer, make_policy, make_staff, staff_token
@@ -76,8 +77,21 @@ async def test_the_claimant_reads_back_the_account_they_chose(
     insured = await make_customer(services, "张小伟")
     policy = await make_policy(services, holder, insured=[holder, insured])
     insured_token = await customer_token(services, insured)
-    reported = await gql(client, REPORT, {"input": loss_input(policy)}, token=insured_token)
+    person = await InsuredPerson.get(policy_id=policy.id, customer_id=insured.id)
+    reported = await gql(
+        client,
+        REPORT,
+        {"input": loss_input(policy, insuredPersonId=gid("InsuredPerson", person.id))},
+        token=insured_token,
+    )
     claim_id = reported["data"]["reportLoss"]["claim"]["id"]
+    whom = await gql(
+        client,
+        "query($id: ID!) { claim(id: $id) { insuredPerson { name relationToHolder } } }",
+        {"id": claim_id},
+        token=insured_token,
+    )
+    assert whom["data"]["claim"]["insuredPerson"] == {"name": "张小伟", "relationToHolder": "SELF"}
     chose = await gql(
         client,
         CHOOSE,

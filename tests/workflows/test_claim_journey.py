@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -262,3 +263,46 @@ async def test_a_turned_down_proposal_leaves_the_chosen_account_to_be_paid(
     assert await payouts.start_chosen_payouts(providers, notify_base_url=url) == 1
     paid = await Payout.exclude(status=PayoutStatus.CANCELLED).get(claim_id=claim.id)
     assert paid.payee_id == "13912345678"
+
+
+async def test_a_family_policy_names_whom_the_loss_befell_and_the_checklist_follows(
+    services: Services,
+) -> None:
+    from models.policies import InsuredPerson
+    from tests.factories import id_number
+
+    holder = await make_customer(services, "张伟")
+    child = await make_customer(services, "张小明")
+    policy = await make_policy(services, holder, insured=[holder, child])
+    minor = services.pii.seal_id_number(id_number("110101", "20150601", "123"))
+    await InsuredPerson.filter(policy_id=policy.id, customer_id=child.id).update(
+        id_number_encrypted=minor.encrypted, id_number_masked=minor.masked
+    )
+    me = Actor(kind=SubjectKind.CUSTOMER, subject_id=holder.id)
+    report = _report(policy, ReportChannel.APP)
+    with pytest.raises(claims.ClaimError) as unnamed:
+        await claims.report_loss(services.pii, me, report, dry_run=True)
+    assert (unnamed.value.code, unnamed.value.field) == (
+        claims.ClaimErrorCode.REQUIRED,
+        "insuredPersonId",
+    )
+    elsewhere = await make_policy(services, holder)
+    stranger = await InsuredPerson.get(policy_id=elsewhere.id)
+    with pytest.raises(claims.ClaimError) as foreign:
+        await claims.report_loss(
+            services.pii, me, replace(report, insured_person_id=stranger.id), dry_run=True
+        )
+    assert foreign.value.code is claims.ClaimErrorCode.INSURED_PERSON_NOT_FOUND
+    for_child = await InsuredPerson.get(policy_id=policy.id, customer_id=child.id)
+    outcome = await claims.report_loss(
+        services.pii, me, replace(report, insured_person_id=for_child.id)
+    )
+    assert outcome.claim is not None and outcome.claim.insured_person_id == for_child.id
+    asked = [d["code"] for d in outcome.checklist]
+    assert asked == ["INSURED_ID", "RELATION", "GUARDIAN", "OTHER"]
+    assert await claims.claim_checklist(outcome.claim) == outcome.checklist
+    for_me = await InsuredPerson.get(policy_id=policy.id, customer_id=holder.id)
+    own = await claims.report_loss(
+        services.pii, me, replace(report, insured_person_id=for_me.id), dry_run=True
+    )
+    assert [d["code"] for d in own.checklist] == ["OTHER"]

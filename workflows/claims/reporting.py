@@ -6,15 +6,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from tortoise.transactions import in_transaction
 
 from models.auth import SubjectKind
 from models.claims import Claim, ClaimDocument, ReportChannel
+from models.clock import local_date
 from models.pii import PHONE_PATTERN, PiiCipher, normalize_phone
-from models.policies import Policy, PolicyStatus, Product
+from models.policies import InsuredPerson, Policy, PolicyStatus, Product
 from workflows.access import Actor, Permission, visible_policies
 from workflows.claims.rules import (
     CUSTOMER_CHANNELS,
@@ -40,6 +41,7 @@ class LossReport:
     contact_name: str
     contact_phone: str
     late_reason: str | None = None
+    insured_person_id: uuid.UUID | None = None  # required when the policy has several
 
 
 @dataclass
@@ -70,11 +72,68 @@ def _loss_type(policy: Policy, code: str) -> dict[str, Any]:
 OTHER_DOCUMENTS = {"code": "OTHER", "name": "其他材料", "required": False}
 
 
-def checklist_of(loss_type: dict[str, Any]) -> list[dict[str, Any]]:
+def checklist_of(
+    loss_type: dict[str, Any], person_documents: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """The product's documents for the loss type, those asked because of the insured
+    person, and the catch-all last."""
     documents = [dict(document) for document in loss_type.get("documents", [])]
+    documents += [dict(document) for document in person_documents or []]
     if not any(document["code"] == OTHER_DOCUMENTS["code"] for document in documents):
         documents.append(dict(OTHER_DOCUMENTS))
     return documents
+
+
+async def _insured_person(policy: Policy, chosen: uuid.UUID | None) -> InsuredPerson | None:
+    """Whom the loss befell: named on a policy with several insured persons (a family
+    health policy), the only one otherwise."""
+    people = await InsuredPerson.filter(policy_id=policy.id).order_by("position")
+    if chosen is not None:
+        for person in people:
+            if person.id == chosen:
+                return person
+        raise ClaimError(
+            ClaimErrorCode.INSURED_PERSON_NOT_FOUND, "该被保险人不在此保单上", "insuredPersonId"
+        )
+    if len(people) > 1:
+        raise ClaimError(ClaimErrorCode.REQUIRED, "请选择出险的被保险人", "insuredPersonId")
+    return people[0] if people else None
+
+
+def _person_documents(
+    pii: PiiCipher, insured: InsuredPerson | None, claimant: uuid.UUID, loss_at: datetime
+) -> list[dict[str, Any]]:
+    """Documents asked because of who the loss befell: their ID and the relation when
+    someone else claims for them, guardianship for a minor."""
+    if insured is None:
+        return []
+    documents = []
+    if insured.customer_id != claimant:
+        documents += [
+            {"code": "INSURED_ID", "name": f"被保险人{insured.name}的身份证明", "required": True},
+            {"code": "RELATION", "name": "申请人与被保险人关系证明", "required": True},
+        ]
+    if _minor_on(pii, insured, loss_at):
+        documents.append(
+            {"code": "GUARDIAN", "name": "监护关系证明（户口簿或出生医学证明）", "required": True}
+        )
+    return documents
+
+
+def _minor_on(pii: PiiCipher, insured: InsuredPerson, loss_at: datetime) -> bool:
+    """Under 18 on the day of the loss, by the birth date in the ID number (read here by
+    the system, never shown)."""
+    id_number = pii.decrypt(insured.id_number_encrypted, "id_number")
+    try:
+        year, month, day = int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14])
+        date(year, month, day)
+    except ValueError:
+        return False
+    try:
+        eighteenth = date(year + 18, month, day)
+    except ValueError:  # born on 29 February
+        eighteenth = date(year + 18, 2, 28)
+    return local_date(loss_at) < eighteenth
 
 
 async def report_loss(
@@ -114,6 +173,7 @@ async def report_loss(
         )
     assert claimant is not None
     loss_type = _loss_type(policy, report.loss_type)
+    insured = await _insured_person(policy, report.insured_person_id)
     loss_at = report.loss_at.astimezone(UTC)
     if loss_at > now + timedelta(minutes=5):
         raise ClaimError(ClaimErrorCode.LOSS_IN_FUTURE, "出险时间不能晚于当前时间", "lossAt")
@@ -150,7 +210,8 @@ async def report_loss(
     )
     if duplicate:
         warnings.append(ClaimWarning.POSSIBLE_DUPLICATE)
-    checklist = checklist_of(loss_type)
+    person_documents = _person_documents(pii, insured, claimant, loss_at)
+    checklist = checklist_of(loss_type, person_documents)
     next_steps = _next_steps(actor, hotline)
     if dry_run:
         return ReportOutcome(None, warnings, checklist, "", next_steps)
@@ -173,6 +234,8 @@ async def report_loss(
             late_report=late,
             late_reason=late_reason if late else None,
             possible_duplicate=duplicate,
+            insured_person_id=insured.id if insured else None,
+            person_documents=person_documents,
         )
         await add_to_timeline(claim, actor, "report", None, S.REPORTED, "报案已受理")
         required = "、".join(d["name"] for d in checklist if d["required"])
@@ -241,12 +304,13 @@ def still_missing(
 
 async def claim_checklist(claim: Claim) -> list[dict[str, Any]]:
     policy = await Policy.get(id=claim.policy_id).select_related("product")
-    return checklist_for(policy.product, claim.loss_type)
+    return checklist_for(claim, policy.product)
 
 
-def checklist_for(product: Product, loss_type: str) -> list[dict[str, Any]]:
-    """The documents ``product`` asks for a loss of ``loss_type`` (none if unknown)."""
+def checklist_for(claim: Claim, product: Product) -> list[dict[str, Any]]:
+    """The claim's documents: what ``product`` asks for its loss type, and what its
+    insured person adds (see ``checklist_of``)."""
     for entry in product.loss_types:
-        if entry["code"] == loss_type:
-            return checklist_of(entry)
+        if entry["code"] == claim.loss_type:
+            return checklist_of(entry, claim.person_documents)
     return []
