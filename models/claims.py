@@ -71,6 +71,12 @@ class Claim(Entity):
         "models.InsuredPerson", related_name="claims", null=True, on_delete=fields.SET_NULL
     )
     insured_person_id: uuid.UUID | None
+    # Who is paid: the insured person (the holder for a minor), or the claimant when the
+    # insured has no account of their own; null on older claims (the claimant is paid).
+    payee: fields.ForeignKeyNullableRelation[Customer] = fields.ForeignKeyField(
+        "models.Customer", related_name="claims_paid_to", null=True, on_delete=fields.RESTRICT
+    )
+    payee_id: uuid.UUID | None
     # Documents asked because of that person (their ID, the relation, guardianship for a
     # minor), kept with the claim: the product's checklist plus these is the claim's.
     person_documents: fields.JSONField[list[dict[str, Any]]] = fields.JSONField(default=list)

@@ -133,11 +133,15 @@ def visible_policies(actor: Actor) -> QuerySet[Policy]:
 
 
 def visible_claims(actor: Actor) -> QuerySet[Claim]:
-    """Claims ``actor`` may read: a customer's own (as claimant, or on a policy they
-    hold); all for staff with CLAIM_READ; none otherwise."""
+    """Claims ``actor`` may read: a customer's own (as claimant or payee, or on a policy
+    they hold); all for staff with CLAIM_READ; none otherwise."""
     if actor.is_customer and actor.subject_id is not None:
         held = Policy.filter(holder_id=actor.subject_id).values("id")
-        return Claim.filter(Q(customer_id=actor.subject_id) | Q(policy_id__in=Subquery(held)))
+        return Claim.filter(
+            Q(customer_id=actor.subject_id)
+            | Q(payee_id=actor.subject_id)
+            | Q(policy_id__in=Subquery(held))
+        )
     if actor.can(Permission.CLAIM_READ):
         return Claim.all()
     return Claim.filter(id=None)

@@ -145,7 +145,7 @@ class Claim(relay.Node):
 
     @strawberry.field(
         description="Every step so far, oldest first (steps naming the payee account are the "
-        "claimant's and staff's to see)."
+        "payee's and staff's to see)."
     )
     async def timeline(self, info: Info) -> list[ClaimTimelineEntry]:
         events = await info.context.loaders.claim_events.load(self.model.id)
@@ -180,8 +180,9 @@ class Claim(relay.Node):
         return [ClaimDocument.from_model(row, storage, ttl) for row in rows]
 
     @strawberry.field(
-        description="The account the claimant chose for the money (masked); shown to the "
-        "claimant and to staff, null for anyone else and before a choice."
+        description="The account the payee chose for the money (masked); shown to the "
+        "payee (the insured, or the holder for a minor) and to staff, null for anyone else "
+        "and before a choice."
     )
     def payout_account(self, info: Info) -> ClaimPayoutAccount | None:
         provider, account = self.model.payout_provider, self.model.payout_account
@@ -190,7 +191,7 @@ class Claim(relay.Node):
         return ClaimPayoutAccount(provider=provider, account=mask_account(provider, account))
 
     @strawberry.field(
-        description="Payouts by transfer, newest first (the claimant's and staff's to see)."
+        description="Payouts by transfer, newest first (the payee's and staff's to see)."
     )
     async def payouts(self, info: Info) -> list[ClaimPayout]:
         if not flows.sees_payee(info.context.actor, self.model):

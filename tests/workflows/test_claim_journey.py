@@ -11,6 +11,7 @@ import pytest
 from api.services import Services
 from models.auth import SubjectKind
 from models.claims import Claim, ClaimEvent, ClaimLine, ClaimStatus, ReportChannel
+from models.customers import Customer
 from models.notifications import OutboxEvent
 from models.policies import Coverage, Policy
 from models.staff import StaffRole
@@ -306,3 +307,48 @@ async def test_a_family_policy_names_whom_the_loss_befell_and_the_checklist_foll
         services.pii, me, replace(report, insured_person_id=for_me.id), dry_run=True
     )
     assert [d["code"] for d in own.checklist] == ["OTHER"]
+
+
+async def test_the_insured_is_paid_and_the_holder_for_a_minor(services: Services) -> None:
+    from models.policies import InsuredPerson
+    from tests.factories import id_number
+    from workflows.payments.payouts import choose_payout_account
+
+    holder = await make_customer(services, "张伟")
+    spouse = await make_customer(services, "李娜")
+    child = await make_customer(services, "张小明")
+    policy = await make_policy(services, holder, insured=[holder, spouse, child])
+    minor = services.pii.seal_id_number(id_number("110101", "20150601", "123"))
+    await InsuredPerson.filter(policy_id=policy.id, customer_id=child.id).update(
+        id_number_encrypted=minor.encrypted, id_number_masked=minor.masked
+    )
+    me = Actor(kind=SubjectKind.CUSTOMER, subject_id=holder.id)
+    wife = Actor(kind=SubjectKind.CUSTOMER, subject_id=spouse.id)
+
+    async def report_for(person: Customer) -> Claim:
+        insured = await InsuredPerson.get(policy_id=policy.id, customer_id=person.id)
+        outcome = await claims.report_loss(
+            services.pii,
+            me,
+            replace(_report(policy, ReportChannel.APP), insured_person_id=insured.id),
+        )
+        assert outcome.claim is not None
+        return outcome.claim
+
+    for_spouse = await report_for(spouse)
+    assert for_spouse.payee_id == spouse.id  # the holder reported; the money is hers
+    with pytest.raises(claims.ClaimError) as not_his:
+        await choose_payout_account(
+            services.payment_providers, me, for_spouse.id, "sandbox", "13900000000", "wx"
+        )
+    assert not_his.value.code is claims.ClaimErrorCode.NOT_ALLOWED
+    chosen = await choose_payout_account(
+        services.payment_providers, wife, for_spouse.id, "sandbox", "13912345678", "wx"
+    )
+    assert chosen.payout_account == "13912345678"
+    notice = await OutboxEvent.get(
+        entity_id=str(for_spouse.id), event_type="claim.payout_account_changed"
+    )
+    assert notice.customer_id == spouse.id
+    for_child = await report_for(child)
+    assert for_child.payee_id == holder.id  # a minor's money goes to the holder

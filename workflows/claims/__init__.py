@@ -49,6 +49,7 @@ from workflows.claims.rules import (
     Clocks,
     clocks,
     overdue_claims,
+    payee_of,
     sees_payee,
 )
 from workflows.claims.settlement import close_claim, mark_paid, record_payment
@@ -97,6 +98,7 @@ __all__ = [
     "may",
     "missing_documents",
     "overdue_claims",
+    "payee_of",
     "record_change",
     "record_payment",
     "reject_claim",

@@ -100,8 +100,20 @@ async def _insured_person(policy: Policy, chosen: uuid.UUID | None) -> InsuredPe
     return people[0] if people else None
 
 
+def _payee(
+    insured: InsuredPerson | None, minor: bool, policy: Policy, claimant: uuid.UUID
+) -> uuid.UUID:
+    """Whom the money is for: the insured person, the policyholder for a minor, the
+    claimant when the insured has no account of their own to be paid into."""
+    if insured is None:
+        return claimant
+    if minor:
+        return policy.holder_id
+    return insured.customer_id or claimant
+
+
 def _person_documents(
-    pii: PiiCipher, insured: InsuredPerson | None, claimant: uuid.UUID, loss_at: datetime
+    insured: InsuredPerson | None, claimant: uuid.UUID, minor: bool
 ) -> list[dict[str, Any]]:
     """Documents asked because of who the loss befell: their ID and the relation when
     someone else claims for them, guardianship for a minor."""
@@ -113,7 +125,7 @@ def _person_documents(
             {"code": "INSURED_ID", "name": f"被保险人{insured.name}的身份证明", "required": True},
             {"code": "RELATION", "name": "申请人与被保险人关系证明", "required": True},
         ]
-    if _minor_on(pii, insured, loss_at):
+    if minor:
         documents.append(
             {"code": "GUARDIAN", "name": "监护关系证明（户口簿或出生医学证明）", "required": True}
         )
@@ -210,7 +222,9 @@ async def report_loss(
     )
     if duplicate:
         warnings.append(ClaimWarning.POSSIBLE_DUPLICATE)
-    person_documents = _person_documents(pii, insured, claimant, loss_at)
+    minor = insured is not None and _minor_on(pii, insured, loss_at)
+    person_documents = _person_documents(insured, claimant, minor)
+    payee = _payee(insured, minor, policy, claimant)
     checklist = checklist_of(loss_type, person_documents)
     next_steps = _next_steps(actor, hotline)
     if dry_run:
@@ -235,6 +249,7 @@ async def report_loss(
             late_reason=late_reason if late else None,
             possible_duplicate=duplicate,
             insured_person_id=insured.id if insured else None,
+            payee_id=payee,
             person_documents=person_documents,
         )
         await add_to_timeline(claim, actor, "report", None, S.REPORTED, "报案已受理")

@@ -7,6 +7,7 @@ for the staff queue's filter and for the clocks shown on a claim.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -134,19 +135,20 @@ class ClaimAction(StrEnum):
 class ClaimRole(StrEnum):
     """What a customer is to a claim they can see."""
 
-    CLAIMANT = "CLAIMANT"  # reported it, and is paid by it
+    CLAIMANT = "CLAIMANT"  # reported it: submits, withdraws, supplements, uploads
     HOLDER = "HOLDER"  # holds the policy the claim is on (sees it, acts only as claimant)
+    PAYEE = "PAYEE"  # the money is theirs: the insured, or the holder for a minor
 
 
 A = ClaimAction
 CUSTOMER_MAY: dict[ClaimAction, frozenset[ClaimRole]] = {
-    A.VIEW: frozenset({ClaimRole.CLAIMANT, ClaimRole.HOLDER}),
+    A.VIEW: frozenset({ClaimRole.CLAIMANT, ClaimRole.HOLDER, ClaimRole.PAYEE}),
     A.SUBMIT: frozenset({ClaimRole.CLAIMANT}),
     A.WITHDRAW: frozenset({ClaimRole.CLAIMANT}),
     A.SUPPLEMENT: frozenset({ClaimRole.CLAIMANT}),
     A.UPLOAD_DOCUMENTS: frozenset({ClaimRole.CLAIMANT}),
-    # Whose money it is says where it goes: never the holder of someone else's claim.
-    A.CHOOSE_PAYOUT_ACCOUNT: frozenset({ClaimRole.CLAIMANT}),
+    # Whose money it is says where it goes: never whoever else reported or holds it.
+    A.CHOOSE_PAYOUT_ACCOUNT: frozenset({ClaimRole.PAYEE}),
 }
 STAFF_MAY: dict[ClaimAction, Permission] = {
     A.VIEW: Permission.CLAIM_READ,
@@ -166,16 +168,21 @@ STAFF_MAY: dict[ClaimAction, Permission] = {
 }
 
 
-# Timeline steps that name the payee's account or staff's reasons about it: the claimant's
-# and staff's to read, not a policyholder's who is not the claimant.
+# Timeline steps that name the payee's account or staff's reasons about it: the payee's
+# and staff's to read, not a claimant's or policyholder's who is not the payee.
 PAYEE_STEPS = frozenset(
     {"choose_payout_account", "propose_payout", "approve_payout", "cancel_payout", "send_payout"}
 )
 
 
+def payee_of(claim: Claim) -> uuid.UUID:
+    """Whom the claim's money is for (the claimant on claims from before payees)."""
+    return claim.payee_id or claim.customer_id
+
+
 def sees_payee(actor: Actor, claim: Claim) -> bool:
-    """Whether ``actor`` may see where the claim's money goes: staff and the claimant."""
-    return actor.is_staff or (actor.is_customer and actor.subject_id == claim.customer_id)
+    """Whether ``actor`` may see where the claim's money goes: staff and the payee."""
+    return actor.is_staff or (actor.is_customer and actor.subject_id == payee_of(claim))
 
 
 class ClaimWarning(StrEnum):

@@ -31,6 +31,7 @@ from workflows.claims.rules import (
     ClaimError,
     ClaimErrorCode,
     ClaimRole,
+    payee_of,
 )
 
 
@@ -66,13 +67,17 @@ async def add_to_timeline(
 
 
 async def announce(
-    claim: Claim, event_type: str, event_extra: dict[str, Any] | None = None
+    claim: Claim,
+    event_type: str,
+    event_extra: dict[str, Any] | None = None,
+    to: uuid.UUID | None = None,
 ) -> None:
+    """Tell the claimant (or ``to``) and the staff queue."""
     await emit(
         event_type,
         entity_type="claim",
         entity_id=claim.id,
-        customer_id=claim.customer_id,
+        customer_id=to or claim.customer_id,
         payload=event_payload(claim, **(event_extra or {})),
     )
 
@@ -84,6 +89,8 @@ async def claim_roles(actor: Actor, claim: Claim) -> frozenset[ClaimRole]:
     roles = set()
     if claim.customer_id == actor.subject_id:
         roles.add(ClaimRole.CLAIMANT)
+    if payee_of(claim) == actor.subject_id:
+        roles.add(ClaimRole.PAYEE)
     if await Policy.exists(id=claim.policy_id, holder_id=actor.subject_id):
         roles.add(ClaimRole.HOLDER)
     return frozenset(roles)
@@ -135,11 +142,13 @@ async def transition(
     expected_version: int | None = None,
     event_type: str | None = "claim.updated",
     event_extra: dict[str, Any] | None = None,
+    tell: uuid.UUID | None = None,
     **updates: Any,
 ) -> Claim:
     """One change of a claim: legal (``to`` follows the status; None keeps it), not
     stale, the version bumped, on the timeline and in the outbox as ``event_type``
-    (None: part of a change already announced, or for staff only)."""
+    (None: part of a change already announced, or for staff only), told to the claimant
+    or to ``tell``."""
     # A stale version first: someone else acted since this caller looked (a conflict),
     # even if that action also made this one illegal.
     if expected_version is not None and expected_version != claim.version:
@@ -160,7 +169,7 @@ async def transition(
         await claim.refresh_from_db()
         await add_to_timeline(claim, actor, action, from_status, to_status, note)
         if event_type is not None:
-            await announce(claim, event_type, event_extra)
+            await announce(claim, event_type, event_extra, to=tell)
     return claim
 
 
@@ -172,6 +181,7 @@ async def record_change(
     *,
     event_type: str | None = None,
     event_extra: dict[str, Any] | None = None,
+    tell: uuid.UUID | None = None,
 ) -> None:
     """Something done about a claim that leaves its row as it is (a payout proposed,
     sent or cancelled) on the timeline, and announced when ``event_type`` is given: in
@@ -179,7 +189,7 @@ async def record_change(
     async with in_transaction():
         await add_to_timeline(claim, actor, action, claim.status, claim.status, note)
         if event_type is not None:
-            await announce(claim, event_type, event_extra)
+            await announce(claim, event_type, event_extra, to=tell)
 
 
 async def flag_for_review(claim_id: uuid.UUID, signals: list[str]) -> None:

@@ -41,6 +41,7 @@ from workflows.claims import (
     load_claim,
     lock_claim,
     mark_paid,
+    payee_of,
     record_change,
     transition,
 )
@@ -212,6 +213,7 @@ async def approve_payout(
             f"赔款将支付至{account}（已复核）",
             event_type="claim.payout_account_changed",
             event_extra={"account": account},
+            tell=payee_of(claim),
         )
     await payout.refresh_from_db()
     return await _send(provider, claim, payout, notify_base_url)
@@ -409,16 +411,16 @@ async def choose_payout_account(
     account: str | None,
     wechat_app_id: str,
 ) -> Claim:
-    """The claimant says where their money goes: an Alipay account, or WeChat (the openid
-    of their mini-program login). Possible until the payout starts; every change is on
-    the timeline and told to the claimant (a change they did not make is a red flag)."""
+    """The payee says where their money goes: an Alipay account, or WeChat (the openid of
+    their mini-program login). Possible until the payout starts; every change is on the
+    timeline and told to the payee (a change they did not make is a red flag)."""
     claim = await load_claim(actor, claim_id, ClaimAction.CHOOSE_PAYOUT_ACCOUNT)
     _refuse_settled(claim)  # early, for a clear answer; again under the lock below
     if provider_name not in providers:
         raise ClaimError(ClaimErrorCode.PROVIDER_NOT_CONFIGURED, "暂不支持该收款方式", "provider")
     if provider_name == "wechat":
         identity = await WechatIdentity.filter(
-            customer_id=claim.customer_id, app_id=wechat_app_id
+            customer_id=payee_of(claim), app_id=wechat_app_id
         ).first()
         if identity is None:
             raise ClaimError(ClaimErrorCode.REQUIRED, "请先在小程序中登录以绑定微信", "provider")
@@ -443,6 +445,7 @@ async def choose_payout_account(
             note=f"收款账户已设置为{shown}",
             event_type="claim.payout_account_changed",
             event_extra={"account": shown},
+            tell=payee_of(claim),  # a change they did not make is a red flag
             payout_provider=provider_name,
             payout_account=account,
         )

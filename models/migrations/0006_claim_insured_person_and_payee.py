@@ -1,5 +1,5 @@
-"""Claims name the insured person the loss befell, and keep the documents asked because
-of that person."""
+"""Claims name the insured person the loss befell and who is paid, and keep the documents
+asked because of that person."""
 
 from tortoise import migrations
 from tortoise.migrations import operations as ops
@@ -18,6 +18,11 @@ class Migration(migrations.Migration):
             model_name='Claim',
             name='insured_person',
             field=fields.ForeignKeyField('models.InsuredPerson', source_field='insured_person_id', null=True, db_constraint=True, to_field='id', related_name='claims', on_delete=OnDelete.SET_NULL),
+        ),
+        ops.AddField(
+            model_name='Claim',
+            name='payee',
+            field=fields.ForeignKeyField('models.Customer', source_field='payee_id', null=True, db_constraint=True, to_field='id', related_name='claims_paid_to', on_delete=OnDelete.RESTRICT),
         ),
         ops.AddField(
             model_name='Claim',
