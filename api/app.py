@@ -27,7 +27,11 @@ from api.clients import INSTALLATION_HEADER
 from api.graphql_view import GraphQLView
 from api.jobs import run_jobs
 from api.limits import RequestLimitsMiddleware, limit_table
-from api.middleware import MultipartPreflightMiddleware, SecurityHeadersMiddleware
+from api.middleware import (
+    PREFLIGHT_HEADERS,
+    MultipartPreflightMiddleware,
+    SecurityHeadersMiddleware,
+)
 from api.routes import healthz, payment_notify, readyz, serve_file
 from api.services import Services, build_services
 from api.settings import Settings
@@ -132,10 +136,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,
                 allow_methods=["GET", "POST"],
+                # What browser clients send: Apollo's preflight headers (either one
+                # satisfies the CSRF guard) and its client-awareness headers too.
                 allow_headers=[
                     "authorization",
                     "content-type",
-                    "apollo-require-preflight",
+                    *(name.decode() for name in PREFLIGHT_HEADERS),
+                    "apollographql-client-name",
+                    "apollographql-client-version",
                     INSTALLATION_HEADER,
                 ],
                 max_age=600,

@@ -250,3 +250,32 @@ async def test_identical_queries_are_validated_once(
         assert (await client.post("/graphql", json={"query": query})).status_code == 200
     assert len(calls) == 1
     validation_cache._get_validate_cache.cache_clear()
+
+
+async def test_a_browser_preflight_allows_the_headers_apollo_sends(settings: Settings) -> None:
+    """What `@apollo/client` sends from a web page: its preflight and client-awareness
+    headers, asked for in one CORS preflight, all allowed."""
+    allowed_origin = "https://app.example.cn"
+    app = create_app(settings.model_copy(update={"cors_origins": [allowed_origin]}))
+    wanted = (
+        "authorization,content-type,x-apollo-operation-name,apollo-require-preflight,"
+        "apollographql-client-name,apollographql-client-version,x-anxin-installation"
+    )
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        ) as client,
+    ):
+        preflight = await client.options(
+            "/graphql",
+            headers={
+                "origin": allowed_origin,
+                "access-control-request-method": "POST",
+                "access-control-request-headers": wanted,
+            },
+        )
+    assert preflight.status_code == 200, preflight.text
+    assert preflight.headers["access-control-allow-origin"] == allowed_origin
+    granted = preflight.headers["access-control-allow-headers"].lower()
+    assert all(name in granted for name in wanted.split(","))
