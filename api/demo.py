@@ -135,6 +135,7 @@ PRODUCTS: list[dict[str, Any]] = [
                 "code": "ACCIDENTAL_DEATH",
                 "name": "意外身故",
                 "documents": docs("死亡证明", "户籍注销证明", "受益人身份证明", "意外事故证明"),
+                "payee": "BENEFICIARIES",  # paid to the beneficiaries, not the insured
             },
         ],
         "coverages": [

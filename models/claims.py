@@ -71,15 +71,22 @@ class Claim(Entity):
         "models.InsuredPerson", related_name="claims", null=True, on_delete=fields.SET_NULL
     )
     insured_person_id: uuid.UUID | None
-    # Who is paid: the insured person (the holder for a minor), or the claimant when the
-    # insured has no account of their own; null on older claims (the claimant is paid).
+    # Who is paid: the insured person (the holder for a minor); null when staff must find
+    # out (an insured without an account, an unreadable age), and on claims from before
+    # payees (their claimant is paid). See workflows.claims.rules.payee_of.
     payee: fields.ForeignKeyNullableRelation[Customer] = fields.ForeignKeyField(
-        "models.Customer", related_name="claims_paid_to", null=True, on_delete=fields.RESTRICT
+        "models.Customer",
+        related_name="claims_paid_to",
+        null=True,
+        on_delete=fields.RESTRICT,
+        db_index=True,  # customers' claim lists look here too
     )
     payee_id: uuid.UUID | None
     # Documents asked because of that person (their ID, the relation, guardianship for a
     # minor), kept with the claim: the product's checklist plus these is the claim's.
-    person_documents: fields.JSONField[list[dict[str, Any]]] = fields.JSONField(default=list)
+    person_documents: fields.JSONField[list[dict[str, Any]] | None] = fields.JSONField(
+        null=True  # null on claims from before (a column added to rows that exist)
+    )
     loss_type = fields.CharField(max_length=32)
     loss_at = fields.DatetimeField()
     loss_location = fields.CharField(max_length=255)

@@ -1,5 +1,5 @@
 """Claims name the insured person the loss befell and who is paid, and keep the documents
-asked because of that person."""
+asked because of that person (nullable: the columns are added to claims that exist)."""
 
 from tortoise import migrations
 from tortoise.migrations import operations as ops
@@ -22,11 +22,11 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='Claim',
             name='payee',
-            field=fields.ForeignKeyField('models.Customer', source_field='payee_id', null=True, db_constraint=True, to_field='id', related_name='claims_paid_to', on_delete=OnDelete.RESTRICT),
+            field=fields.ForeignKeyField('models.Customer', source_field='payee_id', null=True, db_index=True, db_constraint=True, to_field='id', related_name='claims_paid_to', on_delete=OnDelete.RESTRICT),
         ),
         ops.AddField(
             model_name='Claim',
             name='person_documents',
-            field=fields.JSONField(default=list, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads),
+            field=fields.JSONField(null=True, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads),
         ),
     ]

@@ -149,7 +149,7 @@ class ChooseClaimPayoutAccountInput:
 
 @strawberry.input(
     description="Staff: pay an approved claim by provider transfer, to the account the "
-    "claimant chose; another account needs a reason and a second staff member's approval."
+    "payee chose; another account needs a reason and a second staff member's approval."
 )
 class StartClaimPayoutInput:
     claim_id: relay.GlobalID = strawberry.field(description="The claim (PAYING).")
@@ -158,7 +158,7 @@ class StartClaimPayoutInput:
     )
     provider: str | None = strawberry.field(
         default=None,
-        description="Only to pay another account than the claimant's choice: `alipay`, "
+        description="Only to pay another account than the payee's choice: `alipay`, "
         "`wechat` or `sandbox` (development).",
     )
     payee_id: str | None = strawberry.field(

@@ -334,7 +334,7 @@ class ClaimMutations:
 
     @strawberry.mutation(
         description="Staff (CLAIM_PAY): transfer the approved amount to the account the "
-        "claimant chose; the claim becomes PAID when the provider reports success. Another "
+        "payee chose; the claim becomes PAID when the provider reports success. Another "
         "account (with a reason) waits for `approveClaimPayout` by a second staff member.",
         permission_classes=staff_only(Permission.CLAIM_PAY),
     )
@@ -378,7 +378,7 @@ class ClaimMutations:
 
     @strawberry.mutation(
         description="Staff (CLAIM_PAY): approve a payout to another account than the "
-        "claimant's choice; never the one who proposed it. The claimant is notified.",
+        "payee's choice; never the one who proposed it. The payee is notified.",
         permission_classes=staff_only(Permission.CLAIM_PAY),
     )
     async def approve_claim_payout(

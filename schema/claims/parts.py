@@ -117,7 +117,7 @@ class ClaimDocument:
         )
 
 
-@strawberry.type(description="Where the claimant asked the money to go.")
+@strawberry.type(description="Where the payee asked the money to go.")
 class ClaimPayoutAccount:
     provider: str = strawberry.field(description="`alipay`, `wechat` or `sandbox`.")
     account: str = strawberry.field(description="The account, masked, as shown in notices.")
@@ -136,7 +136,7 @@ class ClaimPayout:
     failure_reason: str | None = strawberry.field(description="Why it failed.")
     payee: str = strawberry.field(description="The receiving account, masked.")
     reason: str = strawberry.field(
-        description="Why staff paid another account than the claimant's choice (else empty)."
+        description="Why staff paid another account than the payee's choice (else empty)."
     )
 
     @classmethod

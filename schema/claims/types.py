@@ -153,7 +153,10 @@ class Claim(relay.Node):
             events = [e for e in events if e.action not in flows.PAYEE_STEPS]
         return [ClaimTimelineEntry.from_model(e) for e in events]
 
-    @strawberry.field(description="The documents this loss type needs.")
+    @strawberry.field(
+        description="The documents this claim needs: its loss type's, those asked because of "
+        "the insured person, and the catch-all OTHER."
+    )
     async def checklist(self, info: Info) -> list[RequiredDocument]:
         return [RequiredDocument(**d) for d in await self._checklist(info)]
 

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
+from pathlib import Path
+
+import aiosqlite
+from tortoise.context import TortoiseContext
+from tortoise.migrations.api.migrate import migrate
 from tortoise.migrations.autodetector import MigrationAutodetector
 
+from models.claims import Claim
 from models.config import tortoise_config
-from models.database import open_database
+from models.database import migrate_database, open_database
 from models.policies import Policy
 
 
@@ -17,3 +24,55 @@ async def test_migrations_match_the_models(database_url: str) -> None:
         assert changes == [], "models changed without a migration: run makemigrations"
         # The migrated tables are really there and usable.
         assert await Policy.all().count() == 0
+
+
+async def test_migrations_run_on_a_database_that_holds_claims(tmp_path: Path) -> None:
+    """New columns are added to tables that already have rows (a NOT NULL column
+    without a database default cannot be): a claim made at 0005 survives to the latest."""
+    url = f"sqlite://{tmp_path / 'upgrade.sqlite3'}"
+    config = tortoise_config(url)
+    async with TortoiseContext() as ctx:
+        await ctx.init(config=config)
+        await migrate(config=config, target="models.0005_staff_team")
+    connection = await aiosqlite.connect(tmp_path / "upgrade.sqlite3")
+    try:
+        ids = [str(uuid.uuid4()) for _ in range(3)]
+        now = "2026-11-30 08:00:00+00:00"
+        await connection.execute(
+            "INSERT INTO customer (id, created_at, name, phone_encrypted, "
+            "phone_hash, phone_masked) VALUES (?, ?, '张伟', 'x', 'h', '138****0001')",
+            (ids[0], now),
+        )
+        await connection.execute(
+            "INSERT INTO product (id, created_at, code, name, kind, description, "
+            "report_time_limit_hours, cooling_off_days, renewable, loss_types) "
+            "VALUES (?, ?, 'P', '产品', 'AUTO', '', 48, 0, 1, '[]')",
+            (ids[1], now),
+        )
+        await connection.execute(
+            "INSERT INTO policy (id, created_at, number, product_id, holder_id, "
+            "status, starts_at, ends_at, issued_at, sum_insured, premium, payment_frequency) "
+            "VALUES (?, ?, 'AX1', ?, ?, 'ACTIVE', ?, ?, ?, 1, 1, 'ANNUAL')",
+            (ids[2], now, ids[1], ids[0], now, now, now),
+        )
+        await connection.execute(
+            "INSERT INTO claim (id, created_at, report_number, policy_id, "
+            "customer_id, loss_type, loss_at, loss_location, description, channel, "
+            "contact_name, contact_phone_encrypted, contact_phone_masked, status, version, "
+            "late_report, possible_duplicate, fraud_flag, fraud_signals, more_info_items, "
+            "approved_amount, pending_approval, paid_amount) VALUES "
+            "(?, ?, 'BA1', ?, ?, 'COLLISION', ?, '上海', '碰撞', 'APP', '张伟', 'x', "
+            "'138****0001', 'REPORTED', 0, 0, 0, 0, '[]', '[]', 0, 0, 0)",
+            (str(uuid.uuid4()), now, ids[2], ids[0], now),
+        )
+        await connection.commit()
+    finally:
+        await connection.close()
+    await migrate_database(url)
+    async with open_database(url):
+        claim = await Claim.get(report_number="BA1")
+        assert (claim.insured_person_id, claim.payee_id, claim.person_documents) == (
+            None,
+            None,
+            None,
+        )

@@ -352,3 +352,76 @@ async def test_the_insured_is_paid_and_the_holder_for_a_minor(services: Services
     assert notice.customer_id == spouse.id
     for_child = await report_for(child)
     assert for_child.payee_id == holder.id  # a minor's money goes to the holder
+
+
+async def test_whom_to_pay_when_the_insured_cannot_choose(services: Services) -> None:
+    """A death benefit goes to whoever claims it (beneficiary shares are not built yet);
+    an adult insured without an account, or an age that cannot be read, is left to staff:
+    no customer chooses where that money goes."""
+    from models.policies import InsuredPerson
+    from tests.factories import make_product
+
+    holder = await make_customer(services, "张伟")
+    me = Actor(kind=SubjectKind.CUSTOMER, subject_id=holder.id)
+    product = await make_product()
+    product.loss_types = [
+        {"code": "COLLISION", "name": "碰撞", "documents": []},
+        {"code": "DEATH", "name": "身故", "documents": [], "payee": "BENEFICIARIES"},
+    ]
+    await product.save()
+    policy = await make_policy(services, holder, product=product)
+    father = await InsuredPerson.get(policy_id=policy.id)
+    await InsuredPerson.filter(id=father.id).update(customer_id=None, name="张建国")
+    report = replace(_report(policy, ReportChannel.APP), insured_person_id=father.id)
+    no_account = await claims.report_loss(services.pii, me, report)
+    assert no_account.claim is not None and no_account.claim.payee_id is None
+    assert claims.payee_of(no_account.claim) is None  # staff find out whom to pay
+    death = await claims.report_loss(services.pii, me, replace(report, loss_type="DEATH"))
+    assert death.claim is not None and death.claim.payee_id == holder.id
+    old_style = services.pii.seal_id_number("110105800112123")  # 15 digits: born 1980
+    await InsuredPerson.filter(id=father.id).update(
+        customer_id=holder.id, id_number_encrypted=old_style.encrypted
+    )
+    adult = await claims.report_loss(
+        services.pii, me, replace(report, loss_at=report.loss_at + timedelta(minutes=1))
+    )
+    assert adult.claim is not None and adult.claim.payee_id == holder.id
+    assert "GUARDIAN" not in [d["code"] for d in adult.checklist]
+    passport = services.pii.seal_id_number("E12345678")
+    await InsuredPerson.filter(id=father.id).update(id_number_encrypted=passport.encrypted)
+    unknown = await claims.report_loss(
+        services.pii, me, replace(report, loss_at=report.loss_at + timedelta(minutes=2))
+    )
+    assert unknown.claim is not None and unknown.claim.payee_id is None
+
+
+async def test_the_payee_is_asked_for_an_account_and_told_of_the_payment(
+    services: Services,
+) -> None:
+    from models.policies import InsuredPerson
+
+    holder = await make_customer(services, "张伟")
+    spouse = await make_customer(services, "李娜")
+    policy = await make_policy(services, holder, insured=[holder, spouse])
+    her = await InsuredPerson.get(policy_id=policy.id, customer_id=spouse.id)
+    me = Actor(kind=SubjectKind.CUSTOMER, subject_id=holder.id)
+    outcome = await claims.report_loss(
+        services.pii, me, replace(_report(policy, ReportChannel.APP), insured_person_id=her.id)
+    )
+    assert outcome.claim is not None
+    await Claim.filter(id=outcome.claim.id).update(status=ClaimStatus.UNDER_REVIEW)
+    claim = await Claim.get(id=outcome.claim.id)
+    coverage = await Coverage.get(policy_id=policy.id)
+    adjuster = await make_staff(StaffRole.ADJUSTER)
+    staff = Actor(kind=SubjectKind.STAFF, subject_id=adjuster.id, role=StaffRole.ADJUSTER)
+    await claims.decide_claim(
+        staff, claim.id, [_line(coverage, "2500")], claim.version, authority_limit=LIMIT
+    )
+    told = {
+        e.customer_id: e.payload["decision"]
+        for e in await OutboxEvent.filter(entity_id=str(claim.id), event_type="claim.decided")
+    }
+    assert told == {
+        holder.id: "同意赔付2000.00元",  # the claimant: told, not asked
+        spouse.id: "同意赔付2000.00元，请在App中选择收款账户",  # the payee: asked
+    }

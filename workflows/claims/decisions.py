@@ -21,10 +21,11 @@ from workflows.claims.rules import (
     ClaimError,
     ClaimErrorCode,
     S,
+    payee_of,
     required_text,
     utc_now,
 )
-from workflows.claims.state import conflict, load_claim, lock_claim, transition
+from workflows.claims.state import announce, conflict, load_claim, lock_claim, transition
 
 
 @dataclass(frozen=True)
@@ -138,18 +139,23 @@ async def _finish_decision(
         approved_amount=approved,
         pending_approval=False,
     )
-    announced = f"{decision}{approved}元"
-    if not claim.payout_account:
-        announced += "，请在App中选择收款账户"
-    return await transition(
+    # Told once, as the claim the customer will see; whoever is paid is asked for an
+    # account when none is on file (the claimant, or the payee when that is another).
+    told = f"{decision}{approved}元"
+    ask = "" if claim.payout_account else "，请在App中选择收款账户"
+    payee = payee_of(claim)
+    claim = await transition(
         claim,
         None,
         to=S.PAYING,
         action="start_payout",
         note="赔款支付中",
         event_type="claim.decided",
-        event_extra={"decision": announced},
+        event_extra={"decision": told + (ask if payee == claim.customer_id else "")},
     )
+    if payee is not None and payee != claim.customer_id:
+        await announce(claim, "claim.decided", {"decision": told + ask}, to=payee)
+    return claim
 
 
 async def approve_pending_decision(

@@ -4,10 +4,12 @@ checklist of documents the customer is asked for."""
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from tortoise.transactions import in_transaction
@@ -15,7 +17,7 @@ from tortoise.transactions import in_transaction
 from models.auth import SubjectKind
 from models.claims import Claim, ClaimDocument, ReportChannel
 from models.clock import local_date
-from models.pii import PHONE_PATTERN, PiiCipher, normalize_phone
+from models.pii import ID_NUMBER_PATTERN, PHONE_PATTERN, PiiCipher, normalize_phone
 from models.policies import InsuredPerson, Policy, PolicyStatus, Product
 from workflows.access import Actor, Permission, visible_policies
 from workflows.claims.rules import (
@@ -104,19 +106,27 @@ async def _insured_person(policy: Policy, chosen: uuid.UUID | None) -> InsuredPe
 
 
 def _payee(
-    insured: InsuredPerson | None, minor: bool, policy: Policy, claimant: uuid.UUID
-) -> uuid.UUID:
-    """Whom the money is for: the insured person, the policyholder for a minor, the
-    claimant when the insured has no account of their own to be paid into."""
-    if insured is None:
+    insured: InsuredPerson | None,
+    age: Age,
+    policy: Policy,
+    claimant: uuid.UUID,
+    loss_type: dict[str, Any],
+) -> uuid.UUID | None:
+    """Whom the money is for: the insured person, the policyholder for a minor. None
+    when staff must find out: an insured without an account of their own, an age that
+    cannot be read. A benefit paid to beneficiaries (a death) goes to the claimant until
+    beneficiary shares exist; so do claims on policies with no insured on record."""
+    if insured is None or loss_type.get("payee") == "BENEFICIARIES":
         return claimant
-    if minor:
+    if age is Age.MINOR:
         return policy.holder_id
-    return insured.customer_id or claimant
+    if age is Age.UNKNOWN:
+        return None
+    return insured.customer_id
 
 
 def _person_documents(
-    insured: InsuredPerson | None, claimant: uuid.UUID, minor: bool
+    insured: InsuredPerson | None, claimant: uuid.UUID, age: Age
 ) -> list[dict[str, Any]]:
     """Documents asked because of who the loss befell: their ID and the relation when
     someone else claims for them, guardianship for a minor."""
@@ -128,31 +138,43 @@ def _person_documents(
             {"code": "INSURED_ID", "name": f"被保险人{insured.name}的身份证明", "required": True},
             {"code": "RELATION", "name": "申请人与被保险人关系证明", "required": True},
         ]
-    if minor:
+    if age is Age.MINOR:
         documents.append(
             {"code": "GUARDIAN", "name": "监护关系证明（户口簿或出生医学证明）", "required": True}
         )
     return documents
 
 
-def _minor_on(pii: PiiCipher, insured: InsuredPerson, loss_at: datetime) -> bool:
-    """Under 18 on the day of the loss, by the birth date in the ID number (read here by
-    the system, never shown)."""
+class Age(StrEnum):
+    ADULT = "ADULT"
+    MINOR = "MINOR"
+    UNKNOWN = "UNKNOWN"  # not a mainland ID number, or unreadable: staff check
+
+
+def _age_on(pii: PiiCipher, insured: InsuredPerson, loss_at: datetime) -> Age:
+    """Under 18 on the day of the loss or not, by the birth date in the ID number (18
+    digits, or the old 15 with a two-digit 19xx year; read here by the system, never
+    shown)."""
     try:
         id_number = pii.decrypt(insured.id_number_encrypted, "id_number")
-    except Exception:  # a key retired or a record damaged: the adjuster asks if needed
+    except Exception:  # a key retired or a record damaged
         log.warning("insured person %s: ID number unreadable, age not checked", insured.id)
-        return False
+        return Age.UNKNOWN
+    if ID_NUMBER_PATTERN.match(id_number):
+        birth = id_number[6:14]
+    elif re.fullmatch(r"\d{15}", id_number):
+        birth = "19" + id_number[6:12]
+    else:
+        return Age.UNKNOWN
     try:
-        year, month, day = int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14])
-        date(year, month, day)
+        born = date(int(birth[:4]), int(birth[4:6]), int(birth[6:8]))
     except ValueError:
-        return False
+        return Age.UNKNOWN
     try:
-        eighteenth = date(year + 18, month, day)
+        eighteenth = born.replace(year=born.year + 18)
     except ValueError:  # born on 29 February
-        eighteenth = date(year + 18, 2, 28)
-    return local_date(loss_at) < eighteenth
+        eighteenth = date(born.year + 18, 2, 28)
+    return Age.MINOR if local_date(loss_at) < eighteenth else Age.ADULT
 
 
 async def report_loss(
@@ -221,6 +243,7 @@ async def report_loss(
         await Claim.filter(
             policy_id=policy.id,
             loss_type=report.loss_type,
+            **({"insured_person_id": insured.id} if insured else {}),
             loss_at__gte=loss_at - timedelta(hours=12),
             loss_at__lte=loss_at + timedelta(hours=12),
         )
@@ -229,9 +252,9 @@ async def report_loss(
     )
     if duplicate:
         warnings.append(ClaimWarning.POSSIBLE_DUPLICATE)
-    minor = insured is not None and _minor_on(pii, insured, loss_at)
-    person_documents = _person_documents(insured, claimant, minor)
-    payee = _payee(insured, minor, policy, claimant)
+    age = _age_on(pii, insured, loss_at) if insured else Age.UNKNOWN
+    person_documents = _person_documents(insured, claimant, age)
+    payee = _payee(insured, age, policy, claimant, loss_type)
     checklist = checklist_of(loss_type, person_documents)
     next_steps = _next_steps(actor, hotline)
     if dry_run:
@@ -334,5 +357,5 @@ def checklist_for(claim: Claim, product: Product) -> list[dict[str, Any]]:
     insured person adds (see ``checklist_of``)."""
     for entry in product.loss_types:
         if entry["code"] == claim.loss_type:
-            return checklist_of(entry, claim.person_documents)
+            return checklist_of(entry, claim.person_documents or [])
     return []

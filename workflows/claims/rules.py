@@ -127,7 +127,7 @@ class ClaimAction(StrEnum):
     REJECT = "REJECT"
     RECORD_PAYMENT = "RECORD_PAYMENT"
     START_PAYOUT = "START_PAYOUT"
-    APPROVE_PAYOUT = "APPROVE_PAYOUT"  # four eyes: another account than the claimant's
+    APPROVE_PAYOUT = "APPROVE_PAYOUT"  # four eyes: another account than the payee's
     CLOSE = "CLOSE"
     ARCHIVE = "ARCHIVE"
 
@@ -136,7 +136,7 @@ class ClaimRole(StrEnum):
     """What a customer is to a claim they can see."""
 
     CLAIMANT = "CLAIMANT"  # reported it: submits, withdraws, supplements, uploads
-    HOLDER = "HOLDER"  # holds the policy the claim is on (sees it, acts only as claimant)
+    HOLDER = "HOLDER"  # holds the policy the claim is on (sees it; acts as claimant or payee)
     PAYEE = "PAYEE"  # the money is theirs: the insured, or the holder for a minor
 
 
@@ -175,14 +175,19 @@ PAYEE_STEPS = frozenset(
 )
 
 
-def payee_of(claim: Claim) -> uuid.UUID:
-    """Whom the claim's money is for (the claimant on claims from before payees)."""
-    return claim.payee_id or claim.customer_id
+def payee_of(claim: Claim) -> uuid.UUID | None:
+    """Whom the claim's money is for: its payee; the claimant on claims that name no
+    insured person (from before payees); None while staff find out (then staff choose
+    where the money goes, four eyes, as for any account the payee did not choose)."""
+    if claim.payee_id is not None:
+        return claim.payee_id
+    return claim.customer_id if claim.insured_person_id is None else None
 
 
 def sees_payee(actor: Actor, claim: Claim) -> bool:
     """Whether ``actor`` may see where the claim's money goes: staff and the payee."""
-    return actor.is_staff or (actor.is_customer and actor.subject_id == payee_of(claim))
+    payee = payee_of(claim)
+    return actor.is_staff or (actor.is_customer and payee is not None and actor.subject_id == payee)
 
 
 class ClaimWarning(StrEnum):

@@ -14,8 +14,16 @@ from models.payments import Payout
 from models.policies import Coverage, Policy
 from workflows import surveys
 from workflows.access import Actor
-from workflows.claims.rules import A, ClaimError, ClaimErrorCode, S, required_text, utc_now
-from workflows.claims.state import load_claim, lock_claim, transition
+from workflows.claims.rules import (
+    A,
+    ClaimError,
+    ClaimErrorCode,
+    S,
+    payee_of,
+    required_text,
+    utc_now,
+)
+from workflows.claims.state import announce, load_claim, lock_claim, transition
 
 
 async def record_payment(
@@ -51,6 +59,11 @@ async def mark_paid(
             paid_amount=claim.approved_amount,
             payout_reference=reference,
         )
+        payee = payee_of(claim)
+        if payee is not None and payee != claim.customer_id:  # the money was theirs
+            await announce(
+                claim, "claim.paid", {"amount": f"{claim.approved_amount:.2f}"}, to=payee
+            )
         for line in await ClaimLine.filter(claim_id=claim.id):
             await Coverage.filter(id=line.coverage_id).update(
                 used_amount=F("used_amount") + line.approved_amount

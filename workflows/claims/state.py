@@ -111,9 +111,16 @@ async def load_claim(actor: Actor, claim_id: uuid.UUID, action: ClaimAction) -> 
     if claim is None:
         raise ClaimError(ClaimErrorCode.CLAIM_NOT_FOUND, "未找到该理赔案件", "claimId")
     if not await may(actor, claim, action):
-        message = "没有进行此操作的权限" if actor.is_staff else "只有理赔申请人本人可以进行此操作"
-        raise ClaimError(ClaimErrorCode.NOT_ALLOWED, message, "claimId")
+        raise ClaimError(ClaimErrorCode.NOT_ALLOWED, _refusal(actor, action), "claimId")
     return claim
+
+
+def _refusal(actor: Actor, action: ClaimAction) -> str:
+    if actor.is_staff:
+        return "没有进行此操作的权限"
+    if action is ClaimAction.CHOOSE_PAYOUT_ACCOUNT:
+        return "只有收款人本人可以设置收款账户"
+    return "只有理赔申请人本人可以进行此操作"
 
 
 def conflict() -> ClaimError:

@@ -89,14 +89,14 @@ async def start_payout(
     payee_id: str | None = None,
     reason: str | None = None,
 ) -> Payout:
-    """Pay the approved amount to the account the claimant chose. Another account (named
+    """Pay the approved amount to the account the payee chose. Another account (named
     by staff with a reason) waits for a second staff member's approval. The database
     allows one live payout per claim, whoever races to start one."""
     await load_claim(actor, claim_id, ClaimAction.START_PAYOUT)
     payee_id = (payee_id or "").strip() or None
     try:
         async with in_transaction():
-            # Everything is decided under the claim's row lock: the account the claimant
+            # Everything is decided under the claim's row lock: the account the payee
             # chose cannot change, nor a payout be recorded by hand, in between.
             claim = await _locked_paying_claim(claim_id)
             chosen = (claim.payout_provider, claim.payout_account)
@@ -108,7 +108,7 @@ async def start_payout(
                 provider_name, payee_id = chosen
                 if not provider_name or not payee_id:
                     raise ClaimError(
-                        ClaimErrorCode.PAYOUT_ACCOUNT_MISSING, "申请人尚未选择收款账户", "claimId"
+                        ClaimErrorCode.PAYOUT_ACCOUNT_MISSING, "收款人尚未选择收款账户", "claimId"
                     )
             provider = providers.get(provider_name)
             if provider is None:
@@ -163,7 +163,7 @@ async def _locked_paying_claim(claim_id: uuid.UUID) -> Claim:
 def _other_account(
     provider_name: str | None, payee_id: str | None, reason: str | None
 ) -> tuple[str, str, str]:
-    """Staff naming another account than the claimant's: all of it, and why."""
+    """Staff naming another account than the payee's: all of it, and why."""
     if not provider_name or not payee_id:
         raise ClaimError(ClaimErrorCode.REQUIRED, "请填写收款方式和收款账户", "payeeId")
     if len(payee_id) > 128:
@@ -186,7 +186,7 @@ async def approve_payout(
     notify_base_url: str,
 ) -> Payout:
     """A second staff member approves paying another account (four eyes): never the one
-    who proposed it. The claimant is told where their money goes."""
+    who proposed it. The payee is told where their money goes."""
     claim = await load_claim(actor, claim_id, ClaimAction.APPROVE_PAYOUT)
     payout = await Payout.get_or_none(claim_id=claim.id, status=PayoutStatus.AWAITING_APPROVAL)
     if payout is None:
@@ -467,7 +467,7 @@ async def start_chosen_payouts(
     for claim in waiting:
         if await Payout.filter(claim_id=claim.id).exclude(status=PayoutStatus.CANCELLED).exists():
             continue  # in flight, or failed: staff decide what next (a turned-down proposal
-            # leaves the claimant's own choice to be paid)
+            # leaves the payee's own choice to be paid)
         provider_name, account = claim.payout_provider, claim.payout_account
         if provider_name is None or provider_name not in providers or not account:
             continue
@@ -482,7 +482,7 @@ async def start_chosen_payouts(
 
 
 async def pay_out(deps: JobDeps) -> None:
-    """Pay approved claims to the accounts their claimants chose, then settle transfers
+    """Pay approved claims to the accounts their payees chose, then settle transfers
     in flight."""
     await start_chosen_payouts(deps.payment_providers, notify_base_url=deps.notify_base_url)
     await follow_up_payouts(deps.payment_providers, notify_base_url=deps.notify_base_url)
