@@ -7,12 +7,24 @@ import strawberry
 
 from models.claims import ClaimStatus, RejectionReason, ReportChannel
 from models.payments import PayoutStatus
-from workflows.claims import ClaimWarning
+from workflows.claims import ClaimRole, ClaimWarning
 
-__all__ = ["ClaimStatus", "ClaimWarning", "PayoutStatus", "RejectionReason", "ReportChannel"]
+__all__ = [
+    "ClaimRole",
+    "ClaimStatus",
+    "ClaimWarning",
+    "PayoutStatus",
+    "RejectionReason",
+    "ReportChannel",
+]
 
 strawberry.enum(ClaimStatus, description="Where a claim is in its life.")
 strawberry.enum(ReportChannel, description="How a loss was reported.")
 strawberry.enum(RejectionReason, description="Why a claim was rejected.")
 strawberry.enum(ClaimWarning, description="Accepted, but flagged.")
 strawberry.enum(PayoutStatus, description="Where a claim payout stands.")
+strawberry.enum(
+    ClaimRole,
+    description="What the caller is to a claim: CLAIMANT (reported it: submits, uploads), "
+    "PAYEE (the money is theirs: chooses the account), HOLDER (holds the policy: sees it).",
+)

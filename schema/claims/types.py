@@ -11,7 +11,7 @@ from strawberry.types import Info
 
 from models import claims as m
 from models.clock import local_time
-from schema.claims.enums import ClaimStatus, ReportChannel
+from schema.claims.enums import ClaimRole, ClaimStatus, ReportChannel
 from schema.claims.parts import (
     ClaimDecisionLine,
     ClaimDocument,
@@ -131,6 +131,17 @@ class Claim(relay.Node):
     @strawberry.field(description="The policy claimed on.")
     async def policy(self, info: Info) -> Policy:
         return Policy.from_model(await info.context.loaders.policies.load(self.model.policy_id))
+
+    @strawberry.field(
+        description="What the calling customer is to this claim (empty for staff): the app "
+        "shows each action to whom it belongs, e.g. the payout account to the PAYEE."
+    )
+    async def my_roles(self, info: Info) -> list[ClaimRole]:
+        actor = info.context.actor
+        if not actor.is_customer:
+            return []
+        policy = await info.context.loaders.policies.load(self.model.policy_id)
+        return sorted(flows.roles_of(actor, self.model, policy.holder_id))
 
     @strawberry.field(
         description="Whom the loss befell: one of the policy's insured persons (null on "

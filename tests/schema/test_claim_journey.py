@@ -67,7 +67,7 @@ async def test_staff_submit_a_phone_report_with_the_customers_consent(
 CHOOSE = """mutation($input: ChooseClaimPayoutAccountInput!) {
   chooseClaimPayoutAccount(input: $input) { errors { code } } }"""
 ACCOUNT = """query($id: ID!) { claim(id: $id) {
-  payoutAccount { provider account } payouts { payee } timeline { note } } }"""
+  myRoles payoutAccount { provider account } payouts { payee } timeline { note } } }"""
 
 
 async def test_the_claimant_reads_back_the_account_they_chose(
@@ -102,16 +102,19 @@ async def test_the_claimant_reads_back_the_account_they_chose(
     shown = {"provider": "sandbox", "account": "测试账户 139****5678"}
     mine = await gql(client, ACCOUNT, {"id": claim_id}, token=insured_token)
     assert mine["data"]["claim"]["payoutAccount"] == shown
+    assert mine["data"]["claim"]["myRoles"] == ["CLAIMANT", "PAYEE"]
     assert "收款账户已设置为测试账户 139****5678" in [
         step["note"] for step in mine["data"]["claim"]["timeline"]
     ]
     adjuster = await staff_token(services, await make_staff(StaffRole.ADJUSTER))
     staff_view = await gql(client, ACCOUNT, {"id": claim_id}, token=adjuster)
     assert staff_view["data"]["claim"]["payoutAccount"] == shown
+    assert staff_view["data"]["claim"]["myRoles"] == []
     holder_view = await gql(
         client, ACCOUNT, {"id": claim_id}, token=await customer_token(services, holder)
     )
     seen_by_holder = holder_view["data"]["claim"]
     assert seen_by_holder["payoutAccount"] is None  # not the holder's money
+    assert seen_by_holder["myRoles"] == ["HOLDER"]
     assert seen_by_holder["payouts"] == []
     assert not any("收款账户" in step["note"] for step in seen_by_holder["timeline"])

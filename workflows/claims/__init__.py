@@ -50,6 +50,7 @@ from workflows.claims.rules import (
     clocks,
     overdue_claims,
     payee_of,
+    roles_of,
     sees_payee,
 )
 from workflows.claims.settlement import close_claim, mark_paid, record_payment
@@ -104,6 +105,7 @@ __all__ = [
     "reject_claim",
     "report_loss",
     "request_more_info",
+    "roles_of",
     "sees_payee",
     "still_missing",
     "submit_claim",

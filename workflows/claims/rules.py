@@ -184,6 +184,21 @@ def payee_of(claim: Claim) -> uuid.UUID | None:
     return claim.customer_id if claim.insured_person_id is None else None
 
 
+def roles_of(actor: Actor, claim: Claim, holder_id: uuid.UUID | None) -> frozenset[ClaimRole]:
+    """What a customer is to ``claim`` (``holder_id``: its policy's holder); nothing for
+    staff. Pure, so a page of claims needs no query per claim."""
+    if not actor.is_customer or actor.subject_id is None:
+        return frozenset()
+    roles = set()
+    if claim.customer_id == actor.subject_id:
+        roles.add(ClaimRole.CLAIMANT)
+    if payee_of(claim) == actor.subject_id:
+        roles.add(ClaimRole.PAYEE)
+    if holder_id == actor.subject_id:
+        roles.add(ClaimRole.HOLDER)
+    return frozenset(roles)
+
+
 def sees_payee(actor: Actor, claim: Claim) -> bool:
     """Whether ``actor`` may see where the claim's money goes: staff and the payee."""
     payee = payee_of(claim)

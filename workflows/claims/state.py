@@ -31,7 +31,7 @@ from workflows.claims.rules import (
     ClaimError,
     ClaimErrorCode,
     ClaimRole,
-    payee_of,
+    roles_of,
 )
 
 
@@ -86,14 +86,8 @@ async def claim_roles(actor: Actor, claim: Claim) -> frozenset[ClaimRole]:
     """What the calling customer is to ``claim`` (nothing for staff)."""
     if not actor.is_customer or actor.subject_id is None:
         return frozenset()
-    roles = set()
-    if claim.customer_id == actor.subject_id:
-        roles.add(ClaimRole.CLAIMANT)
-    if payee_of(claim) == actor.subject_id:
-        roles.add(ClaimRole.PAYEE)
-    if await Policy.exists(id=claim.policy_id, holder_id=actor.subject_id):
-        roles.add(ClaimRole.HOLDER)
-    return frozenset(roles)
+    policy = await Policy.get_or_none(id=claim.policy_id).only("id", "holder_id")
+    return roles_of(actor, claim, policy.holder_id if policy else None)
 
 
 async def may(actor: Actor, claim: Claim, action: ClaimAction) -> bool:
