@@ -11,7 +11,7 @@ import asyncio
 import io
 import random
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -24,7 +24,7 @@ from api.services import Services, build_services
 from api.settings import Settings
 from models.auth import SubjectKind
 from models.claims import Claim, RejectionReason, ReportChannel
-from models.clock import SHANGHAI, local_today
+from models.clock import local_midnight, local_today
 from models.customers import Customer
 from models.database import open_database
 from models.pii import PiiCipher
@@ -384,10 +384,6 @@ INSTALLMENTS_PER_YEAR = {
 }
 
 
-def shanghai_midnight(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=SHANGHAI).astimezone(UTC)
-
-
 async def _customer(pii: PiiCipher, person: DemoPerson) -> Customer:
     assert person.phone is not None
     phone, ident = pii.seal_phone(person.phone), pii.seal_id_number(person.id_number)
@@ -418,9 +414,9 @@ async def _policy(
         product=product,
         holder=customers[spec.holder],
         status=spec.status,
-        starts_at=shanghai_midnight(start),
-        ends_at=shanghai_midnight(end) - timedelta(seconds=1),
-        issued_at=shanghai_midnight(start - timedelta(days=2)) + timedelta(hours=10),
+        starts_at=local_midnight(start),
+        ends_at=local_midnight(end) - timedelta(seconds=1),
+        issued_at=local_midnight(start - timedelta(days=2)) + timedelta(hours=10),
         sum_insured=sum(Decimal(s) for s in spec.sums),
         premium=Decimal(spec.premium),
         payment_frequency=spec.frequency,
@@ -480,7 +476,7 @@ async def _policy(
             sequence=sequence,
             due_date=due,
             amount=installment,
-            paid_at=shanghai_midnight(due) + timedelta(hours=9) if paid else None,
+            paid_at=local_midnight(due) + timedelta(hours=9) if paid else None,
         )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -14,6 +14,11 @@ def local_time(value: datetime) -> datetime:
 
 def local_date(value: datetime) -> date:
     return value.astimezone(SHANGHAI).date()
+
+
+def local_midnight(day: date) -> datetime:
+    """The start of ``day`` in Beijing, as a UTC instant (days are counted locally)."""
+    return datetime.combine(day, time(0), SHANGHAI).astimezone(UTC)
 
 
 def local_today() -> date:

@@ -13,7 +13,7 @@ from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
 from models import visits as m
-from models.clock import SHANGHAI, local_time
+from models.clock import local_midnight, local_time
 from schema.common import INPUT, Connection, CursorArg, Money, PageArg, cny, node_uuid, paginate
 from schema.errors import CODE, Error, ErrorCodes, answers_with, payload_errors
 from schema.permissions import CUSTOMER_ONLY, staff_only
@@ -202,8 +202,7 @@ def _filtered(where: VisitFilter, info: Info) -> QuerySet[m.FollowUpVisit]:
     if where.unassigned:
         conditions.append(Q(assignee_id=None))
     if where.due_by is not None:
-        end = datetime.combine(where.due_by + timedelta(days=1), datetime.min.time(), SHANGHAI)
-        conditions.append(Q(due_at__lt=end.astimezone(UTC)))  # UTC: SQLite compares text
+        conditions.append(Q(due_at__lt=local_midnight(where.due_by + timedelta(days=1))))
     if where.overdue:
         conditions.append(flows.overdue(datetime.now(UTC)))
     if where.change_requested:

@@ -9,9 +9,9 @@ the day before).
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 
-from models.clock import SHANGHAI, local_date, local_today
+from models.clock import local_date, local_midnight, local_today
 from models.ids import global_id
 from models.policies import Policy, PolicyStatus, PremiumInstallment
 from push.outbox import emit_once
@@ -40,10 +40,6 @@ def _installment_payload(installment: PremiumInstallment) -> dict[str, str]:
     }
 
 
-def day_end(day: date) -> datetime:
-    return datetime.combine(day + timedelta(days=1), time(0), SHANGHAI).astimezone(UTC)
-
-
 async def premium_reminders(today: date) -> int:
     sent = 0
     # The term, not only the status: a policy that has ended may still say LAPSED until
@@ -51,7 +47,7 @@ async def premium_reminders(today: date) -> int:
     unpaid = PremiumInstallment.filter(
         paid_at=None,
         policy__status__in=[PolicyStatus.ACTIVE, PolicyStatus.LAPSED],
-        policy__ends_at__gt=min(datetime.now(UTC), day_end(today)),
+        policy__ends_at__gt=min(datetime.now(UTC), local_midnight(today + timedelta(days=1))),
         due_date__lte=today + timedelta(days=DUE_STAGES[-1][0]),
     ).select_related("policy")
     async for installment in unpaid:
@@ -74,9 +70,7 @@ async def premium_reminders(today: date) -> int:
 
 async def expiry_reminders(today: date) -> int:
     sent = 0
-    horizon = datetime.combine(
-        today + timedelta(days=EXPIRY_STAGES[-1][0] + 1), datetime.min.time(), SHANGHAI
-    )
+    horizon = local_midnight(today + timedelta(days=EXPIRY_STAGES[-1][0] + 1))
     expiring = Policy.filter(status=PolicyStatus.ACTIVE, ends_at__lt=horizon).select_related(
         "product"
     )

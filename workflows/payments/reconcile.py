@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
-from models.clock import SHANGHAI
+from models.clock import local_midnight
 from models.payments import (
     LedgerEntry,
     LedgerKind,
@@ -42,10 +42,8 @@ class Difference:
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
-    """The local day as UTC instants: SQLite compares stored times as text, so bounds
-    in another offset than the stored UTC values miss rows (between 00:00 and 08:00
-    Beijing time, the day's first eight hours fell outside)."""
-    start = datetime.combine(day, time(0), SHANGHAI).astimezone(UTC)
+    """The local (Beijing) day, from its midnight to the next."""
+    start = local_midnight(day)
     return start, start + timedelta(days=1)
 
 
