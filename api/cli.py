@@ -7,7 +7,6 @@ import asyncio
 import json
 import logging
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
@@ -15,7 +14,6 @@ import httpx
 from api.logging import configure_logging
 from api.settings import Settings
 from models.clock import local_today
-from models.config import DEFAULT_DATABASE_URL
 
 if TYPE_CHECKING:
     from workflows.auth import IssuedTokens
@@ -73,17 +71,15 @@ def _export_schema(args: argparse.Namespace) -> None:
 
 def _token(args: argparse.Namespace) -> None:
     """A development session for a demo account, without the SMS or password step."""
-    from models.config import PROJECT_ROOT, existing_database, sqlite_path
+    from models.config import existing_database, sqlite_candidates
 
     settings = Settings()
     if not settings.is_development:  # a session without a password or an SMS code
         sys.exit("refusing to issue tokens outside ANXIN_ENV=development")
     database_url = existing_database(settings.database_url)
     if database_url is None:
-        looked = [sqlite_path(settings.database_url)]
-        if settings.database_url == DEFAULT_DATABASE_URL:
-            looked.append(PROJECT_ROOT / str(looked[0]))
-        where = " and ".join(str(Path(p).resolve()) for p in looked if p is not None)
+        looked = sqlite_candidates(settings.database_url)
+        where = " and ".join(str(path.resolve()) for path in looked)
         sys.exit(
             f"no database at {where}: run `make serve` (or `anxin migrate` and "
             "`anxin demo`) first, or set ANXIN_DATABASE_URL"

@@ -21,16 +21,23 @@ def sqlite_path(database_url: str) -> Path | None:
     return Path(path) if path and path != ":memory:" else None
 
 
-def existing_database(database_url: str) -> str | None:
-    """``database_url`` if its database can exist here; for the default SQLite file
-    (relative to the current directory) also the project's own when run elsewhere.
-    None when no such SQLite file exists: reading commands must not create one."""
+def sqlite_candidates(database_url: str) -> list[Path]:
+    """Where a SQLite URL's file may be: the path as given (relative to the current
+    directory); for the default, also the project's own, for commands run elsewhere."""
     path = sqlite_path(database_url)
-    if path is None or path.exists():
+    if path is None:
+        return []
+    return [path, PROJECT_ROOT / path] if database_url == DEFAULT_DATABASE_URL else [path]
+
+
+def existing_database(database_url: str) -> str | None:
+    """``database_url`` with the SQLite file that exists (see ``sqlite_candidates``);
+    None when there is none: reading commands must not create one."""
+    candidates = sqlite_candidates(database_url)
+    if not candidates:
         return database_url
-    if database_url == DEFAULT_DATABASE_URL and (PROJECT_ROOT / path).exists():
-        return f"sqlite://{PROJECT_ROOT / path}"
-    return None
+    found = next((path for path in candidates if path.exists()), None)
+    return f"sqlite://{found}" if found else None
 
 
 def tortoise_config(database_url: str) -> dict[str, Any]:
