@@ -36,6 +36,7 @@ log = logging.getLogger("anxin.worker")
 def job_deps(services: Services) -> JobDeps:
     return JobDeps(
         payment_providers=services.payment_providers,
+        transfer_providers=services.transfer_providers,
         storage=services.storage,
         notify_base_url=services.settings.public_base_url,
         email_on=bool(services.settings.smtp_host),

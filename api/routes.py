@@ -62,7 +62,8 @@ async def serve_file(request: Request) -> Response:
 
 async def payment_notify(request: Request) -> Response:
     """Provider callbacks: verified, checked and recorded before the provider's answer."""
-    provider = request.app.state.services.payment_providers.get(request.path_params["provider"])
+    services = request.app.state.services
+    provider = services.transfer_providers.get(request.path_params["provider"])
     if provider is None:
         return JSONResponse({"error": {"code": "NOT_FOUND", "message": "not found"}}, 404)
     body = await request.body()

@@ -15,7 +15,7 @@ from anyio import CapacityLimiter
 
 from api.settings import Settings, SmsProvider, StorageBackend
 from models.pii import PiiCipher
-from payments.base import PaymentProvider
+from payments.base import PaymentProvider, TransferProvider
 from payments.sandbox import SandboxProvider
 from push.bus import EventBus, build_bus
 from push.loops import LoopHealth
@@ -43,6 +43,7 @@ class Services:
     storage: ObjectStorage
     upload_limiter: CapacityLimiter  # how many photos decode at once
     payment_providers: dict[str, PaymentProvider]
+    transfer_providers: dict[str, TransferProvider]  # claim payouts: the above and banks
     limiter: RateLimiter  # per-client rate limits: Redis when configured, else in memory
     survey_links: SurveyLinks  # survey link tokens: derived when sent, never stored
     loops: LoopHealth = field(default_factory=LoopHealth)  # what /readyz reports
@@ -124,6 +125,14 @@ def build_payment_providers(
     return providers
 
 
+def build_transfer_providers(
+    settings: Settings, http: httpx.AsyncClient, payment_providers: dict[str, PaymentProvider]
+) -> dict[str, TransferProvider]:
+    """Where claim payouts can go: every payment provider, and bank cards."""
+    providers: dict[str, TransferProvider] = dict(payment_providers)
+    return providers
+
+
 def build_services(
     settings: Settings, http: httpx.AsyncClient, redis_client: redis.Redis | None
 ) -> Services:
@@ -148,6 +157,7 @@ def build_services(
     loops = LoopHealth(
         max_failures=settings.loop_max_failures, stale_seconds=settings.loop_stale_seconds
     )
+    payment_providers = build_payment_providers(settings, http)
     return Services(
         settings,
         http,
@@ -159,7 +169,8 @@ def build_services(
         build_queue(redis_client),
         build_storage(settings, http),
         CapacityLimiter(settings.upload_decode_concurrency),
-        build_payment_providers(settings, http),
+        payment_providers,
+        build_transfer_providers(settings, http, payment_providers),
         build_limiter(redis_client),
         SurveyLinks(settings.survey_link_key, settings.survey_link_base),
         loops=loops,

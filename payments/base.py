@@ -121,10 +121,11 @@ class RefundResult:
 class TransferRequest:
     transfer_number: str  # ours: out_biz_no / out_batch_no: retrying it never pays twice
     amount: Decimal
-    payee_id: str  # Alipay user id or login; WeChat openid
-    payee_name: str | None  # real-name check when given
+    payee_id: str  # Alipay user id or login; WeChat openid; a bank card number
+    payee_name: str | None  # real-name check when given (a bank transfer needs it)
     remark: str  # e.g. "安心保险理赔款 BA20261130000004"
     notify_url: str
+    payee_bank: str | None = None  # a bank transfer: the bank's name, e.g. 招商银行
 
 
 @dataclass(frozen=True)
@@ -154,20 +155,13 @@ class InvalidNotification(PaymentProviderError):
     pass
 
 
-class PaymentProvider(Protocol):
+class TransferProvider(Protocol):
+    """What claim payouts need: send money to an account, ask about it, and take the
+    provider's signed callbacks. A bank-transfer platform is only this."""
+
     name: str
     app_id: str
     merchant_id: str
-
-    async def checkout(self, request: PayRequest) -> Checkout: ...
-
-    async def query(self, order_number: str) -> TradeStatus: ...
-
-    async def close(self, order_number: str) -> None: ...
-
-    async def refund(self, request: RefundRequest) -> RefundResult: ...
-
-    async def query_refund(self, order_number: str, refund_number: str) -> RefundResult: ...
 
     def parse_notification(
         self, headers: Mapping[str, str], body: bytes, now: datetime
@@ -182,3 +176,17 @@ class PaymentProvider(Protocol):
     async def transfer(self, request: TransferRequest) -> TransferResult: ...
 
     async def query_transfer(self, transfer_number: str) -> TransferResult: ...
+
+
+class PaymentProvider(TransferProvider, Protocol):
+    """A provider customers also pay premiums through (Alipay, WeChat Pay, the sandbox)."""
+
+    async def checkout(self, request: PayRequest) -> Checkout: ...
+
+    async def query(self, order_number: str) -> TradeStatus: ...
+
+    async def close(self, order_number: str) -> None: ...
+
+    async def refund(self, request: RefundRequest) -> RefundResult: ...
+
+    async def query_refund(self, order_number: str, refund_number: str) -> RefundResult: ...

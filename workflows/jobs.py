@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
-from payments.base import PaymentProvider
+from payments.base import PaymentProvider, TransferProvider
 from storage.base import ObjectStorage
 
 MINUTE = 60.0
@@ -23,6 +23,7 @@ class JobDeps:
     """What periodic jobs may use."""
 
     payment_providers: Mapping[str, PaymentProvider]
+    transfer_providers: Mapping[str, TransferProvider]  # claim payouts
     storage: ObjectStorage
     notify_base_url: str  # where providers send their callbacks
     email_on: bool  # an e-mail channel is configured
