@@ -48,9 +48,11 @@ def _serve(args: argparse.Namespace) -> None:
 
 
 def _migrate(args: argparse.Namespace) -> None:
+    from api.services import build_pii_cipher
     from models.database import migrate_database
 
-    asyncio.run(migrate_database(Settings().database_url))
+    settings = Settings()
+    asyncio.run(migrate_database(settings.database_url, build_pii_cipher(settings)))
     print("database is up to date")
 
 

@@ -37,6 +37,7 @@ def job_deps(services: Services) -> JobDeps:
     return JobDeps(
         payment_providers=services.payment_providers,
         transfer_providers=services.transfer_providers,
+        pii=services.pii,
         storage=services.storage,
         notify_base_url=services.settings.public_base_url,
         email_on=bool(services.settings.smtp_host),

@@ -43,10 +43,15 @@ class Services:
     storage: ObjectStorage
     upload_limiter: CapacityLimiter  # how many photos decode at once
     payment_providers: dict[str, PaymentProvider]
-    transfer_providers: dict[str, TransferProvider]  # claim payouts: the above and banks
+    bank_providers: dict[str, TransferProvider]  # claim payouts to bank cards
     limiter: RateLimiter  # per-client rate limits: Redis when configured, else in memory
     survey_links: SurveyLinks  # survey link tokens: derived when sent, never stored
     loops: LoopHealth = field(default_factory=LoopHealth)  # what /readyz reports
+
+    @property
+    def transfer_providers(self) -> dict[str, TransferProvider]:
+        """Where claim payouts can go: every payment provider, and bank cards."""
+        return {**self.payment_providers, **self.bank_providers}
 
     @property
     def document_intake(self) -> DocumentIntake:
@@ -125,11 +130,11 @@ def build_payment_providers(
     return providers
 
 
-def build_transfer_providers(
-    settings: Settings, http: httpx.AsyncClient, payment_providers: dict[str, PaymentProvider]
+def build_bank_providers(
+    settings: Settings, http: httpx.AsyncClient
 ) -> dict[str, TransferProvider]:
-    """Where claim payouts can go: every payment provider, and bank cards."""
-    providers: dict[str, TransferProvider] = dict(payment_providers)
+    """Bank-card payouts: the insurer's payment platform when configured."""
+    providers: dict[str, TransferProvider] = {}
     return providers
 
 
@@ -157,7 +162,6 @@ def build_services(
     loops = LoopHealth(
         max_failures=settings.loop_max_failures, stale_seconds=settings.loop_stale_seconds
     )
-    payment_providers = build_payment_providers(settings, http)
     return Services(
         settings,
         http,
@@ -169,8 +173,8 @@ def build_services(
         build_queue(redis_client),
         build_storage(settings, http),
         CapacityLimiter(settings.upload_decode_concurrency),
-        payment_providers,
-        build_transfer_providers(settings, http, payment_providers),
+        build_payment_providers(settings, http),
+        build_bank_providers(settings, http),
         build_limiter(redis_client),
         SurveyLinks(settings.survey_link_key, settings.survey_link_base),
         loops=loops,

@@ -20,7 +20,7 @@ from models.policies import money_field
 
 if TYPE_CHECKING:
     from models.customers import Customer
-    from models.policies import Coverage, InsuredPerson, Policy
+    from models.policies import Beneficiary, Coverage, InsuredPerson, Policy
     from models.staff import StaffUser
 
 
@@ -84,6 +84,8 @@ class Claim(Entity):
     payee_id: uuid.UUID | None
     # Documents asked because of that person (their ID, the relation, guardianship for a
     # minor), kept with the claim: the product's checklist plus these is the claim's.
+    # Paid to beneficiaries in shares (PayoutShare), each choosing their own account.
+    pays_shares = fields.BooleanField(default=False, db_default=False)  # rows that exist
     person_documents: fields.JSONField[list[dict[str, Any]] | None] = fields.JSONField(
         null=True  # null on claims from before (a column added to rows that exist)
     )
@@ -118,17 +120,56 @@ class Claim(Entity):
     pending_approval = fields.BooleanField(default=False)  # above the adjuster's authority
     paid_amount = money_field(default=Decimal(0))
     payout_reference = fields.CharField(max_length=64, null=True)
-    # Where the customer wants the money: "alipay" or "wechat" and the account there.
+    # Where the payee wants the money: the provider ("alipay", "wechat", "bank") and the
+    # account there, sealed (workflows.payments.accounts), with its masked form.
     payout_provider = fields.CharField(max_length=16, null=True)
-    payout_account = fields.CharField(max_length=128, null=True)
+    payout_account_encrypted = fields.TextField(null=True)
+    payout_account_masked = fields.CharField(max_length=64, null=True)
     paid_at = fields.DatetimeField(null=True)
     closed_at = fields.DatetimeField(null=True)
 
     events: fields.ReverseRelation[ClaimEvent]
     lines: fields.ReverseRelation[ClaimLine]
+    shares: fields.ReverseRelation[PayoutShare]
 
     class Meta:
         table = "claim"
+
+
+class PayoutShare(Entity):
+    """One beneficiary's share of a claim paid to beneficiaries (a death benefit): the
+    approved amount split by the shares named on the policy, each paid to the account its
+    beneficiary chose. The claim is PAID when every share is paid."""
+
+    claim: fields.ForeignKeyRelation[Claim] = fields.ForeignKeyField(
+        "models.Claim", related_name="shares", on_delete=fields.CASCADE, db_index=True
+    )
+    claim_id: uuid.UUID
+    beneficiary: fields.ForeignKeyNullableRelation[Beneficiary] = fields.ForeignKeyField(
+        "models.Beneficiary", related_name="claim_shares", null=True, on_delete=fields.SET_NULL
+    )
+    beneficiary_id: uuid.UUID | None
+    # The beneficiary's own account with us; null: staff find out where to pay (four eyes).
+    customer: fields.ForeignKeyNullableRelation[Customer] = fields.ForeignKeyField(
+        "models.Customer",
+        related_name="claim_shares",
+        null=True,
+        on_delete=fields.RESTRICT,
+        db_index=True,  # customers' claim lists look here too
+    )
+    customer_id: uuid.UUID | None
+    name = fields.CharField(max_length=64)  # as on the policy
+    share_percent = fields.DecimalField(max_digits=5, decimal_places=2)
+    position = fields.IntField()  # the first share takes the rounding remainder
+    amount = money_field(default=Decimal(0))  # its part of the approved amount, once decided
+    payout_provider = fields.CharField(max_length=16, null=True)
+    payout_account_encrypted = fields.TextField(null=True)
+    payout_account_masked = fields.CharField(max_length=64, null=True)
+    paid_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "payout_share"
+        unique_together = (("claim", "position"), ("claim", "customer"))
 
 
 class ClaimEvent(Entity):

@@ -10,6 +10,7 @@ from tortoise.context import TortoiseContext
 from tortoise.migrations.api.migrate import migrate
 
 from models.config import tortoise_config
+from models.pii import MIGRATION_CIPHER, PiiCipher
 
 
 @asynccontextmanager
@@ -19,9 +20,14 @@ async def open_database(database_url: str) -> AsyncIterator[TortoiseContext]:
         yield ctx
 
 
-async def migrate_database(database_url: str) -> None:
-    """Apply every migration in ``models/migrations`` that the database lacks."""
+async def migrate_database(database_url: str, pii: PiiCipher | None = None) -> None:
+    """Apply every migration in ``models/migrations`` that the database lacks; ``pii``
+    seals personal data that an older version stored in clear."""
     config = tortoise_config(database_url)
-    async with TortoiseContext() as ctx:
-        await ctx.init(config=config)
-        await migrate(config=config)
+    token = MIGRATION_CIPHER.set(pii)
+    try:
+        async with TortoiseContext() as ctx:
+            await ctx.init(config=config)
+            await migrate(config=config)
+    finally:
+        MIGRATION_CIPHER.reset(token)

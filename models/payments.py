@@ -17,7 +17,7 @@ from models.base import Entity
 from models.policies import money_field
 
 if TYPE_CHECKING:
-    from models.claims import Claim
+    from models.claims import Claim, PayoutShare
     from models.customers import Customer
     from models.policies import Policy, PremiumInstallment
 
@@ -120,15 +120,22 @@ class Payout(Entity):
     )
     claim_id: uuid.UUID
     transfer_number = fields.CharField(max_length=32, unique=True)
+    # A beneficiary's share, when the claim pays several people; else null.
+    share: fields.ForeignKeyNullableRelation[PayoutShare] = fields.ForeignKeyField(
+        "models.PayoutShare", related_name="payouts", null=True, on_delete=fields.RESTRICT
+    )
+    share_id: uuid.UUID | None
     provider = fields.CharField(max_length=16)
-    payee_id = fields.CharField(max_length=128)
+    payee_encrypted = fields.TextField()  # the receiving account, sealed
+    payee_masked = fields.CharField(max_length=64)
     amount = money_field()
     status = fields.CharEnumField(PayoutStatus, max_length=24, default=PayoutStatus.PROCESSING)
     provider_transfer_id = fields.CharField(max_length=64, null=True)
     confirm_package = fields.TextField(null=True)
     failure_reason = fields.CharField(max_length=255, null=True)
     finished_at = fields.DatetimeField(null=True)
-    live_key = fields.CharField(max_length=64, null=True, unique=True)  # "claim:<id>" while live
+    # "claim:<id>" (or "share:<id>") while live
+    live_key = fields.CharField(max_length=64, null=True, unique=True)
     requested_by = fields.UUIDField(null=True)  # the staff member who started it (None: worker)
     approved_by = fields.UUIDField(null=True)  # a second staff member, for another account
     reason = fields.TextField(default="")  # why another account than the claimant's choice

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import os
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -102,3 +103,8 @@ class PiiCipher:
 
     def id_number_hash(self, id_number: str) -> str:
         return self.lookup_hash(id_number, "id_number")
+
+
+# The cipher a data migration seals existing values with (``migrate_database`` sets it
+# from the settings); None where nothing is to be sealed, e.g. a fresh database.
+MIGRATION_CIPHER: ContextVar[PiiCipher | None] = ContextVar("migration_cipher", default=None)

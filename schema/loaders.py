@@ -21,7 +21,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.extensions import FieldExtension
 from strawberry.types import Info
 
-from models.claims import ClaimDocument, ClaimEvent, ClaimLine, InvestigationNote
+from models.claims import ClaimDocument, ClaimEvent, ClaimLine, InvestigationNote, PayoutShare
 from models.customers import Customer
 from models.notifications import Delivery
 from models.payments import Payout, Refund
@@ -110,6 +110,10 @@ class Loaders:
     @cached_property
     def payouts(self) -> DataLoader[uuid.UUID, list[Payout]]:
         return children_loader(Payout, "-created_at", "claim_id")
+
+    @cached_property
+    def payout_shares(self) -> DataLoader[uuid.UUID, list[PayoutShare]]:
+        return children_loader(PayoutShare, "position", "claim_id")
 
     # ---------------------------------------------------------------- payments
     @cached_property

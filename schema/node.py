@@ -11,9 +11,11 @@ from strawberry import relay
 from strawberry.types import Info
 
 from models import policies as m
+from models.claims import PayoutShare
 from models.customers import Customer as CustomerModel
 from models.notifications import Notification as NotificationModel
 from models.staff import StaffUser
+from schema.claims.parts import ClaimPayoutShare
 from schema.claims.types import Claim
 from schema.notifications import Notification
 from schema.payments import PaymentOrder, order_visible_to
@@ -89,6 +91,19 @@ async def _claim(actor: Actor, object_id: uuid.UUID) -> Claim | None:
     return Claim.from_model(row) if row else None
 
 
+async def _payout_share(actor: Actor, object_id: uuid.UUID) -> ClaimPayoutShare | None:
+    """Staff who may read the claim see every share; a beneficiary their own."""
+    row = await PayoutShare.get_or_none(id=object_id)
+    if row is None:
+        return None
+    if actor.is_customer:
+        mine = row.customer_id is not None and row.customer_id == actor.subject_id
+        return ClaimPayoutShare.from_model(row, mine=True) if mine else None
+    if not await visible_claims(actor).filter(id=row.claim_id).exists():
+        return None
+    return ClaimPayoutShare.from_model(row, mine=False)
+
+
 async def _payment_order(actor: Actor, object_id: uuid.UUID) -> PaymentOrder | None:
     row = await order_visible_to(actor, object_id)
     return PaymentOrder.from_model(row) if row else None
@@ -105,6 +120,7 @@ NODE_RESOLVERS: dict[str, Callable[[Actor, uuid.UUID], Awaitable[relay.Node | No
     "StaffMember": _staff_member,
     "Notification": _notification,
     "Claim": _claim,
+    "ClaimPayoutShare": _payout_share,
     "PaymentOrder": _payment_order,
 }
 

@@ -14,6 +14,7 @@ from models.auth import SubjectKind
 from models.claims import Claim, ClaimStatus, ReportChannel
 from models.customers import Customer
 from models.notifications import OutboxEvent
+from models.payout_accounts import PayoutAccount
 from models.policies import (
     Beneficiary,
     Coverage,
@@ -207,3 +208,13 @@ async def emit_premium_event(
                 **extra,
             },
         )
+
+
+def chosen_account(services: Services, provider: str, account: str) -> dict[str, Any]:
+    """The claim fields of a payout account its payee chose (sealed, as stored)."""
+    chosen = PayoutAccount(provider, account)
+    return {
+        "payout_provider": provider,
+        "payout_account_encrypted": chosen.seal(services.pii),
+        "payout_account_masked": chosen.masked,
+    }

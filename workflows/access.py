@@ -15,7 +15,7 @@ from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
 from models.auth import SubjectKind
-from models.claims import Claim
+from models.claims import Claim, PayoutShare
 from models.customers import Customer
 from models.payments import PaymentOrder
 from models.pii import PiiCipher
@@ -133,14 +133,16 @@ def visible_policies(actor: Actor) -> QuerySet[Policy]:
 
 
 def visible_claims(actor: Actor) -> QuerySet[Claim]:
-    """Claims ``actor`` may read: a customer's own (as claimant or payee, or on a policy
-    they hold); all for staff with CLAIM_READ; none otherwise."""
+    """Claims ``actor`` may read: a customer's own (as claimant, payee or a beneficiary
+    paid a share, or on a policy they hold); all for staff with CLAIM_READ; none otherwise."""
     if actor.is_customer and actor.subject_id is not None:
         held = Policy.filter(holder_id=actor.subject_id).values("id")
+        shares = PayoutShare.filter(customer_id=actor.subject_id).values("claim_id")
         return Claim.filter(
             Q(customer_id=actor.subject_id)
             | Q(payee_id=actor.subject_id)
             | Q(policy_id__in=Subquery(held))
+            | Q(id__in=Subquery(shares))
         )
     if actor.can(Permission.CLAIM_READ):
         return Claim.all()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
+from models.pii import PiiCipher
 from payments.base import PaymentProvider, TransferProvider
 from storage.base import ObjectStorage
 
@@ -24,6 +25,7 @@ class JobDeps:
 
     payment_providers: Mapping[str, PaymentProvider]
     transfer_providers: Mapping[str, TransferProvider]  # claim payouts
+    pii: PiiCipher  # payout accounts are sealed
     storage: ObjectStorage
     notify_base_url: str  # where providers send their callbacks
     email_on: bool  # an e-mail channel is configured

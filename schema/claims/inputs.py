@@ -10,6 +10,7 @@ from strawberry.file_uploads import Upload
 
 from schema.claims.enums import RejectionReason, ReportChannel
 from schema.scalars import Amount
+from workflows.payments.accounts import AccountChoice, BankCard
 
 
 @strawberry.input(description="Report a loss (报案).")
@@ -134,17 +135,39 @@ class ClaimVersionInput:
     expected_version: int = strawberry.field(description="The claim version you saw.")
 
 
-@strawberry.input(description="Where I want the claim money paid.")
+@strawberry.input(description="A bank card (UnionPay debit card) for a claim payout.")
+class BankCardInput:
+    holder_name: str = strawberry.field(
+        description="The card holder's name: a payee's card must be in their own name."
+    )
+    bank_name: str = strawberry.field(description="The bank, e.g. `招商银行`.")
+    card_number: str = strawberry.field(
+        description="The card number: 15 to 19 digits (spaces allowed), checked by its check digit."
+    )
+
+    def to_card(self) -> BankCard:
+        return BankCard(self.holder_name, self.bank_name, self.card_number)
+
+
+@strawberry.input(description="Where I want the claim money (or my share of it) paid.")
 class ChooseClaimPayoutAccountInput:
     claim_id: relay.GlobalID = strawberry.field(description="The claim.")
     provider: str = strawberry.field(
-        description="`alipay` or `wechat` (`sandbox` in development): a configured provider."
+        description="`alipay`, `wechat`, `bank` (a bank card) or `sandbox` (development): "
+        "a configured provider."
     )
     account: str | None = strawberry.field(
         default=None,
         description="The Alipay account (user id or login); for WeChat the mini-program "
         "login is used.",
     )
+    bank_card: BankCardInput | None = strawberry.field(
+        default=None, description="For `bank`: the card, in my own name."
+    )
+
+    def to_choice(self) -> AccountChoice:
+        card = self.bank_card.to_card() if self.bank_card else None
+        return AccountChoice(self.provider, self.account, card)
 
 
 @strawberry.input(
@@ -156,14 +179,21 @@ class StartClaimPayoutInput:
     idempotency_key: str = strawberry.field(
         description="A unique key (8-128 characters): a retry returns the same payout."
     )
+    share_id: relay.GlobalID | None = strawberry.field(
+        default=None,
+        description="A claim paid to beneficiaries: the share to pay (`payoutShares`).",
+    )
     provider: str | None = strawberry.field(
         default=None,
         description="Only to pay another account than the payee's choice: `alipay`, "
-        "`wechat` or `sandbox` (development).",
+        "`wechat`, `bank` or `sandbox` (development).",
     )
     payee_id: str | None = strawberry.field(
         default=None,
         description="Only to pay another account: the Alipay account or WeChat openid.",
+    )
+    bank_card: BankCardInput | None = strawberry.field(
+        default=None, description="Only to pay another account by `bank`: the card."
     )
     reason: str | None = strawberry.field(
         default=None,
@@ -174,6 +204,10 @@ class StartClaimPayoutInput:
 @strawberry.input(description="Staff: approve or turn down a payout to another account.")
 class ClaimPayoutDecisionInput:
     claim_id: relay.GlobalID = strawberry.field(description="The claim.")
+    share_id: relay.GlobalID | None = strawberry.field(
+        default=None,
+        description="A claim paid to beneficiaries with several proposals waiting: which share's.",
+    )
     reason: str | None = strawberry.field(
         default=None, description="Why it is turned down (required to cancel)."
     )

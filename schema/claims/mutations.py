@@ -3,6 +3,7 @@ review, decide, pay and close. Each answers the claim as it is now, or payload e
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC
 from typing import Annotated
@@ -39,12 +40,8 @@ from workflows import claim_documents
 from workflows import claims as flows
 from workflows.access import Permission
 from workflows.idempotency import IdempotencyError, once
-from workflows.payments.payouts import (
-    approve_payout,
-    cancel_payout,
-    choose_payout_account,
-    start_payout,
-)
+from workflows.payments.accounts import choose_payout_account, staff_named_account
+from workflows.payments.payouts import approve_payout, cancel_payout, start_payout
 
 
 @strawberry.type(description="The result of reporting a loss.")
@@ -347,14 +344,18 @@ class ClaimMutations:
 
         claim_id = node_uuid(input.claim_id, "Claim")
 
+        share_id = node_uuid(input.share_id, "ClaimPayoutShare") if input.share_id else None
+        card = input.bank_card.to_card() if input.bank_card else None
+
         async def pay() -> dict[str, str]:
             payout = await start_payout(
-                services.payment_providers,
+                services.transfer_providers,
+                services.pii,
                 info.context.actor,
                 claim_id,
                 notify_base_url=services.settings.public_base_url,
-                provider_name=input.provider,
-                payee_id=input.payee_id,
+                share_id=share_id,
+                other_account=staff_named_account(input.provider, input.payee_id, card),
                 reason=input.reason,
             )
             return {"claim_id": str(payout.claim_id)}
@@ -362,8 +363,10 @@ class ClaimMutations:
         async def once_only() -> m.Claim:
             request = {
                 "claim": str(claim_id),
+                "share": str(share_id),
                 "provider": input.provider,
                 "payee": input.payee_id,
+                "card": card and card.card_number,
                 "reason": input.reason,
             }
             await once(
@@ -391,10 +394,12 @@ class ClaimMutations:
 
         async def approve() -> m.Claim:
             await approve_payout(
-                services.payment_providers,
+                services.transfer_providers,
+                services.pii,
                 info.context.actor,
                 claim_id,
                 notify_base_url=services.settings.public_base_url,
+                share_id=_share_id(input),
             )
             return await m.Claim.get(id=claim_id)
 
@@ -412,14 +417,15 @@ class ClaimMutations:
         claim_id = node_uuid(input.claim_id, "Claim")
 
         async def cancel() -> m.Claim:
-            await cancel_payout(info.context.actor, claim_id, input.reason or "")
+            await cancel_payout(info.context.actor, claim_id, input.reason or "", _share_id(input))
             return await m.Claim.get(id=claim_id)
 
         return await _act(cancel)
 
     @strawberry.mutation(
-        description="Choose where the money of my claim is paid (Alipay or WeChat); "
-        "it is transferred there once the claim is approved.",
+        description="Choose where the money of my claim (or my share of it, as a "
+        "beneficiary) is paid: Alipay, WeChat or a bank card in my own name; it is "
+        "transferred there once the claim is approved.",
         permission_classes=CUSTOMER_ONLY,
     )
     async def choose_claim_payout_account(
@@ -429,11 +435,11 @@ class ClaimMutations:
     ) -> ClaimPayload:
         return await _act(
             lambda: choose_payout_account(
-                info.context.services.payment_providers,
+                info.context.services.transfer_providers,
+                info.context.services.pii,
                 info.context.actor,
                 node_uuid(input.claim_id, "Claim"),
-                input.provider,
-                input.account,
+                input.to_choice(),
                 info.context.services.settings.wechat_app_id,
             )
         )
@@ -452,3 +458,7 @@ class ClaimMutations:
                 info.context.actor, node_uuid(input.claim_id, "Claim"), input.expected_version
             )
         )
+
+
+def _share_id(input: ClaimPayoutDecisionInput) -> uuid.UUID | None:
+    return node_uuid(input.share_id, "ClaimPayoutShare") if input.share_id else None

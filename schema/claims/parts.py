@@ -4,6 +4,7 @@ documents and payouts, as the customer or staff sees them."""
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 import strawberry
 from strawberry import relay
@@ -14,7 +15,6 @@ from models.payments import Payout
 from schema.claims.enums import ClaimStatus, PayoutStatus, RejectionReason
 from schema.common import Money, cny
 from storage.base import ObjectStorage
-from workflows.payments.payouts import mask_account
 
 
 @strawberry.type(description="One step of a claim's timeline.")
@@ -119,14 +119,57 @@ class ClaimDocument:
 
 @strawberry.type(description="Where the payee asked the money to go.")
 class ClaimPayoutAccount:
-    provider: str = strawberry.field(description="`alipay`, `wechat` or `sandbox`.")
-    account: str = strawberry.field(description="The account, masked, as shown in notices.")
+    provider: str = strawberry.field(
+        description="`alipay`, `wechat`, `bank` (a bank card) or `sandbox`."
+    )
+    account: str = strawberry.field(
+        description="The account, masked, as shown in notices (a card: `招商银行 尾号1234`)."
+    )
+
+    @classmethod
+    def of(cls, row: m.Claim | m.PayoutShare) -> ClaimPayoutAccount | None:
+        if not row.payout_provider or not row.payout_account_masked:
+            return None
+        return cls(provider=row.payout_provider, account=row.payout_account_masked)
+
+
+@strawberry.type(
+    description="One beneficiary's share of a claim paid to beneficiaries (a death "
+    "benefit): the approved amount split by the shares on the policy (to the fen, the "
+    "remainder to the first), each paid to the account its beneficiary chose. The claim "
+    "is PAID when every share is."
+)
+class ClaimPayoutShare(relay.Node):
+    id: relay.NodeID[str]
+    name: str = strawberry.field(description="The beneficiary, as named on the policy.")
+    share_percent: Decimal = strawberry.field(description="Their share, in percent.")
+    amount: Money = strawberry.field(
+        description="Their part of the approved amount (0 until the claim is decided)."
+    )
+    payout_account: ClaimPayoutAccount | None = strawberry.field(
+        description="The account the beneficiary chose (masked); null before a choice, or "
+        "when they have no account with us (staff then pay an account they establish)."
+    )
+    paid: bool = strawberry.field(description="Whether this share has been paid.")
+    mine: bool = strawberry.field(description="Whether it is the calling customer's share.")
+
+    @classmethod
+    def from_model(cls, row: m.PayoutShare, mine: bool) -> ClaimPayoutShare:
+        return cls(
+            id=str(row.id),
+            name=row.name,
+            share_percent=row.share_percent,
+            amount=cny(row.amount),
+            payout_account=ClaimPayoutAccount.of(row),
+            paid=row.paid_at is not None,
+            mine=mine,
+        )
 
 
 @strawberry.type(description="A payout of the claim by provider transfer.")
 class ClaimPayout:
     transfer_number: str = strawberry.field(description="Our transfer number.")
-    provider: str = strawberry.field(description="`alipay`, `wechat` or `sandbox`.")
+    provider: str = strawberry.field(description="`alipay`, `wechat`, `bank` or `sandbox`.")
     amount: Money = strawberry.field(description="The amount transferred.")
     status: PayoutStatus = strawberry.field(description="Current status.")
     confirm_package: str | None = strawberry.field(
@@ -148,7 +191,7 @@ class ClaimPayout:
             status=payout.status,
             confirm_package=payout.confirm_package,
             failure_reason=payout.failure_reason,
-            payee=mask_account(payout.provider, payout.payee_id),
+            payee=payout.payee_masked,
             reason=payout.reason,
         )
 

@@ -17,6 +17,7 @@ from schema.claims.parts import (
     ClaimDocument,
     ClaimPayout,
     ClaimPayoutAccount,
+    ClaimPayoutShare,
     ClaimRejection,
     ClaimTimelineEntry,
     InvestigationNote,
@@ -27,7 +28,6 @@ from schema.permissions import staff_only
 from schema.policies.types import InsuredPerson, Policy, RequiredDocument
 from workflows import claims as flows
 from workflows.access import Permission
-from workflows.payments.payouts import mask_account
 
 STAFF_READ = staff_only(Permission.CLAIM_READ)
 
@@ -141,7 +141,9 @@ class Claim(relay.Node):
         if not actor.is_customer:
             return []
         policy = await info.context.loaders.policies.load(self.model.policy_id)
-        return sorted(flows.roles_of(actor, self.model, policy.holder_id))
+        shares = await info.context.loaders.payout_shares.load(self.model.id)
+        payees = [share.customer_id for share in shares]
+        return sorted(flows.roles_of(actor, self.model, policy.holder_id, payees))
 
     @strawberry.field(
         description="Whom the loss befell: one of the policy's insured persons (null on "
@@ -196,21 +198,45 @@ class Claim(relay.Node):
     @strawberry.field(
         description="The account the payee chose for the money (masked); shown to the "
         "payee (the insured, or the holder for a minor) and to staff, null for anyone else "
-        "and before a choice."
+        "and before a choice. A claim paid to beneficiaries has one per share instead "
+        "(`payoutShares`)."
     )
     def payout_account(self, info: Info) -> ClaimPayoutAccount | None:
-        provider, account = self.model.payout_provider, self.model.payout_account
-        if not flows.sees_payee(info.context.actor, self.model) or not provider or not account:
+        if not flows.sees_payee(info.context.actor, self.model):
             return None
-        return ClaimPayoutAccount(provider=provider, account=mask_account(provider, account))
+        return ClaimPayoutAccount.of(self.model)
 
     @strawberry.field(
-        description="Payouts by transfer, newest first (the payee's and staff's to see)."
+        description="A claim paid to beneficiaries (a death benefit): one share per "
+        "beneficiary, each paid to the account its beneficiary chooses "
+        "(`chooseClaimPayoutAccount`). Staff see every share, a beneficiary their own, "
+        "anyone else none; empty on other claims."
+    )
+    async def payout_shares(self, info: Info) -> list[ClaimPayoutShare]:
+        actor = info.context.actor
+        shares = await info.context.loaders.payout_shares.load(self.model.id)
+        if actor.is_staff:
+            return [ClaimPayoutShare.from_model(share, mine=False) for share in shares]
+        return [
+            ClaimPayoutShare.from_model(share, mine=True)
+            for share in shares
+            if actor.is_customer and share.customer_id == actor.subject_id
+        ]
+
+    @strawberry.field(
+        description="Payouts by transfer, newest first (the payee's and staff's to see; a "
+        "beneficiary sees the payouts of their own share)."
     )
     async def payouts(self, info: Info) -> list[ClaimPayout]:
-        if not flows.sees_payee(info.context.actor, self.model):
-            return []
+        actor = info.context.actor
         rows = await info.context.loaders.payouts.load(self.model.id)
+        if not flows.sees_payee(actor, self.model):
+            mine = {
+                share.id
+                for share in await info.context.loaders.payout_shares.load(self.model.id)
+                if actor.is_customer and share.customer_id == actor.subject_id
+            }
+            rows = [p for p in rows if p.share_id in mine]
         return [ClaimPayout.from_model(p) for p in rows]
 
     @strawberry.field(

@@ -6,6 +6,7 @@ import uuid
 from pathlib import Path
 
 import aiosqlite
+import pytest
 from tortoise.context import TortoiseContext
 from tortoise.migrations.api.migrate import migrate
 from tortoise.migrations.autodetector import MigrationAutodetector
@@ -13,6 +14,9 @@ from tortoise.migrations.autodetector import MigrationAutodetector
 from models.claims import Claim
 from models.config import tortoise_config
 from models.database import migrate_database, open_database
+from models.payments import Payout
+from models.payout_accounts import PayoutAccount
+from models.pii import PiiCipher
 from models.policies import Policy
 
 
@@ -26,17 +30,17 @@ async def test_migrations_match_the_models(database_url: str) -> None:
         assert await Policy.all().count() == 0
 
 
-async def test_migrations_run_on_a_database_that_holds_claims(tmp_path: Path) -> None:
-    """New columns are added to tables that already have rows (a NOT NULL column
-    without a database default cannot be): a claim made at 0005 survives to the latest."""
+async def _claim_made_at(tmp_path: Path, target: str, *, payout: bool = False) -> str:
+    """A database migrated to ``target`` holding one claim (BA1), as that version wrote
+    it; with ``payout``, the claim chose an Alipay account and a payout was made to it."""
     url = f"sqlite://{tmp_path / 'upgrade.sqlite3'}"
     config = tortoise_config(url)
     async with TortoiseContext() as ctx:
         await ctx.init(config=config)
-        await migrate(config=config, target="models.0005_staff_team")
+        await migrate(config=config, target=target)
     connection = await aiosqlite.connect(tmp_path / "upgrade.sqlite3")
     try:
-        ids = [str(uuid.uuid4()) for _ in range(3)]
+        ids = [str(uuid.uuid4()) for _ in range(4)]
         now = "2026-11-30 08:00:00+00:00"
         await connection.execute(
             "INSERT INTO customer (id, created_at, name, phone_encrypted, "
@@ -63,11 +67,29 @@ async def test_migrations_run_on_a_database_that_holds_claims(tmp_path: Path) ->
             "approved_amount, pending_approval, paid_amount) VALUES "
             "(?, ?, 'BA1', ?, ?, 'COLLISION', ?, '上海', '碰撞', 'APP', '张伟', 'x', "
             "'138****0001', 'REPORTED', 0, 0, 0, 0, '[]', '[]', 0, 0, 0)",
-            (str(uuid.uuid4()), now, ids[2], ids[0], now),
+            (ids[3], now, ids[2], ids[0], now),
         )
+        if payout:
+            await connection.execute(
+                "UPDATE claim SET payout_provider = 'alipay', payout_account = ?",
+                ("zhangwei@example.com",),
+            )
+            await connection.execute(
+                "INSERT INTO payout (id, created_at, claim_id, transfer_number, provider, "
+                "payee_id, amount, status, reason) VALUES "
+                "(?, ?, ?, 'TF1', 'alipay', 'zhangwei@example.com', 100, 'SUCCESS', '')",
+                (str(uuid.uuid4()), now, ids[3]),
+            )
         await connection.commit()
     finally:
         await connection.close()
+    return url
+
+
+async def test_migrations_run_on_a_database_that_holds_claims(tmp_path: Path) -> None:
+    """New columns are added to tables that already have rows (a NOT NULL column
+    without a database default cannot be): a claim made at 0005 survives to the latest."""
+    url = await _claim_made_at(tmp_path, "models.0005_staff_team")
     await migrate_database(url)
     async with open_database(url):
         claim = await Claim.get(report_number="BA1")
@@ -76,3 +98,23 @@ async def test_migrations_run_on_a_database_that_holds_claims(tmp_path: Path) ->
             None,
             None,
         )
+
+
+async def test_payout_accounts_stored_in_clear_are_sealed(tmp_path: Path) -> None:
+    """Accounts an older version stored in clear are sealed by the migration (and it
+    refuses to run without the cipher rather than drop or keep them in clear)."""
+    url = await _claim_made_at(tmp_path, "models.0006_claim_insured_person_and_payee", payout=True)
+    with pytest.raises(RuntimeError, match="anxin migrate"):
+        await migrate_database(url)
+    pii = PiiCipher({"k1": b"k" * 32}, "k1", b"lookup")
+    await migrate_database(url, pii)
+    async with open_database(url):
+        claim = await Claim.get(report_number="BA1")
+        payout = await Payout.get(transfer_number="TF1")
+    assert claim.payout_account_encrypted and payout.payee_encrypted
+    for sealed in (claim.payout_account_encrypted, payout.payee_encrypted):
+        assert "zhangwei" not in sealed
+        assert PayoutAccount.unseal(pii, "alipay", sealed).account == "zhangwei@example.com"
+    assert claim.payout_account_masked == payout.payee_masked == "支付宝 zh***@example.com"
+    raw = (tmp_path / "upgrade.sqlite3").read_bytes()
+    assert b"zhangwei@example.com" not in raw.replace(b"\x00", b"")

@@ -102,10 +102,10 @@ async def test_only_the_claimant_acts_on_a_claim(
     assert answer["claim"] is None
     assert [error["code"] for error in answer["errors"]] == [expected]
     after = await Claim.get(id=before.id)
-    assert (after.status, after.version, after.payout_account) == (
+    assert (after.status, after.version, after.payout_account_encrypted) == (
         before.status,
         before.version,
-        before.payout_account,
+        before.payout_account_encrypted,
     )
     assert await ClaimEvent.filter(claim_id=before.id).count() == events_before
 
@@ -157,7 +157,7 @@ async def test_the_claimant_chooses_the_account_and_it_is_on_the_timeline_and_no
     )
     assert body["data"][name]["errors"] == []
     claim = await Claim.get(id=_uuid(claim_id))
-    assert claim.payout_account == "zhangwei@example.cn"
+    assert claim.payout_account_masked == "测试账户 zh***@example.cn"
     event = await ClaimEvent.filter(claim_id=claim.id, action="choose_payout_account").first()
     assert event is not None and "zhangwei@example.cn" not in event.note  # masked
     notice = await OutboxEvent.filter(event_type="claim.payout_account_changed").first()

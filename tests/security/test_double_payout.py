@@ -16,6 +16,7 @@ from api.services import Services
 from models.claims import Claim, ClaimEvent, ClaimStatus
 from models.notifications import OutboxEvent
 from models.payments import LedgerEntry, Payout, PayoutStatus
+from models.payout_accounts import PayoutAccount
 from models.staff import StaffRole
 from payments.base import TransferRequest, TransferResult, TransferState
 from payments.sandbox import SandboxProvider
@@ -24,6 +25,8 @@ from tests.factories import make_staff, staff_token
 from tests.graphql import gql
 from tests.workflows.payments.test_payouts import PAYOUT, PayingClaim, paying_claim
 from workflows.payments.payouts import follow_up_payouts, start_chosen_payouts
+
+URL = "http://127.0.0.1"
 
 APPROVE = """mutation($input: ClaimPayoutDecisionInput!) { approveClaimPayout(input: $input) {
   claim { status payouts { status payee reason } timeline { action note } }
@@ -81,7 +84,7 @@ async def test_six_concurrent_payouts_pay_once(
     answers = await asyncio.gather(
         *[pay(client, setup, f"payout-race-{n:02d}") for n in range(3)],
         *[pay(client, setup, f"payout-other-{n:02d}", **extra) for n, extra in enumerate(others)],
-        start_chosen_payouts(services.payment_providers, notify_base_url="http://127.0.0.1"),
+        start_chosen_payouts(services.transfer_providers, services.pii, notify_base_url=URL),
     )
     live = await Payout.filter(claim_id=claim_uuid(setup), live_key__not_isnull=True)
     assert len(live) == 1
@@ -162,6 +165,9 @@ async def test_a_turned_down_proposal_frees_the_claim_for_the_chosen_account(
     paid = await pay(client, setup, "payout-chosen-2")
     assert paid["claim"]["status"] == "PAID"
     assert [t.payee_id for t in provider.transfers] == ["2088000000000001"]
+    # The payee's name on file goes with it, for the provider's real-name check (WeChat
+    # refuses 2,000 yuan and more without it; before, no name was ever sent).
+    assert [t.payee_name for t in provider.transfers] == ["张伟"]
 
 
 async def test_a_stray_second_success_is_recorded_and_raised_not_a_crash(
@@ -176,7 +182,8 @@ async def test_a_stray_second_success_is_recorded_and_raised_not_a_crash(
         claim_id=claim_uuid(setup),
         transfer_number="TF-STRAY-0001",
         provider="sandbox",
-        payee_id="2088000000000001",
+        payee_encrypted=PayoutAccount("sandbox", "2088000000000001").seal(services.pii),
+        payee_masked="测试账户 208****0001",
         amount=paid["claim"]["paidAmount"]["amount"],
         status=PayoutStatus.PROCESSING,
     )
@@ -187,7 +194,7 @@ async def test_a_stray_second_success_is_recorded_and_raised_not_a_crash(
 
     services.payment_providers["sandbox"] = Succeeds()
     assert (
-        await follow_up_payouts(services.payment_providers, notify_base_url="http://127.0.0.1") == 1
+        await follow_up_payouts(services.transfer_providers, services.pii, notify_base_url=URL) == 1
     )
     assert (await Payout.get(id=stray.id)).status is PayoutStatus.SUCCESS
     assert (await Claim.get(id=claim_uuid(setup))).status is ClaimStatus.PAID
@@ -284,17 +291,26 @@ async def test_a_payout_recorded_but_never_sent_is_sent_once_later(
         claim_id=claim.id,
         transfer_number="TF-STRANDED-01",
         provider="sandbox",
-        payee_id="2088000000000001",
+        payee_encrypted=PayoutAccount("sandbox", "2088000000000001").seal(services.pii),
+        payee_masked="测试账户 208****0001",
         amount=claim.approved_amount,
         live_key=f"claim:{claim.id}",
     )
     blocked = await pay(client, setup, "payout-after-crash")
     assert [e["code"] for e in blocked["errors"]] == ["PAYOUT_IN_PROGRESS"]
     base = "http://127.0.0.1"
-    assert await follow_up_payouts(services.payment_providers, notify_base_url=base) == 0
+    assert (
+        await follow_up_payouts(services.transfer_providers, services.pii, notify_base_url=base)
+        == 0
+    )
     assert provider.transfers == []  # just recorded: perhaps still being sent
     later = datetime.now(UTC) + timedelta(minutes=3)
-    assert await follow_up_payouts(services.payment_providers, notify_base_url=base, now=later) == 1
+    assert (
+        await follow_up_payouts(
+            services.transfer_providers, services.pii, notify_base_url=base, now=later
+        )
+        == 1
+    )
     assert [t.transfer_number for t in provider.transfers] == ["TF-STRANDED-01"]
     assert (await Payout.get(id=stranded.id)).status is PayoutStatus.SUCCESS
     assert (await Claim.get(id=claim.id)).status is ClaimStatus.PAID

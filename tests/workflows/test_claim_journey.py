@@ -13,9 +13,17 @@ from models.auth import SubjectKind
 from models.claims import Claim, ClaimEvent, ClaimLine, ClaimStatus, ReportChannel
 from models.customers import Customer
 from models.notifications import OutboxEvent
+from models.payout_accounts import PayoutAccount
 from models.policies import Coverage, Policy
 from models.staff import StaffRole
-from tests.factories import make_claim, make_customer, make_policy, make_product, make_staff
+from tests.factories import (
+    chosen_account,
+    make_claim,
+    make_customer,
+    make_policy,
+    make_product,
+    make_staff,
+)
 from workflows import claims
 from workflows.access import Actor
 
@@ -54,7 +62,7 @@ async def test_the_decision_asks_for_an_account_when_none_is_on_file(
         adjuster, without.id, [_line(coverage, "2500")], without.version, authority_limit=LIMIT
     )
     chosen, coverage, adjuster = await _under_review(
-        services, payout_provider="sandbox", payout_account="acct-1"
+        services, **chosen_account(services, "sandbox", "acct-1")
     )
     await claims.decide_claim(
         adjuster, chosen.id, [_line(coverage, "2500")], chosen.version, authority_limit=LIMIT
@@ -244,26 +252,25 @@ async def test_a_turned_down_proposal_leaves_the_chosen_account_to_be_paid(
         policy,
         ClaimStatus.PAYING,
         approved_amount=Decimal(800),
-        payout_provider="sandbox",
-        payout_account="13912345678",
+        **chosen_account(services, "sandbox", "13912345678"),
     )
     boss = await make_staff(StaffRole.SUPERVISOR)
     staff = Actor(kind=SubjectKind.STAFF, subject_id=boss.id, role=StaffRole.SUPERVISOR)
-    providers = services.payment_providers
+    providers, pii = services.transfer_providers, services.pii
     url = services.settings.public_base_url
     await payouts.start_payout(
         providers,
+        pii,
         staff,
         claim.id,
         notify_base_url=url,
-        provider_name="sandbox",
-        payee_id="13700000000",
+        other_account=PayoutAccount("sandbox", "13700000000"),
         reason="客户来电要求改付配偶账户",
     )
     await payouts.cancel_payout(staff, claim.id, "未能核实")
-    assert await payouts.start_chosen_payouts(providers, notify_base_url=url) == 1
+    assert await payouts.start_chosen_payouts(providers, pii, notify_base_url=url) == 1
     paid = await Payout.exclude(status=PayoutStatus.CANCELLED).get(claim_id=claim.id)
-    assert paid.payee_id == "13912345678"
+    assert PayoutAccount.unseal(pii, "sandbox", paid.payee_encrypted).account == "13912345678"
 
 
 async def test_a_family_policy_names_whom_the_loss_befell_and_the_checklist_follows(
@@ -312,7 +319,7 @@ async def test_a_family_policy_names_whom_the_loss_befell_and_the_checklist_foll
 async def test_the_insured_is_paid_and_the_holder_for_a_minor(services: Services) -> None:
     from models.policies import InsuredPerson
     from tests.factories import id_number
-    from workflows.payments.payouts import choose_payout_account
+    from workflows.payments.accounts import AccountChoice, choose_payout_account
 
     holder = await make_customer(services, "张伟")
     spouse = await make_customer(services, "李娜")
@@ -339,13 +346,23 @@ async def test_the_insured_is_paid_and_the_holder_for_a_minor(services: Services
     assert for_spouse.payee_id == spouse.id  # the holder reported; the money is hers
     with pytest.raises(claims.ClaimError) as not_his:
         await choose_payout_account(
-            services.payment_providers, me, for_spouse.id, "sandbox", "13900000000", "wx"
+            services.transfer_providers,
+            services.pii,
+            me,
+            for_spouse.id,
+            AccountChoice("sandbox", "13900000000"),
+            "wx",
         )
     assert not_his.value.code is claims.ClaimErrorCode.NOT_ALLOWED
     chosen = await choose_payout_account(
-        services.payment_providers, wife, for_spouse.id, "sandbox", "13912345678", "wx"
+        services.transfer_providers,
+        services.pii,
+        wife,
+        for_spouse.id,
+        AccountChoice("sandbox", "13912345678"),
+        "wx",
     )
-    assert chosen.payout_account == "13912345678"
+    assert chosen.payout_account_masked == "测试账户 139****5678"
     notice = await OutboxEvent.get(
         entity_id=str(for_spouse.id), event_type="claim.payout_account_changed"
     )
@@ -377,7 +394,9 @@ async def test_whom_to_pay_when_the_insured_cannot_choose(services: Services) ->
     assert no_account.claim is not None and no_account.claim.payee_id is None
     assert claims.payee_of(no_account.claim) is None  # staff find out whom to pay
     death = await claims.report_loss(services.pii, me, replace(report, loss_type="DEATH"))
-    assert death.claim is not None and death.claim.payee_id == holder.id
+    # Paid to beneficiaries, and none is named (heirs by law): staff establish them.
+    assert death.claim is not None and death.claim.payee_id is None
+    assert not death.claim.pays_shares and claims.payee_of(death.claim) is None
     old_style = services.pii.seal_id_number("110105800112123")  # 15 digits: born 1980
     await InsuredPerson.filter(id=father.id).update(
         customer_id=holder.id, id_number_encrypted=old_style.encrypted

@@ -11,7 +11,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from models.claims import Claim, ClaimLine, RejectionReason
+from models.claims import Claim, ClaimLine, PayoutShare, RejectionReason
 from models.policies import Coverage
 from workflows.access import Actor, Permission
 from workflows.claims.rules import (
@@ -23,6 +23,7 @@ from workflows.claims.rules import (
     S,
     payee_of,
     required_text,
+    split_by_shares,
     utc_now,
 )
 from workflows.claims.state import announce, conflict, load_claim, lock_claim, transition
@@ -142,8 +143,10 @@ async def _finish_decision(
     # Told once, as the claim the customer will see; whoever is paid is asked for an
     # account when none is on file (the claimant, or the payee when that is another).
     told = f"{decision}{approved}元"
-    ask = "" if claim.payout_account else "，请在App中选择收款账户"
-    payee = payee_of(claim)
+    ask = "，请在App中选择收款账户"
+    payees = {payee_of(claim): told + ("" if claim.payout_account_masked else ask)}
+    if claim.pays_shares:
+        payees = await _divide_into_shares(claim, approved, told, ask)
     claim = await transition(
         claim,
         None,
@@ -151,11 +154,26 @@ async def _finish_decision(
         action="start_payout",
         note="赔款支付中",
         event_type="claim.decided",
-        event_extra={"decision": told + (ask if payee == claim.customer_id else "")},
+        event_extra={"decision": payees.pop(claim.customer_id, told)},
     )
-    if payee is not None and payee != claim.customer_id:
-        await announce(claim, "claim.decided", {"decision": told + ask}, to=payee)
+    for payee, text in payees.items():
+        if payee is not None:
+            await announce(claim, "claim.decided", {"decision": text}, to=payee)
     return claim
+
+
+async def _divide_into_shares(
+    claim: Claim, approved: Decimal, told: str, ask: str
+) -> dict[uuid.UUID | None, str]:
+    """Each beneficiary's part of the approved amount, and what each is told."""
+    shares = await PayoutShare.filter(claim_id=claim.id).order_by("position")
+    texts: dict[uuid.UUID | None, str] = {}
+    parts = split_by_shares(approved, [share.share_percent for share in shares])
+    for share, amount in zip(shares, parts, strict=True):
+        await PayoutShare.filter(id=share.id).update(amount=amount)
+        mine = f"，您的受益份额{share.share_percent.normalize():f}%，应得{amount}元"
+        texts[share.customer_id] = told + mine + ("" if share.payout_account_masked else ask)
+    return texts
 
 
 async def approve_pending_decision(

@@ -15,10 +15,10 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from models.auth import SubjectKind
-from models.claims import Claim, ClaimDocument, ReportChannel
+from models.claims import Claim, ClaimDocument, PayoutShare, ReportChannel
 from models.clock import local_date
 from models.pii import ID_NUMBER_PATTERN, PHONE_PATTERN, PiiCipher, normalize_phone
-from models.policies import InsuredPerson, Policy, PolicyStatus, Product
+from models.policies import Beneficiary, InsuredPerson, Policy, PolicyStatus, Product
 from workflows.access import Actor, Permission, visible_policies
 from workflows.claims.rules import (
     CUSTOMER_CHANNELS,
@@ -74,6 +74,7 @@ def _loss_type(policy: Policy, code: str) -> dict[str, Any]:
 
 # Every checklist ends with a catch-all, so an adjuster can ask for anything (e.g. 维修厂
 # 定损单) and the customer has somewhere to upload it.
+PAID_TO_BENEFICIARIES = "BENEFICIARIES"  # a loss type's "payee": a death benefit
 OTHER_DOCUMENTS = {"code": "OTHER", "name": "其他材料", "required": False}
 
 
@@ -114,15 +115,36 @@ def _payee(
 ) -> uuid.UUID | None:
     """Whom the money is for: the insured person, the policyholder for a minor. None
     when staff must find out: an insured without an account of their own, an age that
-    cannot be read. A benefit paid to beneficiaries (a death) goes to the claimant until
-    beneficiary shares exist; so do claims on policies with no insured on record."""
-    if insured is None or loss_type.get("payee") == "BENEFICIARIES":
+    cannot be read; and for a benefit paid to beneficiaries (a death), paid in shares.
+    The claimant on policies with no insured on record."""
+    if loss_type.get("payee") == PAID_TO_BENEFICIARIES:
+        return None
+    if insured is None:
         return claimant
     if age is Age.MINOR:
         return policy.holder_id
     if age is Age.UNKNOWN:
         return None
     return insured.customer_id
+
+
+async def _beneficiary_shares(policy: Policy) -> list[dict[str, Any]]:
+    """The shares of a benefit paid to beneficiaries: one per beneficiary named on the
+    policy, in the policy's order (a person named twice, once, with both shares). None
+    named (beneficiaries by law, 法定受益人): staff establish the heirs and pay them."""
+    shares: dict[uuid.UUID, dict[str, Any]] = {}
+    for person in await Beneficiary.filter(policy_id=policy.id).order_by("position"):
+        key = person.customer_id or person.id
+        if key in shares:
+            shares[key]["share_percent"] += person.share_percent
+            continue
+        shares[key] = {
+            "beneficiary_id": person.id,
+            "customer_id": person.customer_id,
+            "name": person.name,
+            "share_percent": person.share_percent,
+        }
+    return list(shares.values())
 
 
 def _person_documents(
@@ -255,6 +277,9 @@ async def report_loss(
     age = _age_on(pii, insured, loss_at) if insured else Age.UNKNOWN
     person_documents = _person_documents(insured, claimant, age)
     payee = _payee(insured, age, policy, claimant, loss_type)
+    shares = (
+        await _beneficiary_shares(policy) if loss_type.get("payee") == PAID_TO_BENEFICIARIES else []
+    )
     checklist = checklist_of(loss_type, person_documents)
     next_steps = _next_steps(actor, hotline)
     if dry_run:
@@ -280,8 +305,11 @@ async def report_loss(
             possible_duplicate=duplicate,
             insured_person_id=insured.id if insured else None,
             payee_id=payee,
+            pays_shares=bool(shares),
             person_documents=person_documents,
         )
+        for position, share in enumerate(shares):
+            await PayoutShare.create(claim_id=claim.id, position=position, **share)
         await add_to_timeline(claim, actor, "report", None, S.REPORTED, "报案已受理")
         required = "、".join(d["name"] for d in checklist if d["required"])
         if required:

@@ -8,8 +8,10 @@ for the staff queue's filter and for the clocks shown on a claim.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
 
 from tortoise.expressions import Q
@@ -104,6 +106,9 @@ class ClaimErrorCode(StrEnum):
     PAYOUT_IN_PROGRESS = "PAYOUT_IN_PROGRESS"
     NO_PENDING_PAYOUT = "NO_PENDING_PAYOUT"
     SECOND_PERSON_REQUIRED = "SECOND_PERSON_REQUIRED"
+    INVALID_CARD_NUMBER = "INVALID_CARD_NUMBER"
+    ACCOUNT_NAME_MISMATCH = "ACCOUNT_NAME_MISMATCH"  # claim money goes to the payee's own
+    SHARE_NOT_FOUND = "SHARE_NOT_FOUND"
 
 
 class ClaimError(DomainError):
@@ -171,28 +176,54 @@ STAFF_MAY: dict[ClaimAction, Permission] = {
 # Timeline steps that name the payee's account or staff's reasons about it: the payee's
 # and staff's to read, not a claimant's or policyholder's who is not the payee.
 PAYEE_STEPS = frozenset(
-    {"choose_payout_account", "propose_payout", "approve_payout", "cancel_payout", "send_payout"}
+    {
+        "choose_payout_account",
+        "propose_payout",
+        "approve_payout",
+        "cancel_payout",
+        "send_payout",
+        "share_paid",
+    }
 )
 
 
 def payee_of(claim: Claim) -> uuid.UUID | None:
     """Whom the claim's money is for: its payee; the claimant on claims that name no
     insured person (from before payees); None while staff find out (then staff choose
-    where the money goes, four eyes, as for any account the payee did not choose)."""
-    if claim.payee_id is not None:
+    where the money goes, four eyes, as for any account the payee did not choose), and
+    for a claim paid to beneficiaries in shares (each share has its own payee)."""
+    if claim.payee_id is not None or claim.pays_shares:
         return claim.payee_id
     return claim.customer_id if claim.insured_person_id is None else None
 
 
-def roles_of(actor: Actor, claim: Claim, holder_id: uuid.UUID | None) -> frozenset[ClaimRole]:
-    """What a customer is to ``claim`` (``holder_id``: its policy's holder); nothing for
-    staff. Pure, so a page of claims needs no query per claim."""
+def split_by_shares(amount: Decimal, percents: Sequence[Decimal]) -> list[Decimal]:
+    """``amount`` split by ``percents`` to the fen, each part rounded down and what is
+    left (a few fen at most) to the first: the parts always add up to ``amount``."""
+    total = sum(percents, Decimal(0))
+    if not percents or total <= 0:
+        return []
+    fen = Decimal("0.01")
+    parts = [(amount * p / total).quantize(fen, rounding=ROUND_DOWN) for p in percents]
+    parts[0] += amount - sum(parts, Decimal(0))
+    return parts
+
+
+def roles_of(
+    actor: Actor,
+    claim: Claim,
+    holder_id: uuid.UUID | None,
+    share_payees: Collection[uuid.UUID | None] = (),
+) -> frozenset[ClaimRole]:
+    """What a customer is to ``claim`` (``holder_id``: its policy's holder;
+    ``share_payees``: the customers its shares are paid to); nothing for staff. Pure, so
+    a page of claims needs no query per claim."""
     if not actor.is_customer or actor.subject_id is None:
         return frozenset()
     roles = set()
     if claim.customer_id == actor.subject_id:
         roles.add(ClaimRole.CLAIMANT)
-    if payee_of(claim) == actor.subject_id:
+    if payee_of(claim) == actor.subject_id or actor.subject_id in share_payees:
         roles.add(ClaimRole.PAYEE)
     if holder_id == actor.subject_id:
         roles.add(ClaimRole.HOLDER)

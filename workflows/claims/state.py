@@ -16,7 +16,7 @@ from typing import Any
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from models.claims import Claim, ClaimEvent, ClaimStatus
+from models.claims import Claim, ClaimEvent, ClaimStatus, PayoutShare
 from models.ids import global_id
 from models.policies import Policy
 from push.outbox import emit
@@ -87,7 +87,11 @@ async def claim_roles(actor: Actor, claim: Claim) -> frozenset[ClaimRole]:
     if not actor.is_customer or actor.subject_id is None:
         return frozenset()
     policy = await Policy.get_or_none(id=claim.policy_id).only("id", "holder_id")
-    return roles_of(actor, claim, policy.holder_id if policy else None)
+    shares: list[uuid.UUID | None] = []
+    if claim.pays_shares:
+        rows = PayoutShare.filter(claim_id=claim.id).values_list("customer_id", flat=True)
+        shares = list(await rows)  # type: ignore[arg-type]
+    return roles_of(actor, claim, policy.holder_id if policy else None, shares)
 
 
 async def may(actor: Actor, claim: Claim, action: ClaimAction) -> bool:

@@ -13,20 +13,25 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from models.auth import SubjectKind
-from models.claims import Claim, ClaimStatus
-from models.customers import WechatIdentity
+from models.claims import Claim, ClaimStatus, PayoutShare
+from models.customers import Customer
 from models.payments import LedgerEntry, LedgerKind, Payout, PayoutStatus
+from models.payout_accounts import PayoutAccount
+from models.pii import PiiCipher
 from models.staff import StaffRole
 from payments.base import (
-    PaymentProvider,
     ProviderRejected,
     ProviderUnavailable,
+    TransferProvider,
     TransferRequest,
     TransferResult,
     TransferState,
@@ -43,7 +48,6 @@ from workflows.claims import (
     mark_paid,
     payee_of,
     record_change,
-    transition,
 )
 from workflows.jobs import MINUTE, Job, JobDeps
 from workflows.numbering import Prefix, next_number
@@ -57,79 +61,116 @@ RESULT_STATUS = {
     TransferState.FAILED: PayoutStatus.FAILED,
 }
 ENDED = (PayoutStatus.FAILED, PayoutStatus.CANCELLED)
-# Claims whose money is settled (paid) or will never be owed: no account to choose.
-SETTLED = frozenset(
-    {ClaimStatus.PAID, ClaimStatus.CLOSED, ClaimStatus.WITHDRAWN, ClaimStatus.REJECTED}
-)  # no longer holds the claim's live key
-PROVIDER_NAMES = {"alipay": "支付宝", "wechat": "微信零钱", "sandbox": "测试账户"}
+AWAITING = PayoutStatus.AWAITING_APPROVAL
 
 
-def mask_account(provider_name: str, account: str) -> str:
-    """How an account is shown in timelines and notices: enough to recognise, not to use."""
-    label = PROVIDER_NAMES.get(provider_name, provider_name)
-    if provider_name == "wechat":
-        return label  # the openid means nothing to a person
-    name, at, domain = account.partition("@")
-    if at:
-        return f"{label} {name[:2]}***@{domain}"
-    return f"{label} {account[:3]}****{account[-4:]}" if len(account) > 7 else f"{label} ****"
+@dataclass(frozen=True)
+class Destination:
+    """Where one payout of a claim goes: to the claim's payee, or, on a claim paid to
+    beneficiaries, to one beneficiary's share. Each has its own chosen account and at
+    most one live payout (``live_key``)."""
+
+    claim: Claim
+    share: PayoutShare | None
+
+    @property
+    def payee(self) -> uuid.UUID | None:
+        return self.share.customer_id if self.share else payee_of(self.claim)
+
+    @property
+    def amount(self) -> Decimal:
+        return self.share.amount if self.share else self.claim.approved_amount
+
+    @property
+    def provider(self) -> str | None:
+        return (self.share or self.claim).payout_provider
+
+    @property
+    def account_encrypted(self) -> str | None:
+        return (self.share or self.claim).payout_account_encrypted
+
+    @property
+    def live_key(self) -> str:
+        return f"share:{self.share.id}" if self.share else f"claim:{self.claim.id}"
+
+    @property
+    def whose(self) -> str:
+        """How the timeline names it: "" for the claim, "受益人张三的" for a share."""
+        return f"受益人{self.share.name}的" if self.share else ""
 
 
-def _live_key(claim: Claim) -> str:
-    return f"claim:{claim.id}"
+async def destination_of(claim: Claim, share_id: uuid.UUID | None) -> Destination:
+    """The claim itself, or one of its shares: a claim paid in shares is paid share by
+    share (``shareId`` required), any other claim as a whole."""
+    if not claim.pays_shares:
+        if share_id is not None:
+            raise ClaimError(ClaimErrorCode.SHARE_NOT_FOUND, "该案件不按受益份额支付", "shareId")
+        return Destination(claim, None)
+    if share_id is None:
+        raise ClaimError(ClaimErrorCode.REQUIRED, "请指明支付哪一位受益人的份额", "shareId")
+    share = await PayoutShare.get_or_none(id=share_id, claim_id=claim.id)
+    if share is None:
+        raise ClaimError(ClaimErrorCode.SHARE_NOT_FOUND, "未找到该受益份额", "shareId")
+    return Destination(claim, share)
 
 
 async def start_payout(
-    providers: Mapping[str, PaymentProvider],
+    providers: Mapping[str, TransferProvider],
+    pii: PiiCipher,
     actor: Actor,
     claim_id: uuid.UUID,
     *,
     notify_base_url: str,
-    provider_name: str | None = None,
-    payee_id: str | None = None,
+    share_id: uuid.UUID | None = None,
+    other_account: PayoutAccount | None = None,
     reason: str | None = None,
 ) -> Payout:
-    """Pay the approved amount to the account the payee chose. Another account (named
-    by staff with a reason) waits for a second staff member's approval. The database
-    allows one live payout per claim, whoever races to start one."""
+    """Pay the approved amount (or one beneficiary's share) to the account its payee
+    chose. Another account (named by staff with a reason) waits for a second staff
+    member's approval. The database allows one live payout per claim or share, whoever
+    races to start one."""
     await load_claim(actor, claim_id, ClaimAction.START_PAYOUT)
-    payee_id = (payee_id or "").strip() or None
     try:
         async with in_transaction():
             # Everything is decided under the claim's row lock: the account the payee
             # chose cannot change, nor a payout be recorded by hand, in between.
             claim = await _locked_paying_claim(claim_id)
-            chosen = (claim.payout_provider, claim.payout_account)
-            named = (provider_name, payee_id)
-            override = named != (None, None) and named != chosen
-            if override:
-                provider_name, payee_id, reason = _other_account(provider_name, payee_id, reason)
+            destination = await destination_of(claim, share_id)
+            if other_account is not None:
+                reason = _why_another_account(reason)
+                account, sealed = other_account, other_account.seal(pii)
+            elif destination.account_encrypted and destination.provider:
+                sealed = destination.account_encrypted
+                account = PayoutAccount.unseal(pii, destination.provider, sealed)
             else:
-                provider_name, payee_id = chosen
-                if not provider_name or not payee_id:
-                    raise ClaimError(
-                        ClaimErrorCode.PAYOUT_ACCOUNT_MISSING, "收款人尚未选择收款账户", "claimId"
-                    )
-            provider = providers.get(provider_name)
+                raise ClaimError(
+                    ClaimErrorCode.PAYOUT_ACCOUNT_MISSING, "收款人尚未选择收款账户", "claimId"
+                )
+            provider = providers.get(account.provider)
             if provider is None:
                 raise ClaimError(
                     ClaimErrorCode.PROVIDER_NOT_CONFIGURED, "暂不支持该转账方式", "provider"
                 )
-            account = mask_account(provider.name, payee_id)
             payout = await Payout.create(
                 claim_id=claim.id,
+                share_id=destination.share.id if destination.share else None,
                 transfer_number=await next_number(Prefix.TRANSFER),
                 provider=provider.name,
-                payee_id=payee_id,
-                amount=claim.approved_amount,
-                status=PayoutStatus.AWAITING_APPROVAL if override else PayoutStatus.PROCESSING,
-                live_key=_live_key(claim),
+                payee_encrypted=sealed,
+                payee_masked=account.masked,
+                amount=destination.amount,
+                status=PayoutStatus.PROCESSING if other_account is None else AWAITING,
+                live_key=destination.live_key,
                 requested_by=actor.subject_id,
                 reason=reason or "",
             )
-            if override:
+            whose = destination.whose
+            if other_account is not None:
                 await record_change(
-                    claim, actor, "propose_payout", f"经办人申请将赔款支付至{account}：{reason}"
+                    claim,
+                    actor,
+                    "propose_payout",
+                    f"经办人申请将{whose}赔款支付至{account.masked}：{reason}",
                 )
                 await emit(
                     "claim.payout_proposed",
@@ -142,14 +183,16 @@ async def start_payout(
                     },
                 )
             else:
-                await record_change(claim, actor, "send_payout", f"赔款正在转入{account}")
+                await record_change(
+                    claim, actor, "send_payout", f"{whose}赔款正在转入{account.masked}"
+                )
     except IntegrityError:
         raise ClaimError(
             ClaimErrorCode.PAYOUT_IN_PROGRESS, "该案件已有进行中的转账", "claimId"
         ) from None
-    if override:
+    if other_account is not None:
         return payout
-    return await _send(provider, claim, payout, notify_base_url)
+    return await _send(provider, pii, claim, payout, notify_base_url)
 
 
 async def _locked_paying_claim(claim_id: uuid.UUID) -> Claim:
@@ -160,37 +203,44 @@ async def _locked_paying_claim(claim_id: uuid.UUID) -> Claim:
     return claim
 
 
-def _other_account(
-    provider_name: str | None, payee_id: str | None, reason: str | None
-) -> tuple[str, str, str]:
-    """Staff naming another account than the payee's: all of it, and why."""
-    if not provider_name or not payee_id:
-        raise ClaimError(ClaimErrorCode.REQUIRED, "请填写收款方式和收款账户", "payeeId")
-    if len(payee_id) > 128:
-        raise ClaimError(ClaimErrorCode.TOO_LONG, "收款账户过长", "payeeId")
+def _why_another_account(reason: str | None) -> str:
+    """Staff naming another account than the payee's say why."""
     reason = (reason or "").strip()
     if not reason:
         raise ClaimError(
-            ClaimErrorCode.REQUIRED, "向申请人选择以外的账户付款，须说明原因", "reason"
+            ClaimErrorCode.REQUIRED, "向收款人选择以外的账户付款，须说明原因", "reason"
         )
     if len(reason) > 500:
         raise ClaimError(ClaimErrorCode.TOO_LONG, "不能超过500个字", "reason")
-    return provider_name, payee_id, reason
+    return reason
+
+
+async def _awaiting_approval(claim: Claim, share_id: uuid.UUID | None) -> Payout:
+    """The proposal to pay another account that staff approve or turn down: the one of
+    the claim, or of the share named when several shares wait."""
+    waiting = await Payout.filter(claim_id=claim.id, status=AWAITING).order_by("created_at")
+    if share_id is not None:
+        waiting = [payout for payout in waiting if payout.share_id == share_id]
+    if not waiting:
+        raise ClaimError(ClaimErrorCode.NO_PENDING_PAYOUT, "该案件没有待审批的转账", "claimId")
+    if len(waiting) > 1:
+        raise ClaimError(ClaimErrorCode.REQUIRED, "请指明审批哪一份受益份额的转账", "shareId")
+    return waiting[0]
 
 
 async def approve_payout(
-    providers: Mapping[str, PaymentProvider],
+    providers: Mapping[str, TransferProvider],
+    pii: PiiCipher,
     actor: Actor,
     claim_id: uuid.UUID,
     *,
     notify_base_url: str,
+    share_id: uuid.UUID | None = None,
 ) -> Payout:
     """A second staff member approves paying another account (four eyes): never the one
     who proposed it. The payee is told where their money goes."""
     claim = await load_claim(actor, claim_id, ClaimAction.APPROVE_PAYOUT)
-    payout = await Payout.get_or_none(claim_id=claim.id, status=PayoutStatus.AWAITING_APPROVAL)
-    if payout is None:
-        raise ClaimError(ClaimErrorCode.NO_PENDING_PAYOUT, "该案件没有待审批的转账", "claimId")
+    payout = await _awaiting_approval(claim, share_id)
     if payout.requested_by == actor.subject_id:
         raise ClaimError(
             ClaimErrorCode.SECOND_PERSON_REQUIRED, "须由另一位同事审批此转账", "claimId"
@@ -198,39 +248,39 @@ async def approve_payout(
     provider = providers.get(payout.provider)
     if provider is None:
         raise ClaimError(ClaimErrorCode.PROVIDER_NOT_CONFIGURED, "暂不支持该转账方式", "provider")
-    account = mask_account(payout.provider, payout.payee_id)
     async with in_transaction():
         claim = await _locked_paying_claim(claim.id)  # the claim first, as everywhere
-        approved = await Payout.filter(id=payout.id, status=PayoutStatus.AWAITING_APPROVAL).update(
+        approved = await Payout.filter(id=payout.id, status=AWAITING).update(
             status=PayoutStatus.PROCESSING, approved_by=actor.subject_id
         )
         if not approved:
             raise ClaimError(ClaimErrorCode.NO_PENDING_PAYOUT, "该转账已被处理", "claimId")
+        destination = await destination_of(claim, payout.share_id)
         await record_change(
             claim,
             actor,
             "approve_payout",
-            f"赔款将支付至{account}（已复核）",
+            f"{destination.whose}赔款将支付至{payout.payee_masked}（已复核）",
             event_type="claim.payout_account_changed",
-            event_extra={"account": account},
-            tell=payee_of(claim),
+            event_extra={"account": payout.payee_masked},
+            tell=destination.payee,
         )
     await payout.refresh_from_db()
-    return await _send(provider, claim, payout, notify_base_url)
+    return await _send(provider, pii, claim, payout, notify_base_url)
 
 
-async def cancel_payout(actor: Actor, claim_id: uuid.UUID, reason: str) -> Payout:
+async def cancel_payout(
+    actor: Actor, claim_id: uuid.UUID, reason: str, share_id: uuid.UUID | None = None
+) -> Payout:
     """Turn down a proposal to pay another account; the claim may be paid again."""
     claim = await load_claim(actor, claim_id, ClaimAction.APPROVE_PAYOUT)
     why = (reason or "").strip()
     if not why or len(why) > 500:
         raise ClaimError(ClaimErrorCode.REQUIRED, "请说明原因（500字以内）", "reason")
-    payout = await Payout.get_or_none(claim_id=claim.id, status=PayoutStatus.AWAITING_APPROVAL)
-    if payout is None:
-        raise ClaimError(ClaimErrorCode.NO_PENDING_PAYOUT, "该案件没有待审批的转账", "claimId")
+    payout = await _awaiting_approval(claim, share_id)
     async with in_transaction():
         claim = await lock_claim(claim.id)  # the claim first, as everywhere
-        cancelled = await Payout.filter(id=payout.id, status=PayoutStatus.AWAITING_APPROVAL).update(
+        cancelled = await Payout.filter(id=payout.id, status=AWAITING).update(
             status=PayoutStatus.CANCELLED,
             live_key=None,
             failure_reason=why[:255],
@@ -244,13 +294,19 @@ async def cancel_payout(actor: Actor, claim_id: uuid.UUID, reason: str) -> Payou
 
 
 async def _send(
-    provider: PaymentProvider, claim: Claim, payout: Payout, notify_base_url: str
+    provider: TransferProvider,
+    pii: PiiCipher,
+    claim: Claim,
+    payout: Payout,
+    notify_base_url: str,
 ) -> Payout:
+    account = PayoutAccount.unseal(pii, payout.provider, payout.payee_encrypted)
     request = TransferRequest(
         transfer_number=payout.transfer_number,
         amount=payout.amount,
-        payee_id=payout.payee_id,
-        payee_name=None,
+        payee_id=account.account,
+        payee_name=account.holder_name or await _real_name(claim, payout),
+        payee_bank=account.bank_name,
         remark=f"安心保险理赔款 {claim.report_number}",
         notify_url=f"{notify_base_url.rstrip('/')}/payments/{provider.name}/notify",
     )
@@ -258,7 +314,17 @@ async def _send(
     return await apply_result(payout, result)
 
 
-async def _transfer_once(provider: PaymentProvider, request: TransferRequest) -> TransferResult:
+async def _real_name(claim: Claim, payout: Payout) -> str | None:
+    """The payee's name on file, for the provider's real-name check (Alipay): money to
+    an account in another person's name is refused by the provider, not paid."""
+    destination = await destination_of(claim, payout.share_id)
+    if destination.payee is None:
+        return None  # staff established the account: its holder is not on file
+    customer = await Customer.get_or_none(id=destination.payee).only("id", "name")
+    return customer.name if customer and customer.name else None
+
+
+async def _transfer_once(provider: TransferProvider, request: TransferRequest) -> TransferResult:
     try:
         return await provider.transfer(request)
     except ProviderRejected as rejected:
@@ -303,26 +369,50 @@ async def apply_result(payout: Payout, result: TransferResult) -> Payout:
         )
         if status is PayoutStatus.SUCCESS:
             await _record_payout(current, result)
-            if claim.status is ClaimStatus.PAYING:
-                await mark_paid(
-                    claim,
-                    None,
-                    result.provider_transfer_id or current.transfer_number,
-                    claim.version,
-                )
+            reference = result.provider_transfer_id or current.transfer_number
+            if current.share_id is not None:
+                await _share_paid(claim, current, reference, now)
+            elif claim.status is ClaimStatus.PAYING:
+                await mark_paid(claim, None, reference, claim.version)
             else:
-                log.error(
-                    "payout %s succeeded for claim %s which is %s: paid twice",
-                    current.transfer_number,
-                    claim.report_number,
-                    claim.status,
-                )
-                await _tell_staff(claim, "claim.payout_duplicate", current)
+                await _paid_twice(claim, current)
         elif status is PayoutStatus.FAILED:
             log.warning("payout %s failed: %s", current.transfer_number, result.failure_reason)
             await _tell_staff(claim, "claim.payout_failed", current)
     await payout.refresh_from_db()
     return payout
+
+
+async def _share_paid(claim: Claim, payout: Payout, reference: str, now: datetime) -> None:
+    """One beneficiary's share arrived: they are told; the claim is PAID with the last."""
+    share = await PayoutShare.filter(id=payout.share_id).select_for_update().get()
+    if share.paid_at is not None or claim.status is not ClaimStatus.PAYING:
+        await _paid_twice(claim, payout)
+        return
+    await PayoutShare.filter(id=share.id).update(paid_at=now)
+    await record_change(
+        claim,
+        None,
+        "share_paid",
+        f"受益人{share.name}的份额{share.amount}元已支付",
+        event_type="claim.paid" if share.customer_id else None,
+        event_extra={"amount": f"{share.amount:.2f}"},
+        tell=share.customer_id,
+    )
+    if not await PayoutShare.filter(claim_id=claim.id, paid_at__isnull=True).exists():
+        await mark_paid(claim, None, reference, claim.version)
+
+
+async def _paid_twice(claim: Claim, payout: Payout) -> None:
+    """A success for money no longer owed (an old second payout): in the ledger already,
+    and raised with staff, never dropped and never a crash."""
+    log.error(
+        "payout %s succeeded for claim %s which is %s: paid twice",
+        payout.transfer_number,
+        claim.report_number,
+        claim.status,
+    )
+    await _tell_staff(claim, "claim.payout_duplicate", payout)
 
 
 async def _tell_staff(claim: Claim, event_type: str, payout: Payout) -> None:
@@ -353,7 +443,8 @@ RESEND_AFTER = timedelta(minutes=2)  # a transfer the provider never heard of by
 
 
 async def follow_up_payouts(
-    providers: Mapping[str, PaymentProvider],
+    providers: Mapping[str, TransferProvider],
+    pii: PiiCipher,
     *,
     notify_base_url: str,
     now: datetime | None = None,
@@ -379,7 +470,7 @@ async def follow_up_payouts(
                     "payout %s never reached %s: sent again", payout.transfer_number, provider.name
                 )
                 claim = await Claim.get(id=payout.claim_id)
-                updated = await _send(provider, claim, payout, notify_base_url)
+                updated = await _send(provider, pii, claim, payout, notify_base_url)
             else:
                 continue
         except (ProviderUnavailable, ProviderRejected):
@@ -403,89 +494,54 @@ async def record_transfer_notification(
     return True
 
 
-async def choose_payout_account(
-    providers: Mapping[str, PaymentProvider],
-    actor: Actor,
-    claim_id: uuid.UUID,
-    provider_name: str,
-    account: str | None,
-    wechat_app_id: str,
-) -> Claim:
-    """The payee says where their money goes: an Alipay account, or WeChat (the openid of
-    their mini-program login). Possible until the payout starts; every change is on the
-    timeline and told to the payee (a change they did not make is a red flag)."""
-    claim = await load_claim(actor, claim_id, ClaimAction.CHOOSE_PAYOUT_ACCOUNT)
-    _refuse_settled(claim)  # early, for a clear answer; again under the lock below
-    if provider_name not in providers:
-        raise ClaimError(ClaimErrorCode.PROVIDER_NOT_CONFIGURED, "暂不支持该收款方式", "provider")
-    if provider_name == "wechat":
-        identity = await WechatIdentity.filter(
-            customer_id=payee_of(claim), app_id=wechat_app_id
-        ).first()
-        if identity is None:
-            raise ClaimError(ClaimErrorCode.REQUIRED, "请先在小程序中登录以绑定微信", "provider")
-        account = identity.openid
-    else:
-        account = (account or "").strip()
-        if not account:
-            raise ClaimError(ClaimErrorCode.REQUIRED, "请填写收款账户", "account")
-        if len(account) > 100:
-            raise ClaimError(ClaimErrorCode.TOO_LONG, "收款账户过长", "account")
-    shown = mask_account(provider_name, account)
-    async with in_transaction():
-        # Under the claim's lock, as a payout starts: never "chosen B" while A is paid.
-        claim = await lock_claim(claim.id)
-        _refuse_settled(claim)  # paid by hand meanwhile: nothing left to choose
-        if await Payout.exists(live_key=_live_key(claim)):
-            raise ClaimError(ClaimErrorCode.PAYOUT_IN_PROGRESS, "转账已发起，不能再修改收款账户")
-        claim = await transition(
-            claim,
-            actor,
-            action="choose_payout_account",
-            note=f"收款账户已设置为{shown}",
-            event_type="claim.payout_account_changed",
-            event_extra={"account": shown},
-            tell=payee_of(claim),  # a change they did not make is a red flag
-            payout_provider=provider_name,
-            payout_account=account,
-        )
-    return claim
-
-
-def _refuse_settled(claim: Claim) -> None:
-    if claim.status in SETTLED:
-        raise ClaimError(ClaimErrorCode.ILLEGAL_TRANSITION, "该案件已无需设置收款账户")
-
-
 async def start_chosen_payouts(
-    providers: Mapping[str, PaymentProvider], *, notify_base_url: str
+    providers: Mapping[str, TransferProvider], pii: PiiCipher, *, notify_base_url: str
 ) -> int:
-    """The worker pays approved claims to the account their customer chose (staff may
-    also start a payout themselves, e.g. by bank transfer recorded by hand)."""
+    """The worker pays approved claims (and beneficiaries' shares) to the accounts their
+    payees chose (staff may also start a payout themselves, or record one made by hand)."""
     started = 0
-    waiting = await Claim.filter(status=ClaimStatus.PAYING, payout_provider__not_isnull=True)
+    system = Actor(kind=SubjectKind.STAFF, subject_id=None, role=StaffRole.ADMIN)
+    waiting = await Claim.filter(
+        Q(payout_provider__not_isnull=True) | Q(pays_shares=True), status=ClaimStatus.PAYING
+    )
     for claim in waiting:
-        if await Payout.filter(claim_id=claim.id).exclude(status=PayoutStatus.CANCELLED).exists():
-            continue  # in flight, or failed: staff decide what next (a turned-down proposal
-            # leaves the payee's own choice to be paid)
-        provider_name, account = claim.payout_provider, claim.payout_account
-        if provider_name is None or provider_name not in providers or not account:
-            continue
-        system = Actor(kind=SubjectKind.STAFF, subject_id=None, role=StaffRole.ADMIN)
-        try:
-            await start_payout(providers, system, claim.id, notify_base_url=notify_base_url)
-        except ClaimError as error:
-            log.warning("automatic payout of %s not started: %s", claim.report_number, error)
-            continue
-        started += 1
+        for destination in await _destinations(claim):
+            if destination.provider not in providers or not destination.account_encrypted:
+                continue
+            share_id = destination.share.id if destination.share else None
+            made = Payout.filter(claim_id=claim.id, share_id=share_id)
+            if await made.exclude(status=PayoutStatus.CANCELLED).exists():
+                continue  # in flight, or failed: staff decide what next (a turned-down
+                # proposal leaves the payee's own choice to be paid)
+            try:
+                await start_payout(
+                    providers,
+                    pii,
+                    system,
+                    claim.id,
+                    share_id=share_id,
+                    notify_base_url=notify_base_url,
+                )
+            except ClaimError as error:
+                log.warning("automatic payout of %s not started: %s", claim.report_number, error)
+                continue
+            started += 1
     return started
+
+
+async def _destinations(claim: Claim) -> list[Destination]:
+    if not claim.pays_shares:
+        return [Destination(claim, None)]
+    shares = await PayoutShare.filter(claim_id=claim.id, paid_at__isnull=True).order_by("position")
+    return [Destination(claim, share) for share in shares]
 
 
 async def pay_out(deps: JobDeps) -> None:
     """Pay approved claims to the accounts their payees chose, then settle transfers
     in flight."""
-    await start_chosen_payouts(deps.payment_providers, notify_base_url=deps.notify_base_url)
-    await follow_up_payouts(deps.payment_providers, notify_base_url=deps.notify_base_url)
+    providers, pii = deps.transfer_providers, deps.pii
+    await start_chosen_payouts(providers, pii, notify_base_url=deps.notify_base_url)
+    await follow_up_payouts(providers, pii, notify_base_url=deps.notify_base_url)
 
 
 JOBS = (Job("payouts", MINUTE, pay_out),)

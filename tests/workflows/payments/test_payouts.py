@@ -24,10 +24,11 @@ from payments.base import (
 )
 from payments.sandbox import SandboxProvider
 from tests.claims_helpers import auto_policy, gid, loss_input
-from tests.factories import customer_token, make_customer, make_staff, staff_token
+from tests.factories import chosen_account, customer_token, make_customer, make_staff, staff_token
 from tests.graphql import gql
 from workflows.payments.payouts import follow_up_payouts
 
+URL = "http://127.0.0.1"
 CHOOSE = """mutation($input: ChooseClaimPayoutAccountInput!) {
   chooseClaimPayoutAccount(input: $input) { claim { id } errors { field code } } }"""
 PAYOUT = """mutation($input: StartClaimPayoutInput!) { startClaimPayout(input: $input) {
@@ -203,13 +204,13 @@ async def test_wait_for_the_payee_then_the_worker_settles(
     number = payout["transferNumber"]
     provider.done[number] = TransferResult(number, TransferState.SUCCESS, "T-1")
     assert (
-        await follow_up_payouts(services.payment_providers, notify_base_url="http://127.0.0.1") == 1
+        await follow_up_payouts(services.transfer_providers, services.pii, notify_base_url=URL) == 1
     )
     assert (await Payout.get(transfer_number=number)).status is PayoutStatus.SUCCESS
     claim = await Claim.filter(payouts__transfer_number=number).first()
     assert claim is not None and claim.status is ClaimStatus.PAID
     assert (
-        await follow_up_payouts(services.payment_providers, notify_base_url="http://127.0.0.1") == 0
+        await follow_up_payouts(services.transfer_providers, services.pii, notify_base_url=URL) == 0
     )
 
 
@@ -260,16 +261,16 @@ async def test_the_customers_chosen_account_is_paid_by_the_worker(
     claim_id = relay.GlobalID.from_id(setup.claim_id).node_id
     claim = await Claim.get(id=claim_id)
     await Claim.filter(id=claim.id).update(
-        payout_provider="sandbox", payout_account="2088000000000002"
+        **chosen_account(services, "sandbox", "2088000000000002")
     )
     provider = use(services, "ok")
     assert (
-        await start_chosen_payouts(services.payment_providers, notify_base_url="http://127.0.0.1")
+        await start_chosen_payouts(services.transfer_providers, services.pii, notify_base_url=URL)
         == 1
     )
     assert (await Claim.get(id=claim.id)).status is ClaimStatus.PAID
     assert (
-        await start_chosen_payouts(services.payment_providers, notify_base_url="http://127.0.0.1")
+        await start_chosen_payouts(services.transfer_providers, services.pii, notify_base_url=URL)
         == 0
     )
     assert len(provider.transfers) == 1
@@ -303,7 +304,8 @@ async def test_customers_choose_where_their_money_goes(
     assert await pick("alipay") == [{"field": "account", "code": "REQUIRED"}]
     assert await pick("alipay", "wangfang@example.cn") == []
     stored = await Claim.filter(customer_id=holder.id).first()
-    assert stored is not None and stored.payout_account == "wangfang@example.cn"
+    assert stored is not None and stored.payout_account_masked == "支付宝 wa***@example.cn"
+    assert stored.payout_account_encrypted and "wangfang" not in stored.payout_account_encrypted
     await WechatIdentity.create(customer=holder, app_id="wx-test-app", openid="o-wangfang")
     assert await pick("wechat") == []
-    assert (await Claim.get(id=stored.id)).payout_account == "o-wangfang"
+    assert (await Claim.get(id=stored.id)).payout_account_masked == "微信零钱"
