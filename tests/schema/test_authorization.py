@@ -14,7 +14,7 @@ from strawberry import relay
 
 from api.services import Services
 from models import policies as m
-from models.claims import ClaimStatus
+from models.claims import Claim, ClaimStatus, PayoutShare
 from models.notifications import Notification
 from models.payments import PaymentOrder
 from models.staff import StaffRole
@@ -87,6 +87,15 @@ async def world(services: Services) -> World:
                 contact_name="爱丽丝",
             )
         ).id,
+        "ClaimPayoutShare": (
+            await PayoutShare.create(
+                claim_id=(await Claim.get(report_number="BA20261129999999")).id,
+                customer=carol,
+                name=carol.name,
+                share_percent=Decimal(100),
+                position=0,
+            )
+        ).id,
         "PaymentOrder": (
             await PaymentOrder.create(
                 order_number="PO20261130999999",
@@ -134,6 +143,7 @@ NOT_VISIBLE_TO_MALLORY = {
     "StaffMember": True,
     "Notification": True,
     "Claim": True,
+    "ClaimPayoutShare": True,
     "PaymentOrder": True,
 }
 
@@ -190,6 +200,16 @@ async def test_notifications_are_visible_to_their_customer_and_to_staff(
     notification = gid("Notification", world.objects["Notification"])
     for who, visible in (("alice", True), ("bob", False), ("agent", True)):
         body = await gql(client, NODE, {"id": notification}, token=world.tokens[who])
+        assert (body["data"]["node"] is not None) is visible, who
+
+
+async def test_a_payout_share_is_its_beneficiarys_and_staffs_to_see(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    """Whose money a share is and where it goes: not the claimant's (nor the holder's)."""
+    share = gid("ClaimPayoutShare", world.objects["ClaimPayoutShare"])
+    for who, visible in (("carol", True), ("supervisor", True), ("alice", False), ("bob", False)):
+        body = await gql(client, NODE, {"id": share}, token=world.tokens[who])
         assert (body["data"]["node"] is not None) is visible, who
 
 
