@@ -34,6 +34,7 @@ from payments.base import (
 from push.outbox import emit
 from workflows.access import Actor
 from workflows.claims import (
+    SETTLED,
     STAFF_QUEUE,
     ClaimAction,
     ClaimError,
@@ -57,10 +58,6 @@ RESULT_STATUS = {
     TransferState.FAILED: PayoutStatus.FAILED,
 }
 ENDED = (PayoutStatus.FAILED, PayoutStatus.CANCELLED)
-# Claims whose money is settled (paid) or will never be owed: no account to choose.
-SETTLED = frozenset(
-    {ClaimStatus.PAID, ClaimStatus.CLOSED, ClaimStatus.WITHDRAWN, ClaimStatus.REJECTED}
-)  # no longer holds the claim's live key
 PROVIDER_NAMES = {"alipay": "支付宝", "wechat": "微信零钱", "sandbox": "测试账户"}
 
 
