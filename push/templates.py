@@ -82,6 +82,17 @@ TEMPLATES: dict[str, EventTemplate] = {
             sms=True,
         ),
         EventTemplate(
+            # {change}: to the new payee that the money is theirs (and where to choose an
+            # account), to the former one that it no longer is.
+            "claim.payee_changed",
+            "理赔收款人变更",
+            "理赔{claim_number}的收款人已变更，{change}。",
+            "anxin://claims/{claim_id}",
+            "pages/claim/detail?id={claim_id}",
+            urgent=True,
+            sms=True,
+        ),
+        EventTemplate(
             "claim.closed",
             "理赔已结案",
             "理赔{claim_number}已结案，感谢您的耐心配合。",

@@ -7,12 +7,13 @@ import strawberry
 
 from models.claims import ClaimStatus, RejectionReason, ReportChannel
 from models.payments import PayoutStatus
-from workflows.claims import ClaimRole, ClaimWarning
+from workflows.claims import ClaimRole, ClaimWarning, PayTo
 
 __all__ = [
     "ClaimRole",
     "ClaimStatus",
     "ClaimWarning",
+    "PayTo",
     "PayoutStatus",
     "RejectionReason",
     "ReportChannel",
@@ -27,4 +28,10 @@ strawberry.enum(
     ClaimRole,
     description="What the caller is to a claim: CLAIMANT (reported it: submits, uploads), "
     "PAYEE (the money is theirs: chooses the account), HOLDER (holds the policy: sees it).",
+)
+strawberry.enum(
+    PayTo,
+    name="ClaimPayTo",
+    description="Whom staff make a claim's payee: INSURED (the claim's insured person, "
+    "through their linked customer account) or POLICYHOLDER (the policy's holder).",
 )

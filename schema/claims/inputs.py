@@ -8,7 +8,7 @@ import strawberry
 from strawberry import relay
 from strawberry.file_uploads import Upload
 
-from schema.claims.enums import RejectionReason, ReportChannel
+from schema.claims.enums import PayTo, RejectionReason, ReportChannel
 from schema.scalars import Amount
 from workflows.payments.accounts import AccountChoice, BankCard
 
@@ -218,3 +218,16 @@ class RecordClaimPaymentInput:
     claim_id: relay.GlobalID = strawberry.field(description="The claim.")
     payout_reference: str = strawberry.field(description="The bank or provider reference.")
     expected_version: int = strawberry.field(description="The claim version you saw.")
+
+
+@strawberry.input(
+    description="Staff: change whom a claim's money is paid to; the account the former payee "
+    "chose is cleared and the new payee chooses theirs."
+)
+class ChangeClaimPayeeInput:
+    claim_id: relay.GlobalID = strawberry.field(description="The claim (not yet settled).")
+    expected_version: int = strawberry.field(description="The claim version you saw.")
+    pay_to: PayTo = strawberry.field(description="Who is paid from now on.")
+    reason: str = strawberry.field(
+        description="Why (up to 500 characters): on the timeline, for staff and the new payee."
+    )

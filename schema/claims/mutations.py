@@ -17,6 +17,7 @@ from schema.claims.errors import ClaimError
 from schema.claims.inputs import (
     AddInvestigationNoteInput,
     AssignClaimInput,
+    ChangeClaimPayeeInput,
     ChooseClaimPayoutAccountInput,
     ClaimPayoutDecisionInput,
     ClaimVersionInput,
@@ -421,6 +422,27 @@ class ClaimMutations:
             return await m.Claim.get(id=claim_id)
 
         return await _act(cancel)
+
+    @strawberry.mutation(
+        description="Staff (CLAIM_PAY): change whom the claim's money is paid to: its insured "
+        "person's linked account or the policyholder. Refused once settled or while a "
+        "payout is live; the account the former payee chose is cleared; both are notified.",
+        permission_classes=staff_only(Permission.CLAIM_PAY),
+    )
+    async def change_claim_payee(
+        self,
+        info: Info,
+        input: Annotated[ChangeClaimPayeeInput, strawberry.argument(description=INPUT)],
+    ) -> ClaimPayload:
+        return await _act(
+            lambda: flows.change_payee(
+                info.context.actor,
+                node_uuid(input.claim_id, "Claim"),
+                input.pay_to,
+                input.reason,
+                input.expected_version,
+            )
+        )
 
     @strawberry.mutation(
         description="Choose where the money of my claim (or my share of it, as a "

@@ -157,14 +157,15 @@ class Claim(relay.Node):
         return InsuredPerson.from_model(found) if found else None
 
     @strawberry.field(
-        description="Every step so far, oldest first (steps naming the payee account are the "
-        "payee's and staff's to see)."
+        description="Every step so far, oldest first (steps naming the payee or their account "
+        "are staff's and the payee's to see, the payee's since they became it)."
     )
     async def timeline(self, info: Info) -> list[ClaimTimelineEntry]:
         events = await info.context.loaders.claim_events.load(self.model.id)
-        if not flows.sees_payee(info.context.actor, self.model):
-            events = [e for e in events if e.action not in flows.PAYEE_STEPS]
-        return [ClaimTimelineEntry.from_model(e) for e in events]
+        return [
+            ClaimTimelineEntry.from_model(e)
+            for e in flows.timeline_for(info.context.actor, self.model, events)
+        ]
 
     @strawberry.field(
         description="The documents this claim needs: its loss type's, those asked because of "
@@ -224,13 +225,18 @@ class Claim(relay.Node):
         ]
 
     @strawberry.field(
-        description="Payouts by transfer, newest first (the payee's and staff's to see; a "
-        "beneficiary sees the payouts of their own share)."
+        description="Payouts by transfer, newest first: staff's to see, the payee's since "
+        "they became the payee, and a beneficiary's of their own share."
     )
     async def payouts(self, info: Info) -> list[ClaimPayout]:
         actor = info.context.actor
         rows = await info.context.loaders.payouts.load(self.model.id)
-        if not flows.sees_payee(actor, self.model):
+        if actor.is_staff:
+            return [ClaimPayout.from_model(p) for p in rows]
+        if flows.sees_payee(actor, self.model):  # a former payee's named their account
+            since = flows.payee_since(await info.context.loaders.claim_events.load(self.model.id))
+            rows = [p for p in rows if since is None or p.created_at >= since]
+        else:
             mine = {
                 share.id
                 for share in await info.context.loaders.payout_shares.load(self.model.id)

@@ -39,6 +39,8 @@ CHOOSE = """mutation($input: ChooseClaimPayoutAccountInput!) {
   chooseClaimPayoutAccount(input: $input) { claim { id } errors { field code } } }"""
 PAYOUT = """mutation($input: StartClaimPayoutInput!) { startClaimPayout(input: $input) {
   claim { status } errors { field code } } }"""
+CHANGE_PAYEE = """mutation($input: ChangeClaimPayeeInput!) { changeClaimPayee(input: $input) {
+  claim { id } errors { field code } } }"""
 APPROVE = """mutation($input: ClaimPayoutDecisionInput!) { approveClaimPayout(input: $input) {
   claim { status } errors { field code } } }"""
 
@@ -178,6 +180,18 @@ async def test_a_death_benefit_is_split_by_shares_and_each_beneficiary_is_paid(
     }
     assert "应得500.01元" in told[son.id] and "应得300.00元" in told[daughter.id]
     assert "选择收款账户" not in told[son.id]  # he chose already
+
+    # Shares are the beneficiaries': staff cannot name one payee for all of the money.
+    one_payee = {
+        "claimId": claim_id,
+        "expectedVersion": decided["claim"]["version"],
+        "payTo": "POLICYHOLDER",
+        "reason": "客户来电",
+    }
+    refused = await gql(client, CHANGE_PAYEE, {"input": one_payee}, token=supervisor)
+    assert refused["data"]["changeClaimPayee"]["errors"] == [
+        {"field": "payTo", "code": "ILLEGAL_TRANSITION"}
+    ]
 
     # The worker pays the shares whose beneficiaries chose; the claim waits for the last.
     providers, pii = services.transfer_providers, services.pii

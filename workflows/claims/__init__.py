@@ -3,7 +3,7 @@ changes a claim's state.
 
 - ``rules``: statuses and their order, who may do what, error codes, regulatory clocks;
 - ``state``: the one transition function, row locks and per-action access;
-- ``reporting``, ``review``, ``decisions``, ``settlement``, ``archive``: the steps.
+- ``reporting``, ``review``, ``decisions``, ``payee``, ``settlement``, ``archive``: the steps.
 
 Other modules import from here (``from workflows import claims``), never from the parts.
 """
@@ -15,6 +15,7 @@ from workflows.claims.decisions import (
     decide_claim,
     reject_claim,
 )
+from workflows.claims.payee import change_payee
 from workflows.claims.reporting import (
     LossReport,
     checklist_for,
@@ -33,9 +34,9 @@ from workflows.claims.review import (
 )
 from workflows.claims.rules import (
     DECISION_DUE,
-    PAYEE_STEPS,
     PAYMENT_DUE,
     REJECTION_NAMES,
+    SETTLED,
     STAFF_QUEUE,
     STATUS_NAMES,
     ClaimAction,
@@ -43,11 +44,14 @@ from workflows.claims.rules import (
     ClaimErrorCode,
     ClaimRole,
     ClaimWarning,
+    PayTo,
     clocks,
     overdue_claims,
     payee_of,
+    payee_since,
     roles_of,
     sees_payee,
+    timeline_for,
 )
 from workflows.claims.settlement import close_claim, mark_paid, record_payment
 from workflows.claims.state import (
@@ -60,9 +64,9 @@ from workflows.claims.state import (
 
 __all__ = [
     "DECISION_DUE",
-    "PAYEE_STEPS",
     "PAYMENT_DUE",
     "REJECTION_NAMES",
+    "SETTLED",
     "STAFF_QUEUE",
     "STATUS_NAMES",
     "ClaimAction",
@@ -72,10 +76,12 @@ __all__ = [
     "ClaimWarning",
     "DecisionLine",
     "LossReport",
+    "PayTo",
     "add_note",
     "approve_pending_decision",
     "archive",
     "assign_claim",
+    "change_payee",
     "checklist_for",
     "claim_checklist",
     "clocks",
@@ -88,6 +94,7 @@ __all__ = [
     "missing_documents",
     "overdue_claims",
     "payee_of",
+    "payee_since",
     "record_change",
     "record_payment",
     "reject_claim",
@@ -98,6 +105,7 @@ __all__ = [
     "still_missing",
     "submit_claim",
     "supplement_documents",
+    "timeline_for",
     "transition",
     "withdraw_claim",
 ]

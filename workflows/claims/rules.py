@@ -8,7 +8,7 @@ for the staff queue's filter and for the clocks shown on a claim.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
@@ -16,7 +16,7 @@ from enum import StrEnum
 
 from tortoise.expressions import Q
 
-from models.claims import Claim, ClaimStatus, RejectionReason, ReportChannel
+from models.claims import Claim, ClaimEvent, ClaimStatus, RejectionReason, ReportChannel
 from workflows.access import Actor, Permission
 from workflows.errors import DomainError
 
@@ -44,6 +44,11 @@ TRANSITIONS: dict[ClaimStatus, frozenset[ClaimStatus]] = {
 }
 # Decided with money to pay: the payment clock runs (until paid) from the decision.
 PAYABLE = frozenset({S.APPROVED, S.PARTIALLY_APPROVED, S.PAYING, S.PAID, S.CLOSED})
+# Decided with money still to pay: the payee is asked where it goes.
+AWAITING_ACCOUNT = frozenset({S.APPROVED, S.PARTIALLY_APPROVED, S.PAYING})
+# Claims whose money is settled (paid) or will never be owed: no account to choose, no
+# payee to change.
+SETTLED = frozenset({S.PAID, S.CLOSED, S.WITHDRAWN, S.REJECTED})
 CUSTOMER_CHANNELS = frozenset({ReportChannel.APP, ReportChannel.MINI_PROGRAM, ReportChannel.WEB})
 STAFF_CHANNELS = frozenset({ReportChannel.PHONE, ReportChannel.COUNTER})
 
@@ -109,6 +114,8 @@ class ClaimErrorCode(StrEnum):
     INVALID_CARD_NUMBER = "INVALID_CARD_NUMBER"
     ACCOUNT_NAME_MISMATCH = "ACCOUNT_NAME_MISMATCH"  # claim money goes to the payee's own
     SHARE_NOT_FOUND = "SHARE_NOT_FOUND"
+    PAYEE_HAS_NO_ACCOUNT = "PAYEE_HAS_NO_ACCOUNT"
+    PAYEE_UNCHANGED = "PAYEE_UNCHANGED"
 
 
 class ClaimError(DomainError):
@@ -124,6 +131,7 @@ class ClaimAction(StrEnum):
     SUPPLEMENT = "SUPPLEMENT"
     UPLOAD_DOCUMENTS = "UPLOAD_DOCUMENTS"
     CHOOSE_PAYOUT_ACCOUNT = "CHOOSE_PAYOUT_ACCOUNT"
+    CHANGE_PAYEE = "CHANGE_PAYEE"  # staff say whose money it is (see STAFF_MAY)
     ASSIGN = "ASSIGN"
     REQUEST_INFO = "REQUEST_INFO"
     ADD_NOTE = "ADD_NOTE"
@@ -143,6 +151,13 @@ class ClaimRole(StrEnum):
     CLAIMANT = "CLAIMANT"  # reported it: submits, withdraws, supplements, uploads
     HOLDER = "HOLDER"  # holds the policy the claim is on (sees it; acts as claimant or payee)
     PAYEE = "PAYEE"  # the money is theirs: the insured, or the holder for a minor
+
+
+class PayTo(StrEnum):
+    """Whom staff may make a claim's payee: people the policy names, never anyone else."""
+
+    INSURED = "INSURED"  # the claim's insured person, through their linked account
+    POLICYHOLDER = "POLICYHOLDER"  # the policy's holder
 
 
 A = ClaimAction
@@ -168,13 +183,17 @@ STAFF_MAY: dict[ClaimAction, Permission] = {
     A.RECORD_PAYMENT: Permission.CLAIM_PAY,
     A.START_PAYOUT: Permission.CLAIM_PAY,
     A.APPROVE_PAYOUT: Permission.CLAIM_PAY,  # and never the proposer (payouts workflow)
+    # Whose money it is decides where it goes: those who may send it, not those who
+    # decide the amount (an adjuster cannot steer what they approved).
+    A.CHANGE_PAYEE: Permission.CLAIM_PAY,
     A.CLOSE: Permission.CLAIM_REVIEW,
     A.ARCHIVE: Permission.CLAIM_READ,
 }
 
 
-# Timeline steps that name the payee's account or staff's reasons about it: the payee's
-# and staff's to read, not a claimant's or policyholder's who is not the payee.
+# Timeline steps that name the payee's account, who the payee is or staff's reasons about
+# either: the payee's and staff's to read, not a claimant's or policyholder's who is not
+# the payee (see ``timeline_for``).
 PAYEE_STEPS = frozenset(
     {
         "choose_payout_account",
@@ -183,6 +202,7 @@ PAYEE_STEPS = frozenset(
         "cancel_payout",
         "send_payout",
         "share_paid",
+        "change_payee",
     }
 )
 
@@ -234,6 +254,27 @@ def sees_payee(actor: Actor, claim: Claim) -> bool:
     """Whether ``actor`` may see where the claim's money goes: staff and the payee."""
     payee = payee_of(claim)
     return actor.is_staff or (actor.is_customer and payee is not None and actor.subject_id == payee)
+
+
+def payee_since(events: Iterable[ClaimEvent]) -> datetime | None:
+    """When the claim's payee became its payee: its last ``change_payee`` step (None:
+    since the report). The accounts and payouts before it were a former payee's."""
+    return max((e.created_at for e in events if e.action == "change_payee"), default=None)
+
+
+def timeline_for(actor: Actor, claim: Claim, events: Sequence[ClaimEvent]) -> list[ClaimEvent]:
+    """The steps of ``events`` (the claim's, oldest first) ``actor`` may read: every one
+    for staff; those naming the payee or their account (``PAYEE_STEPS``) only for the
+    payee, and only since they became the payee, so a new payee never reads the former
+    one's account. Pure, so a page of claims needs no query per claim."""
+    if actor.is_staff:
+        return list(events)
+    if not sees_payee(actor, claim):
+        return [e for e in events if e.action not in PAYEE_STEPS]
+    since = payee_since(events)
+    return [
+        e for e in events if e.action not in PAYEE_STEPS or since is None or e.created_at >= since
+    ]
 
 
 class ClaimWarning(StrEnum):

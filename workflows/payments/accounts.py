@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from tortoise.transactions import in_transaction
 
-from models.claims import Claim, ClaimStatus, PayoutShare
+from models.claims import Claim, PayoutShare
 from models.customers import Customer, WechatIdentity
 from models.payments import Payout
 from models.payout_accounts import BANK, PayoutAccount
@@ -17,6 +17,7 @@ from models.pii import PiiCipher
 from payments.base import TransferProvider
 from workflows.access import Actor
 from workflows.claims import (
+    SETTLED,
     ClaimAction,
     ClaimError,
     ClaimErrorCode,
@@ -28,10 +29,6 @@ from workflows.claims import (
 from workflows.payments.payouts import destination_of
 
 CARD_DIGITS = range(15, 20)  # UnionPay debit cards are 16 to 19 digits; some old ones 15
-# Claims whose money is settled (paid) or will never be owed: no account to choose.
-SETTLED = frozenset(
-    {ClaimStatus.PAID, ClaimStatus.CLOSED, ClaimStatus.WITHDRAWN, ClaimStatus.REJECTED}
-)
 
 
 @dataclass(frozen=True)
