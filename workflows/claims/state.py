@@ -87,11 +87,9 @@ async def claim_roles(actor: Actor, claim: Claim) -> frozenset[ClaimRole]:
     if not actor.is_customer or actor.subject_id is None:
         return frozenset()
     policy = await Policy.get_or_none(id=claim.policy_id).only("id", "holder_id")
-    shares: list[uuid.UUID | None] = []
-    if claim.pays_shares:
-        rows = PayoutShare.filter(claim_id=claim.id).values_list("customer_id", flat=True)
-        shares = list(await rows)  # type: ignore[arg-type]
-    return roles_of(actor, claim, policy.holder_id if policy else None, shares)
+    shares = await PayoutShare.filter(claim_id=claim.id) if claim.pays_shares else []
+    payees = [share.customer_id for share in shares]
+    return roles_of(actor, claim, policy.holder_id if policy else None, payees)
 
 
 async def may(actor: Actor, claim: Claim, action: ClaimAction) -> bool:
