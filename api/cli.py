@@ -144,7 +144,11 @@ def _reconcile(args: argparse.Namespace) -> None:
         async with httpx.AsyncClient(timeout=settings.http_timeout_seconds) as http:
             services = build_services(settings, http, None)
             async with open_database(settings.database_url):
-                differences = await reconcile(services.payment_providers, args.date)
+                differences = await reconcile(
+                    services.payment_providers,
+                    args.date,
+                    transfer_providers=services.transfer_providers,
+                )
         for d in differences:
             print(f"{d.kind:20} {d.reference:22} ours={d.ours:12} theirs={d.theirs}")
         print(f"{len(differences)} differences on {args.date}")

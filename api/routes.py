@@ -1,4 +1,5 @@
-"""Non-GraphQL HTTP: liveness and readiness probes, and claim files behind signed URLs."""
+"""Non-GraphQL HTTP: liveness and readiness probes, claim files behind signed URLs, and
+payment providers' callbacks."""
 
 from __future__ import annotations
 
@@ -61,11 +62,18 @@ async def serve_file(request: Request) -> Response:
 
 
 async def payment_notify(request: Request) -> Response:
-    """Provider callbacks: verified, checked and recorded before the provider's answer."""
+    """Provider callbacks: verified, checked and recorded before the provider's answer.
+    A provider that only pays out (the bank platform) is believed only about transfers."""
     services = request.app.state.services
-    provider = services.transfer_providers.get(request.path_params["provider"])
+    name = request.path_params["provider"]
+    provider = services.payment_providers.get(name) or services.transfer_providers.get(name)
     if provider is None:
         return JSONResponse({"error": {"code": "NOT_FOUND", "message": "not found"}}, 404)
     body = await request.body()
-    reply = await handle_callback(provider, dict(request.headers), body)
+    reply = await handle_callback(
+        provider,
+        dict(request.headers),
+        body,
+        transfers_only=name not in services.payment_providers,
+    )
     return Response(reply.body, reply.status_code, media_type=reply.content_type)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import httpx
 import redis.asyncio as redis
@@ -16,7 +17,7 @@ from anyio import CapacityLimiter
 from api.settings import Settings, SmsProvider, StorageBackend
 from models.pii import PiiCipher
 from payments.base import PaymentProvider, TransferProvider
-from payments.sandbox import SandboxProvider
+from payments.sandbox import BankSandbox, SandboxProvider
 from push.bus import EventBus, build_bus
 from push.loops import LoopHealth
 from push.queue import DeliveryQueue, build_queue
@@ -133,8 +134,23 @@ def build_payment_providers(
 def build_bank_providers(
     settings: Settings, http: httpx.AsyncClient
 ) -> dict[str, TransferProvider]:
-    """Bank-card payouts: the insurer's payment platform when configured."""
+    """Bank-card payouts ("bank"): the insurer's payment platform when configured, else
+    a sandbox in development."""
     providers: dict[str, TransferProvider] = {}
+    if settings.bank_transfer_app_id:
+        from payments.bank import NOTIFY_PATH, BankTransferProvider
+
+        providers["bank"] = BankTransferProvider(
+            http,
+            base_url=settings.bank_transfer_url,
+            app_id=settings.bank_transfer_app_id,
+            key=settings.bank_transfer_key.get_secret_value(),
+            # The platform signs callbacks over the path of the notify_url it was given.
+            notify_path=urlsplit(settings.public_base_url).path.rstrip("/") + NOTIFY_PATH,
+        )
+    elif settings.is_development:
+        key = hmac.new(settings.file_signing_key, b"anxin/sandbox-bank", hashlib.sha256)
+        providers["bank"] = BankSandbox(key.digest())
     return providers
 
 

@@ -1,17 +1,20 @@
-"""The sandbox provider of the embedded default: a payment taken end to end with no
-outside service. Its "callback" is a notification signed with a key derived from the
-secret key and delivered through the same callback path as the real providers'."""
+"""The sandbox providers of the embedded default: a payment taken end to end, and a
+claim paid to a bank card, with no outside service. Their "callbacks" are notifications
+signed with keys derived from the secret key and delivered through the same callback
+path as the real providers'."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
+import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from payments import bank
 from payments.base import (
     CallbackReply,
     Checkout,
@@ -114,3 +117,53 @@ class SandboxProvider:
 
     async def query_transfer(self, transfer_number: str) -> TransferResult:
         return TransferResult(transfer_number, TransferState.SUCCESS, f"SBXT{transfer_number}")
+
+
+class BankSandbox:
+    """Development's bank-card payouts ("bank" when no payment platform is configured): a
+    transfer succeeds at once; the refusals (amount, card number, holder's name) and the
+    signed callbacks are the platform adapter's own, under a derived key."""
+
+    name = "bank"
+    app_id = "sandbox-bank"
+    merchant_id = "sandbox-bank"
+
+    def __init__(self, signing_key: bytes, clock: Callable[[], float] = time.time) -> None:
+        self._key = signing_key
+        self._clock = clock
+        self._transfers: dict[str, tuple[TransferResult, int]] = {}  # number: (result, fen)
+
+    async def transfer(self, request: TransferRequest) -> TransferResult:
+        number, fen, _card, _name = bank.checked_payee(request)
+        result = TransferResult(number, TransferState.SUCCESS, f"SBXB{number}")
+        return self._transfers.setdefault(number, (result, fen))[0]  # a resend: the first
+
+    async def query_transfer(self, transfer_number: str) -> TransferResult:
+        missing = TransferResult(transfer_number, TransferState.NOT_FOUND)
+        return self._transfers.get(transfer_number, (missing, 0))[0]
+
+    def finished_notification(self, transfer_number: str) -> tuple[dict[str, str], bytes]:
+        """What the sandbox "platform" posts when a transfer ends (development only)."""
+        result, fen = self._transfers[transfer_number]
+        body = json.dumps(
+            {
+                "app_id": self.app_id,
+                "out_transfer_no": transfer_number,
+                "transfer_id": result.provider_transfer_id,
+                "status": result.state.value,
+                "amount_fen": fen,
+                "finished_at": datetime.now(UTC).isoformat(),
+            }
+        ).encode()
+        headers = bank.signed_headers(
+            self._key, self.app_id, "POST", bank.NOTIFY_PATH, body, self._clock()
+        )
+        return headers, body
+
+    def parse_notification(
+        self, headers: Mapping[str, str], body: bytes, now: datetime
+    ) -> PaymentNotification:
+        return bank.read_notification(self._key, self.app_id, bank.NOTIFY_PATH, headers, body, now)
+
+    def reply(self, accepted: bool) -> CallbackReply:
+        return bank.reply(accepted)

@@ -1,8 +1,9 @@
-"""Money: Alipay and WeChat Pay merchant credentials; a provider whose id is empty is off."""
+"""Money: Alipay and WeChat Pay merchant credentials and the insurer's payment platform
+(bank-card payouts); a provider whose id is empty is off."""
 
 from __future__ import annotations
 
-from pydantic import SecretStr
+from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings
 
 
@@ -24,3 +25,21 @@ class PaymentSettings(BaseSettings):
     wechatpay_platform_serial_no: str = ""
     wechatpay_insurance_filing_no: str = ""  # 保险产品备案编号, reported with claim transfers
     wechatpay_insurance_product_name: str = ""  # 保险名称, reported with claim transfers
+
+    # The insurer's payment platform (资金平台): claim payouts to bank cards; empty app id:
+    # off (development then pays cards through a sandbox).
+    bank_transfer_url: str = ""  # base URL, e.g. https://fund.example.cn/api
+    bank_transfer_app_id: str = ""
+    bank_transfer_key: SecretStr = SecretStr("")  # HMAC-SHA256 key, signs both ways
+
+    @model_validator(mode="after")
+    def _bank_transfer_complete(self) -> PaymentSettings:
+        if self.bank_transfer_app_id and not (
+            self.bank_transfer_url.startswith(("https://", "http://"))
+            and self.bank_transfer_key.get_secret_value()
+        ):
+            raise ValueError(
+                "ANXIN_BANK_TRANSFER_APP_ID needs ANXIN_BANK_TRANSFER_URL (http/https) "
+                "and ANXIN_BANK_TRANSFER_KEY"
+            )
+        return self

@@ -16,7 +16,6 @@ from models.notifications import OutboxEvent
 from models.payments import LedgerEntry, Payout
 from models.policies import Beneficiary, InsuredPerson
 from models.staff import StaffRole
-from payments.sandbox import SandboxProvider
 from tests.claims_helpers import gid, loss_input
 from tests.factories import (
     customer_token,
@@ -62,7 +61,6 @@ def card_number(digits: str) -> str:
 async def test_a_death_benefit_is_split_by_shares_and_each_beneficiary_is_paid(
     client: httpx.AsyncClient, services: Services
 ) -> None:
-    services.bank_providers["bank"] = SandboxProvider(b"b" * 32)  # a bank-transfer sandbox
     holder = await make_customer(services, "张伟")
     son = await make_customer(services, "张强")
     daughter = await make_customer(services, "张丽")

@@ -14,13 +14,20 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from models.ids import global_id
-from models.payments import LedgerEntry, LedgerKind, OrderStatus, PaymentOrder, RefundReason
+from models.payments import (
+    LedgerEntry,
+    LedgerKind,
+    OrderStatus,
+    PaymentOrder,
+    Payout,
+    RefundReason,
+)
 from models.policies import Policy, PremiumInstallment
 from payments.base import (
     CallbackReply,
@@ -32,6 +39,7 @@ from payments.base import (
     ProviderRejected,
     ProviderUnavailable,
     TradeState,
+    TransferProvider,
 )
 from push.outbox import emit
 from workflows.access import Actor, visible_policies
@@ -238,11 +246,20 @@ async def _close_open_order(
 
 
 async def handle_callback(
-    provider: PaymentProvider, headers: Mapping[str, str], body: bytes
+    provider: TransferProvider,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    transfers_only: bool = False,
 ) -> CallbackReply:
-    """Verify, check, record. Anything wrong changes nothing and is a security event."""
+    """Verify, check, record. Anything wrong changes nothing and is a security event.
+
+    ``transfers_only``: the provider only pays out (a bank platform, not a payment
+    provider), so it is believed about its own transfers and nothing else."""
     try:
         notification = provider.parse_notification(headers, body, datetime.now(UTC))
+        if transfers_only and notification.kind != "transfer":
+            raise InvalidNotification(f"a {notification.kind} notice from a payout-only provider")
         if notification.kind != "payment" and notification.merchant_id != provider.merchant_id:
             # Refund and transfer notices carry no app id at WeChat: the merchant must match.
             raise InvalidNotification("merchant does not match ours")
@@ -254,12 +271,19 @@ async def handle_callback(
         elif notification.kind == "transfer":
             from workflows.payments.payouts import record_transfer_notification
 
-            if not await record_transfer_notification(
+            # Only this provider's payout, for its amount: one provider's callback never
+            # settles another's transfer.
+            if not await Payout.exists(
+                transfer_number=notification.order_number,
+                provider=provider.name,
+                amount=notification.amount,
+            ) or not await record_transfer_notification(
                 notification.order_number, notification.state, notification.provider_trade_no
             ):
                 raise InvalidNotification(f"unknown transfer {notification.order_number}")
         else:
-            await record_payment(provider, notification)
+            # Not transfers_only: the caller found it among the payment providers.
+            await record_payment(cast("PaymentProvider", provider), notification)
     except InvalidNotification as exc:
         security_log.warning("rejected %s callback: %s", provider.name, exc)
         return provider.reply(False)

@@ -1,9 +1,11 @@
 """Daily reconciliation: our ledger against the providers' records for one day.
 
 Each order, refund and payout of the day (Asia/Shanghai) is queried at its provider and
-compared with what we recorded. Providers' statement files (Alipay bill download,
-WeChat trade bills) would make this one request per day; per-record queries give the
-same answer without another file format, at the cost of a request per record.
+compared with what we recorded: orders and refunds at the payment providers, payouts at
+the transfer providers (those and the bank platform). Providers' statement files (Alipay
+bill download, WeChat trade bills) would make this one request per day; per-record
+queries give the same answer without another file format, at the cost of a request per
+record.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from payments.base import (
     ProviderUnavailable,
     RefundState,
     TradeState,
+    TransferProvider,
     TransferState,
 )
 
@@ -47,7 +50,12 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-async def reconcile(providers: Mapping[str, PaymentProvider], day: date) -> list[Difference]:
+async def reconcile(
+    providers: Mapping[str, PaymentProvider],
+    day: date,
+    *,
+    transfer_providers: Mapping[str, TransferProvider],
+) -> list[Difference]:
     start, end = day_bounds(day)
     differences: list[Difference] = []
     for order in await PaymentOrder.filter(created_at__gte=start, created_at__lt=end):
@@ -107,11 +115,11 @@ async def reconcile(providers: Mapping[str, PaymentProvider], day: date) -> list
                 )
             )
     for payout in await Payout.filter(created_at__gte=start, created_at__lt=end):
-        provider = providers.get(payout.provider)
-        if provider is None:
+        payer = transfer_providers.get(payout.provider)
+        if payer is None:
             continue
         try:
-            transfer = await provider.query_transfer(payout.transfer_number)
+            transfer = await payer.query_transfer(payout.transfer_number)
         except (ProviderUnavailable, ProviderRejected) as exc:
             differences.append(
                 Difference(

@@ -328,21 +328,23 @@ async def test_reconciliation_lists_differences_with_the_provider(
 
     provider = sandbox(services)
     day = local_date(open_order.created_at)
-    assert await reconcile(services.payment_providers, day) == []  # waiting on both sides
+    providers = services.payment_providers
+    both = {"transfer_providers": services.transfer_providers}
+    assert await reconcile(providers, day, **both) == []  # waiting on both sides
     # The customer paid but no callback came and no query ran yet: money not recorded.
     provider._trades[open_order.order_number] = TradeStatus(
         open_order.order_number, TradeState.PAID, open_order.amount, "SBX-REC-1"
     )
-    [missing] = await reconcile(services.payment_providers, day)
+    [missing] = await reconcile(providers, day, **both)
     assert (missing.kind, missing.reference) == ("MISSING_PAYMENT", open_order.order_number)
     headers, body = provider.paid_notification(open_order.order_number, open_order.amount)
     await notify(client, headers, body)
-    assert await reconcile(services.payment_providers, day) == []
+    assert await reconcile(providers, day, **both) == []
     # The provider says otherwise (say, reversed): we recorded a payment it does not have.
     provider._trades[open_order.order_number] = TradeStatus(
         open_order.order_number, TradeState.CLOSED
     )
-    [unconfirmed] = await reconcile(services.payment_providers, day)
+    [unconfirmed] = await reconcile(providers, day, **both)
     assert unconfirmed.kind == "UNCONFIRMED_PAYMENT"
 
 
