@@ -472,10 +472,13 @@ class FakeAlipay:
 
     async def _gateway(self, request: Request) -> Response:
         body = await request.body()
+        # What this request gets is decided on arrival: a late answer to a request the
+        # client gave up on must not take a raw answer queued for the next one.
+        raw = self._raw.pop(0) if self._raw else None
         if self._delays:
             await asyncio.sleep(self._delays.pop(0))
-        if self._raw:
-            return self._raw.pop(0)
+        if raw is not None:
+            return raw
         query_pairs = parse_qsl(request.url.query, keep_blank_values=True)
         form_pairs = parse_qsl(body.decode(), keep_blank_values=True)
         params: dict[str, str] = {}
