@@ -58,9 +58,12 @@ class SurveyLinks:
 
 
 def invitation_of(message: PushMessage) -> uuid.UUID | None:
-    """The invitation a message leads to (its ``invitation_id`` display value)."""
+    """The invitation a message leads to (its ``invitation_id`` display value: the
+    Survey's global ID, or a SurveyInvitation's in messages queued before the rename)."""
     value = message.data.get("invitation_id") if message.kind in LINKED_KINDS else None
-    return parse_global_id(value, "SurveyInvitation") if value else None
+    if not value:
+        return None
+    return parse_global_id(value, "Survey") or parse_global_id(value, "SurveyInvitation")
 
 
 class SmsWithSurveyToken:

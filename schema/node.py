@@ -11,14 +11,15 @@ from strawberry import relay
 from strawberry.types import Info
 
 from models import policies as m
+from models.claims import ClaimDocument as ClaimDocumentModel
 from models.claims import PayoutShare
 from models.customers import Customer as CustomerModel
 from models.notifications import Notification as NotificationModel
 from models.staff import StaffUser
-from schema.claims.parts import ClaimPayoutShare
+from schema.claims.parts import ClaimDocument, ClaimPayoutShare
 from schema.claims.types import Claim
-from schema.notifications import Notification
-from schema.payments import PaymentOrder, order_visible_to
+from schema.notifications import Notification, device_node, preference_node
+from schema.payments import PaymentOrder, order_visible_to, refund_node
 from schema.people import Customer, StaffMember
 from schema.policies.types import (
     Beneficiary,
@@ -28,6 +29,8 @@ from schema.policies.types import (
     PremiumInstallment,
     Product,
 )
+from schema.surveys import LEGACY_SURVEY_TYPE, rating_node, recovery_task_node, survey_node
+from schema.visits import follow_up_visit_node, my_visit_node, visit_rule_node
 from workflows.access import Actor, Permission, visible_claims, visible_policies
 
 
@@ -104,6 +107,14 @@ async def _payout_share(actor: Actor, object_id: uuid.UUID) -> ClaimPayoutShare 
     return ClaimPayoutShare.from_model(row, mine=False)
 
 
+async def _claim_document(actor: Actor, object_id: uuid.UUID) -> ClaimDocument | None:
+    """As `Claim.documents`: whoever may see the claim sees its documents."""
+    row = await ClaimDocumentModel.get_or_none(id=object_id)
+    if row is None or not await visible_claims(actor).filter(id=row.claim_id).exists():
+        return None
+    return ClaimDocument.from_model(row)
+
+
 async def _payment_order(actor: Actor, object_id: uuid.UUID) -> PaymentOrder | None:
     row = await order_visible_to(actor, object_id)
     return PaymentOrder.from_model(row) if row else None
@@ -121,12 +132,24 @@ NODE_RESOLVERS: dict[str, Callable[[Actor, uuid.UUID], Awaitable[relay.Node | No
     "Notification": _notification,
     "Claim": _claim,
     "ClaimPayoutShare": _payout_share,
+    "ClaimDocument": _claim_document,
     "PaymentOrder": _payment_order,
+    "PaymentRefund": refund_node,
+    "Device": device_node,
+    "NotificationPreference": preference_node,
+    "Survey": survey_node,
+    "ServiceRating": rating_node,
+    "RecoveryTask": recovery_task_node,
+    "FollowUpVisit": follow_up_visit_node,
+    "MyVisit": my_visit_node,
+    "VisitRule": visit_rule_node,
 }
+# Type names of global IDs issued before their type got its present name.
+FORMER_NAMES = {LEGACY_SURVEY_TYPE: "Survey"}
 
 
 async def resolve_node(info: Info, global_id: relay.GlobalID) -> relay.Node | None:
-    resolver = NODE_RESOLVERS.get(global_id.type_name)
+    resolver = NODE_RESOLVERS.get(FORMER_NAMES.get(global_id.type_name, global_id.type_name))
     object_id = parse_uuid(global_id.node_id)
     if resolver is None or object_id is None:
         return None

@@ -19,7 +19,7 @@ from schema.common import INPUT, Connection, CursorArg, PageArg, paginate
 from schema.errors import CODE, Error, ErrorCodes, answers_with, payload_errors
 from schema.permissions import CUSTOMER_ONLY, staff_only
 from workflows import notifications as flows
-from workflows.access import Permission
+from workflows.access import Actor, Permission
 
 strawberry.enum(m.Channel, description="A way of reaching a customer.")
 strawberry.enum(m.DevicePlatform, description="The operating system of an app installation.")
@@ -93,7 +93,13 @@ class Notification(relay.Node):
 
 
 @strawberry.type(description="Which channels carry one kind of event to me.")
-class NotificationPreference:
+class NotificationPreference(relay.Node):
+    """An entity: one per customer and kind of event, changed by
+    `setNotificationPreference`. Its ID is derived from the two (``preference_id``), so
+    a kind the customer never changed (no row, the defaults) has the same ID before and
+    after its first change."""
+
+    id: relay.NodeID[str]
     kind: str = strawberry.field(description="The kind of event.")
     title: str = strawberry.field(description="Its name, in Chinese.")
     channels: list[m.Channel] = strawberry.field(description="The channels I chose.")
@@ -109,7 +115,10 @@ class QuietHours:
 
 
 @strawberry.type(description="A registered app installation.")
-class Device:
+class Device(relay.Node):
+    """An entity: one row per push token, its customer's while registered to them."""
+
+    id: relay.NodeID[str]
     platform: m.DevicePlatform = strawberry.field(description="iOS or Android.")
     registered_at: datetime = strawberry.field(description="When it was first registered.")
 
@@ -183,8 +192,20 @@ class ReportWechatSubscriptionPayload:
     errors: list[NotificationError] = strawberry.field(description="Empty on success.")
 
 
-def _preference(kind: str, channels: list[m.Channel]) -> NotificationPreference:
+# The uuid5 namespace of preference IDs: clients keep IDs made under it, never change it.
+PREFERENCE_IDS = uuid.UUID("0d6f6c55-5c1e-4d43-9d0b-6a3f1e6b2a7c")
+
+
+def preference_id(customer_id: uuid.UUID, kind: str) -> uuid.UUID:
+    """A customer's preference for a kind has this ID whether or not a row holds it."""
+    return uuid.uuid5(PREFERENCE_IDS, f"{customer_id}/{kind}")
+
+
+def _preference(
+    customer_id: uuid.UUID, kind: str, channels: list[m.Channel]
+) -> NotificationPreference:
     return NotificationPreference(
+        id=str(preference_id(customer_id, kind)),
         kind=kind,
         title=flows.kind_title(kind),
         channels=channels,
@@ -202,6 +223,31 @@ def _customer_id(info: Info) -> uuid.UUID:
     subject = info.context.actor.subject_id
     assert subject is not None
     return subject
+
+
+def _device(device: m.Device) -> Device:
+    return Device(
+        id=str(device.id), platform=device.platform, registered_at=local_time(device.created_at)
+    )
+
+
+async def preference_node(actor: Actor, object_id: uuid.UUID) -> NotificationPreference | None:
+    """As `notificationPreferences`: a customer's own; the ID names one of their kinds."""
+    if not actor.is_customer or actor.subject_id is None:
+        return None
+    chosen = await flows.preferences(actor.subject_id)
+    for kind, channels in chosen.items():
+        if preference_id(actor.subject_id, kind) == object_id:
+            return _preference(actor.subject_id, kind, channels)
+    return None
+
+
+async def device_node(actor: Actor, object_id: uuid.UUID) -> Device | None:
+    """As `registerDevice` answers it: a customer's own installations only."""
+    if not actor.is_customer:
+        return None
+    row = await m.Device.get_or_none(id=object_id, customer_id=actor.subject_id)
+    return _device(row) if row else None
 
 
 @strawberry.type
@@ -240,8 +286,9 @@ class NotificationQueries:
         description="My channel choice for every kind of event.", permission_classes=CUSTOMER_ONLY
     )
     async def notification_preferences(self, info: Info) -> list[NotificationPreference]:
-        chosen = await flows.preferences(_customer_id(info))
-        return [_preference(kind, channels) for kind, channels in chosen.items()]
+        customer_id = _customer_id(info)
+        chosen = await flows.preferences(customer_id)
+        return [_preference(customer_id, kind, channels) for kind, channels in chosen.items()]
 
     @strawberry.field(
         description="My quiet hours; null when off.", permission_classes=CUSTOMER_ONLY
@@ -284,10 +331,7 @@ class NotificationMutations:
             device = await flows.register_device(_customer_id(info), input.platform, input.token)
         except flows.NotificationError as error:
             return DevicePayload(device=None, errors=payload_errors(error, NotificationError))
-        return DevicePayload(
-            device=Device(platform=device.platform, registered_at=local_time(device.created_at)),
-            errors=[],
-        )
+        return DevicePayload(device=_device(device), errors=[])
 
     @strawberry.mutation(
         description="Stop push to this device (e.g. at logout).", permission_classes=CUSTOMER_ONLY
@@ -326,14 +370,15 @@ class NotificationMutations:
         info: Info,
         input: Annotated[SetNotificationPreferenceInput, strawberry.argument(description=INPUT)],
     ) -> NotificationPreferencePayload:
+        customer_id = _customer_id(info)
         try:
-            channels = await flows.set_preference(_customer_id(info), input.kind, input.channels)
+            channels = await flows.set_preference(customer_id, input.kind, input.channels)
         except flows.NotificationError as error:
             return NotificationPreferencePayload(
                 preference=None, errors=payload_errors(error, NotificationError)
             )
         return NotificationPreferencePayload(
-            preference=_preference(input.kind, channels), errors=[]
+            preference=_preference(customer_id, input.kind, channels), errors=[]
         )
 
     @strawberry.mutation(description="Set or clear quiet hours.", permission_classes=CUSTOMER_ONLY)

@@ -72,7 +72,10 @@ strawberry.enum(m.RefundReason, description="Why money is refunded.")
 
 
 @strawberry.type(description="A refund of a payment order.")
-class PaymentRefund:
+class PaymentRefund(relay.Node):
+    """An entity (a row) whose status moves as the provider answers."""
+
+    id: relay.NodeID[str]
     refund_number: str = strawberry.field(description="Our refund number.")
     amount: Money = strawberry.field(description="The amount refunded.")
     reason: m.RefundReason = strawberry.field(description="Why.")
@@ -82,6 +85,7 @@ class PaymentRefund:
     @classmethod
     def from_model(cls, refund: m.Refund) -> PaymentRefund:
         return cls(
+            id=str(refund.id),
             refund_number=refund.refund_number,
             amount=cny(refund.amount),
             reason=refund.reason,
@@ -184,6 +188,14 @@ def _failed(error: DomainError) -> PaymentPayload:
 
 async def order_visible_to(actor: Actor, order_id: uuid.UUID) -> m.PaymentOrder | None:
     return await visible_orders(actor).filter(id=order_id).first()
+
+
+async def refund_node(actor: Actor, object_id: uuid.UUID) -> PaymentRefund | None:
+    """As `PaymentOrder.refunds`: whoever may see the order sees its refunds."""
+    row = await m.Refund.get_or_none(id=object_id)
+    if row is None or await order_visible_to(actor, row.order_id) is None:
+        return None
+    return PaymentRefund.from_model(row)
 
 
 @strawberry.type

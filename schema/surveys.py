@@ -19,7 +19,7 @@ from schema.common import INPUT, node_uuid
 from schema.errors import CODE, Error, ErrorCodes, ThrottledError, answers_with, payload_errors
 from schema.permissions import CUSTOMER_ONLY, staff_only
 from workflows import surveys as flows
-from workflows.access import Permission
+from workflows.access import Actor, Permission
 from workflows.limits import wait_text
 
 strawberry.enum(m.QuestionKind, description="How a question is answered.")
@@ -57,13 +57,24 @@ async def _limit_token_lookup(info: Info) -> None:
 
 @strawberry.type(description="One choice of a question.")
 class SurveyOption:
-    id: str = strawberry.field(description="The option's id, given back in answers.")
+    """Part of a template version, not an entity: its key (`fast`) is unique only within
+    its question, so it has no `id` and a client cache keeps it inside its Survey."""
+
+    key: str = strawberry.field(
+        description="The option's key, unique within its question; given back in answers."
+    )
     text: str = strawberry.field(description="The option, in Chinese.")
 
 
 @strawberry.type(description="One question of a survey.")
 class SurveyQuestion:
-    id: str = strawberry.field(description="The question's id, given back in answers.")
+    """Part of a template version, not an entity: its key (`q1`) is unique only within
+    the template, and every template has a `q1` — as an `id` it made a client cache show
+    one survey's questions in another. It is kept inside its Survey instead."""
+
+    key: str = strawberry.field(
+        description="The question's key, unique within its survey; given back in answers."
+    )
     kind: m.QuestionKind = strawberry.field(description="How it is answered.")
     text: str = strawberry.field(description="The question, in Chinese.")
     required: bool = strawberry.field(description="Whether it must be answered.")
@@ -71,8 +82,11 @@ class SurveyQuestion:
 
 
 @strawberry.type(description="A survey the customer is invited to answer.")
-class Survey:
-    invitation_id: str = strawberry.field(description="Pass to `submitSurvey`.")
+class Survey(relay.Node):
+    """One invitation of one customer to one template version: an entity (a row), its
+    `id` passed to `submitSurvey`."""
+
+    id: relay.NodeID[str]
     title: str = strawberry.field(description="The survey's title.")
     about: str | None = strawberry.field(
         description="What it asks about, as the customer knows it (e.g. 理赔案件BA2026…); "
@@ -87,17 +101,17 @@ class Survey:
 async def survey_of(invitation: m.SurveyInvitation) -> Survey:
     template = await m.SurveyTemplate.get(id=invitation.template_id)
     return Survey(
-        invitation_id=str(relay.GlobalID("SurveyInvitation", str(invitation.id))),
+        id=str(invitation.id),
         title=template.title,
         about=await flows.subject_title(invitation),
         template_version=template.version,
         questions=[
             SurveyQuestion(
-                id=q["id"],
+                key=q["id"],
                 kind=m.QuestionKind(q["kind"]),
                 text=q["text"],
                 required=bool(q.get("required")),
-                options=[SurveyOption(id=o["id"], text=o["text"]) for o in q.get("options", [])],
+                options=[SurveyOption(key=o["id"], text=o["text"]) for o in q.get("options", [])],
             )
             for q in template.questions
         ],
@@ -106,20 +120,41 @@ async def survey_of(invitation: m.SurveyInvitation) -> Survey:
     )
 
 
+# Survey IDs sent before the Survey had its own identity named the invitation; inbox
+# entries and push messages already delivered still carry them.
+LEGACY_SURVEY_TYPE = "SurveyInvitation"
+
+
+def survey_uuid(global_id: relay.GlobalID) -> uuid.UUID:
+    """The invitation behind a Survey's ID (or one sent as a SurveyInvitation's)."""
+    if global_id.type_name == LEGACY_SURVEY_TYPE:
+        global_id = relay.GlobalID("Survey", global_id.node_id)
+    return node_uuid(global_id, "Survey")
+
+
+async def survey_node(actor: Actor, object_id: uuid.UUID) -> Survey | None:
+    """As `mySurveys`: a customer's own invitations (answered or expired ones too, so a
+    client can refresh one); nobody else's, staff included."""
+    if not actor.is_customer:
+        return None
+    row = await m.SurveyInvitation.get_or_none(id=object_id, customer_id=actor.subject_id)
+    return await survey_of(row) if row else None
+
+
 @strawberry.input(description="The answer to one question.")
 class SurveyAnswerInput:
-    question_id: str = strawberry.field(description="The question.")
+    question_key: str = strawberry.field(description="The question's `key`.")
     number: int | None = strawberry.field(default=None, description="RATING 1-5 or NPS 0-10.")
-    choice_ids: list[str] | None = strawberry.field(
-        default=None, description="Chosen option ids (choice questions)."
+    choice_keys: list[str] | None = strawberry.field(
+        default=None, description="The `key`s of the chosen options (choice questions)."
     )
     text: str | None = strawberry.field(default=None, description="Free text.")
 
 
 @strawberry.input(description="Answers to a survey, logged in or by its link token.")
 class SubmitSurveyInput:
-    invitation_id: relay.GlobalID | None = strawberry.field(
-        default=None, description="The invitation (when logged in)."
+    survey_id: relay.GlobalID | None = strawberry.field(
+        default=None, description="The survey's `id` (when logged in)."
     )
     token: str | None = strawberry.field(
         default=None, description="The link token (when answering from an SMS link)."
@@ -141,7 +176,7 @@ class SubmitSurveyPayload:
 class RateServiceInput:
     subject_type: str = strawberry.field(description="CLAIM, POLICY, PAYMENT, VISIT or STAFF.")
     subject_id: relay.GlobalID = strawberry.field(
-        description="What is rated: my Claim, Policy, PaymentOrder, FollowUpVisit, or a "
+        description="What is rated: my Claim, Policy, PaymentOrder, MyVisit, or a "
         "StaffMember who handled one of them."
     )
     stars: int = strawberry.field(description="1-5.")
@@ -150,10 +185,25 @@ class RateServiceInput:
 
 
 @strawberry.type(description="My rating of a subject.")
-class ServiceRating:
+class ServiceRating(relay.Node):
+    """An entity: one row per customer and subject, changed by rating again."""
+
+    id: relay.NodeID[str]
     stars: int = strawberry.field(description="1-5.")
     tags: list[str] = strawberry.field(description="Tags.")
     comment: str = strawberry.field(description="Comment.")
+
+    @classmethod
+    def from_model(cls, rating: m.ServiceRating) -> ServiceRating:
+        return cls(id=str(rating.id), stars=rating.stars, tags=rating.tags, comment=rating.comment)
+
+
+async def rating_node(actor: Actor, object_id: uuid.UUID) -> ServiceRating | None:
+    """As `rateService` answers it: only the customer who rated sees a rating."""
+    if not actor.is_customer:
+        return None
+    row = await m.ServiceRating.get_or_none(id=object_id, customer_id=actor.subject_id)
+    return ServiceRating.from_model(row) if row else None
 
 
 @strawberry.type(description="The result of rating.")
@@ -167,6 +217,9 @@ strawberry.enum(flows.FigureGroup, description="How service figures are grouped.
 
 @strawberry.type(description="Service-quality figures of one group, with their counts.")
 class SurveyFigure:
+    """A computed figure, not an entity: it exists only for the period and grouping
+    asked, so it has no `id` (its `key` names the group within one answer)."""
+
     key: str = strawberry.field(description="The group: a day, week, month, kind, ...")
     responses: int = strawberry.field(description="Surveys answered.")
     ratings: int = strawberry.field(description="Rating answers (1-5) behind CSAT.")
@@ -179,8 +232,10 @@ class SurveyFigure:
 
 
 @strawberry.type(description="A call back to an unhappy customer (服务补救), due in 24 hours.")
-class RecoveryTask:
-    id: str = strawberry.field(description="Pass to `completeRecoveryTask`.")
+class RecoveryTask(relay.Node):
+    """An entity (a row): its `id` is passed to `completeRecoveryTask`."""
+
+    id: relay.NodeID[str]
     customer_name: str = strawberry.field(description="Whom to call.")
     customer_phone: str = strawberry.field(description="Their phone, masked.")
     reason: str = strawberry.field(description="Why, in Chinese.")
@@ -190,16 +245,39 @@ class RecoveryTask:
     done_at: datetime | None = strawberry.field(description="When it was done.")
     outcome: str = strawberry.field(description="What was agreed.")
 
+    @classmethod
+    def from_model(cls, task: m.RecoveryTask) -> RecoveryTask:
+        """``task`` with its customer fetched."""
+        return cls(
+            id=str(task.id),
+            customer_name=task.customer.name,
+            customer_phone=task.customer.phone_masked,
+            reason=task.reason,
+            source=task.source,
+            due_at=local_time(task.due_at),
+            overdue=task.done_at is None and task.due_at < datetime.now(UTC),
+            done_at=local_time(task.done_at) if task.done_at else None,
+            outcome=task.outcome,
+        )
+
+
+async def recovery_task_node(actor: Actor, object_id: uuid.UUID) -> RecoveryTask | None:
+    """As `recoveryTasks`: staff with SURVEY_READ."""
+    if not actor.can(Permission.SURVEY_READ):
+        return None
+    row = await m.RecoveryTask.filter(id=object_id).select_related("customer").first()
+    return RecoveryTask.from_model(row) if row else None
+
 
 @strawberry.input(description="One choice of a new question.")
 class SurveyOptionInput:
-    id: str = strawberry.field(description="Stable id, e.g. `fast`.")
+    key: str = strawberry.field(description="Its key, unique within the question, e.g. `fast`.")
     text: str = strawberry.field(description="The option, in Chinese.")
 
 
 @strawberry.input(description="One question of a new template version.")
 class SurveyQuestionInput:
-    id: str = strawberry.field(description="Stable id within the template, e.g. `q1`.")
+    key: str = strawberry.field(description="Its key, unique within the template, e.g. `q1`.")
     kind: m.QuestionKind = strawberry.field(description="How it is answered.")
     text: str = strawberry.field(description="The question, in Chinese.")
     required: bool = strawberry.field(default=True, description="Must be answered.")
@@ -258,21 +336,7 @@ class SurveyQueries:
         queryset = m.RecoveryTask.all().select_related("customer")
         if open_only:
             queryset = queryset.filter(done_at=None)
-        now = datetime.now(UTC)
-        return [
-            RecoveryTask(
-                id=str(relay.GlobalID("RecoveryTask", str(t.id))),
-                customer_name=t.customer.name,
-                customer_phone=t.customer.phone_masked,
-                reason=t.reason,
-                source=t.source,
-                due_at=local_time(t.due_at),
-                overdue=t.done_at is None and t.due_at < now,
-                done_at=local_time(t.done_at) if t.done_at else None,
-                outcome=t.outcome,
-            )
-            for t in await queryset.order_by("due_at").limit(200)
-        ]
+        return [RecoveryTask.from_model(t) for t in await queryset.order_by("due_at").limit(200)]
 
     @strawberry.field(
         description="Staff (SURVEY_READ): CSAT, NPS, average rating and response rate per "
@@ -340,11 +404,11 @@ class SurveyMutations:
     ) -> SurveyTemplatePayload:
         questions = [
             {
-                "id": q.id.strip(),
+                "id": q.key.strip(),
                 "kind": str(q.kind),
                 "text": q.text,
                 "required": q.required,
-                "options": [{"id": o.id.strip(), "text": o.text} for o in q.options],
+                "options": [{"id": o.key.strip(), "text": o.text} for o in q.options],
             }
             for q in input.questions
         ]
@@ -416,16 +480,15 @@ class SurveyMutations:
                     accepted=False, errors=payload_errors(throttled, SurveyError)
                 )
             invitation = await flows.by_token(info.context.services.survey_links, input.token)
-        elif input.invitation_id is not None and info.context.actor.is_customer:
+        elif input.survey_id is not None and info.context.actor.is_customer:
             invitation = await m.SurveyInvitation.get_or_none(
-                id=node_uuid(input.invitation_id, "SurveyInvitation"),
-                customer_id=info.context.actor.subject_id,
+                id=survey_uuid(input.survey_id), customer_id=info.context.actor.subject_id
             )
         if invitation is None:
             error = flows.SurveyError(flows.SurveyErrorCode.NOT_FOUND, "未找到该问卷")
             return SubmitSurveyPayload(accepted=False, errors=payload_errors(error, SurveyError))
         answers = [
-            flows.Answer(a.question_id, a.number, tuple(a.choice_ids or ()), a.text)
+            flows.Answer(a.question_key, a.number, tuple(a.choice_keys or ()), a.text)
             for a in input.answers
         ]
         channel = m.SurveyChannel.LINK if input.token else input.channel
@@ -459,7 +522,4 @@ class SurveyMutations:
             )
         except flows.SurveyError as error:
             return RateServicePayload(rating=None, errors=payload_errors(error, SurveyError))
-        return RateServicePayload(
-            rating=ServiceRating(stars=rating.stars, tags=rating.tags, comment=rating.comment),
-            errors=[],
-        )
+        return RateServicePayload(rating=ServiceRating.from_model(rating), errors=[])

@@ -3,6 +3,7 @@ customer's own upcoming visits with "another time, please" and "no, thank you"."
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
@@ -19,7 +20,7 @@ from schema.errors import CODE, Error, ErrorCodes, answers_with, payload_errors
 from schema.permissions import CUSTOMER_ONLY, staff_only
 from schema.scalars import Amount
 from workflows import visits as flows
-from workflows.access import Permission
+from workflows.access import Actor, Permission
 
 strawberry.enum(m.VisitTrigger, description="Why a visit is planned.")
 strawberry.enum(m.VisitChannel, description="How the customer is visited.")
@@ -33,20 +34,22 @@ class VisitError(Error):
     code: str = strawberry.field(graphql_type=VISIT_CODES.enum, description=CODE)
 
 
-def _id(visit: m.FollowUpVisit) -> str:
-    return str(relay.GlobalID("FollowUpVisit", str(visit.id)))
-
-
 @strawberry.type(description="One contact attempt of a visit.")
 class VisitAttempt:
+    """A line of its visit's log, written once and never changed: shown inside its
+    FollowUpVisit, it needs no identity of its own."""
+
     at: datetime = strawberry.field(description="When it was recorded.")
     reached: bool = strawberry.field(description="Whether the customer was reached.")
     note: str = strawberry.field(description="What happened.")
 
 
 @strawberry.type(description="Staff view of a follow-up visit (定期回访).")
-class FollowUpVisit:
-    id: str = strawberry.field(description="Pass to the visit mutations.")
+class FollowUpVisit(relay.Node):
+    """A visit as staff work it; the customer's view of the same row is a MyVisit, with
+    its own ID (a cache keeps the two apart, and a customer never holds a staff ID)."""
+
+    id: relay.NodeID[str]
     version: int = strawberry.field(description="Pass as `expectedVersion` to change it.")
     trigger: m.VisitTrigger = strawberry.field(description="Why it was planned.")
     purpose: str = strawberry.field(description="What it is, in Chinese.")
@@ -80,7 +83,7 @@ class FollowUpVisit:
     def from_model(cls, visit: m.FollowUpVisit) -> FollowUpVisit:
         """Needs the related rows and attempt_log fetched along (``_staff_visits``)."""
         return cls(
-            id=_id(visit),
+            id=str(visit.id),
             version=visit.version,
             trigger=visit.trigger,
             purpose=visit.purpose,
@@ -124,9 +127,20 @@ async def _reloaded(visit: m.FollowUpVisit) -> FollowUpVisit:
     return FollowUpVisit.from_model(full)
 
 
+async def follow_up_visit_node(actor: Actor, object_id: uuid.UUID) -> FollowUpVisit | None:
+    """As `followUpVisits`: staff with VISIT_HANDLE."""
+    if not actor.can(Permission.VISIT_HANDLE):
+        return None
+    row = await _staff_visits().prefetch_related("attempt_log").filter(id=object_id).first()
+    return FollowUpVisit.from_model(row) if row else None
+
+
 @strawberry.type(description="A visit planned for me (customers).")
-class MyVisit:
-    id: str = strawberry.field(description="Pass to `requestVisitChange` or `declineVisit`.")
+class MyVisit(relay.Node):
+    """The customer's view of a follow-up visit (an entity: a row); its `id` is passed to
+    `requestVisitChange` and `declineVisit`."""
+
+    id: relay.NodeID[str]
     purpose: str = strawberry.field(description="What it is, in Chinese.")
     channel: m.VisitChannel = strawberry.field(description="Phone, e-mail or face to face.")
     due_at: datetime = strawberry.field(description="When we plan to get in touch.")
@@ -134,9 +148,38 @@ class MyVisit:
     change_requested: bool = strawberry.field(description="You asked for another time.")
     preferred_time: datetime | None = strawberry.field(description="The time you asked for.")
 
+    @classmethod
+    def from_model(cls, visit: m.FollowUpVisit) -> MyVisit:
+        """``visit`` with its policy fetched."""
+        return cls(
+            id=str(visit.id),
+            purpose=visit.purpose,
+            channel=visit.channel,
+            due_at=local_time(visit.due_at),
+            policy_number=visit.policy.number if visit.policy else None,
+            change_requested=visit.change_requested_at is not None,
+            preferred_time=local_time(visit.preferred_time) if visit.preferred_time else None,
+        )
+
+
+async def my_visit_node(actor: Actor, object_id: uuid.UUID) -> MyVisit | None:
+    """As `myVisits`: the customer's own visits (past ones too, so a client can refresh
+    one it holds); nobody else's, staff included (they read FollowUpVisit)."""
+    if not actor.is_customer:
+        return None
+    row = (
+        await m.FollowUpVisit.filter(id=object_id, customer_id=actor.subject_id)
+        .select_related("policy")
+        .first()
+    )
+    return MyVisit.from_model(row) if row else None
+
 
 @strawberry.type(description="How the worker plans one kind of visit (staff can change it).")
-class VisitRule:
+class VisitRule(relay.Node):
+    """An entity: one row per trigger, changed by `updateVisitRule` at its version."""
+
+    id: relay.NodeID[str]
     trigger: m.VisitTrigger = strawberry.field(description="Which visits it plans.")
     version: int = strawberry.field(description="Pass as `expectedVersion` to change it.")
     enabled: bool = strawberry.field(description="Whether the worker plans these visits.")
@@ -157,6 +200,7 @@ class VisitRule:
 
 def _rule(rule: m.VisitRule) -> VisitRule:
     return VisitRule(
+        id=str(rule.id),
         trigger=rule.trigger,
         version=rule.version,
         enabled=rule.enabled,
@@ -167,6 +211,14 @@ def _rule(rule: m.VisitRule) -> VisitRule:
         max_attempts=rule.max_attempts,
         retry_after_days=rule.retry_after_days,
     )
+
+
+async def visit_rule_node(actor: Actor, object_id: uuid.UUID) -> VisitRule | None:
+    """As `visitRules`: staff with VISIT_MANAGE."""
+    if not actor.can(Permission.VISIT_MANAGE):
+        return None
+    row = await m.VisitRule.get_or_none(id=object_id)
+    return _rule(row) if row else None
 
 
 @strawberry.input(description="Narrow the visit list.")
@@ -256,18 +308,7 @@ class VisitQueries:
             .order_by("due_at")
             .limit(50)
         )
-        return [
-            MyVisit(
-                id=_id(v),
-                purpose=v.purpose,
-                channel=v.channel,
-                due_at=local_time(v.due_at),
-                policy_number=v.policy.number if v.policy else None,
-                change_requested=v.change_requested_at is not None,
-                preferred_time=local_time(v.preferred_time) if v.preferred_time else None,
-            )
-            for v in visits
-        ]
+        return [MyVisit.from_model(v) for v in visits]
 
 
 # ---------------------------------------------------------------- mutations
@@ -287,21 +328,21 @@ class MyVisitPayload:
 
 @strawberry.input(description="Give a visit to a staff member.")
 class AssignVisitInput:
-    visit_id: relay.GlobalID = strawberry.field(description="The visit.")
+    visit_id: relay.GlobalID = strawberry.field(description="The FollowUpVisit's `id`.")
     expected_version: int = strawberry.field(description="The version you saw.")
     staff_id: relay.GlobalID = strawberry.field(description="Who should do it.")
 
 
 @strawberry.input(description="Move a visit to another time.")
 class RescheduleVisitInput:
-    visit_id: relay.GlobalID = strawberry.field(description="The visit.")
+    visit_id: relay.GlobalID = strawberry.field(description="The FollowUpVisit's `id`.")
     expected_version: int = strawberry.field(description="The version you saw.")
     due_at: datetime = strawberry.field(description="The new time (with offset).")
 
 
 @strawberry.input(description="What happened on one contact attempt.")
 class RecordVisitOutcomeInput:
-    visit_id: relay.GlobalID = strawberry.field(description="The visit.")
+    visit_id: relay.GlobalID = strawberry.field(description="The FollowUpVisit's `id`.")
     expected_version: int = strawberry.field(description="The version you saw.")
     reached: bool = strawberry.field(description="Whether the customer was reached.")
     note: str = strawberry.field(default="", description="What happened.")
@@ -340,7 +381,7 @@ class VisitRulePayload:
 
 @strawberry.input(description="The full phone number for a phone visit.")
 class RevealVisitPhoneInput:
-    visit_id: relay.GlobalID = strawberry.field(description="The visit.")
+    visit_id: relay.GlobalID = strawberry.field(description="The FollowUpVisit's `id`.")
 
 
 @strawberry.type(description="The customer's full phone number (the look is logged).")
@@ -351,14 +392,14 @@ class RevealVisitPhonePayload:
 
 @strawberry.input(description="Ask for another time for a visit.")
 class RequestVisitChangeInput:
-    visit_id: relay.GlobalID = strawberry.field(description="The visit.")
+    visit_id: relay.GlobalID = strawberry.field(description="The MyVisit's `id`.")
     preferred_time: datetime = strawberry.field(description="When would suit you (with offset).")
     note: str = strawberry.field(default="", description="Anything we should know.")
 
 
 @strawberry.input(description="Decline a visit.")
 class DeclineVisitInput:
-    visit_id: relay.GlobalID = strawberry.field(description="The visit.")
+    visit_id: relay.GlobalID = strawberry.field(description="The MyVisit's `id`.")
     note: str = strawberry.field(default="", description="Why, if you like.")
 
 
@@ -497,7 +538,7 @@ class VisitMutations:
         return await _customer_action(
             flows.request_change(
                 info.context.actor.subject_id,
-                node_uuid(input.visit_id, "FollowUpVisit"),
+                node_uuid(input.visit_id, "MyVisit"),
                 input.preferred_time,
                 input.note,
             )
@@ -512,7 +553,7 @@ class VisitMutations:
         return await _customer_action(
             flows.decline(
                 info.context.actor.subject_id,
-                node_uuid(input.visit_id, "FollowUpVisit"),
+                node_uuid(input.visit_id, "MyVisit"),
                 input.note,
             )
         )

@@ -49,7 +49,7 @@ SUBJECTS: dict[str, tuple[str, Callable[[Actor, uuid.UUID], Awaitable[bool]]]] =
     "CLAIM": ("Claim", _claim),
     "POLICY": ("Policy", _policy),
     "PAYMENT": ("PaymentOrder", _payment),
-    "VISIT": ("FollowUpVisit", _visit),
+    "VISIT": ("MyVisit", _visit),  # the customer's view of a visit
     "STAFF": ("StaffMember", _staff),
 }
 

@@ -246,7 +246,7 @@ async def invite(
             entity_type="survey",
             entity_id=invitation.id,
             customer_id=customer_id,
-            payload={"invitation_id": global_id("SurveyInvitation", invitation.id)},
+            payload={"invitation_id": global_id("Survey", invitation.id)},
         )
     return invitation
 

@@ -388,7 +388,7 @@ async def send_email_visits(*, email_on: bool = True, now: datetime | None = Non
                 customer_id=visit.customer_id,
                 payload={
                     "purpose": visit.purpose,
-                    "invitation_id": global_id("SurveyInvitation", invitation.id),
+                    "invitation_id": global_id("Survey", invitation.id),
                 },
             )
             sent += 1

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import strawberry
 from strawberry import relay
+from strawberry.types import Info
 
 from models import claims as m
 from models.clock import local_time
@@ -74,47 +75,68 @@ class MoreInfoRequest:
 
 @strawberry.type(description="A staff-only investigation note.")
 class InvestigationNote:
+    """Written once and never changed, read only inside its claim: no identity needed."""
+
     text: str = strawberry.field(description="The note.")
-    author_id: str = strawberry.field(description="The staff member's ID.")
+    author_id: relay.GlobalID = strawberry.field(description="The StaffMember who wrote it.")
     at: datetime = strawberry.field(description="When it was written.")
 
     @classmethod
     def from_model(cls, note: m.InvestigationNote) -> InvestigationNote:
         return cls(
             text=note.text,
-            author_id=str(relay.GlobalID("StaffMember", str(note.author_id))),
+            author_id=relay.GlobalID("StaffMember", str(note.author_id)),
             at=local_time(note.created_at),
         )
 
 
 @strawberry.type(description="A photo or document of a claim.")
-class ClaimDocument:
+class ClaimDocument(relay.Node):
+    """An entity (a row). Its links are signed when read, so they are resolved from the
+    request's storage rather than stored with it."""
+
+    model: strawberry.Private[m.ClaimDocument]
+    id: relay.NodeID[str]
     checklist_code: str = strawberry.field(description="The checklist item it is for.")
     file_name: str = strawberry.field(description="The name it was uploaded with.")
     content_type: str = strawberry.field(description="`image/jpeg` or `application/pdf`.")
     size: int = strawberry.field(description="Bytes, as stored.")
     width: int | None = strawberry.field(description="Pixels (images).")
     height: int | None = strawberry.field(description="Pixels (images).")
-    url: str = strawberry.field(description="A short-lived signed link to the file.")
-    thumbnail_url: str | None = strawberry.field(description="A signed link to a thumbnail.")
     uploaded_at: datetime = strawberry.field(description="When it was uploaded.")
 
     @classmethod
-    def from_model(cls, row: m.ClaimDocument, storage: ObjectStorage, ttl: int) -> ClaimDocument:
-        """``row`` with links that expire in ``ttl`` seconds."""
+    def from_model(cls, row: m.ClaimDocument) -> ClaimDocument:
         return cls(
+            model=row,
+            id=str(row.id),
             checklist_code=row.checklist_code,
             file_name=row.file_name,
             content_type=row.content_type,
             size=row.size,
             width=row.width,
             height=row.height,
-            url=storage.signed_url(row.storage_key, expires_in=ttl, filename=row.file_name),
-            thumbnail_url=(
-                storage.signed_url(row.thumbnail_key, expires_in=ttl) if row.thumbnail_key else None
-            ),
             uploaded_at=local_time(row.created_at),
         )
+
+    @strawberry.field(description="A short-lived signed link to the file.")
+    def url(self, info: Info) -> str:
+        storage: ObjectStorage = info.context.services.storage
+        return storage.signed_url(
+            self.model.storage_key, expires_in=_link_ttl(info), filename=self.model.file_name
+        )
+
+    @strawberry.field(description="A signed link to a thumbnail.")
+    def thumbnail_url(self, info: Info) -> str | None:
+        if not self.model.thumbnail_key:
+            return None
+        storage: ObjectStorage = info.context.services.storage
+        return storage.signed_url(self.model.thumbnail_key, expires_in=_link_ttl(info))
+
+
+def _link_ttl(info: Info) -> int:
+    ttl: int = info.context.services.settings.signed_url_ttl_seconds
+    return ttl
 
 
 @strawberry.type(description="Where the payee asked the money to go.")

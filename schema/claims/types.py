@@ -191,10 +191,8 @@ class Claim(relay.Node):
 
     @strawberry.field(description="Photos and documents, oldest first; links expire soon.")
     async def documents(self, info: Info) -> list[ClaimDocument]:
-        storage = info.context.services.storage
-        ttl = info.context.services.settings.signed_url_ttl_seconds
         rows = await info.context.loaders.claim_documents.load(self.model.id)
-        return [ClaimDocument.from_model(row, storage, ttl) for row in rows]
+        return [ClaimDocument.from_model(row) for row in rows]
 
     @strawberry.field(
         description="The account the payee chose for the money (masked); shown to the "

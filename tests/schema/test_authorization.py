@@ -5,21 +5,26 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 from strawberry import relay
+from tortoise.transactions import in_transaction
 
 from api.services import Services
 from models import policies as m
-from models.claims import Claim, ClaimStatus, PayoutShare
-from models.notifications import Notification
-from models.payments import PaymentOrder
+from models.claims import Claim, ClaimDocument, ClaimStatus, PayoutShare
+from models.notifications import Device, DevicePlatform, Notification
+from models.payments import PaymentOrder, Refund, RefundReason
 from models.staff import StaffRole
+from models.surveys import RecoveryTask, ServiceRating
+from models.visits import FollowUpVisit, VisitChannel, VisitTrigger
 from schema import build_schema
 from schema.node import NODE_RESOLVERS
+from schema.notifications import preference_id
 from tests.factories import (
     customer_token,
     make_claim,
@@ -29,6 +34,8 @@ from tests.factories import (
     staff_token,
 )
 from tests.graphql import gql
+from workflows import surveys
+from workflows.visits import current_rules
 
 NODE = "query($id: ID!) { node(id: $id) { id __typename } }"
 POLICY = "query($id: ID!) { policy(id: $id) { number myRoles } }"
@@ -97,7 +104,7 @@ async def world(services: Services) -> World:
             )
         ).id,
         "PaymentOrder": (
-            await PaymentOrder.create(
+            order := await PaymentOrder.create(
                 order_number="PO20261130999999",
                 customer=alice,
                 policy=policy,
@@ -108,6 +115,7 @@ async def world(services: Services) -> World:
                 expires_at=policy.ends_at,
             )
         ).id,
+        **await _service_objects(alice, policy, order),
     }
     tokens = {
         "alice": await customer_token(services, alice),
@@ -118,6 +126,71 @@ async def world(services: Services) -> World:
         "supervisor": await staff_token(services, supervisor),
     }
     return World(policy, objects, tokens)
+
+
+async def _service_objects(
+    alice: Any, policy: m.Policy, order: PaymentOrder
+) -> dict[str, uuid.UUID]:
+    """Alice's documents, refund, device, preference, survey, rating, recovery task and
+    visit, and a visit rule (everyone's)."""
+    claim = await Claim.get(report_number="BA20261129999999")
+    async with in_transaction():
+        invitation = await surveys.invite(
+            alice.id, "claim.closed", "claim", str(claim.id), "CLAIM_SERVICE", announce=False
+        )
+    assert invitation is not None
+    visit = await FollowUpVisit.create(
+        customer=alice,
+        trigger=VisitTrigger.POLICY_ANNIVERSARY,
+        subject=f"policy:{policy.id}:2027",
+        purpose="保单周年回访",
+        policy=policy,
+        channel=VisitChannel.PHONE,
+        due_at=datetime.now(UTC) + timedelta(days=3),
+        max_attempts=3,
+        retry_after_days=2,
+    )
+    document = await ClaimDocument.create(
+        claim=claim,
+        checklist_code="INVOICE",
+        storage_key=f"claims/{uuid.uuid4()}.jpg",
+        content_type="image/jpeg",
+        size=1024,
+        sha256="a" * 64,
+        original_sha256="b" * 64,
+        file_name="发票.jpg",
+        uploaded_by_kind="customer",
+        uploaded_by_id=alice.id,
+    )
+    refund = await Refund.create(
+        order=order,
+        refund_number="RF20261130999999",
+        amount=Decimal("600.00"),
+        reason=RefundReason.COOLING_OFF_CANCELLATION,
+    )
+    device = await Device.create(customer=alice, platform=DevicePlatform.IOS, token="t" * 64)
+    rating = await ServiceRating.create(
+        customer=alice, subject_type="CLAIM", subject_id=str(claim.id), stars=5
+    )
+    task = await RecoveryTask.create(
+        customer=alice,
+        source="rating",
+        source_id=rating.id,
+        reason="评价1星",
+        due_at=datetime.now(UTC) + timedelta(hours=24),
+    )
+    return {
+        "ClaimDocument": document.id,
+        "PaymentRefund": refund.id,
+        "Device": device.id,
+        "NotificationPreference": preference_id(alice.id, "claim.decided"),
+        "Survey": invitation.id,
+        "ServiceRating": rating.id,
+        "RecoveryTask": task.id,
+        "FollowUpVisit": visit.id,
+        "MyVisit": visit.id,
+        "VisitRule": (await current_rules())[0].id,
+    }
 
 
 def test_every_node_type_has_a_guarded_resolver_and_a_test() -> None:
@@ -144,7 +217,17 @@ NOT_VISIBLE_TO_MALLORY = {
     "Notification": True,
     "Claim": True,
     "ClaimPayoutShare": True,
+    "ClaimDocument": True,
     "PaymentOrder": True,
+    "PaymentRefund": True,
+    "Device": True,
+    "NotificationPreference": True,
+    "Survey": True,
+    "ServiceRating": True,
+    "RecoveryTask": True,
+    "FollowUpVisit": True,
+    "MyVisit": True,
+    "VisitRule": True,
 }
 
 
@@ -211,6 +294,58 @@ async def test_a_payout_share_is_its_beneficiarys_and_staffs_to_see(
     for who, visible in (("carol", True), ("supervisor", True), ("alice", False), ("bob", False)):
         body = await gql(client, NODE, {"id": share}, token=world.tokens[who])
         assert (body["data"]["node"] is not None) is visible, who
+
+
+# Who sees each node (the rules of the field that lists it), and who of the others
+# asks and gets null like for a missing object. A field of each is read as well.
+SEEN_BY: dict[str, tuple[set[str], set[str], str]] = {
+    "ClaimDocument": ({"alice", "agent"}, {"bob", "mallory"}, "url thumbnailUrl fileName"),
+    "PaymentRefund": ({"alice", "agent"}, {"bob", "mallory"}, "refundNumber status"),
+    "Device": ({"alice"}, {"bob", "agent", "supervisor"}, "platform registeredAt"),
+    "NotificationPreference": (
+        {"alice"},
+        {"bob", "agent", "supervisor"},
+        "kind channels availableChannels",
+    ),
+    "Survey": ({"alice"}, {"bob", "agent", "supervisor"}, "title questions { key }"),
+    "ServiceRating": ({"alice"}, {"bob", "agent", "supervisor"}, "stars"),
+    "RecoveryTask": ({"supervisor"}, {"alice", "agent"}, "reason customerPhone"),
+    "FollowUpVisit": ({"agent", "supervisor"}, {"alice", "bob"}, "purpose attemptLog { note }"),
+    "MyVisit": ({"alice"}, {"bob", "agent", "supervisor"}, "purpose policyNumber"),
+    "VisitRule": ({"supervisor"}, {"agent", "alice"}, "trigger version"),
+}
+
+
+@pytest.mark.parametrize("type_name", sorted(SEEN_BY))
+async def test_owners_and_permitted_staff_see_a_node_and_nobody_else(
+    client: httpx.AsyncClient, world: World, type_name: str
+) -> None:
+    seen_by, hidden_from, fields = SEEN_BY[type_name]
+    real = gid(type_name, world.objects[type_name])
+    query = (
+        f"query($id: ID!) {{ node(id: $id) {{ id __typename ... on {type_name} {{ {fields} }} }} }}"
+    )
+    for who in sorted(seen_by | hidden_from):
+        node = (await gql(client, query, {"id": real}, token=world.tokens[who]))["data"]["node"]
+        if who in seen_by:
+            assert node is not None, who
+            assert (node["id"], node["__typename"]) == (real, type_name), who
+        else:
+            assert node is None, who
+
+
+async def test_a_customers_visit_and_the_staff_view_of_it_are_two_nodes(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    """The same row: a cache must not merge the customer's view into the staff's."""
+    mine = (await gql(client, "{ myVisits { id } }", token=world.tokens["alice"]))["data"]
+    staff = await gql(
+        client, "{ followUpVisits { edges { node { id } } } }", token=world.tokens["agent"]
+    )
+    assert mine["myVisits"] == [{"id": gid("MyVisit", world.objects["MyVisit"])}]
+    assert staff["data"]["followUpVisits"]["edges"] == [
+        {"node": {"id": gid("FollowUpVisit", world.objects["FollowUpVisit"])}}
+    ]
 
 
 async def test_staff_member_nodes_need_the_staff_read_permission(

@@ -4,6 +4,7 @@ answers, the link token, expiry, quick ratings and service recovery."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,12 +25,12 @@ from workflows import surveys
 
 SUBMIT = """mutation($input: SubmitSurveyInput!) { submitSurvey(input: $input) {
   accepted errors { field code } } }"""
-HAPPY = [
-    {"questionId": "q1", "number": 5},
-    {"questionId": "q2", "number": 9},
-    {"questionId": "q3", "choiceIds": ["fast"]},
-    {"questionId": "q4", "choiceIds": ["staff", "online"]},
-    {"questionId": "q5", "text": "很满意，谢谢"},
+HAPPY: list[dict[str, Any]] = [
+    {"questionKey": "q1", "number": 5},
+    {"questionKey": "q2", "number": 9},
+    {"questionKey": "q3", "choiceKeys": ["fast"]},
+    {"questionKey": "q4", "choiceKeys": ["staff", "online"]},
+    {"questionKey": "q5", "text": "很满意，谢谢"},
 ]
 
 
@@ -61,8 +62,8 @@ async def invited(services: Services) -> Invited:
 async def my_survey(client: httpx.AsyncClient, login: str) -> dict[str, Any]:
     body = await gql(
         client,
-        "{ mySurveys { invitationId title templateVersion answered "
-        "questions { id kind required options { id } } } }",
+        "{ mySurveys { id title templateVersion answered "
+        "questions { key kind required options { key } } } }",
         token=login,
     )
     [survey] = body["data"]["mySurveys"]
@@ -76,7 +77,7 @@ async def answer(
         client,
         SUBMIT,
         {"input": {"answers": answers, **how}},
-        token=invited.login if "invitationId" in how else None,
+        token=invited.login if "surveyId" in how else None,
     )
     return body["data"]["submitSurvey"]
 
@@ -91,7 +92,7 @@ async def test_answer_once_in_the_app(client: httpx.AsyncClient, invited: Invite
         "MULTIPLE_CHOICE",
         "TEXT",
     ]
-    how = {"invitationId": survey["invitationId"]}
+    how = {"surveyId": survey["id"]}
     assert await answer(client, invited, HAPPY, **how) == {"accepted": True, "errors": []}
     assert await answer(client, invited, HAPPY, **how) == {"accepted": True, "errors": []}
     other = [dict(HAPPY[0], number=4), *HAPPY[1:]]
@@ -114,15 +115,15 @@ async def test_answer_once_in_the_app(client: httpx.AsyncClient, invited: Invite
 @pytest.mark.parametrize(
     ("change", "field", "code"),
     [
-        ({"questionId": "q1", "number": 0}, "answers.q1", "OUT_OF_RANGE"),
-        ({"questionId": "q1", "number": 6}, "answers.q1", "OUT_OF_RANGE"),
-        ({"questionId": "q2", "number": 11}, "answers.q2", "OUT_OF_RANGE"),
-        ({"questionId": "q3", "choiceIds": ["fast", "slow"]}, "answers.q3", "OUT_OF_RANGE"),
-        ({"questionId": "q3", "choiceIds": ["nope"]}, "answers.q3", "UNKNOWN_CHOICE"),
-        ({"questionId": "q4", "choiceIds": ["staff", "x"]}, "answers.q4", "UNKNOWN_CHOICE"),
-        ({"questionId": "q5", "text": "长" * 1001}, "answers.q5", "TOO_LONG"),
-        ({"questionId": "q9", "number": 1}, "answers", "UNKNOWN_QUESTION"),
-        ({"questionId": "q1"}, "answers.q1", "REQUIRED"),
+        ({"questionKey": "q1", "number": 0}, "answers.q1", "OUT_OF_RANGE"),
+        ({"questionKey": "q1", "number": 6}, "answers.q1", "OUT_OF_RANGE"),
+        ({"questionKey": "q2", "number": 11}, "answers.q2", "OUT_OF_RANGE"),
+        ({"questionKey": "q3", "choiceKeys": ["fast", "slow"]}, "answers.q3", "OUT_OF_RANGE"),
+        ({"questionKey": "q3", "choiceKeys": ["nope"]}, "answers.q3", "UNKNOWN_CHOICE"),
+        ({"questionKey": "q4", "choiceKeys": ["staff", "x"]}, "answers.q4", "UNKNOWN_CHOICE"),
+        ({"questionKey": "q5", "text": "长" * 1001}, "answers.q5", "TOO_LONG"),
+        ({"questionKey": "q9", "number": 1}, "answers", "UNKNOWN_QUESTION"),
+        ({"questionKey": "q1"}, "answers.q1", "REQUIRED"),
     ],
 )
 async def test_each_kind_is_validated(
@@ -132,7 +133,7 @@ async def test_each_kind_is_validated(
     field: str,
     code: str,
 ) -> None:
-    answers = [a for a in HAPPY if a["questionId"] != change["questionId"]] + [change]
+    answers = [a for a in HAPPY if a["questionKey"] != change["questionKey"]] + [change]
     result = await answer(client, invited, answers, token=invited.token)
     assert result == {"accepted": False, "errors": [{"field": field, "code": code}]}
     assert await SurveyResponse.all().count() == 0
@@ -141,7 +142,7 @@ async def test_each_kind_is_validated(
 async def test_optional_questions_may_be_skipped_required_ones_not(
     client: httpx.AsyncClient, invited: Invited
 ) -> None:
-    missing_required = [a for a in HAPPY if a["questionId"] != "q2"]
+    missing_required = [a for a in HAPPY if a["questionKey"] != "q2"]
     result = await answer(client, invited, missing_required, token=invited.token)
     assert result["errors"] == [{"field": "answers.q2", "code": "REQUIRED"}]
     only_required = HAPPY[:3]
@@ -157,11 +158,11 @@ async def test_the_link_token_opens_only_its_survey(
     assert (await gql(client, query, {"t": "not-a-token"}))["data"]["surveyByToken"] is None
     result = await answer(client, invited, HAPPY, token=invited.token, channel="LINK")
     assert result == {"accepted": True, "errors": []}
-    # Someone else's invitation id does not work for another logged-in customer.
+    # Someone else's survey id does not work for another logged-in customer.
     stranger = await customer_token(services, await make_customer(services))
-    survey_id = str(relay.GlobalID("SurveyInvitation", str(invited.invitation.id)))
+    survey_id = str(relay.GlobalID("Survey", str(invited.invitation.id)))
     body = await gql(
-        client, SUBMIT, {"input": {"invitationId": survey_id, "answers": HAPPY}}, token=stranger
+        client, SUBMIT, {"input": {"surveyId": survey_id, "answers": HAPPY}}, token=stranger
     )
     assert body["data"]["submitSurvey"]["errors"] == [{"field": None, "code": "NOT_FOUND"}]
 
@@ -177,15 +178,15 @@ async def test_expired_invitations_are_refused(client: httpx.AsyncClient, invite
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
-        ({"questionId": "q1", "number": 2}, "满意度评分2分"),
-        ({"questionId": "q2", "number": 6}, "推荐意愿6分"),
-        ({"questionId": "q5", "text": "理赔太慢了，我要投诉"}, "留言含有投诉内容"),
+        ({"questionKey": "q1", "number": 2}, "满意度评分2分"),
+        ({"questionKey": "q2", "number": 6}, "推荐意愿6分"),
+        ({"questionKey": "q5", "text": "理赔太慢了，我要投诉"}, "留言含有投诉内容"),
     ],
 )
 async def test_unhappy_answers_open_a_recovery_task(
     client: httpx.AsyncClient, invited: Invited, change: dict[str, Any], reason: str
 ) -> None:
-    answers = [a for a in HAPPY if a["questionId"] != change["questionId"]] + [change]
+    answers = [a for a in HAPPY if a["questionKey"] != change["questionKey"]] + [change]
     assert (await answer(client, invited, answers, token=invited.token))["accepted"]
     task = await RecoveryTask.get(customer_id=invited.customer.id)
     assert task.reason == reason
@@ -397,7 +398,7 @@ async def test_staff_publish_new_versions_and_old_answers_keep_theirs(
     supervisor = await staff_token(services, await make_staff(StaffRole.SUPERVISOR))
     publish = """mutation($input: CreateSurveyTemplateVersionInput!) {
       createSurveyTemplateVersion(input: $input) { code version errors { field code } } }"""
-    question = {"id": "q1", "kind": "RATING", "text": "您对理赔服务满意吗？", "required": True}
+    question = {"key": "q1", "kind": "RATING", "text": "您对理赔服务满意吗？", "required": True}
     bad = await gql(
         client,
         publish,
@@ -412,10 +413,10 @@ async def test_staff_publish_new_versions_and_old_answers_keep_theirs(
     )
     assert bad["data"]["createSurveyTemplateVersion"]["errors"][0]["field"] == "questions.1"
     no_options = {
-        "id": "q2",
+        "key": "q2",
         "kind": "SINGLE_CHOICE",
         "text": "速度？",
-        "options": [{"id": "a", "text": "快"}],
+        "options": [{"key": "a", "text": "快"}],
     }
     bad = await gql(
         client,
@@ -464,3 +465,68 @@ async def test_relationship_surveys_once_a_year_and_payout_surveys(
     assert invitation.trigger == "relationship"
     template = await invitation.template
     assert template.code == "RELATIONSHIP"
+
+
+async def test_two_surveys_of_one_customer_keep_their_own_questions(
+    client: httpx.AsyncClient, services: Services, invited: Invited
+) -> None:
+    """Both templates have a `q1`: as `SurveyQuestion.id` it made Apollo's cache show the
+    yearly survey's questions in the claim survey. Questions have a `key` now, kept
+    inside their Survey, and each Survey is a Node of its own."""
+    from tests.factories import make_policy
+
+    await make_policy(services, invited.customer)
+    assert await surveys.invite_relationship_surveys() == 1
+    query = "{ mySurveys { id title questions { key text } } }"
+    mine = (await gql(client, query, token=invited.login))["data"]["mySurveys"]
+    assert len({s["id"] for s in mine}) == 2
+    by_title = {s["title"]: s for s in mine}
+    claim, yearly = by_title["理赔服务满意度调查"], by_title["年度客户关系调查"]
+    assert claim["questions"][0]["key"] == yearly["questions"][0]["key"] == "q1"
+    assert claim["questions"][0]["text"] != yearly["questions"][0]["text"]
+    node = "query($id: ID!) { node(id: $id) { id ... on Survey { title questions { key text } } } }"
+    for survey in mine:
+        found = (await gql(client, node, {"id": survey["id"]}, token=invited.login))["data"]
+        assert found["node"] == survey
+
+
+async def test_survey_ids_sent_before_the_rename_still_open_the_survey(
+    client: httpx.AsyncClient, invited: Invited
+) -> None:
+    """Inbox entries and push messages already delivered carry `SurveyInvitation:…`."""
+    legacy = str(relay.GlobalID("SurveyInvitation", str(invited.invitation.id)))
+    current = str(relay.GlobalID("Survey", str(invited.invitation.id)))
+    node = "query($id: ID!) { node(id: $id) { id __typename } }"
+    found = (await gql(client, node, {"id": legacy}, token=invited.login))["data"]["node"]
+    assert found == {"id": current, "__typename": "Survey"}
+    accepted = await answer(client, invited, HAPPY, surveyId=legacy)
+    assert accepted == {"accepted": True, "errors": []}
+
+
+async def test_new_invitations_announce_the_surveys_id(invited: Invited) -> None:
+    event = await OutboxEvent.get(event_type="survey.invited")
+    assert event.payload["invitation_id"] == str(relay.GlobalID("Survey", str(event.entity_id)))
+
+
+def test_links_are_made_for_messages_with_either_id() -> None:
+    from push.base import PushMessage
+    from push.survey_links import invitation_of
+
+    invitation_id = uuid.uuid4()
+
+    def message(type_name: str) -> PushMessage:
+        value = str(relay.GlobalID(type_name, str(invitation_id)))
+        return PushMessage(
+            kind="survey.invited",
+            title="问卷",
+            body="请评价",
+            deep_link=f"anxin://surveys/{value}",
+            mini_program_page="pages/survey/answer",
+            urgent=False,
+            collapse_id="e-1",
+            data={"invitation_id": value},
+        )
+
+    assert invitation_of(message("Survey")) == invitation_id
+    assert invitation_of(message("SurveyInvitation")) == invitation_id
+    assert invitation_of(message("Claim")) is None

@@ -244,6 +244,15 @@ async def test_customers_see_their_visits_and_ask_for_another_time_or_decline(
         token=planned.other,
     )
     assert stranger["data"]["requestVisitChange"]["errors"][0]["code"] == "NOT_FOUND"
+    # The customer's handle is their MyVisit's id; the staff view's id is not theirs.
+    staff_id = await gql(
+        client,
+        change,
+        {"input": {"visitId": gid(planned.visit), "preferredTime": later}},
+        token=planned.customer,
+    )
+    assert staff_id["data"]["requestVisitChange"]["errors"][0]["code"] == "NOT_FOUND"
+    assert mine["id"] != gid(planned.visit)
     past = await gql(
         client,
         change,
@@ -274,7 +283,7 @@ async def test_customers_see_their_visits_and_ask_for_another_time_or_decline(
         RESCHEDULE,
         {
             "input": {
-                "visitId": mine["id"],
+                "visitId": edge["node"]["id"],
                 "expectedVersion": edge["node"]["version"],
                 "dueAt": later,
             }

@@ -104,7 +104,7 @@ async def test_made_up_and_other_customers_subjects_are_refused(
         ("CLAIM", "Q2xhaW06MQ=="),  # Claim:1, not even a UUID
         ("POLICY", gid("Policy", people.their_policy.id)),
         ("PAYMENT", gid("PaymentOrder", uuid.uuid4())),
-        ("VISIT", gid("FollowUpVisit", uuid.uuid4())),
+        ("VISIT", gid("MyVisit", uuid.uuid4())),
         ("STAFF", gid("StaffMember", people.other_staff.id)),  # never served me
     ]
     for subject_type, subject_id in refused:
@@ -128,7 +128,7 @@ async def test_made_up_and_other_customers_subjects_are_refused(
         completed_by=people.other_staff.id,
     )
     accepted = [
-        ("VISIT", gid("FollowUpVisit", my_visit.id)),
+        ("VISIT", gid("MyVisit", my_visit.id)),  # the customer's view of it
         ("STAFF", gid("StaffMember", people.other_staff.id)),  # made my visit now
         ("CLAIM", gid("Claim", people.my_claim.id)),
         ("POLICY", gid("Policy", people.my_policy.id)),

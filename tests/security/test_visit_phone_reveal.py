@@ -136,7 +136,7 @@ async def test_the_customers_own_time_and_the_plan_make_it_revealable(
     asked = await gql(
         client,
         REQUEST,
-        {"input": {"visitId": far["id"], "preferredTime": soon(hours=2)}},
+        {"input": {"visitId": gid("MyVisit", far["visit"].id), "preferredTime": soon(hours=2)}},
         token=far["customer"],
     )
     assert asked["data"]["requestVisitChange"]["errors"] == []
