@@ -11,7 +11,6 @@ from strawberry.types import Info
 from models.clock import local_time
 from models.customers import Customer as CustomerModel
 from models.staff import StaffUser
-from schema.common import INPUT
 from schema.errors import CODE, Error, ErrorCodes, answers_with, payload_errors
 from schema.people import Viewer
 from workflows import auth
@@ -152,7 +151,10 @@ class AuthMutations:
     async def request_login_code(
         self,
         info: Info,
-        input: Annotated[RequestLoginCodeInput, strawberry.argument(description=INPUT)],
+        input: Annotated[
+            RequestLoginCodeInput,
+            strawberry.argument(description="The mobile number to send a login code to."),
+        ],
     ) -> RequestLoginCodePayload:
         try:
             sent = await auth.request_login_code(
@@ -176,7 +178,10 @@ class AuthMutations:
     async def login_with_code(
         self,
         info: Info,
-        input: Annotated[LoginWithCodeInput, strawberry.argument(description=INPUT)],
+        input: Annotated[
+            LoginWithCodeInput,
+            strawberry.argument(description="The mobile number and the code the SMS brought."),
+        ],
     ) -> AuthPayload:
         try:
             tokens = await auth.login_with_code(
@@ -188,7 +193,12 @@ class AuthMutations:
 
     @strawberry.mutation(description="Customer login in the WeChat mini-program.")
     async def wechat_login(
-        self, info: Info, input: Annotated[WechatLoginInput, strawberry.argument(description=INPUT)]
+        self,
+        info: Info,
+        input: Annotated[
+            WechatLoginInput,
+            strawberry.argument(description="The code `wx.login()` returned in the mini-program."),
+        ],
     ) -> WechatLoginPayload:
         try:
             result = await auth.wechat_login(
@@ -219,7 +229,12 @@ class AuthMutations:
     async def bind_wechat_phone(
         self,
         info: Info,
-        input: Annotated[BindWechatPhoneInput, strawberry.argument(description=INPUT)],
+        input: Annotated[
+            BindWechatPhoneInput,
+            strawberry.argument(
+                description="The binding ticket from `wechatLogin`, the phone and its SMS code."
+            ),
+        ],
     ) -> AuthPayload:
         try:
             tokens = await auth.bind_wechat_phone(
@@ -239,7 +254,12 @@ class AuthMutations:
         "(ACCOUNT_LOCKED, unknown usernames alike), both with `retryAfterSeconds`."
     )
     async def staff_login(
-        self, info: Info, input: Annotated[StaffLoginInput, strawberry.argument(description=INPUT)]
+        self,
+        info: Info,
+        input: Annotated[
+            StaffLoginInput,
+            strawberry.argument(description="The staff member's username and password."),
+        ],
     ) -> AuthPayload:
         try:
             tokens = await auth.staff_login(
@@ -253,7 +273,12 @@ class AuthMutations:
     async def refresh_token(
         self,
         info: Info,
-        input: Annotated[RefreshTokenInput, strawberry.argument(description=INPUT)],
+        input: Annotated[
+            RefreshTokenInput,
+            strawberry.argument(
+                description="The latest refresh token (used once: the answer carries the next)."
+            ),
+        ],
     ) -> AuthPayload:
         try:
             tokens = await auth.refresh_session(info.context.services, input.refresh_token)

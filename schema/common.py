@@ -21,7 +21,6 @@ T = TypeVar("T")
 
 PageArg = Annotated[int | None, strawberry.argument(description="Page size, at most 100.")]
 CursorArg = Annotated[str | None, strawberry.argument(description="A cursor from this list.")]
-INPUT = "The mutation's input; its type describes each field."
 
 
 @strawberry.type(description="An amount of money: a decimal with two places, never a float.")

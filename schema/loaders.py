@@ -83,6 +83,16 @@ class Loaders:
         return children_loader(PremiumInstallment, "sequence")
 
     @cached_property
+    def installment(self) -> DataLoader[uuid.UUID, PremiumInstallment]:
+        """One installment by its ID (a payment order's: a foreign key, never missing)."""
+
+        async def load(ids: list[uuid.UUID]) -> list[PremiumInstallment]:
+            found = {i.id: i for i in await PremiumInstallment.filter(id__in=ids)}
+            return [found[i] for i in ids]
+
+        return DataLoader(load_fn=load)
+
+    @cached_property
     def customers(self) -> DataLoader[uuid.UUID, Customer | None]:
         async def load(ids: list[uuid.UUID]) -> list[Customer | None]:
             found = {c.id: c for c in await Customer.filter(id__in=ids)}

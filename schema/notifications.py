@@ -15,7 +15,7 @@ from strawberry.types import Info
 from models import notifications as m
 from models.clock import local_time
 from push.fanout import notification_from_message
-from schema.common import INPUT, Connection, CursorArg, PageArg, paginate
+from schema.common import Connection, CursorArg, PageArg, paginate
 from schema.errors import CODE, Error, ErrorCodes, answers_with, payload_errors
 from schema.permissions import CUSTOMER_ONLY, staff_only
 from workflows import notifications as flows
@@ -170,7 +170,14 @@ class DevicePayload:
 
 @strawberry.type(description="The result of marking notifications read.")
 class MarkNotificationsReadPayload:
-    unread_count: int = strawberry.field(description="Unread entries left.")
+    notifications: list[Notification] = strawberry.field(
+        default_factory=list,
+        description="The entries this call marked read (`read: true`), newest first; "
+        "entries that were read already are not repeated.",
+    )
+    unread_count: int = strawberry.field(
+        description="Unread entries left (what `unreadNotificationCount` answers now)."
+    )
     errors: list[NotificationError] = strawberry.field(description="Empty on success.")
 
 
@@ -325,7 +332,10 @@ class NotificationMutations:
     async def register_device(
         self,
         info: Info,
-        input: Annotated[RegisterDeviceInput, strawberry.argument(description=INPUT)],
+        input: Annotated[
+            RegisterDeviceInput,
+            strawberry.argument(description="The platform and push token of this installation."),
+        ],
     ) -> DevicePayload:
         try:
             device = await flows.register_device(_customer_id(info), input.platform, input.token)
@@ -339,7 +349,10 @@ class NotificationMutations:
     async def unregister_device(
         self,
         info: Info,
-        input: Annotated[UnregisterDeviceInput, strawberry.argument(description=INPUT)],
+        input: Annotated[
+            UnregisterDeviceInput,
+            strawberry.argument(description="The push token to stop sending to."),
+        ],
     ) -> DevicePayload:
         await flows.unregister_device(_customer_id(info), input.token)
         return DevicePayload(device=None, errors=[])
@@ -348,18 +361,23 @@ class NotificationMutations:
     async def mark_notifications_read(
         self,
         info: Info,
-        input: Annotated[MarkNotificationsReadInput, strawberry.argument(description=INPUT)],
+        input: Annotated[
+            MarkNotificationsReadInput,
+            strawberry.argument(description="Which inbox entries to mark read: some, or all."),
+        ],
     ) -> MarkNotificationsReadPayload:
         customer_id = _customer_id(info)
         try:
-            await flows.mark_read(customer_id, input.ids, mark_all=input.all)
+            changed = await flows.mark_read(customer_id, input.ids, mark_all=input.all)
         except flows.NotificationError as error:
             return MarkNotificationsReadPayload(
                 unread_count=await flows.unread_count(customer_id),
                 errors=payload_errors(error, NotificationError),
             )
         return MarkNotificationsReadPayload(
-            unread_count=await flows.unread_count(customer_id), errors=[]
+            notifications=[Notification.from_model(row) for row in changed],
+            unread_count=await flows.unread_count(customer_id),
+            errors=[],
         )
 
     @strawberry.mutation(
@@ -368,7 +386,10 @@ class NotificationMutations:
     async def set_notification_preference(
         self,
         info: Info,
-        input: Annotated[SetNotificationPreferenceInput, strawberry.argument(description=INPUT)],
+        input: Annotated[
+            SetNotificationPreferenceInput,
+            strawberry.argument(description="The kind of event and the channels to carry it."),
+        ],
     ) -> NotificationPreferencePayload:
         customer_id = _customer_id(info)
         try:
@@ -385,7 +406,10 @@ class NotificationMutations:
     async def set_quiet_hours(
         self,
         info: Info,
-        input: Annotated[SetQuietHoursInput, strawberry.argument(description=INPUT)],
+        input: Annotated[
+            SetQuietHoursInput,
+            strawberry.argument(description="The quiet period, or both null to switch it off."),
+        ],
     ) -> QuietHoursPayload:
         try:
             hours = await flows.set_quiet_hours(_customer_id(info), input.start, input.end)
@@ -401,7 +425,12 @@ class NotificationMutations:
     async def report_wechat_subscription(
         self,
         info: Info,
-        input: Annotated[ReportWechatSubscriptionInput, strawberry.argument(description=INPUT)],
+        input: Annotated[
+            ReportWechatSubscriptionInput,
+            strawberry.argument(
+                description="The templates the user accepted in `wx.requestSubscribeMessage`."
+            ),
+        ],
     ) -> ReportWechatSubscriptionPayload:
         try:
             recorded = await flows.record_wechat_grants(

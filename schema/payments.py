@@ -14,11 +14,13 @@ from strawberry.types import Info
 from models import payments as m
 from models.clock import local_time
 from models.customers import WechatIdentity
+from models.policies import Policy as PolicyRow
 from payments.base import PaymentMethod
 from payments.sandbox import SandboxProvider
-from schema.common import INPUT, Connection, CursorArg, Money, PageArg, cny, node_uuid, paginate
+from schema.common import Connection, CursorArg, Money, PageArg, cny, node_uuid, paginate
 from schema.errors import CODE, Error, ErrorCodes, UserInputError, answers_with, payload_errors
 from schema.permissions import CUSTOMER_ONLY, IsAuthenticated, staff_only
+from schema.policies.types import Policy, PremiumInstallment
 from schema.scalars import Amount
 from workflows.access import Actor, Permission, visible_orders
 from workflows.errors import DomainError
@@ -100,7 +102,7 @@ class PaymentOrder(relay.Node):
     id: relay.NodeID[str]
     order_number: str = strawberry.field(description="Our order number, e.g. `PO2026...`.")
     status: m.OrderStatus = strawberry.field(description="Current status.")
-    method: str = strawberry.field(description="The payment method.")
+    method: PaymentMethod = strawberry.field(description="How it is paid.")
     amount: Money = strawberry.field(description="The amount, from the installment.")
     created_at: datetime = strawberry.field(description="When the order was made.")
     expires_at: datetime = strawberry.field(description="Pay before this.")
@@ -117,7 +119,7 @@ class PaymentOrder(relay.Node):
             id=str(order.id),
             order_number=order.order_number,
             status=order.status,
-            method=order.method,
+            method=PaymentMethod(order.method),
             amount=cny(order.amount),
             created_at=local_time(order.created_at),
             expires_at=local_time(order.expires_at),
@@ -134,10 +136,35 @@ class PaymentOrder(relay.Node):
     async def policy_number(self, info: Info) -> str:
         return (await info.context.loaders.policies.load(self.model.policy_id)).number
 
+    @strawberry.field(
+        description="The installment this order pays: PAID once the order is (a payment "
+        "answer carries it, so a client's cache updates without a refetch)."
+    )
+    async def installment(self, info: Info) -> PremiumInstallment:
+        loaders = info.context.loaders
+        row = await loaders.installment.load(self.model.installment_id)
+        policy = await loaders.policies.load(self.model.policy_id)
+        return PremiumInstallment.from_model(row, policy.status)
 
-@strawberry.type(description="The result of starting a payment.")
+    @strawberry.field(
+        description="The policy the premium is for (its `nextPremiumDue` and `installments` "
+        "change when the order is paid)."
+    )
+    async def policy(self, info: Info) -> Policy:
+        return Policy.from_model(await info.context.loaders.policies.load(self.model.policy_id))
+
+
+@strawberry.type(
+    description="The result of a payment action: the order as it is now (with its "
+    "`installment`, `policy` and `refunds`)."
+)
 class PaymentPayload:
-    order: PaymentOrder | None = strawberry.field(description="The order, when started.")
+    order: PaymentOrder | None = strawberry.field(description="The order, as it is now.")
+    replaced_order: PaymentOrder | None = strawberry.field(
+        default=None,
+        description="`createPremiumPayment`: the installment's open order this one replaced "
+        "(another method, or about to expire), now CLOSED; null otherwise.",
+    )
     errors: list[PaymentFailure] = strawberry.field(description="Empty on success.")
 
 
@@ -173,7 +200,17 @@ class CancelPolicyInCoolingOffInput:
 @strawberry.type(description="The result of a cooling-off cancellation.")
 class CancelPolicyPayload:
     cancelled: bool = strawberry.field(description="True when the policy was cancelled.")
-    refunds: list[PaymentRefund] = strawberry.field(description="The refunds it started.")
+    policy: Policy | None = strawberry.field(
+        default=None,
+        description="The policy, now CANCELLED (its installments no longer owed); null on failure.",
+    )
+    orders: list[PaymentOrder] = strawberry.field(
+        default_factory=list,
+        description="The policy's paid orders that were refunded, each with its `refunds`.",
+    )
+    refunds: list[PaymentRefund] = strawberry.field(
+        description="The refunds of the policy's orders, oldest first."
+    )
     errors: list[PolicyChangeError] = strawberry.field(description="Empty on success.")
 
 
@@ -237,7 +274,13 @@ class PaymentMutations:
     async def create_premium_payment(
         self,
         info: Info,
-        input: Annotated[CreatePremiumPaymentInput, strawberry.argument(description=INPUT)],
+        input: Annotated[
+            CreatePremiumPaymentInput,
+            strawberry.argument(
+                description="The installment to pay and how; the idempotency key makes a "
+                "retry return the same order."
+            ),
+        ],
     ) -> PaymentPayload:
         services = info.context.services
         actor = info.context.actor
@@ -260,7 +303,13 @@ class PaymentMutations:
         except (PaymentError, IdempotencyError) as error:
             return _failed(error)
         order = await m.PaymentOrder.get(id=answer["order_id"])
-        return PaymentPayload(order=PaymentOrder.from_model(order), errors=[])
+        replaced_id = answer.get("replaced_order_id")
+        replaced = await order_visible_to(actor, uuid.UUID(replaced_id)) if replaced_id else None
+        return PaymentPayload(
+            order=PaymentOrder.from_model(order),
+            replaced_order=PaymentOrder.from_model(replaced) if replaced else None,
+            errors=[],
+        )
 
     @strawberry.mutation(
         description="Staff (PAYMENT_REFUND): refund a premium paid in error or a policy "
@@ -270,7 +319,13 @@ class PaymentMutations:
     async def refund_payment(
         self,
         info: Info,
-        input: Annotated[RefundPaymentInput, strawberry.argument(description=INPUT)],
+        input: Annotated[
+            RefundPaymentInput,
+            strawberry.argument(
+                description="The paid order, the amount to give back and why; the "
+                "idempotency key makes a retry refund once."
+            ),
+        ],
     ) -> PaymentPayload:
         services = info.context.services
         order_id = node_uuid(input.order_id, "PaymentOrder")
@@ -298,7 +353,13 @@ class PaymentMutations:
     async def cancel_policy_in_cooling_off(
         self,
         info: Info,
-        input: Annotated[CancelPolicyInCoolingOffInput, strawberry.argument(description=INPUT)],
+        input: Annotated[
+            CancelPolicyInCoolingOffInput,
+            strawberry.argument(
+                description="The policy to cancel; the idempotency key makes a retry "
+                "cancel and refund once."
+            ),
+        ],
     ) -> CancelPolicyPayload:
         services = info.context.services
         policy_id = node_uuid(input.policy_id, "Policy")
@@ -313,9 +374,14 @@ class PaymentMutations:
         except (PolicyError, PaymentError, IdempotencyError) as error:
             errors = payload_errors(error, PolicyChangeError)
             return CancelPolicyPayload(cancelled=False, refunds=[], errors=errors)
-        rows = await m.Refund.filter(order__policy_id=policy_id).order_by("created_at")
+        policy = await PolicyRow.get(id=policy_id).select_related("product")
+        rows = await m.Refund.filter(order__policy_id=policy_id).order_by("created_at", "id")
+        refunded = {row.order_id for row in rows}
+        orders = await m.PaymentOrder.filter(id__in=refunded).order_by("created_at", "id")
         return CancelPolicyPayload(
             cancelled=True,
+            policy=Policy.from_model(policy),
+            orders=[PaymentOrder.from_model(order) for order in orders],
             refunds=[PaymentRefund.from_model(r) for r in rows],
             errors=[],
         )
@@ -328,7 +394,10 @@ class PaymentMutations:
     async def complete_sandbox_payment(
         self,
         info: Info,
-        input: Annotated[CompleteSandboxPaymentInput, strawberry.argument(description=INPUT)],
+        input: Annotated[
+            CompleteSandboxPaymentInput,
+            strawberry.argument(description="The sandbox order to report paid."),
+        ],
     ) -> PaymentPayload:
         sandbox = info.context.services.payment_providers.get("sandbox")
         order = await order_visible_to(

@@ -13,7 +13,6 @@ from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
 from models.clock import local_time
-from schema.common import INPUT
 from schema.errors import payload_errors
 from schema.permissions import staff_only
 from schema.surveys import SurveyError
@@ -82,7 +81,12 @@ class SurveyExchangeMutations:
     async def export_survey_results(
         self,
         info: Info,
-        input: Annotated[ExportSurveyResultsInput, strawberry.argument(description=INPUT)],
+        input: Annotated[
+            ExportSurveyResultsInput,
+            strawberry.argument(
+                description="Which survey, which days of invitations, and the file format."
+            ),
+        ],
     ) -> ExportSurveyResultsPayload:
         services = info.context.services
         try:
@@ -127,7 +131,12 @@ class SurveyExchangeMutations:
     async def import_survey_results(
         self,
         info: Info,
-        input: Annotated[ImportSurveyResultsInput, strawberry.argument(description=INPUT)],
+        input: Annotated[
+            ImportSurveyResultsInput,
+            strawberry.argument(
+                description="The survey company's filled-in file (a multipart upload)."
+            ),
+        ],
     ) -> ImportSurveyResultsPayload:
         upload: UploadFile = input.file  # type: ignore[assignment]  # what Starlette passes
         content = await upload.read(exchange.MAX_IMPORT_BYTES + 1)

@@ -15,17 +15,23 @@ from strawberry.types import Info
 
 from models import surveys as m
 from models.clock import local_time
-from schema.common import INPUT, node_uuid
+from schema.common import node_uuid
 from schema.errors import CODE, Error, ErrorCodes, ThrottledError, answers_with, payload_errors
 from schema.permissions import CUSTOMER_ONLY, staff_only
 from workflows import surveys as flows
 from workflows.access import Actor, Permission
 from workflows.limits import wait_text
+from workflows.rating_subjects import RatingSubject
 
 strawberry.enum(m.QuestionKind, description="How a question is answered.")
 strawberry.enum(
     m.SurveyChannel,
     description="Where a survey was answered; THIRD_PARTY only comes from imports.",
+)
+strawberry.enum(
+    RatingSubject,
+    description="What a quick rating is about: CLAIM, POLICY, PAYMENT (an order), VISIT "
+    "(a follow-up visit) or STAFF (a staff member who served me).",
 )
 SURVEY_CODES = ErrorCodes(
     "SurveyErrorCode", "Why a survey answer or rating failed.", flows.SurveyError
@@ -169,12 +175,15 @@ class SubmitSurveyInput:
 @strawberry.type(description="The result of answering a survey.")
 class SubmitSurveyPayload:
     accepted: bool = strawberry.field(description="True when the answers are recorded.")
+    survey: Survey | None = strawberry.field(
+        default=None, description="The survey, now `answered`; null when refused."
+    )
     errors: list[SurveyError] = strawberry.field(description="Empty on success.")
 
 
 @strawberry.input(description="Rate a claim, policy, payment, visit or staff member of mine.")
 class RateServiceInput:
-    subject_type: str = strawberry.field(description="CLAIM, POLICY, PAYMENT, VISIT or STAFF.")
+    subject_type: RatingSubject = strawberry.field(description="What kind of thing is rated.")
     subject_id: relay.GlobalID = strawberry.field(
         description="What is rated: my Claim, Policy, PaymentOrder, MyVisit, or a "
         "StaffMember who handled one of them."
@@ -309,6 +318,9 @@ class CompleteRecoveryTaskInput:
 @strawberry.type(description="The result of completing a recovery task.")
 class CompleteRecoveryTaskPayload:
     completed: bool = strawberry.field(description="True when closed now.")
+    task: RecoveryTask | None = strawberry.field(
+        default=None, description="The task, now done with its outcome; null when refused."
+    )
     errors: list[SurveyError] = strawberry.field(description="Empty on success.")
 
 
@@ -400,7 +412,12 @@ class SurveyMutations:
     )
     async def create_survey_template_version(
         self,
-        input: Annotated[CreateSurveyTemplateVersionInput, strawberry.argument(description=INPUT)],
+        input: Annotated[
+            CreateSurveyTemplateVersionInput,
+            strawberry.argument(
+                description="The template code, its title and every question of the new version."
+            ),
+        ],
     ) -> SurveyTemplatePayload:
         questions = [
             {
@@ -427,7 +444,10 @@ class SurveyMutations:
     async def complete_recovery_task(
         self,
         info: Info,
-        input: Annotated[CompleteRecoveryTaskInput, strawberry.argument(description=INPUT)],
+        input: Annotated[
+            CompleteRecoveryTaskInput,
+            strawberry.argument(description="The open task and what was agreed on the call."),
+        ],
     ) -> CompleteRecoveryTaskPayload:
         outcome = input.outcome.strip()
         if not outcome:
@@ -435,15 +455,17 @@ class SurveyMutations:
             return CompleteRecoveryTaskPayload(
                 completed=False, errors=payload_errors(error, SurveyError)
             )
-        closed = await flows.complete_recovery(
-            info.context.actor.subject_id, node_uuid(input.task_id, "RecoveryTask"), outcome
-        )
+        task_id = node_uuid(input.task_id, "RecoveryTask")
+        closed = await flows.complete_recovery(info.context.actor.subject_id, task_id, outcome)
         if not closed:
             error = flows.SurveyError(flows.SurveyErrorCode.NOT_FOUND, "未找到待处理的回访任务")
             return CompleteRecoveryTaskPayload(
                 completed=False, errors=payload_errors(error, SurveyError)
             )
-        return CompleteRecoveryTaskPayload(completed=True, errors=[])
+        task = await m.RecoveryTask.get(id=task_id).select_related("customer")
+        return CompleteRecoveryTaskPayload(
+            completed=True, task=RecoveryTask.from_model(task), errors=[]
+        )
 
     @strawberry.mutation(
         description="Staff (SURVEY_READ): the customer's full phone number for an open "
@@ -453,7 +475,10 @@ class SurveyMutations:
     async def reveal_recovery_phone(
         self,
         info: Info,
-        input: Annotated[RevealRecoveryPhoneInput, strawberry.argument(description=INPUT)],
+        input: Annotated[
+            RevealRecoveryPhoneInput,
+            strawberry.argument(description="The open recovery task whose customer to call."),
+        ],
     ) -> RevealRecoveryPhonePayload:
         try:
             phone = await flows.recovery_phone(
@@ -469,7 +494,13 @@ class SurveyMutations:
     async def submit_survey(
         self,
         info: Info,
-        input: Annotated[SubmitSurveyInput, strawberry.argument(description=INPUT)],
+        input: Annotated[
+            SubmitSurveyInput,
+            strawberry.argument(
+                description="The invitation (logged in) or link token, and the answers; the "
+                "same answers again are a retry."
+            ),
+        ],
     ) -> SubmitSurveyPayload:
         invitation = None
         if input.token:
@@ -501,20 +532,29 @@ class SurveyMutations:
             await flows.submit(invitation, answers, channel)
         except flows.SurveyError as error:
             return SubmitSurveyPayload(accepted=False, errors=payload_errors(error, SurveyError))
-        return SubmitSurveyPayload(accepted=True, errors=[])
+        await invitation.refresh_from_db()
+        return SubmitSurveyPayload(accepted=True, survey=await survey_of(invitation), errors=[])
 
     @strawberry.mutation(
         description="Rate a service moment (updatable).", permission_classes=CUSTOMER_ONLY
     )
     async def rate_service(
-        self, info: Info, input: Annotated[RateServiceInput, strawberry.argument(description=INPUT)]
+        self,
+        info: Info,
+        input: Annotated[
+            RateServiceInput,
+            strawberry.argument(
+                description="What is rated (one of mine), the stars and an optional comment; "
+                "rating it again replaces my rating."
+            ),
+        ],
     ) -> RateServicePayload:
         customer_id: uuid.UUID = info.context.actor.subject_id
         try:
             await _limit(info, "ratings", str(customer_id), "limit_ratings_per_customer")
             rating = await flows.rate(
                 customer_id,
-                input.subject_type,
+                input.subject_type.value,
                 str(input.subject_id),
                 input.stars,
                 input.tags,

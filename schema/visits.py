@@ -15,7 +15,7 @@ from tortoise.queryset import QuerySet
 
 from models import visits as m
 from models.clock import local_midnight, local_time
-from schema.common import INPUT, Connection, CursorArg, Money, PageArg, cny, node_uuid, paginate
+from schema.common import Connection, CursorArg, Money, PageArg, cny, node_uuid, paginate
 from schema.errors import CODE, Error, ErrorCodes, answers_with, payload_errors
 from schema.permissions import CUSTOMER_ONLY, staff_only
 from schema.scalars import Amount
@@ -147,6 +147,13 @@ class MyVisit(relay.Node):
     policy_number: str | None = strawberry.field(description="The policy it is about.")
     change_requested: bool = strawberry.field(description="You asked for another time.")
     preferred_time: datetime | None = strawberry.field(description="The time you asked for.")
+    status: m.VisitStatus = strawberry.field(
+        description="SCHEDULED while planned; DECLINED once you said no, thank you (then it "
+        "leaves `myVisits`)."
+    )
+    customer_note: str = strawberry.field(
+        description="Your note with a request for another time or a decline."
+    )
 
     @classmethod
     def from_model(cls, visit: m.FollowUpVisit) -> MyVisit:
@@ -159,6 +166,8 @@ class MyVisit(relay.Node):
             policy_number=visit.policy.number if visit.policy else None,
             change_requested=visit.change_requested_at is not None,
             preferred_time=local_time(visit.preferred_time) if visit.preferred_time else None,
+            status=visit.status,
+            customer_note=visit.customer_note,
         )
 
 
@@ -221,13 +230,19 @@ async def visit_rule_node(actor: Actor, object_id: uuid.UUID) -> VisitRule | Non
     return _rule(row) if row else None
 
 
-@strawberry.input(description="Narrow the visit list.")
+@strawberry.input(description="Narrow the visit list; empty lists mean no restriction.")
 class VisitFilter:
-    status: m.VisitStatus | None = strawberry.field(
-        default=m.VisitStatus.SCHEDULED, description="Default SCHEDULED; null for all."
+    status: list[m.VisitStatus] | None = strawberry.field(
+        default_factory=lambda: [m.VisitStatus.SCHEDULED],
+        description="Only visits in one of these statuses; default SCHEDULED, null or empty "
+        "for all.",
     )
-    trigger: m.VisitTrigger | None = strawberry.field(default=None, description="Why planned.")
-    channel: m.VisitChannel | None = strawberry.field(default=None, description="How.")
+    trigger: list[m.VisitTrigger] | None = strawberry.field(
+        default=None, description="Only visits planned for one of these reasons."
+    )
+    channel: list[m.VisitChannel] | None = strawberry.field(
+        default=None, description="Only visits made in one of these ways."
+    )
     mine: bool = strawberry.field(default=False, description="Only visits assigned to me.")
     unassigned: bool = strawberry.field(default=False, description="Only visits nobody has.")
     due_by: date | None = strawberry.field(default=None, description="Due on or before this day.")
@@ -243,12 +258,12 @@ class VisitFilter:
 def _filtered(where: VisitFilter, info: Info) -> QuerySet[m.FollowUpVisit]:
     queryset = _staff_visits()
     conditions: list[Q] = []
-    if where.status is not None:
-        conditions.append(Q(status=where.status))
-    if where.trigger is not None:
-        conditions.append(Q(trigger=where.trigger))
-    if where.channel is not None:
-        conditions.append(Q(channel=where.channel))
+    if where.status:
+        conditions.append(Q(status__in=list(where.status)))
+    if where.trigger:
+        conditions.append(Q(trigger__in=list(where.trigger)))
+    if where.channel:
+        conditions.append(Q(channel__in=list(where.channel)))
     if where.mine:
         conditions.append(Q(assignee_id=info.context.actor.subject_id))
     if where.unassigned:
@@ -323,6 +338,9 @@ class VisitPayload:
 @strawberry.type(description="The visit after the customer's request.")
 class MyVisitPayload:
     changed: bool = strawberry.field(description="True when the request was saved.")
+    visit: MyVisit | None = strawberry.field(
+        default=None, description="The visit as saved; null when refused."
+    )
     errors: list[VisitError] = strawberry.field(description="Empty on success.")
 
 
@@ -413,10 +431,11 @@ async def _staff_action(call: Any) -> VisitPayload:
 
 async def _customer_action(call: Any) -> MyVisitPayload:
     try:
-        await call
+        visit = await call
     except flows.VisitError as error:
         return MyVisitPayload(changed=False, errors=payload_errors(error, VisitError))
-    return MyVisitPayload(changed=True, errors=[])
+    saved = await m.FollowUpVisit.get(id=visit.id).select_related("policy")
+    return MyVisitPayload(changed=True, visit=MyVisit.from_model(saved), errors=[])
 
 
 @strawberry.type
@@ -426,7 +445,13 @@ class VisitMutations:
         permission_classes=staff_only(Permission.VISIT_MANAGE),
     )
     async def assign_visit(
-        self, input: Annotated[AssignVisitInput, strawberry.argument(description=INPUT)]
+        self,
+        input: Annotated[
+            AssignVisitInput,
+            strawberry.argument(
+                description="The visit, the version you saw and the colleague to give it to."
+            ),
+        ],
     ) -> VisitPayload:
         return await _staff_action(
             flows.assign(
@@ -443,7 +468,10 @@ class VisitMutations:
     async def reschedule_visit(
         self,
         info: Info,
-        input: Annotated[RescheduleVisitInput, strawberry.argument(description=INPUT)],
+        input: Annotated[
+            RescheduleVisitInput,
+            strawberry.argument(description="The visit, the version you saw and its new time."),
+        ],
     ) -> VisitPayload:
         return await _staff_action(
             flows.reschedule(
@@ -462,7 +490,12 @@ class VisitMutations:
     async def record_visit_outcome(
         self,
         info: Info,
-        input: Annotated[RecordVisitOutcomeInput, strawberry.argument(description=INPUT)],
+        input: Annotated[
+            RecordVisitOutcomeInput,
+            strawberry.argument(
+                description="The visit, the version you saw and what happened on this attempt."
+            ),
+        ],
     ) -> VisitPayload:
         outcome = flows.Outcome(
             reached=input.reached,
@@ -489,7 +522,10 @@ class VisitMutations:
     async def reveal_visit_phone(
         self,
         info: Info,
-        input: Annotated[RevealVisitPhoneInput, strawberry.argument(description=INPUT)],
+        input: Annotated[
+            RevealVisitPhoneInput,
+            strawberry.argument(description="The phone visit whose customer to call."),
+        ],
     ) -> RevealVisitPhonePayload:
         try:
             phone = await flows.reveal_phone(
@@ -508,7 +544,12 @@ class VisitMutations:
     async def update_visit_rule(
         self,
         info: Info,
-        input: Annotated[UpdateVisitRuleInput, strawberry.argument(description=INPUT)],
+        input: Annotated[
+            UpdateVisitRuleInput,
+            strawberry.argument(
+                description="The rule (by trigger), the version you saw and its new settings."
+            ),
+        ],
     ) -> VisitRulePayload:
         change = flows.RuleChange(
             enabled=input.enabled,
@@ -533,7 +574,10 @@ class VisitMutations:
     async def request_visit_change(
         self,
         info: Info,
-        input: Annotated[RequestVisitChangeInput, strawberry.argument(description=INPUT)],
+        input: Annotated[
+            RequestVisitChangeInput,
+            strawberry.argument(description="My visit and the time that would suit me."),
+        ],
     ) -> MyVisitPayload:
         return await _customer_action(
             flows.request_change(
@@ -548,7 +592,10 @@ class VisitMutations:
     async def decline_visit(
         self,
         info: Info,
-        input: Annotated[DeclineVisitInput, strawberry.argument(description=INPUT)],
+        input: Annotated[
+            DeclineVisitInput,
+            strawberry.argument(description="My visit to decline, with an optional note."),
+        ],
     ) -> MyVisitPayload:
         return await _customer_action(
             flows.decline(

@@ -91,7 +91,10 @@ async def unregister_device(customer_id: uuid.UUID, token: str) -> None:
 
 async def mark_read(
     customer_id: uuid.UUID, ids: list[relay.GlobalID] | None, *, mark_all: bool
-) -> None:
+) -> list[Notification]:
+    """Mark the customer's unread entries read (these, or all); the entries this call
+    read, newest first, as they are now (the answer a client's cache updates from).
+    An entry arriving meanwhile stays unread: only what was unread when asked is read."""
     unread = Notification.filter(customer_id=customer_id, read_at=None)
     if not mark_all:
         wanted = [
@@ -104,7 +107,12 @@ async def mark_read(
                 NotificationErrorCode.NOTHING_SELECTED, "请选择要标记为已读的消息", "ids"
             )
         unread = unread.filter(id__in=wanted)
-    await unread.update(read_at=datetime.now(UTC))
+    chosen = await unread.values_list("id", flat=True)
+    if not chosen:
+        return []
+    now = datetime.now(UTC)
+    await Notification.filter(id__in=chosen, read_at=None).update(read_at=now)
+    return await Notification.filter(id__in=chosen).order_by("-created_at", "-id")
 
 
 def _is_uuid(value: str) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from enum import StrEnum
 
 from tortoise.expressions import Q
 
@@ -44,13 +45,23 @@ async def _staff(actor: Actor, object_id: uuid.UUID) -> bool:
     ).exists()
 
 
+class RatingSubject(StrEnum):
+    """What kind of thing a rating is about (stored as this text)."""
+
+    CLAIM = "CLAIM"
+    POLICY = "POLICY"
+    PAYMENT = "PAYMENT"
+    VISIT = "VISIT"
+    STAFF = "STAFF"
+
+
 # subject type → (the global ID's type name, whether the customer may rate it)
 SUBJECTS: dict[str, tuple[str, Callable[[Actor, uuid.UUID], Awaitable[bool]]]] = {
-    "CLAIM": ("Claim", _claim),
-    "POLICY": ("Policy", _policy),
-    "PAYMENT": ("PaymentOrder", _payment),
-    "VISIT": ("MyVisit", _visit),  # the customer's view of a visit
-    "STAFF": ("StaffMember", _staff),
+    RatingSubject.CLAIM: ("Claim", _claim),
+    RatingSubject.POLICY: ("Policy", _policy),
+    RatingSubject.PAYMENT: ("PaymentOrder", _payment),
+    RatingSubject.VISIT: ("MyVisit", _visit),  # the customer's view of a visit
+    RatingSubject.STAFF: ("StaffMember", _staff),
 }
 
 

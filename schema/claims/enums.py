@@ -3,6 +3,8 @@ type or input names them, so each has one GraphQL definition."""
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 import strawberry
 
 from models.claims import ClaimStatus, RejectionReason, ReportChannel
@@ -17,6 +19,7 @@ __all__ = [
     "PayoutStatus",
     "RejectionReason",
     "ReportChannel",
+    "TransferProvider",
 ]
 
 strawberry.enum(ClaimStatus, description="Where a claim is in its life.")
@@ -35,3 +38,17 @@ strawberry.enum(
     description="Whom staff make a claim's payee: INSURED (the claim's insured person, "
     "through their linked customer account) or POLICYHOLDER (the policy's holder).",
 )
+
+
+@strawberry.enum(
+    description="Where claim money is transferred: ALIPAY, WECHAT (the mini-program login's "
+    "WeChat balance), BANK (a bank card) or SANDBOX (development only)."
+)
+class TransferProvider(StrEnum):
+    """The payout providers by their internal names (``payments``, ``models.payout_accounts``):
+    GraphQL shows the upper-case member names, the workflows get the lower-case values."""
+
+    ALIPAY = "alipay"
+    WECHAT = "wechat"
+    BANK = "bank"
+    SANDBOX = "sandbox"

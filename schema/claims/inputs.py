@@ -8,7 +8,7 @@ import strawberry
 from strawberry import relay
 from strawberry.file_uploads import Upload
 
-from schema.claims.enums import PayTo, RejectionReason, ReportChannel
+from schema.claims.enums import PayTo, RejectionReason, ReportChannel, TransferProvider
 from schema.scalars import Amount
 from workflows.payments.accounts import AccountChoice, BankCard
 
@@ -16,7 +16,11 @@ from workflows.payments.accounts import AccountChoice, BankCard
 @strawberry.input(description="Report a loss (报案).")
 class ReportLossInput:
     policy_id: relay.GlobalID = strawberry.field(description="The policy.")
-    loss_type: str = strawberry.field(description="A loss type code of the product.")
+    loss_type: str = strawberry.field(
+        description="A loss type code of the policy's product (`Product.lossTypes`, e.g. "
+        "`COLLISION`). A String, not an enum: each product defines its own loss types in "
+        "its data, and a code the product lacks is a payload error (`LOSS_TYPE_NOT_COVERED`)."
+    )
     loss_at: datetime = strawberry.field(description="When it happened (with offset).")
     location: str = strawberry.field(description="Where it happened.")
     description: str = strawberry.field(description="What happened.")
@@ -152,9 +156,9 @@ class BankCardInput:
 @strawberry.input(description="Where I want the claim money (or my share of it) paid.")
 class ChooseClaimPayoutAccountInput:
     claim_id: relay.GlobalID = strawberry.field(description="The claim.")
-    provider: str = strawberry.field(
-        description="`alipay`, `wechat`, `bank` (a bank card) or `sandbox` (development): "
-        "a configured provider."
+    provider: TransferProvider = strawberry.field(
+        description="How: ALIPAY, WECHAT, BANK (a bank card) or SANDBOX (development); one "
+        "configured on this server, else `PROVIDER_NOT_CONFIGURED`."
     )
     account: str | None = strawberry.field(
         default=None,
@@ -167,7 +171,7 @@ class ChooseClaimPayoutAccountInput:
 
     def to_choice(self) -> AccountChoice:
         card = self.bank_card.to_card() if self.bank_card else None
-        return AccountChoice(self.provider, self.account, card)
+        return AccountChoice(self.provider.value, self.account, card)
 
 
 @strawberry.input(
@@ -183,10 +187,10 @@ class StartClaimPayoutInput:
         default=None,
         description="A claim paid to beneficiaries: the share to pay (`payoutShares`).",
     )
-    provider: str | None = strawberry.field(
+    provider: TransferProvider | None = strawberry.field(
         default=None,
-        description="Only to pay another account than the payee's choice: `alipay`, "
-        "`wechat`, `bank` or `sandbox` (development).",
+        description="Only to pay another account than the payee's choice: ALIPAY, WECHAT, "
+        "BANK or SANDBOX (development).",
     )
     payee_id: str | None = strawberry.field(
         default=None,

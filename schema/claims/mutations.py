@@ -33,7 +33,7 @@ from schema.claims.inputs import (
     WithdrawClaimInput,
 )
 from schema.claims.types import Claim
-from schema.common import INPUT, node_uuid
+from schema.common import node_uuid
 from schema.errors import payload_errors
 from schema.permissions import CUSTOMER_ONLY, IsAuthenticated, staff_only
 from schema.policies.types import RequiredDocument
@@ -76,7 +76,15 @@ class ClaimMutations:
         permission_classes=[IsAuthenticated],
     )
     async def report_loss(
-        self, info: Info, input: Annotated[ReportLossInput, strawberry.argument(description=INPUT)]
+        self,
+        info: Info,
+        input: Annotated[
+            ReportLossInput,
+            strawberry.argument(
+                description="The policy, what happened, when and where, and whom to call; "
+                "`dryRun` checks only."
+            ),
+        ],
     ) -> ReportLossPayload:
         actor = info.context.actor
         report = flows.LossReport(
@@ -129,7 +137,14 @@ class ClaimMutations:
         permission_classes=[IsAuthenticated],
     )
     async def submit_claim(
-        self, info: Info, input: Annotated[SubmitClaimInput, strawberry.argument(description=INPUT)]
+        self,
+        info: Info,
+        input: Annotated[
+            SubmitClaimInput,
+            strawberry.argument(
+                description="The claim to submit, and why documents are missing if any are."
+            ),
+        ],
     ) -> ClaimPayload:
         return await _act(
             lambda: flows.submit_claim(
@@ -148,7 +163,12 @@ class ClaimMutations:
     async def upload_claim_documents(
         self,
         info: Info,
-        input: Annotated[UploadClaimDocumentsInput, strawberry.argument(description=INPUT)],
+        input: Annotated[
+            UploadClaimDocumentsInput,
+            strawberry.argument(
+                description="The claim and its files, each for one checklist item."
+            ),
+        ],
     ) -> ClaimPayload:
         uploads = [
             claim_documents.Upload(
@@ -179,7 +199,10 @@ class ClaimMutations:
     async def withdraw_claim(
         self,
         info: Info,
-        input: Annotated[WithdrawClaimInput, strawberry.argument(description=INPUT)],
+        input: Annotated[
+            WithdrawClaimInput,
+            strawberry.argument(description="The claim to withdraw, with an optional reason."),
+        ],
     ) -> ClaimPayload:
         return await _act(
             lambda: flows.withdraw_claim(
@@ -193,7 +216,12 @@ class ClaimMutations:
     async def supplement_documents(
         self,
         info: Info,
-        input: Annotated[SupplementDocumentsInput, strawberry.argument(description=INPUT)],
+        input: Annotated[
+            SupplementDocumentsInput,
+            strawberry.argument(
+                description="The claim and what was provided for the adjuster's request."
+            ),
+        ],
     ) -> ClaimPayload:
         return await _act(
             lambda: flows.supplement_documents(
@@ -206,7 +234,14 @@ class ClaimMutations:
         permission_classes=staff_only(Permission.CLAIM_ASSIGN),
     )
     async def assign_claim(
-        self, info: Info, input: Annotated[AssignClaimInput, strawberry.argument(description=INPUT)]
+        self,
+        info: Info,
+        input: Annotated[
+            AssignClaimInput,
+            strawberry.argument(
+                description="The claim, the version you saw and the adjuster to give it to."
+            ),
+        ],
     ) -> ClaimPayload:
         return await _act(
             lambda: flows.assign_claim(
@@ -224,7 +259,12 @@ class ClaimMutations:
     async def request_claim_info(
         self,
         info: Info,
-        input: Annotated[RequestClaimInfoInput, strawberry.argument(description=INPUT)],
+        input: Annotated[
+            RequestClaimInfoInput,
+            strawberry.argument(
+                description="The claim, the version you saw, everything still needed and why."
+            ),
+        ],
     ) -> ClaimPayload:
         return await _act(
             lambda: flows.request_more_info(
@@ -243,7 +283,10 @@ class ClaimMutations:
     async def add_investigation_note(
         self,
         info: Info,
-        input: Annotated[AddInvestigationNoteInput, strawberry.argument(description=INPUT)],
+        input: Annotated[
+            AddInvestigationNoteInput,
+            strawberry.argument(description="The claim and the note (staff only)."),
+        ],
     ) -> ClaimPayload:
         async def add() -> m.Claim:
             note = await flows.add_note(
@@ -259,7 +302,14 @@ class ClaimMutations:
         permission_classes=staff_only(Permission.CLAIM_REVIEW),
     )
     async def decide_claim(
-        self, info: Info, input: Annotated[DecideClaimInput, strawberry.argument(description=INPUT)]
+        self,
+        info: Info,
+        input: Annotated[
+            DecideClaimInput,
+            strawberry.argument(
+                description="The claim, the version you saw and the decision per coverage."
+            ),
+        ],
     ) -> ClaimPayload:
         lines = [
             flows.DecisionLine(
@@ -287,7 +337,12 @@ class ClaimMutations:
     async def approve_claim_decision(
         self,
         info: Info,
-        input: Annotated[ClaimVersionInput, strawberry.argument(description=INPUT)],
+        input: Annotated[
+            ClaimVersionInput,
+            strawberry.argument(
+                description="The claim waiting for approval and the version you saw."
+            ),
+        ],
     ) -> ClaimPayload:
         return await _act(
             lambda: flows.approve_pending_decision(
@@ -300,7 +355,14 @@ class ClaimMutations:
         permission_classes=staff_only(Permission.CLAIM_REVIEW),
     )
     async def reject_claim(
-        self, info: Info, input: Annotated[RejectClaimInput, strawberry.argument(description=INPUT)]
+        self,
+        info: Info,
+        input: Annotated[
+            RejectClaimInput,
+            strawberry.argument(
+                description="The claim, the version you saw, the reason code and its explanation."
+            ),
+        ],
     ) -> ClaimPayload:
         return await _act(
             lambda: flows.reject_claim(
@@ -319,7 +381,12 @@ class ClaimMutations:
     async def record_claim_payment(
         self,
         info: Info,
-        input: Annotated[RecordClaimPaymentInput, strawberry.argument(description=INPUT)],
+        input: Annotated[
+            RecordClaimPaymentInput,
+            strawberry.argument(
+                description="The claim, the version you saw and the reference of the payout made."
+            ),
+        ],
     ) -> ClaimPayload:
         return await _act(
             lambda: flows.record_payment(
@@ -339,7 +406,13 @@ class ClaimMutations:
     async def start_claim_payout(
         self,
         info: Info,
-        input: Annotated[StartClaimPayoutInput, strawberry.argument(description=INPUT)],
+        input: Annotated[
+            StartClaimPayoutInput,
+            strawberry.argument(
+                description="The claim (or share) to pay; another account only with a reason. "
+                "The idempotency key makes a retry start one payout."
+            ),
+        ],
     ) -> ClaimPayload:
         services = info.context.services
 
@@ -347,6 +420,7 @@ class ClaimMutations:
 
         share_id = node_uuid(input.share_id, "ClaimPayoutShare") if input.share_id else None
         card = input.bank_card.to_card() if input.bank_card else None
+        provider = input.provider.value if input.provider else None  # the internal name
 
         async def pay() -> dict[str, str]:
             payout = await start_payout(
@@ -356,7 +430,7 @@ class ClaimMutations:
                 claim_id,
                 notify_base_url=services.settings.public_base_url,
                 share_id=share_id,
-                other_account=staff_named_account(input.provider, input.payee_id, card),
+                other_account=staff_named_account(provider, input.payee_id, card),
                 reason=input.reason,
             )
             return {"claim_id": str(payout.claim_id)}
@@ -365,7 +439,7 @@ class ClaimMutations:
             request = {
                 "claim": str(claim_id),
                 "share": str(share_id),
-                "provider": input.provider,
+                "provider": provider,
                 "payee": input.payee_id,
                 "card": card and card.card_number,
                 "reason": input.reason,
@@ -388,7 +462,12 @@ class ClaimMutations:
     async def approve_claim_payout(
         self,
         info: Info,
-        input: Annotated[ClaimPayoutDecisionInput, strawberry.argument(description=INPUT)],
+        input: Annotated[
+            ClaimPayoutDecisionInput,
+            strawberry.argument(
+                description="The claim (and share) whose payout to another account to approve."
+            ),
+        ],
     ) -> ClaimPayload:
         services = info.context.services
         claim_id = node_uuid(input.claim_id, "Claim")
@@ -413,7 +492,13 @@ class ClaimMutations:
     async def cancel_claim_payout(
         self,
         info: Info,
-        input: Annotated[ClaimPayoutDecisionInput, strawberry.argument(description=INPUT)],
+        input: Annotated[
+            ClaimPayoutDecisionInput,
+            strawberry.argument(
+                description="The claim (and share) whose payout to another account to turn "
+                "down, and why."
+            ),
+        ],
     ) -> ClaimPayload:
         claim_id = node_uuid(input.claim_id, "Claim")
 
@@ -432,7 +517,12 @@ class ClaimMutations:
     async def change_claim_payee(
         self,
         info: Info,
-        input: Annotated[ChangeClaimPayeeInput, strawberry.argument(description=INPUT)],
+        input: Annotated[
+            ChangeClaimPayeeInput,
+            strawberry.argument(
+                description="The claim, the version you saw, the new payee and why."
+            ),
+        ],
     ) -> ClaimPayload:
         return await _act(
             lambda: flows.change_payee(
@@ -453,7 +543,10 @@ class ClaimMutations:
     async def choose_claim_payout_account(
         self,
         info: Info,
-        input: Annotated[ChooseClaimPayoutAccountInput, strawberry.argument(description=INPUT)],
+        input: Annotated[
+            ChooseClaimPayoutAccountInput,
+            strawberry.argument(description="My claim and where its money (or my share) goes."),
+        ],
     ) -> ClaimPayload:
         return await _act(
             lambda: choose_payout_account(
@@ -473,7 +566,10 @@ class ClaimMutations:
     async def close_claim(
         self,
         info: Info,
-        input: Annotated[ClaimVersionInput, strawberry.argument(description=INPUT)],
+        input: Annotated[
+            ClaimVersionInput,
+            strawberry.argument(description="The finished claim and the version you saw."),
+        ],
     ) -> ClaimPayload:
         return await _act(
             lambda: flows.close_claim(

@@ -13,7 +13,7 @@ from strawberry.types import Info
 from models import claims as m
 from models.clock import local_time
 from models.payments import Payout
-from schema.claims.enums import ClaimStatus, PayoutStatus, RejectionReason
+from schema.claims.enums import ClaimStatus, PayoutStatus, RejectionReason, TransferProvider
 from schema.common import Money, cny
 from storage.base import ObjectStorage
 
@@ -141,8 +141,8 @@ def _link_ttl(info: Info) -> int:
 
 @strawberry.type(description="Where the payee asked the money to go.")
 class ClaimPayoutAccount:
-    provider: str = strawberry.field(
-        description="`alipay`, `wechat`, `bank` (a bank card) or `sandbox`."
+    provider: TransferProvider = strawberry.field(
+        description="ALIPAY, WECHAT, BANK (a bank card) or SANDBOX."
     )
     account: str = strawberry.field(
         description="The account, masked, as shown in notices (a card: `招商银行 尾号1234`)."
@@ -152,7 +152,9 @@ class ClaimPayoutAccount:
     def of(cls, row: m.Claim | m.PayoutShare) -> ClaimPayoutAccount | None:
         if not row.payout_provider or not row.payout_account_masked:
             return None
-        return cls(provider=row.payout_provider, account=row.payout_account_masked)
+        return cls(
+            provider=TransferProvider(row.payout_provider), account=row.payout_account_masked
+        )
 
 
 @strawberry.type(
@@ -191,7 +193,7 @@ class ClaimPayoutShare(relay.Node):
 @strawberry.type(description="A payout of the claim by provider transfer.")
 class ClaimPayout:
     transfer_number: str = strawberry.field(description="Our transfer number.")
-    provider: str = strawberry.field(description="`alipay`, `wechat`, `bank` or `sandbox`.")
+    provider: TransferProvider = strawberry.field(description="ALIPAY, WECHAT, BANK or SANDBOX.")
     amount: Money = strawberry.field(description="The amount transferred.")
     status: PayoutStatus = strawberry.field(description="Current status.")
     confirm_package: str | None = strawberry.field(
@@ -208,7 +210,7 @@ class ClaimPayout:
     def from_model(cls, payout: Payout) -> ClaimPayout:
         return cls(
             transfer_number=payout.transfer_number,
-            provider=payout.provider,
+            provider=TransferProvider(payout.provider),
             amount=cny(payout.amount),
             status=payout.status,
             confirm_package=payout.confirm_package,

@@ -10,6 +10,7 @@ import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
+from models.policies import ProductKind
 from schema.claims.enums import ClaimStatus
 from schema.claims.parts import ClaimArchive
 from schema.claims.types import STAFF_READ, Claim
@@ -20,11 +21,13 @@ from workflows import claims as flows
 from workflows.access import Actor, visible_claims
 
 
-@strawberry.input(description="Narrow the staff claim queue.")
+@strawberry.input(description="Narrow the staff claim queue; empty lists mean no restriction.")
 class ClaimQueueFilter:
-    status: list[ClaimStatus] | None = strawberry.field(default=None, description="Statuses.")
-    product_kind: list[str] | None = strawberry.field(
-        default=None, description="Product kinds, e.g. AUTO."
+    status: list[ClaimStatus] | None = strawberry.field(
+        default=None, description="Only claims in one of these statuses."
+    )
+    product_kind: list[ProductKind] | None = strawberry.field(
+        default=None, description="Only claims on policies of products of these kinds."
     )
     overdue: bool | None = strawberry.field(default=None, description="Only overdue claims.")
     fraud_flag: bool | None = strawberry.field(default=None, description="Only flagged ones.")

@@ -42,7 +42,10 @@ class Claim(relay.Node):
     version: int = strawberry.field(
         description="Changes with every update; staff pass it as `expectedVersion`."
     )
-    loss_type: str = strawberry.field(description="Loss type code of the product.")
+    loss_type: str = strawberry.field(
+        description="Loss type code of the product (`Product.lossTypes`): a String, as each "
+        "product defines its own loss types in its data."
+    )
     loss_at: datetime = strawberry.field(description="When the loss happened.")
     loss_location: str = strawberry.field(description="Where it happened.")
     description: str = strawberry.field(description="What happened.")

@@ -114,7 +114,7 @@ async def test_a_death_benefit_is_split_by_shares_and_each_beneficiary_is_paid(
 
     def bank(holder_name: str, number: str) -> dict[str, Any]:
         card = {"holderName": holder_name, "bankName": "招商银行", "cardNumber": number}
-        return {"provider": "bank", "bankCard": card}
+        return {"provider": "BANK", "bankCard": card}
 
     assert await choose(tokens["张强"], **bank("李四", good)) == [
         {"field": "bankCard.holderName", "code": "ACCOUNT_NAME_MISMATCH"}
@@ -122,17 +122,17 @@ async def test_a_death_benefit_is_split_by_shares_and_each_beneficiary_is_paid(
     assert await choose(tokens["张强"], **bank("张强", bad)) == [
         {"field": "bankCard.cardNumber", "code": "INVALID_CARD_NUMBER"}
     ]
-    assert await choose(tokens["张强"], provider="bank") == [
+    assert await choose(tokens["张强"], provider="BANK") == [
         {"field": "bankCard", "code": "REQUIRED"}
     ]
     assert await choose(tokens["张强"], **bank("张强", f"{good[:4]} {good[4:]}")) == []
-    assert await choose(tokens["张丽"], provider="sandbox", account="zhangli@example.cn") == []
+    assert await choose(tokens["张丽"], provider="SANDBOX", account="zhangli@example.cn") == []
     # The claimant is not a beneficiary: not theirs to direct.
-    assert await choose(tokens["张伟"], provider="sandbox", account="x@example.cn") == [
+    assert await choose(tokens["张伟"], provider="SANDBOX", account="x@example.cn") == [
         {"field": "claimId", "code": "NOT_ALLOWED"}
     ]
     [own] = (await seen_by(tokens["张强"]))["payoutShares"]
-    assert own["payoutAccount"] == {"provider": "bank", "account": f"招商银行 尾号{good[-4:]}"}
+    assert own["payoutAccount"] == {"provider": "BANK", "account": f"招商银行 尾号{good[-4:]}"}
     stored = await PayoutShare.get(claim_id=relay_id(claim_id), customer_id=son.id)
     assert good not in (stored.payout_account_encrypted or "")  # sealed at rest
 
@@ -209,7 +209,7 @@ async def test_a_death_benefit_is_split_by_shares_and_each_beneficiary_is_paid(
     proposal = {
         "claimId": claim_id,
         "idempotencyKey": "share-aunt-0001",
-        "provider": "bank",
+        "provider": "BANK",
         "bankCard": {"holderName": "王芳", "bankName": "建设银行", "cardNumber": aunt_card},
         "reason": "受益人柜面提供银行卡",
     }

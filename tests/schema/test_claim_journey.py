@@ -95,11 +95,11 @@ async def test_the_claimant_reads_back_the_account_they_chose(
     chose = await gql(
         client,
         CHOOSE,
-        {"input": {"claimId": claim_id, "provider": "sandbox", "account": "13912345678"}},
+        {"input": {"claimId": claim_id, "provider": "SANDBOX", "account": "13912345678"}},
         token=insured_token,
     )
     assert chose["data"]["chooseClaimPayoutAccount"]["errors"] == []
-    shown = {"provider": "sandbox", "account": "测试账户 139****5678"}
+    shown = {"provider": "SANDBOX", "account": "测试账户 139****5678"}
     mine = await gql(client, ACCOUNT, {"id": claim_id}, token=insured_token)
     assert mine["data"]["claim"]["payoutAccount"] == shown
     assert mine["data"]["claim"]["myRoles"] == ["CLAIMANT", "PAYEE"]

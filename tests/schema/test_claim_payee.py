@@ -91,7 +91,7 @@ async def _choose(client: httpx.AsyncClient, token: str, claim_id: str) -> list[
     body = await gql(
         client,
         CHOOSE,
-        {"input": {"claimId": claim_id, "provider": "sandbox", "account": "13912345678"}},
+        {"input": {"claimId": claim_id, "provider": "SANDBOX", "account": "13912345678"}},
         token=token,
     )
     return list(body["data"]["chooseClaimPayoutAccount"]["errors"])

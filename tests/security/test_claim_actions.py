@@ -28,7 +28,7 @@ CUSTOMER_MUTATIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "supplementDocuments": ("SupplementDocumentsInput", {"note": "已补充"}),
     "chooseClaimPayoutAccount": (
         "ChooseClaimPayoutAccountInput",
-        {"provider": "sandbox", "account": "attacker@example.cn"},
+        {"provider": "SANDBOX", "account": "attacker@example.cn"},
     ),
 }
 
@@ -152,7 +152,7 @@ async def test_the_claimant_chooses_the_account_and_it_is_on_the_timeline_and_no
     body = await gql(
         client,
         action(name, "ChooseClaimPayoutAccountInput"),
-        {"input": {"claimId": claim_id, "provider": "sandbox", "account": "zhangwei@example.cn"}},
+        {"input": {"claimId": claim_id, "provider": "SANDBOX", "account": "zhangwei@example.cn"}},
         token=family.tokens["insured"],
     )
     assert body["data"][name]["errors"] == []

@@ -78,7 +78,7 @@ async def test_six_concurrent_payouts_pay_once(
     provider = SlowProvider()
     services.payment_providers["sandbox"] = provider
     others = [
-        {"provider": "sandbox", "payeeId": f"20880000000001{n}", "reason": "客户来电更换账户"}
+        {"provider": "SANDBOX", "payeeId": f"20880000000001{n}", "reason": "客户来电更换账户"}
         for n in range(3)
     ]
     answers = await asyncio.gather(
@@ -117,11 +117,11 @@ async def test_staff_pay_the_claimants_account_and_another_needs_a_second_person
     provider = SlowProvider()
     services.payment_providers["sandbox"] = provider
     # Another account without a reason: refused, nothing recorded.
-    bare = await pay(client, setup, "payout-bare-1", provider="sandbox", payeeId="2088999")
+    bare = await pay(client, setup, "payout-bare-1", provider="SANDBOX", payeeId="2088999")
     assert [e["code"] for e in bare["errors"]] == ["REQUIRED"]
     assert await Payout.filter(claim_id=claim_uuid(setup)).count() == 0
     proposed = await pay(
-        client, setup, "payout-prop-1", provider="sandbox", payeeId="2088999000", reason="客户来电"
+        client, setup, "payout-prop-1", provider="SANDBOX", payeeId="2088999000", reason="客户来电"
     )
     assert proposed["errors"] == []
     assert proposed["claim"]["status"] == "PAYING"
@@ -151,7 +151,7 @@ async def test_a_turned_down_proposal_frees_the_claim_for_the_chosen_account(
     setup = await paying_claim(client, services)
     provider = SlowProvider()
     services.payment_providers["sandbox"] = provider
-    await pay(client, setup, "payout-prop-2", provider="sandbox", payeeId="2088777000", reason="?")
+    await pay(client, setup, "payout-prop-2", provider="SANDBOX", payeeId="2088777000", reason="?")
     second = await staff_token(services, await make_staff(StaffRole.SUPERVISOR))
     no_reason = await gql(client, CANCEL, {"input": {"claimId": setup.claim_id}}, token=second)
     assert no_reason["data"]["cancelClaimPayout"]["errors"][0]["code"] == "REQUIRED"
@@ -217,7 +217,7 @@ async def test_a_payment_recorded_by_hand_is_refused_while_a_transfer_is_live(
 ) -> None:
     setup = await paying_claim(client, services)
     services.payment_providers["sandbox"] = SlowProvider()
-    await pay(client, setup, "payout-live-4", provider="sandbox", payeeId="2088111", reason="来电")
+    await pay(client, setup, "payout-live-4", provider="SANDBOX", payeeId="2088111", reason="来电")
     record = {"claimId": setup.claim_id, "payoutReference": "BANK-1", "expectedVersion": 0}
     record["expectedVersion"] = await claim_version(setup)
     body = await gql(client, RECORD, {"input": record}, token=setup.staff)

@@ -91,15 +91,16 @@ async def create_premium_payment(
     payer_id: str | None = None,
 ) -> dict[str, Any]:
     """An order for one installment and what the client needs to pay it; the same
-    idempotency key returns the same order."""
+    idempotency key returns the same order. ``replaced_order_id`` names the open order
+    of the installment this one replaced (closed now), so the client can update it."""
     scope = f"{actor.subject_id}:createPremiumPayment"
     request = {"installment": str(installment_id), "method": str(method)}
 
     async def run() -> dict[str, Any]:
-        order = await _new_order(
+        order, replaced = await _new_order(
             providers, actor, installment_id, method, notify_base_url, payer_id
         )
-        return {"order_id": str(order.id)}
+        return {"order_id": str(order.id), "replaced_order_id": replaced and str(replaced)}
 
     answer = await once(scope, idempotency_key, request, run)
     return answer
@@ -131,7 +132,8 @@ async def _new_order(
     method: PaymentMethod,
     notify_base_url: str,
     payer_id: str | None,
-) -> PaymentOrder:
+) -> tuple[PaymentOrder, uuid.UUID | None]:
+    """The order to pay, and the ID of the open order it replaced (closed), if any."""
     installment = await _payable_installment(actor, installment_id)
     provider = providers.get(METHOD_PROVIDER[method])
     if provider is None:
@@ -140,12 +142,14 @@ async def _new_order(
         raise PaymentError(PaymentErrorCode.PAYER_REQUIRED, "请在小程序中登录后支付", "method")
     now = datetime.now(UTC)
     open_order = await PaymentOrder.get_or_none(open_key=str(installment.id))
+    replaced = None
     if open_order is not None:
         if _reusable(open_order, provider.name, method, now):
-            return open_order  # a second tap, another device: the same order to pay
+            return open_order, None  # a second tap, another device: the same order to pay
         if not open_order.checkout and open_order.created_at > now - CHECKOUT_GRACE:
             raise _in_progress()  # still being opened at the provider by another request
         await _close_open_order(providers, open_order, now)
+        replaced = open_order.id
     policy = await Policy.get(id=installment.policy_id).select_related("product")
     number = await next_number(Prefix.ORDER, now)
     try:
@@ -164,7 +168,7 @@ async def _new_order(
         # Someone created the installment's open order at this very moment.
         raced = await PaymentOrder.get_or_none(open_key=str(installment.id))
         if raced is not None and _reusable(raced, provider.name, method, now):
-            return raced
+            return raced, replaced
         raise _in_progress() from None
     request = PayRequest(
         order_number=number,
@@ -190,7 +194,7 @@ async def _new_order(
         ) from None
     await PaymentOrder.filter(id=order.id).update(checkout=dict(checkout.params))
     await order.refresh_from_db()
-    return order
+    return order, replaced
 
 
 REUSE_MARGIN = timedelta(minutes=5)  # an order about to expire is replaced, not offered

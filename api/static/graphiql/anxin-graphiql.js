@@ -103,17 +103,22 @@ query MyClaims {
 #    unpaid installment's id from MyPolicies (nextPremiumDue { id }), start the
 #    payment, then let the sandbox report it paid through the real callback path.
 #    The idempotency key is new in each browser tab; running Pay again is a retry.
+#    Complete answers the order with its installment (now PAID) and policy: a
+#    client cache updates from the answer, no refetch.
 mutation Pay($installmentId: ID!, $key: String!) {
   createPremiumPayment(input: { installmentId: $installmentId, method: SANDBOX,
                                 idempotencyKey: $key }) {
-    order { id orderNumber status amount { amount } }
+    order { id orderNumber status method amount { amount } }
+    replacedOrder { id status }
     errors { field message code }
   }
 }
 
 mutation Complete($orderId: ID!) {
   completeSandboxPayment(input: { orderId: $orderId }) {
-    order { status paidAt }
+    order { id status paidAt
+      installment { id status paidAt }
+      policy { id status nextPremiumDue { id dueDate amount { amount } } } }
     errors { code }
   }
 }
@@ -162,8 +167,8 @@ query ServiceQuality {
   surveyFigures(groupBy: WEEK, firstDay: "2026-01-01", lastDay: "2030-12-31") {
     key responses invitations responseRate csat averageRating nps npsAnswers
   }
-  recoveryTasks { customerName reason dueAt overdue }
-  followUpVisits(filter: { status: SCHEDULED }) {
+  recoveryTasks { id customerName reason dueAt overdue }
+  followUpVisits(filter: { status: [SCHEDULED], channel: [PHONE] }) {
     totalCount
     edges { node { id version purpose channel dueAt overdue customerName customerPhone
       attempts maxAttempts changeRequested preferredTime customerNote assigneeName } }
@@ -177,7 +182,7 @@ query ServiceQuality {
 mutation NotReached($visitId: ID!) {
   recordVisitOutcome(input: { visitId: $visitId, expectedVersion: 1,
       reached: false, note: "无人接听" }) {
-    visit { status attempts dueAt }
+    visit { id version status attempts dueAt }
     errors { field message code }
   }
 }

@@ -101,7 +101,7 @@ async def paying_claim(client: httpx.AsyncClient, services: Services) -> PayingC
         CHOOSE,
         customer,
         claimId=claim["id"],
-        provider="sandbox",
+        provider="SANDBOX",
         account="2088000000000001",
     )
     assert chosen["errors"] == []
@@ -240,7 +240,7 @@ async def test_a_key_reused_for_another_request_is_a_typed_error(
         {"input": {"claimId": setup.claim_id, "idempotencyKey": key}},
         token=setup.staff,
     )
-    other = {"claimId": setup.claim_id, "idempotencyKey": key, "provider": "sandbox"}
+    other = {"claimId": setup.claim_id, "idempotencyKey": key, "provider": "SANDBOX"}
     reused = await gql(client, PAYOUT, {"input": other}, token=setup.staff)
     assert first["data"]["startClaimPayout"]["errors"] == []
     assert "errors" not in reused
@@ -297,15 +297,15 @@ async def test_customers_choose_where_their_money_goes(
         return body["data"]["chooseClaimPayoutAccount"]["errors"]
 
     # A provider the gateway has no contract with is refused, never silently accepted.
-    assert await pick("wechat") == [{"field": "provider", "code": "PROVIDER_NOT_CONFIGURED"}]
+    assert await pick("WECHAT") == [{"field": "provider", "code": "PROVIDER_NOT_CONFIGURED"}]
     services.payment_providers["wechat"] = SandboxProvider(b"w" * 32)
     services.payment_providers["alipay"] = SandboxProvider(b"a" * 32)
-    assert await pick("wechat") == [{"field": "provider", "code": "REQUIRED"}]
-    assert await pick("alipay") == [{"field": "account", "code": "REQUIRED"}]
-    assert await pick("alipay", "wangfang@example.cn") == []
+    assert await pick("WECHAT") == [{"field": "provider", "code": "REQUIRED"}]
+    assert await pick("ALIPAY") == [{"field": "account", "code": "REQUIRED"}]
+    assert await pick("ALIPAY", "wangfang@example.cn") == []
     stored = await Claim.filter(customer_id=holder.id).first()
     assert stored is not None and stored.payout_account_masked == "支付宝 wa***@example.cn"
     assert stored.payout_account_encrypted and "wangfang" not in stored.payout_account_encrypted
     await WechatIdentity.create(customer=holder, app_id="wx-test-app", openid="o-wangfang")
-    assert await pick("wechat") == []
+    assert await pick("WECHAT") == []
     assert (await Claim.get(id=stored.id)).payout_account_masked == "微信零钱"
