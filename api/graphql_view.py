@@ -44,26 +44,34 @@ def bearer_token(value: str | None) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+# Close codes the reference graphql-ws client understands: it reconnects after 4403
+# (calling its connectionParams again: the app hands it a refreshed token; graphql-ws's own
+# recipe for token expiry) and gives up after 4401 (the user must log in again).
+TOKEN_EXPIRED = 4403
+SESSION_REVOKED = 4401
+
+
 async def close_when_session_ends(
     websocket: WebSocket, bus: EventBus, session_id: uuid.UUID, expires_at: datetime | None
 ) -> None:
-    """Close a WebSocket (4401, as at expiry) when its token expires or, at once, when its
-    session is revoked on any API process (logout, refresh-token reuse, account disabled).
-    Should the bus fail, the token's expiry still closes it."""
+    """Close a WebSocket when its token expires (4403: reconnect with a fresh token) or,
+    at once, when its session is revoked on any API process (4401: logout, refresh-token
+    reuse, account disabled; a client must not silently carry on). Should the bus fail,
+    the token's expiry still closes it."""
     delay = None if expires_at is None else (expires_at - datetime.now(UTC)).total_seconds()
-    reason = "token expired"
+    code, reason = TOKEN_EXPIRED, "token expired"
     try:
         async with asyncio.timeout(None if delay is None else max(delay, 0)):
             try:
                 await wait_for_revocation(bus, session_id)
-                reason = "session revoked"
+                code, reason = SESSION_REVOKED, "session revoked"
             except Exception:
                 log.exception("watching session %s for revocation failed", session_id)
                 await asyncio.sleep(math.inf if delay is None else delay)
     except TimeoutError:
         pass
     with contextlib.suppress(RuntimeError, OSError):
-        await websocket.close(code=4401, reason=reason)
+        await websocket.close(code=code, reason=reason)
 
 
 def not_acceptable() -> Response:
@@ -181,8 +189,10 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def on_ws_connect(self, context: Context) -> None:
         """WebSocket clients send their token in ``connection_init``:
-        ``{"authorization": "Bearer <token>"}``. A bad token refuses the connection
-        (close 4403); no token makes an anonymous connection."""
+        ``{"authorization": "Bearer <token>"}``. A bad or expired token refuses the
+        connection (close 4403, strawberry's: graphql-ws retries with connectionParams
+        asked again, so an app that refreshes its token there gets in); no token makes an
+        anonymous connection."""
         params = context.connection_params or {}
         raw = params.get("authorization") or params.get("Authorization")
         if raw is None:

@@ -34,7 +34,8 @@ class SecuritySettings(BaseSettings):
     lookup_key: SecretStr = SecretStr(DEV_PLACEHOLDER)
     pii_keys: SecretStr = SecretStr(DEV_PII_KEY)
 
-    access_token_ttl_seconds: int = Field(900, ge=60, le=86_400)
+    # At least 10 s: short enough to test token expiry on a live socket with real clients.
+    access_token_ttl_seconds: int = Field(900, ge=10, le=86_400)
     refresh_token_ttl_seconds: int = Field(30 * 86_400, ge=3_600)
     cors_origins: Annotated[list[str], NoDecode] = []
     introspection: bool | None = None  # None: on in development, off in production
