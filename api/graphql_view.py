@@ -136,6 +136,11 @@ class GraphQLView(GraphQL[Context, None]):
         request errors answer 200 with ``data: null``, malformed requests a plain-text
         400. Under ``application/graphql-response+json`` request errors answer 400
         without ``data``, malformed requests 4xx with a GraphQL error body."""
+        response = await self._negotiated(request)
+        response.headers.add_vary_header("Accept")  # the answer depends on it
+        return response
+
+    async def _negotiated(self, request: Request) -> Response:
         media_type = negotiate(request.headers.getlist("accept"))
         if media_type is None:
             if request.method == "POST":

@@ -79,7 +79,7 @@ def _claim_id(value: str) -> uuid.UUID:
     """The claim behind a global ID; anything else answers as a missing claim."""
     try:
         return node_uuid(relay.GlobalID.from_id(value), "Claim")
-    except Exception:  # not base64, not TYPE:ID
+    except ValueError:  # not base64, not TYPE:ID (GlobalIDValueError)
         return NOTHING
 
 

@@ -42,6 +42,7 @@ async def test_a_client_preferring_graphql_response_json_gets_it(
     assert response.status_code == 200
     assert response.headers["content-type"] == f"{GRJ}; charset=utf-8"
     assert response.json() == {"data": {"__typename": "Query"}}
+    assert "accept" in response.headers["vary"].lower()  # caches keep the types apart
 
 
 @pytest.mark.parametrize(
