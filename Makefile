@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 RUNTIME := $(VENV)/.runtime
+CLIENTS := tests/clients/node_modules/.package-lock.json
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
@@ -26,7 +27,14 @@ serve: $(RUNTIME)
 	$(BIN)/anxin demo --if-empty
 	$(BIN)/anxin serve --host $(HOST) --port $(PORT)
 
+# The real client libraries (graphql-ws, graphql-http) that tests/api runs under Node,
+# pinned by tests/clients/package-lock.json; skipped where Node is not installed.
+$(CLIENTS): tests/clients/package-lock.json
+	npm ci --prefix tests/clients --no-audit --no-fund --loglevel=error
+
 test: $(STAMP)
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(CLIENTS); \
+	else echo "node/npm not found: the client-library tests will be skipped"; fi
 	$(BIN)/pytest
 
 lint: $(STAMP) audit

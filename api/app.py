@@ -35,6 +35,7 @@ from api.middleware import (
 from api.routes import healthz, payment_notify, readyz, serve_file
 from api.services import Services, build_services
 from api.settings import Settings
+from api.uploads import UPLOAD_PATH, upload_claim_document
 from models.config import tortoise_config
 from schema import SchemaOptions, build_schema
 
@@ -126,12 +127,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/readyz", readyz),
             Route("/files/{key:path}", serve_file, methods=["GET", "HEAD"]),
             Route("/payments/{provider}/notify", payment_notify, methods=["POST"]),
+            Route(UPLOAD_PATH, upload_claim_document, methods=["POST"]),
             Mount("/static/graphiql", StaticFiles(directory=STATIC / "graphiql")),
         ],
         middleware=[
             Middleware(SecurityHeadersMiddleware),
             Middleware(RequestLimitsMiddleware, table=limit_table(settings)),
-            Middleware(MultipartPreflightMiddleware),
+            Middleware(MultipartPreflightMiddleware, bearer_only=(UPLOAD_PATH,)),
             Middleware(
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,

@@ -1,5 +1,6 @@
-"""The strawberry ASGI view: builds each request's context (who is calling) and serves
-our vendored GraphiQL page instead of strawberry's CDN one."""
+"""The strawberry ASGI view: builds each request's context (who is calling), answers in
+the media type the client accepts (``api.media_types``) and serves our vendored GraphiQL
+page instead of strawberry's CDN one."""
 
 from __future__ import annotations
 
@@ -9,19 +10,23 @@ import logging
 import math
 import uuid
 from datetime import UTC, datetime
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
 from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
 
 from api.clients import client_of
 from api.context import Context
+from api.media_types import CONTENT_TYPES, GRAPHQL_RESPONSE_JSON, JSON, is_request_error, negotiate
 from api.services import Services
 from push.bus import EventBus
 from push.sessions import wait_for_revocation
@@ -39,26 +44,60 @@ def bearer_token(value: str | None) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+# Close codes the reference graphql-ws client understands: it reconnects after 4403
+# (calling its connectionParams again: the app hands it a refreshed token; graphql-ws's own
+# recipe for token expiry) and gives up after 4401 (the user must log in again).
+TOKEN_EXPIRED = 4403
+SESSION_REVOKED = 4401
+
+
 async def close_when_session_ends(
     websocket: WebSocket, bus: EventBus, session_id: uuid.UUID, expires_at: datetime | None
 ) -> None:
-    """Close a WebSocket (4401, as at expiry) when its token expires or, at once, when its
-    session is revoked on any API process (logout, refresh-token reuse, account disabled).
-    Should the bus fail, the token's expiry still closes it."""
+    """Close a WebSocket when its token expires (4403: reconnect with a fresh token) or,
+    at once, when its session is revoked on any API process (4401: logout, refresh-token
+    reuse, account disabled; a client must not silently carry on). Should the bus fail,
+    the token's expiry still closes it."""
     delay = None if expires_at is None else (expires_at - datetime.now(UTC)).total_seconds()
-    reason = "token expired"
+    code, reason = TOKEN_EXPIRED, "token expired"
     try:
         async with asyncio.timeout(None if delay is None else max(delay, 0)):
             try:
                 await wait_for_revocation(bus, session_id)
-                reason = "session revoked"
+                code, reason = SESSION_REVOKED, "session revoked"
             except Exception:
                 log.exception("watching session %s for revocation failed", session_id)
                 await asyncio.sleep(math.inf if delay is None else delay)
     except TimeoutError:
         pass
     with contextlib.suppress(RuntimeError, OSError):
-        await websocket.close(code=4401, reason=reason)
+        await websocket.close(code=code, reason=reason)
+
+
+def not_acceptable() -> Response:
+    """406: the client accepts neither of our media types (the spec's recommended answer;
+    a client could not read any other)."""
+    return JSONResponse(
+        {
+            "errors": [
+                {
+                    "message": "不支持请求的响应格式：请接受 application/graphql-response+json "
+                    "或 application/json",
+                    "extensions": {"code": "NOT_ACCEPTABLE"},
+                }
+            ]
+        },
+        status_code=HTTPStatus.NOT_ACCEPTABLE,
+    )
+
+
+def graphql_error(status: int, reason: str) -> Response:
+    """A request strawberry refused before running it (unparsable JSON, missing query,
+    wrong parameter types, a query sent by GET), as a GraphQL response without data."""
+    body = {"errors": [{"message": reason, "extensions": {"code": HTTPStatus(status).name}}]}
+    response = JSONResponse(body, status_code=status)
+    response.headers["content-type"] = CONTENT_TYPES[GRAPHQL_RESPONSE_JSON]
+    return response
 
 
 class GraphQLView(GraphQL[Context, None]):
@@ -74,10 +113,7 @@ class GraphQLView(GraphQL[Context, None]):
         if scope["type"] == "http":
             request = Request(scope=scope, receive=receive)
             try:
-                try:
-                    response = await self.run(request)
-                except HTTPException as e:
-                    response = PlainTextResponse(e.reason, status_code=e.status_code)
+                response = await self._answer(request)
                 await response(scope, receive, send)
             finally:
                 await request.close()
@@ -93,6 +129,48 @@ class GraphQLView(GraphQL[Context, None]):
                         await context.session_watch
         else:
             await super().__call__(scope, receive, send)
+
+    async def _answer(self, request: Request) -> Response:
+        """strawberry's answer, in the media type the client prefers. Under
+        ``application/json`` (and without ``Accept``) it is strawberry's, unchanged:
+        request errors answer 200 with ``data: null``, malformed requests a plain-text
+        400. Under ``application/graphql-response+json`` request errors answer 400
+        without ``data``, malformed requests 4xx with a GraphQL error body."""
+        response = await self._negotiated(request)
+        response.headers.add_vary_header("Accept")  # the answer depends on it
+        return response
+
+    async def _negotiated(self, request: Request) -> Response:
+        media_type = negotiate(request.headers.getlist("accept"))
+        if media_type is None:
+            if request.method == "POST":
+                return not_acceptable()
+            media_type = JSON  # GET: the GraphiQL page (text/html) and refusals, as before
+        request.state.media_type = media_type
+        try:
+            response = await self.run(request)
+        except HTTPException as e:
+            if media_type == JSON:
+                return PlainTextResponse(e.reason, status_code=e.status_code)
+            return graphql_error(e.status_code, e.reason)
+        if media_type != JSON and getattr(request.state, "graphql_result", False):
+            response.headers["content-type"] = CONTENT_TYPES[media_type]
+            if request.state.request_error:
+                response.status_code = HTTPStatus.BAD_REQUEST
+        return response
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        """The GraphQL response body; a request error has no ``data`` entry under
+        ``application/graphql-response+json`` (under ``application/json`` it keeps the
+        ``data: null`` that clients have always had)."""
+        body = await super().process_result(request, result)
+        request.state.graphql_result = True
+        request.state.request_error = is_request_error(result)
+        if request.state.request_error and request.state.media_type == GRAPHQL_RESPONSE_JSON:
+            body.pop("data", None)
+        return body
 
     @property
     def _services(self) -> Services:
@@ -116,8 +194,10 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def on_ws_connect(self, context: Context) -> None:
         """WebSocket clients send their token in ``connection_init``:
-        ``{"authorization": "Bearer <token>"}``. A bad token refuses the connection
-        (close 4403); no token makes an anonymous connection."""
+        ``{"authorization": "Bearer <token>"}``. A bad or expired token refuses the
+        connection (close 4403, strawberry's: graphql-ws retries with connectionParams
+        asked again, so an app that refreshes its token there gets in); no token makes an
+        anonymous connection."""
         params = context.connection_params or {}
         raw = params.get("authorization") or params.get("Authorization")
         if raw is None:

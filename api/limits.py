@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.middleware import send_json_error
 from api.settings import Settings
+from api.uploads import UPLOAD_PATH
 
 TOO_LARGE = "PAYLOAD_TOO_LARGE"
 TOO_LARGE_MESSAGE = "请求内容过大，请缩小后重试"
@@ -69,6 +70,16 @@ def limit_table(settings: Settings) -> LimitTable:
                 ),
             ),
             ("/payments/", RouteLimit(body=settings.callback_max_body_bytes)),
+            (
+                # One file and a few short fields (wx.uploadFile); a file up to twice the
+                # limit reaches the workflow and gets its typed FILE_TOO_LARGE.
+                UPLOAD_PATH,
+                RouteLimit(
+                    body=settings.default_max_body_bytes,
+                    multipart=2 * settings.upload_max_bytes + settings.default_max_body_bytes,
+                    part=2 * settings.upload_max_bytes,
+                ),
+            ),
         ],
         default=RouteLimit(body=settings.default_max_body_bytes),
         websocket_message=settings.websocket_max_message_bytes,

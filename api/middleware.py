@@ -49,10 +49,15 @@ class MultipartPreflightMiddleware:
     The guard must judge the body the parser will read: a request with several
     Content-Type headers is refused (the guard and Starlette's parser could each pick a
     different one), and "multipart" anywhere in the one header, in any case or spacing,
-    counts as multipart."""
+    counts as multipart.
 
-    def __init__(self, app: ASGIApp) -> None:
+    On the ``bearer_only`` paths (the mini-program's plain upload, which authenticates by
+    the Bearer token alone) an ``Authorization`` header does the same: a plain form cannot
+    set it either, and ``wx.uploadFile`` need not send a header named after Apollo."""
+
+    def __init__(self, app: ASGIApp, bearer_only: tuple[str, ...] = ()) -> None:
         self.app = app
+        self.bearer_only = frozenset(bearer_only)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -61,11 +66,14 @@ class MultipartPreflightMiddleware:
                 await _refuse(send, "请求只能有一个 Content-Type 请求头", "AMBIGUOUS_CONTENT_TYPE")
                 return
             headers = dict(scope["headers"])
+            guards: tuple[bytes, ...] = PREFLIGHT_HEADERS
+            if scope["path"] in self.bearer_only:
+                guards = (*PREFLIGHT_HEADERS, b"authorization")
             if (
                 scope["method"] == "POST"
                 and types
                 and b"multipart" in types[0]
-                and not any(headers.get(name) for name in PREFLIGHT_HEADERS)
+                and not any(headers.get(name) for name in guards)
             ):
                 await _refuse(
                     send, "上传请求缺少 apollo-require-preflight 请求头", "CSRF_PREFLIGHT_REQUIRED"

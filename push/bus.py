@@ -20,8 +20,8 @@ import contextlib
 import json
 import logging
 from collections import Counter, defaultdict
-from collections.abc import AsyncGenerator, Callable
-from typing import Any, Protocol
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from typing import Any, Protocol, TypeVar
 
 import redis.asyncio as redis
 from redis.exceptions import RedisError
@@ -33,8 +33,10 @@ PREFIX = "anxin:"
 SUBSCRIBER_BACKLOG = 100  # a subscriber that falls this far behind loses the oldest events
 READER = "bus-listener"
 RECONNECT_CAP_SECONDS = 5.0
+REGISTER_SECONDS = 2.0  # how long a catch-up waits for Redis to confirm before reading
 
 Event = dict[str, Any]
+State = TypeVar("State")
 
 
 class EventBus(Protocol):
@@ -302,3 +304,37 @@ class RedisBus:
 
 def build_bus(redis_client: redis.Redis | None, health: LoopHealth | None = None) -> EventBus:
     return RedisBus(redis_client, health) if redis_client is not None else InProcessBus()
+
+
+async def current_then_changes(
+    bus: EventBus, channel: str, read: Callable[[], Awaitable[State | None]]
+) -> AsyncGenerator[State, None]:
+    """The state as it is now, then again after each event on ``channel``: what a client
+    that was away (a reconnect after its token expired, a network gap) needs to catch up,
+    since the events it missed are not replayed.
+
+    It listens before it reads, so a change committed between the first read and the
+    subscription is never lost; at worst one is read twice (each answer is the whole
+    state). ``read`` answering None (no longer visible) skips that turn."""
+    events = bus.subscribe(channel)
+
+    async def next_event() -> Event:
+        return await anext(events)
+
+    waiting = asyncio.create_task(next_event())
+    try:
+        await asyncio.sleep(0)  # the task's first step registers this subscriber locally
+        with contextlib.suppress(TimeoutError):  # a broken bus: read anyway, and retry
+            async with asyncio.timeout(REGISTER_SECONDS):
+                await bus.until_subscribed(channel)
+        while True:
+            state = await read()
+            if state is not None:
+                yield state
+            await waiting
+            waiting = asyncio.create_task(next_event())
+    finally:
+        waiting.cancel()
+        with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+            await waiting
+        await events.aclose()

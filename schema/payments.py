@@ -17,6 +17,7 @@ from models.customers import WechatIdentity
 from models.policies import Policy as PolicyRow
 from payments.base import PaymentMethod
 from payments.sandbox import SandboxProvider
+from push.bus import current_then_changes
 from schema.common import Connection, CursorArg, Money, PageArg, cny, node_uuid, paginate
 from schema.errors import CODE, Error, ErrorCodes, UserInputError, answers_with, payload_errors
 from schema.permissions import CUSTOMER_ONLY, IsAuthenticated, staff_only
@@ -429,7 +430,9 @@ class PaymentAlert:
 @strawberry.type
 class PaymentSubscriptions:
     @strawberry.subscription(
-        description="Live status of one payment order; refused like a missing order if not yours.",
+        description="One payment order live: its current status at once (so a client that "
+        "reconnects catches up), then again after each change; refused like a missing order "
+        "if not yours.",
         permission_classes=[IsAuthenticated],
     )
     async def payment_updated(
@@ -441,9 +444,15 @@ class PaymentSubscriptions:
         order = await order_visible_to(actor, node_uuid(order_id, "PaymentOrder"))
         if order is None:
             raise UserInputError("未找到该支付订单")
-        async for _ in info.context.services.bus.subscribe(f"payment:{order.id}"):
+
+        async def current() -> PaymentOrder:
             await order.refresh_from_db()
-            yield PaymentOrder.from_model(order)
+            return PaymentOrder.from_model(order)
+
+        async for state in current_then_changes(
+            info.context.services.bus, f"payment:{order.id}", current
+        ):
+            yield state
 
     @strawberry.subscription(
         description="Staff (PAYMENT_REFUND): money that needs a person — a payment for an "

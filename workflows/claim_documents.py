@@ -66,9 +66,24 @@ def _file_name(name: str) -> str:
     return cleaned[-100:]
 
 
+@dataclass(frozen=True)
+class Added:
+    claim: Claim  # as it is after the upload
+    documents: list[ClaimDocument]  # in the order of the uploads
+
+
 async def add_documents(
     intake: DocumentIntake, actor: Actor, claim_id: uuid.UUID, uploads: list[Upload]
 ) -> Claim:
+    return (await attach_documents(intake, actor, claim_id, uploads)).claim
+
+
+async def attach_documents(
+    intake: DocumentIntake, actor: Actor, claim_id: uuid.UUID, uploads: list[Upload]
+) -> Added:
+    """Store ``uploads`` on the claim, all or none, for whoever may upload to it (the
+    claimant, staff with CLAIM_REPORT); the documents made, for callers that name them
+    (the mini-program's plain upload endpoint)."""
     claim = await load_claim(actor, claim_id, ClaimAction.UPLOAD_DOCUMENTS)
     if claim.status not in UPLOAD_STATES:
         raise ClaimError(ClaimErrorCode.ILLEGAL_TRANSITION, "案件已核定或结案，不能再上传材料")
@@ -133,7 +148,7 @@ async def add_documents(
         await _discard(intake.storage, stored)
         raise
     await claim.refresh_from_db()
-    return claim
+    return Added(claim, documents)
 
 
 async def _discard(storage: ObjectStorage, files: list[StoredFile]) -> None:

@@ -34,7 +34,8 @@ class SecuritySettings(BaseSettings):
     lookup_key: SecretStr = SecretStr(DEV_PLACEHOLDER)
     pii_keys: SecretStr = SecretStr(DEV_PII_KEY)
 
-    access_token_ttl_seconds: int = Field(900, ge=60, le=86_400)
+    # At least 10 s: short enough to test token expiry on a live socket with real clients.
+    access_token_ttl_seconds: int = Field(900, ge=10, le=86_400)
     refresh_token_ttl_seconds: int = Field(30 * 86_400, ge=3_600)
     cors_origins: Annotated[list[str], NoDecode] = []
     introspection: bool | None = None  # None: on in development, off in production
@@ -66,6 +67,8 @@ class SecuritySettings(BaseSettings):
     limit_login_per_installation: RateSetting = Rate(10, 600)
     limit_survey_token_per_ip: RateSetting = Rate(30, 600)
     limit_ratings_per_customer: RateSetting = Rate(20, 3600)
+    # Files sent to POST /uploads/claim-documents (the mini-program's uploads), per account.
+    limit_uploads_per_account: RateSetting = Rate(60, 600)
     # A WARNING on the anxin.security logger (once per window) past this many lockouts.
     lockout_storm: RateSetting = Rate(20, 300)
 

@@ -10,6 +10,7 @@ from strawberry import relay
 from strawberry.types import Info
 
 from models import claims as m
+from push.bus import current_then_changes
 from schema.claims.types import STAFF_READ, Claim
 from schema.common import node_uuid
 from schema.errors import UserInputError
@@ -27,7 +28,9 @@ class ClaimQueueChange:
 @strawberry.type
 class ClaimSubscriptions:
     @strawberry.subscription(
-        description="Live changes of one claim; refused like a missing claim if not yours.",
+        description="One claim live: its current state at once (so a client that "
+        "reconnects catches up on what it missed), then again after each change; refused "
+        "like a missing claim if not yours.",
         permission_classes=[IsAuthenticated],
     )
     async def claim_updated(
@@ -42,10 +45,15 @@ class ClaimSubscriptions:
             )
         except flows.ClaimError:
             raise UserInputError("未找到该理赔案件") from None
-        async for _ in info.context.services.bus.subscribe(f"claim:{claim.id}"):
+
+        async def current() -> Claim | None:
             row = await visible_claims(actor).filter(id=claim.id).first()
-            if row is not None:
-                yield Claim.from_model(row)
+            return Claim.from_model(row) if row is not None else None
+
+        async for state in current_then_changes(
+            info.context.services.bus, f"claim:{claim.id}", current
+        ):
+            yield state
 
     @strawberry.subscription(
         description="Staff (CLAIM_READ): the claim queue changes.", permission_classes=STAFF_READ
