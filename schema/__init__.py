@@ -30,7 +30,7 @@ from schema.auth import AuthMutations, AuthQueries
 from schema.claims.mutations import ClaimMutations
 from schema.claims.queries import ClaimQueries
 from schema.claims.subscriptions import ClaimSubscriptions
-from schema.complaints import ComplaintMutations, ComplaintQueries
+from schema.complaints import ComplaintMutations, ComplaintQueries, ComplaintSubscriptions
 from schema.errors import should_mask_error
 from schema.loaders import FreshReads
 from schema.node import resolve_node
@@ -90,7 +90,12 @@ class Mutation(
 
 
 @strawberry.type(description="Live updates over WebSocket (graphql-transport-ws).")
-class Subscription(ClaimSubscriptions, PaymentSubscriptions, NotificationSubscriptions):
+class Subscription(
+    ClaimSubscriptions,
+    PaymentSubscriptions,
+    NotificationSubscriptions,
+    ComplaintSubscriptions,
+):
     pass
 
 

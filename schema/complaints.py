@@ -7,6 +7,7 @@ logged to ``anxin.security``."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -16,13 +17,27 @@ from strawberry.types import Info
 
 from models import complaints as m
 from models.clock import local_time
+from push.bus import current_then_changes
 from schema.common import Connection, CursorArg, PageArg, node_uuid, paginate
-from schema.errors import CODE, Error, ErrorCodes, answers_with, payload_errors
+from schema.errors import (
+    CODE,
+    Error,
+    ErrorCodes,
+    UserInputError,
+    answers_with,
+    payload_errors,
+)
 from schema.permissions import CUSTOMER_ONLY, IsAuthenticated, staff_only
 from workflows.access import Actor, Permission
 from workflows.complaints import handling, intake
-from workflows.complaints.rules import CLASS_NAMES, OPEN, STATUS_NAMES, ComplaintError
-from workflows.complaints.state import log_staff_read, visible_complaints
+from workflows.complaints.rules import (
+    CLASS_NAMES,
+    OPEN,
+    STATUS_NAMES,
+    ComplaintAction,
+    ComplaintError,
+)
+from workflows.complaints.state import load_complaint, log_staff_read, visible_complaints
 
 strawberry.enum(m.ComplaintChannel, description="Where a complaint came in.")
 strawberry.enum(m.ComplaintClass, description="What a complaint is about (content class).")
@@ -531,3 +546,33 @@ class ComplaintMutations:
             info,
             handling.withdraw(info.context.actor, _id(input), input.expected_version, input.text),
         )
+
+
+@strawberry.type
+class ComplaintSubscriptions:
+    @strawberry.subscription(
+        description="One complaint live: its current state at once (a client that "
+        "reconnects catches up), then again after each change; refused like a missing "
+        "complaint if it is not yours (customers) or you do not handle complaints (staff).",
+        permission_classes=[IsAuthenticated],
+    )
+    async def complaint_updated(
+        self,
+        info: Info,
+        complaint_id: Annotated[relay.GlobalID, strawberry.argument(description="The complaint.")],
+    ) -> AsyncGenerator[Complaint, None]:
+        actor = info.context.actor
+        try:
+            row = await load_complaint(
+                actor, node_uuid(complaint_id, "Complaint"), ComplaintAction.VIEW
+            )
+        except ComplaintError:
+            raise UserInputError("未找到该投诉") from None
+
+        async def current() -> Complaint | None:
+            return await complaint_node(actor, row.id)
+
+        async for state in current_then_changes(
+            info.context.services.bus, f"complaint:{row.id}", current
+        ):
+            yield state

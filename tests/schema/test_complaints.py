@@ -5,16 +5,23 @@ nothing; another customer's claim is refused as not found."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import httpx
 import pytest
+from httpx_ws import aconnect_ws
+from httpx_ws.transport import ASGIWebSocketTransport
+from starlette.applications import Starlette
 
 from api.services import Services
+from models.auth import SubjectKind
 from models.claims import ClaimStatus
-from models.complaints import Complaint
+from models.complaints import Complaint, ComplaintChannel
 from models.ids import global_id
 from models.staff import StaffRole
+from push.outbox import OutboxRelay
+from tests.bus import subscribed
 from tests.factories import (
     customer_token,
     make_claim,
@@ -24,6 +31,9 @@ from tests.factories import (
     staff_token,
 )
 from tests.graphql import gql
+from workflows.access import Actor
+from workflows.complaints.handling import withdraw
+from workflows.complaints.intake import Subjects, file_complaint
 
 FILE = """mutation($input: FileComplaintInput!) { fileComplaint(input: $input) {
   changed errors { code field message } complaint { id number version status urgency
@@ -114,3 +124,47 @@ async def test_a_complaint_over_graphql(
     assert accepted["data"]["acceptComplaintAnswer"]["complaint"]["status"] == "ACCEPTED"
     timeline = (await gql(client, MINE, token=alice_token))["data"]["myComplaints"][0]["timeline"]
     assert "assign" not in [t["action"] for t in timeline]  # internal lines: staff only
+
+
+LIVE = "subscription($id: ID!) { complaintUpdated(complaintId: $id) { status } }"
+
+
+async def test_complaint_updated_live(app: Starlette, services: Services) -> None:
+    """The current state at once, then each change; another customer is refused."""
+    alice = await make_customer(services)
+    token = await customer_token(services, alice)
+    stranger = await customer_token(services, await make_customer(services))
+    row = await file_complaint(
+        Actor(kind=SubjectKind.CUSTOMER, subject_id=alice.id),
+        ComplaintChannel.APP,
+        "客服态度差",
+        Subjects(),
+    )
+    complaint_id = global_id("Complaint", row.id)
+    transport = ASGIWebSocketTransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        async with aconnect_ws("/graphql", client, subprotocols=["graphql-transport-ws"]) as ws:
+            await ws.send_json(
+                {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
+            )
+            assert (await ws.receive_json())["type"] == "connection_ack"
+            payload = {"query": LIVE, "variables": {"id": complaint_id}}
+            await ws.send_json({"id": "1", "type": "subscribe", "payload": payload})
+            first = await asyncio.wait_for(ws.receive_json(), 10)
+            assert first["payload"]["data"]["complaintUpdated"]["status"] == "RECEIVED"
+            await subscribed(services.bus, f"complaint:{row.id}")
+            await withdraw(Actor(kind=SubjectKind.CUSTOMER, subject_id=alice.id), row.id, 1, "")
+            await OutboxRelay(services.bus, services.queue).relay_once()
+            statuses = set()
+            while "WITHDRAWN" not in statuses:
+                message = await asyncio.wait_for(ws.receive_json(), 10)
+                statuses.add(message["payload"]["data"]["complaintUpdated"]["status"])
+        async with aconnect_ws("/graphql", client, subprotocols=["graphql-transport-ws"]) as ws:
+            await ws.send_json(
+                {"type": "connection_init", "payload": {"authorization": f"Bearer {stranger}"}}
+            )
+            assert (await ws.receive_json())["type"] == "connection_ack"
+            payload = {"query": LIVE, "variables": {"id": complaint_id}}
+            await ws.send_json({"id": "2", "type": "subscribe", "payload": payload})
+            refused = await asyncio.wait_for(ws.receive_json(), 10)
+            assert "未找到该投诉" in str(refused)
