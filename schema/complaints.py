@@ -248,12 +248,14 @@ class ClassifyComplaintInput:
 
 @strawberry.input(description="Narrow the complaint queue.")
 class ComplaintFilter:
-    content_class: m.ComplaintClass | None = strawberry.field(
-        default=None, description="Only this class."
+    content_class: list[m.ComplaintClass] | None = strawberry.field(
+        default=None, description="Only these classes."
     )
-    urgency: m.Urgency | None = strawberry.field(default=None, description="Only this urgency.")
-    status: m.ComplaintStatus | None = strawberry.field(
-        default=None, description="Only this status."
+    urgency: list[m.Urgency] | None = strawberry.field(
+        default=None, description="Only these urgencies."
+    )
+    status: list[m.ComplaintStatus] | None = strawberry.field(
+        default=None, description="Only these statuses."
     )
     overdue: bool | None = strawberry.field(
         default=None, description="True: past the answer clock; false: not."
@@ -330,7 +332,12 @@ class ComplaintMutations:
     async def file_complaint(
         self,
         info: Info,
-        input: Annotated[FileComplaintInput, strawberry.argument(description="The complaint.")],
+        input: Annotated[
+            FileComplaintInput,
+            strawberry.argument(
+                description="The complaint: channel, your words, and what of yours it is about."
+            ),
+        ],
     ) -> ComplaintPayload:
         subjects = intake.Subjects(
             policy_id=_optional(input.policy_id, "Policy"),
@@ -350,7 +357,12 @@ class ComplaintMutations:
     async def record_complaint(
         self,
         info: Info,
-        input: Annotated[RecordComplaintInput, strawberry.argument(description="The complaint.")],
+        input: Annotated[
+            RecordComplaintInput,
+            strawberry.argument(
+                description="The complaint as received, its channel, and how to find the customer."
+            ),
+        ],
     ) -> ComplaintPayload:
         subjects = intake.Subjects(
             policy_id=_optional(input.policy_id, "Policy"),
@@ -378,7 +390,12 @@ class ComplaintMutations:
     async def assign_complaint(
         self,
         info: Info,
-        input: Annotated[AssignComplaintInput, strawberry.argument(description="Whom to.")],
+        input: Annotated[
+            AssignComplaintInput,
+            strawberry.argument(
+                description="The complaint, your version, the handler (none: the least loaded)."
+            ),
+        ],
     ) -> ComplaintPayload:
         return await _act(
             info,
@@ -398,7 +415,12 @@ class ComplaintMutations:
     async def classify_complaint(
         self,
         info: Info,
-        input: Annotated[ClassifyComplaintInput, strawberry.argument(description="The choice.")],
+        input: Annotated[
+            ClassifyComplaintInput,
+            strawberry.argument(
+                description="The complaint, your version, and the class and urgency you decide."
+            ),
+        ],
     ) -> ComplaintPayload:
         return await _act(
             info,
@@ -419,7 +441,12 @@ class ComplaintMutations:
     async def log_complaint_contact(
         self,
         info: Info,
-        input: Annotated[ComplaintTextInput, strawberry.argument(description="The contact.")],
+        input: Annotated[
+            ComplaintTextInput,
+            strawberry.argument(
+                description="The complaint, the version you saw and what was said in the contact."
+            ),
+        ],
     ) -> ComplaintPayload:
         return await _act(
             info,
@@ -434,7 +461,12 @@ class ComplaintMutations:
     async def request_complaint_info(
         self,
         info: Info,
-        input: Annotated[ComplaintTextInput, strawberry.argument(description="What is asked.")],
+        input: Annotated[
+            ComplaintTextInput,
+            strawberry.argument(
+                description="The complaint, the version you saw and what the customer is asked for."
+            ),
+        ],
     ) -> ComplaintPayload:
         return await _act(
             info,
@@ -451,7 +483,12 @@ class ComplaintMutations:
     async def extend_complaint(
         self,
         info: Info,
-        input: Annotated[ComplaintTextInput, strawberry.argument(description="The reason.")],
+        input: Annotated[
+            ComplaintTextInput,
+            strawberry.argument(
+                description="The complaint, your version and the reason the customer is told."
+            ),
+        ],
     ) -> ComplaintPayload:
         return await _act(
             info,
@@ -467,7 +504,12 @@ class ComplaintMutations:
     async def answer_complaint(
         self,
         info: Info,
-        input: Annotated[ComplaintTextInput, strawberry.argument(description="The answer.")],
+        input: Annotated[
+            ComplaintTextInput,
+            strawberry.argument(
+                description="The complaint, the version you saw and the answer (routes appended)."
+            ),
+        ],
     ) -> ComplaintPayload:
         return await _act(
             info,
@@ -482,7 +524,12 @@ class ComplaintMutations:
     async def close_complaint(
         self,
         info: Info,
-        input: Annotated[ComplaintVersionInput, strawberry.argument(description="Which.")],
+        input: Annotated[
+            ComplaintVersionInput,
+            strawberry.argument(
+                description="The answered or accepted complaint and the version you saw."
+            ),
+        ],
     ) -> ComplaintPayload:
         return await _act(
             info, handling.close(info.context.actor, _id(input), input.expected_version)
@@ -494,7 +541,10 @@ class ComplaintMutations:
     async def accept_complaint_answer(
         self,
         info: Info,
-        input: Annotated[ComplaintVersionInput, strawberry.argument(description="Which.")],
+        input: Annotated[
+            ComplaintVersionInput,
+            strawberry.argument(description="Your answered complaint and the version you saw."),
+        ],
     ) -> ComplaintPayload:
         return await _act(
             info, handling.accept(info.context.actor, _id(input), input.expected_version)
@@ -507,7 +557,12 @@ class ComplaintMutations:
     async def request_complaint_review(
         self,
         info: Info,
-        input: Annotated[ComplaintTextInput, strawberry.argument(description="Why.")],
+        input: Annotated[
+            ComplaintTextInput,
+            strawberry.argument(
+                description="Your answered complaint, the version you saw and why you disagree."
+            ),
+        ],
     ) -> ComplaintPayload:
         return await _act(
             info,
@@ -523,7 +578,12 @@ class ComplaintMutations:
     async def provide_complaint_info(
         self,
         info: Info,
-        input: Annotated[ComplaintTextInput, strawberry.argument(description="The answer.")],
+        input: Annotated[
+            ComplaintTextInput,
+            strawberry.argument(
+                description="Your complaint, the version you saw and the information asked for."
+            ),
+        ],
     ) -> ComplaintPayload:
         return await _act(
             info,
@@ -540,7 +600,12 @@ class ComplaintMutations:
     async def withdraw_complaint(
         self,
         info: Info,
-        input: Annotated[ComplaintTextInput, strawberry.argument(description="Why (optional).")],
+        input: Annotated[
+            ComplaintTextInput,
+            strawberry.argument(
+                description="The complaint, your version and why it is withdrawn (may be empty)."
+            ),
+        ],
     ) -> ComplaintPayload:
         return await _act(
             info,

@@ -8,6 +8,7 @@ and the clock sweep that warns supervisors at 80 % and marks breaches.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -404,21 +405,21 @@ async def close(actor: Actor, complaint_id: uuid.UUID, expected_version: int) ->
 def queue(
     actor: Actor,
     *,
-    content_class: ComplaintClass | None = None,
-    urgency: Urgency | None = None,
-    status: ComplaintStatus | None = None,
+    content_class: Collection[ComplaintClass] | None = None,
+    urgency: Collection[Urgency] | None = None,
+    status: Collection[ComplaintStatus] | None = None,
     overdue: bool | None = None,
     mine: bool = False,
     now: datetime | None = None,
 ) -> QuerySet[Complaint]:
     """The staff queue, most urgent due first."""
     rows = visible_complaints(actor)
-    if content_class is not None:
-        rows = rows.filter(content_class=content_class)
-    if urgency is not None:
-        rows = rows.filter(urgency=urgency)
-    if status is not None:
-        rows = rows.filter(status=status)
+    if content_class:
+        rows = rows.filter(content_class__in=list(content_class))
+    if urgency:
+        rows = rows.filter(urgency__in=list(urgency))
+    if status:
+        rows = rows.filter(status__in=list(status))
     if mine:
         rows = rows.filter(handler_id=actor.subject_id)
     if overdue is not None:
