@@ -10,4 +10,5 @@ MODEL_MODULES = [
     "models.payments",
     "models.surveys",
     "models.visits",
+    "models.complaints",
 ]

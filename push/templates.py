@@ -33,6 +33,37 @@ TEMPLATES: dict[str, EventTemplate] = {
     t.kind: t
     for t in [
         EventTemplate(
+            "complaint.received",
+            "投诉已受理",
+            "您的投诉{complaint_number}已受理，我们将在{answer_due}前答复您。",
+            "anxin://complaints/{complaint_id}",
+            "pages/complaint/detail?id={complaint_id}",
+            sms=True,
+        ),
+        EventTemplate(
+            "complaint.info_requested",
+            "投诉处理需要您补充信息",
+            "投诉{complaint_number}需要您补充：{what}。",
+            "anxin://complaints/{complaint_id}",
+            "pages/complaint/detail?id={complaint_id}",
+        ),
+        EventTemplate(
+            "complaint.extended",
+            "投诉处理延期",
+            "投诉{complaint_number}的答复期限延至{answer_due}，原因：{reason}。",
+            "anxin://complaints/{complaint_id}",
+            "pages/complaint/detail?id={complaint_id}",
+            sms=True,
+        ),
+        EventTemplate(
+            "complaint.answered",
+            "投诉已答复",
+            "投诉{complaint_number}已答复，请查看答复内容；如不满意可申请复核。",
+            "anxin://complaints/{complaint_id}",
+            "pages/complaint/detail?id={complaint_id}",
+            sms=True,
+        ),
+        EventTemplate(
             "claim.reported",
             "报案已受理",
             "您的报案{report_number}已受理，请按提示上传理赔材料。",

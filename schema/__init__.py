@@ -30,6 +30,7 @@ from schema.auth import AuthMutations, AuthQueries
 from schema.claims.mutations import ClaimMutations
 from schema.claims.queries import ClaimQueries
 from schema.claims.subscriptions import ClaimSubscriptions
+from schema.complaints import ComplaintMutations, ComplaintQueries, ComplaintSubscriptions
 from schema.errors import should_mask_error
 from schema.loaders import FreshReads
 from schema.node import resolve_node
@@ -60,6 +61,7 @@ class Query(
     SurveyQueries,
     VisitQueries,
     StaffQueries,
+    ComplaintQueries,
 ):
     @strawberry.field(
         description="Any object by its global ID; null if it does not exist or you may not see it.",
@@ -82,12 +84,18 @@ class Mutation(
     SurveyMutations,
     SurveyExchangeMutations,
     VisitMutations,
+    ComplaintMutations,
 ):
     pass
 
 
 @strawberry.type(description="Live updates over WebSocket (graphql-transport-ws).")
-class Subscription(ClaimSubscriptions, PaymentSubscriptions, NotificationSubscriptions):
+class Subscription(
+    ClaimSubscriptions,
+    PaymentSubscriptions,
+    NotificationSubscriptions,
+    ComplaintSubscriptions,
+):
     pass
 
 

@@ -45,6 +45,8 @@ class Permission(StrEnum):
     SURVEY_EXPORT = "survey:export"  # files for the third-party survey company, and back
     VISIT_HANDLE = "visit:handle"  # work the follow-up visit list, record outcomes
     VISIT_MANAGE = "visit:manage"  # assign visits, change the visit rules
+    COMPLAINT_HANDLE = "complaint:handle"  # record, classify, handle and answer complaints
+    COMPLAINT_SUPERVISE = "complaint:supervise"  # reassign, second extension, second-level review
 
 
 ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
@@ -57,6 +59,7 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
             Permission.CLAIM_READ,
             Permission.CLAIM_REPORT,
             Permission.VISIT_HANDLE,
+            Permission.COMPLAINT_HANDLE,
         }
     ),
     StaffRole.ADJUSTER: frozenset(
@@ -87,6 +90,8 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
             Permission.SURVEY_EXPORT,
             Permission.VISIT_HANDLE,
             Permission.VISIT_MANAGE,
+            Permission.COMPLAINT_HANDLE,
+            Permission.COMPLAINT_SUPERVISE,
         }
     ),
     StaffRole.ADMIN: frozenset(Permission),

@@ -26,6 +26,7 @@ class Prefix(StrEnum):
     ORDER = "PO"  # a premium payment order
     REFUND = "RF"  # a premium refund
     TRANSFER = "TF"  # a claim payout transfer
+    COMPLAINT = "TS"  # a complaint (投诉)
 
 
 async def next_number(prefix: Prefix, now: datetime | None = None) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workflows import auth, policies, reminders, survey_exchange, surveys, visits
+from workflows import auth, complaints, policies, reminders, survey_exchange, surveys, visits
 from workflows.jobs import Job
 from workflows.payments import orders, payouts, refunds
 
@@ -11,6 +11,7 @@ SCHEDULE: tuple[Job, ...] = (
     *reminders.JOBS,
     *surveys.JOBS,
     *visits.JOBS,
+    *complaints.JOBS,
     *auth.JOBS,
     *survey_exchange.JOBS,
     *orders.JOBS,

@@ -26,6 +26,7 @@ from tortoise.transactions import in_transaction
 
 from models.claims import Claim
 from models.clock import SHANGHAI
+from models.complaints import Complaint
 from models.ids import global_id
 from models.pii import PiiCipher
 from models.surveys import (
@@ -124,7 +125,33 @@ FOLLOW_UP_SURVEY = {
         {"id": "q3", "kind": "TEXT", "text": "还有什么想告诉我们的？", "required": False},
     ],
 }
-BUILT_IN = {t["code"]: t for t in (CLAIM_SURVEY, RELATIONSHIP_SURVEY, FOLLOW_UP_SURVEY)}
+COMPLAINT_SURVEY = {
+    "code": "COMPLAINT_SERVICE",
+    "title": "投诉处理满意度调查",
+    "questions": [
+        {
+            "id": "q1",
+            "kind": "RATING",
+            "text": "您对本次投诉的处理结果满意吗？",
+            "required": True,
+        },
+        {
+            "id": "q2",
+            "kind": "SINGLE_CHOICE",
+            "text": "处理速度是否符合您的预期？",
+            "required": True,
+            "options": [
+                {"id": "fast", "text": "比预期快"},
+                {"id": "ok", "text": "符合预期"},
+                {"id": "slow", "text": "比预期慢"},
+            ],
+        },
+        {"id": "q3", "kind": "TEXT", "text": "您还有什么意见或建议？", "required": False},
+    ],
+}
+BUILT_IN = {
+    t["code"]: t for t in (CLAIM_SURVEY, RELATIONSHIP_SURVEY, FOLLOW_UP_SURVEY, COMPLAINT_SURVEY)
+}
 RELATIONSHIP_EVERY = timedelta(days=365)
 
 
@@ -263,6 +290,9 @@ async def subject_title(invitation: SurveyInvitation) -> str | None:
         return f"理赔案件{numbers[0]}" if numbers else None
     if invitation.subject_type == "visit":
         return "本次回访"
+    if invitation.subject_type == "complaint":
+        numbers = await Complaint.filter(id=invitation.subject_id).values_list("number", flat=True)
+        return f"投诉{numbers[0]}" if numbers else None
     return None
 
 

@@ -16,7 +16,9 @@ from tortoise.transactions import in_transaction
 
 from api.services import Services
 from models import policies as m
+from models.auth import SubjectKind
 from models.claims import Claim, ClaimDocument, ClaimStatus, PayoutShare
+from models.complaints import ComplaintChannel
 from models.notifications import Device, DevicePlatform, Notification
 from models.payments import PaymentOrder, Refund, RefundReason
 from models.staff import StaffRole
@@ -35,6 +37,8 @@ from tests.factories import (
 )
 from tests.graphql import gql
 from workflows import surveys
+from workflows.access import Actor
+from workflows.complaints.intake import Subjects, file_complaint
 from workflows.visits import current_rules
 
 NODE = "query($id: ID!) { node(id: $id) { id __typename } }"
@@ -190,6 +194,14 @@ async def _service_objects(
         "FollowUpVisit": visit.id,
         "MyVisit": visit.id,
         "VisitRule": (await current_rules())[0].id,
+        "Complaint": (
+            await file_complaint(
+                Actor(kind=SubjectKind.CUSTOMER, subject_id=alice.id),
+                ComplaintChannel.APP,
+                "理赔太慢，客服态度差",
+                Subjects(claim_id=claim.id),
+            )
+        ).id,
     }
 
 
@@ -228,6 +240,7 @@ NOT_VISIBLE_TO_MALLORY = {
     "FollowUpVisit": True,
     "MyVisit": True,
     "VisitRule": True,
+    "Complaint": True,
 }
 
 
@@ -313,6 +326,11 @@ SEEN_BY: dict[str, tuple[set[str], set[str], str]] = {
     "FollowUpVisit": ({"agent", "supervisor"}, {"alice", "bob"}, "purpose attemptLog { note }"),
     "MyVisit": ({"alice"}, {"bob", "agent", "supervisor"}, "purpose policyNumber"),
     "VisitRule": ({"supervisor"}, {"agent", "alice"}, "trigger version"),
+    "Complaint": (
+        {"alice", "agent", "supervisor"},
+        {"bob", "carol", "mallory"},
+        "number status timeline { action }",
+    ),
 }
 
 
