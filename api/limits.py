@@ -23,6 +23,7 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.media_types import answer_type
 from api.middleware import send_json_error
 from api.settings import Settings
 from api.uploads import UPLOAD_PATH
@@ -154,10 +155,12 @@ class RequestLimitsMiddleware:
 
         declared = _header(scope, b"content-length")
         if declared is not None and not declared.strip().isdigit():
-            await send_json_error(send, 400, "Content-Length 无效", "BAD_REQUEST")
+            await send_json_error(
+                send, 400, "Content-Length 无效", "BAD_REQUEST", media_type=answer_type(scope)
+            )
             return
         if declared is not None and int(declared) > limit:
-            await self._too_large(send, limit)
+            await self._too_large(scope, send, limit)
             return
 
         received = 0
@@ -185,11 +188,13 @@ class RequestLimitsMiddleware:
         except BodyTooLarge as exc:
             if started:
                 raise
-            await self._too_large(send, exc.limit)
+            await self._too_large(scope, send, exc.limit)
 
     @staticmethod
-    async def _too_large(send: Send, limit: int) -> None:
-        await send_json_error(send, 413, TOO_LARGE_MESSAGE, TOO_LARGE, {"maxBytes": limit})
+    async def _too_large(scope: Scope, send: Send, limit: int) -> None:
+        extra: dict[str, object] = {"maxBytes": limit}
+        media_type = answer_type(scope)
+        await send_json_error(send, 413, TOO_LARGE_MESSAGE, TOO_LARGE, extra, media_type=media_type)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit = self.table.websocket_message

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from graphql import GraphQLError
+from starlette.types import Scope
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 
@@ -91,6 +92,15 @@ def negotiate(accept_headers: Iterable[str]) -> str | None:
         if best is None or key > best:
             best, chosen = key, media_type
     return chosen
+
+
+def answer_type(scope: Scope) -> str:
+    """The media type of a refusal made before GraphQL runs (a middleware's 4xx): the
+    one the client asked for. Under ``application/json`` Apollo Client 4 takes a 4xx for
+    a proxy's error page and hides our message and code; under
+    ``application/graphql-response+json`` it hands the app the errors."""
+    accept = [v.decode("latin-1") for n, v in scope["headers"] if n.lower() == b"accept"]
+    return negotiate(accept) or JSON
 
 
 def is_request_error(result: ExecutionResult) -> bool:

@@ -7,6 +7,8 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.media_types import CONTENT_TYPES, JSON, answer_type
+
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
@@ -63,7 +65,9 @@ class MultipartPreflightMiddleware:
         if scope["type"] == "http":
             types = content_types(scope)
             if len(types) > 1:
-                await _refuse(send, "请求只能有一个 Content-Type 请求头", "AMBIGUOUS_CONTENT_TYPE")
+                await _refuse(
+                    scope, send, "请求只能有一个 Content-Type 请求头", "AMBIGUOUS_CONTENT_TYPE"
+                )
                 return
             headers = dict(scope["headers"])
             guards: tuple[bytes, ...] = PREFLIGHT_HEADERS
@@ -76,31 +80,43 @@ class MultipartPreflightMiddleware:
                 and not any(headers.get(name) for name in guards)
             ):
                 await _refuse(
-                    send, "上传请求缺少 apollo-require-preflight 请求头", "CSRF_PREFLIGHT_REQUIRED"
+                    scope,
+                    send,
+                    "上传请求缺少 apollo-require-preflight 请求头",
+                    "CSRF_PREFLIGHT_REQUIRED",
                 )
                 return
         await self.app(scope, receive, send)
 
 
-async def _refuse(send: Send, message: str, code: str, status: int = 400) -> None:
-    await send_json_error(send, status, message, code)
+async def _refuse(scope: Scope, send: Send, message: str, code: str, status: int = 400) -> None:
+    await send_json_error(send, status, message, code, media_type=answer_type(scope))
 
 
 async def send_json_error(
-    send: Send, status: int, message: str, code: str, extra: dict[str, object] | None = None
+    send: Send,
+    status: int,
+    message: str,
+    code: str,
+    extra: dict[str, object] | None = None,
+    *,
+    media_type: str = JSON,
 ) -> None:
     """A small JSON answer in the GraphQL error shape, for refusals made before any
-    route runs."""
+    route runs (``media_type``: ``answer_type`` of the request)."""
     body = json.dumps(
         {"errors": [{"message": message, "extensions": {"code": code, **(extra or {})}}]},
         ensure_ascii=False,
     ).encode()
+    content_type = (
+        "application/json; charset=utf-8" if media_type == JSON else CONTENT_TYPES[media_type]
+    )
     await send(
         {
             "type": "http.response.start",
             "status": status,
             "headers": [
-                (b"content-type", b"application/json; charset=utf-8"),
+                (b"content-type", content_type.encode()),
                 (b"content-length", str(len(body)).encode()),
             ],
         }
