@@ -27,7 +27,7 @@ serve: $(RUNTIME)
 	$(BIN)/anxin demo --if-empty
 	$(BIN)/anxin serve --host $(HOST) --port $(PORT)
 
-# The real client libraries (graphql-ws, graphql-http) that tests/api runs under Node,
+# The real client libraries (graphql-ws, graphql-http, Apollo, urql, codegen) that tests/api runs under Node,
 # pinned by tests/clients/package-lock.json; skipped where Node is not installed.
 $(CLIENTS): tests/clients/package-lock.json
 	npm ci --prefix tests/clients --no-audit --no-fund --loglevel=error
