@@ -90,6 +90,10 @@ class PaymentNotification:
     merchant_id: str
     occurred_at: datetime | None
     refund_number: str | None = None
+    # A transfer: whom the provider says it paid (WeChat: the payee's openid, which only
+    # exists under one app id) and, for a failed one, the provider's reason code.
+    payee_id: str | None = None
+    failure_reason: str | None = None
     raw: Mapping[str, object] = field(default_factory=dict)
 
 

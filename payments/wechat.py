@@ -653,9 +653,11 @@ class WechatPayProvider:
             state=state.value,
             amount=to_yuan(resource["transfer_amount"]),
             provider_trade_no=str(resource["transfer_bill_no"]),
-            app_id="",  # nor does the transfer notification
+            app_id="",  # nor does the transfer notification: the openid stands for it
             merchant_id=str(resource.get("mch_id") or resource["mchid"]),
             occurred_at=parse_time(resource.get("update_time")),
+            payee_id=str(resource["openid"]),
+            failure_reason=_text(resource.get("fail_reason"), 64) or None,
             raw=resource,
         )
 

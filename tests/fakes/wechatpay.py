@@ -384,9 +384,7 @@ class FakeWechatPay:
             **overrides,
         )
 
-    def transfer_notification(
-        self, out_bill_no: str, **overrides: Any
-    ) -> tuple[dict[str, str], bytes]:
+    def transfer_resource(self, out_bill_no: str) -> dict[str, Any]:
         transfer = self.transfers[out_bill_no]
         resource: dict[str, Any] = {
             "out_bill_no": out_bill_no,
@@ -400,6 +398,12 @@ class FakeWechatPay:
         }
         if transfer.fail_reason:
             resource["fail_reason"] = transfer.fail_reason
+        return resource
+
+    def transfer_notification(
+        self, out_bill_no: str, **overrides: Any
+    ) -> tuple[dict[str, str], bytes]:
+        resource = overrides.pop("resource", None) or self.transfer_resource(out_bill_no)
         return self.notification(
             "MCHTRANSFER.BILL.FINISHED",
             "商家转账单据终态通知",

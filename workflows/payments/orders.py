@@ -25,9 +25,9 @@ from models.payments import (
     LedgerKind,
     OrderStatus,
     PaymentOrder,
-    Payout,
     RefundReason,
 )
+from models.pii import PiiCipher
 from models.policies import Policy, PremiumInstallment
 from payments.base import (
     CallbackReply,
@@ -255,17 +255,19 @@ async def handle_callback(
     body: bytes,
     *,
     transfers_only: bool = False,
+    pii: PiiCipher | None = None,
 ) -> CallbackReply:
     """Verify, check, record. Anything wrong changes nothing and is a security event.
 
     ``transfers_only``: the provider only pays out (a bank platform, not a payment
-    provider), so it is believed about its own transfers and nothing else."""
+    provider), so it is believed about its own transfers and nothing else. ``pii``
+    opens a payout's sealed account, to check the payee a transfer notice names."""
     try:
         notification = provider.parse_notification(headers, body, datetime.now(UTC))
         if transfers_only and notification.kind != "transfer":
             raise InvalidNotification(f"a {notification.kind} notice from a payout-only provider")
-        if notification.kind != "payment" and notification.merchant_id != provider.merchant_id:
-            # Refund and transfer notices carry no app id at WeChat: the merchant must match.
+        if notification.kind == "refund" and notification.merchant_id != provider.merchant_id:
+            # Refund notices carry no app id at WeChat: the merchant must match.
             raise InvalidNotification("merchant does not match ours")
         if notification.kind == "refund":
             from workflows.payments.refunds import record_refund_notification
@@ -275,16 +277,9 @@ async def handle_callback(
         elif notification.kind == "transfer":
             from workflows.payments.payouts import record_transfer_notification
 
-            # Only this provider's payout, for its amount: one provider's callback never
-            # settles another's transfer.
-            if not await Payout.exists(
-                transfer_number=notification.order_number,
-                provider=provider.name,
-                amount=notification.amount,
-            ) or not await record_transfer_notification(
-                notification.order_number, notification.state, notification.provider_trade_no
-            ):
-                raise InvalidNotification(f"unknown transfer {notification.order_number}")
+            # Only this provider's payout, for its merchant, amount, bill and payee: one
+            # provider's callback never settles another's transfer (a mismatch alerts staff).
+            await record_transfer_notification(provider, notification, pii)
         else:
             # Not transfers_only: the caller found it among the payment providers.
             await record_payment(cast("PaymentProvider", provider), notification)

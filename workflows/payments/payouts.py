@@ -10,6 +10,7 @@ the provider accepts at most once. WeChat may wait for the customer to confirm r
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from collections.abc import Mapping
@@ -29,6 +30,8 @@ from models.payout_accounts import PayoutAccount
 from models.pii import PiiCipher
 from models.staff import StaffRole
 from payments.base import (
+    InvalidNotification,
+    PaymentNotification,
     ProviderRejected,
     ProviderUnavailable,
     TransferProvider,
@@ -36,7 +39,7 @@ from payments.base import (
     TransferResult,
     TransferState,
 )
-from push.outbox import emit
+from push.outbox import emit, emit_once
 from workflows.access import Actor
 from workflows.claims import (
     STAFF_QUEUE,
@@ -53,6 +56,7 @@ from workflows.jobs import MINUTE, Job, JobDeps
 from workflows.numbering import Prefix, next_number
 
 log = logging.getLogger("anxin.payouts")
+security_log = logging.getLogger("anxin.security")
 
 RESULT_STATUS = {
     TransferState.PROCESSING: PayoutStatus.PROCESSING,
@@ -483,15 +487,86 @@ async def follow_up_payouts(
 
 
 async def record_transfer_notification(
-    notification_number: str, state: str, provider_transfer_id: str | None
-) -> bool:
-    """A provider's transfer callback (verified by the provider module)."""
-    payout = await Payout.get_or_none(transfer_number=notification_number)
+    provider: TransferProvider, notice: PaymentNotification, pii: PiiCipher | None
+) -> None:
+    """A provider's transfer callback (its signature verified by the provider module):
+    it settles our payout only if it is about that payout exactly, as payment callbacks
+    are checked: this provider's transfer number, our merchant, the amount we sent, the
+    provider's bill number we were given, and the payee we paid (WeChat's notice names no
+    app id, so the openid, which exists under one app id only, stands for it). A notice
+    that names our payout but differs changes nothing and alerts staff, once per
+    difference."""
+    payout = await Payout.get_or_none(transfer_number=notice.order_number, provider=provider.name)
     if payout is None:
-        return False
-    result = TransferResult(notification_number, TransferState(state), provider_transfer_id)
+        raise InvalidNotification(f"unknown transfer {notice.order_number}")
+    differences = _differences(payout, notice, pii)
+    if notice.merchant_id != provider.merchant_id:
+        differences.insert(0, "merchant")
+    if differences:
+        await _alert_mismatch(payout, notice, differences)
+        raise InvalidNotification(
+            f"transfer {payout.transfer_number}: {', '.join(differences)} differ from our payout"
+        )
+    result = TransferResult(
+        payout.transfer_number,
+        TransferState(notice.state),
+        notice.provider_trade_no,
+        failure_reason=notice.failure_reason,
+    )
     await apply_result(payout, result)
-    return True
+
+
+def _differences(payout: Payout, notice: PaymentNotification, pii: PiiCipher | None) -> list[str]:
+    """What a transfer notice says otherwise than our payout (names only, no values)."""
+    differences = []
+    if notice.amount != payout.amount:
+        differences.append("amount")
+    if (
+        payout.provider_transfer_id
+        and notice.provider_trade_no
+        and notice.provider_trade_no != payout.provider_transfer_id
+    ):
+        differences.append("bill number")
+    if notice.payee_id is not None:
+        if pii is None:
+            differences.append("payee (not checkable)")
+        elif PayoutAccount.unseal(pii, payout.provider, payout.payee_encrypted).account != (
+            notice.payee_id
+        ):
+            differences.append("payee")
+    return differences
+
+
+async def _alert_mismatch(
+    payout: Payout, notice: PaymentNotification, differences: list[str]
+) -> None:
+    """Staff hear of a signed notice that contradicts our payout: once per payout and
+    difference, however often the provider repeats it."""
+    security_log.error(
+        "%s transfer notice for %s differs in %s: nothing recorded",
+        payout.provider,
+        payout.transfer_number,
+        ", ".join(differences),
+    )
+    fingerprint = hashlib.sha256(
+        "\n".join(
+            [*differences, str(notice.amount), notice.provider_trade_no or "", notice.state]
+        ).encode()
+    ).hexdigest()[:32]
+    claim = await Claim.get(id=payout.claim_id).only("id", "report_number")
+    await emit_once(
+        "claim.payout_mismatch",
+        dedupe_key=f"payout-mismatch:{payout.id}:{fingerprint}",
+        entity_type="claim",
+        entity_id=claim.id,
+        customer_id=None,  # staff look into it; the customer's money is not affected
+        payload={
+            "_staff_channels": [STAFF_QUEUE],
+            "claim_number": claim.report_number,
+            "transfer_number": payout.transfer_number,
+            "differences": differences,
+        },
+    )
 
 
 async def start_chosen_payouts(

@@ -1,0 +1,228 @@
+"""The mini-program's money path end to end, against the fake WeChat Pay on 127.0.0.1
+(``tests.fakes.wechatpay``, which checks our signatures and the insurance-claim transfer
+rules and signs what it sends): claim payouts to WeChat and their callbacks through
+``/payments/wechat/notify``, with the gateway's database behind them.
+
+The provider-only protocol tests are in ``test_wechatpay.py``; these need the database.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from api.services import Services
+from models.claims import Claim, ClaimStatus
+from models.customers import Customer, WechatIdentity
+from models.notifications import OutboxEvent
+from models.payments import LedgerEntry, Payout, PayoutStatus
+from payments.wechat import WechatPayProvider
+from tests.factories import chosen_account, make_claim, make_customer, make_policy
+from tests.fakes.wechatpay import FakeWechatPay
+from tests.payments.test_wechatpay import (
+    APIV3_KEY,
+    FILING_NO,
+    MCH_ID,
+    MCH_SERIAL,
+    PLATFORM_SERIAL,
+    PRODUCT,
+    private_pem,
+    public_pem,
+)
+from workflows.payments.payouts import start_chosen_payouts
+
+APP_ID = "wx-test-app"  # the tests' mini-program (settings.wechat_app_id)
+NOTIFY_BASE = "https://anxin.example.cn"  # WeChat takes https callbacks only
+
+
+@pytest.fixture(scope="module")
+def merchant_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="module")
+def platform_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture
+async def wechat(
+    merchant_key: rsa.RSAPrivateKey, platform_key: rsa.RSAPrivateKey
+) -> AsyncIterator[FakeWechatPay]:
+    fake = FakeWechatPay(
+        app_id=APP_ID,
+        merchant_id=MCH_ID,
+        merchant_serial_no=MCH_SERIAL,
+        merchant_public_key=merchant_key.public_key(),
+        platform_key=platform_key,
+        platform_serial_no=PLATFORM_SERIAL,
+        apiv3_key=APIV3_KEY,
+        clock=time.time,  # callbacks are judged against the real clock
+    )
+    async with fake.running() as running:
+        yield running
+
+
+@pytest.fixture
+def wechat_pay(
+    services: Services,
+    wechat: FakeWechatPay,
+    merchant_key: rsa.RSAPrivateKey,
+    platform_key: rsa.RSAPrivateKey,
+) -> WechatPayProvider:
+    """The gateway's WeChat Pay, as the settings would build it, talking to the fake."""
+    provider = WechatPayProvider(
+        services.http,
+        base_url=wechat.url,
+        app_id=APP_ID,
+        merchant_id=MCH_ID,
+        merchant_serial_no=MCH_SERIAL,
+        merchant_private_key_pem=private_pem(merchant_key),
+        apiv3_key=APIV3_KEY,
+        platform_public_key_pem=public_pem(platform_key),
+        platform_serial_no=PLATFORM_SERIAL,
+        insurance_product_filing_no=FILING_NO,
+        insurance_product_name=PRODUCT,
+    )
+    services.payment_providers["wechat"] = provider
+    return provider
+
+
+async def wechat_customer(
+    services: Services, name: str = "张三", openid: str = "o-zhangsan"
+) -> Customer:
+    customer = await make_customer(services, name)
+    await WechatIdentity.create(customer=customer, app_id=APP_ID, openid=openid)
+    return customer
+
+
+async def wechat_payout(
+    services: Services, amount: str = "1280.50", *, name: str = "张三", openid: str = "o-zhangsan"
+) -> Payout:
+    """A PAYING claim whose payee chose WeChat, paid by the worker: the bill waits at
+    the fake for the payee to confirm receipt."""
+    holder = await wechat_customer(services, name, openid)
+    policy = await make_policy(services, holder)
+    claim = await make_claim(
+        holder,
+        policy,
+        ClaimStatus.PAYING,
+        approved_amount=Decimal(amount),
+        **chosen_account(services, "wechat", openid),
+    )
+    started = await start_chosen_payouts(
+        services.transfer_providers, services.pii, notify_base_url=NOTIFY_BASE
+    )
+    assert started == 1
+    return await Payout.get(claim_id=claim.id)
+
+
+async def notify(client: httpx.AsyncClient, headers: dict[str, str], body: bytes) -> httpx.Response:
+    return await client.post("/payments/wechat/notify", content=body, headers=headers)
+
+
+# ---------------------------------------------------------------------- transfer callbacks
+
+
+async def test_a_transfer_callback_settles_the_wechat_payout_once(
+    client: httpx.AsyncClient, services: Services, wechat: FakeWechatPay, wechat_pay: Any
+) -> None:
+    payout = await wechat_payout(services)
+    assert payout.status is PayoutStatus.WAIT_USER_CONFIRM
+    bill = wechat.confirm_transfer(payout.transfer_number)
+    headers, body = wechat.transfer_notification(payout.transfer_number)
+    response = await notify(client, headers, body)
+    assert (response.status_code, response.content) == (200, b"")
+    settled = await Payout.get(id=payout.id)
+    assert (settled.status, settled.provider_transfer_id) == (
+        PayoutStatus.SUCCESS,
+        bill.transfer_bill_no,
+    )
+    assert (await Claim.get(id=payout.claim_id)).status is ClaimStatus.PAID
+    assert await LedgerEntry.filter(kind="PAYOUT").count() == 1
+    again = await notify(client, headers, body)  # WeChat repeats callbacks
+    assert again.status_code == 200
+    assert await LedgerEntry.filter(kind="PAYOUT").count() == 1
+    assert not await OutboxEvent.filter(event_type="claim.payout_mismatch").exists()
+
+
+def _spoiled(wechat: FakeWechatPay, number: str, field: str, value: Any) -> dict[str, Any]:
+    resource = wechat.transfer_resource(number)
+    resource[field] = value(resource[field]) if callable(value) else value
+    return resource
+
+
+FORGERIES: dict[str, tuple[str, Any]] = {
+    # what a signed notice says otherwise than our payout: (resource field, new value)
+    "another amount": ("transfer_amount", lambda fen: fen + 100_00),
+    "another merchant": ("mch_id", "1900000109"),
+    "another bill number": ("transfer_bill_no", lambda no: no[:-4] + "0000"),
+    "another payee": ("openid", "o-somebody-else"),
+}
+
+
+@pytest.mark.parametrize("forgery", list(FORGERIES))
+async def test_a_transfer_callback_that_differs_changes_nothing_and_alerts_staff(
+    client: httpx.AsyncClient,
+    services: Services,
+    wechat: FakeWechatPay,
+    wechat_pay: Any,
+    caplog: pytest.LogCaptureFixture,
+    forgery: str,
+) -> None:
+    payout = await wechat_payout(services)
+    wechat.confirm_transfer(payout.transfer_number)
+    field, value = FORGERIES[forgery]
+    resource = _spoiled(wechat, payout.transfer_number, field, value)
+    for _ in range(3):  # WeChat retries a callback we refused
+        headers, body = wechat.transfer_notification(payout.transfer_number, resource=resource)
+        response = await notify(client, headers, body)
+        assert (response.status_code, response.json()) == (500, {"code": "FAIL", "message": "失败"})
+    unchanged = await Payout.get(id=payout.id)
+    assert unchanged.status is PayoutStatus.WAIT_USER_CONFIRM
+    assert unchanged.provider_transfer_id == payout.provider_transfer_id
+    assert (await Claim.get(id=payout.claim_id)).status is ClaimStatus.PAYING
+    assert await LedgerEntry.filter(kind="PAYOUT").count() == 0
+    [alert] = await OutboxEvent.filter(event_type="claim.payout_mismatch")
+    assert alert.customer_id is None and alert.entity_id == str(payout.claim_id)
+    assert alert.payload["_staff_channels"] == ["staff:claim-queue"]
+    assert alert.payload["transfer_number"] == payout.transfer_number
+    assert alert.payload["differences"] == [forgery.removeprefix("another ")]
+    assert any(
+        r.name == "anxin.security" and "rejected wechat callback" in r.getMessage()
+        for r in caplog.records
+    )
+    # The genuine notice still settles it afterwards.
+    genuine = await notify(client, *wechat.transfer_notification(payout.transfer_number))
+    assert genuine.status_code == 200
+    assert (await Claim.get(id=payout.claim_id)).status is ClaimStatus.PAID
+
+
+async def test_a_callback_about_a_transfer_we_never_made_is_refused(
+    client: httpx.AsyncClient, services: Services, wechat: FakeWechatPay, wechat_pay: Any
+) -> None:
+    payout = await wechat_payout(services)
+    resource = _spoiled(wechat, payout.transfer_number, "out_bill_no", "TF20990101999999")
+    headers, body = wechat.transfer_notification(payout.transfer_number, resource=resource)
+    response = await notify(client, headers, body)
+    assert response.status_code == 500
+    assert (await Payout.get(id=payout.id)).status is PayoutStatus.WAIT_USER_CONFIRM
+    assert await LedgerEntry.filter(kind="PAYOUT").count() == 0
+
+
+async def test_a_failed_transfer_callback_keeps_wechats_reason_for_staff(
+    client: httpx.AsyncClient, services: Services, wechat: FakeWechatPay, wechat_pay: Any
+) -> None:
+    payout = await wechat_payout(services)
+    wechat.finish_transfer(payout.transfer_number, "FAIL", "NAME_NOT_CORRECT")
+    response = await notify(client, *wechat.transfer_notification(payout.transfer_number))
+    assert response.status_code == 200
+    failed = await Payout.get(id=payout.id)
+    assert (failed.status, failed.failure_reason) == (PayoutStatus.FAILED, "NAME_NOT_CORRECT")
+    assert await OutboxEvent.filter(event_type="claim.payout_failed").count() == 1
