@@ -226,3 +226,152 @@ async def test_a_failed_transfer_callback_keeps_wechats_reason_for_staff(
     failed = await Payout.get(id=payout.id)
     assert (failed.status, failed.failure_reason) == (PayoutStatus.FAILED, "NAME_NOT_CORRECT")
     assert await OutboxEvent.filter(event_type="claim.payout_failed").count() == 1
+
+
+# ---------------------------------------------------------------------- names and reasons
+
+CLAIM = """query($id: ID!) { claim(id: $id) { status payouts {
+  transferNumber status failureReason } } }"""
+STAFF_CLAIM = """query($id: ID!) { claim(id: $id) { status payouts {
+  transferNumber status failureReason failureDetail } } }"""
+START = """mutation($input: StartClaimPayoutInput!) { startClaimPayout(input: $input) {
+  claim { status payouts { status } } errors { field code message } } }"""
+CHOOSE = """mutation($input: ChooseClaimPayoutAccountInput!) {
+  chooseClaimPayoutAccount(input: $input) { claim { id } errors { field code message } } }"""
+
+
+async def paying_wechat_claim(
+    services: Services, amount: str, name: str, openid: str = "o-payee"
+) -> tuple[Claim, Customer]:
+    """A PAYING claim of ``amount`` whose payee chose WeChat, not yet paid."""
+    holder = await wechat_customer(services, name, openid)
+    policy = await make_policy(services, holder)
+    claim = await make_claim(
+        holder,
+        policy,
+        ClaimStatus.PAYING,
+        approved_amount=Decimal(amount),
+        **chosen_account(services, "wechat", openid),
+    )
+    return claim, holder
+
+
+async def test_a_large_wechat_payout_carries_the_payees_name_on_file(
+    services: Services, wechat: FakeWechatPay, wechat_pay: Any
+) -> None:
+    claim, _ = await paying_wechat_claim(services, "2000.00", "张三")
+    assert (
+        await start_chosen_payouts(
+            services.transfer_providers, services.pii, notify_base_url=NOTIFY_BASE
+        )
+        == 1
+    )
+    payout = await Payout.get(claim_id=claim.id)
+    bill = wechat.transfers[payout.transfer_number]
+    assert (bill.user_name, bill.request["transfer_amount"]) == ("张三", 200000)
+    assert bill.request["user_name"] != "张三"  # sent encrypted with WeChat's key
+    assert payout.status is PayoutStatus.WAIT_USER_CONFIRM
+
+
+async def test_a_large_wechat_payout_to_a_payee_without_a_name_is_refused_before_sending(
+    client: httpx.AsyncClient, services: Services, wechat: FakeWechatPay, wechat_pay: Any
+) -> None:
+    from models.staff import StaffRole
+    from tests.claims_helpers import gid
+    from tests.factories import customer_token, make_staff, staff_token
+    from tests.graphql import gql
+
+    claim, holder = await paying_wechat_claim(services, "2000.00", "")
+    supervisor = await staff_token(services, await make_staff(StaffRole.SUPERVISOR))
+    started = await gql(
+        client,
+        START,
+        {"input": {"claimId": gid("Claim", claim.id), "idempotencyKey": "payout-key-0001"}},
+        token=supervisor,
+    )
+    [error] = started["data"]["startClaimPayout"]["errors"]
+    assert (error["code"], error["field"]) == ("PAYEE_NAME_REQUIRED", "provider")
+    assert "2000" in error["message"]
+    assert not await Payout.exists(claim_id=claim.id)
+    assert wechat.requests == []  # nothing reached WeChat
+
+    # The worker does not try either, and tells staff once, not every minute.
+    for _ in range(2):
+        assert (
+            await start_chosen_payouts(
+                services.transfer_providers, services.pii, notify_base_url=NOTIFY_BASE
+            )
+            == 0
+        )
+    [blocked] = await OutboxEvent.filter(event_type="claim.payout_blocked")
+    assert blocked.payload["code"] == "PAYEE_NAME_REQUIRED" and blocked.customer_id is None
+    assert not await Payout.exists(claim_id=claim.id)
+
+    # Choosing WeChat again once the amount is known is refused the same way; a small
+    # amount needs no name.
+    token = await customer_token(services, holder)
+    choice = {"claimId": gid("Claim", claim.id), "provider": "WECHAT"}
+    chosen = await gql(client, CHOOSE, {"input": choice}, token=token)
+    assert [e["code"] for e in chosen["data"]["chooseClaimPayoutAccount"]["errors"]] == [
+        "PAYEE_NAME_REQUIRED"
+    ]
+    await Claim.filter(id=claim.id).update(approved_amount=Decimal("1999.99"))
+    chosen = await gql(client, CHOOSE, {"input": choice}, token=token)
+    assert chosen["data"]["chooseClaimPayoutAccount"]["errors"] == []
+
+
+@pytest.mark.parametrize(
+    ("failure", "detail", "text"),
+    [
+        ("NAME_NOT_CORRECT", "NAME_NOT_CORRECT", "收款人姓名校验未通过"),
+        ("REAL_NAME_CHECK_FAIL", "REAL_NAME_CHECK_FAIL", "未完成实名认证"),
+        ("ACCOUNT_FROZEN", "ACCOUNT_FROZEN", "更换收款账户"),
+        ("refused: NOT_ENOUGH", "NOT_ENOUGH: 资金不足", "转账未成功，客服将尽快与您联系"),
+    ],
+)
+async def test_the_payee_reads_a_chinese_reason_and_staff_the_providers(
+    client: httpx.AsyncClient,
+    services: Services,
+    wechat: FakeWechatPay,
+    wechat_pay: Any,
+    failure: str,
+    detail: str,
+    text: str,
+) -> None:
+    from models.staff import StaffRole
+    from tests.claims_helpers import gid
+    from tests.factories import customer_token, make_staff, staff_token
+    from tests.graphql import gql
+    from workflows.payments.payouts import follow_up_payouts
+
+    claim, holder = await paying_wechat_claim(services, "800.00", "张三")
+    if failure.startswith("refused"):
+        wechat.balance_fen = 0  # WeChat refuses the bill: 403 NOT_ENOUGH 资金不足
+    await start_chosen_payouts(
+        services.transfer_providers, services.pii, notify_base_url=NOTIFY_BASE
+    )
+    payout = await Payout.get(claim_id=claim.id)
+    if not failure.startswith("refused"):
+        wechat.finish_transfer(payout.transfer_number, "FAIL", failure)
+        await follow_up_payouts(
+            services.transfer_providers, services.pii, notify_base_url=NOTIFY_BASE
+        )
+    variables = {"id": gid("Claim", claim.id)}
+    mine = await gql(client, CLAIM, variables, token=await customer_token(services, holder))
+    [seen] = mine["data"]["claim"]["payouts"]
+    assert seen["status"] == "FAILED"
+    assert text in seen["failureReason"]
+    assert not any("a" <= c.lower() <= "z" for c in seen["failureReason"]), seen
+    staff = await staff_token(services, await make_staff(StaffRole.ADJUSTER))
+    theirs = await gql(client, STAFF_CLAIM, variables, token=staff)
+    [checked] = theirs["data"]["claim"]["payouts"]
+    assert (checked["failureReason"], checked["failureDetail"]) == (seen["failureReason"], detail)
+    # The provider's words are staff's only.
+    refused = await gql(
+        client,
+        STAFF_CLAIM,
+        variables,
+        token=await customer_token(services, holder),
+        allow_errors=True,
+    )
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"

@@ -26,7 +26,7 @@ from workflows.claims import (
     record_change,
     transition,
 )
-from workflows.payments.payouts import destination_of
+from workflows.payments.payouts import check_name_on_file, destination_of, payee_name
 
 CARD_DIGITS = range(15, 20)  # UnionPay debit cards are 16 to 19 digits; some old ones 15
 
@@ -141,6 +141,12 @@ async def choose_payout_account(
         destination = await destination_of(claim, share_id)
         if await Payout.exists(live_key=destination.live_key):
             raise ClaimError(ClaimErrorCode.PAYOUT_IN_PROGRESS, "转账已发起，不能再修改收款账户")
+        # Once the amount is decided, a choice that could not be paid is refused now.
+        check_name_on_file(
+            account.provider,
+            destination.amount,
+            account.holder_name or await payee_name(destination),
+        )
         note = f"{destination.whose}收款账户已设置为{account.masked}"
         if destination.share is None:
             claim = await transition(

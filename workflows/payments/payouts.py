@@ -39,6 +39,7 @@ from payments.base import (
     TransferResult,
     TransferState,
 )
+from payments.wechat import NAME_REQUIRED_FROM_FEN
 from push.outbox import emit, emit_once
 from workflows.access import Actor
 from workflows.claims import (
@@ -66,6 +67,7 @@ RESULT_STATUS = {
 }
 ENDED = (PayoutStatus.FAILED, PayoutStatus.CANCELLED)
 AWAITING = PayoutStatus.AWAITING_APPROVAL
+WECHAT_NAME_REQUIRED_FROM = Decimal(NAME_REQUIRED_FROM_FEN) / 100
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,11 @@ async def start_payout(
                 raise ClaimError(
                     ClaimErrorCode.PROVIDER_NOT_CONFIGURED, "暂不支持该转账方式", "provider"
                 )
+            check_name_on_file(
+                account.provider,
+                destination.amount,
+                account.holder_name or await payee_name(destination),
+            )
             payout = await Payout.create(
                 claim_id=claim.id,
                 share_id=destination.share.id if destination.share else None,
@@ -297,6 +304,20 @@ async def cancel_payout(
     return payout
 
 
+def check_name_on_file(provider: str, amount: Decimal, name: str | None) -> None:
+    """WeChat pays 2,000 yuan or more only with the payee's real name, which it checks
+    against the account's real-name record (any other transfer pays without one, or
+    checks the name it is given). A payee with no name on file cannot be paid that way:
+    refused before anything is recorded or sent, rather than a payout that fails."""
+    if provider == "wechat" and amount >= WECHAT_NAME_REQUIRED_FROM and not name:
+        raise ClaimError(
+            ClaimErrorCode.PAYEE_NAME_REQUIRED,
+            "微信单笔2000元及以上的赔款须核验收款人姓名，收款人尚未登记姓名："
+            "请补充收款人姓名，或改用银行卡收款",
+            "provider",
+        )
+
+
 async def _send(
     provider: TransferProvider,
     pii: PiiCipher,
@@ -309,7 +330,8 @@ async def _send(
         transfer_number=payout.transfer_number,
         amount=payout.amount,
         payee_id=account.account,
-        payee_name=account.holder_name or await _real_name(claim, payout),
+        payee_name=account.holder_name
+        or await payee_name(await destination_of(claim, payout.share_id)),
         payee_bank=account.bank_name,
         remark=f"安心保险理赔款 {claim.report_number}",
         notify_url=f"{notify_base_url.rstrip('/')}/payments/{provider.name}/notify",
@@ -318,10 +340,10 @@ async def _send(
     return await apply_result(payout, result)
 
 
-async def _real_name(claim: Claim, payout: Payout) -> str | None:
-    """The payee's name on file, for the provider's real-name check (Alipay): money to
-    an account in another person's name is refused by the provider, not paid."""
-    destination = await destination_of(claim, payout.share_id)
+async def payee_name(destination: Destination) -> str | None:
+    """The payee's name on file, for the provider's real-name check (Alipay; WeChat
+    from 2,000 yuan): money to an account in another person's name is refused by the
+    provider, not paid."""
     if destination.payee is None:
         return None  # staff established the account: its holder is not on file
     customer = await Customer.get_or_none(id=destination.payee).only("id", "name")
@@ -598,10 +620,30 @@ async def start_chosen_payouts(
                     notify_base_url=notify_base_url,
                 )
             except ClaimError as error:
-                log.warning("automatic payout of %s not started: %s", claim.report_number, error)
+                await _blocked(claim, destination, error)
                 continue
             started += 1
     return started
+
+
+async def _blocked(claim: Claim, destination: Destination, error: ClaimError) -> None:
+    """The worker cannot pay what the payee chose (e.g. no name on file for a large
+    WeChat payout): staff hear of it once, not every minute the job runs."""
+    told = await emit_once(
+        "claim.payout_blocked",
+        dedupe_key=f"payout-blocked:{destination.live_key}:{error.code}",
+        entity_type="claim",
+        entity_id=claim.id,
+        customer_id=None,
+        payload={
+            "_staff_channels": [STAFF_QUEUE],
+            "claim_number": claim.report_number,
+            "code": str(error.code),
+            "message": error.message,
+        },
+    )
+    level = logging.WARNING if told else logging.DEBUG
+    log.log(level, "automatic payout of %s not started: %s", claim.report_number, error.code)
 
 
 async def _destinations(claim: Claim) -> list[Destination]:

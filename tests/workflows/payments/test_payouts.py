@@ -33,7 +33,7 @@ CHOOSE = """mutation($input: ChooseClaimPayoutAccountInput!) {
   chooseClaimPayoutAccount(input: $input) { claim { id } errors { field code } } }"""
 PAYOUT = """mutation($input: StartClaimPayoutInput!) { startClaimPayout(input: $input) {
   claim { status paidAmount { amount } payouts { transferNumber status failureReason
-          confirmPackage amount { amount } payee reason }
+          failureDetail confirmPackage amount { amount } payee reason }
           timeline { action note } }
   errors { code message } } }"""
 
@@ -184,7 +184,8 @@ async def test_a_refused_payout_stays_visible_to_staff(
     claim = answer["claim"]
     assert claim["status"] == "PAYING"
     assert claim["payouts"][0]["status"] == "FAILED"
-    assert "PAYEE_NOT_EXIST" in claim["payouts"][0]["failureReason"]
+    assert claim["payouts"][0]["failureDetail"] == "PAYEE_NOT_EXIST: 收款账户不存在"
+    assert claim["payouts"][0]["failureReason"] == "收款账户暂时无法收款，请更换收款账户"
     assert await OutboxEvent.filter(event_type="claim.payout_failed").count() == 1
     use(services, "ok")
     retried = await start(client, setup)  # staff fix the account and pay again
