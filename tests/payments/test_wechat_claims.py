@@ -324,7 +324,7 @@ async def test_a_large_wechat_payout_to_a_payee_without_a_name_is_refused_before
     ("failure", "detail", "text"),
     [
         ("NAME_NOT_CORRECT", "NAME_NOT_CORRECT", "收款人姓名校验未通过"),
-        ("REAL_NAME_CHECK_FAIL", "REAL_NAME_CHECK_FAIL", "未完成实名认证"),
+        ("REAL_NAME_CHECK_FAIL", "REAL_NAME_CHECK_FAIL", "未实名认证"),
         ("ACCOUNT_FROZEN", "ACCOUNT_FROZEN", "更换收款账户"),
         ("refused: NOT_ENOUGH", "NOT_ENOUGH: 资金不足", "转账未成功，客服将尽快与您联系"),
     ],

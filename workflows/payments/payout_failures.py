@@ -25,7 +25,7 @@ class PayoutFailure(StrEnum):
 
 TEXTS = {
     PayoutFailure.NAME_MISMATCH: "收款人姓名校验未通过，请核对收款账户的实名信息，客服将与您联系",
-    PayoutFailure.PAYEE_NOT_VERIFIED: "收款账户未完成实名认证或暂不能收款，请完成实名认证后联系客服",
+    PayoutFailure.PAYEE_NOT_VERIFIED: "收款账户未实名认证或暂不能收款，请完成实名认证后联系客服",
     PayoutFailure.ACCOUNT_UNAVAILABLE: "收款账户暂时无法收款，请更换收款账户",
     PayoutFailure.LIMIT_EXCEEDED: "超出收款账户的收款限额，请更换收款账户或联系客服",
     PayoutFailure.NOT_CONFIRMED: "您未在规定时间内确认收款，客服将重新为您发起转账",
