@@ -56,6 +56,9 @@ class PaymentOrder(Entity):
     amount = money_field()
     status = fields.CharEnumField(OrderStatus, max_length=16, default=OrderStatus.CREATED)
     checkout: fields.JSONField[dict[str, str]] = fields.JSONField(default=dict)
+    # WeChat JSAPI: the openid the order was opened for (only that WeChat user can pay
+    # it), so another WeChat user of the same customer gets an order of their own.
+    payer_id = fields.CharField(max_length=128, null=True)
     provider_trade_no = fields.CharField(max_length=64, null=True)
     expires_at = fields.DatetimeField()
     paid_at = fields.DatetimeField(null=True)

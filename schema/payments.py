@@ -13,7 +13,6 @@ from strawberry.types import Info
 
 from models import payments as m
 from models.clock import local_time
-from models.customers import WechatIdentity
 from models.policies import Policy as PolicyRow
 from payments.base import PaymentMethod
 from payments.sandbox import SandboxProvider
@@ -285,12 +284,6 @@ class PaymentMutations:
     ) -> PaymentPayload:
         services = info.context.services
         actor = info.context.actor
-        payer = None
-        if input.method is PaymentMethod.WECHAT_JSAPI:
-            identity = await WechatIdentity.filter(
-                customer_id=actor.subject_id, app_id=services.settings.wechat_app_id
-            ).first()
-            payer = identity.openid if identity else None
         try:
             answer = await create_premium_payment(
                 services.payment_providers,
@@ -299,7 +292,6 @@ class PaymentMutations:
                 input.method,
                 input.idempotency_key,
                 notify_base_url=services.settings.public_base_url,
-                payer_id=payer,
             )
         except (PaymentError, IdempotencyError) as error:
             return _failed(error)

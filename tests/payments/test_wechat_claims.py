@@ -24,6 +24,7 @@ from models.notifications import OutboxEvent
 from models.payments import LedgerEntry, Payout, PayoutStatus
 from payments.wechat import WechatPayProvider
 from tests.factories import chosen_account, make_claim, make_customer, make_policy
+from tests.fakes.wechat import FakeWechat
 from tests.fakes.wechatpay import FakeWechatPay
 from tests.payments.test_wechatpay import (
     APIV3_KEY,
@@ -38,7 +39,25 @@ from tests.payments.test_wechatpay import (
 from workflows.payments.payouts import start_chosen_payouts
 
 APP_ID = "wx-test-app"  # the tests' mini-program (settings.wechat_app_id)
+APP_SECRET = "wechat-test-secret"
 NOTIFY_BASE = "https://anxin.example.cn"  # WeChat takes https callbacks only
+
+
+@pytest.fixture
+async def mini_program() -> AsyncIterator[FakeWechat]:
+    """WeChat's code2session for the tests' mini-program: ``login(openid)`` is wx.login()."""
+    async with FakeWechat(app_id=APP_ID, app_secret=APP_SECRET).running() as fake:
+        yield fake
+
+
+@pytest.fixture
+def settings_overrides(mini_program: FakeWechat) -> dict[str, Any]:
+    return {
+        "wechat_api_base_url": mini_program.url,
+        "wechat_app_id": APP_ID,
+        "wechat_app_secret": APP_SECRET,
+        "public_base_url": NOTIFY_BASE,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -375,3 +394,128 @@ async def test_the_payee_reads_a_chinese_reason_and_staff_the_providers(
         allow_errors=True,
     )
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+# ---------------------------------------------------------------------- whose WeChat
+
+
+WECHAT_LOGIN = """mutation($code: String!) { wechatLogin(input: {code: $code}) {
+  session { accessToken } errors { code } } }"""
+PAY = """mutation($input: CreatePremiumPaymentInput!) { createPremiumPayment(input: $input) {
+  order { orderNumber status checkout { key value } } replacedOrder { orderNumber status }
+  errors { field code message } } }"""
+
+
+async def logged_in(client: httpx.AsyncClient, mini_program: FakeWechat, openid: str) -> str:
+    """The access token of a mini-program login as the WeChat user ``openid``."""
+    from tests.graphql import gql
+
+    code = mini_program.login(openid)  # wx.login() in that user's WeChat
+    answer = (await gql(client, WECHAT_LOGIN, {"code": code}))["data"]["wechatLogin"]
+    assert answer["errors"] == [], answer
+    token: str = answer["session"]["accessToken"]
+    return token
+
+
+async def two_wechat_users(services: Services) -> Customer:
+    """A customer with two WeChat users bound to her phone (hers and, say, her
+    husband's phone's WeChat), the other one bound first."""
+    holder = await make_customer(services, "李娜")
+    await WechatIdentity.create(customer=holder, app_id=APP_ID, openid="o-bound-first")
+    await WechatIdentity.create(customer=holder, app_id=APP_ID, openid="o-logged-in")
+    return holder
+
+
+async def test_the_jsapi_payer_is_the_wechat_user_of_this_login(
+    client: httpx.AsyncClient,
+    services: Services,
+    wechat: FakeWechatPay,
+    wechat_pay: Any,
+    mini_program: FakeWechat,
+) -> None:
+    from models.auth import SubjectKind
+    from models.policies import PremiumInstallment
+    from tests.claims_helpers import gid
+    from tests.factories import customer_token
+    from tests.graphql import gql
+    from workflows.auth import Channel, start_session
+
+    holder = await two_wechat_users(services)
+    policy = await make_policy(services, holder)
+    installment = await PremiumInstallment.get(policy_id=policy.id, sequence=2)
+
+    async def pay(token: str, key: str) -> dict[str, Any]:
+        variables = {
+            "input": {
+                "installmentId": gid("PremiumInstallment", installment.id),
+                "method": "WECHAT_JSAPI",
+                "idempotencyKey": key,
+            }
+        }
+        answer: dict[str, Any] = (await gql(client, PAY, variables, token=token))["data"]
+        return answer["createPremiumPayment"]
+
+    token = await logged_in(client, mini_program, "o-logged-in")
+    paid = await pay(token, "premium-key-0001")
+    assert paid["errors"] == []
+    number = paid["order"]["orderNumber"]
+    assert wechat.orders[number].request["payer"] == {"openid": "o-logged-in"}
+    checkout = {item["key"]: item["value"] for item in paid["order"]["checkout"]}
+    assert checkout["appId"] == APP_ID
+
+    # The other WeChat user, in their own mini-program login, gets an order of their
+    # own (WeChat lets nobody else pay one opened for another openid); the first closes.
+    other = await pay(await logged_in(client, mini_program, "o-bound-first"), "premium-key-0002")
+    assert other["errors"] == []
+    assert wechat.orders[other["order"]["orderNumber"]].request["payer"] == {
+        "openid": "o-bound-first"
+    }
+    assert other["replacedOrder"] == {"orderNumber": number, "status": "CLOSED"}
+
+    # Outside the mini-program (the app's SMS login) nobody guesses which WeChat pays.
+    from_app = await pay(await customer_token(services, holder), "premium-key-0003")
+    assert [(e["code"], e["field"]) for e in from_app["errors"]] == [("PAYER_REQUIRED", "method")]
+    # A login to another mini-program (another app id) has no openid under ours.
+    elsewhere = await WechatIdentity.create(customer=holder, app_id="wx-other-app", openid="o-x")
+    tokens = await start_session(
+        services,
+        SubjectKind.CUSTOMER,
+        holder.id,
+        Channel.MINI_PROGRAM,
+        wechat_identity=elsewhere,
+    )
+    refused = await pay(tokens.access_token, "premium-key-0004")
+    assert [e["code"] for e in refused["errors"]] == ["PAYER_REQUIRED"]
+    assert len(wechat.orders) == 2
+
+
+async def test_a_wechat_payout_goes_to_the_wechat_user_who_chose_it(
+    client: httpx.AsyncClient,
+    services: Services,
+    wechat: FakeWechatPay,
+    wechat_pay: Any,
+    mini_program: FakeWechat,
+) -> None:
+    from tests.claims_helpers import gid
+    from tests.factories import customer_token
+    from tests.graphql import gql
+
+    holder = await two_wechat_users(services)
+    policy = await make_policy(services, holder)
+    claim = await make_claim(holder, policy, ClaimStatus.PAYING, approved_amount=Decimal("800"))
+    choice = {"input": {"claimId": gid("Claim", claim.id), "provider": "WECHAT"}}
+    from_app = await gql(client, CHOOSE, choice, token=await customer_token(services, holder))
+    assert [e["code"] for e in from_app["data"]["chooseClaimPayoutAccount"]["errors"]] == [
+        "REQUIRED"
+    ]
+    token = await logged_in(client, mini_program, "o-logged-in")
+    chosen = await gql(client, CHOOSE, choice, token=token)
+    assert chosen["data"]["chooseClaimPayoutAccount"]["errors"] == []
+    assert (
+        await start_chosen_payouts(
+            services.transfer_providers, services.pii, notify_base_url=NOTIFY_BASE
+        )
+        == 1
+    )
+    payout = await Payout.get(claim_id=claim.id)
+    assert wechat.transfers[payout.transfer_number].request["openid"] == "o-logged-in"

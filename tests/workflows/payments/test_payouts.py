@@ -307,6 +307,8 @@ async def test_customers_choose_where_their_money_goes(
     stored = await Claim.filter(customer_id=holder.id).first()
     assert stored is not None and stored.payout_account_masked == "支付宝 wa***@example.cn"
     assert stored.payout_account_encrypted and "wangfang" not in stored.payout_account_encrypted
-    await WechatIdentity.create(customer=holder, app_id="wx-test-app", openid="o-wangfang")
+    # WeChat: the openid under the app id WeChat Pay pays from (here the sandbox's).
+    app_id = services.payment_providers["wechat"].app_id
+    await WechatIdentity.create(customer=holder, app_id=app_id, openid="o-wangfang")
     assert await pick("WECHAT") == []
     assert (await Claim.get(id=stored.id)).payout_account_masked == "微信零钱"
