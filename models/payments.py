@@ -135,6 +135,8 @@ class Payout(Entity):
     status = fields.CharEnumField(PayoutStatus, max_length=24, default=PayoutStatus.PROCESSING)
     provider_transfer_id = fields.CharField(max_length=64, null=True)
     confirm_package = fields.TextField(null=True)
+    # WeChat, while WAIT_USER_CONFIRM: the wx.requestMerchantTransfer parameters
+    confirm_parameters: fields.JSONField[dict[str, str]] | None = fields.JSONField(null=True)
     failure_reason = fields.CharField(max_length=255, null=True)
     finished_at = fields.DatetimeField(null=True)
     # "claim:<id>" (or "share:<id>") while live

@@ -137,7 +137,10 @@ class TransferResult:
     transfer_number: str
     state: TransferState
     provider_transfer_id: str | None = None
-    confirm_package: str | None = None  # WeChat: what the mini-program needs to confirm
+    confirm_package: str | None = None  # WeChat: the bill's package_info
+    # WeChat: everything the mini-program passes to wx.requestMerchantTransfer so the
+    # payee confirms receipt (mchId, appId, package), while the bill waits for them.
+    confirm_parameters: Mapping[str, str] | None = None
     failure_reason: str | None = None
 
 

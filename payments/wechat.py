@@ -40,11 +40,12 @@ What WeChat Pay requires, and why this module looks the way it does:
   (pay.weixin.qq.com/doc/v3/merchant/4013774595). The payee's real name, when given
   (required from 2,000 yuan), is encrypted with the WeChat Pay public key (RSA-OAEP,
   SHA-1, as WeChat specifies). Usually the answer is ``WAIT_USER_CONFIRM`` with a
-  ``package_info`` the mini-program passes to ``wx.requestMerchantTransfer`` (with this
-  merchant id and app id) so the customer confirms receipt; unconfirmed bills close
-  after 24 hours. ``out_bill_no`` makes a retry safe: on a timeout or an unknown error,
-  query, then send the *same* request again (WeChat answers with the same bill and
-  package) -- never a new number unless the bill is known to have failed.
+  ``package_info`` the mini-program passes to ``wx.requestMerchantTransfer`` with this
+  merchant id and app id (``confirm_parameters``: the three together) so the customer
+  confirms receipt; unconfirmed bills close after 24 hours. Queries answer no package:
+  the first answer's stays in use. ``out_bill_no`` makes a retry safe: on a timeout or
+  an unknown error, query, then send the *same* request again (WeChat answers with the
+  same bill and package) -- never a new number unless the bill is known to have failed.
 
 Errors (``payments.base``)::
 
@@ -516,13 +517,23 @@ class WechatPayProvider:
         state = self._mapped(TRANSFER_STATES, body.get("state"), operation)
         package = body.get("package_info")
         final = state in (TransferState.SUCCESS, TransferState.FAILED)
+        waiting = isinstance(package, str) and bool(package) and not final
+        if not waiting:
+            package = None
         return TransferResult(
             transfer_number=number,
             state=state,
             provider_transfer_id=_text(body.get("transfer_bill_no"), 64) or None,
-            confirm_package=package if isinstance(package, str) and package and not final else None,
+            confirm_package=package,
+            confirm_parameters=self.confirm_parameters(package) if package else None,
             failure_reason=_text(body.get("fail_reason"), 64) or None,
         )
+
+    def confirm_parameters(self, package: str) -> dict[str, str]:
+        """What ``wx.requestMerchantTransfer`` takes for a bill waiting for its payee, in
+        normal (not service-provider) mode: this merchant, the app id the bill was made
+        under (the payee's openid is of that app) and the bill's ``package_info``."""
+        return {"mchId": self.merchant_id, "appId": self.app_id, "package": package}
 
     def _insurance_report_infos(self, request: TransferRequest) -> list[tuple[str, str]]:
         return [

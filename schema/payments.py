@@ -17,7 +17,16 @@ from models.policies import Policy as PolicyRow
 from payments.base import PaymentMethod
 from payments.sandbox import SandboxProvider
 from push.bus import current_then_changes
-from schema.common import Connection, CursorArg, Money, PageArg, cny, node_uuid, paginate
+from schema.common import (
+    CheckoutParam,
+    Connection,
+    CursorArg,
+    Money,
+    PageArg,
+    cny,
+    node_uuid,
+    paginate,
+)
 from schema.errors import CODE, Error, ErrorCodes, UserInputError, answers_with, payload_errors
 from schema.permissions import CUSTOMER_ONLY, IsAuthenticated, staff_only
 from schema.policies.types import Policy, PremiumInstallment
@@ -61,12 +70,6 @@ POLICY_CODES = ErrorCodes(
 @strawberry.type(description="A failed policy change (and the refunds it starts).")
 class PolicyChangeError(Error):
     code: str = strawberry.field(graphql_type=POLICY_CODES.enum, description=CODE)
-
-
-@strawberry.type(description="One parameter for the provider's client SDK.")
-class CheckoutParam:
-    key: str = strawberry.field(description="Parameter name, e.g. `package` or `orderString`.")
-    value: str = strawberry.field(description="Its value, exactly as given.")
 
 
 strawberry.enum(m.RefundStatus, description="Where a refund stands.")

@@ -1,9 +1,12 @@
 """The WeChat money path (issue 20): a session names the WeChat identity it logged in
-with (the payer and payee of that session), a JSAPI order the openid it was opened for.
-Every new column is nullable: rows written before have none."""
+with (the payer and payee of that session), a JSAPI order the openid it was opened for,
+and a payout waiting for its payee the parameters of wx.requestMerchantTransfer. Every
+new column is nullable: rows written before have none."""
 
 from tortoise import migrations
 from tortoise.migrations import operations as ops
+import functools
+from json import dumps, loads
 from tortoise.fields.base import OnDelete
 from tortoise import fields
 
@@ -22,5 +25,10 @@ class Migration(migrations.Migration):
             model_name='PaymentOrder',
             name='payer_id',
             field=fields.CharField(null=True, max_length=128),
+        ),
+        ops.AddField(
+            model_name='Payout',
+            name='confirm_parameters',
+            field=fields.JSONField(null=True, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads),
         ),
     ]

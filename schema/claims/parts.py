@@ -14,7 +14,7 @@ from models import claims as m
 from models.clock import local_time
 from models.payments import Payout
 from schema.claims.enums import ClaimStatus, PayoutStatus, RejectionReason, TransferProvider
-from schema.common import Money, cny
+from schema.common import CheckoutParam, Money, cny
 from schema.permissions import staff_only
 from storage.base import ObjectStorage
 from workflows.access import Permission
@@ -200,8 +200,13 @@ class ClaimPayout:
     amount: Money = strawberry.field(description="The amount transferred.")
     status: PayoutStatus = strawberry.field(description="Current status.")
     confirm_package: str | None = strawberry.field(
-        description="WeChat: pass to the mini-program's receipt confirmation when "
-        "WAIT_USER_CONFIRM."
+        description="WeChat, while WAIT_USER_CONFIRM: the bill's package alone (also in "
+        "`confirmParameters`, which is what `wx.requestMerchantTransfer` takes)."
+    )
+    confirm_parameters: list[CheckoutParam] | None = strawberry.field(
+        description="WeChat, while WAIT_USER_CONFIRM: what the payee's mini-program passes "
+        "to `wx.requestMerchantTransfer` to confirm receipt, as they are: `mchId`, `appId` "
+        "and `package`; null otherwise."
     )
     failure_reason: str | None = strawberry.field(
         description="Why it failed or was turned down, in Chinese for the payee: what to "
@@ -223,6 +228,12 @@ class ClaimPayout:
             amount=cny(payout.amount),
             status=payout.status,
             confirm_package=payout.confirm_package,
+            confirm_parameters=[
+                CheckoutParam(key=key, value=value)
+                for key, value in (payout.confirm_parameters or {}).items()
+            ]
+            if payout.status is PayoutStatus.WAIT_USER_CONFIRM and payout.confirm_parameters
+            else None,
             failure_reason=payee_text(cancelled, payout.failure_reason) if ended else None,
             payee=payout.payee_masked,
             reason=payout.reason,

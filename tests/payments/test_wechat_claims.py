@@ -519,3 +519,57 @@ async def test_a_wechat_payout_goes_to_the_wechat_user_who_chose_it(
     )
     payout = await Payout.get(claim_id=claim.id)
     assert wechat.transfers[payout.transfer_number].request["openid"] == "o-logged-in"
+
+
+# ---------------------------------------------------------------------- confirming receipt
+
+MY_PAYOUTS = """query($id: ID!) { claim(id: $id) { status payouts {
+  status confirmPackage confirmParameters { key value } } } }"""
+
+
+async def test_the_payee_confirms_receipt_with_exactly_what_the_api_returns(
+    client: httpx.AsyncClient,
+    services: Services,
+    wechat: FakeWechatPay,
+    wechat_pay: Any,
+    mini_program: FakeWechat,
+) -> None:
+    """``confirmParameters`` is the whole set ``wx.requestMerchantTransfer`` needs, and
+    stays so while the bill waits, after the worker's queries too."""
+    from tests.claims_helpers import gid
+    from tests.fakes.wechatpay import MerchantTransferRefused
+    from tests.graphql import gql
+    from workflows.payments.payouts import follow_up_payouts
+
+    claim, _ = await paying_wechat_claim(services, "1280.50", "张三", openid="o-zhangsan")
+    await start_chosen_payouts(
+        services.transfer_providers, services.pii, notify_base_url=NOTIFY_BASE
+    )
+    await follow_up_payouts(  # the worker asks WeChat; its answer carries no package
+        services.transfer_providers, services.pii, notify_base_url=NOTIFY_BASE
+    )
+    token = await logged_in(client, mini_program, "o-zhangsan")
+    mine = await gql(client, MY_PAYOUTS, {"id": gid("Claim", claim.id)}, token=token)
+    [payout] = mine["data"]["claim"]["payouts"]
+    assert payout["status"] == "WAIT_USER_CONFIRM"
+    params = {item["key"]: item["value"] for item in payout["confirmParameters"]}
+    [bill] = wechat.transfers.values()
+    assert params == {"mchId": MCH_ID, "appId": APP_ID, "package": bill.package_info}
+    assert payout["confirmPackage"] == bill.package_info
+
+    # Each of the three is needed: without it WeChat's confirmation page does not open.
+    for missing in params:
+        with pytest.raises(MerchantTransferRefused):
+            wechat.request_merchant_transfer(
+                {k: v for k, v in params.items() if k != missing}, "o-zhangsan"
+            )
+    with pytest.raises(MerchantTransferRefused, match="微信号"):  # only the payee can
+        wechat.request_merchant_transfer(params, "o-somebody-else")
+    wechat.request_merchant_transfer(params, "o-zhangsan")  # the payee confirms
+
+    response = await notify(client, *wechat.transfer_notification(bill.request["out_bill_no"]))
+    assert response.status_code == 200
+    done = await gql(client, MY_PAYOUTS, {"id": gid("Claim", claim.id)}, token=token)
+    assert done["data"]["claim"]["status"] == "PAID"
+    [paid] = done["data"]["claim"]["payouts"]
+    assert (paid["status"], paid["confirmParameters"]) == ("SUCCESS", None)

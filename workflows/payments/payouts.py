@@ -385,10 +385,16 @@ async def apply_result(payout: Payout, result: TransferResult) -> Payout:
         current = await Payout.filter(id=payout.id).select_for_update().get()
         if current.status in (PayoutStatus.SUCCESS, *ENDED):
             return current  # settled before: a late callback or query changes nothing
+        # A query names no package (WeChat's answers to queries carry none): while the
+        # bill still waits for the payee, what the transfer answered stays usable.
+        waiting = status is PayoutStatus.WAIT_USER_CONFIRM
         await Payout.filter(id=payout.id).update(
             status=status,
             provider_transfer_id=result.provider_transfer_id or current.provider_transfer_id,
-            confirm_package=result.confirm_package,
+            confirm_package=result.confirm_package
+            or (current.confirm_package if waiting else None),
+            confirm_parameters=dict(result.confirm_parameters or {})
+            or (current.confirm_parameters if waiting else None),
             failure_reason=(result.failure_reason or "")[:255] or None,
             finished_at=now if status in (PayoutStatus.SUCCESS, PayoutStatus.FAILED) else None,
             live_key=None if status is PayoutStatus.FAILED else current.live_key,
