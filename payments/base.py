@@ -130,6 +130,10 @@ class TransferRequest:
     remark: str  # e.g. "安心保险理赔款 BA20261130000004"
     notify_url: str
     payee_bank: str | None = None  # a bank transfer: the bank's name, e.g. 招商银行
+    # A claim payout: the insured product as filed (保险产品备案编号, 保险名称), which
+    # WeChat's insurance-claim transfer scene reports with every bill.
+    product_filing_no: str | None = None
+    product_name: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The WeChat money path (issue 20): a session names the WeChat identity it logged in
 with (the payer and payee of that session), a JSAPI order the openid it was opened for,
-and a payout waiting for its payee the parameters of wx.requestMerchantTransfer. Every
-new column is nullable: rows written before have none."""
+a payout waiting for its payee the parameters of wx.requestMerchantTransfer, and a
+product its filing with the regulator (reported with WeChat claim payouts). Every new
+column is nullable: rows written before have none."""
 
 from tortoise import migrations
 from tortoise.migrations import operations as ops
@@ -30,5 +31,15 @@ class Migration(migrations.Migration):
             model_name='Payout',
             name='confirm_parameters',
             field=fields.JSONField(null=True, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads),
+        ),
+        ops.AddField(
+            model_name='Product',
+            name='filing_name',
+            field=fields.CharField(null=True, max_length=64),
+        ),
+        ops.AddField(
+            model_name='Product',
+            name='filing_number',
+            field=fields.CharField(null=True, max_length=64),
         ),
     ]

@@ -22,8 +22,9 @@ from models.claims import Claim, ClaimStatus
 from models.customers import Customer, WechatIdentity
 from models.notifications import OutboxEvent
 from models.payments import LedgerEntry, Payout, PayoutStatus
+from models.policies import Policy
 from payments.wechat import WechatPayProvider
-from tests.factories import chosen_account, make_claim, make_customer, make_policy
+from tests.factories import chosen_account, make_claim, make_customer, make_policy, make_product
 from tests.fakes.wechat import FakeWechat
 from tests.fakes.wechatpay import FakeWechatPay
 from tests.payments.test_wechatpay import (
@@ -106,11 +107,17 @@ def wechat_pay(
         apiv3_key=APIV3_KEY,
         platform_public_key_pem=public_pem(platform_key),
         platform_serial_no=PLATFORM_SERIAL,
-        insurance_product_filing_no=FILING_NO,
-        insurance_product_name=PRODUCT,
     )
     services.payment_providers["wechat"] = provider
     return provider
+
+
+async def filed_policy(
+    services: Services, holder: Customer, filing_number: str = FILING_NO, name: str = PRODUCT
+) -> Policy:
+    """A policy of a product filed with the regulator (WeChat reports the filing)."""
+    product = await make_product(filing_number=filing_number, name=name)
+    return await make_policy(services, holder, product=product)
 
 
 async def wechat_customer(
@@ -127,7 +134,7 @@ async def wechat_payout(
     """A PAYING claim whose payee chose WeChat, paid by the worker: the bill waits at
     the fake for the payee to confirm receipt."""
     holder = await wechat_customer(services, name, openid)
-    policy = await make_policy(services, holder)
+    policy = await filed_policy(services, holder)
     claim = await make_claim(
         holder,
         policy,
@@ -264,7 +271,7 @@ async def paying_wechat_claim(
 ) -> tuple[Claim, Customer]:
     """A PAYING claim of ``amount`` whose payee chose WeChat, not yet paid."""
     holder = await wechat_customer(services, name, openid)
-    policy = await make_policy(services, holder)
+    policy = await filed_policy(services, holder)
     claim = await make_claim(
         holder,
         policy,
@@ -441,7 +448,7 @@ async def test_the_jsapi_payer_is_the_wechat_user_of_this_login(
     from workflows.auth import Channel, start_session
 
     holder = await two_wechat_users(services)
-    policy = await make_policy(services, holder)
+    policy = await filed_policy(services, holder)
     installment = await PremiumInstallment.get(policy_id=policy.id, sequence=2)
 
     async def pay(token: str, key: str) -> dict[str, Any]:
@@ -501,7 +508,7 @@ async def test_a_wechat_payout_goes_to_the_wechat_user_who_chose_it(
     from tests.graphql import gql
 
     holder = await two_wechat_users(services)
-    policy = await make_policy(services, holder)
+    policy = await filed_policy(services, holder)
     claim = await make_claim(holder, policy, ClaimStatus.PAYING, approved_amount=Decimal("800"))
     choice = {"input": {"claimId": gid("Claim", claim.id), "provider": "WECHAT"}}
     from_app = await gql(client, CHOOSE, choice, token=await customer_token(services, holder))
@@ -573,3 +580,78 @@ async def test_the_payee_confirms_receipt_with_exactly_what_the_api_returns(
     assert done["data"]["claim"]["status"] == "PAID"
     [paid] = done["data"]["claim"]["payouts"]
     assert (paid["status"], paid["confirmParameters"]) == ("SUCCESS", None)
+
+
+# ---------------------------------------------------------------------- the product as filed
+
+
+async def test_each_payout_reports_its_own_claims_product(
+    services: Services, wechat: FakeWechatPay, wechat_pay: Any
+) -> None:
+    holder = await wechat_customer(services, "张三", "o-zhangsan")
+    filings = {
+        "C00000732612021122300191": "安心驾乘·机动车商业保险",
+        "C00001732612021122300163": "安心e生·百万医疗险",
+    }
+    for number, name in filings.items():
+        policy = await filed_policy(services, holder, number, name)
+        await make_claim(
+            holder,
+            policy,
+            ClaimStatus.PAYING,
+            approved_amount=Decimal("100.00"),
+            **chosen_account(services, "wechat", "o-zhangsan"),
+        )
+    assert (
+        await start_chosen_payouts(
+            services.transfer_providers, services.pii, notify_base_url=NOTIFY_BASE
+        )
+        == 2
+    )
+    reported = {}
+    for bill in wechat.transfers.values():
+        infos = {
+            i["info_type"]: i["info_content"] for i in bill.request["transfer_scene_report_infos"]
+        }
+        reported[infos["保险产品备案编号"]] = infos["保险名称"]
+        assert infos["保险操作单号"] == bill.request["out_bill_no"]
+    assert reported == filings
+
+
+async def test_a_product_without_its_filing_is_not_paid_through_wechat(
+    client: httpx.AsyncClient, services: Services, wechat: FakeWechatPay, wechat_pay: Any
+) -> None:
+    from models.staff import StaffRole
+    from tests.claims_helpers import gid
+    from tests.factories import make_staff, staff_token
+    from tests.graphql import gql
+
+    holder = await wechat_customer(services, "张三", "o-zhangsan")
+    policy = await make_policy(services, holder)  # a product with no filing number
+    claim = await make_claim(
+        holder,
+        policy,
+        ClaimStatus.PAYING,
+        approved_amount=Decimal("100.00"),
+        **chosen_account(services, "wechat", "o-zhangsan"),
+    )
+    supervisor = await staff_token(services, await make_staff(StaffRole.SUPERVISOR))
+    started = await gql(
+        client,
+        START,
+        {"input": {"claimId": gid("Claim", claim.id), "idempotencyKey": "payout-key-0002"}},
+        token=supervisor,
+    )
+    assert [e["code"] for e in started["data"]["startClaimPayout"]["errors"]] == [
+        "PRODUCT_NOT_FILED"
+    ]
+    for _ in range(2):
+        assert (
+            await start_chosen_payouts(
+                services.transfer_providers, services.pii, notify_base_url=NOTIFY_BASE
+            )
+            == 0
+        )
+    [blocked] = await OutboxEvent.filter(event_type="claim.payout_blocked")
+    assert blocked.payload["code"] == "PRODUCT_NOT_FILED"
+    assert wechat.requests == [] and not await Payout.exists(claim_id=claim.id)

@@ -117,6 +117,7 @@ class ClaimErrorCode(StrEnum):
     PAYEE_HAS_NO_ACCOUNT = "PAYEE_HAS_NO_ACCOUNT"
     PAYEE_UNCHANGED = "PAYEE_UNCHANGED"
     PAYEE_NAME_REQUIRED = "PAYEE_NAME_REQUIRED"  # WeChat from 2,000 yuan: the real name
+    PRODUCT_NOT_FILED = "PRODUCT_NOT_FILED"  # WeChat reports the product's filing number
 
 
 class ClaimError(DomainError):

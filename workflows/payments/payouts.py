@@ -28,6 +28,7 @@ from models.customers import Customer
 from models.payments import LedgerEntry, LedgerKind, Payout, PayoutStatus
 from models.payout_accounts import PayoutAccount
 from models.pii import PiiCipher
+from models.policies import Policy, Product
 from models.staff import StaffRole
 from payments.base import (
     InvalidNotification,
@@ -39,7 +40,7 @@ from payments.base import (
     TransferResult,
     TransferState,
 )
-from payments.wechat import NAME_REQUIRED_FROM_FEN
+from payments.wechat import NAME_REQUIRED_FROM_FEN, REPORT_INFO_MAX
 from push.outbox import emit, emit_once
 from workflows.access import Actor
 from workflows.claims import (
@@ -162,6 +163,7 @@ async def start_payout(
                 destination.amount,
                 account.holder_name or await payee_name(destination),
             )
+            check_product_filed(account.provider, await product_of(claim))
             payout = await Payout.create(
                 claim_id=claim.id,
                 share_id=destination.share.id if destination.share else None,
@@ -318,6 +320,27 @@ def check_name_on_file(provider: str, amount: Decimal, name: str | None) -> None
         )
 
 
+def check_product_filed(provider: str, product: Product) -> None:
+    """WeChat reports every claim payout with the insured product as filed (filing
+    number and filed name, at most 32 characters each): a product without them cannot
+    be paid through WeChat, refused before anything is recorded or sent."""
+    if provider != "wechat":
+        return
+    number, name = product.filing_number or "", product.filing_name or product.name
+    if not number or len(number) > REPORT_INFO_MAX or len(name) > REPORT_INFO_MAX:
+        raise ClaimError(
+            ClaimErrorCode.PRODUCT_NOT_FILED,
+            f"产品“{product.name}”未登记保险产品备案编号或备案名称（32字以内），"
+            "暂不能通过微信支付赔款",
+            "provider",
+        )
+
+
+async def product_of(claim: Claim) -> Product:
+    policy = await Policy.get(id=claim.policy_id).select_related("product")
+    return policy.product
+
+
 async def _send(
     provider: TransferProvider,
     pii: PiiCipher,
@@ -326,6 +349,7 @@ async def _send(
     notify_base_url: str,
 ) -> Payout:
     account = PayoutAccount.unseal(pii, payout.provider, payout.payee_encrypted)
+    product = await product_of(claim)
     request = TransferRequest(
         transfer_number=payout.transfer_number,
         amount=payout.amount,
@@ -335,6 +359,8 @@ async def _send(
         payee_bank=account.bank_name,
         remark=f"安心保险理赔款 {claim.report_number}",
         notify_url=f"{notify_base_url.rstrip('/')}/payments/{provider.name}/notify",
+        product_filing_no=product.filing_number,
+        product_name=product.filing_name or product.name,
     )
     result = await _transfer_once(provider, request)
     return await apply_result(payout, result)
