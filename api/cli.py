@@ -10,6 +10,7 @@ import sys
 from typing import TYPE_CHECKING
 
 import httpx
+from pydantic import ValidationError
 
 from api.logging import configure_logging
 from api.settings import Settings
@@ -218,7 +219,21 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     configure_logging()
-    args.run(args)
+    try:
+        args.run(args)
+    except ValidationError as invalid:
+        sys.exit(f"anxin: invalid settings: {settings_problems(invalid)}")
+
+
+def settings_problems(invalid: ValidationError) -> str:
+    """What is wrong with the settings, on one line: each problem once, by its variable,
+    never the values (a secret may be among them)."""
+    problems = []
+    for error in invalid.errors(include_url=False, include_input=False):
+        message = str(error["msg"]).removeprefix("Value error, ")
+        field = ".".join(str(part) for part in error["loc"])
+        problems.append(f"ANXIN_{field.upper()}: {message}" if field else message)
+    return "; ".join(dict.fromkeys(problems))
 
 
 if __name__ == "__main__":

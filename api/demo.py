@@ -65,6 +65,7 @@ def docs(*items: str) -> list[dict[str, object]]:
 PRODUCTS: list[dict[str, Any]] = [
     {
         "code": "AUTO-COMM-2026",
+        "filing_number": "C00000732612025092600101",  # demo value, not a real filing
         "name": "安心驾乘·机动车商业保险",
         "kind": ProductKind.AUTO,
         "description": "车辆损失、第三者责任、车上人员责任，一站式保障爱车出行。",
@@ -92,6 +93,7 @@ PRODUCTS: list[dict[str, Any]] = [
     },
     {
         "code": "HEALTH-MILLION-2026",
+        "filing_number": "C00000732612025092600102",  # demo value, not a real filing
         "name": "安心e生·百万医疗险",
         "kind": ProductKind.HEALTH,
         "description": "一般医疗与重大疾病医疗，最高300万元，住院费用实报实销。",
@@ -119,6 +121,7 @@ PRODUCTS: list[dict[str, Any]] = [
     },
     {
         "code": "ACCIDENT-PLUS-2026",
+        "filing_number": "C00000732612025092600103",  # demo value, not a real filing
         "name": "安心意外·综合意外险",
         "kind": ProductKind.ACCIDENT,
         "description": "意外身故伤残与意外医疗，含猝死保障。",
@@ -145,6 +148,7 @@ PRODUCTS: list[dict[str, Any]] = [
     },
     {
         "code": "HOME-2026",
+        "filing_number": "C00000732612025092600104",  # demo value, not a real filing
         "name": "安心家园·家庭财产险",
         "kind": ProductKind.PROPERTY,
         "description": "房屋主体、室内财产、水暖管爆裂及盗抢损失。",
@@ -172,6 +176,7 @@ PRODUCTS: list[dict[str, Any]] = [
     },
     {
         "code": "TRAVEL-ABROAD-2026",
+        "filing_number": "C00000732612025092600105",  # demo value, not a real filing
         "name": "安心行·境外旅行险",
         "kind": ProductKind.TRAVEL,
         "description": "境外医疗、航班延误与行李损失，签证材料可用。",

@@ -75,5 +75,6 @@ async def payment_notify(request: Request) -> Response:
         dict(request.headers),
         body,
         transfers_only=name not in services.payment_providers,
+        pii=services.pii,
     )
     return Response(reply.body, reply.status_code, media_type=reply.content_type)

@@ -125,8 +125,6 @@ def build_payment_providers(
             apiv3_key=settings.wechatpay_apiv3_key.get_secret_value(),
             platform_public_key_pem=settings.wechatpay_platform_public_key.get_secret_value(),
             platform_serial_no=settings.wechatpay_platform_serial_no,
-            insurance_product_filing_no=settings.wechatpay_insurance_filing_no,
-            insurance_product_name=settings.wechatpay_insurance_product_name,
         )
     return providers
 

@@ -3,11 +3,16 @@ reuse of a rotated token or logout revokes it (and the access tokens that name i
 
 from __future__ import annotations
 
+import uuid
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from tortoise import fields
 
 from models.base import Entity
+
+if TYPE_CHECKING:
+    from models.customers import WechatIdentity
 
 
 class SubjectKind(StrEnum):
@@ -34,6 +39,12 @@ class AuthSession(Entity):
     subject_kind = fields.CharEnumField(SubjectKind, max_length=16)
     subject_id = fields.UUIDField()
     channel = fields.CharField(max_length=32)
+    # A mini-program login: the WeChat identity (app id and openid) it logged in with,
+    # the one that pays and is paid for this session (a customer may have several).
+    wechat_identity: fields.ForeignKeyNullableRelation[WechatIdentity] = fields.ForeignKeyField(
+        "models.WechatIdentity", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    wechat_identity_id: uuid.UUID | None
     expires_at = fields.DatetimeField()
     revoked_at = fields.DatetimeField(null=True)
     revoked_reason = fields.CharField(max_length=32, null=True)

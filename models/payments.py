@@ -56,6 +56,9 @@ class PaymentOrder(Entity):
     amount = money_field()
     status = fields.CharEnumField(OrderStatus, max_length=16, default=OrderStatus.CREATED)
     checkout: fields.JSONField[dict[str, str]] = fields.JSONField(default=dict)
+    # WeChat JSAPI: the openid the order was opened for (only that WeChat user can pay
+    # it), so another WeChat user of the same customer gets an order of their own.
+    payer_id = fields.CharField(max_length=128, null=True)
     provider_trade_no = fields.CharField(max_length=64, null=True)
     expires_at = fields.DatetimeField()
     paid_at = fields.DatetimeField(null=True)
@@ -132,6 +135,8 @@ class Payout(Entity):
     status = fields.CharEnumField(PayoutStatus, max_length=24, default=PayoutStatus.PROCESSING)
     provider_transfer_id = fields.CharField(max_length=64, null=True)
     confirm_package = fields.TextField(null=True)
+    # WeChat, while WAIT_USER_CONFIRM: the wx.requestMerchantTransfer parameters
+    confirm_parameters: fields.JSONField[dict[str, str]] | None = fields.JSONField(null=True)
     failure_reason = fields.CharField(max_length=255, null=True)
     finished_at = fields.DatetimeField(null=True)
     # "claim:<id>" (or "share:<id>") while live

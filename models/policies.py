@@ -64,6 +64,10 @@ class Product(Entity):
     cooling_off_days = fields.IntField(default=0)
     renewable = fields.BooleanField(default=True)
     loss_types: fields.JSONField[list[dict[str, Any]]] = fields.JSONField(default=list)
+    # As filed with the regulator (保险产品备案编号, and 保险名称 when it is not ``name``):
+    # reported with every claim payout by WeChat Pay (insurance-claim transfer scene).
+    filing_number = fields.CharField(max_length=64, null=True)
+    filing_name = fields.CharField(max_length=64, null=True)
 
     class Meta:
         table = "product"

@@ -90,6 +90,10 @@ class PaymentNotification:
     merchant_id: str
     occurred_at: datetime | None
     refund_number: str | None = None
+    # A transfer: whom the provider says it paid (WeChat: the payee's openid, which only
+    # exists under one app id) and, for a failed one, the provider's reason code.
+    payee_id: str | None = None
+    failure_reason: str | None = None
     raw: Mapping[str, object] = field(default_factory=dict)
 
 
@@ -126,6 +130,10 @@ class TransferRequest:
     remark: str  # e.g. "安心保险理赔款 BA20261130000004"
     notify_url: str
     payee_bank: str | None = None  # a bank transfer: the bank's name, e.g. 招商银行
+    # A claim payout: the insured product as filed (保险产品备案编号, 保险名称), which
+    # WeChat's insurance-claim transfer scene reports with every bill.
+    product_filing_no: str | None = None
+    product_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -133,7 +141,10 @@ class TransferResult:
     transfer_number: str
     state: TransferState
     provider_transfer_id: str | None = None
-    confirm_package: str | None = None  # WeChat: what the mini-program needs to confirm
+    confirm_package: str | None = None  # WeChat: the bill's package_info
+    # WeChat: everything the mini-program passes to wx.requestMerchantTransfer so the
+    # payee confirms receipt (mchId, appId, package), while the bill waits for them.
+    confirm_parameters: Mapping[str, str] | None = None
     failure_reason: str | None = None
 
 

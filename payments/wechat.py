@@ -36,15 +36,17 @@ What WeChat Pay requires, and why this module looks the way it does:
 - Claim payouts use merchant transfer (商家转账, ``/v3/fund-app/mch-transfer/
   transfer-bills``) in the insurance-claim scene: ``transfer_scene_id`` 1004 (保险理赔),
   ``user_recv_perception`` 保险理赔款 and three ``transfer_scene_report_infos``
-  (保险产品备案编号, 保险名称, 保险操作单号), as WeChat's scene guide requires
+  (保险产品备案编号, 保险名称, 保险操作单号: the claim's own product, from the request,
+  each at most 32 characters), as WeChat's scene guide requires
   (pay.weixin.qq.com/doc/v3/merchant/4013774595). The payee's real name, when given
   (required from 2,000 yuan), is encrypted with the WeChat Pay public key (RSA-OAEP,
   SHA-1, as WeChat specifies). Usually the answer is ``WAIT_USER_CONFIRM`` with a
-  ``package_info`` the mini-program passes to ``wx.requestMerchantTransfer`` (with this
-  merchant id and app id) so the customer confirms receipt; unconfirmed bills close
-  after 24 hours. ``out_bill_no`` makes a retry safe: on a timeout or an unknown error,
-  query, then send the *same* request again (WeChat answers with the same bill and
-  package) -- never a new number unless the bill is known to have failed.
+  ``package_info`` the mini-program passes to ``wx.requestMerchantTransfer`` with this
+  merchant id and app id (``confirm_parameters``: the three together) so the customer
+  confirms receipt; unconfirmed bills close after 24 hours. Queries answer no package:
+  the first answer's stays in use. ``out_bill_no`` makes a retry safe: on a timeout or
+  an unknown error, query, then send the *same* request again (WeChat answers with the
+  same bill and package) -- never a new number unless the bill is known to have failed.
 
 Errors (``payments.base``)::
 
@@ -117,6 +119,7 @@ FEN = Decimal("0.01")
 INSURANCE_CLAIM_SCENE_ID = "1004"
 INSURANCE_CLAIM_PERCEPTION = "保险理赔款"
 NAME_REQUIRED_FROM_FEN = 200_000  # 2,000 yuan: the payee's real name is required
+REPORT_INFO_MAX = 32  # characters of each transfer_scene_report_infos content
 
 RETRY_LATER_CODES = frozenset(
     {"SYSTEM_ERROR", "SYSTEMERROR", "FREQUENCY_LIMITED", "BANK_ERROR", "BANKERROR"}
@@ -284,8 +287,6 @@ class WechatPayProvider:
         platform_public_key_pem: str,
         platform_serial_no: str,
         transfer_scene_id: str = INSURANCE_CLAIM_SCENE_ID,
-        insurance_product_filing_no: str = "",
-        insurance_product_name: str = "",
         scene_report_infos: Callable[[TransferRequest], Sequence[tuple[str, str]]] | None = None,
         user_recv_perception: str | None = INSURANCE_CLAIM_PERCEPTION,
         clock: Callable[[], float] = time.time,
@@ -304,14 +305,8 @@ class WechatPayProvider:
         key = apiv3_key.encode() if isinstance(apiv3_key, str) else b""
         if len(key) != 32:
             raise ValueError("the WeChat Pay APIv3 key must be 32 ASCII characters")
-        if scene_report_infos is None:
-            if transfer_scene_id != INSURANCE_CLAIM_SCENE_ID:
-                raise ValueError(f"transfer scene {transfer_scene_id} needs scene_report_infos")
-            if not (insurance_product_filing_no and insurance_product_name):
-                raise ValueError(
-                    "the insurance-claim transfer scene needs insurance_product_filing_no "
-                    "and insurance_product_name (保险产品备案编号, 保险名称)"
-                )
+        if scene_report_infos is None and transfer_scene_id != INSURANCE_CLAIM_SCENE_ID:
+            raise ValueError(f"transfer scene {transfer_scene_id} needs scene_report_infos")
         self._client = client
         self._base_url = base_url.rstrip("/")
         self.app_id = app_id
@@ -322,8 +317,6 @@ class WechatPayProvider:
         self._platform_key = load_public_key(platform_public_key_pem)
         self._platform_serial_no = platform_serial_no
         self._scene_id = transfer_scene_id
-        self._product_filing_no = insurance_product_filing_no
-        self._product_name = insurance_product_name
         self._scene_report_infos = scene_report_infos or self._insurance_report_infos
         self._perception = user_recv_perception
         self._clock = clock
@@ -463,6 +456,12 @@ class WechatPayProvider:
             raise ProviderRejected(
                 "PARAM_ERROR", "a transfer of 2,000 yuan or more needs the payee's real name"
             )
+        infos = list(self._scene_report_infos(request))
+        for info_type, content in infos:
+            if not content or len(content) > REPORT_INFO_MAX:
+                raise ProviderRejected(
+                    "PARAM_ERROR", f"{info_type} must be 1 to {REPORT_INFO_MAX} characters"
+                )
         payload: dict[str, Any] = {
             "appid": self.app_id,
             "out_bill_no": number,
@@ -472,8 +471,7 @@ class WechatPayProvider:
             "transfer_remark": request.remark,
             "notify_url": request.notify_url,
             "transfer_scene_report_infos": [
-                {"info_type": info_type, "info_content": content}
-                for info_type, content in self._scene_report_infos(request)
+                {"info_type": info_type, "info_content": content} for info_type, content in infos
             ],
         }
         if request.payee_name:
@@ -516,18 +514,31 @@ class WechatPayProvider:
         state = self._mapped(TRANSFER_STATES, body.get("state"), operation)
         package = body.get("package_info")
         final = state in (TransferState.SUCCESS, TransferState.FAILED)
+        waiting = isinstance(package, str) and bool(package) and not final
+        if not waiting:
+            package = None
         return TransferResult(
             transfer_number=number,
             state=state,
             provider_transfer_id=_text(body.get("transfer_bill_no"), 64) or None,
-            confirm_package=package if isinstance(package, str) and package and not final else None,
+            confirm_package=package,
+            confirm_parameters=self.confirm_parameters(package) if package else None,
             failure_reason=_text(body.get("fail_reason"), 64) or None,
         )
 
-    def _insurance_report_infos(self, request: TransferRequest) -> list[tuple[str, str]]:
+    def confirm_parameters(self, package: str) -> dict[str, str]:
+        """What ``wx.requestMerchantTransfer`` takes for a bill waiting for its payee, in
+        normal (not service-provider) mode: this merchant, the app id the bill was made
+        under (the payee's openid is of that app) and the bill's ``package_info``."""
+        return {"mchId": self.merchant_id, "appId": self.app_id, "package": package}
+
+    @staticmethod
+    def _insurance_report_infos(request: TransferRequest) -> list[tuple[str, str]]:
+        """The insurance-claim scene's report: the product the claim is paid under, as
+        filed (each claim's own product, never one value for all), and our number."""
         return [
-            ("保险产品备案编号", self._product_filing_no),
-            ("保险名称", self._product_name),
+            ("保险产品备案编号", request.product_filing_no or ""),
+            ("保险名称", request.product_name or ""),
             ("保险操作单号", request.transfer_number),
         ]
 
@@ -653,9 +664,11 @@ class WechatPayProvider:
             state=state.value,
             amount=to_yuan(resource["transfer_amount"]),
             provider_trade_no=str(resource["transfer_bill_no"]),
-            app_id="",  # nor does the transfer notification
+            app_id="",  # nor does the transfer notification: the openid stands for it
             merchant_id=str(resource.get("mch_id") or resource["mchid"]),
             occurred_at=parse_time(resource.get("update_time")),
+            payee_id=str(resource["openid"]),
+            failure_reason=_text(resource.get("fail_reason"), 64) or None,
             raw=resource,
         )
 

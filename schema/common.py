@@ -106,3 +106,9 @@ async def paginate(
         end_cursor=edges[-1].cursor if edges else None,
     )
     return Connection(edges=edges, page_info=page_info, total_count=total)
+
+
+@strawberry.type(description="One parameter for the provider's client SDK.")
+class CheckoutParam:
+    key: str = strawberry.field(description="Parameter name, e.g. `package` or `orderString`.")
+    value: str = strawberry.field(description="Its value, exactly as given.")

@@ -13,12 +13,20 @@ from strawberry.types import Info
 
 from models import payments as m
 from models.clock import local_time
-from models.customers import WechatIdentity
 from models.policies import Policy as PolicyRow
 from payments.base import PaymentMethod
 from payments.sandbox import SandboxProvider
 from push.bus import current_then_changes
-from schema.common import Connection, CursorArg, Money, PageArg, cny, node_uuid, paginate
+from schema.common import (
+    CheckoutParam,
+    Connection,
+    CursorArg,
+    Money,
+    PageArg,
+    cny,
+    node_uuid,
+    paginate,
+)
 from schema.errors import CODE, Error, ErrorCodes, UserInputError, answers_with, payload_errors
 from schema.permissions import CUSTOMER_ONLY, IsAuthenticated, staff_only
 from schema.policies.types import Policy, PremiumInstallment
@@ -62,12 +70,6 @@ POLICY_CODES = ErrorCodes(
 @strawberry.type(description="A failed policy change (and the refunds it starts).")
 class PolicyChangeError(Error):
     code: str = strawberry.field(graphql_type=POLICY_CODES.enum, description=CODE)
-
-
-@strawberry.type(description="One parameter for the provider's client SDK.")
-class CheckoutParam:
-    key: str = strawberry.field(description="Parameter name, e.g. `package` or `orderString`.")
-    value: str = strawberry.field(description="Its value, exactly as given.")
 
 
 strawberry.enum(m.RefundStatus, description="Where a refund stands.")
@@ -285,12 +287,6 @@ class PaymentMutations:
     ) -> PaymentPayload:
         services = info.context.services
         actor = info.context.actor
-        payer = None
-        if input.method is PaymentMethod.WECHAT_JSAPI:
-            identity = await WechatIdentity.filter(
-                customer_id=actor.subject_id, app_id=services.settings.wechat_app_id
-            ).first()
-            payer = identity.openid if identity else None
         try:
             answer = await create_premium_payment(
                 services.payment_providers,
@@ -299,7 +295,6 @@ class PaymentMutations:
                 input.method,
                 input.idempotency_key,
                 notify_base_url=services.settings.public_base_url,
-                payer_id=payer,
             )
         except (PaymentError, IdempotencyError) as error:
             return _failed(error)

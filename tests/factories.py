@@ -69,14 +69,15 @@ async def make_customer(
     )
 
 
-async def make_product(kind: ProductKind = ProductKind.AUTO) -> Product:
-    return await Product.create(
-        code=f"P{next(_counter)}",
-        name="测试产品",
-        kind=kind,
-        report_time_limit_hours=48,
-        loss_types=[{"code": "COLLISION", "name": "碰撞", "documents": []}],
-    )
+async def make_product(kind: ProductKind = ProductKind.AUTO, **fields: Any) -> Product:
+    values: dict[str, Any] = {
+        "code": f"P{next(_counter)}",
+        "name": "测试产品",
+        "kind": kind,
+        "report_time_limit_hours": 48,
+        "loss_types": [{"code": "COLLISION", "name": "碰撞", "documents": []}],
+    }
+    return await Product.create(**values | fields)
 
 
 async def make_policy(

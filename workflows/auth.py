@@ -244,11 +244,19 @@ async def start_session(
     subject_id: uuid.UUID,
     channel: Channel,
     role: StaffRole | None = None,
+    *,
+    wechat_identity: WechatIdentity | None = None,
 ) -> IssuedTokens:
+    """A new session; a mini-program login names the WeChat identity it logged in with
+    (see ``wechat_identity_for``)."""
     refresh_expires = _now() + timedelta(seconds=services.settings.refresh_token_ttl_seconds)
     async with in_transaction():
         session = await AuthSession.create(
-            subject_kind=kind, subject_id=subject_id, channel=channel, expires_at=refresh_expires
+            subject_kind=kind,
+            subject_id=subject_id,
+            channel=channel,
+            expires_at=refresh_expires,
+            wechat_identity=wechat_identity,
         )
         refresh = await _issue_refresh_token(session)
     actor = Actor(kind=kind, subject_id=subject_id, session_id=session.id, role=role)
@@ -581,7 +589,11 @@ async def wechat_login(
     if session.unionid and identity.unionid != session.unionid:
         await WechatIdentity.filter(id=identity.id).update(unionid=session.unionid)
     return await start_session(
-        services, SubjectKind.CUSTOMER, identity.customer_id, Channel.MINI_PROGRAM
+        services,
+        SubjectKind.CUSTOMER,
+        identity.customer_id,
+        Channel.MINI_PROGRAM,
+        wechat_identity=identity,
     )
 
 
@@ -618,8 +630,51 @@ async def bind_wechat_phone(
             raise AuthError(AuthErrorCode.WECHAT_ALREADY_BOUND, "该微信已绑定其他手机号")
     await verify_login_code(services, phone, code)
     customer = await customer_for_phone(services, phone)
-    await _bind_identity(customer.id, claims["app"], claims["sub"], claims.get("uid"))
-    return await start_session(services, SubjectKind.CUSTOMER, customer.id, Channel.MINI_PROGRAM)
+    identity = await _bind_identity(customer.id, claims["app"], claims["sub"], claims.get("uid"))
+    return await start_session(
+        services,
+        SubjectKind.CUSTOMER,
+        customer.id,
+        Channel.MINI_PROGRAM,
+        wechat_identity=identity,
+    )
+
+
+class WechatIdentityUnavailable(Exception):
+    """No WeChat identity may act for this request; the message says what to do."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+async def wechat_identity_for(actor: Actor, app_id: str) -> WechatIdentity:
+    """The rule for which of a customer's WeChat identities acts for a request under
+    ``app_id`` (the payer of a JSAPI order, the receiver of a WeChat payout): the one
+    this session logged in with in the mini-program, since WeChat lets only the user
+    in front of the mini-program pay, and only an openid of the paying app id be paid.
+
+    A session that logged in with an identity of another app id is refused (that
+    openid does not exist under ``app_id``). A session not opened by a mini-program
+    login (the app's SMS login, or one older than this record) uses the customer's
+    only identity under ``app_id``; with several (two WeChat users bound to one
+    phone), none is guessed: the customer acts from the mini-program."""
+    session = None
+    if actor.session_id is not None:
+        session = await AuthSession.get_or_none(id=actor.session_id, subject_id=actor.subject_id)
+    if session is not None and session.wechat_identity_id is not None:
+        identity = await WechatIdentity.get_or_none(
+            id=session.wechat_identity_id, customer_id=actor.subject_id
+        )
+        if identity is None or identity.app_id != app_id:
+            raise WechatIdentityUnavailable("请在本小程序中重新登录后操作")
+        return identity
+    identities = await WechatIdentity.filter(customer_id=actor.subject_id, app_id=app_id).limit(2)
+    if not identities:
+        raise WechatIdentityUnavailable("请先在小程序中登录以绑定微信")
+    if len(identities) > 1:
+        raise WechatIdentityUnavailable("您绑定了多个微信，请在要使用的微信中打开小程序操作")
+    return identities[0]
 
 
 # ---------------------------------------------------------------- staff

@@ -69,6 +69,7 @@ class Settings(
             self.aliyun_access_key_id and self.aliyun_sms_login_template
         ):
             raise ValueError("ANXIN_SMS_PROVIDER=aliyun needs the ALIYUN_* settings")
+        self._check_wechatpay()
         if self.env is not Environment.PRODUCTION:
             return self
         for name in ("secret_key", "lookup_key"):
@@ -84,6 +85,44 @@ class Settings(
         if self.database_url.startswith("sqlite"):
             raise ValueError("ANXIN_DATABASE_URL must name PostgreSQL in production")
         return self
+
+    def _check_wechatpay(self) -> None:
+        """WeChat Pay is on with a merchant id: then everything it needs must be there and
+        usable, named in one message at start-up (not a traceback from the first payment
+        or from building the provider)."""
+        if not self.wechatpay_merchant_id:
+            return
+        from payments.wechat import load_private_key, load_public_key
+
+        needed = {
+            "ANXIN_WECHAT_APP_ID": self.wechat_app_id,
+            "ANXIN_WECHATPAY_MERCHANT_SERIAL_NO": self.wechatpay_merchant_serial_no,
+            "ANXIN_WECHATPAY_PRIVATE_KEY": self.wechatpay_private_key.get_secret_value(),
+            "ANXIN_WECHATPAY_APIV3_KEY": self.wechatpay_apiv3_key.get_secret_value(),
+            "ANXIN_WECHATPAY_PLATFORM_PUBLIC_KEY": (
+                self.wechatpay_platform_public_key.get_secret_value()
+            ),
+            "ANXIN_WECHATPAY_PLATFORM_SERIAL_NO": self.wechatpay_platform_serial_no,
+        }
+        missing = [name for name, value in needed.items() if not value]
+        if missing:
+            raise ValueError(
+                f"ANXIN_WECHATPAY_MERCHANT_ID is set, so WeChat Pay also needs {', '.join(missing)}"
+            )
+        problems = []
+        apiv3 = self.wechatpay_apiv3_key.get_secret_value()
+        if len(apiv3) != 32 or not apiv3.isascii():
+            problems.append("ANXIN_WECHATPAY_APIV3_KEY must be 32 ASCII characters")
+        for name, load in (
+            ("ANXIN_WECHATPAY_PRIVATE_KEY", load_private_key),
+            ("ANXIN_WECHATPAY_PLATFORM_PUBLIC_KEY", load_public_key),
+        ):
+            try:
+                load(needed[name])
+            except ValueError as exc:  # the message never quotes the key
+                problems.append(f"{name}: {exc}")
+        if problems:
+            raise ValueError("; ".join(problems))
 
     @property
     def introspection_enabled(self) -> bool:

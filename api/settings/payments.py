@@ -23,8 +23,8 @@ class PaymentSettings(BaseSettings):
     wechatpay_apiv3_key: SecretStr = SecretStr("")  # decrypts callback resources
     wechatpay_platform_public_key: SecretStr = SecretStr("")  # verifies WeChat's signatures
     wechatpay_platform_serial_no: str = ""
-    wechatpay_insurance_filing_no: str = ""  # 保险产品备案编号, reported with claim transfers
-    wechatpay_insurance_product_name: str = ""  # 保险名称, reported with claim transfers
+    # (The insurance filing number and name reported with claim transfers are each
+    # product's own: Product.filing_number / filing_name, not settings.)
 
     # The insurer's payment platform (资金平台): claim payouts to bank cards; empty app id:
     # off (development then pays cards through a sandbox).

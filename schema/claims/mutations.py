@@ -555,7 +555,6 @@ class ClaimMutations:
                 info.context.actor,
                 node_uuid(input.claim_id, "Claim"),
                 input.to_choice(),
-                info.context.services.settings.wechat_app_id,
             )
         )
 

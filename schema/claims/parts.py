@@ -14,8 +14,11 @@ from models import claims as m
 from models.clock import local_time
 from models.payments import Payout
 from schema.claims.enums import ClaimStatus, PayoutStatus, RejectionReason, TransferProvider
-from schema.common import Money, cny
+from schema.common import CheckoutParam, Money, cny
+from schema.permissions import staff_only
 from storage.base import ObjectStorage
+from workflows.access import Permission
+from workflows.payments.payout_failures import payee_text
 
 
 @strawberry.type(description="One step of a claim's timeline.")
@@ -197,27 +200,53 @@ class ClaimPayout:
     amount: Money = strawberry.field(description="The amount transferred.")
     status: PayoutStatus = strawberry.field(description="Current status.")
     confirm_package: str | None = strawberry.field(
-        description="WeChat: pass to the mini-program's receipt confirmation when "
-        "WAIT_USER_CONFIRM."
+        description="WeChat, while WAIT_USER_CONFIRM: the bill's package alone (also in "
+        "`confirmParameters`, which is what `wx.requestMerchantTransfer` takes)."
     )
-    failure_reason: str | None = strawberry.field(description="Why it failed.")
+    confirm_parameters: list[CheckoutParam] | None = strawberry.field(
+        description="WeChat, while WAIT_USER_CONFIRM: what the payee's mini-program passes "
+        "to `wx.requestMerchantTransfer` to confirm receipt, as they are: `mchId`, `appId` "
+        "and `package`; null otherwise."
+    )
+    failure_reason: str | None = strawberry.field(
+        description="Why it failed or was turned down, in Chinese for the payee: what to "
+        "do next, never the provider's own words (those are `failureDetail`)."
+    )
     payee: str = strawberry.field(description="The receiving account, masked.")
     reason: str = strawberry.field(
         description="Why staff paid another account than the payee's choice (else empty)."
     )
+    detail: strawberry.Private[str | None]
 
     @classmethod
     def from_model(cls, payout: Payout) -> ClaimPayout:
+        cancelled = payout.status is PayoutStatus.CANCELLED
+        ended = cancelled or payout.status is PayoutStatus.FAILED
         return cls(
             transfer_number=payout.transfer_number,
             provider=TransferProvider(payout.provider),
             amount=cny(payout.amount),
             status=payout.status,
             confirm_package=payout.confirm_package,
-            failure_reason=payout.failure_reason,
+            confirm_parameters=[
+                CheckoutParam(key=key, value=value)
+                for key, value in (payout.confirm_parameters or {}).items()
+            ]
+            if payout.status is PayoutStatus.WAIT_USER_CONFIRM and payout.confirm_parameters
+            else None,
+            failure_reason=payee_text(cancelled, payout.failure_reason) if ended else None,
             payee=payout.payee_masked,
             reason=payout.reason,
+            detail=payout.failure_reason,
         )
+
+    @strawberry.field(
+        description="Staff (CLAIM_READ): the provider's own reason for a failure (e.g. "
+        "WeChat's `NAME_NOT_CORRECT`), or staff's reason for turning it down.",
+        permission_classes=staff_only(Permission.CLAIM_READ),
+    )
+    def failure_detail(self) -> str | None:
+        return self.detail
 
 
 @strawberry.type(description="The archive of a closed claim, for records and audits.")

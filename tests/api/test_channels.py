@@ -86,8 +86,6 @@ async def test_payment_providers_are_built_from_settings() -> None:
             wechatpay_apiv3_key=base64.b64encode(b"k" * 24).decode()[:32],
             wechatpay_platform_public_key=public,
             wechatpay_platform_serial_no="PUB_KEY_ID_1",
-            wechatpay_insurance_filing_no="C00001432612021082702002",
-            wechatpay_insurance_product_name="安心驾乘·机动车商业保险",
         )
         providers = build_payment_providers(configured, http)
         assert isinstance(providers["sandbox"], SandboxProvider)

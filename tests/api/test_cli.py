@@ -166,3 +166,33 @@ def test_demo_refuses_production() -> None:
     )
     assert refused.returncode != 0
     assert "refusing to load demo data outside ANXIN_ENV=development" in refused.stderr
+
+
+def test_a_half_configured_wechat_pay_is_one_line_naming_what_is_missing() -> None:
+    """Was a ValueError traceback from building the provider, at the first command."""
+    for command in (["demo"], ["serve", "--port", "9"]):
+        refused = subprocess.run(
+            [sys.executable, "-m", "api.cli", *command],
+            cwd=ROOT,
+            env={
+                **os.environ,
+                "ANXIN_STORAGE_ROOT": STORAGE_ROOT,
+                "ANXIN_DATABASE_URL": f"sqlite://{STORAGE_ROOT}/never.sqlite3",
+                "ANXIN_WECHATPAY_MERCHANT_ID": "1900000001",
+                "ANXIN_WECHAT_APP_ID": "wx-app",
+                "ANXIN_WECHATPAY_APIV3_KEY": "an-apiv3-secret-of-32-characters",
+            },
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert refused.returncode == 1
+        assert "Traceback" not in refused.stderr
+        [line] = refused.stderr.strip().splitlines()
+        assert line == (
+            "anxin: invalid settings: ANXIN_WECHATPAY_MERCHANT_ID is set, so WeChat Pay also "
+            "needs ANXIN_WECHATPAY_MERCHANT_SERIAL_NO, ANXIN_WECHATPAY_PRIVATE_KEY, "
+            "ANXIN_WECHATPAY_PLATFORM_PUBLIC_KEY, ANXIN_WECHATPAY_PLATFORM_SERIAL_NO"
+        )
+        assert "an-apiv3-secret" not in refused.stderr

@@ -97,3 +97,39 @@ def test_rate_limits_and_trusted_proxies_parse_from_the_environment(
     monkeypatch.setenv("ANXIN_TRUSTED_PROXIES", "the-load-balancer")
     with pytest.raises(ValidationError, match="ANXIN_TRUSTED_PROXIES"):
         Settings()
+
+
+WECHATPAY_NEEDS = [
+    "ANXIN_WECHAT_APP_ID",
+    "ANXIN_WECHATPAY_MERCHANT_SERIAL_NO",
+    "ANXIN_WECHATPAY_PRIVATE_KEY",
+    "ANXIN_WECHATPAY_APIV3_KEY",
+    "ANXIN_WECHATPAY_PLATFORM_PUBLIC_KEY",
+    "ANXIN_WECHATPAY_PLATFORM_SERIAL_NO",
+]
+
+
+def test_wechat_pay_names_every_missing_setting_at_once() -> None:
+    with pytest.raises(ValidationError) as refused:
+        Settings(wechatpay_merchant_id="1900000001", wechatpay_merchant_serial_no="SERIAL")
+    message = str(refused.value)
+    missing = [name for name in WECHATPAY_NEEDS if name != "ANXIN_WECHATPAY_MERCHANT_SERIAL_NO"]
+    assert f"WeChat Pay also needs {', '.join(missing)}" in message
+    assert "MERCHANT_SERIAL_NO" not in message.split("needs", 1)[1]
+
+
+def test_wechat_pay_keys_that_do_not_load_are_named_without_their_value() -> None:
+    with pytest.raises(ValidationError) as refused:
+        Settings(
+            wechat_app_id="wx-app",
+            wechatpay_merchant_id="1900000001",
+            wechatpay_merchant_serial_no="SERIAL",
+            wechatpay_private_key="private-secret-material",
+            wechatpay_apiv3_key="too-short-apiv3-secret",
+            wechatpay_platform_public_key="not-a-key",
+            wechatpay_platform_serial_no="PUB_KEY_ID_1",
+        )
+    message = str(refused.value)
+    for name in ("APIV3_KEY", "PRIVATE_KEY", "PLATFORM_PUBLIC_KEY"):
+        assert f"ANXIN_WECHATPAY_{name}" in message
+    assert "private-secret-material" not in message and "too-short" not in message

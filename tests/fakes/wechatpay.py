@@ -16,7 +16,8 @@ Answers are signed with the platform (WeChat Pay public-key) private key over
 Endpoints: JSAPI order, query and close by ``out_trade_no``; domestic refund and its
 query; merchant transfer bill and its query by ``out_bill_no``. Orders, refunds and
 transfers are kept; the test moves them on with ``pay``, ``set_trade_state``,
-``settle_refund``, ``confirm_transfer``, ``finish_transfer``.
+``settle_refund``, ``confirm_transfer``, ``finish_transfer``, and plays the payee's
+``wx.requestMerchantTransfer`` with ``request_merchant_transfer``.
 
 Switches: ``fail_next(status, code, message)`` (SYSTEM_ERROR, FREQUENCY_LIMITED 429,
 PARAM_ERROR, NOT_ENOUGH, ...), ``sabotage_next(kind)`` for one answer (``tamper``:
@@ -74,6 +75,10 @@ class WechatPayError(Exception):
         self.status = status
         self.code = code
         self.message = message
+
+
+class MerchantTransferRefused(Exception):
+    """What ``wx.requestMerchantTransfer``'s ``fail`` callback would get (``errMsg``)."""
 
 
 @dataclass(frozen=True)
@@ -238,6 +243,36 @@ class FakeWechatPay:
         """The payee confirms receipt in WeChat; the money moves."""
         return self.finish_transfer(out_bill_no, "SUCCESS")
 
+    def request_merchant_transfer(self, params: Mapping[str, Any], openid: str) -> FakeTransfer:
+        """The payee's mini-program calls ``wx.requestMerchantTransfer(params)`` while the
+        WeChat user ``openid`` is in it, and confirms: judged as WeChat documents it for a
+        normal (not service-provider) merchant: ``mchId``, ``appId`` and ``package``
+        required (``openId`` optional), the merchant and app id those the bill was made
+        with, the package a waiting bill's, and the user the bill's payee. Then the money
+        moves (SUCCESS). Refusals raise ``MerchantTransferRefused`` with WeChat's text."""
+        unknown = set(params) - {"mchId", "appId", "package", "openId", "subMchId", "subAppId"}
+        if unknown:
+            raise MerchantTransferRefused(
+                f"requestMerchantTransfer:fail 未知参数 {sorted(unknown)}"
+            )
+        for name in ("mchId", "appId", "package"):
+            if not isinstance(params.get(name), str) or not params[name]:
+                raise MerchantTransferRefused(f"requestMerchantTransfer:fail 缺少参数 {name}")
+        if params["mchId"] != self.merchant_id:
+            raise MerchantTransferRefused("requestMerchantTransfer:fail 商户号有误")
+        bill = next(
+            (t for t in self.transfers.values() if t.package_info == params["package"]), None
+        )
+        if bill is None or bill.state != "WAIT_USER_CONFIRM":
+            raise MerchantTransferRefused("requestMerchantTransfer:fail package_info信息有误")
+        if params["appId"] != bill.request["appid"]:
+            raise MerchantTransferRefused("requestMerchantTransfer:fail appId与转账单不一致")
+        if openid != bill.request["openid"] or params.get("openId", openid) != openid:
+            raise MerchantTransferRefused(
+                "requestMerchantTransfer:fail 你的微信号与商家指定的微信号不一致"
+            )
+        return self.confirm_transfer(bill.request["out_bill_no"])
+
     def finish_transfer(
         self, out_bill_no: str, state: str, fail_reason: str | None = None
     ) -> FakeTransfer:
@@ -384,9 +419,7 @@ class FakeWechatPay:
             **overrides,
         )
 
-    def transfer_notification(
-        self, out_bill_no: str, **overrides: Any
-    ) -> tuple[dict[str, str], bytes]:
+    def transfer_resource(self, out_bill_no: str) -> dict[str, Any]:
         transfer = self.transfers[out_bill_no]
         resource: dict[str, Any] = {
             "out_bill_no": out_bill_no,
@@ -400,6 +433,12 @@ class FakeWechatPay:
         }
         if transfer.fail_reason:
             resource["fail_reason"] = transfer.fail_reason
+        return resource
+
+    def transfer_notification(
+        self, out_bill_no: str, **overrides: Any
+    ) -> tuple[dict[str, str], bytes]:
+        resource = overrides.pop("resource", None) or self.transfer_resource(out_bill_no)
         return self.notification(
             "MCHTRANSFER.BILL.FINISHED",
             "商家转账单据终态通知",

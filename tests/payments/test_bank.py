@@ -692,7 +692,7 @@ async def test_a_card_the_payee_chose_is_paid_through_the_platform(
     me = Actor(kind=SubjectKind.CUSTOMER, subject_id=holder.id)
     card = BankCard("张三", "招商银行", " ".join([number[:4], number[4:8], number[8:]]))
     providers, pii = services.transfer_providers, services.pii
-    await choose_payout_account(providers, pii, me, claim.id, AccountChoice("bank", None, card), "")
+    await choose_payout_account(providers, pii, me, claim.id, AccountChoice("bank", None, card))
     assert (
         await start_chosen_payouts(providers, pii, notify_base_url="https://anxin.example.cn") == 1
     )

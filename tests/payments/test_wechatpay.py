@@ -78,6 +78,8 @@ PAYOUT = TransferRequest(
     payee_name="张三",
     remark="安心保险理赔款 BA20260528000004",
     notify_url=NOTIFY,
+    product_filing_no=FILING_NO,
+    product_name=PRODUCT,
 )
 
 
@@ -178,8 +180,6 @@ def make_provider(
         "apiv3_key": APIV3_KEY,
         "platform_public_key_pem": public_pem(platform_key),
         "platform_serial_no": PLATFORM_SERIAL,
-        "insurance_product_filing_no": FILING_NO,
-        "insurance_product_name": PRODUCT,
         "clock": clock,
         **overrides,
     }
@@ -690,18 +690,34 @@ async def test_transfer_refusals(
     )
 
 
-def test_the_insurance_scene_needs_its_report_infos(
-    http: httpx.AsyncClient, merchant_key: rsa.RSAPrivateKey, platform_key: rsa.RSAPrivateKey
+async def test_the_insurance_scene_reports_each_claims_own_product(
+    provider: WechatPayProvider,
+    wechat: FakeWechatPay,
+    http: httpx.AsyncClient,
+    merchant_key: rsa.RSAPrivateKey,
+    platform_key: rsa.RSAPrivateKey,
 ) -> None:
-    with pytest.raises(ValueError, match="insurance_product"):
-        make_provider(
-            http,
-            "http://127.0.0.1:9",
-            merchant_key,
-            platform_key,
-            time.time,
-            insurance_product_filing_no="",
-        )
+    other = replace(
+        PAYOUT,
+        transfer_number="BA20260528000009",
+        product_filing_no="C00000732612021122300191",
+        product_name="安心驾乘·机动车商业保险",
+    )
+    await provider.transfer(other)
+    assert wechat.transfers[other.transfer_number].request["transfer_scene_report_infos"] == [
+        {"info_type": "保险产品备案编号", "info_content": "C00000732612021122300191"},
+        {"info_type": "保险名称", "info_content": "安心驾乘·机动车商业保险"},
+        {"info_type": "保险操作单号", "info_content": "BA20260528000009"},
+    ]
+    sent = len(wechat.requests)
+    for unfiled in (
+        replace(PAYOUT, product_filing_no=None),
+        replace(PAYOUT, product_name=""),
+        replace(PAYOUT, product_name="安" * 33),  # WeChat takes at most 32 characters
+    ):
+        with pytest.raises(ProviderRejected, match="PARAM_ERROR"):
+            await provider.transfer(unfiled)
+    assert len(wechat.requests) == sent, "refused before any request"
     with pytest.raises(ValueError, match="scene_report_infos"):
         make_provider(
             http,

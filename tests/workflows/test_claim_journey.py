@@ -351,7 +351,6 @@ async def test_the_insured_is_paid_and_the_holder_for_a_minor(services: Services
             me,
             for_spouse.id,
             AccountChoice("sandbox", "13900000000"),
-            "wx",
         )
     assert not_his.value.code is claims.ClaimErrorCode.NOT_ALLOWED
     chosen = await choose_payout_account(
@@ -360,7 +359,6 @@ async def test_the_insured_is_paid_and_the_holder_for_a_minor(services: Services
         wife,
         for_spouse.id,
         AccountChoice("sandbox", "13912345678"),
-        "wx",
     )
     assert chosen.payout_account_masked == "测试账户 139****5678"
     notice = await OutboxEvent.get(

@@ -90,7 +90,6 @@ async def choose(services: Services, who: Customer, claim: Claim, account: str) 
         customer(who),
         claim.id,
         AccountChoice("sandbox", account),
-        "wx",
     )
 
 

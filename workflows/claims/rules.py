@@ -116,6 +116,8 @@ class ClaimErrorCode(StrEnum):
     SHARE_NOT_FOUND = "SHARE_NOT_FOUND"
     PAYEE_HAS_NO_ACCOUNT = "PAYEE_HAS_NO_ACCOUNT"
     PAYEE_UNCHANGED = "PAYEE_UNCHANGED"
+    PAYEE_NAME_REQUIRED = "PAYEE_NAME_REQUIRED"  # WeChat from 2,000 yuan: the real name
+    PRODUCT_NOT_FILED = "PRODUCT_NOT_FILED"  # WeChat reports the product's filing number
 
 
 class ClaimError(DomainError):

@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from tortoise.transactions import in_transaction
 
 from models.claims import Claim, PayoutShare
-from models.customers import Customer, WechatIdentity
+from models.customers import Customer
 from models.payments import Payout
 from models.payout_accounts import BANK, PayoutAccount
 from models.pii import PiiCipher
 from payments.base import TransferProvider
 from workflows.access import Actor
+from workflows.auth import WechatIdentityUnavailable, wechat_identity_for
 from workflows.claims import (
     SETTLED,
     ClaimAction,
@@ -26,7 +27,7 @@ from workflows.claims import (
     record_change,
     transition,
 )
-from workflows.payments.payouts import destination_of
+from workflows.payments.payouts import check_name_on_file, destination_of, payee_name
 
 CARD_DIGITS = range(15, 20)  # UnionPay debit cards are 16 to 19 digits; some old ones 15
 
@@ -118,7 +119,6 @@ async def choose_payout_account(
     actor: Actor,
     claim_id: uuid.UUID,
     choice: AccountChoice,
-    wechat_app_id: str,
 ) -> Claim:
     """The payee says where their money goes: an Alipay account, WeChat (the openid of
     their mini-program login) or a bank card in their own name; a beneficiary paid a
@@ -132,7 +132,7 @@ async def choose_payout_account(
     if claim.pays_shares:
         share = await PayoutShare.get(claim_id=claim.id, customer_id=actor.subject_id)
         share_id = share.id
-    account = await _account(pii, actor, choice, wechat_app_id)
+    account = await _account(providers, actor, choice)
     sealed = account.seal(pii)
     async with in_transaction():
         # Under the claim's lock, as a payout starts: never "chosen B" while A is paid.
@@ -141,6 +141,12 @@ async def choose_payout_account(
         destination = await destination_of(claim, share_id)
         if await Payout.exists(live_key=destination.live_key):
             raise ClaimError(ClaimErrorCode.PAYOUT_IN_PROGRESS, "转账已发起，不能再修改收款账户")
+        # Once the amount is decided, a choice that could not be paid is refused now.
+        check_name_on_file(
+            account.provider,
+            destination.amount,
+            account.holder_name or await payee_name(destination),
+        )
         note = f"{destination.whose}收款账户已设置为{account.masked}"
         if destination.share is None:
             claim = await transition(
@@ -174,15 +180,16 @@ async def choose_payout_account(
 
 
 async def _account(
-    pii: PiiCipher, actor: Actor, choice: AccountChoice, wechat_app_id: str
+    providers: Mapping[str, TransferProvider], actor: Actor, choice: AccountChoice
 ) -> PayoutAccount:
-    """The account chosen, checked: always the caller's own (they are the payee)."""
+    """The account chosen, checked: always the caller's own (they are the payee). WeChat:
+    the openid of this session's mini-program login, under the app id WeChat Pay pays
+    from (``wechat_identity_for`` states the rule for several identities)."""
     if choice.provider == "wechat":
-        identity = await WechatIdentity.filter(
-            customer_id=actor.subject_id, app_id=wechat_app_id
-        ).first()
-        if identity is None:
-            raise ClaimError(ClaimErrorCode.REQUIRED, "请先在小程序中登录以绑定微信", "provider")
+        try:
+            identity = await wechat_identity_for(actor, providers["wechat"].app_id)
+        except WechatIdentityUnavailable as unavailable:
+            raise ClaimError(ClaimErrorCode.REQUIRED, unavailable.message, "provider") from None
         return PayoutAccount("wechat", identity.openid)
     if choice.provider == BANK:
         me = await Customer.get(id=actor.subject_id).only("id", "name")

@@ -25,9 +25,9 @@ from models.payments import (
     LedgerKind,
     OrderStatus,
     PaymentOrder,
-    Payout,
     RefundReason,
 )
+from models.pii import PiiCipher
 from models.policies import Policy, PremiumInstallment
 from payments.base import (
     CallbackReply,
@@ -43,6 +43,7 @@ from payments.base import (
 )
 from push.outbox import emit
 from workflows.access import Actor, visible_policies
+from workflows.auth import WechatIdentityUnavailable, wechat_identity_for
 from workflows.errors import DomainError
 from workflows.idempotency import once
 from workflows.jobs import MINUTE, Job
@@ -138,13 +139,15 @@ async def _new_order(
     provider = providers.get(METHOD_PROVIDER[method])
     if provider is None:
         raise PaymentError(PaymentErrorCode.METHOD_NOT_AVAILABLE, "暂不支持该支付方式", "method")
+    if method is PaymentMethod.WECHAT_JSAPI:
+        payer_id = await _wechat_payer(actor, provider.app_id)
     if method in (PaymentMethod.WECHAT_JSAPI, PaymentMethod.ALIPAY_MINI_PROGRAM) and not payer_id:
         raise PaymentError(PaymentErrorCode.PAYER_REQUIRED, "请在小程序中登录后支付", "method")
     now = datetime.now(UTC)
     open_order = await PaymentOrder.get_or_none(open_key=str(installment.id))
     replaced = None
     if open_order is not None:
-        if _reusable(open_order, provider.name, method, now):
+        if _reusable(open_order, provider.name, method, now, payer_id):
             return open_order, None  # a second tap, another device: the same order to pay
         if not open_order.checkout and open_order.created_at > now - CHECKOUT_GRACE:
             raise _in_progress()  # still being opened at the provider by another request
@@ -163,11 +166,12 @@ async def _new_order(
             amount=installment.amount,
             expires_at=now + ORDER_LIFETIME,
             open_key=str(installment.id),
+            payer_id=payer_id,
         )
     except IntegrityError:
         # Someone created the installment's open order at this very moment.
         raced = await PaymentOrder.get_or_none(open_key=str(installment.id))
-        if raced is not None and _reusable(raced, provider.name, method, now):
+        if raced is not None and _reusable(raced, provider.name, method, now, payer_id):
             return raced, replaced
         raise _in_progress() from None
     request = PayRequest(
@@ -207,14 +211,30 @@ def _in_progress() -> PaymentError:
     )
 
 
-def _reusable(order: PaymentOrder, provider: str, method: PaymentMethod, now: datetime) -> bool:
-    """Offered again only once the provider opened it (it has what the app pays with)."""
+def _reusable(
+    order: PaymentOrder,
+    provider: str,
+    method: PaymentMethod,
+    now: datetime,
+    payer_id: str | None,
+) -> bool:
+    """Offered again only once the provider opened it (it has what the app pays with),
+    and to the same payer (a JSAPI order can be paid only by the WeChat user it names)."""
     return (
         bool(order.checkout)
         and order.provider == provider
         and order.method == str(method)
+        and order.payer_id == payer_id
         and order.expires_at > now + REUSE_MARGIN
     )
+
+
+async def _wechat_payer(actor: Actor, app_id: str) -> str:
+    """The openid that pays a JSAPI order: the session's own mini-program login."""
+    try:
+        return (await wechat_identity_for(actor, app_id)).openid
+    except WechatIdentityUnavailable as unavailable:
+        raise PaymentError(PaymentErrorCode.PAYER_REQUIRED, unavailable.message, "method") from None
 
 
 async def _mark_closed(order: PaymentOrder, now: datetime) -> int:
@@ -255,17 +275,19 @@ async def handle_callback(
     body: bytes,
     *,
     transfers_only: bool = False,
+    pii: PiiCipher | None = None,
 ) -> CallbackReply:
     """Verify, check, record. Anything wrong changes nothing and is a security event.
 
     ``transfers_only``: the provider only pays out (a bank platform, not a payment
-    provider), so it is believed about its own transfers and nothing else."""
+    provider), so it is believed about its own transfers and nothing else. ``pii``
+    opens a payout's sealed account, to check the payee a transfer notice names."""
     try:
         notification = provider.parse_notification(headers, body, datetime.now(UTC))
         if transfers_only and notification.kind != "transfer":
             raise InvalidNotification(f"a {notification.kind} notice from a payout-only provider")
-        if notification.kind != "payment" and notification.merchant_id != provider.merchant_id:
-            # Refund and transfer notices carry no app id at WeChat: the merchant must match.
+        if notification.kind == "refund" and notification.merchant_id != provider.merchant_id:
+            # Refund notices carry no app id at WeChat: the merchant must match.
             raise InvalidNotification("merchant does not match ours")
         if notification.kind == "refund":
             from workflows.payments.refunds import record_refund_notification
@@ -275,16 +297,9 @@ async def handle_callback(
         elif notification.kind == "transfer":
             from workflows.payments.payouts import record_transfer_notification
 
-            # Only this provider's payout, for its amount: one provider's callback never
-            # settles another's transfer.
-            if not await Payout.exists(
-                transfer_number=notification.order_number,
-                provider=provider.name,
-                amount=notification.amount,
-            ) or not await record_transfer_notification(
-                notification.order_number, notification.state, notification.provider_trade_no
-            ):
-                raise InvalidNotification(f"unknown transfer {notification.order_number}")
+            # Only this provider's payout, for its merchant, amount, bill and payee: one
+            # provider's callback never settles another's transfer (a mismatch alerts staff).
+            await record_transfer_notification(provider, notification, pii)
         else:
             # Not transfers_only: the caller found it among the payment providers.
             await record_payment(cast("PaymentProvider", provider), notification)

@@ -10,6 +10,7 @@ the provider accepts at most once. WeChat may wait for the customer to confirm r
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from collections.abc import Mapping
@@ -27,8 +28,11 @@ from models.customers import Customer
 from models.payments import LedgerEntry, LedgerKind, Payout, PayoutStatus
 from models.payout_accounts import PayoutAccount
 from models.pii import PiiCipher
+from models.policies import Policy, Product
 from models.staff import StaffRole
 from payments.base import (
+    InvalidNotification,
+    PaymentNotification,
     ProviderRejected,
     ProviderUnavailable,
     TransferProvider,
@@ -36,7 +40,8 @@ from payments.base import (
     TransferResult,
     TransferState,
 )
-from push.outbox import emit
+from payments.wechat import NAME_REQUIRED_FROM_FEN, REPORT_INFO_MAX
+from push.outbox import emit, emit_once
 from workflows.access import Actor
 from workflows.claims import (
     STAFF_QUEUE,
@@ -53,6 +58,7 @@ from workflows.jobs import MINUTE, Job, JobDeps
 from workflows.numbering import Prefix, next_number
 
 log = logging.getLogger("anxin.payouts")
+security_log = logging.getLogger("anxin.security")
 
 RESULT_STATUS = {
     TransferState.PROCESSING: PayoutStatus.PROCESSING,
@@ -62,6 +68,7 @@ RESULT_STATUS = {
 }
 ENDED = (PayoutStatus.FAILED, PayoutStatus.CANCELLED)
 AWAITING = PayoutStatus.AWAITING_APPROVAL
+WECHAT_NAME_REQUIRED_FROM = Decimal(NAME_REQUIRED_FROM_FEN) / 100
 
 
 @dataclass(frozen=True)
@@ -151,6 +158,12 @@ async def start_payout(
                 raise ClaimError(
                     ClaimErrorCode.PROVIDER_NOT_CONFIGURED, "暂不支持该转账方式", "provider"
                 )
+            check_name_on_file(
+                account.provider,
+                destination.amount,
+                account.holder_name or await payee_name(destination),
+            )
+            check_product_filed(account.provider, await product_of(claim))
             payout = await Payout.create(
                 claim_id=claim.id,
                 share_id=destination.share.id if destination.share else None,
@@ -293,6 +306,41 @@ async def cancel_payout(
     return payout
 
 
+def check_name_on_file(provider: str, amount: Decimal, name: str | None) -> None:
+    """WeChat pays 2,000 yuan or more only with the payee's real name, which it checks
+    against the account's real-name record (any other transfer pays without one, or
+    checks the name it is given). A payee with no name on file cannot be paid that way:
+    refused before anything is recorded or sent, rather than a payout that fails."""
+    if provider == "wechat" and amount >= WECHAT_NAME_REQUIRED_FROM and not name:
+        raise ClaimError(
+            ClaimErrorCode.PAYEE_NAME_REQUIRED,
+            "微信单笔2000元及以上的赔款须核验收款人姓名，收款人尚未登记姓名："
+            "请补充收款人姓名，或改用银行卡收款",
+            "provider",
+        )
+
+
+def check_product_filed(provider: str, product: Product) -> None:
+    """WeChat reports every claim payout with the insured product as filed (filing
+    number and filed name, at most 32 characters each): a product without them cannot
+    be paid through WeChat, refused before anything is recorded or sent."""
+    if provider != "wechat":
+        return
+    number, name = product.filing_number or "", product.filing_name or product.name
+    if not number or len(number) > REPORT_INFO_MAX or len(name) > REPORT_INFO_MAX:
+        raise ClaimError(
+            ClaimErrorCode.PRODUCT_NOT_FILED,
+            f"产品“{product.name}”未登记保险产品备案编号或备案名称（32字以内），"
+            "暂不能通过微信支付赔款",
+            "provider",
+        )
+
+
+async def product_of(claim: Claim) -> Product:
+    policy = await Policy.get(id=claim.policy_id).select_related("product")
+    return policy.product
+
+
 async def _send(
     provider: TransferProvider,
     pii: PiiCipher,
@@ -301,23 +349,27 @@ async def _send(
     notify_base_url: str,
 ) -> Payout:
     account = PayoutAccount.unseal(pii, payout.provider, payout.payee_encrypted)
+    product = await product_of(claim)
     request = TransferRequest(
         transfer_number=payout.transfer_number,
         amount=payout.amount,
         payee_id=account.account,
-        payee_name=account.holder_name or await _real_name(claim, payout),
+        payee_name=account.holder_name
+        or await payee_name(await destination_of(claim, payout.share_id)),
         payee_bank=account.bank_name,
         remark=f"安心保险理赔款 {claim.report_number}",
         notify_url=f"{notify_base_url.rstrip('/')}/payments/{provider.name}/notify",
+        product_filing_no=product.filing_number,
+        product_name=product.filing_name or product.name,
     )
     result = await _transfer_once(provider, request)
     return await apply_result(payout, result)
 
 
-async def _real_name(claim: Claim, payout: Payout) -> str | None:
-    """The payee's name on file, for the provider's real-name check (Alipay): money to
-    an account in another person's name is refused by the provider, not paid."""
-    destination = await destination_of(claim, payout.share_id)
+async def payee_name(destination: Destination) -> str | None:
+    """The payee's name on file, for the provider's real-name check (Alipay; WeChat
+    from 2,000 yuan): money to an account in another person's name is refused by the
+    provider, not paid."""
     if destination.payee is None:
         return None  # staff established the account: its holder is not on file
     customer = await Customer.get_or_none(id=destination.payee).only("id", "name")
@@ -359,10 +411,16 @@ async def apply_result(payout: Payout, result: TransferResult) -> Payout:
         current = await Payout.filter(id=payout.id).select_for_update().get()
         if current.status in (PayoutStatus.SUCCESS, *ENDED):
             return current  # settled before: a late callback or query changes nothing
+        # A query names no package (WeChat's answers to queries carry none): while the
+        # bill still waits for the payee, what the transfer answered stays usable.
+        waiting = status is PayoutStatus.WAIT_USER_CONFIRM
         await Payout.filter(id=payout.id).update(
             status=status,
             provider_transfer_id=result.provider_transfer_id or current.provider_transfer_id,
-            confirm_package=result.confirm_package,
+            confirm_package=result.confirm_package
+            or (current.confirm_package if waiting else None),
+            confirm_parameters=dict(result.confirm_parameters or {})
+            or (current.confirm_parameters if waiting else None),
             failure_reason=(result.failure_reason or "")[:255] or None,
             finished_at=now if status in (PayoutStatus.SUCCESS, PayoutStatus.FAILED) else None,
             live_key=None if status is PayoutStatus.FAILED else current.live_key,
@@ -483,15 +541,86 @@ async def follow_up_payouts(
 
 
 async def record_transfer_notification(
-    notification_number: str, state: str, provider_transfer_id: str | None
-) -> bool:
-    """A provider's transfer callback (verified by the provider module)."""
-    payout = await Payout.get_or_none(transfer_number=notification_number)
+    provider: TransferProvider, notice: PaymentNotification, pii: PiiCipher | None
+) -> None:
+    """A provider's transfer callback (its signature verified by the provider module):
+    it settles our payout only if it is about that payout exactly, as payment callbacks
+    are checked: this provider's transfer number, our merchant, the amount we sent, the
+    provider's bill number we were given, and the payee we paid (WeChat's notice names no
+    app id, so the openid, which exists under one app id only, stands for it). A notice
+    that names our payout but differs changes nothing and alerts staff, once per
+    difference."""
+    payout = await Payout.get_or_none(transfer_number=notice.order_number, provider=provider.name)
     if payout is None:
-        return False
-    result = TransferResult(notification_number, TransferState(state), provider_transfer_id)
+        raise InvalidNotification(f"unknown transfer {notice.order_number}")
+    differences = _differences(payout, notice, pii)
+    if notice.merchant_id != provider.merchant_id:
+        differences.insert(0, "merchant")
+    if differences:
+        await _alert_mismatch(payout, notice, differences)
+        raise InvalidNotification(
+            f"transfer {payout.transfer_number}: {', '.join(differences)} differ from our payout"
+        )
+    result = TransferResult(
+        payout.transfer_number,
+        TransferState(notice.state),
+        notice.provider_trade_no,
+        failure_reason=notice.failure_reason,
+    )
     await apply_result(payout, result)
-    return True
+
+
+def _differences(payout: Payout, notice: PaymentNotification, pii: PiiCipher | None) -> list[str]:
+    """What a transfer notice says otherwise than our payout (names only, no values)."""
+    differences = []
+    if notice.amount != payout.amount:
+        differences.append("amount")
+    if (
+        payout.provider_transfer_id
+        and notice.provider_trade_no
+        and notice.provider_trade_no != payout.provider_transfer_id
+    ):
+        differences.append("bill number")
+    if notice.payee_id is not None:
+        if pii is None:
+            differences.append("payee (not checkable)")
+        elif PayoutAccount.unseal(pii, payout.provider, payout.payee_encrypted).account != (
+            notice.payee_id
+        ):
+            differences.append("payee")
+    return differences
+
+
+async def _alert_mismatch(
+    payout: Payout, notice: PaymentNotification, differences: list[str]
+) -> None:
+    """Staff hear of a signed notice that contradicts our payout: once per payout and
+    difference, however often the provider repeats it."""
+    security_log.error(
+        "%s transfer notice for %s differs in %s: nothing recorded",
+        payout.provider,
+        payout.transfer_number,
+        ", ".join(differences),
+    )
+    fingerprint = hashlib.sha256(
+        "\n".join(
+            [*differences, str(notice.amount), notice.provider_trade_no or "", notice.state]
+        ).encode()
+    ).hexdigest()[:32]
+    claim = await Claim.get(id=payout.claim_id).only("id", "report_number")
+    await emit_once(
+        "claim.payout_mismatch",
+        dedupe_key=f"payout-mismatch:{payout.id}:{fingerprint}",
+        entity_type="claim",
+        entity_id=claim.id,
+        customer_id=None,  # staff look into it; the customer's money is not affected
+        payload={
+            "_staff_channels": [STAFF_QUEUE],
+            "claim_number": claim.report_number,
+            "transfer_number": payout.transfer_number,
+            "differences": differences,
+        },
+    )
 
 
 async def start_chosen_payouts(
@@ -523,10 +652,30 @@ async def start_chosen_payouts(
                     notify_base_url=notify_base_url,
                 )
             except ClaimError as error:
-                log.warning("automatic payout of %s not started: %s", claim.report_number, error)
+                await _blocked(claim, destination, error)
                 continue
             started += 1
     return started
+
+
+async def _blocked(claim: Claim, destination: Destination, error: ClaimError) -> None:
+    """The worker cannot pay what the payee chose (e.g. no name on file for a large
+    WeChat payout): staff hear of it once, not every minute the job runs."""
+    told = await emit_once(
+        "claim.payout_blocked",
+        dedupe_key=f"payout-blocked:{destination.live_key}:{error.code}",
+        entity_type="claim",
+        entity_id=claim.id,
+        customer_id=None,
+        payload={
+            "_staff_channels": [STAFF_QUEUE],
+            "claim_number": claim.report_number,
+            "code": str(error.code),
+            "message": error.message,
+        },
+    )
+    level = logging.WARNING if told else logging.DEBUG
+    log.log(level, "automatic payout of %s not started: %s", claim.report_number, error.code)
 
 
 async def _destinations(claim: Claim) -> list[Destination]:

@@ -33,7 +33,7 @@ CHOOSE = """mutation($input: ChooseClaimPayoutAccountInput!) {
   chooseClaimPayoutAccount(input: $input) { claim { id } errors { field code } } }"""
 PAYOUT = """mutation($input: StartClaimPayoutInput!) { startClaimPayout(input: $input) {
   claim { status paidAmount { amount } payouts { transferNumber status failureReason
-          confirmPackage amount { amount } payee reason }
+          failureDetail confirmPackage amount { amount } payee reason }
           timeline { action note } }
   errors { code message } } }"""
 
@@ -184,7 +184,8 @@ async def test_a_refused_payout_stays_visible_to_staff(
     claim = answer["claim"]
     assert claim["status"] == "PAYING"
     assert claim["payouts"][0]["status"] == "FAILED"
-    assert "PAYEE_NOT_EXIST" in claim["payouts"][0]["failureReason"]
+    assert claim["payouts"][0]["failureDetail"] == "PAYEE_NOT_EXIST: 收款账户不存在"
+    assert claim["payouts"][0]["failureReason"] == "收款账户暂时无法收款，请更换收款账户"
     assert await OutboxEvent.filter(event_type="claim.payout_failed").count() == 1
     use(services, "ok")
     retried = await start(client, setup)  # staff fix the account and pay again
@@ -306,6 +307,8 @@ async def test_customers_choose_where_their_money_goes(
     stored = await Claim.filter(customer_id=holder.id).first()
     assert stored is not None and stored.payout_account_masked == "支付宝 wa***@example.cn"
     assert stored.payout_account_encrypted and "wangfang" not in stored.payout_account_encrypted
-    await WechatIdentity.create(customer=holder, app_id="wx-test-app", openid="o-wangfang")
+    # WeChat: the openid under the app id WeChat Pay pays from (here the sandbox's).
+    app_id = services.payment_providers["wechat"].app_id
+    await WechatIdentity.create(customer=holder, app_id=app_id, openid="o-wangfang")
     assert await pick("WECHAT") == []
     assert (await Claim.get(id=stored.id)).payout_account_masked == "微信零钱"
