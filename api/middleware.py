@@ -86,23 +86,35 @@ async def _refuse(send: Send, message: str, code: str, status: int = 400) -> Non
     await send_json_error(send, status, message, code)
 
 
-async def send_json_error(
-    send: Send, status: int, message: str, code: str, extra: dict[str, object] | None = None
-) -> None:
-    """A small JSON answer in the GraphQL error shape, for refusals made before any
-    route runs."""
-    body = json.dumps(
+def json_error_body(message: str, code: str, extra: dict[str, object] | None = None) -> bytes:
+    return json.dumps(
         {"errors": [{"message": message, "extensions": {"code": code, **(extra or {})}}]},
         ensure_ascii=False,
     ).encode()
+
+
+async def send_json_error(
+    send: Send,
+    status: int,
+    message: str,
+    code: str,
+    extra: dict[str, object] | None = None,
+    headers: list[tuple[bytes, bytes]] | None = None,
+    start: str = "http.response.start",
+) -> None:
+    """A small JSON answer in the GraphQL error shape, for refusals made before any
+    route runs (``start``: ``websocket.http.response.start`` refuses a WebSocket
+    handshake with it)."""
+    body = json_error_body(message, code, extra)
     await send(
         {
-            "type": "http.response.start",
+            "type": start,
             "status": status,
             "headers": [
                 (b"content-type", b"application/json; charset=utf-8"),
                 (b"content-length", str(len(body)).encode()),
+                *(headers or []),
             ],
         }
     )
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": start.removesuffix(".start") + ".body", "body": body})
