@@ -11,7 +11,6 @@ with one that waits (optionally inside a transaction that has written a row)."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import uuid
 from collections.abc import Iterator
@@ -20,87 +19,18 @@ from typing import Any
 
 import pytest
 from starlette.applications import Starlette
-from starlette.types import Message
 from tortoise.transactions import in_transaction
 
 from api.services import Services
 from models.customers import Customer
+from tests.api.asgi_calls import HttpCall as Call
 from tests.factories import customer_token, make_customer
 from workflows import notifications
-
-UNREAD = json.dumps({"query": "{ unreadNotificationCount }"}).encode()
 
 
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
     return {"max_concurrent_requests": 2, "busy_retry_after_seconds": 3}
-
-
-@dataclass
-class Call:
-    """One HTTP exchange with the app: the test feeds ``receive``, reads ``sent``."""
-
-    app: Starlette
-    path: str = "/graphql"
-    token: str | None = None
-    incoming: asyncio.Queue[Message] = field(default_factory=asyncio.Queue)
-    sent: list[Message] = field(default_factory=list)
-    task: asyncio.Task[None] | None = None
-
-    def start(
-        self, body: bytes = UNREAD, *, complete: bool = True, length: int | None = None
-    ) -> Call:
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(length if length is not None else len(body)).encode()),
-        ]
-        if self.token:
-            headers.append((b"authorization", f"Bearer {self.token}".encode()))
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "POST" if self.path == "/graphql" else "GET",
-            "scheme": "http",
-            "path": self.path,
-            "raw_path": self.path.encode(),
-            "query_string": b"",
-            "root_path": "",
-            "headers": headers,
-            "client": ("127.0.0.1", 50000),
-            "server": ("testserver", 80),
-            "state": {},
-        }
-        self.incoming.put_nowait({"type": "http.request", "body": body, "more_body": not complete})
-
-        async def send(message: Message) -> None:
-            self.sent.append(message)
-
-        self.task = asyncio.create_task(self.app(scope, self.incoming.get, send))
-        return self
-
-    def hang_up(self) -> None:
-        self.incoming.put_nowait({"type": "http.disconnect"})
-
-    async def done(self, seconds: float = 5) -> None:
-        assert self.task is not None
-        await asyncio.wait_for(asyncio.shield(self.task), seconds)
-
-    @property
-    def status(self) -> int | None:
-        starts = [m for m in self.sent if m["type"] == "http.response.start"]
-        return int(starts[0]["status"]) if starts else None
-
-    @property
-    def headers(self) -> dict[bytes, bytes]:
-        start = next(m for m in self.sent if m["type"] == "http.response.start")
-        return dict(start["headers"])
-
-    @property
-    def json(self) -> Any:
-        return json.loads(
-            b"".join(m.get("body", b"") for m in self.sent if m["type"] == "http.response.body")
-        )
 
 
 @dataclass
