@@ -9,6 +9,7 @@ import contextlib
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from functools import cache
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from api.middleware import (
 from api.routes import healthz, payment_notify, readyz, serve_file
 from api.services import Services, build_services
 from api.settings import Settings
+from api.shedding import LoadSheddingMiddleware, shedding_limits
 from api.uploads import UPLOAD_PATH, upload_claim_document
 from models.config import tortoise_config
 from schema import SchemaOptions, build_schema
@@ -117,6 +119,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
         allow_queries_via_get=False,  # queries in URLs end up in access logs
         multipart_uploads_enabled=True,  # claim photos; guarded by the preflight header
+        # Un-initialised connections cost memory and a timer each: not for long.
+        connection_init_wait_timeout=timedelta(seconds=settings.websocket_init_timeout_seconds),
     )
     return Starlette(
         debug=False,
@@ -150,6 +154,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 ],
                 max_age=600,
             ),
+            # Innermost: its refusals still carry the CORS and security headers, and it
+            # watches (and cancels) the request's work itself.
+            Middleware(LoadSheddingMiddleware, limits=shedding_limits(settings)),
         ],
         lifespan=lifespan,
     )

@@ -18,7 +18,7 @@ from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
@@ -70,8 +70,26 @@ async def close_when_session_ends(
                 await asyncio.sleep(math.inf if delay is None else delay)
     except TimeoutError:
         pass
-    with contextlib.suppress(RuntimeError, OSError):
+    # The client may be gone already: Starlette says so with WebSocketDisconnect, which
+    # escaped this task before ("Task exception was never retrieved", one per socket).
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
         await websocket.close(code=code, reason=reason)
+
+
+WATCH_END_SECONDS = 5.0
+
+
+async def _end_watch(watch: asyncio.Task[None]) -> None:
+    """Cancel a connection's session watch and wait (boundedly) for it to end: the
+    connection's task, and all it holds, must not wait for ever on a watch that does not
+    end (one did, when a library swallowed its cancellation)."""
+    watch.cancel()
+    done, _ = await asyncio.wait({watch}, timeout=WATCH_END_SECONDS)
+    if not done:
+        log.error("a session watch did not end %.0f s after its connection", WATCH_END_SECONDS)
+        return
+    if not watch.cancelled() and (error := watch.exception()) is not None:
+        log.error("a session watch failed", exc_info=error)
 
 
 def not_acceptable() -> Response:
@@ -124,9 +142,7 @@ class GraphQLView(GraphQL[Context, None]):
                 await self.run(websocket, context=context)
             finally:
                 if context.session_watch is not None:
-                    context.session_watch.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await context.session_watch
+                    await _end_watch(context.session_watch)
         else:
             await super().__call__(scope, receive, send)
 

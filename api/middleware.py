@@ -93,32 +93,40 @@ async def _refuse(scope: Scope, send: Send, message: str, code: str, status: int
     await send_json_error(send, status, message, code, media_type=answer_type(scope))
 
 
+def json_error_body(message: str, code: str, extra: dict[str, object] | None = None) -> bytes:
+    return json.dumps(
+        {"errors": [{"message": message, "extensions": {"code": code, **(extra or {})}}]},
+        ensure_ascii=False,
+    ).encode()
+
+
 async def send_json_error(
     send: Send,
     status: int,
     message: str,
     code: str,
     extra: dict[str, object] | None = None,
+    headers: list[tuple[bytes, bytes]] | None = None,
+    start: str = "http.response.start",
     *,
     media_type: str = JSON,
 ) -> None:
     """A small JSON answer in the GraphQL error shape, for refusals made before any
-    route runs (``media_type``: ``answer_type`` of the request)."""
-    body = json.dumps(
-        {"errors": [{"message": message, "extensions": {"code": code, **(extra or {})}}]},
-        ensure_ascii=False,
-    ).encode()
+    route runs (``media_type``: ``answer_type`` of the request; ``start``:
+    ``websocket.http.response.start`` refuses a WebSocket handshake with it)."""
+    body = json_error_body(message, code, extra)
     content_type = (
         "application/json; charset=utf-8" if media_type == JSON else CONTENT_TYPES[media_type]
     )
     await send(
         {
-            "type": "http.response.start",
+            "type": start,
             "status": status,
             "headers": [
                 (b"content-type", content_type.encode()),
                 (b"content-length", str(len(body)).encode()),
+                *(headers or []),
             ],
         }
     )
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": start.removesuffix(".start") + ".body", "body": body})

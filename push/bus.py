@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import logging
 from collections import Counter, defaultdict
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine
 from typing import Any, Protocol, TypeVar
 
 import redis.asyncio as redis
@@ -173,6 +174,7 @@ class RedisBus:
         self._reader: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._broken = False  # the pub/sub connection needs rebuilding
+        self._commands: set[asyncio.Task[None]] = set()  # (un)subscribes under way
 
     async def publish(self, channel: str, event: Event) -> None:
         await self._client.publish(PREFIX + channel, json.dumps(event, ensure_ascii=False))
@@ -181,33 +183,61 @@ class RedisBus:
         queue, first = self._local.add(channel)
         try:
             if first:
-                async with self._lock:
-                    if not self._broken:
-                        self._confirmations.asked([channel])  # before the reader can answer
-                        try:
-                            await self._pubsub.subscribe(PREFIX + channel)
-                        except (RedisError, OSError, RuntimeError) as exc:
-                            log.warning("event bus: subscribe failed: %s", type(exc).__name__)
-                            self._mark_broken()
-                        except BaseException:
-                            self._mark_broken()  # cancelled half-way: start over
-                            raise
-                    # When broken, the reader subscribes to every local channel on reconnecting.
-                    if self._reader is None or self._reader.done():
-                        self._reader = asyncio.create_task(self._read(), name="redis-bus")
+                await self._command(self._subscribe_remote, channel)
             while True:
                 yield await queue.get()
         finally:
             if self._local.remove(channel, queue):
                 with contextlib.suppress(RedisError, ConnectionError, OSError, RuntimeError):
-                    async with self._lock:
-                        if not self._broken:
-                            self._confirmations.asked([channel])
-                            try:
-                                await self._pubsub.unsubscribe(PREFIX + channel)
-                            except BaseException:
-                                self._mark_broken()  # unsure what the server got: start over
-                                raise
+                    await self._command(self._unsubscribe_remote, channel)
+
+    async def _command(
+        self, command: Callable[[str], Coroutine[Any, Any, None]], channel: str
+    ) -> None:
+        """Run a (un)subscribe in a task of the bus's own, not in the subscriber's: redis-py
+        swallowed a cancellation that reached it mid-command (measured: a WebSocket closed
+        while its session watch subscribed left the watch waiting for ever, and the
+        connection with it). The subscriber waits for the command unless it is cancelled
+        itself, which now reaches it at once; the command still completes, in order (the
+        lock is taken inside the task, and tasks start in the order they were made)."""
+        task = asyncio.create_task(command(channel), context=contextvars.Context())
+        self._commands.add(task)
+        task.add_done_callback(self._command_done)
+        await asyncio.shield(task)
+
+    def _command_done(self, task: asyncio.Task[None]) -> None:
+        self._commands.discard(task)
+        if not task.cancelled():
+            task.exception()  # the subscriber, if still waiting, has it; else it is moot
+
+    async def _subscribe_remote(self, channel: str) -> None:
+        async with self._lock:
+            if not self._broken:
+                self._confirmations.asked([channel])  # before the reader can answer
+                try:
+                    await self._pubsub.subscribe(PREFIX + channel)
+                except (RedisError, OSError, RuntimeError) as exc:
+                    log.warning("event bus: subscribe failed: %s", type(exc).__name__)
+                    self._mark_broken()
+                except BaseException:
+                    self._mark_broken()  # cancelled half-way (the bus closing): start over
+                    raise
+            # When broken, the reader subscribes to every local channel on reconnecting.
+            if self._reader is None or self._reader.done():
+                self._reader = asyncio.create_task(
+                    self._read(), name="redis-bus", context=contextvars.Context()
+                )
+
+    async def _unsubscribe_remote(self, channel: str) -> None:
+        async with self._lock:
+            if self._broken or self._local.count(channel):
+                return  # reconnecting anyway, or subscribed to again meanwhile
+            self._confirmations.asked([channel])
+            try:
+                await self._pubsub.unsubscribe(PREFIX + channel)
+            except BaseException:
+                self._mark_broken()  # unsure what the server got: start over
+                raise
 
     async def _read(self) -> None:
         """Dispatch messages while anyone listens; on a lost connection, back off (capped,
@@ -294,6 +324,10 @@ class RedisBus:
         await self._local.changes.until(ready)
 
     async def close(self) -> None:
+        for task in list(self._commands):
+            task.cancel()
+        if self._commands:
+            await asyncio.wait(self._commands)
         if self._reader is not None:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -1,20 +1,25 @@
 """The transactional outbox: ``emit`` inside a workflow's transaction, ``OutboxRelay`` after.
 
-The relay takes committed events in order, and for each: writes the customer's inbox
-entry and one ``Delivery`` per channel and target, publishes the event on the bus (live
-subscriptions) and hands the deliveries to the delivery queue. Only when all of that
-worked is the event marked published, in the same transaction; if Redis is down the
-transaction rolls back and the event waits. A relay that crashes after publishing but
-before committing publishes the event again: subscribers see the same ``eventId``
-twice (and may drop it), while inbox entries and deliveries are unique and so happen
-once. One relay works at a time (a PostgreSQL advisory lock), which keeps events of one
+The relay takes committed events in order, and for each writes the customer's inbox
+entry and one ``Delivery`` per channel and target, and commits. Only then does it publish
+the event on the bus (live subscriptions) and hand the deliveries to the delivery queue:
+whoever reads a message finds the rows it names (a delivery worker that looked before the
+commit found nothing, dropped the message, and the push waited for the 15 s sweep).
+Then the events are marked published. If Redis is down the events stay unpublished and
+go out again on the next round: the inbox entries and deliveries are unique, so the
+second fan-out writes nothing and hands over what is still unsent. A relay that stops
+between publishing and marking publishes again: subscribers see the same ``eventId``
+twice (and may drop it), deliveries are sent once. One relay works at a time (a
+PostgreSQL advisory lock held from the read to the marking), which keeps events of one
 entity in order.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -91,18 +96,19 @@ class OutboxRelay:
 
     async def relay_once(self) -> int:
         """Publish one batch of committed events; return how many went out."""
-        async with in_transaction() as connection:
-            if not await _take_relay_lock(connection):
+        async with _relay_lock() as mine:
+            if not mine:
                 return 0
-            events = (
-                await OutboxEvent.filter(published_at=None)
-                .order_by("id")
-                .limit(self.batch_size)
-                .select_for_update(skip_locked=True)
-            )
+            async with in_transaction():
+                events = (
+                    await OutboxEvent.filter(published_at=None)
+                    .order_by("id")
+                    .limit(self.batch_size)
+                )
+                fanned_out = [(event, await fan_out(event)) for event in events]
+            # Committed: what the messages below name can be read by every process.
             delivery_ids: list[uuid.UUID] = []
-            for event in events:
-                result = await fan_out(event)
+            for event, result in fanned_out:
                 delivery_ids.extend(result.due_deliveries)
                 message = bus_message(event)
                 if result.notification is not None:
@@ -128,11 +134,24 @@ class OutboxRelay:
         await supervise(RELAY_LOOP, step, health or LoopHealth(), interval=interval)
 
 
-async def _take_relay_lock(connection: Any) -> bool:
-    """PostgreSQL: a transaction-scoped advisory lock; SQLite serialises writers itself."""
-    if connections.get("default").capabilities.dialect != "postgres":
-        return True
-    _, rows = await connection.execute_query(
-        "SELECT pg_try_advisory_xact_lock($1) AS locked", [RELAY_LOCK_ID]
-    )
-    return bool(rows[0]["locked"])
+@contextlib.asynccontextmanager
+async def _relay_lock() -> AsyncIterator[bool]:
+    """PostgreSQL: a session advisory lock on a connection of its own, held across the
+    fan-out's commit and the publishing after it (a transaction's lock would end at the
+    commit); True when this relay may work. It conflicts with the transaction-scoped lock
+    of earlier versions (same key), so a rolling upgrade runs one relay too. Should the
+    unlock fail, asyncpg's reset of the connection (``pg_advisory_unlock_all``) or its
+    end frees the lock. SQLite: one writer at a time anyway."""
+    client = connections.get("default")
+    if client.capabilities.dialect != "postgres":
+        yield True
+        return
+    async with client.acquire_connection() as connection:
+        if not await connection.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK_ID):
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            with contextlib.suppress(Exception):
+                await connection.execute("SELECT pg_advisory_unlock($1)", RELAY_LOCK_ID)

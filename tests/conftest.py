@@ -15,8 +15,11 @@ the app gets the app's own services and database from ``services`` and ``db``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
+import sqlite3
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -76,6 +79,30 @@ async def _truncate_postgres(url: str) -> None:
             await connection.execute(f"TRUNCATE {names} CASCADE")
     finally:
         await connection.close()
+
+
+async def visible_elsewhere(database_url: str, table: str, row_id: uuid.UUID) -> bool:
+    """Whether another connection to the test database (another process's, as it were)
+    can read the row with ``row_id`` now: a row of an uncommitted transaction cannot."""
+    if database_url.startswith("sqlite://"):
+        path = database_url.removeprefix("sqlite://")
+        try:  # blocking on purpose: the writer must not move on meanwhile
+            with contextlib.closing(sqlite3.connect(path, timeout=0.5)) as connection:
+                row = connection.execute(
+                    f'SELECT 1 FROM "{table}" WHERE id = ?',  # noqa: S608 (a model's table)
+                    (str(row_id),),
+                ).fetchone()
+        except sqlite3.OperationalError:  # locked by the writer: not readable either
+            return False
+        return row is not None
+    parts = urlsplit(database_url)
+    connection = await asyncpg.connect(urlunsplit(parts._replace(scheme="postgresql")))
+    try:
+        query = f'SELECT 1 FROM "{table}" WHERE id = $1'  # noqa: S608 (a model's table)
+        found = await connection.fetchval(query, row_id)
+    finally:
+        await connection.close()
+    return found is not None
 
 
 PRODUCTION_PASSWORD_HASHER = auth.password_hasher

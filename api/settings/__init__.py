@@ -1,8 +1,8 @@
 """Settings from the environment (prefix ``ANXIN_``), validated once at start-up.
 
-Grouped per concern, one module each (runtime, security, messaging, payments, claims);
-``Settings`` joins the groups under the same flat variable names (a group alone is not
-meant to be read from the environment). The composition root (``api/services.py``)
+Grouped per concern, one module each (runtime, serving, security, messaging, payments,
+claims); ``Settings`` joins the groups under the same flat variable names (a group alone
+is not meant to be read from the environment). The composition root (``api/services.py``)
 passes the values down; no adapter or workflow imports these settings.
 
 Development runs with no settings at all: SQLite file, in-process bus, console SMS and
@@ -26,6 +26,7 @@ from api.settings.security import (
     RateSetting,
     SecuritySettings,
 )
+from api.settings.serving import ServingSettings
 
 __all__ = [
     "DEV_PII_KEY",
@@ -39,7 +40,12 @@ __all__ = [
 
 
 class Settings(
-    RuntimeSettings, SecuritySettings, MessagingSettings, PaymentSettings, ClaimSettings
+    RuntimeSettings,
+    ServingSettings,
+    SecuritySettings,
+    MessagingSettings,
+    PaymentSettings,
+    ClaimSettings,
 ):
     """Every knob of the gateway; the README has the same list as a table."""
 

@@ -12,7 +12,7 @@ from tortoise.fields.base import OnDelete
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0007_payout_accounts_sealed_and_shares')]
+    dependencies = [('models', '0008_complaints')]
 
     initial = False
 

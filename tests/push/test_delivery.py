@@ -25,11 +25,13 @@ from models.notifications import (
     Notification,
     WechatConsent,
 )
+from push import delivery as delivery_module
 from push.base import DeadTargetError, PushMessage, TransientDeliveryError
 from push.delivery import MAX_ATTEMPTS, Deliverer, DeliveryWorker, backoff
 from push.queue import InProcessQueue
 from tests.conftest import ON_POSTGRES, TEST_REDIS_URL, postgres_only
 from tests.factories import make_customer
+from tests.push.visibility import SeeingQueue
 
 
 class RecordingChannel:
@@ -137,6 +139,66 @@ async def test_wechat_needs_consent_and_falls_back_to_sms(
     assert queued == fallback.id
     assert await deliverer.deliver(fallback.id) is DeliveryStatus.SENT
     assert len(wechat.sent) == 1 and len(sms.sent) == 1
+
+
+async def test_the_sms_fallback_is_announced_once_committed(
+    services: Services, customer: Customer, database_url: str
+) -> None:
+    """The fallback's delivery row is written in the sending transaction; a worker that
+    got its id before the commit found no row (and dropped it)."""
+    await WechatIdentity.create(customer=customer, app_id="wx-test-app", openid="o-1")
+    queue = SeeingQueue(database_url)
+    deliverer = Deliverer(
+        {Channel.WECHAT: RecordingChannel(), Channel.SMS: RecordingChannel()},
+        queue,
+        {"claim.decided": "TPL-1"},
+    )
+    note = await inbox_entry(customer)
+    wechat = await Delivery.create(notification=note, channel=Channel.WECHAT, target="o-1")
+    assert await deliverer.deliver(wechat.id) is DeliveryStatus.SKIPPED  # no consent
+    fallback = await Delivery.get(notification_id=note.id, channel=Channel.SMS)
+    assert queue.seen == {fallback.id: True}
+
+
+async def test_a_message_ahead_of_its_row_is_tried_again(
+    services: Services, customer: Customer
+) -> None:
+    """A message may name a row this worker cannot read yet (an uncommitted transaction, a
+    replica behind): it is held and tried again within seconds, not acknowledged and
+    dropped (which left the push to the sweep, 15-30 s later)."""
+    if services.redis is not None:
+        await services.redis.delete("anxin:deliveries")
+    channel = RecordingChannel()
+    worker = DeliveryWorker(Deliverer({Channel.FCM: channel}, services.queue), "w1")
+    note = await inbox_entry(customer)
+    delivery_id = uuid.uuid4()
+    await services.queue.enqueue([delivery_id])
+    assert await worker.work_once(block_ms=100) == 1
+    assert channel.sent == []
+    await Delivery.create(id=delivery_id, notification=note, channel=Channel.FCM, target="t")
+    async with asyncio.timeout(5):
+        while not channel.sent:
+            await worker.work_once(block_ms=100)
+    assert [target for target, _ in channel.sent] == ["t"]
+    if services.redis is not None:  # acknowledged once sent
+        assert await services.queue.claim_stale("other", idle_ms=0, count=10) == []
+
+
+async def test_a_row_that_never_appears_is_left_to_the_sweep(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if services.redis is not None:
+        await services.redis.delete("anxin:deliveries")
+    monkeypatch.setattr(delivery_module, "UNSEEN_TRIES", 3)
+    worker = DeliveryWorker(Deliverer({}, services.queue), "w1")
+    await services.queue.enqueue([uuid.uuid4()])
+    handled = 0
+    async with asyncio.timeout(5):
+        while handled < 4:  # the first try and three more
+            handled += await worker.work_once(block_ms=50)
+    assert await worker.work_once(block_ms=50) == 0  # given up
+    if services.redis is not None:  # and acknowledged
+        assert await services.queue.claim_stale("other", idle_ms=0, count=10) == []
 
 
 async def test_unconfigured_channels_are_skipped(services: Services, customer: Customer) -> None:

@@ -1,5 +1,6 @@
 """The outbox: events written with their change, relayed once, in order, to the inbox,
-the deliveries and the bus; nothing lost while Redis is down."""
+the deliveries and the bus, announced only once committed; nothing lost while Redis is
+down."""
 
 from __future__ import annotations
 
@@ -31,8 +32,9 @@ from push.bus import InProcessBus, RedisBus
 from push.fanout import quiet_until
 from push.outbox import OutboxRelay, emit
 from tests.bus import subscribed
-from tests.conftest import TEST_REDIS_URL
+from tests.conftest import TEST_REDIS_URL, visible_elsewhere
 from tests.factories import emit_premium_event, make_customer, make_policy
+from tests.push.visibility import RecordingQueue, SeeingQueue
 
 
 async def emit_premium_due(customer: Customer, policy: Policy, **extra: Any) -> OutboxEvent:
@@ -123,16 +125,51 @@ async def test_nothing_is_lost_while_redis_is_down(services: Services, customer:
     for _ in range(2):
         with pytest.raises((ConnectionError, OSError, redis.RedisError)):
             await down.relay_once()
-    # Nothing was half-done: no inbox entry, no delivery, nothing marked.
-    assert await Notification.all().count() == 0
-    assert await Delivery.all().count() == 0
+    # The fan-out was committed (before anything is announced), once; nothing is marked.
+    assert await Notification.all().count() == 3
+    assert await Delivery.all().count() == 6
     assert await OutboxEvent.filter(published_at=None).count() == 3
     await stopped.aclose()
 
-    back = OutboxRelay(services.bus, services.queue)
+    queue = RecordingQueue()
+    back = OutboxRelay(services.bus, queue)
     assert await back.relay_once() == 3
     assert await Notification.all().count() == 3
+    assert await Delivery.all().count() == 6
     assert {n.event_id for n in await Notification.all()} == {e.event_id for e in events}
+    assert sorted(queue.enqueued) == sorted(d.id for d in await Delivery.all())  # all handed over
+    assert await OutboxEvent.filter(published_at=None).count() == 0
+
+
+class SeeingBus(InProcessBus):
+    """The same for the inbox entry a bus message carries."""
+
+    def __init__(self, database_url: str) -> None:
+        super().__init__()
+        self.database_url = database_url
+        self.seen: list[bool] = []
+
+    async def publish(self, channel: str, event: dict[str, Any]) -> None:
+        if "notification" in event:
+            notification_id = uuid.UUID(event["notification"]["id"])
+            self.seen.append(
+                await visible_elsewhere(self.database_url, "notification", notification_id)
+            )
+        await super().publish(channel, event)
+
+
+async def test_the_relay_announces_only_what_others_can_read(
+    services: Services, customer: Customer, database_url: str
+) -> None:
+    """Before, the relay published and enqueued inside its transaction: a worker that read
+    the message first found no row, dropped the message, and the push waited for the
+    sweep (p50 22 s at soak load)."""
+    policy = await make_policy(services, customer)
+    await emit_premium_due(customer, policy)
+    queue, bus = SeeingQueue(database_url), SeeingBus(database_url)
+    assert await OutboxRelay(bus, queue).relay_once() == 1
+    assert len(queue.seen) == 2 and all(queue.seen.values())
+    assert bus.seen and all(bus.seen)  # one message per channel (the policy, the customer)
 
 
 async def test_preferences_choose_the_channels(services: Services, customer: Customer) -> None:

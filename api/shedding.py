@@ -1,0 +1,307 @@
+"""Load shedding: what one API process takes on, and for how long (issue 21).
+
+Measured before this existed (bench/load.py): open-loop traffic at twice a process's
+capacity made every request slow, clients gave up, and the requests they abandoned kept
+running, so the process spent its time on answers nobody read (goodput a few percent of
+capacity, memory growing, minutes to recover). So, per process:
+
+- at most ``max_requests`` HTTP requests at once; one more is answered 503 with
+  ``Retry-After`` at once, before its body is read (health probes are never refused);
+- a request whose client went away is cancelled: its resolvers stop, its transaction
+  rolls back, its connection to the database goes back to the pool;
+- its body must arrive within ``body_timeout`` (else 408, connection closed), and its
+  work must start answering within ``request_timeout`` of that (else cancelled, 503);
+- a client that went away before its body was read is one INFO line, not an ERROR with
+  a traceback (thousands of them under overload);
+- WebSocket connections are capped per process and per client address; one more is
+  refused at once with 503 (an HTTP answer to its handshake, where the server can send
+  one) instead of being accepted and left waiting.
+
+The work runs in a task of its own beside a watcher that, once the body is in, listens
+for the client's disconnect (ASGI's ``http.disconnect``) and keeps the time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import ClientDisconnect, HTTPConnection
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.clients import Network, client_ip
+from api.media_types import answer_type
+from api.middleware import send_json_error
+from api.settings import Settings
+
+log = logging.getLogger("anxin.shedding")
+
+BUSY = "SERVICE_BUSY"
+BUSY_MESSAGE = "服务繁忙，请稍后重试"
+TIMEOUT = "REQUEST_TIMEOUT"
+TIMEOUT_MESSAGE = "请求处理超时，请稍后重试"
+BODY_TIMEOUT_MESSAGE = "请求内容接收超时"
+WS_TRY_AGAIN_LATER = 1013  # RFC 6455: the server is overloaded
+SHED_REPORT_SECONDS = 10.0
+NEVER_SHED = frozenset({"/healthz", "/readyz"})
+
+
+@dataclass(frozen=True)
+class SheddingLimits:
+    max_requests: int
+    retry_after: int
+    request_timeout: float
+    body_timeout: float
+    max_websockets: int
+    max_websockets_per_client: int
+    trusted_proxies: tuple[Network, ...] = ()
+
+
+def shedding_limits(settings: Settings) -> SheddingLimits:
+    return SheddingLimits(
+        max_requests=settings.max_concurrent_requests,
+        retry_after=settings.busy_retry_after_seconds,
+        request_timeout=settings.request_timeout_seconds,
+        body_timeout=settings.request_body_timeout_seconds,
+        max_websockets=settings.websocket_max_connections,
+        max_websockets_per_client=settings.websocket_max_connections_per_client,
+        trusted_proxies=settings.trusted_proxy_networks,
+    )
+
+
+class BodyTimeout(Exception):
+    """Raised from ``receive`` inside the application: the body did not arrive in time."""
+
+
+class _ShedReport:
+    """One WARNING per ``SHED_REPORT_SECONDS`` while refusing, with the count: an
+    overload is visible in the log without a line per refused request."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.since = time.monotonic()
+
+    def refused(self, what: str) -> None:
+        self.counts[what] += 1
+        now = time.monotonic()
+        if now - self.since >= SHED_REPORT_SECONDS:
+            summary = ", ".join(f"{count} {name}" for name, count in sorted(self.counts.items()))
+            log.warning("overloaded: refused %s in the last %.0f s", summary, now - self.since)
+            self.counts.clear()
+            self.since = now
+
+
+class LoadSheddingMiddleware:
+    def __init__(self, app: ASGIApp, limits: SheddingLimits) -> None:
+        self.app = app
+        self.limits = limits
+        self.requests = 0  # HTTP requests being worked on
+        self.websockets = 0
+        self.websockets_by_client: Counter[str] = Counter()
+        self.report = _ShedReport()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] not in NEVER_SHED:
+            await self._http(scope, receive, send)
+        elif scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    def _retry_after(self) -> list[tuple[bytes, bytes]]:
+        return [(b"retry-after", str(self.limits.retry_after).encode())]
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.requests >= self.limits.max_requests:
+            self.report.refused("requests")
+            await send_json_error(
+                send,
+                503,
+                BUSY_MESSAGE,
+                BUSY,
+                headers=self._retry_after(),
+                media_type=answer_type(scope),
+            )
+            return
+        self.requests += 1
+        try:
+            await _Exchange(self.app, scope, receive, send, self.limits).run(self._retry_after())
+        finally:
+            self.requests -= 1
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client = client_ip(HTTPConnection(scope), self.limits.trusted_proxies) or "unknown"
+        if (
+            self.websockets >= self.limits.max_websockets
+            or self.websockets_by_client[client] >= self.limits.max_websockets_per_client
+        ):
+            self.report.refused("WebSocket connections")
+            await self._refuse_websocket(scope, receive, send)
+            return
+        self.websockets += 1
+        self.websockets_by_client[client] += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.websockets -= 1
+            self.websockets_by_client[client] -= 1
+            if self.websockets_by_client[client] <= 0:
+                del self.websockets_by_client[client]
+
+    async def _refuse_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """503 to the handshake where the server can answer it with HTTP (uvicorn can);
+        otherwise closed before it is accepted."""
+        message = await receive()
+        if message["type"] != "websocket.connect":
+            return
+        if "websocket.http.response" in scope.get("extensions", {}):
+            await send_json_error(
+                send,
+                503,
+                BUSY_MESSAGE,
+                BUSY,
+                headers=self._retry_after(),
+                start="websocket.http.response.start",
+            )
+        else:
+            await send({"type": "websocket.close", "code": WS_TRY_AGAIN_LATER})
+
+
+class _Exchange:
+    """One HTTP request under the watch of the shedding middleware."""
+
+    def __init__(
+        self, app: ASGIApp, scope: Scope, receive: Receive, send: Send, limits: SheddingLimits
+    ) -> None:
+        self.app = app
+        self.scope = scope
+        self._receive = receive
+        self._send = send
+        self.limits = limits
+        loop = asyncio.get_running_loop()
+        self.body_deadline = loop.time() + limits.body_timeout
+        self.body_read = asyncio.Event()  # the application has the whole body
+        self.gone = asyncio.Event()  # the client disconnected before the answer was sent
+        self.answering = asyncio.Event()  # the answer has started
+        self.answered = False  # the answer is complete
+
+    async def receive(self) -> Message:
+        if self.body_read.is_set():
+            # Asked again (a streaming response listens for the disconnect): the watcher
+            # owns the server's receive now.
+            await self.gone.wait()
+            return {"type": "http.disconnect"}
+        try:
+            async with asyncio.timeout_at(self.body_deadline):
+                message = await self._receive()
+        except TimeoutError:
+            raise BodyTimeout from None
+        if message["type"] == "http.disconnect":
+            self.gone.set()
+        elif not message.get("more_body", False):
+            self.body_read.set()
+        return message
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.answering.set()
+        elif message["type"] == "http.response.body" and not message.get("more_body", False):
+            self.answered = True
+        await self._send(message)
+
+    async def _until_disconnect(self) -> None:
+        while (await self._receive())["type"] != "http.disconnect":
+            pass
+
+    async def _watch(self) -> str:
+        """Why the work must stop: ``gone`` (the client disconnected) or ``timeout``;
+        returns only then (or once the answer is complete)."""
+        await self.body_read.wait()
+        disconnect = asyncio.ensure_future(self._until_disconnect())
+        answering = asyncio.ensure_future(self.answering.wait())
+        try:
+            done, _ = await asyncio.wait(
+                {disconnect, answering},
+                timeout=self.limits.request_timeout,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            if not done:
+                return "timeout"
+            await disconnect  # answering in time: from now on only a disconnect matters
+            self.gone.set()
+            return "gone"
+        finally:
+            await _cancel(disconnect, answering)
+
+    async def _work(self) -> None:
+        await self.app(self.scope, self.receive, self.send)
+
+    async def run(self, retry_after: list[tuple[bytes, bytes]]) -> None:
+        work = asyncio.create_task(self._work())
+        watch = asyncio.create_task(self._watch())
+        try:
+            await asyncio.wait({work, watch}, return_when=asyncio.FIRST_COMPLETED)
+            if not work.done() and not self.answered:
+                await self._stop(work, watch.result(), retry_after)
+                return
+            await work
+        except ClientDisconnect:
+            self._went_away("before its request was read")
+        except BodyTimeout:
+            log.info("%s %s: body not received in %.0f s", *self._line(), self.limits.body_timeout)
+            if not self.answering.is_set():
+                close = [(b"connection", b"close")]  # the rest of the body is not read
+                await send_json_error(
+                    self._send,
+                    408,
+                    BODY_TIMEOUT_MESSAGE,
+                    TIMEOUT,
+                    headers=close,
+                    media_type=answer_type(self.scope),
+                )
+        finally:
+            await _cancel(work, watch)
+
+    async def _stop(
+        self, work: asyncio.Task[None], why: str, retry_after: list[tuple[bytes, bytes]]
+    ) -> None:
+        await _cancel(work)
+        if why == "gone":
+            self._went_away("while its request ran; the request was stopped")
+            return
+        log.warning(
+            "%s %s: no answer after %.0f s; the request was stopped",
+            *self._line(),
+            self.limits.request_timeout,
+        )
+        if not self.answering.is_set():
+            await send_json_error(
+                self._send,
+                503,
+                TIMEOUT_MESSAGE,
+                TIMEOUT,
+                headers=retry_after,
+                media_type=answer_type(self.scope),
+            )
+
+    def _line(self) -> tuple[str, str]:
+        return self.scope.get("method", ""), self.scope.get("path", "")
+
+    def _went_away(self, when: str) -> None:
+        log.info("%s %s: the client went away %s", *self._line(), when)
+
+
+async def _cancel(*tasks: asyncio.Future[Any]) -> None:
+    """Cancel and wait for ``tasks``; what they raise on the way out was already dealt
+    with (or does not matter any more), and is retrieved so asyncio does not report it.
+    Our own cancellation still propagates."""
+    for task in tasks:
+        task.cancel()
+    await asyncio.wait(tasks)
+    for task in tasks:
+        if not task.cancelled():
+            task.exception()
