@@ -50,6 +50,13 @@ SHED_REPORT_SECONDS = 10.0
 NEVER_SHED = frozenset({"/healthz", "/readyz"})
 
 
+def never_shed(path: str) -> bool:
+    """Health probes, and the providers' payment callbacks: a paid order must not wait
+    for a provider's retry minutes later because the app's own traffic is high (they are
+    small and bounded by the request size limit)."""
+    return path in NEVER_SHED or (path.startswith("/payments/") and path.endswith("/notify"))
+
+
 @dataclass(frozen=True)
 class SheddingLimits:
     max_requests: int
@@ -105,7 +112,7 @@ class LoadSheddingMiddleware:
         self.report = _ShedReport()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] not in NEVER_SHED:
+        if scope["type"] == "http" and not never_shed(scope["path"]):
             await self._http(scope, receive, send)
         elif scope["type"] == "websocket":
             await self._websocket(scope, receive, send)
