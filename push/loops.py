@@ -114,6 +114,18 @@ class Backoff:
         self.attempt = 0
 
 
+def _cancelled_meanwhile(name: str) -> bool:
+    """Whether this loop was cancelled while its step ran, and the step returned or
+    failed instead of ending cancelled: some library swallowed the cancellation (seen:
+    the delivery worker of a stopping ``anxin worker`` went on stepping for ever, its
+    owner waiting). A cancelled loop must stop however its step ended."""
+    task = asyncio.current_task()
+    if task is None or not task.cancelling():
+        return False
+    log.warning("%s: its step swallowed the loop's cancellation; stopping anyway", name)
+    return True
+
+
 async def supervise(
     name: str,
     step: Step,
@@ -137,6 +149,8 @@ async def supervise(
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if _cancelled_meanwhile(name):
+                    raise asyncio.CancelledError from exc
                 health.failed(name, exc)
                 delay = backoff.next_delay()
                 log.warning(
@@ -149,6 +163,8 @@ async def supervise(
                 )
                 await asyncio.sleep(delay)
                 continue
+            if _cancelled_meanwhile(name):
+                raise asyncio.CancelledError
             health.succeeded(name)
             backoff.reset()
             await asyncio.sleep(interval if pause is None else pause)

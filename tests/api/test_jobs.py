@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 from asgi_lifespan import LifespanManager
 
 from api.app import create_app
@@ -20,7 +19,6 @@ from api.settings import Settings
 from models.auth import AuthSession, OtpChallenge, SubjectKind
 from push.delivery import DELIVERY_LOOP
 from push.outbox import RELAY_LOOP
-from tests.conftest import ON_POSTGRES
 from tests.push.test_two_processes import free_port
 from workflows.auth import purge_login_records
 from workflows.schedule import SCHEDULE
@@ -43,12 +41,6 @@ def test_job_names_are_unique() -> None:
     assert {"payouts", "refunds", "silent-orders", "reminders"} <= set(names)
 
 
-# In full runs on PostgreSQL + Redis this test stalled three times in four this stop
-# (never alone, never on SQLite): the event loop idle, waiting on something that never
-# comes, in the worker's or the embedded server's start or shutdown. Which job names run
-# where does not depend on the backend, so it runs on the embedded backends until the
-# stall is found (the closing note of this stop says so).
-@pytest.mark.skipif(ON_POSTGRES, reason="stalls in full PostgreSQL + Redis runs: see above")
 async def test_the_worker_the_embedded_server_and_once_run_the_same_jobs(
     settings: Settings,
 ) -> None:

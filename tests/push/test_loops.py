@@ -8,6 +8,7 @@ import contextlib
 import contextvars
 
 import httpx
+import pytest
 
 from push.health_server import serve_health
 from push.loops import Backoff, LoopHealth, supervise
@@ -86,3 +87,33 @@ async def test_the_worker_answers_its_probes() -> None:
                 "stuck": ["outbox-relay"],
             }
             assert (await client.get("/other")).status_code == 404
+
+
+@pytest.mark.parametrize("swallowed_as", ["a result", "an error"])
+async def test_a_loop_stops_when_its_step_swallows_the_cancellation(swallowed_as: str) -> None:
+    """Some libraries turn a cancellation into a result or another error (a timeout's
+    scope firing at the same moment); the stopping worker's delivery loop then went on
+    stepping for ever and ``anxin worker`` never ended."""
+    health = LoopHealth()
+    started = asyncio.Event()
+    swallowed: list[bool] = []
+
+    async def step() -> float:
+        started.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            if swallowed:  # once: a loop that went on can still be stopped after the test
+                raise
+            swallowed.append(True)
+            if swallowed_as == "an error":
+                raise TimeoutError("read timed out") from None
+        return 0
+
+    loop = asyncio.create_task(supervise("swallower", step, health, backoff_base=0.01))
+    await asyncio.wait_for(started.wait(), 5)
+    loop.cancel()
+    done, _ = await asyncio.wait({loop}, timeout=5)
+    assert done == {loop}, "the loop went on after it was cancelled"
+    assert loop.cancelled()
+    assert "swallower" not in health.loops
