@@ -10,8 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.routing import Route
 
-from storage.local import LocalStorage
+from storage.local import LocalStorage, file_endpoint
 from storage.s3 import S3Storage
 
 SIGNING_KEY = b"test-file-signing-key-of-32-bytes!"
@@ -49,6 +51,15 @@ def local_storage(tmp_path: Path, clock: Clock) -> LocalStorage:
     return LocalStorage(
         tmp_path / "files", url_prefix="/files", signing_key=SIGNING_KEY, clock=clock
     )
+
+
+@pytest.fixture
+async def files_client(local_storage: LocalStorage) -> AsyncIterator[httpx.AsyncClient]:
+    """The gateway's ``GET /files/{key}`` endpoint over ``local_storage``, alone."""
+    app = Starlette(routes=[Route("/files/{key:path}", file_endpoint(local_storage))])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
 
 
 @pytest.fixture
