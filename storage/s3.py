@@ -253,6 +253,16 @@ class S3Storage:
             return False
         return True
 
+    async def check(self) -> None:
+        """Raise a ``StorageError`` that says why, unless the bucket answers a signed
+        ``HEAD`` (HeadBucket: the endpoint is up, the keys and their signature are
+        accepted, the bucket exists and we may list it). One small request, no body:
+        cheap enough for every readiness probe."""
+        try:
+            await self._request("HEAD", None)
+        except ObjectNotFoundError:
+            raise StorageRefusedError("S3 HEAD (bucket): 404, the bucket does not exist") from None
+
     def signed_url(self, key: str, *, expires_in: int, filename: str | None = None) -> str:
         path = self._path(key)
         # As the local endpoint does: images inline, PDFs as downloads, the signed name.
@@ -328,8 +338,10 @@ class S3Storage:
             pass
         finally:
             await response.aclose()
-        code = _xml_text(body, "Code") or str(response.status_code)
-        detail = f"S3 {method} {key or ''}: {response.status_code} {code}"
+        named = _xml_text(body, "Code")  # a HEAD's error has no body, so no code
+        code = named or str(response.status_code)
+        target = key or "(bucket)"
+        detail = f"S3 {method} {target}: {response.status_code}" + (f" {named}" if named else "")
         if response.status_code == 404 and code in {"NoSuchKey", "404"}:
             raise ObjectNotFoundError(detail)
         if response.status_code in _RETRYABLE_STATUS:
