@@ -192,7 +192,7 @@ async def test_authorization_header_is_what_botocore_computes(
         assert request.url.host == "oss.example.cn"
         signed = {
             name: request.headers[name]
-            for name in ("content-type", "x-amz-content-sha256")
+            for name in ("content-type", "x-amz-content-sha256", "x-amz-meta-sha256")
             if name in request.headers
         }
         theirs = AWSRequest(
