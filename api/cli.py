@@ -161,6 +161,16 @@ def _reconcile(args: argparse.Namespace) -> None:
     sys.exit(asyncio.run(run()))
 
 
+PROGRESS_EVERY = 1000  # objects between progress lines of migrate-storage
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return number
+
+
 def _migrate_storage(args: argparse.Namespace) -> None:
     """Copy the local folder's objects into the configured S3 bucket (storage/migrate.py)."""
     from storage.migrate import Outcome, migrate_to_s3
@@ -174,10 +184,15 @@ def _migrate_storage(args: argparse.Namespace) -> None:
             "still be local: copy first, switch, then run again for what came in meanwhile)"
         )
     root = args.source or settings.storage_root
+    done = 0
 
     def show(key: str, outcome: Outcome) -> None:
+        nonlocal done
+        done += 1
         if args.verbose or outcome in (Outcome.CONFLICT, Outcome.FAILED):
             print(f"{outcome:14} {key}", flush=True)
+        elif done % PROGRESS_EVERY == 0:
+            print(f"... {done} objects checked", flush=True)
 
     async def run() -> int:
         from storage.base import StorageError
@@ -272,7 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="remove each local file once it is verified in the bucket",
     )
-    storage.add_argument("--concurrency", type=int, default=4, help="objects at once (4)")
+    storage.add_argument(
+        "--concurrency", type=_positive, default=4, help="objects at once (default 4)"
+    )
     storage.add_argument("--verbose", action="store_true", help="print every object")
     storage.set_defaults(run=_migrate_storage)
 

@@ -15,6 +15,7 @@ from asgi_lifespan import LifespanManager
 from PIL import Image
 from pydantic import SecretStr
 
+import api.cli
 from api.app import create_app
 from api.cli import main
 from api.settings import Settings, StorageBackend
@@ -195,12 +196,13 @@ def test_the_command_reports_counts_and_exit_codes(
     assert "copied 1 (9 bytes), already in the bucket 0" in out
     assert in_bucket(moto_endpoint, bucket) == {"claims/a/b.jpg": b"\xff\xd8\xff photo"}
 
+    monkeypatch.setattr(api.cli, "PROGRESS_EVERY", 1)
     with pytest.raises(SystemExit) as done:
         main(["migrate-storage", "--delete-local"])
     assert done.value.code == 0
-    assert "copied 0 (0 bytes), already in the bucket 1, local files removed 1" in (
-        capsys.readouterr().out
-    )
+    out = capsys.readouterr().out
+    assert "... 1 objects checked" in out  # progress without --verbose
+    assert "copied 0 (0 bytes), already in the bucket 1, local files removed 1" in out
     assert not (root / "claims" / "a" / "b.jpg").exists()
 
     monkeypatch.setenv("ANXIN_S3_BUCKET", "no-such-bucket-anxin")
