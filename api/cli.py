@@ -1,4 +1,5 @@
-"""The ``anxin`` command: serve, worker, migrate, demo, export-schema, token."""
+"""The ``anxin`` command: serve, worker, migrate, migrate-storage, demo, export-schema,
+token, reconcile."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
@@ -159,6 +161,75 @@ def _reconcile(args: argparse.Namespace) -> None:
     sys.exit(asyncio.run(run()))
 
 
+PROGRESS_EVERY = 1000  # objects between progress lines of migrate-storage
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return number
+
+
+def _migrate_storage(args: argparse.Namespace) -> None:
+    """Copy the local folder's objects into the configured S3 bucket (storage/migrate.py)."""
+    from storage.migrate import Outcome, migrate_to_s3
+    from storage.s3 import S3Storage
+
+    settings = Settings()
+    if not (settings.s3_endpoint_url and settings.s3_bucket and settings.s3_access_key_id):
+        sys.exit(
+            "anxin migrate-storage: set ANXIN_S3_ENDPOINT_URL, ANXIN_S3_BUCKET, "
+            "ANXIN_S3_ACCESS_KEY_ID and ANXIN_S3_SECRET_ACCESS_KEY (ANXIN_STORAGE_BACKEND may "
+            "still be local: copy first, switch, then run again for what came in meanwhile)"
+        )
+    root = args.source or settings.storage_root
+    done = 0
+
+    def show(key: str, outcome: Outcome) -> None:
+        nonlocal done
+        done += 1
+        if args.verbose or outcome in (Outcome.CONFLICT, Outcome.FAILED):
+            print(f"{outcome:14} {key}", flush=True)
+        elif done % PROGRESS_EVERY == 0:
+            print(f"... {done} objects checked", flush=True)
+
+    async def run() -> int:
+        from storage.base import StorageError
+
+        async with httpx.AsyncClient(timeout=settings.http_timeout_seconds) as http:
+            target = S3Storage(
+                http,
+                endpoint_url=settings.s3_endpoint_url,
+                bucket=settings.s3_bucket,
+                region=settings.s3_region,
+                access_key_id=settings.s3_access_key_id,
+                secret_access_key=settings.s3_secret_access_key.get_secret_value(),
+                temp_dir=settings.storage_temp_dir,
+            )
+            try:
+                await target.check()
+            except StorageError as exc:
+                print(f"anxin migrate-storage: the bucket is not usable: {exc}", file=sys.stderr)
+                return 2
+            report = await migrate_to_s3(
+                root,
+                target,
+                dry_run=args.dry_run,
+                delete_local=args.delete_local,
+                concurrency=args.concurrency,
+                progress=show,
+            )
+        for name in report.skipped:
+            print(f"{'skipped':14} {name} (not an object key)")
+        for key, outcome, why in report.problems:
+            print(f"{outcome:14} {key}: {why}", file=sys.stderr)
+        print(f"{root} -> s3 bucket {settings.s3_bucket}: {report.summary()}")
+        return 0 if report.ok else 1
+
+    sys.exit(asyncio.run(run()))
+
+
 def _worker(args: argparse.Namespace) -> None:
     from api.jobs import run_worker
     from api.serving import configure_process
@@ -194,6 +265,33 @@ def build_parser() -> argparse.ArgumentParser:
         help="YYYY-MM-DD (Asia/Shanghai); default today",
     )
     reconcile.set_defaults(run=_reconcile)
+
+    storage = commands.add_parser(
+        "migrate-storage",
+        help="copy the local folder's files into the S3 bucket (verified, resumable)",
+        description=(
+            "Copy every object under ANXIN_STORAGE_ROOT into the ANXIN_S3_* bucket under the "
+            "same key, so links to documents stored before a switch to S3 keep working. "
+            "Each copy is checked (size and SHA-256); objects already there are skipped, so "
+            "an interrupted run is resumed by running it again. Local files stay unless "
+            "--delete-local. Exit 0: everything is in the bucket; 1: some objects failed or "
+            "conflict (listed); 2: the bucket is not usable."
+        ),
+    )
+    storage.add_argument(
+        "--from", dest="source", type=Path, default=None, help="default ANXIN_STORAGE_ROOT"
+    )
+    storage.add_argument("--dry-run", action="store_true", help="copy nothing, count only")
+    storage.add_argument(
+        "--delete-local",
+        action="store_true",
+        help="remove each local file once it is verified in the bucket",
+    )
+    storage.add_argument(
+        "--concurrency", type=_positive, default=4, help="objects at once (default 4)"
+    )
+    storage.add_argument("--verbose", action="store_true", help="print every object")
+    storage.set_defaults(run=_migrate_storage)
 
     demo = commands.add_parser("demo", help="load demo data and print the demo accounts")
     demo.add_argument("--if-empty", action="store_true", help="skip if there is data already")

@@ -10,10 +10,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from tortoise import connections
 
+from storage.base import StorageError
 from storage.local import LocalStorage, file_endpoint
+from storage.s3 import S3Storage
 from workflows.payments.orders import handle_callback
 
 log = logging.getLogger("anxin.health")
+READY_TIMEOUT_SECONDS = 2.0  # per dependency: a probe must answer before the balancer's
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -22,12 +25,14 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 async def readyz(request: Request) -> JSONResponse:
-    """Ready for traffic: the database and, when configured, Redis answer within 2 s, and
-    no background loop of this process (relay, deliveries, jobs, bus listener) is stuck."""
+    """Ready for traffic: the database and, when configured, Redis and the S3 bucket answer
+    within 2 s, and no background loop of this process (relay, deliveries, jobs, bus
+    listener) is stuck. Not ready: 503 with the failing check, and ``reasons`` for the
+    object store (what S3 answered)."""
     services = request.app.state.services
     checks: dict[str, str] = {}
     try:
-        async with asyncio.timeout(2):
+        async with asyncio.timeout(READY_TIMEOUT_SECONDS):
             await connections.get("default").execute_query("SELECT 1")
         checks["database"] = "ok"
     except Exception as exc:  # any failure means not ready
@@ -35,21 +40,44 @@ async def readyz(request: Request) -> JSONResponse:
         checks["database"] = "unavailable"
     if services.redis is not None:
         try:
-            async with asyncio.timeout(2):
+            async with asyncio.timeout(READY_TIMEOUT_SECONDS):
                 await services.redis.ping()
             checks["redis"] = "ok"
         except Exception as exc:
             log.warning("readiness: redis: %s", type(exc).__name__)
             checks["redis"] = "unavailable"
+    reasons: dict[str, str] = {}
+    if isinstance(services.storage, S3Storage):
+        reason = await storage_problem(services.storage)
+        checks["storage"] = "ok" if reason is None else "unavailable"
+        if reason is not None:
+            log.warning("readiness: storage: %s", reason)
+            reasons["storage"] = reason
     stuck = services.loops.problems()  # background loops of this process, if any
     if stuck:
         log.warning("readiness: stuck loops: %s", stuck)
     checks["loops"] = "stuck" if stuck else "ok"
     ready = all(value == "ok" for value in checks.values())
     body: dict[str, object] = {"status": "ok" if ready else "unavailable", "checks": checks}
+    if reasons:
+        body["reasons"] = reasons
     if stuck:
         body["stuck"] = sorted(stuck)
     return JSONResponse(body, status_code=200 if ready else 503)
+
+
+async def storage_problem(storage: S3Storage) -> str | None:
+    """Why the object store cannot take or serve claim files now, or None. Photos are
+    part of reporting a claim: an instance that cannot store them is not ready. The
+    reason names the failure (S3's status and error code), never a credential."""
+    try:
+        async with asyncio.timeout(READY_TIMEOUT_SECONDS):
+            await storage.check()
+    except TimeoutError:
+        return f"S3 did not answer within {READY_TIMEOUT_SECONDS:g} s"
+    except StorageError as exc:
+        return str(exc)
+    return None
 
 
 async def serve_file(request: Request) -> Response:

@@ -39,6 +39,14 @@ CONTENT_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 FALLBACK_CONTENT_TYPE = "application/octet-stream"
+# The extension a download is named with, by the stored type ("jpg", not "jpeg").
+_EXTENSION_FOR_TYPE = {kind: ext for ext, kind in CONTENT_TYPES.items() if ext != "jpeg"}
+# Extensions of what people upload, replaced (not kept before the right one) when the
+# stored type differs: an iPhone's IMG_4032.HEIC is stored as JPEG and saved as .jpg.
+_UPLOAD_EXTENSIONS = frozenset(
+    {"heic", "heif", "hif", "avif", "jpg", "jpeg", "jpe", "jfif", "png", "webp", "gif"}
+    | {"bmp", "tif", "tiff", "dng", "pdf", "csv", "xlsx"}
+)
 # Served as downloads, never rendered by the browser: a PDF viewer runs scripts.
 DOWNLOAD_CONTENT_TYPES = frozenset(
     {"application/pdf", FALLBACK_CONTENT_TYPE, CONTENT_TYPES["csv"], CONTENT_TYPES["xlsx"]}
@@ -93,13 +101,38 @@ def content_type_for(key: str) -> str:
     return CONTENT_TYPES.get(name.rsplit(".", 1)[1].lower(), FALLBACK_CONTENT_TYPE)
 
 
+def download_name(name: str, content_type: str) -> str:
+    """``name`` with the extension of the type the bytes really have.
+
+    Uploads are re-encoded (HEIC, PNG and WebP photos are stored as JPEG), so the name a
+    customer uploaded may promise another format than the file holds: ``IMG_4032.HEIC``
+    becomes ``IMG_4032.jpg``, ``scan.png`` ``scan.jpg``. A name whose extension already
+    fits (``photo.JPEG``) is kept as it is; one without a known extension gets one added.
+    A type we do not name (the fallback) leaves the name alone.
+    """
+    extension = _EXTENSION_FOR_TYPE.get(content_type)
+    if extension is None or not name:
+        return name
+    stem, dot, current = name.rpartition(".")
+    if dot and stem:
+        if CONTENT_TYPES.get(current.lower()) == content_type:
+            return name
+        if current.lower() in _UPLOAD_EXTENSIONS:
+            return f"{stem}.{extension}"
+    return f"{name}.{extension}"
+
+
 def content_disposition(key: str, filename: str | None) -> str:
     """``inline`` for images, ``attachment`` for PDFs and unknown types; with an ASCII
     fallback name and the UTF-8 one (RFC 6266, RFC 5987), so a Chinese file name survives
-    and no quote or newline can break out of the header."""
-    kind = "attachment" if content_type_for(key) in DOWNLOAD_CONTENT_TYPES else "inline"
+    and no quote or newline can break out of the header. The name's extension follows the
+    stored type (the key's), whatever name the link was signed with: a document stored
+    before names were corrected at upload still downloads as what it is."""
+    content_type = content_type_for(key)
+    kind = "attachment" if content_type in DOWNLOAD_CONTENT_TYPES else "inline"
     if not filename:
         return kind
+    filename = download_name(filename, content_type)
     fallback = "".join(
         c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in filename
     )

@@ -54,6 +54,15 @@ UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 MIN_PART_SIZE = 5 * 1024 * 1024  # S3's minimum for every part but the last
 MAX_ERROR_BODY = 4096
 _RETRYABLE_STATUS = {408, 429, 500, 502, 503, 504}
+SHA256_META = "x-amz-meta-sha256"  # user metadata: the object's SHA-256, hex
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What a ``HEAD`` says about a stored object."""
+
+    size: int | None
+    sha256: str | None  # hex; None for an object not stored by ``put``
 
 
 def uri_encode(value: str, *, keep_slash: bool = False) -> str:
@@ -230,12 +239,14 @@ class S3Storage:
         temp = temp_dir / f"anxin-s3-{secrets.token_hex(8)}"
         try:
             spooled = await spool(chunks, temp)
+            # The object carries its SHA-256, so ``stat`` can compare it without reading it
+            # (a multipart ETag is no digest of the bytes; even a plain one is MD5, or not
+            # even that under SSE-KMS).
+            headers = {"content-type": content_type, SHA256_META: spooled.sha256}
             if spooled.size >= self.multipart_threshold:
-                await self._put_multipart(key, temp, spooled.size, content_type)
+                await self._put_multipart(key, temp, spooled.size, headers)
             else:
-                await self._upload(
-                    "PUT", key, {}, temp, 0, spooled.size, spooled.sha256, content_type
-                )
+                await self._upload("PUT", key, {}, temp, 0, spooled.size, spooled.sha256, headers)
         finally:
             remove_quietly(temp)
 
@@ -247,11 +258,30 @@ class S3Storage:
         await self._request("DELETE", key)
 
     async def exists(self, key: str) -> bool:
+        return await self.stat(key) is not None
+
+    async def stat(self, key: str) -> ObjectInfo | None:
+        """Size and SHA-256 (when it was stored by ``put``) of ``key``, or None if there is
+        no such object; one ``HEAD``."""
         try:
-            await self._request("HEAD", key)
+            response = await self._request("HEAD", key)
         except ObjectNotFoundError:
-            return False
-        return True
+            return None
+        length = response.headers.get("content-length", "")
+        return ObjectInfo(
+            size=int(length) if length.isdigit() else None,
+            sha256=response.headers.get(SHA256_META),
+        )
+
+    async def check(self) -> None:
+        """Raise a ``StorageError`` that says why, unless the bucket answers a signed
+        ``HEAD`` (HeadBucket: the endpoint is up, the keys and their signature are
+        accepted, the bucket exists and we may list it). One small request, no body:
+        cheap enough for every readiness probe."""
+        try:
+            await self._request("HEAD", None)
+        except ObjectNotFoundError:
+            raise StorageRefusedError("S3 HEAD (bucket): 404, the bucket does not exist") from None
 
     def signed_url(self, key: str, *, expires_in: int, filename: str | None = None) -> str:
         path = self._path(key)
@@ -328,8 +358,10 @@ class S3Storage:
             pass
         finally:
             await response.aclose()
-        code = _xml_text(body, "Code") or str(response.status_code)
-        detail = f"S3 {method} {key or ''}: {response.status_code} {code}"
+        named = _xml_text(body, "Code")  # a HEAD's error has no body, so no code
+        code = named or str(response.status_code)
+        target = key or "(bucket)"
+        detail = f"S3 {method} {target}: {response.status_code}" + (f" {named}" if named else "")
         if response.status_code == 404 and code in {"NoSuchKey", "404"}:
             raise ObjectNotFoundError(detail)
         if response.status_code in _RETRYABLE_STATUS:
@@ -345,7 +377,7 @@ class S3Storage:
         start: int,
         length: int,
         sha256: str,
-        content_type: str | None,
+        headers: Mapping[str, str] | None,
     ) -> httpx.Response:
         """Send ``length`` bytes of the file at ``path`` from ``start``, streamed."""
         body = await FileChunks.open(path, start=start, length=length)
@@ -354,7 +386,7 @@ class S3Storage:
                 method,
                 key,
                 params=params,
-                headers={"content-type": content_type} if content_type else None,
+                headers=headers,
                 content=body,
                 content_length=length,
                 payload_hash=sha256,
@@ -362,10 +394,10 @@ class S3Storage:
         finally:
             await body.aclose()
 
-    async def _put_multipart(self, key: str, path: Path, size: int, content_type: str) -> None:
-        response = await self._request(
-            "POST", key, params={"uploads": ""}, headers={"content-type": content_type}
-        )
+    async def _put_multipart(
+        self, key: str, path: Path, size: int, headers: Mapping[str, str]
+    ) -> None:
+        response = await self._request("POST", key, params={"uploads": ""}, headers=headers)
         upload_id = _xml_text(response.content, "UploadId")
         if not upload_id:
             raise StorageUnavailableError("S3 CreateMultipartUpload answered no UploadId")

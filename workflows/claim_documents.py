@@ -20,7 +20,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from models.claims import Claim, ClaimDocument, ClaimStatus
-from storage.base import ObjectStorage
+from storage.base import ObjectStorage, download_name
 from storage.images import Purpose, Source, StoredFile, UploadRejected, hamming, ingest
 from workflows.access import Actor
 from workflows.claims import (
@@ -137,7 +137,8 @@ async def attach_documents(
                     phash=file.phash,
                     width=file.width,
                     height=file.height,
-                    file_name=_file_name(upload.file_name),
+                    # Named as what is stored: an iPhone's IMG_4032.HEIC is kept as JPEG.
+                    file_name=download_name(_file_name(upload.file_name), file.content_type),
                     uploaded_by_kind=str(actor.kind),
                     uploaded_by_id=actor.subject_id,
                 )

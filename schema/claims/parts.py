@@ -16,7 +16,7 @@ from models.payments import Payout
 from schema.claims.enums import ClaimStatus, PayoutStatus, RejectionReason, TransferProvider
 from schema.common import CheckoutParam, Money, cny
 from schema.permissions import staff_only
-from storage.base import ObjectStorage
+from storage.base import ObjectStorage, download_name
 from workflows.access import Permission
 from workflows.payments.payout_failures import payee_text
 
@@ -101,7 +101,12 @@ class ClaimDocument(relay.Node):
     model: strawberry.Private[m.ClaimDocument]
     id: relay.NodeID[str]
     checklist_code: str = strawberry.field(description="The checklist item it is for.")
-    file_name: str = strawberry.field(description="The name it was uploaded with.")
+    file_name: str = strawberry.field(
+        description=(
+            "The name to save it under: the uploaded name with the extension of the stored "
+            "type (an iPhone's `IMG_4032.HEIC` is stored as JPEG: `IMG_4032.jpg`)."
+        )
+    )
     content_type: str = strawberry.field(description="`image/jpeg` or `application/pdf`.")
     size: int = strawberry.field(description="Bytes, as stored.")
     width: int | None = strawberry.field(description="Pixels (images).")
@@ -114,7 +119,8 @@ class ClaimDocument(relay.Node):
             model=row,
             id=str(row.id),
             checklist_code=row.checklist_code,
-            file_name=row.file_name,
+            # Rows stored before names followed the stored type are corrected here.
+            file_name=download_name(row.file_name, row.content_type),
             content_type=row.content_type,
             size=row.size,
             width=row.width,
@@ -126,7 +132,7 @@ class ClaimDocument(relay.Node):
     def url(self, info: Info) -> str:
         storage: ObjectStorage = info.context.services.storage
         return storage.signed_url(
-            self.model.storage_key, expires_in=_link_ttl(info), filename=self.model.file_name
+            self.model.storage_key, expires_in=_link_ttl(info), filename=self.file_name
         )
 
     @strawberry.field(description="A signed link to a thumbnail.")

@@ -18,7 +18,7 @@ from tests.claims_helpers import auto_policy, loss_input
 from tests.factories import customer_token, make_customer, make_staff, staff_token
 from tests.graphql import gql
 from tests.security.test_claim_actions import Family, family, report_as_insured
-from tests.storage.samples import ELF, jpeg_with_gps, photo
+from tests.storage.samples import ELF, heic, jpeg_with_gps, photo
 
 __all__ = ["family"]  # the fixture, shared with the GraphQL upload tests
 
@@ -99,6 +99,17 @@ async def test_the_claimant_uploads_a_photo_as_wx_upload_file_sends_it(
     assert len(claim["missingDocuments"]) == len(reported["missing"]) - 1
     served = await client.get(claim["documents"][0]["url"])
     assert served.status_code == 200 and b"Exif" not in served.content[:200]
+
+
+async def test_an_iphone_heic_is_named_as_the_jpeg_it_is_stored_as(
+    client: httpx.AsyncClient, reported: dict[str, Any]
+) -> None:
+    form = {"claimId": reported["claim_id"], "checklistCode": "D01"}
+    photo_file = ("IMG_4032.HEIC", heic(photo(9, (640, 480))), "image/heic")
+    response = await wx_upload_file(client, reported["token"], form, photo_file)
+    assert response.status_code == 200, response.text
+    document = response.json()["document"]
+    assert (document["fileName"], document["contentType"]) == ("IMG_4032.jpg", "image/jpeg")
 
 
 async def test_staff_with_claim_report_upload_for_the_customer(

@@ -17,10 +17,11 @@ from models.staff import StaffRole
 from tests.claims_helpers import auto_policy, loss_input, upload
 from tests.factories import customer_token, make_customer, make_staff, staff_token
 from tests.graphql import gql
-from tests.storage.samples import ELF, jpeg_with_gps, pdf, photo, png_header_only
+from tests.storage.samples import ELF, heic, jpeg_with_gps, pdf, photo, png_header_only
 
 REPORT = """mutation($input: ReportLossInput!) { reportLoss(input: $input) {
   claim { id } errors { code } } }"""
+DOCUMENTS = """query Documents($id: ID!) { claim(id: $id) { documents { fileName url } } }"""
 
 
 def result(response: httpx.Response) -> dict[str, Any]:
@@ -209,3 +210,49 @@ async def test_a_reused_photo_flags_both_claims_for_staff_only(
         token=other_token,
     )
     assert "相似" not in str(timeline) and "相同" not in str(timeline)
+
+
+async def test_a_heic_photo_is_named_as_the_jpeg_it_is_stored_as(
+    client: httpx.AsyncClient, services: Services, reported: dict[str, Any]
+) -> None:
+    """An iPhone's ``IMG_4032.HEIC`` is stored as JPEG: its name says ``.jpg`` in the
+    API, in the stored row and in the download's Content-Disposition."""
+    answer = result(
+        await upload(
+            client,
+            reported["token"],
+            reported["claim_id"],
+            [("D01", "IMG_4032.HEIC", heic(photo(5, (640, 480))))],
+        )
+    )
+    assert answer["errors"] == []
+    document = answer["claim"]["documents"][0]
+    assert document["contentType"] == "image/jpeg"
+    assert document["fileName"] == "IMG_4032.jpg"
+    assert (await ClaimDocument.get()).file_name == "IMG_4032.jpg"  # fixed at intake
+    served = await client.get(document["url"])
+    assert served.status_code == 200 and served.content.startswith(b"\xff\xd8\xff")
+    assert 'filename="IMG_4032.jpg"' in served.headers["content-disposition"]
+
+
+async def test_documents_stored_with_their_upload_name_are_served_with_the_right_one(
+    client: httpx.AsyncClient, services: Services, reported: dict[str, Any]
+) -> None:
+    """Rows written before names followed the stored type still say ``IMG_4032.HEIC``:
+    the API's ``fileName``, the signed link and the download name it gives are corrected
+    when served."""
+    result(
+        await upload(
+            client,
+            reported["token"],
+            reported["claim_id"],
+            [("D01", "x.jpg", jpeg_with_gps(photo(6)))],
+        )
+    )
+    await ClaimDocument.all().update(file_name="IMG_4032.HEIC")  # as stored before the fix
+    body = await gql(client, DOCUMENTS, {"id": reported["claim_id"]}, token=reported["token"])
+    document = body["data"]["claim"]["documents"][0]
+    assert document["fileName"] == "IMG_4032.jpg"
+    served = await client.get(document["url"])
+    assert served.status_code == 200
+    assert 'filename="IMG_4032.jpg"' in served.headers["content-disposition"]

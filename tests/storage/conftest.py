@@ -10,8 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.routing import Route
 
-from storage.local import LocalStorage
+from storage.local import LocalStorage, file_endpoint
 from storage.s3 import S3Storage
 
 SIGNING_KEY = b"test-file-signing-key-of-32-bytes!"
@@ -49,6 +51,15 @@ def local_storage(tmp_path: Path, clock: Clock) -> LocalStorage:
     return LocalStorage(
         tmp_path / "files", url_prefix="/files", signing_key=SIGNING_KEY, clock=clock
     )
+
+
+@pytest.fixture
+async def files_client(local_storage: LocalStorage) -> AsyncIterator[httpx.AsyncClient]:
+    """The gateway's ``GET /files/{key}`` endpoint over ``local_storage``, alone."""
+    app = Starlette(routes=[Route("/files/{key:path}", file_endpoint(local_storage))])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
 
 
 @pytest.fixture
@@ -127,3 +138,37 @@ def s3_storage(
     http_client: httpx.AsyncClient, moto_endpoint: str, bucket: str, tmp_path: Path
 ) -> S3Storage:
     return make_s3(http_client, moto_endpoint, bucket, temp_dir=tmp_path)
+
+
+@pytest.fixture
+def iam_keys(moto_endpoint: str) -> tuple[str, str]:
+    """A real IAM user with an access key, so that moto can check signatures."""
+    import boto3
+
+    iam = boto3.client(
+        "iam",
+        endpoint_url=moto_endpoint,
+        region_name=REGION,
+        aws_access_key_id=MOTO_KEY_ID,
+        aws_secret_access_key=MOTO_SECRET,
+    )
+    name = f"anxin-{uuid.uuid4().hex[:8]}"
+    iam.create_user(UserName=name)
+    iam.put_user_policy(
+        UserName=name,
+        PolicyName="s3",
+        PolicyDocument='{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
+        '"Action":"s3:*","Resource":"*"}]}',
+    )
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return key["AccessKeyId"], key["SecretAccessKey"]
+
+
+@pytest.fixture
+def moto_checks_signatures(moto_endpoint: str, iam_keys: tuple[str, str]) -> Iterator[None]:
+    """Switch moto's request authentication on (it recomputes SigV4 with botocore)."""
+    httpx.post(f"{moto_endpoint}/moto-api/reset-auth", content=b"0").raise_for_status()
+    try:
+        yield
+    finally:
+        httpx.post(f"{moto_endpoint}/moto-api/reset-auth", content=b"inf").raise_for_status()

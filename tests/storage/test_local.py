@@ -130,14 +130,6 @@ def test_lifetimes_are_short(local_storage: LocalStorage) -> None:
 # -- the endpoint ------------------------------------------------------------------------
 
 
-@pytest.fixture
-async def files_client(local_storage: LocalStorage) -> AsyncIterator[httpx.AsyncClient]:
-    app = Starlette(routes=[Route("/files/{key:path}", file_endpoint(local_storage))])
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield client
-
-
 async def test_endpoint_streams_a_photo_inline_with_safe_headers(
     local_storage: LocalStorage, files_client: httpx.AsyncClient, clock: Clock
 ) -> None:

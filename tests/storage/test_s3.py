@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,6 @@ from tests.storage import samples
 from tests.storage.conftest import (
     MOTO_KEY_ID,
     MOTO_SECRET,
-    REGION,
     Clock,
     boto3_s3,
     leftovers,
@@ -109,40 +107,6 @@ async def test_keys_are_checked(s3_storage: S3Storage) -> None:
 
 
 # -- signatures --------------------------------------------------------------------------
-
-
-@pytest.fixture
-def iam_keys(moto_endpoint: str) -> tuple[str, str]:
-    """A real IAM user with an access key, so that moto can check signatures."""
-    import boto3
-
-    iam = boto3.client(
-        "iam",
-        endpoint_url=moto_endpoint,
-        region_name=REGION,
-        aws_access_key_id=MOTO_KEY_ID,
-        aws_secret_access_key=MOTO_SECRET,
-    )
-    name = f"anxin-{os.urandom(4).hex()}"
-    iam.create_user(UserName=name)
-    iam.put_user_policy(
-        UserName=name,
-        PolicyName="s3",
-        PolicyDocument='{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
-        '"Action":"s3:*","Resource":"*"}]}',
-    )
-    key = iam.create_access_key(UserName=name)["AccessKey"]
-    return key["AccessKeyId"], key["SecretAccessKey"]
-
-
-@pytest.fixture
-def moto_checks_signatures(moto_endpoint: str, iam_keys: tuple[str, str]) -> Iterator[None]:
-    """Switch moto's request authentication on (it recomputes SigV4 with botocore)."""
-    httpx.post(f"{moto_endpoint}/moto-api/reset-auth", content=b"0").raise_for_status()
-    try:
-        yield
-    finally:
-        httpx.post(f"{moto_endpoint}/moto-api/reset-auth", content=b"inf").raise_for_status()
 
 
 async def test_moto_accepts_our_signatures_and_refuses_a_wrong_secret(
@@ -228,7 +192,7 @@ async def test_authorization_header_is_what_botocore_computes(
         assert request.url.host == "oss.example.cn"
         signed = {
             name: request.headers[name]
-            for name in ("content-type", "x-amz-content-sha256")
+            for name in ("content-type", "x-amz-content-sha256", "x-amz-meta-sha256")
             if name in request.headers
         }
         theirs = AWSRequest(

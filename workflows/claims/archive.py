@@ -9,6 +9,7 @@ from typing import Any
 from models.claims import ClaimDocument, ClaimEvent, ClaimLine
 from models.clock import local_time
 from models.policies import Policy
+from storage.base import download_name
 from workflows.access import Actor
 from workflows.claims.rules import A, ClaimError, ClaimErrorCode, S
 from workflows.claims.state import load_claim
@@ -65,7 +66,7 @@ async def archive(actor: Actor, claim_id: uuid.UUID) -> dict[str, Any]:
         "files": [
             {
                 "checklistCode": d.checklist_code,
-                "fileName": d.file_name,
+                "fileName": download_name(d.file_name, d.content_type),
                 "contentType": d.content_type,
                 "size": d.size,
                 "sha256": d.sha256,
