@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from tortoise.backends.base.executor import EXECUTOR_CACHE
+
 from models import MODEL_MODULES, sqlite_times, transaction_safety
 
 DEFAULT_DATABASE_URL = "sqlite://data/anxin.sqlite3"  # the embedded default
@@ -42,6 +44,11 @@ def existing_database(database_url: str) -> str | None:
 
 def tortoise_config(database_url: str) -> dict[str, Any]:
     transaction_safety.install()  # transactions that survive a dropped connection
+    # Tortoise caches each model's INSERT/UPDATE/DELETE SQL per process, keyed by the
+    # connection's name ("default") and table, not by dialect: a process that opens a
+    # SQLite database and then PostgreSQL (the tests, a migration check) would send
+    # SQLite's ``?`` placeholders to PostgreSQL. Rebuilt on first use; cheap.
+    EXECUTOR_CACHE.clear()
     if database_url.startswith("sqlite://"):
         sqlite_times.install()  # times compared as UTC text
         path = sqlite_path(database_url)
