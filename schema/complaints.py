@@ -261,6 +261,11 @@ class ComplaintFilter:
         default=None, description="True: past the answer clock; false: not."
     )
     mine: bool = strawberry.field(default=False, description="Only those you handle.")
+    team: str | None = strawberry.field(
+        default=None,
+        description="Only what this team works (StaffMember.team, e.g. 理赔投诉组): those "
+        "its members handle, and those without a handler whose class goes to it.",
+    )
 
 
 def _optional(value: relay.GlobalID | None, type_name: str) -> uuid.UUID | None:
@@ -311,6 +316,7 @@ class ComplaintQueries:
             status=f.status,
             overdue=f.overdue,
             mine=f.mine,
+            team=f.team[:64] if f.team is not None else None,
         ).prefetch_related("events")
         return await paginate(
             rows,
@@ -346,7 +352,14 @@ class ComplaintMutations:
             visit_id=_optional(input.visit_id, "MyVisit"),
         )
         return await _act(
-            info, intake.file_complaint(info.context.actor, input.channel, input.text, subjects)
+            info,
+            intake.file_complaint(
+                info.context.actor,
+                input.channel,
+                input.text,
+                subjects,
+                clocks=info.context.services.complaint_clocks,
+            ),
         )
 
     @strawberry.mutation(
@@ -379,6 +392,7 @@ class ComplaintMutations:
                 subjects,
                 phone=input.phone,
                 id_number=input.id_number,
+                clocks=info.context.services.complaint_clocks,
             ),
         )
 
@@ -430,6 +444,7 @@ class ComplaintMutations:
                 input.expected_version,
                 input.content_class,
                 input.urgency,
+                info.context.services.complaint_clocks,
             ),
         )
 
