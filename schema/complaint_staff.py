@@ -16,14 +16,16 @@ from strawberry.types import Info
 from models import complaints as m
 from models.work_calendar import DayKind
 from models.work_calendar import WorkCalendarDay as DayRow
+from schema.claims.parts import ClaimDocument
+from schema.common import node_uuid
 from schema.complaints import Complaint, ComplaintError_, _node
 from schema.errors import payload_errors
 from schema.permissions import staff_only
 from workflows.access import Actor, Permission
-from workflows.complaints import calendar
+from workflows.complaints import calendar, material
 from workflows.complaints.handling import team_work
-from workflows.complaints.rules import STAFF_QUEUE, ComplaintError
-from workflows.complaints.state import visible_complaints
+from workflows.complaints.rules import STAFF_QUEUE, ComplaintAction, ComplaintError
+from workflows.complaints.state import load_complaint, visible_complaints
 
 strawberry.enum(DayKind, description="A holiday (no work) or an adjusted working day (调休).")
 TEAM_LIMIT = 64
@@ -97,6 +99,26 @@ class SetWorkCalendarDayInput:
 
 @strawberry.type
 class ComplaintStaffQueries:
+    @strawberry.field(
+        description="Staff (COMPLAINT_HANDLE): the documents the insurer already holds for "
+        "the complaint's claim, oldest first (empty without a claim): read these instead "
+        "of asking the customer again. Each read is logged.",
+        permission_classes=staff_only(Permission.COMPLAINT_HANDLE),
+    )
+    async def complaint_held_documents(
+        self,
+        info: Info,
+        complaint_id: Annotated[relay.GlobalID, strawberry.argument(description="The complaint.")],
+    ) -> list[ClaimDocument]:
+        actor = info.context.actor
+        try:
+            row = await load_complaint(
+                actor, node_uuid(complaint_id, "Complaint"), ComplaintAction.VIEW
+            )
+        except ComplaintError:
+            return []
+        return [ClaimDocument.from_model(d) for d in await material.held_documents(actor, row)]
+
     @strawberry.field(
         description="Staff (COMPLAINT_HANDLE): the days from `from` to `to` (at most about "
         "a year) that differ from Monday-to-Friday: holidays and 调休 working days. The "

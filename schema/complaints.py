@@ -229,6 +229,19 @@ class ComplaintTextInput:
     )
 
 
+@strawberry.input(description="What the customer is asked for about their complaint.")
+class RequestComplaintInfoInput:
+    complaint_id: relay.GlobalID = strawberry.field(description="The complaint.")
+    expected_version: int = strawberry.field(description="The version you saw.")
+    text: str = strawberry.field(description="What the customer is asked (≤ 500 字).")
+    documents: list[str] = strawberry.field(
+        default_factory=list,
+        description="Checklist codes of the claim's documents asked for (≤ 20). Refused "
+        "with MATERIAL_HELD when the claim already has one of them (or the text names "
+        "one): read them with `complaintHeldDocuments` instead.",
+    )
+
+
 @strawberry.input(description="Whom a complaint goes to.")
 class AssignComplaintInput:
     complaint_id: relay.GlobalID = strawberry.field(description="The complaint.")
@@ -477,7 +490,7 @@ class ComplaintMutations:
         self,
         info: Info,
         input: Annotated[
-            ComplaintTextInput,
+            RequestComplaintInfoInput,
             strawberry.argument(
                 description="The complaint, the version you saw and what the customer is asked for."
             ),
@@ -486,7 +499,11 @@ class ComplaintMutations:
         return await _act(
             info,
             handling.request_info(
-                info.context.actor, _id(input), input.expected_version, input.text
+                info.context.actor,
+                _id(input),
+                input.expected_version,
+                input.text,
+                input.documents,
             ),
         )
 

@@ -5,6 +5,8 @@ first-response times from the settings, and the work calendar kept by supervisor
 from __future__ import annotations
 
 import asyncio
+import logging
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,8 +18,8 @@ from starlette.applications import Starlette
 
 from api.services import Services
 from models.auth import SubjectKind
-from models.claims import ClaimStatus
-from models.complaints import ComplaintChannel, ComplaintClass
+from models.claims import ClaimDocument, ClaimStatus
+from models.complaints import Complaint, ComplaintChannel, ComplaintClass
 from models.ids import global_id
 from models.staff import StaffRole, StaffUser
 from push.outbox import OutboxRelay
@@ -27,6 +29,7 @@ from tests.factories import (
     make_claim,
     make_customer,
     make_policy,
+    make_product,
     make_staff,
     staff_token,
 )
@@ -215,3 +218,85 @@ async def test_supervisors_keep_the_work_calendar(
     again = await gql(client, REMOVE_DAY, {"day": "2027-02-06"}, token=boss)
     assert again["data"]["removeWorkCalendarDay"]["errors"] == [{"code": "DAY_NOT_FOUND"}]
     assert (await gql(client, CALENDAR, window, token=agent))["data"]["workCalendar"] == []
+
+
+ASK = """mutation($input: RequestComplaintInfoInput!) { requestComplaintInfo(input: $input) {
+  changed errors { code field message } complaint { status version timeline { note } } } }"""
+HELD = """query($id: ID!) { complaintHeldDocuments(complaintId: $id) {
+  id checklistCode fileName } }"""
+
+
+async def test_never_ask_for_material_already_held(
+    client: httpx.AsyncClient, services: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    customer = await make_customer(services)
+    documents = [
+        {"code": "INVOICE", "name": "维修发票", "required": True},
+        {"code": "PHOTOS", "name": "现场照片", "required": True},
+    ]
+    product = await make_product(
+        loss_types=[{"code": "COLLISION", "name": "碰撞", "documents": documents}]
+    )
+    policy = await make_policy(services, customer, product=product)
+    claim = await make_claim(customer, policy, ClaimStatus.UNDER_REVIEW)
+    held = await ClaimDocument.create(
+        claim=claim,
+        checklist_code="INVOICE",
+        storage_key=f"claims/{uuid.uuid4()}.jpg",
+        content_type="image/jpeg",
+        size=1024,
+        sha256="a" * 64,
+        original_sha256="b" * 64,
+        file_name="发票.jpg",
+        uploaded_by_kind="customer",
+        uploaded_by_id=customer.id,
+    )
+    me = Actor(kind=SubjectKind.CUSTOMER, subject_id=customer.id)
+    complaint = await file_complaint(
+        me, ComplaintChannel.APP, "理赔审核太慢", Subjects(claim_id=claim.id)
+    )
+    boss = await make_staff(StaffRole.SUPERVISOR)
+    complaint = await handling.assign(staff_actor(boss), complaint.id, complaint.version, boss.id)
+    complaint = await handling.respond(staff_actor(boss), complaint.id, complaint.version, "已致电")
+    token = await staff_token(services, boss)
+    ref = {
+        "complaintId": global_id("Complaint", complaint.id),
+        "expectedVersion": complaint.version,
+    }
+
+    by_code = await gql(
+        client, ASK, {"input": {**ref, "text": "请补充材料", "documents": ["invoice"]}}, token=token
+    )
+    [error] = by_code["data"]["requestComplaintInfo"]["errors"]
+    assert error["code"] == "MATERIAL_HELD" and error["field"] == "documents"
+    assert "维修发票" in error["message"] and claim.report_number in error["message"]
+    by_name = await gql(
+        client, ASK, {"input": {**ref, "text": "请再提供一次维修发票的照片"}}, token=token
+    )
+    [error] = by_name["data"]["requestComplaintInfo"]["errors"]
+    assert error["code"] == "MATERIAL_HELD" and error["field"] == "text"
+    assert (await Complaint.get(id=complaint.id)).version == complaint.version  # unchanged
+
+    with caplog.at_level(logging.INFO, logger="anxin.security"):
+        linked = await gql(client, HELD, {"id": ref["complaintId"]}, token=token)
+    assert linked["data"]["complaintHeldDocuments"] == [
+        {
+            "id": global_id("ClaimDocument", held.id),
+            "checklistCode": "INVOICE",
+            "fileName": "发票.jpg",
+        }
+    ]
+    assert [r for r in caplog.records if "read documents of claim" in r.getMessage()]
+
+    asked = await gql(
+        client,
+        ASK,
+        {"input": {**ref, "text": "请补充现场照片", "documents": ["PHOTOS"]}},
+        token=token,
+    )
+    result = asked["data"]["requestComplaintInfo"]
+    assert result["changed"] and result["complaint"]["status"] == "INFO_REQUESTED"
+    assert "所需材料：现场照片" in result["complaint"]["timeline"][-1]["note"]
+    stranger = await customer_token(services, await make_customer(services))
+    refused = await gql(client, HELD, {"id": ref["complaintId"]}, token=stranger, allow_errors=True)
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"

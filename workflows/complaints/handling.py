@@ -30,6 +30,7 @@ from models.staff import StaffUser
 from push.outbox import emit
 from workflows import surveys
 from workflows.access import ROLE_PERMISSIONS, Actor, Permission
+from workflows.complaints import material
 from workflows.complaints.calendar import first_response_deadline
 from workflows.complaints.rules import (
     ANSWER_DAYS,
@@ -239,19 +240,26 @@ async def respond(
 
 
 async def request_info(
-    actor: Actor, complaint_id: uuid.UUID, expected_version: int, what: str
+    actor: Actor,
+    complaint_id: uuid.UUID,
+    expected_version: int,
+    what: str,
+    documents: Collection[str] = (),
 ) -> Complaint:
     """Ask the customer for information; never for material already held (a linked
-    claim's documents are read there, not asked again)."""
+    claim's documents, named by checklist code in ``documents`` or by name in the text,
+    are read there: MATERIAL_HELD)."""
     complaint = await load_complaint(actor, complaint_id, A.REQUEST_INFO)
     _handler_or_supervisor(actor, complaint)
     what = _reason(what, "what")
+    names = await material.refuse_held(complaint, what, material.clean_codes(documents))
+    note = f"{what}（所需材料：{'、'.join(names)}）" if names else what
     return await transition(
         complaint,
         actor,
         to=S.INFO_REQUESTED,
         action="request_info",
-        note=what,
+        note=note,
         expected_version=expected_version,
         event_type="complaint.info_requested",
         event_extra={"what": what},
