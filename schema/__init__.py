@@ -30,6 +30,7 @@ from schema.auth import AuthMutations, AuthQueries
 from schema.claims.mutations import ClaimMutations
 from schema.claims.queries import ClaimQueries
 from schema.claims.subscriptions import ClaimSubscriptions
+from schema.complaint_figures import ComplaintFigureQueries
 from schema.complaint_staff import (
     ComplaintStaffMutations,
     ComplaintStaffQueries,
@@ -68,6 +69,7 @@ class Query(
     StaffQueries,
     ComplaintQueries,
     ComplaintStaffQueries,
+    ComplaintFigureQueries,
 ):
     @strawberry.field(
         description="Any object by its global ID; null if it does not exist or you may not see it.",
