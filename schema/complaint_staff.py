@@ -18,7 +18,7 @@ from models.work_calendar import DayKind
 from models.work_calendar import WorkCalendarDay as DayRow
 from schema.claims.parts import ClaimDocument
 from schema.common import node_uuid
-from schema.complaints import Complaint, ComplaintError_, _node
+from schema.complaints import Complaint, ComplaintError_
 from schema.errors import payload_errors
 from schema.permissions import staff_only
 from workflows.access import Actor, Permission
@@ -63,7 +63,9 @@ async def _change(
         status=row.status,
         urgency=row.urgency,
         handler_id=relay.GlobalID("StaffMember", str(row.handler_id)) if row.handler_id else None,
-        complaint=await _node(actor, row),
+        complaint=Complaint.from_model(
+            row, actor, await m.ComplaintEvent.filter(complaint_id=row.id)
+        ),
     )
 
 
