@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -40,8 +41,11 @@ from api.shedding import LoadSheddingMiddleware, shedding_limits
 from api.uploads import UPLOAD_PATH, upload_claim_document
 from models.config import tortoise_config
 from schema import SchemaOptions, build_schema
+from workflows.complaints import classify
 
 STATIC = Path(__file__).parent / "static"
+
+log = logging.getLogger("anxin.app")
 
 
 def schema_options(settings: Settings) -> SchemaOptions:
@@ -89,6 +93,15 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
                 await redis_client.aclose()
 
 
+async def warm_up_classifier() -> None:
+    """Load the complaint classifier's dictionary in a worker thread, so the first
+    complaint of the process does not wait ~2.5 s for it; start-up and readiness do not
+    wait for it either (a complaint filed meanwhile waits for the load, not twice)."""
+    seconds = await asyncio.to_thread(classify.warm_up)
+    if seconds:
+        log.info("complaint classifier ready in %.1f s", seconds)
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
 
@@ -102,9 +115,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     if settings.run_background_jobs
                     else None
                 )
+                warming = (
+                    asyncio.create_task(warm_up_classifier(), name="classifier-warm-up")
+                    if settings.complaint_classifier_warm_up
+                    else None
+                )
                 try:
                     yield
                 finally:
+                    if warming is not None:
+                        warming.cancel()  # the thread finishes on its own
                     if jobs is not None:
                         jobs.cancel()
                         with contextlib.suppress(asyncio.CancelledError):

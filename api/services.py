@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass, field
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import httpx
@@ -28,6 +29,7 @@ from storage.base import ObjectStorage
 from storage.local import LocalStorage
 from storage.s3 import S3Storage
 from workflows.claim_documents import DocumentIntake
+from workflows.complaints.rules import ClockSettings
 from workflows.limits import RateLimiter, build_limiter
 
 
@@ -53,6 +55,15 @@ class Services:
     def transfer_providers(self) -> dict[str, TransferProvider]:
         """Where claim payouts can go: every payment provider, and bank cards."""
         return {**self.payment_providers, **self.bank_providers}
+
+    @property
+    def complaint_clocks(self) -> ClockSettings:
+        """The complaint first-response times, from the settings."""
+        return ClockSettings(
+            major=timedelta(minutes=self.settings.complaint_first_response_major_minutes),
+            urgent=timedelta(minutes=self.settings.complaint_first_response_urgent_minutes),
+            general_working_days=self.settings.complaint_first_response_general_working_days,
+        )
 
     @property
     def document_intake(self) -> DocumentIntake:

@@ -30,6 +30,12 @@ from schema.auth import AuthMutations, AuthQueries
 from schema.claims.mutations import ClaimMutations
 from schema.claims.queries import ClaimQueries
 from schema.claims.subscriptions import ClaimSubscriptions
+from schema.complaint_figures import ComplaintFigureQueries
+from schema.complaint_staff import (
+    ComplaintStaffMutations,
+    ComplaintStaffQueries,
+    ComplaintStaffSubscriptions,
+)
 from schema.complaints import ComplaintMutations, ComplaintQueries, ComplaintSubscriptions
 from schema.errors import should_mask_error
 from schema.loaders import FreshReads
@@ -62,6 +68,8 @@ class Query(
     VisitQueries,
     StaffQueries,
     ComplaintQueries,
+    ComplaintStaffQueries,
+    ComplaintFigureQueries,
 ):
     @strawberry.field(
         description="Any object by its global ID; null if it does not exist or you may not see it.",
@@ -85,6 +93,7 @@ class Mutation(
     SurveyExchangeMutations,
     VisitMutations,
     ComplaintMutations,
+    ComplaintStaffMutations,
 ):
     pass
 
@@ -95,6 +104,7 @@ class Subscription(
     PaymentSubscriptions,
     NotificationSubscriptions,
     ComplaintSubscriptions,
+    ComplaintStaffSubscriptions,
 ):
     pass
 

@@ -229,6 +229,19 @@ class ComplaintTextInput:
     )
 
 
+@strawberry.input(description="What the customer is asked for about their complaint.")
+class RequestComplaintInfoInput:
+    complaint_id: relay.GlobalID = strawberry.field(description="The complaint.")
+    expected_version: int = strawberry.field(description="The version you saw.")
+    text: str = strawberry.field(description="What the customer is asked (≤ 500 字).")
+    documents: list[str] = strawberry.field(
+        default_factory=list,
+        description="Checklist codes of the claim's documents asked for (≤ 20). Refused "
+        "with MATERIAL_HELD when the claim already has one of them (or the text names "
+        "one): read them with `complaintHeldDocuments` instead.",
+    )
+
+
 @strawberry.input(description="Whom a complaint goes to.")
 class AssignComplaintInput:
     complaint_id: relay.GlobalID = strawberry.field(description="The complaint.")
@@ -261,6 +274,11 @@ class ComplaintFilter:
         default=None, description="True: past the answer clock; false: not."
     )
     mine: bool = strawberry.field(default=False, description="Only those you handle.")
+    team: str | None = strawberry.field(
+        default=None,
+        description="Only what this team works (StaffMember.team, e.g. 理赔投诉组): those "
+        "its members handle, and those without a handler whose class goes to it.",
+    )
 
 
 def _optional(value: relay.GlobalID | None, type_name: str) -> uuid.UUID | None:
@@ -311,6 +329,7 @@ class ComplaintQueries:
             status=f.status,
             overdue=f.overdue,
             mine=f.mine,
+            team=f.team[:64] if f.team is not None else None,
         ).prefetch_related("events")
         return await paginate(
             rows,
@@ -346,7 +365,14 @@ class ComplaintMutations:
             visit_id=_optional(input.visit_id, "MyVisit"),
         )
         return await _act(
-            info, intake.file_complaint(info.context.actor, input.channel, input.text, subjects)
+            info,
+            intake.file_complaint(
+                info.context.actor,
+                input.channel,
+                input.text,
+                subjects,
+                clocks=info.context.services.complaint_clocks,
+            ),
         )
 
     @strawberry.mutation(
@@ -379,6 +405,7 @@ class ComplaintMutations:
                 subjects,
                 phone=input.phone,
                 id_number=input.id_number,
+                clocks=info.context.services.complaint_clocks,
             ),
         )
 
@@ -430,6 +457,7 @@ class ComplaintMutations:
                 input.expected_version,
                 input.content_class,
                 input.urgency,
+                info.context.services.complaint_clocks,
             ),
         )
 
@@ -462,7 +490,7 @@ class ComplaintMutations:
         self,
         info: Info,
         input: Annotated[
-            ComplaintTextInput,
+            RequestComplaintInfoInput,
             strawberry.argument(
                 description="The complaint, the version you saw and what the customer is asked for."
             ),
@@ -471,7 +499,11 @@ class ComplaintMutations:
         return await _act(
             info,
             handling.request_info(
-                info.context.actor, _id(input), input.expected_version, input.text
+                info.context.actor,
+                _id(input),
+                input.expected_version,
+                input.text,
+                input.documents,
             ),
         )
 

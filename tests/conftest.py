@@ -158,6 +158,9 @@ def settings(database_url: str, settings_overrides: dict[str, Any], tmp_path: Pa
         "wechat_app_id": "wx-test-app",
         "wechat_app_secret": "wechat-test-secret",
         "background_jobs": False,  # tests drive the relay and deliveries themselves
+        # No dictionary load in a thread behind every app (it would skew the memory
+        # and task counts some tests take); the warm-up's own tests turn it on.
+        "complaint_classifier_warm_up": False,
     }
     values.update(settings_overrides)
     return Settings(**values)

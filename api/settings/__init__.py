@@ -1,9 +1,10 @@
 """Settings from the environment (prefix ``ANXIN_``), validated once at start-up.
 
 Grouped per concern, one module each (runtime, serving, security, messaging, payments,
-claims); ``Settings`` joins the groups under the same flat variable names (a group alone
-is not meant to be read from the environment). The composition root (``api/services.py``)
-passes the values down; no adapter or workflow imports these settings.
+claims, complaints); ``Settings`` joins the groups under the same flat variable names
+(a group alone is not meant to be read from the environment). The composition root
+(``api/services.py``) passes the values down; no adapter or workflow imports these
+settings.
 
 Development runs with no settings at all: SQLite file, in-process bus, console SMS and
 fixed development secrets. Production refuses to start without real secrets, so a
@@ -16,6 +17,7 @@ from pydantic import model_validator
 from pydantic_settings import SettingsConfigDict
 
 from api.settings.claims import ClaimSettings, StorageBackend
+from api.settings.complaints import ComplaintSettings
 from api.settings.messaging import MessagingSettings, SmsProvider
 from api.settings.payments import PaymentSettings
 from api.settings.runtime import Environment, RuntimeSettings
@@ -46,6 +48,7 @@ class Settings(
     MessagingSettings,
     PaymentSettings,
     ClaimSettings,
+    ComplaintSettings,
 ):
     """Every knob of the gateway; the README has the same list as a table."""
 

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
+from api import demo_complaints
 from api.app import create_app
 from api.settings import Settings
 from tests.api.test_settings import REAL
@@ -78,6 +79,27 @@ async def test_demo_token_and_my_policies(database_url: str, settings: Settings)
         )
         statuses = {e["node"]["status"] for e in claims["data"]["myClaims"]["edges"]}
         assert statuses == {"DOCUMENTS_PENDING", "SUBMITTED", "UNDER_REVIEW"}
+        # The demo complaints, made through the workflow, in every state.
+        queue = await gql(
+            client,
+            "{ complaintQueue(first: 50) { edges { node { status overdue } } } }",
+            token=staff_token,
+        )
+        nodes = [e["node"] for e in queue["data"]["complaintQueue"]["edges"]]
+        assert len(nodes) == len(demo_complaints.COMPLAINTS)
+        assert {n["status"] for n in nodes} == {
+            "RECEIVED",
+            "ASSIGNED",
+            "IN_PROGRESS",
+            "INFO_REQUESTED",
+            "ANSWERED",  # (accepted ones are closed by the clock sweep, as the job does)
+            "REVIEW_REQUESTED",
+            "CLOSED",
+            "WITHDRAWN",
+        }
+        assert [n for n in nodes if n["overdue"]]
+        mine = await gql(client, "{ myComplaints { number } }", token=customer_token)
+        assert len(mine["data"]["myComplaints"]) == 2
         queue = await gql(client, "{ claimQueue { totalCount } }", token=staff_token)
         assert queue["data"]["claimQueue"]["totalCount"] == 6
         staff = await gql(client, "{ me { staffMember { role } } }", token=staff_token)

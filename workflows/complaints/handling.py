@@ -30,10 +30,13 @@ from models.staff import StaffUser
 from push.outbox import emit
 from workflows import surveys
 from workflows.access import ROLE_PERMISSIONS, Actor, Permission
+from workflows.complaints import material
+from workflows.complaints.calendar import first_response_deadline
 from workflows.complaints.rules import (
     ANSWER_DAYS,
     CLASS_NAMES,
     CLASS_TEAMS,
+    CLOCKS,
     OPEN,
     OUTSIDE_ROUTES,
     REASON_LIMIT,
@@ -41,12 +44,12 @@ from workflows.complaints.rules import (
     SILENT_CLOSE,
     STAFF_QUEUE,
     TEXT_LIMIT,
+    ClockSettings,
     ComplaintAction,
     ComplaintError,
     ComplaintErrorCode,
     answer_due,
     escalate_at,
-    first_response_due,
 )
 from workflows.complaints.state import (
     add_to_timeline,
@@ -170,6 +173,7 @@ async def classify(
     expected_version: int,
     content_class: ComplaintClass,
     urgency: Urgency,
+    clocks: ClockSettings = CLOCKS,
 ) -> Complaint:
     """Staff confirm or correct the proposal; every decision is kept beside it."""
     complaint = await load_complaint(actor, complaint_id, A.CLASSIFY)
@@ -180,7 +184,9 @@ async def classify(
         "classification_confirmed": True,
     }
     if complaint.first_responded_at is None:
-        updates["first_response_due_at"] = first_response_due(complaint.received_at, urgency)
+        updates["first_response_due_at"] = await first_response_deadline(
+            complaint.received_at, urgency, clocks
+        )
     async with in_transaction():
         complaint = await transition(
             complaint,
@@ -234,19 +240,26 @@ async def respond(
 
 
 async def request_info(
-    actor: Actor, complaint_id: uuid.UUID, expected_version: int, what: str
+    actor: Actor,
+    complaint_id: uuid.UUID,
+    expected_version: int,
+    what: str,
+    documents: Collection[str] = (),
 ) -> Complaint:
     """Ask the customer for information; never for material already held (a linked
-    claim's documents are read there, not asked again)."""
+    claim's documents, named by checklist code in ``documents`` or by name in the text,
+    are read there: MATERIAL_HELD)."""
     complaint = await load_complaint(actor, complaint_id, A.REQUEST_INFO)
     _handler_or_supervisor(actor, complaint)
     what = _reason(what, "what")
+    names = await material.refuse_held(complaint, what, material.clean_codes(documents))
+    note = f"{what}（所需材料：{'、'.join(names)}）" if names else what
     return await transition(
         complaint,
         actor,
         to=S.INFO_REQUESTED,
         action="request_info",
-        note=what,
+        note=note,
         expected_version=expected_version,
         event_type="complaint.info_requested",
         event_extra={"what": what},
@@ -410,9 +423,11 @@ def queue(
     status: Collection[ComplaintStatus] | None = None,
     overdue: bool | None = None,
     mine: bool = False,
+    team: str | None = None,
     now: datetime | None = None,
 ) -> QuerySet[Complaint]:
-    """The staff queue, most urgent due first."""
+    """The staff queue, most urgent due first. ``team``: what a team works, those its
+    members handle and those without a handler whose class goes to it."""
     rows = visible_complaints(actor)
     if content_class:
         rows = rows.filter(content_class__in=list(content_class))
@@ -422,10 +437,19 @@ def queue(
         rows = rows.filter(status__in=list(status))
     if mine:
         rows = rows.filter(handler_id=actor.subject_id)
+    if team is not None:
+        rows = rows.filter(team_work(team))
     if overdue is not None:
         late = Q(status__in=list(OPEN), answer_due_at__lt=now or datetime.now(UTC))
         rows = rows.filter(late) if overdue else rows.filter(~late)
     return rows.order_by("answer_due_at", "id")
+
+
+def team_work(team: str) -> Q:
+    """The complaints a team works (see ``queue``)."""
+    classes = [c for c, name in CLASS_TEAMS.items() if name == team]
+    members = Q(handler__team=team)
+    return members | Q(handler_id=None, content_class__in=classes) if classes else members
 
 
 async def sweep_clocks(now: datetime | None = None) -> int:

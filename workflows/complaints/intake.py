@@ -24,16 +24,18 @@ from models.policies import Policy
 from models.staff import StaffUser
 from models.visits import FollowUpVisit
 from workflows.access import Actor, Permission, visible_claims, visible_orders, visible_policies
+from workflows.complaints.calendar import first_response_deadline
 from workflows.complaints.classify import Context, propose
 from workflows.complaints.rules import (
+    CLOCKS,
     CUSTOMER_CHANNELS,
     REPEAT_WINDOW,
     STAFF_CHANNELS,
     TEXT_LIMIT,
+    ClockSettings,
     ComplaintError,
     ComplaintErrorCode,
     answer_due,
-    first_response_due,
 )
 from workflows.complaints.state import add_to_timeline, announce
 from workflows.numbering import Prefix, next_number
@@ -102,6 +104,7 @@ async def _create(
     customer_id: uuid.UUID | None,
     subjects: Subjects,
     now: datetime | None,
+    clocks: ClockSettings,
 ) -> Complaint:
     text = clean_text(text)
     claim = await _check_subjects(customer_id, subjects)
@@ -127,6 +130,7 @@ async def _create(
             in (ComplaintChannel.MEDIA, ComplaintChannel.REGULATOR),
         ),
     )
+    first_response = await first_response_deadline(received, proposal.urgency, clocks)
     number = await next_number(Prefix.COMPLAINT, received)
     async with in_transaction():
         complaint = await Complaint.create(
@@ -146,7 +150,7 @@ async def _create(
             staff_subject_id=subjects.staff_id,
             recorded_by_id=actor.subject_id if actor.is_staff else None,
             received_at=received,
-            first_response_due_at=first_response_due(received, proposal.urgency),
+            first_response_due_at=first_response,
             answer_due_at=answer_due(received, 0),
         )
         await add_to_timeline(complaint, actor, "receive", None, complaint.status, "投诉已受理")
@@ -174,13 +178,14 @@ async def file_complaint(
     text: str,
     subjects: Subjects,
     now: datetime | None = None,
+    clocks: ClockSettings = CLOCKS,
 ) -> Complaint:
     """A customer complains from the app or the mini-program about their own matter."""
     if not actor.is_customer or actor.subject_id is None:
         raise ComplaintError(E.NOT_ALLOWED, "请先登录")
     if channel not in CUSTOMER_CHANNELS:
         raise ComplaintError(E.CHANNEL_NOT_ALLOWED, "请选择App或小程序渠道", "channel")
-    return await _create(actor, channel, text, actor.subject_id, subjects, now)
+    return await _create(actor, channel, text, actor.subject_id, subjects, now, clocks)
 
 
 async def find_customer(
@@ -213,6 +218,7 @@ async def record_complaint(
     phone: str | None = None,
     id_number: str | None = None,
     now: datetime | None = None,
+    clocks: ClockSettings = CLOCKS,
 ) -> Complaint:
     """Staff record a complaint received elsewhere; the customer stays unidentified when
     neither the phone nor the ID number matches anyone."""
@@ -221,4 +227,4 @@ async def record_complaint(
     if channel not in STAFF_CHANNELS:
         raise ComplaintError(E.CHANNEL_NOT_ALLOWED, "请选择投诉的来源渠道", "channel")
     customer_id = await find_customer(pii, phone, id_number)
-    return await _create(actor, channel, text, customer_id, subjects, now)
+    return await _create(actor, channel, text, customer_id, subjects, now, clocks)

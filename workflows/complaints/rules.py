@@ -8,8 +8,9 @@ outside routes, so no answer can leave it out.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from models.clock import SHANGHAI
@@ -84,7 +85,8 @@ ROUTES_AFTER_REVIEW = (
 
 @dataclass(frozen=True)
 class ClockSettings:
-    """When the first response is due, by urgency (working day for general)."""
+    """When the first response is due, by urgency: hours on the clock for major and
+    urgent, working days for general (the settings ``ANXIN_COMPLAINT_FIRST_RESPONSE_*``)."""
 
     major: timedelta = timedelta(hours=1)
     urgent: timedelta = timedelta(hours=2)
@@ -94,19 +96,30 @@ class ClockSettings:
 CLOCKS = ClockSettings()
 
 
+def _weekday(day: date) -> bool:
+    return day.weekday() < 5
+
+
 def first_response_due(
-    received: datetime, urgency: Urgency, clocks: ClockSettings = CLOCKS
+    received: datetime,
+    urgency: Urgency,
+    clocks: ClockSettings = CLOCKS,
+    is_working_day: Callable[[date], bool] = _weekday,
 ) -> datetime:
+    """Major and urgent: hours after receipt. General: the same Beijing time on the n-th
+    working day after the day of receipt (``is_working_day``: the work calendar, with
+    holidays and 调休; see ``calendar.first_response_deadline``)."""
     if urgency is Urgency.MAJOR:
         return received + clocks.major
     if urgency is Urgency.URGENT:
         return received + clocks.urgent
-    due, left = received, clocks.general_working_days
-    while left:  # working days in Shanghai (weekends skipped; holidays are not known)
-        due += timedelta(days=1)
-        if due.astimezone(SHANGHAI).weekday() < 5:
+    local = received.astimezone(SHANGHAI)
+    day, left = local.date(), clocks.general_working_days
+    while left > 0:
+        day += timedelta(days=1)
+        if is_working_day(day):
             left -= 1
-    return due
+    return datetime.combine(day, local.timetz()).astimezone(received.tzinfo)
 
 
 def answer_due(received: datetime, extensions: int) -> datetime:
@@ -167,6 +180,8 @@ class ComplaintErrorCode(StrEnum):
     REASON_REQUIRED = "REASON_REQUIRED"
     NO_MORE_EXTENSIONS = "NO_MORE_EXTENSIONS"
     REVIEWED_ALREADY = "REVIEWED_ALREADY"
+    MATERIAL_HELD = "MATERIAL_HELD"  # asked for what the insurer already holds
+    DAY_NOT_FOUND = "DAY_NOT_FOUND"  # work calendar: no such day, or a range too long
 
 
 class ComplaintError(DomainError):

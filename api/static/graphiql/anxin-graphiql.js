@@ -189,6 +189,71 @@ mutation NotReached($visitId: ID!) {
 `,
       variables: json({ visitId: "<an id from the visit list>" }),
     },
+    {
+      query: `# 8. 投诉 File a complaint (customer token: log in in tab 1). FileComplaint
+#    answers at once with its number, proposed class and clocks (answer due in 15
+#    days); put its id in Variables and keep ComplaintLive open while staff act in
+#    tab 9; accept the answer, or ask for a review once.
+mutation FileComplaint {
+  fileComplaint(input: { channel: APP, text: "理赔报案两周了一直没人联系我，审核太慢" }) {
+    changed
+    complaint { id number version status statusName contentClassName urgency
+      firstResponseDueAt answerDueAt timeline { action note at } }
+    errors { field message code }
+  }
+}
+
+query MyComplaints {
+  myComplaints { id number statusName answer answerDueAt timeline { action note at } }
+}
+
+subscription ComplaintLive($complaintId: ID!) {
+  complaintUpdated(complaintId: $complaintId) { number status statusName answer }
+}
+
+mutation AcceptAnswer($complaintId: ID!, $version: Int!) {
+  acceptComplaintAnswer(input: { complaintId: $complaintId, expectedVersion: $version }) {
+    complaint { id version status statusName }
+    errors { field message code }
+  }
+}
+`,
+      variables: json({ complaintId: "<an id from FileComplaint>", version: 1 }),
+    },
+    {
+      query: `# 9. Staff: complaints, with agent.li's token (StaffLogin in tab 6) or
+#    supervisor.zhao's for the figures and the work calendar. QueueLive shows every
+#    change of the queue as it happens (any API process).
+query ComplaintQueue {
+  complaintQueue(filter: { status: [RECEIVED, ASSIGNED, IN_PROGRESS] }, first: 20) {
+    edges { node { id number version statusName contentClassName urgency overdue
+      firstResponseDueAt answerDueAt handledByMe proposedClass text } }
+  }
+}
+
+subscription QueueLive {
+  complaintQueueChanged { eventType number status urgency handlerId }
+}
+
+mutation Assign($complaintId: ID!, $version: Int!) {
+  assignComplaint(input: { complaintId: $complaintId, expectedVersion: $version }) {
+    complaint { id version statusName hasHandler }
+    errors { field message code }
+  }
+}
+
+query Figures {
+  complaintFigures(period: WEEK, from: "2026-11-01", to: "2026-12-31") {
+    firstDay received byClass { name count ratePercent }
+    firstResponse { count medianHours p90Hours } answerLate { count total ratePercent }
+    reopened { count total ratePercent } satisfied { count total ratePercent }
+    proposalsAccepted { count total ratePercent }
+  }
+  workCalendar(from: "2026-09-20", to: "2026-10-10") { day kind name }
+}
+`,
+      variables: json({ complaintId: "<an id from ComplaintQueue>", version: 1 }),
+    },
   ];
 
   // GraphiQL's toolkit sends an operation's headers over HTTP, and for a subscription
