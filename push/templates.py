@@ -230,7 +230,6 @@ TEMPLATES: dict[str, EventTemplate] = {
             "{text}",
             "anxin://notifications",
             "pages/notification/list",
-            urgent=True,
             sms=True,
         ),
     ]

@@ -2,9 +2,9 @@
 when it is received or changed (classified), and opening one by hand.
 
 Complaint intake is untouched: the rules read the complaint outbox events
-(``complaint.received``, ``complaint.updated``) with the ``crisis_rules`` job. Each event
-is evaluated once, by whichever worker first inserts its ``CrisisEventSeen`` row, in the
-same transaction as the evaluation (a worker that stops half-way leaves nothing done).
+(``complaint.received``, ``complaint.updated``) with the ``crisis_rules`` job, and mark
+each evaluated (``CrisisEventSeen``). Evaluating a complaint again is harmless: a
+complaint already part of an incident is left alone.
 
 A rule and a key (the product the complaint is about, else its class) have at most one
 open incident: the unique ``open_key`` decides between concurrent openers (INSERT … ON
@@ -227,7 +227,11 @@ async def link(incident: CrisisIncident, complaint_ids: list[uuid.UUID], note: s
     own timeline, the incident one line and a version."""
     numbers: list[str] = []
     async with in_transaction():
-        for complaint_id in complaint_ids:
+        # The incident's row first: setting a complaint's incident_id takes a key-share
+        # lock on it (the foreign key), which a later FOR UPDATE would wait on (two
+        # linkers at once: a deadlock).
+        await CrisisIncident.filter(id=incident.id).select_for_update().first()
+        for complaint_id in sorted(complaint_ids):
             if await Complaint.filter(id=complaint_id, incident_id=None).update(
                 incident_id=incident.id
             ):
@@ -278,7 +282,8 @@ async def evaluate(complaint_id: uuid.UUID, now: datetime | None = None) -> Cris
 
 
 async def evaluate_events(limit: int = BATCH, now: datetime | None = None) -> int:
-    """Evaluate the complaint events not yet evaluated; returns how many were."""
+    """Evaluate the complaint events not yet evaluated; returns how many were (two
+    workers may evaluate one event at once: the evaluation is safe to repeat)."""
     now = now or datetime.now(UTC)
     seen = CrisisEventSeen.all().values("outbox_event_id")
     events = (
@@ -291,13 +296,15 @@ async def evaluate_events(limit: int = BATCH, now: datetime | None = None) -> in
     )
     done = 0
     for event in events:
-        try:
-            async with in_transaction():
-                await CrisisEventSeen.create(outbox_event_id=event.id)
-                await evaluate(uuid.UUID(event.entity_id), now)
-            done += 1
-        except IntegrityError:  # another worker took it
-            continue
+        # Evaluated, then marked: a worker stopping in between leaves the event to be
+        # evaluated again, which finds the complaint linked and does nothing. Not one
+        # long transaction: it would hold the day's number counter across the insert
+        # that decides between concurrent openers (a deadlock between two workers).
+        await evaluate(uuid.UUID(event.entity_id), now)
+        await CrisisEventSeen.bulk_create(
+            [CrisisEventSeen(id=uuid.uuid4(), outbox_event_id=event.id)], ignore_conflicts=True
+        )
+        done += 1
     return done
 
 
