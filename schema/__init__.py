@@ -31,6 +31,7 @@ from schema.claims.mutations import ClaimMutations
 from schema.claims.queries import ClaimQueries
 from schema.claims.subscriptions import ClaimSubscriptions
 from schema.complaints import ComplaintMutations, ComplaintQueries, ComplaintSubscriptions
+from schema.crisis import CrisisMutations, CrisisQueries
 from schema.errors import should_mask_error
 from schema.loaders import FreshReads
 from schema.node import resolve_node
@@ -62,6 +63,7 @@ class Query(
     VisitQueries,
     StaffQueries,
     ComplaintQueries,
+    CrisisQueries,
 ):
     @strawberry.field(
         description="Any object by its global ID; null if it does not exist or you may not see it.",
@@ -85,6 +87,7 @@ class Mutation(
     SurveyExchangeMutations,
     VisitMutations,
     ComplaintMutations,
+    CrisisMutations,
 ):
     pass
 

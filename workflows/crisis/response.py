@@ -213,10 +213,17 @@ async def add_action(
 
 
 async def complete_action(
-    actor: Actor, action_id: uuid.UUID, expected_version: int, note: str
+    actor: Actor,
+    action_id: uuid.UUID,
+    expected_version: int,
+    note: str,
+    incident_id: uuid.UUID | None = None,
 ) -> tuple[CrisisIncident, CrisisAction]:
-    """Its owner or a crisis manager marks an action done, with what was done."""
+    """Its owner or a crisis manager marks an action done, with what was done
+    (``incident_id``, when given, must be the action's)."""
     action = await CrisisAction.get_or_none(id=action_id)
+    if action is not None and incident_id is not None and action.incident_id != incident_id:
+        action = None
     if action is None:
         raise CrisisError(E.ACTION_NOT_FOUND, "未找到该措施", "actionId")
     try:
@@ -288,9 +295,11 @@ async def draft_statement(
 
 
 async def _statement(
-    actor: Actor, statement_id: uuid.UUID, kind: CrisisActionKind
+    actor: Actor, statement_id: uuid.UUID, kind: CrisisActionKind, incident_id: uuid.UUID | None
 ) -> tuple[CrisisIncident, CrisisStatement]:
     statement = await CrisisStatement.get_or_none(id=statement_id)
+    if statement is not None and incident_id is not None and statement.incident_id != incident_id:
+        statement = None
     if statement is None:
         raise CrisisError(E.STATEMENT_NOT_FOUND, "未找到该口径", "statementId")
     try:
@@ -305,10 +314,13 @@ async def _statement(
 
 
 async def approve_statement(
-    actor: Actor, statement_id: uuid.UUID, expected_version: int
+    actor: Actor,
+    statement_id: uuid.UUID,
+    expected_version: int,
+    incident_id: uuid.UUID | None = None,
 ) -> tuple[CrisisIncident, CrisisStatement]:
     """A second manager, never the one who drafted it, approves it for release."""
-    incident, statement = await _statement(actor, statement_id, K.APPROVE_STATEMENT)
+    incident, statement = await _statement(actor, statement_id, K.APPROVE_STATEMENT, incident_id)
     if statement.drafted_by == actor.subject_id:
         raise CrisisError(E.SECOND_PERSON_REQUIRED, "口径须由起草人以外的另一位管理人员审批")
 
@@ -359,11 +371,14 @@ async def _notify_customers(
 
 
 async def release_statement(
-    actor: Actor, statement_id: uuid.UUID, expected_version: int
+    actor: Actor,
+    statement_id: uuid.UUID,
+    expected_version: int,
+    incident_id: uuid.UUID | None = None,
 ) -> tuple[CrisisIncident, CrisisStatement]:
     """Release an approved statement; a customer statement is sent to every affected
     customer (the incident's scope, counted now) once."""
-    incident, statement = await _statement(actor, statement_id, K.RELEASE_STATEMENT)
+    incident, statement = await _statement(actor, statement_id, K.RELEASE_STATEMENT, incident_id)
     if statement.status is not StatementStatus.APPROVED:
         raise CrisisError(E.STATEMENT_NOT_APPROVED, "口径须先经另一位管理人员审批", "statementId")
     sent: list[int] = [0]
