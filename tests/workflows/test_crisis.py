@@ -136,6 +136,16 @@ async def test_media_and_regulator_words_or_channels_open_the_keyword_incident(
     assert incident.rule_id == keyword.id and incident.severity is CrisisSeverity.CRITICAL
     for complaint in (media, referred):
         assert (await Complaint.get(id=complaint.id)).incident_id == incident.id
+    # Inside a longer word (jieba keeps 发微博 whole, the classifier misses it).
+    assert detect.keyword_hits("我已经发微博了，准备联系媒体报道", keyword.keywords) == [
+        "媒体",
+        "微博",
+        "报道",
+    ]
+    posted = await complain(services, "理赔太慢，我已经发微博了")
+    assert posted.urgency is not Urgency.MAJOR
+    await detect.evaluate_events()
+    assert (await Complaint.get(id=posted.id)).incident_id == incident.id
 
 
 async def test_a_spike_of_one_class_opens_at_the_threshold_and_rules_are_editable(

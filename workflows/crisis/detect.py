@@ -42,7 +42,6 @@ from models.policies import Policy
 from push.outbox import emit
 from workflows.access import Actor
 from workflows.complaints import state as complaint_state
-from workflows.complaints.classify import tokens
 from workflows.complaints.rules import CLASS_NAMES
 from workflows.crisis.rules import (
     DEFAULT_RULES,
@@ -135,10 +134,10 @@ def about_product(product_id: uuid.UUID) -> Q:
 
 
 def keyword_hits(text: str, keywords: Iterable[str]) -> list[str]:
-    """Keywords among the complaint's words (jieba), or inside it for phrases of 3+
-    characters jieba may split."""
-    words = set(tokens(text))
-    return [k for k in keywords if k in words or (len(k) >= 3 and k in text)]
+    """Keywords found anywhere in the text. Not by jieba's words, as the classifier does:
+    it keeps 发微博 and 媒体报道 whole, so 微博 and 媒体 would be missed, and a missed
+    media threat costs more than an incident a manager closes as a false alarm."""
+    return [k for k in keywords if k in text]
 
 
 @dataclass(frozen=True)
