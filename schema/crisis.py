@@ -594,7 +594,10 @@ class CrisisMutations:
     async def open_crisis_incident(
         self,
         info: Info,
-        input: Annotated[OpenCrisisIncidentInput, strawberry.argument(description="The incident.")],
+        input: Annotated[
+            OpenCrisisIncidentInput,
+            strawberry.argument(description="Its title, severity and the complaints it concerns."),
+        ],
     ) -> OpenCrisisIncidentPayload:
         actor = info.context.actor
         ids = [node_uuid(c, "Complaint") for c in input.complaint_ids]
@@ -618,7 +621,10 @@ class CrisisMutations:
         self,
         info: Info,
         input: Annotated[
-            AssessCrisisIncidentInput, strawberry.argument(description="The assessment.")
+            AssessCrisisIncidentInput,
+            strawberry.argument(
+                description="The incident, your version, severity, spread risk, scope and note."
+            ),
         ],
     ) -> CrisisIncidentPayload:
         return await _act(
@@ -642,7 +648,10 @@ class CrisisMutations:
         self,
         info: Info,
         input: Annotated[
-            AddCrisisTeamMemberInput, strawberry.argument(description="Who and in what role.")
+            AddCrisisTeamMemberInput,
+            strawberry.argument(
+                description="The incident, your version, the staff member and their role."
+            ),
         ],
     ) -> CrisisIncidentPayload:
         return await _act(
@@ -663,7 +672,12 @@ class CrisisMutations:
     async def add_crisis_action(
         self,
         info: Info,
-        input: Annotated[AddCrisisActionInput, strawberry.argument(description="The item.")],
+        input: Annotated[
+            AddCrisisActionInput,
+            strawberry.argument(
+                description="The incident, your version, what to do, its owner and due time."
+            ),
+        ],
     ) -> CrisisIncidentPayload:
         return await _act(
             info,
@@ -685,7 +699,10 @@ class CrisisMutations:
         self,
         info: Info,
         input: Annotated[
-            CompleteCrisisActionInput, strawberry.argument(description="The item done.")
+            CompleteCrisisActionInput,
+            strawberry.argument(
+                description="The incident, your version, the item's key and what was done."
+            ),
         ],
     ) -> CrisisIncidentPayload:
         return await _act(
@@ -708,7 +725,10 @@ class CrisisMutations:
         self,
         info: Info,
         input: Annotated[
-            DraftCrisisStatementInput, strawberry.argument(description="The statement.")
+            DraftCrisisStatementInput,
+            strawberry.argument(
+                description="The incident, your version, audience, party and the statement's text."
+            ),
         ],
     ) -> CrisisIncidentPayload:
         return await _act(
@@ -730,7 +750,12 @@ class CrisisMutations:
     async def approve_crisis_statement(
         self,
         info: Info,
-        input: Annotated[CrisisStatementInput, strawberry.argument(description="The statement.")],
+        input: Annotated[
+            CrisisStatementInput,
+            strawberry.argument(
+                description="The incident, your version and the statement to approve."
+            ),
+        ],
     ) -> CrisisIncidentPayload:
         return await _act(
             info,
@@ -750,7 +775,12 @@ class CrisisMutations:
     async def release_crisis_statement(
         self,
         info: Info,
-        input: Annotated[CrisisStatementInput, strawberry.argument(description="The statement.")],
+        input: Annotated[
+            CrisisStatementInput,
+            strawberry.argument(
+                description="The incident, your version and the approved statement to release."
+            ),
+        ],
     ) -> CrisisIncidentPayload:
         return await _act(
             info,
@@ -770,7 +800,12 @@ class CrisisMutations:
     async def write_crisis_review(
         self,
         info: Info,
-        input: Annotated[WriteCrisisReviewInput, strawberry.argument(description="The review.")],
+        input: Annotated[
+            WriteCrisisReviewInput,
+            strawberry.argument(
+                description="The incident, your version, the causes and what was changed."
+            ),
+        ],
     ) -> CrisisIncidentPayload:
         return await _act(
             info,
@@ -790,7 +825,10 @@ class CrisisMutations:
     async def close_crisis_incident(
         self,
         info: Info,
-        input: Annotated[CrisisVersionInput, strawberry.argument(description="The incident.")],
+        input: Annotated[
+            CrisisVersionInput,
+            strawberry.argument(description="The incident to close and the version you saw."),
+        ],
     ) -> CrisisIncidentPayload:
         return await _act(
             info, response.close(info.context.actor, _incident_id(input), input.expected_version)
@@ -804,7 +842,10 @@ class CrisisMutations:
         self,
         info: Info,
         input: Annotated[
-            EditCrisisRuleInput, strawberry.argument(description="The rule's new settings.")
+            EditCrisisRuleInput,
+            strawberry.argument(
+                description="The rule, your version, its new name, severity, threshold, words."
+            ),
         ],
     ) -> CrisisRulePayload:
         change = detect.RuleChange(
