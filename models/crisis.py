@@ -209,8 +209,8 @@ class CrisisStatement(Entity):
 
 
 class CrisisEventSeen(Entity):
-    """A complaint outbox event the rules have evaluated: each is evaluated once, by
-    whichever worker inserts this row first (its unique key)."""
+    """A complaint outbox event the rules have evaluated (marked after the evaluation,
+    which is safe to repeat: two workers may both evaluate one event)."""
 
     outbox_event_id = fields.BigIntField(unique=True)
 

@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
                 ('outbox_event_id', fields.BigIntField(unique=True)),
             ],
-            options={'table': 'crisis_event_seen', 'app': 'models', 'pk_attr': 'id', 'table_description': 'A complaint outbox event the rules have evaluated: each is evaluated once, by'},
+            options={'table': 'crisis_event_seen', 'app': 'models', 'pk_attr': 'id', 'table_description': 'A complaint outbox event the rules have evaluated (marked after the evaluation,'},
             bases=['Entity'],
         ),
         ops.CreateModel(
