@@ -12,4 +12,5 @@ MODEL_MODULES = [
     "models.visits",
     "models.complaints",
     "models.work_calendar",
+    "models.crisis",
 ]

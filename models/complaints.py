@@ -20,6 +20,7 @@ from models.base import Entity
 
 if TYPE_CHECKING:
     from models.claims import Claim
+    from models.crisis import CrisisIncident
     from models.customers import Customer
     from models.payments import PaymentOrder
     from models.policies import Policy
@@ -127,6 +128,11 @@ class Complaint(Entity):
     escalated_at = fields.DatetimeField(null=True)  # the 80 % warning went out
     breached_at = fields.DatetimeField(null=True)  # the answer clock ran out unanswered
     answer = fields.TextField(null=True)
+    # The crisis incident it is part of (answered consistently with its statement).
+    incident: fields.ForeignKeyNullableRelation[CrisisIncident] = fields.ForeignKeyField(
+        "models.CrisisIncident", related_name="complaints", null=True, on_delete=fields.SET_NULL
+    )
+    incident_id: uuid.UUID | None
     answered_at = fields.DatetimeField(null=True)
     closed_at = fields.DatetimeField(null=True)
 

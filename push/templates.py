@@ -223,6 +223,15 @@ TEMPLATES: dict[str, EventTemplate] = {
             "pages/complaint/detail?id={complaint_id}",
             sms=True,
         ),
+        # A crisis statement to the affected customers (approved by a second manager).
+        EventTemplate(
+            "crisis.notice",
+            "安心保险重要通知",
+            "{text}",
+            "anxin://notifications",
+            "pages/notification/list",
+            sms=True,
+        ),
     ]
 }
 

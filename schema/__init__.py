@@ -37,6 +37,7 @@ from schema.complaint_staff import (
     ComplaintStaffSubscriptions,
 )
 from schema.complaints import ComplaintMutations, ComplaintQueries, ComplaintSubscriptions
+from schema.crisis import CrisisMutations, CrisisQueries
 from schema.errors import should_mask_error
 from schema.loaders import FreshReads
 from schema.node import resolve_node
@@ -70,6 +71,7 @@ class Query(
     ComplaintQueries,
     ComplaintStaffQueries,
     ComplaintFigureQueries,
+    CrisisQueries,
 ):
     @strawberry.field(
         description="Any object by its global ID; null if it does not exist or you may not see it.",
@@ -94,6 +96,7 @@ class Mutation(
     VisitMutations,
     ComplaintMutations,
     ComplaintStaffMutations,
+    CrisisMutations,
 ):
     pass
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry import relay
@@ -38,6 +38,9 @@ from workflows.complaints.rules import (
     ComplaintError,
 )
 from workflows.complaints.state import load_complaint, log_staff_read, visible_complaints
+
+if TYPE_CHECKING:
+    from schema.crisis import ComplaintIncident
 
 strawberry.enum(m.ComplaintChannel, description="Where a complaint came in.")
 strawberry.enum(m.ComplaintClass, description="What a complaint is about (content class).")
@@ -103,6 +106,18 @@ class Complaint(relay.Node):
     timeline: list[ComplaintTimelineEntry] = strawberry.field(
         description="What happened, oldest first (customers: without internal lines)."
     )
+    incident_id: strawberry.Private[uuid.UUID | None] = None
+
+    @strawberry.field(
+        description="Staff: the crisis incident it is part of, with the approved customer "
+        "statement to answer it consistently; null when none (and for customers)."
+    )
+    async def incident(
+        self, info: Info
+    ) -> Annotated[ComplaintIncident, strawberry.lazy("schema.crisis")] | None:
+        from schema.crisis import complaint_incident  # the crisis schema imports this one
+
+        return await complaint_incident(info.context.actor, self.incident_id)
 
     @classmethod
     def from_model(
@@ -139,6 +154,7 @@ class Complaint(relay.Node):
             proposed_class=row.proposed_class if staff else None,
             proposed_urgency=row.proposed_urgency if staff else None,
             classification_confirmed=row.classification_confirmed,
+            incident_id=row.incident_id,
             timeline=[
                 ComplaintTimelineEntry(
                     at=local_time(e.created_at),

@@ -47,6 +47,7 @@ class Permission(StrEnum):
     VISIT_MANAGE = "visit:manage"  # assign visits, change the visit rules
     COMPLAINT_HANDLE = "complaint:handle"  # record, classify, handle and answer complaints
     COMPLAINT_SUPERVISE = "complaint:supervise"  # reassign, second extension, second-level review
+    CRISIS_MANAGE = "crisis:manage"  # crisis incidents: open, assess, respond, statements, rules
 
 
 ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
@@ -92,6 +93,7 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
             Permission.VISIT_MANAGE,
             Permission.COMPLAINT_HANDLE,
             Permission.COMPLAINT_SUPERVISE,
+            Permission.CRISIS_MANAGE,
         }
     ),
     StaffRole.ADMIN: frozenset(Permission),

@@ -27,6 +27,7 @@ class Prefix(StrEnum):
     REFUND = "RF"  # a premium refund
     TRANSFER = "TF"  # a claim payout transfer
     COMPLAINT = "TS"  # a complaint (投诉)
+    CRISIS = "WJ"  # a crisis incident (危机)
 
 
 async def next_number(prefix: Prefix, now: datetime | None = None) -> str:

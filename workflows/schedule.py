@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from workflows import auth, complaints, policies, reminders, survey_exchange, surveys, visits
+from workflows import (
+    auth,
+    complaints,
+    crisis,
+    policies,
+    reminders,
+    survey_exchange,
+    surveys,
+    visits,
+)
 from workflows.jobs import Job
 from workflows.payments import orders, payouts, refunds
 
@@ -12,6 +21,7 @@ SCHEDULE: tuple[Job, ...] = (
     *surveys.JOBS,
     *visits.JOBS,
     *complaints.JOBS,
+    *crisis.JOBS,
     *auth.JOBS,
     *survey_exchange.JOBS,
     *orders.JOBS,

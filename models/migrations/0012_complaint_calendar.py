@@ -75,7 +75,7 @@ async def _seed(apps: Any, schema_editor: Any) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0009_wechat_money_path')]
+    dependencies = [('models', '0010_crisis_incidents')]
 
     initial = False
 

@@ -19,6 +19,7 @@ from models import policies as m
 from models.auth import SubjectKind
 from models.claims import Claim, ClaimDocument, ClaimStatus, PayoutShare
 from models.complaints import ComplaintChannel
+from models.crisis import CrisisRule, CrisisSeverity
 from models.notifications import Device, DevicePlatform, Notification
 from models.payments import PaymentOrder, Refund, RefundReason
 from models.staff import StaffRole
@@ -39,6 +40,7 @@ from tests.graphql import gql
 from workflows import surveys
 from workflows.access import Actor
 from workflows.complaints.intake import Subjects, file_complaint
+from workflows.crisis.detect import ensure_default_rules, open_incident
 from workflows.visits import current_rules
 
 NODE = "query($id: ID!) { node(id: $id) { id __typename } }"
@@ -121,6 +123,7 @@ async def world(services: Services) -> World:
         ).id,
         **await _service_objects(alice, policy, order),
     }
+    objects.update(await _crisis_objects(supervisor, objects["Complaint"]))
     tokens = {
         "alice": await customer_token(services, alice),
         "bob": await customer_token(services, bob),
@@ -205,6 +208,17 @@ async def _service_objects(
     }
 
 
+async def _crisis_objects(supervisor: Any, complaint_id: uuid.UUID) -> dict[str, uuid.UUID]:
+    """An incident opened by hand about Alice's complaint, and a rule."""
+    manager = Actor(kind=SubjectKind.STAFF, subject_id=supervisor.id, role=supervisor.role)
+    incident = await open_incident(manager, "理赔集中投诉", CrisisSeverity.HIGH, [complaint_id])
+    await ensure_default_rules()
+    return {
+        "CrisisIncident": incident.id,
+        "CrisisRule": (await CrisisRule.get(code="CLASS_SPIKE")).id,
+    }
+
+
 def test_every_node_type_has_a_guarded_resolver_and_a_test() -> None:
     """Adding a Node type without deciding who may see it fails here."""
     schema = build_schema()
@@ -241,6 +255,8 @@ NOT_VISIBLE_TO_MALLORY = {
     "MyVisit": True,
     "VisitRule": True,
     "Complaint": True,
+    "CrisisIncident": True,
+    "CrisisRule": True,
 }
 
 
@@ -331,6 +347,12 @@ SEEN_BY: dict[str, tuple[set[str], set[str], str]] = {
         {"bob", "carol", "mallory"},
         "number status timeline { action }",
     ),
+    "CrisisIncident": (
+        {"supervisor"},
+        {"alice", "agent", "mallory"},
+        "number status complaintCount complaints { number } timeline { action }",
+    ),
+    "CrisisRule": ({"supervisor"}, {"alice", "agent"}, "code threshold"),
 }
 
 
