@@ -28,6 +28,8 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
+    from api.header_timeout import header_timeout_protocol
+
     settings = Settings()
     if settings.is_development and args.host not in LOOPBACK:
         sys.exit(
@@ -43,6 +45,11 @@ def _serve(args: argparse.Namespace) -> None:
         workers=args.workers,
         log_config=None,
         proxy_headers=True,
+        # Slow clients (README: Deployment): the headers' deadline is ours (uvicorn has
+        # none); an idle kept-alive connection; open connections at a graceful stop.
+        http=header_timeout_protocol(settings.request_header_timeout_seconds),
+        timeout_keep_alive=settings.keep_alive_timeout_seconds,
+        timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
         # The server refuses bigger frames before buffering them (the app checks too).
         ws_max_size=settings.websocket_max_message_bytes,
     )
