@@ -44,7 +44,10 @@ def _serve(args: argparse.Namespace) -> None:
         port=args.port,
         workers=args.workers,
         log_config=None,
-        proxy_headers=True,
+        # X-Forwarded-For/-Proto only from ANXIN_TRUSTED_PROXIES, as the app reads them
+        # (uvicorn's own default trusts any process on this host).
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=[str(network) for network in settings.trusted_proxy_networks],
         # Slow clients (README: Deployment): the headers' deadline is ours (uvicorn has
         # none); an idle kept-alive connection; open connections at a graceful stop.
         http=header_timeout_protocol(settings.request_header_timeout_seconds),
