@@ -15,21 +15,31 @@ import asyncio
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from starlette.applications import Starlette
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from tests.api.asgi_calls import WebSocketCall
 from tests.api.gateway_process import running_gateway
 
 PER_CLIENT = 2
 PER_PROCESS = 3
 INIT_SECONDS = 1.0
-CAPS = {
-    "websocket_max_connections": str(PER_PROCESS),
-    "websocket_max_connections_per_client": str(PER_CLIENT),
-    "websocket_init_timeout_seconds": str(INIT_SECONDS),
+LIMITS: dict[str, Any] = {
+    "websocket_max_connections": PER_PROCESS,
+    "websocket_max_connections_per_client": PER_CLIENT,
+    "websocket_init_timeout_seconds": INIT_SECONDS,
 }
+CAPS = {name: str(value) for name, value in LIMITS.items()}  # the gateway's environment
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """For the tests on the app itself (the gateway's tests set them in its environment)."""
+    return LIMITS
 
 
 async def _open(url: str, client: str, headers: dict[str, str] | None = None) -> ClientConnection:
@@ -121,3 +131,21 @@ async def test_a_connection_without_connection_init_is_closed_after_the_init_tim
         again = [await _accepted_soon(url, "127.0.0.7") for _ in range(PER_CLIENT)]
         for ws in again:
             await ws.close()
+
+
+async def test_a_server_without_http_answers_to_handshakes_closes_them_with_1013(
+    app: Starlette,
+) -> None:
+    """An ASGI server without the ``websocket.http.response`` extension cannot answer
+    a handshake 503: the refusal is a close before acceptance, 1013 (try again later)."""
+    held = [WebSocketCall(app, client="10.0.0.1").open() for _ in range(PER_CLIENT)]
+    for call in held:
+        assert (await call.initialise())["type"] == "connection_ack"
+    refused = WebSocketCall(app, client="10.0.0.1", denial=False).open()
+    await refused.done(1)
+    assert refused.sent == [{"type": "websocket.close", "code": 1013}]
+    for call in held:
+        await call.hang_up()
+    again = WebSocketCall(app, client="10.0.0.1", denial=False).open()
+    assert (await again.initialise())["type"] == "connection_ack"
+    await again.hang_up()
