@@ -66,7 +66,7 @@ async def _refused(url: str, client: str, headers: dict[str, str] | None = None)
     started = time.monotonic()
     with pytest.raises(InvalidStatus) as refusal:
         await _open(url, client, headers)
-    assert time.monotonic() - started < 1  # at once, not after a wait
+    assert time.monotonic() - started < 2  # at once (a busy machine), not accepted to wait
     response = refusal.value.response
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "2"
@@ -126,7 +126,7 @@ async def test_a_connection_without_connection_init_is_closed_after_the_init_tim
                 await asyncio.wait_for(ws.recv(), INIT_SECONDS + 5)
             assert ws.close_code == 4408
         waited = time.monotonic() - opened
-        assert INIT_SECONDS - 0.2 <= waited <= INIT_SECONDS + 1.5, waited
+        assert INIT_SECONDS - 0.2 <= waited <= INIT_SECONDS + 2.5, waited  # not 60 s
         # Their places were given back: this client may open as many again.
         again = [await _accepted_soon(url, "127.0.0.7") for _ in range(PER_CLIENT)]
         for ws in again:
