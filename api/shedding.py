@@ -114,6 +114,11 @@ class LoadSheddingMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not never_shed(scope["path"]):
             await self._http(scope, receive, send)
+        elif scope["type"] == "http":
+            # Never refused, never cut short, but a body that does not arrive is not
+            # waited for forever either (a trickled callback body held its connection).
+            exchange = _Exchange(self.app, scope, receive, send, self.limits, watched=False)
+            await exchange.run(self._retry_after())
         elif scope["type"] == "websocket":
             await self._websocket(scope, receive, send)
         else:
@@ -179,12 +184,21 @@ class LoadSheddingMiddleware:
 
 
 class _Exchange:
-    """One HTTP request under the watch of the shedding middleware."""
+    """One HTTP request under the watch of the shedding middleware; ``watched=False``
+    (requests never shed): only its body is timed."""
 
     def __init__(
-        self, app: ASGIApp, scope: Scope, receive: Receive, send: Send, limits: SheddingLimits
+        self,
+        app: ASGIApp,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        limits: SheddingLimits,
+        *,
+        watched: bool = True,
     ) -> None:
         self.app = app
+        self.watched = watched
         self.scope = scope
         self._receive = receive
         self._send = send
@@ -197,6 +211,8 @@ class _Exchange:
         self.answered = False  # the answer is complete
 
     async def receive(self) -> Message:
+        if self.body_read.is_set() and not self.watched:
+            return await self._receive()
         if self.body_read.is_set():
             # Asked again (a streaming response listens for the disconnect): the watcher
             # owns the server's receive now.
@@ -228,6 +244,8 @@ class _Exchange:
         """Why the work must stop: ``gone`` (the client disconnected) or ``timeout``;
         returns only then (or once the answer is complete)."""
         await self.body_read.wait()
+        if not self.watched:
+            await asyncio.Event().wait()  # until the work is done (and this cancelled)
         disconnect = asyncio.ensure_future(self._until_disconnect())
         answering = asyncio.ensure_future(self.answering.wait())
         try:

@@ -142,6 +142,12 @@ async def test_keep_alive_then_a_trickled_request_and_a_body_that_does_not_come(
         assert b"REQUEST_TIMEOUT" in sent
         assert BODY_SECONDS - 0.1 <= closed <= BODY_SECONDS + SLACK, closed
 
+        # The same for a route that is never refused (a payment callback).
+        callback = await Connection.open(port)
+        callback.writer.write(PARTIAL_POST.replace(b"/graphql", b"/payments/sandbox/notify"))
+        closed, sent = await callback.until_closed(BODY_SECONDS + SLACK + 5)
+        assert sent.startswith(b"HTTP/1.1 408 "), sent
+
 
 async def test_a_graceful_stop_waits_for_open_requests_at_most_the_shutdown_timeout(
     database_url: str, tmp_path: Path
