@@ -9,8 +9,9 @@ capacity, memory growing, minutes to recover). So, per process:
   ``Retry-After`` at once, before its body is read (health probes are never refused);
 - a request whose client went away is cancelled: its resolvers stop, its transaction
   rolls back, its connection to the database goes back to the pool;
-- its body must arrive within ``body_timeout`` (else 408, connection closed), and its
-  work must start answering within ``request_timeout`` of that (else cancelled, 503);
+- its body must arrive within ``body_timeout`` (else 408, connection closed; this one
+  holds for the never-refused requests too), and its work must start answering within
+  ``request_timeout`` of that (else cancelled, 503);
 - a client that went away before its body was read is one INFO line, not an ERROR with
   a traceback (thousands of them under overload);
 - WebSocket connections are capped per process and per client address; one more is
