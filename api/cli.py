@@ -30,6 +30,8 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
+    from api.header_timeout import header_timeout_protocol
+
     settings = Settings()
     if settings.is_development and args.host not in LOOPBACK:
         sys.exit(
@@ -44,7 +46,15 @@ def _serve(args: argparse.Namespace) -> None:
         port=args.port,
         workers=args.workers,
         log_config=None,
-        proxy_headers=True,
+        # X-Forwarded-For/-Proto only from ANXIN_TRUSTED_PROXIES, as the app reads them
+        # (uvicorn's own default trusts any process on this host).
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=[str(network) for network in settings.trusted_proxy_networks],
+        # Slow clients (README: Deployment): the headers' deadline is ours (uvicorn has
+        # none); an idle kept-alive connection; open connections at a graceful stop.
+        http=header_timeout_protocol(settings.request_header_timeout_seconds),
+        timeout_keep_alive=settings.keep_alive_timeout_seconds,
+        timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
         # The server refuses bigger frames before buffering them (the app checks too).
         ws_max_size=settings.websocket_max_message_bytes,
     )

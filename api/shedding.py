@@ -9,8 +9,9 @@ capacity, memory growing, minutes to recover). So, per process:
   ``Retry-After`` at once, before its body is read (health probes are never refused);
 - a request whose client went away is cancelled: its resolvers stop, its transaction
   rolls back, its connection to the database goes back to the pool;
-- its body must arrive within ``body_timeout`` (else 408, connection closed), and its
-  work must start answering within ``request_timeout`` of that (else cancelled, 503);
+- its body must arrive within ``body_timeout`` (else 408, connection closed; this one
+  holds for the never-refused requests too), and its work must start answering within
+  ``request_timeout`` of that (else cancelled, 503);
 - a client that went away before its body was read is one INFO line, not an ERROR with
   a traceback (thousands of them under overload);
 - WebSocket connections are capped per process and per client address; one more is
@@ -114,6 +115,11 @@ class LoadSheddingMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not never_shed(scope["path"]):
             await self._http(scope, receive, send)
+        elif scope["type"] == "http":
+            # Never refused, never cut short, but a body that does not arrive is not
+            # waited for forever either (a trickled callback body held its connection).
+            exchange = _Exchange(self.app, scope, receive, send, self.limits, watched=False)
+            await exchange.run(self._retry_after())
         elif scope["type"] == "websocket":
             await self._websocket(scope, receive, send)
         else:
@@ -179,12 +185,21 @@ class LoadSheddingMiddleware:
 
 
 class _Exchange:
-    """One HTTP request under the watch of the shedding middleware."""
+    """One HTTP request under the watch of the shedding middleware; ``watched=False``
+    (requests never shed): only its body is timed."""
 
     def __init__(
-        self, app: ASGIApp, scope: Scope, receive: Receive, send: Send, limits: SheddingLimits
+        self,
+        app: ASGIApp,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        limits: SheddingLimits,
+        *,
+        watched: bool = True,
     ) -> None:
         self.app = app
+        self.watched = watched
         self.scope = scope
         self._receive = receive
         self._send = send
@@ -197,6 +212,8 @@ class _Exchange:
         self.answered = False  # the answer is complete
 
     async def receive(self) -> Message:
+        if self.body_read.is_set() and not self.watched:
+            return await self._receive()
         if self.body_read.is_set():
             # Asked again (a streaming response listens for the disconnect): the watcher
             # owns the server's receive now.
@@ -228,6 +245,8 @@ class _Exchange:
         """Why the work must stop: ``gone`` (the client disconnected) or ``timeout``;
         returns only then (or once the answer is complete)."""
         await self.body_read.wait()
+        if not self.watched:
+            await asyncio.Event().wait()  # until the work is done (and this cancelled)
         disconnect = asyncio.ensure_future(self._until_disconnect())
         answering = asyncio.ensure_future(self.answering.wait())
         try:

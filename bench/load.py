@@ -26,6 +26,12 @@ Phases, each bounded (default ≤ 60 s):
    creation → the delivery handed to the provider, for the soak's reports) p50/p99.
 5. **ws-churn**: WebSocket connections opened, initialised with a token and closed, 20
    at a time; API memory before and after.
+6. **flood**: for ``--flood-seconds``, up to ``--flood-connections`` WebSocket
+   connections opened as fast as 100 clients (source addresses 127.0.1.1-100) can and
+   never initialised, beside 1,000 TCP connections that never send a byte; a probe
+   (``/healthz``) every 0.1 s measures the stalls. Counted: accepted, refused (503),
+   closed by the server for want of ``connection_init`` (4408), silent connections the
+   server closed (header timeout); API memory before, at the peak and after.
 
 Printed: the step table, the knee, goodput under overload, recovery time, API memory
 (before the load, after overload, after recovery and soak, around the churn), push
@@ -642,6 +648,88 @@ async def ws_churn(base_url: str, token: str, seconds: float, parallel: int = 20
     return done
 
 
+# ------------------------------------------------------------------ flood
+
+
+@dataclass
+class Flood:
+    accepted: int = 0
+    refused: int = 0
+    failed: int = 0
+    closed_4408: int = 0
+    silent: int = 0
+    silent_closed: int = 0
+    probes: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+async def flood(base_url: str, seconds: float, attempts: int, silent: int = 1000) -> Flood:
+    """Un-initialised WebSocket connections and silent TCP connections, held until the
+    server closes them or the phase ends; a probe measures the event loop's stalls."""
+    from websockets.asyncio.client import ClientConnection, connect
+    from websockets.exceptions import InvalidStatus
+    from websockets.typing import Subprotocol
+
+    url = base_url.replace("http://", "ws://") + "/graphql"
+    host, port = base_url.removeprefix("http://").split(":")
+    result = Flood()
+    held: list[ClientConnection] = []
+    sockets: list[asyncio.StreamWriter] = []
+    started = time.perf_counter()
+    deadline = started + seconds
+    budget = iter(range(attempts))
+
+    async def opener(client: str) -> None:
+        while time.perf_counter() < deadline and next(budget, None) is not None:
+            try:
+                held.append(
+                    await connect(
+                        url,
+                        subprotocols=[Subprotocol("graphql-transport-ws")],
+                        local_addr=(client, 0),
+                        proxy=None,
+                        open_timeout=10,
+                        ping_interval=None,
+                    )
+                )
+                result.accepted += 1
+            except InvalidStatus:
+                result.refused += 1
+            except Exception:  # counted; the flood goes on
+                result.failed += 1
+
+    async def quiet(index: int) -> None:
+        reader, writer = await asyncio.open_connection(
+            host, int(port), local_addr=(f"127.0.2.{index % 250 + 1}", 0)
+        )
+        sockets.append(writer)
+        result.silent += 1
+        with contextlib.suppress(ConnectionError):
+            if await reader.read(1) == b"":
+                result.silent_closed += 1
+
+    async def probe() -> None:
+        async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+            while time.perf_counter() < deadline:
+                sent = time.perf_counter()
+                with contextlib.suppress(httpx.HTTPError):
+                    await client.get("/healthz")
+                result.probes.append(time.perf_counter() - sent)
+                await asyncio.sleep(0.1)
+
+    quiet_ones = [asyncio.create_task(quiet(i)) for i in range(silent)]
+    await asyncio.gather(probe(), *(opener(f"127.0.1.{i + 1}") for i in range(100)))
+    result.seconds = time.perf_counter() - started
+    result.closed_4408 = sum(1 for ws in held if ws.close_code == 4408)
+    for task in quiet_ones:
+        task.cancel()
+    await asyncio.gather(*quiet_ones, return_exceptions=True)
+    for writer in sockets:
+        writer.close()
+    await asyncio.gather(*(ws.close() for ws in held), return_exceptions=True)
+    return result
+
+
 # ------------------------------------------------------------------ the run
 
 
@@ -675,6 +763,7 @@ class Report:
     stream_ratio: float = math.nan
     memory: dict[str, float] = field(default_factory=dict)
     churned: int = 0
+    flood: Flood | None = None
     logs: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
 
 
@@ -749,11 +838,30 @@ async def run(args: argparse.Namespace) -> Report:
         report.memory["after churn"] = rss_mb(pid)
         report.logs["ws-churn"] = watch.since_last()
         running.check_alive()
+
+        print(f"flood: {args.flood_seconds:.0f} s", flush=True)
+        report.memory["before flood"] = rss_mb(pid)
+        peak = asyncio.create_task(peak_rss(pid, args.flood_seconds))
+        report.flood = await flood(url, args.flood_seconds, args.flood_connections)
+        report.memory["flood peak"] = await peak
+        await asyncio.sleep(3)
+        report.memory["after flood"] = rss_mb(pid)
+        report.logs["flood"] = watch.since_last()
+        running.check_alive()
         report.memory["worker after"] = rss_mb(running.worker.popen.pid)
         report.memory["api cpu s"] = process_cpu_seconds(pid)
     if not args.keep_database:
         await drop(DATABASE)
     return report
+
+
+async def peak_rss(pid: int, seconds: float) -> float:
+    peak = 0.0
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        peak = max(peak, rss_mb(pid))
+        await asyncio.sleep(0.5)
+    return peak
 
 
 def ms(value: float) -> str:
@@ -813,6 +921,17 @@ def print_report(report: Report, args: argparse.Namespace) -> None:
     )
     print()
     print(f"WebSocket churn: {report.churned} connections opened, initialised and closed")
+    flooded = report.flood
+    if flooded is not None:
+        print(
+            f"Flood ({flooded.seconds:.0f} s): WebSocket connections never initialised: "
+            f"accepted {flooded.accepted}, refused (503) {flooded.refused}, other failures "
+            f"{flooded.failed}; closed by the server with 4408 {flooded.closed_4408}. Silent "
+            f"TCP connections: {flooded.silent} opened, {flooded.silent_closed} closed by "
+            f"the server. /healthz probe: {len(flooded.probes)} answers, p50 "
+            f"{ms(percentile(flooded.probes, 50))} ms, p99 {ms(percentile(flooded.probes, 99))}"
+            f" ms, max {ms(max(flooded.probes, default=math.nan))} ms"
+        )
     print()
     print("API process memory (RSS, MB)")
     for name, value in report.memory.items():
@@ -840,6 +959,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--soak-seconds", type=float, default=45)
     parser.add_argument("--push-wait", type=float, default=40)
     parser.add_argument("--churn-seconds", type=float, default=20)
+    parser.add_argument("--flood-seconds", type=float, default=20)
+    parser.add_argument("--flood-connections", type=int, default=15000)
     parser.add_argument(
         "--set", action="append", default=[], metavar="ANXIN_NAME=value", help="server setting"
     )
@@ -848,7 +969,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.levels = [int(level) for level in args.levels.split(",")]
     if len(args.levels) * args.step_seconds > 60:
         parser.error("the step phase is bounded at 60 s: fewer levels or shorter steps")
-    for name in ("overload_seconds", "soak_seconds", "push_wait", "churn_seconds"):
+    for name in ("overload_seconds", "soak_seconds", "push_wait", "churn_seconds", "flood_seconds"):
         if getattr(args, name) > 60:
             parser.error(f"--{name.replace('_', '-')} is bounded at 60 s")
     return args

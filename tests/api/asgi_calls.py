@@ -22,6 +22,7 @@ class HttpCall:
     app: Starlette
     path: str = "/graphql"
     token: str | None = None
+    method: str | None = None  # POST to /graphql, GET elsewhere
     incoming: asyncio.Queue[Message] = field(default_factory=asyncio.Queue)
     sent: list[Message] = field(default_factory=list)
     task: asyncio.Task[None] | None = None
@@ -39,7 +40,7 @@ class HttpCall:
             "type": "http",
             "asgi": {"version": "3.0"},
             "http_version": "1.1",
-            "method": "POST" if self.path == "/graphql" else "GET",
+            "method": self.method or ("POST" if self.path == "/graphql" else "GET"),
             "scheme": "http",
             "path": self.path,
             "raw_path": self.path.encode(),

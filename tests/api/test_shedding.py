@@ -141,6 +141,16 @@ async def test_a_body_that_does_not_arrive_is_answered_408(app: Starlette) -> No
     assert call.json["errors"][0]["extensions"]["code"] == "REQUEST_TIMEOUT"
 
 
+@pytest.mark.parametrize("settings_overrides", [{"request_body_timeout_seconds": 0.2}])
+async def test_a_callback_body_that_does_not_arrive_is_answered_408_too(app: Starlette) -> None:
+    """Payment callbacks are never refused, but their bodies are timed like any other."""
+    call = Call(app, path="/payments/sandbox/notify", method="POST")
+    call.start(b'{"order": "', complete=False, length=200)
+    await call.done(3)
+    assert call.status == 408
+    assert call.headers[b"connection"] == b"close"
+
+
 async def test_a_hang_up_before_the_body_is_read_is_one_info_line(
     app: Starlette, caplog: pytest.LogCaptureFixture
 ) -> None:
