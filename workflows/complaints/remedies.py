@@ -188,6 +188,8 @@ async def propose(
         raise ComplaintError(E.ILLEGAL_TRANSITION, "只能在答复前提出处理方案")
     if complaint.customer_id is None:
         raise ComplaintError(E.REMEDY_NOT_POSSIBLE, "投诉人尚未确认身份，不能提出补救措施")
+    if await pending(complaint.id):  # the unique open key settles a race
+        raise ComplaintError(E.REMEDY_PENDING, "该投诉已有待审批的处理方案")
     explanation = _text(explanation, "explanation", TEXT_LIMIT)
     if not remedies:
         raise ComplaintError(E.INVALID_REMEDY, "请至少提出一项补救措施", "remedies")
