@@ -13,6 +13,7 @@ import pytest
 from api.services import Services
 from models.auth import SubjectKind
 from models.claims import ClaimEvent, ClaimStatus
+from models.complaint_remedies import RootCauseCategory
 from models.complaints import (
     ClassificationCorrection,
     Complaint,
@@ -22,7 +23,6 @@ from models.complaints import (
     ComplaintStatus,
     Urgency,
 )
-from models.complaint_remedies import RootCauseCategory
 from models.customers import Customer
 from models.notifications import OutboxEvent
 from models.staff import StaffRole, StaffUser
