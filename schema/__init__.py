@@ -30,6 +30,7 @@ from schema.auth import AuthMutations, AuthQueries
 from schema.claims.mutations import ClaimMutations
 from schema.claims.queries import ClaimQueries
 from schema.claims.subscriptions import ClaimSubscriptions
+from schema.complaint_remedies import ComplaintRemedyMutations, ComplaintRemedyQueries
 from schema.complaints import ComplaintMutations, ComplaintQueries, ComplaintSubscriptions
 from schema.errors import should_mask_error
 from schema.loaders import FreshReads
@@ -62,6 +63,7 @@ class Query(
     VisitQueries,
     StaffQueries,
     ComplaintQueries,
+    ComplaintRemedyQueries,
 ):
     @strawberry.field(
         description="Any object by its global ID; null if it does not exist or you may not see it.",
@@ -85,6 +87,7 @@ class Mutation(
     SurveyExchangeMutations,
     VisitMutations,
     ComplaintMutations,
+    ComplaintRemedyMutations,
 ):
     pass
 
