@@ -18,7 +18,7 @@ from models.clock import SHANGHAI
 from schema.claims.types import Claim
 from schema.common import Connection, CursorArg, PageArg, node_uuid, paginate
 from schema.complaint_parts import ComplaintResolution, ComplaintRootCause
-from schema.complaints import Complaint, ComplaintError_, _node
+from schema.complaints import Complaint, ComplaintError_, complaint_view
 from schema.errors import payload_errors
 from schema.permissions import staff_only
 from schema.scalars import Amount
@@ -135,7 +135,7 @@ async def _resolved(info: Info, call: object) -> ComplaintResolutionPayload:
     return ComplaintResolutionPayload(
         changed=True,
         resolution=await ComplaintResolution.build(done.resolution, actor),
-        complaint=await _node(actor, done.complaint),
+        complaint=await complaint_view(actor, done.complaint),
         claims=[Claim.from_model(claim) for claim in done.claims],
         errors=[],
     )
@@ -151,7 +151,7 @@ async def _root_cause(info: Info, call: object) -> ComplaintRootCausePayload:
     return ComplaintRootCausePayload(
         changed=True,
         root_cause=ComplaintRootCause.from_model(cause, complaint.number),
-        complaint=await _node(info.context.actor, complaint),
+        complaint=await complaint_view(info.context.actor, complaint),
         errors=[],
     )
 
