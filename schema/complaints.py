@@ -15,6 +15,7 @@ import strawberry
 from strawberry import relay
 from strawberry.file_uploads import Upload
 from strawberry.types import Info
+from tortoise.expressions import Subquery
 
 from models import complaints as m
 from models.clock import local_time
@@ -31,7 +32,7 @@ from schema.errors import (
 )
 from schema.permissions import CUSTOMER_ONLY, IsAuthenticated, staff_only
 from workflows.access import Actor, Permission
-from workflows.complaints import attachments, handling, intake
+from workflows.complaints import attachments, handling, intake, root_causes
 from workflows.complaints.rules import (
     CLASS_NAMES,
     OPEN,
@@ -295,6 +296,10 @@ class ComplaintFilter:
         default=None, description="True: past the answer clock; false: not."
     )
     mine: bool = strawberry.field(default=False, description="Only those you handle.")
+    root_cause_missing: bool = strawberry.field(
+        default=False,
+        description="Only those closed (by the sweep) without a root cause, to record one.",
+    )
 
 
 def _optional(value: relay.GlobalID | None, type_name: str) -> uuid.UUID | None:
@@ -347,7 +352,10 @@ class ComplaintQueries:
             status=f.status,
             overdue=f.overdue,
             mine=f.mine,
-        ).prefetch_related("events")
+        )
+        if f.root_cause_missing:
+            rows = rows.filter(id__in=Subquery(root_causes.missing().values("id")))
+        rows = rows.prefetch_related("events")
         return await paginate(
             rows,
             lambda row: Complaint.from_model(row, actor, list(row.events)),

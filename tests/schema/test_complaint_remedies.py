@@ -15,7 +15,7 @@ import pytest
 from api.services import Services
 from models.claims import ClaimStatus
 from models.complaint_remedies import ComplaintAttachment
-from models.complaints import Complaint
+from models.complaints import Complaint, ComplaintChannel
 from models.ids import global_id
 from models.payments import Payout, PayoutStatus
 from models.staff import StaffRole
@@ -31,7 +31,9 @@ from tests.factories import (
 from tests.graphql import gql
 from tests.schema.test_complaints import ANSWER, ASSIGN, RESPOND
 from tests.storage.samples import jpeg_with_gps, pdf, photo
-from workflows.complaints import root_causes
+from tests.workflows.test_complaints import as_customer, as_staff
+from workflows.complaints import handling, intake, root_causes
+from workflows.complaints.intake import Subjects
 
 FILE = """mutation($input: FileComplaintInput!) { fileComplaint(input: $input) {
   changed errors { code field message }
@@ -267,3 +269,27 @@ async def test_a_complaint_filed_with_photos_and_put_right(
         and finished["complaint"]["version"]
     )
     assert (await gql(client, OPEN, {}, token=boss))["data"]["openCorrectiveActions"]["edges"] == []
+
+
+MISSING = """{ complaintQueue(filter: {rootCauseMissing: true}) {
+  edges { node { id rootCauseMissing } } } }"""
+
+
+async def test_the_queue_shows_closures_without_a_root_cause(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+
+    customer = await make_customer(services)
+    boss_user = await make_staff(StaffRole.SUPERVISOR)
+    boss = as_staff(boss_user)
+    closed = await intake.file_complaint(
+        as_customer(customer), ComplaintChannel.APP, "回电太慢", Subjects()
+    )
+    await intake.file_complaint(as_customer(customer), ComplaintChannel.APP, "另一件事", Subjects())
+    c = await handling.assign(boss, closed.id, closed.version, boss_user.id)
+    c = await handling.respond(boss, c.id, c.version, "已联系")
+    c = await handling.answer(boss, c.id, c.version, "已处理")
+    await handling.sweep_clocks(datetime.now(UTC) + timedelta(days=8))
+    token = await staff_token(services, boss_user)
+    edges = (await gql(client, MISSING, token=token))["data"]["complaintQueue"]["edges"]
+    assert edges == [{"node": {"id": global_id("Complaint", closed.id), "rootCauseMissing": True}}]
