@@ -30,7 +30,7 @@ from storage.base import ObjectStorage
 from workflows.access import Actor, Permission
 from workflows.complaints.remedies import KIND_NAMES
 from workflows.complaints.root_causes import CATEGORY_NAMES, today
-from workflows.complaints.state import visible_complaints
+from workflows.complaints.state import log_staff_read, visible_complaints
 
 strawberry.enum(m.RemedyKind, description="How a complaint is put right.")
 strawberry.enum(m.ResolutionStatus, description="Where a proposed resolution stands.")
@@ -236,7 +236,11 @@ async def attachments_of(complaint_id: uuid.UUID) -> list[ComplaintAttachment]:
 
 
 async def _visible(actor: Actor, complaint_id: uuid.UUID) -> ComplaintModel | None:
-    return await visible_complaints(actor).filter(id=complaint_id).first()
+    """The complaint, if ``actor`` sees it; a staff read logged as for the complaint."""
+    complaint = await visible_complaints(actor).filter(id=complaint_id).first()
+    if complaint is not None:
+        log_staff_read(actor, complaint)
+    return complaint
 
 
 async def resolution_node(actor: Actor, object_id: uuid.UUID) -> ComplaintResolution | None:
