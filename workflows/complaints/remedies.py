@@ -21,6 +21,7 @@ states every remedy carried out since the previous answer (``statement``).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -202,6 +203,8 @@ async def propose(
     summary = "；".join(_describe_row(row) for row in rows)
     try:
         async with in_transaction():
+            if not waits:
+                await _lock_claims(row.get("claim_id") for row in rows)
             resolution = await ComplaintResolution.create(
                 complaint_id=complaint.id,
                 explanation=explanation,
@@ -255,8 +258,14 @@ async def approve(actor: Actor, pii: PiiCipher, resolution_id: uuid.UUID) -> Res
     if resolution.proposed_by == actor.subject_id:
         raise ComplaintError(E.SECOND_PERSON_REQUIRED, "须由提出人以外的主管审批", "resolutionId")
     async with in_transaction():
-        # The complaint's row first (as every complaint write), then the resolution's
-        # conditional move: the second of two clicks finds it decided.
+        # The claims' rows first (as the payout worker, which then writes the complaint's
+        # timeline), then the complaint's, then the resolution's conditional move: the
+        # second of two clicks finds it decided.
+        await _lock_claims(
+            await ComplaintRemedy.filter(resolution_id=resolution.id).values_list(
+                "claim_id", flat=True
+            )
+        )
         complaint = await Complaint.filter(id=complaint.id).select_for_update().get()
         decided = await ComplaintResolution.filter(
             id=resolution.id, status=ResolutionStatus.AWAITING_APPROVAL
@@ -303,6 +312,12 @@ async def reject(actor: Actor, resolution_id: uuid.UUID, reason: str) -> Resolve
         )
     await resolution.refresh_from_db()
     return Resolved(resolution, complaint, [])
+
+
+async def _lock_claims(claim_ids: Iterable[Any]) -> None:
+    """Lock the claims a resolution touches, in one order, before the complaint."""
+    for claim_id in sorted({c for c in claim_ids if c is not None}, key=str):
+        await claims.lock_claim(claim_id)
 
 
 async def _carry_out(
