@@ -16,7 +16,7 @@ import pytest
 
 from api.services import Services
 from models.auth import SubjectKind
-from models.claims import ClaimEvent, ClaimStatus
+from models.claims import ClaimEvent, ClaimStatus, RejectionReason
 from models.complaint_remedies import (
     ComplaintRemedy,
     ComplaintRootCause,
@@ -365,8 +365,14 @@ async def test_a_paying_claim_with_no_money_moved_goes_back_to_review(services: 
     staff = as_staff(await make_staff(StaffRole.SUPERVISOR))
     claim = await claims.reopen_review(staff, claim.id, "核定金额有误", "投诉TS1")
     assert claim.status is ClaimStatus.UNDER_REVIEW and claim.approved_amount == 0
+    # Review resumes as any review: a new decision can be made.
+    claim = await claims.reject_claim(
+        staff, claim.id, RejectionReason.NOT_COVERED, "复核后仍不属于保险责任", claim.version
+    )
+    assert claim.status is ClaimStatus.REJECTED and claim.decided_at is not None
+    closed = await make_claim(customer, policy, ClaimStatus.PAID)
     with pytest.raises(claims.ClaimError) as caught:
-        await claims.reopen_review(staff, claim.id, "再来", "投诉TS1")
+        await claims.reopen_review(staff, closed.id, "再来", "投诉TS1")
     assert caught.value.code is claims.ClaimErrorCode.ILLEGAL_TRANSITION
 
 
