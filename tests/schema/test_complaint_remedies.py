@@ -19,6 +19,7 @@ from models.complaints import Complaint, ComplaintChannel
 from models.ids import global_id
 from models.payments import Payout, PayoutStatus
 from models.staff import StaffRole
+from models.surveys import SurveyInvitation
 from tests.factories import (
     chosen_account,
     customer_token,
@@ -32,6 +33,7 @@ from tests.graphql import gql
 from tests.schema.test_complaints import ANSWER, ASSIGN, RESPOND
 from tests.storage.samples import jpeg_with_gps, pdf, photo
 from tests.workflows.test_complaints import as_customer, as_staff
+from workflows import surveys
 from workflows.complaints import handling, intake, root_causes
 from workflows.complaints.intake import Subjects
 
@@ -293,3 +295,43 @@ async def test_the_queue_shows_closures_without_a_root_cause(
     token = await staff_token(services, boss_user)
     edges = (await gql(client, MISSING, token=token))["data"]["complaintQueue"]["edges"]
     assert edges == [{"node": {"id": global_id("Complaint", closed.id), "rootCauseMissing": True}}]
+
+
+TASKS = """query($id: ID!) { node(id: $id) { ... on Complaint { status
+  recoveryTasks { id reason doneAt } } } }"""
+
+
+async def test_complaint_supervisors_see_the_recovery_task_of_a_poor_survey(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    customer = await make_customer(services)
+    boss_user = await make_staff(StaffRole.SUPERVISOR)
+    agent_user = await make_staff(StaffRole.AGENT)
+    boss = as_staff(boss_user)
+    c = await intake.file_complaint(
+        as_customer(customer), ComplaintChannel.APP, "回电慢", Subjects()
+    )
+    c = await handling.assign(boss, c.id, c.version, agent_user.id)
+    c = await handling.respond(boss, c.id, c.version, "已联系")
+    c = await handling.answer(boss, c.id, c.version, "已处理")
+    await handling.sweep_clocks(datetime.now(UTC) + timedelta(days=8))
+    invitation = await SurveyInvitation.get(subject_type="complaint", subject_id=str(c.id))
+    await surveys.submit(
+        invitation, [surveys.Answer("q1", 2), surveys.Answer("q2", None, ("slow",))], "APP"
+    )
+    complaint_id = global_id("Complaint", c.id)
+    seen = await gql(
+        client, TASKS, {"id": complaint_id}, token=await staff_token(services, boss_user)
+    )
+    node = seen["data"]["node"]
+    assert node["status"] == "CLOSED"
+    [task] = node["recoveryTasks"]
+    assert "满意度评分2分" in task["reason"] and task["doneAt"] is None
+    agent = await staff_token(services, agent_user)
+    assert (await gql(client, TASKS, {"id": complaint_id}, token=agent))["data"]["node"][
+        "recoveryTasks"
+    ] == []
+    mine = await customer_token(services, customer)
+    assert (await gql(client, TASKS, {"id": complaint_id}, token=mine))["data"]["node"][
+        "recoveryTasks"
+    ] == []
