@@ -183,15 +183,20 @@ class Complaint(relay.Node):
         )
 
 
-async def complaint_view(actor: Actor, row: m.Complaint) -> Complaint:
+async def _node(actor: Actor, row: m.Complaint) -> Complaint:
     events = await m.ComplaintEvent.filter(complaint_id=row.id)
     return Complaint.from_model(row, actor, events)
+
+
+async def complaint_view(actor: Actor, row: m.Complaint) -> Complaint:
+    """``row`` as ``actor`` sees it, for other modules' payloads."""
+    return await _node(actor, row)
 
 
 async def complaint_node(actor: Actor, object_id: uuid.UUID) -> Complaint | None:
     """As `myComplaints` / `complaintQueue`: the customer's own, or staff who handle."""
     row = await visible_complaints(actor).filter(id=object_id).first()
-    return await complaint_view(actor, row) if row else None
+    return await _node(actor, row) if row else None
 
 
 @strawberry.type(description="The complaint after an action.")
@@ -311,9 +316,7 @@ async def _act(info: Info, call: Any) -> ComplaintPayload:
         row = await call
     except ComplaintError as error:
         return ComplaintPayload(changed=False, errors=payload_errors(error, ComplaintError_))
-    return ComplaintPayload(
-        changed=True, complaint=await complaint_view(info.context.actor, row), errors=[]
-    )
+    return ComplaintPayload(changed=True, complaint=await _node(info.context.actor, row), errors=[])
 
 
 def _id(input: Any) -> uuid.UUID:
@@ -328,7 +331,7 @@ class ComplaintQueries:
     async def my_complaints(self, info: Info) -> list[Complaint]:
         actor = info.context.actor
         rows = await visible_complaints(actor).order_by("-received_at").limit(50)
-        return [await complaint_view(actor, row) for row in rows]
+        return [await _node(actor, row) for row in rows]
 
     @strawberry.field(
         description="Staff (COMPLAINT_HANDLE): the complaint queue, the earliest due first.",
