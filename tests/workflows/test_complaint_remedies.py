@@ -346,6 +346,23 @@ async def test_within_authority_at_once_and_refusals_undo_everything(services: S
     await waiting.resolution.refresh_from_db()
     assert waiting.resolution.status is ResolutionStatus.AWAITING_APPROVAL
     assert (await claims.lock_claim(paying.id)).status is ClaimStatus.PAYING
+    # Withdrawn while it waits: it can no longer be carried out, only refused.
+    third = await in_progress(services, other)
+    pending = await remedies.propose(
+        proposer,
+        services.pii,
+        third.id,
+        third.version,
+        "补偿",
+        [
+            RemedyInput(R.APOLOGY, note="抱歉"),
+            RemedyInput(R.GOODWILL_PAYMENT, amount=Decimal("900")),
+        ],
+        approval_limit=LIMIT,
+    )
+    await handling.withdraw(as_customer(other), third.id, pending.complaint.version, "已解决")
+    await refused(E.ILLEGAL_TRANSITION, remedies.approve(boss, services.pii, pending.resolution.id))
+    await remedies.reject(boss, pending.resolution.id, "客户已撤回")
     rejected = await remedies.reject(boss, waiting.resolution.id, "款项已在支付")
     assert rejected.resolution.status is ResolutionStatus.REJECTED
     complaint = await handling.answer(proposer, second.id, rejected.complaint.version, "已核实")

@@ -267,6 +267,8 @@ async def approve(actor: Actor, pii: PiiCipher, resolution_id: uuid.UUID) -> Res
             )
         )
         complaint = await Complaint.filter(id=complaint.id).select_for_update().get()
+        if complaint.status not in PROPOSABLE:  # withdrawn meanwhile: refuse it instead
+            raise ComplaintError(E.ILLEGAL_TRANSITION, "该投诉已撤回或已结束，不能执行处理方案")
         decided = await ComplaintResolution.filter(
             id=resolution.id, status=ResolutionStatus.AWAITING_APPROVAL
         ).update(
