@@ -19,11 +19,12 @@ from datetime import UTC, datetime, timedelta
 from api.services import Services
 from models.auth import SubjectKind
 from models.claims import Claim
+from models.complaint_remedies import RootCauseCategory
 from models.complaints import Complaint, ComplaintChannel, ComplaintClass
 from models.customers import Customer
 from models.staff import StaffUser
 from workflows.access import Actor
-from workflows.complaints import handling, intake
+from workflows.complaints import handling, intake, root_causes
 from workflows.complaints.intake import Subjects
 
 HANDLER = "agent.li"
@@ -193,6 +194,15 @@ async def _walk(
         elif step == "request_review":
             c = await handling.request_review(me, c.id, c.version, "对处理结果不认可")
         elif step == "close":
+            c, _ = await root_causes.record(
+                handler,
+                c.id,
+                c.version,
+                RootCauseCategory.COMMUNICATION,
+                "客户服务部",
+                "回访话术补充办理时限说明",
+                root_causes.today() + timedelta(days=14),
+            )
             c = await handling.close(handler, c.id, c.version)
         elif step == "withdraw":
             c = await handling.withdraw(me, c.id, c.version, "问题已自行解决")

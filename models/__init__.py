@@ -13,4 +13,5 @@ MODEL_MODULES = [
     "models.complaints",
     "models.work_calendar",
     "models.crisis",
+    "models.complaint_remedies",
 ]

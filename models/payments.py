@@ -18,6 +18,7 @@ from models.policies import money_field
 
 if TYPE_CHECKING:
     from models.claims import Claim, PayoutShare
+    from models.complaint_remedies import ComplaintRemedy
     from models.customers import Customer
     from models.policies import Policy, PremiumInstallment
 
@@ -82,6 +83,7 @@ class RefundReason(StrEnum):
     PAID_IN_ERROR = "PAID_IN_ERROR"
     COOLING_OFF_CANCELLATION = "COOLING_OFF_CANCELLATION"  # 犹豫期退保
     DUPLICATE_PAYMENT = "DUPLICATE_PAYMENT"
+    COMPLAINT_REMEDY = "COMPLAINT_REMEDY"  # a fee refunded to settle a complaint
 
 
 class Refund(Entity):
@@ -106,6 +108,7 @@ class Refund(Entity):
 
 class PayoutStatus(StrEnum):
     AWAITING_APPROVAL = "AWAITING_APPROVAL"  # to an account the claimant did not choose
+    QUEUED = "QUEUED"  # recorded (a goodwill payment approved): the worker sends it
     PROCESSING = "PROCESSING"
     WAIT_USER_CONFIRM = "WAIT_USER_CONFIRM"  # WeChat: the customer must confirm receipt
     SUCCESS = "SUCCESS"
@@ -144,6 +147,12 @@ class Payout(Entity):
     requested_by = fields.UUIDField(null=True)  # the staff member who started it (None: worker)
     approved_by = fields.UUIDField(null=True)  # a second staff member, for another account
     reason = fields.TextField(default="")  # why another account than the claimant's choice
+    # A goodwill payment settling a complaint (paid to the account the customer chose on
+    # ``claim``); null for the claim's own money. It never pays the claim.
+    remedy: fields.ForeignKeyNullableRelation[ComplaintRemedy] = fields.ForeignKeyField(
+        "models.ComplaintRemedy", related_name="payouts", null=True, on_delete=fields.RESTRICT
+    )
+    remedy_id: uuid.UUID | None
 
     class Meta:
         table = "payout"

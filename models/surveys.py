@@ -18,6 +18,7 @@ from tortoise.models import Model
 from models.base import Entity
 
 if TYPE_CHECKING:
+    from models.complaints import Complaint
     from models.customers import Customer
 
 
@@ -133,6 +134,12 @@ class RecoveryTask(Entity):
     # ``customer:subject`` while open, NULL once done: the database keeps one open task
     # per customer and subject, however many unhappy ratings or answers arrive for it.
     open_key = fields.CharField(max_length=160, null=True, unique=True)
+    # An unhappy answer about a complaint's handling: the complaint shows the task and
+    # complaint supervisors are told.
+    complaint: fields.ForeignKeyNullableRelation[Complaint] = fields.ForeignKeyField(
+        "models.Complaint", related_name="recovery_tasks", null=True, on_delete=fields.SET_NULL
+    )
+    complaint_id: uuid.UUID | None
 
     class Meta:
         table = "recovery_task"

@@ -31,6 +31,7 @@ from schema.claims.mutations import ClaimMutations
 from schema.claims.queries import ClaimQueries
 from schema.claims.subscriptions import ClaimSubscriptions
 from schema.complaint_figures import ComplaintFigureQueries
+from schema.complaint_remedies import ComplaintRemedyMutations, ComplaintRemedyQueries
 from schema.complaint_staff import (
     ComplaintStaffMutations,
     ComplaintStaffQueries,
@@ -72,6 +73,7 @@ class Query(
     ComplaintStaffQueries,
     ComplaintFigureQueries,
     CrisisQueries,
+    ComplaintRemedyQueries,
 ):
     @strawberry.field(
         description="Any object by its global ID; null if it does not exist or you may not see it.",
@@ -97,6 +99,7 @@ class Mutation(
     ComplaintMutations,
     ComplaintStaffMutations,
     CrisisMutations,
+    ComplaintRemedyMutations,
 ):
     pass
 

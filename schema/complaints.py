@@ -13,11 +13,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry import relay
+from strawberry.file_uploads import Upload
 from strawberry.types import Info
+from tortoise.expressions import Subquery
 
 from models import complaints as m
 from models.clock import local_time
 from push.bus import current_then_changes
+from schema import complaint_parts as parts
 from schema.common import Connection, CursorArg, PageArg, node_uuid, paginate
 from schema.errors import (
     CODE,
@@ -29,7 +32,7 @@ from schema.errors import (
 )
 from schema.permissions import CUSTOMER_ONLY, IsAuthenticated, staff_only
 from workflows.access import Actor, Permission
-from workflows.complaints import handling, intake
+from workflows.complaints import attachments, handling, intake, root_causes
 from workflows.complaints.rules import (
     CLASS_NAMES,
     OPEN,
@@ -119,6 +122,33 @@ class Complaint(relay.Node):
 
         return await complaint_incident(info.context.actor, self.incident_id)
 
+    @strawberry.field(description="Staff: closed (by the sweep) without a root cause; record one.")
+    async def root_cause_missing(self, info: Info) -> bool:
+        if not info.context.actor.is_staff or self.status is not m.ComplaintStatus.CLOSED:
+            return False
+        return not await parts.root_cause_recorded(uuid.UUID(self.id))
+
+    @strawberry.field(
+        description="How it is put right: staff see every proposal, the customer those carried out."
+    )
+    async def resolutions(self, info: Info) -> list[parts.ComplaintResolution]:
+        return await parts.resolutions_of(info.context.actor, uuid.UUID(self.id))
+
+    @strawberry.field(description="Staff: its root cause and corrective action (null: none yet).")
+    async def root_cause(self, info: Info) -> parts.ComplaintRootCause | None:
+        return await parts.root_cause_of(info.context.actor, uuid.UUID(self.id), self.number)
+
+    @strawberry.field(description="The photos and documents filed with it.")
+    async def attachments(self, info: Info) -> list[parts.ComplaintAttachment]:
+        return await parts.attachments_of(uuid.UUID(self.id))
+
+    @strawberry.field(
+        description="Complaint supervisors: recovery tasks opened by an unhappy answer to "
+        "its satisfaction survey (empty for others)."
+    )
+    async def recovery_tasks(self, info: Info) -> list[parts.RecoveryTask]:
+        return await parts.recovery_tasks_of(info.context.actor, uuid.UUID(self.id))
+
     @classmethod
     def from_model(
         cls, row: m.Complaint, actor: Actor, events: list[m.ComplaintEvent]
@@ -174,6 +204,11 @@ async def _node(actor: Actor, row: m.Complaint) -> Complaint:
     return Complaint.from_model(row, actor, events)
 
 
+async def complaint_view(actor: Actor, row: m.Complaint) -> Complaint:
+    """``row`` as ``actor`` sees it, for other modules' payloads."""
+    return await _node(actor, row)
+
+
 async def complaint_node(actor: Actor, object_id: uuid.UUID) -> Complaint | None:
     """As `myComplaints` / `complaintQueue`: the customer's own, or staff who handle."""
     row = await visible_complaints(actor).filter(id=object_id).first()
@@ -204,6 +239,11 @@ class FileComplaintInput:
     )
     visit_id: relay.GlobalID | None = strawberry.field(
         default=None, description="A visit of yours (MyVisit) it is about."
+    )
+    files: list[Upload] | None = strawberry.field(
+        default=None,
+        description="Up to 9 photos (JPEG, PNG, WebP, HEIC) or PDFs, all kept or none "
+        "(GraphQL multipart request; send `apollo-require-preflight`).",
     )
 
 
@@ -295,6 +335,10 @@ class ComplaintFilter:
         description="Only what this team works (StaffMember.team, e.g. 理赔投诉组): those "
         "its members handle, and those without a handler whose class goes to it.",
     )
+    root_cause_missing: bool = strawberry.field(
+        default=False,
+        description="Only those closed (by the sweep) without a root cause, to record one.",
+    )
 
 
 def _optional(value: relay.GlobalID | None, type_name: str) -> uuid.UUID | None:
@@ -346,7 +390,10 @@ class ComplaintQueries:
             overdue=f.overdue,
             mine=f.mine,
             team=f.team[:64] if f.team is not None else None,
-        ).prefetch_related("events")
+        )
+        if f.root_cause_missing:
+            rows = rows.filter(id__in=Subquery(root_causes.missing().values("id")))
+        rows = rows.prefetch_related("events")
         return await paginate(
             rows,
             lambda row: Complaint.from_model(row, actor, list(row.events)),
@@ -380,16 +427,44 @@ class ComplaintMutations:
             payment_order_id=_optional(input.payment_order_id, "PaymentOrder"),
             visit_id=_optional(input.visit_id, "MyVisit"),
         )
-        return await _act(
-            info,
-            intake.file_complaint(
-                info.context.actor,
-                input.channel,
-                input.text,
-                subjects,
-                clocks=info.context.services.complaint_clocks,
-            ),
-        )
+        if not input.files:
+            return await _act(
+                info,
+                intake.file_complaint(
+                    info.context.actor,
+                    input.channel,
+                    input.text,
+                    subjects,
+                    clocks=info.context.services.complaint_clocks,
+                ),
+            )
+        services = info.context.services
+        files = [
+            attachments.Attachment(
+                file_name=getattr(file, "filename", None) or "file",
+                source=file,  # type: ignore[arg-type]  # a Starlette UploadFile
+            )
+            for file in input.files
+        ]
+        try:
+            return await _act(
+                info,
+                attachments.file_with_attachments(
+                    services.document_intake,
+                    services.settings.complaint_attachment_max_files,
+                    info.context.actor,
+                    input.channel,
+                    input.text,
+                    subjects,
+                    files,
+                    clocks=services.complaint_clocks,
+                ),
+            )
+        finally:
+            for file in input.files:
+                close = getattr(file, "close", None)
+                if close is not None:
+                    await close()
 
     @strawberry.mutation(
         description="Staff (COMPLAINT_HANDLE): record a complaint received by phone, at the "

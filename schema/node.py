@@ -18,6 +18,7 @@ from models.notifications import Notification as NotificationModel
 from models.staff import StaffUser
 from schema.claims.parts import ClaimDocument, ClaimPayoutShare
 from schema.claims.types import Claim
+from schema.complaint_parts import attachment_node, remedy_node, resolution_node, root_cause_node
 from schema.complaints import complaint_node
 from schema.crisis import crisis_incident_node, crisis_rule_node
 from schema.notifications import Notification, device_node, preference_node
@@ -148,6 +149,10 @@ NODE_RESOLVERS: dict[str, Callable[[Actor, uuid.UUID], Awaitable[relay.Node | No
     "Complaint": complaint_node,
     "CrisisIncident": crisis_incident_node,
     "CrisisRule": crisis_rule_node,
+    "ComplaintResolution": resolution_node,
+    "ComplaintRemedy": remedy_node,
+    "ComplaintRootCause": root_cause_node,
+    "ComplaintAttachment": attachment_node,
 }
 # Type names of global IDs issued before their type got its present name.
 FORMER_NAMES = {LEGACY_SURVEY_TYPE: "Survey"}

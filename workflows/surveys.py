@@ -429,6 +429,11 @@ async def open_recovery(
         ignore_conflicts=True,
     )
     await RecoveryTask.filter(open_key=key).update(reason=reason)
+    if subject.startswith("complaint:"):
+        # Imported here: the complaints workflow invites to surveys (imports this module).
+        from workflows.complaints import recovery
+
+        await recovery.opened(key, subject, reason)
 
 
 async def complete_recovery(staff_id: uuid.UUID | None, task_id: uuid.UUID, outcome: str) -> bool:

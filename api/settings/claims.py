@@ -18,6 +18,10 @@ class StorageBackend(StrEnum):
 class ClaimSettings(BaseSettings):
     # Claims: above this approved amount an adjuster's decision waits for a supervisor.
     adjuster_authority_limit: Decimal = Decimal("50000.00")
+    # Complaints: money remedies above this total (and every claim re-review) wait for a
+    # complaint supervisor other than the proposer.
+    complaint_remedy_approval_limit: Decimal = Decimal("500.00")
+    complaint_attachment_max_files: int = Field(9, ge=1, le=20)  # per complaint
 
     # Claim photos and documents.
     storage_backend: StorageBackend = StorageBackend.LOCAL

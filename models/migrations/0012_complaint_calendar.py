@@ -75,7 +75,7 @@ async def _seed(apps: Any, schema_editor: Any) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0010_crisis_incidents')]
+    dependencies = [('models', '0011_complaint_remedies')]
 
     initial = False
 

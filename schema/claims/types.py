@@ -232,6 +232,8 @@ class Claim(relay.Node):
     async def payouts(self, info: Info) -> list[ClaimPayout]:
         actor = info.context.actor
         rows = await info.context.loaders.payouts.load(self.model.id)
+        # A complaint's goodwill payment paid to this claim's account is the complaint's.
+        rows = [p for p in rows if p.remedy_id is None]
         if actor.is_staff:
             return [ClaimPayout.from_model(p) for p in rows]
         if flows.sees_payee(actor, self.model):  # a former payee's named their account

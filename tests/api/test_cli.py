@@ -14,7 +14,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from api import demo_complaints
+from api import demo_complaints, demo_crisis
 from api.app import create_app
 from api.settings import Settings
 from tests.api.test_settings import REAL
@@ -86,7 +86,8 @@ async def test_demo_token_and_my_policies(database_url: str, settings: Settings)
             token=staff_token,
         )
         nodes = [e["node"] for e in queue["data"]["complaintQueue"]["edges"]]
-        assert len(nodes) == len(demo_complaints.COMPLAINTS)
+        # the dozen of the complaint demo, and those the closed crisis incident links
+        assert len(nodes) == len(demo_complaints.COMPLAINTS) + len(demo_crisis.TEXTS)
         assert {n["status"] for n in nodes} == {
             "RECEIVED",
             "ASSIGNED",
@@ -99,7 +100,9 @@ async def test_demo_token_and_my_policies(database_url: str, settings: Settings)
         }
         assert [n for n in nodes if n["overdue"]]
         mine = await gql(client, "{ myComplaints { number } }", token=customer_token)
-        assert len(mine["data"]["myComplaints"]) == 2
+        own = [c for c in demo_complaints.COMPLAINTS if c.phone == "13800000001"]
+        in_crisis = 1  # the crisis demo's first complaint is by the holder of the first policy
+        assert len(mine["data"]["myComplaints"]) == len(own) + in_crisis
         queue = await gql(client, "{ claimQueue { totalCount } }", token=staff_token)
         assert queue["data"]["claimQueue"]["totalCount"] == 6
         staff = await gql(client, "{ me { staffMember { role } } }", token=staff_token)

@@ -18,6 +18,15 @@ from api.services import Services
 from models import policies as m
 from models.auth import SubjectKind
 from models.claims import Claim, ClaimDocument, ClaimStatus, PayoutShare
+from models.complaint_remedies import (
+    ComplaintAttachment,
+    ComplaintRemedy,
+    ComplaintResolution,
+    ComplaintRootCause,
+    RemedyKind,
+    ResolutionStatus,
+    RootCauseCategory,
+)
 from models.complaints import ComplaintChannel
 from models.crisis import CrisisRule, CrisisSeverity
 from models.notifications import Device, DevicePlatform, Notification
@@ -197,14 +206,52 @@ async def _service_objects(
         "FollowUpVisit": visit.id,
         "MyVisit": visit.id,
         "VisitRule": (await current_rules())[0].id,
-        "Complaint": (
-            await file_complaint(
-                Actor(kind=SubjectKind.CUSTOMER, subject_id=alice.id),
-                ComplaintChannel.APP,
-                "理赔太慢，客服态度差",
-                Subjects(claim_id=claim.id),
-            )
-        ).id,
+        **await _complaint_objects(alice, claim),
+    }
+
+
+async def _complaint_objects(alice: Any, claim: Claim) -> dict[str, uuid.UUID]:
+    """Alice's complaint with a resolution carried out, its remedy, its root cause and
+    an attachment."""
+    complaint = await file_complaint(
+        Actor(kind=SubjectKind.CUSTOMER, subject_id=alice.id),
+        ComplaintChannel.APP,
+        "理赔太慢，客服态度差",
+        Subjects(claim_id=claim.id),
+    )
+    resolution = await ComplaintResolution.create(
+        complaint_id=complaint.id,
+        explanation="处理不及时",
+        status=ResolutionStatus.CARRIED_OUT,
+        proposed_by=uuid.uuid4(),
+    )
+    remedy = await ComplaintRemedy.create(
+        resolution=resolution, complaint_id=complaint.id, kind=RemedyKind.APOLOGY, position=0
+    )
+    cause = await ComplaintRootCause.create(
+        complaint_id=complaint.id,
+        category=RootCauseCategory.CLAIM_HANDLING,
+        responsible_unit="理赔部",
+        corrective_action="时效提醒",
+        due_on=datetime.now(UTC).date(),
+        recorded_by=uuid.uuid4(),
+    )
+    attachment = await ComplaintAttachment.create(
+        complaint_id=complaint.id,
+        storage_key=f"complaints/{uuid.uuid4()}.jpg",
+        content_type="image/jpeg",
+        size=1024,
+        sha256="c" * 64,
+        file_name="现场.jpg",
+        uploaded_by_kind="customer",
+        uploaded_by_id=alice.id,
+    )
+    return {
+        "Complaint": complaint.id,
+        "ComplaintResolution": resolution.id,
+        "ComplaintRemedy": remedy.id,
+        "ComplaintRootCause": cause.id,
+        "ComplaintAttachment": attachment.id,
     }
 
 
@@ -257,6 +304,10 @@ NOT_VISIBLE_TO_MALLORY = {
     "Complaint": True,
     "CrisisIncident": True,
     "CrisisRule": True,
+    "ComplaintResolution": True,
+    "ComplaintRemedy": True,
+    "ComplaintRootCause": True,
+    "ComplaintAttachment": True,
 }
 
 
@@ -353,6 +404,15 @@ SEEN_BY: dict[str, tuple[set[str], set[str], str]] = {
         "number status complaintCount complaints { number } timeline { action }",
     ),
     "CrisisRule": ({"supervisor"}, {"alice", "agent"}, "code threshold"),
+    "ComplaintResolution": (
+        {"alice", "agent", "supervisor"},
+        {"bob", "carol", "mallory"},
+        "status explanation remedies { kind }",
+    ),
+    "ComplaintRemedy": ({"alice", "agent", "supervisor"}, {"bob", "mallory"}, "kind note"),
+    # An internal finding: staff only, never the complaining customer.
+    "ComplaintRootCause": ({"agent", "supervisor"}, {"alice", "bob", "mallory"}, "category dueOn"),
+    "ComplaintAttachment": ({"alice", "agent", "supervisor"}, {"bob", "mallory"}, "fileName url"),
 }
 
 

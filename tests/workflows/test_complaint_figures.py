@@ -14,6 +14,7 @@ import httpx
 from api.services import Services
 from models.claims import ClaimStatus
 from models.clock import SHANGHAI, local_today
+from models.complaint_remedies import RootCauseCategory
 from models.complaints import Complaint, ComplaintChannel, ComplaintClass, Urgency
 from models.staff import StaffRole
 from models.surveys import SurveyInvitation
@@ -28,7 +29,7 @@ from tests.factories import (
 from tests.graphql import gql
 from tests.workflows.test_complaints import as_customer, as_staff, refused
 from workflows import surveys
-from workflows.complaints import handling, intake
+from workflows.complaints import handling, intake, root_causes
 from workflows.complaints.figures import Durations, Period, complaint_figures, periods
 from workflows.complaints.intake import Subjects
 from workflows.complaints.rules import ComplaintErrorCode
@@ -167,6 +168,15 @@ async def test_the_figures_of_two_weeks(services: Services) -> None:
     c5 = await handling.assign(boss, c5.id, c5.version, boss.subject_id)
     c5 = await handling.respond(boss, c5.id, c5.version, "已致电")
     c5 = await handling.answer(boss, c5.id, c5.version, "已安排回电")
+    c5, _ = await root_causes.record(
+        boss,
+        c5.id,
+        c5.version,
+        RootCauseCategory.COMMUNICATION,
+        "客服部",
+        "回电时限",
+        local_today(),
+    )
     await handling.close(boss, c5.id, c5.version)
     invitation = await SurveyInvitation.get(subject_id=str(c5.id))
     await surveys.submit(

@@ -13,6 +13,7 @@ import pytest
 from api.services import Services
 from models.auth import SubjectKind
 from models.claims import ClaimEvent, ClaimStatus
+from models.complaint_remedies import RootCauseCategory
 from models.complaints import (
     ClassificationCorrection,
     Complaint,
@@ -29,7 +30,7 @@ from models.surveys import SurveyInvitation
 from tests.conftest import postgres_only
 from tests.factories import make_claim, make_customer, make_policy, make_staff
 from workflows.access import Actor
-from workflows.complaints import handling, intake
+from workflows.complaints import handling, intake, root_causes
 from workflows.complaints.intake import Subjects
 from workflows.complaints.rules import OUTSIDE_ROUTES, ComplaintError, ComplaintErrorCode
 
@@ -143,6 +144,16 @@ async def test_a_claim_complaint_through_every_state(services: Services) -> None
 
     complaint = await handling.accept(me, complaint.id, complaint.version)
     assert complaint.status is S.ACCEPTED
+    await refused(E.ROOT_CAUSE_REQUIRED, handling.close(agent, complaint.id, complaint.version))
+    complaint, _ = await root_causes.record(
+        agent,
+        complaint.id,
+        complaint.version,
+        RootCauseCategory.CLAIM_HANDLING,
+        "理赔部",
+        "拒赔通知须列明依据",
+        root_causes.today(),
+    )
     complaint = await handling.close(agent, complaint.id, complaint.version)
     assert complaint.status is S.CLOSED
     [survey] = await SurveyInvitation.filter(subject_type="complaint")

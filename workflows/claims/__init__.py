@@ -25,8 +25,10 @@ from workflows.claims.reporting import (
     still_missing,
 )
 from workflows.claims.review import (
+    REOPENABLE,
     add_note,
     assign_claim,
+    reopen_review,
     request_more_info,
     submit_claim,
     supplement_documents,
@@ -66,6 +68,7 @@ __all__ = [
     "DECISION_DUE",
     "PAYMENT_DUE",
     "REJECTION_NAMES",
+    "REOPENABLE",
     "SETTLED",
     "STAFF_QUEUE",
     "STATUS_NAMES",
@@ -98,6 +101,7 @@ __all__ = [
     "record_change",
     "record_payment",
     "reject_claim",
+    "reopen_review",
     "report_loss",
     "request_more_info",
     "roles_of",

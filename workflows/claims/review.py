@@ -7,7 +7,8 @@ import uuid
 
 from tortoise.transactions import in_transaction
 
-from models.claims import Claim, InvestigationNote
+from models.claims import Claim, ClaimLine, InvestigationNote, PayoutShare
+from models.payments import Payout, PayoutStatus
 from models.staff import StaffRole, StaffUser
 from workflows.access import Actor
 from workflows.claims.decisions import discard_proposal
@@ -21,7 +22,13 @@ from workflows.claims.rules import (
     required_text,
     utc_now,
 )
-from workflows.claims.state import load_claim, transition
+from workflows.claims.state import load_claim, lock_claim, transition
+
+# A decided claim may go back to review while no money has moved: rejected, or waiting
+# for its payout (APPROVED and PARTIALLY_APPROVED pass to PAYING in the deciding
+# transaction, so they are never seen at rest). A paid or closed claim is not reopened:
+# its money went, and a complaint about it is put right by a goodwill payment.
+REOPENABLE = frozenset({S.REJECTED, S.PAYING})
 
 
 async def submit_claim(
@@ -148,3 +155,50 @@ async def add_note(actor: Actor, claim_id: uuid.UUID, text: str) -> Investigatio
     return await InvestigationNote.create(
         claim_id=claim.id, author_id=actor.subject_id, text=required_text(text, "text", 5000)
     )
+
+
+async def reopen_review(actor: Actor, claim_id: uuid.UUID, reason: str, source: str) -> Claim:
+    """Back to review after a decision (a complaint's re-review remedy, approved by a
+    complaint supervisor: the caller checked who may ask; the claims workflow checks
+    that it may happen). Only a REJECTED claim, or a PAYING one none of whose money has
+    moved: no payout of the claim's own money started (other than failed or turned
+    down) and no beneficiary's share paid. The decision is undone (amount, lines,
+    rejection) under the claim's row lock, which every payout path takes first, so a
+    payout cannot start in between; the claimant is told."""
+    why = required_text(reason, "reason", 500)
+    async with in_transaction():
+        claim = await lock_claim(claim_id)
+        if claim.status not in REOPENABLE:
+            raise ClaimError(
+                ClaimErrorCode.ILLEGAL_TRANSITION,
+                "只有拒赔或尚未付款的已核定案件可以重新审核",
+                "claimId",
+            )
+        if claim.status is S.PAYING:
+            moving = (
+                Payout.filter(claim_id=claim.id, remedy_id=None)
+                .exclude(status__in=[PayoutStatus.FAILED, PayoutStatus.CANCELLED])
+                .exists()
+            )
+            shares_paid = PayoutShare.filter(claim_id=claim.id, paid_at__not_isnull=True).exists()
+            if await moving or await shares_paid:
+                raise ClaimError(
+                    ClaimErrorCode.PAYOUT_IN_PROGRESS,
+                    "该案件赔款已在支付中，不能重新审核",
+                    "claimId",
+                )
+            await PayoutShare.filter(claim_id=claim.id).update(amount=0)
+        await ClaimLine.filter(claim_id=claim.id).delete()
+        return await transition(
+            claim,
+            actor,
+            to=S.UNDER_REVIEW,
+            action="reopen_review",
+            note=f"因{source}重新审核：{why}",
+            event_type="claim.reopened",
+            decided_at=None,
+            approved_amount=0,
+            rejection_reason=None,
+            rejection_explanation=None,
+            pending_approval=False,
+        )

@@ -36,8 +36,10 @@ TRANSITIONS: dict[ClaimStatus, frozenset[ClaimStatus]] = {
     S.MORE_INFO_REQUESTED: frozenset({S.UNDER_REVIEW, S.WITHDRAWN}),
     S.APPROVED: frozenset({S.PAYING}),
     S.PARTIALLY_APPROVED: frozenset({S.PAYING}),
-    S.REJECTED: frozenset({S.CLOSED}),
-    S.PAYING: frozenset({S.PAID}),
+    # Back to review (``reopen_review``): a decision put right on a complaint, before
+    # any money moved.
+    S.REJECTED: frozenset({S.CLOSED, S.UNDER_REVIEW}),
+    S.PAYING: frozenset({S.PAID, S.UNDER_REVIEW}),
     S.PAID: frozenset({S.CLOSED}),
     S.WITHDRAWN: frozenset({S.CLOSED}),
     S.CLOSED: frozenset(),

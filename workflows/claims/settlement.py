@@ -35,7 +35,7 @@ async def record_payment(
     reference = required_text(reference, "payoutReference", 64)
     async with in_transaction():
         claim = await lock_claim(claim.id, expected_version)
-        if await Payout.exists(claim_id=claim.id, live_key__not_isnull=True):
+        if await Payout.exists(claim_id=claim.id, remedy_id=None, live_key__not_isnull=True):
             raise ClaimError(ClaimErrorCode.PAYOUT_IN_PROGRESS, "该案件已有进行中的转账", "claimId")
         return await mark_paid(claim, actor, reference, expected_version)
 

@@ -30,7 +30,7 @@ from models.staff import StaffUser
 from push.outbox import emit
 from workflows import surveys
 from workflows.access import ROLE_PERMISSIONS, Actor, Permission
-from workflows.complaints import material
+from workflows.complaints import material, remedies, root_causes
 from workflows.complaints.calendar import first_response_deadline
 from workflows.complaints.rules import (
     ANSWER_DAYS,
@@ -317,6 +317,8 @@ async def answer(
     after a review request is a supervisor's who neither handled it nor is recused."""
     complaint = await load_complaint(actor, complaint_id, A.ANSWER)
     text = _reason(text, "text", TEXT_LIMIT)
+    stated = await remedies.statement(complaint)  # the remedies carried out, if any
+    text = f"{text}\n{stated}" if stated else text
     if complaint.status is S.REVIEW_REQUESTED:
         complaint = await load_complaint(actor, complaint_id, A.ANSWER_REVIEW)
         if actor.subject_id == complaint.handler_id or actor.subject_id in await recused(complaint):
@@ -412,6 +414,7 @@ async def _close(complaint: Complaint, actor: Actor | None, note: str, version: 
 
 async def close(actor: Actor, complaint_id: uuid.UUID, expected_version: int) -> Complaint:
     complaint = await load_complaint(actor, complaint_id, A.CLOSE)
+    await root_causes.require(complaint)  # the sweep's closure does not wait (root_causes)
     return await _close(complaint, actor, "投诉办结", expected_version)
 
 

@@ -145,6 +145,10 @@ class ComplaintAction(StrEnum):
     REQUEST_REVIEW = "REQUEST_REVIEW"
     WITHDRAW = "WITHDRAW"
     CLOSE = "CLOSE"
+    PROPOSE_REMEDY = "PROPOSE_REMEDY"
+    APPROVE_REMEDY = "APPROVE_REMEDY"
+    RECORD_ROOT_CAUSE = "RECORD_ROOT_CAUSE"
+    ATTACH = "ATTACH"
 
 
 A = ComplaintAction
@@ -162,6 +166,9 @@ STAFF_MAY: dict[ComplaintAction, Permission] = {
     A.ANSWER_REVIEW: Permission.COMPLAINT_SUPERVISE,
     A.CLOSE: Permission.COMPLAINT_HANDLE,
     A.WITHDRAW: Permission.COMPLAINT_HANDLE,  # recorded for a customer who phoned
+    A.PROPOSE_REMEDY: Permission.COMPLAINT_HANDLE,
+    A.APPROVE_REMEDY: Permission.COMPLAINT_SUPERVISE,  # never the proposer (remedies)
+    A.RECORD_ROOT_CAUSE: Permission.COMPLAINT_HANDLE,
 }
 
 
@@ -182,6 +189,20 @@ class ComplaintErrorCode(StrEnum):
     REVIEWED_ALREADY = "REVIEWED_ALREADY"
     MATERIAL_HELD = "MATERIAL_HELD"  # asked for what the insurer already holds
     DAY_NOT_FOUND = "DAY_NOT_FOUND"  # work calendar: no such day, or a range too long
+    # Remedies, root causes and attachments (workflows/complaints/remedies.py, ...).
+    INVALID_REMEDY = "INVALID_REMEDY"
+    INVALID_AMOUNT = "INVALID_AMOUNT"
+    REMEDY_NOT_POSSIBLE = "REMEDY_NOT_POSSIBLE"
+    NO_KNOWN_ACCOUNT = "NO_KNOWN_ACCOUNT"
+    REMEDY_PENDING = "REMEDY_PENDING"
+    RESOLUTION_NOT_FOUND = "RESOLUTION_NOT_FOUND"
+    ALREADY_DECIDED = "ALREADY_DECIDED"
+    SECOND_PERSON_REQUIRED = "SECOND_PERSON_REQUIRED"
+    ROOT_CAUSE_REQUIRED = "ROOT_CAUSE_REQUIRED"
+    ROOT_CAUSE_NOT_FOUND = "ROOT_CAUSE_NOT_FOUND"
+    INVALID_DATE = "INVALID_DATE"
+    TOO_MANY_FILES = "TOO_MANY_FILES"
+    FILE_REJECTED = "FILE_REJECTED"
 
 
 class ComplaintError(DomainError):

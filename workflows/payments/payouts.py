@@ -54,6 +54,7 @@ from workflows.claims import (
     payee_of,
     record_change,
 )
+from workflows.complaints import goodwill
 from workflows.jobs import MINUTE, Job, JobDeps
 from workflows.numbering import Prefix, next_number
 
@@ -357,7 +358,9 @@ async def _send(
         payee_name=account.holder_name
         or await payee_name(await destination_of(claim, payout.share_id)),
         payee_bank=account.bank_name,
-        remark=f"安心保险理赔款 {claim.report_number}",
+        remark=f"安心保险补偿款 {claim.report_number}"
+        if payout.remedy_id
+        else f"安心保险理赔款 {claim.report_number}",
         notify_url=f"{notify_base_url.rstrip('/')}/payments/{provider.name}/notify",
         product_filing_no=product.filing_number,
         product_name=product.filing_name or product.name,
@@ -425,7 +428,12 @@ async def apply_result(payout: Payout, result: TransferResult) -> Payout:
             finished_at=now if status in (PayoutStatus.SUCCESS, PayoutStatus.FAILED) else None,
             live_key=None if status is PayoutStatus.FAILED else current.live_key,
         )
-        if status is PayoutStatus.SUCCESS:
+        if current.remedy_id is not None:  # a complaint's goodwill payment, not the claim's
+            if status is PayoutStatus.SUCCESS:
+                await _record_payout(current, result)
+            if status in (PayoutStatus.SUCCESS, PayoutStatus.FAILED):
+                await goodwill.settled(current, status, result.failure_reason)
+        elif status is PayoutStatus.SUCCESS:
             await _record_payout(current, result)
             reference = result.provider_transfer_id or current.transfer_number
             if current.share_id is not None:
@@ -638,7 +646,7 @@ async def start_chosen_payouts(
             if destination.provider not in providers or not destination.account_encrypted:
                 continue
             share_id = destination.share.id if destination.share else None
-            made = Payout.filter(claim_id=claim.id, share_id=share_id)
+            made = Payout.filter(claim_id=claim.id, share_id=share_id, remedy_id=None)
             if await made.exclude(status=PayoutStatus.CANCELLED).exists():
                 continue  # in flight, or failed: staff decide what next (a turned-down
                 # proposal leaves the payee's own choice to be paid)
@@ -685,11 +693,74 @@ async def _destinations(claim: Claim) -> list[Destination]:
     return [Destination(claim, share) for share in shares]
 
 
+async def queue_goodwill_payout(
+    pii: PiiCipher, claim: Claim, remedy_id: uuid.UUID, amount: Decimal, actor: Actor
+) -> Payout:
+    """A complaint's goodwill payment, recorded for the worker to send (in the caller's
+    transaction, which holds the claim's row lock) to the account the claim's payee
+    chose. ``live_key`` is the remedy's: however many approvals race, one payout."""
+    if not claim.payout_account_encrypted or not claim.payout_provider:
+        raise ClaimError(ClaimErrorCode.PAYOUT_ACCOUNT_MISSING, "客户尚未选择收款账户", "claimId")
+    account = PayoutAccount.unseal(pii, claim.payout_provider, claim.payout_account_encrypted)
+    check_name_on_file(
+        account.provider, amount, account.holder_name or await payee_name(Destination(claim, None))
+    )
+    check_product_filed(account.provider, await product_of(claim))
+    try:
+        async with in_transaction():
+            return await Payout.create(
+                claim_id=claim.id,
+                remedy_id=remedy_id,
+                transfer_number=await next_number(Prefix.TRANSFER),
+                provider=account.provider,
+                payee_encrypted=claim.payout_account_encrypted,
+                payee_masked=account.masked,
+                amount=amount,
+                status=PayoutStatus.QUEUED,
+                live_key=f"goodwill:{remedy_id}",
+                requested_by=actor.subject_id,
+                reason="投诉补偿",
+            )
+    except IntegrityError:
+        raise ClaimError(
+            ClaimErrorCode.PAYOUT_IN_PROGRESS, "该补偿款已在支付中", "remedyId"
+        ) from None
+
+
+async def send_queued_payouts(
+    providers: Mapping[str, TransferProvider], pii: PiiCipher, *, notify_base_url: str
+) -> int:
+    """The worker sends payouts recorded for it (goodwill payments): each taken by a
+    conditional update (one sender, however many workers), then sent like any payout; a
+    crash between the two is caught by ``follow_up_payouts`` (never heard of: resent
+    with the same transfer number)."""
+    sent = 0
+    for payout in await Payout.filter(status=PayoutStatus.QUEUED).limit(200):
+        provider = providers.get(payout.provider)
+        if provider is None:
+            continue
+        taken = await Payout.filter(id=payout.id, status=PayoutStatus.QUEUED).update(
+            status=PayoutStatus.PROCESSING
+        )
+        if not taken:
+            continue
+        await payout.refresh_from_db()
+        try:
+            claim = await Claim.get(id=payout.claim_id)
+            await _send(provider, pii, claim, payout, notify_base_url)
+        except Exception:
+            log.exception("payout %s not sent", payout.transfer_number)
+            continue
+        sent += 1
+    return sent
+
+
 async def pay_out(deps: JobDeps) -> None:
-    """Pay approved claims to the accounts their payees chose, then settle transfers
-    in flight."""
+    """Pay approved claims to the accounts their payees chose, send goodwill payments,
+    then settle transfers in flight."""
     providers, pii = deps.transfer_providers, deps.pii
     await start_chosen_payouts(providers, pii, notify_base_url=deps.notify_base_url)
+    await send_queued_payouts(providers, pii, notify_base_url=deps.notify_base_url)
     await follow_up_payouts(providers, pii, notify_base_url=deps.notify_base_url)
 
 

@@ -43,6 +43,7 @@ REASON_TEXT = {
     RefundReason.PAID_IN_ERROR: "误缴保费退还",
     RefundReason.COOLING_OFF_CANCELLATION: "犹豫期退保退费",
     RefundReason.DUPLICATE_PAYMENT: "重复缴费退还",
+    RefundReason.COMPLAINT_REMEDY: "投诉处理退费",
 }
 
 
@@ -120,6 +121,35 @@ async def queue_refund(order: PaymentOrder, reason: RefundReason, note: str) -> 
         status=RefundStatus.QUEUED,
         requested_by=None,
     )
+
+
+async def queue_remedy_refund(
+    order_id: uuid.UUID, amount: Decimal, note: str, requested_by: uuid.UUID | None
+) -> Refund:
+    """A fee refunded to settle a complaint (its resolution approved): recorded in the
+    caller's transaction under the order's row lock, never more than is refundable,
+    and sent by ``follow_up_refunds`` like any refund the system owes."""
+    if amount <= 0 or amount != amount.quantize(Decimal("0.01")):
+        raise PaymentError(
+            PaymentErrorCode.INVALID_AMOUNT, "退款金额须为正数，最多两位小数", "amount"
+        )
+    async with in_transaction():
+        order = await PaymentOrder.filter(id=order_id).select_for_update().first()
+        if order is None:
+            raise PaymentError(PaymentErrorCode.ORDER_NOT_FOUND, "未找到该支付订单", "orderId")
+        if order.status is not OrderStatus.PAID:
+            raise PaymentError(PaymentErrorCode.NOT_PAYABLE, "只有已支付的订单可以退款", "orderId")
+        if amount > await refundable(order):
+            raise PaymentError(PaymentErrorCode.INVALID_AMOUNT, "退款金额超过可退金额", "amount")
+        return await Refund.create(
+            order_id=order.id,
+            refund_number=await next_number(Prefix.REFUND),
+            amount=amount,
+            reason=RefundReason.COMPLAINT_REMEDY,
+            note=note[:500],
+            status=RefundStatus.QUEUED,
+            requested_by=requested_by,
+        )
 
 
 async def _send(
