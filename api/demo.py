@@ -19,6 +19,7 @@ import httpx
 from PIL import Image, ImageDraw
 from tortoise.transactions import in_transaction
 
+from api.demo_knowledge import seed_knowledge
 from api.demo_quality import seed_service_quality
 from api.services import Services, build_services
 from api.settings import Settings
@@ -719,5 +720,6 @@ async def load_demo(settings: Settings, *, only_if_empty: bool) -> None:
         await seed(settings, services.pii)
         await seed_claims(services)
         await seed_service_quality()
+        await seed_knowledge()
     print("demo data loaded")
     print(demo_accounts())

@@ -44,7 +44,7 @@ class UnansweredReason(StrEnum):
 
 
 class KnowledgeEntry(Entity):
-    """One FAQ entry; only PUBLISHED entries are used by the assistant."""
+    """One FAQ entry. The assistant answers from its published version only."""
 
     code = fields.CharField(max_length=32, unique=True)  # KB-0001, stable for links
     category = fields.CharField(max_length=32, db_index=True)
@@ -91,12 +91,13 @@ class KnowledgeVersion(Entity):
 
 class AssistantAnswer(Entity):
     """One reply of the assistant: what it recognised and whether it handed off, for the
-    figures; the customer's thumbs up or down, once."""
+    figures, and the customer's thumbs up or down, once."""
 
     customer: fields.ForeignKeyNullableRelation[Customer] = fields.ForeignKeyField(
         "models.Customer", related_name="assistant_answers", null=True, on_delete=fields.SET_NULL
     )
     customer_id: uuid.UUID | None
+    question = fields.CharField(max_length=500)  # personal numbers masked
     intent = fields.CharField(max_length=32, db_index=True)
     confidence = fields.FloatField()
     handoff = fields.CharField(max_length=24, null=True)
@@ -112,7 +113,7 @@ class AssistantAnswer(Entity):
 
 class UnansweredQuestion(Entity):
     """A question the assistant could not answer well, kept for the knowledge base's
-    editors; ``cluster`` groups near-duplicates (the first question of the group)."""
+    editors. ``cluster`` groups near-duplicates (the first question of the group)."""
 
     text = fields.CharField(max_length=500)
     normalized = fields.CharField(max_length=500)  # tokens joined, for clustering

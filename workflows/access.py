@@ -47,6 +47,8 @@ class Permission(StrEnum):
     VISIT_MANAGE = "visit:manage"  # assign visits, change the visit rules
     COMPLAINT_HANDLE = "complaint:handle"  # record, classify, handle and answer complaints
     COMPLAINT_SUPERVISE = "complaint:supervise"  # reassign, second extension, second-level review
+    KB_PROPOSE = "kb:propose"  # propose an answer as a knowledge-base draft, submit it for review
+    KB_MANAGE = "kb:manage"  # edit, publish and retire knowledge-base entries; their figures
 
 
 ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
@@ -60,6 +62,7 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
             Permission.CLAIM_REPORT,
             Permission.VISIT_HANDLE,
             Permission.COMPLAINT_HANDLE,
+            Permission.KB_PROPOSE,
         }
     ),
     StaffRole.ADJUSTER: frozenset(
@@ -92,6 +95,8 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
             Permission.VISIT_MANAGE,
             Permission.COMPLAINT_HANDLE,
             Permission.COMPLAINT_SUPERVISE,
+            Permission.KB_PROPOSE,
+            Permission.KB_MANAGE,
         }
     ),
     StaffRole.ADMIN: frozenset(Permission),

@@ -27,6 +27,7 @@ class Prefix(StrEnum):
     REFUND = "RF"  # a premium refund
     TRANSFER = "TF"  # a claim payout transfer
     COMPLAINT = "TS"  # a complaint (投诉)
+    KNOWLEDGE = "KB"  # a knowledge-base entry (知识库条目)
 
 
 async def next_number(prefix: Prefix, now: datetime | None = None) -> str:

@@ -37,7 +37,7 @@ class Migration(migrations.Migration):
                 ('created_by', fields.UUIDField(null=True)),
                 ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
             ],
-            options={'table': 'knowledge_entry', 'app': 'models', 'pk_attr': 'id', 'table_description': 'One FAQ entry; only PUBLISHED entries are used by the assistant.'},
+            options={'table': 'knowledge_entry', 'app': 'models', 'pk_attr': 'id', 'table_description': 'One FAQ entry. The assistant answers from its published version only.'},
             bases=['Entity'],
         ),
         ops.CreateModel(
@@ -46,6 +46,7 @@ class Migration(migrations.Migration):
                 ('id', fields.UUIDField(primary_key=True, default=uuid4, unique=True, db_index=True)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
                 ('customer', fields.ForeignKeyField('models.Customer', source_field='customer_id', null=True, db_constraint=True, to_field='id', related_name='assistant_answers', on_delete=OnDelete.SET_NULL)),
+                ('question', fields.CharField(max_length=500)),
                 ('intent', fields.CharField(db_index=True, max_length=32)),
                 ('confidence', fields.FloatField()),
                 ('handoff', fields.CharField(null=True, max_length=24)),

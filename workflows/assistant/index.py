@@ -1,0 +1,119 @@
+"""The published knowledge base as the assistant searches it, kept per process and
+rebuilt when the base changes.
+
+Every API process answers; a supervisor publishes on one of them. Each reply asks the
+database one aggregate question (how many entries, the latest change, the thumbs
+totals): a different answer rebuilds the index (entries changed) or reloads the
+feedback weights (only thumbs changed), so a publish is seen by every process on its
+next reply, with no message bus to miss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from tortoise.functions import Count, Max, Sum
+
+from models.knowledge import EntryStatus, KnowledgeEntry, KnowledgeVersion
+from workflows.assistant.retrieval import Bm25Index
+from workflows.assistant.text import tokens
+
+
+@dataclass(frozen=True)
+class Published:
+    """What a reply needs of an entry: its published text, not the draft being edited."""
+
+    id: uuid.UUID
+    code: str
+    category: str
+    question: str
+    answer: str
+    source_ref: str
+
+
+def feedback_weight(helpful: int, unhelpful: int) -> float:
+    """Thumbs move an entry's BM25 score by at most ±20 %, and only as votes gather
+    (a single thumbs-down does not bury an entry): 1 + 0.2·tanh((up − down) / 10)."""
+    return 1.0 + 0.2 * math.tanh((helpful - unhelpful) / 10)
+
+
+class KnowledgeIndex:
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+        self._key: tuple[Any, ...] | None = None
+        self._votes: tuple[Any, ...] | None = None
+        self.index = Bm25Index([])
+        self.entries: dict[uuid.UUID, Published] = {}
+        self.weights: dict[uuid.UUID, float] = {}
+
+    async def current(self) -> KnowledgeIndex:
+        """This index, brought up to date with the database first if it changed."""
+        row = (
+            await KnowledgeEntry.all()
+            .annotate(
+                n=Count("id"),
+                changed=Max("updated_at"),
+                up=Sum("helpful"),
+                down=Sum("unhelpful"),
+            )
+            .values("n", "changed", "up", "down")
+        )[0]
+        key = (row["n"], str(row["changed"]))
+        votes = (row["up"], row["down"])
+        if key != self._key or votes != self._votes:
+            async with self._lock:
+                if key != self._key:
+                    await self._rebuild()
+                    self._key = key
+                if votes != self._votes:
+                    await self._reweigh()
+                    self._votes = votes
+        return self
+
+    async def _rebuild(self) -> None:
+        """Entries with a published version, not retired, as that version reads (an
+        edit in progress is a new draft version; customers keep the published one)."""
+        live = {
+            row.id: row
+            for row in await KnowledgeEntry.filter(published_version__not_isnull=True).exclude(
+                status=EntryStatus.RETIRED
+            )
+        }
+        versions = await KnowledgeVersion.filter(entry_id__in=list(live))
+        texts: list[tuple[Published, list[str]]] = []
+        for version in versions:
+            entry = live[version.entry_id]
+            if version.version != entry.published_version:
+                continue
+            published = Published(
+                entry.id, entry.code, version.category, version.question, version.answer,
+                entry.source_ref,
+            )
+            texts.append((published, [version.question, *version.variants]))
+        self.index, self.entries = await asyncio.to_thread(_build, texts)
+
+    async def _reweigh(self) -> None:
+        rows = await KnowledgeEntry.filter(published_version__not_isnull=True).values_list(
+            "id", "helpful", "unhelpful"
+        )
+        self.weights = {entry_id: feedback_weight(up, down) for entry_id, up, down in rows}
+
+
+def _build(
+    texts: list[tuple[Published, list[str]]],
+) -> tuple[Bm25Index, dict[uuid.UUID, Published]]:
+    """Segment every question and variant and index them (CPU: run off the loop)."""
+    documents = [
+        (published.id, words)
+        for published, questions in texts
+        for words in map(tokens, questions)
+        if words
+    ]
+    return Bm25Index(documents), {published.id: published for published, _ in texts}
+
+
+INDEX = KnowledgeIndex()  # one per process: every reply reads it

@@ -1,0 +1,92 @@
+"""BM25 over the published knowledge base: each entry's question and every variant is
+one short document; an entry scores as its best document.
+
+Why our own forty lines and not ``bm25s``: bm25s needs numpy and scipy (about 100 MB
+installed, neither in this project) for sparse matrices that pay off at millions of
+documents; the knowledge base has hundreds to a few thousand short questions, where an
+inverted index in plain Python answers in well under a millisecond (bench/assistant.py).
+
+The score is Okapi BM25 (k1 1.2, b 0.75, Lucene's non-negative idf). ``coverage`` says how
+much of the question the best document explains (the idf-weighted share of the
+question's words it contains): BM25 scores are not comparable across questions, the
+share is, so thresholds are set on it."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+K1 = 1.2
+B = 0.75
+
+
+@dataclass(frozen=True)
+class Hit:
+    entry_id: uuid.UUID
+    score: float  # BM25 of the best document, times the entry's feedback weight
+    coverage: float  # 0..1: idf-weighted share of the words matched (question mostly)
+
+
+class Bm25Index:
+    """Built once per knowledge-base change; read by any number of replies at once."""
+
+    def __init__(self, documents: Iterable[tuple[uuid.UUID, Sequence[str]]]):
+        self._owner: list[uuid.UUID] = []
+        self._length: list[int] = []
+        self._postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for entry_id, words in documents:
+            doc = len(self._owner)
+            self._owner.append(entry_id)
+            self._length.append(len(words))
+            for word, count in Counter(words).items():
+                self._postings[word].append((doc, count))
+        count = len(self._owner) or 1
+        self._average = (sum(self._length) / count) or 1.0
+        self._idf = {
+            word: math.log(1 + (count - len(p) + 0.5) / (len(p) + 0.5))
+            for word, p in self._postings.items()
+        }
+        self.unknown_idf = math.log(1 + (count + 0.5) / 0.5)  # a word no entry has
+        self._weight = [0.0] * len(self._owner)  # each document's words' idf, summed
+        for word, postings in self._postings.items():
+            for doc, _ in postings:
+                self._weight[doc] += self._idf[word]
+        self._weight = [w or 1.0 for w in self._weight]
+
+    def __len__(self) -> int:
+        return len(self._owner)
+
+    def idf(self, word: str) -> float:
+        return self._idf.get(word, self.unknown_idf)
+
+    def search(
+        self, words: Sequence[str], weights: dict[uuid.UUID, float] | None = None, limit: int = 5
+    ) -> list[Hit]:
+        query = list(dict.fromkeys(words))  # a repeated word counts once
+        if not query:
+            return []
+        scores: dict[int, float] = defaultdict(float)
+        matched: dict[int, float] = defaultdict(float)
+        for word in query:
+            idf = self._idf.get(word)
+            if idf is None:
+                continue
+            for doc, tf in self._postings[word]:
+                norm = K1 * (1 - B + B * self._length[doc] / self._average)
+                scores[doc] += idf * tf * (K1 + 1) / (tf + norm)
+                matched[doc] += idf
+        total = sum(self.idf(word) for word in query)
+        best: dict[uuid.UUID, Hit] = {}
+        for doc, score in scores.items():
+            entry_id = self._owner[doc]
+            weighted = score * (weights or {}).get(entry_id, 1.0)
+            # Mostly the question's share explained, partly the document's: a long
+            # variant that merely contains the question's words is a weaker match.
+            coverage = 0.75 * matched[doc] / total + 0.25 * matched[doc] / self._weight[doc]
+            current = best.get(entry_id)
+            if current is None or weighted > current.score:
+                best[entry_id] = Hit(entry_id, weighted, coverage)
+        return sorted(best.values(), key=lambda h: h.score, reverse=True)[:limit]
