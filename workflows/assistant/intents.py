@@ -79,6 +79,8 @@ OTHER_PEOPLE = _any(
     r"(所有|全部)客户",
 )
 HUMAN = _any(r"转人工", r"人工客服", r"找人工", r"要人工", r"真人", r"人工服务", r"接人工", r"^人工$")
+# "人工客服几点上班" asks about agents, it does not ask for one.
+ABOUT_AGENTS = _any(r"几点", r"上班", r"下班", r"工作时间", r"有没有人工", r"有人工吗", r"电话是多少")
 REGULATOR_OR_MEDIA = _any(
     r"银保监", r"保监", r"金融监管", r"监管(局|部门|机构)", r"12378", r"记者", r"媒体", r"曝光",
     r"电视台", r"报社", r"上热搜", r"发微博", r"消协", r"消费者协会", r"315", r"黑猫投诉",
@@ -93,7 +95,9 @@ ANGER = _any(
     r"[!！]{3,}", r"[?？]{3,}", r"到底.{0,6}(赔不赔|管不管)", r"耍我",
 )
 GREETING = re.compile(r"^(你好|您好|在吗|在不在|hi|hello|哈喽|嗨|喂)[啊呀吗?？!！~。.\s]*$", re.I)
-THANKS = re.compile(r"^(谢谢|多谢|感谢|好的|好滴|明白了|知道了|ok|收到)[了啊呀你您!！~。.\s]*$", re.I)
+THANKS = re.compile(
+    r"^((谢谢|多谢|感谢|好的|好滴|明白了|明白|知道了|懂了|ok|收到|行)[了啊呀啦你您!！~。.，,\s]*)+$", re.I
+)
 
 DECISION = _any(
     r"(能|会|可以)(不能|不会)?(赔|批|通过)(吗|不|么|下来吗)?[?？]?$", r"赔不赔", r"能不能赔", r"会不会赔",
@@ -104,7 +108,7 @@ PERSONAL_MARKER = _any(
     r"我的", r"我那", r"我这", r"我家", r"我们家", r"我上次", r"我报", r"我买", r"我交",
     r"我缴", r"我还", r"我现在", r"我该", r"我要交", r"我有", r"我在", r"帮我查", r"查一下",
     r"查查", r"查下", r"我老婆", r"我老公", r"我爸", r"我妈", r"我儿子", r"我女儿", r"我孩子",
-    r"给我", r"我名下", r"本人", r"我是不是", r"咱的", r"俺的", r"我去年", r"我刚",
+    r"给我", r"我名下", r"我被", r"本人", r"我是不是", r"咱的", r"俺的", r"我去年", r"我刚",
 )
 GENERAL_MARKER = _any(
     r"怎么", r"如何", r"什么是", r"是什么", r"啥是", r"吗[?？]?$", r"一般", r"流程", r"规定",
@@ -132,7 +136,7 @@ RULES = (
         0.8,
     ),
     # documents my claim still needs
-    Rule(Intent.CLAIM_DOCUMENTS, _any(r"材料|资料|证明|发票|单据|文件"), 0.5),
+    Rule(Intent.CLAIM_DOCUMENTS, _any(r"材料|资料|证明|发票|单据|文件|上传"), 0.5),
     Rule(
         Intent.CLAIM_DOCUMENTS,
         _any(r"缺", r"还差", r"还要(交|补|上传|提供)", r"补(充|交|传)", r"没交齐", r"交齐", r"还需要",
@@ -150,6 +154,8 @@ RULES = (
     # overdue / lapse
     Rule(Intent.OVERDUE_RISK, _any(r"逾期", r"欠费", r"欠缴", r"没交", r"忘(了)?交", r"漏交", r"中止",
                                    r"失效", r"断缴", r"停效", r"过了缴费", r"超过缴费", r"会不会失效"), 1.2),
+    # "扣了钱还显示没交" is a payment that has not shown yet, not a premium left unpaid.
+    Rule(Intent.OVERDUE_RISK, _any(r"显示", r"扣了", r"支付成功", r"付款成功", r"已经交了"), -0.8),
     # expiry / renewal
     Rule(Intent.POLICY_EXPIRY, _any(r"到期", r"什么时候结束", r"有效期", r"还有多久", r"快过期",
                                     r"续保", r"保到(哪|什么时候)", r"截止"), 1.0),
@@ -194,7 +200,7 @@ def guard(text: str) -> Guard | None:
         return Guard(Intent.HANDOFF, HandoffReason.COMPLAINT)
     if ANGER.search(text):
         return Guard(Intent.HANDOFF, HandoffReason.ANGER)
-    if HUMAN.search(text):
+    if HUMAN.search(text) and not ABOUT_AGENTS.search(text):
         return Guard(Intent.HANDOFF, HandoffReason.ASKED_FOR_HUMAN)
     return None
 

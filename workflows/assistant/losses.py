@@ -55,13 +55,16 @@ async def loss_documents(text: str) -> Answer | None:
         return None
     kinds = product_kinds(text)
     products = await Product.all().order_by("code")
-    lines = []
-    for product in products:
-        if kinds and product.kind not in kinds:
-            continue
-        for loss in product.loss_types:
-            if loss["code"] in codes:
-                lines.append(_line(product, loss))
+    matching = [
+        (product, loss)
+        for product in products
+        for loss in product.loss_types
+        if loss["code"] in codes
+    ]
+    # The kinds named narrow the answer, unless they leave nothing ("国外看病" names
+    # a medical word and a travel loss).
+    narrowed = [(p, loss) for p, loss in matching if p.kind in kinds] if kinds else matching
+    lines = [_line(p, loss) for p, loss in (narrowed or matching)]
     if not lines:
         return None
     return Answer(

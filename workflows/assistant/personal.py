@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from tortoise.expressions import Subquery
+
 from models.claims import Claim, ClaimStatus
 from models.clock import local_date, local_today
 from models.payments import Payout, PayoutStatus, Refund, RefundStatus
@@ -476,7 +478,7 @@ async def payout_status(actor: Actor, text: str, history: Sequence[str]) -> Answ
 
 
 async def refund_status(actor: Actor, text: str, history: Sequence[str]) -> Answer:
-    orders = visible_orders(actor).values("id")
+    orders = Subquery(visible_orders(actor).values("id"))
     refunds = await Refund.filter(order_id__in=orders).select_related("order").order_by("-created_at").limit(3)
     if not refunds:
         return Answer("您目前没有退款记录。犹豫期退保或重复缴费的退款会原路退回，一般1-3个工作日到账。", 0.85)

@@ -60,7 +60,12 @@ class Bm25Index:
         return len(self._owner)
 
     def idf(self, word: str) -> float:
-        return self._idf.get(word, self.unknown_idf)
+        """A word's weight in the question; a word no entry has counts fully when it is
+        a real word (it may be what the question is about: "贷款") and a quarter when
+        it is a single character (mostly particles and fillers jieba leaves alone)."""
+        if word in self._idf:
+            return self._idf[word]
+        return self.unknown_idf if len(word) > 1 else self.unknown_idf / 4
 
     def search(
         self, words: Sequence[str], weights: dict[uuid.UUID, float] | None = None, limit: int = 5

@@ -26,7 +26,7 @@ PRODUCT_WORDS: dict[ProductKind, tuple[str, ...]] = {
     ProductKind.HEALTH: ("医疗", "百万医疗", "住院", "门诊", "健康险", "看病", "重疾", "化疗"),
     ProductKind.ACCIDENT: ("意外", "摔", "扭伤", "身故", "伤残", "骨折"),
     ProductKind.PROPERTY: ("家财", "家庭财产", "房子", "房屋", "漏水", "水管", "入室", "火灾"),
-    ProductKind.TRAVEL: ("旅行", "旅游", "境外", "出国", "航班", "行李", "签证"),
+    ProductKind.TRAVEL: ("旅行", "旅游", "境外", "出国", "国外", "航班", "行李", "签证"),
 }
 
 
