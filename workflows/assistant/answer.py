@@ -39,6 +39,7 @@ from workflows.assistant.index import INDEX
 from workflows.assistant.intents import (
     DECISION,
     GREETING,
+    INJECTION,
     PERSONAL,
     PERSONAL_MARKER,
     PERSONAL_THRESHOLD,
@@ -72,7 +73,7 @@ REFUSAL = (
     "请问有什么保险服务问题我可以帮您？"
 )
 OTHERS_REFUSAL = (
-    "为保护个人信息，我只能查询您本人作为投保人、被保险人或受益人的保单和理赔，"
+    "抱歉，为保护个人信息，我只能查询您本人作为投保人、被保险人或受益人的保单和理赔，"
     "不能提供他人的信息。"
 )
 DECISION_TEXT = (
@@ -184,7 +185,7 @@ async def _decide(
     if guarded is not None:
         if guarded.handoff is not None:
             return _handoff(guarded.handoff, slots), False
-        refusal = OTHERS_REFUSAL if "别人" in text or "他人" in text or "客户" in text else REFUSAL
+        refusal = REFUSAL if INJECTION.search(text) else OTHERS_REFUSAL
         return Reply(refusal, Intent.REFUSED.value, 1.0, slots=slots), True
     if GREETING.match(text):
         return Reply(GREETING_TEXT, Intent.GREETING.value, 1.0, slots=slots), True

@@ -13,6 +13,7 @@ A published entry being edited keeps answering customers from its published vers
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -67,6 +68,7 @@ class KnowledgeErrorCode(StrEnum):
     TOO_LONG = "TOO_LONG"
     TOO_MANY_VARIANTS = "TOO_MANY_VARIANTS"
     ALREADY_RATED = "ALREADY_RATED"
+    PROMISES_PAYMENT = "PROMISES_PAYMENT"  # an answer may not promise or refuse a payment
 
 
 class KnowledgeError(DomainError):
@@ -95,6 +97,10 @@ def _bounded(value: str, field: str, limit: int, required: bool = True) -> str:
     return value
 
 
+# Wording that decides a claim in advance: the adjuster decides, never the assistant.
+PROMISES = re.compile(r"(一定|肯定|保证|必然|百分之百)(能|会|可以)?(赔|理赔|通过|到账)|(一定|肯定)(不|不会)赔|必赔")
+
+
 def _checked(text: EntryText) -> EntryText:
     if len(text.variants) > MAX_VARIANTS:
         raise KnowledgeError(
@@ -104,6 +110,12 @@ def _checked(text: EntryText) -> EntryText:
         _bounded(v, f"variants.{i}", MAX_QUESTION) for i, v in enumerate(text.variants)
     ]
     question = _bounded(text.question, "question", MAX_QUESTION)
+    if PROMISES.search(text.answer):
+        raise KnowledgeError(
+            KnowledgeErrorCode.PROMISES_PAYMENT,
+            "回答不能承诺或否定赔付，是否赔付以理赔核定为准",
+            "answer",
+        )
     return replace(
         text,
         category=_bounded(text.category, "category", MAX_CATEGORY),

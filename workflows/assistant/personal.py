@@ -144,10 +144,10 @@ async def _pick_claim(
 ) -> Claim | Answer:
     """The claim the customer means, or an answer (none, not found, which one?)."""
     mine = await _claims(actor)
-    if not mine:
+    numbers = _numbers_in([text], CLAIM_NUMBER)
+    if not mine and not numbers:
         return Answer("您名下暂无理赔案件。如需报案，可点击下方「我要报案」。", 0.9,
                       actions=[SuggestedAction(ActionKind.REPORT_LOSS, "我要报案")])
-    numbers = _numbers_in([text], CLAIM_NUMBER)
     if numbers:
         found = [c for c in mine if c.report_number in numbers]
         if not found:
