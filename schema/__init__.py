@@ -32,6 +32,7 @@ from schema.claims.queries import ClaimQueries
 from schema.claims.subscriptions import ClaimSubscriptions
 from schema.complaints import ComplaintMutations, ComplaintQueries, ComplaintSubscriptions
 from schema.errors import should_mask_error
+from schema.knowledge import KnowledgeMutations, KnowledgeQueries
 from schema.loaders import FreshReads
 from schema.node import resolve_node
 from schema.notifications import (
@@ -62,6 +63,7 @@ class Query(
     VisitQueries,
     StaffQueries,
     ComplaintQueries,
+    KnowledgeQueries,
 ):
     @strawberry.field(
         description="Any object by its global ID; null if it does not exist or you may not see it.",
@@ -85,6 +87,7 @@ class Mutation(
     SurveyExchangeMutations,
     VisitMutations,
     ComplaintMutations,
+    KnowledgeMutations,
 ):
     pass
 
