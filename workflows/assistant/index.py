@@ -5,22 +5,28 @@ Every API process answers; a supervisor publishes on one of them. Each reply ask
 database one aggregate question (how many entries, the latest change, the thumbs
 totals): a different answer rebuilds the index (entries changed) or reloads the
 feedback weights (only thumbs changed), so a publish is seen by every process on its
-next reply, with no message bus to miss.
+next reply, with no message bus to miss. The question is asked at most once per
+``CHECK_EVERY`` seconds per process (a publish is live everywhere within a second; the
+aggregate scan is not paid on every reply).
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from tortoise import connections
 from tortoise.functions import Count, Max, Sum
 
 from models.knowledge import EntryStatus, KnowledgeEntry, KnowledgeVersion
 from workflows.assistant.retrieval import Bm25Index
 from workflows.assistant.text import tokens
+
+CHECK_EVERY = 1.0  # seconds between two looks at the database for changes
 
 
 @dataclass(frozen=True)
@@ -49,9 +55,22 @@ class KnowledgeIndex:
         self.index = Bm25Index([])
         self.entries: dict[uuid.UUID, Published] = {}
         self.weights: dict[uuid.UUID, float] = {}
+        self._checked = -CHECK_EVERY
+        self.check_every = CHECK_EVERY
+        self._database: object = None  # another database (tests): look again at once
+
+    def invalidate(self) -> None:
+        """Look at the database on the next reply (this process changed the base)."""
+        self._checked = -self.check_every
 
     async def current(self) -> KnowledgeIndex:
-        """This index, brought up to date with the database first if it changed."""
+        """This index, brought up to date with the database first if it changed (looked
+        at no more than once per ``check_every`` seconds)."""
+        now = time.monotonic()
+        database = connections.get("default")
+        if now - self._checked < self.check_every and database is self._database:
+            return self
+        self._checked, self._database = now, database
         row = (
             await KnowledgeEntry.all()
             .annotate(

@@ -35,6 +35,7 @@ from models.knowledge import (
 )
 from push.outbox import emit
 from workflows.access import Actor, Permission
+from workflows.assistant.index import INDEX
 from workflows.assistant.slots import mask_personal_numbers
 from workflows.assistant.text import tokens
 from workflows.errors import DomainError
@@ -147,6 +148,7 @@ async def _snapshot(entry: KnowledgeEntry, actor: Actor, note: str) -> None:
 
 
 async def _announce(entry: KnowledgeEntry, event: str) -> None:
+    INDEX.invalidate()  # this process answers from the change at once; others within 1 s
     await emit(
         f"knowledge.{event}",
         entity_type="knowledge_entry",
@@ -407,6 +409,7 @@ async def rate_answer(actor: Actor, answer_id: uuid.UUID, helpful: bool) -> Assi
         if answer.entry_id is not None:
             column = "helpful" if helpful else "unhelpful"
             await KnowledgeEntry.filter(id=answer.entry_id).update(**{column: F(column) + 1})
+    INDEX.invalidate()
     if not helpful:
         await record_unanswered(answer.question, UnansweredReason.THUMBS_DOWN, answer.intent)
     answer.helpful = helpful
@@ -498,4 +501,5 @@ async def load_entries(entries: list[dict[str, Any]]) -> int:
                 note="随演示数据载入",
             )
             added += 1
+    INDEX.invalidate()
     return added

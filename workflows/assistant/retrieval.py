@@ -13,6 +13,7 @@ share is, so thresholds are set on it."""
 
 from __future__ import annotations
 
+import heapq
 import math
 import uuid
 from collections import Counter, defaultdict
@@ -35,25 +36,31 @@ class Bm25Index:
 
     def __init__(self, documents: Iterable[tuple[uuid.UUID, Sequence[str]]]):
         self._owner: list[uuid.UUID] = []
-        self._length: list[int] = []
-        self._postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        lengths: list[int] = []
+        counts: dict[str, list[tuple[int, int]]] = defaultdict(list)
         for entry_id, words in documents:
             doc = len(self._owner)
             self._owner.append(entry_id)
-            self._length.append(len(words))
+            lengths.append(len(words))
             for word, count in Counter(words).items():
-                self._postings[word].append((doc, count))
-        count = len(self._owner) or 1
-        self._average = (sum(self._length) / count) or 1.0
+                counts[word].append((doc, count))
+        total = len(self._owner) or 1
+        average = (sum(lengths) / total) or 1.0
         self._idf = {
-            word: math.log(1 + (count - len(p) + 0.5) / (len(p) + 0.5))
-            for word, p in self._postings.items()
+            word: math.log(1 + (total - len(p) + 0.5) / (len(p) + 0.5)) for word, p in counts.items()
         }
-        self.unknown_idf = math.log(1 + (count + 0.5) / 0.5)  # a word no entry has
+        self.unknown_idf = math.log(1 + (total + 0.5) / 0.5)  # a word no entry has
+        # Each posting's BM25 term weight, computed once: a search only adds them up.
+        self._postings: dict[str, list[tuple[int, float]]] = {}
         self._weight = [0.0] * len(self._owner)  # each document's words' idf, summed
-        for word, postings in self._postings.items():
-            for doc, _ in postings:
-                self._weight[doc] += self._idf[word]
+        for word, postings in counts.items():
+            idf = self._idf[word]
+            weighted = []
+            for doc, tf in postings:
+                norm = K1 * (1 - B + B * lengths[doc] / average)
+                weighted.append((doc, idf * tf * (K1 + 1) / (tf + norm)))
+                self._weight[doc] += idf
+            self._postings[word] = weighted
         self._weight = [w or 1.0 for w in self._weight]
 
     def __len__(self) -> int:
@@ -76,22 +83,28 @@ class Bm25Index:
         scores: dict[int, float] = defaultdict(float)
         matched: dict[int, float] = defaultdict(float)
         for word in query:
-            idf = self._idf.get(word)
-            if idf is None:
+            postings = self._postings.get(word)
+            if postings is None:
                 continue
-            for doc, tf in self._postings[word]:
-                norm = K1 * (1 - B + B * self._length[doc] / self._average)
-                scores[doc] += idf * tf * (K1 + 1) / (tf + norm)
+            idf = self._idf[word]
+            for doc, weight in postings:
+                scores[doc] += weight
                 matched[doc] += idf
         total = sum(self.idf(word) for word in query)
+        owner, factor = self._owner, weights or {}
+        if factor:
+            for doc in scores:
+                scores[doc] *= factor.get(owner[doc], 1.0)
+        # Only the best documents become hits: an entry has a handful of documents, so
+        # the best ``limit`` entries are among the best ``limit * 8`` documents.
+        top = heapq.nlargest(limit * 8, scores.items(), key=lambda item: item[1])
         best: dict[uuid.UUID, Hit] = {}
-        for doc, score in scores.items():
-            entry_id = self._owner[doc]
-            weighted = score * (weights or {}).get(entry_id, 1.0)
+        for doc, score in top:
+            entry_id = owner[doc]
+            if entry_id in best:
+                continue  # its best document came first
             # Mostly the question's share explained, partly the document's: a long
             # variant that merely contains the question's words is a weaker match.
             coverage = 0.75 * matched[doc] / total + 0.25 * matched[doc] / self._weight[doc]
-            current = best.get(entry_id)
-            if current is None or weighted > current.score:
-                best[entry_id] = Hit(entry_id, weighted, coverage)
-        return sorted(best.values(), key=lambda h: h.score, reverse=True)[:limit]
+            best[entry_id] = Hit(entry_id, score, coverage)
+        return list(best.values())[:limit]
