@@ -9,7 +9,9 @@ from typing import Any
 
 from workflows.assistant.knowledge import load_entries
 
-DATA = Path(__file__).resolve().parent.parent / "workflows" / "assistant" / "data" / "knowledge.json"
+DATA = (
+    Path(__file__).resolve().parent.parent / "workflows" / "assistant" / "data" / "knowledge.json"
+)
 
 
 def demo_entries() -> list[dict[str, Any]]:

@@ -24,14 +24,15 @@ from pathlib import Path
 
 import _harness
 import httpx
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 from api import demo
 from api.services import build_services
 from api.settings import Settings
+from models.auth import SubjectKind
 from models.customers import Customer
 from models.database import migrate_database, open_database
 from models.knowledge import EntryStatus, KnowledgeEntry, KnowledgeVersion, SourceKind
-from models.auth import SubjectKind
 from workflows.access import Actor
 from workflows.assistant.answer import reply, warm_up
 from workflows.assistant.index import INDEX
@@ -81,8 +82,13 @@ async def add_generated(count: int) -> None:
             await KnowledgeEntry.bulk_create(batch_entries)
             batch_versions = [
                 KnowledgeVersion(
-                    entry_id=e.id, version=1, status=EntryStatus.PUBLISHED, category=e.category,
-                    question=e.question, variants=e.variants, answer=e.answer,
+                    entry_id=e.id,
+                    version=1,
+                    status=EntryStatus.PUBLISHED,
+                    category=e.category,
+                    question=e.question,
+                    variants=e.variants,
+                    answer=e.answer,
                 )
                 for e in batch_entries
             ]
@@ -123,6 +129,7 @@ async def run(actor: Actor, rounds: int, label: str) -> None:
 
 
 async def measure(url: str, rounds: int, entries: int) -> None:
+    EXECUTOR_CACHE.clear()  # SQLite's placeholders must not reach PostgreSQL
     folder = Path(tempfile.mkdtemp(prefix="anxin-bench-assistant-"))
     settings = Settings.model_validate(
         {"database_url": url, "redis_url": None, "storage_root": str(folder)}

@@ -27,9 +27,7 @@ from workflows.access import Actor, Permission
 from workflows.assistant import knowledge as kb
 
 strawberry.enum(m.EntryStatus, name="KnowledgeEntryStatus", description="Where an entry stands.")
-strawberry.enum(
-    m.SourceKind, name="KnowledgeSourceKind", description="What an answer rests on."
-)
+strawberry.enum(m.SourceKind, name="KnowledgeSourceKind", description="What an answer rests on.")
 KNOWLEDGE_CODES = ErrorCodes(
     "KnowledgeErrorCode", "Why a knowledge-base action failed.", kb.KnowledgeError
 )
@@ -510,4 +508,3 @@ class KnowledgeMutations:
                 changed=False, errors=payload_errors(error, KnowledgeError_)
             )
         return RateAssistantAnswerPayload(changed=True, errors=[])
-

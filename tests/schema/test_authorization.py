@@ -343,7 +343,11 @@ SEEN_BY: dict[str, tuple[set[str], set[str], str]] = {
         {"bob", "carol", "mallory"},
         "number status timeline { action }",
     ),
-    "KnowledgeEntry": ({"agent", "supervisor"}, {"alice", "bob", "mallory"}, "code status variants"),
+    "KnowledgeEntry": (
+        {"agent", "supervisor"},
+        {"alice", "bob", "mallory"},
+        "code status variants",
+    ),
 }
 
 
@@ -463,8 +467,13 @@ async def test_a_published_knowledge_entry_is_readable_by_customers_without_edit
 
     entry = await KnowledgeEntry.get(id=world.objects["KnowledgeEntry"])
     await KnowledgeVersion.create(
-        entry=entry, version=1, status=EntryStatus.PUBLISHED, category="服务",
-        question="已发布的问题", variants=["另一种问法"], answer="已发布的回答",
+        entry=entry,
+        version=1,
+        status=EntryStatus.PUBLISHED,
+        category="服务",
+        question="已发布的问题",
+        variants=["另一种问法"],
+        answer="已发布的回答",
     )
     entry.published_version, entry.question, entry.answer = 1, "编辑中的问题", "编辑中的回答"
     await entry.save()

@@ -154,16 +154,21 @@ async def test_thumbs_are_counted_once_by_the_customer_answered(
     assert await UnansweredQuestion.filter(reason=UnansweredReason.THUMBS_DOWN).count() == 1
 
 
-async def test_near_duplicates_are_clustered_and_figures_count(
-    db: str, services: Services
-) -> None:
+async def test_near_duplicates_are_clustered_and_figures_count(db: str, services: Services) -> None:
     customer, supervisor = await _customer(services), await _staff(StaffRole.SUPERVISOR)
-    for text in ("宠物医疗费用能报销吗", "宠物医疗费用可以报销吗", "宠物的医疗费用能报销吗", "火星旅行保不保"):
+    for text in (
+        "宠物医疗费用能报销吗",
+        "宠物医疗费用可以报销吗",
+        "宠物的医疗费用能报销吗",
+        "火星旅行保不保",
+    ):
         await reply(customer, text)
     clusters = await knowledge.unanswered_clusters(supervisor)
     assert [c.size for c in clusters] == [3, 1]
     now = datetime.now(UTC)
-    figures = await knowledge.figures(supervisor, now - timedelta(hours=1), now + timedelta(hours=1))
+    figures = await knowledge.figures(
+        supervisor, now - timedelta(hours=1), now + timedelta(hours=1)
+    )
     assert figures.answers == 4 and figures.handoff_rate == 1.0
     assert figures.answered_without_handoff == 0
     assert figures.clusters[0].size == 3

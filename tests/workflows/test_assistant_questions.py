@@ -50,7 +50,9 @@ async def test_the_test_set_is_answered_above_the_floors(
         if correct(expected, answer):
             right[group] += 1
         else:
-            wrong.append((question, expected, answer.intent, answer.slots.get("entry"), answer.handoff))
+            wrong.append(
+                (question, expected, answer.intent, answer.slots.get("entry"), answer.handoff)
+            )
         if not expected.startswith("handoff:"):
             should_answer += 1
             handed_off += answer.handoff is not None
@@ -58,7 +60,9 @@ async def test_the_test_set_is_answered_above_the_floors(
     knowledge = right["kb"] / asked["kb"]
     handoff_rate = handed_off / should_answer
     print(f"\nassistant test set: {len(QUESTIONS)} questions")
-    print(f"  accuracy {total:.1%}, knowledge base {knowledge:.1%}, handoff rate {handoff_rate:.1%}")
+    print(
+        f"  accuracy {total:.1%}, knowledge base {knowledge:.1%}, handoff rate {handoff_rate:.1%}"
+    )
     for group in sorted(asked):
         print(f"  {group:<16} {right[group]}/{asked[group]}")
     for item in wrong:

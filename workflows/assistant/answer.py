@@ -108,7 +108,9 @@ def _handoff(reason: HandoffReason, slots: dict[str, str]) -> Reply:
         actions.append(SuggestedAction(ActionKind.REQUEST_CALLBACK, "预约回电"))
     return Reply(
         HANDOFF_TEXTS[reason],
-        Intent.HANDOFF.value if reason is not HandoffReason.LOW_CONFIDENCE else Intent.UNKNOWN.value,
+        Intent.HANDOFF.value
+        if reason is not HandoffReason.LOW_CONFIDENCE
+        else Intent.UNKNOWN.value,
         1.0 if reason is not HandoffReason.LOW_CONFIDENCE else 0.2,
         actions=tuple(actions),
         handoff=reason,

@@ -58,6 +58,7 @@ class KnowledgeIndex:
         self._checked = -CHECK_EVERY
         self.check_every = CHECK_EVERY
         self._database: object = None  # another database (tests): look again at once
+        self._segmented: Segmented = {}
 
     def invalidate(self) -> None:
         """Look at the database on the next reply (this process changed the base)."""
@@ -103,17 +104,21 @@ class KnowledgeIndex:
             )
         }
         versions = await KnowledgeVersion.filter(entry_id__in=list(live))
-        texts: list[tuple[Published, list[str]]] = []
+        texts: list[tuple[Published, int, list[str]]] = []
         for version in versions:
             entry = live[version.entry_id]
             if version.version != entry.published_version:
                 continue
             published = Published(
-                entry.id, entry.code, version.category, version.question, version.answer,
+                entry.id,
+                entry.code,
+                version.category,
+                version.question,
+                version.answer,
                 entry.source_ref,
             )
-            texts.append((published, [version.question, *version.variants]))
-        self.index, self.entries = await asyncio.to_thread(_build, texts)
+            texts.append((published, version.version, [version.question, *version.variants]))
+        self.index, self.entries = await asyncio.to_thread(_build, texts, self._segmented)
 
     async def _reweigh(self) -> None:
         rows = await KnowledgeEntry.filter(published_version__not_isnull=True).values_list(
@@ -122,17 +127,26 @@ class KnowledgeIndex:
         self.weights = {entry_id: feedback_weight(up, down) for entry_id, up, down in rows}
 
 
+Segmented = dict[tuple[uuid.UUID, int], list[list[str]]]
+
+
 def _build(
-    texts: list[tuple[Published, list[str]]],
+    texts: list[tuple[Published, int, list[str]]], segmented: Segmented
 ) -> tuple[Bm25Index, dict[uuid.UUID, Published]]:
-    """Segment every question and variant and index them (CPU: run off the loop)."""
-    documents = [
-        (published.id, words)
-        for published, questions in texts
-        for words in map(tokens, questions)
-        if words
-    ]
-    return Bm25Index(documents), {published.id: published for published, _ in texts}
+    """Index every question and variant (CPU: run off the loop). Segmentation is the
+    cost (a few hundred µs a text): it is kept per entry version in ``segmented``, so a
+    rebuild after one publish segments one entry, not the whole base."""
+    documents: list[tuple[uuid.UUID, list[str]]] = []
+    live = set()
+    for published, version, questions in texts:
+        key = (published.id, version)
+        live.add(key)
+        if key not in segmented:
+            segmented[key] = [words for words in map(tokens, questions) if words]
+        documents.extend((published.id, words) for words in segmented[key])
+    for key in set(segmented) - live:  # versions no longer published
+        del segmented[key]
+    return Bm25Index(documents), {published.id: published for published, _, _ in texts}
 
 
 INDEX = KnowledgeIndex()  # one per process: every reply reads it

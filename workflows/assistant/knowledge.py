@@ -99,7 +99,9 @@ def _bounded(value: str, field: str, limit: int, required: bool = True) -> str:
 
 
 # Wording that decides a claim in advance: the adjuster decides, never the assistant.
-PROMISES = re.compile(r"(一定|肯定|保证|必然|百分之百)(能|会|可以)?(赔|理赔|通过|到账)|(一定|肯定)(不|不会)赔|必赔")
+PROMISES = re.compile(
+    r"(一定|肯定|保证|必然|百分之百)(能|会|可以)?(赔|理赔|通过|到账)|(一定|肯定)(不|不会)赔|必赔"
+)
 
 
 def _checked(text: EntryText) -> EntryText:
@@ -107,9 +109,7 @@ def _checked(text: EntryText) -> EntryText:
         raise KnowledgeError(
             KnowledgeErrorCode.TOO_MANY_VARIANTS, f"问法最多{MAX_VARIANTS}个", "variants"
         )
-    variants = [
-        _bounded(v, f"variants.{i}", MAX_QUESTION) for i, v in enumerate(text.variants)
-    ]
+    variants = [_bounded(v, f"variants.{i}", MAX_QUESTION) for i, v in enumerate(text.variants)]
     question = _bounded(text.question, "question", MAX_QUESTION)
     if PROMISES.search(text.answer):
         raise KnowledgeError(
@@ -209,7 +209,9 @@ async def _change(
         )
     async with in_transaction():
         updated = await KnowledgeEntry.filter(id=entry.id, version=expected).update(
-            status=status, version=expected + 1, updated_at=datetime.now(UTC),
+            status=status,
+            version=expected + 1,
+            updated_at=datetime.now(UTC),
             **changes,
         )
         if not updated:
@@ -237,9 +239,18 @@ async def edit_entry(
         raise KnowledgeError(KnowledgeErrorCode.NOT_ALLOWED, "只有知识库管理员可以修改该条目")
     text = _checked(text)
     return await _change(
-        actor, entry_id, expected, E.DRAFT, note, "edited",
-        category=text.category, question=text.question, variants=list(text.variants),
-        answer=text.answer, source_kind=text.source_kind, source_ref=text.source_ref,
+        actor,
+        entry_id,
+        expected,
+        E.DRAFT,
+        note,
+        "edited",
+        category=text.category,
+        question=text.question,
+        variants=list(text.variants),
+        answer=text.answer,
+        source_kind=text.source_kind,
+        source_ref=text.source_ref,
         product_code=text.product_code,
     )
 
@@ -262,12 +273,17 @@ async def publish_entry(actor: Actor, entry_id: uuid.UUID, expected: int) -> Kno
             KnowledgeErrorCode.ILLEGAL_TRANSITION, "只有草稿或待审核的条目可以发布", "id"
         )
     entry = await _change(
-        actor, entry_id, expected, E.PUBLISHED, "发布", "published",
+        actor,
+        entry_id,
+        expected,
+        E.PUBLISHED,
+        "发布",
+        "published",
         published_version=expected + 1,
     )
-    await UnansweredQuestion.filter(resolved_by_id=None, normalized__in=_normalized_all(entry)).update(
-        resolved_by_id=entry.id
-    )
+    await UnansweredQuestion.filter(
+        resolved_by_id=None, normalized__in=_normalized_all(entry)
+    ).update(resolved_by_id=entry.id)
     return entry
 
 
@@ -305,8 +321,13 @@ async def draft_from_answer(
         raise KnowledgeError(KnowledgeErrorCode.ILLEGAL_TRANSITION, "该条目已下线", "entryId")
     variants = list(dict.fromkeys([*entry.variants, question]))[:MAX_VARIANTS]
     return await _change(
-        actor, entry.id, entry.version, E.DRAFT, f"新增问法（客服解答：{answer[:120]}）",
-        "edited", variants=variants,
+        actor,
+        entry.id,
+        entry.version,
+        E.DRAFT,
+        f"新增问法（客服解答：{answer[:120]}）",
+        "edited",
+        variants=variants,
     )
 
 
@@ -325,16 +346,17 @@ def _similar(a: str, b: str) -> float:
     return len(left & right) / len(left | right)
 
 
-async def record_unanswered(
-    text: str, reason: UnansweredReason, intent: str
-) -> UnansweredQuestion:
+async def record_unanswered(text: str, reason: UnansweredReason, intent: str) -> UnansweredQuestion:
     """Keep a question the assistant could not answer, in the group of its
     near-duplicates (the most similar recent group above ``CLUSTER_SIMILARITY``)."""
     text = mask_personal_numbers(text.strip())[:500]
     key = normalized(text)
-    heads = await UnansweredQuestion.filter(cluster_id=None, resolved_by_id=None).order_by(
-        "-created_at"
-    ).limit(CLUSTER_WINDOW).values_list("id", "normalized")
+    heads = (
+        await UnansweredQuestion.filter(cluster_id=None, resolved_by_id=None)
+        .order_by("-created_at")
+        .limit(CLUSTER_WINDOW)
+        .values_list("id", "normalized")
+    )
     best, best_score = None, 0.0
     for head_id, head_key in heads:
         score = _similar(key, head_key)
@@ -456,9 +478,7 @@ async def figures(actor: Actor, since: datetime, until: datetime) -> Figures:
         answered_without_handoff=total - handoffs,
         handoff_rate=handoffs / total if total else None,
         thumbs_up_rate=up / (up + down) if up + down else None,
-        per_intent=[
-            IntentFigures(intent, *counts) for intent, counts in sorted(per.items())
-        ],
+        per_intent=[IntentFigures(intent, *counts) for intent, counts in sorted(per.items())],
         clusters=await unanswered_clusters(actor),
     )
 
@@ -496,8 +516,13 @@ async def load_entries(entries: list[dict[str, Any]]) -> int:
                 published_version=1,
             )
             await KnowledgeVersion.create(
-                entry_id=entry.id, version=1, status=E.PUBLISHED, category=entry.category,
-                question=entry.question, variants=entry.variants, answer=entry.answer,
+                entry_id=entry.id,
+                version=1,
+                status=E.PUBLISHED,
+                category=entry.category,
+                question=entry.question,
+                variants=entry.variants,
+                answer=entry.answer,
                 note="随演示数据载入",
             )
             added += 1

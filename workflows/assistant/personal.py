@@ -12,10 +12,11 @@ number, so the customer's tap answers the question.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import TypeVar
 
 from tortoise.expressions import Subquery
 
@@ -38,9 +39,18 @@ from workflows.assistant.slots import CLAIM_NUMBER, POLICY_NUMBER, product_kinds
 from workflows.policies import GRACE_DAYS
 
 S = ClaimStatus
+R = TypeVar("R", Claim, Policy)
 OPEN = frozenset(
-    {S.REPORTED, S.DOCUMENTS_PENDING, S.SUBMITTED, S.UNDER_REVIEW, S.MORE_INFO_REQUESTED,
-     S.APPROVED, S.PARTIALLY_APPROVED, S.PAYING}
+    {
+        S.REPORTED,
+        S.DOCUMENTS_PENDING,
+        S.SUBMITTED,
+        S.UNDER_REVIEW,
+        S.MORE_INFO_REQUESTED,
+        S.APPROVED,
+        S.PARTIALLY_APPROVED,
+        S.PAYING,
+    }
 )
 KIND_NAMES = {
     ProductKind.AUTO: "车险",
@@ -105,7 +115,9 @@ def _loss_name(claim: Claim) -> str:
 
 def _claim_label(claim: Claim) -> str:
     kind = KIND_NAMES[claim.policy.product.kind]
-    return f"{claim.report_number} {kind}·{_loss_name(claim)}（{claims.STATUS_NAMES[claim.status]}）"
+    return (
+        f"{claim.report_number} {kind}·{_loss_name(claim)}（{claims.STATUS_NAMES[claim.status]}）"
+    )
 
 
 def _policy_label(policy: Policy) -> str:
@@ -120,17 +132,21 @@ def _numbers_in(texts: Sequence[str], pattern: object) -> list[str]:
 
 
 def _narrow(
-    items: list[Claim] | list[Policy], text: str, kind_of: object, name_of: object
-) -> list[object]:
+    items: Sequence[R], text: str, kind_of: Callable[[R], ProductKind], name_of: Callable[[R], str]
+) -> list[R]:
     """Records whose product kind (or loss name) the text mentions; all if none does."""
     kinds = product_kinds(text)
-    chosen: list[object] = list(items)
+    chosen = list(items)
     if kinds:
-        by_kind = [item for item in items if kind_of(item) in kinds]  # type: ignore[operator]
+        by_kind = [item for item in items if kind_of(item) in kinds]
         if by_kind:
             chosen = by_kind
-    named = [item for item in chosen if name_of(item) and name_of(item) in text]  # type: ignore[operator]
+    named = [item for item in chosen if name_of(item) and name_of(item) in text]
     return named or chosen
+
+
+def _claim_kind(claim: Claim) -> ProductKind:
+    return claim.policy.product.kind
 
 
 async def _claims(actor: Actor) -> list[Claim]:
@@ -146,35 +162,36 @@ async def _pick_claim(
     mine = await _claims(actor)
     numbers = _numbers_in([text], CLAIM_NUMBER)
     if not mine and not numbers:
-        return Answer("您名下暂无理赔案件。如需报案，可点击下方「我要报案」。", 0.9,
-                      actions=[SuggestedAction(ActionKind.REPORT_LOSS, "我要报案")])
+        return Answer(
+            "您名下暂无理赔案件。如需报案，可点击下方「我要报案」。",
+            0.9,
+            actions=[SuggestedAction(ActionKind.REPORT_LOSS, "我要报案")],
+        )
     if numbers:
         found = [c for c in mine if c.report_number in numbers]
         if not found:
-            return Answer(f"没有找到报案号 {numbers[0]} 的案件，请核对报案号，或在「我的理赔」中查看。", 0.8)
+            return Answer(
+                f"没有找到报案号 {numbers[0]} 的案件，请核对报案号，或在「我的理赔」中查看。", 0.8
+            )
         return found[0]
     candidates = [c for c in mine if c.status in wanted] or mine
-    narrowed = _narrow(
-        candidates, text, lambda c: c.policy.product.kind, _loss_name  # type: ignore[arg-type]
-    )
+    narrowed = _narrow(candidates, text, _claim_kind, _loss_name)
     if len(narrowed) == 1:
-        return narrowed[0]  # type: ignore[return-value]
+        return narrowed[0]
     for earlier in reversed(history):  # "which claim?" answered earlier in the conversation
         for number in _numbers_in([earlier], CLAIM_NUMBER):
             for claim in mine:
                 if claim.report_number == number:
                     return claim
-        narrowed_before = _narrow(
-            candidates, earlier, lambda c: c.policy.product.kind, _loss_name  # type: ignore[arg-type]
-        )
+        narrowed_before = _narrow(candidates, earlier, _claim_kind, _loss_name)
         if len(narrowed_before) == 1 and len(candidates) > 1:
-            return narrowed_before[0]  # type: ignore[return-value]
+            return narrowed_before[0]
     options = narrowed[:5]
     return Answer(
         f"您有{len(narrowed)}个案件，请问要查询哪一个？",
         0.7,
-        citations=[Citation(CitationKind.CLAIM, c.id, _claim_title(c)) for c in options],  # type: ignore[attr-defined]
-        actions=[SuggestedAction(ActionKind.QUICK_REPLY, _claim_label(c)) for c in options],  # type: ignore[arg-type]
+        citations=[Citation(CitationKind.CLAIM, c.id, _claim_title(c)) for c in options],
+        actions=[SuggestedAction(ActionKind.QUICK_REPLY, _claim_label(c)) for c in options],
         asked_back=True,
     )
 
@@ -212,7 +229,9 @@ async def claim_progress(actor: Actor, text: str, history: Sequence[str]) -> Ans
         else:
             parts.append("必需材料已齐，下一步：在案件详情中提交理赔申请。")
         actions.append(
-            SuggestedAction(ActionKind.UPLOAD_DOCUMENTS, "上传缺少的材料", claim.id, CitationKind.CLAIM)
+            SuggestedAction(
+                ActionKind.UPLOAD_DOCUMENTS, "上传缺少的材料", claim.id, CitationKind.CLAIM
+            )
         )
     elif claim.status in (S.SUBMITTED, S.UNDER_REVIEW):
         assert clock.decision_due_at is not None
@@ -232,7 +251,7 @@ async def claim_progress(actor: Actor, text: str, history: Sequence[str]) -> Ans
     elif claim.status in (S.PAID, S.CLOSED) and claim.paid_at is not None:
         parts.append(f"已于{cn_date(local_date(claim.paid_at))}支付赔款{yuan(claim.paid_amount)}。")
     elif claim.status is S.REJECTED or (claim.status is S.CLOSED and claim.rejection_reason):
-        reason = claims.REJECTION_NAMES.get(claim.rejection_reason) if claim.rejection_reason else ""  # type: ignore[arg-type]
+        reason = claims.REJECTION_NAMES[claim.rejection_reason] if claim.rejection_reason else ""
         parts.append(f"核定结论为不予赔付，原因：{reason}。{claim.rejection_explanation or ''}")
         parts.append("如有异议，可补充新的证明材料申请复核，或转人工客服。")
     if clock.overdue:
@@ -244,7 +263,10 @@ async def claim_progress(actor: Actor, text: str, history: Sequence[str]) -> Ans
 
 async def claim_documents(actor: Actor, text: str, history: Sequence[str]) -> Answer:
     picked = await _pick_claim(
-        actor, text, history, Intent.CLAIM_DOCUMENTS,
+        actor,
+        text,
+        history,
+        Intent.CLAIM_DOCUMENTS,
         frozenset({S.REPORTED, S.DOCUMENTS_PENDING, S.MORE_INFO_REQUESTED}),
     )
     if isinstance(picked, Answer):
@@ -259,8 +281,14 @@ async def claim_documents(actor: Actor, text: str, history: Sequence[str]) -> An
             f"您的{_claim_title(claim)}目前（{state}）不缺材料，无需补交。", 0.9, [citation], [view]
         )
     optional = [d["name"] for d in checklist if not d["required"]]
-    extra = f"可选提供：{'、'.join(optional)}。" if optional and claim.status is not S.MORE_INFO_REQUESTED else ""
-    upload = SuggestedAction(ActionKind.UPLOAD_DOCUMENTS, "上传缺少的材料", claim.id, CitationKind.CLAIM)
+    extra = (
+        f"可选提供：{'、'.join(optional)}。"
+        if optional and claim.status is not S.MORE_INFO_REQUESTED
+        else ""
+    )
+    upload = SuggestedAction(
+        ActionKind.UPLOAD_DOCUMENTS, "上传缺少的材料", claim.id, CitationKind.CLAIM
+    )
     return Answer(
         f"您的{_claim_title(claim)}（{_loss_name(claim)}）还需要：{'、'.join(missing)}。{extra}"
         "在App中拍照上传即可。",
@@ -322,7 +350,10 @@ async def premium_due(actor: Actor, text: str, history: Sequence[str]) -> Answer
     return Answer(
         head + "；".join(lines) + "。可通过支付宝或微信支付在App中缴纳，点击「立即缴费」即可。",
         0.9,
-        [Citation(CitationKind.INSTALLMENT, r.id, f"保单 {p.number} 第{r.sequence}期") for r, p in shown]
+        [
+            Citation(CitationKind.INSTALLMENT, r.id, f"保单 {p.number} 第{r.sequence}期")
+            for r, p in shown
+        ]
         + [Citation(CitationKind.POLICY, p.id, f"保单 {p.number}") for _, p in shown],
         [_pay(row) for row, _ in shown],
     )
@@ -350,7 +381,8 @@ async def overdue_risk(actor: Actor, text: str, history: Sequence[str]) -> Answe
         else:
             grace_end = row.due_date + timedelta(days=GRACE_DAYS)
             parts.append(
-                f"保单 {policy.number}（{policy.product.name}）第{row.sequence}期保费{yuan(row.amount)}"
+                f"保单 {policy.number}（{policy.product.name}）"
+                f"第{row.sequence}期保费{yuan(row.amount)}"
                 f"已逾期{(today - row.due_date).days}天，宽限期至{cn_date(grace_end)}，"
                 "届时仍未缴纳保单将中止，请尽快缴费"
             )
@@ -367,12 +399,14 @@ def _pick_policies(policies: list[Policy], text: str) -> list[Policy]:
     numbers = _numbers_in([text], POLICY_NUMBER)
     if numbers:
         return [p for p in policies if p.number in numbers]
-    return _narrow(policies, text, lambda p: p.product.kind, lambda p: p.product.name)  # type: ignore[return-value]
+    return _narrow(policies, text, lambda p: p.product.kind, lambda p: p.product.name)
 
 
 async def policy_expiry(actor: Actor, text: str, history: Sequence[str]) -> Answer:
     today = local_today()
-    live = [p for p in await _policies(actor) if p.status in (PolicyStatus.ACTIVE, PolicyStatus.PENDING)]
+    live = [
+        p for p in await _policies(actor) if p.status in (PolicyStatus.ACTIVE, PolicyStatus.PENDING)
+    ]
     chosen = _pick_policies(live, text)
     if not chosen:
         return Answer("您目前没有保障中的保单。", 0.85)
@@ -384,7 +418,9 @@ async def policy_expiry(actor: Actor, text: str, history: Sequence[str]) -> Answ
         if policy.product.renewable and left <= 30:
             line += "，已可续保"
             actions.append(
-                SuggestedAction(ActionKind.RENEW_POLICY, f"续保 {policy.number}", policy.id, CitationKind.POLICY)
+                SuggestedAction(
+                    ActionKind.RENEW_POLICY, f"续保 {policy.number}", policy.id, CitationKind.POLICY
+                )
             )
         elif not policy.product.renewable:
             line += "，该产品不能续保，到期后请重新投保"
@@ -402,7 +438,9 @@ async def policy_expiry(actor: Actor, text: str, history: Sequence[str]) -> Answ
 
 
 async def coverage(actor: Actor, text: str, history: Sequence[str]) -> Answer:
-    live = [p for p in await _policies(actor) if p.status in (PolicyStatus.ACTIVE, PolicyStatus.PENDING)]
+    live = [
+        p for p in await _policies(actor) if p.status in (PolicyStatus.ACTIVE, PolicyStatus.PENDING)
+    ]
     chosen = _pick_policies(live, text)
     if len(chosen) > 1:
         for earlier in reversed(history):
@@ -425,12 +463,16 @@ async def coverage(actor: Actor, text: str, history: Sequence[str]) -> Answer:
     lines = []
     for item in await policy.coverages.all().order_by("position"):
         left = item.sum_insured - item.used_amount
-        line = f"{item.name}：保额{yuan(item.sum_insured)}，已用{yuan(item.used_amount)}，剩余{yuan(left)}"
+        line = (
+            f"{item.name}：保额{yuan(item.sum_insured)}，"
+            f"已用{yuan(item.used_amount)}，剩余{yuan(left)}"
+        )
         if item.deductible > 0:
             line += f"，免赔额{yuan(item.deductible)}"
         lines.append(line)
     return Answer(
-        f"保单 {policy.number}（{policy.product.name}）的保障：" + "；".join(lines)
+        f"保单 {policy.number}（{policy.product.name}）的保障："
+        + "；".join(lines)
         + "。具体赔付以条款和理赔核定为准。",
         0.9,
         [Citation(CitationKind.POLICY, policy.id, f"保单 {policy.number}")],
@@ -459,7 +501,9 @@ async def payout_status(actor: Actor, text: str, history: Sequence[str]) -> Answ
                 line += f"至{claim.payout_account_masked}"
         elif payout is not None:
             line += f"，转账{PAYOUT_NAMES[payout.status]}"
-            citations.append(Citation(CitationKind.PAYOUT, payout.id, f"转账 {payout.transfer_number}"))
+            citations.append(
+                Citation(CitationKind.PAYOUT, payout.id, f"转账 {payout.transfer_number}")
+            )
         elif claim.pending_approval:
             line += "，金额正在等待上级复核"
         else:
@@ -479,12 +523,22 @@ async def payout_status(actor: Actor, text: str, history: Sequence[str]) -> Answ
 
 async def refund_status(actor: Actor, text: str, history: Sequence[str]) -> Answer:
     orders = Subquery(visible_orders(actor).values("id"))
-    refunds = await Refund.filter(order_id__in=orders).select_related("order").order_by("-created_at").limit(3)
+    refunds = (
+        await Refund.filter(order_id__in=orders)
+        .select_related("order")
+        .order_by("-created_at")
+        .limit(3)
+    )
     if not refunds:
-        return Answer("您目前没有退款记录。犹豫期退保或重复缴费的退款会原路退回，一般1-3个工作日到账。", 0.85)
+        return Answer(
+            "您目前没有退款记录。犹豫期退保或重复缴费的退款会原路退回，一般1-3个工作日到账。", 0.85
+        )
     parts = []
     for refund in refunds:
-        line = f"退款 {refund.refund_number}（订单 {refund.order.order_number}）{yuan(refund.amount)}：{REFUND_NAMES[refund.status]}"
+        line = (
+            f"退款 {refund.refund_number}（订单 {refund.order.order_number}）"
+            f"{yuan(refund.amount)}：{REFUND_NAMES[refund.status]}"
+        )
         if refund.finished_at and refund.status is RefundStatus.SUCCESS:
             line += f"（{cn_date(local_date(refund.finished_at))}）"
         parts.append(line)
@@ -497,21 +551,32 @@ async def refund_status(actor: Actor, text: str, history: Sequence[str]) -> Answ
 
 async def appointments(actor: Actor, text: str, history: Sequence[str]) -> Answer:
     now = datetime.now(UTC)
-    visits = await FollowUpVisit.filter(
-        customer_id=actor.subject_id, status=VisitStatus.SCHEDULED
-    ).order_by("due_at").limit(3)
-    surveys = await SurveyInvitation.filter(
-        customer_id=actor.subject_id, answered_at=None, expires_at__gt=now
-    ).order_by("expires_at").limit(3)
+    visits = (
+        await FollowUpVisit.filter(customer_id=actor.subject_id, status=VisitStatus.SCHEDULED)
+        .order_by("due_at")
+        .limit(3)
+    )
+    surveys = (
+        await SurveyInvitation.filter(
+            customer_id=actor.subject_id, answered_at=None, expires_at__gt=now
+        )
+        .order_by("expires_at")
+        .limit(3)
+    )
     if not visits and not surveys:
         return Answer("您目前没有待进行的回访或待填写的问卷。", 0.85)
     parts, citations = [], []
     for visit in visits:
         when = visit.agreed_due_at or visit.due_at
-        parts.append(f"{visit.purpose}：计划于{cn_date(local_date(when))}{'（改期申请处理中）' if visit.change_requested_at else ''}")
+        parts.append(
+            f"{visit.purpose}：计划于{cn_date(local_date(when))}"
+            + ("（改期申请处理中）" if visit.change_requested_at else "")
+        )
         citations.append(Citation(CitationKind.VISIT, visit.id, visit.purpose))
     if surveys:
-        parts.append(f"待填写的服务评价问卷{len(surveys)}份，最早于{cn_date(local_date(surveys[0].expires_at))}失效")
+        parts.append(
+            f"待填写的服务评价问卷{len(surveys)}份，最早于{cn_date(local_date(surveys[0].expires_at))}失效"
+        )
         citations += [Citation(CitationKind.SURVEY, s.id, "服务评价问卷") for s in surveys]
     return Answer("；".join(parts) + "。可在App「我的回访」中改期或拒绝回访。", 0.9, citations)
 

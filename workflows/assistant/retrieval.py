@@ -47,7 +47,8 @@ class Bm25Index:
         total = len(self._owner) or 1
         average = (sum(lengths) / total) or 1.0
         self._idf = {
-            word: math.log(1 + (total - len(p) + 0.5) / (len(p) + 0.5)) for word, p in counts.items()
+            word: math.log(1 + (total - len(p) + 0.5) / (len(p) + 0.5))
+            for word, p in counts.items()
         }
         self.unknown_idf = math.log(1 + (total + 0.5) / 0.5)  # a word no entry has
         # Each posting's BM25 term weight, computed once: a search only adds them up.
