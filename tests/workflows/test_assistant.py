@@ -72,6 +72,14 @@ async def test_a_follow_up_naming_the_loss_picks_the_claim(demo: Services) -> No
     assert hospital.report_number in answer.text
 
 
+async def test_a_new_question_after_a_personal_one_is_not_read_as_a_follow_up(
+    demo: Services,
+) -> None:
+    actor = await assistant_demo.customer(demo, ZHANGWEI)
+    answer = await reply(actor, "犹豫期是多久", history=["我的理赔到哪了"])
+    assert answer.slots.get("entry") == "KB-026"
+
+
 async def test_missing_documents_are_the_claims_own_with_an_upload_action(demo: Services) -> None:
     actor = await assistant_demo.customer(demo, ZHANGWEI)
     collision = await _claim(actor, "COLLISION")

@@ -21,6 +21,7 @@ its slots.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Sequence
 
 from models.clock import local_today
@@ -179,6 +180,24 @@ async def _from_knowledge(text: str, slots: dict[str, str]) -> tuple[Reply, bool
     return _handoff(HandoffReason.LOW_CONFIDENCE, slots), False
 
 
+FOLLOW_UP_WORDS = 3  # "住院那个", "车险的": a few words that are no question of their own
+REFERRING = re.compile(r"那个|那张|那笔|那单|那次|这个|这张|这笔|的呢|呢[?？]?$|^那")
+
+
+async def _follow_up(text: str) -> bool:
+    """Whether ``text`` only continues the previous question: a few words that the
+    knowledge base does not answer on their own ("犹豫期多久" after a claim question is
+    a new question, not a follow-up)."""
+    words = tokens(text)
+    if len(words) > FOLLOW_UP_WORDS:
+        return False
+    if REFERRING.search(text):
+        return True
+    index = await INDEX.current()
+    hits = index.index.search(words, index.weights, limit=1)
+    return not hits or hits[0].coverage < ANSWER_AT
+
+
 async def _decide(
     actor: Actor, text: str, history: Sequence[str], slots: dict[str, str]
 ) -> tuple[Reply, bool]:
@@ -203,7 +222,8 @@ async def _decide(
         ), True
     has_number = "claim_number" in slots or "policy_number" in slots
     scored = score(text, has_number=has_number, loss_words=mentions_loss(text))
-    if (not scored or scored[0].score < PERSONAL_THRESHOLD) and history:
+    weak = not scored or scored[0].score < PERSONAL_THRESHOLD
+    if weak and history and (has_number or await _follow_up(text)):
         # A follow-up ("住院那个", a tapped quick reply) continues the last question.
         combined = f"{history[-1]} {text}"
         again = score(combined, has_number=has_number, loss_words=mentions_loss(combined))
