@@ -191,3 +191,14 @@ def test_feedback_moves_ranking_a_little_and_only_as_votes_gather() -> None:
     assert 0.98 < feedback_weight(0, 1) < 1.0
     assert 0.8 <= feedback_weight(0, 1_000) < 0.81
     assert feedback_weight(50, 0) > 1.19
+
+
+def test_thumbs_weights_reorder_two_equally_good_entries() -> None:
+    import uuid
+
+    liked, disliked = uuid.uuid4(), uuid.uuid4()
+    index = Bm25Index([(disliked, ["退保", "到账"]), (liked, ["退保", "到账"])])
+    weights = {liked: feedback_weight(30, 0), disliked: feedback_weight(0, 30)}
+    assert [h.entry_id for h in index.search(["退保", "到账"], weights)] == [liked, disliked]
+    weights = {liked: feedback_weight(0, 30), disliked: feedback_weight(30, 0)}
+    assert [h.entry_id for h in index.search(["退保", "到账"], weights)] == [disliked, liked]
