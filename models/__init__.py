@@ -14,4 +14,5 @@ MODEL_MODULES = [
     "models.work_calendar",
     "models.crisis",
     "models.complaint_remedies",
+    "models.knowledge",
 ]

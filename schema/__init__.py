@@ -40,6 +40,7 @@ from schema.complaint_staff import (
 from schema.complaints import ComplaintMutations, ComplaintQueries, ComplaintSubscriptions
 from schema.crisis import CrisisMutations, CrisisQueries
 from schema.errors import should_mask_error
+from schema.knowledge import KnowledgeMutations, KnowledgeQueries
 from schema.loaders import FreshReads
 from schema.node import resolve_node
 from schema.notifications import (
@@ -74,6 +75,7 @@ class Query(
     ComplaintFigureQueries,
     CrisisQueries,
     ComplaintRemedyQueries,
+    KnowledgeQueries,
 ):
     @strawberry.field(
         description="Any object by its global ID; null if it does not exist or you may not see it.",
@@ -100,6 +102,7 @@ class Mutation(
     ComplaintStaffMutations,
     CrisisMutations,
     ComplaintRemedyMutations,
+    KnowledgeMutations,
 ):
     pass
 

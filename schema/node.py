@@ -21,6 +21,7 @@ from schema.claims.types import Claim
 from schema.complaint_parts import attachment_node, remedy_node, resolution_node, root_cause_node
 from schema.complaints import complaint_node
 from schema.crisis import crisis_incident_node, crisis_rule_node
+from schema.knowledge import knowledge_entry_node
 from schema.notifications import Notification, device_node, preference_node
 from schema.payments import PaymentOrder, order_visible_to, refund_node
 from schema.people import Customer, StaffMember
@@ -153,6 +154,7 @@ NODE_RESOLVERS: dict[str, Callable[[Actor, uuid.UUID], Awaitable[relay.Node | No
     "ComplaintRemedy": remedy_node,
     "ComplaintRootCause": root_cause_node,
     "ComplaintAttachment": attachment_node,
+    "KnowledgeEntry": knowledge_entry_node,
 }
 # Type names of global IDs issued before their type got its present name.
 FORMER_NAMES = {LEGACY_SURVEY_TYPE: "Survey"}

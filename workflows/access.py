@@ -48,6 +48,8 @@ class Permission(StrEnum):
     COMPLAINT_HANDLE = "complaint:handle"  # record, classify, handle and answer complaints
     COMPLAINT_SUPERVISE = "complaint:supervise"  # reassign, second extension, second-level review
     CRISIS_MANAGE = "crisis:manage"  # crisis incidents: open, assess, respond, statements, rules
+    KB_PROPOSE = "kb:propose"  # propose an answer as a knowledge-base draft, submit it for review
+    KB_MANAGE = "kb:manage"  # edit, publish and retire knowledge-base entries; their figures
 
 
 ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
@@ -61,6 +63,7 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
             Permission.CLAIM_REPORT,
             Permission.VISIT_HANDLE,
             Permission.COMPLAINT_HANDLE,
+            Permission.KB_PROPOSE,
         }
     ),
     StaffRole.ADJUSTER: frozenset(
@@ -94,6 +97,8 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
             Permission.COMPLAINT_HANDLE,
             Permission.COMPLAINT_SUPERVISE,
             Permission.CRISIS_MANAGE,
+            Permission.KB_PROPOSE,
+            Permission.KB_MANAGE,
         }
     ),
     StaffRole.ADMIN: frozenset(Permission),

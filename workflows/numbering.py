@@ -28,6 +28,7 @@ class Prefix(StrEnum):
     TRANSFER = "TF"  # a claim payout transfer
     COMPLAINT = "TS"  # a complaint (投诉)
     CRISIS = "WJ"  # a crisis incident (危机)
+    KNOWLEDGE = "KB"  # a knowledge-base entry (知识库条目)
 
 
 async def next_number(prefix: Prefix, now: datetime | None = None) -> str:

@@ -29,6 +29,7 @@ from models.complaint_remedies import (
 )
 from models.complaints import ComplaintChannel
 from models.crisis import CrisisRule, CrisisSeverity
+from models.knowledge import EntryStatus, KnowledgeEntry, SourceKind
 from models.notifications import Device, DevicePlatform, Notification
 from models.payments import PaymentOrder, Refund, RefundReason
 from models.staff import StaffRole
@@ -206,6 +207,16 @@ async def _service_objects(
         "FollowUpVisit": visit.id,
         "MyVisit": visit.id,
         "VisitRule": (await current_rules())[0].id,
+        "KnowledgeEntry": (
+            await KnowledgeEntry.create(
+                code="KB-DRAFT-1",
+                category="服务",
+                question="草稿问题",
+                answer="草稿回答",
+                source_kind=SourceKind.RULE,
+                status=EntryStatus.DRAFT,
+            )
+        ).id,
         **await _complaint_objects(alice, claim),
     }
 
@@ -308,6 +319,7 @@ NOT_VISIBLE_TO_MALLORY = {
     "ComplaintRemedy": True,
     "ComplaintRootCause": True,
     "ComplaintAttachment": True,
+    "KnowledgeEntry": True,  # a draft: editors only (published ones: any logged-in reader)
 }
 
 
@@ -413,6 +425,11 @@ SEEN_BY: dict[str, tuple[set[str], set[str], str]] = {
     # An internal finding: staff only, never the complaining customer.
     "ComplaintRootCause": ({"agent", "supervisor"}, {"alice", "bob", "mallory"}, "category dueOn"),
     "ComplaintAttachment": ({"alice", "agent", "supervisor"}, {"bob", "mallory"}, "fileName url"),
+    "KnowledgeEntry": (
+        {"agent", "supervisor"},
+        {"alice", "bob", "mallory"},
+        "code status variants",
+    ),
 }
 
 
@@ -521,3 +538,40 @@ async def test_customers_cannot_search_policies(client: httpx.AsyncClient, world
     body = await gql(client, query, token=world.tokens["alice"], allow_errors=True)
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert body["data"] is None
+
+
+async def test_a_published_knowledge_entry_is_readable_by_customers_without_editor_fields(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    """An assistant reply cites it: the customer follows the link and reads the published
+    question and answer, never the working copy, variants or counts."""
+    from models.knowledge import KnowledgeVersion
+
+    entry = await KnowledgeEntry.get(id=world.objects["KnowledgeEntry"])
+    await KnowledgeVersion.create(
+        entry=entry,
+        version=1,
+        status=EntryStatus.PUBLISHED,
+        category="服务",
+        question="已发布的问题",
+        variants=["另一种问法"],
+        answer="已发布的回答",
+    )
+    entry.published_version, entry.question, entry.answer = 1, "编辑中的问题", "编辑中的回答"
+    await entry.save()
+    query = (
+        "query($id: ID!) { node(id: $id) { ... on KnowledgeEntry "
+        "{ question answer status variants helpful } } }"
+    )
+    node = (
+        await gql(
+            client, query, {"id": gid("KnowledgeEntry", entry.id)}, token=world.tokens["mallory"]
+        )
+    )["data"]["node"]
+    assert node == {
+        "question": "已发布的问题",
+        "answer": "已发布的回答",
+        "status": None,
+        "variants": None,
+        "helpful": None,
+    }

@@ -73,3 +73,6 @@ class Reply:
     handoff: HandoffReason | None = None
     # Slots the assistant filled (dates, amounts, numbers, product kinds), for agents.
     slots: dict[str, str] = field(default_factory=dict)
+    # The stored answer (models.knowledge.AssistantAnswer): what a thumbs up/down names
+    # (workflows.assistant.knowledge.rate_answer). None when nothing was stored.
+    answer_id: uuid.UUID | None = None
