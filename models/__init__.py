@@ -11,4 +11,5 @@ MODEL_MODULES = [
     "models.surveys",
     "models.visits",
     "models.complaints",
+    "models.conversations",
 ]
