@@ -47,6 +47,8 @@ class Permission(StrEnum):
     VISIT_MANAGE = "visit:manage"  # assign visits, change the visit rules
     COMPLAINT_HANDLE = "complaint:handle"  # record, classify, handle and answer complaints
     COMPLAINT_SUPERVISE = "complaint:supervise"  # reassign, second extension, second-level review
+    CONVERSATION_HANDLE = "conversation:handle"  # online service: take and answer customers
+    CONVERSATION_SUPERVISE = "conversation:supervise"  # agents' limits, others' conversations
 
 
 ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
@@ -60,6 +62,7 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
             Permission.CLAIM_REPORT,
             Permission.VISIT_HANDLE,
             Permission.COMPLAINT_HANDLE,
+            Permission.CONVERSATION_HANDLE,
         }
     ),
     StaffRole.ADJUSTER: frozenset(
@@ -92,6 +95,8 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
             Permission.VISIT_MANAGE,
             Permission.COMPLAINT_HANDLE,
             Permission.COMPLAINT_SUPERVISE,
+            Permission.CONVERSATION_HANDLE,
+            Permission.CONVERSATION_SUPERVISE,
         }
     ),
     StaffRole.ADMIN: frozenset(Permission),
