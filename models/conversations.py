@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import uuid
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
 
@@ -65,7 +65,7 @@ class Conversation(Entity):
     intent = fields.CharField(max_length=64, null=True)
     handoff_reason = fields.CharField(max_length=32, null=True)
     # What the agent sees first: the customer's open claims and policies at handoff.
-    summary = fields.JSONField(default=dict)
+    summary: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     queued_at = fields.DatetimeField(null=True, db_index=True)
     agent: fields.ForeignKeyNullableRelation[StaffUser] = fields.ForeignKeyField(
         "models.StaffUser",
@@ -102,12 +102,12 @@ class ConversationMessage(Entity):
     agent_id: uuid.UUID | None
     text = fields.TextField()
     # Records of the customer's the message points at: [{"kind": "CLAIM", "id": "..."}].
-    attachments = fields.JSONField(default=list)
+    attachments: fields.JSONField[list[dict[str, str]]] = fields.JSONField(default=list)
     # The assistant's reply (author ASSISTANT): what it recognised and offered.
     intent = fields.CharField(max_length=64, null=True)
     confidence = fields.FloatField(null=True)
-    citations = fields.JSONField(default=list)
-    actions = fields.JSONField(default=list)
+    citations: fields.JSONField[list[dict[str, Any]]] = fields.JSONField(default=list)
+    actions: fields.JSONField[list[dict[str, Any]]] = fields.JSONField(default=list)
     handoff = fields.CharField(max_length=32, null=True)
     # An agent's answer proposed as a knowledge-base draft (the entry's id).
     proposed_entry_id = fields.UUIDField(null=True)

@@ -31,6 +31,11 @@ from schema.claims.mutations import ClaimMutations
 from schema.claims.queries import ClaimQueries
 from schema.claims.subscriptions import ClaimSubscriptions
 from schema.complaints import ComplaintMutations, ComplaintQueries, ComplaintSubscriptions
+from schema.conversations import (
+    ConversationMutations,
+    ConversationQueries,
+    ConversationSubscriptions,
+)
 from schema.errors import should_mask_error
 from schema.loaders import FreshReads
 from schema.node import resolve_node
@@ -62,6 +67,7 @@ class Query(
     VisitQueries,
     StaffQueries,
     ComplaintQueries,
+    ConversationQueries,
 ):
     @strawberry.field(
         description="Any object by its global ID; null if it does not exist or you may not see it.",
@@ -85,6 +91,7 @@ class Mutation(
     SurveyExchangeMutations,
     VisitMutations,
     ComplaintMutations,
+    ConversationMutations,
 ):
     pass
 
@@ -95,6 +102,7 @@ class Subscription(
     PaymentSubscriptions,
     NotificationSubscriptions,
     ComplaintSubscriptions,
+    ConversationSubscriptions,
 ):
     pass
 

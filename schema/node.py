@@ -19,6 +19,7 @@ from models.staff import StaffUser
 from schema.claims.parts import ClaimDocument, ClaimPayoutShare
 from schema.claims.types import Claim
 from schema.complaints import complaint_node
+from schema.conversations import conversation_node, message_node, presence_node
 from schema.notifications import Notification, device_node, preference_node
 from schema.payments import PaymentOrder, order_visible_to, refund_node
 from schema.people import Customer, StaffMember
@@ -145,6 +146,9 @@ NODE_RESOLVERS: dict[str, Callable[[Actor, uuid.UUID], Awaitable[relay.Node | No
     "MyVisit": my_visit_node,
     "VisitRule": visit_rule_node,
     "Complaint": complaint_node,
+    "Conversation": conversation_node,
+    "ConversationMessage": message_node,
+    "AgentPresence": presence_node,
 }
 # Type names of global IDs issued before their type got its present name.
 FORMER_NAMES = {LEGACY_SURVEY_TYPE: "Survey"}

@@ -16,6 +16,7 @@ from pydantic import model_validator
 from pydantic_settings import SettingsConfigDict
 
 from api.settings.claims import ClaimSettings, StorageBackend
+from api.settings.conversations import ConversationSettings
 from api.settings.messaging import MessagingSettings, SmsProvider
 from api.settings.payments import PaymentSettings
 from api.settings.runtime import Environment, RuntimeSettings
@@ -46,6 +47,7 @@ class Settings(
     MessagingSettings,
     PaymentSettings,
     ClaimSettings,
+    ConversationSettings,
 ):
     """Every knob of the gateway; the README has the same list as a table."""
 

@@ -14,6 +14,8 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
 
 from tortoise.transactions import in_transaction
 
@@ -54,7 +56,7 @@ S = ConversationStatus
 CALLBACK_PURPOSE = "在线客服预约回电"
 
 
-class AttachmentKind:
+class AttachmentKind(StrEnum):
     """What a message may point at: a record of the customer's own."""
 
     POLICY = "POLICY"
@@ -64,7 +66,7 @@ class AttachmentKind:
 
 @dataclass(frozen=True)
 class Attachment:
-    kind: str  # an AttachmentKind
+    kind: AttachmentKind
     id: uuid.UUID
 
 
@@ -101,7 +103,7 @@ async def _attachments(actor: Actor, attachments: Sequence[Attachment]) -> list[
         raise ConversationError(
             E.TOO_MANY_ATTACHMENTS, f"每条消息最多附带{ATTACHMENT_LIMIT}项", "attachments"
         )
-    readers = {
+    readers: dict[str, Any] = {
         AttachmentKind.POLICY: visible_policies,
         AttachmentKind.CLAIM: visible_claims,
         AttachmentKind.PAYMENT_ORDER: visible_orders,
@@ -111,7 +113,7 @@ async def _attachments(actor: Actor, attachments: Sequence[Attachment]) -> list[
         reader = readers.get(item.kind)
         if reader is None or not await reader(actor).filter(id=item.id).exists():
             raise ConversationError(E.ATTACHMENT_NOT_FOUND, "未找到附带的业务", "attachments")
-        stored.append({"kind": item.kind, "id": str(item.id)})
+        stored.append({"kind": str(item.kind), "id": str(item.id)})
     return stored
 
 

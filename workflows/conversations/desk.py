@@ -143,7 +143,7 @@ async def _take_seat(staff_id: uuid.UUID) -> None:
 
 
 async def _agent_name(staff_id: uuid.UUID) -> str:
-    name = await StaffUser.filter(id=staff_id).values_list("display_name", flat=True).first()
+    name = await StaffUser.filter(id=staff_id).first().values_list("display_name", flat=True)
     return str(name or "客服")
 
 

@@ -96,7 +96,7 @@ async def append(
     SQLite the transaction itself does), the unique (conversation, seq) refuses a gap."""
     await Conversation.filter(id=conversation.id).select_for_update().only("id").first()
     await Conversation.filter(id=conversation.id).update(last_seq=F("last_seq") + 1)
-    seq = await Conversation.filter(id=conversation.id).values_list("last_seq", flat=True).first()
+    seq = await Conversation.filter(id=conversation.id).first().values_list("last_seq", flat=True)
     assert isinstance(seq, int)
     conversation.last_seq = seq
     message = await ConversationMessage.create(
