@@ -2,6 +2,8 @@
 numbered messages, agents' presence; callbacks asked for outside agents' hours join the
 visit list (VisitTrigger.CALLBACK)."""
 
+from typing import Any
+
 from tortoise import migrations
 from tortoise.migrations import operations as ops
 import functools
@@ -11,6 +13,19 @@ from models.visits import VisitTrigger
 from tortoise.fields.base import OnDelete
 from uuid import uuid4
 from tortoise import fields
+
+class DescribeEnum(ops.AlterField):
+    """A new value of a CharEnumField changes only its description in the migration
+    state: nothing to alter in the database (a VARCHAR of the same length). Tortoise's
+    AlterField rebuilds the table on SQLite, which dropped follow_up_visit's unique
+    (trigger, subject) — one call back per conversation rests on it."""
+
+    async def database_forward(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    async def database_backward(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
 
 class Migration(migrations.Migration):
     dependencies = [('models', '0009_wechat_money_path')]
@@ -76,12 +91,12 @@ class Migration(migrations.Migration):
             options={'table': 'conversation_message', 'app': 'models', 'unique_together': (('conversation', 'seq'),), 'pk_attr': 'id'},
             bases=['Entity'],
         ),
-        ops.AlterField(
+        DescribeEnum(
             model_name='FollowUpVisit',
             name='trigger',
             field=fields.CharEnumField(description='CLAIM_CLOSED: CLAIM_CLOSED\nPOLICY_ANNIVERSARY: POLICY_ANNIVERSARY\nBEFORE_RENEWAL: BEFORE_RENEWAL\nHIGH_VALUE: HIGH_VALUE\nCALLBACK: CALLBACK', enum_type=VisitTrigger, max_length=24),
         ),
-        ops.AlterField(
+        DescribeEnum(
             model_name='VisitRule',
             name='trigger',
             field=fields.CharEnumField(unique=True, description='CLAIM_CLOSED: CLAIM_CLOSED\nPOLICY_ANNIVERSARY: POLICY_ANNIVERSARY\nBEFORE_RENEWAL: BEFORE_RENEWAL\nHIGH_VALUE: HIGH_VALUE\nCALLBACK: CALLBACK', enum_type=VisitTrigger, max_length=24),

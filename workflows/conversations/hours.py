@@ -25,12 +25,16 @@ class WorkingHours:
 
     @classmethod
     def parse(cls, hours: str, days: str = "1-7") -> WorkingHours:
-        """``"09:00-21:00"`` and ``"1-5"`` or ``"1,2,3,4,5,6"``."""
+        """``"09:00-21:00"`` (``"00:00-24:00"``: all day) and ``"1-5"`` or ``"1,2,3,4,5,6"``."""
         match = _SPEC.match(hours)
         if match is None:
             raise ValueError(f"agent hours are HH:MM-HH:MM, e.g. 09:00-21:00, not {hours!r}")
         start = time(int(match[1]), int(match[2]))
-        end = time(int(match[3]), int(match[4]))
+        end = (
+            time.max
+            if match[3] == "24" and match[4] == "00"
+            else time(int(match[3]), int(match[4]))
+        )
         if end <= start:
             raise ValueError(f"agent hours must end after they start: {hours!r}")
         weekdays: set[int] = set()
@@ -69,7 +73,8 @@ class WorkingHours:
             when = f"周{WEEKDAY_NAMES[days[0] - 1]}至周{WEEKDAY_NAMES[days[-1] - 1]}"
         else:
             when = "每周" + "、".join(WEEKDAY_NAMES[d - 1] for d in days)
-        return f"{when}{self.start:%H:%M}-{self.end:%H:%M}"
+        end = "24:00" if self.end == time.max else f"{self.end:%H:%M}"
+        return f"{when}{self.start:%H:%M}-{end}"
 
 
 def back_text(hours: WorkingHours, now: datetime) -> str:
