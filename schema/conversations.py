@@ -838,7 +838,12 @@ class ConversationMutations:
     async def request_agent(
         self,
         info: Info,
-        input: Annotated[ConversationInput, strawberry.argument(description="My conversation.")],
+        input: Annotated[
+            ConversationInput,
+            strawberry.argument(
+                description="My conversation with the assistant, to hand to a human agent."
+            ),
+        ],
     ) -> SendMessagePayload:
         async def run() -> chat.Exchange:
             return await chat.request_agent(
@@ -856,7 +861,12 @@ class ConversationMutations:
     async def request_callback(
         self,
         info: Info,
-        input: Annotated[ConversationInput, strawberry.argument(description="My conversation.")],
+        input: Annotated[
+            ConversationInput,
+            strawberry.argument(
+                description="My conversation, for which agents call me back when at work."
+            ),
+        ],
     ) -> RequestCallbackPayload:
         actor = info.context.actor
         try:
@@ -925,7 +935,8 @@ class ConversationMutations:
         self,
         info: Info,
         input: Annotated[
-            ConversationInput, strawberry.argument(description="A waiting conversation.")
+            ConversationInput,
+            strawberry.argument(description="A conversation waiting in the queue, to take on."),
         ],
     ) -> ConversationPayload:
         actor = info.context.actor

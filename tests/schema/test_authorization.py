@@ -19,6 +19,15 @@ from models import policies as m
 from models.auth import SubjectKind
 from models.claims import Claim, ClaimDocument, ClaimStatus, PayoutShare
 from models.complaints import ComplaintChannel
+from models.conversations import (
+    AgentPresence,
+    Conversation,
+    ConversationChannel,
+    ConversationMessage,
+    ConversationStatus,
+    MessageAuthor,
+    PresenceStatus,
+)
 from models.notifications import Device, DevicePlatform, Notification
 from models.payments import PaymentOrder, Refund, RefundReason
 from models.staff import StaffRole
@@ -202,6 +211,24 @@ async def _service_objects(
                 Subjects(claim_id=claim.id),
             )
         ).id,
+        **await _conversation_objects(alice),
+    }
+
+
+async def _conversation_objects(alice: Any) -> dict[str, uuid.UUID]:
+    """Alice's online-service conversation, a message in it, and an agent's presence."""
+    conversation = await Conversation.create(
+        customer=alice, channel=ConversationChannel.APP, status=ConversationStatus.BOT
+    )
+    message = await ConversationMessage.create(
+        conversation=conversation, seq=1, author=MessageAuthor.CUSTOMER, text="理赔进度"
+    )
+    staff = await make_staff(StaffRole.AGENT)
+    presence = await AgentPresence.create(staff=staff, status=PresenceStatus.AVAILABLE)
+    return {
+        "Conversation": conversation.id,
+        "ConversationMessage": message.id,
+        "AgentPresence": presence.id,
     }
 
 
@@ -241,6 +268,9 @@ NOT_VISIBLE_TO_MALLORY = {
     "MyVisit": True,
     "VisitRule": True,
     "Complaint": True,
+    "Conversation": True,
+    "ConversationMessage": True,
+    "AgentPresence": True,
 }
 
 
@@ -331,6 +361,17 @@ SEEN_BY: dict[str, tuple[set[str], set[str], str]] = {
         {"bob", "carol", "mallory"},
         "number status timeline { action }",
     ),
+    "Conversation": (
+        {"alice", "agent", "supervisor"},
+        {"bob", "carol", "mallory"},
+        "status messages { text }",
+    ),
+    "ConversationMessage": (
+        {"alice", "agent", "supervisor"},
+        {"bob", "carol", "mallory"},
+        "seq author text",
+    ),
+    "AgentPresence": ({"agent", "supervisor"}, {"alice", "bob"}, "status maxConcurrent"),
 }
 
 
