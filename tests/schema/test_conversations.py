@@ -595,3 +595,57 @@ async def test_one_agent_at_its_limit_accepts_two_at_once(
             token=token,
         )
         assert done["data"]["closeConversation"]["errors"] == []
+
+
+QUEUE_LIVE = """subscription { agentQueueChanged { waitingCount availableAgents freeSeats
+  agentsOpen waiting { id status intent } } }"""
+
+
+async def test_agents_see_the_queue_change_live(
+    app: Starlette, client: httpx.AsyncClient, services: Services, assistant: AssistantDouble
+) -> None:
+    """The queue at once, then after a hand-off and after an accept; customers are
+    refused (staff only)."""
+    agent = await make_staff(StaffRole.AGENT)
+    agent_token = await staff_token(services, agent)
+    await gql(client, PRESENCE, {"input": {"status": "AVAILABLE"}}, token=agent_token)
+    relay = OutboxRelay(services.bus, services.queue)
+    await relay.relay_once()
+    async with (
+        ws_client(app) as sockets,
+        aconnect_ws("/graphql", sockets, subprotocols=["graphql-transport-ws"]) as ws,
+    ):
+        await _ws_init(ws, agent_token)
+        await ws.send_json({"id": "q", "type": "subscribe", "payload": {"query": QUEUE_LIVE}})
+
+        async def state() -> dict[str, Any]:
+            message = await asyncio.wait_for(ws.receive_json(), 10)
+            assert message["type"] == "next", message
+            return dict(message["payload"]["data"]["agentQueueChanged"])
+
+        first = await state()
+        assert first["waitingCount"] == 0 and first["availableAgents"] == 1
+        assert first["freeSeats"] == 3 and first["agentsOpen"]
+        await subscribed(services.bus, "staff:agent-queue")
+        [conversation_id] = await _waiting(client, services, 1)
+        await relay.relay_once()
+        now = await state()
+        while now["waitingCount"] != 1:
+            now = await state()
+        assert now["waiting"] == [{"id": conversation_id, "status": "WAITING", "intent": "human"}]
+        await gql(client, ACCEPT, {"input": {"conversationId": conversation_id}}, token=agent_token)
+        await relay.relay_once()
+        now = await state()
+        while now["waitingCount"] != 0:
+            now = await state()
+        assert now["freeSeats"] == 2
+
+    customer = await customer_token(services, await make_customer(services))
+    async with (
+        ws_client(app) as sockets,
+        aconnect_ws("/graphql", sockets, subprotocols=["graphql-transport-ws"]) as ws,
+    ):
+        await _ws_init(ws, customer)
+        await ws.send_json({"id": "q", "type": "subscribe", "payload": {"query": QUEUE_LIVE}})
+        refused = await asyncio.wait_for(ws.receive_json(), 10)
+        assert "FORBIDDEN" in str(refused) or "需要权限" in str(refused)
