@@ -41,6 +41,7 @@ from api.shedding import LoadSheddingMiddleware, shedding_limits
 from api.uploads import UPLOAD_PATH, upload_claim_document
 from models.config import tortoise_config
 from schema import SchemaOptions, build_schema
+from workflows.assistant import answer as assistant
 from workflows.complaints import classify
 
 STATIC = Path(__file__).parent / "static"
@@ -94,12 +95,17 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
 
 
 async def warm_up_classifier() -> None:
-    """Load the complaint classifier's dictionary in a worker thread, so the first
-    complaint of the process does not wait ~2.5 s for it; start-up and readiness do not
-    wait for it either (a complaint filed meanwhile waits for the load, not twice)."""
+    """Load the complaint classifier's and the service assistant's dictionaries (and the
+    assistant's knowledge index) in the background, so the first complaint or question
+    of the process does not wait seconds for them; start-up and readiness do not wait
+    for it either (a complaint filed meanwhile waits for the load, not twice)."""
     seconds = await asyncio.to_thread(classify.warm_up)
     if seconds:
         log.info("complaint classifier ready in %.1f s", seconds)
+    try:
+        await assistant.warm_up()
+    except Exception:  # the first question builds it then
+        log.exception("the service assistant could not warm up")
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

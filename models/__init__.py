@@ -15,4 +15,5 @@ MODEL_MODULES = [
     "models.crisis",
     "models.complaint_remedies",
     "models.knowledge",
+    "models.conversations",
 ]

@@ -32,6 +32,7 @@ class VisitTrigger(StrEnum):
     POLICY_ANNIVERSARY = "POLICY_ANNIVERSARY"
     BEFORE_RENEWAL = "BEFORE_RENEWAL"
     HIGH_VALUE = "HIGH_VALUE"
+    CALLBACK = "CALLBACK"  # asked for in online service outside agents' hours
 
 
 class VisitChannel(StrEnum):
@@ -147,4 +148,6 @@ DEFAULT_RULES: dict[VisitTrigger, dict[str, Any]] = {
         "every_months": 6,
         "min_annual_premium": Decimal("20000.00"),
     },
+    # Not planned: made when a customer asks for a call back (``days``: unused).
+    VisitTrigger.CALLBACK: {"channel": VisitChannel.PHONE, "days": 0, "retry_after_days": 1},
 }

@@ -38,6 +38,11 @@ from schema.complaint_staff import (
     ComplaintStaffSubscriptions,
 )
 from schema.complaints import ComplaintMutations, ComplaintQueries, ComplaintSubscriptions
+from schema.conversations import (
+    ConversationMutations,
+    ConversationQueries,
+    ConversationSubscriptions,
+)
 from schema.crisis import CrisisMutations, CrisisQueries
 from schema.errors import should_mask_error
 from schema.knowledge import KnowledgeMutations, KnowledgeQueries
@@ -76,6 +81,7 @@ class Query(
     CrisisQueries,
     ComplaintRemedyQueries,
     KnowledgeQueries,
+    ConversationQueries,
 ):
     @strawberry.field(
         description="Any object by its global ID; null if it does not exist or you may not see it.",
@@ -103,6 +109,7 @@ class Mutation(
     CrisisMutations,
     ComplaintRemedyMutations,
     KnowledgeMutations,
+    ConversationMutations,
 ):
     pass
 
@@ -114,6 +121,7 @@ class Subscription(
     NotificationSubscriptions,
     ComplaintSubscriptions,
     ComplaintStaffSubscriptions,
+    ConversationSubscriptions,
 ):
     pass
 

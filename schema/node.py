@@ -20,6 +20,7 @@ from schema.claims.parts import ClaimDocument, ClaimPayoutShare
 from schema.claims.types import Claim
 from schema.complaint_parts import attachment_node, remedy_node, resolution_node, root_cause_node
 from schema.complaints import complaint_node
+from schema.conversations import conversation_node, message_node, presence_node
 from schema.crisis import crisis_incident_node, crisis_rule_node
 from schema.knowledge import knowledge_entry_node
 from schema.notifications import Notification, device_node, preference_node
@@ -155,6 +156,9 @@ NODE_RESOLVERS: dict[str, Callable[[Actor, uuid.UUID], Awaitable[relay.Node | No
     "ComplaintRootCause": root_cause_node,
     "ComplaintAttachment": attachment_node,
     "KnowledgeEntry": knowledge_entry_node,
+    "Conversation": conversation_node,
+    "ConversationMessage": message_node,
+    "AgentPresence": presence_node,
 }
 # Type names of global IDs issued before their type got its present name.
 FORMER_NAMES = {LEGACY_SURVEY_TYPE: "Survey"}

@@ -31,7 +31,8 @@ strawberry.enum(
 strawberry.enum(
     RatingSubject,
     description="What a quick rating is about: CLAIM, POLICY, PAYMENT (an order), VISIT "
-    "(a follow-up visit) or STAFF (a staff member who served me).",
+    "(a follow-up visit), STAFF (a staff member who served me) or CONVERSATION (an "
+    "online-service conversation of mine that has ended).",
 )
 SURVEY_CODES = ErrorCodes(
     "SurveyErrorCode", "Why a survey answer or rating failed.", flows.SurveyError

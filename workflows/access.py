@@ -50,6 +50,8 @@ class Permission(StrEnum):
     CRISIS_MANAGE = "crisis:manage"  # crisis incidents: open, assess, respond, statements, rules
     KB_PROPOSE = "kb:propose"  # propose an answer as a knowledge-base draft, submit it for review
     KB_MANAGE = "kb:manage"  # edit, publish and retire knowledge-base entries; their figures
+    CONVERSATION_HANDLE = "conversation:handle"  # online service: take and answer customers
+    CONVERSATION_SUPERVISE = "conversation:supervise"  # agents' limits, others' conversations
 
 
 ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
@@ -64,6 +66,7 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
             Permission.VISIT_HANDLE,
             Permission.COMPLAINT_HANDLE,
             Permission.KB_PROPOSE,
+            Permission.CONVERSATION_HANDLE,
         }
     ),
     StaffRole.ADJUSTER: frozenset(
@@ -99,6 +102,8 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
             Permission.CRISIS_MANAGE,
             Permission.KB_PROPOSE,
             Permission.KB_MANAGE,
+            Permission.CONVERSATION_HANDLE,
+            Permission.CONVERSATION_SUPERVISE,
         }
     ),
     StaffRole.ADMIN: frozenset(Permission),

@@ -1,6 +1,7 @@
 """What a customer may rate: a subject that exists and that they may see (their claim,
 a policy they hold, are insured by or benefit from, their payment, their visit, or a
-staff member who handled one of those). Anything else — a made-up ID, another
+staff member who handled one of those, or an online-service conversation of theirs
+that has ended). Anything else — a made-up ID, another
 customer's claim, an ID of the wrong kind — is answered exactly like a missing subject,
 so ratings can neither flood the recovery queue nor confirm what exists."""
 
@@ -13,6 +14,7 @@ from enum import StrEnum
 from tortoise.expressions import Q
 
 from models.auth import SubjectKind
+from models.conversations import Conversation, ConversationStatus
 from models.ids import parse_global_id
 from models.payments import PaymentOrder
 from models.visits import FollowUpVisit
@@ -45,6 +47,13 @@ async def _staff(actor: Actor, object_id: uuid.UUID) -> bool:
     ).exists()
 
 
+async def _conversation(actor: Actor, object_id: uuid.UUID) -> bool:
+    """Their own online-service conversation, once it has ended."""
+    return await Conversation.exists(
+        id=object_id, customer_id=actor.subject_id, status=ConversationStatus.CLOSED
+    )
+
+
 class RatingSubject(StrEnum):
     """What kind of thing a rating is about (stored as this text)."""
 
@@ -53,6 +62,7 @@ class RatingSubject(StrEnum):
     PAYMENT = "PAYMENT"
     VISIT = "VISIT"
     STAFF = "STAFF"
+    CONVERSATION = "CONVERSATION"
 
 
 # subject type → (the global ID's type name, whether the customer may rate it)
@@ -62,6 +72,7 @@ SUBJECTS: dict[str, tuple[str, Callable[[Actor, uuid.UUID], Awaitable[bool]]]] =
     RatingSubject.PAYMENT: ("PaymentOrder", _payment),
     RatingSubject.VISIT: ("MyVisit", _visit),  # the customer's view of a visit
     RatingSubject.STAFF: ("StaffMember", _staff),
+    RatingSubject.CONVERSATION: ("Conversation", _conversation),
 }
 
 

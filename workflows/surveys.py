@@ -49,7 +49,7 @@ from workflows.rating_subjects import SUBJECTS, rateable
 INVITATION_LIFETIME = timedelta(days=14)
 RECOVERY_DUE = timedelta(hours=24)
 COMPLAINT_WORDS = ("投诉", "不满意", "差评", "太慢", "态度差", "欺骗", "举报", "骗")
-RATING_SUBJECTS = frozenset(SUBJECTS)  # CLAIM, POLICY, PAYMENT, VISIT, STAFF
+RATING_SUBJECTS = frozenset(SUBJECTS)  # CLAIM, POLICY, PAYMENT, VISIT, STAFF, CONVERSATION
 TEXT_LIMIT = 1000
 
 CLAIM_SURVEY = {

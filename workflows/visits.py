@@ -51,6 +51,7 @@ PURPOSES = {
     VisitTrigger.POLICY_ANNIVERSARY: "保单周年回访",
     VisitTrigger.BEFORE_RENEWAL: "续保前回访",
     VisitTrigger.HIGH_VALUE: "客户定期回访",
+    VisitTrigger.CALLBACK: "预约回电",
 }
 CLAIMS_LOOKBACK = timedelta(days=60)  # switching a rule on does not visit old claims
 VISIT_HOUR = time(10, 0)  # planned visits fall at 10:00 Asia/Shanghai
@@ -167,6 +168,7 @@ async def plan_visits(now: datetime | None = None) -> int:
         VisitTrigger.POLICY_ANNIVERSARY: _anniversaries,
         VisitTrigger.BEFORE_RENEWAL: _renewals,
         VisitTrigger.HIGH_VALUE: _high_value,
+        VisitTrigger.CALLBACK: _asked_for,
     }
     planned = 0
     for rule in await current_rules():
@@ -174,6 +176,11 @@ async def plan_visits(now: datetime | None = None) -> int:
             wanted = await planners[rule.trigger](rule, now)
             planned += await _create(rule, wanted)
     return planned
+
+
+async def _asked_for(rule: VisitRule, now: datetime) -> list[_Wanted]:
+    """Call backs are made when asked for (``plan_callback``), never planned."""
+    return []
 
 
 @dataclass(frozen=True)
@@ -336,6 +343,34 @@ async def _create(rule: VisitRule, wanted: list[_Wanted]) -> int:
             ignore_conflicts=True,
         )
     return len(fresh)
+
+
+async def plan_callback(
+    customer_id: uuid.UUID, subject: str, purpose: str, due_at: datetime
+) -> tuple[FollowUpVisit, bool]:
+    """A call back the customer asked for (online service outside agents' hours), on the
+    work list under the CALLBACK rule; one per ``subject`` (the visit list's unique rule
+    and subject: asking again, or twice at once, answers the same task). The visit and
+    whether it is new; raises VisitError(INVALID_RULE) while the rule is switched off."""
+    rule = next(r for r in await current_rules() if r.trigger is VisitTrigger.CALLBACK)
+    if not rule.enabled:
+        raise VisitError(VisitErrorCode.INVALID_RULE, "暂不提供预约回电服务")
+    try:
+        async with in_transaction():
+            visit = await FollowUpVisit.create(
+                customer_id=customer_id,
+                trigger=VisitTrigger.CALLBACK,
+                subject=subject,
+                purpose=purpose,
+                channel=rule.channel,
+                due_at=due_at,
+                agreed_due_at=due_at,
+                max_attempts=rule.max_attempts,
+                retry_after_days=rule.retry_after_days,
+            )
+    except IntegrityError:
+        return await FollowUpVisit.get(trigger=VisitTrigger.CALLBACK, subject=subject), False
+    return visit, True
 
 
 # ---------------------------------------------------------------- e-mail visits

@@ -18,6 +18,7 @@ from pydantic_settings import SettingsConfigDict
 
 from api.settings.claims import ClaimSettings, StorageBackend
 from api.settings.complaints import ComplaintSettings
+from api.settings.conversations import ConversationSettings
 from api.settings.messaging import MessagingSettings, SmsProvider
 from api.settings.payments import PaymentSettings
 from api.settings.runtime import Environment, RuntimeSettings
@@ -49,6 +50,7 @@ class Settings(
     PaymentSettings,
     ClaimSettings,
     ComplaintSettings,
+    ConversationSettings,
 ):
     """Every knob of the gateway; the README has the same list as a table."""
 

@@ -131,7 +131,7 @@ async def test_demo_token_and_my_policies(database_url: str, settings: Settings)
             token=staff_token,
         )
         assert visits["data"]["followUpVisits"]["totalCount"] >= 3
-        assert len(visits["data"]["visitRules"]) == 4
+        assert len(visits["data"]["visitRules"]) == 5  # four planned kinds and CALLBACK
         upcoming = await gql(client, "{ myVisits { changeRequested } }", token=customer_token)
         assert upcoming["data"]["myVisits"] == [{"changeRequested": True}]
 

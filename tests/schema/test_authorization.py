@@ -28,6 +28,15 @@ from models.complaint_remedies import (
     RootCauseCategory,
 )
 from models.complaints import ComplaintChannel
+from models.conversations import (
+    AgentPresence,
+    Conversation,
+    ConversationChannel,
+    ConversationMessage,
+    ConversationStatus,
+    MessageAuthor,
+    PresenceStatus,
+)
 from models.crisis import CrisisRule, CrisisSeverity
 from models.knowledge import EntryStatus, KnowledgeEntry, SourceKind
 from models.notifications import Device, DevicePlatform, Notification
@@ -217,6 +226,7 @@ async def _service_objects(
                 status=EntryStatus.DRAFT,
             )
         ).id,
+        **await _conversation_objects(alice),
         **await _complaint_objects(alice, claim),
     }
 
@@ -277,6 +287,23 @@ async def _crisis_objects(supervisor: Any, complaint_id: uuid.UUID) -> dict[str,
     }
 
 
+async def _conversation_objects(alice: Any) -> dict[str, uuid.UUID]:
+    """Alice's online-service conversation, a message in it, and an agent's presence."""
+    conversation = await Conversation.create(
+        customer=alice, channel=ConversationChannel.APP, status=ConversationStatus.BOT
+    )
+    message = await ConversationMessage.create(
+        conversation=conversation, seq=1, author=MessageAuthor.CUSTOMER, text="理赔进度"
+    )
+    staff = await make_staff(StaffRole.AGENT)
+    presence = await AgentPresence.create(staff=staff, status=PresenceStatus.AVAILABLE)
+    return {
+        "Conversation": conversation.id,
+        "ConversationMessage": message.id,
+        "AgentPresence": presence.id,
+    }
+
+
 def test_every_node_type_has_a_guarded_resolver_and_a_test() -> None:
     """Adding a Node type without deciding who may see it fails here."""
     schema = build_schema()
@@ -320,6 +347,9 @@ NOT_VISIBLE_TO_MALLORY = {
     "ComplaintRootCause": True,
     "ComplaintAttachment": True,
     "KnowledgeEntry": True,  # a draft: editors only (published ones: any logged-in reader)
+    "Conversation": True,
+    "ConversationMessage": True,
+    "AgentPresence": True,
 }
 
 
@@ -430,6 +460,17 @@ SEEN_BY: dict[str, tuple[set[str], set[str], str]] = {
         {"alice", "bob", "mallory"},
         "code status variants",
     ),
+    "Conversation": (
+        {"alice", "agent", "supervisor"},
+        {"bob", "carol", "mallory"},
+        "status messages { text }",
+    ),
+    "ConversationMessage": (
+        {"alice", "agent", "supervisor"},
+        {"bob", "carol", "mallory"},
+        "seq author text",
+    ),
+    "AgentPresence": ({"agent", "supervisor"}, {"alice", "bob"}, "status maxConcurrent"),
 }
 
 

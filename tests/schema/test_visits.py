@@ -318,6 +318,7 @@ async def test_supervisors_change_the_rules(client: httpx.AsyncClient, planned: 
         "POLICY_ANNIVERSARY",
         "BEFORE_RENEWAL",
         "HIGH_VALUE",
+        "CALLBACK",  # call backs asked for in online service (never planned)
     ]
     high = rules[3]
     assert high["everyMonths"] == 6 and high["minAnnualPremium"]["amount"] == "20000.00"
