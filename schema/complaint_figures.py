@@ -12,11 +12,13 @@ import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
+from models.complaint_remedies import RootCauseCategory
 from models.complaints import ComplaintClass
 from schema.errors import UserInputError
 from schema.permissions import staff_only
 from workflows.access import Permission
 from workflows.complaints import figures as f
+from workflows.complaints.root_causes import CATEGORY_NAMES
 from workflows.complaints.rules import CLASS_NAMES, ComplaintError
 
 strawberry.enum(f.Period, name="ComplaintFigurePeriod", description="How figures are grouped.")
@@ -112,6 +114,10 @@ class ComplaintPeriodFigures:
     proposals_accepted: ComplaintRatio = strawberry.field(
         description="Staff classification decisions that kept the classifier's proposal."
     )
+    top_root_causes: list[ComplaintShare] = strawberry.field(
+        description="The root causes (溯源整改) recorded for the period's complaints, most "
+        "first (at most five); the rate is of all the period's complaints."
+    )
 
     @classmethod
     def of(cls, p: f.PeriodFigures) -> ComplaintPeriodFigures:
@@ -129,6 +135,9 @@ class ComplaintPeriodFigures:
             reopened=ComplaintRatio.of(p.reopened),
             satisfied=ComplaintRatio.of(p.satisfied),
             proposals_accepted=ComplaintRatio.of(p.proposals_accepted),
+            top_root_causes=[
+                _share(s, CATEGORY_NAMES[RootCauseCategory(s.key)]) for s in p.top_root_causes
+            ],
         )
 
 

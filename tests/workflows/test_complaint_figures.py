@@ -186,6 +186,7 @@ async def test_the_figures_of_two_weeks(services: Services) -> None:
     )
     [today] = await complaint_figures(boss, Period.DAY, local_today(), local_today())
     assert (today.satisfied.count, today.satisfied.total) == (1, 1)
+    assert [(s.key, s.count) for s in today.top_root_causes] == [("COMMUNICATION", 1)]
 
     await refused(
         E.NOT_ALLOWED, complaint_figures(as_staff(await make_staff()), Period.DAY, monday, monday)
@@ -201,7 +202,8 @@ complaintFigures(period: WEEK, from: $from, to: $to) {
   firstDay lastDay received byClass { key name count total ratePercent }
   byProduct { productId name policiesInForce per10kPolicies }
   firstResponse { count medianHours p90Hours } answerLate { count total ratePercent }
-  reopened { ratePercent } satisfied { count total } proposalsAccepted { count total } } }"""
+  reopened { ratePercent } satisfied { count total } proposalsAccepted { count total }
+  topRootCauses { key name count } } }"""
 
 
 async def test_complaint_figures_over_graphql(
@@ -216,6 +218,7 @@ async def test_complaint_figures_over_graphql(
     assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     [week] = (await gql(client, FIGURES, window, token=boss))["data"]["complaintFigures"]
     assert week["received"] == 1 and week["byClass"][0]["ratePercent"] == "100.0"
+    assert week["topRootCauses"] == []  # none recorded yet
     assert week["byClass"][0]["name"] and week["byProduct"][0]["productId"] is None
     backwards = {"from": window["to"], "to": "2000-01-01"}
     refused_ = await gql(client, FIGURES, backwards, token=boss, allow_errors=True)

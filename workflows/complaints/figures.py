@@ -10,10 +10,8 @@ Plain ORM queries (no dialect-specific date functions): the complaints of the ra
 read as a few columns each and bucketed here, so the same code runs on SQLite and
 PostgreSQL. Bounded: at most ``MAX_PERIODS`` periods at once.
 
-Top root causes are not here: they come from the root-cause module (another slice of
-issue 14). ``PeriodFigures.top_root_causes`` is the place they join, filled by
-``root_causes_of`` when that module exists; until then it stays empty and the schema
-does not expose it.
+Top root causes: the categories of the root causes recorded (溯源整改) for the period's
+complaints, most first (``TOP_ROOT_CAUSES`` of them).
 """
 
 from __future__ import annotations
@@ -30,6 +28,7 @@ from enum import StrEnum
 from tortoise.functions import Count
 
 from models.clock import SHANGHAI, local_midnight
+from models.complaint_remedies import ComplaintRootCause
 from models.complaints import (
     ClassificationCorrection,
     Complaint,
@@ -41,6 +40,7 @@ from models.surveys import QuestionKind, SurveyAnswer
 from workflows.access import Actor, Permission
 from workflows.complaints.rules import ComplaintError, ComplaintErrorCode
 
+TOP_ROOT_CAUSES = 5
 MAX_PERIODS = 62
 SURVEY_CODE = "COMPLAINT_SERVICE"
 E = ComplaintErrorCode
@@ -153,7 +153,7 @@ class PeriodFigures:
     reopened: Ratio  # review requested, of those answered
     satisfied: Ratio  # ratings of 4-5, of the ratings in complaint surveys sent then
     proposals_accepted: Ratio  # staff decisions that kept the proposal, of decisions
-    top_root_causes: list[Share] = field(default_factory=list)  # see the module docstring
+    top_root_causes: list[Share] = field(default_factory=list)  # of the period's complaints
 
 
 @dataclass(frozen=True)
@@ -269,6 +269,11 @@ async def complaint_figures(
         complaint__received_at__gte=start, complaint__received_at__lt=end
     ).values_list("complaint_id", "accepted")
     names = dict(await Product.all().values_list("id", "name")) if ids else {}
+    causes: dict[uuid.UUID, str] = dict(
+        await ComplaintRootCause.filter(complaint_id__in=ids).values_list(
+            "complaint_id", "category"
+        )
+    )
     satisfaction = await _satisfaction(first, last, bounds)
 
     by_period: defaultdict[int, list[_Row]] = defaultdict(list)
@@ -330,6 +335,9 @@ async def complaint_figures(
                 ),
                 reopened=Ratio(len(mine & reopened), len(answered)),
                 satisfied=satisfaction[index],
+                top_root_causes=_shares((causes[r.id] for r in these if r.id in causes), total)[
+                    :TOP_ROOT_CAUSES
+                ],
                 proposals_accepted=Ratio(sum(1 for a in kept if a), len(kept)),
             )
         )
