@@ -999,7 +999,7 @@ class ConversationMutations:
         "knowledge-base draft, for a supervisor to review and publish.",
         permission_classes=HANDLE,
     )
-    async def propose_knowledge_entry(
+    async def propose_answer_as_knowledge(
         self,
         info: Info,
         input: Annotated[

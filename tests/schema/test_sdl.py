@@ -36,3 +36,20 @@ def test_every_type_and_field_is_described() -> None:
                 if not definition.description
             ]
     assert missing == []
+
+
+def test_no_two_domains_define_the_same_root_field() -> None:
+    """The root types are built from each domain's mixin; when two define a field of the
+    same name, one silently shadows the other (the knowledge base's and the conversation
+    desk's `proposeKnowledgeEntry` did)."""
+    from schema import Mutation, Query, Subscription
+
+    for root in (Query, Mutation, Subscription):
+        owners: dict[str, list[str]] = {}
+        for mixin in root.__mro__[1:]:
+            definition = getattr(mixin, "__strawberry_definition__", None)
+            for field in definition.fields if definition else ():
+                if field.origin is mixin:
+                    owners.setdefault(field.python_name, []).append(mixin.__name__)
+        shared = {name: where for name, where in owners.items() if len(where) > 1}
+        assert shared == {}, f"{root.__name__}: {shared}"

@@ -254,6 +254,48 @@ query Figures {
 `,
       variables: json({ complaintId: "<an id from ComplaintQueue>", version: 1 }),
     },
+    {
+      query: `# 10. 在线客服 Ask the service assistant (customer token: log in in tab 1).
+#    Ask answers from the knowledge base or from your own policies and claims, with
+#    what it is based on and buttons to offer; "转人工" hands the conversation to an
+#    agent. Keep ConversationLive open to see the agent's answers as they come.
+mutation Ask {
+  startConversation(input: { channel: APP, text: "我的理赔到哪一步了？" }) {
+    conversation { id status queuePosition expectedWaitMinutes }
+    reply { text intent confidence handoff answerId
+      citations { kind recordId title } actions { kind label targetId } }
+    notice { text }
+    errors { field message code }
+  }
+}
+
+mutation AskAgain($conversationId: ID!) {
+  sendMessage(input: { conversationId: $conversationId, text: "犹豫期内退保能退多少钱" }) {
+    reply { text intent confidence handoff answerId citations { kind title } }
+    conversation { id status queuePosition }
+    errors { field message code }
+  }
+}
+
+subscription ConversationLive($conversationId: ID!) {
+  conversationUpdated(conversationId: $conversationId) {
+    conversation { status agentName queuePosition }
+    messages { seq author text }
+  }
+}
+
+mutation ThumbsUp($answerId: ID!) {
+  rateAssistantAnswer(input: { answerId: $answerId, helpful: true }) {
+    changed
+    errors { field message code }
+  }
+}
+`,
+      variables: json({
+        conversationId: "<an id from Ask>",
+        answerId: "<a reply's answerId>",
+      }),
+    },
   ];
 
   // GraphiQL's toolkit sends an operation's headers over HTTP, and for a subscription
