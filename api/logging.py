@@ -18,6 +18,8 @@ from urllib.parse import unquote_plus
 
 from graphql import GraphQLError, Source, print_source_location
 
+from api.shedding import RefusedHandshakeFilter
+
 # Between two digits of a number: nothing, or a few spaces, dashes or line breaks.
 _SEP = r"[\s\-]{0,3}"
 
@@ -107,3 +109,4 @@ def configure_logging(level: str = "INFO") -> None:
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     logging.getLogger("tortoise").setLevel(logging.WARNING)
     logging.getLogger("hpack").setLevel(logging.WARNING)  # logs HTTP/2 headers: APNs JWTs
+    logging.getLogger("uvicorn.error").addFilter(RefusedHandshakeFilter())

@@ -25,6 +25,7 @@ for the client's disconnect (ASGI's ``http.disconnect``) and keeps the time.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections import Counter
@@ -47,6 +48,25 @@ TIMEOUT = "REQUEST_TIMEOUT"
 TIMEOUT_MESSAGE = "请求处理超时，请稍后重试"
 BODY_TIMEOUT_MESSAGE = "请求内容接收超时"
 WS_TRY_AGAIN_LATER = 1013  # RFC 6455: the server is overloaded
+# Set in the task that refused a handshake with an HTTP answer: uvicorn's websockets
+# implementation then logs "ASGI callable returned without completing handshake." at
+# ERROR for every refusal (Kludex/uvicorn#3138), 2,065 lines in the bench's flood.
+_REFUSED_WITH_HTTP: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "refused_with_http", default=False
+)
+_UVICORN_INCOMPLETE_HANDSHAKE = "ASGI callable returned without completing handshake."
+
+
+class RefusedHandshakeFilter(logging.Filter):
+    """Drops uvicorn's spurious ERROR after a handshake we refused with 503 on purpose
+    (only in the task that refused it: a real incomplete handshake is still logged)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (
+            _REFUSED_WITH_HTTP.get() and record.getMessage() == _UVICORN_INCOMPLETE_HANDSHAKE
+        )
+
+
 SHED_REPORT_SECONDS = 10.0
 NEVER_SHED = frozenset({"/healthz", "/readyz"})
 
@@ -172,6 +192,7 @@ class LoadSheddingMiddleware:
         if message["type"] != "websocket.connect":
             return
         if "websocket.http.response" in scope.get("extensions", {}):
+            _REFUSED_WITH_HTTP.set(True)
             await send_json_error(
                 send,
                 503,

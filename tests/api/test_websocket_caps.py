@@ -113,6 +113,11 @@ async def test_connections_over_the_caps_are_refused_at_once_and_places_given_ba
         await _refused(url, "127.0.0.1", {"X-Forwarded-For": "10.0.0.9"})
         for ws in spoofed:
             await ws.close()
+    # A refusal is one INFO line from uvicorn, not an ERROR each (its websockets
+    # implementation calls a handshake answered with HTTP incomplete).
+    log = (tmp_path / "api.log").read_text()
+    assert "connection rejected (503" in log
+    assert " ERROR " not in log, log
 
 
 async def test_a_connection_without_connection_init_is_closed_after_the_init_timeout(
