@@ -43,7 +43,7 @@ from schema.conversations import (
     ConversationQueries,
     ConversationSubscriptions,
 )
-from schema.crisis import CrisisMutations, CrisisQueries
+from schema.crisis import CrisisMutations, CrisisQueries, CrisisSubscriptions
 from schema.errors import should_mask_error
 from schema.knowledge import KnowledgeMutations, KnowledgeQueries
 from schema.loaders import FreshReads
@@ -121,6 +121,7 @@ class Subscription(
     NotificationSubscriptions,
     ComplaintSubscriptions,
     ComplaintStaffSubscriptions,
+    CrisisSubscriptions,
     ConversationSubscriptions,
 ):
     pass

@@ -9,7 +9,7 @@ approved customer statement to its handlers (``Complaint.incident``)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable
+from collections.abc import AsyncGenerator, Awaitable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -30,7 +30,7 @@ from schema.permissions import IsAuthenticated, staff_only
 from workflows.access import Actor, Permission
 from workflows.complaints.state import visible_complaints
 from workflows.crisis import detect, response
-from workflows.crisis.rules import STATUS_NAMES, CrisisError
+from workflows.crisis.rules import MANAGERS, STATUS_NAMES, CrisisError
 from workflows.crisis.state import may_read_all, visible_incidents
 
 strawberry.enum(m.CrisisRuleKind, description="What a crisis rule watches for.")
@@ -866,3 +866,35 @@ class CrisisMutations:
         except CrisisError as error:
             return CrisisRulePayload(changed=False, errors=payload_errors(error, CrisisError_))
         return CrisisRulePayload(changed=True, rule=CrisisRule.from_model(row), errors=[])
+
+
+@strawberry.type(description="A change of a crisis incident, as crisis managers are told of it.")
+class CrisisIncidentChange:
+    event_type: str = strawberry.field(
+        description="What happened: `crisis.opened`, `crisis.linked`, `crisis.assessed`, "
+        "`crisis.statement_released`, `crisis.closed`, …"
+    )
+    incident: CrisisIncident = strawberry.field(description="The incident after the change.")
+
+
+@strawberry.type
+class CrisisSubscriptions:
+    @strawberry.subscription(
+        description="Staff (CRISIS_MANAGE or COMPLAINT_SUPERVISE): every change of every "
+        "crisis incident as it happens, from whichever API process made it: how managers "
+        "are told of each step (opened by a rule, linked complaints, assessment, team, "
+        "checklist, statements, review, closure).",
+        permission_classes=READERS,
+    )
+    async def crisis_incidents_changed(
+        self, info: Info
+    ) -> AsyncGenerator[CrisisIncidentChange, None]:
+        actor = info.context.actor
+        async for event in info.context.services.bus.subscribe(MANAGERS):
+            if event.get("entityType") != "crisis_incident":
+                continue
+            row = await visible_incidents(actor).filter(id=uuid.UUID(event["entityId"])).first()
+            if row is not None:
+                yield CrisisIncidentChange(
+                    event_type=event["type"], incident=await incident_view(actor, row)
+                )

@@ -7,21 +7,30 @@ error; a rule is edited."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from httpx_ws import aconnect_ws
+from httpx_ws.transport import ASGIWebSocketTransport
+from starlette.applications import Starlette
 
 from api.services import Services
 from models.auth import SubjectKind
 from models.complaints import ComplaintChannel
+from models.crisis import CrisisSeverity
 from models.ids import global_id
 from models.notifications import OutboxEvent
 from models.staff import StaffRole
+from push.outbox import OutboxRelay
+from tests.bus import subscribed
 from tests.factories import customer_token, make_customer, make_policy, make_staff, staff_token
 from tests.graphql import gql
 from workflows.access import Actor
 from workflows.complaints.intake import Subjects, file_complaint
+from workflows.crisis import detect
+from workflows.crisis.rules import MANAGERS
 
 INCIDENT = """id version status customersAffected policiesAffected
   team { key name role } actions { key title done ownerName }
@@ -171,3 +180,45 @@ async def test_a_manager_edits_a_rule(client: httpx.AsyncClient, services: Servi
     agent = await staff_token(services, await make_staff(StaffRole.AGENT))
     denied = await gql(client, EDIT, {"input": edit}, token=agent, allow_errors=True)
     assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+LIVE = """subscription { crisisIncidentsChanged { eventType
+  incident { id number status title } } }"""
+
+
+async def test_managers_are_told_of_every_change_live(app: Starlette, services: Services) -> None:
+    """Each step of an incident reaches the managers' subscription through the outbox and
+    the event bus (Redis in the PostgreSQL + Redis run); a customer may not listen."""
+    manager = await make_staff(StaffRole.SUPERVISOR)
+    token = await staff_token(services, manager)
+    customer = await customer_token(services, await make_customer(services))
+    relay = OutboxRelay(services.bus, services.queue)
+    transport = ASGIWebSocketTransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        async with aconnect_ws("/graphql", client, subprotocols=["graphql-transport-ws"]) as ws:
+            await ws.send_json(
+                {"type": "connection_init", "payload": {"authorization": f"Bearer {customer}"}}
+            )
+            assert (await ws.receive_json())["type"] == "connection_ack"
+            await ws.send_json({"id": "c", "type": "subscribe", "payload": {"query": LIVE}})
+            assert "FORBIDDEN" in str(await asyncio.wait_for(ws.receive_json(), 10))
+        async with aconnect_ws("/graphql", client, subprotocols=["graphql-transport-ws"]) as ws:
+            await ws.send_json(
+                {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
+            )
+            assert (await ws.receive_json())["type"] == "connection_ack"
+            await ws.send_json({"id": "m", "type": "subscribe", "payload": {"query": LIVE}})
+            await subscribed(services.bus, MANAGERS, 1)
+
+            lead = Actor(kind=SubjectKind.STAFF, subject_id=manager.id, role=manager.role)
+            incident = await detect.open_incident(lead, "官网费率错误", CrisisSeverity.MEDIUM, [])
+            await relay.relay_once()
+            message = await asyncio.wait_for(ws.receive_json(), 10)
+            change = message["payload"]["data"]["crisisIncidentsChanged"]
+            assert change["eventType"] == "crisis.opened"
+            assert change["incident"] == {
+                "id": global_id("CrisisIncident", incident.id),
+                "number": incident.number,
+                "status": "IDENTIFIED",
+                "title": "官网费率错误",
+            }
