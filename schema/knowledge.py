@@ -396,7 +396,12 @@ class KnowledgeMutations:
     async def create_knowledge_entry(
         self,
         info: Info,
-        input: Annotated[KnowledgeEntryInput, strawberry.argument(description="Its text.")],
+        input: Annotated[
+            KnowledgeEntryInput,
+            strawberry.argument(
+                description="The new entry: category, question and its wordings, answer, source."
+            ),
+        ],
     ) -> KnowledgeEntryPayload:
         return await _act(kb.create_entry(info.context.actor, _text(input)))
 
@@ -409,7 +414,10 @@ class KnowledgeMutations:
         self,
         info: Info,
         input: Annotated[
-            ProposeKnowledgeInput, strawberry.argument(description="Question, answer, entry.")
+            ProposeKnowledgeInput,
+            strawberry.argument(
+                description="The customer's question, the agent's answer, the entry it extends."
+            ),
         ],
     ) -> KnowledgeEntryPayload:
         entry = None if input.entry_id is None else _entry_id(input.entry_id)
@@ -447,7 +455,10 @@ class KnowledgeMutations:
         self,
         info: Info,
         input: Annotated[
-            KnowledgeEntryVersionInput, strawberry.argument(description="Entry and version.")
+            KnowledgeEntryVersionInput,
+            strawberry.argument(
+                description="The draft to send for review, at the version you read."
+            ),
         ],
     ) -> KnowledgeEntryPayload:
         return await _act(
@@ -465,7 +476,10 @@ class KnowledgeMutations:
         self,
         info: Info,
         input: Annotated[
-            KnowledgeEntryVersionInput, strawberry.argument(description="Entry and version.")
+            KnowledgeEntryVersionInput,
+            strawberry.argument(
+                description="The entry to publish (answered from at once), at the version you read."
+            ),
         ],
     ) -> KnowledgeEntryPayload:
         return await _act(
@@ -480,7 +494,10 @@ class KnowledgeMutations:
         self,
         info: Info,
         input: Annotated[
-            KnowledgeEntryVersionInput, strawberry.argument(description="Entry and version.")
+            KnowledgeEntryVersionInput,
+            strawberry.argument(
+                description="The entry to retire (no longer answered), at the version you read."
+            ),
         ],
     ) -> KnowledgeEntryPayload:
         return await _act(
@@ -496,7 +513,8 @@ class KnowledgeMutations:
         self,
         info: Info,
         input: Annotated[
-            RateAssistantAnswerInput, strawberry.argument(description="Answer and rating.")
+            RateAssistantAnswerInput,
+            strawberry.argument(description="The reply's `answerId`, and thumbs up or down."),
         ],
     ) -> RateAssistantAnswerPayload:
         try:
