@@ -51,6 +51,20 @@ class DocumentIntake:
     max_pixels: int  # per image
     temp_dir: Path | None  # where uploads spool, on disk
 
+    async def ingest(self, source: Source, key_prefix: str) -> StoredFile:
+        """One file checked against these limits and stored under ``key_prefix`` (a
+        claim's documents, a complaint's attachments): ``UploadRejected`` if it fails."""
+        return await ingest(
+            source,
+            purpose=Purpose.DOCUMENT,
+            max_bytes=self.max_bytes,
+            max_pixels=self.max_pixels,
+            storage=self.storage,
+            key_prefix=key_prefix,
+            temp_dir=self.temp_dir,
+            limiter=self.decoding,
+        )
+
 
 @dataclass
 class Upload:
@@ -107,18 +121,7 @@ async def attach_documents(
     try:
         for index, upload in enumerate(uploads):
             try:
-                stored.append(
-                    await ingest(
-                        upload.source,
-                        purpose=Purpose.DOCUMENT,
-                        max_bytes=intake.max_bytes,
-                        max_pixels=intake.max_pixels,
-                        storage=intake.storage,
-                        key_prefix=f"claims/{claim.id}",
-                        temp_dir=intake.temp_dir,
-                        limiter=intake.decoding,
-                    )
-                )
+                stored.append(await intake.ingest(upload.source, f"claims/{claim.id}"))
             except UploadRejected as rejected:
                 raise ClaimError(
                     ClaimErrorCode(str(rejected.code)), rejected.message, f"files.{index}.file"

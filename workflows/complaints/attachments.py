@@ -14,7 +14,7 @@ from tortoise.transactions import in_transaction
 
 from models.complaint_remedies import ComplaintAttachment
 from models.complaints import Complaint, ComplaintChannel
-from storage.images import Purpose, Source, StoredFile, UploadRejected, ingest
+from storage.images import Source, StoredFile, UploadRejected
 from workflows.access import Actor
 from workflows.claim_documents import DocumentIntake
 from workflows.complaints import intake
@@ -56,18 +56,7 @@ async def file_with_attachments(
     try:
         for index, file in enumerate(files):
             try:
-                stored.append(
-                    await ingest(
-                        file.source,
-                        purpose=Purpose.DOCUMENT,
-                        max_bytes=documents.max_bytes,
-                        max_pixels=documents.max_pixels,
-                        storage=documents.storage,
-                        key_prefix=folder,
-                        temp_dir=documents.temp_dir,
-                        limiter=documents.decoding,
-                    )
-                )
+                stored.append(await documents.ingest(file.source, folder))
             except UploadRejected as rejected:
                 raise ComplaintError(E.FILE_REJECTED, rejected.message, f"files.{index}") from None
         async with in_transaction():
