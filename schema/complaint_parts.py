@@ -159,7 +159,10 @@ class ComplaintRootCause(relay.Node):
 class ComplaintAttachment(relay.Node):
     model: strawberry.Private[m.ComplaintAttachment]
     id: relay.NodeID[str]
-    file_name: str = strawberry.field(description="The name it was uploaded with.")
+    file_name: str = strawberry.field(
+        description="The uploaded name with the extension of the stored type (a HEIC "
+        "photo is stored as JPEG: `IMG_4032.jpg`)."
+    )
     content_type: str = strawberry.field(description="`image/jpeg` or `application/pdf`.")
     size: int = strawberry.field(description="Bytes, as stored.")
     width: int | None = strawberry.field(description="Pixels (images).")

@@ -73,11 +73,12 @@ class Upload:
     source: Source
 
 
-def _file_name(name: str) -> str:
-    """A display name for downloads: no path, no control characters, bounded."""
+def stored_file_name(name: str, content_type: str) -> str:
+    """The name an uploaded file is kept under: no path, no control characters, bounded,
+    and the extension of the stored type (a HEIC photo is stored as JPEG)."""
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
     cleaned = "".join(ch for ch in base if ch.isprintable()).strip() or "file"
-    return cleaned[-100:]
+    return download_name(cleaned[-100:], content_type)
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ async def attach_documents(
                     width=file.width,
                     height=file.height,
                     # Named as what is stored: an iPhone's IMG_4032.HEIC is kept as JPEG.
-                    file_name=download_name(_file_name(upload.file_name), file.content_type),
+                    file_name=stored_file_name(upload.file_name, file.content_type),
                     uploaded_by_kind=str(actor.kind),
                     uploaded_by_id=actor.subject_id,
                 )

@@ -138,6 +138,8 @@ async def test_a_complaint_filed_with_photos_and_put_right(
     complaint = filed["complaint"]
     shots = complaint["attachments"]
     assert [a["fileName"] for a in shots] == ["现场.jpg", "病历.pdf"]
+    heic_named = await file_with(client, alice_token, [("IMG_4032.HEIC", image)])
+    assert [a["fileName"] for a in heic_named["complaint"]["attachments"]] == ["IMG_4032.jpg"]
     assert shots[0]["contentType"] == "image/jpeg" and shots[0]["thumbnailUrl"]
     assert shots[1]["contentType"] == "application/pdf" and shots[0]["url"].startswith("/files/")
     # The handler sees them; another customer sees neither the complaint nor a file.

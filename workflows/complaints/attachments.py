@@ -16,7 +16,7 @@ from models.complaint_remedies import ComplaintAttachment
 from models.complaints import Complaint, ComplaintChannel
 from storage.images import Source, StoredFile, UploadRejected
 from workflows.access import Actor
-from workflows.claim_documents import DocumentIntake
+from workflows.claim_documents import DocumentIntake, stored_file_name
 from workflows.complaints import intake
 from workflows.complaints.rules import CLOCKS, ClockSettings, ComplaintError, ComplaintErrorCode
 
@@ -27,12 +27,6 @@ E = ComplaintErrorCode
 class Attachment:
     file_name: str
     source: Source
-
-
-def _file_name(name: str) -> str:
-    base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    cleaned = "".join(ch for ch in base if ch.isprintable()).strip() or "file"
-    return cleaned[-100:]
 
 
 async def file_with_attachments(
@@ -71,7 +65,7 @@ async def file_with_attachments(
                     sha256=kept.sha256,
                     width=kept.width,
                     height=kept.height,
-                    file_name=_file_name(file.file_name),
+                    file_name=stored_file_name(file.file_name, kept.content_type),
                     uploaded_by_kind=str(actor.kind),
                     uploaded_by_id=actor.subject_id,
                 )
