@@ -68,6 +68,9 @@ class Product(Entity):
     # reported with every claim payout by WeChat Pay (insurance-claim transfer scene).
     filing_number = fields.CharField(max_length=64, null=True)
     filing_name = fields.CharField(max_length=64, null=True)
+    # Simple products a customer can buy in the app (accident, travel, simple health):
+    # quoted from the rating tables of the policy service, suggested by service plans.
+    sold_online = fields.BooleanField(default=False, db_default=False)
 
     class Meta:
         table = "product"

@@ -48,6 +48,7 @@ from workflows.errors import DomainError
 from workflows.idempotency import once
 from workflows.jobs import MINUTE, Job
 from workflows.numbering import Prefix, next_number
+from workflows.policy_service.premiums import premium_installment_paid
 
 log = logging.getLogger("anxin.payments")
 security_log = logging.getLogger("anxin.security")
@@ -364,6 +365,7 @@ async def record_payment(provider: PaymentProvider, notification: PaymentNotific
         if not first_payment:
             await _refund_duplicate(order)
             return True
+        await premium_installment_paid(order)
         policy = await Policy.get(id=order.policy_id)
         await emit(
             "payment.received",

@@ -1,0 +1,17 @@
+"""What a paid premium puts into effect beyond the installment itself.
+
+``record_payment`` calls :func:`premium_installment_paid` inside its own transaction,
+right after it marks an installment paid for the first time (never for a duplicate or
+a retried callback), so the money and what it buys are committed together or not at
+all: an application's first premium issues its policy; an endorsement's premium
+difference makes the change effective; a renewal's premium starts the next term.
+"""
+
+from __future__ import annotations
+
+from models.payments import PaymentOrder
+
+
+async def premium_installment_paid(order: PaymentOrder) -> None:
+    """Apply what ``order``'s installment pays for; runs in the payment's transaction."""
+    del order  # nothing beyond the installment yet: each policy-service flow adds its step
