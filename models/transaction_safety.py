@@ -19,6 +19,12 @@ such cancellations the pool is empty and every query waits for ever. SQLite's
 transaction context has the same shape with a lock: it stays held, and every later
 transaction of the process waits for ever (measured: the second cancellation).
 
+A pool holds several connections and a restart kills them all; the next transactions
+would each draw a dead one and fail. ``BEGIN`` has no effect to repeat, so a ``BEGIN``
+that fails because its connection is gone is retried on another (asyncpg replaces a
+terminated connection on the next acquire), a few times, with a WARNING: a database
+restart costs requests nothing once the database is back.
+
 ``install()`` wraps these methods so that whatever fails, the context variable is
 reset, the connection goes back to the pool (asyncpg terminates a broken one and opens
 a new one on the next acquire) and SQLite's lock is released. It is idempotent and
@@ -28,13 +34,28 @@ called wherever this project configures Tortoise (``models.config.tortoise_confi
 from __future__ import annotations
 
 import contextlib
+import logging
 from typing import Any
 
+import asyncpg
 from tortoise.backends.base.client import TransactionalDBClient, TransactionContextPooled
 from tortoise.backends.sqlite.client import SqliteTransactionContext
 from tortoise.connection import ConnectionToken, get_connections
 
 _MARK = "_anxin_transaction_safety"
+BEGIN_ATTEMPTS = 4  # a pool's dead connections are replaced one per attempt
+
+log = logging.getLogger(__name__)
+
+# What a BEGIN raises on a connection that died in the pool (killed backend, restart,
+# network cut) or whose protocol still holds the server's last error.
+_CONNECTION_GONE: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,  # 57P01 terminating connection
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,  # "cannot switch to state ...; another operation"
+    OSError,
+)
 
 
 def _reset_token(context: TransactionContextPooled | SqliteTransactionContext) -> None:
@@ -64,12 +85,19 @@ def install() -> None:
     original_exit = TransactionContextPooled.__aexit__
 
     async def __aenter__(self: TransactionContextPooled) -> Any:
-        try:
-            return await original_enter(self)
-        except BaseException:
-            _reset_token(self)
-            await _give_back(self)
-            raise
+        for attempt in range(1, BEGIN_ATTEMPTS + 1):
+            try:
+                return await original_enter(self)
+            except BaseException as exc:
+                _reset_token(self)
+                await _give_back(self)
+                if attempt == BEGIN_ATTEMPTS or not isinstance(exc, _CONNECTION_GONE):
+                    raise
+                log.warning(
+                    "BEGIN failed on a dropped database connection (%s); retrying on another",
+                    type(exc).__name__,
+                )
+        raise AssertionError("unreachable")
 
     async def __aexit__(
         self: TransactionContextPooled, exc_type: Any, exc_val: Any, exc_tb: Any
