@@ -21,7 +21,7 @@ import contextvars
 import json
 import logging
 from collections import Counter, defaultdict
-from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Sequence
 from typing import Any, Protocol, TypeVar
 
 import redis.asyncio as redis
@@ -42,6 +42,10 @@ State = TypeVar("State")
 
 class EventBus(Protocol):
     async def publish(self, channel: str, event: Event) -> None: ...
+
+    async def publish_all(self, batch: Sequence[tuple[Sequence[str], Event]]) -> None:
+        """Each event on each of its channels, in order (the relay's batch at once)."""
+        ...
 
     def subscribe(self, channel: str) -> AsyncGenerator[Event, None]: ...
 
@@ -115,6 +119,11 @@ class InProcessBus:
     async def publish(self, channel: str, event: Event) -> None:
         self._local.deliver(channel, event)
 
+    async def publish_all(self, batch: Sequence[tuple[Sequence[str], Event]]) -> None:
+        for channels, event in batch:
+            for channel in channels:
+                await self.publish(channel, event)
+
     async def subscribe(self, channel: str) -> AsyncGenerator[Event, None]:
         queue, _ = self._local.add(channel)
         try:
@@ -178,6 +187,18 @@ class RedisBus:
 
     async def publish(self, channel: str, event: Event) -> None:
         await self._client.publish(PREFIX + channel, json.dumps(event, ensure_ascii=False))
+
+    async def publish_all(self, batch: Sequence[tuple[Sequence[str], Event]]) -> None:
+        """One round trip for the batch (a pipeline, not a transaction), each event
+        serialized once for all its channels."""
+        if not batch:
+            return
+        pipeline = self._client.pipeline(transaction=False)
+        for channels, event in batch:
+            data = json.dumps(event, ensure_ascii=False)
+            for channel in channels:
+                pipeline.publish(PREFIX + channel, data)
+        await pipeline.execute()
 
     async def subscribe(self, channel: str) -> AsyncGenerator[Event, None]:
         queue, first = self._local.add(channel)

@@ -105,16 +105,17 @@ class OutboxRelay:
                     .order_by("id")
                     .limit(self.batch_size)
                 )
-                fanned_out = [(event, await fan_out(event)) for event in events]
+                fanned_out = list(zip(events, await fan_out(events), strict=True))
             # Committed: what the messages below name can be read by every process.
             delivery_ids: list[uuid.UUID] = []
+            messages: list[tuple[list[str], dict[str, Any]]] = []
             for event, result in fanned_out:
                 delivery_ids.extend(result.due_deliveries)
                 message = bus_message(event)
                 if result.notification is not None:
                     message["notification"] = notification_message(result.notification)
-                for channel in bus_channels(event):
-                    await self.bus.publish(channel, message)
+                messages.append((bus_channels(event), message))
+            await self.bus.publish_all(messages)
             if delivery_ids:
                 await self.queue.enqueue(delivery_ids)
             if events:

@@ -21,7 +21,7 @@ from tests.factories import (
     staff_token,
 )
 from tests.graphql import gql
-from tests.schema.conftest import QueryCounter
+from tests.sql_counter import QueryCounter
 
 FULL_PAGE = """
 query($first: Int, $after: String, $last: Int, $before: String, $filter: PolicyFilter) {

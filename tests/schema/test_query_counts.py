@@ -44,7 +44,7 @@ from tests.factories import (
     staff_token,
 )
 from tests.graphql import gql
-from tests.schema.conftest import QueryCounter
+from tests.sql_counter import QueryCounter
 
 _serial = itertools.count(1)
 
