@@ -27,6 +27,7 @@ from push.outbox import OutboxRelay
 from tests.bus import subscribed
 from tests.factories import customer_token, make_customer, make_policy, make_staff, staff_token
 from tests.graphql import gql
+from tests.sql_counter import counting_statements
 from workflows.access import Actor
 from workflows.complaints.intake import Subjects, file_complaint
 from workflows.crisis import detect
@@ -222,3 +223,34 @@ async def test_managers_are_told_of_every_change_live(app: Starlette, services: 
                 "status": "IDENTIFIED",
                 "title": "官网费率错误",
             }
+
+
+async def test_the_incident_list_costs_the_same_statements_whatever_its_length(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    """Each incident on the page used to cost nine queries of its own."""
+    lead = await make_staff(StaffRole.SUPERVISOR)
+    token = await staff_token(services, lead)
+    page = """{ crisisIncidents(first: 20) { edges { node { number team { name }
+      actions { ownerName } statements { draftedBy } complaints { number timeline { action } }
+      complaintCount timeline { action } } } } }"""
+
+    async def statements_for(incidents: int) -> int:
+        for n in range(incidents):
+            someone = await make_customer(services, f"危机列表{incidents}-{n}")
+            complaint = await file_complaint(
+                Actor(kind=SubjectKind.CUSTOMER, subject_id=someone.id),
+                ComplaintChannel.APP,
+                "理赔审核太慢了",
+                Subjects(policy_id=(await make_policy(services, someone)).id),
+            )
+            staff = Actor(kind=SubjectKind.STAFF, subject_id=lead.id, role=StaffRole.SUPERVISOR)
+            await detect.open_incident(staff, f"事件{n}", CrisisSeverity.HIGH, [complaint.id])
+        with counting_statements() as counter:
+            answer = await gql(client, page, token=token)
+        assert "errors" not in answer
+        assert len(answer["data"]["crisisIncidents"]["edges"]) >= incidents
+        return len(counter.statements)
+
+    one, five = await statements_for(1), await statements_for(4)
+    assert five == one, f"1 incident: {one} statements, 5 incidents: {five}"
