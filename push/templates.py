@@ -33,6 +33,15 @@ TEMPLATES: dict[str, EventTemplate] = {
     t.kind: t
     for t in [
         EventTemplate(
+            # No text of the agent's: a lock screen shows it to whoever holds the phone.
+            "conversation.agent_replied",
+            "客服回复了您",
+            "客服{agent_name}回复了您的咨询，点击查看。",
+            "anxin://conversations/{conversation_id}",
+            "pages/service/chat?id={conversation_id}",
+            urgent=True,  # the customer is waiting for it, quiet hours or not
+        ),
+        EventTemplate(
             "complaint.received",
             "投诉已受理",
             "您的投诉{complaint_number}已受理，我们将在{answer_due}前答复您。",

@@ -27,7 +27,10 @@ from models.conversations import (
     MessageAuthor,
     PresenceStatus,
 )
+from models.ids import global_id
+from models.notifications import OutboxEvent
 from models.staff import StaffRole
+from push.templates import render
 from tests.factories import make_claim, make_customer, make_policy, make_staff
 from workflows import surveys
 from workflows.access import Actor
@@ -240,3 +243,27 @@ async def test_presence_rules(services: Services) -> None:
         await desk.set_presence(customer(uuid.uuid4()), PresenceStatus.AVAILABLE)
     assert customer_refused.value.code is E.NOT_ALLOWED
     assert await ConversationMessage.filter(author=MessageAuthor.AGENT).count() == 0
+
+
+async def test_an_agents_reply_reaches_the_customers_phone_once_per_window(
+    services: Services, assistant: None
+) -> None:
+    """The customer may have closed the app while waiting: an agent's reply is pushed
+    (before, it only reached an open conversation screen), at most once per ten minutes
+    of replies, without the agent's words on the lock screen."""
+    row = await _waiting(services, datetime.now(UTC))
+    agent = await make_staff(StaffRole.AGENT)
+    await desk.set_presence(staff(agent.id), PresenceStatus.AVAILABLE)
+    await desk.accept(staff(agent.id), row.id)
+    start = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
+    for minutes in (0, 3, 9):  # one window
+        await desk.send_agent_message(
+            staff(agent.id), row.id, "身份证号码请发我", start + timedelta(minutes=minutes)
+        )
+    await desk.send_agent_message(staff(agent.id), row.id, "还在吗", start + timedelta(minutes=12))
+    pushes = await OutboxEvent.filter(event_type="conversation.agent_replied").order_by("id")
+    assert len(pushes) == 2
+    assert all(p.customer_id == row.customer_id for p in pushes)
+    message = render("conversation.agent_replied", pushes[0].payload)
+    assert "身份证" not in message.body and message.urgent
+    assert global_id("Conversation", row.id) in message.deep_link

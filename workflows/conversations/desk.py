@@ -29,7 +29,9 @@ from models.conversations import (
     MessageAuthor,
     PresenceStatus,
 )
+from models.ids import global_id
 from models.staff import StaffUser
+from push.outbox import emit_once
 from workflows.access import Actor, Permission
 from workflows.assistant.knowledge import KnowledgeError
 from workflows.conversations import brain
@@ -188,16 +190,39 @@ async def _mine(actor: Actor, conversation_id: uuid.UUID) -> Conversation:
 
 
 async def send_agent_message(
-    actor: Actor, conversation_id: uuid.UUID, text: str
+    actor: Actor, conversation_id: uuid.UUID, text: str, now: datetime | None = None
 ) -> tuple[Conversation, ConversationMessage]:
     """The agent answers; the customer sees it over ``conversationUpdated``."""
     text = clean_text(text)
     conversation = await _mine(actor, conversation_id)
-    if conversation.agent_id != actor.subject_id:
+    me = _agent(actor)
+    if conversation.agent_id != me:
         raise ConversationError(E.NOT_ALLOWED, "该会话由其他客服接待", "conversationId")
     async with in_transaction():
-        message = await append(conversation, MessageAuthor.AGENT, text, agent_id=actor.subject_id)
+        message = await append(conversation, MessageAuthor.AGENT, text, agent_id=me)
+        await _tell_customer(conversation, me, now or datetime.now(UTC))
     return conversation, message
+
+
+REPLY_PUSH_WINDOW = timedelta(minutes=10)
+
+
+async def _tell_customer(conversation: Conversation, agent_id: uuid.UUID, now: datetime) -> None:
+    """A push to the customer's phone (the app may be closed while they wait for the
+    agent): at most one per conversation per ten minutes of replies, by a dedupe key per
+    window, so a lively chat does not buzz at every line."""
+    window = int(now.timestamp() // REPLY_PUSH_WINDOW.total_seconds())
+    await emit_once(
+        "conversation.agent_replied",
+        dedupe_key=f"conversation-reply:{conversation.id}:{window}",
+        entity_type="conversation",
+        entity_id=conversation.id,
+        customer_id=conversation.customer_id,
+        payload={
+            "conversation_id": global_id("Conversation", conversation.id),
+            "agent_name": await _agent_name(agent_id),
+        },
+    )
 
 
 async def transfer(
