@@ -127,6 +127,8 @@ class Complaint(Entity):
     extensions = fields.IntField(default=0)  # 0, 1 (to 30 days) or 2 (to 60 days)
     escalated_at = fields.DatetimeField(null=True)  # the 80 % warning went out
     breached_at = fields.DatetimeField(null=True)  # the answer clock ran out unanswered
+    # The first-response clock ran out with nobody having contacted the customer.
+    first_response_breached_at = fields.DatetimeField(null=True)
     answer = fields.TextField(null=True)
     # The crisis incident it is part of (answered consistently with its statement).
     incident: fields.ForeignKeyNullableRelation[CrisisIncident] = fields.ForeignKeyField(

@@ -35,7 +35,8 @@ TEAM_LIMIT = 64
 class ComplaintQueueChange:
     event_type: str = strawberry.field(
         description="What happened, e.g. `complaint.received`, `complaint.updated`, "
-        "`complaint.answered`, `complaint.escalate`, `complaint.breach`."
+        "`complaint.answered`, `complaint.escalate`, `complaint.first_response_breach`, "
+        "`complaint.breach`."
     )
     complaint_id: relay.GlobalID = strawberry.field(description="The complaint (Complaint).")
     number: str = strawberry.field(description="Its readable number.")

@@ -223,13 +223,17 @@ async def test_a_repeat_raises_urgency_and_the_sweep_escalates_breaches_and_clos
     assert again.urgency is Urgency.URGENT
 
     received = first.received_at
+    # Nobody contacted either customer in time: supervisors are told (once each).
+    assert await handling.sweep_clocks(received + timedelta(days=5)) == 2
+    late_first = "complaint.first_response_breach"
+    assert await OutboxEvent.filter(event_type=late_first, customer_id=None).count() == 2
     assert (
         await handling.sweep_clocks(received + timedelta(days=12, hours=1)) == 2
     )  # 80 % of 15 days
     assert await handling.sweep_clocks(received + timedelta(days=12, hours=2)) == 0  # once
     assert await handling.sweep_clocks(received + timedelta(days=16)) == 2  # breached
     first = await Complaint.get(id=first.id)
-    assert first.escalated_at and first.breached_at
+    assert first.escalated_at and first.breached_at and first.first_response_breached_at
     assert await OutboxEvent.filter(event_type="complaint.breach", customer_id=None).count() == 2
     handler = await make_staff(StaffRole.SUPERVISOR)
     boss = as_staff(handler)

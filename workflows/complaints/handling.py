@@ -456,7 +456,8 @@ def team_work(team: str) -> Q:
 
 
 async def sweep_clocks(now: datetime | None = None) -> int:
-    """Warn supervisors at 80 % of the answer clock, mark breaches, and close answers
+    """Warn supervisors at 80 % of the answer clock, mark breaches of the first-response
+    and answer clocks, and close answers
     left without reply (silence after the answer) or accepted. Idempotent: each mark is
     set once, by a conditional update."""
     now = now or datetime.now(UTC)
@@ -467,6 +468,20 @@ async def sweep_clocks(now: datetime | None = None) -> int:
         async with in_transaction():
             if await Complaint.filter(id=complaint.id, escalated_at=None).update(escalated_at=now):
                 await _staff_note(complaint, "escalate", "答复时限已过80%，已提醒主管")
+                done += 1
+    for complaint in await Complaint.filter(
+        status__in=list(OPEN),
+        first_responded_at=None,
+        first_response_breached_at=None,
+        first_response_due_at__lt=now,
+    ):
+        async with in_transaction():
+            if await Complaint.filter(
+                id=complaint.id, first_responded_at=None, first_response_breached_at=None
+            ).update(first_response_breached_at=now):
+                await _staff_note(
+                    complaint, "first_response_breach", "已超过首次响应时限，尚未联系客户"
+                )
                 done += 1
     for complaint in await Complaint.filter(
         status__in=list(OPEN), breached_at=None, answer_due_at__lt=now
