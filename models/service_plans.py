@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 
 
 class ServicePlan(Entity):
-    """One plan; a new questionnaire makes a new plan (the latest is the customer's).
+    """A customised service plan, made from one questionnaire.
+
+    A new questionnaire makes a new plan (the latest is the customer's).
 
     The JSON columns are snapshots in the shape ``workflows/policy_service/service_plans``
     writes them: ``answers`` (the questionnaire's keys), ``facts`` (what the rules read),
@@ -49,9 +51,10 @@ class ServicePlan(Entity):
 
 
 class ServicePlanInterest(Entity):
-    """The customer wants to hear about a suggested product: once per plan and product,
-    however often or concurrently it is asked; ``visit`` is the follow-up task made with
-    it (null only if the visit was removed later)."""
+    """A customer's interest in a product their plan suggests.
+
+    Once per plan and product, however often or concurrently it is asked; ``visit`` is
+    the follow-up task made with it (null only if the visit was removed later)."""
 
     plan: fields.ForeignKeyRelation[ServicePlan] = fields.ForeignKeyField(
         "models.ServicePlan", related_name="interests", on_delete=fields.CASCADE

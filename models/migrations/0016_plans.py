@@ -47,7 +47,7 @@ class Migration(migrations.Migration):
                 ('gaps', fields.JSONField(default=list, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
                 ('services', fields.JSONField(default=list, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
             ],
-            options={'table': 'service_plan', 'app': 'models', 'pk_attr': 'id', 'table_description': "One plan; a new questionnaire makes a new plan (the latest is the customer's)."},
+            options={'table': 'service_plan', 'app': 'models', 'pk_attr': 'id', 'table_description': 'A customised service plan, made from one questionnaire.'},
             bases=['Entity'],
         ),
         ops.CreateModel(
@@ -59,7 +59,7 @@ class Migration(migrations.Migration):
                 ('product', fields.ForeignKeyField('models.Product', source_field='product_id', db_constraint=True, to_field='id', related_name=False, on_delete=OnDelete.RESTRICT)),
                 ('visit', fields.ForeignKeyField('models.FollowUpVisit', source_field='visit_id', null=True, db_constraint=True, to_field='id', related_name=False, on_delete=OnDelete.SET_NULL)),
             ],
-            options={'table': 'service_plan_interest', 'app': 'models', 'unique_together': (('plan', 'product'),), 'pk_attr': 'id', 'table_description': 'The customer wants to hear about a suggested product: once per plan and product,'},
+            options={'table': 'service_plan_interest', 'app': 'models', 'unique_together': (('plan', 'product'),), 'pk_attr': 'id', 'table_description': "A customer's interest in a product their plan suggests."},
             bases=['Entity'],
         ),
         DescribeEnum(
