@@ -622,25 +622,32 @@ async def plan_for(actor: Actor, plan_id: uuid.UUID) -> ServicePlan | None:
         return await ServicePlan.get_or_none(id=plan_id, customer_id=actor.subject_id)
     if not actor.can(Permission.VISIT_HANDLE):
         return None
-    if not await ServicePlanInterest.filter(plan_id=plan_id, visit_id__isnull=False).exists():
-        return None
-    plan = await ServicePlan.get_or_none(id=plan_id)
-    if plan is not None:
-        security.info(
-            "staff %s viewed service plan %s of customer %s",
-            actor.subject_id,
-            plan.id,
-            plan.customer_id,
-        )
-    return plan
+    interest = (
+        await ServicePlanInterest.filter(plan_id=plan_id, visit_id__isnull=False)
+        .select_related("plan")
+        .first()
+    )
+    return None if interest is None else _staff_read(actor, interest)
 
 
 async def plan_of_visit(actor: Actor, visit_id: uuid.UUID) -> ServicePlan | None:
     """The plan behind a NEW_POLICY_INTEREST visit, for staff who may see the visit."""
     if not actor.can(Permission.VISIT_HANDLE):
         return None
-    interest = await ServicePlanInterest.filter(visit_id=visit_id).first()
-    return None if interest is None else await plan_for(actor, interest.plan_id)
+    interest = await ServicePlanInterest.filter(visit_id=visit_id).select_related("plan").first()
+    return None if interest is None else _staff_read(actor, interest)
+
+
+def _staff_read(actor: Actor, interest: ServicePlanInterest) -> ServicePlan:
+    plan = interest.plan
+    security.info(
+        "staff %s viewed service plan %s of customer %s (visit %s)",
+        actor.subject_id,
+        plan.id,
+        plan.customer_id,
+        interest.visit_id,
+    )
+    return plan
 
 
 # ---------------------------------------------------------------- interest
