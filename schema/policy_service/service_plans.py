@@ -378,7 +378,8 @@ class ServicePlanInterestPayload:
 
 
 async def _limit(info: Info) -> None:
-    """Each questionnaire reads the customer's policies and stores a plan: THROTTLED."""
+    """Each new plan reads the customer's policies and is stored: THROTTLED past the
+    rate (a replay of the same idempotency key is not counted)."""
     rate = info.context.services.settings.limit_service_plans_per_customer
     decision = await info.context.services.limiter.hit(
         "service_plan:customer", str(info.context.actor.subject_id), rate
@@ -408,11 +409,11 @@ class ServicePlanMutations:
         ],
     ) -> ServicePlanPayload:
         try:
-            answers = input.to_answers()
-            flows.check_answers(answers)
-            await _limit(info)
             plan = await flows.submit_questionnaire(
-                info.context.actor.subject_id, answers, input.idempotency_key
+                info.context.actor.subject_id,
+                input.to_answers(),
+                input.idempotency_key,
+                first=lambda: _limit(info),
             )
         except (flows.ServicePlanError, IdempotencyError) as error:
             return ServicePlanPayload(plan=None, errors=payload_errors(error, ServicePlanError))

@@ -360,6 +360,9 @@ async def test_questionnaires_are_rate_limited_per_customer(
 ) -> None:
     for n in range(2):
         assert (await _submit(client, family.customer, key=f"plan-key-{n:04d}"))["errors"] == []
+    # A retry of an answered request replays its plan and is not counted.
+    replayed = await _submit(client, family.customer, key="plan-key-0001")
+    assert replayed["errors"] == [] and replayed["plan"] is not None
     refused = await _submit(client, family.customer, key="plan-key-0099")
     assert refused["errors"][0]["code"] == "THROTTLED"
     assert refused["errors"][0]["retryAfterSeconds"] > 0

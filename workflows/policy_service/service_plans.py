@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -580,13 +581,19 @@ async def make_plan(customer_id: uuid.UUID, answers: Answers) -> ServicePlan:
 
 
 async def submit_questionnaire(
-    customer_id: uuid.UUID, answers: Answers, idempotency_key: str
+    customer_id: uuid.UUID,
+    answers: Answers,
+    idempotency_key: str,
+    first: Callable[[], Awaitable[None]] | None = None,
 ) -> ServicePlan:
     """A new plan from ``answers``; the same key with the same answers returns the same
-    plan, with other answers an IdempotencyError."""
+    plan, with other answers an IdempotencyError. ``first`` runs before a new plan is
+    made, never for a replay (the caller's rate limit: a retry costs nothing)."""
     check_answers(answers)
 
     async def run() -> dict[str, Any]:
+        if first is not None:
+            await first()
         plan = await make_plan(customer_id, answers)
         return {"plan_id": str(plan.id)}
 
