@@ -30,6 +30,7 @@ from tests.factories import (
     staff_token,
 )
 from tests.graphql import gql
+from tests.schema.conftest import QueryCounter
 from workflows.visits import current_rules
 
 PLAN_FIELDS = """id ruleVersion questionnaireVersion
@@ -388,3 +389,23 @@ async def test_interest_marked_twice_at_once_makes_one_visit(
         assert len(visits) == 1, code
     assert await ServicePlanInterest.all().count() == 2
     assert await FollowUpVisit.filter(trigger=VisitTrigger.NEW_POLICY_INTEREST).count() == 2
+
+
+async def test_my_plan_costs_the_same_statements_with_more_products(
+    client: httpx.AsyncClient, family: Family, sql_counter: QueryCounter
+) -> None:
+    """Products and interests are read once per plan, not once per gap or product."""
+
+    async def statements() -> int:
+        sql_counter.statements.clear()
+        await gql(client, MINE, token=family.customer)
+        return len(sql_counter.statements)
+
+    await _submit(client, family.customer)
+    few = await statements()
+    for n in range(4):
+        for kind in (ProductKind.ACCIDENT, ProductKind.HEALTH):
+            await make_product(kind, code=f"MORE-{kind.value}-{n}", sold_online=True)
+    plan = (await _submit(client, family.customer, key="plan-key-0002"))["plan"]
+    assert len(plan["suggestedProducts"]) == 10
+    assert await statements() == few, few
