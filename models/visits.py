@@ -33,6 +33,7 @@ class VisitTrigger(StrEnum):
     BEFORE_RENEWAL = "BEFORE_RENEWAL"
     HIGH_VALUE = "HIGH_VALUE"
     CALLBACK = "CALLBACK"  # asked for in online service outside agents' hours
+    NEW_POLICY_INTEREST = "NEW_POLICY_INTEREST"  # a product suggested by a service plan
 
 
 class VisitChannel(StrEnum):
@@ -150,4 +151,7 @@ DEFAULT_RULES: dict[VisitTrigger, dict[str, Any]] = {
     },
     # Not planned: made when a customer asks for a call back (``days``: unused).
     VisitTrigger.CALLBACK: {"channel": VisitChannel.PHONE, "days": 0, "retry_after_days": 1},
+    # Not planned: made when a customer marks interest in a product their service plan
+    # suggests (``days``: days until the call, at the visit hour).
+    VisitTrigger.NEW_POLICY_INTEREST: {"channel": VisitChannel.PHONE, "days": 1},
 }

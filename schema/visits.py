@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry import relay
@@ -21,6 +21,9 @@ from schema.permissions import CUSTOMER_ONLY, staff_only
 from schema.scalars import Amount
 from workflows import visits as flows
 from workflows.access import Actor, Permission
+
+if TYPE_CHECKING:
+    from schema.policy_service.service_plans import ServicePlan
 
 strawberry.enum(m.VisitTrigger, description="Why a visit is planned.")
 strawberry.enum(m.VisitChannel, description="How the customer is visited.")
@@ -78,6 +81,19 @@ class FollowUpVisit(relay.Node):
         description="E-mail visits: whether the customer answered the linked survey."
     )
     attempt_log: list[VisitAttempt] = strawberry.field(description="Every attempt, oldest first.")
+
+    @strawberry.field(
+        description="NEW_POLICY_INTEREST visits: the customer's service plan the interest "
+        "came from (its gaps, suggestions and answers; each look is logged); null otherwise."
+    )
+    async def service_plan(
+        self, info: Info
+    ) -> Annotated[ServicePlan, strawberry.lazy("schema.policy_service.service_plans")] | None:
+        from schema.policy_service.service_plans import service_plan_of_visit  # imports this
+
+        if self.trigger is not m.VisitTrigger.NEW_POLICY_INTEREST:
+            return None
+        return await service_plan_of_visit(info.context.actor, uuid.UUID(self.id))
 
     @classmethod
     def from_model(cls, visit: m.FollowUpVisit) -> FollowUpVisit:

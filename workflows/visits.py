@@ -52,6 +52,7 @@ PURPOSES = {
     VisitTrigger.BEFORE_RENEWAL: "续保前回访",
     VisitTrigger.HIGH_VALUE: "客户定期回访",
     VisitTrigger.CALLBACK: "预约回电",
+    VisitTrigger.NEW_POLICY_INTEREST: "新保单意向回访",
 }
 CLAIMS_LOOKBACK = timedelta(days=60)  # switching a rule on does not visit old claims
 VISIT_HOUR = time(10, 0)  # planned visits fall at 10:00 Asia/Shanghai
@@ -169,6 +170,7 @@ async def plan_visits(now: datetime | None = None) -> int:
         VisitTrigger.BEFORE_RENEWAL: _renewals,
         VisitTrigger.HIGH_VALUE: _high_value,
         VisitTrigger.CALLBACK: _asked_for,
+        VisitTrigger.NEW_POLICY_INTEREST: _asked_for,
     }
     planned = 0
     for rule in await current_rules():
@@ -179,7 +181,8 @@ async def plan_visits(now: datetime | None = None) -> int:
 
 
 async def _asked_for(rule: VisitRule, now: datetime) -> list[_Wanted]:
-    """Call backs are made when asked for (``plan_callback``), never planned."""
+    """Call backs and new-policy interest are made when asked for (``plan_callback``,
+    ``plan_interest_visit``), never planned."""
     return []
 
 
@@ -371,6 +374,31 @@ async def plan_callback(
     except IntegrityError:
         return await FollowUpVisit.get(trigger=VisitTrigger.CALLBACK, subject=subject), False
     return visit, True
+
+
+async def plan_interest_visit(customer_id: uuid.UUID, subject: str, purpose: str) -> FollowUpVisit:
+    """A customer marked interest in a product their service plan suggests: a visit under
+    the NEW_POLICY_INTEREST rule (flagged ``new_policy_interest`` so the list's filter
+    finds it), due the rule's ``days`` later at the visit hour, one per ``subject``.
+    Runs in the caller's transaction, which records the interest with it; a second one
+    for the subject raises IntegrityError there. Raises VisitError(INVALID_RULE) while
+    the rule is switched off."""
+    rule = next(r for r in await current_rules() if r.trigger is VisitTrigger.NEW_POLICY_INTEREST)
+    if not rule.enabled:
+        raise VisitError(VisitErrorCode.INVALID_RULE, "暂不提供新保单意向回访")
+    due_at = at_visit_hour(local_date(datetime.now(UTC)) + timedelta(days=rule.days))
+    return await FollowUpVisit.create(
+        customer_id=customer_id,
+        trigger=VisitTrigger.NEW_POLICY_INTEREST,
+        subject=subject,
+        purpose=purpose,
+        channel=rule.channel,
+        due_at=due_at,
+        agreed_due_at=due_at,
+        max_attempts=rule.max_attempts,
+        retry_after_days=rule.retry_after_days,
+        new_policy_interest=True,
+    )
 
 
 # ---------------------------------------------------------------- e-mail visits

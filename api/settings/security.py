@@ -67,6 +67,9 @@ class SecuritySettings(BaseSettings):
     limit_login_per_installation: RateSetting = Rate(10, 600)
     limit_survey_token_per_ip: RateSetting = Rate(30, 600)
     limit_ratings_per_customer: RateSetting = Rate(20, 3600)
+    # Service-plan questionnaires a customer may submit (each reads their policies and
+    # stores a plan; interest in its products creates work for agents).
+    limit_service_plans_per_customer: RateSetting = Rate(10, 3600)
     # Files sent to POST /uploads/claim-documents (the mini-program's uploads), per account.
     limit_uploads_per_account: RateSetting = Rate(60, 600)
     # A WARNING on the anxin.security logger (once per window) past this many lockouts.

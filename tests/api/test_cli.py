@@ -131,9 +131,19 @@ async def test_demo_token_and_my_policies(database_url: str, settings: Settings)
             token=staff_token,
         )
         assert visits["data"]["followUpVisits"]["totalCount"] >= 3
-        assert len(visits["data"]["visitRules"]) == 5  # four planned kinds and CALLBACK
-        upcoming = await gql(client, "{ myVisits { changeRequested } }", token=customer_token)
-        assert upcoming["data"]["myVisits"] == [{"changeRequested": True}]
+        # four planned kinds, CALLBACK and NEW_POLICY_INTEREST (asked for, never planned)
+        assert len(visits["data"]["visitRules"]) == 6
+        upcoming = await gql(
+            client, "{ myVisits { purpose changeRequested } }", token=customer_token
+        )
+        # The quality demo's visit he asked to move, and the one his service plan's
+        # interest arranged (the service-plan demo).
+        assert sorted(
+            (v["purpose"].startswith("新保单意向回访"), v["changeRequested"])
+            for v in upcoming["data"]["myVisits"]
+        ) == [(False, True), (True, False)]
+        plan = await gql(client, "{ myServicePlan { gaps { code } } }", token=customer_token)
+        assert plan["data"]["myServicePlan"]["gaps"]
 
 
 def test_export_schema_prints_the_committed_sdl(database_url: str) -> None:

@@ -41,6 +41,7 @@ from models.crisis import CrisisRule, CrisisSeverity
 from models.knowledge import EntryStatus, KnowledgeEntry, SourceKind
 from models.notifications import Device, DevicePlatform, Notification
 from models.payments import PaymentOrder, Refund, RefundReason
+from models.service_plans import ServicePlan, ServicePlanInterest
 from models.staff import StaffRole
 from models.surveys import RecoveryTask, ServiceRating
 from models.visits import FollowUpVisit, VisitChannel, VisitTrigger
@@ -60,6 +61,7 @@ from workflows import surveys
 from workflows.access import Actor
 from workflows.complaints.intake import Subjects, file_complaint
 from workflows.crisis.detect import ensure_default_rules, open_incident
+from workflows.policy_service.service_plans import Answers, IncomeBand, RiskAttitude
 from workflows.visits import current_rules
 
 NODE = "query($id: ID!) { node(id: $id) { id __typename } }"
@@ -228,7 +230,33 @@ async def _service_objects(
         ).id,
         **await _conversation_objects(alice),
         **await _complaint_objects(alice, claim),
+        "ServicePlan": await _service_plan(alice, policy, visit),
     }
+
+
+async def _service_plan(alice: Any, policy: m.Policy, visit: FollowUpVisit) -> uuid.UUID:
+    """Alice's service plan, with an interest that a visit carries (staff who work the
+    visit list may read it then)."""
+    plan = await ServicePlan.create(
+        customer=alice,
+        questionnaire_version="1",
+        rule_version="test",
+        answers=Answers(
+            False, (), 0, IncomeBand.UNDER_100K, True, True, False, RiskAttitude.BALANCED
+        ).as_dict(),
+        gaps=[
+            {
+                "code": "CAR_NO_AUTO",
+                "kind": "AUTO",
+                "priority": "HIGH",
+                "reason": "您家里有车，但您名下没有有效的机动车商业保险。",
+                "facts": {"owns_car": True, "self_auto_cover": False},
+                "product_ids": [str(policy.product_id)],
+            }
+        ],
+    )
+    await ServicePlanInterest.create(plan=plan, product_id=policy.product_id, visit=visit)
+    return plan.id
 
 
 async def _complaint_objects(alice: Any, claim: Claim) -> dict[str, uuid.UUID]:
@@ -350,6 +378,7 @@ NOT_VISIBLE_TO_MALLORY = {
     "Conversation": True,
     "ConversationMessage": True,
     "AgentPresence": True,
+    "ServicePlan": True,
 }
 
 
@@ -471,6 +500,12 @@ SEEN_BY: dict[str, tuple[set[str], set[str], str]] = {
         "seq author text",
     ),
     "AgentPresence": ({"agent", "supervisor"}, {"alice", "bob"}, "status maxConcurrent"),
+    # The customer's own; staff who work visits once a visit carries it (logged).
+    "ServicePlan": (
+        {"alice", "agent", "supervisor"},
+        {"bob", "carol", "mallory"},
+        "ruleVersion gaps { code facts { value } } suggestedProducts { interested }",
+    ),
 }
 
 

@@ -319,6 +319,7 @@ async def test_supervisors_change_the_rules(client: httpx.AsyncClient, planned: 
         "BEFORE_RENEWAL",
         "HIGH_VALUE",
         "CALLBACK",  # call backs asked for in online service (never planned)
+        "NEW_POLICY_INTEREST",  # interest in a service plan's product (never planned)
     ]
     high = rules[3]
     assert high["everyMonths"] == 6 and high["minAnnualPremium"]["amount"] == "20000.00"

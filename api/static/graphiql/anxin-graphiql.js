@@ -296,6 +296,49 @@ mutation ThumbsUp($answerId: ID!) {
         answerId: "<a reply's answerId>",
       }),
     },
+    {
+      query: `# 11. 定制化服务 My service plan (customer token: log in in tab 1). Questionnaire
+#    shows the questions the app renders; SubmitAnswers makes a plan: gaps in cover
+#    from my in-force policies with the rule, reason and facts behind each, products
+#    sold online that close them, service suggestions. Interested asks an agent to
+#    follow up (a NEW_POLICY_INTEREST visit on the staff visit list, tab 7).
+query Questionnaire {
+  serviceQuestionnaire { version questions { key text hint kind min max maxItems options { key text } } }
+}
+
+mutation SubmitAnswers($key: String!) {
+  submitServiceQuestionnaire(input: {
+    idempotencyKey: $key, hasSpouse: true, childrenAges: [11], parentsOver60: 1,
+    incomeBand: FROM_100K_TO_300K, hasSocialMedicalInsurance: true, ownsCar: true,
+    travelsAbroad: true, riskAttitude: BALANCED
+  }) {
+    plan { id ruleVersion
+      existingCover { policyNumber productName kind role covers endsOn }
+      gaps { code priority reason facts { label value } products { id name } }
+      suggestedProducts { product { id name } gapCodes interested }
+      serviceSuggestions { title text } }
+    errors { field message code }
+  }
+}
+
+query MyPlan {
+  myServicePlan { id createdAt gaps { code reason } suggestedProducts { product { id name } interested } }
+}
+
+mutation Interested($planId: ID!, $productId: ID!) {
+  markServicePlanInterest(input: { planId: $planId, productId: $productId }) {
+    plan { id suggestedProducts { product { name } interested } }
+    visit { id purpose dueAt }
+    errors { field message code }
+  }
+}
+`,
+      variables: json({
+        key: "plan-" + run,
+        planId: "<an id from SubmitAnswers or MyPlan>",
+        productId: "<a suggested product's id>",
+      }),
+    },
   ];
 
   // GraphiQL's toolkit sends an operation's headers over HTTP, and for a subscription
