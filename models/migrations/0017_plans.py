@@ -28,7 +28,7 @@ class DescribeEnum(ops.AlterField):
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0015_online_products')]
+    dependencies = [('models', '0016_complaint_first_response_breach')]
 
     initial = False
 
