@@ -162,9 +162,7 @@ async def test_concurrent_first_requests_store_one_document(services: Services, 
     assert [p.name for p in stored] == [rows[0].storage_key.rsplit("/", 1)[1]]
 
 
-async def test_documents_follow_the_callers_role_on_the_policy(
-    services: Services, db: str
-) -> None:
+async def test_documents_follow_the_callers_role_on_the_policy(services: Services, db: str) -> None:
     holder = await make_customer(services, "张伟")
     insured = await make_customer(services, "李娜")
     beneficiary = await make_customer(services, "王芳")

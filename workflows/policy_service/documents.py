@@ -544,7 +544,7 @@ async def _statement_draft(customer: Customer, year: int) -> _Draft:
         None,
         customer.name,
         f"年度对账单_{year}",
-        Sheet(f"{year}年度{KIND_TITLES[K.YEARLY_STATEMENT]}", lines, tables, notes),
+        Sheet(f"{year}年度对账单", lines, tables, notes),
     )
 
 
