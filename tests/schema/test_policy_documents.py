@@ -33,7 +33,9 @@ from workflows.policy_service.invoices import process_invoices
 DOCUMENTS = """
 query($id: ID!) {
   policyDocuments(policyId: $id) {
-    documents { id kind title number version fileName sha256 verificationCode downloadUrl verifyUrl }
+    documents {
+      id kind title number version fileName sha256 verificationCode downloadUrl verifyUrl
+    }
     errors { code field message }
   }
 }

@@ -393,14 +393,16 @@ async def test_invoice_requests_that_are_refused_at_once(services: Services, db:
         expires_at=datetime.now(UTC) + timedelta(minutes=30),
     )
     provider = SandboxInvoiceProvider()
+    personal, company = InvoiceTitleKind.PERSONAL, InvoiceTitleKind.COMPANY
+    codes = InvoiceErrorCode
     cases = [
-        (other, order.id, InvoiceTitleKind.PERSONAL, "赵强", None, InvoiceErrorCode.ORDER_NOT_FOUND),
-        (holder, unpaid.id, InvoiceTitleKind.PERSONAL, "张伟", None, InvoiceErrorCode.ORDER_NOT_PAID),
-        (holder, order.id, InvoiceTitleKind.COMPANY, "某公司", None, InvoiceErrorCode.INVALID_TAX_NUMBER),
-        (holder, order.id, InvoiceTitleKind.PERSONAL, "张伟", "110105123456789", InvoiceErrorCode.INVALID_TAX_NUMBER),
-        (holder, order.id, InvoiceTitleKind.PERSONAL, "", None, InvoiceErrorCode.INVALID_TITLE),
-        (holder, order.id, InvoiceTitleKind.PERSONAL, "长" * 101, None, InvoiceErrorCode.INVALID_TITLE),
-    ]  # fmt: skip
+        (other, order.id, personal, "赵强", None, codes.ORDER_NOT_FOUND),
+        (holder, unpaid.id, personal, "张伟", None, codes.ORDER_NOT_PAID),
+        (holder, order.id, company, "某公司", None, codes.INVALID_TAX_NUMBER),
+        (holder, order.id, personal, "张伟", "110105123456789", codes.INVALID_TAX_NUMBER),
+        (holder, order.id, personal, "", None, codes.INVALID_TITLE),
+        (holder, order.id, personal, "长" * 101, None, codes.INVALID_TITLE),
+    ]
     for n, (who, order_id, kind, title, tax, code) in enumerate(cases):
         with pytest.raises(InvoiceError) as refused:
             await request_invoice(
