@@ -105,6 +105,7 @@ async def test_the_e_policy_shows_the_policy_number_and_only_the_masked_id(
     assert FULL_ID not in text
     assert "电子保单" in text and "主险" in text  # Chinese, through the CID font
     assert document.verification_code in text  # printed, as in its QR code
+    assert services.documents.verify_url(document.verification_code) in text.replace("\n", "")
     assert document.holder_name_masked == "张*"
 
 
