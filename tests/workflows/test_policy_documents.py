@@ -464,3 +464,34 @@ async def test_concurrent_invoice_requests_for_one_order_make_one(
 
     assert sorted(answers) == sorted(["ok"] + [str(InvoiceErrorCode.ALREADY_REQUESTED)] * 5)
     assert await InvoiceRequest.filter(order_id=order.id).count() == 1
+
+
+async def test_the_scheduled_invoice_job_issues_with_the_services_provider(
+    services: Services, db: str
+) -> None:
+    from api.jobs import job_deps
+    from push.templates import render
+    from workflows.schedule import SCHEDULE
+
+    holder = await make_customer(services)
+    policy = await make_policy(services, holder)
+    order = await paid_order(holder, policy)
+    invoice_id = await request_invoice(
+        customer(holder),
+        services.pii,
+        services.invoice_provider,
+        order.id,
+        title_kind=InvoiceTitleKind.PERSONAL,
+        title="张伟",
+        tax_number=None,
+        email=None,
+        idempotency_key="scheduled-job-1",
+    )
+    job = next(j for j in SCHEDULE if j.name == "invoices")
+
+    await job.run(job_deps(services))
+
+    assert (await InvoiceRequest.get(id=invoice_id)).status is InvoiceStatus.ISSUED
+    event = await OutboxEvent.get(event_type="invoice.issued", entity_id=str(invoice_id))
+    message = render(event.event_type, event.payload)
+    assert policy.number in message.body and "600.00" in message.body
