@@ -34,7 +34,7 @@ from api.middleware import (
     MultipartPreflightMiddleware,
     SecurityHeadersMiddleware,
 )
-from api.routes import healthz, payment_notify, readyz, serve_file
+from api.routes import healthz, payment_notify, readyz, serve_file, verify_page
 from api.services import Services, build_services
 from api.settings import Settings
 from api.shedding import LoadSheddingMiddleware, shedding_limits
@@ -157,6 +157,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/readyz", readyz),
             Route("/files/{key:path}", serve_file, methods=["GET", "HEAD"]),
             Route("/payments/{provider}/notify", payment_notify, methods=["POST"]),
+            Route("/verify/{code}", verify_page, methods=["GET"]),
             Route(UPLOAD_PATH, upload_claim_document, methods=["POST"]),
             Mount("/static/graphiql", StaticFiles(directory=STATIC / "graphiql")),
         ],

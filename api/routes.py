@@ -4,16 +4,19 @@ payment providers' callbacks."""
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from tortoise import connections
 
+from models.clock import local_time
 from storage.base import StorageError
 from storage.local import LocalStorage, file_endpoint
 from storage.s3 import S3Storage
 from workflows.payments.orders import handle_callback
+from workflows.policy_service.documents import DocumentError, verify_document
 
 log = logging.getLogger("anxin.health")
 READY_TIMEOUT_SECONDS = 2.0  # per dependency: a probe must answer before the balancer's
@@ -106,3 +109,38 @@ async def payment_notify(request: Request) -> Response:
         pii=services.pii,
     )
     return Response(reply.body, reply.status_code, media_type=reply.content_type)
+
+
+_VERIFY_PAGE = """<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>安心保险 单证验真</title>
+<style>body{{font-family:sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem;color:#222}}
+.ok{{color:#137333}}.no{{color:#b3261e}}dt{{color:#666;margin-top:.6rem}}dd{{margin:0}}</style>
+</head><body><h1>单证验真</h1>{body}</body></html>"""
+
+
+async def verify_page(request: Request) -> HTMLResponse:
+    """The page a document's QR code opens: whether we issued it, with its kind, number,
+    issue time and the holder's masked name only (no other personal data, never cached)."""
+    headers = {"cache-control": "no-store", "x-robots-tag": "noindex"}
+    try:
+        found = await verify_document(request.path_params["code"][:128])
+    except DocumentError:
+        body = '<p class="no">验真码格式不正确。</p>'
+        return HTMLResponse(_VERIFY_PAGE.format(body=body), 400, headers=headers)
+    if found is None:
+        body = '<p class="no">未查询到该单证：它不是安心保险签发的，或已被篡改。</p>'
+        return HTMLResponse(_VERIFY_PAGE.format(body=body), 404, headers=headers)
+    issued = local_time(found.issued_at).strftime("%Y-%m-%d %H:%M")
+    rows = [
+        ("单证类型", found.title),
+        ("单证号码", found.number),
+        ("版本", f"第{found.version}版" + ("（已有更新版本）" if found.superseded else "")),
+        ("签发时间", f"{issued}（北京时间）"),
+        ("签发对象", found.holder_name_masked),
+    ]
+    items = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in rows)
+    body = f'<p class="ok">该单证由安心财产保险股份有限公司签发。</p><dl>{items}</dl>'
+    return HTMLResponse(_VERIFY_PAGE.format(body=body), 200, headers=headers)

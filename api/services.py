@@ -18,6 +18,7 @@ from anyio import CapacityLimiter
 from api.settings import Settings, SmsProvider, StorageBackend
 from models.pii import PiiCipher
 from payments.base import PaymentProvider, TransferProvider
+from payments.invoicing import InvoiceProvider, SandboxInvoiceProvider
 from payments.sandbox import BankSandbox, SandboxProvider
 from push.bus import EventBus, build_bus
 from push.loops import LoopHealth
@@ -31,6 +32,7 @@ from storage.s3 import S3Storage
 from workflows.claim_documents import DocumentIntake
 from workflows.complaints.rules import ClockSettings
 from workflows.limits import RateLimiter, build_limiter
+from workflows.policy_service.documents import DocumentDeps
 
 
 @dataclass
@@ -50,6 +52,8 @@ class Services:
     limiter: RateLimiter  # per-client rate limits: Redis when configured, else in memory
     survey_links: SurveyLinks  # survey link tokens: derived when sent, never stored
     loops: LoopHealth = field(default_factory=LoopHealth)  # what /readyz reports
+    # E-invoices (电子发票): the sandbox in development; no real platform is wired yet.
+    invoice_provider: InvoiceProvider | None = None
 
     @property
     def transfer_providers(self) -> dict[str, TransferProvider]:
@@ -64,6 +68,12 @@ class Services:
             urgent=timedelta(minutes=self.settings.complaint_first_response_urgent_minutes),
             general_working_days=self.settings.complaint_first_response_general_working_days,
         )
+
+    @property
+    def documents(self) -> DocumentDeps:
+        """What issuing policy documents needs: the object store and the public address
+        their QR codes open."""
+        return DocumentDeps(self.storage, self.settings.public_base_url)
 
     @property
     def document_intake(self) -> DocumentIntake:
@@ -203,4 +213,5 @@ def build_services(
         build_limiter(redis_client),
         SurveyLinks(settings.survey_link_key, settings.survey_link_base),
         loops=loops,
+        invoice_provider=SandboxInvoiceProvider() if settings.is_development else None,
     )

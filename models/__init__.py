@@ -17,4 +17,5 @@ MODEL_MODULES = [
     "models.knowledge",
     "models.conversations",
     "models.service_plans",
+    "models.policy_documents",
 ]

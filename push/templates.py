@@ -248,6 +248,21 @@ TEMPLATES: dict[str, EventTemplate] = {
             "pages/complaint/detail?id={complaint_id}",
             sms=True,
         ),
+        EventTemplate(
+            "invoice.issued",
+            "电子发票已开具",
+            "保单{policy_number}保费{amount}元的电子发票已开具，可在App中查看和下载。",
+            "anxin://invoices/{invoice_id}",
+            "pages/invoice/detail?id={invoice_id}",
+        ),
+        EventTemplate(
+            "invoice.failed",
+            "电子发票开具未成功",
+            "保单{policy_number}保费{amount}元的电子发票未能开具：{reason}。"
+            "请核对发票抬头和税号后重新申请。",
+            "anxin://invoices/{invoice_id}",
+            "pages/invoice/detail?id={invoice_id}",
+        ),
         # A crisis statement to the affected customers (approved by a second manager).
         EventTemplate(
             "crisis.notice",

@@ -56,6 +56,7 @@ from schema.notifications import (
 from schema.payments import PaymentMutations, PaymentQueries, PaymentSubscriptions
 from schema.permissions import IsAuthenticated
 from schema.policies.queries import PolicyQueries
+from schema.policy_service.documents import DocumentMutations, DocumentQueries
 from schema.policy_service.service_plans import ServicePlanMutations, ServicePlanQueries
 from schema.rules import OneCostlyMutationPerRequest
 from schema.scalars import SCALARS
@@ -84,6 +85,7 @@ class Query(
     KnowledgeQueries,
     ConversationQueries,
     ServicePlanQueries,
+    DocumentQueries,
 ):
     @strawberry.field(
         description="Any object by its global ID; null if it does not exist or you may not see it.",
@@ -113,6 +115,7 @@ class Mutation(
     KnowledgeMutations,
     ConversationMutations,
     ServicePlanMutations,
+    DocumentMutations,
 ):
     pass
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from models.pii import PiiCipher
 from payments.base import PaymentProvider, TransferProvider
+from payments.invoicing import InvoiceProvider
 from storage.base import ObjectStorage
 
 MINUTE = 60.0
@@ -29,6 +30,7 @@ class JobDeps:
     storage: ObjectStorage
     notify_base_url: str  # where providers send their callbacks
     email_on: bool  # an e-mail channel is configured
+    invoice_provider: InvoiceProvider | None = None  # e-invoices (None: not offered)
 
 
 @dataclass(frozen=True)

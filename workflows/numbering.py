@@ -29,6 +29,8 @@ class Prefix(StrEnum):
     COMPLAINT = "TS"  # a complaint (投诉)
     CRISIS = "WJ"  # a crisis incident (危机)
     KNOWLEDGE = "KB"  # a knowledge-base entry (知识库条目)
+    DOCUMENT = "DZ"  # an issued document: e-policy, receipt, notice, statement (电子单证)
+    INVOICE = "FP"  # an e-invoice request (发票申请)
 
 
 async def next_number(prefix: Prefix, now: datetime | None = None) -> str:

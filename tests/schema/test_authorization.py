@@ -40,7 +40,8 @@ from models.conversations import (
 from models.crisis import CrisisRule, CrisisSeverity
 from models.knowledge import EntryStatus, KnowledgeEntry, SourceKind
 from models.notifications import Device, DevicePlatform, Notification
-from models.payments import PaymentOrder, Refund, RefundReason
+from models.payments import OrderStatus, PaymentOrder, Refund, RefundReason
+from models.policy_documents import InvoiceRequest, InvoiceTitleKind
 from models.service_plans import ServicePlan, ServicePlanInterest
 from models.staff import StaffRole
 from models.surveys import RecoveryTask, ServiceRating
@@ -61,6 +62,7 @@ from workflows import surveys
 from workflows.access import Actor
 from workflows.complaints.intake import Subjects, file_complaint
 from workflows.crisis.detect import ensure_default_rules, open_incident
+from workflows.policy_service.documents import issue_policy_document
 from workflows.policy_service.service_plans import Answers, IncomeBand, RiskAttitude
 from workflows.visits import current_rules
 
@@ -145,6 +147,7 @@ async def world(services: Services) -> World:
         **await _service_objects(alice, policy, order),
     }
     objects.update(await _crisis_objects(supervisor, objects["Complaint"]))
+    objects.update(await _document_objects(services, alice, policy, order))
     tokens = {
         "alice": await customer_token(services, alice),
         "bob": await customer_token(services, bob),
@@ -315,6 +318,25 @@ async def _crisis_objects(supervisor: Any, complaint_id: uuid.UUID) -> dict[str,
     }
 
 
+async def _document_objects(
+    services: Services, alice: Any, policy: m.Policy, order: PaymentOrder
+) -> dict[str, uuid.UUID]:
+    """Alice's e-policy, and her e-invoice request for her order (marked paid)."""
+    await PaymentOrder.filter(id=order.id).update(status=OrderStatus.PAID)
+    document = await issue_policy_document(services.documents, policy.id)
+    invoice = await InvoiceRequest.create(
+        number="FP20261202999999",
+        order=order,
+        customer=alice,
+        title_kind=InvoiceTitleKind.PERSONAL,
+        title="爱丽丝",
+        amount=order.amount,
+        provider="sandbox",
+        live_key=str(order.id),
+    )
+    return {"PolicyDocument": document.id, "InvoiceRequest": invoice.id}
+
+
 async def _conversation_objects(alice: Any) -> dict[str, uuid.UUID]:
     """Alice's online-service conversation, a message in it, and an agent's presence."""
     conversation = await Conversation.create(
@@ -379,6 +401,8 @@ NOT_VISIBLE_TO_MALLORY = {
     "ConversationMessage": True,
     "AgentPresence": True,
     "ServicePlan": True,
+    "PolicyDocument": True,  # the holder's and the insured's (e-policy), staff's
+    "InvoiceRequest": True,
 }
 
 
@@ -651,3 +675,13 @@ async def test_a_published_knowledge_entry_is_readable_by_customers_without_edit
         "variants": None,
         "helpful": None,
     }
+
+
+async def test_the_e_policy_is_for_the_holder_the_insured_and_staff(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    """A beneficiary sees the policy but not its documents (premiums, other people)."""
+    document = gid("PolicyDocument", world.objects["PolicyDocument"])
+    for who, visible in (("alice", True), ("bob", True), ("carol", False), ("agent", True)):
+        body = await gql(client, NODE, {"id": document}, token=world.tokens[who])
+        assert (body["data"]["node"] is not None) is visible, who
