@@ -56,7 +56,7 @@ from schema.notifications import (
 from schema.payments import PaymentMutations, PaymentQueries, PaymentSubscriptions
 from schema.permissions import IsAuthenticated
 from schema.policies.queries import PolicyQueries
-from schema.rules import OneCostlyMutationPerRequest
+from schema.rules import OneCostlyMutationPerRequest, allow_list_rule
 from schema.scalars import SCALARS
 from schema.staff import StaffQueries
 from schema.survey_exchange import SurveyExchangeMutations
@@ -192,6 +192,9 @@ class SchemaOptions:
     max_tokens: int = 3_000
     introspection: bool = True  # also field suggestions in error messages
     mask_errors: bool = False  # hide unexpected errors' texts (production)
+    # The allow-list (SHA-256 of each allowed operation's printed document): any other
+    # operation is refused before it runs. None: every valid operation runs.
+    allowed_operations: frozenset[str] | None = None
 
 
 def build_schema(options: SchemaOptions | None = None) -> strawberry.Schema:
@@ -205,6 +208,8 @@ def build_schema(options: SchemaOptions | None = None) -> strawberry.Schema:
     ]
     if not options.introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
+    if options.allowed_operations is not None:
+        rules.insert(0, allow_list_rule(options.allowed_operations))
     extensions: list[type[SchemaExtension] | object] = [
         RecheckWebSocketCaller,
         ParserCache,
