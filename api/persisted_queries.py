@@ -8,18 +8,23 @@ sha256Hash}`` (the SHA-256 of the query text, lowercase hex) and, at first, no q
 - hash unknown -> a GraphQL error ``PersistedQueryNotFound`` (``extensions.code =
   PERSISTED_QUERY_NOT_FOUND``) at HTTP 200; the client sends the query and the hash again;
 - query and hash -> the hash is checked (a mismatch is refused) and the query stored;
-- ``ANXIN_PERSISTED_QUERIES=off`` -> ``PersistedQueryNotSupported``: Apollo stops hashing.
+- ``ANXIN_PERSISTED_QUERIES=off`` -> ``PersistedQueryNotSupported``: Apollo stops hashing;
+- allowlist mode: only a query of the manifest is stored, any other is refused when it
+  is validated (``OPERATION_NOT_ALLOWED``).
 
 A hashed query may come by GET (Apollo's ``useGETForHashedQueries``): only a query, only
 by hash (a full query in a URL ends up in access logs; mutations never by GET).
 
 The manifest (``anxin persisted-queries build``) is a JSON object ``{sha256: query}`` of
 the operations the app and the mini-program send, made from their ``.graphql`` files
-(and the README's ```graphql blocks). Each operation is in it twice: as printed by
-graphql's ``print`` (what the mini-program's text is compared by) and with the
-``__typename`` fields Apollo's cache adds (what Apollo hashes). In allowlist mode only its
-operations run: by hash, or in full over HTTP or WebSocket (``schema``'s allow-list
-rule compares the printed document).
+(and the README's ```graphql blocks). Each operation is in it twice, as printed by
+graphql-core's ``print_ast``: as written, and with the ``__typename`` fields Apollo's cache
+adds. A query is compared by its printed form (so layout and comments do not matter). In
+allowlist mode only these operations run, by hash or in full, over HTTP or WebSocket
+(``schema``'s allow-list rule). graphql-core 3.3 does not print exactly as graphql-js 16
+(``{ all: true }`` vs ``{all: true}``), so Apollo's hash of an operation with an object
+literal is not the manifest's: that operation costs one PersistedQueryNotFound round trip
+per store lifetime, then runs by hash.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from typing import Any, Protocol
 
 import redis.asyncio as redis
 from graphql import (
+    GraphQLError,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
@@ -156,20 +162,27 @@ class PersistedQueries:
                     HTTPStatus.BAD_REQUEST,
                 )
             if (
-                self.mode == "auto"
-                and digest not in self.manifest
+                digest not in self.manifest
                 and len(query) <= self.max_query_chars
+                and (self.mode == "auto" or self.allowed(query))
             ):
                 await self.store.put(digest, query)
             return query
         known = self.manifest.get(digest)
-        if known is None and self.mode == "auto":
+        if known is None:
             known = await self.store.get(digest)
         if known is not None:
             return known
-        if self.mode == "allowlist":
-            raise PersistedQueryError("该操作不在允许的操作清单中", "OPERATION_NOT_ALLOWED")
+        # In allowlist mode too: Apollo then sends the query, which runs (and is stored)
+        # if it is one of the manifest's (its own printer may hash another text).
         raise PersistedQueryError(NOT_FOUND, "PERSISTED_QUERY_NOT_FOUND")
+
+    def allowed(self, query: str) -> bool:
+        """The query is one of the manifest's operations (compared as printed)."""
+        try:
+            return sha256_hex(canonical(parse(query))) in self.manifest
+        except GraphQLError:
+            return False
 
 
 def build_persisted_queries(
