@@ -15,7 +15,6 @@ from functools import cache
 from pathlib import Path
 
 import httpx
-import redis.asyncio as redis
 import strawberry
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -36,7 +35,7 @@ from api.middleware import (
 )
 from api.persisted_queries import build_persisted_queries, load_manifest
 from api.routes import healthz, payment_notify, readyz, serve_file
-from api.services import Services, build_services
+from api.services import Services, build_services, connect_redis
 from api.settings import PersistedQueriesMode, Settings
 from api.shedding import LoadSheddingMiddleware, shedding_limits
 from api.uploads import UPLOAD_PATH, upload_claim_document
@@ -84,7 +83,7 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
     """The services with the clients they hold (HTTP, Redis), closed on the way out: the
     app's lifespan, and on their own for tests that need no HTTP."""
     redis_client = (
-        redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+        connect_redis(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
         if settings.redis_url
         else None
     )

@@ -42,11 +42,11 @@ from typing import Any, Protocol
 
 import redis.asyncio as redis
 from graphql import (
-    GraphQLError,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLError,
     NameNode,
     OperationDefinitionNode,
     SelectionSetNode,

@@ -93,6 +93,10 @@ class Settings(
             )
         if self.env is not Environment.PRODUCTION:
             return self
+        if self.password_hash_memory_kib < 19_456 or self.password_hash_time_cost < 2:
+            raise ValueError(
+                "ANXIN_PASSWORD_HASH_*: production needs at least 19456 KiB and 2 passes"
+            )
         for name in ("secret_key", "lookup_key"):
             value = getattr(self, name).get_secret_value()
             if DEV_PLACEHOLDER in value or len(value) < 32:
