@@ -1,6 +1,7 @@
 """The strawberry ASGI view: builds each request's context (who is calling), answers in
-the media type the client accepts (``api.media_types``) and serves our vendored GraphiQL
-page instead of strawberry's CDN one."""
+the media type the client accepts (``api.media_types``), resolves persisted queries
+(``api.persisted_queries``: a hash for its query, by POST or GET) and serves our vendored
+GraphiQL page instead of strawberry's CDN one."""
 
 from __future__ import annotations
 
