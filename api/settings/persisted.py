@@ -24,6 +24,6 @@ class PersistedQuerySettings(BaseSettings):
     # APQ store: in Redis when ANXIN_REDIS_URL is set (entries expire after this long
     # unused), else in the process's memory (least recently used dropped past the count).
     persisted_queries_ttl_seconds: int = Field(7 * 24 * 3600, ge=60)
-    persisted_queries_memory_entries: int = Field(2000, ge=1)
+    persisted_queries_memory_entries: int = Field(1000, ge=1)  # x max chars: <= 20 MB
     # A query longer than this (characters) is run but not stored.
     persisted_queries_max_query_chars: int = Field(20_000, ge=100)
