@@ -10,6 +10,7 @@ import contextlib
 import logging
 import math
 import uuid
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
@@ -123,6 +124,11 @@ def graphql_error(status: int, reason: str) -> Response:
     return response
 
 
+# A persisted query sent with its text, stored once its request has validated; set and
+# read within one request's task (parse_http_body, then process_result).
+_TO_STORE: ContextVar[tuple[str, str] | None] = ContextVar("anxin_apq_to_store", default=None)
+
+
 def persisted_query_error(error: PersistedQueryError, media_type: str) -> Response:
     """A persisted-query answer without execution: ``PersistedQueryNotFound`` at 200 (Apollo
     then sends the query), a malformed or mismatched hash at 400; always a GraphQL body."""
@@ -210,6 +216,10 @@ class GraphQLView(GraphQL[Context, None]):
         body = await super().process_result(request, result)
         request.state.graphql_result = True
         request.state.request_error = is_request_error(result)
+        if (pending := _TO_STORE.get(None)) is not None and self.persisted is not None:
+            _TO_STORE.set(None)
+            if not request.state.request_error:  # it parsed and validated
+                await self.persisted.store.put(*pending)
         if request.state.request_error and request.state.media_type == GRAPHQL_RESPONSE_JSON:
             body.pop("data", None)
         return body
@@ -225,6 +235,7 @@ class GraphQLView(GraphQL[Context, None]):
     ) -> GraphQLRequestData | list[GraphQLRequestData]:
         """strawberry's parsing, plus persisted queries: a hash is replaced by its query
         (or answered ``PersistedQueryNotFound``). By GET only a query sent by its hash."""
+        _TO_STORE.set(None)
         data = await super().parse_http_body(request)
         for item in data if isinstance(data, list) else [data]:
             await self._resolve_persisted(item, request.method)
@@ -237,7 +248,9 @@ class GraphQLView(GraphQL[Context, None]):
             raise HTTPException(400, "queries are not allowed when using GET")
         if self.persisted is None:
             return
-        data.query = await self.persisted.resolve(data.query, data.extensions)
+        data.query, digest = await self.persisted.resolve(data.query, data.extensions)
+        if digest is not None and data.query is not None:
+            _TO_STORE.set((digest, data.query))  # once it has validated (process_result)
         if method == "GET" and data.query is not None:
             kind = operation_type(data.query, data.operation_name)
             if kind is not None and kind is not OperationType.QUERY:

@@ -134,11 +134,15 @@ class PersistedQueries:
     manifest: Mapping[str, str]
     max_query_chars: int
 
-    async def resolve(self, query: str | None, extensions: Mapping[str, Any] | None) -> str | None:
-        """The query to run: ``query`` itself, or the persisted one its hash names."""
+    async def resolve(
+        self, query: str | None, extensions: Mapping[str, Any] | None
+    ) -> tuple[str | None, str | None]:
+        """The query to run (``query`` itself, or the persisted one its hash names) and
+        the hash to store it under once it has validated (Apollo Server's rule: invalid
+        text is never stored), if it is to be stored (``store_valid``)."""
         persisted = (extensions or {}).get("persistedQuery")
         if persisted is None:
-            return query
+            return query, None
         if self.mode == "off":
             raise PersistedQueryError(NOT_SUPPORTED, "PERSISTED_QUERY_NOT_SUPPORTED")
         if not isinstance(persisted, Mapping) or persisted.get("version") != 1:
@@ -161,18 +165,17 @@ class PersistedQueries:
                     "PERSISTED_QUERY_HASH_MISMATCH",
                     HTTPStatus.BAD_REQUEST,
                 )
-            if (
+            storable = (
                 digest not in self.manifest
                 and len(query) <= self.max_query_chars
                 and (self.mode == "auto" or self.allowed(query))
-            ):
-                await self.store.put(digest, query)
-            return query
+            )
+            return query, digest if storable else None
         known = self.manifest.get(digest)
         if known is None:
             known = await self.store.get(digest)
         if known is not None:
-            return known
+            return known, None
         # In allowlist mode too: Apollo then sends the query, which runs (and is stored)
         # if it is one of the manifest's (its own printer may hash another text).
         raise PersistedQueryError(NOT_FOUND, "PERSISTED_QUERY_NOT_FOUND")

@@ -91,7 +91,7 @@ async def test_an_unknown_hash_is_not_found_then_the_query_is_stored_and_runs_by
     assert by_hash.json() == {"data": {"__typename": "Query"}}
 
 
-async def test_a_hash_that_does_not_match_the_query_is_refused_and_nothing_stored(
+async def test_a_mismatched_hash_is_refused_and_an_invalid_query_not_stored(
     client: httpx.AsyncClient,
 ) -> None:
     other = sha256_hex("query Other { __typename }")
@@ -99,6 +99,12 @@ async def test_a_hash_that_does_not_match_the_query_is_refused_and_nothing_store
     assert refused.status_code == 400
     assert codes(refused) == ["PERSISTED_QUERY_HASH_MISMATCH"]
     assert codes(await post(client, extensions=persisted(other))) == ["PERSISTED_QUERY_NOT_FOUND"]
+    # Text that does not validate is never stored (Apollo Server's rule too).
+    junk = "query Junk { noSuchField }"
+    assert (await post(client, query=junk, extensions=persisted(sha256_hex(junk)))).json()["errors"]
+    assert codes(await post(client, extensions=persisted(sha256_hex(junk)))) == [
+        "PERSISTED_QUERY_NOT_FOUND"
+    ]
     for bad in ({"version": 2, "sha256Hash": other}, {"version": 1, "sha256Hash": "x"}):
         answer = await post(client, query=PING, extensions={"persistedQuery": bad})
         assert answer.status_code == 400, bad
