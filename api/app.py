@@ -15,7 +15,6 @@ from functools import cache
 from pathlib import Path
 
 import httpx
-import redis.asyncio as redis
 import strawberry
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -34,9 +33,10 @@ from api.middleware import (
     MultipartPreflightMiddleware,
     SecurityHeadersMiddleware,
 )
+from api.persisted_queries import build_persisted_queries, load_manifest
 from api.routes import healthz, payment_notify, readyz, serve_file, verify_page
-from api.services import Services, build_services
-from api.settings import Settings
+from api.services import Services, build_services, connect_redis
+from api.settings import PersistedQueriesMode, Settings
 from api.shedding import LoadSheddingMiddleware, shedding_limits
 from api.uploads import UPLOAD_PATH, upload_claim_document
 from models.config import tortoise_config
@@ -50,12 +50,17 @@ log = logging.getLogger("anxin.app")
 
 
 def schema_options(settings: Settings) -> SchemaOptions:
+    allowed = None
+    if settings.persisted_queries is PersistedQueriesMode.ALLOWLIST:
+        assert settings.persisted_queries_manifest is not None  # the settings check it
+        allowed = frozenset(load_manifest(settings.persisted_queries_manifest))
     return SchemaOptions(
         max_depth=settings.max_query_depth,
         max_aliases=settings.max_aliases,
         max_tokens=settings.max_query_tokens,
         introspection=settings.introspection_enabled,
         mask_errors=not settings.is_development,
+        allowed_operations=allowed,
     )
 
 
@@ -78,7 +83,7 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
     """The services with the clients they hold (HTTP, Redis), closed on the way out: the
     app's lifespan, and on their own for tests that need no HTTP."""
     redis_client = (
-        redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+        connect_redis(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
         if settings.redis_url
         else None
     )
@@ -115,6 +120,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with running_services(settings) as services:
             app.state.services = view.services = services
+            view.persisted = build_persisted_queries(
+                settings.persisted_queries.value,
+                services.redis,
+                settings.persisted_queries_manifest,
+                ttl_seconds=settings.persisted_queries_ttl_seconds,
+                memory_entries=settings.persisted_queries_memory_entries,
+                max_query_chars=settings.persisted_queries_max_query_chars,
+            )
             async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
                 jobs = (
                     asyncio.create_task(run_jobs(services), name="background-jobs")
@@ -143,7 +156,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if settings.is_development or settings.introspection_enabled
         else None,
         subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
-        allow_queries_via_get=False,  # queries in URLs end up in access logs
+        # Queries in URLs end up in access logs: by GET only a persisted query's hash
+        # (Apollo's useGETForHashedQueries); the view refuses any other GET query.
+        allow_queries_via_get=True,
         multipart_uploads_enabled=True,  # claim photos; guarded by the preflight header
         # Un-initialised connections cost memory and a timer each: not for long.
         connection_init_wait_timeout=timedelta(seconds=settings.websocket_init_timeout_seconds),

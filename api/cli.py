@@ -84,6 +84,27 @@ def _export_schema(args: argparse.Namespace) -> None:
     sys.stdout.write(build_schema().as_str() + "\n")
 
 
+def _build_persisted_queries(args: argparse.Namespace) -> None:
+    """The allow-list manifest: every operation of the given sources, validated against
+    the schema (an operation the schema refuses would be refused at run time anyway)."""
+    import graphql
+
+    from api.persisted_queries import build_manifest, sources_in
+    from schema import build_schema
+
+    manifest = build_manifest(sources_in(args.sources))
+    schema = graphql.build_schema(build_schema().as_str())
+    for query in manifest.values():
+        if problems := graphql.validate(schema, graphql.parse(query)):
+            sys.exit(f"anxin: not valid against the schema: {problems[0].message}\n{query}")
+    text = json.dumps(manifest, ensure_ascii=False, indent=1) + "\n"
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        args.output.write_text(text)
+        print(f"{len(manifest)} entries ({len(manifest) // 2} operations) -> {args.output}")
+
+
 def _token(args: argparse.Namespace) -> None:
     """A development session for a demo account, without the SMS or password step."""
     from models.config import existing_database, sqlite_candidates
@@ -310,6 +331,21 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(
         run=_export_schema
     )
+
+    persisted = commands.add_parser(
+        "persisted-queries",
+        help="build the allow-list manifest ({sha256: query}) of the apps' operations",
+        description=(
+            "Read the operations of .graphql files (a directory: its *.graphql files) and of "
+            "the ```graphql blocks of Markdown files, and write the manifest that "
+            "ANXIN_PERSISTED_QUERIES_MANIFEST names: each operation (with the fragments it "
+            "uses) as graphql's print writes it, and again with the __typename fields "
+            "Apollo Client adds, keyed by its SHA-256."
+        ),
+    )
+    persisted.add_argument("sources", type=Path, nargs="+", help=".graphql/.md files, folders")
+    persisted.add_argument("-o", "--output", type=Path, default=None, help="default stdout")
+    persisted.set_defaults(run=_build_persisted_queries)
 
     token = commands.add_parser("token", help="print an access token")
     who = token.add_mutually_exclusive_group(required=True)

@@ -1,6 +1,7 @@
 """The strawberry ASGI view: builds each request's context (who is calling), answers in
-the media type the client accepts (``api.media_types``) and serves our vendored GraphiQL
-page instead of strawberry's CDN one."""
+the media type the client accepts (``api.media_types``), resolves persisted queries
+(``api.persisted_queries``: a hash for its query, by POST or GET) and serves our vendored
+GraphiQL page instead of strawberry's CDN one."""
 
 from __future__ import annotations
 
@@ -9,24 +10,29 @@ import contextlib
 import logging
 import math
 import uuid
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
 from cross_web import HTTPException
+from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.async_base_view import AsyncHTTPRequestAdapter
+from strawberry.http.base import BaseRequestProtocol
 from strawberry.types import ExecutionResult
 
 from api.clients import client_of
 from api.context import Context
 from api.media_types import CONTENT_TYPES, GRAPHQL_RESPONSE_JSON, JSON, is_request_error, negotiate
+from api.persisted_queries import PersistedQueries, PersistedQueryError
 from api.services import Services
 from push.bus import EventBus
 from push.sessions import wait_for_revocation
@@ -118,10 +124,34 @@ def graphql_error(status: int, reason: str) -> Response:
     return response
 
 
+# A persisted query sent with its text, stored once its request has validated; set and
+# read within one request's task (parse_http_body, then process_result).
+_TO_STORE: ContextVar[tuple[str, str] | None] = ContextVar("anxin_apq_to_store", default=None)
+
+
+def persisted_query_error(error: PersistedQueryError, media_type: str) -> Response:
+    """A persisted-query answer without execution: ``PersistedQueryNotFound`` at 200 (Apollo
+    then sends the query), a malformed or mismatched hash at 400; always a GraphQL body."""
+    body = {"errors": [{"message": error.message, "extensions": {"code": error.code}}]}
+    response = JSONResponse(body, status_code=error.status)
+    response.headers["content-type"] = CONTENT_TYPES[media_type]
+    return response
+
+
+def operation_type(query: str, operation_name: str | None) -> OperationType | None:
+    try:
+        document = parse(query)
+    except GraphQLError:
+        return None  # strawberry answers the syntax error
+    operation = get_operation_ast(document, operation_name)
+    return None if operation is None else operation.operation
+
+
 class GraphQLView(GraphQL[Context, None]):
     def __init__(self, services: Services | None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.services = services
+        self.persisted: PersistedQueries | None = None  # built in the app's lifespan
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """strawberry's handling, plus what it leaves open: it never closes the HTTP
@@ -165,6 +195,8 @@ class GraphQLView(GraphQL[Context, None]):
         request.state.media_type = media_type
         try:
             response = await self.run(request)
+        except PersistedQueryError as e:
+            return persisted_query_error(e, media_type)
         except HTTPException as e:
             if media_type == JSON:
                 return PlainTextResponse(e.reason, status_code=e.status_code)
@@ -184,9 +216,45 @@ class GraphQLView(GraphQL[Context, None]):
         body = await super().process_result(request, result)
         request.state.graphql_result = True
         request.state.request_error = is_request_error(result)
+        if (pending := _TO_STORE.get(None)) is not None and self.persisted is not None:
+            _TO_STORE.set(None)
+            if not request.state.request_error:  # it parsed and validated
+                await self.persisted.store.put(*pending)
         if request.state.request_error and request.state.media_type == GRAPHQL_RESPONSE_JSON:
             body.pop("data", None)
         return body
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        """Not for a GET that carries a persisted query's hash (and no ``query``)."""
+        return "extensions" not in request.query_params and super().should_render_graphql_ide(
+            request
+        )
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        """strawberry's parsing, plus persisted queries: a hash is replaced by its query
+        (or answered ``PersistedQueryNotFound``). By GET only a query sent by its hash."""
+        _TO_STORE.set(None)
+        data = await super().parse_http_body(request)
+        for item in data if isinstance(data, list) else [data]:
+            await self._resolve_persisted(item, request.method)
+        return data
+
+    async def _resolve_persisted(self, data: GraphQLRequestData, method: str) -> None:
+        hashed = bool(data.extensions and "persistedQuery" in data.extensions)
+        if method == "GET" and (data.query is not None or not hashed):
+            # Queries in URLs end up in access logs; a hash and variables only.
+            raise HTTPException(400, "queries are not allowed when using GET")
+        if self.persisted is None:
+            return
+        data.query, digest = await self.persisted.resolve(data.query, data.extensions)
+        if digest is not None and data.query is not None:
+            _TO_STORE.set((digest, data.query))  # once it has validated (process_result)
+        if method == "GET" and data.query is not None:
+            kind = operation_type(data.query, data.operation_name)
+            if kind is not None and kind is not OperationType.QUERY:
+                raise HTTPException(405, f"{kind.value}s are not allowed when using GET")
 
     @property
     def _services(self) -> Services:

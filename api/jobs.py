@@ -17,10 +17,9 @@ import os
 import socket
 
 import httpx
-import redis.asyncio as redis
 
 from api.channels import build_channels, wechat_template_ids
-from api.services import Services, build_services
+from api.services import Services, build_services, connect_redis
 from api.settings import Settings
 from models.database import open_database
 from push.delivery import DELIVERY_LOOP, Deliverer, DeliveryWorker
@@ -103,7 +102,7 @@ async def run_jobs_once(services: Services, schedule: tuple[Job, ...] = SCHEDULE
 
 
 async def run_worker(settings: Settings, *, once: bool = False) -> None:
-    redis_client = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
+    redis_client = connect_redis(settings.redis_url) if settings.redis_url else None
     async with httpx.AsyncClient(timeout=settings.http_timeout_seconds) as http:
         services = build_services(settings, http, redis_client)
         try:

@@ -58,7 +58,7 @@ from schema.permissions import IsAuthenticated
 from schema.policies.queries import PolicyQueries
 from schema.policy_service.documents import DocumentMutations, DocumentQueries
 from schema.policy_service.service_plans import ServicePlanMutations, ServicePlanQueries
-from schema.rules import OneCostlyMutationPerRequest
+from schema.rules import OneCostlyMutationPerRequest, allow_list_rule
 from schema.scalars import SCALARS
 from schema.staff import StaffQueries
 from schema.survey_exchange import SurveyExchangeMutations
@@ -198,6 +198,9 @@ class SchemaOptions:
     max_tokens: int = 3_000
     introspection: bool = True  # also field suggestions in error messages
     mask_errors: bool = False  # hide unexpected errors' texts (production)
+    # The allow-list (SHA-256 of each allowed operation's printed document): any other
+    # operation is refused before it runs. None: every valid operation runs.
+    allowed_operations: frozenset[str] | None = None
 
 
 def build_schema(options: SchemaOptions | None = None) -> strawberry.Schema:
@@ -211,6 +214,8 @@ def build_schema(options: SchemaOptions | None = None) -> strawberry.Schema:
     ]
     if not options.introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
+    if options.allowed_operations is not None:
+        rules.insert(0, allow_list_rule(options.allowed_operations))
     extensions: list[type[SchemaExtension] | object] = [
         RecheckWebSocketCaller,
         ParserCache,

@@ -8,9 +8,12 @@ work of one request; each call is rate-limited per client on top of that.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from graphql import (
+    BREAK,
+    DocumentNode,
     FieldNode,
     FragmentSpreadNode,
     GraphQLError,
@@ -19,6 +22,7 @@ from graphql import (
     OperationType,
     SelectionSetNode,
     ValidationRule,
+    print_ast,
 )
 
 # The root mutation fields (schema names) that cost work and need no login.
@@ -70,3 +74,24 @@ class OneCostlyMutationPerRequest(ValidationRule):
                     seen.add(name)
                     fields.extend(self._root_fields(fragment.selection_set, seen))
         return fields
+
+
+def allow_list_rule(allowed: frozenset[str]) -> type[ValidationRule]:
+    """Only the manifest's operations run (``ANXIN_PERSISTED_QUERIES=allowlist``): a
+    document is compared by the SHA-256 of its printed form (graphql's ``print``; the
+    manifest holds every operation so printed), over HTTP and WebSocket alike. Made once
+    per schema: the validation cache is keyed by the rule classes."""
+
+    class OnlyAllowListedOperations(ValidationRule):
+        def enter_document(self, node: DocumentNode, *_: Any) -> Any:
+            printed = print_ast(node)
+            if hashlib.sha256(printed.encode()).hexdigest() not in allowed:
+                self.report_error(
+                    GraphQLError(
+                        "该操作不在允许的操作清单中",
+                        extensions={"code": "OPERATION_NOT_ALLOWED"},
+                    )
+                )
+            return BREAK
+
+    return OnlyAllowListedOperations

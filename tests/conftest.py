@@ -29,7 +29,6 @@ import asyncpg
 import httpx
 import pytest
 import redis.asyncio as redis
-from argon2 import PasswordHasher
 from asgi_lifespan import LifespanManager
 from starlette.applications import Starlette
 from tortoise.context import TortoiseContext
@@ -105,18 +104,23 @@ async def visible_elsewhere(database_url: str, table: str, row_id: uuid.UUID) ->
     return found is not None
 
 
-PRODUCTION_PASSWORD_HASHER = auth.password_hasher
+# argon2 at its lowest cost in tests, which hash and check many staff passwords (the
+# default costs ~0.25 s a hash on a test machine); production keeps its own. The app's
+# services set it from these settings; the gateway processes get them from gateway_env.
+CHEAP_PASSWORD_HASHING = {
+    "password_hash_time_cost": 1,
+    "password_hash_memory_kib": 8,
+    "password_hash_parallelism": 1,
+}
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _cheap_password_hashing() -> Iterator[None]:
-    """argon2 at its lowest cost in tests, which hash and check many staff passwords
-    (the default costs ~0.25 s a hash on a test machine); production keeps its own."""
-    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(auth, "password_hasher", cheap)
-        patch.setattr(auth, "_DUMMY_HASH", cheap.hash("timing-equaliser"))
-        yield
+    """Also for tests that hash without building services (factories on ``db``)."""
+    production = auth.password_hasher
+    auth.configure_password_hashing(1, 8, 1)
+    yield
+    auth.password_hasher = production
 
 
 @pytest.fixture(scope="session")
@@ -161,6 +165,7 @@ def settings(database_url: str, settings_overrides: dict[str, Any], tmp_path: Pa
         # No dictionary load in a thread behind every app (it would skew the memory
         # and task counts some tests take); the warm-up's own tests turn it on.
         "complaint_classifier_warm_up": False,
+        **CHEAP_PASSWORD_HASHING,
     }
     values.update(settings_overrides)
     return Settings(**values)

@@ -49,8 +49,37 @@ from workflows.limits import Client, Rate, RateLimiter, wait_text
 
 log = logging.getLogger("anxin.auth")
 security_log = logging.getLogger("anxin.security")
+# argon2id at argon2-cffi's default cost unless the composition root sets the settings'
+# (``configure_password_hashing``; tests use the lowest cost, production refuses less
+# than OWASP's minimum). A missing user is "checked" against a hash of the same cost,
+# made on first use (not at import: every process and CLI call paid ~0.1 s for it).
 password_hasher = PasswordHasher()
-_DUMMY_HASH = password_hasher.hash("timing-equaliser")
+_dummy_hashes: dict[tuple[int, int, int], str] = {}
+
+
+def configure_password_hashing(time_cost: int, memory_kib: int, parallelism: int) -> None:
+    """Hash new passwords at this cost; hashes of another cost still verify and are
+    rehashed at the next successful login."""
+    global password_hasher
+    current = password_hasher
+    if (current.time_cost, current.memory_cost, current.parallelism) != (
+        time_cost,
+        memory_kib,
+        parallelism,
+    ):
+        password_hasher = PasswordHasher(
+            time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism
+        )
+
+
+def _dummy_hash() -> str:
+    hasher = password_hasher
+    cost = (hasher.time_cost, hasher.memory_cost, hasher.parallelism)
+    if cost not in _dummy_hashes:
+        _dummy_hashes[cost] = hasher.hash("timing-equaliser")
+    return _dummy_hashes[cost]
+
+
 JWT_ALGORITHM = "HS256"
 JWT_ISSUER = "anxin"
 BINDING_TICKET_SECONDS = 600
@@ -720,7 +749,7 @@ async def staff_login(
             raise _locked(account.retry_after)
     user = await StaffUser.get_or_none(username=name)
     checked = await asyncio.to_thread(
-        _verify_password, user.password_hash if user else _DUMMY_HASH, password
+        _verify_password, user.password_hash if user else _dummy_hash(), password
     )
     if user is None or not checked or not user.is_active:
         if attempt.count == lockout.count:  # this failure locks the pair, from now

@@ -21,6 +21,7 @@ from api.settings.complaints import ComplaintSettings
 from api.settings.conversations import ConversationSettings
 from api.settings.messaging import MessagingSettings, SmsProvider
 from api.settings.payments import PaymentSettings
+from api.settings.persisted import PersistedQueriesMode, PersistedQuerySettings
 from api.settings.runtime import Environment, RuntimeSettings
 from api.settings.security import (
     DEV_PII_KEY,
@@ -35,6 +36,7 @@ __all__ = [
     "DEV_PII_KEY",
     "DEV_PLACEHOLDER",
     "Environment",
+    "PersistedQueriesMode",
     "RateSetting",
     "Settings",
     "SmsProvider",
@@ -51,6 +53,7 @@ class Settings(
     ClaimSettings,
     ComplaintSettings,
     ConversationSettings,
+    PersistedQuerySettings,
 ):
     """Every knob of the gateway; the README has the same list as a table."""
 
@@ -81,8 +84,19 @@ class Settings(
         ):
             raise ValueError("ANXIN_SMS_PROVIDER=aliyun needs the ALIYUN_* settings")
         self._check_wechatpay()
+        if (
+            self.persisted_queries is PersistedQueriesMode.ALLOWLIST
+            and self.persisted_queries_manifest is None
+        ):
+            raise ValueError(
+                "ANXIN_PERSISTED_QUERIES=allowlist needs ANXIN_PERSISTED_QUERIES_MANIFEST"
+            )
         if self.env is not Environment.PRODUCTION:
             return self
+        if self.password_hash_memory_kib < 19_456 or self.password_hash_time_cost < 2:
+            raise ValueError(
+                "ANXIN_PASSWORD_HASH_*: production needs at least 19456 KiB and 2 passes"
+            )
         for name in ("secret_key", "lookup_key"):
             value = getattr(self, name).get_secret_value()
             if DEV_PLACEHOLDER in value or len(value) < 32:

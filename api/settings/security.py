@@ -34,6 +34,12 @@ class SecuritySettings(BaseSettings):
     lookup_key: SecretStr = SecretStr(DEV_PLACEHOLDER)
     pii_keys: SecretStr = SecretStr(DEV_PII_KEY)
 
+    # argon2id cost of staff passwords (argon2-cffi's defaults, above OWASP's minimum of
+    # 19 MiB x 2 passes, which production refuses to go below); tests use the lowest.
+    password_hash_time_cost: int = Field(3, ge=1)
+    password_hash_memory_kib: int = Field(65_536, ge=8)
+    password_hash_parallelism: int = Field(4, ge=1)
+
     # At least 10 s: short enough to test token expiry on a live socket with real clients.
     access_token_ttl_seconds: int = Field(900, ge=10, le=86_400)
     refresh_token_ttl_seconds: int = Field(30 * 86_400, ge=3_600)

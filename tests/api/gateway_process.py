@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import TEST_REDIS_URL
+from tests.conftest import CHEAP_PASSWORD_HASHING, TEST_REDIS_URL
 from tests.push.test_two_processes import free_port, log_tail, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,6 +46,7 @@ def gateway_env(database_url: str, files: Path, **settings: str) -> dict[str, st
         ANXIN_STORAGE_ROOT=str(files),
         PYTHONUNBUFFERED="1",
     )
+    env.update({f"ANXIN_{name.upper()}": str(v) for name, v in CHEAP_PASSWORD_HASHING.items()})
     if TEST_REDIS_URL:
         env["ANXIN_REDIS_URL"] = TEST_REDIS_URL
     env.update({f"ANXIN_{name.upper()}": value for name, value in settings.items()})
