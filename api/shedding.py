@@ -77,6 +77,7 @@ SHED_REPORT_SECONDS = 10.0
 # Served only with ANXIN_BENCH_COUNTS (refused in production): what bench/load.py reads
 # to count good answers on the server's side, apart from its clients.
 BENCH_COUNTS_PATH = "/bench/served"
+LAG_PERIOD = 0.05  # seconds between readings of the event loop's lateness
 ANSWERED_WITHIN = (0.5, 1.0, 2.0, 5.0, 10.0)  # seconds, for the counts of 2xx answers
 NEVER_SHED = frozenset({"/healthz", "/readyz"})
 
@@ -116,13 +117,19 @@ def shedding_limits(settings: Settings) -> SheddingLimits:
 
 
 class Admission:
-    """Whether one more request may start: the cap, and Little's law. Requests in flight
-    share one event loop (and a small database pool), so a request admitted now is
-    answered after about ``in flight ÷ the rate requests finish``; when that is over
-    ``target``, it would come back after its client has given up (the bench: past the
-    knee, on a machine whose other work halved our share of the CPU, answers took 2-4 s
-    with the cap alone and the fixed cap let them grow as the rate fell). Refusing it at
-    once costs the client one round trip and the process almost nothing.
+    """Whether one more request may start: the cap, and Little's law while the event loop
+    is saturated. Requests in flight share one event loop, so when it is busy a request
+    admitted now is answered after about ``in flight ÷ the rate requests finish``; when
+    that is over ``target``, it would come back after its client has given up (the
+    bench, past the knee on a machine whose other work took our share of the CPU: with
+    the fixed cap alone answers took 1.2-1.6 s at the median and up to 4 s, and a
+    falling rate lets them grow further). Refusing it at once costs the client one round
+    trip and the process almost nothing.
+
+    The rule applies only while the loop is *saturated* (its callbacks run late by more
+    than ``SATURATED_LAG`` on average: ``observe_lag``, fed by a timer): requests that
+    are slow because they wait on a provider or the database leave the loop idle and
+    must not make the process refuse unrelated fast requests.
 
     The rate is measured over the last ``SAMPLES`` completions against *busy* time (time
     with at least one request in flight), so an idle spell does not make a fast process
@@ -132,6 +139,8 @@ class Admission:
 
     SAMPLES = 32
     MIN_SAMPLES = 8
+    SATURATED_LAG = 0.025  # seconds, the loop's lateness (smoothed) that counts as busy
+    LAG_WEIGHT = 0.3  # of each new lag reading in the smoothed lag
 
     def __init__(
         self, max_requests: int, target: float, clock: Callable[[], float] = time.monotonic
@@ -143,6 +152,14 @@ class Admission:
         self._busy = 0.0  # seconds with a request in flight, since the start
         self._mark = clock()
         self._finished: deque[float] = deque(maxlen=self.SAMPLES + 1)  # busy clock at each
+        self.lag = 0.0  # the event loop's lateness, smoothed (seconds)
+
+    def observe_lag(self, seconds: float) -> None:
+        self.lag += self.LAG_WEIGHT * (seconds - self.lag)
+
+    @property
+    def saturated(self) -> bool:
+        return self.lag > self.SATURATED_LAG
 
     def _busy_now(self) -> float:
         now = self.clock()
@@ -167,7 +184,7 @@ class Admission:
     def admit(self) -> bool:
         if self.in_flight >= self.max_requests:
             return False
-        return self.in_flight == 0 or self.expected_seconds() <= self.target
+        return self.in_flight == 0 or not self.saturated or self.expected_seconds() <= self.target
 
     def start(self) -> None:
         self._busy_now()
@@ -240,6 +257,7 @@ class LoadSheddingMiddleware:
         self.app = app
         self.limits = limits
         self.admission = Admission(limits.max_requests, limits.latency_target, clock)
+        self._beating = False
         self.websockets = 0
         self.websockets_by_client: Counter[str] = Counter()
         self.report = _ShedReport()
@@ -267,7 +285,19 @@ class LoadSheddingMiddleware:
     def _retry_after(self) -> list[tuple[bytes, bytes]]:
         return [(b"retry-after", str(self.limits.retry_after).encode())]
 
+    def _beat(self, due: float) -> None:
+        """A timer every ``LAG_PERIOD`` s: how late the loop ran it is how long any
+        callback waits for the loop (the queue a request's work sits in)."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        self.admission.observe_lag(max(now - due, 0.0))
+        loop.call_at(now + LAG_PERIOD, self._beat, now + LAG_PERIOD)
+
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self._beating:
+            self._beating = True
+            loop = asyncio.get_running_loop()
+            loop.call_at(loop.time() + LAG_PERIOD, self._beat, loop.time() + LAG_PERIOD)
         if not self.admission.admit():
             self.counts.shed += 1
             self.report.refused("requests")

@@ -44,17 +44,35 @@ class Client:
         self.opened = 0
         self.samples: list[str] = []  # the first few bad answers, for the report
 
-    async def _connection(self) -> Connection:
-        if self.idle:
-            return self.idle.pop()
+    async def _connection(self) -> tuple[Connection, bool]:
+        """An idle kept-alive connection the server has not closed (its keep-alive
+        timeout), else a new one; and whether it was reused."""
+        while self.idle:
+            reader, writer = self.idle.pop()
+            if not reader.at_eof() and not writer.is_closing():
+                return (reader, writer), True
+            writer.close()
         self.opened += 1
-        return await asyncio.open_connection(self.host, self.port)
+        return await asyncio.open_connection(self.host, self.port), False
 
     async def _exchange(self, request: bytes) -> tuple[int, bytes, bool]:
-        reader, writer = await self._connection()
+        (reader, writer), reused = await self._connection()
         try:
             writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except (asyncio.IncompleteReadError, ConnectionError) as exc:
+                partial = getattr(exc, "partial", b"")
+                if not (reused and not partial):
+                    raise
+                # The server closed the idle connection as we sent (its keep-alive
+                # timeout): nothing was answered, so send again on a new one, as HTTP
+                # clients do.
+                writer.close()
+                self.opened += 1
+                reader, writer = await asyncio.open_connection(self.host, self.port)
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
             lines = head.split(b"\r\n")
             status = int(lines[0].split(b" ", 2)[1])
             length, chunked, close = 0, False, False
@@ -107,7 +125,7 @@ class Client:
             kind = "good"
         else:
             kind = "error"
-        if kind != "good" and len(self.samples) < 5:
+        if kind == "error" and len(self.samples) < 5:
             self.samples.append(f"{name} {status} {body[:300].decode(errors='replace')}")
         self.results.append((kind, seconds, name))
 

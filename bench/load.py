@@ -781,6 +781,7 @@ class Report:
     memory: dict[str, float] = field(default_factory=dict)
     churned: int = 0
     flood: Flood | None = None
+    capacity: list[Tally] = field(default_factory=list)  # just before and after the overload
     served: dict[str, Any] = field(default_factory=dict)  # the API's counts over the overload
     load_before: float = math.nan  # the machine's 1-minute load average
     load_after: float = math.nan
@@ -838,6 +839,13 @@ async def run(args: argparse.Namespace) -> Report:
 
         rate = 2 * report.knee_rate
         print(f"overload: {rate:.0f} req/s for {args.overload_seconds:.0f} s", flush=True)
+        # Capacity right before and after the overload (closed loop at the knee's
+        # clients): the machine is shared, so goodput is also compared with these.
+        report.capacity.append(
+            await generate(
+                url, workload, processes=procs, seconds=5, patience=30, users=report.knee_clients
+            )
+        )
         report.memory["before overload"] = rss_mb(pid)
         report.load_before = os.getloadavg()[0]
         served_before = await served(url)
@@ -855,6 +863,11 @@ async def run(args: argparse.Namespace) -> Report:
         normal = max(2 * report.steps[0][1].latency(99), 0.1)
         report.recovery_seconds = await recovery(
             url, workload, normal, args.recovery_limit, report.probes
+        )
+        report.capacity.append(
+            await generate(
+                url, workload, processes=procs, seconds=5, patience=30, users=report.knee_clients
+            )
         )
         print(f"  recovered in {report.recovery_seconds:.1f} s", flush=True)
         report.logs["overload+recovery"] = watch.since_last()
@@ -909,7 +922,10 @@ async def run(args: argparse.Namespace) -> Report:
 async def served(base_url: str) -> dict[str, Any]:
     """The API process's own counts (ANXIN_BENCH_COUNTS, api/shedding.py)."""
     async with httpx.AsyncClient(base_url=base_url, trust_env=False, timeout=30) as client:
-        answer: dict[str, Any] = (await client.get("/bench/served")).json()
+        response = await client.get("/bench/served")
+        if response.status_code != 200:  # a server from before the counts
+            return {"shed": 0, "admitted": 0, "gone": 0, "timed_out": 0, "statuses": {}}
+        answer: dict[str, Any] = response.json()
         return answer
 
 
@@ -983,18 +999,31 @@ def print_report(report: Report, args: argparse.Namespace) -> None:
     for sample in overload.samples[:5]:
         print(f"    e.g. {sample}")
     counts = report.served
-    within = counts["answered_within"]
+    within = counts.get("answered_within", {})
     good_server = within.get(str(args.client_timeout))
     print(
         f"  server side: admitted {counts['admitted']}, shed at once {counts['shed']}, "
         f"stopped as the client left {counts['gone']}, stopped by timeout {counts['timed_out']}; "
         f"answers by status {counts['statuses']}; 2xx answered within (s) {within}"
     )
+    around = [t.good_rate for t in report.capacity]
+    capacity = sum(around) / len(around) if around else math.nan
+    print(
+        f"  capacity at {report.knee_clients} clients just before / after the overload: "
+        + " / ".join(f"{rate:.1f}" for rate in around)
+        + f" req/s; client goodput = {overload.good_rate / capacity:.0%} of their mean"
+    )
     if good_server is not None:
+        late = counts["statuses"].get("200", 0) - good_server
         print(
             f"  server goodput (2xx within the client timeout): "
             f"{good_server / overload.seconds:.1f} req/s = "
-            f"{good_server / overload.seconds / report.knee_rate:.0%} of the knee"
+            f"{good_server / overload.seconds / report.knee_rate:.0%} of the knee, "
+            f"{good_server / overload.seconds / capacity:.0%} of the capacity around it; "
+            f"lost per second: shed at once {counts['shed'] / overload.seconds:.1f}, "
+            f"accepted but too late (client gone or answered after its timeout) "
+            f"{(counts['gone'] + late) / overload.seconds:.1f}, timed out "
+            f"{counts['timed_out'] / overload.seconds:.1f}"
         )
     print(f"  recovery after the overload: {report.recovery_seconds:.1f} s")
     probes = ", ".join(f"{p.kind} {ms(p.seconds)}" for p in report.probes[:6])

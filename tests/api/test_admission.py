@@ -30,6 +30,14 @@ class Clock:
         return self.now
 
 
+def busy_admission(max_requests: int, target: float, clock: Clock) -> Admission:
+    """An Admission whose event loop runs late: the process is saturated."""
+    admission = Admission(max_requests=max_requests, target=target, clock=clock)
+    admission.observe_lag(1.0)
+    assert admission.saturated
+    return admission
+
+
 def finish_in_series(admission: Admission, clock: Clock, count: int, each: float) -> None:
     for _ in range(count):
         admission.start()
@@ -39,7 +47,7 @@ def finish_in_series(admission: Admission, clock: Clock, count: int, each: float
 
 def test_a_request_that_cannot_be_answered_within_the_target_is_refused() -> None:
     clock = Clock()
-    admission = Admission(max_requests=32, target=1.5, clock=clock)
+    admission = busy_admission(max_requests=32, target=1.5, clock=clock)
     finish_in_series(admission, clock, 10, 0.5)  # 2 requests per busy second
     assert admission.rate() == pytest.approx(2.0)
     admitted = 0
@@ -54,7 +62,7 @@ def test_a_request_that_cannot_be_answered_within_the_target_is_refused() -> Non
 
 def test_the_cap_still_holds_when_requests_are_fast() -> None:
     clock = Clock()
-    admission = Admission(max_requests=4, target=10.0, clock=clock)
+    admission = busy_admission(max_requests=4, target=10.0, clock=clock)
     finish_in_series(admission, clock, 10, 0.001)
     for _ in range(4):
         assert admission.admit()
@@ -64,7 +72,7 @@ def test_the_cap_still_holds_when_requests_are_fast() -> None:
 
 def test_an_idle_spell_does_not_make_the_process_look_slow() -> None:
     clock = Clock()
-    admission = Admission(max_requests=32, target=1.0, clock=clock)
+    admission = busy_admission(max_requests=32, target=1.0, clock=clock)
     finish_in_series(admission, clock, 10, 0.1)
     clock.now += 3600  # nothing in flight for an hour
     assert admission.rate() == pytest.approx(10.0)
@@ -75,7 +83,7 @@ def test_an_idle_spell_does_not_make_the_process_look_slow() -> None:
 
 def test_a_stall_lowers_the_rate_until_requests_are_refused() -> None:
     clock = Clock()
-    admission = Admission(max_requests=32, target=1.0, clock=clock)
+    admission = busy_admission(max_requests=32, target=1.0, clock=clock)
     finish_in_series(admission, clock, 10, 0.1)
     admission.start()
     admission.start()
@@ -86,7 +94,7 @@ def test_a_stall_lowers_the_rate_until_requests_are_refused() -> None:
 
 def test_the_only_request_is_never_refused_and_the_rule_waits_for_samples() -> None:
     clock = Clock()
-    admission = Admission(max_requests=32, target=0.1, clock=clock)
+    admission = busy_admission(max_requests=32, target=0.1, clock=clock)
     finish_in_series(admission, clock, 3, 5.0)  # slow, but too few to judge
     admission.start()
     assert admission.admit()
@@ -95,6 +103,23 @@ def test_the_only_request_is_never_refused_and_the_rule_waits_for_samples() -> N
     assert admission.in_flight == 0
     assert admission.admit()  # nothing in flight: always
     admission.start()
+    assert not admission.admit()
+
+
+def test_slow_requests_on_an_idle_loop_are_not_refused_for_it() -> None:
+    """Requests slow because they wait on a provider leave the loop idle: only the cap
+    applies, so unrelated fast requests are still served."""
+    clock = Clock()
+    admission = Admission(max_requests=32, target=1.0, clock=clock)
+    finish_in_series(admission, clock, 10, 3.0)  # 3 s each, waiting on a provider
+    for _ in range(20):
+        admission.start()
+    admission.observe_lag(0.001)
+    assert not admission.saturated
+    assert admission.expected_seconds() > admission.target
+    assert admission.admit()
+    for _ in range(10):
+        admission.observe_lag(0.2)  # the loop falls behind: now it is the queue
     assert not admission.admit()
 
 
@@ -138,6 +163,7 @@ async def test_the_middleware_refuses_at_once_what_it_cannot_answer_in_time() ->
     clock = Clock()
     toy = Toy(clock, each=1.0)
     app = LoadSheddingMiddleware(toy, limits(max_requests=32, target=1.5), clock=clock)
+    app.admission.SATURATED_LAG = -1.0  # the loop counts as saturated throughout
     toy.go.set()
     for _ in range(10):  # one request per second
         one = call(app)
