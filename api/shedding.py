@@ -43,6 +43,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.clients import Network, client_ip
 from api.media_types import answer_type
+from api.memory import TrimAfterBursts
 from api.middleware import send_json_error
 from api.settings import Settings
 
@@ -260,6 +261,7 @@ class LoadSheddingMiddleware:
         self._beating = False
         self.websockets = 0
         self.websockets_by_client: Counter[str] = Counter()
+        self.memory = TrimAfterBursts()
         self.report = _ShedReport()
         self.counts = ServedCounts()
 
@@ -341,9 +343,11 @@ class LoadSheddingMiddleware:
             return
         self.websockets += 1
         self.websockets_by_client[client] += 1
+        self.memory.opened()
         try:
             await self.app(scope, receive, send)
         finally:
+            self.memory.closed()
             self.websockets -= 1
             self.websockets_by_client[client] -= 1
             if self.websockets_by_client[client] <= 0:
