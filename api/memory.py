@@ -8,7 +8,8 @@ instances behind (no per-connection state still referenced); ``malloc_trim(0)`` 
 brought it to 212 MB. So the memory is free inside glibc's heap, held between chunks
 still in use, which ``free`` alone does not return. After a burst has mostly closed
 (``TRIM_AFTER_CLOSED`` connections gone and at most half of the peak left), the process
-asks glibc once to return it; in a thread, as the walk over a large heap takes a while.
+collects its garbage (the connections' reference cycles) and asks glibc once to return
+the free memory; the trim in a thread, as the walk over a large heap takes a while.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
+import gc
 import logging
 from collections.abc import Callable
 
@@ -73,6 +75,9 @@ class TrimAfterBursts:
 
     async def _trim(self) -> None:
         assert self.release is not None
+        # The closed connections' objects hold reference cycles: freed only by a full
+        # collection, which a quiet process may not run for minutes (one pause now).
+        gc.collect()
         try:
             await asyncio.to_thread(self.release)
         except Exception:  # never fatal: memory stays as it was
