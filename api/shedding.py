@@ -436,8 +436,9 @@ class _Exchange:
 
     def release(self) -> None:
         """Give the request's place back (once): its answer is sent, or it is over."""
-        if self._on_answered is not None:
-            self._on_answered, on_answered = None, self._on_answered
+        on_answered = self._on_answered
+        if on_answered is not None:
+            self._on_answered = None
             on_answered()
 
     async def _until_disconnect(self) -> None:

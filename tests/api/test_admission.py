@@ -12,6 +12,7 @@ for three requests in four, its next request finding its previous one still coun
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any, cast
 
 import pytest
@@ -200,3 +201,20 @@ async def test_a_request_gives_its_place_back_when_its_answer_is_sent() -> None:
     await second.done()
     counts: dict[str, Any] = app.counts.snapshot()
     assert counts["shed"] == 0 and counts["statuses"] == {"200": 2}
+
+
+async def test_the_bench_counts_are_served_only_when_the_setting_is_on() -> None:
+    async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 404, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    off = LoadSheddingMiddleware(not_found, limits(max_requests=4, target=1.0))
+    asked = HttpCall(cast(Starlette, off), path="/bench/served").start(b"")
+    await asked.done()
+    assert asked.status == 404
+    on = LoadSheddingMiddleware(
+        not_found, replace(limits(max_requests=4, target=1.0), bench_counts=True)
+    )
+    asked = HttpCall(cast(Starlette, on), path="/bench/served").start(b"")
+    await asked.done()
+    assert asked.status == 200 and asked.json["shed"] == 0
