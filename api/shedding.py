@@ -227,6 +227,7 @@ class ServedCounts:
     of reaching this middleware."""
 
     shed: int = 0  # refused at once, 503
+    shed_by_target: int = 0  # ... of them under the cap, by the latency target
     admitted: int = 0
     gone: int = 0  # the client went away while its request ran; the work was stopped
     timed_out: int = 0  # stopped by the request timeout, 503
@@ -243,6 +244,7 @@ class ServedCounts:
     def snapshot(self) -> dict[str, Any]:
         return {
             "shed": self.shed,
+            "shed_by_target": self.shed_by_target,
             "admitted": self.admitted,
             "gone": self.gone,
             "timed_out": self.timed_out,
@@ -302,6 +304,8 @@ class LoadSheddingMiddleware:
             loop.call_at(loop.time() + LAG_PERIOD, self._beat, loop.time() + LAG_PERIOD)
         if not self.admission.admit():
             self.counts.shed += 1
+            if self.admission.in_flight < self.admission.max_requests:
+                self.counts.shed_by_target += 1
             self.report.refused("requests")
             await send_json_error(
                 send,

@@ -1002,7 +1002,8 @@ def print_report(report: Report, args: argparse.Namespace) -> None:
     within = counts.get("answered_within", {})
     good_server = within.get(str(args.client_timeout))
     print(
-        f"  server side: admitted {counts['admitted']}, shed at once {counts['shed']}, "
+        f"  server side: admitted {counts['admitted']}, shed at once {counts['shed']} "
+        f"({counts.get('shed_by_target', 0)} of them under the cap, by the latency target), "
         f"stopped as the client left {counts['gone']}, stopped by timeout {counts['timed_out']}; "
         f"answers by status {counts['statuses']}; 2xx answered within (s) {within}"
     )

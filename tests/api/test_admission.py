@@ -177,6 +177,7 @@ async def test_the_middleware_refuses_at_once_what_it_cannot_answer_in_time() ->
     await refused.done()
     assert refused.status == 503
     assert refused.headers[b"retry-after"] == b"2"
+    assert app.counts.shed == app.counts.shed_by_target == 1
     toy.go.set()
     await held.done()
     assert held.status == 200
