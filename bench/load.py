@@ -70,6 +70,7 @@ import asyncpg
 import httpx
 import redis.asyncio as redis
 from _harness import die_with_parent, drop, free_port, process_cpu_seconds, recreate, url_of
+from _loadgen import encode
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from strawberry import relay
@@ -78,7 +79,7 @@ SCRIPT = Path(__file__).resolve()
 ROOT = SCRIPT.parent.parent
 DATABASE = "anxin_test_load_bench"
 DATABASE_URL = url_of(DATABASE)
-REDIS_URL = "redis://127.0.0.1:6379/12"
+REDIS_URL = os.environ.get("ANXIN_BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 DEMO_PHONES = [f"1380000000{i}" for i in range(1, 6)]
 STAFF_USER = "supervisor.zhao"
 START_SECONDS = 60
@@ -199,6 +200,7 @@ def gateway_env(logs: Path, fcm_port: int, extra: dict[str, str]) -> dict[str, s
         ANXIN_FCM_PROJECT_ID="anxin-bench",
         ANXIN_FCM_CLIENT_EMAIL="bench@anxin-bench.iam.gserviceaccount.com",
         ANXIN_FCM_PRIVATE_KEY=fcm_key_pem(),
+        ANXIN_BENCH_COUNTS="true",
         PYTHONUNBUFFERED="1",
     )
     env.update(extra)
@@ -455,7 +457,12 @@ def percentile(values: list[float], p: float) -> float:
 class Tally:
     seconds: float = 0.0
     outcomes: list[Outcome] = field(default_factory=list)
-    client_cpu: float = 0.0
+    client_cpu: float = 0.0  # CPU seconds of all generator processes together
+    client_cpu_max: float = 0.0  # ... of the busiest one
+    send_lag_p99: float = 0.0  # open loop: how late the busiest generator sent (s)
+    processes: int = 0
+    connections: int = 0  # TCP connections the generators opened
+    samples: list[str] = field(default_factory=list)  # a few bad answers, as received
     sent: int = 0  # open loop: requests started
     dropped: int = 0  # open loop: still waiting when the phase ended
 
@@ -493,58 +500,68 @@ def new_client(base_url: str) -> httpx.AsyncClient:
     )
 
 
-async def closed_loop(base_url: str, workload: Workload, clients: int, seconds: float) -> Tally:
-    tally = Tally()
-    cpu = time.process_time()
-    async with new_client(base_url) as client:
-        started = time.perf_counter()
-        deadline = started + seconds
-
-        async def user() -> None:
-            while time.perf_counter() < deadline:
-                tally.outcomes.append(await call(client, workload.next(), 30.0))
-
-        await asyncio.gather(*(user() for _ in range(clients)))
-        tally.seconds = time.perf_counter() - started
-    tally.client_cpu = time.process_time() - cpu
-    return tally
+GENERATOR = SCRIPT.parent / "_loadgen.py"
+REQUESTS_PER_PROCESS = 400  # pre-encoded requests each generator process picks from
 
 
-async def open_loop(
-    base_url: str, workload: Workload, rate: float, seconds: float, patience: float
+async def generate(
+    base_url: str,
+    workload: Workload,
+    *,
+    processes: int,
+    seconds: float,
+    patience: float,
+    rate: float = 0.0,
+    users: int = 0,
 ) -> Tally:
-    """Poisson arrivals at ``rate`` per second for ``seconds``; answers still awaited at
-    the end are dropped (their connections close), as clients that gave up."""
-    tally = Tally()
-    cpu = time.process_time()
-    rng = random.Random(7)
-    pending: set[asyncio.Task[None]] = set()
-    async with new_client(base_url) as client:
+    """Open loop (``rate`` > 0, split evenly) or closed loop (``users``, split) over
+    ``processes`` generator processes (bench/_loadgen.py); their results merged."""
+    host, port = base_url.removeprefix("http://").split(":")
+    shares = min(processes, users) if users else processes
+    jobs = []
+    for index in range(shares):
+        requests = [
+            (name, encode(host, int(port), token, body))
+            for name, token, body in (workload.next() for _ in range(REQUESTS_PER_PROCESS))
+        ]
+        job: dict[str, Any] = {
+            "host": host,
+            "port": int(port),
+            "requests": requests,
+            "seconds": seconds,
+            "patience": patience,
+            "seed": workload.rng.randrange(1 << 30),
+            "mode": "closed" if users else "open",
+            "users": users // shares + (1 if index < users % shares else 0),
+            "rate": rate / shares,
+        }
+        jobs.append(json.dumps(job).encode())
 
-        async def one() -> None:
-            tally.outcomes.append(await call(client, workload.next(), patience))
+    async def one(job: bytes) -> dict[str, Any]:
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(GENERATOR),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            preexec_fn=lambda: die_with_parent(os.getppid()),
+        )
+        out, _ = await child.communicate(job)
+        if child.returncode:
+            raise RuntimeError(f"load generator exited with {child.returncode}")
+        result: dict[str, Any] = json.loads(out)
+        return result
 
-        started = time.perf_counter()
-        deadline = started + seconds
-        next_at = started
-        while True:
-            next_at += rng.expovariate(rate)
-            if next_at >= deadline:
-                break
-            delay = next_at - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            task = asyncio.create_task(one())
-            pending.add(task)
-            task.add_done_callback(pending.discard)
-            tally.sent += 1
-        await asyncio.sleep(max(deadline - time.perf_counter(), 0))
-        tally.seconds = time.perf_counter() - started
-        tally.dropped = len(pending)
-        for task in list(pending):
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-    tally.client_cpu = time.process_time() - cpu
+    results = await asyncio.gather(*(one(job) for job in jobs))
+    tally = Tally(seconds=max(r["seconds"] for r in results), processes=len(results))
+    for result in results:
+        tally.outcomes.extend(Outcome(kind, sec, name) for kind, sec, name in result["results"])
+        tally.sent += result["sent"]
+        tally.dropped += result["dropped"]
+        tally.client_cpu += result["cpu"]
+        tally.client_cpu_max = max(tally.client_cpu_max, result["cpu"])
+        tally.send_lag_p99 = max(tally.send_lag_p99, result["lag_p99"])
+        tally.connections += result["connections"]
+        tally.samples.extend(result["samples"])
     return tally
 
 
@@ -764,6 +781,10 @@ class Report:
     memory: dict[str, float] = field(default_factory=dict)
     churned: int = 0
     flood: Flood | None = None
+    capacity: list[Tally] = field(default_factory=list)  # just before and after the overload
+    served: dict[str, Any] = field(default_factory=dict)  # the API's counts over the overload
+    load_before: float = math.nan  # the machine's 1-minute load average
+    load_after: float = math.nan
     logs: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
 
 
@@ -786,34 +807,67 @@ async def run(args: argparse.Namespace) -> Report:
         url = running.base_url
         watch = LogWatch(running.api.log)
         pid = running.api.popen.pid
-        await closed_loop(url, workload, 4, 3)  # warm-up: caches, pools, JIT-free Python
+        procs = args.client_processes
+        # warm-up: caches, pools, JIT-free Python
+        await generate(url, workload, processes=procs, seconds=3, patience=30, users=4)
         report.memory["start"] = rss_mb(pid)
         watch.since_last()
 
         print("step: closed loop", flush=True)
         for clients in args.levels:
-            tally = await closed_loop(url, workload, clients, args.step_seconds)
+            tally = await generate(
+                url,
+                workload,
+                processes=procs,
+                seconds=args.step_seconds,
+                patience=30,
+                users=clients,
+            )
             report.steps.append((clients, tally))
             print(
                 f"  {clients:>3} clients {tally.good_rate:7.1f} good/s "
                 f"p50 {tally.latency(50) * 1000:6.0f} ms p99 {tally.latency(99) * 1000:6.0f} ms "
-                f"bad {tally.bad_share:6.1%}",
+                f"bad {tally.bad_share:6.1%} client CPU {tally.client_cpu / tally.seconds:4.0%}"
+                f" ({tally.breakdown()})",
                 flush=True,
             )
+            for sample in tally.samples[:2]:
+                print(f"      e.g. {sample}", flush=True)
         report.knee_clients, report.knee_rate = pick_knee(report.steps)
         report.logs["step"] = watch.since_last()
         running.check_alive()
 
         rate = 2 * report.knee_rate
         print(f"overload: {rate:.0f} req/s for {args.overload_seconds:.0f} s", flush=True)
-        report.memory["before overload"] = rss_mb(pid)
-        report.overload = await open_loop(
-            url, workload, rate, args.overload_seconds, args.client_timeout
+        # Capacity right before and after the overload (closed loop at the knee's
+        # clients): the machine is shared, so goodput is also compared with these.
+        report.capacity.append(
+            await generate(
+                url, workload, processes=procs, seconds=5, patience=30, users=report.knee_clients
+            )
         )
+        report.memory["before overload"] = rss_mb(pid)
+        report.load_before = os.getloadavg()[0]
+        served_before = await served(url)
+        report.overload = await generate(
+            url,
+            workload,
+            processes=procs,
+            seconds=args.overload_seconds,
+            patience=args.client_timeout,
+            rate=rate,
+        )
+        report.served = served_difference(await served(url), served_before)
+        report.load_after = os.getloadavg()[0]
         report.memory["after overload"] = rss_mb(pid)
         normal = max(2 * report.steps[0][1].latency(99), 0.1)
         report.recovery_seconds = await recovery(
             url, workload, normal, args.recovery_limit, report.probes
+        )
+        report.capacity.append(
+            await generate(
+                url, workload, processes=procs, seconds=5, patience=30, users=report.knee_clients
+            )
         )
         print(f"  recovered in {report.recovery_seconds:.1f} s", flush=True)
         report.logs["overload+recovery"] = watch.since_last()
@@ -821,38 +875,68 @@ async def run(args: argparse.Namespace) -> Report:
         report.memory["after recovery"] = rss_mb(pid)
         running.check_alive()
 
-        soak_rate = 0.7 * report.knee_rate
-        print(f"soak: {soak_rate:.0f} req/s for {args.soak_seconds:.0f} s", flush=True)
-        since = datetime.now(UTC)
-        report.soak = await open_loop(url, workload, soak_rate, args.soak_seconds, 30)
-        report.push, report.push_unsent = await push_latencies(since, args.push_wait)
-        report.stream_ratio = await stream_entries_per_delivery()
-        report.memory["after soak"] = rss_mb(pid)
-        report.logs["soak"] = watch.since_last()
-        running.check_alive()
+        if "soak" in args.phases:
+            soak_rate = 0.7 * report.knee_rate
+            print(f"soak: {soak_rate:.0f} req/s for {args.soak_seconds:.0f} s", flush=True)
+            since = datetime.now(UTC)
+            report.soak = await generate(
+                url,
+                workload,
+                processes=procs,
+                seconds=args.soak_seconds,
+                patience=30,
+                rate=soak_rate,
+            )
+            report.push, report.push_unsent = await push_latencies(since, args.push_wait)
+            report.stream_ratio = await stream_entries_per_delivery()
+            report.memory["after soak"] = rss_mb(pid)
+            report.logs["soak"] = watch.since_last()
+            running.check_alive()
 
-        print(f"ws-churn: {args.churn_seconds:.0f} s", flush=True)
-        report.memory["before churn"] = rss_mb(pid)
-        report.churned = await ws_churn(url, people.customers[0], args.churn_seconds)
-        await asyncio.sleep(3)
-        report.memory["after churn"] = rss_mb(pid)
-        report.logs["ws-churn"] = watch.since_last()
-        running.check_alive()
+        if "churn" in args.phases:
+            print(f"ws-churn: {args.churn_seconds:.0f} s", flush=True)
+            report.memory["before churn"] = rss_mb(pid)
+            report.churned = await ws_churn(url, people.customers[0], args.churn_seconds)
+            await asyncio.sleep(3)
+            report.memory["after churn"] = rss_mb(pid)
+            report.logs["ws-churn"] = watch.since_last()
+            running.check_alive()
 
-        print(f"flood: {args.flood_seconds:.0f} s", flush=True)
-        report.memory["before flood"] = rss_mb(pid)
-        peak = asyncio.create_task(peak_rss(pid, args.flood_seconds))
-        report.flood = await flood(url, args.flood_seconds, args.flood_connections)
-        report.memory["flood peak"] = await peak
-        await asyncio.sleep(3)
-        report.memory["after flood"] = rss_mb(pid)
-        report.logs["flood"] = watch.since_last()
-        running.check_alive()
+        if "flood" in args.phases:
+            print(f"flood: {args.flood_seconds:.0f} s", flush=True)
+            report.memory["before flood"] = rss_mb(pid)
+            peak = asyncio.create_task(peak_rss(pid, args.flood_seconds))
+            report.flood = await flood(url, args.flood_seconds, args.flood_connections)
+            report.memory["flood peak"] = await peak
+            await asyncio.sleep(3)
+            report.memory["after flood"] = rss_mb(pid)
+            report.logs["flood"] = watch.since_last()
+            running.check_alive()
         report.memory["worker after"] = rss_mb(running.worker.popen.pid)
         report.memory["api cpu s"] = process_cpu_seconds(pid)
     if not args.keep_database:
         await drop(DATABASE)
     return report
+
+
+async def served(base_url: str) -> dict[str, Any]:
+    """The API process's own counts (ANXIN_BENCH_COUNTS, api/shedding.py)."""
+    async with httpx.AsyncClient(base_url=base_url, trust_env=False, timeout=30) as client:
+        response = await client.get("/bench/served")
+        if response.status_code != 200:  # a server from before the counts
+            return {"shed": 0, "admitted": 0, "gone": 0, "timed_out": 0, "statuses": {}}
+        answer: dict[str, Any] = response.json()
+        return answer
+
+
+def served_difference(after: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
+    difference: dict[str, Any] = {}
+    for name, value in after.items():
+        if isinstance(value, dict):
+            difference[name] = {k: v - before[name].get(k, 0) for k, v in value.items()}
+        else:
+            difference[name] = value - before[name]
+    return difference
 
 
 async def peak_rss(pid: int, seconds: float) -> float:
@@ -871,7 +955,10 @@ def ms(value: float) -> str:
 def print_report(report: Report, args: argparse.Namespace) -> None:
     print()
     print("Step (closed loop, mixed workload)")
-    print(f"{'clients':>7} {'good/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'bad':>6} {'client CPU':>10}")
+    print(
+        f"{'clients':>7} {'good/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'bad':>6} "
+        f"{'client CPU':>10} (all generator processes)"
+    )
     for clients, tally in report.steps:
         print(
             f"{clients:>7} {tally.good_rate:>8.1f} {ms(tally.latency(50)):>7} "
@@ -902,23 +989,60 @@ def print_report(report: Report, args: argparse.Namespace) -> None:
         f"{overload.dropped} still waiting at the end; client CPU "
         f"{overload.client_cpu / overload.seconds:.0%}"
     )
+    print(
+        f"  generators: {overload.processes} processes; CPU of the busiest "
+        f"{overload.client_cpu_max / overload.seconds:.0%} of a core, of all "
+        f"{overload.client_cpu / overload.seconds:.0%}; send lag p99 "
+        f"{ms(overload.send_lag_p99)} ms; {overload.connections} connections opened; "
+        f"load average {report.load_before:.1f} → {report.load_after:.1f}"
+    )
+    for sample in overload.samples[:5]:
+        print(f"    e.g. {sample}")
+    counts = report.served
+    within = counts.get("answered_within", {})
+    good_server = within.get(str(args.client_timeout))
+    print(
+        f"  server side: admitted {counts['admitted']}, shed at once {counts['shed']} "
+        f"({counts.get('shed_by_target', 0)} of them under the cap, by the latency target), "
+        f"stopped as the client left {counts['gone']}, stopped by timeout {counts['timed_out']}; "
+        f"answers by status {counts['statuses']}; 2xx answered within (s) {within}"
+    )
+    around = [t.good_rate for t in report.capacity]
+    capacity = sum(around) / len(around) if around else math.nan
+    print(
+        f"  capacity at {report.knee_clients} clients just before / after the overload: "
+        + " / ".join(f"{rate:.1f}" for rate in around)
+        + f" req/s; client goodput = {overload.good_rate / capacity:.0%} of their mean"
+    )
+    if good_server is not None:
+        late = counts["statuses"].get("200", 0) - good_server
+        print(
+            f"  server goodput (2xx within the client timeout): "
+            f"{good_server / overload.seconds:.1f} req/s = "
+            f"{good_server / overload.seconds / report.knee_rate:.0%} of the knee, "
+            f"{good_server / overload.seconds / capacity:.0%} of the capacity around it; "
+            f"lost per second: shed at once {counts['shed'] / overload.seconds:.1f}, "
+            f"accepted but too late (client gone or answered after its timeout) "
+            f"{(counts['gone'] + late) / overload.seconds:.1f}, timed out "
+            f"{counts['timed_out'] / overload.seconds:.1f}"
+        )
     print(f"  recovery after the overload: {report.recovery_seconds:.1f} s")
     probes = ", ".join(f"{p.kind} {ms(p.seconds)}" for p in report.probes[:6])
     print(f"  first probes (ms): {probes}")
     soak = report.soak
-    assert soak is not None
-    print()
-    print(
-        f"Soak (open loop, {0.7 * report.knee_rate:.0f} req/s for {soak.seconds:.0f} s): "
-        f"goodput {soak.good_rate:.1f} req/s, p99 {ms(soak.latency(99))} ms, "
-        f"bad {soak.bad_share:.1%} ({soak.breakdown()})"
-    )
-    print(
-        f"  push (event → handed to FCM): {len(report.push)} sent, "
-        f"p50 {ms(percentile(report.push, 50))} ms, p99 {ms(percentile(report.push, 99))} ms, "
-        f"max {ms(max(report.push, default=math.nan))} ms; never sent {report.push_unsent}; "
-        f"stream entries per delivery {report.stream_ratio:.2f}"
-    )
+    if soak is not None:
+        print()
+        print(
+            f"Soak (open loop, {0.7 * report.knee_rate:.0f} req/s for {soak.seconds:.0f} s): "
+            f"goodput {soak.good_rate:.1f} req/s, p99 {ms(soak.latency(99))} ms, "
+            f"bad {soak.bad_share:.1%} ({soak.breakdown()})"
+        )
+        print(
+            f"  push (event → handed to FCM): {len(report.push)} sent, "
+            f"p50 {ms(percentile(report.push, 50))} ms, p99 {ms(percentile(report.push, 99))} "
+            f"ms, max {ms(max(report.push, default=math.nan))} ms; never sent "
+            f"{report.push_unsent}; stream entries per delivery {report.stream_ratio:.2f}"
+        )
     print()
     print(f"WebSocket churn: {report.churned} connections opened, initialised and closed")
     flooded = report.flood
@@ -965,8 +1089,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--set", action="append", default=[], metavar="ANXIN_NAME=value", help="server setting"
     )
     parser.add_argument("--keep-database", action="store_true")
+    parser.add_argument(
+        "--phases",
+        default="soak,churn,flood",
+        help="which of soak, churn, flood to run after step, overload and recovery",
+    )
+    parser.add_argument("--client-processes", type=int, default=3, help="load generator processes")
     args = parser.parse_args(argv)
     args.levels = [int(level) for level in args.levels.split(",")]
+    args.phases = {phase.strip() for phase in args.phases.split(",") if phase.strip()}
     if len(args.levels) * args.step_seconds > 60:
         parser.error("the step phase is bounded at 60 s: fewer levels or shorter steps")
     for name in ("overload_seconds", "soak_seconds", "push_wait", "churn_seconds", "flood_seconds"):

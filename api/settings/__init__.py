@@ -109,6 +109,8 @@ class Settings(
             raise ValueError("ANXIN_CORS_ORIGINS must list origins, not *")
         if self.database_url.startswith("sqlite"):
             raise ValueError("ANXIN_DATABASE_URL must name PostgreSQL in production")
+        if self.bench_counts:
+            raise ValueError("ANXIN_BENCH_COUNTS is for benchmarks, not production")
         return self
 
     def _check_wechatpay(self) -> None:

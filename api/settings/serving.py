@@ -12,6 +12,10 @@ class ServingSettings(BaseSettings):
     # Retry-After at once (health probes are never refused). About twice the
     # concurrency at which a process stops gaining throughput (bench/load.py).
     max_concurrent_requests: int = Field(32, ge=1)
+    # ... and no more than it can answer within this time at the rate it has lately been
+    # finishing requests (in flight ÷ rate); one more is answered 503 at once. About half
+    # the clients' own timeout: an answer later than that is mostly read by nobody.
+    request_latency_target_seconds: float = Field(2.0, gt=0)
     busy_retry_after_seconds: int = Field(2, ge=1)
     # A request's work, from its body's arrival to the start of its answer; then it is
     # cancelled and answered 503.
@@ -22,6 +26,9 @@ class ServingSettings(BaseSettings):
     request_header_timeout_seconds: float = Field(10.0, gt=0)
     keep_alive_timeout_seconds: int = Field(5, ge=1)  # an idle kept-alive connection
     shutdown_timeout_seconds: int = Field(20, ge=1)  # open connections at a graceful stop
+    # For bench/load.py only (refused in production): GET /bench/served answers the
+    # process's counts of shed, stopped and answered requests, without authentication.
+    bench_counts: bool = False
 
     # WebSocket connections per process and per client address (behind a carrier's NAT
     # many customers share one); more are refused at once (503 before the handshake).

@@ -53,6 +53,7 @@ def test_production_refuses_placeholder_secrets(name: str) -> None:
         ),
         ({"cors_origins": "*"}, "not \\*"),
         ({"database_url": "sqlite://data/anxin.sqlite3"}, "PostgreSQL"),
+        ({"bench_counts": "true"}, "ANXIN_BENCH_COUNTS"),
     ],
 )
 def test_production_refuses_insecure_values(change: dict[str, str], message: str) -> None:
