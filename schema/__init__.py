@@ -56,6 +56,7 @@ from schema.notifications import (
 from schema.payments import PaymentMutations, PaymentQueries, PaymentSubscriptions
 from schema.permissions import IsAuthenticated
 from schema.policies.queries import PolicyQueries
+from schema.policy_service.endorsements import EndorsementMutations, EndorsementQueries
 from schema.rules import OneCostlyMutationPerRequest
 from schema.scalars import SCALARS
 from schema.staff import StaffQueries
@@ -82,6 +83,7 @@ class Query(
     ComplaintRemedyQueries,
     KnowledgeQueries,
     ConversationQueries,
+    EndorsementQueries,
 ):
     @strawberry.field(
         description="Any object by its global ID; null if it does not exist or you may not see it.",
@@ -110,6 +112,7 @@ class Mutation(
     ComplaintRemedyMutations,
     KnowledgeMutations,
     ConversationMutations,
+    EndorsementMutations,
 ):
     pass
 

@@ -29,6 +29,7 @@ class Prefix(StrEnum):
     COMPLAINT = "TS"  # a complaint (投诉)
     CRISIS = "WJ"  # a crisis incident (危机)
     KNOWLEDGE = "KB"  # a knowledge-base entry (知识库条目)
+    ENDORSEMENT = "PD"  # a change of a policy (批单)
 
 
 async def next_number(prefix: Prefix, now: datetime | None = None) -> str:
