@@ -193,7 +193,7 @@ class Endorsement(relay.Node):
                     action=e.action,
                     status=e.to_status,
                     note=e.note,
-                    by_staff=e.actor_kind == "STAFF",
+                    by_staff=e.actor_kind == "staff",
                 )
                 for e in sorted(events, key=lambda e: e.created_at)
             ],
