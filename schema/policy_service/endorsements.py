@@ -489,7 +489,8 @@ class EndorsementMutations:
         self,
         info: Info,
         input: Annotated[
-            CancelPolicyChangeInput, strawberry.argument(description="The endorsement.")
+            CancelPolicyChangeInput,
+            strawberry.argument(description="The change I asked for and want to withdraw."),
         ],
     ) -> EndorsementPayload:
         return await _payload(
@@ -506,7 +507,10 @@ class EndorsementMutations:
         info: Info,
         input: Annotated[
             PolicyChangeDecisionInput,
-            strawberry.argument(description="The endorsement, your version and reason."),
+            strawberry.argument(
+                description="The change to approve, the version you saw, and why (required "
+                "when you checked the insured's written consent)."
+            ),
         ],
     ) -> EndorsementPayload:
         return await _payload(
@@ -529,7 +533,10 @@ class EndorsementMutations:
         info: Info,
         input: Annotated[
             PolicyChangeDecisionInput,
-            strawberry.argument(description="The endorsement, your version and reason."),
+            strawberry.argument(
+                description="The change to reject, the version you saw, and the reason the "
+                "customer is told."
+            ),
         ],
     ) -> EndorsementPayload:
         return await _payload(

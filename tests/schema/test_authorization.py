@@ -38,6 +38,7 @@ from models.conversations import (
     PresenceStatus,
 )
 from models.crisis import CrisisRule, CrisisSeverity
+from models.endorsements import Endorsement, EndorsementStatus, EndorsementType
 from models.knowledge import EntryStatus, KnowledgeEntry, SourceKind
 from models.notifications import Device, DevicePlatform, Notification
 from models.payments import PaymentOrder, Refund, RefundReason
@@ -228,6 +229,16 @@ async def _service_objects(
         ).id,
         **await _conversation_objects(alice),
         **await _complaint_objects(alice, claim),
+        "Endorsement": (
+            await Endorsement.create(
+                number="PD20261202999999",
+                policy=policy,
+                type=EndorsementType.BENEFICIARIES,
+                status=EndorsementStatus.REQUESTED,
+                requested_by=alice,
+                consent_required=True,
+            )
+        ).id,
     }
 
 
@@ -350,6 +361,7 @@ NOT_VISIBLE_TO_MALLORY = {
     "Conversation": True,
     "ConversationMessage": True,
     "AgentPresence": True,
+    "Endorsement": True,
 }
 
 
@@ -471,6 +483,13 @@ SEEN_BY: dict[str, tuple[set[str], set[str], str]] = {
         "seq author text",
     ),
     "AgentPresence": ({"agent", "supervisor"}, {"alice", "bob"}, "status maxConcurrent"),
+    # A change of Alice's policy: its holder, its insured (who may have to consent) and
+    # staff who read policies; not its beneficiary.
+    "Endorsement": (
+        {"alice", "bob", "agent", "supervisor"},
+        {"carol", "mallory"},
+        "number status consentRequired timeline { action }",
+    ),
 }
 
 

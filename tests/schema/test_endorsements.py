@@ -52,7 +52,9 @@ REJECT = APPROVE.replace("approvePolicyChange", "rejectPolicyChange")
 QUOTE = """query($id: ID!) { surrenderQuote(policyId: $id) {
   quote { amount { amount } premiumPaid { amount } policyYear percent }
   errors { code message } } }"""
-QUEUE = """{ endorsementReviewQueue(first: 10) { totalCount edges { node { id number status } } } }"""
+QUEUE = (
+    """{ endorsementReviewQueue(first: 10) { totalCount edges { node { id number status } } } }"""
+)
 HISTORY = """query($id: ID!) { node(id: $id) { ... on Policy { endorsements(first: 10) {
   totalCount edges { node { number type status } } } } } }"""
 
@@ -126,9 +128,7 @@ async def test_the_insured_holder_changes_beneficiaries_at_once(
     assert SON not in (stored.sealed_after or "") and SON not in str(stored.after)
     rows = await Beneficiary.filter(policy_id=policy.id).order_by("position")
     assert services.pii.decrypt(rows[0].id_number_encrypted, "id_number") == SON
-    steps = await OutboxEvent.filter(entity_type="endorsement").values_list(
-        "event_type", flat=True
-    )
+    steps = await OutboxEvent.filter(entity_type="endorsement").values_list("event_type", flat=True)
     assert list(steps) == [
         "endorsement.requested",
         "endorsement.approved",
@@ -200,7 +200,9 @@ async def test_the_insured_consents_in_the_app(
     assert await Beneficiary.filter(policy_id=policy.id).count() == 0  # not yet
 
     stranger_sees = await gql(
-        client, "query($id: ID!) { node(id: $id) { id } }", {"id": endorsement["id"]},
+        client,
+        "query($id: ID!) { node(id: $id) { id } }",
+        {"id": endorsement["id"]},
         token=stranger_token,
     )
     assert stranger_sees["data"]["node"] is None
@@ -298,9 +300,7 @@ async def test_rejected_and_cancelled_changes_change_nothing(
     assert event.payload["reason"] == "未提供被保险人同意书"
 
     second = (await request(client, token, policy, "cancel-0001", **two_people()))["endorsement"]
-    cancelled = await gql(
-        client, CANCEL, {"input": {"endorsementId": second["id"]}}, token=token
-    )
+    cancelled = await gql(client, CANCEL, {"input": {"endorsementId": second["id"]}}, token=token)
     assert cancelled["data"]["cancelPolicyChange"]["endorsement"]["status"] == "CANCELLED"
     assert await Beneficiary.filter(policy_id=policy.id).count() == 0
 
@@ -331,27 +331,37 @@ async def test_surrender_quoted_confirmed_and_paid_once(
     }
     account = {"provider": "SANDBOX", "account": "2088000000000009"}
     wrong = await request(
-        client, token, policy, "surrender-0001",
+        client,
+        token,
+        policy,
+        "surrender-0001",
         surrender={"confirmedAmount": "600.00", **account},
     )
     assert wrong["errors"][0]["code"] == "AMOUNT_CHANGED"
     assert await Endorsement.all().count() == 0
 
     done = await request(
-        client, token, policy, "surrender-0002",
+        client,
+        token,
+        policy,
+        "surrender-0002",
         surrender={"confirmedAmount": "420.00", **account},
     )
     assert done["errors"] == []
     assert done["endorsement"]["status"] == "EFFECTIVE"
     assert done["endorsement"]["surrender"]["account"] == "测试账户 208****0009"
     assert done["policy"]["status"] == "CANCELLED"
-    payout = await Payout.get(endorsement_id=relay.GlobalID.from_id(
-        done["endorsement"]["id"]).node_id)
+    payout = await Payout.get(
+        endorsement_id=relay.GlobalID.from_id(done["endorsement"]["id"]).node_id
+    )
     assert payout.claim_id is None and payout.status is PayoutStatus.QUEUED
     assert payout.amount == Decimal("420.00") and payout.live_key == f"surrender:{policy.id}"
 
     again = await request(
-        client, token, policy, "surrender-0003",
+        client,
+        token,
+        policy,
+        "surrender-0003",
         surrender={"confirmedAmount": "420.00", **account},
     )
     assert again["errors"][0]["code"] == "POLICY_NOT_IN_FORCE"
@@ -366,9 +376,7 @@ async def test_surrender_quoted_confirmed_and_paid_once(
     assert paid.customer_id == holder.id and paid.payload["amount"] == "420.00"
     history = await gql(client, HISTORY, {"id": gid("Policy", policy.id)}, token=token)
     edges = history["data"]["node"]["endorsements"]["edges"]
-    assert [(e["node"]["type"], e["node"]["status"]) for e in edges] == [
-        ("SURRENDER", "EFFECTIVE")
-    ]
+    assert [(e["node"]["type"], e["node"]["status"]) for e in edges] == [("SURRENDER", "EFFECTIVE")]
 
 
 async def test_no_surrender_value_in_cooling_off_or_without_a_table(
@@ -419,9 +427,7 @@ async def test_a_double_approval_takes_effect_once(
 
 
 @postgres_only
-async def test_a_double_surrender_pays_once(
-    client: httpx.AsyncClient, services: Services
-) -> None:
+async def test_a_double_surrender_pays_once(client: httpx.AsyncClient, services: Services) -> None:
     holder = await make_customer(services)
     policy = await surrenderable(services, holder)
     token = await customer_token(services, holder)
