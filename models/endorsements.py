@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 class EndorsementType(StrEnum):
     BENEFICIARIES = "BENEFICIARIES"  # 变更受益人
     SURRENDER = "SURRENDER"  # 退保
+    CONTACT = "CONTACT"  # 变更联系方式: phone (verified by SMS code), e-mail, address
 
 
 class EndorsementStatus(StrEnum):
@@ -91,6 +92,22 @@ class EndorsementEvent(Entity):
 
     class Meta:
         table = "endorsement_event"
+
+
+class CustomerAddress(Entity):
+    """A customer's postal address for letters about their policies (联系地址), sealed
+    like every contact detail and shown masked; set by a CONTACT change."""
+
+    customer: fields.OneToOneRelation[Customer] = fields.OneToOneField(
+        "models.Customer", related_name="address", on_delete=fields.CASCADE
+    )
+    customer_id: uuid.UUID
+    address_encrypted = fields.TextField()
+    address_masked = fields.CharField(max_length=64)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "customer_address"
 
 
 class ProductServiceTerms(Entity):

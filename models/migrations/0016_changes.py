@@ -64,7 +64,7 @@ class Migration(migrations.Migration):
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
                 ('number', fields.CharField(unique=True, max_length=32)),
                 ('policy', fields.ForeignKeyField('models.Policy', source_field='policy_id', db_index=True, db_constraint=True, to_field='id', related_name='endorsements', on_delete=OnDelete.RESTRICT)),
-                ('type', fields.CharEnumField(description='BENEFICIARIES: BENEFICIARIES\nSURRENDER: SURRENDER', enum_type=EndorsementType, max_length=24)),
+                ('type', fields.CharEnumField(description='BENEFICIARIES: BENEFICIARIES\nSURRENDER: SURRENDER\nCONTACT: CONTACT', enum_type=EndorsementType, max_length=24)),
                 ('status', fields.CharEnumField(db_index=True, description='REQUESTED: REQUESTED\nNEEDS_REVIEW: NEEDS_REVIEW\nAPPROVED: APPROVED\nEFFECTIVE: EFFECTIVE\nREJECTED: REJECTED\nCANCELLED: CANCELLED', enum_type=EndorsementStatus, max_length=16)),
                 ('version', fields.IntField(default=1)),
                 ('requested_by', fields.ForeignKeyField('models.Customer', source_field='requested_by_id', db_index=True, db_constraint=True, to_field='id', related_name='endorsements', on_delete=OnDelete.RESTRICT)),
@@ -115,6 +115,19 @@ class Migration(migrations.Migration):
                 ('member_premium', fields.DecimalField(null=True, max_digits=14, decimal_places=2)),
             ],
             options={'table': 'product_service_terms', 'app': 'models', 'pk_attr': 'id', 'table_description': "What the changes of a product's policies read."},
+            bases=['Entity'],
+        ),
+        ops.CreateModel(
+            name='CustomerAddress',
+            fields=[
+                ('id', fields.UUIDField(primary_key=True, default=uuid4, unique=True, db_index=True)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('customer', fields.OneToOneField('models.Customer', source_field='customer_id', db_constraint=True, to_field='id', related_name='address', on_delete=OnDelete.CASCADE)),
+                ('address_encrypted', fields.TextField(unique=False)),
+                ('address_masked', fields.CharField(max_length=64)),
+                ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
+            ],
+            options={'table': 'customer_address', 'app': 'models', 'pk_attr': 'id', 'table_description': "A customer's postal address for letters about their policies (联系地址), sealed"},
             bases=['Entity'],
         ),
         ops.AlterModelOptions(

@@ -26,8 +26,8 @@ from schema.scalars import Amount
 from workflows.access import Actor, Permission, visible_policies
 from workflows.idempotency import IdempotencyError
 from workflows.payments.accounts import AccountChoice
+from workflows.policy_service import contact, surrender
 from workflows.policy_service import endorsements as flow
-from workflows.policy_service import surrender
 from workflows.policy_service.beneficiaries import NewBeneficiary
 from workflows.policy_service.endorsement_rules import (
     STATUS_NAMES,
@@ -92,6 +92,13 @@ class SurrenderValue:
     )
 
 
+@strawberry.type(description="Contact details as a CONTACT change shows them, masked.")
+class ContactDetails:
+    phone: str | None = strawberry.field(description="Mobile phone, masked; null: not changed.")
+    email: str | None = strawberry.field(description="E-mail, masked; null: not changed.")
+    address: str | None = strawberry.field(description="Postal address, masked; null: not changed.")
+
+
 @strawberry.type(description="A change of a policy (批单) with its values before and after.")
 class Endorsement(relay.Node):
     """The holder and the insured persons of its policy see it; staff who read or serve
@@ -126,6 +133,12 @@ class Endorsement(relay.Node):
     )
     surrender: SurrenderValue | None = strawberry.field(
         description="SURRENDER: the value confirmed and where it goes; null for other types."
+    )
+    contact_before: ContactDetails | None = strawberry.field(
+        description="CONTACT: the details changed, as they were (masked); null for other types."
+    )
+    contact_after: ContactDetails | None = strawberry.field(
+        description="CONTACT: the details changed, as asked for (masked); null for other types."
     )
     timeline: list[EndorsementTimelineEntry] = strawberry.field(
         description="What happened, oldest first."
@@ -170,6 +183,14 @@ class Endorsement(relay.Node):
                 percent=Decimal(row.after["percent"]),
                 account=row.after.get("account"),
             )
+
+        def details(values: dict[str, Any]) -> ContactDetails | None:
+            if row.type is not m.EndorsementType.CONTACT:
+                return None
+            return ContactDetails(
+                phone=values.get("phone"), email=values.get("email"), address=values.get("address")
+            )
+
         return cls(
             id=str(row.id),
             number=row.number,
@@ -187,6 +208,8 @@ class Endorsement(relay.Node):
             beneficiaries_before=people(row.before),
             beneficiaries_after=people(row.after),
             surrender=value,
+            contact_before=details(row.before),
+            contact_after=details(row.after),
             timeline=[
                 EndorsementTimelineEntry(
                     at=local_time(e.created_at),
@@ -289,6 +312,23 @@ class SurrenderChangeInput:
     )
 
 
+@strawberry.input(
+    description="Change my contact details (变更联系方式): any of phone, e-mail, address."
+)
+class ContactChangeInput:
+    phone: str | None = strawberry.field(
+        default=None,
+        description="A new mobile number: first send it a code with `requestLoginCode`.",
+    )
+    sms_code: str | None = strawberry.field(
+        default=None, description="The 6-digit code sent to the new phone (with `phone`)."
+    )
+    email: str | None = strawberry.field(default=None, description="A new e-mail (≤ 128).")
+    address: str | None = strawberry.field(
+        default=None, description="A new postal address (≤ 200 字)."
+    )
+
+
 @strawberry.input(description="Ask for one change of a policy of which I am the holder.")
 class RequestPolicyChangeInput:
     policy_id: relay.GlobalID = strawberry.field(description="The policy (Policy).")
@@ -300,6 +340,9 @@ class RequestPolicyChangeInput:
     )
     surrender: SurrenderChangeInput | None = strawberry.field(
         default=None, description="Surrender the policy. Give exactly one change."
+    )
+    contact: ContactChangeInput | None = strawberry.field(
+        default=None, description="Change my contact details. Give exactly one change."
     )
 
 
@@ -356,7 +399,16 @@ def _change(input: RequestPolicyChangeInput) -> flow.ChangeRequest:
     wish = None
     if input.surrender is not None:
         wish = flow.SurrenderRequest(input.surrender.confirmed_amount, _choice(input.surrender))
-    return flow.ChangeRequest(node_uuid(input.policy_id, "Policy"), people, wish)
+    new_contact = None
+    if input.contact is not None:
+        c = input.contact
+        new_contact = contact.NewContact(
+            phone=c.phone[:32] if c.phone is not None else None,
+            sms_code=c.sms_code[:16] if c.sms_code is not None else None,
+            email=c.email[:256] if c.email is not None else None,
+            address=c.address[:400] if c.address is not None else None,
+        )
+    return flow.ChangeRequest(node_uuid(input.policy_id, "Policy"), people, wish, new_contact)
 
 
 async def _payload(info: Info, call: Any) -> EndorsementPayload:
@@ -432,7 +484,7 @@ class EndorsementQueries:
 class EndorsementMutations:
     @strawberry.mutation(
         description="Ask for a change of a policy I hold (保全): exactly one of "
-        "`beneficiaries` or `surrender`. A beneficiary change waits for the insured's "
+        "`beneficiaries`, `surrender` or `contact`. A beneficiary change waits for the insured's "
         "consent when I am not the insured; a surrender ends the policy at once and its "
         "value is paid to the account I chose.",
         permission_classes=CUSTOMER_ONLY,
@@ -449,7 +501,7 @@ class EndorsementMutations:
         return await _payload(
             info,
             flow.request_policy_change(
-                services.pii,
+                services,
                 services.transfer_providers,
                 info.context.actor,
                 _change(input),

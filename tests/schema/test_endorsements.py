@@ -455,3 +455,70 @@ async def test_a_double_surrender_pays_once(client: httpx.AsyncClient, services:
     )
     assert sum(sent) == 1
     assert await LedgerEntry.filter(kind="PAYOUT").count() == 1
+
+
+SEND_CODE = """mutation($phone: String!) { requestLoginCode(input: {phone: $phone}) {
+  errors { code } } }"""
+CONTACT_FIELDS = """endorsement { status contactBefore { phone email address }
+  contactAfter { phone email address } } errors { field code message }"""
+CONTACT = f"""mutation($input: RequestPolicyChangeInput!) {{
+  requestPolicyChange(input: $input) {{ {CONTACT_FIELDS} }} }}"""
+
+
+async def test_a_new_phone_is_verified_by_sms_code(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    holder = await make_customer(services, phone="13900001111")
+    other = await make_customer(services, phone="13900002222")
+    policy = await make_policy(services, holder)
+    token = await customer_token(services, holder)
+
+    async def change(key: str, **contact: Any) -> dict[str, Any]:
+        variables = {
+            "input": {
+                "policyId": gid("Policy", policy.id),
+                "idempotencyKey": key,
+                "contact": contact,
+            }
+        }
+        body = await gql(client, CONTACT, variables, token=token)
+        return body["data"]["requestPolicyChange"]
+
+    no_code = await change("contact-0001", phone="13700003333")
+    assert no_code["errors"][0]["code"] == "SMS_CODE_INVALID"
+    await gql(client, SEND_CODE, {"phone": "13700003333"})
+    wrong = await change("contact-0002", phone="13700003333", smsCode="000000")
+    code = next(c for to, c in reversed(services.sms.sent) if to == "13700003333")  # type: ignore[attr-defined]
+    if code == "000000":
+        wrong = await change("contact-0002b", phone="13700003333", smsCode="111111")
+    assert wrong["errors"][0]["code"] == "SMS_CODE_INVALID"
+    bad_email = await change("contact-0003", email="not-an-email")
+    assert bad_email["errors"][0]["code"] == "INVALID_EMAIL"
+    assert await Endorsement.all().count() == 0
+    assert (await Customer.get(id=holder.id)).phone_masked == "139****1111"
+
+    done = await change(
+        "contact-0004",
+        phone="13700003333",
+        smsCode=code,
+        email="zhangwei@example.com",
+        address="上海市浦东新区世纪大道100号",
+    )
+    assert done["errors"] == []
+    assert done["endorsement"]["status"] == "EFFECTIVE"
+    assert done["endorsement"]["contactBefore"]["phone"] == "139****1111"
+    assert done["endorsement"]["contactAfter"] == {
+        "phone": "137****3333",
+        "email": "z***@example.com",
+        "address": "上海市浦东新****",
+    }
+    me = await Customer.get(id=holder.id)
+    assert services.pii.decrypt(me.phone_encrypted, "phone") == "13700003333"
+    assert me.phone_hash == services.pii.phone_hash("13700003333")
+    # Someone else's phone, even with a valid code, is refused and changes nothing.
+    await gql(client, SEND_CODE, {"phone": "13900002222"})
+    theirs = next(c for to, c in reversed(services.sms.sent) if to == "13900002222")  # type: ignore[attr-defined]
+    taken = await change("contact-0005", phone="13900002222", smsCode=theirs)
+    assert taken["errors"][0]["code"] == "PHONE_TAKEN"
+    assert (await Customer.get(id=other.id)).phone_hash == services.pii.phone_hash("13900002222")
+    assert (await Customer.get(id=holder.id)).phone_masked == "137****3333"

@@ -47,6 +47,7 @@ STATUS_NAMES = {
 TYPE_NAMES = {
     EndorsementType.BENEFICIARIES: "变更受益人",
     EndorsementType.SURRENDER: "退保",
+    EndorsementType.CONTACT: "变更联系方式",
 }
 # Outbox event per step; the customer is told through push/templates.py.
 EVENTS = {
@@ -82,6 +83,9 @@ class EndorsementErrorCode(StrEnum):
     COOLING_OFF = "COOLING_OFF"  # within 犹豫期: the cancellation refunds everything
     INVALID_ACCOUNT = "INVALID_ACCOUNT"
     PROVIDER_NOT_CONFIGURED = "PROVIDER_NOT_CONFIGURED"
+    SMS_CODE_INVALID = "SMS_CODE_INVALID"  # the new phone's code: wrong, expired, missing
+    INVALID_EMAIL = "INVALID_EMAIL"
+    PHONE_TAKEN = "PHONE_TAKEN"  # another account logs in with that phone
 
 
 class EndorsementError(DomainError):

@@ -4,8 +4,9 @@ law asks, staff with POLICY_SERVICE review what needs review, and the change tak
 effect — its effect and its EFFECTIVE step in one transaction, under the policy's row
 lock, so a change takes effect once however many approvals race.
 
-Types built: BENEFICIARIES (``beneficiaries``) and SURRENDER (``surrender``: a change
-type, not a mutation of its own; effective at once, its value paid by the payouts job).
+Types built: BENEFICIARIES (``beneficiaries``), SURRENDER (``surrender``: a change type,
+not a mutation of its own; effective at once, its value paid by the payouts job) and
+CONTACT (``contact``: the new phone verified by SMS code; effective at once).
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ from models.policies import Policy, PolicyStatus
 from payments.base import TransferProvider
 from push.outbox import emit
 from workflows.access import Actor, visible_policies
+from workflows.auth import AuthDeps
 from workflows.idempotency import once
 from workflows.numbering import Prefix, next_number
 from workflows.payments.accounts import AccountChoice
-from workflows.policy_service import beneficiaries, surrender
+from workflows.policy_service import beneficiaries, contact, surrender
 from workflows.policy_service.endorsement_rules import (
     CANCELLABLE,
     REASON_LIMIT,
@@ -67,6 +69,7 @@ class ChangeRequest:
     policy_id: uuid.UUID
     beneficiaries: list[beneficiaries.NewBeneficiary] | None = None
     surrender: SurrenderRequest | None = None
+    contact: contact.NewContact | None = None
 
     def fingerprint(self) -> dict[str, Any]:
         return {
@@ -85,6 +88,14 @@ class ChangeRequest:
             ]
             if self.surrender
             else None,
+            "contact": [
+                self.contact.phone,
+                self.contact.sms_code,
+                self.contact.email,
+                self.contact.address,
+            ]
+            if self.contact
+            else None,
         }
 
 
@@ -102,14 +113,16 @@ async def holders_policy(actor: Actor, policy_id: uuid.UUID) -> Policy:
 
 
 async def request_policy_change(
-    pii: PiiCipher,
+    services: AuthDeps,
     providers: Mapping[str, TransferProvider],
     actor: Actor,
     change: ChangeRequest,
     idempotency_key: str,
 ) -> Endorsement:
-    """Ask for one change; the same key with the same input returns the first answer."""
-    given = [v for v in (change.beneficiaries, change.surrender) if v is not None]
+    """Ask for one change; the same key with the same input returns the first answer.
+    ``services``: the PII cipher, and the SMS-code check of a new phone."""
+    pii = services.pii
+    given = [v for v in (change.beneficiaries, change.surrender, change.contact) if v is not None]
     if len(given) != 1:
         raise EndorsementError(
             EndorsementErrorCode.ONE_CHANGE_REQUIRED, "每次申请请只填写一项变更", "input"
@@ -119,6 +132,8 @@ async def request_policy_change(
         policy = await holders_policy(actor, change.policy_id)
         if change.beneficiaries is not None:
             endorsement = await _request_beneficiaries(pii, actor, policy, change.beneficiaries)
+        elif change.contact is not None:
+            endorsement = await _request_contact(services, actor, policy, change.contact)
         else:
             assert change.surrender is not None
             endorsement = await _request_surrender(pii, providers, actor, policy, change.surrender)
@@ -219,6 +234,27 @@ async def _request_beneficiaries(
     return endorsement
 
 
+async def _request_contact(
+    services: AuthDeps, actor: Actor, policy: Policy, wish: contact.NewContact
+) -> Endorsement:
+    assert actor.subject_id is not None
+    values = await contact.checked(services, wish)
+    async with in_transaction():
+        endorsement = await _create(
+            policy,
+            actor,
+            T.CONTACT,
+            before=await contact.before_values(actor.subject_id, values),
+            after=contact.after_values(values),
+            sealed=contact.seal(services.pii, values),
+            note="投保人申请变更联系方式" + ("（新手机号已短信验证）" if "phone" in values else ""),
+        )
+        endorsement = await transition(
+            endorsement, actor, to=S.APPROVED, action="approve", note="联系方式变更无需审核"
+        )
+        return await _take_effect(services.pii, endorsement, None)
+
+
 async def _request_surrender(
     pii: PiiCipher,
     providers: Mapping[str, TransferProvider],
@@ -285,6 +321,9 @@ async def _take_effect(
                 )
             await beneficiaries.apply(pii, endorsement)
             note = "受益人变更已生效"
+        elif endorsement.type is T.CONTACT:
+            await contact.apply(pii, endorsement)
+            note = "联系方式变更已生效"
         else:
             payout = await surrender.apply(pii, endorsement, endorsement.after["provider"])
             note = f"保单已退保终止，退保金{payout.amount}元将支付至{payout.payee_masked}"
