@@ -30,6 +30,7 @@ class EndorsementType(StrEnum):
     BENEFICIARIES = "BENEFICIARIES"  # 变更受益人
     SURRENDER = "SURRENDER"  # 退保
     CONTACT = "CONTACT"  # 变更联系方式: phone (verified by SMS code), e-mail, address
+    PAYMENT_FREQUENCY = "PAYMENT_FREQUENCY"  # 变更缴费方式, from the next unpaid installment
 
 
 class EndorsementStatus(StrEnum):

@@ -17,6 +17,7 @@ from strawberry.types import Info
 
 from models import endorsements as m
 from models.clock import local_time
+from models.policies import PaymentFrequency
 from schema.claims.enums import TransferProvider
 from schema.claims.inputs import BankCardInput
 from schema.common import Connection, CursorArg, Money, PageArg, cny, node_uuid, paginate
@@ -99,6 +100,22 @@ class ContactDetails:
     address: str | None = strawberry.field(description="Postal address, masked; null: not changed.")
 
 
+@strawberry.type(description="One installment of a re-cut premium schedule.")
+class RecutInstallment:
+    due_date: date = strawberry.field(description="Due date (Asia/Shanghai).")
+    amount: Money = strawberry.field(description="Amount due.")
+
+
+@strawberry.type(description="A payment-frequency change: from what, to what, the new schedule.")
+class FrequencyChange:
+    previous: PaymentFrequency = strawberry.field(description="The frequency before.")
+    frequency: PaymentFrequency = strawberry.field(description="The new frequency.")
+    owed: Money = strawberry.field(description="The premium still owed, re-cut (unchanged).")
+    installments: list[RecutInstallment] = strawberry.field(
+        description="The unpaid installments after the change, the first due first."
+    )
+
+
 @strawberry.type(description="A change of a policy (批单) with its values before and after.")
 class Endorsement(relay.Node):
     """The holder and the insured persons of its policy see it; staff who read or serve
@@ -139,6 +156,9 @@ class Endorsement(relay.Node):
     )
     contact_after: ContactDetails | None = strawberry.field(
         description="CONTACT: the details changed, as asked for (masked); null for other types."
+    )
+    payment_frequency: FrequencyChange | None = strawberry.field(
+        description="PAYMENT_FREQUENCY: the new schedule; null for other types."
     )
     timeline: list[EndorsementTimelineEntry] = strawberry.field(
         description="What happened, oldest first."
@@ -191,6 +211,17 @@ class Endorsement(relay.Node):
                 phone=values.get("phone"), email=values.get("email"), address=values.get("address")
             )
 
+        recut = None
+        if row.type is m.EndorsementType.PAYMENT_FREQUENCY and row.after:
+            recut = FrequencyChange(
+                previous=PaymentFrequency(row.after["previous"]),
+                frequency=PaymentFrequency(row.after["frequency"]),
+                owed=cny(Decimal(row.after["owed"])),
+                installments=[
+                    RecutInstallment(due_date=date.fromisoformat(d), amount=cny(Decimal(a)))
+                    for d, a in row.after["installments"]
+                ],
+            )
         return cls(
             id=str(row.id),
             number=row.number,
@@ -210,6 +241,7 @@ class Endorsement(relay.Node):
             surrender=value,
             contact_before=details(row.before),
             contact_after=details(row.after),
+            payment_frequency=recut,
             timeline=[
                 EndorsementTimelineEntry(
                     at=local_time(e.created_at),
@@ -329,6 +361,13 @@ class ContactChangeInput:
     )
 
 
+@strawberry.input(description="Change how often premium is paid (变更缴费方式).")
+class FrequencyChangeInput:
+    frequency: PaymentFrequency = strawberry.field(
+        description="The new frequency, from the next unpaid installment to the end of cover."
+    )
+
+
 @strawberry.input(description="Ask for one change of a policy of which I am the holder.")
 class RequestPolicyChangeInput:
     policy_id: relay.GlobalID = strawberry.field(description="The policy (Policy).")
@@ -343,6 +382,9 @@ class RequestPolicyChangeInput:
     )
     contact: ContactChangeInput | None = strawberry.field(
         default=None, description="Change my contact details. Give exactly one change."
+    )
+    payment_frequency: FrequencyChangeInput | None = strawberry.field(
+        default=None, description="Change the payment frequency. Give exactly one change."
     )
 
 
@@ -408,7 +450,13 @@ def _change(input: RequestPolicyChangeInput) -> flow.ChangeRequest:
             email=c.email[:256] if c.email is not None else None,
             address=c.address[:400] if c.address is not None else None,
         )
-    return flow.ChangeRequest(node_uuid(input.policy_id, "Policy"), people, wish, new_contact)
+    return flow.ChangeRequest(
+        node_uuid(input.policy_id, "Policy"),
+        people,
+        wish,
+        new_contact,
+        input.payment_frequency.frequency if input.payment_frequency else None,
+    )
 
 
 async def _payload(info: Info, call: Any) -> EndorsementPayload:
@@ -484,9 +532,10 @@ class EndorsementQueries:
 class EndorsementMutations:
     @strawberry.mutation(
         description="Ask for a change of a policy I hold (保全): exactly one of "
-        "`beneficiaries`, `surrender` or `contact`. A beneficiary change waits for the insured's "
-        "consent when I am not the insured; a surrender ends the policy at once and its "
-        "value is paid to the account I chose.",
+        "`beneficiaries`, `surrender`, `contact` or `paymentFrequency`. A beneficiary "
+        "change waits for the insured's consent when I am not the insured; a surrender "
+        "ends the policy at once and its value is paid to the account I chose; contact "
+        "details and the payment frequency change at once.",
         permission_classes=CUSTOMER_ONLY,
     )
     async def request_policy_change(

@@ -522,3 +522,49 @@ async def test_a_new_phone_is_verified_by_sms_code(
     assert taken["errors"][0]["code"] == "PHONE_TAKEN"
     assert (await Customer.get(id=other.id)).phone_hash == services.pii.phone_hash("13900002222")
     assert (await Customer.get(id=holder.id)).phone_masked == "137****3333"
+
+
+FREQUENCY = """mutation($input: RequestPolicyChangeInput!) { requestPolicyChange(input: $input) {
+  endorsement { status paymentFrequency { previous frequency owed { amount }
+    installments { dueDate amount { amount } } } }
+  policy { paymentFrequency installments { sequence amount { amount } status } }
+  errors { field code } } }"""
+
+
+async def test_payment_frequency_recuts_only_the_unpaid_installments(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    holder = await make_customer(services)
+    policy = await make_policy(services, holder)  # semi-annual: 600 paid, 600 unpaid
+    token = await customer_token(services, holder)
+
+    async def change(key: str, frequency: str) -> dict[str, Any]:
+        body = await gql(
+            client,
+            FREQUENCY,
+            {
+                "input": {
+                    "policyId": gid("Policy", policy.id),
+                    "idempotencyKey": key,
+                    "paymentFrequency": {"frequency": frequency},
+                }
+            },
+            token=token,
+        )
+        return body["data"]["requestPolicyChange"]
+
+    same = await change("frequency-0001", "SEMI_ANNUAL")
+    assert same["errors"][0]["code"] == "NOTHING_TO_CHANGE"
+    done = await change("frequency-0002", "MONTHLY")
+    assert done["errors"] == []
+    recut = done["endorsement"]["paymentFrequency"]
+    assert done["endorsement"]["status"] == "EFFECTIVE"
+    assert recut["previous"] == "SEMI_ANNUAL" and recut["owed"] == {"amount": "600.00"}
+    amounts = [Decimal(i["amount"]["amount"]) for i in recut["installments"]]
+    assert sum(amounts) == Decimal("600.00") and len(amounts) > 1
+    policy_now = done["policy"]
+    assert policy_now["paymentFrequency"] == "MONTHLY"
+    paid = [i for i in policy_now["installments"] if i["status"] == "PAID"]
+    assert paid == [{"sequence": 1, "amount": {"amount": "600.00"}, "status": "PAID"}]
+    unpaid = [Decimal(i["amount"]["amount"]) for i in policy_now["installments"][1:]]
+    assert sum(unpaid) == Decimal("600.00") and len(unpaid) == len(amounts)

@@ -48,6 +48,7 @@ TYPE_NAMES = {
     EndorsementType.BENEFICIARIES: "变更受益人",
     EndorsementType.SURRENDER: "退保",
     EndorsementType.CONTACT: "变更联系方式",
+    EndorsementType.PAYMENT_FREQUENCY: "变更缴费方式",
 }
 # Outbox event per step; the customer is told through push/templates.py.
 EVENTS = {
@@ -86,6 +87,8 @@ class EndorsementErrorCode(StrEnum):
     SMS_CODE_INVALID = "SMS_CODE_INVALID"  # the new phone's code: wrong, expired, missing
     INVALID_EMAIL = "INVALID_EMAIL"
     PHONE_TAKEN = "PHONE_TAKEN"  # another account logs in with that phone
+    NOTHING_TO_CHANGE = "NOTHING_TO_CHANGE"  # e.g. the same frequency, nothing unpaid
+    PAYMENT_IN_PROGRESS = "PAYMENT_IN_PROGRESS"  # an installment to re-cut has an open order
 
 
 class EndorsementError(DomainError):

@@ -6,7 +6,8 @@ lock, so a change takes effect once however many approvals race.
 
 Types built: BENEFICIARIES (``beneficiaries``), SURRENDER (``surrender``: a change type,
 not a mutation of its own; effective at once, its value paid by the payouts job) and
-CONTACT (``contact``: the new phone verified by SMS code; effective at once).
+CONTACT (``contact``: the new phone verified by SMS code; effective at once) and
+PAYMENT_FREQUENCY (``payment_frequency``: unpaid installments re-cut; effective at once).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from models.clock import local_today
 from models.endorsements import Endorsement, EndorsementStatus, EndorsementType
 from models.ids import global_id
 from models.pii import PiiCipher
-from models.policies import Policy, PolicyStatus
+from models.policies import PaymentFrequency, Policy, PolicyStatus
 from payments.base import TransferProvider
 from push.outbox import emit
 from workflows.access import Actor, visible_policies
@@ -34,7 +35,7 @@ from workflows.auth import AuthDeps
 from workflows.idempotency import once
 from workflows.numbering import Prefix, next_number
 from workflows.payments.accounts import AccountChoice
-from workflows.policy_service import beneficiaries, contact, surrender
+from workflows.policy_service import beneficiaries, contact, frequency, surrender
 from workflows.policy_service.endorsement_rules import (
     CANCELLABLE,
     REASON_LIMIT,
@@ -70,6 +71,7 @@ class ChangeRequest:
     beneficiaries: list[beneficiaries.NewBeneficiary] | None = None
     surrender: SurrenderRequest | None = None
     contact: contact.NewContact | None = None
+    payment_frequency: PaymentFrequency | None = None
 
     def fingerprint(self) -> dict[str, Any]:
         return {
@@ -96,6 +98,7 @@ class ChangeRequest:
             ]
             if self.contact
             else None,
+            "frequency": str(self.payment_frequency) if self.payment_frequency else None,
         }
 
 
@@ -122,7 +125,11 @@ async def request_policy_change(
     """Ask for one change; the same key with the same input returns the first answer.
     ``services``: the PII cipher, and the SMS-code check of a new phone."""
     pii = services.pii
-    given = [v for v in (change.beneficiaries, change.surrender, change.contact) if v is not None]
+    given = [
+        v
+        for v in (change.beneficiaries, change.surrender, change.contact, change.payment_frequency)
+        if v is not None
+    ]
     if len(given) != 1:
         raise EndorsementError(
             EndorsementErrorCode.ONE_CHANGE_REQUIRED, "每次申请请只填写一项变更", "input"
@@ -134,6 +141,8 @@ async def request_policy_change(
             endorsement = await _request_beneficiaries(pii, actor, policy, change.beneficiaries)
         elif change.contact is not None:
             endorsement = await _request_contact(services, actor, policy, change.contact)
+        elif change.payment_frequency is not None:
+            endorsement = await _request_frequency(pii, actor, policy, change.payment_frequency)
         else:
             assert change.surrender is not None
             endorsement = await _request_surrender(pii, providers, actor, policy, change.surrender)
@@ -255,6 +264,26 @@ async def _request_contact(
         return await _take_effect(services.pii, endorsement, None)
 
 
+async def _request_frequency(
+    pii: PiiCipher, actor: Actor, policy: Policy, wanted: PaymentFrequency
+) -> Endorsement:
+    recut = await frequency.plan(policy, wanted)
+    async with in_transaction():
+        endorsement = await _create(
+            policy,
+            actor,
+            T.PAYMENT_FREQUENCY,
+            before={"frequency": str(policy.payment_frequency)},
+            after=frequency.values(policy, wanted, recut),
+            sealed=None,
+            note=f"投保人申请将缴费方式变更为{frequency.NAMES[wanted]}",
+        )
+        endorsement = await transition(
+            endorsement, actor, to=S.APPROVED, action="approve", note="缴费方式变更无需审核"
+        )
+        return await _take_effect(pii, endorsement, None)
+
+
 async def _request_surrender(
     pii: PiiCipher,
     providers: Mapping[str, TransferProvider],
@@ -324,6 +353,9 @@ async def _take_effect(
         elif endorsement.type is T.CONTACT:
             await contact.apply(pii, endorsement)
             note = "联系方式变更已生效"
+        elif endorsement.type is T.PAYMENT_FREQUENCY:
+            await frequency.apply(endorsement.policy_id, endorsement.after)
+            note = f"缴费方式已变更为{endorsement.after['frequencyName']}，自下一期保费起生效"
         else:
             payout = await surrender.apply(pii, endorsement, endorsement.after["provider"])
             note = f"保单已退保终止，退保金{payout.amount}元将支付至{payout.payee_masked}"
