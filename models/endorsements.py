@@ -31,6 +31,7 @@ class EndorsementType(StrEnum):
     SURRENDER = "SURRENDER"  # 退保
     CONTACT = "CONTACT"  # 变更联系方式: phone (verified by SMS code), e-mail, address
     PAYMENT_FREQUENCY = "PAYMENT_FREQUENCY"  # 变更缴费方式, from the next unpaid installment
+    REINSTATEMENT = "REINSTATEMENT"  # 复效: overdue premiums + interest paid, reviewed
 
 
 class EndorsementStatus(StrEnum):

@@ -18,6 +18,7 @@ from strawberry.types import Info
 from models import endorsements as m
 from models.clock import local_time
 from models.policies import PaymentFrequency
+from models.policies import PremiumInstallment as PolicyInstallment
 from schema.claims.enums import TransferProvider
 from schema.claims.inputs import BankCardInput
 from schema.common import Connection, CursorArg, Money, PageArg, cny, node_uuid, paginate
@@ -27,7 +28,7 @@ from schema.scalars import Amount
 from workflows.access import Actor, Permission, visible_policies
 from workflows.idempotency import IdempotencyError
 from workflows.payments.accounts import AccountChoice
-from workflows.policy_service import contact, surrender
+from workflows.policy_service import contact, reinstatement, surrender
 from workflows.policy_service import endorsements as flow
 from workflows.policy_service.beneficiaries import NewBeneficiary
 from workflows.policy_service.endorsement_rules import (
@@ -38,7 +39,7 @@ from workflows.policy_service.endorsement_rules import (
 from workflows.policy_service.endorsement_state import visible_endorsements
 
 if TYPE_CHECKING:
-    from schema.policies.types import Policy
+    from schema.policies.types import Policy, PremiumInstallment
 
 strawberry.enum(m.EndorsementType, description="What a change of a policy (批单) changes.")
 strawberry.enum(
@@ -116,6 +117,18 @@ class FrequencyChange:
     )
 
 
+@strawberry.type(description="A reinstatement (复效): what is owed, and the health declaration.")
+class Reinstatement:
+    premiums: Money = strawberry.field(description="The overdue premiums.")
+    interest: Money = strawberry.field(description="Interest on them at the product's rate.")
+    total: Money = strawberry.field(description="What one installment asks: premiums + interest.")
+    lapsed_on: date = strawberry.field(description="The day the policy lapsed (counted).")
+    healthy_since_lapse: bool = strawberry.field(
+        description="Declared: no change of health since the lapse."
+    )
+    notes: str = strawberry.field(description="The declaration's notes.")
+
+
 @strawberry.type(description="A change of a policy (批单) with its values before and after.")
 class Endorsement(relay.Node):
     """The holder and the insured persons of its policy see it; staff who read or serve
@@ -160,6 +173,9 @@ class Endorsement(relay.Node):
     payment_frequency: FrequencyChange | None = strawberry.field(
         description="PAYMENT_FREQUENCY: the new schedule; null for other types."
     )
+    reinstatement: Reinstatement | None = strawberry.field(
+        description="REINSTATEMENT: what is owed and the health declaration; null otherwise."
+    )
     timeline: list[EndorsementTimelineEntry] = strawberry.field(
         description="What happened, oldest first."
     )
@@ -178,6 +194,21 @@ class Endorsement(relay.Node):
             .first()
         )
         return Policy.from_model(row) if row else None
+
+    @strawberry.field(
+        description="The premium to pay for this change to take effect (pay it with "
+        "`createPremiumPayment`); null when it asks for none or is not approved yet."
+    )
+    async def premium_due(
+        self, info: Info
+    ) -> Annotated[PremiumInstallment, strawberry.lazy("schema.policies.types")] | None:
+        from schema.policies.types import PremiumInstallment
+
+        row = await PolicyInstallment.filter(endorsement_id=self.id).first()
+        if row is None:
+            return None
+        policy = await visible_policies(info.context.actor).filter(id=row.policy_id).first()
+        return PremiumInstallment.from_model(row, policy.status) if policy else None
 
     @classmethod
     def from_model(cls, row: m.Endorsement, events: list[m.EndorsementEvent]) -> Endorsement:
@@ -222,6 +253,16 @@ class Endorsement(relay.Node):
                     for d, a in row.after["installments"]
                 ],
             )
+        revived = None
+        if row.type is m.EndorsementType.REINSTATEMENT and row.after:
+            revived = Reinstatement(
+                premiums=cny(Decimal(row.after["premiums"])),
+                interest=cny(Decimal(row.after["interest"])),
+                total=cny(Decimal(row.after["total"])),
+                lapsed_on=date.fromisoformat(row.after["lapsedOn"]),
+                healthy_since_lapse=bool(row.after["healthy"]),
+                notes=row.after["notes"],
+            )
         return cls(
             id=str(row.id),
             number=row.number,
@@ -242,6 +283,7 @@ class Endorsement(relay.Node):
             contact_before=details(row.before),
             contact_after=details(row.after),
             payment_frequency=recut,
+            reinstatement=revived,
             timeline=[
                 EndorsementTimelineEntry(
                     at=local_time(e.created_at),
@@ -368,6 +410,16 @@ class FrequencyChangeInput:
     )
 
 
+@strawberry.input(description="Reinstate my lapsed policy (复效), with a health declaration.")
+class ReinstatementChangeInput:
+    healthy_since_lapse: bool = strawberry.field(
+        description="The insured's health has not changed since the policy lapsed."
+    )
+    notes: str = strawberry.field(
+        default="", description="What changed (required when not healthy; ≤ 500 字)."
+    )
+
+
 @strawberry.input(description="Ask for one change of a policy of which I am the holder.")
 class RequestPolicyChangeInput:
     policy_id: relay.GlobalID = strawberry.field(description="The policy (Policy).")
@@ -385,6 +437,9 @@ class RequestPolicyChangeInput:
     )
     payment_frequency: FrequencyChangeInput | None = strawberry.field(
         default=None, description="Change the payment frequency. Give exactly one change."
+    )
+    reinstatement: ReinstatementChangeInput | None = strawberry.field(
+        default=None, description="Reinstate a lapsed policy. Give exactly one change."
     )
 
 
@@ -456,6 +511,11 @@ def _change(input: RequestPolicyChangeInput) -> flow.ChangeRequest:
         wish,
         new_contact,
         input.payment_frequency.frequency if input.payment_frequency else None,
+        reinstatement.HealthDeclaration(
+            input.reinstatement.healthy_since_lapse, input.reinstatement.notes[:1000]
+        )
+        if input.reinstatement
+        else None,
     )
 
 
@@ -532,7 +592,8 @@ class EndorsementQueries:
 class EndorsementMutations:
     @strawberry.mutation(
         description="Ask for a change of a policy I hold (保全): exactly one of "
-        "`beneficiaries`, `surrender`, `contact` or `paymentFrequency`. A beneficiary "
+        "`beneficiaries`, `surrender`, `contact`, `paymentFrequency` or `reinstatement`. "
+        "A beneficiary "
         "change waits for the insured's consent when I am not the insured; a surrender "
         "ends the policy at once and its value is paid to the account I chose; contact "
         "details and the payment frequency change at once.",

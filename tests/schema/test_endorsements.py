@@ -6,6 +6,7 @@ changes nothing; who may do what; races on PostgreSQL end with one effect."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -13,12 +14,14 @@ import httpx
 from strawberry import relay
 
 from api.services import Services
+from models.clock import local_today
 from models.customers import Customer
 from models.endorsements import Endorsement, EndorsementStatus, ProductServiceTerms
 from models.notifications import OutboxEvent
 from models.payments import LedgerEntry, Payout, PayoutStatus
-from models.policies import Beneficiary, InsuredPerson, Policy, PolicyStatus
+from models.policies import Beneficiary, InsuredPerson, Policy, PolicyStatus, PremiumInstallment
 from models.staff import StaffRole
+from payments.sandbox import SandboxProvider
 from tests.conftest import postgres_only
 from tests.factories import (
     customer_token,
@@ -568,3 +571,99 @@ async def test_payment_frequency_recuts_only_the_unpaid_installments(
     assert paid == [{"sequence": 1, "amount": {"amount": "600.00"}, "status": "PAID"}]
     unpaid = [Decimal(i["amount"]["amount"]) for i in policy_now["installments"][1:]]
     assert sum(unpaid) == Decimal("600.00") and len(unpaid) == len(amounts)
+
+
+REINSTATED = (
+    "reinstatement { premiums { amount } interest { amount } total { amount } "
+    "healthySinceLapse } premiumDue { id amount { amount } } timeline {"
+)
+REINSTATE = REQUEST.replace("timeline {", REINSTATED)
+PAY = """mutation($input: CreatePremiumPaymentInput!) { createPremiumPayment(input: $input) {
+  order { orderNumber amount { amount } } errors { code } } }"""
+ENDORSEMENT = """query($id: ID!) { node(id: $id) { ... on Endorsement { status
+  premiumDue { id amount { amount } status } timeline { action note } } } }"""
+
+
+async def test_a_lapsed_policy_is_reinstated_when_its_premium_is_paid(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    holder = await make_customer(services)
+    product = await make_product()
+    await ProductServiceTerms.create(product=product, reinstatement_interest_rate="0.0365")
+    policy = await make_policy(services, holder, product=product, status=PolicyStatus.LAPSED)
+    today = local_today()
+    await PremiumInstallment.filter(policy_id=policy.id, sequence=2).update(
+        due_date=today - timedelta(days=70)
+    )
+    token = await customer_token(services, holder)
+    reviewer = await staff_token(services, await make_staff(StaffRole.SUPERVISOR))
+
+    unhealthy = await gql(
+        client,
+        REINSTATE,
+        {
+            "input": {
+                "policyId": gid("Policy", policy.id),
+                "idempotencyKey": "reinstate-0001",
+                "reinstatement": {"healthySinceLapse": False},
+            }
+        },
+        token=token,
+    )
+    assert unhealthy["data"]["requestPolicyChange"]["errors"][0]["code"] == "REQUIRED"
+    asked = await gql(
+        client,
+        REINSTATE,
+        {
+            "input": {
+                "policyId": gid("Policy", policy.id),
+                "idempotencyKey": "reinstate-0002",
+                "reinstatement": {"healthySinceLapse": True},
+            }
+        },
+        token=token,
+    )
+    endorsement = asked["data"]["requestPolicyChange"]["endorsement"]
+    assert endorsement["status"] == "NEEDS_REVIEW"
+    assert endorsement["reinstatement"]["premiums"] == {"amount": "600.00"}
+    assert endorsement["reinstatement"]["interest"] == {"amount": "4.20"}  # 600 × 3.65 % × 70/365
+    assert endorsement["premiumDue"] is None  # nothing to pay before approval
+
+    decision = {
+        "endorsementId": endorsement["id"],
+        "expectedVersion": endorsement["version"],
+        "reason": "健康告知无异常",
+    }
+    approved = await gql(client, APPROVE, {"input": decision}, token=reviewer)
+    assert approved["data"]["approvePolicyChange"]["endorsement"]["status"] == "APPROVED"
+    assert approved["data"]["approvePolicyChange"]["policy"]["status"] == "LAPSED"
+    seen = await gql(client, ENDORSEMENT, {"id": endorsement["id"]}, token=token)
+    due = seen["data"]["node"]["premiumDue"]
+    assert due["amount"] == {"amount": "604.20"} and due["status"] == "UNPAID"
+
+    order = await gql(
+        client,
+        PAY,
+        {
+            "input": {
+                "installmentId": due["id"],
+                "method": "SANDBOX",
+                "idempotencyKey": "pay-reinst-1",
+            }
+        },
+        token=token,
+    )
+    number = order["data"]["createPremiumPayment"]["order"]["orderNumber"]
+    provider = services.payment_providers["sandbox"]
+    assert isinstance(provider, SandboxProvider)
+    headers, body = provider.paid_notification(number, Decimal("604.20"))
+    for _ in range(2):  # a provider's retry changes nothing more
+        reply = await client.post("/payments/sandbox/notify", content=body, headers=headers)
+        assert reply.content == b"success"
+
+    after = await gql(client, ENDORSEMENT, {"id": endorsement["id"]}, token=token)
+    assert after["data"]["node"]["status"] == "EFFECTIVE"
+    assert (await Policy.get(id=policy.id)).status is PolicyStatus.ACTIVE
+    assert await PremiumInstallment.filter(policy_id=policy.id, paid_at=None).count() == 0
+    assert await OutboxEvent.filter(event_type="endorsement.effective").count() == 1
+    assert await LedgerEntry.filter(kind="PREMIUM_RECEIVED").count() == 1

@@ -49,6 +49,7 @@ TYPE_NAMES = {
     EndorsementType.SURRENDER: "退保",
     EndorsementType.CONTACT: "变更联系方式",
     EndorsementType.PAYMENT_FREQUENCY: "变更缴费方式",
+    EndorsementType.REINSTATEMENT: "保单复效",
 }
 # Outbox event per step; the customer is told through push/templates.py.
 EVENTS = {
@@ -89,6 +90,7 @@ class EndorsementErrorCode(StrEnum):
     PHONE_TAKEN = "PHONE_TAKEN"  # another account logs in with that phone
     NOTHING_TO_CHANGE = "NOTHING_TO_CHANGE"  # e.g. the same frequency, nothing unpaid
     PAYMENT_IN_PROGRESS = "PAYMENT_IN_PROGRESS"  # an installment to re-cut has an open order
+    REINSTATEMENT_PERIOD_OVER = "REINSTATEMENT_PERIOD_OVER"
 
 
 class EndorsementError(DomainError):

@@ -7,11 +7,14 @@ lock, so a change takes effect once however many approvals race.
 Types built: BENEFICIARIES (``beneficiaries``), SURRENDER (``surrender``: a change type,
 not a mutation of its own; effective at once, its value paid by the payouts job) and
 CONTACT (``contact``: the new phone verified by SMS code; effective at once) and
-PAYMENT_FREQUENCY (``payment_frequency``: unpaid installments re-cut; effective at once).
+PAYMENT_FREQUENCY (``payment_frequency``: unpaid installments re-cut; effective at once)
+and REINSTATEMENT (``reinstatement``: reviewed; approval adds one installment of the
+overdue premiums and interest, whose payment makes it effective: ``installment_paid``).
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,8 +29,9 @@ from tortoise.transactions import in_transaction
 from models.clock import local_today
 from models.endorsements import Endorsement, EndorsementStatus, EndorsementType
 from models.ids import global_id
+from models.payments import PaymentOrder
 from models.pii import PiiCipher
-from models.policies import PaymentFrequency, Policy, PolicyStatus
+from models.policies import PaymentFrequency, Policy, PolicyStatus, PremiumInstallment
 from payments.base import TransferProvider
 from push.outbox import emit
 from workflows.access import Actor, visible_policies
@@ -35,10 +39,11 @@ from workflows.auth import AuthDeps
 from workflows.idempotency import once
 from workflows.numbering import Prefix, next_number
 from workflows.payments.accounts import AccountChoice
-from workflows.policy_service import beneficiaries, contact, frequency, surrender
+from workflows.policy_service import beneficiaries, contact, frequency, reinstatement, surrender
 from workflows.policy_service.endorsement_rules import (
     CANCELLABLE,
     REASON_LIMIT,
+    STAFF_QUEUE,
     EndorsementError,
     EndorsementErrorCode,
 )
@@ -47,8 +52,11 @@ from workflows.policy_service.endorsement_state import (
     add_to_timeline,
     announce,
     load_endorsement,
+    lock,
     transition,
 )
+
+log = logging.getLogger("anxin.endorsements")
 
 S = EndorsementStatus
 T = EndorsementType
@@ -72,6 +80,7 @@ class ChangeRequest:
     surrender: SurrenderRequest | None = None
     contact: contact.NewContact | None = None
     payment_frequency: PaymentFrequency | None = None
+    reinstatement: reinstatement.HealthDeclaration | None = None
 
     def fingerprint(self) -> dict[str, Any]:
         return {
@@ -99,6 +108,12 @@ class ChangeRequest:
             if self.contact
             else None,
             "frequency": str(self.payment_frequency) if self.payment_frequency else None,
+            "reinstatement": [
+                self.reinstatement.healthy_since_lapse,
+                self.reinstatement.notes,
+            ]
+            if self.reinstatement
+            else None,
         }
 
 
@@ -127,7 +142,13 @@ async def request_policy_change(
     pii = services.pii
     given = [
         v
-        for v in (change.beneficiaries, change.surrender, change.contact, change.payment_frequency)
+        for v in (
+            change.beneficiaries,
+            change.surrender,
+            change.contact,
+            change.payment_frequency,
+            change.reinstatement,
+        )
         if v is not None
     ]
     if len(given) != 1:
@@ -143,6 +164,8 @@ async def request_policy_change(
             endorsement = await _request_contact(services, actor, policy, change.contact)
         elif change.payment_frequency is not None:
             endorsement = await _request_frequency(pii, actor, policy, change.payment_frequency)
+        elif change.reinstatement is not None:
+            endorsement = await _request_reinstatement(actor, policy, change.reinstatement)
         else:
             assert change.surrender is not None
             endorsement = await _request_surrender(pii, providers, actor, policy, change.surrender)
@@ -282,6 +305,61 @@ async def _request_frequency(
             endorsement, actor, to=S.APPROVED, action="approve", note="缴费方式变更无需审核"
         )
         return await _take_effect(pii, endorsement, None)
+
+
+async def _request_reinstatement(
+    actor: Actor, policy: Policy, declaration: reinstatement.HealthDeclaration
+) -> Endorsement:
+    declared = reinstatement.checked(declaration)
+    quoted = await reinstatement.quote(policy)
+    async with in_transaction():
+        endorsement = await _create(
+            policy,
+            actor,
+            T.REINSTATEMENT,
+            before={"status": str(policy.status)},
+            after=reinstatement.values(quoted, declared),
+            sealed=None,
+            amount=quoted.total,
+            note=f"投保人申请复效：欠缴保费{quoted.premiums}元，利息{quoted.interest}元",
+        )
+        return await transition(
+            endorsement, None, to=S.NEEDS_REVIEW, action="refer", note="复效申请需审核健康告知"
+        )
+
+
+async def installment_paid(order: PaymentOrder) -> None:
+    """An endorsement's installment was paid (in the payment's transaction, called once
+    per installment by ``premium_installment_paid``): the change takes effect."""
+    installment = await PremiumInstallment.get(id=order.installment_id)
+    if installment.endorsement_id is None:
+        return
+    endorsement = await lock(installment.endorsement_id)
+    if endorsement.status is not S.APPROVED:
+        log.error("endorsement %s paid while %s", endorsement.number, endorsement.status)
+        return
+    if endorsement.type is T.REINSTATEMENT and await reinstatement.apply(endorsement):
+        await transition(
+            endorsement,
+            None,
+            to=S.EFFECTIVE,
+            action="effect",
+            note=f"复效保费{installment.amount}元已缴纳，保单恢复有效",
+            effective_date=local_today(),
+            effective_at=datetime.now(UTC),
+        )
+        return
+    log.error("endorsement %s paid but not applicable: left for staff", endorsement.number)
+    await add_to_timeline(
+        endorsement, None, "paid", endorsement.status, endorsement.status, "款项已收到，待人工处理"
+    )
+    await emit(
+        "endorsement.paid_not_applied",
+        entity_type="endorsement",
+        entity_id=endorsement.id,
+        customer_id=None,
+        payload={"_staff_channels": [STAFF_QUEUE], "endorsement_number": endorsement.number},
+    )
 
 
 async def _request_surrender(
@@ -454,6 +532,19 @@ async def approve(
             expected_version=expected_version,
             **updates,
         )
+        if endorsement.type is T.REINSTATEMENT:
+            # Effective when paid: one installment of the overdue premiums and interest.
+            await Policy.filter(id=endorsement.policy_id).select_for_update().get()
+            installment = await reinstatement.add_installment(endorsement)
+            await add_to_timeline(
+                endorsement,
+                actor,
+                "premium_due",
+                S.APPROVED,
+                S.APPROVED,
+                f"请缴纳复效保费{installment.amount}元，缴费后保单恢复有效",
+            )
+            return endorsement
         return await _take_effect(pii, endorsement, actor)
 
 

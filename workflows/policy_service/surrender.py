@@ -83,8 +83,10 @@ async def quote(policy: Policy) -> SurrenderQuote:
     paid = sum(
         (
             row.amount
+            # Regular premiums only: a reinstatement's installment settles overdue ones
+            # (marked paid) and its interest is no premium.
             for row in await PremiumInstallment.filter(
-                policy_id=policy.id, paid_at__not_isnull=True
+                policy_id=policy.id, paid_at__not_isnull=True, endorsement_id=None
             )
         ),
         Decimal(0),
