@@ -56,11 +56,13 @@ async def seed_endorsements(services: Services) -> None:
         return Actor(kind=SubjectKind.CUSTOMER, subject_id=row.id), row
 
     async def policy(holder: Customer, kind: ProductKind, status: PolicyStatus) -> Policy:
-        return (
+        row = (
             await Policy.filter(holder_id=holder.id, product__kind=kind, status=status)
             .order_by("starts_at")
             .first()
-        )  # type: ignore[return-value]
+        )
+        assert row is not None, (holder.name, kind, status)
+        return row
 
     zhangwei_actor, zhangwei = await customer("13800000001")
     lina_actor, lina = await customer("13800000002")

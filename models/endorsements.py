@@ -32,6 +32,7 @@ class EndorsementType(StrEnum):
     CONTACT = "CONTACT"  # 变更联系方式: phone (verified by SMS code), e-mail, address
     PAYMENT_FREQUENCY = "PAYMENT_FREQUENCY"  # 变更缴费方式, from the next unpaid installment
     REINSTATEMENT = "REINSTATEMENT"  # 复效: overdue premiums + interest paid, reviewed
+    INSURED_MEMBER = "INSURED_MEMBER"  # 增加被保险人 on a family health policy, premium paid
 
 
 class EndorsementStatus(StrEnum):
@@ -58,7 +59,9 @@ class Endorsement(Entity):
     requested_by_id: uuid.UUID
     before: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     after: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
-    sealed_after = fields.TextField(null=True)  # the full new values, PiiCipher-sealed
+    # The full new values, PiiCipher-sealed (an insured member: the row to store, its ID
+    # number sealed on its own).
+    sealed_after = fields.TextField(null=True)
     # Money the change moves: a surrender value paid out, a premium difference due.
     amount = fields.DecimalField(max_digits=14, decimal_places=2, null=True)
     # The insured's consent, where the law asks for it (保险法第四十一条).

@@ -64,7 +64,7 @@ class Migration(migrations.Migration):
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
                 ('number', fields.CharField(unique=True, max_length=32)),
                 ('policy', fields.ForeignKeyField('models.Policy', source_field='policy_id', db_index=True, db_constraint=True, to_field='id', related_name='endorsements', on_delete=OnDelete.RESTRICT)),
-                ('type', fields.CharEnumField(description='BENEFICIARIES: BENEFICIARIES\nSURRENDER: SURRENDER\nCONTACT: CONTACT\nPAYMENT_FREQUENCY: PAYMENT_FREQUENCY\nREINSTATEMENT: REINSTATEMENT', enum_type=EndorsementType, max_length=24)),
+                ('type', fields.CharEnumField(description='BENEFICIARIES: BENEFICIARIES\nSURRENDER: SURRENDER\nCONTACT: CONTACT\nPAYMENT_FREQUENCY: PAYMENT_FREQUENCY\nREINSTATEMENT: REINSTATEMENT\nINSURED_MEMBER: INSURED_MEMBER', enum_type=EndorsementType, max_length=24)),
                 ('status', fields.CharEnumField(db_index=True, description='REQUESTED: REQUESTED\nNEEDS_REVIEW: NEEDS_REVIEW\nAPPROVED: APPROVED\nEFFECTIVE: EFFECTIVE\nREJECTED: REJECTED\nCANCELLED: CANCELLED', enum_type=EndorsementStatus, max_length=16)),
                 ('version', fields.IntField(default=1)),
                 ('requested_by', fields.ForeignKeyField('models.Customer', source_field='requested_by_id', db_index=True, db_constraint=True, to_field='id', related_name='endorsements', on_delete=OnDelete.RESTRICT)),

@@ -28,7 +28,7 @@ from schema.scalars import Amount
 from workflows.access import Actor, Permission, visible_policies
 from workflows.idempotency import IdempotencyError
 from workflows.payments.accounts import AccountChoice
-from workflows.policy_service import contact, reinstatement, surrender
+from workflows.policy_service import contact, members, reinstatement, surrender
 from workflows.policy_service import endorsements as flow
 from workflows.policy_service.beneficiaries import NewBeneficiary
 from workflows.policy_service.endorsement_rules import (
@@ -129,6 +129,16 @@ class Reinstatement:
     notes: str = strawberry.field(description="The declaration's notes.")
 
 
+@strawberry.type(description="A family member added to a health policy, and what it costs.")
+class AddedMember:
+    name: str = strawberry.field(description="Full name.")
+    id_number: str = strawberry.field(description="ID-card number, masked.")
+    relation_to_holder: str = strawberry.field(description="SPOUSE, CHILD or PARENT.")
+    premium: Money = strawberry.field(
+        description="The premium difference for the rest of the period."
+    )
+
+
 @strawberry.type(description="A change of a policy (批单) with its values before and after.")
 class Endorsement(relay.Node):
     """The holder and the insured persons of its policy see it; staff who read or serve
@@ -175,6 +185,9 @@ class Endorsement(relay.Node):
     )
     reinstatement: Reinstatement | None = strawberry.field(
         description="REINSTATEMENT: what is owed and the health declaration; null otherwise."
+    )
+    insured_member: AddedMember | None = strawberry.field(
+        description="INSURED_MEMBER: the member added and the premium difference; null otherwise."
     )
     timeline: list[EndorsementTimelineEntry] = strawberry.field(
         description="What happened, oldest first."
@@ -263,6 +276,14 @@ class Endorsement(relay.Node):
                 healthy_since_lapse=bool(row.after["healthy"]),
                 notes=row.after["notes"],
             )
+        added = None
+        if row.type is m.EndorsementType.INSURED_MEMBER and row.after:
+            added = AddedMember(
+                name=row.after["name"],
+                id_number=row.after["idNumber"],
+                relation_to_holder=row.after["relation"],
+                premium=cny(Decimal(row.after["premium"])),
+            )
         return cls(
             id=str(row.id),
             number=row.number,
@@ -284,6 +305,7 @@ class Endorsement(relay.Node):
             contact_after=details(row.after),
             payment_frequency=recut,
             reinstatement=revived,
+            insured_member=added,
             timeline=[
                 EndorsementTimelineEntry(
                     at=local_time(e.created_at),
@@ -420,6 +442,13 @@ class ReinstatementChangeInput:
     )
 
 
+@strawberry.input(description="Add a family member to my family health policy (增加被保险人).")
+class InsuredMemberChangeInput:
+    name: str = strawberry.field(description="Full name (≤ 64 字).")
+    id_number: str = strawberry.field(description="18-character resident ID number.")
+    relation_to_holder: str = strawberry.field(description="SPOUSE, CHILD or PARENT.")
+
+
 @strawberry.input(description="Ask for one change of a policy of which I am the holder.")
 class RequestPolicyChangeInput:
     policy_id: relay.GlobalID = strawberry.field(description="The policy (Policy).")
@@ -440,6 +469,11 @@ class RequestPolicyChangeInput:
     )
     reinstatement: ReinstatementChangeInput | None = strawberry.field(
         default=None, description="Reinstate a lapsed policy. Give exactly one change."
+    )
+    insured_member: InsuredMemberChangeInput | None = strawberry.field(
+        default=None,
+        description="Add a family member (the premium difference is then due as "
+        "`premiumDue`). Give exactly one change.",
     )
 
 
@@ -515,6 +549,13 @@ def _change(input: RequestPolicyChangeInput) -> flow.ChangeRequest:
             input.reinstatement.healthy_since_lapse, input.reinstatement.notes[:1000]
         )
         if input.reinstatement
+        else None,
+        members.NewMember(
+            input.insured_member.name[:200],
+            input.insured_member.id_number[:64],
+            input.insured_member.relation_to_holder[:16],
+        )
+        if input.insured_member
         else None,
     )
 
@@ -592,7 +633,8 @@ class EndorsementQueries:
 class EndorsementMutations:
     @strawberry.mutation(
         description="Ask for a change of a policy I hold (保全): exactly one of "
-        "`beneficiaries`, `surrender`, `contact`, `paymentFrequency` or `reinstatement`. "
+        "`beneficiaries`, `surrender`, `contact`, `paymentFrequency`, `reinstatement` or "
+        "`insuredMember`. "
         "A beneficiary "
         "change waits for the insured's consent when I am not the insured; a surrender "
         "ends the policy at once and its value is paid to the account I chose; contact "

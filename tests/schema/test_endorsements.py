@@ -6,7 +6,7 @@ changes nothing; who may do what; races on PostgreSQL end with one effect."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -19,7 +19,14 @@ from models.customers import Customer
 from models.endorsements import Endorsement, EndorsementStatus, ProductServiceTerms
 from models.notifications import OutboxEvent
 from models.payments import LedgerEntry, Payout, PayoutStatus
-from models.policies import Beneficiary, InsuredPerson, Policy, PolicyStatus, PremiumInstallment
+from models.policies import (
+    Beneficiary,
+    InsuredPerson,
+    Policy,
+    PolicyStatus,
+    PremiumInstallment,
+    ProductKind,
+)
 from models.staff import StaffRole
 from payments.sandbox import SandboxProvider
 from tests.conftest import postgres_only
@@ -667,3 +674,82 @@ async def test_a_lapsed_policy_is_reinstated_when_its_premium_is_paid(
     assert await PremiumInstallment.filter(policy_id=policy.id, paid_at=None).count() == 0
     assert await OutboxEvent.filter(event_type="endorsement.effective").count() == 1
     assert await LedgerEntry.filter(kind="PREMIUM_RECEIVED").count() == 1
+
+
+MEMBER = REQUEST.replace(
+    "timeline {",
+    "insuredMember { name idNumber relationToHolder premium { amount } } "
+    "premiumDue { id amount { amount } status } timeline {",
+)
+INSURED = """query($id: ID!) { node(id: $id) { ... on Policy { insuredPersons { name } } } }"""
+
+
+async def test_a_family_member_is_insured_when_the_premium_difference_is_paid(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    holder = await make_customer(services, "张伟")
+    product = await make_product(ProductKind.HEALTH)
+    await ProductServiceTerms.create(product=product, member_premium="730.00")
+    policy = await make_policy(services, holder, product=product)
+    await Policy.filter(id=policy.id).update(
+        starts_at=datetime.now(UTC) - timedelta(days=165),
+        ends_at=datetime.now(UTC) + timedelta(days=200),
+    )
+    token = await customer_token(services, holder)
+    member = {"name": "张小明", "idNumber": SON, "relationToHolder": "CHILD"}
+
+    async def add(key: str, policy_id: Any, **changes: str) -> dict[str, Any]:
+        variables = {
+            "input": {
+                "policyId": gid("Policy", policy_id),
+                "idempotencyKey": key,
+                "insuredMember": member | changes,
+            }
+        }
+        return (await gql(client, MEMBER, variables, token=token))["data"]["requestPolicyChange"]
+
+    not_family = await make_policy(services, holder)
+    refused = await add("member-0001", not_family.id)
+    assert refused["errors"][0]["code"] == "NOT_FAMILY_POLICY"
+    neighbour = await add("member-0002", policy.id, relationToHolder="NEIGHBOUR")
+    assert neighbour["errors"][0]["code"] == "INVALID_RELATION"
+    assert await Endorsement.all().count() == 0
+
+    asked = await add("member-0003", policy.id)
+    assert asked["errors"] == []
+    endorsement = asked["endorsement"]
+    assert endorsement["status"] == "APPROVED"
+    premium = endorsement["insuredMember"]["premium"]["amount"]
+    assert premium == "400.00"  # 730 a year × 200 of 365 days left
+    due = endorsement["premiumDue"]
+    assert due["amount"] == {"amount": "400.00"} and due["status"] == "UNPAID"
+    assert SON not in str(await Endorsement.get(number=endorsement["number"]).values())
+
+    order = await gql(
+        client,
+        PAY,
+        {
+            "input": {
+                "installmentId": due["id"],
+                "method": "SANDBOX",
+                "idempotencyKey": "pay-member-1",
+            }
+        },
+        token=token,
+    )
+    number = order["data"]["createPremiumPayment"]["order"]["orderNumber"]
+    provider = services.payment_providers["sandbox"]
+    assert isinstance(provider, SandboxProvider)
+    headers, body = provider.paid_notification(number, Decimal("400.00"))
+    for _ in range(2):
+        reply = await client.post("/payments/sandbox/notify", content=body, headers=headers)
+        assert reply.content == b"success"
+
+    seen = await gql(client, ENDORSEMENT, {"id": endorsement["id"]}, token=token)
+    assert seen["data"]["node"]["status"] == "EFFECTIVE"
+    assert seen["data"]["node"]["premiumDue"]["status"] == "PAID"
+    insured = await gql(client, INSURED, {"id": gid("Policy", policy.id)}, token=token)
+    assert [p["name"] for p in insured["data"]["node"]["insuredPersons"]] == ["张伟", "张小明"]
+    person = await InsuredPerson.get(policy_id=policy.id, name="张小明")
+    assert services.pii.decrypt(person.id_number_encrypted, "id_number") == SON
+    assert await OutboxEvent.filter(event_type="endorsement.effective").count() == 1

@@ -50,6 +50,7 @@ TYPE_NAMES = {
     EndorsementType.CONTACT: "变更联系方式",
     EndorsementType.PAYMENT_FREQUENCY: "变更缴费方式",
     EndorsementType.REINSTATEMENT: "保单复效",
+    EndorsementType.INSURED_MEMBER: "增加被保险人",
 }
 # Outbox event per step; the customer is told through push/templates.py.
 EVENTS = {
@@ -91,6 +92,7 @@ class EndorsementErrorCode(StrEnum):
     NOTHING_TO_CHANGE = "NOTHING_TO_CHANGE"  # e.g. the same frequency, nothing unpaid
     PAYMENT_IN_PROGRESS = "PAYMENT_IN_PROGRESS"  # an installment to re-cut has an open order
     REINSTATEMENT_PERIOD_OVER = "REINSTATEMENT_PERIOD_OVER"
+    NOT_FAMILY_POLICY = "NOT_FAMILY_POLICY"
 
 
 class EndorsementError(DomainError):

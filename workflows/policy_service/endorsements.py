@@ -9,7 +9,9 @@ not a mutation of its own; effective at once, its value paid by the payouts job)
 CONTACT (``contact``: the new phone verified by SMS code; effective at once) and
 PAYMENT_FREQUENCY (``payment_frequency``: unpaid installments re-cut; effective at once)
 and REINSTATEMENT (``reinstatement``: reviewed; approval adds one installment of the
-overdue premiums and interest, whose payment makes it effective: ``installment_paid``).
+overdue premiums and interest, whose payment makes it effective: ``installment_paid``),
+and INSURED_MEMBER (``insured_member``: a family member added; the premium difference is
+one installment at once, and its payment makes the member insured).
 """
 
 from __future__ import annotations
@@ -31,7 +33,13 @@ from models.endorsements import Endorsement, EndorsementStatus, EndorsementType
 from models.ids import global_id
 from models.payments import PaymentOrder
 from models.pii import PiiCipher
-from models.policies import PaymentFrequency, Policy, PolicyStatus, PremiumInstallment
+from models.policies import (
+    InsuredPerson,
+    PaymentFrequency,
+    Policy,
+    PolicyStatus,
+    PremiumInstallment,
+)
 from payments.base import TransferProvider
 from push.outbox import emit
 from workflows.access import Actor, visible_policies
@@ -39,7 +47,14 @@ from workflows.auth import AuthDeps
 from workflows.idempotency import once
 from workflows.numbering import Prefix, next_number
 from workflows.payments.accounts import AccountChoice
-from workflows.policy_service import beneficiaries, contact, frequency, reinstatement, surrender
+from workflows.policy_service import (
+    beneficiaries,
+    contact,
+    frequency,
+    members,
+    reinstatement,
+    surrender,
+)
 from workflows.policy_service.endorsement_rules import (
     CANCELLABLE,
     REASON_LIMIT,
@@ -81,6 +96,7 @@ class ChangeRequest:
     contact: contact.NewContact | None = None
     payment_frequency: PaymentFrequency | None = None
     reinstatement: reinstatement.HealthDeclaration | None = None
+    insured_member: members.NewMember | None = None
 
     def fingerprint(self) -> dict[str, Any]:
         return {
@@ -113,6 +129,13 @@ class ChangeRequest:
                 self.reinstatement.notes,
             ]
             if self.reinstatement
+            else None,
+            "member": [
+                self.insured_member.name,
+                self.insured_member.id_number,
+                self.insured_member.relation_to_holder,
+            ]
+            if self.insured_member
             else None,
         }
 
@@ -148,6 +171,7 @@ async def request_policy_change(
             change.contact,
             change.payment_frequency,
             change.reinstatement,
+            change.insured_member,
         )
         if v is not None
     ]
@@ -166,6 +190,8 @@ async def request_policy_change(
             endorsement = await _request_frequency(pii, actor, policy, change.payment_frequency)
         elif change.reinstatement is not None:
             endorsement = await _request_reinstatement(actor, policy, change.reinstatement)
+        elif change.insured_member is not None:
+            endorsement = await _request_member(pii, actor, policy, change.insured_member)
         else:
             assert change.surrender is not None
             endorsement = await _request_surrender(pii, providers, actor, policy, change.surrender)
@@ -328,6 +354,37 @@ async def _request_reinstatement(
         )
 
 
+async def _request_member(
+    pii: PiiCipher, actor: Actor, policy: Policy, wish: members.NewMember
+) -> Endorsement:
+    member, amount = await members.quote(policy, wish)
+    async with in_transaction():
+        await Policy.filter(id=policy.id).select_for_update().get()
+        endorsement = await _create(
+            policy,
+            actor,
+            T.INSURED_MEMBER,
+            before={"insured": await InsuredPerson.filter(policy_id=policy.id).count()},
+            after=members.values(member, amount),
+            sealed=members.seal(pii, member),
+            amount=amount,
+            note=f"投保人申请增加被保险人{member.name}，应补保费{amount}元",
+        )
+        endorsement = await transition(
+            endorsement, actor, to=S.APPROVED, action="approve", note="按产品费率补缴保费"
+        )
+        installment = await members.add_installment(endorsement)
+        await add_to_timeline(
+            endorsement,
+            None,
+            "premium_due",
+            S.APPROVED,
+            S.APPROVED,
+            f"请缴纳补缴保费{installment.amount}元，缴费后新增被保险人生效",
+        )
+    return endorsement
+
+
 async def installment_paid(order: PaymentOrder) -> None:
     """An endorsement's installment was paid (in the payment's transaction, called once
     per installment by ``premium_installment_paid``): the change takes effect."""
@@ -338,13 +395,20 @@ async def installment_paid(order: PaymentOrder) -> None:
     if endorsement.status is not S.APPROVED:
         log.error("endorsement %s paid while %s", endorsement.number, endorsement.status)
         return
-    if endorsement.type is T.REINSTATEMENT and await reinstatement.apply(endorsement):
+    notes = {
+        T.REINSTATEMENT: f"复效保费{installment.amount}元已缴纳，保单恢复有效",
+        T.INSURED_MEMBER: f"补缴保费{installment.amount}元已缴纳，新增被保险人已生效",
+    }
+    applied = (endorsement.type is T.REINSTATEMENT and await reinstatement.apply(endorsement)) or (
+        endorsement.type is T.INSURED_MEMBER and await members.apply(endorsement)
+    )
+    if applied:
         await transition(
             endorsement,
             None,
             to=S.EFFECTIVE,
             action="effect",
-            note=f"复效保费{installment.amount}元已缴纳，保单恢复有效",
+            note=notes[endorsement.type],
             effective_date=local_today(),
             effective_at=datetime.now(UTC),
         )
