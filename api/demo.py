@@ -22,6 +22,7 @@ from tortoise.transactions import in_transaction
 from api.demo_complaints import seed_complaints
 from api.demo_crisis import seed_crisis
 from api.demo_docs import seed_documents
+from api.demo_endorsements import seed_endorsements
 from api.demo_knowledge import seed_knowledge
 from api.demo_quality import seed_service_quality
 from api.demo_service_plans import seed_service_plans
@@ -729,5 +730,6 @@ async def load_demo(settings: Settings, *, only_if_empty: bool) -> None:
         await seed_knowledge()
         await seed_service_plans(services)
         await seed_documents(services)
+        await seed_endorsements(services)
     print("demo data loaded")
     print(demo_accounts())

@@ -18,4 +18,5 @@ MODEL_MODULES = [
     "models.conversations",
     "models.service_plans",
     "models.policy_documents",
+    "models.endorsements",
 ]

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from models.claims import Claim, PayoutShare
     from models.complaint_remedies import ComplaintRemedy
     from models.customers import Customer
+    from models.endorsements import Endorsement
     from models.policies import Policy, PremiumInstallment
 
 
@@ -117,14 +118,21 @@ class PayoutStatus(StrEnum):
 
 
 class Payout(Entity):
-    """A claim payout made by the gateway. Its transfer number is sent with every try,
-    so a retry after a timeout can never pay twice; ``live_key`` (unique) lets a claim
-    have at most one payout that is not FAILED or CANCELLED, whoever races to start one."""
+    """A payout made by the gateway: a claim's money, or a surrender value (``claim`` null,
+    ``endorsement`` the surrender). Its transfer number is sent with every try, so a retry
+    after a timeout can never pay twice; ``live_key`` (unique) lets a claim (or a
+    surrender) have at most one payout that is not FAILED or CANCELLED, whoever races to
+    start one."""
 
-    claim: fields.ForeignKeyRelation[Claim] = fields.ForeignKeyField(
-        "models.Claim", related_name="payouts", on_delete=fields.RESTRICT, db_index=True
+    claim: fields.ForeignKeyNullableRelation[Claim] = fields.ForeignKeyField(
+        "models.Claim", related_name="payouts", null=True, on_delete=fields.RESTRICT, db_index=True
     )
-    claim_id: uuid.UUID
+    claim_id: uuid.UUID | None
+    # A surrender's value (退保金), paid to the account the holder chose; else null.
+    endorsement: fields.ForeignKeyNullableRelation[Endorsement] = fields.ForeignKeyField(
+        "models.Endorsement", related_name="payouts", null=True, on_delete=fields.RESTRICT
+    )
+    endorsement_id: uuid.UUID | None
     transfer_number = fields.CharField(max_length=32, unique=True)
     # A beneficiary's share, when the claim pays several people; else null.
     share: fields.ForeignKeyNullableRelation[PayoutShare] = fields.ForeignKeyField(
@@ -142,7 +150,7 @@ class Payout(Entity):
     confirm_parameters: fields.JSONField[dict[str, str]] | None = fields.JSONField(null=True)
     failure_reason = fields.CharField(max_length=255, null=True)
     finished_at = fields.DatetimeField(null=True)
-    # "claim:<id>" (or "share:<id>") while live
+    # "claim:<id>" (or "share:<id>", "goodwill:<id>", "surrender:<id>") while live
     live_key = fields.CharField(max_length=64, null=True, unique=True)
     requested_by = fields.UUIDField(null=True)  # the staff member who started it (None: worker)
     approved_by = fields.UUIDField(null=True)  # a second staff member, for another account

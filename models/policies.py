@@ -18,6 +18,7 @@ from models.base import Entity
 
 if TYPE_CHECKING:
     from models.customers import Customer
+    from models.endorsements import Endorsement
 
 
 def money_field(default: Decimal | None = None) -> fields.DecimalField[Decimal]:
@@ -181,6 +182,12 @@ class PremiumInstallment(Entity):
     due_date = fields.DateField()
     amount = money_field()
     paid_at = fields.DatetimeField(null=True)
+    # A premium a change of the policy asks for (an endorsement's premium difference,
+    # a reinstatement's overdue premium): paying it makes the change effective.
+    endorsement: fields.ForeignKeyNullableRelation[Endorsement] = fields.ForeignKeyField(
+        "models.Endorsement", related_name="installments", null=True, on_delete=fields.RESTRICT
+    )
+    endorsement_id: uuid.UUID | None
 
     class Meta:
         table = "premium_installment"

@@ -263,6 +263,70 @@ TEMPLATES: dict[str, EventTemplate] = {
             "anxin://invoices/{invoice_id}",
             "pages/invoice/detail?id={invoice_id}",
         ),
+        # Changes of a policy (保全, workflows/policy_service/endorsements.py).
+        *[
+            EventTemplate(
+                f"endorsement.{step}",
+                title,
+                body,
+                "anxin://endorsements/{endorsement_id}",
+                "pages/endorsement/detail?id={endorsement_id}",
+                sms=sms,
+            )
+            for step, title, body, sms in (
+                (
+                    "requested",
+                    "保全申请已受理",
+                    "保单{policy_number}的{type_name}申请（批单号{endorsement_number}）已受理。",
+                    False,
+                ),
+                (
+                    "needs_review",
+                    "保全申请审核中",
+                    "保单{policy_number}的{type_name}申请已提交人工审核，我们会尽快处理。",
+                    False,
+                ),
+                (
+                    "approved",
+                    "保全申请已批准",
+                    "保单{policy_number}的{type_name}申请已批准。",
+                    False,
+                ),
+                (
+                    "effective",
+                    "保全变更已生效",
+                    "保单{policy_number}的{type_name}已生效，批单号{endorsement_number}。",
+                    True,
+                ),
+                (
+                    "rejected",
+                    "保全申请未通过",
+                    "保单{policy_number}的{type_name}申请未通过：{reason}。",
+                    True,
+                ),
+                (
+                    "cancelled",
+                    "保全申请已撤销",
+                    "保单{policy_number}的{type_name}申请已撤销。",
+                    False,
+                ),
+                (
+                    "surrender_paid",
+                    "退保金已支付",
+                    "保单{policy_number}的退保金{amount}元已支付，请注意查收。",
+                    True,
+                ),
+            )
+        ],
+        EventTemplate(
+            "endorsement.consent_requested",
+            "请确认保单变更",
+            "投保人申请变更保单{policy_number}的受益人（批单号{endorsement_number}），"
+            "需要您作为被保险人确认同意。",
+            "anxin://endorsements/{endorsement_id}",
+            "pages/endorsement/detail?id={endorsement_id}",
+            sms=True,
+        ),
         # A crisis statement to the affected customers (approved by a second manager).
         EventTemplate(
             "crisis.notice",

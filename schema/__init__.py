@@ -59,6 +59,7 @@ from schema.policies.queries import PolicyQueries
 from schema.policy_service.documents import DocumentMutations, DocumentQueries
 from schema.policy_service.service_plans import ServicePlanMutations, ServicePlanQueries
 from schema.rules import OneCostlyMutationPerRequest, allow_list_rule
+from schema.policy_service.endorsements import EndorsementMutations, EndorsementQueries
 from schema.scalars import SCALARS
 from schema.staff import StaffQueries
 from schema.survey_exchange import SurveyExchangeMutations
@@ -86,6 +87,7 @@ class Query(
     ConversationQueries,
     ServicePlanQueries,
     DocumentQueries,
+    EndorsementQueries,
 ):
     @strawberry.field(
         description="Any object by its global ID; null if it does not exist or you may not see it.",
@@ -116,6 +118,7 @@ class Mutation(
     ConversationMutations,
     ServicePlanMutations,
     DocumentMutations,
+    EndorsementMutations,
 ):
     pass
 

@@ -52,6 +52,7 @@ class Permission(StrEnum):
     KB_MANAGE = "kb:manage"  # edit, publish and retire knowledge-base entries; their figures
     CONVERSATION_HANDLE = "conversation:handle"  # online service: take and answer customers
     CONVERSATION_SUPERVISE = "conversation:supervise"  # agents' limits, others' conversations
+    POLICY_SERVICE = "policy:service"  # review changes of policies (保全): approve or reject
 
 
 ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
@@ -104,6 +105,7 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
             Permission.KB_MANAGE,
             Permission.CONVERSATION_HANDLE,
             Permission.CONVERSATION_SUPERVISE,
+            Permission.POLICY_SERVICE,
         }
     ),
     StaffRole.ADMIN: frozenset(Permission),

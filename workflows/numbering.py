@@ -31,6 +31,7 @@ class Prefix(StrEnum):
     KNOWLEDGE = "KB"  # a knowledge-base entry (知识库条目)
     DOCUMENT = "DZ"  # an issued document: e-policy, receipt, notice, statement (电子单证)
     INVOICE = "FP"  # an e-invoice request (发票申请)
+    ENDORSEMENT = "PD"  # a change of a policy (批单)
 
 
 async def next_number(prefix: Prefix, now: datetime | None = None) -> str:

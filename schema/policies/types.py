@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry import relay
@@ -16,9 +17,12 @@ from strawberry.types import Info
 
 from models import policies as m
 from models.clock import local_time, local_today
-from schema.common import Money, cny
+from schema.common import Connection, CursorArg, Money, PageArg, cny
 from schema.people import Customer
 from workflows.policies import installment_overdue
+
+if TYPE_CHECKING:
+    from schema.policy_service.endorsements import Endorsement
 
 # The domain enums, exposed as they are (annotations use the Python classes).
 strawberry.enum(m.ProductKind, description="The line of business of a product.")
@@ -281,6 +285,17 @@ class Policy(relay.Node):
         rows = await info.context.loaders.installments.load(self.model.id)
         unpaid = [row for row in rows if row.paid_at is None]
         return PremiumInstallment.from_model(unpaid[0], self.model.status) if unpaid else None
+
+    @strawberry.field(
+        description="Its changes (批单), the newest first: the holder and insured see them, "
+        "staff who read policies too."
+    )
+    async def endorsements(
+        self, info: Info, first: PageArg = None, after: CursorArg = None
+    ) -> Connection[Annotated[Endorsement, strawberry.lazy("schema.policy_service.endorsements")]]:
+        from schema.policy_service.endorsements import policy_endorsements
+
+        return await policy_endorsements(info.context.actor, self.model.id, first, after)
 
     @strawberry.field(description="How the logged-in customer is named on this policy.")
     async def my_roles(self, info: Info) -> list[PolicyRole]:

@@ -38,6 +38,7 @@ from models.conversations import (
     PresenceStatus,
 )
 from models.crisis import CrisisRule, CrisisSeverity
+from models.endorsements import Endorsement, EndorsementStatus, EndorsementType
 from models.knowledge import EntryStatus, KnowledgeEntry, SourceKind
 from models.notifications import Device, DevicePlatform, Notification
 from models.payments import OrderStatus, PaymentOrder, Refund, RefundReason
@@ -234,6 +235,16 @@ async def _service_objects(
         **await _conversation_objects(alice),
         **await _complaint_objects(alice, claim),
         "ServicePlan": await _service_plan(alice, policy, visit),
+        "Endorsement": (
+            await Endorsement.create(
+                number="PD20261202999999",
+                policy=policy,
+                type=EndorsementType.BENEFICIARIES,
+                status=EndorsementStatus.REQUESTED,
+                requested_by=alice,
+                consent_required=True,
+            )
+        ).id,
     }
 
 
@@ -403,6 +414,7 @@ NOT_VISIBLE_TO_MALLORY = {
     "ServicePlan": True,
     "PolicyDocument": True,  # the holder's and the insured's (e-policy), staff's
     "InvoiceRequest": True,
+    "Endorsement": True,
 }
 
 
@@ -529,6 +541,13 @@ SEEN_BY: dict[str, tuple[set[str], set[str], str]] = {
         {"alice", "agent", "supervisor"},
         {"bob", "carol", "mallory"},
         "ruleVersion gaps { code facts { value } } suggestedProducts { interested }",
+    ),
+    # A change of Alice's policy: its holder, its insured (who may have to consent) and
+    # staff who read policies; not its beneficiary.
+    "Endorsement": (
+        {"alice", "bob", "agent", "supervisor"},
+        {"carol", "mallory"},
+        "number status consentRequired timeline { action }",
     ),
 }
 

@@ -18,6 +18,7 @@ from api.services import Services
 from models.auth import SubjectKind
 from models.claims import ClaimLine, ClaimStatus
 from models.customers import Customer
+from models.endorsements import Endorsement, EndorsementStatus, EndorsementType
 from models.notifications import OutboxEvent
 from models.payments import OrderStatus, PaymentOrder
 from models.policies import Coverage, InsuredPerson, Policy, PremiumInstallment
@@ -236,26 +237,43 @@ async def test_the_yearly_statement_is_reissued_when_the_year_gains_a_payment(
         await docs.yearly_statement(services.documents, customer(holder), year + 1)
 
 
-async def test_an_endorsement_certificate_from_plain_data(services: Services, db: str) -> None:
+async def test_an_effective_endorsement_gets_its_certificate(services: Services, db: str) -> None:
+    """The 批单 of a change that took effect is issued with the policy's documents, its
+    lines from the endorsement's stored (masked) before and after values; a change not
+    yet effective has none."""
     holder = await make_customer(services)
     policy = await make_policy(services, holder)
-    certificate = docs.EndorsementCertificate(
+    shown = {"idNumber": "110***********1234", "relation": "SPOUSE"}
+    effective = await Endorsement.create(
         number="PD20261202000001",
-        policy_number=policy.number,
-        change_type="联系方式变更",
+        policy=policy,
+        type=EndorsementType.BENEFICIARIES,
+        status=EndorsementStatus.EFFECTIVE,
+        requested_by=holder,
+        before={"beneficiaries": []},
+        after={"beneficiaries": [{"name": "李娜", "share": "100.00", **shown}]},
         effective_date=datetime.now(UTC).date(),
-        lines=[("联系电话", "138****0000", "139****1111")],
+        effective_at=datetime.now(UTC),
     )
-    endorsement_id = policy.id  # any id: the endorsement model lands with the changes
-
-    document = await docs.issue_endorsement_certificate(
-        services.documents, endorsement_id, policy.id, certificate
+    await Endorsement.create(
+        number="PD20261202000002",
+        policy=policy,
+        type=EndorsementType.PAYMENT_FREQUENCY,
+        status=EndorsementStatus.NEEDS_REVIEW,
+        requested_by=holder,
+        before={"frequency": "ANNUAL"},
+        after={"frequency": "MONTHLY"},
     )
 
-    text = pdf_text(await pdf_bytes(services, document))
-    assert "批单" in text and "PD20261202000001" in text and "139****1111" in text
     listed = await docs.policy_documents(services.documents, customer(holder), policy.id)
-    assert DocumentKind.ENDORSEMENT in [d.kind for d in listed]
+
+    certificates = [d for d in listed if d.kind == DocumentKind.ENDORSEMENT]
+    assert [d.subject_key for d in certificates] == [f"endorsement:{effective.id}"]
+    text = pdf_text(await pdf_bytes(services, certificates[0]))
+    assert "PD20261202000001" in text and "变更受益人" in text and "法定受益人" in text
+    assert "110***********1234" in text and "李娜" in text and "配偶" in text
+    again = await docs.policy_documents(services.documents, customer(holder), policy.id)
+    assert [d.id for d in again if d.kind == DocumentKind.ENDORSEMENT] == [certificates[0].id]
 
 
 def test_tax_numbers() -> None:

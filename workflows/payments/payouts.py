@@ -57,6 +57,7 @@ from workflows.claims import (
 from workflows.complaints import goodwill
 from workflows.jobs import MINUTE, Job, JobDeps
 from workflows.numbering import Prefix, next_number
+from workflows.policy_service import surrender_payouts
 
 log = logging.getLogger("anxin.payouts")
 security_log = logging.getLogger("anxin.security")
@@ -345,22 +346,31 @@ async def product_of(claim: Claim) -> Product:
 async def _send(
     provider: TransferProvider,
     pii: PiiCipher,
-    claim: Claim,
+    claim: Claim | None,
     payout: Payout,
     notify_base_url: str,
 ) -> Payout:
+    """Send ``payout``: a claim's (``claim`` given) or a surrender value (``claim`` None:
+    paid to the policy holder, named by the policy's number)."""
     account = PayoutAccount.unseal(pii, payout.provider, payout.payee_encrypted)
-    product = await product_of(claim)
+    if claim is None:
+        surrender = await surrender_payouts.surrender_of(payout)
+        product, name, remark = surrender.product, surrender.holder_name, surrender.remark
+    else:
+        product = await product_of(claim)
+        name = await payee_name(await destination_of(claim, payout.share_id))
+        remark = (
+            f"安心保险补偿款 {claim.report_number}"
+            if payout.remedy_id
+            else f"安心保险理赔款 {claim.report_number}"
+        )
     request = TransferRequest(
         transfer_number=payout.transfer_number,
         amount=payout.amount,
         payee_id=account.account,
-        payee_name=account.holder_name
-        or await payee_name(await destination_of(claim, payout.share_id)),
+        payee_name=account.holder_name or name,
         payee_bank=account.bank_name,
-        remark=f"安心保险补偿款 {claim.report_number}"
-        if payout.remedy_id
-        else f"安心保险理赔款 {claim.report_number}",
+        remark=remark,
         notify_url=f"{notify_base_url.rstrip('/')}/payments/{provider.name}/notify",
         product_filing_no=product.filing_number,
         product_name=product.filing_name or product.name,
@@ -408,6 +418,8 @@ async def apply_result(payout: Payout, result: TransferResult) -> Payout:
     recorded in the ledger and raised with staff, never dropped and never a crash."""
     status = RESULT_STATUS.get(result.state, PayoutStatus.PROCESSING)
     now = datetime.now(UTC)
+    if payout.claim_id is None:
+        return await _apply_surrender_result(payout, result, status, now)
     async with in_transaction():
         # The claim's row first, then the payout's: the order every payout path locks in.
         claim = await lock_claim(payout.claim_id)
@@ -445,6 +457,35 @@ async def apply_result(payout: Payout, result: TransferResult) -> Payout:
         elif status is PayoutStatus.FAILED:
             log.warning("payout %s failed: %s", current.transfer_number, result.failure_reason)
             await _tell_staff(claim, "claim.payout_failed", current)
+    await payout.refresh_from_db()
+    return payout
+
+
+async def _apply_surrender_result(
+    payout: Payout, result: TransferResult, status: PayoutStatus, now: datetime
+) -> Payout:
+    """A surrender value's transfer settles like a claim's, under the payout's own lock
+    (there is no claim): recorded in the ledger once, told on the endorsement."""
+    async with in_transaction():
+        current = await Payout.filter(id=payout.id).select_for_update().get()
+        if current.status in (PayoutStatus.SUCCESS, *ENDED):
+            return current
+        waiting = status is PayoutStatus.WAIT_USER_CONFIRM
+        await Payout.filter(id=payout.id).update(
+            status=status,
+            provider_transfer_id=result.provider_transfer_id or current.provider_transfer_id,
+            confirm_package=result.confirm_package
+            or (current.confirm_package if waiting else None),
+            confirm_parameters=dict(result.confirm_parameters or {})
+            or (current.confirm_parameters if waiting else None),
+            failure_reason=(result.failure_reason or "")[:255] or None,
+            finished_at=now if status in (PayoutStatus.SUCCESS, PayoutStatus.FAILED) else None,
+            live_key=None if status is PayoutStatus.FAILED else current.live_key,
+        )
+        if status is PayoutStatus.SUCCESS:
+            await _record_payout(current, result)
+        if status in (PayoutStatus.SUCCESS, PayoutStatus.FAILED):
+            await surrender_payouts.settled(current, status, result.failure_reason)
     await payout.refresh_from_db()
     return payout
 
@@ -535,7 +576,7 @@ async def follow_up_payouts(
                 log.warning(
                     "payout %s never reached %s: sent again", payout.transfer_number, provider.name
                 )
-                claim = await Claim.get(id=payout.claim_id)
+                claim = await Claim.get_or_none(id=payout.claim_id) if payout.claim_id else None
                 updated = await _send(provider, pii, claim, payout, notify_base_url)
             else:
                 continue
@@ -615,6 +656,9 @@ async def _alert_mismatch(
             [*differences, str(notice.amount), notice.provider_trade_no or "", notice.state]
         ).encode()
     ).hexdigest()[:32]
+    if payout.claim_id is None:
+        await surrender_payouts.mismatch(payout, fingerprint, differences)
+        return
     claim = await Claim.get(id=payout.claim_id).only("id", "report_number")
     await emit_once(
         "claim.payout_mismatch",
@@ -730,8 +774,9 @@ async def queue_goodwill_payout(
 async def send_queued_payouts(
     providers: Mapping[str, TransferProvider], pii: PiiCipher, *, notify_base_url: str
 ) -> int:
-    """The worker sends payouts recorded for it (goodwill payments): each taken by a
-    conditional update (one sender, however many workers), then sent like any payout; a
+    """The worker sends payouts recorded for it (goodwill payments, surrender values):
+    each taken by a conditional update (one sender, however many workers), then sent like
+    any payout; a
     crash between the two is caught by ``follow_up_payouts`` (never heard of: resent
     with the same transfer number)."""
     sent = 0
@@ -746,7 +791,7 @@ async def send_queued_payouts(
             continue
         await payout.refresh_from_db()
         try:
-            claim = await Claim.get(id=payout.claim_id)
+            claim = await Claim.get(id=payout.claim_id) if payout.claim_id else None
             await _send(provider, pii, claim, payout, notify_base_url)
         except Exception:
             log.exception("payout %s not sent", payout.transfer_number)

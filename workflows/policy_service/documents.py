@@ -29,7 +29,7 @@ import logging
 import re
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -41,12 +41,12 @@ from tortoise.expressions import Q
 from models.claims import Claim, ClaimLine, ClaimStatus
 from models.clock import local_date, local_midnight, local_today
 from models.customers import Customer
+from models.endorsements import Endorsement, EndorsementStatus
 from models.payments import OrderStatus, PaymentOrder
 from models.policies import (
     Beneficiary,
     Coverage,
     InsuredPerson,
-    PaymentFrequency,
     Policy,
     PremiumInstallment,
     Product,
@@ -57,6 +57,8 @@ from workflows.access import Actor, Permission, visible_claims
 from workflows.claims.rules import REJECTION_NAMES
 from workflows.errors import DomainError
 from workflows.numbering import Prefix, next_number
+from workflows.policy_service.certificates import EndorsementCertificate, certificate
+from workflows.policy_service.names import FREQUENCIES, RELATIONS
 from workflows.policy_service.pdf import (
     Sheet,
     SheetTable,
@@ -77,20 +79,6 @@ KIND_TITLES = {
     K.YEARLY_STATEMENT: "年度对账单",
     K.ENDORSEMENT: "批单",
     K.INVOICE: "电子发票",
-}
-RELATIONS = {
-    "SELF": "本人",
-    "SPOUSE": "配偶",
-    "CHILD": "子女",
-    "PARENT": "父母",
-    "OTHER": "其他",
-}
-FREQUENCIES = {
-    PaymentFrequency.SINGLE: "趸交",
-    PaymentFrequency.ANNUAL: "年交",
-    PaymentFrequency.SEMI_ANNUAL: "半年交",
-    PaymentFrequency.QUARTERLY: "季交",
-    PaymentFrequency.MONTHLY: "月交",
 }
 PROVIDERS = {"alipay": "支付宝", "wechat": "微信支付", "sandbox": "沙箱支付", "bank": "银行转账"}
 DECIDED = frozenset(
@@ -132,18 +120,6 @@ class DocumentDeps:
 
     def verify_url(self, code: str) -> str:
         return f"{self.public_base_url.rstrip('/')}/verify/{code}"
-
-
-@dataclass(frozen=True)
-class EndorsementCertificate:
-    """A 批单 as the endorsement workflow hands it over: plain values, no model."""
-
-    number: str  # the endorsement's number, e.g. PD20261202000001
-    policy_number: str
-    change_type: str  # in Chinese, e.g. 受益人变更
-    effective_date: date
-    lines: list[tuple[str, str, str]] = field(default_factory=list)  # item, before, after
-    note: str = ""
 
 
 def mask_name(name: str) -> str:
@@ -659,6 +635,13 @@ async def policy_documents(
         for claim in await claims.order_by("decided_at", "report_number"):
             documents.append(await issue_claim_notice(deps, claim))
     if role != "insured":
+        for endorsement in await Endorsement.filter(
+            policy_id=policy.id, status=EndorsementStatus.EFFECTIVE
+        ).order_by("effective_at", "number"):
+            if not await _latest(K.ENDORSEMENT, f"endorsement:{endorsement.id}"):
+                await issue_endorsement_certificate(
+                    deps, endorsement.id, policy.id, certificate(endorsement, policy.number)
+                )
         stored = await PolicyDocument.filter(
             policy_id=policy.id, kind__in=[K.ENDORSEMENT, K.INVOICE]
         ).order_by("issued_at", "version")

@@ -14,4 +14,7 @@ from models.payments import PaymentOrder
 
 async def premium_installment_paid(order: PaymentOrder) -> None:
     """Apply what ``order``'s installment pays for; runs in the payment's transaction."""
-    del order  # nothing beyond the installment yet: each policy-service flow adds its step
+    # Imported here: the endorsements import the payment workflows that import this.
+    from workflows.policy_service import endorsements
+
+    await endorsements.installment_paid(order)

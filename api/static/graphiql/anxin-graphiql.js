@@ -339,6 +339,74 @@ mutation Interested($planId: ID!, $productId: ID!) {
         productId: "<a suggested product's id>",
       }),
     },
+    {
+      query: `# 12. 保全 Change a policy (customer token: log in in tab 1 as 13800000001).
+#    MyChanges lists each policy's endorsements (批单). ChangeBeneficiaries names new
+#    beneficiaries (shares sum to 100); on 李娜's policy 张伟 is the insured and must
+#    consent (Consent). SurrenderQuote shows a surrender value first; Surrender
+#    confirms that amount and the account. Staff review: EndorsementReviewQueue with a
+#    supervisor's token (tab 6), then ApproveChange.
+query MyChanges {
+  myPolicies(first: 20) { edges { node { id number status product { name }
+    endorsements(first: 5) { edges { node { id number type status statusName
+      consentRequired timeline { action note } } } } } } }
+}
+
+mutation ChangeBeneficiaries($policyId: ID!, $key: String!) {
+  requestPolicyChange(input: { policyId: $policyId, idempotencyKey: $key,
+    beneficiaries: { beneficiaries: [
+      { name: "李娜", idNumber: "110105198706210484", relationToInsured: "SPOUSE", sharePercent: "100.00" }
+    ] } }) {
+    endorsement { number status statusName beneficiariesBefore { name sharePercent }
+      beneficiariesAfter { name idNumber sharePercent } timeline { action note } }
+    policy { beneficiaries { name sharePercent } }
+    errors { field message code }
+  }
+}
+
+mutation Consent($endorsementId: ID!) {
+  consentToPolicyChange(input: { endorsementId: $endorsementId, agree: true }) {
+    endorsement { status consentedAt } errors { field message code }
+  }
+}
+
+query SurrenderQuote($policyId: ID!) {
+  surrenderQuote(policyId: $policyId) {
+    quote { amount { amount } premiumPaid { amount } policyYear percent }
+    errors { code message }
+  }
+}
+
+mutation Surrender($policyId: ID!, $amount: Amount!, $key: String!) {
+  requestPolicyChange(input: { policyId: $policyId, idempotencyKey: $key,
+    surrender: { confirmedAmount: $amount, provider: SANDBOX, account: "2088000000000001" } }) {
+    endorsement { number status surrender { amount { amount } account } }
+    policy { status }
+    errors { field message code }
+  }
+}
+
+query EndorsementReviewQueue {
+  endorsementReviewQueue(first: 20) { edges { node { id number version type typeName
+    reinstatement { total { amount } healthySinceLapse notes }
+    beneficiariesAfter { name sharePercent } policy { number } } } }
+}
+
+mutation ApproveChange($endorsementId: ID!, $version: Int!) {
+  approvePolicyChange(input: { endorsementId: $endorsementId, expectedVersion: $version,
+    reason: "已核验被保险人书面同意及健康告知" }) {
+    endorsement { status premiumDue { id amount { amount } } } errors { field message code }
+  }
+}
+`,
+      variables: json({
+        policyId: "<a policy id from MyChanges>",
+        endorsementId: "<an id from MyChanges or EndorsementReviewQueue>",
+        version: 2,
+        amount: "<the amount SurrenderQuote shows>",
+        key: "change-" + run,
+      }),
+    },
   ];
 
   // GraphiQL's toolkit sends an operation's headers over HTTP, and for a subscription
