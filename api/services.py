@@ -31,6 +31,7 @@ from storage.s3 import S3Storage
 from workflows.claim_documents import DocumentIntake
 from workflows.complaints.rules import ClockSettings
 from workflows.limits import RateLimiter, build_limiter
+from workflows.policy_service.identity import RealNameVerifier, SandboxRealName
 
 
 @dataclass
@@ -50,6 +51,8 @@ class Services:
     limiter: RateLimiter  # per-client rate limits: Redis when configured, else in memory
     survey_links: SurveyLinks  # survey link tokens: derived when sent, never stored
     loops: LoopHealth = field(default_factory=LoopHealth)  # what /readyz reports
+    # Real-name verification of applicants (实名核验): the sandbox until a provider is wired.
+    real_name: RealNameVerifier = field(default_factory=SandboxRealName)
 
     @property
     def transfer_providers(self) -> dict[str, TransferProvider]:

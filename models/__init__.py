@@ -16,4 +16,5 @@ MODEL_MODULES = [
     "models.complaint_remedies",
     "models.knowledge",
     "models.conversations",
+    "models.policy_applications",
 ]

@@ -56,6 +56,10 @@ from schema.notifications import (
 from schema.payments import PaymentMutations, PaymentQueries, PaymentSubscriptions
 from schema.permissions import IsAuthenticated
 from schema.policies.queries import PolicyQueries
+from schema.policy_service.applications import ApplicationMutations, ApplicationQueries
+from schema.policy_service.quotes import QuoteQueries
+from schema.policy_service.renewal import RenewalMutations, RenewalQueries
+from schema.policy_service.underwriting import UnderwritingMutations, UnderwritingQueries
 from schema.rules import OneCostlyMutationPerRequest
 from schema.scalars import SCALARS
 from schema.staff import StaffQueries
@@ -82,6 +86,10 @@ class Query(
     ComplaintRemedyQueries,
     KnowledgeQueries,
     ConversationQueries,
+    QuoteQueries,
+    ApplicationQueries,
+    UnderwritingQueries,
+    RenewalQueries,
 ):
     @strawberry.field(
         description="Any object by its global ID; null if it does not exist or you may not see it.",
@@ -110,6 +118,9 @@ class Mutation(
     ComplaintRemedyMutations,
     KnowledgeMutations,
     ConversationMutations,
+    ApplicationMutations,
+    UnderwritingMutations,
+    RenewalMutations,
 ):
     pass
 

@@ -29,6 +29,8 @@ class Prefix(StrEnum):
     COMPLAINT = "TS"  # a complaint (投诉)
     CRISIS = "WJ"  # a crisis incident (危机)
     KNOWLEDGE = "KB"  # a knowledge-base entry (知识库条目)
+    APPLICATION = "TB"  # an application for a policy (投保单)
+    POLICY = "AX"  # a policy issued online (保单号)
 
 
 async def next_number(prefix: Prefix, now: datetime | None = None) -> str:

@@ -14,6 +14,7 @@ from workflows import (
 )
 from workflows.jobs import Job
 from workflows.payments import orders, payouts, refunds
+from workflows.policy_service import issuance
 
 SCHEDULE: tuple[Job, ...] = (
     *policies.JOBS,
@@ -27,4 +28,5 @@ SCHEDULE: tuple[Job, ...] = (
     *orders.JOBS,
     *payouts.JOBS,
     *refunds.JOBS,
+    *issuance.JOBS,
 )

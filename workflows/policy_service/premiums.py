@@ -10,8 +10,9 @@ difference makes the change effective; a renewal's premium starts the next term.
 from __future__ import annotations
 
 from models.payments import PaymentOrder
+from workflows.policy_service.issuance import issue_paid_application
 
 
 async def premium_installment_paid(order: PaymentOrder) -> None:
     """Apply what ``order``'s installment pays for; runs in the payment's transaction."""
-    del order  # nothing beyond the installment yet: each policy-service flow adds its step
+    await issue_paid_application(order)
