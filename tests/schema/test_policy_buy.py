@@ -6,12 +6,16 @@ see, pay and decide what."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 import httpx
 from strawberry import relay
+from tortoise.transactions import in_transaction
 
 from api.services import Services
 from models.clock import local_today
@@ -34,6 +38,7 @@ from tests.factories import (
 )
 from tests.graphql import gql
 from tests.policy_buy_helpers import accident_product, travel_product
+from workflows.payments.orders import handle_callback
 from workflows.policy_service.issuance import expire_applications
 from workflows.reminders import expiry_reminders
 
@@ -440,11 +445,13 @@ async def test_a_payment_racing_the_expiry_has_exactly_one_outcome(
         assert row.pay_by is not None
         order = await PaymentOrder.get(policy_id=row.policy_id)
         headers, body = sandbox.paid_notification(order.order_number, order.amount)
-        expired, reply = await asyncio.gather(
-            expire_applications(services.payment_providers, row.pay_by),
-            client.post("/payments/sandbox/notify", content=body, headers=headers),
-        )
-        assert reply.status_code == 200
+        expiry = expire_applications(services.payment_providers, row.pay_by)
+        callback = handle_callback(sandbox, headers, body)  # as the callback route calls it
+        if round_ % 2:  # either starts first: both orders of arrival are raced
+            reply, expired = await asyncio.gather(callback, expiry)
+        else:
+            expired, reply = await asyncio.gather(expiry, callback)
+        assert reply.status_code == 200, reply
         await row.refresh_from_db()
         policy = await Policy.get(id=row.policy_id)
         refunds = await Refund.filter(order_id=order.id).count()
@@ -461,6 +468,57 @@ async def test_a_payment_racing_the_expiry_has_exactly_one_outcome(
     expired_events = await OutboxEvent.filter(event_type="application.expired").count()
     assert issued + expired_events == 6  # one outcome per application, never both
     assert outcomes <= {ApplicationStatus.ISSUED, ApplicationStatus.EXPIRED}
+
+
+async def _until_someone_waits_for_a_lock(database_url: str) -> None:
+    """Until another session of the test database waits on a row lock (a condition,
+    not a timing: it polls the server's own view of who waits)."""
+    parts = urlsplit(database_url)
+    connection = await asyncpg.connect(urlunsplit(parts._replace(scheme="postgresql")))
+    try:
+        query = (
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        )
+        while not await connection.fetchval(query):  # noqa: ASYNC110 - another process's state
+            await asyncio.sleep(0.01)
+    finally:
+        await connection.close()
+
+
+@postgres_only
+async def test_the_expiry_waits_for_a_payment_holding_the_lock_and_then_leaves_it_issued(
+    client: httpx.AsyncClient, services: Services, database_url: str
+) -> None:
+    """The other order of the race, pinned: the payment's transaction holds the
+    application's lock when the expiry job reaches it; the job waits, then finds the
+    application issued and changes nothing (no refund, no second outcome)."""
+    product = await accident_product()
+    _, token = await holder(services)
+    sandbox = services.payment_providers["sandbox"]
+    assert isinstance(sandbox, SandboxProvider)
+    answer = await apply(client, token, apply_input(product, "race-lock-abcdef"))
+    application = answer["application"]
+    await pay(client, token, application["installmentToPay"]["id"], "rpay-lock-abcdef")
+    row = await PolicyApplication.get(number=application["number"])
+    assert row.pay_by is not None
+    order = await PaymentOrder.get(policy_id=row.policy_id)
+    headers, body = sandbox.paid_notification(order.order_number, order.amount)
+    outside = contextvars.copy_context()  # the job runs outside the payment's transaction
+    async with in_transaction():
+        await PolicyApplication.filter(id=row.id).select_for_update().first()
+        job = asyncio.create_task(
+            expire_applications(services.payment_providers, row.pay_by), context=outside
+        )
+        await _until_someone_waits_for_a_lock(database_url)
+        reply = await handle_callback(sandbox, headers, body)  # the payment, in this transaction
+        assert reply.status_code == 200
+    assert await job == 0
+    await row.refresh_from_db()
+    assert row.status is ApplicationStatus.ISSUED
+    assert (await Policy.get(id=row.policy_id)).status is PolicyStatus.PENDING
+    assert await Refund.filter(order_id=order.id).count() == 0
+    assert await OutboxEvent.filter(event_type="application.expired").count() == 0
 
 
 RENEWAL_OFFER = """query($id: ID!) { renewalOffer(policyId: $id) { available unavailableReason
