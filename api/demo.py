@@ -22,6 +22,7 @@ from tortoise.transactions import in_transaction
 from api.demo_complaints import seed_complaints
 from api.demo_crisis import seed_crisis
 from api.demo_knowledge import seed_knowledge
+from api.demo_policy_buy import seed_policy_buy
 from api.demo_quality import seed_service_quality
 from api.services import Services, build_services
 from api.settings import Settings
@@ -725,5 +726,6 @@ async def load_demo(settings: Settings, *, only_if_empty: bool) -> None:
         await seed_complaints(services)
         await seed_crisis()
         await seed_knowledge()
+        await seed_policy_buy(services)
     print("demo data loaded")
     print(demo_accounts())
