@@ -40,6 +40,10 @@ async def decide_application(
             raise ApplicationError(E.APPLICATION_NOT_FOUND, "未找到该投保申请", "applicationId")
         if application.status is not ApplicationStatus.REFERRED:
             raise ApplicationError(E.ALREADY_DECIDED, "该投保申请已有核保结论", "applicationId")
+        if accept and application.starts_at <= now:
+            raise ApplicationError(
+                E.INVALID_START_DATE, "保障起期已过，请客户重新投保", "applicationId"
+            )
         form = await RatingForm.get_or_none(product_id=application.product_id)
         outcome = Outcome("ACCEPT" if accept else "DECLINE", reason, application.reasons)
         await settle_outcome(application, outcome, form, decided_by=actor.subject_id, now=now)
