@@ -623,3 +623,32 @@ async def test_a_policy_without_rating_tables_renews_at_its_premium_and_reminder
 
 def _uuid(global_id: str) -> uuid.UUID:
     return uuid.UUID(relay.GlobalID.from_id(global_id).node_id)
+
+
+async def test_a_referral_undecided_when_cover_would_start_cannot_be_accepted_and_expires(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    product = await accident_product()
+    _, token = await holder(services)
+    underwriter = await staff_token(services, await make_staff(StaffRole.SUPERVISOR))
+    answer = await apply(
+        client,
+        token,
+        apply_input(
+            product,
+            "apply-0040-abcdef",
+            healthAnswers=[{"key": "HOSPITAL", "answer": True}, {"key": "CANCER", "answer": False}],
+        ),
+    )
+    application = answer["application"]
+    row = await PolicyApplication.get(number=application["number"])
+    await PolicyApplication.filter(id=row.id).update(
+        starts_at=datetime.now(UTC) - timedelta(hours=1)
+    )
+    decide = {"applicationId": application["id"], "decision": "ACCEPT", "reason": "可承保"}
+    late = (await gql(client, DECIDE, {"input": decide}, token=underwriter))["data"]
+    assert late["decideApplication"]["errors"][0]["code"] == "INVALID_START_DATE"
+    assert await expire_applications(services.payment_providers) == 1
+    await row.refresh_from_db()
+    assert row.status is ApplicationStatus.EXPIRED and row.policy_id is None
+    assert await Policy.all().count() == 0
