@@ -325,7 +325,8 @@ query Quote($productId: ID!, $startDate: Date!) {
 mutation Apply($productId: ID!, $startDate: Date!, $key: String!) {
   applyForPolicy(input: {
     productId: $productId, planCode: "BASIC", startDate: $startDate, occupationClass: 1,
-    healthAnswers: [{ key: "HOSPITAL", answer: false }, { key: "CANCER", answer: false }],
+    healthAnswers: [{ key: "HOSPITAL", answer: false }, { key: "CANCER", answer: false },
+      { key: "DISABILITY", answer: false }],
     idempotencyKey: $key
   }) {
     application { id number status premium { amount } pricing decisionReason payBy
