@@ -38,6 +38,7 @@ from workflows.claim_documents import DocumentIntake
 from workflows.complaints.rules import ClockSettings
 from workflows.limits import RateLimiter, build_limiter
 from workflows.policy_service.documents import DocumentDeps
+from workflows.policy_service.identity import RealNameVerifier, SandboxRealName
 
 
 @dataclass
@@ -59,6 +60,8 @@ class Services:
     loops: LoopHealth = field(default_factory=LoopHealth)  # what /readyz reports
     # E-invoices (电子发票): the sandbox in development; no real platform is wired yet.
     invoice_provider: InvoiceProvider | None = None
+    # Real-name verification of applicants (实名核验): the sandbox until a provider is wired.
+    real_name: RealNameVerifier = field(default_factory=SandboxRealName)
 
     @property
     def transfer_providers(self) -> dict[str, TransferProvider]:

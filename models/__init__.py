@@ -19,4 +19,5 @@ MODEL_MODULES = [
     "models.service_plans",
     "models.policy_documents",
     "models.endorsements",
+    "models.policy_applications",
 ]

@@ -40,6 +40,10 @@ class PolicyStatus(StrEnum):
     LAPSED = "LAPSED"
     EXPIRED = "EXPIRED"
     CANCELLED = "CANCELLED"
+    # Bought online, accepted, first premium not yet paid: no list shows it as a policy.
+    AWAITING_PAYMENT = "AWAITING_PAYMENT"
+    # Bought online but never paid (the payment window ran out): never a policy.
+    NOT_TAKEN_UP = "NOT_TAKEN_UP"
 
 
 class PaymentFrequency(StrEnum):

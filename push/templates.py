@@ -194,13 +194,56 @@ TEMPLATES: dict[str, EventTemplate] = {
             "pages/payment/detail?id={order_id}",
             urgent=True,
         ),
+        # A renewable policy: the reminder opens its renewal offer (renewalOffer).
         EventTemplate(
             "policy.expiring",
             "保单即将到期",
             "您的保单{policy_number}（{product_name}）将于{end_date}到期，还剩{days}天。"
-            "如需继续保障，请联系您的保险顾问或客服办理续保。",
+            "现在可在App内续保：查看续保报价，一键支付，新保单自到期时起无缝衔接。",
+            "anxin://policies/{policy_id}/renewal",
+            "pages/policy/renewal?id={policy_id}",
+        ),
+        # A policy of a product that cannot be renewed: nothing to offer in the app.
+        EventTemplate(
+            "policy.ending",
+            "保单即将到期",
+            "您的保单{policy_number}（{product_name}）将于{end_date}到期，还剩{days}天。"
+            "该产品不支持续保，如需继续保障，请联系您的保险顾问或客服。",
             "anxin://policies/{policy_id}",
             "pages/policy/detail?id={policy_id}",
+        ),
+        EventTemplate(
+            "application.accepted",
+            "投保申请已通过核保",
+            "您的投保申请{application_number}（{plan_name}）已通过核保，"
+            "请于{pay_by}前支付保费{premium}元，支付后保单即时生效出单。",
+            "anxin://applications/{application_id}",
+            "pages/application/detail?id={application_id}",
+        ),
+        EventTemplate(
+            "application.declined",
+            "投保申请未通过核保",
+            "很抱歉，您的投保申请{application_number}（{plan_name}）未通过核保：{reason}。",
+            "anxin://applications/{application_id}",
+            "pages/application/detail?id={application_id}",
+        ),
+        EventTemplate(
+            "application.expired",
+            "投保申请已失效",
+            "您的投保申请{application_number}（{plan_name}）未在期限内完成，已失效；"
+            "如仍需保障，请重新投保。",
+            "anxin://applications/{application_id}",
+            "pages/application/detail?id={application_id}",
+        ),
+        # The welcome letter of a policy bought (or renewed) online.
+        EventTemplate(
+            "policy.issued",
+            "欢迎加入安心保险",
+            "您的保单{policy_number}（{product_name}）已承保，保障自{start_date}起生效。"
+            "犹豫期至{cooling_off_until}，期间可申请全额退保。",
+            "anxin://policies/{policy_id}",
+            "pages/policy/detail?id={policy_id}",
+            sms=True,
         ),
         EventTemplate(
             "policy.lapsed",

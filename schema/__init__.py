@@ -56,10 +56,14 @@ from schema.notifications import (
 from schema.payments import PaymentMutations, PaymentQueries, PaymentSubscriptions
 from schema.permissions import IsAuthenticated
 from schema.policies.queries import PolicyQueries
+from schema.policy_service.applications import ApplicationMutations, ApplicationQueries
 from schema.policy_service.documents import DocumentMutations, DocumentQueries
-from schema.policy_service.service_plans import ServicePlanMutations, ServicePlanQueries
-from schema.rules import OneCostlyMutationPerRequest, allow_list_rule
 from schema.policy_service.endorsements import EndorsementMutations, EndorsementQueries
+from schema.policy_service.quotes import QuoteQueries
+from schema.policy_service.renewal import RenewalMutations, RenewalQueries
+from schema.policy_service.service_plans import ServicePlanMutations, ServicePlanQueries
+from schema.policy_service.underwriting import UnderwritingMutations, UnderwritingQueries
+from schema.rules import OneCostlyMutationPerRequest, allow_list_rule
 from schema.scalars import SCALARS
 from schema.staff import StaffQueries
 from schema.survey_exchange import SurveyExchangeMutations
@@ -88,6 +92,10 @@ class Query(
     ServicePlanQueries,
     DocumentQueries,
     EndorsementQueries,
+    QuoteQueries,
+    ApplicationQueries,
+    UnderwritingQueries,
+    RenewalQueries,
 ):
     @strawberry.field(
         description="Any object by its global ID; null if it does not exist or you may not see it.",
@@ -119,6 +127,9 @@ class Mutation(
     ServicePlanMutations,
     DocumentMutations,
     EndorsementMutations,
+    ApplicationMutations,
+    UnderwritingMutations,
+    RenewalMutations,
 ):
     pass
 

@@ -19,7 +19,7 @@ from models.claims import Claim, PayoutShare
 from models.customers import Customer
 from models.payments import PaymentOrder
 from models.pii import PiiCipher
-from models.policies import Beneficiary, InsuredPerson, Policy
+from models.policies import Beneficiary, InsuredPerson, Policy, PolicyStatus
 from models.staff import StaffRole
 
 security = logging.getLogger("anxin.security")
@@ -53,6 +53,7 @@ class Permission(StrEnum):
     CONVERSATION_HANDLE = "conversation:handle"  # online service: take and answer customers
     CONVERSATION_SUPERVISE = "conversation:supervise"  # agents' limits, others' conversations
     POLICY_SERVICE = "policy:service"  # review changes of policies (保全): approve or reject
+    UNDERWRITE = "policy:underwrite"  # decide applications referred to an underwriter (核保)
 
 
 ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
@@ -106,6 +107,7 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
             Permission.CONVERSATION_HANDLE,
             Permission.CONVERSATION_SUPERVISE,
             Permission.POLICY_SERVICE,
+            Permission.UNDERWRITE,
         }
     ),
     StaffRole.ADMIN: frozenset(Permission),
@@ -142,12 +144,25 @@ def customer_policy_filter(customer_id: uuid.UUID) -> Q:
     return Q(holder_id=customer_id) | Q(id__in=Subquery(insured)) | Q(id__in=Subquery(benefits))
 
 
+# The policy row of an application bought online before it is paid (or never paid):
+# not a policy to anyone yet; its application shows it (workflows/policy_service).
+UNISSUED = (PolicyStatus.AWAITING_PAYMENT, PolicyStatus.NOT_TAKEN_UP)
+
+
 def visible_policies(actor: Actor) -> QuerySet[Policy]:
     """The policies ``actor`` may read; an empty set for anyone else."""
     if actor.is_customer and actor.subject_id is not None:
-        return Policy.filter(customer_policy_filter(actor.subject_id))
+        return Policy.filter(customer_policy_filter(actor.subject_id)).exclude(status__in=UNISSUED)
     if actor.can(Permission.POLICY_READ):
-        return Policy.all()
+        return Policy.exclude(status__in=UNISSUED)
+    return Policy.filter(id=None)
+
+
+def payable_policies(actor: Actor) -> QuerySet[Policy]:
+    """The policies whose premium ``actor`` pays: those they hold, including one bought
+    online and waiting for its first premium."""
+    if actor.is_customer and actor.subject_id is not None:
+        return Policy.filter(holder_id=actor.subject_id)
     return Policy.filter(id=None)
 
 

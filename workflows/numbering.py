@@ -32,6 +32,8 @@ class Prefix(StrEnum):
     DOCUMENT = "DZ"  # an issued document: e-policy, receipt, notice, statement (电子单证)
     INVOICE = "FP"  # an e-invoice request (发票申请)
     ENDORSEMENT = "PD"  # a change of a policy (批单)
+    APPLICATION = "TB"  # an application for a policy (投保单)
+    POLICY = "AX"  # a policy issued online (保单号)
 
 
 async def next_number(prefix: Prefix, now: datetime | None = None) -> str:

@@ -80,8 +80,10 @@ async def expiry_reminders(today: date) -> int:
         stage = stage_for(days_left, EXPIRY_STAGES) if days_left >= 0 else None
         if stage is None:
             continue
+        # A renewable policy's reminder opens its renewal offer; another's only tells.
+        kind = "policy.expiring" if policy.product.renewable else "policy.ending"
         sent += await emit_once(
-            "policy.expiring",
+            kind,
             dedupe_key=f"policy.expiring:{policy.id}:{stage}",
             entity_type="policy",
             entity_id=policy.id,

@@ -14,7 +14,7 @@ from workflows import (
 )
 from workflows.jobs import Job
 from workflows.payments import orders, payouts, refunds
-from workflows.policy_service import invoices
+from workflows.policy_service import invoices, issuance
 
 SCHEDULE: tuple[Job, ...] = (
     *policies.JOBS,
@@ -29,4 +29,5 @@ SCHEDULE: tuple[Job, ...] = (
     *payouts.JOBS,
     *refunds.JOBS,
     *invoices.JOBS,
+    *issuance.JOBS,
 )

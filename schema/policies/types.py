@@ -6,6 +6,7 @@ through the request's DataLoaders.
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -19,7 +20,9 @@ from models import policies as m
 from models.clock import local_time, local_today
 from schema.common import Connection, CursorArg, Money, PageArg, cny
 from schema.people import Customer
+from workflows.access import visible_policies
 from workflows.policies import installment_overdue
+from workflows.policy_service import renewal
 
 if TYPE_CHECKING:
     from schema.policy_service.endorsements import Endorsement
@@ -46,7 +49,12 @@ class InstallmentStatus(StrEnum):
 
 
 # Premium is owed only while cover runs (or could be revived by paying).
-PREMIUM_OWED = (m.PolicyStatus.PENDING, m.PolicyStatus.ACTIVE, m.PolicyStatus.LAPSED)
+PREMIUM_OWED = (
+    m.PolicyStatus.PENDING,
+    m.PolicyStatus.ACTIVE,
+    m.PolicyStatus.LAPSED,
+    m.PolicyStatus.AWAITING_PAYMENT,  # bought online: its first premium issues it
+)
 
 
 RENEWAL_WINDOW_DAYS = 60
@@ -297,6 +305,14 @@ class Policy(relay.Node):
 
         return await policy_endorsements(info.context.actor, self.model.id, first, after)
 
+    @strawberry.field(description="The policy this one renewed (续保), if it was a renewal.")
+    async def renewed_from(self, info: Info) -> Policy | None:
+        return await _linked(info, await renewal.renewed_from(self.model.id))
+
+    @strawberry.field(description="The policy that renewed this one, once issued.")
+    async def renewed_by(self, info: Info) -> Policy | None:
+        return await _linked(info, await renewal.renewed_by(self.model.id))
+
     @strawberry.field(description="How the logged-in customer is named on this policy.")
     async def my_roles(self, info: Info) -> list[PolicyRole]:
         actor = info.context.actor
@@ -313,3 +329,16 @@ class Policy(relay.Node):
         if any(person.customer_id == actor.subject_id for person in beneficiaries):
             roles.append(PolicyRole.BENEFICIARY)
         return roles
+
+
+async def _linked(info: Info, policy_id: uuid.UUID | None) -> Policy | None:
+    """A linked policy, if the caller may see it."""
+    if policy_id is None:
+        return None
+    row = (
+        await visible_policies(info.context.actor)
+        .filter(id=policy_id)
+        .select_related("product")
+        .first()
+    )
+    return Policy.from_model(row) if row else None

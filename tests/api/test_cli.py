@@ -69,7 +69,9 @@ async def test_demo_token_and_my_policies(database_url: str, settings: Settings)
             token=customer_token,
         )
         policies = mine["data"]["myPolicies"]
-        assert policies["totalCount"] == 10
+        assert (
+            policies["totalCount"] == 11
+        )  # with the accident policy bought online (demo_policy_buy)
         kinds = {edge["node"]["product"]["kind"] for edge in policies["edges"]}
         assert kinds == {"AUTO", "HEALTH", "ACCIDENT", "PROPERTY", "TRAVEL"}
         roles = {role for edge in policies["edges"] for role in edge["node"]["myRoles"]}

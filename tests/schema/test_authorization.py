@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -42,6 +42,7 @@ from models.endorsements import Endorsement, EndorsementStatus, EndorsementType
 from models.knowledge import EntryStatus, KnowledgeEntry, SourceKind
 from models.notifications import Device, DevicePlatform, Notification
 from models.payments import OrderStatus, PaymentOrder, Refund, RefundReason
+from models.policy_applications import ApplicationKind, ApplicationStatus, PolicyApplication
 from models.policy_documents import InvoiceRequest, InvoiceTitleKind
 from models.service_plans import ServicePlan, ServicePlanInterest
 from models.staff import StaffRole
@@ -149,6 +150,7 @@ async def world(services: Services) -> World:
     }
     objects.update(await _crisis_objects(supervisor, objects["Complaint"]))
     objects.update(await _document_objects(services, alice, policy, order))
+    objects["PolicyApplication"] = await _application(alice, policy)
     tokens = {
         "alice": await customer_token(services, alice),
         "bob": await customer_token(services, bob),
@@ -365,6 +367,31 @@ async def _conversation_objects(alice: Any) -> dict[str, uuid.UUID]:
     }
 
 
+async def _application(alice: Any, policy: m.Policy) -> uuid.UUID:
+    """Alice's application for a policy, waiting for an underwriter."""
+    application = await PolicyApplication.create(
+        number="TB20261202999999",
+        kind=ApplicationKind.NEW,
+        customer=alice,
+        product_id=policy.product_id,
+        plan_name="基础版",
+        status=ApplicationStatus.REFERRED,
+        insured_relation="SELF",
+        insured_name=alice.name,
+        insured_id_encrypted="x",
+        insured_id_hash="x",
+        insured_id_masked="110***********0011",
+        insured_birth_date=date(1990, 1, 1),
+        insured_sex="FEMALE",
+        sum_insured=Decimal("500000.00"),
+        premium=Decimal("100.00"),
+        starts_at=policy.starts_at,
+        ends_at=policy.ends_at,
+        reasons=["两年内住院史"],
+    )
+    return application.id
+
+
 def test_every_node_type_has_a_guarded_resolver_and_a_test() -> None:
     """Adding a Node type without deciding who may see it fails here."""
     schema = build_schema()
@@ -415,6 +442,7 @@ NOT_VISIBLE_TO_MALLORY = {
     "PolicyDocument": True,  # the holder's and the insured's (e-policy), staff's
     "InvoiceRequest": True,
     "Endorsement": True,
+    "PolicyApplication": True,
 }
 
 
@@ -548,6 +576,12 @@ SEEN_BY: dict[str, tuple[set[str], set[str], str]] = {
         {"alice", "bob", "agent", "supervisor"},
         {"carol", "mallory"},
         "number status consentRequired timeline { action }",
+    ),
+    # The holder's; underwriters (UNDERWRITE) see every one; an agent does not.
+    "PolicyApplication": (
+        {"alice", "supervisor"},
+        {"bob", "carol", "mallory", "agent"},
+        "number status insuredIdNumber underwritingNotes",
     ),
 }
 

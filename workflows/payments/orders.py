@@ -42,7 +42,7 @@ from payments.base import (
     TransferProvider,
 )
 from push.outbox import emit
-from workflows.access import Actor, visible_policies
+from workflows.access import Actor, payable_policies
 from workflows.auth import WechatIdentityUnavailable, wechat_identity_for
 from workflows.errors import DomainError
 from workflows.idempotency import once
@@ -54,7 +54,7 @@ log = logging.getLogger("anxin.payments")
 security_log = logging.getLogger("anxin.security")
 ORDER_LIFETIME = timedelta(minutes=30)
 PAYMENT_ALERTS = "staff:payment-alerts"
-PREMIUM_OWED = ("PENDING", "ACTIVE", "LAPSED")
+PREMIUM_OWED = ("PENDING", "ACTIVE", "LAPSED", "AWAITING_PAYMENT")
 
 METHOD_PROVIDER = {
     PaymentMethod.ALIPAY_APP: "alipay",
@@ -112,7 +112,7 @@ async def _payable_installment(actor: Actor, installment_id: uuid.UUID) -> Premi
     installment = await PremiumInstallment.get_or_none(id=installment_id)
     policy = None
     if installment is not None:
-        policy = await visible_policies(actor).filter(id=installment.policy_id).first()
+        policy = await payable_policies(actor).filter(id=installment.policy_id).first()
     if installment is None or policy is None or policy.holder_id != actor.subject_id:
         # Only the holder pays premium; others' installments answer like missing ones.
         raise PaymentError(

@@ -10,6 +10,7 @@ difference makes the change effective; a renewal's premium starts the next term.
 from __future__ import annotations
 
 from models.payments import PaymentOrder
+from workflows.policy_service.issuance import issue_paid_application
 
 
 async def premium_installment_paid(order: PaymentOrder) -> None:
@@ -18,3 +19,4 @@ async def premium_installment_paid(order: PaymentOrder) -> None:
     from workflows.policy_service import endorsements
 
     await endorsements.installment_paid(order)
+    await issue_paid_application(order)

@@ -407,6 +407,113 @@ mutation ApproveChange($endorsementId: ID!, $version: Int!) {
         key: "change-" + run,
       }),
     },
+    {
+      query: `# 13. 在线投保与续保 Buy online and renew (customer token: log in in tab 1).
+#    OnlineProducts lists the quote forms; Quote prices every plan (and says why a
+#    plan is not offered); Apply underwrites: ACCEPTED (pay installmentToPay with
+#    PayFirstPremium, then CompleteSandbox: the policy is issued), REFERRED (an
+#    underwriter decides in tab 14) or DECLINED. RenewalOffer/Renew: one tap.
+query OnlineProducts {
+  onlineProducts {
+    product { id code name kind }
+    plans { code name sumInsured { amount } minAge maxAge termDays
+      coverages { code name sumInsured { amount } } }
+    occupationClasses
+    destinations { key label }
+    healthQuestions { key text }
+  }
+}
+
+query Quote($productId: ID!, $startDate: Date!) {
+  quote(input: { productId: $productId, startDate: $startDate, occupationClass: 2,
+    birthDate: "1985-03-12" }) {
+    age
+    plans { plan { code name } available premium { amount } reasons }
+    errors { field message code }
+  }
+}
+
+mutation Apply($productId: ID!, $startDate: Date!, $key: String!) {
+  applyForPolicy(input: {
+    productId: $productId, planCode: "BASIC", startDate: $startDate, occupationClass: 1,
+    healthAnswers: [{ key: "HOSPITAL", answer: false }, { key: "CANCER", answer: false },
+      { key: "DISABILITY", answer: false }],
+    idempotencyKey: $key
+  }) {
+    application { id number status premium { amount } pricing decisionReason payBy
+      installmentToPay { id amount { amount } } }
+    errors { field message code }
+  }
+}
+
+mutation PayFirstPremium($installmentId: ID!, $payKey: String!) {
+  createPremiumPayment(input: { installmentId: $installmentId, method: SANDBOX,
+    idempotencyKey: $payKey }) {
+    order { id orderNumber amount { amount } }
+    errors { field message code }
+  }
+}
+
+mutation CompleteSandbox($orderId: ID!) {
+  completeSandboxPayment(input: { orderId: $orderId }) {
+    order { status paidAt policyNumber }
+    errors { code }
+  }
+}
+
+query MyApplications {
+  myApplications(first: 10) {
+    edges { node { number kind status planName premium { amount } decisionReason
+      policy { number status startsAt } } }
+  }
+}
+
+query RenewalOffer($policyId: ID!) {
+  renewalOffer(policyId: $policyId) {
+    available unavailableReason startsAt endsAt premium { amount } reRated changes
+    application { id status installmentToPay { id } }
+  }
+}
+
+mutation Renew($policyId: ID!, $premium: Amount!, $renewKey: String!) {
+  renewPolicy(input: { policyId: $policyId, premium: $premium, idempotencyKey: $renewKey }) {
+    application { id number status premium { amount } changes installmentToPay { id } }
+    errors { field message code }
+  }
+}
+`,
+      variables: json({
+        productId: "<an id from OnlineProducts>",
+        startDate: new Date(Date.now() + 3 * 86400 * 1000).toISOString().slice(0, 10),
+        key: "apply-" + run,
+        installmentId: "<installmentToPay.id from Apply>",
+        payKey: "pay-" + run,
+        orderId: "<order.id from PayFirstPremium>",
+        policyId: "<a policy id from tab 2 or MyApplications>",
+        premium: "<premium.amount from RenewalOffer>",
+        renewKey: "renew-" + run,
+      }),
+    },
+    {
+      query: `# 14. Staff: underwriting (核保), with supervisor.zhao's token (StaffLogin in
+#    tab 6): applications the rules referred, why, and one decision each.
+query UnderwritingQueue {
+  underwritingQueue(first: 20) {
+    edges { node { id number kind planName insuredName insuredIdNumber premium { amount }
+      underwritingNotes startsAt } }
+  }
+}
+
+mutation Decide($applicationId: ID!) {
+  decideApplication(input: { applicationId: $applicationId, decision: ACCEPT,
+    reason: "住院原因为急性阑尾炎，已治愈，标准体承保" }) {
+    application { id status decisionReason payBy }
+    errors { field message code }
+  }
+}
+`,
+      variables: json({ applicationId: "<an id from UnderwritingQueue>" }),
+    },
   ];
 
   // GraphiQL's toolkit sends an operation's headers over HTTP, and for a subscription
