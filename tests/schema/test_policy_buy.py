@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import io
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,6 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
+from pypdf import PdfReader
 from strawberry import relay
 from tortoise.transactions import in_transaction
 
@@ -65,6 +67,8 @@ PAY = """mutation($input: CreatePremiumPaymentInput!) { createPremiumPayment(inp
 COMPLETE = """mutation($id: ID!) { completeSandboxPayment(input: {orderId: $id}) {
   order { status } errors { code } } }"""
 MINE = "{ myPolicies { totalCount edges { node { id number status } } } }"
+DOCUMENTS = """query($id: ID!) { policyDocuments(policyId: $id) {
+  documents { kind downloadUrl } errors { code } } }"""
 APPLICATION = """query($id: ID!) { node(id: $id) { ... on PolicyApplication { id status number
   policy { id number status issuedAt coverages { code sumInsured { amount } }
     insuredPersons { name idNumber relationToHolder }
@@ -267,6 +271,14 @@ async def test_referral_accept_pay_and_the_policy_is_issued(
     await OutboxRelay(services.bus, services.queue).relay_once()
     [welcome] = await Notification.filter(customer_id=customer.id, kind="policy.issued")
     assert policy["number"] in welcome.body and "犹豫期至" in welcome.body
+
+    # ... with its electronic policy (电子保单), the insured's ID number masked in it.
+    listed = await gql(client, DOCUMENTS, {"id": policy["id"]}, token=token)
+    documents = listed["data"]["policyDocuments"]["documents"]
+    assert [d["kind"] for d in documents] == ["POLICY", "PREMIUM_RECEIPT"]
+    pdf = await client.get(documents[0]["downloadUrl"])
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert policy["number"] in text and HOLDER_ID[-4:] in text and HOLDER_ID not in text
 
 
 async def test_decline_by_rule_leaves_no_policy(
