@@ -5,7 +5,6 @@ bought online. An accepted application is paid with ``createPremiumPayment`` on 
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 from typing import Annotated
 
 import strawberry
@@ -16,6 +15,7 @@ from schema.common import Connection, CursorArg, PageArg, node_uuid, paginate
 from schema.errors import payload_errors
 from schema.permissions import CUSTOMER_ONLY
 from schema.policy_service.application_types import ApplicationError_, PolicyApplication
+from schema.scalars import Amount
 from workflows.access import Actor
 from workflows.idempotency import IdempotencyError
 from workflows.limits import Rate
@@ -46,7 +46,7 @@ class BeneficiaryInput:
     relation_to_insured: str = strawberry.field(
         description="SPOUSE, CHILD, PARENT, SIBLING or OTHER."
     )
-    share_percent: Decimal = strawberry.field(
+    share_percent: Amount = strawberry.field(
         description="Share in percent (two places at most); all shares sum to 100."
     )
 
