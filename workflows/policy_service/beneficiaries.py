@@ -23,9 +23,9 @@ from workflows.policy_service.endorsement_rules import (
     EndorsementError,
     EndorsementErrorCode,
 )
+from workflows.policy_service.identity import check_character
 
 PURPOSE = "endorsement"
-ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
 
 @dataclass(frozen=True)
@@ -42,8 +42,7 @@ def id_number_valid(value: str) -> bool:
     """An 18-character resident ID number with its ISO 7064 MOD 11-2 check character."""
     if len(value) != 18 or not value[:17].isdigit():
         return False
-    total = sum(int(d) * w for d, w in zip(value[:17], ID_WEIGHTS, strict=True))
-    return "10X98765432"[total % 11] == value[17].upper()
+    return check_character(value[:17]) == value[17].upper()
 
 
 def checked(people: list[NewBeneficiary]) -> list[NewBeneficiary]:
