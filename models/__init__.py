@@ -20,4 +20,5 @@ MODEL_MODULES = [
     "models.policy_documents",
     "models.endorsements",
     "models.policy_applications",
+    "models.membership",
 ]
