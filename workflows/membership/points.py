@@ -47,10 +47,10 @@ async def award_points(
 
 async def points_balance(customer_id: uuid.UUID) -> int:
     """The sum of the ledger (never negative: debits are checked against it under a lock)."""
-    row = (
-        await PointsEntry.filter(customer_id=customer_id)
+    rows = await (
+        PointsEntry.filter(customer_id=customer_id)
         .annotate(total=Sum("points"))
-        .first()
-        .values_list("total", flat=True)
+        .group_by("customer_id")
+        .values("total")
     )
-    return int(row or 0)
+    return int(rows[0]["total"]) if rows else 0

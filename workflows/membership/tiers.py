@@ -9,5 +9,5 @@ from models.membership import Membership, MemberTier
 
 async def tier_of(customer_id: uuid.UUID) -> MemberTier:
     """The tier the customer holds now; STANDARD until one is computed."""
-    tier = await Membership.filter(customer_id=customer_id).first().values_list("tier", flat=True)
-    return MemberTier(tier) if tier else MemberTier.STANDARD
+    membership = await Membership.get_or_none(customer_id=customer_id).only("id", "tier")
+    return MemberTier(membership.tier) if membership else MemberTier.STANDARD
