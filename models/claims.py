@@ -125,6 +125,9 @@ class Claim(Entity):
     payout_provider = fields.CharField(max_length=16, null=True)
     payout_account_encrypted = fields.TextField(null=True)
     payout_account_masked = fields.CharField(max_length=64, null=True)
+    # A keyed hash of provider + account (PiiCipher.lookup_hash): the same account on
+    # different customers' claims is a risk signal, found without decrypting.
+    payout_account_hash = fields.CharField(max_length=64, null=True, db_index=True)
     paid_at = fields.DatetimeField(null=True)
     closed_at = fields.DatetimeField(null=True)
 
@@ -165,6 +168,9 @@ class PayoutShare(Entity):
     payout_provider = fields.CharField(max_length=16, null=True)
     payout_account_encrypted = fields.TextField(null=True)
     payout_account_masked = fields.CharField(max_length=64, null=True)
+    # A keyed hash of provider + account (PiiCipher.lookup_hash): the same account on
+    # different customers' claims is a risk signal, found without decrypting.
+    payout_account_hash = fields.CharField(max_length=64, null=True, db_index=True)
     paid_at = fields.DatetimeField(null=True)
 
     class Meta:

@@ -45,6 +45,11 @@ class PayoutAccount:
         fields = {"account": self.account, "name": self.holder_name, "bank": self.bank_name}
         return pii.encrypt(json.dumps(fields, ensure_ascii=False), PURPOSE)
 
+    def lookup_hash(self, pii: PiiCipher) -> str:
+        """The same account gives the same hash, whoever enters it (risk rules compare
+        accounts across customers without decrypting any)."""
+        return pii.lookup_hash(f"{self.provider}:{self.account.strip().lower()}", PURPOSE)
+
     @classmethod
     def unseal(cls, pii: PiiCipher, provider: str, sealed: str) -> PayoutAccount:
         fields = json.loads(pii.decrypt(sealed, PURPOSE))

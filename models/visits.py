@@ -34,6 +34,7 @@ class VisitTrigger(StrEnum):
     HIGH_VALUE = "HIGH_VALUE"
     CALLBACK = "CALLBACK"  # asked for in online service outside agents' hours
     NEW_POLICY_INTEREST = "NEW_POLICY_INTEREST"  # a product suggested by a service plan
+    RETENTION_RISK = "RETENTION_RISK"  # premiums late again and again: a call before lapse
 
 
 class VisitChannel(StrEnum):
@@ -154,4 +155,7 @@ DEFAULT_RULES: dict[VisitTrigger, dict[str, Any]] = {
     # Not planned: made when a customer marks interest in a product their service plan
     # suggests (``days``: days until the call, at the visit hour).
     VisitTrigger.NEW_POLICY_INTEREST: {"channel": VisitChannel.PHONE, "days": 1},
+    # Not planned: made when the retention risk rule opens a signal (``days``: days
+    # until the call, at the visit hour).
+    VisitTrigger.RETENTION_RISK: {"channel": VisitChannel.PHONE, "days": 1},
 }

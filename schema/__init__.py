@@ -63,6 +63,7 @@ from schema.policy_service.quotes import QuoteQueries
 from schema.policy_service.renewal import RenewalMutations, RenewalQueries
 from schema.policy_service.service_plans import ServicePlanMutations, ServicePlanQueries
 from schema.policy_service.underwriting import UnderwritingMutations, UnderwritingQueries
+from schema.risk import RiskMutations, RiskQueries
 from schema.rules import OneCostlyMutationPerRequest, allow_list_rule
 from schema.scalars import SCALARS
 from schema.staff import StaffQueries
@@ -96,6 +97,7 @@ class Query(
     ApplicationQueries,
     UnderwritingQueries,
     RenewalQueries,
+    RiskQueries,
 ):
     @strawberry.field(
         description="Any object by its global ID; null if it does not exist or you may not see it.",
@@ -130,6 +132,7 @@ class Mutation(
     ApplicationMutations,
     UnderwritingMutations,
     RenewalMutations,
+    RiskMutations,
 ):
     pass
 

@@ -38,6 +38,7 @@ from schema.policy_service.application_types import application_node
 from schema.policy_service.documents import invoice_request_node, policy_document_node
 from schema.policy_service.endorsements import endorsement_node
 from schema.policy_service.service_plans import service_plan_node
+from schema.risk import risk_rule_node, risk_signal_node
 from schema.surveys import LEGACY_SURVEY_TYPE, rating_node, recovery_task_node, survey_node
 from schema.visits import follow_up_visit_node, my_visit_node, visit_rule_node
 from workflows.access import Actor, Permission, visible_claims, visible_policies
@@ -168,6 +169,8 @@ NODE_RESOLVERS: dict[str, Callable[[Actor, uuid.UUID], Awaitable[relay.Node | No
     "InvoiceRequest": invoice_request_node,
     "Endorsement": endorsement_node,
     "PolicyApplication": application_node,
+    "RiskSignal": risk_signal_node,
+    "RiskRule": risk_rule_node,
 }
 # Type names of global IDs issued before their type got its present name.
 FORMER_NAMES = {LEGACY_SURVEY_TYPE: "Survey"}

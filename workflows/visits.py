@@ -53,6 +53,7 @@ PURPOSES = {
     VisitTrigger.HIGH_VALUE: "客户定期回访",
     VisitTrigger.CALLBACK: "预约回电",
     VisitTrigger.NEW_POLICY_INTEREST: "新保单意向回访",
+    VisitTrigger.RETENTION_RISK: "续期缴费关怀回访",
 }
 CLAIMS_LOOKBACK = timedelta(days=60)  # switching a rule on does not visit old claims
 VISIT_HOUR = time(10, 0)  # planned visits fall at 10:00 Asia/Shanghai
@@ -399,6 +400,39 @@ async def plan_interest_visit(customer_id: uuid.UUID, subject: str, purpose: str
         retry_after_days=rule.retry_after_days,
         new_policy_interest=True,
     )
+
+
+async def plan_retention_call(
+    customer_id: uuid.UUID, policy_id: uuid.UUID, subject: str, purpose: str
+) -> bool:
+    """A call to a customer whose premiums show a risk of lapse (the risk rules' signal),
+    under the RETENTION_RISK rule, due the rule's ``days`` later at the visit hour; one per
+    ``subject`` (ON CONFLICT DO NOTHING: the caller's transaction is never aborted). True
+    if planned; nothing while the rule is switched off."""
+    rule = next(r for r in await current_rules() if r.trigger is VisitTrigger.RETENTION_RISK)
+    if not rule.enabled:
+        return False
+    due_at = at_visit_hour(local_date(datetime.now(UTC)) + timedelta(days=rule.days))
+    visit_id = uuid.uuid4()
+    await FollowUpVisit.bulk_create(
+        [
+            FollowUpVisit(
+                id=visit_id,
+                customer_id=customer_id,
+                policy_id=policy_id,
+                trigger=VisitTrigger.RETENTION_RISK,
+                subject=subject[:96],
+                purpose=purpose[:64],
+                channel=rule.channel,
+                due_at=due_at,
+                agreed_due_at=due_at,
+                max_attempts=rule.max_attempts,
+                retry_after_days=rule.retry_after_days,
+            )
+        ],
+        ignore_conflicts=True,
+    )
+    return await FollowUpVisit.filter(id=visit_id).exists()
 
 
 # ---------------------------------------------------------------- e-mail visits

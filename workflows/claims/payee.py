@@ -89,6 +89,7 @@ async def change_payee(
             payout_provider=None,
             payout_account_encrypted=None,
             payout_account_masked=None,
+            payout_account_hash=None,
         )
         if former is not None:
             told = "赔款将不再支付给您" + ("，您设置的收款账户已作废" if had_account else "")

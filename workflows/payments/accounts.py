@@ -133,7 +133,7 @@ async def choose_payout_account(
         share = await PayoutShare.get(claim_id=claim.id, customer_id=actor.subject_id)
         share_id = share.id
     account = await _account(providers, actor, choice)
-    sealed = account.seal(pii)
+    sealed, account_hash = account.seal(pii), account.lookup_hash(pii)
     async with in_transaction():
         # Under the claim's lock, as a payout starts: never "chosen B" while A is paid.
         claim = await lock_claim(claim.id)
@@ -160,12 +160,14 @@ async def choose_payout_account(
                 payout_provider=account.provider,
                 payout_account_encrypted=sealed,
                 payout_account_masked=account.masked,
+                payout_account_hash=account_hash,
             )
         else:
             await PayoutShare.filter(id=destination.share.id).update(
                 payout_provider=account.provider,
                 payout_account_encrypted=sealed,
                 payout_account_masked=account.masked,
+                payout_account_hash=account_hash,
             )
             await record_change(
                 claim,
