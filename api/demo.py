@@ -26,6 +26,7 @@ from api.demo_endorsements import seed_endorsements
 from api.demo_knowledge import seed_knowledge
 from api.demo_policy_buy import seed_policy_buy
 from api.demo_quality import seed_service_quality
+from api.demo_risk import seed_risk
 from api.demo_service_plans import seed_service_plans
 from api.services import Services, build_services
 from api.settings import Settings
@@ -733,5 +734,6 @@ async def load_demo(settings: Settings, *, only_if_empty: bool) -> None:
         await seed_documents(services)
         await seed_endorsements(services)
         await seed_policy_buy(services)
+        await seed_risk()  # last: the rules look at everything above
     print("demo data loaded")
     print(demo_accounts())

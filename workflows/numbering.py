@@ -39,10 +39,19 @@ class Prefix(StrEnum):
 
 async def next_number(prefix: Prefix, now: datetime | None = None) -> str:
     """The next number of ``prefix`` for the local day of ``now``."""
+    [number] = await next_numbers(prefix, 1, now)
+    return number
+
+
+async def next_numbers(prefix: Prefix, count: int, now: datetime | None = None) -> list[str]:
+    """``count`` consecutive numbers of ``prefix`` in one increment (a batch of rows
+    numbered at once, e.g. the nightly risk signals)."""
     day = local_date(now or datetime.now(UTC)).strftime("%Y%m%d")
     with contextlib.suppress(IntegrityError):  # created concurrently: fine
         await DailySequence.get_or_create(prefix=prefix.value, day=day)
     async with in_transaction():  # the update holds the row until commit
-        await DailySequence.filter(prefix=prefix.value, day=day).update(value=F("value") + 1)
+        await DailySequence.filter(prefix=prefix.value, day=day).update(value=F("value") + count)
         row = await DailySequence.get(prefix=prefix.value, day=day)
-    return f"{prefix.value}{day}{row.value:06d}"
+    return [
+        f"{prefix.value}{day}{value:06d}" for value in range(row.value - count + 1, row.value + 1)
+    ]

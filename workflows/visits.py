@@ -172,6 +172,7 @@ async def plan_visits(now: datetime | None = None) -> int:
         VisitTrigger.HIGH_VALUE: _high_value,
         VisitTrigger.CALLBACK: _asked_for,
         VisitTrigger.NEW_POLICY_INTEREST: _asked_for,
+        VisitTrigger.RETENTION_RISK: _asked_for,
     }
     planned = 0
     for rule in await current_rules():
@@ -402,37 +403,42 @@ async def plan_interest_visit(customer_id: uuid.UUID, subject: str, purpose: str
     )
 
 
-async def plan_retention_call(
-    customer_id: uuid.UUID, policy_id: uuid.UUID, subject: str, purpose: str
-) -> bool:
-    """A call to a customer whose premiums show a risk of lapse (the risk rules' signal),
-    under the RETENTION_RISK rule, due the rule's ``days`` later at the visit hour; one per
-    ``subject`` (ON CONFLICT DO NOTHING: the caller's transaction is never aborted). True
-    if planned; nothing while the rule is switched off."""
+@dataclass(frozen=True)
+class RetentionCall:
+    customer_id: uuid.UUID
+    policy_id: uuid.UUID
+    subject: str  # one call per subject (the visit list's unique rule and subject)
+
+
+async def plan_retention_calls(calls: list[RetentionCall]) -> int:
+    """Calls to customers whose premiums show a risk of lapse (the risk rules' signals),
+    under the RETENTION_RISK rule, due the rule's ``days`` later at the visit hour; one
+    per subject (ON CONFLICT DO NOTHING: the caller's transaction is never aborted).
+    Nothing while the rule is switched off; the number asked for otherwise."""
     rule = next(r for r in await current_rules() if r.trigger is VisitTrigger.RETENTION_RISK)
-    if not rule.enabled:
-        return False
+    if not rule.enabled or not calls:
+        return 0
     due_at = at_visit_hour(local_date(datetime.now(UTC)) + timedelta(days=rule.days))
-    visit_id = uuid.uuid4()
     await FollowUpVisit.bulk_create(
         [
             FollowUpVisit(
-                id=visit_id,
-                customer_id=customer_id,
-                policy_id=policy_id,
+                id=uuid.uuid4(),
+                customer_id=call.customer_id,
+                policy_id=call.policy_id,
                 trigger=VisitTrigger.RETENTION_RISK,
-                subject=subject[:96],
-                purpose=purpose[:64],
+                subject=call.subject[:96],
+                purpose=PURPOSES[VisitTrigger.RETENTION_RISK],
                 channel=rule.channel,
                 due_at=due_at,
                 agreed_due_at=due_at,
                 max_attempts=rule.max_attempts,
                 retry_after_days=rule.retry_after_days,
             )
+            for call in calls
         ],
         ignore_conflicts=True,
     )
-    return await FollowUpVisit.filter(id=visit_id).exists()
+    return len(calls)
 
 
 # ---------------------------------------------------------------- e-mail visits

@@ -133,8 +133,9 @@ async def test_demo_token_and_my_policies(database_url: str, settings: Settings)
             token=staff_token,
         )
         assert visits["data"]["followUpVisits"]["totalCount"] >= 3
-        # four planned kinds, CALLBACK and NEW_POLICY_INTEREST (asked for, never planned)
-        assert len(visits["data"]["visitRules"]) == 6
+        # four planned kinds, CALLBACK, NEW_POLICY_INTEREST (asked for) and
+        # RETENTION_RISK (a risk signal's call): the last three never planned
+        assert len(visits["data"]["visitRules"]) == 7
         upcoming = await gql(
             client, "{ myVisits { purpose changeRequested } }", token=customer_token
         )

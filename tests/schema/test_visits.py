@@ -320,6 +320,7 @@ async def test_supervisors_change_the_rules(client: httpx.AsyncClient, planned: 
         "HIGH_VALUE",
         "CALLBACK",  # call backs asked for in online service (never planned)
         "NEW_POLICY_INTEREST",  # interest in a service plan's product (never planned)
+        "RETENTION_RISK",  # a risk signal's call before a lapse (never planned)
     ]
     high = rules[3]
     assert high["everyMonths"] == 6 and high["minAnnualPremium"]["amount"] == "20000.00"

@@ -20,15 +20,17 @@ from models.risk import RiskRule, RiskRuleKind, RiskSignal, RiskSignalEvent, Ris
 from push.outbox import emit
 from workflows.access import Actor
 from workflows.batches import in_batches
-from workflows.numbering import Prefix, next_number
+from workflows.numbering import Prefix, next_numbers
 from workflows.risk.detectors import Hit
 from workflows.risk.rules import DECIDED, MOVES, NOTE_LIMIT, RiskError, RiskErrorCode
-from workflows.visits import plan_retention_call
+from workflows.visits import RetentionCall, plan_retention_calls
 
 log = logging.getLogger("anxin.risk")
 S = RiskSignalStatus
 E = RiskErrorCode
 STAFF_CHANNEL = "staff:risk-reviewers"
+BATCH = 500  # findings opened per statement
+ANNOUNCED = 20  # numbers named in one announcement
 
 
 def open_key(rule: RiskRule, subject_key: str) -> str:
@@ -73,23 +75,27 @@ async def _line(
 
 async def record(rule: RiskRule, hits: list[Hit], now: datetime | None = None) -> int:
     """Open a signal for each new finding, add new evidence to an undecided one; the
-    number of signals opened."""
+    number of signals opened. A batch of findings costs a fixed number of statements
+    plus one per changed undecided signal."""
     now = now or datetime.now(UTC)
     opened = 0
-    for batch in in_batches(hits, 500):
+    for batch in in_batches(hits, BATCH):
         keys = [hit.subject_key for hit in batch]
         known = await RiskSignal.filter(rule_id=rule.id, subject_key__in=keys).values_list(
             "id", "subject_key", "evidence_key", "open_key"
         )
         seen = {(subject, evidence) for _, subject, evidence, _ in known}
         undecided = {subject: signal_id for signal_id, subject, _, key in known if key}
+        fresh = []
         for hit in batch:
             if (hit.subject_key, hit.evidence_key) in seen:
                 continue  # nothing new: open with this evidence, or decided on it
             if hit.subject_key in undecided:
                 await _add_evidence(undecided[hit.subject_key], hit, now)
-            elif await _open(rule, hit, now):
-                opened += 1
+            else:
+                fresh.append(hit)
+        if fresh:
+            opened += await _open(rule, fresh, now)
     return opened
 
 
@@ -106,47 +112,78 @@ async def _add_evidence(signal_id: uuid.UUID, hit: Hit, now: datetime) -> None:
             await _line(signal_id, "evidence_added", signal.status, signal.status, hit.summary)
 
 
-async def _open(rule: RiskRule, hit: Hit, now: datetime) -> bool:
-    number = await next_number(Prefix.RISK_SIGNAL, now)
-    signal_id = uuid.uuid4()
-    async with in_transaction():
-        await RiskSignal.bulk_create(
-            [
-                RiskSignal(
-                    id=signal_id,
-                    number=number,
-                    rule_id=rule.id,
-                    kind=rule.kind,
-                    severity=rule.severity,
-                    status=S.NEW,
-                    subject_kind=hit.subject_kind,
-                    subject_key=hit.subject_key[:96],
-                    customer_id=hit.customer_id,
-                    open_key=open_key(rule, hit.subject_key),
-                    evidence_key=hit.evidence_key,
-                    summary=hit.summary[:255],
-                    evidence=hit.evidence,
-                    first_seen_at=now,
-                    last_seen_at=now,
-                )
-            ],
-            ignore_conflicts=True,
+async def _open(rule: RiskRule, hits: list[Hit], now: datetime) -> int:
+    """Insert the signals (ON CONFLICT DO NOTHING), then write what comes with those this
+    worker inserted: the timeline, one announcement per batch, retention calls."""
+    numbers = await next_numbers(Prefix.RISK_SIGNAL, len(hits), now)
+    rows = [
+        RiskSignal(
+            id=uuid.uuid4(),
+            number=number,
+            rule_id=rule.id,
+            kind=rule.kind,
+            severity=rule.severity,
+            status=S.NEW,
+            subject_kind=hit.subject_kind,
+            subject_key=hit.subject_key[:96],
+            customer_id=hit.customer_id,
+            open_key=open_key(rule, hit.subject_key),
+            evidence_key=hit.evidence_key,
+            summary=hit.summary[:255],
+            evidence=hit.evidence,
+            first_seen_at=now,
+            last_seen_at=now,
         )
-        signal = await RiskSignal.get_or_none(id=signal_id)
-        if signal is None:
-            return False  # another worker opened it at the same moment
-        await _line(signal.id, "opened", None, S.NEW, hit.summary)
-        await _announce(signal, "risk.signal_opened")
-        if rule.kind is RiskRuleKind.RETENTION_RISK and hit.customer_id and hit.policy_id:
+        for number, hit in zip(numbers, hits, strict=True)
+    ]
+    async with in_transaction():
+        await RiskSignal.bulk_create(rows, ignore_conflicts=True)
+        won = set(
+            await RiskSignal.filter(id__in=[row.id for row in rows]).values_list("id", flat=True)
+        )
+        if not won:
+            return 0  # another worker opened them at the same moment
+        mine = [(row, hit) for row, hit in zip(rows, hits, strict=True) if row.id in won]
+        await RiskSignalEvent.bulk_create(
+            [
+                RiskSignalEvent(
+                    id=uuid.uuid4(),
+                    signal_id=row.id,
+                    action="opened",
+                    to_status=S.NEW,
+                    note=row.summary,
+                )
+                for row, _ in mine
+            ]
+        )
+        await emit(
+            "risk.signals_opened",
+            entity_type="risk_rule",
+            entity_id=rule.id,
+            customer_id=None,
+            payload={
+                "channel": STAFF_CHANNEL,
+                "rule": rule.code,
+                "severity": rule.severity.value,
+                "count": len(mine),
+                "numbers": [row.number for row, _ in mine[:ANNOUNCED]],
+            },
+        )
+        if rule.kind is RiskRuleKind.RETENTION_RISK:
             # A call before the policy lapses, on the visit list (one per finding).
-            await plan_retention_call(
-                hit.customer_id,
-                hit.policy_id,
-                f"retention:{hit.policy_id}:{hit.evidence_key[:16]}",
-                "续期缴费关怀回访",
+            await plan_retention_calls(
+                [
+                    RetentionCall(
+                        hit.customer_id,
+                        hit.policy_id,
+                        f"retention:{hit.policy_id}:{hit.evidence_key[:16]}",
+                    )
+                    for _, hit in mine
+                    if hit.customer_id and hit.policy_id
+                ]
             )
-    log.info("risk signal %s opened by %s", number, rule.code)
-    return True
+    log.info("risk rule %s opened %d signals", rule.code, len(mine))
+    return len(mine)
 
 
 # ------------------------------------------------------------------ staff review

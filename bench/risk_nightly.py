@@ -1,0 +1,222 @@
+"""How long the nightly run of the risk rules takes over a large book of business, and an
+incremental run on a batch of events.
+
+Generates N claims over three years (default 1,000,000) on N policies of N customers
+(one claim per customer in three years on average), one insured person per policy, N
+premium installments (due over the last year: most paid
+on time, some late, some unpaid), a photo for every fifth claim and a payout account on
+every third (a few photos, and 0.5 % of the accounts, shared on purpose), and N/200 recovery tasks;
+straight into a fresh database. Then times the nightly run (every rule over everything)
+and an incremental run for the customers of 500 events.
+
+    python bench/risk_nightly.py [--claims 1000000] [--backend sqlite|postgres|both]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+import uuid
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import _harness
+from tortoise.backends.base.executor import EXECUTOR_CACHE
+from tortoise.models import Model
+
+from models.claims import Claim, ClaimDocument, ClaimStatus, ReportChannel
+from models.customers import Customer
+from models.database import migrate_database, open_database
+from models.policies import (
+    InsuredPerson,
+    PaymentFrequency,
+    Policy,
+    PolicyStatus,
+    PremiumInstallment,
+    Product,
+    ProductKind,
+)
+from models.risk import RiskSignal
+from models.surveys import RecoveryTask
+from workflows.risk import evaluate
+from workflows.risk.detectors import Scope
+
+PG_DATABASE = "anxin_bench_risk"
+BATCH = 5_000
+LOSS_TYPES = ["COLLISION", "THEFT", "GLASS", "FLOOD", "FIRE", "ILLNESS", "ACCIDENT", "TRAVEL"]
+STATUSES = [ClaimStatus.CLOSED] * 8 + [ClaimStatus.UNDER_REVIEW, ClaimStatus.SUBMITTED]
+
+
+async def _insert(model: type[Model], rows: list[Any]) -> None:
+    for offset in range(0, len(rows), BATCH):
+        await model.bulk_create(rows[offset : offset + BATCH])
+
+
+async def generate(claims: int) -> float:
+    rng = random.Random(18)
+    started = time.perf_counter()
+    now = datetime.now(UTC)
+    today = date.today()
+    product = await Product.create(
+        code="BENCH", name="基准产品", kind=ProductKind.AUTO, report_time_limit_hours=72
+    )
+    customers = [
+        Customer(
+            id=uuid.uuid4(), phone_encrypted="x", phone_hash=uuid.uuid4().hex, phone_masked="-"
+        )
+        for _ in range(max(1, claims))
+    ]
+    await _insert(Customer, customers)
+    policies, people = [], []
+    for n in range(max(1, claims)):
+        starts_at = now - timedelta(days=rng.randint(0, 3 * 365))
+        policy = Policy(
+            id=uuid.uuid4(),
+            number=f"BENCH{n:09d}",
+            product_id=product.id,
+            holder_id=customers[n % len(customers)].id,
+            status=PolicyStatus.ACTIVE,
+            starts_at=starts_at,
+            ends_at=starts_at + timedelta(days=4 * 365),
+            issued_at=starts_at,
+            sum_insured=Decimal("100000.00"),
+            premium=Decimal("1200.00"),
+            payment_frequency=PaymentFrequency.SEMI_ANNUAL,
+        )
+        policies.append(policy)
+        people.append(
+            InsuredPerson(
+                id=uuid.uuid4(),
+                policy_id=policy.id,
+                customer_id=policy.holder_id,
+                name="-",
+                id_number_encrypted="x",
+                id_number_hash=uuid.uuid4().hex,
+                id_number_masked="-",
+                relation_to_holder="SELF",
+            )
+        )
+    await _insert(Policy, policies)
+    await _insert(InsuredPerson, people)
+    installments = []
+    for n in range(claims):
+        policy = policies[n % len(policies)]
+        due = today - timedelta(days=rng.randint(1, 365))
+        roll = rng.random()
+        paid_at = None if roll < 0.03 else datetime.combine(due, datetime.min.time(), UTC)
+        if 0.03 <= roll < 0.10:
+            paid_at = datetime.combine(
+                due + timedelta(days=rng.randint(3, 40)), datetime.min.time(), UTC
+            )
+        installments.append(
+            PremiumInstallment(
+                id=uuid.uuid4(),
+                policy_id=policy.id,
+                sequence=n // len(policies) + 1,
+                due_date=due,
+                amount=Decimal("600.00"),
+                paid_at=paid_at,
+            )
+        )
+    await _insert(PremiumInstallment, installments)
+    shared_accounts = [f"shared-{n}" for n in range(50)]
+    photos = [f"{rng.getrandbits(64):016x}" for _ in range(claims // 5)]
+    made, documents = [], []
+    for n in range(claims):
+        index = rng.randrange(len(policies))
+        policy, person = policies[index], people[index]
+        reported = now - timedelta(days=rng.randint(0, 3 * 365), minutes=rng.randint(0, 1440))
+        claim = Claim(
+            id=uuid.uuid4(),
+            report_number=f"BA{n:014d}",
+            policy_id=policy.id,
+            customer_id=policy.holder_id,
+            insured_person_id=person.id,
+            loss_type=rng.choice(LOSS_TYPES),
+            loss_at=max(policy.starts_at, reported - timedelta(days=rng.randint(0, 10))),
+            loss_location="上海",
+            description="-",
+            channel=ReportChannel.APP,
+            contact_name="-",
+            contact_phone_encrypted="x",
+            contact_phone_masked="-",
+            status=rng.choice(STATUSES),
+            payout_account_hash=(
+                (rng.choice(shared_accounts) if rng.random() < 0.005 else uuid.uuid4().hex)
+                if n % 3 == 0
+                else None
+            ),
+        )
+        claim.created_at = reported  # auto_now_add keeps a value that is set
+        made.append(claim)
+        if n % 5 == 0:
+            photo = photos[n // 5] if rng.random() > 0.001 else photos[0]
+            documents.append(
+                ClaimDocument(
+                    id=uuid.uuid4(),
+                    claim_id=claim.id,
+                    checklist_code="PHOTO",
+                    storage_key=f"bench/{claim.id}.jpg",
+                    content_type="image/jpeg",
+                    size=1000,
+                    sha256=uuid.uuid4().hex * 2,
+                    original_sha256=uuid.uuid4().hex * 2,
+                    phash=photo,
+                    file_name="p.jpg",
+                    uploaded_by_kind="customer",
+                )
+            )
+    await _insert(Claim, made)
+    await _insert(ClaimDocument, documents)
+    tasks = [
+        RecoveryTask(
+            id=uuid.uuid4(),
+            customer_id=rng.choice(customers).id,
+            source="rating",
+            source_id=uuid.uuid4(),
+            reason="评分1星",
+            due_at=now,
+        )
+        for _ in range(max(1, claims // 200))
+    ]
+    await _insert(RecoveryTask, tasks)
+    return time.perf_counter() - started
+
+
+async def measure(url: str, claims: int) -> None:
+    EXECUTOR_CACHE.clear()
+    await migrate_database(url)
+    async with open_database(url):
+        seconds = await generate(claims)
+        print(f"  generated {claims:,} claims and installments in {seconds:.1f} s")
+        started = time.perf_counter()
+        sweep = await evaluate.nightly()
+        elapsed = time.perf_counter() - started
+        assert sweep is not None
+        print(f"  nightly run: {sweep.signals_opened:,} signals opened in {elapsed:.1f} s")
+        kinds = Counter(str(k) for k in await RiskSignal.all().values_list("kind", flat=True))
+        print(f"  signals: {dict(sorted(kinds.items()))}")
+        customers = frozenset(
+            await Customer.all().order_by("id").limit(500).values_list("id", flat=True)
+        )
+        started = time.perf_counter()
+        opened = await evaluate.run_rules(Scope(customers))
+        print(
+            f"  incremental run for {len(customers)} customers: {opened} opened "
+            f"in {time.perf_counter() - started:.2f} s"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--claims", type=int, default=1_000_000)
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    args = parser.parse_args()
+    _harness.run_on_backends(lambda url: measure(url, args.claims), args.backend, PG_DATABASE)
+
+
+if __name__ == "__main__":
+    main()
