@@ -50,9 +50,24 @@ LOSS_TYPES = ["COLLISION", "THEFT", "GLASS", "FLOOD", "FIRE", "ILLNESS", "ACCIDE
 STATUSES = [ClaimStatus.CLOSED] * 8 + [ClaimStatus.UNDER_REVIEW, ClaimStatus.SUBMITTED]
 
 
-async def _insert(model: type[Model], rows: list[Any]) -> None:
-    for offset in range(0, len(rows), BATCH):
-        await model.bulk_create(rows[offset : offset + BATCH])
+class _Batches:
+    """Rows inserted BATCH at a time, so a million rows never sit in memory at once."""
+
+    def __init__(self) -> None:
+        self.pending: dict[type[Model], list[Any]] = {}
+
+    async def add(self, row: Model) -> None:
+        rows = self.pending.setdefault(type(row), [])
+        rows.append(row)
+        if len(rows) >= BATCH:
+            await type(row).bulk_create(rows)
+            rows.clear()
+
+    async def flush(self) -> None:
+        for model, rows in self.pending.items():
+            if rows:
+                await model.bulk_create(rows)
+                rows.clear()
 
 
 async def generate(claims: int) -> float:
@@ -63,80 +78,74 @@ async def generate(claims: int) -> float:
     product = await Product.create(
         code="BENCH", name="基准产品", kind=ProductKind.AUTO, report_time_limit_hours=72
     )
-    customers = [
-        Customer(
-            id=uuid.uuid4(), phone_encrypted="x", phone_hash=uuid.uuid4().hex, phone_masked="-"
-        )
-        for _ in range(max(1, claims))
-    ]
-    await _insert(Customer, customers)
-    policies, people = [], []
+    out = _Batches()
+    # (policy id, holder id, start, insured person id): tuples, not models, for a million.
+    policies: list[tuple[uuid.UUID, uuid.UUID, datetime, uuid.UUID]] = []
     for n in range(max(1, claims)):
+        customer_id, policy_id, person_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
         starts_at = now - timedelta(days=rng.randint(0, 3 * 365))
-        policy = Policy(
-            id=uuid.uuid4(),
-            number=f"BENCH{n:09d}",
-            product_id=product.id,
-            holder_id=customers[n % len(customers)].id,
-            status=PolicyStatus.ACTIVE,
-            starts_at=starts_at,
-            ends_at=starts_at + timedelta(days=4 * 365),
-            issued_at=starts_at,
-            sum_insured=Decimal("100000.00"),
-            premium=Decimal("1200.00"),
-            payment_frequency=PaymentFrequency.SEMI_ANNUAL,
+        await out.add(
+            Customer(
+                id=customer_id, phone_encrypted="x", phone_hash=customer_id.hex, phone_masked="-"
+            )
         )
-        policies.append(policy)
-        people.append(
+        await out.add(
+            Policy(
+                id=policy_id,
+                number=f"BENCH{n:09d}",
+                product_id=product.id,
+                holder_id=customer_id,
+                status=PolicyStatus.ACTIVE,
+                starts_at=starts_at,
+                ends_at=starts_at + timedelta(days=4 * 365),
+                issued_at=starts_at,
+                sum_insured=Decimal("100000.00"),
+                premium=Decimal("1200.00"),
+                payment_frequency=PaymentFrequency.SEMI_ANNUAL,
+            )
+        )
+        await out.add(
             InsuredPerson(
-                id=uuid.uuid4(),
-                policy_id=policy.id,
-                customer_id=policy.holder_id,
+                id=person_id,
+                policy_id=policy_id,
+                customer_id=customer_id,
                 name="-",
                 id_number_encrypted="x",
-                id_number_hash=uuid.uuid4().hex,
+                id_number_hash=person_id.hex,
                 id_number_masked="-",
                 relation_to_holder="SELF",
             )
         )
-    await _insert(Policy, policies)
-    await _insert(InsuredPerson, people)
-    installments = []
-    for n in range(claims):
-        policy = policies[n % len(policies)]
         due = today - timedelta(days=rng.randint(1, 365))
         roll = rng.random()
-        paid_at = None if roll < 0.03 else datetime.combine(due, datetime.min.time(), UTC)
+        paid_on = None if roll < 0.03 else due
         if 0.03 <= roll < 0.10:
-            paid_at = datetime.combine(
-                due + timedelta(days=rng.randint(3, 40)), datetime.min.time(), UTC
-            )
-        installments.append(
+            paid_on = due + timedelta(days=rng.randint(3, 40))
+        await out.add(
             PremiumInstallment(
                 id=uuid.uuid4(),
-                policy_id=policy.id,
-                sequence=n // len(policies) + 1,
+                policy_id=policy_id,
+                sequence=1,
                 due_date=due,
                 amount=Decimal("600.00"),
-                paid_at=paid_at,
+                paid_at=datetime.combine(paid_on, datetime.min.time(), UTC) if paid_on else None,
             )
         )
-    await _insert(PremiumInstallment, installments)
+        policies.append((policy_id, customer_id, starts_at, person_id))
+    await out.flush()  # claims refer to them
     shared_accounts = [f"shared-{n}" for n in range(50)]
-    photos = [f"{rng.getrandbits(64):016x}" for _ in range(claims // 5)]
-    made, documents = [], []
+    first_photo = f"{rng.getrandbits(64):016x}"
     for n in range(claims):
-        index = rng.randrange(len(policies))
-        policy, person = policies[index], people[index]
+        policy_id, holder_id, starts_at, person_id = policies[rng.randrange(len(policies))]
         reported = now - timedelta(days=rng.randint(0, 3 * 365), minutes=rng.randint(0, 1440))
         claim = Claim(
             id=uuid.uuid4(),
             report_number=f"BA{n:014d}",
-            policy_id=policy.id,
-            customer_id=policy.holder_id,
-            insured_person_id=person.id,
+            policy_id=policy_id,
+            customer_id=holder_id,
+            insured_person_id=person_id,
             loss_type=rng.choice(LOSS_TYPES),
-            loss_at=max(policy.starts_at, reported - timedelta(days=rng.randint(0, 10))),
+            loss_at=max(starts_at, reported - timedelta(days=rng.randint(0, 10))),
             loss_location="上海",
             description="-",
             channel=ReportChannel.APP,
@@ -151,10 +160,10 @@ async def generate(claims: int) -> float:
             ),
         )
         claim.created_at = reported  # auto_now_add keeps a value that is set
-        made.append(claim)
+        await out.add(claim)
         if n % 5 == 0:
-            photo = photos[n // 5] if rng.random() > 0.001 else photos[0]
-            documents.append(
+            photo = first_photo if rng.random() < 0.001 else f"{rng.getrandbits(64):016x}"
+            await out.add(
                 ClaimDocument(
                     id=uuid.uuid4(),
                     claim_id=claim.id,
@@ -169,20 +178,18 @@ async def generate(claims: int) -> float:
                     uploaded_by_kind="customer",
                 )
             )
-    await _insert(Claim, made)
-    await _insert(ClaimDocument, documents)
-    tasks = [
-        RecoveryTask(
-            id=uuid.uuid4(),
-            customer_id=rng.choice(customers).id,
-            source="rating",
-            source_id=uuid.uuid4(),
-            reason="评分1星",
-            due_at=now,
-        )
-        for _ in range(max(1, claims // 200))
-    ]
-    await _insert(RecoveryTask, tasks)
+        if n % 200 == 0:
+            await out.add(
+                RecoveryTask(
+                    id=uuid.uuid4(),
+                    customer_id=policies[rng.randrange(len(policies))][1],
+                    source="rating",
+                    source_id=uuid.uuid4(),
+                    reason="评分1星",
+                    due_at=now,
+                )
+            )
+    await out.flush()
     return time.perf_counter() - started
 
 
