@@ -49,10 +49,9 @@ audit: $(STAMP)
 schema: $(STAMP)
 	$(BIN)/anxin export-schema > schema.graphql
 
+# Every bench, one after another; `make bench SHORT=1` at small sizes (a few minutes).
 bench: $(STAMP)
-	$(BIN)/python bench/policy_lookup.py
-	$(BIN)/python bench/survey_figures.py
-	$(BIN)/python bench/visit_planning.py
+	$(BIN)/python bench/run_all.py $(if $(SHORT),--short,)
 
 clean:
 	rm -rf $(VENV) data
