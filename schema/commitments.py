@@ -23,16 +23,16 @@ from workflows.access import Actor, Permission
 from workflows.commitments import figures as flows
 from workflows.commitments.rules import STATUS_TEXT
 
-CommitmentStatus = strawberry.enum(
+strawberry.enum(
     m.CaseStatus,
     name="CommitmentStatus",
     description="PENDING: the clock runs; KEPT: done in time (已兑现); BROKEN: the deadline "
     "passed first (未兑现, even if done later); WAIVED: no longer applies (不适用).",
 )
-CommitmentRule = strawberry.enum(
+strawberry.enum(
     m.CommitmentRule, description="What a promise measures (the evaluator of that kind)."
 )
-CommitmentPeriod = strawberry.enum(
+strawberry.enum(
     flows.Period, name="CommitmentPeriod", description="How the staff figures are grouped."
 )
 
@@ -41,7 +41,7 @@ CommitmentPeriod = strawberry.enum(
 class ServiceCommitment(relay.Node):
     id: relay.NodeID[str]
     code: str = strawberry.field(description="Stable code, e.g. `SMALL_CLAIM_DECISION`.")
-    rule: CommitmentRule = strawberry.field(description="What it measures.")
+    rule: m.CommitmentRule = strawberry.field(description="What it measures.")
     title: str = strawberry.field(description="Shown to customers, e.g. 承诺1个工作日内审核.")
     description: str = strawberry.field(description="The promise in full, with conditions.")
     working_days: int | None = strawberry.field(
@@ -78,7 +78,7 @@ class CommitmentCase(relay.Node):
     id: relay.NodeID[str]
     commitment: ServiceCommitment = strawberry.field(description="The promise.")
     title: str = strawberry.field(description="The promise's title, e.g. 承诺1个工作日内审核.")
-    status: CommitmentStatus = strawberry.field(description="Where it stands.")
+    status: m.CaseStatus = strawberry.field(description="Where it stands.")
     status_text: str = strawberry.field(description="The status in Chinese, e.g. 已兑现.")
     started_at: datetime = strawberry.field(description="When the clock started.")
     deadline: datetime = strawberry.field(

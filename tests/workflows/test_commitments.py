@@ -45,7 +45,7 @@ async def test_the_library_gives_2026_without_any_row(db: str) -> None:
     # Friday 9 October: Saturday 10 October is worked (国庆节调休).
     assert await working_days_after(beijing("2026-10-09"), 1) == beijing("2026-10-10")
     # A year the library does not have yet: the week only, not an error.
-    first, last = library_years()
+    _first, last = library_years()
     friday = datetime(last + 1, 1, 1, 2, tzinfo=UTC)
     while friday.weekday() != 4:
         friday = friday.replace(day=friday.day + 1)

@@ -126,7 +126,10 @@ async def record(
 
 
 async def evaluate_subject(
-    subject_type: str, subject_id: uuid.UUID, ctx: Context | None = None, now: datetime | None = None
+    subject_type: str,
+    subject_id: uuid.UUID,
+    ctx: Context | None = None,
+    now: datetime | None = None,
 ) -> list[CommitmentCase]:
     """Evaluate every promise that measures this subject; the cases it has."""
     ctx = ctx or Context()
