@@ -111,7 +111,8 @@ async def commitment_case_node(actor: Actor, object_id: uuid.UUID) -> Commitment
     row = await m.CommitmentCase.filter(id=object_id).select_related("commitment").first()
     if row is None:
         return None
-    if actor.subject_id == row.customer_id or actor.can(Permission.SURVEY_READ):
+    mine = actor.is_customer and actor.subject_id == row.customer_id
+    if mine or (actor.is_staff and actor.can(Permission.SURVEY_READ)):
         return CommitmentCase.from_model(row)
     return None
 

@@ -6,22 +6,32 @@ points and the call back given once; events read once; the fast track at submiss
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+import importlib
+import uuid
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from tortoise import connections
+
 from api.services import Services
 from models.claims import Claim, ClaimStatus
-from models.commitments import CaseStatus, CommitmentCase
+from models.commitments import CaseStatus, CommitmentCase, CommitmentRule, ServiceCommitment
+from models.complaints import Complaint, ComplaintChannel
+from models.conversations import Conversation, ConversationChannel, ConversationStatus
 from models.membership import PointsEntry, PointsKind
 from models.staff import StaffRole
 from models.surveys import RecoveryTask
-from models.work_calendar import WorkCalendarDay
+from models.work_calendar import DayKind, WorkCalendarDay
+from push.outbox import emit
 from tests.conftest import postgres_only
 from tests.factories import make_claim, make_customer, make_policy, make_staff
 from tests.workflows.test_complaints import as_customer
 from workflows import claims, commitments
 from workflows.commitments.cases import remedy
+from workflows.commitments.evaluators import EVALUATORS
+from workflows.complaints import intake
+from workflows.complaints.intake import Subjects
 from workflows.membership import points_balance
 from workflows.working_days import library_years, working_days_after
 
@@ -155,3 +165,111 @@ async def test_two_sweeps_at_once_give_goodwill_and_a_call_back_once(services: S
     assert case.status is P.BROKEN
     assert await PointsEntry.filter(customer_id=claim.customer_id).count() == 1
     assert await RecoveryTask.filter(source_id=case.id).count() == 1
+
+
+async def test_complaint_first_response_on_the_library_calendar(services: Services) -> None:
+    await WorkCalendarDay.all().delete()
+    me = as_customer(await make_customer(services))
+    on_time = await intake.file_complaint(
+        me, ComplaintChannel.APP, "客服电话没人接", Subjects(), now=beijing("2026-09-30")
+    )
+    late = await intake.file_complaint(
+        me, ComplaintChannel.APP, "理赔进度没人告知", Subjects(), now=beijing("2026-10-09")
+    )
+    await Complaint.filter(id=on_time.id).update(first_responded_at=beijing("2026-10-08", 9))
+    for complaint in (on_time, late):
+        await commitments.evaluate_subject("complaint", complaint.id, now=beijing("2026-10-09"))
+    kept = (await cases_of(on_time))["COMPLAINT_FIRST_RESPONSE"]
+    assert kept.status is P.KEPT and kept.deadline == beijing("2026-10-08")
+    assert await commitments.sweep(now=beijing("2026-10-10", 11)) == 1  # Saturday, worked
+    assert (await cases_of(late))["COMPLAINT_FIRST_RESPONSE"].status is P.BROKEN
+    assert await points_balance(me.subject_id) == 100  # type: ignore[arg-type]
+
+
+async def test_an_agent_within_minutes_of_agents_hours(services: Services) -> None:
+    customer = await make_customer(services)
+    agent = await make_staff(StaffRole.AGENT)
+
+    async def waiting(queued: datetime, **fields: Any) -> Conversation:
+        return await Conversation.create(
+            customer=customer,
+            channel=ConversationChannel.APP,
+            status=ConversationStatus.WAITING,
+            queued_at=queued,
+            **fields,
+        )
+
+    # Asked at 22:00, after hours (09:00-21:00): the clock starts at 09:00 the next day.
+    night = await waiting(
+        beijing("2026-10-01", 22), accepted_at=beijing("2026-10-02", 9) + timedelta(minutes=8)
+    )
+    await Conversation.filter(id=night.id).update(agent_id=agent.id)
+    ignored = await waiting(beijing("2026-10-02", 10))
+    left = await waiting(
+        beijing("2026-10-02", 10), closed_at=beijing("2026-10-02", 10) + timedelta(minutes=5)
+    )
+    at = beijing("2026-10-02", 10) + timedelta(minutes=6)
+    for conversation in (night, ignored, left):
+        await commitments.evaluate_subject("conversation", conversation.id, now=at)
+    answered = (await cases_of(night))["AGENT_ANSWER"]
+    assert answered.status is P.KEPT and answered.started_at == beijing("2026-10-02", 9)
+    assert answered.handler_id == agent.id
+    assert (await cases_of(left))["AGENT_ANSWER"].status is P.WAIVED
+    assert await commitments.sweep(now=beijing("2026-10-02", 10) + timedelta(minutes=11)) == 1
+    assert (await cases_of(ignored))["AGENT_ANSWER"].status is P.BROKEN
+
+
+async def test_a_registered_evaluator_measures_a_new_kind(services: Services) -> None:
+    """How roadside bookings plug in: an evaluator for ROADSIDE_ARRIVAL on ``booking``
+    events, and the promise enabled."""
+    customer = await make_customer(services)
+    booking_id = uuid.uuid4()
+
+    async def arrival(
+        commitment: ServiceCommitment, subject_id: uuid.UUID, _ctx: commitments.Context
+    ) -> commitments.Verdict | None:
+        if subject_id != booking_id:
+            return None
+        started = beijing("2026-10-02", 10)
+        return commitments.Verdict(
+            customer_id=customer.id,
+            started_at=started,
+            deadline=started + timedelta(minutes=commitment.minutes or 60),
+            met_at=started + timedelta(minutes=45),
+        )
+
+    await commitments.ensure_defaults()
+    await ServiceCommitment.filter(code="ROADSIDE_ARRIVAL").update(enabled=True)
+    assert await commitments.evaluate_subject("booking", booking_id) == []  # nobody measures it
+    commitments.register(CommitmentRule.ROADSIDE_ARRIVAL, "booking", arrival)
+    try:
+        await emit(
+            "booking.updated",
+            entity_type="booking",
+            entity_id=booking_id,
+            customer_id=customer.id,
+            payload={},
+        )
+        assert await commitments.evaluate_events() == 1
+    finally:
+        EVALUATORS.pop(CommitmentRule.ROADSIDE_ARRIVAL)
+    case = await CommitmentCase.get(subject_id=booking_id)
+    assert case.status is P.KEPT and case.subject_type == "booking"
+
+
+async def test_the_migration_drops_the_seeded_days_the_library_has(db: str) -> None:
+    seeded = importlib.import_module("models.migrations.0012_complaint_calendar")
+    dropping = importlib.import_module("models.migrations.0022_commitments")
+
+    class Editor:
+        client = connections.get("default")
+
+    await seeded._seed(None, Editor())
+    assert await WorkCalendarDay.filter(set_by_id=None).count() == len(seeded.PUBLISHED)
+    staff_id = uuid.uuid4()
+    await WorkCalendarDay.filter(day=date(2026, 10, 10)).update(set_by_id=staff_id)
+    await WorkCalendarDay.create(day=date(2027, 1, 1), kind=DayKind.HOLIDAY, name="元旦")
+    await dropping._drop_seeded_days(None, Editor())
+    left = {row.day: row for row in await WorkCalendarDay.all()}
+    # Kept: a staff entry, and a seeded day the library does not have (2027).
+    assert set(left) == {date(2026, 10, 10), date(2027, 1, 1)}

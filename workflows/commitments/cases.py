@@ -108,9 +108,11 @@ async def record(
     )
     case = await CommitmentCase.get(commitment_id=commitment.id, subject_id=subject_id)
     pending = CommitmentCase.filter(id=case.id, status=P.PENDING)
-    updates: dict[str, Any] = {"handler_id": verdict.handler_id}
+    # While pending the deadline follows the subject (a complaint classified again, a
+    # day the staff changed in the calendar); once settled it stays as it was judged.
+    updates: dict[str, Any] = {"handler_id": verdict.handler_id, "deadline": verdict.deadline}
     if verdict.met_at is not None:
-        kept = verdict.met_at <= case.deadline
+        kept = verdict.met_at <= verdict.deadline
         updates |= {"status": P.KEPT if kept else P.BROKEN, "met_at": verdict.met_at}
     elif verdict.waived:
         updates["status"] = P.WAIVED
