@@ -19,8 +19,8 @@ import httpx
 from PIL import Image, ImageDraw
 from tortoise.transactions import in_transaction
 
-from api.demo_complaints import seed_complaints
 from api.demo_commitments import seed_commitments
+from api.demo_complaints import seed_complaints
 from api.demo_crisis import seed_crisis
 from api.demo_docs import seed_documents
 from api.demo_endorsements import seed_endorsements
