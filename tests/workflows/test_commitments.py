@@ -19,11 +19,14 @@ from models.claims import Claim, ClaimStatus
 from models.commitments import CaseStatus, CommitmentCase, CommitmentRule, ServiceCommitment
 from models.complaints import Complaint, ComplaintChannel
 from models.conversations import Conversation, ConversationChannel, ConversationStatus
+from models.ids import global_id
 from models.membership import PointsEntry, PointsKind
+from models.notifications import OutboxEvent
 from models.staff import StaffRole
 from models.surveys import RecoveryTask
 from models.work_calendar import DayKind, WorkCalendarDay
 from push.outbox import emit
+from push.templates import render
 from tests.conftest import postgres_only
 from tests.factories import make_claim, make_customer, make_policy, make_staff
 from tests.workflows.test_complaints import as_customer
@@ -108,6 +111,14 @@ async def test_kept_across_national_day_and_broken_on_the_adjusted_saturday(
     assert entry.kind is PointsKind.GOODWILL and entry.source == f"commitment:{broken.id}"
     task = await RecoveryTask.get(source="commitment", source_id=broken.id)
     assert task.customer_id == late.customer_id and "承诺1个工作日内审核" in task.reason
+    notice = await OutboxEvent.get(event_type="commitment.broken")
+    text = render(notice.event_type, notice.payload)
+    assert notice.customer_id == late.customer_id
+    assert text.body == (
+        f"很抱歉，理赔{late.report_number}的“承诺1个工作日内审核”未能兑现。"
+        "已向您赠送200积分表示歉意，服务主管将尽快与您联系。"
+    )
+    assert text.deep_link == f"anxin://claims/{global_id('Claim', late.id)}"
     # Decided on Monday: still broken, with when it was done; nothing given twice.
     await Claim.filter(id=late.id).update(status=S.REJECTED, decided_at=beijing("2026-10-12"))
     await commitments.evaluate_subject("claim", late.id, now=beijing("2026-10-12", 11))
@@ -117,6 +128,7 @@ async def test_kept_across_national_day_and_broken_on_the_adjusted_saturday(
     assert again.status is P.BROKEN and again.met_at == beijing("2026-10-12")
     assert await points_balance(late.customer_id) == 200
     assert await RecoveryTask.filter(customer_id=late.customer_id).count() == 1
+    assert await OutboxEvent.filter(event_type="commitment.broken").count() == 1
     assert "SMALL_CLAIM_PAYMENT" not in await cases_of(late)  # rejected: nothing to pay
 
     # Not fast-tracked: no promise; more documents asked: waived.
@@ -165,6 +177,7 @@ async def test_two_sweeps_at_once_give_goodwill_and_a_call_back_once(services: S
     assert case.status is P.BROKEN
     assert await PointsEntry.filter(customer_id=claim.customer_id).count() == 1
     assert await RecoveryTask.filter(source_id=case.id).count() == 1
+    assert await OutboxEvent.filter(event_type="commitment.broken").count() == 1
 
 
 async def test_complaint_first_response_on_the_library_calendar(services: Services) -> None:

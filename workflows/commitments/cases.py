@@ -29,9 +29,13 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q, Subquery
 from tortoise.transactions import in_transaction
 
+from models.claims import Claim
 from models.commitments import CaseStatus, CommitmentCase, CommitmentEventSeen, ServiceCommitment
+from models.complaints import Complaint
+from models.ids import global_id
 from models.membership import PointsKind
 from models.notifications import OutboxEvent
+from push.outbox import emit_once
 from workflows import surveys
 from workflows.commitments.evaluators import EVALUATORS, Context, Verdict, subject_types
 from workflows.commitments.rules import DEFAULT_COMMITMENTS, GOODWILL_REASON
@@ -191,7 +195,53 @@ async def remedy(case: CommitmentCase, commitment: ServiceCommitment) -> None:
             f"commitment:{case.subject_type}:{case.subject_id}",
             f"未兑现服务承诺：{commitment.title}"[:255],
         )
+    await emit_once(
+        "commitment.broken",
+        dedupe_key=f"commitment.broken:{case.id}",
+        entity_type="commitment_case",
+        entity_id=case.id,
+        customer_id=case.customer_id,
+        payload={
+            **await _about(case),
+            "title": commitment.title,
+            "gift": f"已向您赠送{commitment.goodwill_points}积分表示歉意，"
+            if commitment.goodwill_points > 0
+            else "",
+        },
+    )
     await CommitmentCase.filter(id=case.id, remedied_at=None).update(remedied_at=datetime.now(UTC))
+
+
+async def _about(case: CommitmentCase) -> dict[str, str]:
+    """What the notice names and where its tap leads (display values only)."""
+    if case.subject_type == "claim":
+        number = await Claim.filter(id=case.subject_id).values_list("report_number", flat=True)
+        gid = global_id("Claim", case.subject_id)
+        return {
+            "subject": f"理赔{number[0] if number else ''}",
+            "deep_link": f"anxin://claims/{gid}",
+            "page": f"pages/claim/detail?id={gid}",
+        }
+    if case.subject_type == "complaint":
+        number = await Complaint.filter(id=case.subject_id).values_list("number", flat=True)
+        gid = global_id("Complaint", case.subject_id)
+        return {
+            "subject": f"投诉{number[0] if number else ''}",
+            "deep_link": f"anxin://complaints/{gid}",
+            "page": f"pages/complaint/detail?id={gid}",
+        }
+    if case.subject_type == "conversation":
+        gid = global_id("Conversation", case.subject_id)
+        return {
+            "subject": "在线咨询",
+            "deep_link": f"anxin://conversations/{gid}",
+            "page": f"pages/service/chat?id={gid}",
+        }
+    return {
+        "subject": "您的服务",
+        "deep_link": "anxin://notifications",
+        "page": "pages/notification/list",
+    }
 
 
 async def sweep(ctx: Context | None = None, now: datetime | None = None) -> int:
