@@ -19,6 +19,7 @@ import httpx
 from PIL import Image, ImageDraw
 from tortoise.transactions import in_transaction
 
+from api.demo_commitments import seed_commitments
 from api.demo_complaints import seed_complaints
 from api.demo_crisis import seed_crisis
 from api.demo_docs import seed_documents
@@ -734,6 +735,7 @@ async def load_demo(settings: Settings, *, only_if_empty: bool) -> None:
         await seed_documents(services)
         await seed_endorsements(services)
         await seed_policy_buy(services)
+        await seed_commitments(services)
         await seed_risk()  # last: the rules look at everything above
     print("demo data loaded")
     print(demo_accounts())

@@ -22,4 +22,5 @@ MODEL_MODULES = [
     "models.policy_applications",
     "models.membership",
     "models.risk",
+    "models.commitments",
 ]

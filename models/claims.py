@@ -113,6 +113,10 @@ class Claim(Entity):
     more_info_items: fields.JSONField[list[str]] = fields.JSONField(default=list)
     more_info_reason = fields.TextField(null=True)
     submitted_at = fields.DatetimeField(null=True)
+    # What the customer asks for, declared at submission (optional): a small claim with
+    # its documents complete is fast-tracked (workflows.commitments.fast_track).
+    claimed_amount = fields.DecimalField(max_digits=14, decimal_places=2, null=True)
+    fast_track = fields.BooleanField(default=False, db_default=False, db_index=True)
     decided_at = fields.DatetimeField(null=True)
     rejection_reason = fields.CharEnumField(RejectionReason, max_length=32, null=True)
     rejection_explanation = fields.TextField(null=True)

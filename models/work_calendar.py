@@ -1,7 +1,7 @@
-"""The working-day calendar (工作日历) the complaint clocks count in: China's public
-holidays that fall on weekdays, and the weekend days made working days by the State
-Council's yearly schedule (调休). A day not listed here follows the week (Monday to
-Friday work). Seeded with the published schedules; staff add each new year's.
+"""The staff's entries in the working-day calendar (工作日历): China's holidays and
+调休 working weekends come from the ``chinese-calendar`` library
+(``workflows/working_days.py``); a row here overrides the library for its day (a
+holiday, a working day, or WEEK: the usual week, undoing the library's entry).
 """
 
 from __future__ import annotations
@@ -17,13 +17,14 @@ from models.base import Entity
 class DayKind(StrEnum):
     HOLIDAY = "HOLIDAY"  # 法定节假日 (no work, even on a weekday)
     WORKDAY = "WORKDAY"  # 调休上班 (work, even on a weekend)
+    WEEK = "WEEK"  # the usual week (Monday to Friday), whatever the library says
 
 
 class WorkCalendarDay(Entity):
     day = fields.DateField(unique=True)  # the local (Asia/Shanghai) date
     kind = fields.CharEnumField(DayKind, max_length=16)
     name = fields.CharField(max_length=32)  # e.g. 春节, 国庆节调休
-    set_by_id: uuid.UUID | None = fields.UUIDField(null=True)  # null: the seeded schedule
+    set_by_id: uuid.UUID | None = fields.UUIDField(null=True)  # null: seeded (0012, removed)
 
     class Meta:
         table = "work_calendar_day"

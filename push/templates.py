@@ -81,6 +81,15 @@ TEMPLATES: dict[str, EventTemplate] = {
             sms=True,
         ),
         EventTemplate(
+            # A service promise broken (workflows.commitments): the apology, the points
+            # given, and that a supervisor will call; the tap opens what it was about.
+            "commitment.broken",
+            "服务承诺未兑现",
+            "很抱歉，{subject}的“{title}”未能兑现。{gift}服务主管将尽快与您联系。",
+            "{deep_link}",
+            "{page}",
+        ),
+        EventTemplate(
             "claim.reported",
             "报案已受理",
             "您的报案{report_number}已受理，请按提示上传理赔材料。",

@@ -30,6 +30,7 @@ from schema.auth import AuthMutations, AuthQueries
 from schema.claims.mutations import ClaimMutations
 from schema.claims.queries import ClaimQueries
 from schema.claims.subscriptions import ClaimSubscriptions
+from schema.commitments import CommitmentQueries
 from schema.complaint_figures import ComplaintFigureQueries
 from schema.complaint_remedies import ComplaintRemedyMutations, ComplaintRemedyQueries
 from schema.complaint_staff import (
@@ -98,6 +99,7 @@ class Query(
     UnderwritingQueries,
     RenewalQueries,
     RiskQueries,
+    CommitmentQueries,
 ):
     @strawberry.field(
         description="Any object by its global ID; null if it does not exist or you may not see it.",

@@ -27,7 +27,11 @@ from workflows.complaints.handling import team_work
 from workflows.complaints.rules import STAFF_QUEUE, ComplaintAction, ComplaintError
 from workflows.complaints.state import load_complaint, visible_complaints
 
-strawberry.enum(DayKind, description="A holiday (no work) or an adjusted working day (调休).")
+strawberry.enum(
+    DayKind,
+    description="A holiday (no work), an adjusted working day (调休), or WEEK: the usual "
+    "week for that day, overriding the published schedule.",
+)
 TEAM_LIMIT = 64
 
 
@@ -76,12 +80,17 @@ class WorkCalendarDay:
     kind: DayKind = strawberry.field(description="Holiday or adjusted working day.")
     name: str = strawberry.field(description="Why, e.g. 国庆节, 国庆节调休上班.")
     seeded: bool = strawberry.field(
-        description="From the published schedule shipped with the gateway (else set by staff)."
+        description="From the published schedule (the chinese-calendar library shipped "
+        "with the gateway); false: set by staff, overriding it."
     )
 
     @classmethod
     def from_model(cls, row: DayRow) -> WorkCalendarDay:
         return cls(day=row.day, kind=row.kind, name=row.name, seeded=row.set_by_id is None)
+
+    @classmethod
+    def from_day(cls, day: calendar.CalendarDay) -> WorkCalendarDay:
+        return cls(day=day.day, kind=day.kind, name=day.name, seeded=day.from_library)
 
 
 @strawberry.type(description="The work calendar after a change.")
@@ -96,7 +105,10 @@ class WorkCalendarPayload:
 @strawberry.input(description="Mark a day as a holiday or an adjusted working day.")
 class SetWorkCalendarDayInput:
     day: date = strawberry.field(description="The date (Asia/Shanghai).")
-    kind: DayKind = strawberry.field(description="HOLIDAY or WORKDAY (调休上班).")
+    kind: DayKind = strawberry.field(
+        description="HOLIDAY, WORKDAY (调休上班) or WEEK (the usual week, whatever the "
+        "published schedule says)."
+    )
     name: str = strawberry.field(description="The holiday's name (≤ 32 字).")
 
 
@@ -137,7 +149,7 @@ class ComplaintStaffQueries:
             rows = await calendar.days_between(from_, to)
         except ComplaintError:
             return []
-        return [WorkCalendarDay.from_model(row) for row in rows]
+        return [WorkCalendarDay.from_day(row) for row in rows]
 
 
 @strawberry.type

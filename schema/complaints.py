@@ -21,6 +21,7 @@ from models import complaints as m
 from models.clock import local_time
 from push.bus import current_then_changes
 from schema import complaint_parts as parts
+from schema.commitments import CommitmentCase, cases_on
 from schema.common import Connection, CursorArg, PageArg, node_uuid, paginate
 from schema.errors import (
     CODE,
@@ -121,6 +122,13 @@ class Complaint(relay.Node):
         from schema.crisis import complaint_incident  # the crisis schema imports this one
 
         return await complaint_incident(info.context.actor, self.incident_id)
+
+    @strawberry.field(
+        description="The service promise on this complaint (承诺按时首次联系) and whether it "
+        "was kept."
+    )
+    async def commitments(self, info: Info) -> list[CommitmentCase]:
+        return await cases_on(info, self.id)
 
     @strawberry.field(description="Staff: closed (by the sweep) without a root cause; record one.")
     async def root_cause_missing(self, info: Info) -> bool:

@@ -22,6 +22,7 @@ from models.claims import ClaimStatus
 from models.clock import local_time
 from models.staff import StaffUser
 from push.bus import current_then_changes
+from schema.commitments import CommitmentCase, cases_on
 from schema.common import Connection, CursorArg, PageArg, node_uuid, paginate
 from schema.errors import CODE, Error, ErrorCodes, UserInputError, answers_with, payload_errors
 from schema.permissions import CUSTOMER_ONLY, IsAuthenticated, staff_only
@@ -295,6 +296,13 @@ class Conversation(relay.Node):
     callback_requested: bool = strawberry.field(description="A call back was asked for.")
     row: strawberry.Private[m.Conversation]
     actor: strawberry.Private[Actor]
+
+    @strawberry.field(
+        description="The service promise of being taken by an agent in time, once asked "
+        "for, and whether it was kept."
+    )
+    async def commitments(self, info: Info) -> list[CommitmentCase]:
+        return await cases_on(info, self.id)
 
     @strawberry.field(
         description="The messages, oldest first: the last `last` (at most "

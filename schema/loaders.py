@@ -22,6 +22,7 @@ from strawberry.extensions import FieldExtension
 from strawberry.types import Info
 
 from models.claims import ClaimDocument, ClaimEvent, ClaimLine, InvestigationNote, PayoutShare
+from models.commitments import CommitmentCase
 from models.customers import Customer
 from models.notifications import Delivery
 from models.payments import Payout, Refund
@@ -124,6 +125,12 @@ class Loaders:
     @cached_property
     def payout_shares(self) -> DataLoader[uuid.UUID, list[PayoutShare]]:
         return children_loader(PayoutShare, "position", "claim_id")
+
+    # ---------------------------------------------------------------- commitments
+    @cached_property
+    def commitment_cases(self) -> DataLoader[uuid.UUID, list[CommitmentCase]]:
+        """The promise cases of claims, complaints or conversations (their IDs)."""
+        return children_loader(CommitmentCase, "started_at", "subject_id", ("commitment",))
 
     # ---------------------------------------------------------------- payments
     @cached_property

@@ -18,6 +18,7 @@ from models.notifications import Notification as NotificationModel
 from models.staff import StaffUser
 from schema.claims.parts import ClaimDocument, ClaimPayoutShare
 from schema.claims.types import Claim
+from schema.commitments import commitment_case_node, service_commitment_node
 from schema.complaint_parts import attachment_node, remedy_node, resolution_node, root_cause_node
 from schema.complaints import complaint_node
 from schema.conversations import conversation_node, message_node, presence_node
@@ -150,6 +151,8 @@ NODE_RESOLVERS: dict[str, Callable[[Actor, uuid.UUID], Awaitable[relay.Node | No
     "Survey": survey_node,
     "ServiceRating": rating_node,
     "RecoveryTask": recovery_task_node,
+    "CommitmentCase": commitment_case_node,
+    "ServiceCommitment": service_commitment_node,
     "FollowUpVisit": follow_up_visit_node,
     "MyVisit": my_visit_node,
     "VisitRule": visit_rule_node,

@@ -9,12 +9,13 @@ A job gets the few dependencies jobs use (``JobDeps``), never the app's services
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from models.pii import PiiCipher
 from payments.base import PaymentProvider, TransferProvider
 from payments.invoicing import InvoiceProvider
 from storage.base import ObjectStorage
+from workflows.conversations.hours import WorkingHours
 
 MINUTE = 60.0
 HOUR = 3600.0
@@ -31,6 +32,8 @@ class JobDeps:
     notify_base_url: str  # where providers send their callbacks
     email_on: bool  # an e-mail channel is configured
     invoice_provider: InvoiceProvider | None = None  # e-invoices (None: not offered)
+    # When agents work (the service commitment of answering within minutes counts in them).
+    agent_hours: WorkingHours = field(default_factory=WorkingHours)
 
 
 @dataclass(frozen=True)

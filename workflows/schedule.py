@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from workflows import (
     auth,
+    commitments,
     complaints,
     crisis,
     policies,
@@ -32,4 +33,5 @@ SCHEDULE: tuple[Job, ...] = (
     *refunds.JOBS,
     *invoices.JOBS,
     *issuance.JOBS,
+    *commitments.JOBS,
 )

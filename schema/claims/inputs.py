@@ -56,6 +56,11 @@ class SubmitClaimInput:
         description="Staff only, required for them: the customer's spoken consent to submit "
         "for them (who agreed, when, how), written on the timeline.",
     )
+    claimed_amount: Amount | None = strawberry.field(
+        default=None,
+        description="What the customer asks for (optional). A small amount with every "
+        "required document fast-tracks the claim under the small-claims promise.",
+    )
 
 
 @strawberry.input(description="Withdraw a claim before it is decided.")

@@ -152,6 +152,7 @@ class ClaimMutations:
                 node_uuid(input.claim_id, "Claim"),
                 input.explanation,
                 consent=input.customer_consent,
+                claimed_amount=input.claimed_amount,
             )
         )
 

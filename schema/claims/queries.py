@@ -106,7 +106,9 @@ class ClaimQueries:
         )
 
     @strawberry.field(
-        description="Staff (CLAIM_READ): the claim queue, oldest submission first.",
+        description="Staff (CLAIM_READ): the claim queue, fast-tracked claims (`fastTrack`) "
+        "first, then oldest submission first. The order is total (ties broken by ID) and a "
+        "claim's place is fixed at submission, so cursors stay valid while staff page.",
         permission_classes=STAFF_READ,
     )
     async def claim_queue(
@@ -118,7 +120,9 @@ class ClaimQueries:
         first: PageArg = None,
         after: CursorArg = None,
     ) -> Connection[Claim]:
-        queryset = _queue(filter, info.context.actor).order_by("submitted_at", "created_at", "id")
+        queryset = _queue(filter, info.context.actor).order_by(
+            "-fast_track", "submitted_at", "created_at", "id"
+        )
         return await paginate(
             queryset, Claim.from_model, first=first, after=after, last=None, before=None
         )

@@ -23,6 +23,7 @@ from schema.claims.parts import (
     InvestigationNote,
     MoreInfoRequest,
 )
+from schema.commitments import CommitmentCase, cases_on
 from schema.common import Money, cny
 from schema.permissions import staff_only
 from schema.policies.types import InsuredPerson, Policy, RequiredDocument
@@ -78,6 +79,13 @@ class Claim(relay.Node):
     more_info_request: MoreInfoRequest | None = strawberry.field(
         description="Set when the adjuster asked for more."
     )
+    claimed_amount: Money | None = strawberry.field(
+        description="What the customer asks for, as declared at submission (optional)."
+    )
+    fast_track: bool = strawberry.field(
+        description="Fast track (快速通道): a small claim (within the small-claims promise's "
+        "ceiling) with its documents complete at submission; first in the staff queue."
+    )
 
     @classmethod
     def from_model(cls, claim: m.Claim) -> Claim:
@@ -129,7 +137,16 @@ class Claim(relay.Node):
             closed_at=at(claim.closed_at),
             rejection=rejection,
             more_info_request=more,
+            claimed_amount=cny(claim.claimed_amount) if claim.claimed_amount is not None else None,
+            fast_track=claim.fast_track,
         )
+
+    @strawberry.field(
+        description="The service promises on this claim (e.g. 承诺1个工作日内审核) and whether "
+        "each was kept."
+    )
+    async def commitments(self, info: Info) -> list[CommitmentCase]:
+        return await cases_on(info, self.id)
 
     @strawberry.field(description="The policy claimed on.")
     async def policy(self, info: Info) -> Policy:

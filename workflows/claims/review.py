@@ -4,6 +4,7 @@ once for more information and keep investigation notes."""
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 from tortoise.transactions import in_transaction
 
@@ -23,16 +24,22 @@ from workflows.claims.rules import (
     utc_now,
 )
 from workflows.claims.state import load_claim, lock_claim, transition
+from workflows.commitments import fast_track
 
 # A decided claim may go back to review while no money has moved: rejected, or waiting
 # for its payout (APPROVED and PARTIALLY_APPROVED pass to PAYING in the deciding
 # transaction, so they are never seen at rest). A paid or closed claim is not reopened:
 # its money went, and a complaint about it is put right by a goodwill payment.
 REOPENABLE = frozenset({S.REJECTED, S.PAYING})
+MAX_CLAIMED = Decimal("100000000")  # what a customer may declare they ask for
 
 
 async def submit_claim(
-    actor: Actor, claim_id: uuid.UUID, explanation: str | None, consent: str | None = None
+    actor: Actor,
+    claim_id: uuid.UUID,
+    explanation: str | None,
+    consent: str | None = None,
+    claimed_amount: Decimal | None = None,
 ) -> Claim:
     """The customer submits: with the checklist complete, or explaining what is missing.
     Staff who took a phone or counter report may submit for the customer, with the
@@ -46,6 +53,10 @@ async def submit_claim(
             )
         agreed = required_text(consent or "", "customerConsent", 500)
         note = f"经客户同意，由工作人员代为提交（{agreed}），等待审核"
+    if claimed_amount is not None and not Decimal(0) < claimed_amount <= MAX_CLAIMED:
+        raise ClaimError(
+            ClaimErrorCode.INVALID_AMOUNT, "申请金额应大于0且不超过1亿元", "claimedAmount"
+        )
     missing = await missing_documents(claim, await claim_checklist(claim))
     explanation = (explanation or "").strip() or None
     if missing and explanation is None:
@@ -62,6 +73,8 @@ async def submit_claim(
         note=note,
         submitted_at=utc_now(),
         missing_documents_explanation=explanation,
+        claimed_amount=claimed_amount,
+        fast_track=await fast_track.qualifies(claimed_amount, not missing),
     )
 
 

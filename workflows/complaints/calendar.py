@@ -1,7 +1,7 @@
 """The working days the complaint clocks count: Monday to Friday, less the public
 holidays, plus the weekend days the State Council's schedule makes working days (调休),
-both kept in ``work_calendar_day`` (seeded with the published schedules; supervisors add
-each new year's as it is published, usually in November).
+from the ``chinese-calendar`` library with the supervisors' own entries in
+``work_calendar_day`` on top (see ``workflows/working_days.py``).
 
 Which clocks count working days (our reading of 银行保险机构消费投诉处理管理办法, 2020):
 the answer clock says "15日" / "30日" / "60日" without 工作日, and a rule that means working
@@ -31,34 +31,29 @@ from workflows.complaints.rules import (
     ComplaintErrorCode,
     first_response_due,
 )
+from workflows.working_days import (
+    LOOKAHEAD_DAYS,
+    WorkCalendar,
+    library_kind,
+    library_name,
+    load_calendar,
+)
+
+__all__ = ["WorkCalendar", "load_calendar"]
 
 E = ComplaintErrorCode
 NAME_LIMIT = 32
 RANGE_LIMIT = timedelta(days=400)  # one list: a year and a bit
-# How far ahead a deadline of n working days may reach: the longest run of days off in
-# the published schedules is 9 (Spring Festival 2026) beside two weekends.
-LOOKAHEAD_DAYS = 21
 
 
 @dataclass(frozen=True)
-class WorkCalendar:
-    """The exceptions to the week, for a stretch of days."""
+class CalendarDay:
+    """A day that differs from the usual week, and who says so."""
 
-    holidays: frozenset[date] = frozenset()
-    workdays: frozenset[date] = frozenset()
-
-    def is_working_day(self, day: date) -> bool:
-        if day in self.workdays:
-            return True
-        return day not in self.holidays and day.weekday() < 5
-
-
-async def load_calendar(first: date, last: date) -> WorkCalendar:
-    rows = await WorkCalendarDay.filter(day__gte=first, day__lte=last).values_list("day", "kind")
-    return WorkCalendar(
-        holidays=frozenset(d for d, k in rows if k == DayKind.HOLIDAY),
-        workdays=frozenset(d for d, k in rows if k == DayKind.WORKDAY),
-    )
+    day: date
+    kind: DayKind
+    name: str
+    from_library: bool  # the published schedule (chinese-calendar), not a staff entry
 
 
 async def first_response_deadline(
@@ -98,14 +93,37 @@ async def set_day(actor: Actor, day: date, kind: DayKind, name: str) -> WorkCale
 
 
 async def remove_day(actor: Actor, day: date) -> None:
-    """The day follows the week again."""
+    """The day follows the week again: the staff entry goes, and where the library has
+    the day as a holiday or 调休, a WEEK entry overrides it."""
     _supervisor(actor)
-    if not await WorkCalendarDay.filter(day=day).delete():
-        raise ComplaintError(E.DAY_NOT_FOUND, "该日期不在工作日历中", "day")
+    async with in_transaction():
+        row = await WorkCalendarDay.filter(day=day).select_for_update().first()
+        if row is not None and row.kind is DayKind.WEEK:
+            row = None  # already the usual week
+        if row is None and library_kind(day) is None:
+            raise ComplaintError(E.DAY_NOT_FOUND, "该日期不在工作日历中", "day")
+        await WorkCalendarDay.filter(day=day).delete()
+        if library_kind(day) is not None:
+            await WorkCalendarDay.create(
+                day=day, kind=DayKind.WEEK, name="按常规星期", set_by_id=actor.subject_id
+            )
 
 
-async def days_between(first: date, last: date) -> list[WorkCalendarDay]:
-    """The listed days from ``first`` to ``last`` (at most about a year at once)."""
+async def days_between(first: date, last: date) -> list[CalendarDay]:
+    """The days from ``first`` to ``last`` that differ from the usual week, from the
+    library and the staff entries (at most about a year at once)."""
     if last < first or last - first > RANGE_LIMIT:
         raise ComplaintError(E.DAY_NOT_FOUND, "日期范围应在一年左右之内", "to")
-    return await WorkCalendarDay.filter(day__gte=first, day__lte=last).order_by("day")
+    days: dict[date, CalendarDay] = {}
+    day = first
+    while day <= last:
+        kind = library_kind(day)
+        if kind is not None:
+            days[day] = CalendarDay(day, kind, library_name(day), from_library=True)
+        day += timedelta(days=1)
+    for row in await WorkCalendarDay.filter(day__gte=first, day__lte=last):
+        if row.kind is DayKind.WEEK:
+            days.pop(row.day, None)
+        else:
+            days[row.day] = CalendarDay(row.day, row.kind, row.name, from_library=False)
+    return [days[d] for d in sorted(days)]

@@ -514,6 +514,29 @@ mutation Decide($applicationId: ID!) {
 `,
       variables: json({ applicationId: "<an id from UnderwritingQueue>" }),
     },
+    {
+      query: `# 15. 服务承诺 Service commitments. MyClaimPromises with a customer token (log in
+#    in tab 1 as 13800000001): each claim's promises (承诺1个工作日内审核 — 已兑现/未兑现)
+#    and its fast track. PromisesKept with a staff token of supervisor.zhao (StaffLogin
+#    in tab 6): kept/broken per promise, per month and per handler.
+query MyClaimPromises {
+  myClaims(first: 10) {
+    edges { node { id reportNumber fastTrack claimedAmount { amount }
+      commitments { title status statusText deadline metAt } } }
+  }
+}
+
+query PromisesKept($from: Date!, $to: Date!) {
+  serviceCommitments(from: $from, to: $to, period: MONTH) {
+    commitment { code title workingDays minutes goodwillPoints }
+    total { kept broken pending keptRate }
+    periods { start tally { kept broken pending keptRate } }
+    handlers { handler { displayName } role tally { kept broken keptRate } }
+  }
+}
+`,
+      variables: json({ from: "2026-11-01", to: "2026-12-31" }),
+    },
   ];
 
   // GraphiQL's toolkit sends an operation's headers over HTTP, and for a subscription
