@@ -14,7 +14,7 @@ from workflows import (
 )
 from workflows.jobs import Job
 from workflows.payments import orders, payouts, refunds
-from workflows.policy_service import invoices, issuance
+from workflows.policy_service import invoices, issuance, sum_insured
 
 SCHEDULE: tuple[Job, ...] = (
     *policies.JOBS,
@@ -30,4 +30,5 @@ SCHEDULE: tuple[Job, ...] = (
     *refunds.JOBS,
     *invoices.JOBS,
     *issuance.JOBS,
+    *sum_insured.JOBS,
 )
