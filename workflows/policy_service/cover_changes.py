@@ -1,11 +1,13 @@
 """The requests of the two changes of cover (保额变更, 减少被保险人) as endorsements: the
 rules live in ``sum_insured`` and ``member_removal``; this module makes each change an
 endorsement with its before/after values, its first steps and its timeline, through the
-same ``_create``/``transition`` as every other change."""
+same creation (passed in by ``endorsements``, which owns it: one open change of a type
+per policy) and ``transition`` as every other change."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -20,19 +22,20 @@ from workflows.policy_service.endorsement_state import transition
 
 S = EndorsementStatus
 T = EndorsementType
+# endorsements._create: the endorsement REQUESTED, on its timeline, announced.
+Create = Callable[..., Awaitable[Endorsement]]
 
 
-async def request_sum_insured(actor: Actor, policy: Policy, new_sum: Decimal) -> Endorsement:
+async def request_sum_insured(
+    create: Create, actor: Actor, policy: Policy, new_sum: Decimal
+) -> Endorsement:
     """An increase waits for underwriting; a decrease is approved at once and takes
     effect on its effective date (the ``sum-insured-changes`` job)."""
-    # Imported here: endorsements imports this module.
-    from workflows.policy_service.endorsements import _create
-
     effective = local_today() + timedelta(days=1)
     quoted = await sum_insured.quote(policy, new_sum, effective)
     async with in_transaction():
         await Policy.filter(id=policy.id).select_for_update().get()
-        endorsement = await _create(
+        endorsement = await create(
             policy,
             actor,
             T.SUM_INSURED,
@@ -60,17 +63,17 @@ async def request_sum_insured(actor: Actor, policy: Policy, new_sum: Decimal) ->
         )
 
 
-async def request_member_removal(actor: Actor, policy: Policy, person_id: uuid.UUID) -> Endorsement:
+async def request_member_removal(
+    create: Create, actor: Actor, policy: Policy, person_id: uuid.UUID
+) -> Endorsement:
     """Approved and in effect at once: cover ends tonight, the refund is queued."""
-    from workflows.policy_service.endorsements import _create
-
     effective = local_today() + timedelta(days=1)
     await member_removal.quote(policy, person_id, effective)  # refused before any lock
     async with in_transaction():
         locked = await Policy.filter(id=policy.id).select_for_update().get()
         removal = await member_removal.quote(locked, person_id, effective)
         covered = await InsuredPerson.filter(policy_id=policy.id, covered_until=None).count()
-        endorsement = await _create(
+        endorsement = await create(
             policy,
             actor,
             T.MEMBER_REMOVAL,

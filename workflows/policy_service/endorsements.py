@@ -205,10 +205,12 @@ async def request_policy_change(
         elif change.insured_member is not None:
             endorsement = await _request_member(pii, actor, policy, change.insured_member)
         elif change.sum_insured is not None:
-            endorsement = await cover_changes.request_sum_insured(actor, policy, change.sum_insured)
+            endorsement = await cover_changes.request_sum_insured(
+                _create, actor, policy, change.sum_insured
+            )
         elif change.member_removal is not None:
             endorsement = await cover_changes.request_member_removal(
-                actor, policy, change.member_removal
+                _create, actor, policy, change.member_removal
             )
         else:
             assert change.surrender is not None
