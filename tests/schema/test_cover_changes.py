@@ -6,18 +6,26 @@ change nothing; a concurrent double request makes one endorsement (PostgreSQL)."
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import httpx
+import pytest
 from strawberry import relay
 
 from api.services import Services
-from models.claims import ClaimStatus
-from models.clock import local_today
+from models.auth import SubjectKind
+from models.claims import ClaimStatus, ReportChannel
+from models.clock import local_date, local_today
 from models.customers import Customer
-from models.endorsements import Endorsement, EndorsementStatus, ProductServiceTerms
+from models.endorsements import (
+    Endorsement,
+    EndorsementStatus,
+    EndorsementType,
+    ProductServiceTerms,
+)
 from models.notifications import OutboxEvent
 from models.payments import LedgerEntry, Refund, RefundReason, RefundStatus
 from models.policies import Coverage, InsuredPerson, Policy, PremiumInstallment, ProductKind
@@ -35,7 +43,10 @@ from tests.factories import (
     staff_token,
 )
 from tests.graphql import gql
+from workflows import claims
+from workflows.access import Actor
 from workflows.payments.refunds import follow_up_refunds
+from workflows.policy_service.certificates import certificate
 from workflows.policy_service.sum_insured import apply_due
 
 FIELDS = """endorsement { id number version type typeName status amount { amount }
@@ -427,3 +438,62 @@ async def test_a_double_request_makes_one_endorsement(
     assert await Refund.all().count() == 1  # one member, refunded once
     assert (await Refund.get()).amount == Decimal("398.00")
     assert await Endorsement.filter(status=EndorsementStatus.NEEDS_REVIEW).count() == 1
+
+
+async def test_a_removed_member_is_named_only_for_losses_up_to_the_last_covered_day(
+    services: Services,
+) -> None:
+    holder = await make_customer(services, "张伟")
+    policy, son = await family_policy(services, holder)
+    me = Actor(kind=SubjectKind.CUSTOMER, subject_id=holder.id)
+    loss_at = datetime.now(UTC) - timedelta(hours=2)
+    report = claims.LossReport(
+        policy_id=policy.id,
+        loss_type="COLLISION",
+        loss_at=loss_at,
+        location="上海市浦东新区",
+        description="住院",
+        channel=ReportChannel.APP,
+        contact_name="张伟",
+        contact_phone="13800000001",
+        insured_person_id=son.id,
+    )
+    await InsuredPerson.filter(id=son.id).update(covered_until=local_date(loss_at))
+    covered = await claims.report_loss(services.pii, me, report, dry_run=True)
+    assert covered.claim is None  # a dry run: the report passed its checks
+    await InsuredPerson.filter(id=son.id).update(
+        covered_until=local_date(loss_at) - timedelta(days=1)
+    )
+    with pytest.raises(claims.ClaimError) as refused:
+        await claims.report_loss(services.pii, me, report, dry_run=True)
+    assert refused.value.code == "INSURED_PERSON_NOT_FOUND"
+    # The policy's only insured left needs no choosing.
+    alone = await claims.report_loss(
+        services.pii, me, replace(report, insured_person_id=None), dry_run=True
+    )
+    assert alone.claim is None
+
+
+async def test_the_certificates_show_the_amounts_before_and_after(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    holder = await make_customer(services, "张伟")
+    policy, son = await family_policy(services, holder)
+    token = await customer_token(services, holder)
+    await pay_second_installment(client, services, token, policy)
+    await ask(client, token, policy, "cert-down-01", sumInsured={"sumInsured": "80000"})
+    await apply_due(local_today() + timedelta(days=1))
+    removal = {"insuredPersonId": gid("InsuredPerson", son.id)}
+    await ask(client, token, policy, "cert-remove-1", memberRemoval=removal)
+
+    lower = await Endorsement.get(type=EndorsementType.SUM_INSURED)
+    assert certificate(lower, policy.number).lines == [
+        ("保险金额", "100000.00元", "80000.00元"),
+        ("主险", "100000.00元", "80000.00元"),
+        ("退还保费", "—", "130.85元"),  # 1,200 × 20 % × 199/365
+    ]
+    removed = await Endorsement.get(type=EndorsementType.MEMBER_REMOVAL)
+    lines = certificate(removed, policy.number).lines
+    assert lines[0] == ("被保险人人数", "2", "1")
+    assert lines[1][0] == "减少被保险人" and "张小明" in lines[1][1] and SON not in lines[1][1]
+    assert lines[2] == ("退还保费", "—", "398.00元")  # 730 × 199/365, from what the order has left
