@@ -43,9 +43,11 @@ from tests.factories import (
     staff_token,
 )
 from tests.graphql import gql
+from tests.workflows.test_policy_documents import pdf_bytes, pdf_text
 from workflows import claims
 from workflows.access import Actor
 from workflows.payments.refunds import follow_up_refunds
+from workflows.policy_service import documents as docs
 from workflows.policy_service.certificates import certificate
 from workflows.policy_service.sum_insured import apply_due
 
@@ -497,3 +499,17 @@ async def test_the_certificates_show_the_amounts_before_and_after(
     assert lines[0] == ("被保险人人数", "2", "1")
     assert lines[1][0] == "减少被保险人" and "张小明" in lines[1][1] and SON not in lines[1][1]
     assert lines[2] == ("退还保费", "—", "398.00元")  # 730 × 199/365, from what the order has left
+
+
+async def test_the_e_policy_lists_a_removed_member_through_the_last_covered_day(
+    services: Services,
+) -> None:
+    holder = await make_customer(services, "张伟")
+    policy, son = await family_policy(services, holder)
+    await InsuredPerson.filter(id=son.id).update(covered_until=local_today())
+    first = await docs.issue_policy_document(services.documents, policy.id)
+    assert "张小明" in pdf_text(await pdf_bytes(services, first))
+    await InsuredPerson.filter(id=son.id).update(covered_until=local_today() - timedelta(days=1))
+    second = await docs.issue_policy_document(services.documents, policy.id)
+    assert second.version == first.version + 1
+    assert "张小明" not in pdf_text(await pdf_bytes(services, second))
