@@ -28,7 +28,14 @@ from models.endorsements import (
 )
 from models.notifications import OutboxEvent
 from models.payments import LedgerEntry, Refund, RefundReason, RefundStatus
-from models.policies import Coverage, InsuredPerson, Policy, PremiumInstallment, ProductKind
+from models.policies import (
+    Coverage,
+    InsuredPerson,
+    Policy,
+    PolicyStatus,
+    PremiumInstallment,
+    ProductKind,
+)
 from models.staff import StaffRole
 from payments.sandbox import SandboxProvider
 from tests.conftest import postgres_only
@@ -47,6 +54,7 @@ from tests.workflows.test_policy_documents import pdf_bytes, pdf_text
 from workflows import claims
 from workflows.access import Actor
 from workflows.payments.refunds import follow_up_refunds
+from workflows.policies import GRACE_DAYS, refresh_policy_statuses
 from workflows.policy_service import documents as docs
 from workflows.policy_service.certificates import certificate
 from workflows.policy_service.sum_insured import apply_due
@@ -513,3 +521,26 @@ async def test_the_e_policy_lists_a_removed_member_through_the_last_covered_day(
     second = await docs.issue_policy_document(services.documents, policy.id)
     assert second.version == first.version + 1
     assert "张小明" not in pdf_text(await pdf_bytes(services, second))
+
+
+async def test_an_unpaid_increase_does_not_lapse_the_policy(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    holder = await make_customer(services, "张伟")
+    policy, _ = await family_policy(services, holder)
+    await PremiumInstallment.filter(policy_id=policy.id).update(paid_at=datetime.now(UTC))
+    token = await customer_token(services, holder)
+    reviewer = await staff_token(services, await make_staff(StaffRole.SUPERVISOR))
+    asked = await ask(client, token, policy, "unpaid-up-01", sumInsured={"sumInsured": "200000"})
+    decision = {
+        "endorsementId": asked["endorsement"]["id"],
+        "expectedVersion": asked["endorsement"]["version"],
+    }
+    await gql(client, APPROVE, {"input": decision}, token=reviewer)
+    await PremiumInstallment.filter(policy_id=policy.id, paid_at=None).update(
+        due_date=local_today() - timedelta(days=GRACE_DAYS + 5)
+    )
+    await refresh_policy_statuses()
+    assert (await Policy.get(id=policy.id)).status is PolicyStatus.ACTIVE
+    row = await Endorsement.get(number=asked["endorsement"]["number"])
+    assert row.status is EndorsementStatus.APPROVED and row.effective_date is None
