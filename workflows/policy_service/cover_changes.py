@@ -77,7 +77,7 @@ async def request_member_removal(
             policy,
             actor,
             T.MEMBER_REMOVAL,
-            before=member_removal.before_values(removal, covered),
+            before=member_removal.before_values(covered),
             after=member_removal.after_values(removal, covered),
             sealed=None,
             amount=removal.refund,

@@ -84,7 +84,8 @@ async def quote(policy: Policy, person_id: uuid.UUID, effective: date) -> Remova
     return Removal(person, refund, effective, days_left, term_days)
 
 
-def before_values(removal: Removal, covered: int) -> dict[str, Any]:
+def before_values(covered: int) -> dict[str, Any]:
+    """How many are insured before (the certificate shows the count, before and after)."""
     return {"insured": covered}
 
 

@@ -32,7 +32,12 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from models.clock import local_date, local_today
-from models.endorsements import Endorsement, EndorsementStatus, EndorsementType
+from models.endorsements import (
+    Endorsement,
+    EndorsementStatus,
+    EndorsementType,
+    ProductServiceTerms,
+)
 from models.payments import PaymentOrder, RefundReason
 from models.policies import Coverage, Policy, PolicyStatus, PremiumInstallment
 from workflows.access import Actor
@@ -77,7 +82,7 @@ def _cents(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def _out_of_range(terms: Any) -> str:
+def _out_of_range(terms: ProductServiceTerms) -> str:
     low, high = terms.sum_insured_min, terms.sum_insured_max
     if low is not None and high is not None:
         return f"保额应在{low:.0f}元至{high:.0f}元之间"
@@ -86,8 +91,6 @@ def _out_of_range(terms: Any) -> str:
 
 async def quote(policy: Policy, new_sum: Decimal, effective: date) -> SumInsuredQuote:
     """The change and its premium difference from ``effective``, or why not."""
-    from models.endorsements import ProductServiceTerms
-
     field = "sumInsured.sumInsured"
     if policy.status is not PolicyStatus.ACTIVE:
         raise EndorsementError(E.POLICY_NOT_IN_FORCE, "只有有效保单可以变更保额", "policyId")
