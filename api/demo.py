@@ -21,6 +21,7 @@ from tortoise.transactions import in_transaction
 
 from api.demo_commitments import seed_commitments
 from api.demo_complaints import seed_complaints
+from api.demo_cover_changes import seed_cover_changes
 from api.demo_crisis import seed_crisis
 from api.demo_docs import seed_documents
 from api.demo_endorsements import seed_endorsements
@@ -731,10 +732,11 @@ async def load_demo(settings: Settings, *, only_if_empty: bool) -> None:
         await seed_complaints(services)
         await seed_crisis()
         await seed_knowledge()
-        await seed_service_plans(services)
         await seed_documents(services)
         await seed_endorsements(services)
+        await seed_cover_changes(services)
         await seed_policy_buy(services)
+        await seed_service_plans(services)  # suggests what the online-sales demo sells
         await seed_commitments(services)
         await seed_risk()  # last: the rules look at everything above
     print("demo data loaded")

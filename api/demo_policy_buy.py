@@ -1,5 +1,6 @@
-"""Demo data for buying online and renewal: the accident and travel products become
-online products with quote forms and rating tables; 张伟 has an application for his
+"""Demo data for buying online and renewal: the accident, travel and million-yuan medical
+products become online products with quote forms and rating tables (so every product a
+service plan suggests can be quoted); 张伟 has an application for his
 wife 李娜 waiting for an underwriter (a hospital stay declared), and an accident policy
 bought online a year ago that ends in 20 days, so its renewal offer is open.
 
@@ -27,6 +28,7 @@ from workflows.policy_service import applications
 
 ACCIDENT = "ACCIDENT-PLUS-2026"
 TRAVEL = "TRAVEL-ABROAD-2026"
+MEDICAL = "HEALTH-MILLION-2026"
 
 HEALTH = [
     {
@@ -53,7 +55,7 @@ HEALTH = [
 async def _online_products() -> None:
     accident = await Product.get(code=ACCIDENT)
     travel = await Product.get(code=TRAVEL)
-    await Product.filter(code__in=[ACCIDENT, TRAVEL]).update(sold_online=True)
+    await Product.filter(code__in=[ACCIDENT, TRAVEL, MEDICAL]).update(sold_online=True)
     await RatingForm.create(
         product=accident,
         occupation_factors={"1": "1.00", "2": "1.20", "3": "1.50", "4": "2.00"},
@@ -135,12 +137,59 @@ async def _online_products() -> None:
         )
 
 
+async def _medical_product() -> None:
+    """百万医疗 for ages 0–70 (simple health: the same health declaration), priced by age
+    band; occupation classes 5–6 are not offered."""
+    medical = await Product.get(code=MEDICAL)
+    await RatingForm.create(
+        product=medical,
+        occupation_factors={"1": "1.00", "2": "1.00", "3": "1.00", "4": "1.10"},
+        health_questions=HEALTH,
+    )
+    bands = [(0, 17), (18, 40), (41, 50), (51, 60), (61, 70)]
+    for position, (code, name, general, critical, premiums) in enumerate(
+        [
+            ("STANDARD", "标准版", "2000000", "3000000", ["168", "268", "498", "798", "1598"]),
+            ("PREMIUM", "升级版", "3000000", "6000000", ["258", "398", "698", "1098", "2198"]),
+        ]
+    ):
+        await RatingPlan.create(
+            product=medical,
+            code=code,
+            name=name,
+            position=position,
+            coverages=[
+                {
+                    "code": "GENERAL_MEDICAL",
+                    "name": "一般医疗保险金",
+                    "sum_insured": general,
+                    "deductible": "10000",
+                },
+                {
+                    "code": "CRITICAL_MEDICAL",
+                    "name": "重大疾病医疗保险金",
+                    "sum_insured": critical,
+                    "deductible": "0",
+                },
+            ],
+            min_age=0,
+            max_age=70,
+            max_occupation_class=4,
+            term_days=365,
+            rates=[
+                {"min_age": low, "max_age": high, "premium": f"{premium}.00"}
+                for (low, high), premium in zip(bands, premiums, strict=True)
+            ],
+        )
+
+
 async def _customer(services: Services, phone: str) -> Customer:
     return await Customer.get(phone_hash=services.pii.phone_hash(phone))
 
 
 async def seed_policy_buy(services: Services) -> None:
     await _online_products()
+    await _medical_product()
     accident = await Product.get(code=ACCIDENT)
     zhangwei = await _customer(services, "13800000001")
     lina = await _customer(services, "13800000002")

@@ -4,16 +4,15 @@
 agent about one suggested product: agent.li finds a NEW_POLICY_INTEREST visit with the
 plan on the visit list.
 
-Made by the real workflow functions. It depends only on the base demo's products: when
-none is sold online yet (the online-sales demo marks its own), the simple accident and
-health products are marked sold online here, so the plan has something to suggest.
+Made by the real workflow functions, after the online-sales demo
+(``api/demo_policy_buy.py``): the products it suggests are the ones sold online there,
+each with its quote form and rating tables, so every suggestion can be quoted.
 """
 
 from __future__ import annotations
 
 from api.services import Services
 from models.customers import Customer
-from models.policies import Product
 from models.service_plans import ServicePlan
 from workflows.policy_service.service_plans import (
     Answers,
@@ -25,7 +24,6 @@ from workflows.policy_service.service_plans import (
 )
 
 ZHANG_WEI = "13800000001"
-ONLINE_IF_NONE = ("ACCIDENT-PLUS-2026", "HEALTH-MILLION-2026")
 ANSWERS = Answers(
     has_spouse=True,
     children_ages=(11,),
@@ -42,8 +40,6 @@ async def seed_service_plans(services: Services) -> ServicePlan | None:
     customer = await Customer.get_or_none(phone_hash=services.pii.phone_hash(ZHANG_WEI))
     if customer is None:
         return None
-    if not await Product.filter(sold_online=True).exists():
-        await Product.filter(code__in=ONLINE_IF_NONE).update(sold_online=True)
     plan = await make_plan(customer.id, ANSWERS)
     suggested = suggested_product_ids(plan)
     if suggested:  # he asked about the first one (for his father)

@@ -33,6 +33,8 @@ class EndorsementType(StrEnum):
     PAYMENT_FREQUENCY = "PAYMENT_FREQUENCY"  # 变更缴费方式, from the next unpaid installment
     REINSTATEMENT = "REINSTATEMENT"  # 复效: overdue premiums + interest paid, reviewed
     INSURED_MEMBER = "INSURED_MEMBER"  # 增加被保险人 on a family health policy, premium paid
+    SUM_INSURED = "SUM_INSURED"  # 变更保额 within the product's limits, from the next day
+    MEMBER_REMOVAL = "MEMBER_REMOVAL"  # 减少被保险人 on a family health policy, refunded
 
 
 class EndorsementStatus(StrEnum):

@@ -85,6 +85,7 @@ class RefundReason(StrEnum):
     COOLING_OFF_CANCELLATION = "COOLING_OFF_CANCELLATION"  # 犹豫期退保
     DUPLICATE_PAYMENT = "DUPLICATE_PAYMENT"
     COMPLAINT_REMEDY = "COMPLAINT_REMEDY"  # a fee refunded to settle a complaint
+    ENDORSEMENT = "ENDORSEMENT"  # 批改退费: a lower sum insured, a member removed
 
 
 class Refund(Entity):

@@ -152,6 +152,9 @@ class InsuredPerson(PolicyPerson):
     )
     customer_id: uuid.UUID | None
     relation_to_holder = fields.CharField(max_length=16)
+    # The last day (Asia/Shanghai) a member removed from a family policy is covered; null
+    # while insured. The row stays: closed claims still name whom they befell.
+    covered_until = fields.DateField(null=True)
 
     class Meta:
         table = "insured_person"

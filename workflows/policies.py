@@ -58,8 +58,10 @@ async def refresh_policy_statuses(now: datetime | None = None) -> dict[str, int]
         ends_at__gt=now,
         id__in=Subquery(first_paid),
     ).update(status=PolicyStatus.ACTIVE)
+    # The contract's own premiums lapse it; a change's premium left unpaid (a higher sum
+    # insured, a member added) only leaves that change waiting.
     long_overdue = PremiumInstallment.filter(
-        paid_at=None, due_date__lt=today - timedelta(days=GRACE_DAYS)
+        paid_at=None, due_date__lt=today - timedelta(days=GRACE_DAYS), endorsement_id=None
     ).values("policy_id")
     lapsed = 0
     for policy in await Policy.filter(

@@ -16,7 +16,7 @@ from workflows import (
 )
 from workflows.jobs import Job
 from workflows.payments import orders, payouts, refunds
-from workflows.policy_service import invoices, issuance
+from workflows.policy_service import invoices, issuance, sum_insured
 
 SCHEDULE: tuple[Job, ...] = (
     *policies.JOBS,
@@ -34,4 +34,5 @@ SCHEDULE: tuple[Job, ...] = (
     *invoices.JOBS,
     *issuance.JOBS,
     *commitments.JOBS,
+    *sum_insured.JOBS,
 )

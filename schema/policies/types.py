@@ -148,6 +148,11 @@ class InsuredPerson(relay.Node):
     relation_to_holder: str = strawberry.field(
         description="Relation to the policy holder: SELF, SPOUSE, CHILD, PARENT, OTHER."
     )
+    covered_until: date | None = strawberry.field(
+        default=None,
+        description="A member removed from the policy: the last day covered (Asia/Shanghai); "
+        "null while insured.",
+    )
 
     @classmethod
     def from_model(cls, model: m.InsuredPerson) -> InsuredPerson:
@@ -156,6 +161,7 @@ class InsuredPerson(relay.Node):
             name=model.name,
             id_number=model.id_number_masked,
             relation_to_holder=model.relation_to_holder,
+            covered_until=model.covered_until,
         )
 
 
@@ -268,10 +274,18 @@ class Policy(relay.Node):
         rows = await info.context.loaders.coverages.load(self.model.id)
         return [Coverage.from_model(row) for row in rows]
 
-    @strawberry.field(description="Persons insured by this policy.")
+    @strawberry.field(
+        description="Persons insured by this policy today (a member removed from it is "
+        "listed through their last covered day)."
+    )
     async def insured_persons(self, info: Info) -> list[InsuredPerson]:
         rows = await info.context.loaders.insured_persons.load(self.model.id)
-        return [InsuredPerson.from_model(row) for row in rows]
+        today = local_today()
+        return [
+            InsuredPerson.from_model(row)
+            for row in rows
+            if row.covered_until is None or row.covered_until >= today
+        ]
 
     @strawberry.field(description="Beneficiaries and their shares.")
     async def beneficiaries(self, info: Info) -> list[Beneficiary]:

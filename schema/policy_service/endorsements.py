@@ -139,6 +139,54 @@ class AddedMember:
     )
 
 
+@strawberry.type(description="One coverage's amount before and after a sum-insured change.")
+class CoverageAmountChange:
+    code: str = strawberry.field(description="The coverage's code on the policy.")
+    name: str = strawberry.field(description="The coverage's name.")
+    before: Money = strawberry.field(description="Its sum insured before.")
+    after: Money = strawberry.field(description="Its sum insured from the effective date.")
+
+
+@strawberry.type(description="A sum-insured change (变更保额): the amounts and the premium.")
+class SumInsuredChange:
+    sum_insured_before: Money = strawberry.field(description="The policy's sum insured before.")
+    sum_insured_after: Money = strawberry.field(description="The new sum insured.")
+    term_premium_before: Money = strawberry.field(
+        description="The policy's premium for its term before the change."
+    )
+    difference: Money = strawberry.field(
+        description="The premium difference for the rest of the term, pro rata by day: "
+        "positive is due from the holder (an increase, asked as `premiumDue` once "
+        "approved), negative is refunded (a decrease)."
+    )
+    effective_date: date = strawberry.field(
+        description="The first day the new sum applies (Asia/Shanghai); for an increase "
+        "fixed when its premium is paid (the next day)."
+    )
+    days_left: int = strawberry.field(description="Days of the term from the effective date.")
+    term_days: int = strawberry.field(description="Days of the whole term.")
+    coverages: list[CoverageAmountChange] = strawberry.field(
+        description="Each coverage's amount before and after (scaled with the sum)."
+    )
+    refunds: list[str] = strawberry.field(
+        description="Refund numbers of the premium given back (once queued)."
+    )
+
+
+@strawberry.type(description="A family member removed from a health policy (减少被保险人).")
+class RemovedMember:
+    name: str = strawberry.field(description="Full name.")
+    id_number: str = strawberry.field(description="ID-card number, masked.")
+    relation_to_holder: str = strawberry.field(description="SPOUSE, CHILD or PARENT.")
+    refund: Money = strawberry.field(
+        description="The member's unearned premium refunded (pro rata from the effective date)."
+    )
+    effective_date: date = strawberry.field(
+        description="The first day the member is no longer covered (the next day)."
+    )
+    refunds: list[str] = strawberry.field(description="Refund numbers of the premium given back.")
+
+
 @strawberry.type(description="A change of a policy (批单) with its values before and after.")
 class Endorsement(relay.Node):
     """The holder and the insured persons of its policy see it; staff who read or serve
@@ -188,6 +236,15 @@ class Endorsement(relay.Node):
     )
     insured_member: AddedMember | None = strawberry.field(
         description="INSURED_MEMBER: the member added and the premium difference; null otherwise."
+    )
+    sum_insured: SumInsuredChange | None = strawberry.field(
+        default=None,
+        description="SUM_INSURED: the amounts before/after and the premium difference; "
+        "null otherwise.",
+    )
+    removed_member: RemovedMember | None = strawberry.field(
+        default=None,
+        description="MEMBER_REMOVAL: the member removed and the refund; null otherwise.",
     )
     timeline: list[EndorsementTimelineEntry] = strawberry.field(
         description="What happened, oldest first."
@@ -285,6 +342,8 @@ class Endorsement(relay.Node):
                 premium=cny(Decimal(row.after["premium"])),
             )
         return cls(
+            sum_insured=_sum_insured(row),
+            removed_member=_removed(row),
             id=str(row.id),
             number=row.number,
             version=row.version,
@@ -318,6 +377,46 @@ class Endorsement(relay.Node):
             ],
             policy_id=row.policy_id,
         )
+
+
+def _sum_insured(row: m.Endorsement) -> SumInsuredChange | None:
+    if row.type is not m.EndorsementType.SUM_INSURED or not row.after:
+        return None
+    before, after = row.before, row.after
+    was = {c["code"]: Decimal(c["sumInsured"]) for c in before.get("coverages", [])}
+    return SumInsuredChange(
+        sum_insured_before=cny(Decimal(before["sumInsured"])),
+        sum_insured_after=cny(Decimal(after["sumInsured"])),
+        term_premium_before=cny(Decimal(before["premium"])),
+        difference=cny(Decimal(after["difference"])),
+        effective_date=date.fromisoformat(after["effectiveDate"]),
+        days_left=int(after["daysLeft"]),
+        term_days=int(after["termDays"]),
+        coverages=[
+            CoverageAmountChange(
+                code=c["code"],
+                name=c["name"],
+                before=cny(was.get(c["code"], Decimal(0))),
+                after=cny(Decimal(c["sumInsured"])),
+            )
+            for c in after.get("coverages", [])
+        ],
+        refunds=list(after.get("refunds", [])),
+    )
+
+
+def _removed(row: m.Endorsement) -> RemovedMember | None:
+    if row.type is not m.EndorsementType.MEMBER_REMOVAL or not row.after:
+        return None
+    after = row.after
+    return RemovedMember(
+        name=after["name"],
+        id_number=after["idNumber"],
+        relation_to_holder=after["relation"],
+        refund=cny(Decimal(after["refund"])),
+        effective_date=date.fromisoformat(after["effectiveDate"]),
+        refunds=list(after.get("refunds", [])),
+    )
 
 
 async def endorsement_view(row: m.Endorsement) -> Endorsement:
@@ -449,6 +548,22 @@ class InsuredMemberChangeInput:
     relation_to_holder: str = strawberry.field(description="SPOUSE, CHILD or PARENT.")
 
 
+@strawberry.input(description="Change the sum insured (变更保额) within the product's limits.")
+class SumInsuredChangeInput:
+    sum_insured: Amount = strawberry.field(
+        description="The new sum insured in yuan, e.g. `300000.00`: an increase is reviewed "
+        "(underwriting) and its premium difference paid; a decrease is refunded. Either "
+        "applies from the next day."
+    )
+
+
+@strawberry.input(description="Remove a family member from my family health policy (减少被保险人).")
+class MemberRemovalChangeInput:
+    insured_person_id: relay.GlobalID = strawberry.field(
+        description="The member (InsuredPerson) to remove; not the policy's main insured."
+    )
+
+
 @strawberry.input(description="Ask for one change of a policy of which I am the holder.")
 class RequestPolicyChangeInput:
     policy_id: relay.GlobalID = strawberry.field(description="The policy (Policy).")
@@ -474,6 +589,14 @@ class RequestPolicyChangeInput:
         default=None,
         description="Add a family member (the premium difference is then due as "
         "`premiumDue`). Give exactly one change.",
+    )
+    sum_insured: SumInsuredChangeInput | None = strawberry.field(
+        default=None, description="Change the sum insured. Give exactly one change."
+    )
+    member_removal: MemberRemovalChangeInput | None = strawberry.field(
+        default=None,
+        description="Remove a family member (the unearned premium is refunded). Give "
+        "exactly one change.",
     )
 
 
@@ -557,6 +680,10 @@ def _change(input: RequestPolicyChangeInput) -> flow.ChangeRequest:
         )
         if input.insured_member
         else None,
+        sum_insured=input.sum_insured.sum_insured if input.sum_insured else None,
+        member_removal=node_uuid(input.member_removal.insured_person_id, "InsuredPerson")
+        if input.member_removal
+        else None,
     )
 
 
@@ -633,8 +760,8 @@ class EndorsementQueries:
 class EndorsementMutations:
     @strawberry.mutation(
         description="Ask for a change of a policy I hold (保全): exactly one of "
-        "`beneficiaries`, `surrender`, `contact`, `paymentFrequency`, `reinstatement` or "
-        "`insuredMember`. "
+        "`beneficiaries`, `surrender`, `contact`, `paymentFrequency`, `reinstatement`, "
+        "`insuredMember`, `sumInsured` or `memberRemoval`. "
         "A beneficiary "
         "change waits for the insured's consent when I am not the insured; a surrender "
         "ends the policy at once and its value is paid to the account I chose; contact "

@@ -21,8 +21,8 @@ async def test_the_demo_has_online_products_a_referral_and_a_renewal_offer(
     await seed(settings, services.pii)
     await seed_policy_buy(services)
     online = await Product.filter(sold_online=True).values_list("code", flat=True)
-    assert sorted(online) == ["ACCIDENT-PLUS-2026", "TRAVEL-ABROAD-2026"]
-    assert await RatingPlan.all().count() == 5
+    assert sorted(online) == ["ACCIDENT-PLUS-2026", "HEALTH-MILLION-2026", "TRAVEL-ABROAD-2026"]
+    assert await RatingPlan.all().count() == 7
     [waiting] = await referrals.underwriting_queue()
     assert waiting.insured_relation == "SPOUSE" and waiting.reasons
     issued = await PolicyApplication.get(status=ApplicationStatus.ISSUED).prefetch_related("policy")

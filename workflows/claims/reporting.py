@@ -4,11 +4,10 @@ checklist of documents the customer is asked for."""
 from __future__ import annotations
 
 import logging
-import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -16,8 +15,9 @@ from tortoise.transactions import in_transaction
 
 from models.auth import SubjectKind
 from models.claims import Claim, ClaimDocument, PayoutShare, ReportChannel
-from models.clock import local_date
-from models.pii import ID_NUMBER_PATTERN, PHONE_PATTERN, PiiCipher, normalize_phone
+from models.clock import local_date, local_today
+from models.id_numbers import age_on, parse_id_number
+from models.pii import PHONE_PATTERN, PiiCipher, normalize_phone
 from models.policies import Beneficiary, InsuredPerson, Policy, PolicyStatus, Product
 from workflows.access import Actor, Permission, visible_policies
 from workflows.claims.rules import (
@@ -90,10 +90,18 @@ def checklist_of(
     return documents
 
 
-async def _insured_person(policy: Policy, chosen: uuid.UUID | None) -> InsuredPerson | None:
+async def _insured_person(
+    policy: Policy, chosen: uuid.UUID | None, loss_at: datetime
+) -> InsuredPerson | None:
     """Whom the loss befell: named on a policy with several insured persons (a family
-    health policy), the only one otherwise."""
-    people = await InsuredPerson.filter(policy_id=policy.id).order_by("position")
+    health policy), the only one otherwise; a member removed from the policy only for a
+    loss up to their last covered day."""
+    day = local_date(loss_at)
+    people = [
+        person
+        for person in await InsuredPerson.filter(policy_id=policy.id).order_by("position")
+        if person.covered_until is None or person.covered_until >= day
+    ]
     if chosen is not None:
         for person in people:
             if person.id == chosen:
@@ -175,28 +183,16 @@ class Age(StrEnum):
 
 def _age_on(pii: PiiCipher, insured: InsuredPerson, loss_at: datetime) -> Age:
     """Under 18 on the day of the loss or not, by the birth date in the ID number (18
-    digits, or the old 15 with a two-digit 19xx year; read here by the system, never
-    shown)."""
+    characters, or an old 15-digit one; read here by the system, never shown)."""
     try:
         id_number = pii.decrypt(insured.id_number_encrypted, "id_number")
     except Exception:  # a key retired or a record damaged
         log.warning("insured person %s: ID number unreadable, age not checked", insured.id)
         return Age.UNKNOWN
-    if ID_NUMBER_PATTERN.match(id_number):
-        birth = id_number[6:14]
-    elif re.fullmatch(r"\d{15}", id_number):
-        birth = "19" + id_number[6:12]
-    else:
+    facts = parse_id_number(id_number, local_today(), legacy=True)
+    if facts is None:
         return Age.UNKNOWN
-    try:
-        born = date(int(birth[:4]), int(birth[4:6]), int(birth[6:8]))
-    except ValueError:
-        return Age.UNKNOWN
-    try:
-        eighteenth = born.replace(year=born.year + 18)
-    except ValueError:  # born on 29 February
-        eighteenth = date(born.year + 18, 2, 28)
-    return Age.MINOR if local_date(loss_at) < eighteenth else Age.ADULT
+    return Age.MINOR if age_on(facts.birth_date, local_date(loss_at)) < 18 else Age.ADULT
 
 
 async def report_loss(
@@ -236,7 +232,7 @@ async def report_loss(
         )
     assert claimant is not None
     loss_type = _loss_type(policy, report.loss_type)
-    insured = await _insured_person(policy, report.insured_person_id)
+    insured = await _insured_person(policy, report.insured_person_id, report.loss_at)
     loss_at = report.loss_at.astimezone(UTC)
     if loss_at > now + timedelta(minutes=5):
         raise ClaimError(ClaimErrorCode.LOSS_IN_FUTURE, "出险时间不能晚于当前时间", "lossAt")

@@ -44,6 +44,7 @@ REASON_TEXT = {
     RefundReason.COOLING_OFF_CANCELLATION: "犹豫期退保退费",
     RefundReason.DUPLICATE_PAYMENT: "重复缴费退还",
     RefundReason.COMPLAINT_REMEDY: "投诉处理退费",
+    RefundReason.ENDORSEMENT: "保单批改退费",
 }
 
 
@@ -126,9 +127,23 @@ async def queue_refund(order: PaymentOrder, reason: RefundReason, note: str) -> 
 async def queue_remedy_refund(
     order_id: uuid.UUID, amount: Decimal, note: str, requested_by: uuid.UUID | None
 ) -> Refund:
-    """A fee refunded to settle a complaint (its resolution approved): recorded in the
-    caller's transaction under the order's row lock, never more than is refundable,
-    and sent by ``follow_up_refunds`` like any refund the system owes."""
+    """A fee refunded to settle a complaint (its resolution approved)."""
+    return await queue_partial_refund(
+        order_id, amount, RefundReason.COMPLAINT_REMEDY, note, requested_by
+    )
+
+
+async def queue_partial_refund(
+    order_id: uuid.UUID,
+    amount: Decimal,
+    reason: RefundReason,
+    note: str,
+    requested_by: uuid.UUID | None,
+) -> Refund:
+    """Part of a paid order the system owes back (a complaint's remedy, a change of the
+    policy that lowers its premium): recorded in the caller's transaction under the
+    order's row lock, never more than is refundable, and sent by ``follow_up_refunds``
+    like any refund the system owes."""
     if amount <= 0 or amount != amount.quantize(Decimal("0.01")):
         raise PaymentError(
             PaymentErrorCode.INVALID_AMOUNT, "退款金额须为正数，最多两位小数", "amount"
@@ -145,7 +160,7 @@ async def queue_remedy_refund(
             order_id=order.id,
             refund_number=await next_number(Prefix.REFUND),
             amount=amount,
-            reason=RefundReason.COMPLAINT_REMEDY,
+            reason=reason,
             note=note[:500],
             status=RefundStatus.QUEUED,
             requested_by=requested_by,

@@ -81,6 +81,28 @@ def _lines(endorsement: Endorsement) -> list[tuple[str, str, str]]:
                 ),
                 ("退保金", "—", f"{after['amount']}元，支付至{after['account']}"),
             ]
+        case T.SUM_INSURED:
+            difference = after["difference"]
+            money = (
+                ("退还保费", "—", f"{difference.lstrip('-')}元")
+                if difference.startswith("-")
+                else ("补缴保费", "—", f"{difference}元")
+            )
+            was = {c["code"]: c["sumInsured"] for c in before.get("coverages", [])}
+            return [
+                ("保险金额", f"{before['sumInsured']}元", f"{after['sumInsured']}元"),
+                *(
+                    (c["name"], f"{was.get(c['code'], '—')}元", f"{c['sumInsured']}元")
+                    for c in after.get("coverages", [])
+                ),
+                money,
+            ]
+        case T.MEMBER_REMOVAL:
+            return [
+                ("被保险人人数", str(before["insured"]), str(after["insured"])),
+                ("减少被保险人", f"{after['name']}（{after['idNumber']}）", "—"),
+                ("退还保费", "—", f"{after['refund']}元"),
+            ]
     return []
 
 

@@ -292,7 +292,12 @@ async def _policy_draft(policy: Policy) -> _Draft:
     product = await Product.get(id=policy.product_id)
     holder = await Customer.get(id=policy.holder_id)
     coverages = await Coverage.filter(policy_id=policy.id).order_by("position", "code")
-    insured = await InsuredPerson.filter(policy_id=policy.id).order_by("position")
+    # A member removed from the policy is listed through their last covered day.
+    insured = [
+        person
+        for person in await InsuredPerson.filter(policy_id=policy.id).order_by("position")
+        if person.covered_until is None or person.covered_until >= local_today()
+    ]
     beneficiaries = await Beneficiary.filter(policy_id=policy.id).order_by("position")
     installments = await PremiumInstallment.filter(policy_id=policy.id).order_by("sequence")
     lines = [

@@ -51,6 +51,8 @@ TYPE_NAMES = {
     EndorsementType.PAYMENT_FREQUENCY: "变更缴费方式",
     EndorsementType.REINSTATEMENT: "保单复效",
     EndorsementType.INSURED_MEMBER: "增加被保险人",
+    EndorsementType.SUM_INSURED: "变更保额",
+    EndorsementType.MEMBER_REMOVAL: "减少被保险人",
 }
 # Outbox event per step; the customer is told through push/templates.py.
 EVENTS = {
@@ -93,6 +95,13 @@ class EndorsementErrorCode(StrEnum):
     PAYMENT_IN_PROGRESS = "PAYMENT_IN_PROGRESS"  # an installment to re-cut has an open order
     REINSTATEMENT_PERIOD_OVER = "REINSTATEMENT_PERIOD_OVER"
     NOT_FAMILY_POLICY = "NOT_FAMILY_POLICY"
+    SUM_INSURED_NOT_ADJUSTABLE = "SUM_INSURED_NOT_ADJUSTABLE"  # the product has no limits
+    SUM_INSURED_OUT_OF_RANGE = "SUM_INSURED_OUT_OF_RANGE"  # outside the product's limits
+    BELOW_AMOUNT_PAID = "BELOW_AMOUNT_PAID"  # a coverage would fall under what it paid
+    REFUND_NOT_POSSIBLE = "REFUND_NOT_POSSIBLE"  # the premium was not paid online
+    INSURED_PERSON_NOT_FOUND = "INSURED_PERSON_NOT_FOUND"
+    MAIN_INSURED = "MAIN_INSURED"  # the policy's main insured is not removed
+    OPEN_CLAIM = "OPEN_CLAIM"  # the member has a claim not yet settled
 
 
 class EndorsementError(DomainError):

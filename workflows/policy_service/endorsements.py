@@ -11,7 +11,10 @@ PAYMENT_FREQUENCY (``payment_frequency``: unpaid installments re-cut; effective 
 and REINSTATEMENT (``reinstatement``: reviewed; approval adds one installment of the
 overdue premiums and interest, whose payment makes it effective: ``installment_paid``),
 and INSURED_MEMBER (``insured_member``: a family member added; the premium difference is
-one installment at once, and its payment makes the member insured).
+one installment at once, and its payment makes the member insured), SUM_INSURED
+(``sum_insured``: an increase reviewed and paid, a decrease refunded; in force from the
+next day by its job) and MEMBER_REMOVAL (``member_removal``: cover ends tonight, the
+unearned premium refunded); their requests are in ``cover_changes``.
 """
 
 from __future__ import annotations
@@ -50,9 +53,11 @@ from workflows.payments.accounts import AccountChoice
 from workflows.policy_service import (
     beneficiaries,
     contact,
+    cover_changes,
     frequency,
     members,
     reinstatement,
+    sum_insured,
     surrender,
 )
 from workflows.policy_service.endorsement_rules import (
@@ -98,6 +103,8 @@ class ChangeRequest:
     payment_frequency: PaymentFrequency | None = None
     reinstatement: reinstatement.HealthDeclaration | None = None
     insured_member: members.NewMember | None = None
+    sum_insured: Decimal | None = None  # the new sum insured
+    member_removal: uuid.UUID | None = None  # the InsuredPerson to remove
 
     def fingerprint(self) -> dict[str, Any]:
         return {
@@ -138,6 +145,8 @@ class ChangeRequest:
             ]
             if self.insured_member
             else None,
+            "sumInsured": str(self.sum_insured) if self.sum_insured is not None else None,
+            "memberRemoval": str(self.member_removal) if self.member_removal else None,
         }
 
 
@@ -173,6 +182,8 @@ async def request_policy_change(
             change.payment_frequency,
             change.reinstatement,
             change.insured_member,
+            change.sum_insured,
+            change.member_removal,
         )
         if v is not None
     ]
@@ -193,6 +204,14 @@ async def request_policy_change(
             endorsement = await _request_reinstatement(actor, policy, change.reinstatement)
         elif change.insured_member is not None:
             endorsement = await _request_member(pii, actor, policy, change.insured_member)
+        elif change.sum_insured is not None:
+            endorsement = await cover_changes.request_sum_insured(
+                _create, actor, policy, change.sum_insured
+            )
+        elif change.member_removal is not None:
+            endorsement = await cover_changes.request_member_removal(
+                _create, actor, policy, change.member_removal
+            )
         else:
             assert change.surrender is not None
             endorsement = await _request_surrender(pii, providers, actor, policy, change.surrender)
@@ -395,6 +414,9 @@ async def installment_paid(order: PaymentOrder) -> None:
     endorsement = await lock(installment.endorsement_id)
     if endorsement.status is not S.APPROVED:
         log.error("endorsement %s paid while %s", endorsement.number, endorsement.status)
+        return
+    if endorsement.type is T.SUM_INSURED:  # effective from the next day, by its job
+        await sum_insured.premium_paid(endorsement, installment, order)
         return
     notes = {
         T.REINSTATEMENT: f"复效保费{installment.amount}元已缴纳，保单恢复有效",
@@ -610,6 +632,8 @@ async def approve(
                 f"请缴纳复效保费{installment.amount}元，缴费后保单恢复有效",
             )
             return endorsement
+        if endorsement.type is T.SUM_INSURED:  # an increase: its difference is asked
+            return await sum_insured.approved(endorsement, actor)
         return await _take_effect(pii, endorsement, actor)
 
 

@@ -2,7 +2,7 @@
 difference for the rest of the period (the product's yearly premium per member, pro
 rata by day) is quoted, asked as one installment of the policy and paid through the
 existing premium payment; the payment makes the member insured
-(``premium_installment_paid``). Removing a member (with its refund) is not built.
+(``premium_installment_paid``). Removing one: ``member_removal``.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ async def quote(policy: Policy, member: NewMember) -> tuple[NewMember, Decimal]:
             "家庭成员应为配偶、子女或父母",
             f"{field}.relationToHolder",
         )
-    present = await InsuredPerson.filter(policy_id=policy.id).values_list(
+    present = await InsuredPerson.filter(policy_id=policy.id, covered_until=None).values_list(
         "id_number_masked", "name"
     )
     if (mask_id_number(number), name) in {(m, n) for m, n in present}:

@@ -344,8 +344,11 @@ mutation Interested($planId: ID!, $productId: ID!) {
 #    MyChanges lists each policy's endorsements (批单). ChangeBeneficiaries names new
 #    beneficiaries (shares sum to 100); on 李娜's policy 张伟 is the insured and must
 #    consent (Consent). SurrenderQuote shows a surrender value first; Surrender
-#    confirms that amount and the account. Staff review: EndorsementReviewQueue with a
-#    supervisor's token (tab 6), then ApproveChange.
+#    confirms that amount and the account. ChangeSumInsured raises (reviewed, then its
+#    premiumDue paid) or lowers (refunded) the sum from the next day, within the
+#    product's limits; RemoveMember takes a family member off a health policy (refunded).
+#    Staff review: EndorsementReviewQueue with a supervisor's token (tab 6), then
+#    ApproveChange.
 query MyChanges {
   myPolicies(first: 20) { edges { node { id number status product { name }
     endorsements(first: 5) { edges { node { id number type status statusName
@@ -386,9 +389,31 @@ mutation Surrender($policyId: ID!, $amount: Amount!, $key: String!) {
   }
 }
 
+mutation ChangeSumInsured($policyId: ID!, $key: String!) {
+  requestPolicyChange(input: { policyId: $policyId, idempotencyKey: $key,
+    sumInsured: { sumInsured: "4000000.00" } }) {
+    endorsement { number status statusName effectiveDate
+      sumInsured { sumInsuredBefore { amount } sumInsuredAfter { amount }
+        difference { amount } effectiveDate coverages { name before { amount } after { amount } } }
+      timeline { action note } }
+    errors { field message code }
+  }
+}
+
+mutation RemoveMember($policyId: ID!, $insuredPersonId: ID!, $key: String!) {
+  requestPolicyChange(input: { policyId: $policyId, idempotencyKey: $key,
+    memberRemoval: { insuredPersonId: $insuredPersonId } }) {
+    endorsement { number status effectiveDate
+      removedMember { name refund { amount } effectiveDate refunds } }
+    policy { insuredPersons { id name coveredUntil } }
+    errors { field message code }
+  }
+}
+
 query EndorsementReviewQueue {
   endorsementReviewQueue(first: 20) { edges { node { id number version type typeName
     reinstatement { total { amount } healthySinceLapse notes }
+    sumInsured { sumInsuredBefore { amount } sumInsuredAfter { amount } difference { amount } }
     beneficiariesAfter { name sharePercent } policy { number } } } }
 }
 
@@ -402,6 +427,7 @@ mutation ApproveChange($endorsementId: ID!, $version: Int!) {
       variables: json({
         policyId: "<a policy id from MyChanges>",
         endorsementId: "<an id from MyChanges or EndorsementReviewQueue>",
+        insuredPersonId: "<a family member's id from RemoveMember's policy.insuredPersons>",
         version: 2,
         amount: "<the amount SurrenderQuote shows>",
         key: "change-" + run,
