@@ -27,6 +27,7 @@ from strawberry.types import ExecutionContext, Info
 from strawberry.utils.logging import StrawberryLogger
 
 from schema.auth import AuthMutations, AuthQueries
+from schema.benefits.operations import BenefitMutations, BenefitQueries, BenefitSubscriptions
 from schema.claims.mutations import ClaimMutations
 from schema.claims.queries import ClaimQueries
 from schema.claims.subscriptions import ClaimSubscriptions
@@ -96,6 +97,7 @@ class Query(
     ApplicationQueries,
     UnderwritingQueries,
     RenewalQueries,
+    BenefitQueries,
 ):
     @strawberry.field(
         description="Any object by its global ID; null if it does not exist or you may not see it.",
@@ -130,6 +132,7 @@ class Mutation(
     ApplicationMutations,
     UnderwritingMutations,
     RenewalMutations,
+    BenefitMutations,
 ):
     pass
 
@@ -143,6 +146,7 @@ class Subscription(
     ComplaintStaffSubscriptions,
     CrisisSubscriptions,
     ConversationSubscriptions,
+    BenefitSubscriptions,
 ):
     pass
 

@@ -31,8 +31,9 @@ strawberry.enum(
 strawberry.enum(
     RatingSubject,
     description="What a quick rating is about: CLAIM, POLICY, PAYMENT (an order), VISIT "
-    "(a follow-up visit), STAFF (a staff member who served me) or CONVERSATION (an "
-    "online-service conversation of mine that has ended).",
+    "(a follow-up visit), STAFF (a staff member who served me), CONVERSATION (an "
+    "online-service conversation of mine that has ended) or BOOKING (a booking of a "
+    "value-added service of mine that was done).",
 )
 SURVEY_CODES = ErrorCodes(
     "SurveyErrorCode", "Why a survey answer or rating failed.", flows.SurveyError
