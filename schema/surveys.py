@@ -187,8 +187,8 @@ class SubmitSurveyPayload:
 class RateServiceInput:
     subject_type: RatingSubject = strawberry.field(description="What kind of thing is rated.")
     subject_id: relay.GlobalID = strawberry.field(
-        description="What is rated: my Claim, Policy, PaymentOrder, MyVisit, or a "
-        "StaffMember who handled one of them."
+        description="What is rated: my Claim, Policy, PaymentOrder, MyVisit, a "
+        "StaffMember who handled one of them, or my done ServiceBooking."
     )
     stars: int = strawberry.field(description="1-5.")
     tags: list[str] = strawberry.field(default_factory=list, description="Optional tags.")

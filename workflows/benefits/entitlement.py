@@ -95,7 +95,11 @@ async def used_counts(customer_id: uuid.UUID, year: int) -> dict[uuid.UUID, int]
 async def entitlements(customer_id: uuid.UUID, now: datetime | None = None) -> list[Entitled]:
     """Every active service with whether the customer may use it, why, and what is left."""
     now = now or datetime.now(UTC)
-    services = await BenefitService.filter(active=True, partner__active=True).order_by("code")
+    services = (
+        await BenefitService.filter(active=True, partner__active=True)
+        .select_related("partner")
+        .order_by("code")
+    )
     tier = await tier_of(customer_id)
     policies = await policies_in_force(customer_id, now)
     used = await used_counts(customer_id, quota_year(now))
