@@ -440,7 +440,13 @@ class BenefitMutations:
     )
     async def save_partner(
         self,
-        input: Annotated[SavePartnerInput, strawberry.argument(description="The partner.")],
+        input: Annotated[
+            SavePartnerInput,
+            strawberry.argument(
+                description="The partner (by id when changing, at the version you saw), its "
+                "code, name, kind and API address."
+            ),
+        ],
     ) -> PartnerPayload:
         change = flows.PartnerChange(
             code=input.code[:64],
@@ -463,7 +469,13 @@ class BenefitMutations:
     )
     async def save_benefit_service(
         self,
-        input: Annotated[SaveBenefitServiceInput, strawberry.argument(description="The service.")],
+        input: Annotated[
+            SaveBenefitServiceInput,
+            strawberry.argument(
+                description="The service (by id when changing, at the version you saw), its "
+                "partner, who is entitled, the yearly quota and how it is booked."
+            ),
+        ],
     ) -> BenefitServicePayload:
         if len(input.product_codes) > 50 or len(input.tiers) > 10 or len(input.product_kinds) > 10:
             error = flows.BenefitError(BenefitErrorCode.INVALID_INPUT, "列表过长", "productCodes")

@@ -34,7 +34,8 @@ BOOK = """mutation($input: BookServiceInput!) { bookService(input: $input) {
   errors { field code message retryAfterSeconds } } }"""
 CANCEL = """mutation($input: CancelBookingInput!) { cancelBooking(input: $input) {
   booking { id state cancellable cancelReason } errors { code } } }"""
-ROADSIDE = """mutation($input: RoadsideAssistanceInput!) { requestRoadsideAssistance(input: $input) {
+ROADSIDE = """mutation($input: RoadsideAssistanceInput!) {
+  requestRoadsideAssistance(input: $input) {
   booking { id number state roadside { need latitude longitude plateNumber address } }
   errors { field code } } }"""
 MINE = """{ myBookings(first: 10) { totalCount edges { node { id number state } } } }"""
@@ -348,7 +349,6 @@ async def test_staff_manage_the_catalogue_list_bookings_and_see_partner_figures(
             token=token,
         )
     rows = await ServiceBooking.all().order_by("requested_at")
-    now = datetime.now(UTC)
     await ServiceBooking.filter(id=rows[0].id).update(
         state=BookingState.DONE, confirmed_at=rows[0].requested_at + timedelta(minutes=30)
     )
