@@ -19,6 +19,7 @@ import httpx
 from PIL import Image, ImageDraw
 from tortoise.transactions import in_transaction
 
+from api.demo_benefits import seed_benefits
 from api.demo_complaints import seed_complaints
 from api.demo_crisis import seed_crisis
 from api.demo_docs import seed_documents
@@ -733,5 +734,6 @@ async def load_demo(settings: Settings, *, only_if_empty: bool) -> None:
         await seed_documents(services)
         await seed_endorsements(services)
         await seed_policy_buy(services)
+        await seed_benefits(services)
     print("demo data loaded")
     print(demo_accounts())
