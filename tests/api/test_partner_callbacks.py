@@ -4,6 +4,7 @@ booking — valid, tampered, stale, replayed and out-of-order events."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,7 @@ from models.benefits import (
 from models.customers import Customer
 from models.notifications import OutboxEvent
 from tests.benefits_helpers import catalogue
+from tests.conftest import postgres_only
 from tests.factories import make_customer, make_policy
 from tests.fakes.partner import FakePartner, running_partner
 from tests.fakes.server import refused_url
@@ -249,3 +251,20 @@ async def test_a_cancellation_by_the_partner_gives_the_use_back(
     row = await ServiceBooking.get(id=booking.id)
     assert row.state is BookingState.CANCELLED and row.cancel_reason == "合作机构取消"
     assert await BenefitUsage.filter(booking_id=booking.id).count() == 0
+
+
+@postgres_only
+async def test_the_same_event_delivered_twice_at_once_applies_once(
+    services: Services, client: httpx.AsyncClient, partner: tuple[FakePartner, str]
+) -> None:
+    fake, base_url = partner
+    await catalogue(base_url)
+    booking = await _roadside(services, await make_customer(services))
+    signed = fake.callback(booking.number, "CONFIRMED", 1, event_id="evt-race")
+    answers = await asyncio.gather(
+        flows.handle_notification(services.partners, "ROAD_CO", *signed),  # type: ignore[arg-type]
+        flows.handle_notification(services.partners, "ROAD_CO", *signed),  # type: ignore[arg-type]
+    )
+    assert sorted(a.body["duplicate"] for a in answers) == [False, True]
+    assert await OutboxEvent.filter(event_type="booking.confirmed").count() == 1
+    assert await PartnerEvent.filter(event_id="evt-race").count() == 1

@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from strawberry import relay
 
 from api.services import Services
-from models.benefits import BenefitService, BookingState, Partner, ServiceBooking
+from models.benefits import BenefitService, BookingState, Partner, PartnerEvent, ServiceBooking
 from models.clock import local_today
 from models.membership import MemberTier
 from models.staff import StaffRole
@@ -382,3 +382,37 @@ async def test_staff_manage_the_catalogue_list_bookings_and_see_partner_figures(
     )
     assert too_long["errors"]
     assert await BenefitService.filter(code="DENTAL").exists()
+
+
+async def test_in_development_the_sandbox_partner_reports_progress_through_the_callback_path(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    found = await catalogue()
+    customer = await make_customer(services)
+    await make_member(customer.id, MemberTier.GOLD)
+    token = await customer_token(services, customer)
+    booked = await gql(
+        client,
+        BOOK,
+        {
+            "input": {
+                "serviceId": gid("BenefitService", found["check_up"].id),
+                "preferredAt": later(),
+            }
+        },
+        token=token,
+    )
+    booking_id = booked["data"]["bookService"]["booking"]["id"]
+    advance = """mutation($input: AdvanceSandboxBookingInput!) {
+      advanceSandboxBooking(input: $input) { booking { state confirmedAt } errors { code } } }"""
+    moved = await gql(
+        client, advance, {"input": {"bookingId": booking_id, "state": "CONFIRMED"}}, token=token
+    )
+    assert moved["data"]["advanceSandboxBooking"]["booking"]["state"] == "CONFIRMED"
+    assert moved["data"]["advanceSandboxBooking"]["booking"]["confirmedAt"]
+    stranger = await customer_token(services, await make_customer(services))
+    theirs = await gql(
+        client, advance, {"input": {"bookingId": booking_id, "state": "DONE"}}, token=stranger
+    )
+    assert theirs["data"]["advanceSandboxBooking"]["errors"][0]["code"] == "NOT_FOUND"
+    assert await PartnerEvent.filter(applied=True).count() == 1

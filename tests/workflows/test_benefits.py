@@ -20,6 +20,7 @@ from tests.conftest import postgres_only
 from tests.factories import make_customer, make_policy, make_product
 from workflows import benefits as flows
 from workflows.benefits.errors import BenefitErrorCode
+from workflows.benefits.partners import HttpPartner, SandboxPartner
 
 SOON = timedelta(days=3)
 
@@ -175,7 +176,10 @@ async def test_roadside_needs_my_car_policy_in_force(services: Services) -> None
     health = await make_policy(services, customer, product=await make_product(ProductKind.HEALTH))
     lapsed = await make_policy(services, customer, status=PolicyStatus.LAPSED)
     theirs = await make_policy(services, stranger)
+    # Named as a beneficiary of someone's car policy: not theirs to be served by.
+    as_beneficiary = await make_policy(services, stranger, beneficiaries=[customer])
     expected = [
+        (as_beneficiary.id, BenefitErrorCode.NOT_FOUND),
         (health.id, BenefitErrorCode.NOT_A_CAR_POLICY),
         (lapsed.id, BenefitErrorCode.POLICY_NOT_IN_FORCE),
         (theirs.id, BenefitErrorCode.NOT_FOUND),
@@ -209,3 +213,17 @@ async def test_two_concurrent_bookings_for_the_last_use_one_wins(services: Servi
         assert lost[0].code is BenefitErrorCode.QUOTA_USED_UP
         assert await BenefitUsage.filter(customer_id=customer.id).count() == 2
         await flows.cancel_booking(services.bookings, customer.id, won[0].id)
+
+
+def test_outside_development_a_partner_is_reached_over_https_only_and_never_the_sandbox(
+    services: Services,
+) -> None:
+    secret = {"ROAD_CO": b"s" * 32}
+    production = flows.PartnerDirectory(services.http, secret, development=False)
+    assert production.adapter("ROAD_CO", "http://partner.example") is None
+    assert production.adapter("ROAD_CO", None) is None  # no sandbox
+    assert production.adapter("OTHER", "https://partner.example") is None  # no secret
+    assert isinstance(production.adapter("ROAD_CO", "https://partner.example"), HttpPartner)
+    development = flows.PartnerDirectory(services.http, {}, development=True, dev_key=b"k" * 32)
+    assert isinstance(development.adapter("ROAD_CO", None), SandboxPartner)
+    assert development.secret("ROAD_CO") != development.secret("HEALTH_CO")

@@ -34,8 +34,13 @@ from models.ids import global_id
 from models.pii import PiiCipher
 from models.policies import Policy, ProductKind
 from push.outbox import emit
-from workflows.access import customer_policy_filter
-from workflows.benefits.entitlement import decide, policies_in_force, quota_year
+from workflows.benefits.entitlement import (
+    decide,
+    held_or_insured,
+    in_force,
+    policies_in_force,
+    quota_year,
+)
 from workflows.benefits.errors import BenefitError, BenefitErrorCode
 from workflows.benefits.partners import (
     BookingRequest,
@@ -224,16 +229,18 @@ async def request_roadside(
     if len(address) > 200:
         raise BenefitError(BenefitErrorCode.INVALID_INPUT, "地址不超过200个字符", "address")
     note = _note(request.note)
-    policies = await policies_in_force(customer_id, now)
-    mine = await Policy.filter(id=request.policy_id).select_related("product").first()
-    visible = mine is not None and any(p.id == mine.id for p in policies)
-    if mine is None or not (visible or await _sees(customer_id, mine)):
+    mine = (
+        await Policy.filter(held_or_insured(customer_id), id=request.policy_id)
+        .select_related("product")
+        .first()
+    )
+    if mine is None:
         raise BenefitError(BenefitErrorCode.NOT_FOUND, "未找到该保单", "policyId")
     if mine.product.kind is not ProductKind.AUTO:
         raise BenefitError(
             BenefitErrorCode.NOT_A_CAR_POLICY, "道路救援仅适用于车险保单", "policyId"
         )
-    if not visible:
+    if not await Policy.filter(in_force(now), id=mine.id).exists():
         raise BenefitError(BenefitErrorCode.POLICY_NOT_IN_FORCE, "该保单不在保障期内", "policyId")
     candidates = (
         await BenefitService.filter(kind=ServiceKind.ROADSIDE, active=True, partner__active=True)
@@ -260,11 +267,6 @@ async def request_roadside(
         plate_number=plate,
     )
     return await _send(deps, booking, service, mine)
-
-
-async def _sees(customer_id: uuid.UUID, policy: Policy) -> bool:
-    """A policy of theirs (held or insured) that is not in force now."""
-    return await Policy.filter(customer_policy_filter(customer_id), id=policy.id).exists()
 
 
 async def _create(

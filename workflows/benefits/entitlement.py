@@ -47,12 +47,17 @@ def in_force(now: datetime) -> Q:
     return Q(status=PolicyStatus.ACTIVE, starts_at__lte=now, ends_at__gt=now)
 
 
-async def policies_in_force(customer_id: uuid.UUID, now: datetime) -> list[Policy]:
-    """Policies in force the customer holds or is insured by (a beneficiary is not
-    served by the policy's services), with their product."""
+def held_or_insured(customer_id: uuid.UUID) -> Q:
+    """Policies whose services the customer may use: as holder or insured person (a
+    beneficiary is not served by the policy's services)."""
     insured = InsuredPerson.filter(customer_id=customer_id).values("policy_id")
+    return Q(holder_id=customer_id) | Q(id__in=Subquery(insured))
+
+
+async def policies_in_force(customer_id: uuid.UUID, now: datetime) -> list[Policy]:
+    """Policies in force the customer holds or is insured by, with their product."""
     return (
-        await Policy.filter(Q(holder_id=customer_id) | Q(id__in=Subquery(insured)))
+        await Policy.filter(held_or_insured(customer_id))
         .filter(in_force(now))
         .select_related("product")
         .order_by("starts_at", "id")

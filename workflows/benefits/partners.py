@@ -243,6 +243,8 @@ class PartnerDirectory:
         if secret is None:
             return None
         if base_url:
+            if not (self.development or base_url.startswith("https://")):
+                return None  # customers' names, phones and places go over TLS only
             return HttpPartner(self.http, code, base_url, secret)
         if not self.development:
             return None
