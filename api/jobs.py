@@ -41,6 +41,7 @@ def job_deps(services: Services) -> JobDeps:
         notify_base_url=services.settings.public_base_url,
         email_on=bool(services.settings.smtp_host),
         invoice_provider=services.invoice_provider,
+        partners=services.partners,
     )
 
 

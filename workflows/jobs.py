@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from models.pii import PiiCipher
 from payments.base import PaymentProvider, TransferProvider
 from payments.invoicing import InvoiceProvider
 from storage.base import ObjectStorage
+
+if TYPE_CHECKING:
+    from workflows.benefits.partners import PartnerDirectory
 
 MINUTE = 60.0
 HOUR = 3600.0
@@ -31,6 +35,7 @@ class JobDeps:
     notify_base_url: str  # where providers send their callbacks
     email_on: bool  # an e-mail channel is configured
     invoice_provider: InvoiceProvider | None = None  # e-invoices (None: not offered)
+    partners: PartnerDirectory | None = None  # value-added service partners
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from workflows import (
     auth,
+    benefits,
     complaints,
     crisis,
     policies,
@@ -30,4 +31,5 @@ SCHEDULE: tuple[Job, ...] = (
     *refunds.JOBS,
     *invoices.JOBS,
     *issuance.JOBS,
+    *benefits.JOBS,
 )

@@ -31,6 +31,7 @@ from tests.fakes.partner import FakePartner, running_partner
 from tests.fakes.server import refused_url
 from workflows import benefits as flows
 from workflows.benefits.errors import BenefitErrorCode
+from workflows.benefits.reconcile import reconcile
 
 SECRET = b"road-partner-shared-secret-0123456789"
 SECRETS = {"ROAD_CO": SECRET.decode(), "HEALTH_CO": "health-partner-shared-secret-0123456789"}
@@ -268,3 +269,25 @@ async def test_the_same_event_delivered_twice_at_once_applies_once(
     assert sorted(a.body["duplicate"] for a in answers) == [False, True]
     assert await OutboxEvent.filter(event_type="booking.confirmed").count() == 1
     assert await PartnerEvent.filter(event_id="evt-race").count() == 1
+
+
+async def test_a_lost_callback_is_made_good_by_asking_the_partner(
+    services: Services, partner: tuple[FakePartner, str]
+) -> None:
+    fake, base_url = partner
+    await catalogue(base_url)
+    booking = await _roadside(services, await make_customer(services))
+    later = datetime.now(UTC) + timedelta(minutes=31)
+    assert await reconcile(services.partners, later) == 0  # nothing new at the partner
+    fake.advance(booking.number, "DISPATCHED", 2)  # its callback never arrives
+    assert await reconcile(services.partners, datetime.now(UTC)) == 0  # not quiet yet
+    assert await reconcile(services.partners, later) == 1
+    row = await ServiceBooking.get(id=booking.id)
+    assert row.state is BookingState.DISPATCHED and row.partner_sequence == 2
+    assert row.dispatched_at is not None
+    assert fake.seen[-1].path == "/bookings/status" and fake.seen[-1].refused is None
+    assert await reconcile(services.partners, later) == 0  # asked again: once
+    assert await OutboxEvent.filter(event_type="booking.dispatched").count() == 1
+    late_callback = fake.callback(booking.number, "DISPATCHED", 2)
+    reply = await flows.handle_notification(services.partners, "ROAD_CO", *late_callback)  # type: ignore[arg-type]
+    assert reply.body["applied"] is False  # the callback arriving after all: stale

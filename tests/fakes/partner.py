@@ -8,8 +8,9 @@ minutes and ``hex(HMAC-SHA256(secret, "<ts>." + body))``; otherwise ``401``. Ans
 signed the same way. Endpoints: ``POST /bookings`` (the same booking number again
 answers the existing booking), ``POST /bookings/cancel``, ``POST /bookings/status``.
 
-Switches: ``fail_next(status)``, ``reject_next()`` (an answer ``accepted: false``),
-``tamper_next()`` (the answer's body changed after signing). ``callback(...)`` builds the
+``advance(number, state, sequence)`` moves a booking on at the partner (its status
+answer), without a callback. Switches: ``fail_next(status)``, ``reject_next()`` (an
+answer ``accepted: false``), ``tamper_next()`` (the answer's body changed after signing). ``callback(...)`` builds the
 signed event the partner POSTs to ``/partners/{code}/notify``; any part can be forged.
 """
 
@@ -111,7 +112,12 @@ class FakePartner:
             return self._answer({"error": "not found"}, 404)
         if request.url.path == "/bookings/cancel":
             self.bookings[number]["state"] = "CANCELLED"
-        return self._answer({"state": self.bookings[number]["state"], "sequence": 0})
+        booking = self.bookings[number]
+        return self._answer({"state": booking["state"], "sequence": booking.get("sequence", 0)})
+
+    def advance(self, booking_number: str, state: str, sequence: int) -> None:
+        """The partner's own record moves on (its callback may be lost)."""
+        self.bookings[booking_number].update(state=state, sequence=sequence)
 
     def app(self) -> Starlette:
         paths = ("/bookings", "/bookings/cancel", "/bookings/status")

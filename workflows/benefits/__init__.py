@@ -2,8 +2,9 @@
 entitled and how much is left this year, bookings sent to partners over signed HTTP,
 the partners' signed callbacks, roadside assistance, and the partner figures.
 
-No periodic jobs: bookings move by the partners' callbacks. Error codes: ``BenefitErrorCode``
-(``errors.py``). Numbers: ``FW`` + local day + sequence (``workflows/numbering.py``)."""
+Jobs: ``benefit-status`` asks partners about open bookings whose callbacks went quiet
+(``reconcile.py``). Error codes: ``BenefitErrorCode`` (``errors.py``). Numbers: ``FW``
++ local day + sequence (``workflows/numbering.py``)."""
 
 from workflows.benefits.bookings import (
     BookingDeps,
@@ -18,8 +19,10 @@ from workflows.benefits.entitlement import Entitled, entitlements
 from workflows.benefits.errors import BenefitError, BenefitErrorCode
 from workflows.benefits.figures import PartnerFigures, partner_figures
 from workflows.benefits.partners import PartnerDirectory
+from workflows.benefits.reconcile import JOBS, reconcile
 
 __all__ = [
+    "JOBS",
     "BenefitError",
     "BenefitErrorCode",
     "BookingDeps",
@@ -35,6 +38,7 @@ __all__ = [
     "entitlements",
     "handle_notification",
     "partner_figures",
+    "reconcile",
     "request_roadside",
     "save_partner",
     "save_service",

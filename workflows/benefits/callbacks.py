@@ -162,6 +162,16 @@ async def handle_notification(
     event = parse_event(body)
     if event is None:
         return _error(400, "BAD_EVENT")
+    return await apply_event(partner, event, json.loads(body), now)
+
+
+async def apply_event(
+    partner: Partner, event: Event, raw: dict[str, Any], now: datetime | None = None
+) -> Reply:
+    """Record ``event`` (unique per partner and event id) and apply it if it moves the
+    booking forward: one transaction, the booking row locked. Callbacks and the status
+    reconciliation both come here."""
+    now = now or datetime.now(UTC)
     async with in_transaction():
         booking = (
             await ServiceBooking.filter(number=event.booking_number, partner_id=partner.id)
@@ -183,7 +193,7 @@ async def handle_notification(
                     sequence=event.sequence,
                     state=event.state.value,
                     applied=applied,
-                    body=json.loads(body),
+                    body=raw,
                 )
             ],
             ignore_conflicts=True,
@@ -194,10 +204,8 @@ async def handle_notification(
             await ServiceBooking.filter(id=booking.id).update(
                 **changes(booking, event, now), version=F("version") + 1
             )
-            if event.state is BookingState.CANCELLED:
-                await BenefitUsage.filter(
-                    booking_id=booking.id
-                ).delete()  # not the customer's doing
+            if event.state is BookingState.CANCELLED:  # not the customer's doing
+                await BenefitUsage.filter(booking_id=booking.id).delete()
             await booking.refresh_from_db()
             await emit_state(booking, service)
     return Reply(200, {"ok": True, "duplicate": False, "applied": applied})
