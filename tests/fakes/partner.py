@@ -11,7 +11,8 @@ answers the existing booking), ``POST /bookings/cancel``, ``POST /bookings/statu
 ``advance(number, state, sequence)`` moves a booking on at the partner (its status
 answer), without a callback. Switches: ``fail_next(status)``, ``reject_next()`` (an
 answer ``accepted: false``), ``tamper_next()`` (the answer's body changed after
-signing). ``callback(...)`` builds the signed event the partner POSTs to ``/partners/{code}/notify``; any part can be forged.
+signing). ``callback(...)`` builds the signed event the partner POSTs to
+``/partners/{code}/notify``; any part can be forged.
 """
 
 from __future__ import annotations
