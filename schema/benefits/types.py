@@ -139,7 +139,9 @@ class ServiceEntitlement:
     )
     policy_number: str | None = strawberry.field(description="The policy it comes with, if any.")
     used_this_year: int = strawberry.field(description="Uses taken this calendar year.")
-    left_this_year: int = strawberry.field(description="Uses left this calendar year.")
+    left_this_year: int = strawberry.field(
+        description="Uses left this calendar year (0 when I am not entitled)."
+    )
 
     @classmethod
     def from_entitled(cls, found: flows.Entitled) -> ServiceEntitlement:
