@@ -42,6 +42,7 @@ def job_deps(services: Services) -> JobDeps:
         email_on=bool(services.settings.smtp_host),
         invoice_provider=services.invoice_provider,
         agent_hours=services.settings.agent_working_hours,
+        partners=services.partners,
     )
 
 

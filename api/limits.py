@@ -71,6 +71,7 @@ def limit_table(settings: Settings) -> LimitTable:
                 ),
             ),
             ("/payments/", RouteLimit(body=settings.callback_max_body_bytes)),
+            ("/partners/", RouteLimit(body=settings.callback_max_body_bytes)),
             (
                 # One file and a few short fields (wx.uploadFile); a file up to twice the
                 # limit reaches the workflow and gets its typed FILE_TOO_LARGE.

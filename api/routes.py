@@ -1,5 +1,5 @@
 """Non-GraphQL HTTP: liveness and readiness probes, claim files behind signed URLs, and
-payment providers' callbacks."""
+payment providers' and service partners' callbacks."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from models.clock import local_time
 from storage.base import StorageError
 from storage.local import LocalStorage, file_endpoint
 from storage.s3 import S3Storage
+from workflows.benefits import handle_notification
 from workflows.payments.orders import handle_callback
 from workflows.policy_service.documents import DocumentError, verify_document
 
@@ -109,6 +110,16 @@ async def payment_notify(request: Request) -> Response:
         pii=services.pii,
     )
     return Response(reply.body, reply.status_code, media_type=reply.content_type)
+
+
+async def partner_notify(request: Request) -> Response:
+    """A service partner's signed status event (``workflows/benefits/callbacks.py``)."""
+    services = request.app.state.services
+    body = await request.body()
+    reply = await handle_notification(
+        services.partners, request.path_params["code"], dict(request.headers), body
+    )
+    return JSONResponse(reply.body, reply.status_code)
 
 
 _VERIFY_PAGE = """<!doctype html>

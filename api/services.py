@@ -34,6 +34,7 @@ from storage.base import ObjectStorage
 from storage.local import LocalStorage
 from storage.s3 import S3Storage
 from workflows import auth
+from workflows.benefits import BookingDeps, PartnerDirectory
 from workflows.claim_documents import DocumentIntake
 from workflows.complaints.rules import ClockSettings
 from workflows.limits import RateLimiter, build_limiter
@@ -62,11 +63,20 @@ class Services:
     invoice_provider: InvoiceProvider | None = None
     # Real-name verification of applicants (实名核验): the sandbox until a provider is wired.
     real_name: RealNameVerifier = field(default_factory=SandboxRealName)
+    # Value-added service partners: adapters built from the catalogue and the secrets.
+    partners: PartnerDirectory | None = None
 
     @property
     def transfer_providers(self) -> dict[str, TransferProvider]:
         """Where claim payouts can go: every payment provider, and bank cards."""
         return {**self.payment_providers, **self.bank_providers}
+
+    @property
+    def bookings(self) -> BookingDeps:
+        """What booking a value-added service needs: the partners and the PII cipher."""
+        if self.partners is None:
+            raise RuntimeError("services built without partners")
+        return BookingDeps(self.partners, self.pii)
 
     @property
     def complaint_clocks(self) -> ClockSettings:
@@ -250,4 +260,10 @@ def build_services(
         SurveyLinks(settings.survey_link_key, settings.survey_link_base),
         loops=loops,
         invoice_provider=SandboxInvoiceProvider() if settings.is_development else None,
+        partners=PartnerDirectory(
+            http,
+            {code: s.get_secret_value().encode() for code, s in settings.partner_secrets.items()},
+            development=settings.is_development,
+            dev_key=settings.file_signing_key if settings.is_development else b"",
+        ),
     )

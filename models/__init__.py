@@ -23,4 +23,5 @@ MODEL_MODULES = [
     "models.membership",
     "models.risk",
     "models.commitments",
+    "models.benefits",
 ]

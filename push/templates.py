@@ -388,6 +388,66 @@ TEMPLATES: dict[str, EventTemplate] = {
             "pages/notification/list",
             sms=True,
         ),
+        *(
+            EventTemplate(
+                f"booking.{state}",
+                title,
+                body,
+                "anxin://bookings/{booking_id}",
+                "pages/benefits/booking?id={booking_id}",
+                urgent=urgent,  # roadside: the customer is waiting at the road
+            )
+            for state, title, body, urgent in (
+                (
+                    "requested",
+                    "服务预约已提交",
+                    "您的{service_name}预约{booking_number}已提交合作机构。",
+                    False,
+                ),
+                (
+                    "confirmed",
+                    "服务预约已确认",
+                    "您的{service_name}预约{booking_number}已确认。",
+                    False,
+                ),
+                (
+                    "dispatched",
+                    "救援已派车",
+                    "{service_name}{booking_number}：救援车辆已派出。",
+                    True,
+                ),
+                (
+                    "en_route",
+                    "救援车辆正在赶来",
+                    "{service_name}{booking_number}：预计{eta_minutes}分钟到达。",
+                    True,
+                ),
+                (
+                    "arrived",
+                    "救援车辆已到达",
+                    "{service_name}{booking_number}：救援人员已到达。",
+                    True,
+                ),
+                (
+                    "done",
+                    "服务已完成",
+                    "{service_name}{booking_number}已完成，欢迎为本次服务评分。",
+                    False,
+                ),
+                (
+                    "cancelled",
+                    "服务预约已取消",
+                    "{service_name}{booking_number}已取消，次数已退回。",
+                    False,
+                ),
+                (
+                    "no_show",
+                    "服务预约未到场",
+                    "{service_name}{booking_number}：您未按约到场，本次计入次数。",
+                    False,
+                ),
+            )
+        ),
     ]
 }
 

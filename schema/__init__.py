@@ -27,6 +27,7 @@ from strawberry.types import ExecutionContext, Info
 from strawberry.utils.logging import StrawberryLogger
 
 from schema.auth import AuthMutations, AuthQueries
+from schema.benefits.operations import BenefitMutations, BenefitQueries, BenefitSubscriptions
 from schema.claims.mutations import ClaimMutations
 from schema.claims.queries import ClaimQueries
 from schema.claims.subscriptions import ClaimSubscriptions
@@ -100,6 +101,7 @@ class Query(
     RenewalQueries,
     RiskQueries,
     CommitmentQueries,
+    BenefitQueries,
 ):
     @strawberry.field(
         description="Any object by its global ID; null if it does not exist or you may not see it.",
@@ -135,6 +137,7 @@ class Mutation(
     UnderwritingMutations,
     RenewalMutations,
     RiskMutations,
+    BenefitMutations,
 ):
     pass
 
@@ -148,6 +151,7 @@ class Subscription(
     ComplaintStaffSubscriptions,
     CrisisSubscriptions,
     ConversationSubscriptions,
+    BenefitSubscriptions,
 ):
     pass
 

@@ -16,6 +16,7 @@ from models.claims import PayoutShare
 from models.customers import Customer as CustomerModel
 from models.notifications import Notification as NotificationModel
 from models.staff import StaffUser
+from schema.benefits.types import load_booking, partner_node, service_node
 from schema.claims.parts import ClaimDocument, ClaimPayoutShare
 from schema.claims.types import Claim
 from schema.commitments import commitment_case_node, service_commitment_node
@@ -154,6 +155,9 @@ NODE_RESOLVERS: dict[str, Callable[[Actor, uuid.UUID], Awaitable[relay.Node | No
     "CommitmentCase": commitment_case_node,
     "ServiceCommitment": service_commitment_node,
     "FollowUpVisit": follow_up_visit_node,
+    "ServiceBooking": load_booking,
+    "BenefitService": service_node,
+    "Partner": partner_node,
     "MyVisit": my_visit_node,
     "VisitRule": visit_rule_node,
     "Complaint": complaint_node,

@@ -31,8 +31,9 @@ strawberry.enum(
 strawberry.enum(
     RatingSubject,
     description="What a quick rating is about: CLAIM, POLICY, PAYMENT (an order), VISIT "
-    "(a follow-up visit), STAFF (a staff member who served me) or CONVERSATION (an "
-    "online-service conversation of mine that has ended).",
+    "(a follow-up visit), STAFF (a staff member who served me), CONVERSATION (an "
+    "online-service conversation of mine that has ended) or BOOKING (a booking of a "
+    "value-added service of mine that was done).",
 )
 SURVEY_CODES = ErrorCodes(
     "SurveyErrorCode", "Why a survey answer or rating failed.", flows.SurveyError
@@ -186,8 +187,8 @@ class SubmitSurveyPayload:
 class RateServiceInput:
     subject_type: RatingSubject = strawberry.field(description="What kind of thing is rated.")
     subject_id: relay.GlobalID = strawberry.field(
-        description="What is rated: my Claim, Policy, PaymentOrder, MyVisit, or a "
-        "StaffMember who handled one of them."
+        description="What is rated: my Claim, Policy, PaymentOrder, MyVisit, a "
+        "StaffMember who handled one of them, or my done ServiceBooking."
     )
     stars: int = strawberry.field(description="1-5.")
     tags: list[str] = strawberry.field(default_factory=list, description="Optional tags.")

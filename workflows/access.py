@@ -55,6 +55,7 @@ class Permission(StrEnum):
     POLICY_SERVICE = "policy:service"  # review changes of policies (保全): approve or reject
     UNDERWRITE = "policy:underwrite"  # decide applications referred to an underwriter (核保)
     RISK_REVIEW = "risk:review"  # risk signals: review, dismiss or confirm; edit the rules
+    BENEFIT_MANAGE = "benefit:manage"  # value-added services: catalogue, partners, bookings
 
 
 ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
@@ -110,6 +111,7 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
             Permission.POLICY_SERVICE,
             Permission.UNDERWRITE,
             Permission.RISK_REVIEW,
+            Permission.BENEFIT_MANAGE,
         }
     ),
     StaffRole.ADMIN: frozenset(Permission),

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from models.pii import PiiCipher
 from payments.base import PaymentProvider, TransferProvider
 from payments.invoicing import InvoiceProvider
 from storage.base import ObjectStorage
 from workflows.conversations.hours import WorkingHours
+
+if TYPE_CHECKING:
+    from workflows.benefits.partners import PartnerDirectory
 
 MINUTE = 60.0
 HOUR = 3600.0
@@ -34,6 +38,7 @@ class JobDeps:
     invoice_provider: InvoiceProvider | None = None  # e-invoices (None: not offered)
     # When agents work (the service commitment of answering within minutes counts in them).
     agent_hours: WorkingHours = field(default_factory=WorkingHours)
+    partners: PartnerDirectory | None = None  # value-added service partners
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ class Prefix(StrEnum):
     APPLICATION = "TB"  # an application for a policy (投保单)
     POLICY = "AX"  # a policy issued online (保单号)
     RISK_SIGNAL = "FX"  # a risk signal for staff (风险信号)
+    BOOKING = "FW"  # a booking of a value-added service (增值服务预约)
 
 
 async def next_number(prefix: Prefix, now: datetime | None = None) -> str:

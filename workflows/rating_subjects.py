@@ -1,9 +1,9 @@
 """What a customer may rate: a subject that exists and that they may see (their claim,
 a policy they hold, are insured by or benefit from, their payment, their visit, or a
 staff member who handled one of those, or an online-service conversation of theirs
-that has ended). Anything else — a made-up ID, another
-customer's claim, an ID of the wrong kind — is answered exactly like a missing subject,
-so ratings can neither flood the recovery queue nor confirm what exists."""
+that has ended, or a booking of a value-added service that was done). Anything else —
+a made-up ID, another customer's claim, an ID of the wrong kind — is answered exactly
+like a missing subject, so ratings can neither flood the recovery queue nor confirm what exists."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from enum import StrEnum
 from tortoise.expressions import Q
 
 from models.auth import SubjectKind
+from models.benefits import BookingState, ServiceBooking
 from models.conversations import Conversation, ConversationStatus
 from models.ids import parse_global_id
 from models.payments import PaymentOrder
@@ -54,6 +55,13 @@ async def _conversation(actor: Actor, object_id: uuid.UUID) -> bool:
     )
 
 
+async def _booking(actor: Actor, object_id: uuid.UUID) -> bool:
+    """Their own booking of a value-added service, once the partner has done it."""
+    return await ServiceBooking.exists(
+        id=object_id, customer_id=actor.subject_id, state=BookingState.DONE
+    )
+
+
 class RatingSubject(StrEnum):
     """What kind of thing a rating is about (stored as this text)."""
 
@@ -63,6 +71,7 @@ class RatingSubject(StrEnum):
     VISIT = "VISIT"
     STAFF = "STAFF"
     CONVERSATION = "CONVERSATION"
+    BOOKING = "BOOKING"
 
 
 # subject type → (the global ID's type name, whether the customer may rate it)
@@ -73,6 +82,7 @@ SUBJECTS: dict[str, tuple[str, Callable[[Actor, uuid.UUID], Awaitable[bool]]]] =
     RatingSubject.VISIT: ("MyVisit", _visit),  # the customer's view of a visit
     RatingSubject.STAFF: ("StaffMember", _staff),
     RatingSubject.CONVERSATION: ("Conversation", _conversation),
+    RatingSubject.BOOKING: ("ServiceBooking", _booking),
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from workflows import (
     auth,
     commitments,
+    benefits,
     complaints,
     crisis,
     policies,
@@ -35,4 +36,5 @@ SCHEDULE: tuple[Job, ...] = (
     *issuance.JOBS,
     *commitments.JOBS,
     *sum_insured.JOBS,
+    *benefits.JOBS,
 )

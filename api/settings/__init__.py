@@ -16,6 +16,7 @@ from __future__ import annotations
 from pydantic import model_validator
 from pydantic_settings import SettingsConfigDict
 
+from api.settings.benefits import BenefitSettings
 from api.settings.claims import ClaimSettings, StorageBackend
 from api.settings.complaints import ComplaintSettings
 from api.settings.conversations import ConversationSettings
@@ -54,6 +55,7 @@ class Settings(
     ComplaintSettings,
     ConversationSettings,
     PersistedQuerySettings,
+    BenefitSettings,
 ):
     """Every knob of the gateway; the README has the same list as a table."""
 

@@ -17,6 +17,7 @@ from tortoise.transactions import in_transaction
 from api.services import Services
 from models import policies as m
 from models.auth import SubjectKind
+from models.benefits import BookingState, Entitlement, ServiceBooking
 from models.claims import Claim, ClaimDocument, ClaimStatus, PayoutShare
 from models.complaint_remedies import (
     ComplaintAttachment,
@@ -51,6 +52,7 @@ from models.visits import FollowUpVisit, VisitChannel, VisitTrigger
 from schema import build_schema
 from schema.node import NODE_RESOLVERS
 from schema.notifications import preference_id
+from tests.benefits_helpers import catalogue
 from tests.factories import (
     customer_token,
     make_claim,
@@ -151,6 +153,7 @@ async def world(services: Services) -> World:
     objects.update(await _crisis_objects(supervisor, objects["Complaint"]))
     objects.update(await _document_objects(services, alice, policy, order))
     objects["PolicyApplication"] = await _application(alice, policy)
+    objects.update(await _benefit_objects(alice, policy))
     tokens = {
         "alice": await customer_token(services, alice),
         "bob": await customer_token(services, bob),
@@ -160,6 +163,24 @@ async def world(services: Services) -> World:
         "supervisor": await staff_token(services, supervisor),
     }
     return World(policy, objects, tokens)
+
+
+async def _benefit_objects(alice: Any, policy: m.Policy) -> dict[str, uuid.UUID]:
+    """Alice's roadside booking, its service (the catalogue) and its partner (staff's)."""
+    road = (await catalogue())["roadside"]
+    now = datetime.now(UTC)
+    booking = await ServiceBooking.create(
+        number="FW20261202999999",
+        customer=alice,
+        service=road,
+        partner_id=road.partner_id,
+        entitlement=Entitlement.POLICY,
+        policy=policy,
+        quota_year=now.year,
+        state=BookingState.REQUESTED,
+        requested_at=now,
+    )
+    return {"ServiceBooking": booking.id, "BenefitService": road.id, "Partner": road.partner_id}
 
 
 async def _service_objects(
@@ -443,6 +464,9 @@ NOT_VISIBLE_TO_MALLORY = {
     "InvoiceRequest": True,
     "Endorsement": True,
     "PolicyApplication": True,
+    "ServiceBooking": True,
+    "BenefitService": False,  # the active catalogue is public to every logged-in user
+    "Partner": True,  # staff (BENEFIT_MANAGE) only
 }
 
 
@@ -528,6 +552,12 @@ SEEN_BY: dict[str, tuple[set[str], set[str], str]] = {
     "FollowUpVisit": ({"agent", "supervisor"}, {"alice", "bob"}, "purpose attemptLog { note }"),
     "MyVisit": ({"alice"}, {"bob", "agent", "supervisor"}, "purpose policyNumber"),
     "VisitRule": ({"supervisor"}, {"agent", "alice"}, "trigger version"),
+    "ServiceBooking": (
+        {"alice", "supervisor"},
+        {"bob", "carol", "agent", "mallory"},
+        "number state service { code }",
+    ),
+    "Partner": ({"supervisor"}, {"alice", "agent"}, "code baseUrl"),
     "Complaint": (
         {"alice", "agent", "supervisor"},
         {"bob", "carol", "mallory"},

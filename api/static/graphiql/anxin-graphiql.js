@@ -563,6 +563,58 @@ query PromisesKept($from: Date!, $to: Date!) {
 `,
       variables: json({ from: "2026-11-01", to: "2026-12-31" }),
     },
+    {
+      query: `# 16. 增值服务 Value-added services (customer token: log in in tab 1 as
+#    13800000001). ValueAddedServices shows what I may book, why and the uses left this
+#    year; BookService books one (APPOINTMENT services take a preferredAt time); a
+#    roadside request (RoadsideHelp) is followed live by BookingLive; in development
+#    AdvanceSandbox makes the sandbox partner report the next state (signed, as a real
+#    partner's callback to /partners/{code}/notify). Rate a DONE booking with
+#    rateService (subjectType: BOOKING).
+query ValueAddedServices {
+  valueAddedServices { entitled reason leftThisYear policyNumber
+    service { id name kind bookingMethod partnerName yearlyQuota } }
+}
+
+mutation BookService($serviceId: ID!, $at: DateTime, $key: String) {
+  bookService(input: { serviceId: $serviceId, preferredAt: $at, note: "上午更方便",
+    idempotencyKey: $key }) {
+    booking { id number state stateText entitlement preferredAt service { name } }
+    errors { field message code retryAfterSeconds }
+  }
+}
+
+mutation RoadsideHelp($policyId: ID!) {
+  requestRoadsideAssistance(input: { policyId: $policyId, latitude: 39.990464,
+    longitude: 116.480881, need: BATTERY, plateNumber: "京N8A123", address: "望京街" }) {
+    booking { id number state requestedAt roadside { need address } }
+    errors { field message code }
+  }
+}
+
+subscription BookingLive($bookingId: ID!) {
+  bookingUpdated(bookingId: $bookingId) { id state stateText etaAt arrivedAt finishedAt }
+}
+
+mutation AdvanceSandbox($bookingId: ID!) {
+  advanceSandboxBooking(input: { bookingId: $bookingId, state: EN_ROUTE, etaMinutes: 15 }) {
+    booking { id state etaAt } errors { code }
+  }
+}
+
+query MyBookings {
+  myBookings(first: 20) { totalCount edges { node { id number state stateText
+    requestedAt arrivedAt rateable service { name } } } }
+}
+`,
+      variables: json({
+        serviceId: "<a service id from ValueAddedServices>",
+        at: new Date(Date.now() + 3 * 86400e3).toISOString(),
+        key: "book-" + run,
+        policyId: "<my car policy's id (tab 2)>",
+        bookingId: "<an id from MyBookings or RoadsideHelp>",
+      }),
+    },
   ];
 
   // GraphiQL's toolkit sends an operation's headers over HTTP, and for a subscription

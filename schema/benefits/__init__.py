@@ -1,0 +1,1 @@
+"""Value-added services and partners in GraphQL (types, operations)."""
