@@ -19,8 +19,8 @@ import httpx
 from PIL import Image, ImageDraw
 from tortoise.transactions import in_transaction
 
-from api.demo_commitments import seed_commitments
 from api.demo_benefits import seed_benefits
+from api.demo_commitments import seed_commitments
 from api.demo_complaints import seed_complaints
 from api.demo_cover_changes import seed_cover_changes
 from api.demo_crisis import seed_crisis
@@ -739,7 +739,7 @@ async def load_demo(settings: Settings, *, only_if_empty: bool) -> None:
         await seed_policy_buy(services)
         await seed_service_plans(services)  # suggests what the online-sales demo sells
         await seed_commitments(services)
-        await seed_risk()  # last: the rules look at everything above
         await seed_benefits(services)
+        await seed_risk()  # last: the rules look at everything above
     print("demo data loaded")
     print(demo_accounts())

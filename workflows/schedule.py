@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from workflows import (
     auth,
-    commitments,
     benefits,
+    commitments,
     complaints,
     crisis,
     policies,
