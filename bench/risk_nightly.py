@@ -60,8 +60,7 @@ class _Batches:
         rows = self.pending.setdefault(type(row), [])
         rows.append(row)
         if len(rows) >= BATCH:
-            await type(row).bulk_create(rows)
-            rows.clear()
+            await self.flush()  # every kind, in the order first seen: parents first
 
     async def flush(self) -> None:
         for model, rows in self.pending.items():
