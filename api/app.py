@@ -34,7 +34,14 @@ from api.middleware import (
     SecurityHeadersMiddleware,
 )
 from api.persisted_queries import build_persisted_queries, load_manifest
-from api.routes import healthz, payment_notify, readyz, serve_file, verify_page
+from api.routes import (
+    agreement_notify,
+    healthz,
+    payment_notify,
+    readyz,
+    serve_file,
+    verify_page,
+)
 from api.services import Services, build_services, connect_redis
 from api.settings import PersistedQueriesMode, Settings
 from api.shedding import LoadSheddingMiddleware, shedding_limits
@@ -172,6 +179,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/readyz", readyz),
             Route("/files/{key:path}", serve_file, methods=["GET", "HEAD"]),
             Route("/payments/{provider}/notify", payment_notify, methods=["POST"]),
+            Route("/payments/{provider}/agreements/notify", agreement_notify, methods=["POST"]),
             Route("/verify/{code}", verify_page, methods=["GET"]),
             Route(UPLOAD_PATH, upload_claim_document, methods=["POST"]),
             Mount("/static/graphiql", StaticFiles(directory=STATIC / "graphiql")),

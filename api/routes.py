@@ -16,6 +16,7 @@ from storage.base import StorageError
 from storage.local import LocalStorage, file_endpoint
 from storage.s3 import S3Storage
 from workflows.payments.orders import handle_callback
+from workflows.policy_service.agreements import handle_agreement_callback
 from workflows.policy_service.documents import DocumentError, verify_document
 
 log = logging.getLogger("anxin.health")
@@ -108,6 +109,17 @@ async def payment_notify(request: Request) -> Response:
         transfers_only=name not in services.payment_providers,
         pii=services.pii,
     )
+    return Response(reply.body, reply.status_code, media_type=reply.content_type)
+
+
+async def agreement_notify(request: Request) -> Response:
+    """Withholding-agreement callbacks (代扣协议签约/解约): verified and recorded before
+    the provider's answer, like payment callbacks."""
+    services = request.app.state.services
+    provider = services.payment_providers.get(request.path_params["provider"])
+    if provider is None:
+        return JSONResponse({"error": {"code": "NOT_FOUND", "message": "not found"}}, 404)
+    reply = await handle_agreement_callback(provider, await request.body())
     return Response(reply.body, reply.status_code, media_type=reply.content_type)
 
 

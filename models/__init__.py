@@ -21,4 +21,5 @@ MODEL_MODULES = [
     "models.endorsements",
     "models.policy_applications",
     "models.membership",
+    "models.policy_accounts",
 ]

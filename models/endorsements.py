@@ -33,6 +33,7 @@ class EndorsementType(StrEnum):
     PAYMENT_FREQUENCY = "PAYMENT_FREQUENCY"  # 变更缴费方式, from the next unpaid installment
     REINSTATEMENT = "REINSTATEMENT"  # 复效: overdue premiums + interest paid, reviewed
     INSURED_MEMBER = "INSURED_MEMBER"  # 增加被保险人 on a family health policy, premium paid
+    PAYMENT_ACCOUNT = "PAYMENT_ACCOUNT"  # 变更缴费/领款账户: withholding agreement, payout account
 
 
 class EndorsementStatus(StrEnum):

@@ -34,6 +34,7 @@ class Prefix(StrEnum):
     ENDORSEMENT = "PD"  # a change of a policy (批单)
     APPLICATION = "TB"  # an application for a policy (投保单)
     POLICY = "AX"  # a policy issued online (保单号)
+    AGREEMENT = "DK"  # a withholding agreement we ask a customer to sign (代扣协议)
 
 
 async def next_number(prefix: Prefix, now: datetime | None = None) -> str:

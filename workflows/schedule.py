@@ -14,7 +14,7 @@ from workflows import (
 )
 from workflows.jobs import Job
 from workflows.payments import orders, payouts, refunds
-from workflows.policy_service import invoices, issuance
+from workflows.policy_service import auto_renewal, invoices, issuance
 
 SCHEDULE: tuple[Job, ...] = (
     *policies.JOBS,
@@ -30,4 +30,5 @@ SCHEDULE: tuple[Job, ...] = (
     *refunds.JOBS,
     *invoices.JOBS,
     *issuance.JOBS,
+    *auto_renewal.JOBS,
 )

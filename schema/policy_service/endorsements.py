@@ -40,6 +40,10 @@ from workflows.policy_service.endorsement_state import visible_endorsements
 
 if TYPE_CHECKING:
     from schema.policies.types import Policy, PremiumInstallment
+    from schema.policy_service.payment_accounts import (
+        PaymentAccountChange,
+        PaymentAccountChangeInput,
+    )
 
 strawberry.enum(m.EndorsementType, description="What a change of a policy (批单) changes.")
 strawberry.enum(
@@ -193,6 +197,21 @@ class Endorsement(relay.Node):
         description="What happened, oldest first."
     )
     policy_id: strawberry.Private[uuid.UUID]
+    row_values: strawberry.Private[dict[str, Any]]
+
+    @strawberry.field(
+        description="PAYMENT_ACCOUNT: the accounts before and after, and the page where the "
+        "holder signs the withholding agreement; null for other types."
+    )
+    async def payment_account(
+        self, info: Info
+    ) -> (
+        Annotated[PaymentAccountChange, strawberry.lazy("schema.policy_service.payment_accounts")]
+        | None
+    ):
+        from schema.policy_service.payment_accounts import payment_account_change
+
+        return await payment_account_change(info, uuid.UUID(str(self.id)), self.row_values)
 
     @strawberry.field(description="The policy it changes.")
     async def policy(
@@ -317,6 +336,13 @@ class Endorsement(relay.Node):
                 for e in sorted(events, key=lambda e: e.created_at)
             ],
             policy_id=row.policy_id,
+            row_values={
+                "type": row.type,
+                "status": row.status,
+                "before": row.before,
+                "after": row.after,
+                "requested_by": row.requested_by_id,
+            },
         )
 
 
@@ -475,6 +501,16 @@ class RequestPolicyChangeInput:
         description="Add a family member (the premium difference is then due as "
         "`premiumDue`). Give exactly one change.",
     )
+    payment_account: (
+        Annotated[
+            PaymentAccountChangeInput, strawberry.lazy("schema.policy_service.payment_accounts")
+        ]
+        | None
+    ) = strawberry.field(
+        default=None,
+        description="Change the withholding agreement and/or payout account on file. Give "
+        "exactly one change.",
+    )
 
 
 @strawberry.input(description="The insured's answer to a change that needs their consent.")
@@ -557,6 +593,7 @@ def _change(input: RequestPolicyChangeInput) -> flow.ChangeRequest:
         )
         if input.insured_member
         else None,
+        input.payment_account.to_wish() if input.payment_account else None,
     )
 
 
@@ -633,8 +670,8 @@ class EndorsementQueries:
 class EndorsementMutations:
     @strawberry.mutation(
         description="Ask for a change of a policy I hold (保全): exactly one of "
-        "`beneficiaries`, `surrender`, `contact`, `paymentFrequency`, `reinstatement` or "
-        "`insuredMember`. "
+        "`beneficiaries`, `surrender`, `contact`, `paymentFrequency`, `reinstatement`, "
+        "`insuredMember` or `paymentAccount`. "
         "A beneficiary "
         "change waits for the insured's consent when I am not the insured; a surrender "
         "ends the policy at once and its value is paid to the account I chose; contact "

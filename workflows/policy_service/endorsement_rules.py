@@ -51,6 +51,7 @@ TYPE_NAMES = {
     EndorsementType.PAYMENT_FREQUENCY: "变更缴费方式",
     EndorsementType.REINSTATEMENT: "保单复效",
     EndorsementType.INSURED_MEMBER: "增加被保险人",
+    EndorsementType.PAYMENT_ACCOUNT: "变更缴费/领款账户",
 }
 # Outbox event per step; the customer is told through push/templates.py.
 EVENTS = {
@@ -93,6 +94,8 @@ class EndorsementErrorCode(StrEnum):
     PAYMENT_IN_PROGRESS = "PAYMENT_IN_PROGRESS"  # an installment to re-cut has an open order
     REINSTATEMENT_PERIOD_OVER = "REINSTATEMENT_PERIOD_OVER"
     NOT_FAMILY_POLICY = "NOT_FAMILY_POLICY"
+    NO_AGREEMENT_ON_FILE = "NO_AGREEMENT_ON_FILE"  # auto-renewal needs a withholding agreement
+    NOT_RENEWABLE = "NOT_RENEWABLE"  # auto-renewal: the product or the policy does not renew
 
 
 class EndorsementError(DomainError):

@@ -52,6 +52,7 @@ from workflows.policy_service import (
     contact,
     frequency,
     members,
+    payment_account,
     reinstatement,
     surrender,
 )
@@ -98,6 +99,7 @@ class ChangeRequest:
     payment_frequency: PaymentFrequency | None = None
     reinstatement: reinstatement.HealthDeclaration | None = None
     insured_member: members.NewMember | None = None
+    payment_account: payment_account.NewPaymentAccount | None = None
 
     def fingerprint(self) -> dict[str, Any]:
         return {
@@ -138,6 +140,12 @@ class ChangeRequest:
             ]
             if self.insured_member
             else None,
+            "account": [
+                self.payment_account.collection_provider,
+                repr(self.payment_account.payout),
+            ]
+            if self.payment_account
+            else None,
         }
 
 
@@ -173,6 +181,7 @@ async def request_policy_change(
             change.payment_frequency,
             change.reinstatement,
             change.insured_member,
+            change.payment_account,
         )
         if v is not None
     ]
@@ -193,6 +202,10 @@ async def request_policy_change(
             endorsement = await _request_reinstatement(actor, policy, change.reinstatement)
         elif change.insured_member is not None:
             endorsement = await _request_member(pii, actor, policy, change.insured_member)
+        elif change.payment_account is not None:
+            endorsement = await _request_account(
+                pii, providers, actor, policy, change.payment_account
+            )
         else:
             assert change.surrender is not None
             endorsement = await _request_surrender(pii, providers, actor, policy, change.surrender)
@@ -386,6 +399,43 @@ async def _request_member(
     return endorsement
 
 
+async def _request_account(
+    pii: PiiCipher,
+    providers: Mapping[str, TransferProvider],
+    actor: Actor,
+    policy: Policy,
+    wish: payment_account.NewPaymentAccount,
+) -> Endorsement:
+    """A payout account alone is effective at once; a new agreement waits, REQUESTED,
+    for the customer to sign it at the provider (``agreements.record_agreement``)."""
+    accounts = await payment_account.checked(providers, actor, policy, wish)
+    async with in_transaction():
+        endorsement = await _create(
+            policy,
+            actor,
+            T.PAYMENT_ACCOUNT,
+            before=await payment_account.before_values(policy, accounts),
+            after=payment_account.after_values(accounts),
+            sealed=payment_account.seal(pii, accounts),
+            note="投保人申请" + payment_account.describe(payment_account.after_values(accounts)),
+        )
+        if accounts.collector is not None:
+            await payment_account.ask_for_agreement(endorsement, accounts.collector.name)
+            await add_to_timeline(
+                endorsement,
+                None,
+                "sign_requested",
+                S.REQUESTED,
+                S.REQUESTED,
+                "请在支付宝完成代扣协议签约，签约后变更生效",
+            )
+            return endorsement
+        endorsement = await transition(
+            endorsement, actor, to=S.APPROVED, action="approve", note="领款账户变更无需审核"
+        )
+        return await _take_effect(pii, endorsement, None)
+
+
 async def installment_paid(order: PaymentOrder) -> None:
     """An endorsement's installment was paid (in the payment's transaction, called once
     per installment by ``premium_installment_paid``): the change takes effect."""
@@ -499,6 +549,8 @@ async def _take_effect(
         elif endorsement.type is T.PAYMENT_FREQUENCY:
             await frequency.apply(endorsement.policy_id, endorsement.after)
             note = f"缴费方式已变更为{endorsement.after['frequencyName']}，自下一期保费起生效"
+        elif endorsement.type is T.PAYMENT_ACCOUNT:
+            note = await payment_account.apply_payout(endorsement)
         else:
             payout = await surrender.apply(pii, endorsement, endorsement.after["provider"])
             note = f"保单已退保终止，退保金{payout.amount}元将支付至{payout.payee_masked}"
@@ -646,14 +698,18 @@ async def cancel(
             "该批单已批准或已结束，不能撤销",
             "endorsementId",
         )
-    return await transition(
-        endorsement,
-        actor,
-        to=S.CANCELLED,
-        action="cancel",
-        note="投保人撤销了申请",
-        expected_version=expected_version,
-    )
+    async with in_transaction():
+        endorsement = await transition(
+            endorsement,
+            actor,
+            to=S.CANCELLED,
+            action="cancel",
+            note="投保人撤销了申请",
+            expected_version=expected_version,
+        )
+        if endorsement.type is T.PAYMENT_ACCOUNT:  # an agreement not signed yet: abandoned
+            await payment_account.abandon_agreements(endorsement)
+        return endorsement
 
 
 def review_queue() -> QuerySet[Endorsement]:

@@ -1,0 +1,317 @@
+"""Automatic renewal (自动续保): a policy whose holder opted in (``set_auto_renewal``, only
+with a withholding agreement on file) is renewed by the ``auto-renewals`` job.
+
+When: the reminder (``policy.auto_renewal_reminder``: "将于X日自动续保，扣款¥Y") goes
+``REMIND_BEFORE`` (10 days) before the policy ends; the charge is made from
+``CHARGE_BEFORE`` (7 days) before it ends, inside the renewal offer's window.
+
+How: the renewal is made exactly as ``renewPolicy`` makes it (``renewal.renew_policy``:
+a RENEWAL application, accepted by rule, its policy row unseen until paid) and its
+installment is charged with the agreement (``AgreementProvider.withhold``). A paid
+charge goes through ``record_payment``, the path of every premium callback, so the new
+policy is issued in the payment's transaction and starts when the old one ends. The
+provider's own callback for the same trade then finds it recorded: one effect.
+
+Failures: a refused charge closes its order (no policy is issued), tells the customer
+with a link to pay by hand (the renewal offer), and is tried again the next day — at
+most once a day (the unique ``AutoRenewalCharge`` per policy and local day, taken
+before anything is charged: two job runs at once charge once) — until the policy ends.
+An answer of "in process" (or no answer) leaves the order open: the trade's callback
+or the silent-orders job settles it.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from models.auth import SubjectKind
+from models.clock import local_date, local_today
+from models.ids import global_id
+from models.payments import OrderStatus, PaymentOrder
+from models.policies import Policy, PolicyStatus, PremiumInstallment
+from models.policy_accounts import (
+    AutoRenewalCharge,
+    CollectionAgreement,
+    PolicyAccount,
+    RenewalChargeOutcome,
+)
+from models.policy_applications import ApplicationStatus, PolicyApplication
+from payments.agreements import AgreementProvider, WithholdRequest
+from payments.base import (
+    InvalidNotification,
+    PaymentNotification,
+    PaymentProvider,
+    ProviderRejected,
+    ProviderUnavailable,
+    TradeState,
+)
+from push.outbox import emit, emit_once
+from workflows.access import Actor, visible_policies
+from workflows.idempotency import IdempotencyError
+from workflows.jobs import HOUR, Job, JobDeps
+from workflows.numbering import Prefix, next_number
+from workflows.payments.orders import ORDER_LIFETIME, record_payment
+from workflows.policy_service import payment_account, renewal
+from workflows.policy_service.endorsement_rules import EndorsementError, EndorsementErrorCode
+from workflows.policy_service.rating import ApplicationError
+
+log = logging.getLogger("anxin.auto_renewal")
+
+REMIND_BEFORE = timedelta(days=10)
+CHARGE_BEFORE = timedelta(days=7)
+METHOD = "WITHHOLDING"  # PaymentOrder.method of a charge made with an agreement
+RENEWABLE_STATUSES = (PolicyStatus.ACTIVE, PolicyStatus.PENDING)
+BATCH = 200
+
+
+async def set_auto_renewal(actor: Actor, policy_id: uuid.UUID, enabled: bool) -> Policy:
+    """The holder turns automatic renewal on (an agreement must be on file and the
+    product renewable) or off (always possible)."""
+    policy = await visible_policies(actor).filter(id=policy_id).select_related("product").first()
+    if policy is None:
+        raise EndorsementError(EndorsementErrorCode.POLICY_NOT_FOUND, "未找到该保单", "policyId")
+    if policy.holder_id != actor.subject_id:
+        raise EndorsementError(
+            EndorsementErrorCode.NOT_ALLOWED, "只有投保人可以设置自动续保", "policyId"
+        )
+    if enabled:
+        if not policy.product.renewable or policy.status not in RENEWABLE_STATUSES:
+            raise EndorsementError(
+                EndorsementErrorCode.NOT_RENEWABLE, "该保单不支持自动续保", "policyId"
+            )
+        if not await CollectionAgreement.exists(live_key=str(policy.id)):
+            raise EndorsementError(
+                EndorsementErrorCode.NO_AGREEMENT_ON_FILE,
+                "请先签约自动扣款账户（变更缴费账户），再开通自动续保",
+                "enabled",
+            )
+    await payment_account.ensure_account_row(policy.id)
+    await PolicyAccount.filter(policy_id=policy.id).update(
+        auto_renewal=enabled, auto_renewal_changed_at=datetime.now(UTC)
+    )
+    return policy
+
+
+async def run_auto_renewals(deps: JobDeps, now: datetime | None = None) -> dict[str, int]:
+    """Remind, then charge, the opted-in policies whose end is near."""
+    now = now or datetime.now(UTC)
+    counts = {"reminded": 0, "charged": 0, "failed": 0}
+    opted = await PolicyAccount.filter(auto_renewal=True).values_list("policy_id", flat=True)
+    due = (
+        await Policy.filter(
+            id__in=list(opted),
+            status__in=RENEWABLE_STATUSES,
+            ends_at__gt=now,
+            ends_at__lte=now + REMIND_BEFORE,
+        )
+        .select_related("product")
+        .order_by("ends_at")
+        .limit(BATCH)
+    )
+    for policy in due:
+        try:
+            outcome = await _renew_one(deps, policy, now)
+        except Exception:  # one policy's surprise must not stop the others
+            log.exception("automatic renewal of %s failed", policy.number)
+            continue
+        if outcome:
+            counts[outcome] += 1
+    return counts
+
+
+async def _renew_one(deps: JobDeps, policy: Policy, now: datetime) -> str | None:
+    offer = await renewal._offer(deps.pii, policy, now)
+    if offer.application is not None and offer.application.status is ApplicationStatus.ISSUED:
+        return None  # renewed already (by hand, or by an earlier charge)
+    if now < policy.ends_at - CHARGE_BEFORE:
+        if offer.available and await _remind(policy, offer.premium, now):
+            return "reminded"
+        return None
+    agreement = await CollectionAgreement.get_or_none(live_key=str(policy.id))
+    payer = deps.payment_providers.get(agreement.provider) if agreement else None
+    if agreement is None or payer is None or not isinstance(payer, AgreementProvider):
+        return None  # the agreement ended (auto-renewal was turned off with it)
+    try:
+        async with in_transaction():
+            attempt = await AutoRenewalCharge.create(
+                policy_id=policy.id, day=local_today(), outcome=RenewalChargeOutcome.CHARGING
+            )
+    except IntegrityError:
+        return None  # today's attempt was made (or is being made by another run)
+    return await _charge(deps, payer, policy, agreement, attempt, offer.premium, now)
+
+
+async def _remind(policy: Policy, premium: object, now: datetime) -> bool:
+    charge_day = local_date(max(policy.ends_at - CHARGE_BEFORE, now))
+    return await emit_once(
+        "policy.auto_renewal_reminder",
+        dedupe_key=f"auto-renewal-reminder:{policy.id}:{local_date(policy.ends_at)}",
+        entity_type="policy",
+        entity_id=policy.id,
+        customer_id=policy.holder_id,
+        payload={
+            "policy_id": global_id("Policy", policy.id),
+            "policy_number": policy.number,
+            "charge_date": f"{charge_day:%m月%d日}",
+            "amount": f"{premium:.2f}" if premium is not None else "",
+        },
+    )
+
+
+async def _charge(
+    deps: JobDeps,
+    payer: PaymentProvider,
+    policy: Policy,
+    agreement: CollectionAgreement,
+    attempt: AutoRenewalCharge,
+    premium: object,
+    now: datetime,
+) -> str:
+    assert isinstance(payer, AgreementProvider)
+    provider: AgreementProvider = payer
+    holder = Actor(kind=SubjectKind.CUSTOMER, subject_id=policy.holder_id)
+    try:
+        application = await _application(deps, holder, policy, premium, now)
+        installment = await PremiumInstallment.get(policy_id=application.policy_id, sequence=1)
+    except (ApplicationError, IdempotencyError) as error:
+        return await _failed(policy, attempt, None, error.message, now)
+    if installment.paid_at is not None:
+        await _settle(attempt, RenewalChargeOutcome.PAID, None, "已缴费")
+        return "charged"
+    try:
+        order = await PaymentOrder.create(
+            order_number=await next_number(Prefix.ORDER, now),
+            customer_id=policy.holder_id,
+            policy_id=application.policy_id,
+            installment_id=installment.id,
+            provider=provider.name,
+            method=METHOD,
+            amount=installment.amount,
+            expires_at=now + ORDER_LIFETIME,
+            open_key=str(installment.id),
+        )
+    except IntegrityError:
+        return await _failed(policy, attempt, None, "有一笔续保保费正在支付中", now)
+    request = WithholdRequest(
+        order_number=order.order_number,
+        agreement_no=agreement.agreement_no or "",
+        amount=order.amount,
+        subject=f"{policy.product.name} 自动续保保费",
+        notify_url=f"{deps.notify_base_url.rstrip('/')}/payments/{provider.name}/notify",
+    )
+    try:
+        status = await provider.withhold(request)
+    except ProviderRejected as refused:
+        await PaymentOrder.filter(id=order.id, status=OrderStatus.CREATED).update(
+            status=OrderStatus.CLOSED, closed_at=now, open_key=None
+        )
+        return await _failed(policy, attempt, order, refused.code, now)
+    except ProviderUnavailable:
+        # Unknown: the trade's callback or the silent-orders job's query settles it.
+        await _settle(attempt, RenewalChargeOutcome.IN_PROCESS, order, "扣款结果待确认")
+        return "charged"
+    if status.state is not TradeState.PAID or status.amount is None:
+        await _settle(attempt, RenewalChargeOutcome.IN_PROCESS, order, "扣款处理中")
+        return "charged"
+    notification = PaymentNotification(
+        kind="payment",
+        order_number=order.order_number,
+        state=TradeState.PAID,
+        amount=status.amount,
+        provider_trade_no=status.provider_trade_no,
+        app_id=provider.app_id,
+        merchant_id=payer.merchant_id,
+        occurred_at=status.paid_at,
+    )
+    try:
+        await record_payment(payer, notification)
+    except InvalidNotification as exc:  # e.g. another amount than ours: staff look
+        log.error("automatic renewal charge %s not recorded: %s", order.order_number, exc)
+        await _settle(attempt, RenewalChargeOutcome.IN_PROCESS, order, "扣款待核对")
+        return "charged"
+    await _settle(attempt, RenewalChargeOutcome.PAID, order, "")
+    renewed = await Policy.get(id=application.policy_id)
+    await emit(
+        "policy.auto_renewed",
+        entity_type="policy",
+        entity_id=renewed.id,
+        customer_id=policy.holder_id,
+        payload={
+            "policy_id": global_id("Policy", renewed.id),
+            "old_policy_number": policy.number,
+            "policy_number": renewed.number,
+            "amount": f"{order.amount:.2f}",
+            "start_date": f"{local_date(renewed.starts_at):%Y年%m月%d日}",
+        },
+    )
+    return "charged"
+
+
+async def _application(
+    deps: JobDeps, holder: Actor, policy: Policy, premium: object, now: datetime
+) -> PolicyApplication:
+    """The live renewal application, or a new one made as ``renewPolicy`` makes it."""
+    live = await PolicyApplication.filter(
+        renewal_of_id=policy.id, status=ApplicationStatus.ACCEPTED, pay_by__gt=now
+    ).first()
+    if live is not None:
+        return live
+    if await PolicyApplication.exists(
+        renewal_of_id=policy.id, status__in=(ApplicationStatus.ACCEPTED, ApplicationStatus.REFERRED)
+    ):
+        raise ApplicationError(
+            renewal.E.RENEWAL_EXISTS, "续保申请尚在处理中", "policyId"
+        )  # past its payment window: the expiry job frees it, tomorrow's attempt renews
+    offer_premium = premium if premium is not None else policy.premium
+    application_id = await renewal.renew_policy(
+        deps.pii,
+        holder,
+        policy.id,
+        offer_premium,  # type: ignore[arg-type]
+        f"auto-renewal:{policy.id}:{local_today()}",
+    )
+    return await PolicyApplication.get(id=application_id)
+
+
+async def _failed(
+    policy: Policy,
+    attempt: AutoRenewalCharge,
+    order: PaymentOrder | None,
+    reason: str,
+    now: datetime,
+) -> str:
+    await _settle(attempt, RenewalChargeOutcome.FAILED, order, reason)
+    last_chance = policy.ends_at - now <= timedelta(days=1)
+    await emit(
+        "policy.auto_renewal_failed",
+        entity_type="policy",
+        entity_id=policy.id,
+        customer_id=policy.holder_id,
+        payload={
+            "policy_id": global_id("Policy", policy.id),
+            "policy_number": policy.number,
+            "end_date": f"{local_date(policy.ends_at):%Y年%m月%d日}",
+            "retry": "" if last_chance else "我们将于明日再次尝试扣款，",
+        },
+    )
+    log.info("automatic renewal charge of %s failed: %s", policy.number, reason)
+    return "failed"
+
+
+async def _settle(
+    attempt: AutoRenewalCharge,
+    outcome: RenewalChargeOutcome,
+    order: PaymentOrder | None,
+    detail: str,
+) -> None:
+    await AutoRenewalCharge.filter(id=attempt.id).update(
+        outcome=outcome, order_id=order.id if order else None, detail=detail[:200]
+    )
+
+
+JOBS = (Job("auto-renewals", HOUR, run_auto_renewals, first_after=60),)
