@@ -423,8 +423,10 @@ class SurrenderChangeInput:
         description="The value `surrenderQuote` showed; refused as `AMOUNT_CHANGED` if it "
         "differs from today's."
     )
-    provider: TransferProvider = strawberry.field(
-        description="Where the value goes: ALIPAY, WECHAT, BANK or SANDBOX (development)."
+    provider: TransferProvider | None = strawberry.field(
+        default=None,
+        description="Where the value goes: ALIPAY, WECHAT, BANK or SANDBOX (development); "
+        "omitted: the payout account on file (`Policy.accountOnFile.payout`).",
     )
     account: str | None = strawberry.field(
         default=None, description="The Alipay account; for WeChat the mini-program login."
@@ -545,7 +547,7 @@ class PolicyChangeDecisionInput:
 
 def _choice(input: SurrenderChangeInput) -> AccountChoice:
     return AccountChoice(
-        provider=input.provider.value,
+        provider=input.provider.value if input.provider else "",
         account=input.account,
         bank_card=input.bank_card.to_card() if input.bank_card else None,
     )

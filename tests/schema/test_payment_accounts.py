@@ -8,22 +8,34 @@ surrender; the agreement ended at Alipay turning automatic renewal off."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 
+from api.jobs import job_deps
 from api.services import Services
-from models.endorsements import Endorsement, EndorsementStatus
+from models.claims import ClaimStatus
+from models.endorsements import Endorsement, EndorsementStatus, ProductServiceTerms
 from models.notifications import OutboxEvent
+from models.payments import Payout, PayoutStatus
+from models.policies import Policy, PolicyStatus
 from models.policy_accounts import AgreementStatus, CollectionAgreement, PolicyAccount
-from tests.factories import customer_token, make_customer, make_policy, make_product
+from tests.factories import (
+    customer_token,
+    make_claim,
+    make_customer,
+    make_policy,
+    make_product,
+)
 from tests.fakes.alipay import AlipayRefusal, FakeAlipay
 from tests.graphql import gql
 from tests.payment_account_helpers import (
     AUTO,
     CANCEL,
     CARD,
+    CHANGE,
     ENDORSEMENT,
     ON_FILE,
     alipay_settings,
@@ -32,6 +44,7 @@ from tests.payment_account_helpers import (
     notify,
     running_fake_alipay,
 )
+from workflows.payments.payouts import pay_out
 
 
 @pytest.fixture
@@ -223,3 +236,83 @@ async def test_auto_renewal_needs_an_agreement_and_ends_with_it(
     assert account.auto_renewal is False
     assert not await CollectionAgreement.exists(live_key=str(policy.id))
     assert await OutboxEvent.exists(event_type="policy.collection_agreement_ended")
+
+
+async def test_payouts_of_the_policy_go_to_the_account_on_file(
+    client: httpx.AsyncClient, services: Services, fake_alipay: FakeAlipay
+) -> None:
+    holder = await make_customer(services, name="张伟")
+    token = await customer_token(services, holder)
+    insured = await make_customer(services, name="张小伟")
+    product = await make_product(cooling_off_days=15)
+    await ProductServiceTerms.create(
+        product=product, surrender_values=[{"year": 1, "percent": "70"}]
+    )
+    policy = await make_policy(services, holder, product=product)  # 600.00 paid
+    alipay = {"payout": {"provider": "ALIPAY", "account": "zhangwei@example.cn"}}
+    assert (await change(client, token, policy, "acct-0051-abcdef", alipay))["errors"] == []
+
+    # A claim of the holder's with no account chosen takes the one on file; another
+    # payee's claim (an insured family member) does not: the holder's account is not theirs.
+    mine = await make_claim(holder, policy, ClaimStatus.PAYING, approved_amount=Decimal("800"))
+    theirs = await make_claim(
+        insured, policy, ClaimStatus.PAYING, approved_amount=Decimal("300"), payee_id=insured.id
+    )
+    await pay_out(job_deps(services))
+    await mine.refresh_from_db()
+    await theirs.refresh_from_db()
+    assert (
+        mine.payout_provider == "alipay" and mine.payout_account_masked == "支付宝 zh***@example.cn"
+    )
+    assert theirs.payout_provider is None
+    [payout] = await Payout.filter(claim_id=mine.id)
+    assert payout.status is PayoutStatus.SUCCESS and payout.amount == Decimal("800")
+    [transfer] = fake_alipay.transfers.values()
+    assert transfer.identity == "zhangwei@example.cn" and transfer.name == "张伟"
+
+    # A surrender naming no account: its value goes to the account on file.
+    done = await gql(
+        client,
+        CHANGE,
+        {
+            "input": {
+                "policyId": gid("Policy", policy.id),
+                "idempotencyKey": "acct-0052-abcdef",
+                "surrender": {"confirmedAmount": "420.00"},
+            }
+        },
+        token=token,
+    )
+    assert done["data"]["requestPolicyChange"]["errors"] == []
+    await pay_out(job_deps(services))
+    surrendered = await Payout.get(live_key=f"surrender:{policy.id}")
+    assert surrendered.status is PayoutStatus.SUCCESS
+    assert surrendered.payee_masked == "支付宝 zh***@example.cn"
+    assert len(fake_alipay.transfers) == 2
+
+
+async def test_a_surrender_naming_no_account_needs_one_on_file(
+    client: httpx.AsyncClient, services: Services, fake_alipay: FakeAlipay
+) -> None:
+    holder = await make_customer(services, name="张伟")
+    token = await customer_token(services, holder)
+    product = await make_product(cooling_off_days=15)
+    await ProductServiceTerms.create(
+        product=product, surrender_values=[{"year": 1, "percent": "70"}]
+    )
+    policy = await make_policy(services, holder, product=product)
+    answer = await gql(
+        client,
+        CHANGE,
+        {
+            "input": {
+                "policyId": gid("Policy", policy.id),
+                "idempotencyKey": "acct-0061-abcdef",
+                "surrender": {"confirmedAmount": "420.00"},
+            }
+        },
+        token=token,
+    )
+    [error] = answer["data"]["requestPolicyChange"]["errors"]
+    assert error["code"] == "REQUIRED" and error["field"] == "surrender.provider"
+    assert (await Policy.get(id=policy.id)).status is PolicyStatus.ACTIVE

@@ -491,7 +491,7 @@ async def _request_surrender(
             f"退保金额已更新为{quoted.amount}元，请确认后重新提交",
             "surrender.confirmedAmount",
         )
-    account = await surrender.chosen_account(providers, actor, wish.account)
+    account = await payment_account.surrender_account(pii, providers, actor, policy, wish.account)
     await surrender.check_payable(account, quoted.amount, policy)
     try:
         async with in_transaction():

@@ -236,3 +236,32 @@ async def abandon_agreements(endorsement: Endorsement) -> None:
     await CollectionAgreement.filter(
         endorsement_id=endorsement.id, status=AgreementStatus.PENDING
     ).update(status=AgreementStatus.ABANDONED)
+
+
+async def surrender_account(
+    pii: PiiCipher,
+    providers: Mapping[str, TransferProvider],
+    actor: Actor,
+    policy: Policy,
+    choice: AccountChoice,
+) -> PayoutAccount:
+    """Where a surrender value goes: the account chosen now, or (no provider given) the
+    payout account on file."""
+    if choice.provider:
+        from workflows.policy_service.surrender import chosen_account
+
+        return await chosen_account(providers, actor, choice)
+    account = payout_on_file(pii, await PolicyAccount.get_or_none(policy_id=policy.id))
+    if account is None:
+        raise EndorsementError(
+            EndorsementErrorCode.REQUIRED,
+            "该保单没有约定的领款账户，请选择退保金收款账户",
+            "surrender.provider",
+        )
+    if account.provider not in providers:
+        raise EndorsementError(
+            EndorsementErrorCode.PROVIDER_NOT_CONFIGURED,
+            "约定的领款方式暂不可用，请选择其他收款账户",
+            "surrender.provider",
+        )
+    return account
