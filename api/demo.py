@@ -22,6 +22,7 @@ from tortoise.transactions import in_transaction
 from api.demo_complaints import seed_complaints
 from api.demo_crisis import seed_crisis
 from api.demo_docs import seed_documents
+from api.demo_accounts import seed_accounts
 from api.demo_endorsements import seed_endorsements
 from api.demo_knowledge import seed_knowledge
 from api.demo_policy_buy import seed_policy_buy
@@ -733,5 +734,6 @@ async def load_demo(settings: Settings, *, only_if_empty: bool) -> None:
         await seed_documents(services)
         await seed_endorsements(services)
         await seed_policy_buy(services)
+        await seed_accounts(services)
     print("demo data loaded")
     print(demo_accounts())
