@@ -19,10 +19,10 @@ import httpx
 from PIL import Image, ImageDraw
 from tortoise.transactions import in_transaction
 
+from api.demo_accounts import seed_accounts
 from api.demo_complaints import seed_complaints
 from api.demo_crisis import seed_crisis
 from api.demo_docs import seed_documents
-from api.demo_accounts import seed_accounts
 from api.demo_endorsements import seed_endorsements
 from api.demo_knowledge import seed_knowledge
 from api.demo_policy_buy import seed_policy_buy
