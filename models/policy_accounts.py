@@ -12,7 +12,6 @@ shown; the payer is shown as the provider masks it.
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -82,33 +81,40 @@ class PolicyAccount(Entity):
         table = "policy_account"
 
 
-class RenewalChargeOutcome(StrEnum):
+class ChargePurpose(StrEnum):
+    RENEWAL = "RENEWAL"  # an automatic renewal's premium
+    INSTALLMENT = "INSTALLMENT"  # a regular installment, collected when due
+
+
+class ChargeOutcome(StrEnum):
     CHARGING = "CHARGING"  # taken by a job run; the charge is under way
     PAID = "PAID"
     IN_PROCESS = "IN_PROCESS"  # the provider has not decided: its callback or a query will
     FAILED = "FAILED"
 
 
-class AutoRenewalCharge(Entity):
-    """One automatic renewal charge of one policy on one local day: the unique
-    (policy, day) row is what makes two job runs charge once and a failed charge retry
-    at most once a day."""
+class WithholdingAttempt(Entity):
+    """One charge with a withholding agreement, for one purpose on one local day: the
+    unique ``attempt_key`` (``renewal:<policy>:<day>``, ``installment:<id>:<day>``) is
+    taken before anything is charged, so two job runs charge once and a failed charge is
+    tried again at most once a day."""
 
     policy: fields.ForeignKeyRelation[Policy] = fields.ForeignKeyField(
-        "models.Policy", related_name="auto_renewal_charges", on_delete=fields.RESTRICT
+        "models.Policy", related_name="withholding_attempts", on_delete=fields.RESTRICT
     )
     policy_id: uuid.UUID
-    day: date = fields.DateField()  # Asia/Shanghai
+    purpose = fields.CharEnumField(ChargePurpose, max_length=16)
+    day = fields.DateField()  # Asia/Shanghai
+    attempt_key = fields.CharField(max_length=96, unique=True)
     order: fields.ForeignKeyNullableRelation[PaymentOrder] = fields.ForeignKeyField(
         "models.PaymentOrder",
-        related_name="auto_renewal_charges",
+        related_name="withholding_attempts",
         null=True,
         on_delete=fields.RESTRICT,
     )
     order_id: uuid.UUID | None
-    outcome = fields.CharEnumField(RenewalChargeOutcome, max_length=16)
+    outcome = fields.CharEnumField(ChargeOutcome, max_length=16)
     detail = fields.CharField(max_length=200, default="")
 
     class Meta:
-        table = "auto_renewal_charge"
-        unique_together = (("policy", "day"),)
+        table = "withholding_attempt"

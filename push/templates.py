@@ -335,6 +335,15 @@ TEMPLATES: dict[str, EventTemplate] = {
             sms=True,
         ),
         EventTemplate(
+            "premium.withholding_failed",
+            "自动扣款未成功",
+            "保单{policy_number}第{sequence}期保费{amount}元自动扣款未成功，我们将于明日再次"
+            "尝试，您也可以点击手动缴费。",
+            "anxin://policies/{policy_id}/premiums",
+            "pages/policy/premium?id={policy_id}",
+            urgent=True,
+        ),
+        EventTemplate(
             "policy.collection_agreement_ended",
             "自动扣款协议已解除",
             "您的保单自动扣款协议已解除，自动续保随之关闭。如需继续，请重新签约。",

@@ -14,7 +14,7 @@ from workflows import (
 )
 from workflows.jobs import Job
 from workflows.payments import orders, payouts, refunds
-from workflows.policy_service import auto_renewal, invoices, issuance
+from workflows.policy_service import auto_renewal, collection, invoices, issuance
 
 SCHEDULE: tuple[Job, ...] = (
     *policies.JOBS,
@@ -31,4 +31,5 @@ SCHEDULE: tuple[Job, ...] = (
     *invoices.JOBS,
     *issuance.JOBS,
     *auto_renewal.JOBS,
+    *collection.JOBS,
 )

@@ -3,7 +3,7 @@ from typing import Any
 from tortoise import migrations
 from tortoise.migrations import operations as ops
 from models.endorsements import EndorsementType
-from models.policy_accounts import AgreementStatus, RenewalChargeOutcome
+from models.policy_accounts import AgreementStatus, ChargeOutcome, ChargePurpose
 from tortoise.fields.base import OnDelete
 from uuid import uuid4
 from tortoise import fields
@@ -27,20 +27,6 @@ class Migration(migrations.Migration):
     initial = False
 
     operations = [
-        ops.CreateModel(
-            name='AutoRenewalCharge',
-            fields=[
-                ('id', fields.UUIDField(primary_key=True, default=uuid4, unique=True, db_index=True)),
-                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
-                ('policy', fields.ForeignKeyField('models.Policy', source_field='policy_id', db_constraint=True, to_field='id', related_name='auto_renewal_charges', on_delete=OnDelete.RESTRICT)),
-                ('day', fields.DateField()),
-                ('order', fields.ForeignKeyField('models.PaymentOrder', source_field='order_id', null=True, db_constraint=True, to_field='id', related_name='auto_renewal_charges', on_delete=OnDelete.RESTRICT)),
-                ('outcome', fields.CharEnumField(description='CHARGING: CHARGING\nPAID: PAID\nIN_PROCESS: IN_PROCESS\nFAILED: FAILED', enum_type=RenewalChargeOutcome, max_length=16)),
-                ('detail', fields.CharField(default='', max_length=200)),
-            ],
-            options={'table': 'auto_renewal_charge', 'app': 'models', 'unique_together': (('policy', 'day'),), 'pk_attr': 'id', 'table_description': 'One automatic renewal charge of one policy on one local day: the unique'},
-            bases=['Entity'],
-        ),
         ops.CreateModel(
             name='CollectionAgreement',
             fields=[
@@ -76,6 +62,22 @@ class Migration(migrations.Migration):
                 ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
             ],
             options={'table': 'policy_account', 'app': 'models', 'pk_attr': 'id', 'table_description': 'What is on file for one policy besides the agreement.'},
+            bases=['Entity'],
+        ),
+        ops.CreateModel(
+            name='WithholdingAttempt',
+            fields=[
+                ('id', fields.UUIDField(primary_key=True, default=uuid4, unique=True, db_index=True)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('policy', fields.ForeignKeyField('models.Policy', source_field='policy_id', db_constraint=True, to_field='id', related_name='withholding_attempts', on_delete=OnDelete.RESTRICT)),
+                ('purpose', fields.CharEnumField(description='RENEWAL: RENEWAL\nINSTALLMENT: INSTALLMENT', enum_type=ChargePurpose, max_length=16)),
+                ('day', fields.DateField()),
+                ('attempt_key', fields.CharField(unique=True, max_length=96)),
+                ('order', fields.ForeignKeyField('models.PaymentOrder', source_field='order_id', null=True, db_constraint=True, to_field='id', related_name='withholding_attempts', on_delete=OnDelete.RESTRICT)),
+                ('outcome', fields.CharEnumField(description='CHARGING: CHARGING\nPAID: PAID\nIN_PROCESS: IN_PROCESS\nFAILED: FAILED', enum_type=ChargeOutcome, max_length=16)),
+                ('detail', fields.CharField(default='', max_length=200)),
+            ],
+            options={'table': 'withholding_attempt', 'app': 'models', 'pk_attr': 'id', 'table_description': 'One charge with a withholding agreement, for one purpose on one local day: the'},
             bases=['Entity'],
         ),
         DescribeEnum(

@@ -1,8 +1,9 @@
-"""Automatic renewal (自动续保) against the fake Alipay gateway: the reminder, the charge
-with the withholding agreement issuing the renewal with no gap (through
-``record_payment``, so Alipay's own callback for the trade changes nothing more), a
-refused charge leaving no policy and retried at most once a day, a charge "in process"
-settled by Alipay's callback, and two job runs at once charging once (PostgreSQL)."""
+"""Automatic renewal (自动续保) and automatic premium collection (自动扣款) against the
+fake Alipay gateway: the reminder, the charge with the withholding agreement issuing the
+renewal with no gap (through ``record_payment``, so Alipay's own callback for the trade
+changes nothing more), a refused charge leaving no policy and retried at most once a
+day, a charge "in process" settled by Alipay's callback, two job runs at once charging
+once (PostgreSQL), and installments collected when due."""
 
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ from api.services import Services
 from models.clock import local_today
 from models.notifications import OutboxEvent
 from models.payments import LedgerEntry, OrderStatus, PaymentOrder
-from models.policies import Policy, PolicyStatus
-from models.policy_accounts import AutoRenewalCharge, RenewalChargeOutcome
+from models.policies import Policy, PolicyStatus, PremiumInstallment
+from models.policy_accounts import ChargeOutcome, ChargePurpose, WithholdingAttempt
 from models.policy_applications import ApplicationStatus, PolicyApplication
 from tests.conftest import postgres_only
 from tests.factories import customer_token, make_customer, make_policy, make_product
@@ -34,6 +35,7 @@ from tests.payment_account_helpers import (
     running_fake_alipay,
 )
 from workflows.policy_service.auto_renewal import run_auto_renewals
+from workflows.policy_service.collection import collect_due_premiums
 
 
 @pytest.fixture
@@ -123,8 +125,9 @@ async def test_a_refused_charge_leaves_no_policy_and_is_retried_once_a_day(
     assert await run_auto_renewals(deps) == {"reminded": 0, "charged": 0, "failed": 0}
     assert len(charges(fake_alipay)) == 1
     # The next day (today's attempt moved back a day): charged again, and it works.
-    await AutoRenewalCharge.filter(policy_id=policy.id).update(
-        day=local_today() - timedelta(days=1)
+    yesterday = local_today() - timedelta(days=1)
+    await WithholdingAttempt.filter(policy_id=policy.id).update(
+        day=yesterday, attempt_key=f"renewal:{policy.id}:{yesterday.isoformat()}"
     )
     assert await run_auto_renewals(deps) == {"reminded": 0, "charged": 1, "failed": 0}
     application = await PolicyApplication.get(id=application.id)
@@ -139,8 +142,9 @@ async def test_a_charge_in_process_is_settled_by_alipays_callback(
     policy = await opted_in(client, services, fake_alipay, timedelta(days=5))
     fake_alipay.withhold_in_process_next()
     await run_auto_renewals(deps)
-    [attempt] = await AutoRenewalCharge.filter(policy_id=policy.id)
-    assert attempt.outcome is RenewalChargeOutcome.IN_PROCESS
+    [attempt] = await WithholdingAttempt.filter(policy_id=policy.id)
+    assert attempt.purpose is ChargePurpose.RENEWAL
+    assert attempt.outcome is ChargeOutcome.IN_PROCESS
     application = await PolicyApplication.get(renewal_of_id=policy.id)
     assert application.status is ApplicationStatus.ACCEPTED
     order = await PaymentOrder.get(id=attempt.order_id)
@@ -163,3 +167,37 @@ async def test_two_job_runs_at_once_charge_once(
     assert await PolicyApplication.filter(renewal_of_id=policy.id).count() == 1
     assert await LedgerEntry.all().count() == 1
     assert not await OutboxEvent.exists(event_type="policy.auto_renewal_failed")
+
+
+async def test_installments_are_collected_with_the_agreement_when_due(
+    client: httpx.AsyncClient, services: Services, fake_alipay: FakeAlipay
+) -> None:
+    deps = job_deps(services)
+    holder = await make_customer(services, name="张伟")
+    token = await customer_token(services, holder)
+    policy = await make_policy(services, holder, installments=3)
+    rows = await PremiumInstallment.filter(policy_id=policy.id).order_by("sequence")
+    # Before an agreement: nothing is charged.
+    assert await collect_due_premiums(deps) == {"charged": 0, "failed": 0}
+    await agreement_on_file(client, fake_alipay, token, policy, "coll-0001-abcdef")
+    unpaid = [row for row in rows if row.paid_at is None]
+    assert unpaid, "the factory leaves installments to pay"
+    due, later = unpaid[0], unpaid[1:]
+    # An arrear from before the signing stays the customer's to pay by hand.
+    three_days_ago = local_today() - timedelta(days=3)
+    await PremiumInstallment.filter(id=due.id).update(due_date=three_days_ago)
+    assert await collect_due_premiums(deps) == {"charged": 0, "failed": 0}
+    await PremiumInstallment.filter(id=due.id).update(due_date=local_today())
+    fake_alipay.fail_next(business("ACQ.BUYER_BALANCE_NOT_ENOUGH", "买家余额不足"))
+    assert await collect_due_premiums(deps) == {"charged": 0, "failed": 1}
+    assert await OutboxEvent.exists(event_type="premium.withholding_failed")
+    assert await collect_due_premiums(deps) == {"charged": 0, "failed": 0}  # once a day
+    yesterday = local_today() - timedelta(days=1)
+    await WithholdingAttempt.filter(policy_id=policy.id).update(
+        day=yesterday, attempt_key=f"installment:{due.id}:{yesterday.isoformat()}"
+    )
+    assert await collect_due_premiums(deps) == {"charged": 1, "failed": 0}
+    assert (await PremiumInstallment.get(id=due.id)).paid_at is not None
+    assert len(charges(fake_alipay)) == 2
+    still = await PremiumInstallment.filter(id__in=[r.id for r in later], paid_at=None).count()
+    assert still == len(later)  # not due yet

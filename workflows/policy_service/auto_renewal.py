@@ -26,45 +26,35 @@ import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
-
 from models.auth import SubjectKind
 from models.clock import local_date, local_today
 from models.ids import global_id
-from models.payments import OrderStatus, PaymentOrder
 from models.policies import Policy, PolicyStatus, PremiumInstallment
 from models.policy_accounts import (
-    AutoRenewalCharge,
+    ChargeOutcome,
+    ChargePurpose,
     CollectionAgreement,
     PolicyAccount,
-    RenewalChargeOutcome,
+    WithholdingAttempt,
 )
 from models.policy_applications import ApplicationStatus, PolicyApplication
-from payments.agreements import AgreementProvider, WithholdRequest
+from payments.agreements import AgreementProvider
 from payments.base import (
-    InvalidNotification,
-    PaymentNotification,
     PaymentProvider,
-    ProviderRejected,
-    ProviderUnavailable,
-    TradeState,
 )
 from push.outbox import emit, emit_once
 from workflows.access import Actor, visible_policies
 from workflows.idempotency import IdempotencyError
 from workflows.jobs import HOUR, Job, JobDeps
-from workflows.numbering import Prefix, next_number
-from workflows.payments.orders import ORDER_LIFETIME, record_payment
 from workflows.policy_service import payment_account, renewal
 from workflows.policy_service.endorsement_rules import EndorsementError, EndorsementErrorCode
 from workflows.policy_service.rating import ApplicationError
+from workflows.policy_service.withholding import Charged, charge, settle, take_attempt
 
 log = logging.getLogger("anxin.auto_renewal")
 
 REMIND_BEFORE = timedelta(days=10)
 CHARGE_BEFORE = timedelta(days=7)
-METHOD = "WITHHOLDING"  # PaymentOrder.method of a charge made with an agreement
 RENEWABLE_STATUSES = (PolicyStatus.ACTIVE, PolicyStatus.PENDING)
 BATCH = 200
 
@@ -136,12 +126,8 @@ async def _renew_one(deps: JobDeps, policy: Policy, now: datetime) -> str | None
     payer = deps.payment_providers.get(agreement.provider) if agreement else None
     if agreement is None or payer is None or not isinstance(payer, AgreementProvider):
         return None  # the agreement ended (auto-renewal was turned off with it)
-    try:
-        async with in_transaction():
-            attempt = await AutoRenewalCharge.create(
-                policy_id=policy.id, day=local_today(), outcome=RenewalChargeOutcome.CHARGING
-            )
-    except IntegrityError:
+    attempt = await take_attempt(policy.id, ChargePurpose.RENEWAL, policy.id)
+    if attempt is None:
         return None  # today's attempt was made (or is being made by another run)
     return await _charge(deps, payer, policy, agreement, attempt, offer.premium, now)
 
@@ -168,87 +154,47 @@ async def _charge(
     payer: PaymentProvider,
     policy: Policy,
     agreement: CollectionAgreement,
-    attempt: AutoRenewalCharge,
+    attempt: WithholdingAttempt,
     premium: object,
     now: datetime,
 ) -> str:
-    assert isinstance(payer, AgreementProvider)
-    provider: AgreementProvider = payer
     holder = Actor(kind=SubjectKind.CUSTOMER, subject_id=policy.holder_id)
     try:
         application = await _application(deps, holder, policy, premium, now)
         installment = await PremiumInstallment.get(policy_id=application.policy_id, sequence=1)
     except (ApplicationError, IdempotencyError) as error:
-        return await _failed(policy, attempt, None, error.message, now)
+        charged = Charged(ChargeOutcome.FAILED, None, error.message)
+        return await _failed(policy, attempt, charged, now)
     if installment.paid_at is not None:
-        await _settle(attempt, RenewalChargeOutcome.PAID, None, "已缴费")
+        await settle(attempt, Charged(ChargeOutcome.PAID, None, "已缴费"))
         return "charged"
-    try:
-        order = await PaymentOrder.create(
-            order_number=await next_number(Prefix.ORDER, now),
+    charged = await charge(
+        payer,
+        agreement,
+        installment,
+        policy.holder_id,
+        f"{policy.product.name} 自动续保保费",
+        deps.notify_base_url,
+        now,
+    )
+    await settle(attempt, charged)
+    if charged.outcome is ChargeOutcome.FAILED:
+        return await _failed(policy, attempt, charged, now)
+    if charged.outcome is ChargeOutcome.PAID and charged.order is not None:
+        renewed = await Policy.get(id=application.policy_id)
+        await emit(
+            "policy.auto_renewed",
+            entity_type="policy",
+            entity_id=renewed.id,
             customer_id=policy.holder_id,
-            policy_id=application.policy_id,
-            installment_id=installment.id,
-            provider=provider.name,
-            method=METHOD,
-            amount=installment.amount,
-            expires_at=now + ORDER_LIFETIME,
-            open_key=str(installment.id),
+            payload={
+                "policy_id": global_id("Policy", renewed.id),
+                "old_policy_number": policy.number,
+                "policy_number": renewed.number,
+                "amount": f"{charged.order.amount:.2f}",
+                "start_date": f"{local_date(renewed.starts_at):%Y年%m月%d日}",
+            },
         )
-    except IntegrityError:
-        return await _failed(policy, attempt, None, "有一笔续保保费正在支付中", now)
-    request = WithholdRequest(
-        order_number=order.order_number,
-        agreement_no=agreement.agreement_no or "",
-        amount=order.amount,
-        subject=f"{policy.product.name} 自动续保保费",
-        notify_url=f"{deps.notify_base_url.rstrip('/')}/payments/{provider.name}/notify",
-    )
-    try:
-        status = await provider.withhold(request)
-    except ProviderRejected as refused:
-        await PaymentOrder.filter(id=order.id, status=OrderStatus.CREATED).update(
-            status=OrderStatus.CLOSED, closed_at=now, open_key=None
-        )
-        return await _failed(policy, attempt, order, refused.code, now)
-    except ProviderUnavailable:
-        # Unknown: the trade's callback or the silent-orders job's query settles it.
-        await _settle(attempt, RenewalChargeOutcome.IN_PROCESS, order, "扣款结果待确认")
-        return "charged"
-    if status.state is not TradeState.PAID or status.amount is None:
-        await _settle(attempt, RenewalChargeOutcome.IN_PROCESS, order, "扣款处理中")
-        return "charged"
-    notification = PaymentNotification(
-        kind="payment",
-        order_number=order.order_number,
-        state=TradeState.PAID,
-        amount=status.amount,
-        provider_trade_no=status.provider_trade_no,
-        app_id=provider.app_id,
-        merchant_id=payer.merchant_id,
-        occurred_at=status.paid_at,
-    )
-    try:
-        await record_payment(payer, notification)
-    except InvalidNotification as exc:  # e.g. another amount than ours: staff look
-        log.error("automatic renewal charge %s not recorded: %s", order.order_number, exc)
-        await _settle(attempt, RenewalChargeOutcome.IN_PROCESS, order, "扣款待核对")
-        return "charged"
-    await _settle(attempt, RenewalChargeOutcome.PAID, order, "")
-    renewed = await Policy.get(id=application.policy_id)
-    await emit(
-        "policy.auto_renewed",
-        entity_type="policy",
-        entity_id=renewed.id,
-        customer_id=policy.holder_id,
-        payload={
-            "policy_id": global_id("Policy", renewed.id),
-            "old_policy_number": policy.number,
-            "policy_number": renewed.number,
-            "amount": f"{order.amount:.2f}",
-            "start_date": f"{local_date(renewed.starts_at):%Y年%m月%d日}",
-        },
-    )
     return "charged"
 
 
@@ -279,13 +225,9 @@ async def _application(
 
 
 async def _failed(
-    policy: Policy,
-    attempt: AutoRenewalCharge,
-    order: PaymentOrder | None,
-    reason: str,
-    now: datetime,
+    policy: Policy, attempt: WithholdingAttempt, charged: Charged, now: datetime
 ) -> str:
-    await _settle(attempt, RenewalChargeOutcome.FAILED, order, reason)
+    await settle(attempt, charged)
     last_chance = policy.ends_at - now <= timedelta(days=1)
     await emit(
         "policy.auto_renewal_failed",
@@ -299,19 +241,8 @@ async def _failed(
             "retry": "" if last_chance else "我们将于明日再次尝试扣款，",
         },
     )
-    log.info("automatic renewal charge of %s failed: %s", policy.number, reason)
+    log.info("automatic renewal charge of %s failed: %s", policy.number, charged.reason)
     return "failed"
-
-
-async def _settle(
-    attempt: AutoRenewalCharge,
-    outcome: RenewalChargeOutcome,
-    order: PaymentOrder | None,
-    detail: str,
-) -> None:
-    await AutoRenewalCharge.filter(id=attempt.id).update(
-        outcome=outcome, order_id=order.id if order else None, detail=detail[:200]
-    )
 
 
 JOBS = (Job("auto-renewals", HOUR, run_auto_renewals, first_after=60),)
