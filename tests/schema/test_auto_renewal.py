@@ -21,7 +21,13 @@ from models.clock import local_today
 from models.notifications import OutboxEvent
 from models.payments import LedgerEntry, OrderStatus, PaymentOrder
 from models.policies import Policy, PolicyStatus, PremiumInstallment
-from models.policy_accounts import ChargeOutcome, ChargePurpose, WithholdingAttempt
+from models.policy_accounts import (
+    ChargeOutcome,
+    ChargePurpose,
+    CollectionAgreement,
+    PolicyAccount,
+    WithholdingAttempt,
+)
 from models.policy_applications import ApplicationStatus, PolicyApplication
 from tests.conftest import postgres_only
 from tests.factories import customer_token, make_customer, make_policy, make_product
@@ -64,6 +70,7 @@ async def opted_in(
     await Policy.filter(id=policy.id).update(
         starts_at=now - (timedelta(days=365) - ends_in), ends_at=now + ends_in
     )
+    await PremiumInstallment.filter(policy_id=policy.id).update(paid_at=now)  # owes nothing
     return await Policy.get(id=policy.id)
 
 
@@ -101,6 +108,11 @@ async def test_reminded_then_charged_with_the_agreement_and_renewed_with_no_gap(
     answer = await fake_alipay.post_notification("/payments/alipay/notify", trade, client)
     assert answer.text == "success"
     assert await LedgerEntry.filter(order_id=order.id).count() == 1
+    # The contract goes on: the agreement and auto-renewal now belong to the new policy.
+    carried = await PolicyAccount.get(policy_id=renewed.id)
+    assert carried.auto_renewal
+    assert await CollectionAgreement.exists(live_key=str(renewed.id))
+    assert not await CollectionAgreement.exists(live_key=str(policy.id))
     # Renewed: later runs charge nothing.
     assert await run_auto_renewals(deps) == {"reminded": 0, "charged": 0, "failed": 0}
     assert len(charges(fake_alipay)) == 1

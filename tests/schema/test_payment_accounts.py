@@ -7,6 +7,7 @@ surrender; the agreement ended at Alipay turning automatic renewal off."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
@@ -22,6 +23,7 @@ from models.notifications import OutboxEvent
 from models.payments import Payout, PayoutStatus
 from models.policies import Policy, PolicyStatus
 from models.policy_accounts import AgreementStatus, CollectionAgreement, PolicyAccount
+from tests.conftest import postgres_only
 from tests.factories import (
     customer_token,
     make_claim,
@@ -316,3 +318,23 @@ async def test_a_surrender_naming_no_account_needs_one_on_file(
     [error] = answer["data"]["requestPolicyChange"]["errors"]
     assert error["code"] == "REQUIRED" and error["field"] == "surrender.provider"
     assert (await Policy.get(id=policy.id)).status is PolicyStatus.ACTIVE
+
+
+@postgres_only
+async def test_notifications_racing_each_other_have_one_effect(
+    client: httpx.AsyncClient, services: Services, fake_alipay: FakeAlipay
+) -> None:
+    holder = await make_customer(services, name="张伟")
+    token = await customer_token(services, holder)
+    policy = await make_policy(services, holder)
+    asked = await change(
+        client, token, policy, "acct-0071-abcdef", {"collection": "ALIPAY", "payout": BANK_PAYOUT}
+    )
+    signed = fake_alipay.sign_agreement(asked["endorsement"]["paymentAccount"]["signUrl"])
+    copies = [fake_alipay.agreement_notification(signed.agreement_no) for _ in range(6)]
+    answers = await asyncio.gather(*(notify(client, fake_alipay, c) for c in copies))
+    assert {a.text for a in answers} == {"success"}
+    row = await Endorsement.get(policy_id=policy.id)
+    assert row.status is EndorsementStatus.EFFECTIVE
+    assert await OutboxEvent.filter(event_type="endorsement.effective").count() == 1
+    assert await CollectionAgreement.filter(status=AgreementStatus.ACTIVE).count() == 1
