@@ -42,6 +42,7 @@ from tests.payment_account_helpers import (
 )
 from workflows.policy_service.auto_renewal import run_auto_renewals
 from workflows.policy_service.collection import collect_due_premiums
+from workflows.policy_service.issuance import expire_applications
 
 
 @pytest.fixture
@@ -213,3 +214,28 @@ async def test_installments_are_collected_with_the_agreement_when_due(
     assert len(charges(fake_alipay)) == 2
     still = await PremiumInstallment.filter(id__in=[r.id for r in later], paid_at=None).count()
     assert still == len(later)  # not due yet
+
+
+async def test_a_renewal_past_its_payment_window_waits_for_the_expiry_then_renews(
+    client: httpx.AsyncClient, services: Services, fake_alipay: FakeAlipay
+) -> None:
+    deps = job_deps(services)
+    policy = await opted_in(client, services, fake_alipay, timedelta(days=5))
+    fake_alipay.fail_next(business("ACQ.BUYER_BALANCE_NOT_ENOUGH", "买家余额不足"))
+    assert await run_auto_renewals(deps) == {"reminded": 0, "charged": 0, "failed": 1}
+    first = await PolicyApplication.get(renewal_of_id=policy.id)
+    yesterday = local_today() - timedelta(days=1)
+    await WithholdingAttempt.filter(policy_id=policy.id).update(
+        day=yesterday, attempt_key=f"renewal:{policy.id}:{yesterday.isoformat()}"
+    )
+    await PolicyApplication.filter(id=first.id).update(
+        pay_by=datetime.now(UTC) - timedelta(minutes=1)
+    )
+    # Not today's attempt yet, and no false failure told: the expiry job frees it first.
+    assert await run_auto_renewals(deps) == {"reminded": 0, "charged": 0, "failed": 0}
+    assert await OutboxEvent.filter(event_type="policy.auto_renewal_failed").count() == 1
+    assert await expire_applications(services.payment_providers) == 1
+    assert await run_auto_renewals(deps) == {"reminded": 0, "charged": 1, "failed": 0}
+    assert (await PolicyApplication.get(id=first.id)).status is ApplicationStatus.EXPIRED
+    renewed = await PolicyApplication.get(renewal_of_id=policy.id, status=ApplicationStatus.ISSUED)
+    assert (await Policy.get(id=renewed.policy_id)).starts_at == policy.ends_at

@@ -25,9 +25,10 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from models.auth import SubjectKind
-from models.clock import local_date, local_today
+from models.clock import local_date
 from models.ids import global_id
 from models.policies import Policy, PolicyStatus, PremiumInstallment
 from models.policy_accounts import (
@@ -126,13 +127,17 @@ async def _renew_one(deps: JobDeps, policy: Policy, now: datetime) -> str | None
     payer = deps.payment_providers.get(agreement.provider) if agreement else None
     if agreement is None or payer is None or not isinstance(payer, AgreementProvider):
         return None  # the agreement ended (auto-renewal was turned off with it)
+    if await PolicyApplication.exists(
+        renewal_of_id=policy.id, status=ApplicationStatus.ACCEPTED, pay_by__lte=now
+    ):
+        return None  # past its payment window: the expiry job frees it, the next run renews
     attempt = await take_attempt(policy.id, ChargePurpose.RENEWAL, policy.id)
     if attempt is None:
         return None  # today's attempt was made (or is being made by another run)
     return await _charge(deps, payer, policy, agreement, attempt, offer.premium, now)
 
 
-async def _remind(policy: Policy, premium: object, now: datetime) -> bool:
+async def _remind(policy: Policy, premium: Decimal, now: datetime) -> bool:
     charge_day = local_date(max(policy.ends_at - CHARGE_BEFORE, now))
     return await emit_once(
         "policy.auto_renewal_reminder",
@@ -155,12 +160,12 @@ async def _charge(
     policy: Policy,
     agreement: CollectionAgreement,
     attempt: WithholdingAttempt,
-    premium: object,
+    premium: Decimal,
     now: datetime,
 ) -> str:
     holder = Actor(kind=SubjectKind.CUSTOMER, subject_id=policy.holder_id)
     try:
-        application = await _application(deps, holder, policy, premium, now)
+        application = await _application(deps, holder, policy, premium, attempt, now)
         installment = await PremiumInstallment.get(policy_id=application.policy_id, sequence=1)
     except (ApplicationError, IdempotencyError) as error:
         charged = Charged(ChargeOutcome.FAILED, None, error.message)
@@ -199,7 +204,12 @@ async def _charge(
 
 
 async def _application(
-    deps: JobDeps, holder: Actor, policy: Policy, premium: object, now: datetime
+    deps: JobDeps,
+    holder: Actor,
+    policy: Policy,
+    premium: Decimal,
+    attempt: WithholdingAttempt,
+    now: datetime,
 ) -> PolicyApplication:
     """The live renewal application, or a new one made as ``renewPolicy`` makes it."""
     live = await PolicyApplication.filter(
@@ -210,18 +220,17 @@ async def _application(
     if await PolicyApplication.exists(
         renewal_of_id=policy.id, status__in=(ApplicationStatus.ACCEPTED, ApplicationStatus.REFERRED)
     ):
-        raise ApplicationError(
-            renewal.E.RENEWAL_EXISTS, "续保申请尚在处理中", "policyId"
-        )  # past its payment window: the expiry job frees it, tomorrow's attempt renews
-    offer_premium = premium if premium is not None else policy.premium
+        # Referred to an underwriter (rare: renewals are accepted by rule): not ours to pay.
+        raise ApplicationError(renewal.E.RENEWAL_EXISTS, "续保申请尚在处理中", "policyId")
+    # One key per attempt: a retry of this attempt finds its application, a later
+    # attempt (after an expiry) makes a new one.
     application_id = await renewal.renew_policy(
-        deps.pii,
-        holder,
-        policy.id,
-        offer_premium,  # type: ignore[arg-type]
-        f"auto-renewal:{policy.id}:{local_today()}",
+        deps.pii, holder, policy.id, premium, f"auto-renewal:{attempt.id}"
     )
-    return await PolicyApplication.get(id=application_id)
+    application = await PolicyApplication.get(id=application_id)
+    if application.status is not ApplicationStatus.ACCEPTED:
+        raise ApplicationError(renewal.E.RENEWAL_EXISTS, "续保申请尚在处理中", "policyId")
+    return application
 
 
 async def _failed(
