@@ -335,6 +335,14 @@ TEMPLATES: dict[str, EventTemplate] = {
             sms=True,
         ),
         EventTemplate(
+            "premium.due_withholding",
+            "保费自动扣款提醒",
+            "保单{policy_number}第{sequence}期保费{amount}元将于{due_date}通过自动扣款缴纳，"
+            "请确保扣款账户余额充足。",
+            "anxin://policies/{policy_id}/premiums",
+            "pages/policy/premium?id={policy_id}",
+        ),
+        EventTemplate(
             "premium.withholding_failed",
             "自动扣款未成功",
             "保单{policy_number}第{sequence}期保费{amount}元自动扣款未成功，我们将于明日再次"

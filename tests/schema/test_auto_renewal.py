@@ -43,6 +43,7 @@ from tests.payment_account_helpers import (
 from workflows.policy_service.auto_renewal import run_auto_renewals
 from workflows.policy_service.collection import collect_due_premiums
 from workflows.policy_service.issuance import expire_applications
+from workflows.reminders import premium_reminders
 
 
 @pytest.fixture
@@ -239,3 +240,20 @@ async def test_a_renewal_past_its_payment_window_waits_for_the_expiry_then_renew
     assert (await PolicyApplication.get(id=first.id)).status is ApplicationStatus.EXPIRED
     renewed = await PolicyApplication.get(renewal_of_id=policy.id, status=ApplicationStatus.ISSUED)
     assert (await Policy.get(id=renewed.policy_id)).starts_at == policy.ends_at
+
+
+async def test_an_installment_collected_automatically_is_announced_not_asked_for(
+    client: httpx.AsyncClient, services: Services, fake_alipay: FakeAlipay
+) -> None:
+    holder = await make_customer(services, name="张伟")
+    token = await customer_token(services, holder)
+    mine = await make_policy(services, holder)
+    other = await make_policy(services, holder)
+    await agreement_on_file(client, fake_alipay, token, mine, "remind-0001-abcdef")
+    soon = local_today() + timedelta(days=3)
+    for policy in (mine, other):
+        await PremiumInstallment.filter(policy_id=policy.id, paid_at=None).update(due_date=soon)
+    assert await premium_reminders(local_today()) == 2
+    events = await OutboxEvent.filter(event_type__startswith="premium.")
+    kinds = {str(e.entity_id): e.event_type for e in events}
+    assert kinds == {str(mine.id): "premium.due_withholding", str(other.id): "premium.due"}
