@@ -35,6 +35,7 @@ from api.middleware import (
 )
 from api.persisted_queries import build_persisted_queries, load_manifest
 from api.routes import (
+    agreement_notify,
     healthz,
     partner_notify,
     payment_notify,
@@ -180,6 +181,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/files/{key:path}", serve_file, methods=["GET", "HEAD"]),
             Route("/payments/{provider}/notify", payment_notify, methods=["POST"]),
             Route("/partners/{code}/notify", partner_notify, methods=["POST"]),
+            Route("/payments/{provider}/agreements/notify", agreement_notify, methods=["POST"]),
             Route("/verify/{code}", verify_page, methods=["GET"]),
             Route(UPLOAD_PATH, upload_claim_document, methods=["POST"]),
             Mount("/static/graphiql", StaticFiles(directory=STATIC / "graphiql")),

@@ -19,6 +19,7 @@ import httpx
 from PIL import Image, ImageDraw
 from tortoise.transactions import in_transaction
 
+from api.demo_accounts import seed_accounts
 from api.demo_benefits import seed_benefits
 from api.demo_commitments import seed_commitments
 from api.demo_complaints import seed_complaints
@@ -740,6 +741,7 @@ async def load_demo(settings: Settings, *, only_if_empty: bool) -> None:
         await seed_service_plans(services)  # suggests what the online-sales demo sells
         await seed_commitments(services)
         await seed_benefits(services)
+        await seed_accounts(services)
         await seed_risk()  # last: the rules look at everything above
     print("demo data loaded")
     print(demo_accounts())

@@ -17,6 +17,7 @@ from storage.local import LocalStorage, file_endpoint
 from storage.s3 import S3Storage
 from workflows.benefits import handle_notification
 from workflows.payments.orders import handle_callback
+from workflows.policy_service.agreements import handle_agreement_callback
 from workflows.policy_service.documents import DocumentError, verify_document
 
 log = logging.getLogger("anxin.health")
@@ -120,6 +121,17 @@ async def partner_notify(request: Request) -> Response:
         services.partners, request.path_params["code"], dict(request.headers), body
     )
     return JSONResponse(reply.body, reply.status_code)
+
+
+async def agreement_notify(request: Request) -> Response:
+    """Withholding-agreement callbacks (代扣协议签约/解约): verified and recorded before
+    the provider's answer, like payment callbacks."""
+    services = request.app.state.services
+    provider = services.payment_providers.get(request.path_params["provider"])
+    if provider is None:
+        return JSONResponse({"error": {"code": "NOT_FOUND", "message": "not found"}}, 404)
+    reply = await handle_agreement_callback(provider, await request.body())
+    return Response(reply.body, reply.status_code, media_type=reply.content_type)
 
 
 _VERIFY_PAGE = """<!doctype html>

@@ -24,4 +24,5 @@ MODEL_MODULES = [
     "models.risk",
     "models.commitments",
     "models.benefits",
+    "models.policy_accounts",
 ]

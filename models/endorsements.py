@@ -35,6 +35,7 @@ class EndorsementType(StrEnum):
     INSURED_MEMBER = "INSURED_MEMBER"  # 增加被保险人 on a family health policy, premium paid
     SUM_INSURED = "SUM_INSURED"  # 变更保额 within the product's limits, from the next day
     MEMBER_REMOVAL = "MEMBER_REMOVAL"  # 减少被保险人 on a family health policy, refunded
+    PAYMENT_ACCOUNT = "PAYMENT_ACCOUNT"  # 变更缴费/领款账户: withholding agreement, payout account
 
 
 class EndorsementStatus(StrEnum):

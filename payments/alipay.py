@@ -70,6 +70,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from models.clock import SHANGHAI
+from payments.agreements import (
+    AgreementNotification,
+    AgreementSignRequest,
+    AgreementState,
+    WithholdRequest,
+)
 from payments.base import (
     CallbackReply,
     Checkout,
@@ -103,6 +109,13 @@ ORDER_NOT_EXIST = "ORDER_NOT_EXIST"
 NOTIFY_TYPE = "trade_status_sync"
 MAX_NOTIFICATION_BYTES = 64 * 1024
 ALIPAY_USER_ID = re.compile(r"^2088\d{12}$")
+# 商户代扣: the product codes agreed with Alipay, and the scene shown on the sign page.
+WITHHOLDING_PRODUCT = "GENERAL_WITHHOLDING"
+WITHHOLDING_PERSONAL_PRODUCT = "GENERAL_WITHHOLDING_P1"
+WITHHOLDING_SCENE = "INDUSTRY|INSURANCE"
+AGREEMENT_NOTIFY_TYPES = {"dut_user_sign": "NORMAL", "dut_user_unsign": "UNSIGN"}
+AGREEMENT_STATES = {"NORMAL": AgreementState.ACTIVE, "UNSIGN": AgreementState.ENDED}
+PAY_IN_PROCESS = "10003"  # alipay.trade.pay: ORDER_SUCCESS_PAY_INPROCESS
 AMOUNT = re.compile(r"^\d{1,10}(?:\.\d{1,2})?$")
 
 TRADE_STATES = {
@@ -358,11 +371,14 @@ class AlipayProvider:
         *,
         notify_url: str | None = None,
         states: Collection[str] = (),
+        codes: Collection[str] = (),
     ) -> dict[str, Any]:
         """POST one signed call; return the verified ``<method>_response`` object.
 
         A refusal whose ``sub_code`` is in ``states`` is an answer (e.g. "no such trade"
-        to a query) and is returned too; the caller looks at ``code``.
+        to a query) and is returned too, and so is an answer whose ``code`` is in
+        ``codes`` (``10003``: a withholding payment in process); the caller looks at
+        ``code``.
         """
         params = self._signed_params(method, biz_content, notify_url)
         form = {"biz_content": params.pop("biz_content")}
@@ -381,7 +397,7 @@ class AlipayProvider:
             raise ProviderUnavailable(f"{method}: HTTP {response.status_code}")
         content = self._verified_content(method, response.content)
         code = str(content.get("code", ""))
-        if code == SUCCESS:
+        if code == SUCCESS or code in codes:
             return content
         sub_code = str(content.get("sub_code") or code)
         sub_msg = str(content.get("sub_msg") or content.get("msg") or "")
@@ -694,6 +710,103 @@ class AlipayProvider:
             )
         except ValueError as exc:
             raise InvalidNotification(str(exc)) from None
+
+    # ------------------------------------------------------------ 商户代扣
+
+    def agreement_sign_url(self, request: AgreementSignRequest) -> str:
+        """``alipay.user.agreement.page.sign`` as a page the customer opens (the SDKs'
+        ``pageExecute`` with GET): every parameter signed, in the query string."""
+        biz: dict[str, Any] = {
+            "personal_product_code": WITHHOLDING_PERSONAL_PRODUCT,
+            "product_code": WITHHOLDING_PRODUCT,
+            "sign_scene": WITHHOLDING_SCENE,
+            "external_agreement_no": request.external_agreement_no,
+            "access_params": {"channel": "ALIPAYAPP"},
+        }
+        if request.logon_hint:
+            biz["external_logon_id"] = request.logon_hint
+        params = self._signed_params("alipay.user.agreement.page.sign", biz, request.notify_url)
+        if request.return_url:
+            params["return_url"] = request.return_url
+            del params["sign"]
+            params["sign"] = rsa2_sign(self._private_key, sign_content(params))
+        return f"{self._gateway_url}?{urlencode(params)}"
+
+    def parse_agreement_notification(self, body: bytes) -> AgreementNotification:
+        """Verify and decode ``dut_user_sign`` / ``dut_user_unsign`` (signed like every
+        notification); the status must be the one its type announces."""
+        try:
+            params = self._verified_notification(body)
+            kind = params.get("notify_type", "")
+            if kind not in AGREEMENT_NOTIFY_TYPES:
+                raise InvalidNotification(f"unsupported notify_type {kind!r}")
+            status = params.get("status", "")
+            if status != AGREEMENT_NOTIFY_TYPES[kind]:
+                raise InvalidNotification(f"{kind} with status {status!r}")
+            for required in ("app_id", "agreement_no", "external_agreement_no"):
+                if not params.get(required):
+                    raise InvalidNotification(f"no {required}")
+            if params.get("personal_product_code") not in (None, WITHHOLDING_PERSONAL_PRODUCT):
+                raise InvalidNotification("another product's agreement")
+            when = params.get("sign_time") if kind == "dut_user_sign" else None
+            try:
+                occurred = _optional_parse(when or params.get("notify_time"))
+            except ValueError as exc:
+                raise InvalidNotification(str(exc)) from None
+        except InvalidNotification as exc:
+            log.warning("alipay agreement notification rejected: %s", exc)
+            raise
+        return AgreementNotification(
+            external_agreement_no=params["external_agreement_no"],
+            agreement_no=params["agreement_no"],
+            state=AGREEMENT_STATES[status],
+            app_id=params["app_id"],
+            payer_id=params.get("alipay_user_id") or None,
+            payer_masked=params.get("alipay_logon_id") or None,
+            occurred_at=occurred,
+            raw={k: v for k, v in params.items() if k != "sign"},
+        )
+
+    async def withhold(self, request: WithholdRequest) -> TradeStatus:
+        """``alipay.trade.pay`` under the agreement. ``10000`` paid; ``10003`` in process
+        (WAITING: the trade notification or ``query`` settles it); a refusal for good
+        (``ACQ.BUYER_BALANCE_NOT_ENOUGH``, ``ACQ.AGREEMENT_*``) is ``ProviderRejected``.
+        The same ``out_trade_no`` is never charged twice by Alipay."""
+        method = "alipay.trade.pay"
+        content = await self._call(
+            method,
+            {
+                "out_trade_no": request.order_number,
+                "total_amount": yuan(request.amount),
+                "subject": request.subject,
+                "product_code": WITHHOLDING_PRODUCT,
+                "agreement_params": {"agreement_no": request.agreement_no},
+            },
+            notify_url=request.notify_url,
+            codes=(PAY_IN_PROCESS,),
+        )
+        self._check_echo(method, content, "out_trade_no", request.order_number)
+        paid = content.get("code") == SUCCESS
+        return TradeStatus(
+            order_number=request.order_number,
+            state=TradeState.PAID if paid else TradeState.WAITING,
+            amount=_optional_amount(content.get("total_amount")),
+            provider_trade_no=_text(content, "trade_no"),
+            paid_at=_optional_time(content.get("gmt_payment")) if paid else None,
+        )
+
+    async def unsign(self, agreement_no: str) -> None:
+        """End an agreement (``alipay.user.agreement.unsign``); one already ended is
+        success (``USER_AGREEMENT_NOT_EXIST``-like answers are states here)."""
+        await self._call(
+            "alipay.user.agreement.unsign",
+            {
+                "agreement_no": agreement_no,
+                "personal_product_code": WITHHOLDING_PERSONAL_PRODUCT,
+                "sign_scene": WITHHOLDING_SCENE,
+            },
+            states=("USER_AGREEMENT_NOT_EXIST", "AGREEMENT_NOT_EXIST"),
+        )
 
     def reply(self, accepted: bool) -> CallbackReply:
         """Alipay stops retrying only when it reads exactly ``success``."""

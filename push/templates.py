@@ -315,6 +315,58 @@ TEMPLATES: dict[str, EventTemplate] = {
             "anxin://invoices/{invoice_id}",
             "pages/invoice/detail?id={invoice_id}",
         ),
+        # Automatic renewal and the withholding agreement (workflows/policy_service/
+        # auto_renewal.py, agreements.py).
+        EventTemplate(
+            "policy.auto_renewal_reminder",
+            "自动续保提醒",
+            "您的保单{policy_number}将于{charge_date}自动续保，扣款¥{amount}。"
+            "如不需要续保，请在此之前关闭自动续保。",
+            "anxin://policies/{policy_id}/renewal",
+            "pages/policy/renewal?id={policy_id}",
+        ),
+        EventTemplate(
+            "policy.auto_renewed",
+            "自动续保成功",
+            "保单{old_policy_number}已自动续保，扣款¥{amount}，新保单{policy_number}自"
+            "{start_date}起生效，保障无缝衔接。",
+            "anxin://policies/{policy_id}",
+            "pages/policy/detail?id={policy_id}",
+        ),
+        EventTemplate(
+            "policy.auto_renewal_failed",
+            "自动续保扣款未成功",
+            "保单{policy_number}的自动续保扣款未成功，{retry}您也可以点击手动支付续保保费。"
+            "保单将于{end_date}到期。",
+            "anxin://policies/{policy_id}/renewal",
+            "pages/policy/renewal?id={policy_id}",
+            urgent=True,
+            sms=True,
+        ),
+        EventTemplate(
+            "premium.due_withholding",
+            "保费自动扣款提醒",
+            "保单{policy_number}第{sequence}期保费{amount}元将于{due_date}通过自动扣款缴纳，"
+            "请确保扣款账户余额充足。",
+            "anxin://policies/{policy_id}/premiums",
+            "pages/policy/premium?id={policy_id}",
+        ),
+        EventTemplate(
+            "premium.withholding_failed",
+            "自动扣款未成功",
+            "保单{policy_number}第{sequence}期保费{amount}元自动扣款未成功，我们将于明日再次"
+            "尝试，您也可以点击手动缴费。",
+            "anxin://policies/{policy_id}/premiums",
+            "pages/policy/premium?id={policy_id}",
+            urgent=True,
+        ),
+        EventTemplate(
+            "policy.collection_agreement_ended",
+            "自动扣款协议已解除",
+            "您的保单自动扣款协议已解除，自动续保随之关闭。如需继续，请重新签约。",
+            "anxin://policies/{policy_id}",
+            "pages/policy/detail?id={policy_id}",
+        ),
         # Changes of a policy (保全, workflows/policy_service/endorsements.py).
         *[
             EventTemplate(

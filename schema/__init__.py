@@ -61,6 +61,7 @@ from schema.policies.queries import PolicyQueries
 from schema.policy_service.applications import ApplicationMutations, ApplicationQueries
 from schema.policy_service.documents import DocumentMutations, DocumentQueries
 from schema.policy_service.endorsements import EndorsementMutations, EndorsementQueries
+from schema.policy_service.payment_accounts import AutoRenewalMutations
 from schema.policy_service.quotes import QuoteQueries
 from schema.policy_service.renewal import RenewalMutations, RenewalQueries
 from schema.policy_service.service_plans import ServicePlanMutations, ServicePlanQueries
@@ -138,6 +139,7 @@ class Mutation(
     RenewalMutations,
     RiskMutations,
     BenefitMutations,
+    AutoRenewalMutations,
 ):
     pass
 

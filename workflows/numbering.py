@@ -36,6 +36,7 @@ class Prefix(StrEnum):
     POLICY = "AX"  # a policy issued online (保单号)
     RISK_SIGNAL = "FX"  # a risk signal for staff (风险信号)
     BOOKING = "FW"  # a booking of a value-added service (增值服务预约)
+    AGREEMENT = "DK"  # a withholding agreement we ask a customer to sign (代扣协议)
 
 
 async def next_number(prefix: Prefix, now: datetime | None = None) -> str:

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from models.clock import local_date, local_midnight, local_today
 from models.ids import global_id
 from models.policies import Policy, PolicyStatus, PremiumInstallment
+from models.policy_accounts import CollectionAgreement
 from push.outbox import emit_once
 from workflows.jobs import MINUTE, Job
 from workflows.policies import installment_overdue
@@ -50,10 +51,29 @@ async def premium_reminders(today: date) -> int:
         policy__ends_at__gt=min(datetime.now(UTC), local_midnight(today + timedelta(days=1))),
         due_date__lte=today + timedelta(days=DUE_STAGES[-1][0]),
     ).select_related("policy")
+    # Collected automatically (a withholding agreement on file): told of the charge, not
+    # asked to pay (the collection job charges on the due day).
+    withheld = {
+        policy_id: local_date(signed)
+        for policy_id, signed in await CollectionAgreement.filter(
+            live_key__not_isnull=True
+        ).values_list("policy_id", "signed_at")
+        if signed is not None
+    }
     async for installment in unpaid:
         days_left = (installment.due_date - today).days
+        signed_on = withheld.get(installment.policy_id)
+        automatic = (
+            signed_on is not None
+            and installment.endorsement_id is None
+            and installment.due_date >= signed_on
+        )
         if installment_overdue(installment.due_date, today):
             event_type, key = "premium.overdue", f"premium.overdue:{installment.id}"
+        elif automatic:
+            stage = stage_for(days_left, DUE_STAGES)
+            event_type = "premium.due_withholding"
+            key = f"premium.due:{installment.id}:{stage}"  # one reminder per stage either way
         else:
             stage = stage_for(days_left, DUE_STAGES)
             event_type, key = "premium.due", f"premium.due:{installment.id}:{stage}"

@@ -17,7 +17,7 @@ from workflows import (
 )
 from workflows.jobs import Job
 from workflows.payments import orders, payouts, refunds
-from workflows.policy_service import invoices, issuance, sum_insured
+from workflows.policy_service import auto_renewal, collection, invoices, issuance, sum_insured
 
 SCHEDULE: tuple[Job, ...] = (
     *policies.JOBS,
@@ -37,4 +37,6 @@ SCHEDULE: tuple[Job, ...] = (
     *commitments.JOBS,
     *sum_insured.JOBS,
     *benefits.JOBS,
+    *auto_renewal.JOBS,
+    *collection.JOBS,
 )

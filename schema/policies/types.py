@@ -26,6 +26,7 @@ from workflows.policy_service import renewal
 
 if TYPE_CHECKING:
     from schema.policy_service.endorsements import Endorsement
+    from schema.policy_service.payment_accounts import AccountOnFile
 
 # The domain enums, exposed as they are (annotations use the Python classes).
 strawberry.enum(m.ProductKind, description="The line of business of a product.")
@@ -318,6 +319,18 @@ class Policy(relay.Node):
         from schema.policy_service.endorsements import policy_endorsements
 
         return await policy_endorsements(info.context.actor, self.model.id, first, after)
+
+    @strawberry.field(
+        description="Its withholding agreement, payout account and automatic renewal: for "
+        "the holder and staff (null for others)."
+    )
+    async def account_on_file(
+        self, info: Info
+    ) -> Annotated[AccountOnFile, strawberry.lazy("schema.policy_service.payment_accounts")] | None:
+        from schema.policy_service.payment_accounts import account_on_file
+
+        actor = info.context.actor
+        return await account_on_file(actor, self.model.id, self.model.holder_id)
 
     @strawberry.field(description="The policy this one renewed (续保), if it was a renewal.")
     async def renewed_from(self, info: Info) -> Policy | None:

@@ -40,6 +40,10 @@ from workflows.policy_service.endorsement_state import visible_endorsements
 
 if TYPE_CHECKING:
     from schema.policies.types import Policy, PremiumInstallment
+    from schema.policy_service.payment_accounts import (
+        PaymentAccountChange,
+        PaymentAccountChangeInput,
+    )
 
 strawberry.enum(m.EndorsementType, description="What a change of a policy (批单) changes.")
 strawberry.enum(
@@ -250,6 +254,21 @@ class Endorsement(relay.Node):
         description="What happened, oldest first."
     )
     policy_id: strawberry.Private[uuid.UUID]
+    row_values: strawberry.Private[dict[str, Any]]
+
+    @strawberry.field(
+        description="PAYMENT_ACCOUNT: the accounts before and after, and the page where the "
+        "holder signs the withholding agreement; null for other types."
+    )
+    async def payment_account(
+        self, info: Info
+    ) -> (
+        Annotated[PaymentAccountChange, strawberry.lazy("schema.policy_service.payment_accounts")]
+        | None
+    ):
+        from schema.policy_service.payment_accounts import payment_account_change
+
+        return await payment_account_change(info, uuid.UUID(str(self.id)), self.row_values)
 
     @strawberry.field(description="The policy it changes.")
     async def policy(
@@ -376,6 +395,13 @@ class Endorsement(relay.Node):
                 for e in sorted(events, key=lambda e: e.created_at)
             ],
             policy_id=row.policy_id,
+            row_values={
+                "type": row.type,
+                "status": row.status,
+                "before": row.before,
+                "after": row.after,
+                "requested_by": row.requested_by_id,
+            },
         )
 
 
@@ -496,8 +522,10 @@ class SurrenderChangeInput:
         description="The value `surrenderQuote` showed; refused as `AMOUNT_CHANGED` if it "
         "differs from today's."
     )
-    provider: TransferProvider = strawberry.field(
-        description="Where the value goes: ALIPAY, WECHAT, BANK or SANDBOX (development)."
+    provider: TransferProvider | None = strawberry.field(
+        default=None,
+        description="Where the value goes: ALIPAY, WECHAT, BANK or SANDBOX (development); "
+        "omitted: the payout account on file (`Policy.accountOnFile.payout`).",
     )
     account: str | None = strawberry.field(
         default=None, description="The Alipay account; for WeChat the mini-program login."
@@ -598,6 +626,16 @@ class RequestPolicyChangeInput:
         description="Remove a family member (the unearned premium is refunded). Give "
         "exactly one change.",
     )
+    payment_account: (
+        Annotated[
+            PaymentAccountChangeInput, strawberry.lazy("schema.policy_service.payment_accounts")
+        ]
+        | None
+    ) = strawberry.field(
+        default=None,
+        description="Change the withholding agreement and/or payout account on file. Give "
+        "exactly one change.",
+    )
 
 
 @strawberry.input(description="The insured's answer to a change that needs their consent.")
@@ -632,7 +670,7 @@ class PolicyChangeDecisionInput:
 
 def _choice(input: SurrenderChangeInput) -> AccountChoice:
     return AccountChoice(
-        provider=input.provider.value,
+        provider=input.provider.value if input.provider else "",
         account=input.account,
         bank_card=input.bank_card.to_card() if input.bank_card else None,
     )
@@ -684,6 +722,7 @@ def _change(input: RequestPolicyChangeInput) -> flow.ChangeRequest:
         member_removal=node_uuid(input.member_removal.insured_person_id, "InsuredPerson")
         if input.member_removal
         else None,
+        payment_account=input.payment_account.to_wish() if input.payment_account else None,
     )
 
 
@@ -761,7 +800,7 @@ class EndorsementMutations:
     @strawberry.mutation(
         description="Ask for a change of a policy I hold (保全): exactly one of "
         "`beneficiaries`, `surrender`, `contact`, `paymentFrequency`, `reinstatement`, "
-        "`insuredMember`, `sumInsured` or `memberRemoval`. "
+        "`insuredMember`, `sumInsured`, `memberRemoval` or `paymentAccount`. "
         "A beneficiary "
         "change waits for the insured's consent when I am not the insured; a surrender "
         "ends the policy at once and its value is paid to the account I chose; contact "

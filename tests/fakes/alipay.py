@@ -19,6 +19,13 @@ way Alipay does and answers in Alipay's own shape.
 - Switches: ``fail_next`` (any refusal, e.g. ``20000``/``isp.unknow-error`` or
   ``ACQ.SYSTEM_ERROR``), ``tamper_next`` (change the answer after signing, or break or
   drop the signature), ``delay_next`` (answer late: a timeout), ``answer_next_raw``.
+- 商户代扣: ``sign_agreement()`` is the customer opening our signed
+  ``alipay.user.agreement.page.sign`` URL and confirming (the URL's signature checked
+  like a gateway call); ``agreement_notification()`` builds the signed
+  ``dut_user_sign``/``dut_user_unsign`` form; ``alipay.trade.pay`` charges an active
+  agreement (``product_code=GENERAL_WITHHOLDING``, ``agreement_params.agreement_no``),
+  at most once per ``out_trade_no``; ``withhold_in_process_next`` answers ``10003``;
+  ``alipay.user.agreement.unsign`` ends one.
 - Notifications: ``notification()`` builds the signed ``trade_status_sync`` form Alipay
   posts to ``notify_url`` (payments and refunds); ``post_notification()`` delivers it.
 
@@ -66,8 +73,12 @@ METHODS = frozenset(
         "alipay.trade.fastpay.refund.query",
         "alipay.fund.trans.uni.transfer",
         "alipay.fund.trans.order.query",
+        "alipay.trade.pay",
+        "alipay.user.agreement.unsign",
     }
 )
+PAGE_METHODS = frozenset({"alipay.trade.app.pay", "alipay.user.agreement.page.sign"})
+WITHHOLDING_PERSONAL_PRODUCT = "GENERAL_WITHHOLDING_P1"
 
 
 # ------------------------------------------------------------------ the signature rules
@@ -201,6 +212,16 @@ class Transfer:
     error_code: str | None = None
 
 
+@dataclass
+class Agreement:
+    agreement_no: str
+    external_agreement_no: str
+    alipay_user_id: str
+    notify_url: str | None
+    status: str  # NORMAL, UNSIGN
+    sign_time: datetime
+
+
 @dataclass(frozen=True)
 class ReceivedCall:
     """One gateway call as it arrived: where each parameter travelled, and the answer."""
@@ -257,6 +278,8 @@ class FakeAlipay:
     calls: list[ReceivedCall] = field(default_factory=list)
     trades: dict[str, Trade] = field(default_factory=dict)
     transfers: dict[str, Transfer] = field(default_factory=dict)
+    agreements: dict[str, Agreement] = field(default_factory=dict)  # by agreement_no
+    _in_process: list[bool] = field(default_factory=list)
     _queued: list[AlipayRefusal] = field(default_factory=list)
     _tamper: list[Callable[[dict[str, Any]], None] | str] = field(default_factory=list)
     _delays: list[float] = field(default_factory=list)
@@ -318,6 +341,11 @@ class FakeAlipay:
             transfer.error_code = "PAYEE_ACCOUNT_STATUS_ERROR"
             self.balance += transfer.amount
 
+    def withhold_in_process_next(self) -> None:
+        """The next withholding payment answers ``10003`` (in process) and stays
+        waiting until ``pay`` settles it."""
+        self._in_process.append(True)
+
     def signed_body(self, key: str, raw_content: str, *, sign_first: bool = False) -> str:
         """An answer body around ``raw_content`` exactly as given (any spacing or escaping),
         signed over that text: for tests of how we cut the signed text out."""
@@ -355,6 +383,76 @@ class FakeAlipay:
         if pay:
             self.pay(trade.out_trade_no)
         return trade
+
+    def sign_agreement(self, url: str, alipay_user_id: str = "2088102177846880") -> Agreement:
+        """The customer opening our page-sign URL in Alipay and confirming: the URL must
+        be a signed ``alipay.user.agreement.page.sign`` for the withholding product."""
+        base, _, query = url.partition("?")
+        if base != self.gateway_url:
+            raise AssertionError(f"not this gateway: {base}")
+        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=True)
+        params = dict(pairs)
+        if len(params) != len(pairs):
+            raise AssertionError("a parameter appears twice in the sign URL")
+        self._authenticate(params)
+        if params["method"] != "alipay.user.agreement.page.sign":
+            raise AssertionError(f"not an agreement page: {params['method']}")
+        biz = self._biz(params)
+        if biz.get("personal_product_code") != WITHHOLDING_PERSONAL_PRODUCT:
+            raise AssertionError(f"personal_product_code {biz.get('personal_product_code')}")
+        if biz.get("product_code") != "GENERAL_WITHHOLDING":
+            raise AssertionError(f"product_code {biz.get('product_code')}")
+        external = str(biz.get("external_agreement_no") or "")
+        if not external or not biz.get("sign_scene"):
+            raise AssertionError("no external_agreement_no or sign_scene")
+        for agreement in self.agreements.values():
+            if agreement.external_agreement_no == external and agreement.status == "NORMAL":
+                return agreement  # signed already: Alipay shows the agreement again
+        now = self.clock()
+        agreement = Agreement(
+            agreement_no=now.astimezone(BEIJING).strftime("%Y%m%d")
+            + f"{secrets.randbelow(10**12):012d}",
+            external_agreement_no=external,
+            alipay_user_id=alipay_user_id,
+            notify_url=params.get("notify_url"),
+            status="NORMAL",
+            sign_time=now,
+        )
+        self.agreements[agreement.agreement_no] = agreement
+        return agreement
+
+    def agreement_notification(
+        self, agreement_no: str, *, overrides: Mapping[str, str] | None = None
+    ) -> dict[str, str]:
+        """The signed ``dut_user_sign`` (or, once ended, ``dut_user_unsign``) form."""
+        agreement = self.agreements[agreement_no]
+        signed = agreement.status == "NORMAL"
+        params: dict[str, str] = {
+            "notify_time": beijing(self.clock()),
+            "notify_type": "dut_user_sign" if signed else "dut_user_unsign",
+            "notify_id": secrets.token_hex(16),
+            "charset": "utf-8",
+            "version": "1.0",
+            "sign_type": "RSA2",
+            "app_id": self.app_id,
+            "auth_app_id": self.app_id,
+            "agreement_no": agreement.agreement_no,
+            "external_agreement_no": agreement.external_agreement_no,
+            "personal_product_code": WITHHOLDING_PERSONAL_PRODUCT,
+            "sign_scene": "INDUSTRY|INSURANCE",
+            "alipay_user_id": agreement.alipay_user_id,
+            "alipay_logon_id": "159******20",
+            "status": agreement.status,
+            "sign_time": beijing(agreement.sign_time),
+            "valid_time": beijing(agreement.sign_time),
+            "invalid_time": "2115-02-01 00:00:00",
+        }
+        params.update(overrides or {})
+        return self.sign_notification(params)
+
+    def end_agreement(self, agreement_no: str) -> None:
+        """The customer ends the agreement in their Alipay app."""
+        self.agreements[agreement_no].status = "UNSIGN"
 
     def pay(self, out_trade_no: str) -> Trade:
         trade = self.trades[out_trade_no]
@@ -551,7 +649,7 @@ class FakeAlipay:
                 "缺少方法名参数",
                 key="error_response",
             )
-        if params["method"] not in METHODS | {"alipay.trade.app.pay"}:
+        if params["method"] not in METHODS | PAGE_METHODS:
             raise AlipayRefusal(
                 "40002",
                 "Invalid Arguments",
@@ -611,10 +709,15 @@ class FakeAlipay:
             "alipay.trade.fastpay.refund.query": self._refund_query,
             "alipay.fund.trans.uni.transfer": self._transfer,
             "alipay.fund.trans.order.query": self._transfer_query,
+            "alipay.trade.pay": self._withhold,
+            "alipay.user.agreement.unsign": self._unsign,
         }
         if method not in handlers:  # alipay.trade.app.pay is not a gateway call
             raise invalid("method", "不存在的方法名")
-        return {"code": "10000", "msg": "Success", **handlers[method](biz, params)}
+        answer = handlers[method](biz, params)
+        code = answer.pop("_code", "10000")
+        msg = "Success" if code == "10000" else "Order success pay inprocess"
+        return {"code": code, "msg": msg, **answer}
 
     def _trade(self, biz: Mapping[str, Any]) -> Trade:
         out_trade_no = biz.get("out_trade_no")
@@ -790,3 +893,44 @@ class FakeAlipay:
                     answer["error_code"] = transfer.error_code
                 return answer
         raise business("ORDER_NOT_EXIST", "转账订单不存在")
+
+    # ------------------------------------------------------------ 商户代扣
+
+    def _withhold(self, biz: dict[str, Any], params: Mapping[str, str]) -> dict[str, Any]:
+        if biz.get("product_code") != "GENERAL_WITHHOLDING":
+            raise business("ACQ.INVALID_PARAMETER", "参数无效: product_code")
+        agreement_params = biz.get("agreement_params")
+        number = (
+            agreement_params.get("agreement_no") if isinstance(agreement_params, dict) else None
+        )
+        if not number:
+            raise business("ACQ.INVALID_PARAMETER", "参数无效: agreement_no")
+        agreement = self.agreements.get(str(number))
+        if agreement is None:
+            raise business("ACQ.AGREEMENT_NOT_EXIST", "协议不存在")
+        if agreement.status != "NORMAL":
+            raise business("ACQ.AGREEMENT_INVALID", "用户协议失效")
+        existing = self.trades.get(str(biz.get("out_trade_no") or ""))
+        if existing is not None and existing.status in ("TRADE_SUCCESS", "TRADE_FINISHED"):
+            raise business("ACQ.TRADE_HAS_SUCCESS", "交易已被支付")
+        trade = self._new_trade(biz, agreement.alipay_user_id, params.get("notify_url"))
+        answer: dict[str, Any] = {
+            "trade_no": trade.trade_no,
+            "out_trade_no": trade.out_trade_no,
+            "buyer_logon_id": "159****5620",
+            "total_amount": f"{trade.total_amount:.2f}",
+            "buyer_user_id": trade.buyer_id,
+        }
+        if self._in_process:
+            self._in_process.pop(0)
+            return answer | {"_code": "10003"}
+        self.pay(trade.out_trade_no)
+        assert trade.gmt_payment is not None
+        return answer | {"gmt_payment": beijing(trade.gmt_payment)}
+
+    def _unsign(self, biz: dict[str, Any], params: Mapping[str, str]) -> dict[str, Any]:
+        agreement = self.agreements.get(str(biz.get("agreement_no") or ""))
+        if agreement is None:
+            raise business("USER_AGREEMENT_NOT_EXIST", "用户协议不存在")
+        agreement.status = "UNSIGN"
+        return {}

@@ -57,6 +57,7 @@ from workflows.claims import (
 from workflows.complaints import goodwill
 from workflows.jobs import MINUTE, Job, JobDeps
 from workflows.numbering import Prefix, next_number
+from workflows.payments.on_file import adopt_accounts_on_file
 from workflows.policy_service import surrender_payouts
 
 log = logging.getLogger("anxin.payouts")
@@ -804,6 +805,7 @@ async def pay_out(deps: JobDeps) -> None:
     """Pay approved claims to the accounts their payees chose, send goodwill payments,
     then settle transfers in flight."""
     providers, pii = deps.transfer_providers, deps.pii
+    await adopt_accounts_on_file(pii)  # holders' claims with no account chosen
     await start_chosen_payouts(providers, pii, notify_base_url=deps.notify_base_url)
     await send_queued_payouts(providers, pii, notify_base_url=deps.notify_base_url)
     await follow_up_payouts(providers, pii, notify_base_url=deps.notify_base_url)

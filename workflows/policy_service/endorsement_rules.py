@@ -53,6 +53,7 @@ TYPE_NAMES = {
     EndorsementType.INSURED_MEMBER: "增加被保险人",
     EndorsementType.SUM_INSURED: "变更保额",
     EndorsementType.MEMBER_REMOVAL: "减少被保险人",
+    EndorsementType.PAYMENT_ACCOUNT: "变更缴费/领款账户",
 }
 # Outbox event per step; the customer is told through push/templates.py.
 EVENTS = {
@@ -102,6 +103,8 @@ class EndorsementErrorCode(StrEnum):
     INSURED_PERSON_NOT_FOUND = "INSURED_PERSON_NOT_FOUND"
     MAIN_INSURED = "MAIN_INSURED"  # the policy's main insured is not removed
     OPEN_CLAIM = "OPEN_CLAIM"  # the member has a claim not yet settled
+    NO_AGREEMENT_ON_FILE = "NO_AGREEMENT_ON_FILE"  # auto-renewal needs a withholding agreement
+    NOT_RENEWABLE = "NOT_RENEWABLE"  # auto-renewal: the product or the policy does not renew
 
 
 class EndorsementError(DomainError):

@@ -56,6 +56,7 @@ from workflows.policy_service import (
     cover_changes,
     frequency,
     members,
+    payment_account,
     reinstatement,
     sum_insured,
     surrender,
@@ -105,6 +106,7 @@ class ChangeRequest:
     insured_member: members.NewMember | None = None
     sum_insured: Decimal | None = None  # the new sum insured
     member_removal: uuid.UUID | None = None  # the InsuredPerson to remove
+    payment_account: payment_account.NewPaymentAccount | None = None
 
     def fingerprint(self) -> dict[str, Any]:
         return {
@@ -147,6 +149,12 @@ class ChangeRequest:
             else None,
             "sumInsured": str(self.sum_insured) if self.sum_insured is not None else None,
             "memberRemoval": str(self.member_removal) if self.member_removal else None,
+            "account": [
+                self.payment_account.collection_provider,
+                repr(self.payment_account.payout),
+            ]
+            if self.payment_account
+            else None,
         }
 
 
@@ -184,6 +192,7 @@ async def request_policy_change(
             change.insured_member,
             change.sum_insured,
             change.member_removal,
+            change.payment_account,
         )
         if v is not None
     ]
@@ -211,6 +220,10 @@ async def request_policy_change(
         elif change.member_removal is not None:
             endorsement = await cover_changes.request_member_removal(
                 _create, actor, policy, change.member_removal
+            )
+        elif change.payment_account is not None:
+            endorsement = await _request_account(
+                pii, providers, actor, policy, change.payment_account
             )
         else:
             assert change.surrender is not None
@@ -405,6 +418,43 @@ async def _request_member(
     return endorsement
 
 
+async def _request_account(
+    pii: PiiCipher,
+    providers: Mapping[str, TransferProvider],
+    actor: Actor,
+    policy: Policy,
+    wish: payment_account.NewPaymentAccount,
+) -> Endorsement:
+    """A payout account alone is effective at once; a new agreement waits, REQUESTED,
+    for the customer to sign it at the provider (``agreements.record_agreement``)."""
+    accounts = await payment_account.checked(providers, actor, policy, wish)
+    async with in_transaction():
+        endorsement = await _create(
+            policy,
+            actor,
+            T.PAYMENT_ACCOUNT,
+            before=await payment_account.before_values(policy, accounts),
+            after=payment_account.after_values(accounts),
+            sealed=payment_account.seal(pii, accounts),
+            note="投保人申请" + payment_account.describe(payment_account.after_values(accounts)),
+        )
+        if accounts.collector is not None:
+            await payment_account.ask_for_agreement(endorsement, accounts.collector.name)
+            await add_to_timeline(
+                endorsement,
+                None,
+                "sign_requested",
+                S.REQUESTED,
+                S.REQUESTED,
+                "请在支付宝完成代扣协议签约，签约后变更生效",
+            )
+            return endorsement
+        endorsement = await transition(
+            endorsement, actor, to=S.APPROVED, action="approve", note="领款账户变更无需审核"
+        )
+        return await _take_effect(pii, endorsement, None)
+
+
 async def installment_paid(order: PaymentOrder) -> None:
     """An endorsement's installment was paid (in the payment's transaction, called once
     per installment by ``premium_installment_paid``): the change takes effect."""
@@ -463,7 +513,7 @@ async def _request_surrender(
             f"退保金额已更新为{quoted.amount}元，请确认后重新提交",
             "surrender.confirmedAmount",
         )
-    account = await surrender.chosen_account(providers, actor, wish.account)
+    account = await payment_account.surrender_account(pii, providers, actor, policy, wish.account)
     await surrender.check_payable(account, quoted.amount, policy)
     try:
         async with in_transaction():
@@ -521,6 +571,8 @@ async def _take_effect(
         elif endorsement.type is T.PAYMENT_FREQUENCY:
             await frequency.apply(endorsement.policy_id, endorsement.after)
             note = f"缴费方式已变更为{endorsement.after['frequencyName']}，自下一期保费起生效"
+        elif endorsement.type is T.PAYMENT_ACCOUNT:
+            note = await payment_account.apply_payout(endorsement)
         else:
             payout = await surrender.apply(pii, endorsement, endorsement.after["provider"])
             note = f"保单已退保终止，退保金{payout.amount}元将支付至{payout.payee_masked}"
@@ -670,14 +722,18 @@ async def cancel(
             "该批单已批准或已结束，不能撤销",
             "endorsementId",
         )
-    return await transition(
-        endorsement,
-        actor,
-        to=S.CANCELLED,
-        action="cancel",
-        note="投保人撤销了申请",
-        expected_version=expected_version,
-    )
+    async with in_transaction():
+        endorsement = await transition(
+            endorsement,
+            actor,
+            to=S.CANCELLED,
+            action="cancel",
+            note="投保人撤销了申请",
+            expected_version=expected_version,
+        )
+        if endorsement.type is T.PAYMENT_ACCOUNT:  # an agreement not signed yet: abandoned
+            await payment_account.abandon_agreements(endorsement)
+        return endorsement
 
 
 def review_queue() -> QuerySet[Endorsement]:

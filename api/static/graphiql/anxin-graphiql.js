@@ -615,6 +615,41 @@ query MyBookings {
         bookingId: "<an id from MyBookings or RoadsideHelp>",
       }),
     },
+    {
+      query: `# 17. 缴费/领款账户与自动续保 Accounts on file and automatic renewal (customer
+#    token: log in in tab 1 as 13800000001). AccountsOnFile shows each policy's
+#    withholding agreement, payout account and auto-renewal (张伟's accident policy
+#    bought online has all three). ChangeAccounts asks for an Alipay withholding
+#    agreement (with Alipay configured: open paymentAccount.signUrl to sign; the change
+#    takes effect when Alipay's signed notification arrives) and sets the payout account.
+query AccountsOnFile {
+  myPolicies(first: 20) { edges { node { id number product { name } endsAt
+    accountOnFile { collection payout autoRenewal } } } }
+}
+
+mutation ChangeAccounts($policyId: ID!, $key: String!) {
+  requestPolicyChange(input: { policyId: $policyId, idempotencyKey: $key,
+    paymentAccount: { collection: ALIPAY, payout: { provider: BANK,
+      bankCard: { holderName: "张伟", bankName: "招商银行", cardNumber: "6225880137700010" } } } }) {
+    endorsement { number status paymentAccount { collectionBefore collectionAfter
+      payoutBefore payoutAfter agreementStatus signUrl } timeline { action note } }
+    errors { field message code }
+  }
+}
+
+mutation AutoRenewal($policyId: ID!, $enabled: Boolean!) {
+  setAutoRenewal(input: { policyId: $policyId, enabled: $enabled }) {
+    policy { number accountOnFile { collection autoRenewal } }
+    errors { field message code }
+  }
+}
+`,
+      variables: json({
+        policyId: "<a policy id from AccountsOnFile>",
+        key: "account-" + run,
+        enabled: true,
+      }),
+    },
   ];
 
   // GraphiQL's toolkit sends an operation's headers over HTTP, and for a subscription
