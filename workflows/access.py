@@ -54,6 +54,7 @@ class Permission(StrEnum):
     CONVERSATION_SUPERVISE = "conversation:supervise"  # agents' limits, others' conversations
     POLICY_SERVICE = "policy:service"  # review changes of policies (保全): approve or reject
     UNDERWRITE = "policy:underwrite"  # decide applications referred to an underwriter (核保)
+    MEMBERSHIP_MANAGE = "membership:manage"  # the tier rules: thresholds, privileges, grace
 
 
 ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
@@ -108,6 +109,7 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
             Permission.CONVERSATION_SUPERVISE,
             Permission.POLICY_SERVICE,
             Permission.UNDERWRITE,
+            Permission.MEMBERSHIP_MANAGE,
         }
     ),
     StaffRole.ADMIN: frozenset(Permission),

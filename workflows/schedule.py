@@ -13,6 +13,7 @@ from workflows import (
     visits,
 )
 from workflows.jobs import Job
+from workflows.membership import events as membership_events
 from workflows.payments import orders, payouts, refunds
 from workflows.policy_service import invoices, issuance
 
@@ -30,4 +31,5 @@ SCHEDULE: tuple[Job, ...] = (
     *refunds.JOBS,
     *invoices.JOBS,
     *issuance.JOBS,
+    *membership_events.JOBS,
 )
