@@ -161,6 +161,7 @@ class HealthProgramme(Entity):
     description = fields.CharField(max_length=300, default="")
     active = fields.BooleanField(default=True)
     position = fields.IntField(default=0)
+    tasks: fields.ReverseRelation[HealthTask]
 
     class Meta:
         table = "health_programme"

@@ -47,6 +47,7 @@ from schema.crisis import CrisisMutations, CrisisQueries, CrisisSubscriptions
 from schema.errors import should_mask_error
 from schema.knowledge import KnowledgeMutations, KnowledgeQueries
 from schema.loaders import FreshReads
+from schema.membership.operations import MembershipMutations, MembershipQueries
 from schema.node import resolve_node
 from schema.notifications import (
     NotificationMutations,
@@ -96,6 +97,7 @@ class Query(
     ApplicationQueries,
     UnderwritingQueries,
     RenewalQueries,
+    MembershipQueries,
 ):
     @strawberry.field(
         description="Any object by its global ID; null if it does not exist or you may not see it.",
@@ -130,6 +132,7 @@ class Mutation(
     ApplicationMutations,
     UnderwritingMutations,
     RenewalMutations,
+    MembershipMutations,
 ):
     pass
 
