@@ -24,6 +24,7 @@ from api.demo_crisis import seed_crisis
 from api.demo_docs import seed_documents
 from api.demo_endorsements import seed_endorsements
 from api.demo_knowledge import seed_knowledge
+from api.demo_membership import seed_membership
 from api.demo_policy_buy import seed_policy_buy
 from api.demo_quality import seed_service_quality
 from api.demo_service_plans import seed_service_plans
@@ -733,5 +734,6 @@ async def load_demo(settings: Settings, *, only_if_empty: bool) -> None:
         await seed_documents(services)
         await seed_endorsements(services)
         await seed_policy_buy(services)
+        await seed_membership(services)
     print("demo data loaded")
     print(demo_accounts())
