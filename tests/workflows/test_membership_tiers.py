@@ -286,6 +286,8 @@ async def test_rules_are_changed_by_managers_only_at_the_version_seen(
 @postgres_only
 async def test_concurrent_recomputations_announce_one_upgrade(services: Services) -> None:
     gold = await _gold_customer(services)
+    now = datetime.now(UTC)
+    await Membership.create(customer_id=gold, tier_since=now, recomputed_at=now)  # STANDARD
     await asyncio.gather(*(recompute([gold]) for _ in range(6)))
     assert await Membership.filter(customer_id=gold).count() == 1
     assert await OutboxEvent.filter(event_type="membership.upgraded").count() == 1
