@@ -35,9 +35,7 @@ async def _premium_points(customer: Customer, now: datetime) -> None:
     paid = await PremiumInstallment.filter(
         policy__holder_id=customer.id, paid_at__gte=now - SINCE
     ).order_by("paid_at")
-    numbers = dict(
-        await Policy.filter(holder_id=customer.id).values_list("id", "number")  # type: ignore[arg-type]
-    )
+    numbers = dict(await Policy.filter(holder_id=customer.id).values_list("id", "number"))
     for installment in paid:
         assert installment.paid_at is not None
         points = int(installment.amount // rules.points.yuan_per_point)

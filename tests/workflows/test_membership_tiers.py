@@ -304,3 +304,51 @@ async def test_duplicate_payment_events_handled_concurrently_credit_once(
     await asyncio.gather(*(events.handle_events() for _ in range(4)))
     assert await PointsEntry.filter(customer_id=gold, source=f"payment:{order}").count() == 1
     assert await points_balance(gold) == 99
+
+
+async def test_surveys_answered_and_renewals_earn_points_once(services: Services) -> None:
+    from models.surveys import SurveyInvitation, SurveyTemplate
+    from workflows.surveys import period_keys
+
+    customer = await make_customer(services)
+    template = await SurveyTemplate.create(code="T", version=1, title="满意度", questions=[])
+    now = datetime.now(UTC)
+    answered = await SurveyInvitation.create(
+        template=template,
+        customer=customer,
+        trigger="relationship",
+        subject_type="customer",
+        subject_id=str(customer.id),
+        expires_at=now + timedelta(days=7),
+        answered_at=now,
+        **period_keys(now),
+    )
+    await SurveyInvitation.create(  # not answered: nothing
+        template=template,
+        customer=customer,
+        trigger="claim.closed",
+        subject_type="claim",
+        subject_id="x",
+        expires_at=now + timedelta(days=7),
+        **period_keys(now),
+    )
+    assert await events.credit_surveys() == 1
+    assert await events.credit_surveys() == 0
+    entry = await PointsEntry.get(customer_id=customer.id)
+    assert (entry.source, entry.points) == (f"survey:{answered.id}", 50)
+    assert entry.expires_on is not None and entry.expires_on.month == 12
+    policy = uuid.uuid4()
+    await _event("policy.issued", "policy", policy, customer.id, renewal="1", policy_number="R1")
+    await _event("policy.issued", "policy", uuid.uuid4(), customer.id, renewal="")  # new: no bonus
+    await events.handle_events()
+    assert await points_balance(customer.id) == 50 + 200
+    assert await PointsEntry.filter(source=f"renewal:{policy}").count() == 1
+
+
+async def test_a_gold_member_has_the_fast_track_privilege(services: Services) -> None:
+    from workflows.membership import FAST_TRACK_CLAIMS, has_privilege
+
+    gold = await _gold_customer(services)
+    assert not await has_privilege(gold, FAST_TRACK_CLAIMS)  # not computed yet: STANDARD
+    await recompute([gold])
+    assert await has_privilege(gold, FAST_TRACK_CLAIMS)
