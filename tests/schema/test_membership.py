@@ -20,6 +20,7 @@ from models.staff import StaffRole
 from tests.conftest import postgres_only
 from tests.factories import customer_token, make_customer, make_policy, make_staff, staff_token
 from tests.graphql import gql
+from tests.schema.conftest import QueryCounter
 from workflows.membership import award_points, ledger, points_balance
 from workflows.membership.health import ensure_programmes
 from workflows.membership.ledger import ensure_rewards, expire_points
@@ -299,3 +300,30 @@ def test_points_last_until_the_end_of_the_next_calendar_year() -> None:
 
     assert DEFAULT_RULES.points_expire_on(date(2026, 3, 1)) == date(2027, 12, 31)
     assert DEFAULT_RULES.points_expire_on(date(2026, 12, 31)) == date(2027, 12, 31)
+
+
+async def test_my_membership_costs_the_same_statements_with_more_history(
+    client: httpx.AsyncClient, services: Services, sql_counter: QueryCounter
+) -> None:
+    """Policies, ledger entries and redemptions do not add statements (one page of
+    history, every reward and this year's redemptions read at once)."""
+    customer = await make_customer(services)
+    token = await customer_token(services, customer)
+    await make_policy(services, customer)
+    await award_points(customer.id, 5000, "test:many", "测试")
+    await gql(client, MY, {"first": 20}, token=token)  # computed and stored once
+
+    async def statements() -> int:
+        sql_counter.statements.clear()
+        await gql(client, MY, {"first": 20}, token=token)
+        return len(sql_counter.statements)
+
+    few = await statements()
+    for _ in range(3):
+        await make_policy(services, customer)
+    car_wash = await _reward("CAR_WASH")
+    for n in range(3):
+        await ledger.redeem(customer.id, car_wash.id, f"more-{n:05d}")
+    for n in range(10):
+        await award_points(customer.id, 10, f"test:more{n}", "测试")
+    assert await statements() == few, few

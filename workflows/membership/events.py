@@ -1,15 +1,15 @@
 """What moves a membership: the outbox events of policies, payments and claims, answered
 surveys, and the nightly pass over every customer.
 
-``membership_events`` (every 30 s) reads the watched outbox events not yet handled,
+``membership-events`` (every 30 s) reads the watched outbox events not yet handled,
 credits the points they earn (a premium paid: 1 point per ``yuan_per_point``; a renewal
 issued: the renewal bonus), recomputes the customers they concern and marks them handled
 (``MembershipEventSeen``). Credits are unique per source event and recomputing is safe
 to repeat, so a worker stopping between the two, or two workers on one event, change
 nothing twice. A failed run (database gone) is retried by the job runner with backoff.
 
-``membership_surveys`` (every 10 min) credits surveys answered in the last two days.
-``membership_nightly`` (daily) recomputes every customer in batches (policies that
+``membership-surveys`` (every 10 min) credits surveys answered in the last two days.
+``membership-nightly`` (daily) recomputes every customer in batches (policies that
 expired, years that passed, grace periods that ended) and writes off expired points.
 """
 
@@ -181,7 +181,7 @@ async def _nightly_job(_deps: JobDeps) -> int:
 
 
 JOBS = (
-    Job("membership_events", 30.0, _events_job),
-    Job("membership_surveys", 10 * MINUTE, _surveys_job),
-    Job("membership_nightly", 24 * HOUR, _nightly_job, first_after=HOUR),
+    Job("membership-events", 30.0, _events_job),
+    Job("membership-surveys", 10 * MINUTE, _surveys_job),
+    Job("membership-nightly", 24 * HOUR, _nightly_job, first_after=HOUR),
 )
