@@ -4,6 +4,7 @@ for staff with MEMBERSHIP_MANAGE."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -14,6 +15,7 @@ from strawberry import relay
 from strawberry.types import Info
 
 from models import membership as m
+from models.customers import Customer as CustomerModel
 from schema.common import node_uuid
 from schema.errors import payload_errors
 from schema.membership.types import (
@@ -46,6 +48,7 @@ from workflows.membership.rules import (
 )
 from workflows.membership.standing import membership_of
 
+security = logging.getLogger("anxin.security")
 MAX_LIST = 12  # privileges or allowances per tier (checked again by the rules)
 
 # ---------------------------------------------------------------- staff: the rules
@@ -308,6 +311,26 @@ class MembershipQueries:
             )
             for p in programmes
         ]
+
+    @strawberry.field(
+        description="A customer's membership, for staff who read customers (an agent "
+        "serving a gold member); computed the first time. Null for an unknown customer.",
+        permission_classes=staff_only(Permission.CUSTOMER_READ),
+    )
+    async def customer_membership(
+        self,
+        info: Info,
+        customer_id: Annotated[
+            relay.GlobalID, strawberry.argument(description="The Customer's `id`.")
+        ],
+    ) -> Membership | None:
+        customer = node_uuid(customer_id, "Customer")
+        if not await CustomerModel.exists(id=customer):
+            return None
+        security.info(
+            "staff %s read the membership of customer %s", info.context.actor.subject_id, customer
+        )
+        return await to_membership(await membership_of(customer))
 
     @strawberry.field(
         description="The membership rules: thresholds, privileges, grace, points.",

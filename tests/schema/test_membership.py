@@ -327,3 +327,23 @@ async def test_my_membership_costs_the_same_statements_with_more_history(
     for n in range(10):
         await award_points(customer.id, 10, f"test:more{n}", "测试")
     assert await statements() == few, few
+
+
+async def test_staff_who_read_customers_see_a_customers_membership(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    customer = await make_customer(services)
+    query = """query CustomerMembershipTest($id: ID!) {
+      customerMembership(customerId: $id) { tier pointsBalance } }"""
+    variables = {"id": gid("Customer", customer.id)}
+    agent = await staff_token(services, await make_staff(StaffRole.AGENT))
+    body = await gql(client, query, variables, token=agent)
+    assert body["data"]["customerMembership"] == {"tier": "STANDARD", "pointsBalance": 0}
+    unknown = await gql(client, query, {"id": gid("Customer", uuid.uuid4())}, token=agent)
+    assert unknown["data"]["customerMembership"] is None
+    adjuster = await staff_token(services, await make_staff(StaffRole.ADJUSTER))
+    # adjusters read customers too; a customer may not use the staff field
+    assert (await gql(client, query, variables, token=adjuster))["data"]["customerMembership"]
+    own = await customer_token(services, customer)
+    refused = await gql(client, query, variables, token=own, allow_errors=True)
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"

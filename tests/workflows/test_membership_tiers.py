@@ -20,6 +20,7 @@ from models.membership import Membership, MembershipEventSeen, MemberTier, Point
 from models.notifications import OutboxEvent
 from models.staff import StaffRole
 from push.outbox import emit
+from push.templates import render
 from tests.conftest import postgres_only
 from tests.factories import make_claim, make_customer, make_policy, make_staff
 from workflows.access import Actor
@@ -242,13 +243,17 @@ async def test_gold_has_a_dedicated_agent_and_a_lapse_starts_the_grace(
     assert membership.tier is MemberTier.GOLD  # kept through the grace
     assert membership.pending_tier is MemberTier.SILVER
     assert membership.grace_until is not None
-    assert await OutboxEvent.filter(event_type="membership.downgrade_pending").count() == 1
+    (pending,) = await OutboxEvent.filter(event_type="membership.downgrade_pending")
+    text = render(pending.event_type, pending.payload).body
+    assert "金卡会员" in text and "银卡会员" in text
+    assert f"{membership.grace_until:%Y年%m月%d日}" in text
     later = datetime.now(UTC) + timedelta(days=91)
     await events.nightly(later)
     membership = await Membership.get(customer_id=gold)
     assert (membership.tier, membership.pending_tier) == (MemberTier.SILVER, None)
     assert membership.dedicated_agent_id is None  # silver lists no dedicated agent
-    assert await OutboxEvent.filter(event_type="membership.downgraded").count() == 1
+    (downgraded,) = await OutboxEvent.filter(event_type="membership.downgraded")
+    assert "调整为银卡会员" in render(downgraded.event_type, downgraded.payload).body
 
 
 async def test_claim_events_recompute_the_policy_holder(services: Services) -> None:
