@@ -357,3 +357,18 @@ async def test_a_gold_member_has_the_fast_track_privilege(services: Services) ->
     assert not await has_privilege(gold, FAST_TRACK_CLAIMS)  # not computed yet: STANDARD
     await recompute([gold])
     assert await has_privilege(gold, FAST_TRACK_CLAIMS)
+
+
+async def test_a_backlog_is_handled_in_batches_each_event_once(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    customer = await make_customer(services)
+    for n in range(5):
+        await _event("payment.received", "payment", uuid.uuid4(), customer.id, amount=f"{n}0.00")
+    monkeypatch.setattr(events, "BATCH", 2)
+    assert await events.handle_events() == 2
+    assert await events.handle_events() == 2
+    await MembershipEventSeen.all().delete()
+    assert await events.JOBS[0].run(None) == 5  # type: ignore[arg-type]  # batches until short
+    assert await events.JOBS[0].run(None) == 0  # type: ignore[arg-type]
+    assert await points_balance(customer.id) == 0 + 1 + 2 + 3 + 4

@@ -47,8 +47,11 @@ WATCHED_EVENTS = (
     "claim.closed",
     "claim.reopened",
 )
-LOOKBACK = timedelta(days=2)  # older events were handled (or the nightly pass covers them)
+# Older events were handled. A week, not crisis/detect's two days: a payment's points are
+# credited only from its event (the nightly pass recomputes tiers, not points).
+LOOKBACK = timedelta(days=7)
 BATCH = 200
+MAX_BATCHES = 10  # per run: a backlog drains at up to 2,000 events per run
 NIGHTLY_BATCH = 500
 SURVEY_LOOKBACK = timedelta(days=2)
 
@@ -93,9 +96,11 @@ async def _holders_of_claims(claim_ids: list[str]) -> list[uuid.UUID]:
     return [cast(uuid.UUID, r) for r in rows if r is not None]
 
 
-async def handle_events(limit: int = BATCH, now: datetime | None = None) -> int:
-    """Handle the watched events not handled yet; returns how many were."""
+async def handle_events(limit: int | None = None, now: datetime | None = None) -> int:
+    """Handle up to ``limit`` (default ``BATCH``) watched events not handled yet; returns
+    how many were."""
     now = now or datetime.now(UTC)
+    limit = limit or BATCH
     seen = MembershipEventSeen.all().values("outbox_event_id")
     events = (
         await OutboxEvent.filter(
@@ -169,7 +174,13 @@ async def nightly(now: datetime | None = None, batch: int = NIGHTLY_BATCH) -> in
 
 
 async def _events_job(_deps: JobDeps) -> int:
-    return await handle_events()
+    done = 0
+    for _ in range(MAX_BATCHES):
+        handled = await handle_events()
+        done += handled
+        if handled < BATCH:
+            break
+    return done
 
 
 async def _surveys_job(_deps: JobDeps) -> int:
