@@ -41,6 +41,7 @@ class PointsKind(StrEnum):
     GOODWILL = "GOODWILL"  # a broken service promise, by rule
     REDEEMED = "REDEEMED"  # spent on a benefit (negative)
     EXPIRED = "EXPIRED"  # lapsed unspent (negative)
+    REVERSED = "REVERSED"  # a premium refunded: its points taken back, as far as unspent
 
 
 class Membership(Entity):

@@ -1,11 +1,30 @@
+"""Membership and health management (issue 17): the tier rules document, rewards and
+redemptions, the events the membership consumer handled, health programmes, tasks and
+completions; a dedicated agent on the membership; PointsKind.REVERSED."""
+
+from typing import Any
+
 from tortoise import migrations
 from tortoise.migrations import operations as ops
 import functools
 from json import dumps, loads
-from models.membership import HealthPeriod, MemberTier
+from models.membership import HealthPeriod, MemberTier, PointsKind
 from tortoise.fields.base import OnDelete
 from uuid import uuid4
 from tortoise import fields
+
+class DescribeEnum(ops.AlterField):
+    """PointsKind.REVERSED changes only the field's description in the migration state:
+    nothing to alter in the database (a VARCHAR of the same length). Tortoise's AlterField
+    rebuilds the table on SQLite, which would drop points_entry's unique (customer,
+    source) — one credit per source event rests on it (as in 0014)."""
+
+    async def database_forward(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    async def database_backward(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
 
 class Migration(migrations.Migration):
     dependencies = [('models', '0021_membership')]
@@ -119,5 +138,10 @@ class Migration(migrations.Migration):
             model_name='Membership',
             name='dedicated_agent',
             field=fields.ForeignKeyField('models.StaffUser', source_field='dedicated_agent_id', null=True, db_constraint=True, to_field='id', related_name='dedicated_members', on_delete=OnDelete.SET_NULL),
+        ),
+        DescribeEnum(
+            model_name='PointsEntry',
+            name='kind',
+            field=fields.CharEnumField(description='EARNED: EARNED\nGOODWILL: GOODWILL\nREDEEMED: REDEEMED\nEXPIRED: EXPIRED\nREVERSED: REVERSED', enum_type=PointsKind, max_length=16),
         ),
     ]

@@ -46,7 +46,8 @@ strawberry.enum(
 strawberry.enum(
     m.PointsKind,
     description="EARNED (premiums, renewals, surveys, health tasks), GOODWILL (a broken "
-    "service promise), REDEEMED (spent, negative), EXPIRED (lapsed unspent, negative).",
+    "service promise), REDEEMED (spent, negative), EXPIRED (lapsed unspent, negative), "
+    "REVERSED (a refunded premium's points taken back, as far as unspent; negative).",
 )
 strawberry.enum(
     m.HealthPeriod,

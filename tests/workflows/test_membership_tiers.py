@@ -372,3 +372,29 @@ async def test_a_backlog_is_handled_in_batches_each_event_once(
     assert await events.JOBS[0].run(None) == 5  # type: ignore[arg-type]  # batches until short
     assert await events.JOBS[0].run(None) == 0  # type: ignore[arg-type]
     assert await points_balance(customer.id) == 0 + 1 + 2 + 3 + 4
+
+
+async def test_a_refunded_premium_takes_back_its_unspent_points_once(services: Services) -> None:
+    from workflows.membership.ledger import ensure_rewards, redeem
+
+    customer = await make_customer(services)
+    order = uuid.uuid4()
+    await _event("payment.received", "payment", order, customer.id, amount="5000.00")
+    await events.handle_events()
+    assert await points_balance(customer.id) == 500
+    await _event("payment.refunded", "payment", order, customer.id, amount="2000.00")
+    await events.handle_events()
+    assert await points_balance(customer.id) == 300  # a partial refund: its share
+    await MembershipEventSeen.all().delete()
+    await events.handle_events()  # handled again: the same refund takes back once
+    assert await points_balance(customer.id) == 300
+    await ensure_rewards()
+    from models.membership import Reward
+
+    car_wash = await Reward.get(code="CAR_WASH")
+    await redeem(customer.id, car_wash.id, "spent-0001")  # 300 spent: balance 0
+    await _event("payment.refunded", "payment", order, customer.id, amount="3000.00")
+    await events.handle_events()
+    assert await points_balance(customer.id) == 0  # spent points stay spent: never negative
+    kinds = await PointsEntry.filter(customer_id=customer.id, kind="REVERSED").count()
+    assert kinds == 1

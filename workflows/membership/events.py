@@ -3,7 +3,8 @@ surveys, and the nightly pass over every customer.
 
 ``membership-events`` (every 30 s) reads the watched outbox events not yet handled,
 credits the points they earn (a premium paid: 1 point per ``yuan_per_point``; a renewal
-issued: the renewal bonus), recomputes the customers they concern and marks them handled
+issued: the renewal bonus), takes back those of a refunded premium (as far as unspent, one
+entry per refund), recomputes the customers they concern and marks them handled
 (``MembershipEventSeen``). Credits are unique per source event and recomputing is safe
 to repeat, so a worker stopping between the two, or two workers on one event, change
 nothing twice. A failed run (database gone) is retried by the job runner with backoff.
@@ -30,7 +31,7 @@ from models.membership import MembershipEventSeen, PointsEntry
 from models.notifications import OutboxEvent
 from models.surveys import SurveyInvitation
 from workflows.jobs import HOUR, MINUTE, Job, JobDeps
-from workflows.membership.ledger import expire_due
+from workflows.membership.ledger import expire_due, reverse_payment_points
 from workflows.membership.points import Credit, award_many
 from workflows.membership.rules import Rules
 from workflows.membership.standing import recompute
@@ -82,6 +83,19 @@ def _credit(event: OutboxEvent, rules: Rules) -> Credit | None:
     return None
 
 
+async def _reverse(event: OutboxEvent, rules: Rules) -> None:
+    """A premium refunded: the points its amount earned are taken back (as far as unspent)."""
+    try:
+        amount = Decimal(str(event.payload.get("amount", "0")))
+    except InvalidOperation:
+        return
+    points = int(amount // rules.points.yuan_per_point)
+    if points > 0 and event.customer_id is not None:
+        await reverse_payment_points(
+            event.customer_id, event.entity_id, str(event.event_id), points
+        )
+
+
 async def _holders_of_claims(claim_ids: list[str]) -> list[uuid.UUID]:
     """A claim moves the tier of its policy's holder (who may not be the claimant)."""
     ids = []
@@ -115,6 +129,9 @@ async def handle_events(limit: int | None = None, now: datetime | None = None) -
     rules = await current_rules()
     credits = [c for c in (_credit(e, rules) for e in events) if c is not None]
     await award_many(credits)
+    for event in events:
+        if event.event_type == "payment.refunded" and event.customer_id is not None:
+            await _reverse(event, rules)
     customers = [e.customer_id for e in events if e.customer_id is not None]
     claims = [e.entity_id for e in events if e.entity_type == "claim"]
     customers += await _holders_of_claims(claims)

@@ -205,3 +205,38 @@ async def redeem(
         )
         await Membership.filter(id=membership.id).update(version=membership.version + 1)
     return redemption, True
+
+
+async def reverse_payment_points(
+    customer_id: uuid.UUID, order_id: str, refund_key: str, points: int
+) -> int:
+    """A refunded premium takes back its points: at most what the payment credited less
+    what earlier refunds of it took back, and never more than the balance (points already
+    spent stay spent). One entry per refund (``reverse:<order>:<refund event>``, unique).
+    Returns the points taken back."""
+    async with in_transaction():
+        await _lock(customer_id)
+        credited = await PointsEntry.filter(
+            customer_id=customer_id, source=f"payment:{order_id}"
+        ).values_list("points", flat=True)
+        reversed_ = await PointsEntry.filter(
+            customer_id=customer_id, source__startswith=f"reverse:{order_id}:"
+        ).values_list("points", flat=True)
+        left = sum(credited) + sum(reversed_)  # type: ignore[arg-type]
+        take = min(points, left, max(0, await points_balance(customer_id)))
+        if take <= 0:
+            return 0
+        await PointsEntry.bulk_create(
+            [
+                PointsEntry(
+                    id=uuid.uuid4(),
+                    customer_id=customer_id,
+                    points=-take,
+                    kind=PointsKind.REVERSED,
+                    source=f"reverse:{order_id}:{refund_key}"[:160],
+                    reason="保费退还，扣回相应积分",
+                )
+            ],
+            ignore_conflicts=True,
+        )
+        return take
