@@ -28,6 +28,7 @@ from api.demo_crisis import seed_crisis
 from api.demo_docs import seed_documents
 from api.demo_endorsements import seed_endorsements
 from api.demo_knowledge import seed_knowledge
+from api.demo_membership import seed_membership
 from api.demo_policy_buy import seed_policy_buy
 from api.demo_quality import seed_service_quality
 from api.demo_risk import seed_risk
@@ -740,6 +741,7 @@ async def load_demo(settings: Settings, *, only_if_empty: bool) -> None:
         await seed_policy_buy(services)
         await seed_service_plans(services)  # suggests what the online-sales demo sells
         await seed_commitments(services)
+        await seed_membership(services)
         await seed_benefits(services)
         await seed_accounts(services)
         await seed_risk()  # last: the rules look at everything above

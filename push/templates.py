@@ -500,6 +500,28 @@ TEMPLATES: dict[str, EventTemplate] = {
                 ),
             )
         ),
+        EventTemplate(
+            "membership.upgraded",
+            "会员等级提升",
+            "恭喜您成为{tier_name}，点击查看您的会员权益。",
+            "anxin://membership",
+            "pages/membership/index",
+        ),
+        EventTemplate(
+            "membership.downgrade_pending",
+            "会员等级保级提醒",
+            "您目前暂不满足{kept_tier_name}的条件，等级保留至{grace_until}；"
+            "期间达到条件即可保级，否则将调整为{tier_name}。",
+            "anxin://membership",
+            "pages/membership/index",
+        ),
+        EventTemplate(
+            "membership.downgraded",
+            "会员等级已调整",
+            "保级宽限期已结束，您的会员等级已调整为{tier_name}。",
+            "anxin://membership",
+            "pages/membership/index",
+        ),
     ]
 }
 

@@ -49,6 +49,7 @@ from schema.crisis import CrisisMutations, CrisisQueries, CrisisSubscriptions
 from schema.errors import should_mask_error
 from schema.knowledge import KnowledgeMutations, KnowledgeQueries
 from schema.loaders import FreshReads
+from schema.membership.operations import MembershipMutations, MembershipQueries
 from schema.node import resolve_node
 from schema.notifications import (
     NotificationMutations,
@@ -103,6 +104,7 @@ class Query(
     RiskQueries,
     CommitmentQueries,
     BenefitQueries,
+    MembershipQueries,
 ):
     @strawberry.field(
         description="Any object by its global ID; null if it does not exist or you may not see it.",
@@ -140,6 +142,7 @@ class Mutation(
     RiskMutations,
     BenefitMutations,
     AutoRenewalMutations,
+    MembershipMutations,
 ):
     pass
 

@@ -25,6 +25,16 @@ from schema.complaints import complaint_node
 from schema.conversations import conversation_node, message_node, presence_node
 from schema.crisis import crisis_incident_node, crisis_rule_node
 from schema.knowledge import knowledge_entry_node
+from schema.membership.operations import membership_rules_node
+from schema.membership.types import (
+    health_completion_node,
+    health_programme_node,
+    health_task_node,
+    membership_node,
+    points_entry_node,
+    redemption_node,
+    reward_node,
+)
 from schema.notifications import Notification, device_node, preference_node
 from schema.payments import PaymentOrder, order_visible_to, refund_node
 from schema.people import Customer, StaffMember
@@ -178,6 +188,14 @@ NODE_RESOLVERS: dict[str, Callable[[Actor, uuid.UUID], Awaitable[relay.Node | No
     "PolicyApplication": application_node,
     "RiskSignal": risk_signal_node,
     "RiskRule": risk_rule_node,
+    "Membership": membership_node,
+    "PointsEntry": points_entry_node,
+    "MembershipReward": reward_node,
+    "PointsRedemption": redemption_node,
+    "HealthProgramme": health_programme_node,
+    "HealthTask": health_task_node,
+    "HealthTaskCompletion": health_completion_node,
+    "MembershipRules": membership_rules_node,
 }
 # Type names of global IDs issued before their type got its present name.
 FORMER_NAMES = {LEGACY_SURVEY_TYPE: "Survey"}

@@ -56,6 +56,7 @@ class Permission(StrEnum):
     UNDERWRITE = "policy:underwrite"  # decide applications referred to an underwriter (核保)
     RISK_REVIEW = "risk:review"  # risk signals: review, dismiss or confirm; edit the rules
     BENEFIT_MANAGE = "benefit:manage"  # value-added services: catalogue, partners, bookings
+    MEMBERSHIP_MANAGE = "membership:manage"  # the tier rules: thresholds, privileges, grace
 
 
 ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
@@ -112,6 +113,7 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
             Permission.UNDERWRITE,
             Permission.RISK_REVIEW,
             Permission.BENEFIT_MANAGE,
+            Permission.MEMBERSHIP_MANAGE,
         }
     ),
     StaffRole.ADMIN: frozenset(Permission),

@@ -16,6 +16,7 @@ from workflows import (
     visits,
 )
 from workflows.jobs import Job
+from workflows.membership import events as membership_events
 from workflows.payments import orders, payouts, refunds
 from workflows.policy_service import auto_renewal, collection, invoices, issuance, sum_insured
 
@@ -39,4 +40,5 @@ SCHEDULE: tuple[Job, ...] = (
     *benefits.JOBS,
     *auto_renewal.JOBS,
     *collection.JOBS,
+    *membership_events.JOBS,
 )

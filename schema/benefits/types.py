@@ -15,6 +15,7 @@ from models.clock import local_time
 from models.membership import MemberTier
 from models.policies import ProductKind
 from schema.errors import CODE, Error, ErrorCodes, answers_with
+from schema.membership import types as membership_types  # noqa: F401 - registers MemberTier
 from schema.policies import types as policy_types  # noqa: F401 - registers ProductKind first
 from workflows import benefits as flows
 from workflows.access import Actor, Permission
@@ -41,7 +42,6 @@ strawberry.enum(m.Entitlement, description="Why a booking was allowed: the TIER 
 strawberry.enum(
     m.RoadsideNeed, description="What the car needs: TOW, BATTERY, TYRE, FUEL, LOCKOUT."
 )
-strawberry.enum(MemberTier, description="A membership tier, from the lowest: STANDARD … PLATINUM.")
 
 BENEFIT_CODES = ErrorCodes(
     "BenefitErrorCode",

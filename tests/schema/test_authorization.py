@@ -154,6 +154,7 @@ async def world(services: Services) -> World:
     objects.update(await _document_objects(services, alice, policy, order))
     objects["PolicyApplication"] = await _application(alice, policy)
     objects.update(await _benefit_objects(alice, policy))
+    objects.update(await _membership_objects(alice))
     tokens = {
         "alice": await customer_token(services, alice),
         "bob": await customer_token(services, bob),
@@ -425,6 +426,42 @@ def test_every_node_type_has_a_guarded_resolver_and_a_test() -> None:
     assert node_types == set(NOT_VISIBLE_TO_MALLORY)
 
 
+async def _membership_objects(alice: Any) -> dict[str, uuid.UUID]:
+    """Alice's membership, a ledger entry, a redemption and a health task she did."""
+    from models.membership import HealthTask, MembershipRuleSet, PointsEntry, Redemption
+    from workflows.membership import award_points
+    from workflows.membership.health import complete_task, ensure_programmes
+    from workflows.membership.ledger import ensure_rewards, redeem
+    from workflows.membership.standing import membership_of
+    from workflows.membership.store import rule_set
+
+    membership = await membership_of(alice.id)
+    await award_points(alice.id, 500, "test:alice", "测试")
+    await ensure_rewards()
+    await ensure_programmes()
+    reward = await m_reward("CAR_WASH")
+    redemption, _ = await redeem(alice.id, reward, "alice-key-1")
+    task = await HealthTask.get(code="READ_REPORT")
+    completion, _ = await complete_task(alice.id, task.id, None)
+    await rule_set()
+    return {
+        "Membership": membership.id,
+        "PointsEntry": (await PointsEntry.get(source="test:alice")).id,
+        "MembershipReward": reward,
+        "PointsRedemption": (await Redemption.get(id=redemption.id)).id,
+        "HealthProgramme": task.programme_id,
+        "HealthTask": task.id,
+        "HealthTaskCompletion": completion.id,
+        "MembershipRules": (await MembershipRuleSet.get(code="default")).id,
+    }
+
+
+async def m_reward(code: str) -> uuid.UUID:
+    from models.membership import Reward
+
+    return (await Reward.get(code=code)).id
+
+
 NOT_VISIBLE_TO_MALLORY = {
     "Policy": True,
     "Product": False,  # the product catalogue is public to every logged-in user
@@ -467,6 +504,14 @@ NOT_VISIBLE_TO_MALLORY = {
     "ServiceBooking": True,
     "BenefitService": False,  # the active catalogue is public to every logged-in user
     "Partner": True,  # staff (BENEFIT_MANAGE) only
+    "Membership": True,  # the customer's own; staff who read customers
+    "PointsEntry": True,
+    "MembershipReward": False,  # the rewards catalogue: any logged-in user
+    "PointsRedemption": True,
+    "HealthProgramme": False,  # programmes and tasks: any logged-in user
+    "HealthTask": False,
+    "HealthTaskCompletion": True,
+    "MembershipRules": True,  # MEMBERSHIP_MANAGE only
 }
 
 
@@ -613,6 +658,12 @@ SEEN_BY: dict[str, tuple[set[str], set[str], str]] = {
         {"bob", "carol", "mallory", "agent"},
         "number status insuredIdNumber underwritingNotes",
     ),
+    # The customer's own; staff who read customers (CUSTOMER_READ).
+    "Membership": ({"alice", "agent", "supervisor"}, {"bob", "carol", "mallory"}, "tier"),
+    "PointsEntry": ({"alice", "agent", "supervisor"}, {"bob", "mallory"}, "points reason"),
+    "PointsRedemption": ({"alice", "agent", "supervisor"}, {"bob", "mallory"}, "voucherCode"),
+    "HealthTaskCompletion": ({"alice", "agent", "supervisor"}, {"bob", "mallory"}, "value"),
+    "MembershipRules": ({"supervisor"}, {"alice", "agent"}, "version graceDays"),
 }
 
 

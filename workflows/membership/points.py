@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date
 
 from tortoise.functions import Sum
@@ -54,3 +55,36 @@ async def points_balance(customer_id: uuid.UUID) -> int:
         .values("total")
     )
     return int(rows[0]["total"]) if rows else 0
+
+
+@dataclass(frozen=True)
+class Credit:
+    """One credit for ``award_many``."""
+
+    customer_id: uuid.UUID
+    points: int
+    source: str
+    reason: str
+    expires_on: date | None
+
+
+async def award_many(credits: list[Credit]) -> int:
+    """Credit many events in one INSERT … ON CONFLICT DO NOTHING (the same unique
+    (customer, source) as ``award_points``); returns how many were new."""
+    rows = [
+        PointsEntry(
+            id=uuid.uuid4(),
+            customer_id=c.customer_id,
+            points=c.points,
+            kind=PointsKind.EARNED,
+            source=c.source[:160],
+            reason=c.reason[:200],
+            expires_on=c.expires_on,
+        )
+        for c in credits
+        if c.points > 0
+    ]
+    if not rows:
+        return 0
+    await PointsEntry.bulk_create(rows, ignore_conflicts=True)
+    return await PointsEntry.filter(id__in=[r.id for r in rows]).count()

@@ -650,6 +650,55 @@ mutation AutoRenewal($policyId: ID!, $enabled: Boolean!) {
         enabled: true,
       }),
     },
+    {
+      query: `# 18. 会员 My membership (customer token: log in in tab 1 as 13800000001, 张伟,
+#    a gold member): tier, what the next tier misses, points and their history,
+#    rewards left this year; redeem points; health tasks that earn points.
+query MyMembership {
+  myMembership {
+    id tier tierName since pendingTier graceUntil pointsBalance
+    progress { nextTierName missing { label required actual } }
+    privileges { code name }
+    allowances { name perYear }
+    dedicatedAgent { name team }
+    rewards { reward { id name pointsCost } usedThisYear remainingThisYear available }
+    pointsHistory(first: 10) {
+      totalCount
+      edges { node { id points kind reason createdAt expiresOn } }
+    }
+  }
+}
+
+mutation RedeemPoints($rewardId: ID!, $redeemKey: String!) {
+  redeemPoints(input: { rewardId: $rewardId, idempotencyKey: $redeemKey }) {
+    redemption { id voucherCode points reward { name } }
+    membership { id pointsBalance }
+    errors { field message code }
+  }
+}
+
+query HealthProgrammes {
+  healthProgrammes {
+    id name description
+    tasks { id name period points valueLabel minValue maxValue doneThisPeriod }
+  }
+}
+
+mutation CompleteHealthTask($taskId: ID!, $value: Int) {
+  completeHealthTask(input: { taskId: $taskId, value: $value }) {
+    completion { id periodKey value points }
+    membership { id pointsBalance }
+    errors { field message code }
+  }
+}
+`,
+      variables: json({
+        rewardId: "<rewards.reward.id from MyMembership>",
+        redeemKey: "redeem-" + run,
+        taskId: "<a task id from HealthProgrammes>",
+        value: 8800,
+      }),
+    },
   ];
 
   // GraphiQL's toolkit sends an operation's headers over HTTP, and for a subscription
