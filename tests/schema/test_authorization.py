@@ -19,6 +19,7 @@ from models import policies as m
 from models.auth import SubjectKind
 from models.benefits import BookingState, Entitlement, ServiceBooking
 from models.claims import Claim, ClaimDocument, ClaimStatus, PayoutShare
+from models.commitments import CommitmentCase, CommitmentRule, ServiceCommitment
 from models.complaint_remedies import (
     ComplaintAttachment,
     ComplaintRemedy,
@@ -45,6 +46,7 @@ from models.notifications import Device, DevicePlatform, Notification
 from models.payments import OrderStatus, PaymentOrder, Refund, RefundReason
 from models.policy_applications import ApplicationKind, ApplicationStatus, PolicyApplication
 from models.policy_documents import InvoiceRequest, InvoiceTitleKind
+from models.risk import RiskRule, RiskSignal, RiskSignalStatus, RiskSubjectKind
 from models.service_plans import ServicePlan, ServicePlanInterest
 from models.staff import StaffRole
 from models.surveys import RecoveryTask, ServiceRating
@@ -68,6 +70,7 @@ from workflows.complaints.intake import Subjects, file_complaint
 from workflows.crisis.detect import ensure_default_rules, open_incident
 from workflows.policy_service.documents import issue_policy_document
 from workflows.policy_service.service_plans import Answers, IncomeBand, RiskAttitude
+from workflows.risk import evaluate as risk_evaluate
 from workflows.visits import current_rules
 
 NODE = "query($id: ID!) { node(id: $id) { id __typename } }"
@@ -155,6 +158,7 @@ async def world(services: Services) -> World:
     objects["PolicyApplication"] = await _application(alice, policy)
     objects.update(await _benefit_objects(alice, policy))
     objects.update(await _membership_objects(alice))
+    objects.update(await _risk_and_commitment_objects(alice, objects["Claim"]))
     tokens = {
         "alice": await customer_token(services, alice),
         "bob": await customer_token(services, bob),
@@ -426,6 +430,48 @@ def test_every_node_type_has_a_guarded_resolver_and_a_test() -> None:
     assert node_types == set(NOT_VISIBLE_TO_MALLORY)
 
 
+async def _risk_and_commitment_objects(alice: Any, claim_id: uuid.UUID) -> dict[str, uuid.UUID]:
+    """A risk signal about Alice's claim and its rule (RISK_REVIEW staff only); a promise
+    made on her claim (hers) and the promise itself (public)."""
+    await risk_evaluate.ensure_default_rules()
+    rule = await RiskRule.get(code="EARLY_CLAIM")
+    now = datetime.now(UTC)
+    signal = await RiskSignal.create(
+        number="FX20261202999999",
+        rule=rule,
+        kind=rule.kind,
+        severity=rule.severity,
+        status=RiskSignalStatus.NEW,
+        subject_kind=RiskSubjectKind.CLAIM,
+        subject_key=str(claim_id),
+        customer_id=alice.id,
+        evidence_key="x",
+        summary="生效后短期出险",
+        first_seen_at=now,
+        last_seen_at=now,
+    )
+    commitment = await ServiceCommitment.create(
+        code="TEST_PROMISE",
+        rule=CommitmentRule.CLAIM_DECISION,
+        title="承诺1个工作日内审核",
+        working_days=1,
+    )
+    case = await CommitmentCase.create(
+        commitment=commitment,
+        subject_type="claim",
+        subject_id=claim_id,
+        customer_id=alice.id,
+        started_at=now,
+        deadline=now,
+    )
+    return {
+        "RiskRule": rule.id,
+        "RiskSignal": signal.id,
+        "ServiceCommitment": commitment.id,
+        "CommitmentCase": case.id,
+    }
+
+
 async def _membership_objects(alice: Any) -> dict[str, uuid.UUID]:
     """Alice's membership, a ledger entry, a redemption and a health task she did."""
     from models.membership import HealthTask, MembershipRuleSet, PointsEntry, Redemption
@@ -512,6 +558,10 @@ NOT_VISIBLE_TO_MALLORY = {
     "HealthTask": False,
     "HealthTaskCompletion": True,
     "MembershipRules": True,  # MEMBERSHIP_MANAGE only
+    "RiskSignal": True,  # RISK_REVIEW staff only
+    "RiskRule": True,
+    "CommitmentCase": True,  # the customer it was promised to; staff with SURVEY_READ
+    "ServiceCommitment": False,  # the promises are public
 }
 
 
