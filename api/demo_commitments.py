@@ -83,7 +83,7 @@ async def seed_commitments(services: Services) -> None:
     # Broken: shown as submitted ten days ago and never decided.
     late = await _small_claim(services, me, policy, "骑共享单车摔倒手腕扭伤，门诊拍片")
     late = await claims.assign_claim(supervising, late.id, adjuster.id, late.version)
-    await Claim.filter(id=late.id).update(submitted_at=datetime.now(UTC) - timedelta(days=10))
+    await claims.backdate_submission(late.id, datetime.now(UTC) - timedelta(days=10))
 
     while await commitments.evaluate_events():
         pass

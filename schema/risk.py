@@ -316,18 +316,20 @@ async def _move(
     return RiskSignalPayload(changed=True, signal=(await signal_views([row]))[0], errors=[])
 
 
-ACTION = Annotated[
-    RiskSignalActionInput, strawberry.argument(description="The signal, your version, a note.")
-]
-
-
 @strawberry.type
 class RiskMutations:
     @strawberry.mutation(
         description="Staff (RISK_REVIEW): take a new signal into review.",
         permission_classes=REVIEW,
     )
-    async def start_risk_review(self, info: Info, input: ACTION) -> RiskSignalPayload:
+    async def start_risk_review(
+        self,
+        info: Info,
+        input: Annotated[
+            RiskSignalActionInput,
+            strawberry.argument(description="The new signal, its version, an optional note."),
+        ],
+    ) -> RiskSignalPayload:
         return await _move(info, input, m.RiskSignalStatus.REVIEWING)
 
     @strawberry.mutation(
@@ -335,14 +337,28 @@ class RiskMutations:
         "The same evidence does not raise it again; new evidence does.",
         permission_classes=REVIEW,
     )
-    async def dismiss_risk_signal(self, info: Info, input: ACTION) -> RiskSignalPayload:
+    async def dismiss_risk_signal(
+        self,
+        info: Info,
+        input: Annotated[
+            RiskSignalActionInput,
+            strawberry.argument(description="The signal, its version and why it is no risk."),
+        ],
+    ) -> RiskSignalPayload:
         return await _move(info, input, m.RiskSignalStatus.DISMISSED)
 
     @strawberry.mutation(
         description="Staff (RISK_REVIEW): a real risk — confirm it with the finding.",
         permission_classes=REVIEW,
     )
-    async def confirm_risk_signal(self, info: Info, input: ACTION) -> RiskSignalPayload:
+    async def confirm_risk_signal(
+        self,
+        info: Info,
+        input: Annotated[
+            RiskSignalActionInput,
+            strawberry.argument(description="The signal, its version and the finding."),
+        ],
+    ) -> RiskSignalPayload:
         return await _move(info, input, m.RiskSignalStatus.CONFIRMED)
 
     @strawberry.mutation(

@@ -80,7 +80,8 @@ async def test_demo_token_and_my_policies(database_url: str, settings: Settings)
             client, "{ myClaims { edges { node { status } } } }", token=customer_token
         )
         statuses = {e["node"]["status"] for e in claims["data"]["myClaims"]["edges"]}
-        assert statuses == {"DOCUMENTS_PENDING", "SUBMITTED", "UNDER_REVIEW"}
+        # PAID: the fast-tracked small claim of the commitments demo (demo_commitments)
+        assert statuses == {"DOCUMENTS_PENDING", "SUBMITTED", "UNDER_REVIEW", "PAID"}
         # The demo complaints, made through the workflow, in every state.
         queue = await gql(
             client,
@@ -106,7 +107,8 @@ async def test_demo_token_and_my_policies(database_url: str, settings: Settings)
         in_crisis = 1  # the crisis demo's first complaint is by the holder of the first policy
         assert len(mine["data"]["myComplaints"]) == len(own) + in_crisis
         queue = await gql(client, "{ claimQueue { totalCount } }", token=staff_token)
-        assert queue["data"]["claimQueue"]["totalCount"] == 6
+        # six demo claims, and the commitments demo's two fast-tracked small claims
+        assert queue["data"]["claimQueue"]["totalCount"] == 8
         staff = await gql(client, "{ me { staffMember { role } } }", token=staff_token)
         assert staff["data"]["me"]["staffMember"]["role"] == "SUPERVISOR"
         renewed = await gql(
