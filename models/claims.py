@@ -266,6 +266,12 @@ class ClaimDocument(Entity):
     sha256 = fields.CharField(max_length=64, db_index=True)
     original_sha256 = fields.CharField(max_length=64, db_index=True)
     phash = fields.CharField(max_length=16, null=True)  # dHash, 64 bits as hex
+    # The dHash's four 16-bit bands (storage.images.hash_bands), indexed: a near-duplicate
+    # shares one within a bit, so an upload's check reads a few rows, never every photo.
+    phash_band_0 = fields.IntField(null=True, db_index=True)
+    phash_band_1 = fields.IntField(null=True, db_index=True)
+    phash_band_2 = fields.IntField(null=True, db_index=True)
+    phash_band_3 = fields.IntField(null=True, db_index=True)
     width = fields.IntField(null=True)
     height = fields.IntField(null=True)
     file_name = fields.CharField(max_length=128)

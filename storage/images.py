@@ -161,6 +161,25 @@ def hamming(a: str | int, b: str | int) -> int:
     return (x ^ y).bit_count()
 
 
+HASH_BANDS = 4  # the 64 bits as four 16-bit bands, each kept in an indexed column
+BAND_BITS = 64 // HASH_BANDS
+
+
+def hash_bands(phash: str) -> tuple[int, ...]:
+    """The dHash cut into ``HASH_BANDS`` integers, most significant band first."""
+    value = int(phash, 16)
+    mask = (1 << BAND_BITS) - 1
+    return tuple((value >> (BAND_BITS * (HASH_BANDS - 1 - n))) & mask for n in range(HASH_BANDS))
+
+
+def near_band_values(band: int) -> list[int]:
+    """The band itself and every value one bit away. Two hashes at most
+    ``2 * HASH_BANDS - 1`` bits apart share at least one band within one bit (if every
+    band differed in two bits or more they would differ in ``2 * HASH_BANDS``), so looking
+    these up in the band columns finds every near-duplicate without a scan."""
+    return [band, *(band ^ (1 << bit) for bit in range(BAND_BITS))]
+
+
 # -- sniffing and checks ----------------------------------------------------------------
 
 

@@ -21,7 +21,17 @@ from tortoise.transactions import in_transaction
 
 from models.claims import Claim, ClaimDocument, ClaimStatus
 from storage.base import ObjectStorage, download_name
-from storage.images import Purpose, Source, StoredFile, UploadRejected, hamming, ingest
+from storage.images import (
+    HASH_BANDS,
+    Purpose,
+    Source,
+    StoredFile,
+    UploadRejected,
+    hamming,
+    hash_bands,
+    ingest,
+    near_band_values,
+)
 from workflows.access import Actor
 from workflows.claims import (
     ClaimAction,
@@ -37,6 +47,7 @@ UPLOAD_STATES = frozenset(
     {S.REPORTED, S.DOCUMENTS_PENDING, S.SUBMITTED, S.UNDER_REVIEW, S.MORE_INFO_REQUESTED}
 )
 NEAR_DUPLICATE_BITS = 6  # of 64: resized or recompressed copies of one photo stay below
+assert NEAR_DUPLICATE_BITS < 2 * HASH_BANDS  # what the band lookup can find (near_band_values)
 
 
 @dataclass(frozen=True)
@@ -139,6 +150,7 @@ async def attach_documents(
                     sha256=file.sha256,
                     original_sha256=file.original_sha256,
                     phash=file.phash,
+                    **band_columns(file.phash),
                     width=file.width,
                     height=file.height,
                     # Named as what is stored: an iPhone's IMG_4032.HEIC is kept as JPEG.
@@ -164,10 +176,23 @@ async def _discard(storage: ObjectStorage, files: list[StoredFile]) -> None:
                     await storage.delete(key)
 
 
+def band_columns(phash: str | None) -> dict[str, Any]:
+    """The indexed band columns of a photo's dHash (none for a file without one)."""
+    values = hash_bands(phash) if phash else (None,) * HASH_BANDS
+    return {f"phash_band_{n}": value for n, value in enumerate(values)}
+
+
+def near_photos(phash: str) -> Q:
+    """Documents whose dHash may be within ``NEAR_DUPLICATE_BITS`` of this one."""
+    lookups: list[dict[str, Any]] = [
+        {f"phash_band_{n}__in": near_band_values(band)} for n, band in enumerate(hash_bands(phash))
+    ]
+    return Q(*(Q(**lookup) for lookup in lookups), join_type="OR")
+
+
 async def _flag_reused_photos(claim: Claim, documents: list[ClaimDocument]) -> None:
     """Mark this claim and every other claim that already holds the same photo."""
     others: dict[uuid.UUID, list[str]] = {}
-    candidates: list[tuple[Any, ...]] | None = None
     for document in documents:
         exact: list[uuid.UUID] = (
             await ClaimDocument.filter(  # type: ignore[assignment]
@@ -180,12 +205,11 @@ async def _flag_reused_photos(claim: Claim, documents: list[ClaimDocument]) -> N
             others.setdefault(other, []).append("相同照片")
         if document.phash is None:
             continue
-        if candidates is None:  # one scan per request, however many photos it carries
-            candidates = list(
-                await ClaimDocument.exclude(claim_id=claim.id)
-                .exclude(phash=None)
-                .values_list("claim_id", "phash")
-            )
+        candidates = (
+            await ClaimDocument.filter(near_photos(document.phash))
+            .exclude(claim_id=claim.id)
+            .values_list("claim_id", "phash")
+        )
         for other_claim, phash in candidates:
             if hamming(phash, document.phash) <= NEAR_DUPLICATE_BITS:
                 others.setdefault(other_claim, []).append("高度相似的照片")

@@ -11,7 +11,7 @@ from tortoise.context import TortoiseContext
 from tortoise.migrations.api.migrate import migrate
 from tortoise.migrations.autodetector import MigrationAutodetector
 
-from models.claims import Claim
+from models.claims import Claim, ClaimDocument
 from models.config import tortoise_config
 from models.database import migrate_database, open_database
 from models.payments import Payout
@@ -118,3 +118,25 @@ async def test_payout_accounts_stored_in_clear_are_sealed(tmp_path: Path) -> Non
     assert claim.payout_account_masked == payout.payee_masked == "支付宝 zh***@example.com"
     raw = (tmp_path / "upgrade.sqlite3").read_bytes()
     assert b"zhangwei@example.com" not in raw.replace(b"\x00", b"")
+
+
+async def test_photos_stored_before_the_bands_get_them(tmp_path: Path) -> None:
+    """0028 fills the hash bands of photos already stored, so the upload check finds them."""
+    url = await _claim_made_at(tmp_path, "models.0027_members")
+    connection = await aiosqlite.connect(tmp_path / "upgrade.sqlite3")
+    try:
+        await connection.execute(
+            "INSERT INTO claim_document (id, created_at, claim_id, checklist_code, "
+            "storage_key, content_type, size, sha256, original_sha256, phash, file_name, "
+            "uploaded_by_kind) SELECT ?, created_at, id, 'D01', 'k', 'image/jpeg', 1, 's', "
+            "'o', '0123456789abcdef', 'a.jpg', 'customer' FROM claim",
+            (str(uuid.uuid4()),),
+        )
+        await connection.commit()
+    finally:
+        await connection.close()
+    await migrate_database(url)
+    async with open_database(url):
+        document = await ClaimDocument.get(storage_key="k")
+    bands = [getattr(document, f"phash_band_{n}") for n in range(4)]
+    assert bands == [0x0123, 0x4567, 0x89AB, 0xCDEF]
