@@ -7,7 +7,9 @@ premium installments (due over the last year: most paid
 on time, some late, some unpaid), a photo for every fifth claim and a payout account on
 every third (a few photos, and 0.5 % of the accounts, shared on purpose), and N/200 recovery tasks;
 straight into a fresh database. Then times the nightly run (every rule over everything)
-and an incremental run for the customers of 500 events.
+and an incremental run for the customers of 500 events; and, over the same photos, the
+upload's near-duplicate check by the indexed hash bands beside the scan of every photo
+it replaced.
 
     python bench/risk_nightly.py [--claims 1000000] [--backend sqlite|postgres|both]
 """
@@ -41,6 +43,8 @@ from models.policies import (
 )
 from models.risk import RiskSignal
 from models.surveys import RecoveryTask
+from storage.images import hamming
+from workflows.claim_documents import NEAR_DUPLICATE_BITS, band_columns, near_photos
 from workflows.risk import evaluate
 from workflows.risk.detectors import Scope
 
@@ -173,6 +177,7 @@ async def generate(claims: int) -> float:
                     sha256=uuid.uuid4().hex * 2,
                     original_sha256=uuid.uuid4().hex * 2,
                     phash=photo,
+                    **band_columns(photo),
                     file_name="p.jpg",
                     uploaded_by_kind="customer",
                 )
@@ -190,6 +195,31 @@ async def generate(claims: int) -> float:
             )
     await out.flush()
     return time.perf_counter() - started
+
+
+async def photo_check(probes: int = 50) -> None:
+    """One upload's near-duplicate lookup: the band index against reading every photo."""
+    rng = random.Random(3)
+    stored = await ClaimDocument.all().limit(probes).values_list("phash", flat=True)
+    # Each probe a copy of a stored photo with 1-6 bits changed: it must be found.
+    wanted = [
+        f"{int(p, 16) ^ sum(1 << b for b in rng.sample(range(64), rng.randint(1, 6))):016x}"
+        for p in stored
+    ]
+    started = time.perf_counter()
+    for probe in wanted:
+        found = await ClaimDocument.filter(near_photos(probe)).values_list("phash", flat=True)
+        assert any(hamming(probe, p) <= NEAR_DUPLICATE_BITS for p in found)
+    banded = (time.perf_counter() - started) / len(wanted)
+    started = time.perf_counter()
+    for probe in wanted[:5]:
+        every = await ClaimDocument.exclude(phash=None).values_list("phash", flat=True)
+        assert any(hamming(probe, p) <= NEAR_DUPLICATE_BITS for p in every)
+    scan = (time.perf_counter() - started) / 5
+    print(
+        f"  upload photo check: {banded * 1000:.2f} ms by hash bands, {scan * 1000:.0f} ms "
+        f"reading every photo ({scan / banded:.0f}x)"
+    )
 
 
 async def measure(url: str, claims: int) -> None:
@@ -214,6 +244,7 @@ async def measure(url: str, claims: int) -> None:
             f"  incremental run for {len(customers)} customers: {opened} opened "
             f"in {time.perf_counter() - started:.2f} s"
         )
+        await photo_check()
 
 
 def main() -> None:
