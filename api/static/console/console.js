@@ -165,8 +165,9 @@
     draw("funnel", {
       tooltip: { trigger: "item", formatter: "{b}: {c}" },
       series: [{
-        name: "理赔漏斗", type: "funnel", sort: "none", left: "10%", width: "80%", top: 10, bottom: 10,
-        label: { formatter: (p) => p.name + " " + p.value + (steps[0][1] ? " (" + percent(p.value, steps[0][1]) + "%)" : "") },
+        name: "理赔漏斗", type: "funnel", sort: "none", left: "8%", width: "84%", top: 10, bottom: 10,
+        minSize: "25%",
+        label: { position: "inside", color: "#fff", formatter: (p) => p.name + " " + p.value + (steps[0][1] ? " (" + percent(p.value, steps[0][1]) + "%)" : "") },
         data: steps.map(([name, value]) => ({ name: name, value: value })),
       }],
     });
@@ -220,8 +221,8 @@
     }
     const lossTypes = Object.keys(losses).sort((a, b) => losses[b].total - losses[a].total);
     draw("payouts", {
-      tooltip: tooltip, grid: grid, legend: { top: 0 },
-      xAxis: { type: "category", data: lossTypes },
+      tooltip: tooltip, grid: Object.assign({}, grid, { bottom: 70 }), legend: { top: 0 },
+      xAxis: { type: "category", data: lossTypes, axisLabel: { interval: 0, rotate: 30 } },
       yAxis: [{ type: "value", name: "¥" }, { type: "value", name: "件", minInterval: 1 }],
       series: [
         { name: "总额 Total", type: "bar", data: lossTypes.map((t) => Math.round(losses[t].total)) },
