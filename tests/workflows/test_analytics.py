@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from tortoise import connections
 
 from api.services import Services
 from models.auth import SubjectKind
@@ -163,6 +164,29 @@ async def test_the_claims_funnel(services: Services) -> None:
     assert (day2.reported, day2.complete, day2.decided) == (1, 1, 0)
     assert by[(D2.isoformat(), "CHANNEL:PHONE")].to_complete == Durations(1, hours(2), hours(2))
     assert (D1.isoformat(), "CHANNEL:PHONE") not in by
+
+
+async def test_postgresql_groups_the_same_days(services: Services) -> None:
+    """PostgreSQL is the reference: its own grouping by the Beijing day (``AT TIME ZONE``)
+    gives the cohorts the analytics module computes on every backend."""
+    client = connections.get("default")
+    if client.capabilities.dialect != "postgres":
+        pytest.skip("the PostgreSQL reference runs with ANXIN_TEST_DATABASE_URL")
+    for hour in (9, 23):  # 23:00 Beijing is 15:00 UTC: the same Beijing day
+        await claim_at(services, ProductKind.AUTO, created_at=at(D1, hour))
+    await claim_at(services, ProductKind.AUTO, created_at=at(D2, 0, 30))  # D1 in UTC
+    reference = await client.execute_query_dict(
+        "SELECT (created_at AT TIME ZONE 'Asia/Shanghai')::date AS day, count(*) AS n "
+        "FROM claim GROUP BY 1 ORDER BY 1"
+    )
+    ours = [
+        f for f in await claim_figures.funnel(Buckets(Period.DAY, D1, D2)) if f.segment == "ALL"
+    ]
+    assert (
+        [(r["day"].isoformat(), r["n"]) for r in reference]
+        == [(f.key, f.reported) for f in ours]
+        == [("2026-09-01", 2), ("2026-09-02", 1)]
+    )
 
 
 async def test_clock_breaches_and_payouts(services: Services) -> None:
