@@ -120,6 +120,11 @@ async def test_the_console_draws_the_demo_figures(database_url: str, tmp_path: P
                     assert chart["painted"] > 1000, chart  # the canvas was drawn on
                 kpis = await page.locator(".kpi b").all_text_contents()
                 assert int(kpis[0]) >= 30, kpis  # three months of reported claims
+                # The funnel of one product kind: part of all the claims reported.
+                await page.select_option("#segment", "KIND:AUTO")
+                first_step = "window.anxinCharts.funnel.getOption().series[0].data[0].value"
+                assert 0 < await page.evaluate(first_step) < int(kpis[0])
+                await page.select_option("#segment", "ALL")
 
                 async with page.expect_download() as waiting:
                     await page.click("button[data-export='funnel:csv']")

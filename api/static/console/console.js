@@ -132,6 +132,62 @@
     }
   }
 
+  const SEGMENT_NAMES = {
+    AUTO: "车险", HEALTH: "健康险", ACCIDENT: "意外险", PROPERTY: "家财险", TRAVEL: "旅行险",
+    APP: "App", MINI_PROGRAM: "小程序", PHONE: "电话", WEB: "网页", COUNTER: "柜面",
+  };
+  let shown = null; // the dashboard on screen, for the segment selector
+
+  function segments(board) {
+    const select = $("segment");
+    const keep = select.value;
+    const found = [...new Set(board.claimFunnel.map((f) => f.segment))].filter((s) => s !== "ALL").sort();
+    select.replaceChildren(new Option("全部 All", "ALL"));
+    for (const segment of found) {
+      const [kind, code] = segment.split(":");
+      const name = (kind === "KIND" ? "险种 " : "渠道 ") + (SEGMENT_NAMES[code] || code);
+      select.append(new Option(name, segment));
+    }
+    select.value = found.includes(keep) ? keep : "ALL";
+    shown = board;
+  }
+
+  function hours(value) {
+    return value === null ? "–" : value + " h";
+  }
+
+  function funnel(board) {
+    const rows = board.claimFunnel.filter((f) => f.segment === $("segment").value);
+    const last = (pick) => {
+      const known = rows.map(pick).filter((d) => d.medianHours !== null);
+      return known.length ? known[known.length - 1] : { medianHours: null, p90Hours: null };
+    };
+    const steps = [
+      ["报案 Reported", sum(rows, (f) => f.reported), null],
+      ["资料齐全 Complete", sum(rows, (f) => f.complete), last((f) => f.toComplete)],
+      ["已决定 Decided", sum(rows, (f) => f.decided), last((f) => f.toDecision)],
+      ["已赔付 Paid", sum(rows, (f) => f.paid), last((f) => f.toPayment)],
+    ];
+    draw("funnel", {
+      tooltip: {
+        trigger: "item",
+        formatter: (p) => {
+          const span = steps[p.dataIndex][2];
+          return p.name + ": " + p.value + (span
+            ? "<br>上一步耗时（最近一期）中位 " + hours(span.medianHours) + "，P90 " + hours(span.p90Hours)
+            : "");
+        },
+      },
+      series: [{
+        name: "理赔漏斗", type: "funnel", sort: "none", left: "8%", width: "84%", top: 10, bottom: 10,
+        minSize: "25%",
+        label: { position: "inside", color: "#fff", formatter: (p) => p.name + " " + p.value + (steps[0][1] ? " (" + percent(p.value, steps[0][1]) + "%)" : "") },
+        data: steps.map(([name, value]) => ({ name: name, value: value })),
+      }],
+    });
+
+  }
+
   function render(board) {
     const period = board.period;
     const x = board.periods.map((day) => label(day, period));
@@ -156,21 +212,9 @@
       ],
     });
 
-    const steps = [
-      ["报案 Reported", sum(all, (f) => f.reported)],
-      ["资料齐全 Complete", sum(all, (f) => f.complete)],
-      ["已决定 Decided", sum(all, (f) => f.decided)],
-      ["已赔付 Paid", sum(all, (f) => f.paid)],
-    ];
-    draw("funnel", {
-      tooltip: { trigger: "item", formatter: "{b}: {c}" },
-      series: [{
-        name: "理赔漏斗", type: "funnel", sort: "none", left: "8%", width: "84%", top: 10, bottom: 10,
-        minSize: "25%",
-        label: { position: "inside", color: "#fff", formatter: (p) => p.name + " " + p.value + (steps[0][1] ? " (" + percent(p.value, steps[0][1]) + "%)" : "") },
-        data: steps.map(([name, value]) => ({ name: name, value: value })),
-      }],
-    });
+    segments(board);
+    funnel(board);
+
 
     draw("breaches", {
       tooltip: tooltip, grid: grid, legend: { top: 0 },
@@ -354,6 +398,8 @@
       show(false);
     }
   });
+
+  $("segment").addEventListener("change", () => shown && funnel(shown));
 
   $("range").addEventListener("submit", (event) => {
     event.preventDefault();
