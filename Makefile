@@ -35,6 +35,7 @@ $(CLIENTS): tests/clients/package-lock.json
 test: $(STAMP)
 	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(CLIENTS); \
 	else echo "node/npm not found: the client-library tests will be skipped"; fi
+	@test -x "$${ANXIN_CHROMIUM:-/usr/bin/chromium}" || echo "chromium not found: the console's browser test will be skipped (apt-get install chromium)"
 	$(BIN)/pytest
 
 lint: $(STAMP) audit

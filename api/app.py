@@ -25,6 +25,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from tortoise.contrib.starlette import RegisterTortoise
 
 from api.clients import INSTALLATION_HEADER
+from api.console import ConsoleFiles, export_figure
 from api.graphql_view import GraphQLView
 from api.jobs import run_jobs
 from api.limits import RequestLimitsMiddleware, limit_table
@@ -185,6 +186,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/verify/{code}", verify_page, methods=["GET"]),
             Route(UPLOAD_PATH, upload_claim_document, methods=["POST"]),
             Mount("/static/graphiql", StaticFiles(directory=STATIC / "graphiql")),
+            Route("/console/export", export_figure, methods=["GET"]),
+            Mount("/console", ConsoleFiles()),
         ],
         middleware=[
             Middleware(SecurityHeadersMiddleware),

@@ -744,6 +744,11 @@ async def load_demo(settings: Settings, *, only_if_empty: bool) -> None:
         await seed_membership(services)
         await seed_benefits(services)
         await seed_accounts(services)
-        await seed_risk()  # last: the rules look at everything above
+        await seed_risk()  # the rules look at everything above
+        # Three months of operations for the dashboard, after the risk rules ran: its
+        # customers exist to be counted and are left out of the other demos' figures.
+        from api.demo_activity import seed_activity  # it reads this module's products
+
+        await seed_activity(services)
     print("demo data loaded")
     print(demo_accounts())

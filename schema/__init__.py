@@ -26,6 +26,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 from strawberry.utils.logging import StrawberryLogger
 
+from schema.analytics import AnalyticsQueries
 from schema.auth import AuthMutations, AuthQueries
 from schema.benefits.operations import BenefitMutations, BenefitQueries, BenefitSubscriptions
 from schema.claims.mutations import ClaimMutations
@@ -105,6 +106,7 @@ class Query(
     CommitmentQueries,
     BenefitQueries,
     MembershipQueries,
+    AnalyticsQueries,
 ):
     @strawberry.field(
         description="Any object by its global ID; null if it does not exist or you may not see it.",

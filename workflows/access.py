@@ -57,6 +57,7 @@ class Permission(StrEnum):
     RISK_REVIEW = "risk:review"  # risk signals: review, dismiss or confirm; edit the rules
     BENEFIT_MANAGE = "benefit:manage"  # value-added services: catalogue, partners, bookings
     MEMBERSHIP_MANAGE = "membership:manage"  # the tier rules: thresholds, privileges, grace
+    ANALYTICS_READ = "analytics:read"  # the operations dashboard and its exports
 
 
 ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
@@ -114,6 +115,7 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
             Permission.RISK_REVIEW,
             Permission.BENEFIT_MANAGE,
             Permission.MEMBERSHIP_MANAGE,
+            Permission.ANALYTICS_READ,
         }
     ),
     StaffRole.ADMIN: frozenset(Permission),

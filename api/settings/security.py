@@ -78,6 +78,8 @@ class SecuritySettings(BaseSettings):
     limit_service_plans_per_customer: RateSetting = Rate(10, 3600)
     # Files sent to POST /uploads/claim-documents (the mini-program's uploads), per account.
     limit_uploads_per_account: RateSetting = Rate(60, 600)
+    # Figures exported from the operations console (GET /console/export), per staff member.
+    limit_dashboard_exports_per_staff: RateSetting = Rate(30, 600)
     # A WARNING on the anxin.security logger (once per window) past this many lockouts.
     lockout_storm: RateSetting = Rate(20, 300)
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from api import demo_complaints, demo_crisis
+from api import demo_activity, demo_complaints, demo_crisis
 from api.app import create_app
 from api.settings import Settings
 from tests.api.test_settings import REAL
@@ -89,8 +89,11 @@ async def test_demo_token_and_my_policies(database_url: str, settings: Settings)
             token=staff_token,
         )
         nodes = [e["node"] for e in queue["data"]["complaintQueue"]["edges"]]
-        # the dozen of the complaint demo, and those the closed crisis incident links
-        assert len(nodes) == len(demo_complaints.COMPLAINTS) + len(demo_crisis.TEXTS)
+        # the dozen of the complaint demo, those the closed crisis incident links, and the
+        # dashboard's three months (demo_activity)
+        assert len(nodes) == len(demo_complaints.COMPLAINTS) + len(demo_crisis.TEXTS) + len(
+            demo_activity.COMPLAINTS
+        )
         assert {n["status"] for n in nodes} == {
             "RECEIVED",
             "ASSIGNED",
@@ -107,8 +110,9 @@ async def test_demo_token_and_my_policies(database_url: str, settings: Settings)
         in_crisis = 1  # the crisis demo's first complaint is by the holder of the first policy
         assert len(mine["data"]["myComplaints"]) == len(own) + in_crisis
         queue = await gql(client, "{ claimQueue { totalCount } }", token=staff_token)
-        # six demo claims, and the commitments demo's two fast-tracked small claims
-        assert queue["data"]["claimQueue"]["totalCount"] == 8
+        # six demo claims, the commitments demo's two fast-tracked small claims, and the
+        # dashboard's three months of claims (demo_activity)
+        assert queue["data"]["claimQueue"]["totalCount"] == 8 + demo_activity.CLAIMS
         staff = await gql(client, "{ me { staffMember { role } } }", token=staff_token)
         assert staff["data"]["me"]["staffMember"]["role"] == "SUPERVISOR"
         renewed = await gql(

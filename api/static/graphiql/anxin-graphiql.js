@@ -699,6 +699,41 @@ mutation CompleteHealthTask($taskId: ID!, $value: Int) {
         value: 8800,
       }),
     },
+    {
+      query: `# 21. 运营看板 Staff: the operations dashboard (supervisor or admin token: run
+#    StaffLogin below as supervisor.zhao, password anxin-demo-2026; the page /console/
+#    draws the same figures). Claims funnel per product kind and channel with cycle
+#    times, regulatory clock breaches, payouts, premium collection, deliveries, CSAT/NPS,
+#    complaints with root causes, conversations and open items per staff member.
+mutation StaffLogin {
+  staffLogin(input: { username: "supervisor.zhao", password: "anxin-demo-2026" }) {
+    session { accessToken } errors { code message }
+  }
+}
+
+query ServiceDashboard($from: Date!, $to: Date!) {
+  serviceDashboard(period: MONTH, from: $from, to: $to) {
+    errors { code field message }
+    dashboard {
+      periods overdueClaimsNow
+      claimFunnel { period segment reported complete decided paid
+        paidRatio { count total ratePercent } toDecision { medianHours p90Hours } }
+      clockBreaches { period decision { count total } payment { count total } }
+      payouts { period lossType count total { amount } average { amount } }
+      premiumCollection { period due paidOnTime { ratePercent } overdue lapse { count total } }
+      deliveries { period channel sent failed }
+      surveys { period responses csat { ratePercent } nps }
+      topRootCauses { name count total }
+      workload { displayName team claims claimsOverdue complaints visits conversations }
+    }
+  }
+}
+`,
+      variables: json({
+        from: new Date(Date.now() - 90 * 86400e3).toISOString().slice(0, 10),
+        to: new Date().toISOString().slice(0, 10),
+      }),
+    },
   ];
 
   // GraphiQL's toolkit sends an operation's headers over HTTP, and for a subscription
