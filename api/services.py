@@ -40,6 +40,7 @@ from workflows.complaints.rules import ClockSettings
 from workflows.limits import RateLimiter, build_limiter
 from workflows.policy_service.documents import DocumentDeps
 from workflows.policy_service.identity import RealNameVerifier, SandboxRealName
+from workflows.privacy.reveal import RevealLimits
 
 
 @dataclass
@@ -77,6 +78,11 @@ class Services:
         if self.partners is None:
             raise RuntimeError("services built without partners")
         return BookingDeps(self.partners, self.pii)
+
+    @property
+    def reveal_limits(self) -> RevealLimits:
+        """When staff reads of full personal values raise an alert (the settings)."""
+        return RevealLimits(self.settings.pii_reveal_alert_per_hour)
 
     @property
     def complaint_clocks(self) -> ClockSettings:

@@ -67,6 +67,7 @@ from schema.policy_service.quotes import QuoteQueries
 from schema.policy_service.renewal import RenewalMutations, RenewalQueries
 from schema.policy_service.service_plans import ServicePlanMutations, ServicePlanQueries
 from schema.policy_service.underwriting import UnderwritingMutations, UnderwritingQueries
+from schema.privacy import AuditMutations, AuditQueries
 from schema.risk import RiskMutations, RiskQueries
 from schema.rules import OneCostlyMutationPerRequest, allow_list_rule
 from schema.scalars import SCALARS
@@ -105,6 +106,7 @@ class Query(
     CommitmentQueries,
     BenefitQueries,
     MembershipQueries,
+    AuditQueries,
 ):
     @strawberry.field(
         description="Any object by its global ID; null if it does not exist or you may not see it.",
@@ -143,6 +145,7 @@ class Mutation(
     BenefitMutations,
     AutoRenewalMutations,
     MembershipMutations,
+    AuditMutations,
 ):
     pass
 

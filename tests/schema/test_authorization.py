@@ -46,6 +46,7 @@ from models.notifications import Device, DevicePlatform, Notification
 from models.payments import OrderStatus, PaymentOrder, Refund, RefundReason
 from models.policy_applications import ApplicationKind, ApplicationStatus, PolicyApplication
 from models.policy_documents import InvoiceRequest, InvoiceTitleKind
+from models.privacy import PiiAccess, PiiField, PiiRevealAlert, PiiSubjectKind
 from models.risk import RiskRule, RiskSignal, RiskSignalStatus, RiskSubjectKind
 from models.service_plans import ServicePlan, ServicePlanInterest
 from models.staff import StaffRole
@@ -86,7 +87,7 @@ def gid(type_name: str, object_id: Any) -> str:
 class World:
     policy: m.Policy  # Alice's
     objects: dict[str, uuid.UUID]  # one object of each Node type, by type name
-    tokens: dict[str, str]  # by who: alice, bob, carol, mallory, agent, supervisor
+    tokens: dict[str, str]  # by who: alice, bob, carol, mallory, agent, supervisor, admin
 
 
 @pytest.fixture
@@ -159,6 +160,8 @@ async def world(services: Services) -> World:
     objects.update(await _benefit_objects(alice, policy))
     objects.update(await _membership_objects(alice))
     objects.update(await _risk_and_commitment_objects(alice, objects["Claim"]))
+    objects.update(await _privacy_objects(alice, agent))
+    admin = await make_staff(StaffRole.ADMIN)
     tokens = {
         "alice": await customer_token(services, alice),
         "bob": await customer_token(services, bob),
@@ -166,8 +169,28 @@ async def world(services: Services) -> World:
         "mallory": await customer_token(services, mallory),
         "agent": await staff_token(services, agent),
         "supervisor": await staff_token(services, supervisor),
+        "admin": await staff_token(services, admin),
     }
     return World(policy, objects, tokens)
+
+
+async def _privacy_objects(alice: Any, agent: Any) -> dict[str, uuid.UUID]:
+    """An agent's read of Alice's phone and an alert about that agent (auditors only)."""
+    access = await PiiAccess.create(
+        staff_id=agent.id,
+        customer_id=alice.id,
+        subject_kind=PiiSubjectKind.CUSTOMER,
+        subject_id=alice.id,
+        field=PiiField.PHONE,
+        purpose="电话回访客户",
+    )
+    alert = await PiiRevealAlert.create(
+        staff_id=agent.id,
+        window_start=datetime.now(UTC).replace(minute=0, second=0, microsecond=0),
+        reveal_count=51,
+        threshold=50,
+    )
+    return {"PiiAccessRecord": access.id, "PiiRevealAlert": alert.id}
 
 
 async def _benefit_objects(alice: Any, policy: m.Policy) -> dict[str, uuid.UUID]:
@@ -562,6 +585,8 @@ NOT_VISIBLE_TO_MALLORY = {
     "RiskRule": True,
     "CommitmentCase": True,  # the customer it was promised to; staff with SURVEY_READ
     "ServiceCommitment": False,  # the promises are public
+    "PiiAccessRecord": True,  # auditors (AUDIT_READ: admins) only
+    "PiiRevealAlert": True,
 }
 
 
@@ -714,6 +739,9 @@ SEEN_BY: dict[str, tuple[set[str], set[str], str]] = {
     "PointsRedemption": ({"alice", "agent", "supervisor"}, {"bob", "mallory"}, "voucherCode"),
     "HealthTaskCompletion": ({"alice", "agent", "supervisor"}, {"bob", "mallory"}, "value"),
     "MembershipRules": ({"supervisor"}, {"alice", "agent"}, "version graceDays"),
+    # Auditors only: not the staff member read about, nor their supervisor.
+    "PiiAccessRecord": ({"admin"}, {"alice", "agent", "supervisor"}, "purpose field"),
+    "PiiRevealAlert": ({"admin"}, {"alice", "agent", "supervisor"}, "revealCount"),
 }
 
 
