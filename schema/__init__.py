@@ -67,7 +67,7 @@ from schema.policy_service.quotes import QuoteQueries
 from schema.policy_service.renewal import RenewalMutations, RenewalQueries
 from schema.policy_service.service_plans import ServicePlanMutations, ServicePlanQueries
 from schema.policy_service.underwriting import UnderwritingMutations, UnderwritingQueries
-from schema.privacy import AuditMutations, AuditQueries
+from schema.privacy import AuditMutations, AuditQueries, RightsMutations, RightsQueries
 from schema.risk import RiskMutations, RiskQueries
 from schema.rules import OneCostlyMutationPerRequest, allow_list_rule
 from schema.scalars import SCALARS
@@ -107,6 +107,7 @@ class Query(
     BenefitQueries,
     MembershipQueries,
     AuditQueries,
+    RightsQueries,
 ):
     @strawberry.field(
         description="Any object by its global ID; null if it does not exist or you may not see it.",
@@ -146,6 +147,7 @@ class Mutation(
     AutoRenewalMutations,
     MembershipMutations,
     AuditMutations,
+    RightsMutations,
 ):
     pass
 

@@ -51,6 +51,11 @@ from schema.policy_service.documents import invoice_request_node, policy_documen
 from schema.policy_service.endorsements import endorsement_node
 from schema.policy_service.service_plans import service_plan_node
 from schema.privacy.audit import pii_access_node, pii_alert_node
+from schema.privacy.rights import (
+    data_export_node,
+    deletion_request_node,
+    marketing_consent_node,
+)
 from schema.risk import risk_rule_node, risk_signal_node
 from schema.surveys import LEGACY_SURVEY_TYPE, rating_node, recovery_task_node, survey_node
 from schema.visits import follow_up_visit_node, my_visit_node, visit_rule_node
@@ -191,6 +196,9 @@ NODE_RESOLVERS: dict[str, Callable[[Actor, uuid.UUID], Awaitable[relay.Node | No
     "RiskRule": risk_rule_node,
     "PiiAccessRecord": pii_access_node,
     "PiiRevealAlert": pii_alert_node,
+    "MarketingConsent": marketing_consent_node,
+    "DataExport": data_export_node,
+    "DataDeletionRequest": deletion_request_node,
     "Membership": membership_node,
     "PointsEntry": points_entry_node,
     "MembershipReward": reward_node,

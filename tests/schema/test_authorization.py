@@ -46,7 +46,16 @@ from models.notifications import Device, DevicePlatform, Notification
 from models.payments import OrderStatus, PaymentOrder, Refund, RefundReason
 from models.policy_applications import ApplicationKind, ApplicationStatus, PolicyApplication
 from models.policy_documents import InvoiceRequest, InvoiceTitleKind
-from models.privacy import PiiAccess, PiiField, PiiRevealAlert, PiiSubjectKind
+from models.privacy import (
+    DataDeletionRequest,
+    DataExport,
+    DataExportStatus,
+    MarketingConsent,
+    PiiAccess,
+    PiiField,
+    PiiRevealAlert,
+    PiiSubjectKind,
+)
 from models.risk import RiskRule, RiskSignal, RiskSignalStatus, RiskSubjectKind
 from models.service_plans import ServicePlan, ServicePlanInterest
 from models.staff import StaffRole
@@ -190,7 +199,25 @@ async def _privacy_objects(alice: Any, agent: Any) -> dict[str, uuid.UUID]:
         reveal_count=51,
         threshold=50,
     )
-    return {"PiiAccessRecord": access.id, "PiiRevealAlert": alert.id}
+    consent = await MarketingConsent.create(
+        customer_id=alice.id, given=True, changed_at=datetime.now(UTC)
+    )
+    export = await DataExport.create(
+        customer_id=alice.id,
+        day=datetime.now(UTC).date(),
+        status=DataExportStatus.READY,
+        storage_key=f"exports/{alice.id}/x.zip",
+        size_bytes=1,
+        expires_at=datetime.now(UTC) + timedelta(hours=1),
+    )
+    deletion = await DataDeletionRequest.create(customer_id=alice.id, deleted={}, kept=[])
+    return {
+        "PiiAccessRecord": access.id,
+        "PiiRevealAlert": alert.id,
+        "MarketingConsent": consent.id,
+        "DataExport": export.id,
+        "DataDeletionRequest": deletion.id,
+    }
 
 
 async def _benefit_objects(alice: Any, policy: m.Policy) -> dict[str, uuid.UUID]:
@@ -587,6 +614,9 @@ NOT_VISIBLE_TO_MALLORY = {
     "ServiceCommitment": False,  # the promises are public
     "PiiAccessRecord": True,  # auditors (AUDIT_READ: admins) only
     "PiiRevealAlert": True,
+    "MarketingConsent": True,  # the customer's own
+    "DataExport": True,
+    "DataDeletionRequest": True,  # the customer's own; auditors
 }
 
 
@@ -742,6 +772,9 @@ SEEN_BY: dict[str, tuple[set[str], set[str], str]] = {
     # Auditors only: not the staff member read about, nor their supervisor.
     "PiiAccessRecord": ({"admin"}, {"alice", "agent", "supervisor"}, "purpose field"),
     "PiiRevealAlert": ({"admin"}, {"alice", "agent", "supervisor"}, "revealCount"),
+    "MarketingConsent": ({"alice"}, {"bob", "agent", "supervisor", "admin"}, "given"),
+    "DataExport": ({"alice"}, {"bob", "agent", "supervisor", "admin"}, "status url"),
+    "DataDeletionRequest": ({"alice", "admin"}, {"bob", "agent", "supervisor"}, "kept { kind }"),
 }
 
 

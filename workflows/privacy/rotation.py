@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +34,7 @@ from models.policy_accounts import PolicyAccount
 from models.policy_applications import PolicyApplication
 from models.policy_documents import InvoiceRequest
 from models.privacy import PiiKeyRotation
+from workflows.claims import retention as claim_retention
 
 log = logging.getLogger("anxin.security")
 # Every purpose a value is sealed for (bound in as associated data).
@@ -46,6 +47,8 @@ class Target:
     model: type[Model]
     column: str
     structured: bool = False  # a JSON field holding sealed values inside
+    # Who writes the rows (claims: only the claims workflow); None: a plain update.
+    write: Callable[[Any, str, str, str], Awaitable[int]] | None = None
 
     @property
     def name(self) -> str:
@@ -56,8 +59,8 @@ TARGETS: tuple[Target, ...] = (
     Target(Customer, "phone_encrypted"),
     Target(Customer, "id_number_encrypted"),
     Target(Customer, "email_encrypted"),
-    Target(Claim, "contact_phone_encrypted"),
-    Target(Claim, "payout_account_encrypted"),
+    Target(Claim, "contact_phone_encrypted", write=claim_retention.rewrap_sealed),
+    Target(Claim, "payout_account_encrypted", write=claim_retention.rewrap_sealed),
     Target(PayoutShare, "payout_account_encrypted"),
     Target(Payout, "payee_encrypted"),
     Target(InsuredPerson, "id_number_encrypted"),
@@ -118,6 +121,9 @@ async def _rewrap_rows(pii: PiiCipher, target: Target, rows: list[dict[str, Any]
             continue
         if target.structured:
             done += await _rewrap_locked(pii, target, row["id"])
+            continue
+        if target.write is not None:
+            done += await target.write(row["id"], target.column, old, new)
             continue
         # Compare-and-set: a value changed meanwhile was sealed with the current key.
         done += await target.model.filter(id=row["id"], **{target.column: old}).update(
