@@ -67,7 +67,14 @@ from schema.policy_service.quotes import QuoteQueries
 from schema.policy_service.renewal import RenewalMutations, RenewalQueries
 from schema.policy_service.service_plans import ServicePlanMutations, ServicePlanQueries
 from schema.policy_service.underwriting import UnderwritingMutations, UnderwritingQueries
-from schema.privacy import AuditMutations, AuditQueries, RightsMutations, RightsQueries
+from schema.privacy import (
+    AuditMutations,
+    AuditQueries,
+    RightsMutations,
+    RightsQueries,
+    SessionMutations,
+    SessionQueries,
+)
 from schema.risk import RiskMutations, RiskQueries
 from schema.rules import OneCostlyMutationPerRequest, allow_list_rule
 from schema.scalars import SCALARS
@@ -108,6 +115,7 @@ class Query(
     MembershipQueries,
     AuditQueries,
     RightsQueries,
+    SessionQueries,
 ):
     @strawberry.field(
         description="Any object by its global ID; null if it does not exist or you may not see it.",
@@ -148,6 +156,7 @@ class Mutation(
     MembershipMutations,
     AuditMutations,
     RightsMutations,
+    SessionMutations,
 ):
     pass
 

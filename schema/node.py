@@ -56,6 +56,7 @@ from schema.privacy.rights import (
     deletion_request_node,
     marketing_consent_node,
 )
+from schema.privacy.sessions import staff_session_node
 from schema.risk import risk_rule_node, risk_signal_node
 from schema.surveys import LEGACY_SURVEY_TYPE, rating_node, recovery_task_node, survey_node
 from schema.visits import follow_up_visit_node, my_visit_node, visit_rule_node
@@ -199,6 +200,7 @@ NODE_RESOLVERS: dict[str, Callable[[Actor, uuid.UUID], Awaitable[relay.Node | No
     "MarketingConsent": marketing_consent_node,
     "DataExport": data_export_node,
     "DataDeletionRequest": deletion_request_node,
+    "StaffSession": staff_session_node,
     "Membership": membership_node,
     "PointsEntry": points_entry_node,
     "MembershipReward": reward_node,

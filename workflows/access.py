@@ -127,6 +127,9 @@ class Actor:
     session_id: uuid.UUID | None = None
     role: StaffRole | None = None
     expires_at: datetime | None = None  # when the access token behind it expires
+    # Anonymous because a valid token was refused by a session rule (e.g.
+    # ``STAFF_SESSION_IDLE``): said to the caller instead of a plain "log in".
+    refusal: str | None = None
 
     @property
     def is_customer(self) -> bool:

@@ -1,8 +1,16 @@
 """Data security and personal-information rights in GraphQL: ``audit`` the PII access
 log and reveal alerts (AUDIT_READ); ``rights`` the customer's consent, data download and
-deletion."""
+deletion; ``sessions`` staff sessions for admins (SESSION_MANAGE)."""
 
 from schema.privacy.audit import AuditMutations, AuditQueries
 from schema.privacy.rights import RightsMutations, RightsQueries
+from schema.privacy.sessions import SessionMutations, SessionQueries
 
-__all__ = ["AuditMutations", "AuditQueries", "RightsMutations", "RightsQueries"]
+__all__ = [
+    "AuditMutations",
+    "AuditQueries",
+    "RightsMutations",
+    "RightsQueries",
+    "SessionMutations",
+    "SessionQueries",
+]

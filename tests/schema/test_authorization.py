@@ -16,7 +16,7 @@ from tortoise.transactions import in_transaction
 
 from api.services import Services
 from models import policies as m
-from models.auth import SubjectKind
+from models.auth import AuthSession, SubjectKind
 from models.benefits import BookingState, Entitlement, ServiceBooking
 from models.claims import Claim, ClaimDocument, ClaimStatus, PayoutShare
 from models.commitments import CommitmentCase, CommitmentRule, ServiceCommitment
@@ -211,12 +211,19 @@ async def _privacy_objects(alice: Any, agent: Any) -> dict[str, uuid.UUID]:
         expires_at=datetime.now(UTC) + timedelta(hours=1),
     )
     deletion = await DataDeletionRequest.create(customer_id=alice.id, deleted={}, kept=[])
+    session = await AuthSession.create(
+        subject_kind=SubjectKind.STAFF,
+        subject_id=agent.id,
+        channel="staff_console",
+        expires_at=datetime.now(UTC) + timedelta(days=1),
+    )
     return {
         "PiiAccessRecord": access.id,
         "PiiRevealAlert": alert.id,
         "MarketingConsent": consent.id,
         "DataExport": export.id,
         "DataDeletionRequest": deletion.id,
+        "StaffSession": session.id,
     }
 
 
@@ -617,6 +624,7 @@ NOT_VISIBLE_TO_MALLORY = {
     "MarketingConsent": True,  # the customer's own
     "DataExport": True,
     "DataDeletionRequest": True,  # the customer's own; auditors
+    "StaffSession": True,  # admins (SESSION_MANAGE) only
 }
 
 
@@ -775,6 +783,7 @@ SEEN_BY: dict[str, tuple[set[str], set[str], str]] = {
     "MarketingConsent": ({"alice"}, {"bob", "agent", "supervisor", "admin"}, "given"),
     "DataExport": ({"alice"}, {"bob", "agent", "supervisor", "admin"}, "status url"),
     "DataDeletionRequest": ({"alice", "admin"}, {"bob", "agent", "supervisor"}, "kept { kind }"),
+    "StaffSession": ({"admin"}, {"alice", "agent", "supervisor"}, "username channel"),
 }
 
 
