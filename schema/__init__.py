@@ -70,6 +70,7 @@ from schema.policy_service.underwriting import UnderwritingMutations, Underwriti
 from schema.privacy import (
     AuditMutations,
     AuditQueries,
+    RecordQueries,
     RightsMutations,
     RightsQueries,
     SessionMutations,
@@ -116,6 +117,7 @@ class Query(
     AuditQueries,
     RightsQueries,
     SessionQueries,
+    RecordQueries,
 ):
     @strawberry.field(
         description="Any object by its global ID; null if it does not exist or you may not see it.",

@@ -51,6 +51,7 @@ from schema.policy_service.documents import invoice_request_node, policy_documen
 from schema.policy_service.endorsements import endorsement_node
 from schema.policy_service.service_plans import service_plan_node
 from schema.privacy.audit import pii_access_node, pii_alert_node
+from schema.privacy.records import key_rotation_node, retention_run_node
 from schema.privacy.rights import (
     data_export_node,
     deletion_request_node,
@@ -201,6 +202,8 @@ NODE_RESOLVERS: dict[str, Callable[[Actor, uuid.UUID], Awaitable[relay.Node | No
     "DataExport": data_export_node,
     "DataDeletionRequest": deletion_request_node,
     "StaffSession": staff_session_node,
+    "RetentionRun": retention_run_node,
+    "PiiKeyRotation": key_rotation_node,
     "Membership": membership_node,
     "PointsEntry": points_entry_node,
     "MembershipReward": reward_node,

@@ -53,8 +53,10 @@ from models.privacy import (
     MarketingConsent,
     PiiAccess,
     PiiField,
+    PiiKeyRotation,
     PiiRevealAlert,
     PiiSubjectKind,
+    RetentionRun,
 )
 from models.risk import RiskRule, RiskSignal, RiskSignalStatus, RiskSubjectKind
 from models.service_plans import ServicePlan, ServicePlanInterest
@@ -217,7 +219,11 @@ async def _privacy_objects(alice: Any, agent: Any) -> dict[str, uuid.UUID]:
         channel="staff_console",
         expires_at=datetime.now(UTC) + timedelta(days=1),
     )
+    run = await RetentionRun.create(day=datetime.now(UTC).date(), counts={"DATA_EXPORTS": 1})
+    rotation = await PiiKeyRotation.create(key_id="k9")
     return {
+        "RetentionRun": run.id,
+        "PiiKeyRotation": rotation.id,
         "PiiAccessRecord": access.id,
         "PiiRevealAlert": alert.id,
         "MarketingConsent": consent.id,
@@ -625,6 +631,8 @@ NOT_VISIBLE_TO_MALLORY = {
     "DataExport": True,
     "DataDeletionRequest": True,  # the customer's own; auditors
     "StaffSession": True,  # admins (SESSION_MANAGE) only
+    "RetentionRun": True,  # auditors (AUDIT_READ) only
+    "PiiKeyRotation": True,
 }
 
 
@@ -784,6 +792,8 @@ SEEN_BY: dict[str, tuple[set[str], set[str], str]] = {
     "DataExport": ({"alice"}, {"bob", "agent", "supervisor", "admin"}, "status url"),
     "DataDeletionRequest": ({"alice", "admin"}, {"bob", "agent", "supervisor"}, "kept { kind }"),
     "StaffSession": ({"admin"}, {"alice", "agent", "supervisor"}, "username channel"),
+    "RetentionRun": ({"admin"}, {"alice", "agent", "supervisor"}, "day counts { kind deleted }"),
+    "PiiKeyRotation": ({"admin"}, {"alice", "agent", "supervisor"}, "keyId columnsTotal"),
 }
 
 

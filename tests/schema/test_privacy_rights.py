@@ -26,10 +26,18 @@ from models.conversations import (
 from models.notifications import Device, DevicePlatform, Notification
 from models.policies import Policy
 from models.privacy import DataExport, DataExportStatus, MarketingConsent, RetentionRun
+from models.staff import StaffRole
 from models.surveys import ServiceRating
 from push.fanout import fan_out
 from push.outbox import emit
-from tests.factories import customer_token, make_claim, make_customer, make_policy
+from tests.factories import (
+    customer_token,
+    make_claim,
+    make_customer,
+    make_policy,
+    make_staff,
+    staff_token,
+)
 from tests.graphql import gql
 from workflows.privacy import retention
 from workflows.privacy.rules import KEPT
@@ -277,3 +285,25 @@ async def test_the_retention_job_deletes_what_expired_once_a_day(
     assert await Notification.filter(customer_id=me.id).count() == 1
     assert await retention.daily_run(services.storage) is None  # once a day
     assert await RetentionRun.all().count() == 1
+
+
+async def test_auditors_read_the_retention_runs(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    await retention.daily_run(services.storage)
+    admin = await staff_token(services, await make_staff(StaffRole.ADMIN))
+    query = (
+        "{ retentionRuns { totalCount edges { node { day finishedAt counts { kind deleted } } } } }"
+    )
+    runs = (await gql(client, query, token=admin))["data"]["retentionRuns"]
+    assert runs["totalCount"] == 1
+    node = runs["edges"][0]["node"]
+    assert node["finishedAt"] and {c["kind"] for c in node["counts"]} == {
+        "WITHDRAWN_CLAIM_UPLOADS",
+        "DATA_EXPORTS",
+        "OLD_NOTIFICATIONS",
+        "PII_ACCESS_LOG",
+    }
+    supervisor = await staff_token(services, await make_staff(StaffRole.SUPERVISOR))
+    refused = await gql(client, query, token=supervisor, allow_errors=True)
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"

@@ -156,6 +156,17 @@ async def test_rotation_while_the_api_answers(
 
     answers, report = await asyncio.gather(reads(), rotation())
     assert all(got == want for got, want in answers)
+    admin = await staff_token(services, await make_staff(StaffRole.ADMIN))
+    shown = await gql(
+        client,
+        "{ piiKeyRotations { edges { node {"
+        " keyId column columnsDone columnsTotal rewrapped finishedAt } } } }",
+        token=admin,
+    )
+    [rotation] = [e["node"] for e in shown["data"]["piiKeyRotations"]["edges"]]
+    assert rotation["keyId"] == "k2" and rotation["finishedAt"] and rotation["column"] is None
+    assert rotation["columnsDone"] == rotation["columnsTotal"] == len(TARGETS)
+    assert rotation["rewrapped"] == 12 * 4
     assert report.finished and report.rewrapped == 12 * 4
     assert await values_under_other_keys(services.pii) == 0
     without_k1 = new_only(services)
