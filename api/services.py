@@ -97,7 +97,7 @@ class Services:
     def documents(self) -> DocumentDeps:
         """What issuing policy documents needs: the object store and the public address
         their QR codes open."""
-        return DocumentDeps(self.storage, self.settings.public_base_url)
+        return DocumentDeps(self.storage, self.settings.public_base_url, self.reveal_limits)
 
     @property
     def document_intake(self) -> DocumentIntake:

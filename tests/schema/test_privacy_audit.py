@@ -15,7 +15,7 @@ from api.services import Services
 from models.privacy import PiiAccess, PiiField, PiiRevealAlert, PiiSubjectKind
 from models.staff import StaffRole
 from models.visits import FollowUpVisit, VisitChannel, VisitTrigger
-from tests.factories import make_customer, make_policy, make_staff, staff_token
+from tests.factories import customer_token, make_customer, make_policy, make_staff, staff_token
 from tests.graphql import gql
 from workflows.access import Actor
 from workflows.privacy import reveal
@@ -223,3 +223,31 @@ async def test_only_staff_reveal(services: Services, db: str) -> None:
         )
     with pytest.raises(PermissionError):
         await reveal.record(Actor(), subject, PiiField.PHONE, "查看号码用途", reveal.RevealLimits())
+
+
+async def test_staff_reads_of_documents_are_logged_too(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    """A policy's documents carry names and ID numbers: each one a staff member opens
+    is a logged read (the holder's own reads are not)."""
+    holder = await make_customer(services, name="何静")
+    policy = await make_policy(services, holder)
+    agent = await make_staff(StaffRole.AGENT)
+    token = await staff_token(services, agent)
+    query = """query($id: ID!) { policyDocuments(policyId: $id) {
+      documents { id number } errors { code } } }"""
+    body = await gql(client, query, {"id": gid("Policy", policy.id)}, token=token)
+    documents = body["data"]["policyDocuments"]["documents"]
+    assert documents
+    rows = await PiiAccess.filter(staff_id=agent.id).order_by("created_at")
+    assert len(rows) == len(documents)
+    assert {r.subject_kind for r in rows} == {PiiSubjectKind.POLICY_DOCUMENT}
+    assert {r.field for r in rows} == {PiiField.DOCUMENT}
+    assert all(r.customer_id == holder.id for r in rows)
+    assert documents[0]["number"] in rows[0].purpose
+    node = "query($id: ID!) { node(id: $id) { id } }"
+    await gql(client, node, {"id": documents[0]["id"]}, token=token)
+    assert await PiiAccess.filter(staff_id=agent.id).count() == len(documents) + 1
+    own = await customer_token(services, holder)
+    await gql(client, query, {"id": gid("Policy", policy.id)}, token=own)
+    assert await PiiAccess.all().count() == len(documents) + 1
