@@ -4,6 +4,7 @@ log with filters; one staff member past the hourly limit raises one alert per wi
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -251,3 +252,20 @@ async def test_staff_reads_of_documents_are_logged_too(
     own = await customer_token(services, holder)
     await gql(client, query, {"id": gid("Policy", policy.id)}, token=own)
     assert await PiiAccess.all().count() == len(documents) + 1
+
+
+async def test_concurrent_reveals_raise_one_alert(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    """Ten reveals at once past a limit of 3: one alert (the unique key, not a check)."""
+    _customer, visit = await _due_visit(services)
+    agent = await make_staff(StaffRole.AGENT)
+    token = await staff_token(services, agent)
+    variables = {"input": {"visitId": gid("FollowUpVisit", visit.id), "purpose": "电话回访客户"}}
+    answers = await asyncio.gather(
+        *(gql(client, REVEAL, variables, token=token) for _ in range(10))
+    )
+    assert all(a["data"]["revealVisitPhone"]["phone"] == PHONE for a in answers)
+    assert await PiiAccess.filter(staff_id=agent.id).count() == 10
+    [alert] = await PiiRevealAlert.filter(staff_id=agent.id)
+    assert alert.reveal_count > 3

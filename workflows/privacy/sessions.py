@@ -4,6 +4,7 @@ once and its live WebSockets are closed on every API process (``auth.revoke_sess
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -16,6 +17,7 @@ from workflows.auth import revoke_session
 from workflows.privacy.rules import PrivacyError, PrivacyErrorCode
 
 REVOKED_BY_ADMIN = "revoked_by_admin"
+security = logging.getLogger("anxin.security")
 
 
 def active_staff_sessions(actor: Actor, idle_seconds: int) -> QuerySet[AuthSession]:
@@ -50,4 +52,7 @@ async def revoke_staff_session(actor: Actor, session_id: uuid.UUID) -> AuthSessi
     if session.revoked_at is not None or session.expires_at <= datetime.now(UTC):
         raise PrivacyError(PrivacyErrorCode.ALREADY_ENDED, "该会话已结束", "sessionId")
     await revoke_session(session.id, REVOKED_BY_ADMIN)
+    security.warning(
+        "admin %s revoked session %s of staff %s", actor.subject_id, session.id, session.subject_id
+    )
     return await AuthSession.get(id=session.id)
