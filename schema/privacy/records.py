@@ -45,7 +45,9 @@ class RetentionRun(relay.Node):
 @strawberry.type(description="A PII key rotation (`anxin rotate-pii-key`) and its progress.")
 class PiiKeyRotation(relay.Node):
     id: relay.NodeID[str]
-    key_id: str = strawberry.field(description="The key values are rewrapped to.")
+    key: str = strawberry.field(
+        description="The key id (`kid` in ANXIN_PII_KEYS) values are rewrapped to."
+    )
     column: str | None = strawberry.field(
         description="The sealed column it is at (`table.column`); null when finished."
     )
@@ -61,7 +63,7 @@ class PiiKeyRotation(relay.Node):
         at = row.target_index if row.finished_at is None else len(TARGETS)
         return cls(
             id=str(row.id),
-            key_id=row.key_id,
+            key=row.key_id,
             column=TARGETS[at].name if at < len(TARGETS) else None,
             columns_done=at,
             columns_total=len(TARGETS),

@@ -793,7 +793,7 @@ SEEN_BY: dict[str, tuple[set[str], set[str], str]] = {
     "DataDeletionRequest": ({"alice", "admin"}, {"bob", "agent", "supervisor"}, "kept { kind }"),
     "StaffSession": ({"admin"}, {"alice", "agent", "supervisor"}, "username channel"),
     "RetentionRun": ({"admin"}, {"alice", "agent", "supervisor"}, "day counts { kind deleted }"),
-    "PiiKeyRotation": ({"admin"}, {"alice", "agent", "supervisor"}, "keyId columnsTotal"),
+    "PiiKeyRotation": ({"admin"}, {"alice", "agent", "supervisor"}, "key columnsTotal"),
 }
 
 

@@ -160,11 +160,11 @@ async def test_rotation_while_the_api_answers(
     shown = await gql(
         client,
         "{ piiKeyRotations { edges { node {"
-        " keyId column columnsDone columnsTotal rewrapped finishedAt } } } }",
+        " key column columnsDone columnsTotal rewrapped finishedAt } } } }",
         token=admin,
     )
     [rotation] = [e["node"] for e in shown["data"]["piiKeyRotations"]["edges"]]
-    assert rotation["keyId"] == "k2" and rotation["finishedAt"] and rotation["column"] is None
+    assert rotation["key"] == "k2" and rotation["finishedAt"] and rotation["column"] is None
     assert rotation["columnsDone"] == rotation["columnsTotal"] == len(TARGETS)
     assert rotation["rewrapped"] == 12 * 4
     assert report.finished and report.rewrapped == 12 * 4
