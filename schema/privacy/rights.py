@@ -198,8 +198,12 @@ class RightsQueries:
         permission_classes=CUSTOMER_ONLY,
     )
     async def my_data_exports(self, info: Info) -> list[DataExport]:
-        rows = await m.DataExport.filter(customer_id=_customer(info)).order_by("-created_at")
-        return [DataExport.from_model(row) for row in rows[:MAX_EXPORTS_LISTED]]
+        rows = (
+            m.DataExport.filter(customer_id=_customer(info))
+            .order_by("-created_at")
+            .limit(MAX_EXPORTS_LISTED)
+        )
+        return [DataExport.from_model(row) for row in await rows]
 
     @strawberry.field(
         description="What a deletion request deletes, what is kept and why, and what is "

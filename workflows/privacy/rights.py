@@ -227,8 +227,8 @@ async def request_my_data(
 def export_url(storage: ObjectStorage, export: DataExport) -> str | None:
     """A signed link to the ZIP while it lives; None once expired."""
     left = int((export.expires_at - datetime.now(UTC)).total_seconds())
-    if export.status is not DataExportStatus.READY or left < 1:
-        return None
+    if export.status is not DataExportStatus.READY or left < 1 or export.size_bytes == 0:
+        return None  # expired, or never finished (a process stopped while building it)
     return storage.signed_url(
         export.storage_key, expires_in=left, filename=f"anxin-my-data-{export.day}.zip"
     )
