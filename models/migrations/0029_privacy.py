@@ -12,7 +12,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0027_members')]
+    dependencies = [('models', '0028_photo_bands')]
 
     initial = False
 
