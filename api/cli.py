@@ -1,5 +1,5 @@
 """The ``anxin`` command: serve, worker, migrate, migrate-storage, demo, export-schema,
-token, reconcile."""
+token, reconcile, rotate-pii-key."""
 
 from __future__ import annotations
 
@@ -261,6 +261,30 @@ def _migrate_storage(args: argparse.Namespace) -> None:
     sys.exit(asyncio.run(run()))
 
 
+def _rotate_pii_key(args: argparse.Namespace) -> None:
+    """Rewrap every sealed value to the current key (the first of ANXIN_PII_KEYS); safe
+    to run while the API serves, and to run again after a stop (it resumes)."""
+    from api.services import build_pii_cipher
+    from models.database import open_database
+    from workflows.privacy.rotation import rotate, values_under_other_keys
+
+    settings = Settings()
+    pii = build_pii_cipher(settings)
+
+    def show(target: str, done: int) -> None:
+        if args.verbose or done:
+            print(f"{target:40} {done:6} rewrapped", flush=True)
+
+    async def run() -> int:
+        async with open_database(settings.database_url):
+            report = await rotate(pii, batch_size=args.batch_size, progress=show)
+            left = await values_under_other_keys(pii)
+        print(f"key {report.key_id}: {report.rewrapped} values rewrapped, {left} under other keys")
+        return 0 if left == 0 else 1
+
+    sys.exit(asyncio.run(run()))
+
+
 def _worker(args: argparse.Namespace) -> None:
     from api.jobs import run_worker
     from api.serving import configure_process
@@ -285,6 +309,14 @@ def build_parser() -> argparse.ArgumentParser:
     worker.set_defaults(run=_worker)
 
     commands.add_parser("migrate", help="apply database migrations").set_defaults(run=_migrate)
+
+    rotate = commands.add_parser(
+        "rotate-pii-key",
+        help="re-encrypt every sealed personal value to the current key id (resumable)",
+    )
+    rotate.add_argument("--batch-size", type=_positive, default=500, help="rows per batch")
+    rotate.add_argument("--verbose", action="store_true", help="a line for every batch")
+    rotate.set_defaults(run=_rotate_pii_key)
 
     reconcile = commands.add_parser(
         "reconcile", help="compare one day's payments, refunds and payouts with the providers"

@@ -40,6 +40,7 @@ from workflows.complaints.rules import ClockSettings
 from workflows.limits import RateLimiter, build_limiter
 from workflows.policy_service.documents import DocumentDeps
 from workflows.policy_service.identity import RealNameVerifier, SandboxRealName
+from workflows.privacy.reveal import RevealLimits
 
 
 @dataclass
@@ -79,6 +80,11 @@ class Services:
         return BookingDeps(self.partners, self.pii)
 
     @property
+    def reveal_limits(self) -> RevealLimits:
+        """When staff reads of full personal values raise an alert (the settings)."""
+        return RevealLimits(self.settings.pii_reveal_alert_per_hour)
+
+    @property
     def complaint_clocks(self) -> ClockSettings:
         """The complaint first-response times, from the settings."""
         return ClockSettings(
@@ -91,7 +97,7 @@ class Services:
     def documents(self) -> DocumentDeps:
         """What issuing policy documents needs: the object store and the public address
         their QR codes open."""
-        return DocumentDeps(self.storage, self.settings.public_base_url)
+        return DocumentDeps(self.storage, self.settings.public_base_url, self.reveal_limits)
 
     @property
     def document_intake(self) -> DocumentIntake:

@@ -48,6 +48,9 @@ class AuthSession(Entity):
     expires_at = fields.DatetimeField()
     revoked_at = fields.DatetimeField(null=True)
     revoked_reason = fields.CharField(max_length=32, null=True)
+    # When a staff session was last used (written at most once a minute): the idle
+    # timeout refuses a staff token unused for longer (null: since created_at).
+    last_used_at = fields.DatetimeField(null=True)
 
     refresh_tokens: fields.ReverseRelation[RefreshToken]
 

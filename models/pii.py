@@ -17,10 +17,13 @@ import re
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 PHONE_PATTERN = re.compile(r"^1[3-9]\d{9}$")
 ID_NUMBER_PATTERN = re.compile(r"^\d{17}[\dX]$")
+SEALED_PAYLOAD = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
+MIN_SEALED_BASE64 = 40  # base64 of a 12-byte nonce and a 16-byte tag (28 bytes) at least
 
 
 def normalize_phone(raw: str) -> str:
@@ -74,6 +77,34 @@ class PiiCipher:
         raw = base64.b64decode(payload)
         plain = self._keys[kid].decrypt(raw[:12], raw[12:], f"{kid}:{purpose}".encode())
         return plain.decode()
+
+    @property
+    def current_key_id(self) -> str:
+        """The key new values are sealed with; the others only decrypt (rotation)."""
+        return self._current
+
+    def key_id(self, stored: str) -> str | None:
+        """The key id a stored value names, or None if it is not a sealed value of ours
+        (``kid:base64`` with a known kid and room for a nonce and a tag)."""
+        kid, sep, payload = stored.partition(":")
+        if not sep or kid not in self._keys or not SEALED_PAYLOAD.match(payload):
+            return None
+        return kid if len(payload) >= MIN_SEALED_BASE64 else None
+
+    def rewrap(self, stored: str, purposes: tuple[str, ...]) -> str | None:
+        """``stored`` sealed again with the current key under the purpose it was sealed
+        for (tried in turn: a wrong purpose fails authentication); None when it is
+        already under the current key or is not a value of ours."""
+        kid = self.key_id(stored)
+        if kid is None or kid == self._current:
+            return None
+        for purpose in purposes:
+            try:
+                plain = self.decrypt(stored, purpose)
+            except InvalidTag:
+                continue
+            return self.encrypt(plain, purpose)
+        raise ValueError(f"a value under key {kid} opens with none of the purposes {purposes}")
 
     def lookup_hash(self, value: str, purpose: str) -> str:
         message = f"{purpose}:{value}".encode()

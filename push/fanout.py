@@ -22,6 +22,7 @@ from models.notifications import (
     OutboxEvent,
     QuietHours,
 )
+from models.privacy import MarketingConsent
 from push.templates import TEMPLATES, EventTemplate, render
 
 DEFAULT_QUIET_HOURS = (22 * 60, 8 * 60)  # 22:00 to 08:00, Asia/Shanghai
@@ -60,6 +61,7 @@ class Recipients:
     devices: dict[uuid.UUID, list[Device]]
     wechat_openids: dict[uuid.UUID, list[str]]
     with_email: set[uuid.UUID]
+    marketing_consent: set[uuid.UUID]  # who may receive marketing (营销信息)
 
     @classmethod
     async def read(cls, customer_ids: set[uuid.UUID]) -> Recipients:
@@ -83,7 +85,12 @@ class Recipients:
                 "id", flat=True
             )
         )
-        return cls(preferences, quiet, devices, openids, with_email)  # type: ignore[arg-type]
+        consenting = set(
+            await MarketingConsent.filter(customer_id__in=ids, given=True).values_list(
+                "customer_id", flat=True
+            )
+        )
+        return cls(preferences, quiet, devices, openids, with_email, consenting)  # type: ignore[arg-type]
 
     def channels(self, customer_id: uuid.UUID, template: EventTemplate) -> list[Channel]:
         chosen = self.preferences.get((customer_id, template.kind))
@@ -155,6 +162,10 @@ async def fan_out(events: Sequence[OutboxEvent], now: datetime | None = None) ->
         if (found := written.get((customer_id, event.event_id))) is not None:
             results[i] = FanOut(found, pending.get(found.id, []))
             continue
+        if TEMPLATES[event.event_type].marketing and (
+            customer_id not in recipients.marketing_consent
+        ):
+            continue  # no marketing without consent: no inbox entry, no delivery
         message = render(event.event_type, event.payload)
         notification = Notification(
             id=uuid.uuid4(),

@@ -27,6 +27,9 @@ class EventTemplate:
     urgent: bool = False
     channels: tuple[Channel, ...] = (*APP_PUSH, Channel.WECHAT)
     sms: bool = False  # also by SMS (or as the fallback when no WeChat consent is left)
+    # 营销信息: only to customers who gave marketing consent (setMarketingConsent);
+    # the others get neither the inbox entry nor a delivery.
+    marketing: bool = False
 
 
 TEMPLATES: dict[str, EventTemplate] = {
@@ -499,6 +502,16 @@ TEMPLATES: dict[str, EventTemplate] = {
                     False,
                 ),
             )
+        ),
+        EventTemplate(
+            # A product or service offer: marketing, sent only with consent.
+            "marketing.offer",
+            "为您推荐",
+            "{headline}：{text}",
+            "anxin://offers/{offer_code}",
+            "pages/offers/detail?code={offer_code}",
+            channels=APP_PUSH,
+            marketing=True,
         ),
         EventTemplate(
             "membership.upgraded",

@@ -68,6 +68,15 @@ from schema.policy_service.quotes import QuoteQueries
 from schema.policy_service.renewal import RenewalMutations, RenewalQueries
 from schema.policy_service.service_plans import ServicePlanMutations, ServicePlanQueries
 from schema.policy_service.underwriting import UnderwritingMutations, UnderwritingQueries
+from schema.privacy import (
+    AuditMutations,
+    AuditQueries,
+    RecordQueries,
+    RightsMutations,
+    RightsQueries,
+    SessionMutations,
+    SessionQueries,
+)
 from schema.risk import RiskMutations, RiskQueries
 from schema.rules import OneCostlyMutationPerRequest, allow_list_rule
 from schema.scalars import SCALARS
@@ -107,6 +116,10 @@ class Query(
     BenefitQueries,
     MembershipQueries,
     AnalyticsQueries,
+    AuditQueries,
+    RightsQueries,
+    SessionQueries,
+    RecordQueries,
 ):
     @strawberry.field(
         description="Any object by its global ID; null if it does not exist or you may not see it.",
@@ -145,6 +158,9 @@ class Mutation(
     BenefitMutations,
     AutoRenewalMutations,
     MembershipMutations,
+    AuditMutations,
+    RightsMutations,
+    SessionMutations,
 ):
     pass
 

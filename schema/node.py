@@ -50,6 +50,14 @@ from schema.policy_service.application_types import application_node
 from schema.policy_service.documents import invoice_request_node, policy_document_node
 from schema.policy_service.endorsements import endorsement_node
 from schema.policy_service.service_plans import service_plan_node
+from schema.privacy.audit import pii_access_node, pii_alert_node
+from schema.privacy.records import key_rotation_node, retention_run_node
+from schema.privacy.rights import (
+    data_export_node,
+    deletion_request_node,
+    marketing_consent_node,
+)
+from schema.privacy.sessions import staff_session_node
 from schema.risk import risk_rule_node, risk_signal_node
 from schema.surveys import LEGACY_SURVEY_TYPE, rating_node, recovery_task_node, survey_node
 from schema.visits import follow_up_visit_node, my_visit_node, visit_rule_node
@@ -188,6 +196,14 @@ NODE_RESOLVERS: dict[str, Callable[[Actor, uuid.UUID], Awaitable[relay.Node | No
     "PolicyApplication": application_node,
     "RiskSignal": risk_signal_node,
     "RiskRule": risk_rule_node,
+    "PiiAccessRecord": pii_access_node,
+    "PiiRevealAlert": pii_alert_node,
+    "MarketingConsent": marketing_consent_node,
+    "DataExport": data_export_node,
+    "DataDeletionRequest": deletion_request_node,
+    "StaffSession": staff_session_node,
+    "RetentionRun": retention_run_node,
+    "PiiKeyRotation": key_rotation_node,
     "Membership": membership_node,
     "PointsEntry": points_entry_node,
     "MembershipReward": reward_node,

@@ -1,7 +1,8 @@
 """Who may call what. Each staff field states its permission with ``HasPermission``.
 
 Lacking login or permission is a GraphQL error with ``extensions.code``
-(``UNAUTHENTICATED``/``FORBIDDEN``); an object the caller may not see is answered as a
+(``UNAUTHENTICATED``/``FORBIDDEN``; ``STAFF_SESSION_IDLE`` for a staff token whose
+session was idle too long); an object the caller may not see is answered as a
 missing one (null), never with an error that would confirm it exists.
 """
 
@@ -9,10 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from graphql import GraphQLError
 from strawberry.permission import BasePermission
 from strawberry.types import Info
 
 from workflows.access import Permission
+
+REFUSALS = {
+    # A staff token whose session was idle too long (ANXIN_STAFF_IDLE_TIMEOUT_SECONDS).
+    "STAFF_SESSION_IDLE": "长时间未操作，登录已失效，请重新登录",
+}
 
 
 class IsAuthenticated(BasePermission):
@@ -20,7 +27,11 @@ class IsAuthenticated(BasePermission):
     error_extensions = {"code": "UNAUTHENTICATED"}  # noqa: RUF012 - strawberry API
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        return info.context.actor.kind is not None
+        actor = info.context.actor
+        if actor.kind is None and actor.refusal in REFUSALS:
+            # The token was valid but refused by a session rule: say which, typed.
+            raise GraphQLError(REFUSALS[actor.refusal], extensions={"code": actor.refusal})
+        return actor.kind is not None
 
 
 class _CustomerAccount(BasePermission):

@@ -21,6 +21,7 @@ from schema.permissions import CUSTOMER_ONLY, staff_only
 from workflows import surveys as flows
 from workflows.access import Actor, Permission
 from workflows.limits import wait_text
+from workflows.privacy.rules import PrivacyError
 from workflows.rating_subjects import RatingSubject
 
 strawberry.enum(m.QuestionKind, description="How a question is answered.")
@@ -36,7 +37,7 @@ strawberry.enum(
     "value-added service of mine that was done).",
 )
 SURVEY_CODES = ErrorCodes(
-    "SurveyErrorCode", "Why a survey answer or rating failed.", flows.SurveyError
+    "SurveyErrorCode", "Why a survey answer or rating failed.", flows.SurveyError, PrivacyError
 )
 
 
@@ -329,6 +330,11 @@ class CompleteRecoveryTaskPayload:
 @strawberry.input(description="The full phone number for a recovery call.")
 class RevealRecoveryPhoneInput:
     task_id: relay.GlobalID = strawberry.field(description="The open recovery task.")
+    purpose: str = strawberry.field(
+        description="Why you need the full number (4–200 characters), e.g. "
+        "`回访客户确认理赔满意度`; "
+        "logged with the read and shown to auditors (required since the PII access log)."
+    )
 
 
 @strawberry.type(description="The customer's full phone number (the look is logged).")
@@ -484,11 +490,13 @@ class SurveyMutations:
     ) -> RevealRecoveryPhonePayload:
         try:
             phone = await flows.recovery_phone(
-                info.context.actor.subject_id,
+                info.context.actor,
                 info.context.services.pii,
                 node_uuid(input.task_id, "RecoveryTask"),
+                input.purpose,
+                info.context.services.reveal_limits,
             )
-        except flows.SurveyError as error:
+        except (flows.SurveyError, PrivacyError) as error:
             return RevealRecoveryPhonePayload(phone=None, errors=payload_errors(error, SurveyError))
         return RevealRecoveryPhonePayload(phone=phone, errors=[])
 

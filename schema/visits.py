@@ -21,6 +21,7 @@ from schema.permissions import CUSTOMER_ONLY, staff_only
 from schema.scalars import Amount
 from workflows import visits as flows
 from workflows.access import Actor, Permission
+from workflows.privacy.rules import PrivacyError
 
 if TYPE_CHECKING:
     from schema.policy_service.service_plans import ServicePlan
@@ -28,7 +29,9 @@ if TYPE_CHECKING:
 strawberry.enum(m.VisitTrigger, description="Why a visit is planned.")
 strawberry.enum(m.VisitChannel, description="How the customer is visited.")
 strawberry.enum(m.VisitStatus, description="Where a visit stands.")
-VISIT_CODES = ErrorCodes("VisitErrorCode", "Why a visit action failed.", flows.VisitError)
+VISIT_CODES = ErrorCodes(
+    "VisitErrorCode", "Why a visit action failed.", flows.VisitError, PrivacyError
+)
 
 
 @answers_with(VISIT_CODES)
@@ -416,6 +419,11 @@ class VisitRulePayload:
 @strawberry.input(description="The full phone number for a phone visit.")
 class RevealVisitPhoneInput:
     visit_id: relay.GlobalID = strawberry.field(description="The FollowUpVisit's `id`.")
+    purpose: str = strawberry.field(
+        description="Why you need the full number (4–200 characters), e.g. "
+        "`回访客户确认理赔满意度`; "
+        "logged with the read and shown to auditors (required since the PII access log)."
+    )
 
 
 @strawberry.type(description="The customer's full phone number (the look is logged).")
@@ -548,8 +556,10 @@ class VisitMutations:
                 info.context.actor,
                 info.context.services.pii,
                 node_uuid(input.visit_id, "FollowUpVisit"),
+                input.purpose,
+                info.context.services.reveal_limits,
             )
-        except flows.VisitError as error:
+        except (flows.VisitError, PrivacyError) as error:
             return RevealVisitPhonePayload(phone=None, errors=payload_errors(error, VisitError))
         return RevealVisitPhonePayload(phone=phone, errors=[])
 

@@ -16,9 +16,7 @@ from tortoise.queryset import QuerySet
 
 from models.auth import SubjectKind
 from models.claims import Claim, PayoutShare
-from models.customers import Customer
 from models.payments import PaymentOrder
-from models.pii import PiiCipher
 from models.policies import Beneficiary, InsuredPerson, Policy, PolicyStatus
 from models.staff import StaffRole
 
@@ -58,6 +56,8 @@ class Permission(StrEnum):
     BENEFIT_MANAGE = "benefit:manage"  # value-added services: catalogue, partners, bookings
     MEMBERSHIP_MANAGE = "membership:manage"  # the tier rules: thresholds, privileges, grace
     ANALYTICS_READ = "analytics:read"  # the operations dashboard and its exports
+    AUDIT_READ = "audit:read"  # the PII access log and reveal alerts (admins only)
+    SESSION_MANAGE = "session:manage"  # list and revoke staff sessions (admins only)
 
 
 ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
@@ -129,6 +129,9 @@ class Actor:
     session_id: uuid.UUID | None = None
     role: StaffRole | None = None
     expires_at: datetime | None = None  # when the access token behind it expires
+    # Anonymous because a valid token was refused by a session rule (e.g.
+    # ``STAFF_SESSION_IDLE``): said to the caller instead of a plain "log in".
+    refusal: str | None = None
 
     @property
     def is_customer(self) -> bool:
@@ -198,12 +201,3 @@ def visible_orders(actor: Actor) -> QuerySet[PaymentOrder]:
     if actor.can(Permission.POLICY_READ):
         return PaymentOrder.all()
     return PaymentOrder.filter(id=None)
-
-
-def phone_for_call(pii: PiiCipher, staff_id: uuid.UUID | None, customer: Customer, why: str) -> str:
-    """A customer's full phone number for the staff member about to call them. Lists only
-    ever show it masked; every look is logged with whose number and why."""
-    security.info(
-        "staff %s viewed the phone number of customer %s for %s", staff_id, customer.id, why
-    )
-    return pii.decrypt(customer.phone_encrypted, "phone")

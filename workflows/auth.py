@@ -85,6 +85,10 @@ JWT_ISSUER = "anxin"
 BINDING_TICKET_SECONDS = 600
 REFRESH_GRACE = timedelta(seconds=10)
 KEEP_ENDED_SESSIONS_DAYS = 30
+# A staff session's last use is written at most this often (not one write per request);
+# the idle timeout is therefore exact to within this much.
+LAST_USED_RESOLUTION = timedelta(seconds=60)
+STAFF_SESSION_IDLE = "STAFF_SESSION_IDLE"
 
 
 class AuthErrorCode(StrEnum):
@@ -155,6 +159,7 @@ class AuthSettings(Protocol):
     staff_max_failed_logins: int
     staff_max_failed_logins_per_account: int
     staff_lockout_seconds: int
+    staff_idle_timeout_seconds: int
     limit_login_per_ip: Rate
     limit_login_per_installation: Rate
     limit_sms_per_ip: Rate
@@ -319,9 +324,31 @@ async def authenticate(services: AuthDeps, access_token: str) -> Actor:
         staff = await StaffUser.get_or_none(id=session.subject_id, is_active=True)
         if staff is None:
             return ANONYMOUS
+        if not await _staff_session_in_use(services, session):
+            return Actor(refusal=STAFF_SESSION_IDLE)
         role = staff.role
     expires_at = datetime.fromtimestamp(claims["exp"], UTC)
     return Actor(session.subject_kind, session.subject_id, session.id, role, expires_at)
+
+
+def staff_session_idle(services: AuthDeps, session: AuthSession, now: datetime) -> bool:
+    """A staff session unused for longer than ``staff_idle_timeout_seconds``."""
+    if session.subject_kind is not SubjectKind.STAFF:
+        return False
+    last = session.last_used_at or session.created_at
+    return now - last > timedelta(seconds=services.settings.staff_idle_timeout_seconds)
+
+
+async def _staff_session_in_use(services: AuthDeps, session: AuthSession) -> bool:
+    """False when the staff session was not used for longer than the idle timeout (its
+    tokens are refused from then on, and its refresh token ends it: the staff member
+    logs in again); otherwise its use is recorded."""
+    now = _now()
+    if staff_session_idle(services, session, now):
+        return False
+    if now - (session.last_used_at or session.created_at) >= LAST_USED_RESOLUTION:
+        await AuthSession.filter(id=session.id).update(last_used_at=now)
+    return True
 
 
 async def still_valid(actor: Actor) -> Actor:
@@ -368,6 +395,13 @@ async def refresh_session(services: AuthDeps, refresh_token: str) -> IssuedToken
     if actor is None:
         await revoke_session(session.id, "subject_disabled")
         raise invalid
+    if staff_session_idle(services, session, now):
+        await revoke_session(session.id, "idle")
+        raise AuthError(
+            AuthErrorCode.INVALID_REFRESH_TOKEN,
+            "长时间未操作，登录已失效，请重新登录",
+            "refreshToken",
+        )
     refresh_expires = now + timedelta(seconds=services.settings.refresh_token_ttl_seconds)
     async with in_transaction():
         # Exactly one caller may rotate a token.

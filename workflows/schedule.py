@@ -9,6 +9,7 @@ from workflows import (
     complaints,
     crisis,
     policies,
+    privacy,
     reminders,
     risk,
     survey_exchange,
@@ -41,4 +42,5 @@ SCHEDULE: tuple[Job, ...] = (
     *auto_renewal.JOBS,
     *collection.JOBS,
     *membership_events.JOBS,
+    *privacy.JOBS,
 )

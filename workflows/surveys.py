@@ -29,6 +29,7 @@ from models.clock import SHANGHAI
 from models.complaints import Complaint
 from models.ids import global_id
 from models.pii import PiiCipher
+from models.privacy import PiiSubjectKind
 from models.surveys import (
     QuestionKind,
     RecoveryTask,
@@ -41,9 +42,10 @@ from models.surveys import (
 from models.visits import FollowUpVisit
 from push.outbox import emit
 from push.survey_links import SurveyLinks
-from workflows.access import phone_for_call
+from workflows.access import Actor
 from workflows.errors import DomainError
 from workflows.jobs import HOUR, MINUTE, Job
+from workflows.privacy import reveal as privacy
 from workflows.rating_subjects import SUBJECTS, rateable
 
 INVITATION_LIFETIME = timedelta(days=14)
@@ -444,8 +446,15 @@ async def complete_recovery(staff_id: uuid.UUID | None, task_id: uuid.UUID, outc
     return bool(closed)
 
 
-async def recovery_phone(staff_id: uuid.UUID, pii: PiiCipher, task_id: uuid.UUID) -> str:
-    """The full number for the supervisor calling back (open tasks only), each look logged;
+async def recovery_phone(
+    actor: Actor,
+    pii: PiiCipher,
+    task_id: uuid.UUID,
+    purpose: str,
+    limits: privacy.RevealLimits,
+) -> str:
+    """The full number for the supervisor calling back (open tasks only), each look logged
+    with its stated purpose (``workflows.privacy``);
     the queue shows it masked. A task opened by a staff member (a complaint recorded on
     a visit) is called back by someone else: recording a complaint is not a way to read
     a number the visit itself would not show yet."""
@@ -453,12 +462,13 @@ async def recovery_phone(staff_id: uuid.UUID, pii: PiiCipher, task_id: uuid.UUID
     if task is None:
         raise SurveyError(SurveyErrorCode.NOT_FOUND, "未找到待处理的回访任务", "taskId")
     if task.source == "visit" and await FollowUpVisit.exists(
-        id=task.source_id, completed_by=staff_id
+        id=task.source_id, completed_by=actor.subject_id
     ):
         raise SurveyError(
             SurveyErrorCode.NOT_ALLOWED, "该任务由您记录的投诉产生，请由其他主管回访", "taskId"
         )
-    return phone_for_call(pii, staff_id, task.customer, f"recovery task {task.id}")
+    subject = privacy.Subject(PiiSubjectKind.RECOVERY_TASK, task.id, task.customer_id)
+    return await privacy.reveal_phone(actor, pii, task.customer, subject, purpose, limits)
 
 
 async def submit(

@@ -29,6 +29,7 @@ from models.customers import Customer
 from models.ids import global_id
 from models.pii import PiiCipher
 from models.policies import Policy, PolicyStatus
+from models.privacy import PiiSubjectKind
 from models.staff import StaffUser
 from models.visits import (
     DEFAULT_RULES,
@@ -40,10 +41,11 @@ from models.visits import (
     VisitTrigger,
 )
 from push.outbox import emit
-from workflows.access import ROLE_PERMISSIONS, Actor, Permission, phone_for_call
+from workflows.access import ROLE_PERMISSIONS, Actor, Permission
 from workflows.batches import in_batches
 from workflows.errors import DomainError
 from workflows.jobs import HOUR, MINUTE, Job
+from workflows.privacy import reveal as privacy
 from workflows.surveys import invite, open_recovery
 
 PURPOSES = {
@@ -631,13 +633,20 @@ def call_due_at(visit: FollowUpVisit) -> datetime:
     return max(visit.due_at, visit.agreed_due_at or visit.due_at)
 
 
-async def reveal_phone(actor: Actor, pii: PiiCipher, visit_id: uuid.UUID) -> str:
+async def reveal_phone(
+    actor: Actor,
+    pii: PiiCipher,
+    visit_id: uuid.UUID,
+    purpose: str,
+    limits: privacy.RevealLimits,
+) -> str:
     """The full number, for whoever may work a scheduled phone visit (unassigned, theirs,
     or a visit manager), once the call is due within a day — so nobody reads the numbers
     of weeks of visits. "Due" is ``call_due_at``: the time planned by the rules, moved
     by the retry rule or by the customer's own request, and not earlier than the work
     list says. Rescheduling or assigning (even to oneself) never makes a visit
-    revealable on its own. Every look is logged; lists only show the masked number."""
+    revealable on its own. Every look is logged with its stated purpose
+    (``workflows.privacy``); lists only show the masked number."""
     visit = await FollowUpVisit.get_or_none(id=visit_id).select_related("customer")
     if visit is None:
         raise VisitError(VisitErrorCode.NOT_FOUND, "未找到该回访任务", "visitId")
@@ -647,7 +656,8 @@ async def reveal_phone(actor: Actor, pii: PiiCipher, visit_id: uuid.UUID) -> str
         raise VisitError(VisitErrorCode.NOT_YOURS, "该回访已分配给其他同事")
     if call_due_at(visit) > datetime.now(UTC) + REVEAL_AHEAD:
         raise VisitError(VisitErrorCode.NOT_DUE, "回访时间未到，请在回访当天查看号码")
-    return phone_for_call(pii, actor.subject_id, visit.customer, f"visit {visit.id}")
+    subject = privacy.Subject(PiiSubjectKind.FOLLOW_UP_VISIT, visit.id, visit.customer_id)
+    return await privacy.reveal_phone(actor, pii, visit.customer, subject, purpose, limits)
 
 
 # ---------------------------------------------------------------- customers

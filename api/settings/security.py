@@ -61,6 +61,14 @@ class SecuritySettings(BaseSettings):
     # Tries per username from all clients together within the lockout time before the
     # username is locked for everyone (guessing spread over many IPs); 0: no ceiling.
     staff_max_failed_logins_per_account: int = 100
+    # A staff access token whose session was not used for this long is refused
+    # (STAFF_SESSION_IDLE); the staff member logs in again.
+    staff_idle_timeout_seconds: int = Field(1800, ge=60, le=86_400)
+    # Full personal values one staff member may read in an hour before admins get a
+    # PII reveal alert (workflows/privacy).
+    pii_reveal_alert_per_hour: int = Field(50, ge=1, le=100_000)
+    # Personal data downloads (requestMyData): how long the signed link lives.
+    data_export_link_seconds: int = Field(3600, ge=60, le=7 * 86_400)
 
     # Reverse proxies (IPs or CIDRs) whose X-Forwarded-For names the client; none by
     # default: the peer address is the client, and the header is ignored.

@@ -16,7 +16,7 @@ from tortoise.transactions import in_transaction
 
 from api.services import Services
 from models import policies as m
-from models.auth import SubjectKind
+from models.auth import AuthSession, SubjectKind
 from models.benefits import BookingState, Entitlement, ServiceBooking
 from models.claims import Claim, ClaimDocument, ClaimStatus, PayoutShare
 from models.commitments import CommitmentCase, CommitmentRule, ServiceCommitment
@@ -46,6 +46,18 @@ from models.notifications import Device, DevicePlatform, Notification
 from models.payments import OrderStatus, PaymentOrder, Refund, RefundReason
 from models.policy_applications import ApplicationKind, ApplicationStatus, PolicyApplication
 from models.policy_documents import InvoiceRequest, InvoiceTitleKind
+from models.privacy import (
+    DataDeletionRequest,
+    DataExport,
+    DataExportStatus,
+    MarketingConsent,
+    PiiAccess,
+    PiiField,
+    PiiKeyRotation,
+    PiiRevealAlert,
+    PiiSubjectKind,
+    RetentionRun,
+)
 from models.risk import RiskRule, RiskSignal, RiskSignalStatus, RiskSubjectKind
 from models.service_plans import ServicePlan, ServicePlanInterest
 from models.staff import StaffRole
@@ -86,7 +98,7 @@ def gid(type_name: str, object_id: Any) -> str:
 class World:
     policy: m.Policy  # Alice's
     objects: dict[str, uuid.UUID]  # one object of each Node type, by type name
-    tokens: dict[str, str]  # by who: alice, bob, carol, mallory, agent, supervisor
+    tokens: dict[str, str]  # by who: alice, bob, carol, mallory, agent, supervisor, admin
 
 
 @pytest.fixture
@@ -159,6 +171,8 @@ async def world(services: Services) -> World:
     objects.update(await _benefit_objects(alice, policy))
     objects.update(await _membership_objects(alice))
     objects.update(await _risk_and_commitment_objects(alice, objects["Claim"]))
+    objects.update(await _privacy_objects(alice, agent))
+    admin = await make_staff(StaffRole.ADMIN)
     tokens = {
         "alice": await customer_token(services, alice),
         "bob": await customer_token(services, bob),
@@ -166,8 +180,57 @@ async def world(services: Services) -> World:
         "mallory": await customer_token(services, mallory),
         "agent": await staff_token(services, agent),
         "supervisor": await staff_token(services, supervisor),
+        "admin": await staff_token(services, admin),
     }
     return World(policy, objects, tokens)
+
+
+async def _privacy_objects(alice: Any, agent: Any) -> dict[str, uuid.UUID]:
+    """An agent's read of Alice's phone and an alert about that agent (auditors only)."""
+    access = await PiiAccess.create(
+        staff_id=agent.id,
+        customer_id=alice.id,
+        subject_kind=PiiSubjectKind.CUSTOMER,
+        subject_id=alice.id,
+        field=PiiField.PHONE,
+        purpose="电话回访客户",
+    )
+    alert = await PiiRevealAlert.create(
+        staff_id=agent.id,
+        window_start=datetime.now(UTC).replace(minute=0, second=0, microsecond=0),
+        reveal_count=51,
+        threshold=50,
+    )
+    consent = await MarketingConsent.create(
+        customer_id=alice.id, given=True, changed_at=datetime.now(UTC)
+    )
+    export = await DataExport.create(
+        customer_id=alice.id,
+        day=datetime.now(UTC).date(),
+        status=DataExportStatus.READY,
+        storage_key=f"exports/{alice.id}/x.zip",
+        size_bytes=1,
+        expires_at=datetime.now(UTC) + timedelta(hours=1),
+    )
+    deletion = await DataDeletionRequest.create(customer_id=alice.id, deleted={}, kept=[])
+    session = await AuthSession.create(
+        subject_kind=SubjectKind.STAFF,
+        subject_id=agent.id,
+        channel="staff_console",
+        expires_at=datetime.now(UTC) + timedelta(days=1),
+    )
+    run = await RetentionRun.create(day=datetime.now(UTC).date(), counts={"DATA_EXPORTS": 1})
+    rotation = await PiiKeyRotation.create(key_id="k9")
+    return {
+        "RetentionRun": run.id,
+        "PiiKeyRotation": rotation.id,
+        "PiiAccessRecord": access.id,
+        "PiiRevealAlert": alert.id,
+        "MarketingConsent": consent.id,
+        "DataExport": export.id,
+        "DataDeletionRequest": deletion.id,
+        "StaffSession": session.id,
+    }
 
 
 async def _benefit_objects(alice: Any, policy: m.Policy) -> dict[str, uuid.UUID]:
@@ -562,6 +625,14 @@ NOT_VISIBLE_TO_MALLORY = {
     "RiskRule": True,
     "CommitmentCase": True,  # the customer it was promised to; staff with SURVEY_READ
     "ServiceCommitment": False,  # the promises are public
+    "PiiAccessRecord": True,  # auditors (AUDIT_READ: admins) only
+    "PiiRevealAlert": True,
+    "MarketingConsent": True,  # the customer's own
+    "DataExport": True,
+    "DataDeletionRequest": True,  # the customer's own; auditors
+    "StaffSession": True,  # admins (SESSION_MANAGE) only
+    "RetentionRun": True,  # auditors (AUDIT_READ) only
+    "PiiKeyRotation": True,
 }
 
 
@@ -714,6 +785,15 @@ SEEN_BY: dict[str, tuple[set[str], set[str], str]] = {
     "PointsRedemption": ({"alice", "agent", "supervisor"}, {"bob", "mallory"}, "voucherCode"),
     "HealthTaskCompletion": ({"alice", "agent", "supervisor"}, {"bob", "mallory"}, "value"),
     "MembershipRules": ({"supervisor"}, {"alice", "agent"}, "version graceDays"),
+    # Auditors only: not the staff member read about, nor their supervisor.
+    "PiiAccessRecord": ({"admin"}, {"alice", "agent", "supervisor"}, "purpose field"),
+    "PiiRevealAlert": ({"admin"}, {"alice", "agent", "supervisor"}, "revealCount"),
+    "MarketingConsent": ({"alice"}, {"bob", "agent", "supervisor", "admin"}, "given"),
+    "DataExport": ({"alice"}, {"bob", "agent", "supervisor", "admin"}, "status url"),
+    "DataDeletionRequest": ({"alice", "admin"}, {"bob", "agent", "supervisor"}, "kept { kind }"),
+    "StaffSession": ({"admin"}, {"alice", "agent", "supervisor"}, "username channel"),
+    "RetentionRun": ({"admin"}, {"alice", "agent", "supervisor"}, "day counts { kind deleted }"),
+    "PiiKeyRotation": ({"admin"}, {"alice", "agent", "supervisor"}, "key columnsTotal"),
 }
 
 

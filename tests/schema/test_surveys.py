@@ -33,6 +33,8 @@ HAPPY: list[dict[str, Any]] = [
     {"questionKey": "q5", "text": "很满意，谢谢"},
 ]
 
+PURPOSE = "致电客户致歉"  # revealRecoveryPhone states why (logged)
+
 
 @dataclass(frozen=True)
 class Invited:
@@ -363,7 +365,12 @@ async def test_supervisors_work_the_recovery_queue(
     assert "****" in task["customerPhone"]
     reveal = """mutation($input: RevealRecoveryPhoneInput!) { revealRecoveryPhone(input: $input) {
       phone errors { code } } }"""
-    shown = await gql(client, reveal, {"input": {"taskId": task["id"]}}, token=supervisor)
+    shown = await gql(
+        client,
+        reveal,
+        {"input": {"taskId": task["id"], "purpose": "致电客户致歉"}},
+        token=supervisor,
+    )
     phone = shown["data"]["revealRecoveryPhone"]["phone"]
     assert phone.startswith(task["customerPhone"][:3]) and phone.endswith(
         task["customerPhone"][-4:]
@@ -384,7 +391,12 @@ async def test_supervisors_work_the_recovery_queue(
     )
     assert done["data"]["completeRecoveryTask"] == {"completed": True, "errors": []}
     assert (await gql(client, queue, token=supervisor))["data"]["recoveryTasks"] == []
-    closed = await gql(client, reveal, {"input": {"taskId": task["id"]}}, token=supervisor)
+    closed = await gql(
+        client,
+        reveal,
+        {"input": {"taskId": task["id"], "purpose": "致电客户致歉"}},
+        token=supervisor,
+    )
     assert closed["data"]["revealRecoveryPhone"]["errors"] == [{"code": "NOT_FOUND"}]
     agent = await staff_token(services, await make_staff(StaffRole.AGENT))
     refused = await gql(client, queue, token=agent, allow_errors=True)

@@ -350,7 +350,7 @@ async def test_the_caller_sees_the_full_phone_and_the_look_is_logged(
 ) -> None:
     reveal = """mutation($input: RevealVisitPhoneInput!) { revealVisitPhone(input: $input) {
       phone errors { code } } }"""
-    variables = {"input": {"visitId": gid(planned.visit)}}
+    variables = {"input": {"visitId": gid(planned.visit), "purpose": "电话回访客户"}}
     caplog.set_level(logging.INFO, logger="anxin.security")
     shown = await gql(client, reveal, variables, token=planned.agent)
     assert shown["data"]["revealVisitPhone"] == {"phone": PHONE, "errors": []}

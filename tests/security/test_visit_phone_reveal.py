@@ -76,7 +76,9 @@ async def far(services: Services) -> dict[str, Any]:
 
 
 async def reveal(client: httpx.AsyncClient, far: dict[str, Any], token: str) -> dict[str, Any]:
-    body = await gql(client, REVEAL, {"input": {"visitId": far["id"]}}, token=token)
+    body = await gql(
+        client, REVEAL, {"input": {"visitId": far["id"], "purpose": "电话回访客户"}}, token=token
+    )
     return body["data"]["revealVisitPhone"]
 
 
@@ -168,7 +170,7 @@ async def test_a_complaint_recorded_by_a_supervisor_does_not_reveal_the_phone_to
     body = await gql(client, RECORD, {"input": record}, token=far["supervisor"])
     assert body["data"]["recordVisitOutcome"]["errors"] == []
     task = await RecoveryTask.get(source="visit")
-    variables = {"input": {"taskId": gid("RecoveryTask", task.id)}}
+    variables = {"input": {"taskId": gid("RecoveryTask", task.id), "purpose": "投诉回访致歉"}}
     own = await gql(client, RECOVERY_REVEAL, variables, token=far["supervisor"])
     assert own["data"]["revealRecoveryPhone"] == {
         "phone": None,

@@ -29,7 +29,7 @@ import logging
 import re
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -52,6 +52,7 @@ from models.policies import (
     Product,
 )
 from models.policy_documents import DocumentKind, PolicyDocument
+from models.privacy import PiiField, PiiSubjectKind
 from storage.base import ObjectStorage
 from workflows.access import Actor, Permission, visible_claims
 from workflows.claims.rules import REJECTION_NAMES
@@ -66,6 +67,8 @@ from workflows.policy_service.pdf import (
     render,
     verification_code,
 )
+from workflows.privacy import reveal as privacy
+from workflows.privacy.reveal import RevealLimits
 
 security = logging.getLogger("anxin.security")
 K = DocumentKind
@@ -117,6 +120,8 @@ class DocumentDeps:
 
     storage: ObjectStorage
     public_base_url: str
+    # Staff reads of documents are PII reveals: logged, counted towards the hourly alert.
+    reveal_limits: RevealLimits = field(default_factory=RevealLimits)
 
     def verify_url(self, code: str) -> str:
         return f"{self.public_base_url.rstrip('/')}/verify/{code}"
@@ -594,7 +599,11 @@ async def issue_endorsement_certificate(
 # Entry points for callers ------------------------------------------------------------
 
 
-def _log_staff_read(actor: Actor, document: PolicyDocument) -> None:
+async def _log_staff_read(
+    actor: Actor, document: PolicyDocument, limits: RevealLimits, via: str
+) -> None:
+    """A staff read of a whole document (names, ID numbers, amounts): one PII access
+    row (``workflows.privacy``), its purpose the operation it was read through."""
     security.info(
         "staff %s read document %s (%s) of customer %s",
         actor.subject_id,
@@ -602,6 +611,9 @@ def _log_staff_read(actor: Actor, document: PolicyDocument) -> None:
         document.kind,
         document.customer_id,
     )
+    subject = privacy.Subject(PiiSubjectKind.POLICY_DOCUMENT, document.id, document.customer_id)
+    purpose = f"{via}：{document.title} {document.number}"
+    await privacy.record(actor, subject, PiiField.DOCUMENT, purpose, limits)
 
 
 async def _policy_role(actor: Actor, policy_id: uuid.UUID) -> tuple[Policy, str]:
@@ -656,7 +668,7 @@ async def policy_documents(
         documents.extend(latest.values())
     if actor.is_staff:
         for document in documents:
-            _log_staff_read(actor, document)
+            await _log_staff_read(actor, document, deps.reveal_limits, "查看保单资料")
     return documents
 
 
@@ -667,7 +679,7 @@ async def claim_notice(deps: DocumentDeps, actor: Actor, claim_id: uuid.UUID) ->
         raise DocumentError(DocumentErrorCode.NOT_FOUND, "未找到该案件", "claimId")
     document = await issue_claim_notice(deps, claim)
     if actor.is_staff:
-        _log_staff_read(actor, document)
+        await _log_staff_read(actor, document, deps.reveal_limits, "查看理赔决定书")
     return document
 
 
@@ -682,14 +694,17 @@ async def yearly_statement(deps: DocumentDeps, actor: Actor, year: int) -> Polic
     return await _issue(deps, await _statement_draft(customer, year))
 
 
-async def readable_document(actor: Actor, document_id: uuid.UUID) -> PolicyDocument | None:
+async def readable_document(
+    actor: Actor, document_id: uuid.UUID, limits: RevealLimits | None = None
+) -> PolicyDocument | None:
     """A stored document by id, if the caller may read it (the rules of the module
-    docstring); None otherwise, as for a missing one. Staff reads are logged."""
+    docstring); None otherwise, as for a missing one. Staff reads are logged (``node``
+    has no settings at hand: the default alert limit then)."""
     document = await PolicyDocument.get_or_none(id=document_id)
     if document is None or not await _may_read(actor, document):
         return None
     if actor.is_staff:
-        _log_staff_read(actor, document)
+        await _log_staff_read(actor, document, limits or RevealLimits(), "按编号查看文件")
     return document
 
 

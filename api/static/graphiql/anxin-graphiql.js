@@ -700,6 +700,58 @@ mutation CompleteHealthTask($taskId: ID!, $value: Int) {
       }),
     },
     {
+      query: `# 19. Staff: data security (数据安全) with the admin's token (StaffLogin in tab 6
+#    as admin, or anxin token --staff admin): who read which full phone number or
+#    document and why, reveal alerts, live staff sessions and revoke. With a customer
+#    token (tab 1): marketing consent, download my data, the deletion rules.
+query PiiAccessLog {
+  piiAccessLog(first: 20) {
+    totalCount
+    edges { node { id staffId customerId subjectKind subjectId field purpose accessedAt } }
+  }
+  piiRevealAlerts(openOnly: true) {
+    edges { node { id staffId windowStart revealCount threshold } }
+  }
+}
+
+query ActiveStaffSessions {
+  activeStaffSessions(first: 20) {
+    edges { node { id username channel startedAt lastUsedAt } }
+  }
+}
+
+mutation RevokeStaffSession($sessionId: ID!) {
+  revokeStaffSession(input: { sessionId: $sessionId }) {
+    session { id revokedAt revokedReason }
+    errors { field message code }
+  }
+}
+
+mutation SetMarketingConsent {
+  setMarketingConsent(input: { given: false }) {
+    consent { id given changedAt }
+    errors { field message code }
+  }
+}
+
+mutation RequestMyData {
+  requestMyData(input: { includeDocuments: true }) {
+    export { id status sizeBytes expiresAt url }
+    errors { field message code retryAfterSeconds }
+  }
+}
+
+query DataRetentionRules {
+  dataRetentionRules {
+    deleted { kind name how }
+    kept { kind name reason retention }
+    retention { kind name afterDays }
+  }
+}
+`,
+      variables: json({ sessionId: "<an id from ActiveStaffSessions>" }),
+    },
+    {
       query: `# 21. 运营看板 Staff: the operations dashboard (supervisor or admin token: run
 #    StaffLogin below as supervisor.zhao, password anxin-demo-2026; the page /console/
 #    draws the same figures). Claims funnel per product kind and channel with cycle
