@@ -29,6 +29,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q, Subquery
 from tortoise.transactions import in_transaction
 
+from models.benefits import ServiceBooking
 from models.claims import Claim
 from models.commitments import CaseStatus, CommitmentCase, CommitmentEventSeen, ServiceCommitment
 from models.complaints import Complaint
@@ -236,6 +237,14 @@ async def _about(case: CommitmentCase) -> dict[str, str]:
             "subject": "在线咨询",
             "deep_link": f"anxin://conversations/{gid}",
             "page": f"pages/service/chat?id={gid}",
+        }
+    if case.subject_type == "booking":
+        number = await ServiceBooking.filter(id=case.subject_id).values_list("number", flat=True)
+        gid = global_id("ServiceBooking", case.subject_id)
+        return {
+            "subject": f"道路救援{number[0] if number else ''}",
+            "deep_link": f"anxin://bookings/{gid}",
+            "page": f"pages/benefits/booking?id={gid}",
         }
     return {
         "subject": "您的服务",
