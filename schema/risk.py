@@ -369,7 +369,10 @@ class RiskMutations:
     async def edit_risk_rule(
         self,
         info: Info,
-        input: Annotated[EditRiskRuleInput, strawberry.argument(description="The new settings.")],
+        input: Annotated[
+            EditRiskRuleInput,
+            strawberry.argument(description="The rule, its version and its new settings."),
+        ],
     ) -> RiskRulePayload:
         try:
             row = await evaluate.edit_rule(
