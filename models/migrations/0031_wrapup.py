@@ -1,12 +1,30 @@
 """Wrap-up of issues 16 and 17: the roadside-arrival promise switched on now that an
 evaluator measures it (a row written disabled by ``ensure_defaults`` before); the
 promises editable by staff at a version; each case keeps the terms it was opened with
-(existing cases get their promise's terms of today, the only ones they ever had)."""
+(existing cases get their promise's terms of today, the only ones they ever had); a
+change of a policy the customer never finished expires (EndorsementStatus.EXPIRED)."""
 
 from typing import Any
 
 from tortoise import fields, migrations
 from tortoise.migrations import operations as ops
+
+from models.endorsements import EndorsementStatus
+
+STATUSES = "\n".join(f"{s.value}: {s.value}" for s in EndorsementStatus)
+
+
+class DescribeEnum(ops.AlterField):
+    """EndorsementStatus.EXPIRED changes only the fields' description in the migration
+    state: nothing to alter in the database (a VARCHAR of the same length). Tortoise's
+    AlterField rebuilds the table on SQLite, which would drop endorsement's unique
+    ``open_key`` — one open change per type rests on it (as in 0026)."""
+
+    async def database_forward(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    async def database_backward(self, *args: Any, **kwargs: Any) -> None:
+        return None
 
 
 async def _enable_roadside(apps: Any, schema_editor: Any) -> None:
@@ -67,4 +85,25 @@ class Migration(migrations.Migration):
             field=fields.IntField(default=1, db_default=1),
         ),
         ops.RunPython(_case_terms, ops.RunPython.noop),
+        DescribeEnum(
+            model_name="Endorsement",
+            name="status",
+            field=fields.CharEnumField(
+                db_index=True, description=STATUSES, enum_type=EndorsementStatus, max_length=16
+            ),
+        ),
+        DescribeEnum(
+            model_name="EndorsementEvent",
+            name="from_status",
+            field=fields.CharEnumField(
+                null=True, description=STATUSES, enum_type=EndorsementStatus, max_length=16
+            ),
+        ),
+        DescribeEnum(
+            model_name="EndorsementEvent",
+            name="to_status",
+            field=fields.CharEnumField(
+                description=STATUSES, enum_type=EndorsementStatus, max_length=16
+            ),
+        ),
     ]
