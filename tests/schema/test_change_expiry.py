@@ -17,14 +17,15 @@ from api.services import Services
 from models.endorsements import Endorsement, EndorsementStatus
 from models.notifications import OutboxEvent
 from models.payments import OrderStatus, PaymentOrder, Refund, RefundReason
-from models.policies import Policy
+from models.policies import InsuredPerson, Policy
 from models.staff import StaffRole
 from payments.sandbox import SandboxProvider
 from push.templates import render
 from tests.conftest import postgres_only
 from tests.factories import customer_token, make_customer, make_staff, staff_token
 from tests.graphql import gql
-from tests.schema.test_cover_changes import APPROVE, PAY, ask, family_policy, pay
+from tests.schema.test_cover_changes import APPROVE, PAY, SON, ask, family_policy, gid, pay
+from tests.schema.test_endorsements import MEMBER
 from workflows.policy_service.expiry import expire_unpaid_changes
 
 S = EndorsementStatus
@@ -125,6 +126,26 @@ async def test_a_paid_increase_waiting_for_its_day_never_expires(
 async def later(delay: float, work: Awaitable[T]) -> T:
     await asyncio.sleep(delay)
     return await work
+
+
+async def test_an_unpaid_member_addition_expires_and_the_member_is_never_insured(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    holder = await make_customer(services, "张伟")
+    policy, _ = await family_policy(services, holder)
+    await InsuredPerson.filter(policy_id=policy.id, name="张小明").delete()
+    token = await customer_token(services, holder)
+    member = {"name": "张小明", "idNumber": SON, "relationToHolder": "CHILD"}
+    variables = {"policyId": gid("Policy", policy.id), "idempotencyKey": "exp-member-01"}
+    asked = await gql(client, MEMBER, {"input": variables | {"insuredMember": member}}, token=token)
+    endorsement = asked["data"]["requestPolicyChange"]["endorsement"]
+    assert endorsement["status"] == "APPROVED" and endorsement["premiumDue"]["status"] == "UNPAID"
+    assert await expire_unpaid_changes(services.payment_providers, days(16)) == 1
+    assert (await Endorsement.get(number=endorsement["number"])).status is S.EXPIRED
+    assert not await InsuredPerson.exists(policy_id=policy.id, name="张小明")
+    again = variables | {"idempotencyKey": "exp-member-02", "insuredMember": member}
+    fresh = await gql(client, MEMBER, {"input": again}, token=token)
+    assert fresh["data"]["requestPolicyChange"]["errors"] == []
 
 
 @postgres_only
