@@ -2,7 +2,8 @@
 evaluator measures it (a row written disabled by ``ensure_defaults`` before); the
 promises editable by staff at a version; each case keeps the terms it was opened with
 (existing cases get their promise's terms of today, the only ones they ever had); a
-change of a policy the customer never finished expires (EndorsementStatus.EXPIRED)."""
+change of a policy the customer never finished expires (EndorsementStatus.EXPIRED), its
+unpaid installment cancelled (``premium_installment.cancelled_at``)."""
 
 from typing import Any
 
@@ -85,6 +86,11 @@ class Migration(migrations.Migration):
             field=fields.IntField(default=1, db_default=1),
         ),
         ops.RunPython(_case_terms, ops.RunPython.noop),
+        ops.AddField(
+            model_name="PremiumInstallment",
+            name="cancelled_at",
+            field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
+        ),
         DescribeEnum(
             model_name="Endorsement",
             name="status",

@@ -24,7 +24,7 @@ from push.templates import render
 from tests.conftest import postgres_only
 from tests.factories import customer_token, make_customer, make_staff, staff_token
 from tests.graphql import gql
-from tests.schema.test_cover_changes import APPROVE, PAY, SON, ask, family_policy, gid, pay
+from tests.schema.test_cover_changes import APPROVE, NODE, PAY, SON, ask, family_policy, gid, pay
 from tests.schema.test_endorsements import MEMBER
 from workflows.policy_service.expiry import expire_unpaid_changes
 
@@ -85,6 +85,9 @@ async def test_an_unpaid_increase_expires_and_frees_the_policy_for_a_new_one(
     notice = await OutboxEvent.get(event_type="endorsement.expired")
     assert notice.customer_id == policy.holder_id
     assert "超过15天未缴纳保费，申请已失效" in render(notice.event_type, notice.payload).body
+    seen = await gql(client, NODE, {"id": endorsement["id"]}, token=token)
+    assert seen["data"]["node"]["status"] == "EXPIRED"
+    assert seen["data"]["node"]["premiumDue"]["status"] == "CANCELLED"  # not owed any more
     refused = await open_order(client, token, due, "exp-pay-0002")
     assert refused["errors"] == [{"code": "NOT_PAYABLE"}]
     fresh = await ask(client, token, policy, "exp-up-0003", sumInsured={"sumInsured": "300000"})

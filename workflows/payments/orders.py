@@ -121,8 +121,11 @@ async def _payable_installment(actor: Actor, installment_id: uuid.UUID) -> Premi
         )
     if installment.paid_at is not None:
         raise PaymentError(PaymentErrorCode.ALREADY_PAID, "该期保费已缴纳", "installmentId")
-    if installment.endorsement_id is not None and not await Endorsement.exists(
-        id=installment.endorsement_id, status=EndorsementStatus.APPROVED
+    if installment.cancelled_at is not None or (
+        installment.endorsement_id is not None
+        and not await Endorsement.exists(
+            id=installment.endorsement_id, status=EndorsementStatus.APPROVED
+        )
     ):
         # A change's premium is due only while the change waits for it (not expired).
         raise PaymentError(

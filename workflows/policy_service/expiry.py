@@ -7,11 +7,14 @@ ever holding the policy's one open change of its type (``open_key``):
   as for a withdrawn change — ``agreements._signed``);
 - an APPROVED change whose premium (a sum-insured increase, a member added, a
   reinstatement) is still unpaid ``PAYMENT_WINDOW_DAYS`` (15) days after it was asked
-  for: the change EXPIRED, its open orders closed (here and at the provider).
+  for: the change EXPIRED, its installment cancelled (shown CANCELLED, not reminded,
+  not payable), its open orders closed (here and at the provider).
 
-Each takes the change's row lock first — the order the agreement notification and the
-payment (``endorsements.installment_paid``) take it — so a late signing or payment
-racing the expiry has one outcome: whoever locks first wins; a payment that finds the
+Each takes the locks in the order the racing writer takes them — the change's row
+before the agreement's, as the agreement notification does; the installment's before
+the change's, as the payment does (order, installment, then ``installment_paid``'s
+change lock) — so a late signing or payment racing the expiry has one outcome and no
+deadlock: whoever locks first wins; a payment that finds the
 change expired is refunded through the refund path, never kept without its change.
 The customer is told (``endorsement.expired``, with the reason).
 """
@@ -108,8 +111,17 @@ async def expire_unpaid_changes(
     for value in dict.fromkeys(due):
         endorsement_id = uuid.UUID(str(value))
         async with in_transaction():
-            if not await _expire(endorsement_id, S.APPROVED, UNPAID):
+            # The installment's lock before the change's: the order a payment takes them
+            # (order, installment, change), so the two never wait for each other.
+            unpaid = [
+                row.id
+                for row in await PremiumInstallment.filter(
+                    endorsement_id=endorsement_id, paid_at=None
+                ).select_for_update()
+            ]
+            if not unpaid or not await _expire(endorsement_id, S.APPROVED, UNPAID):
                 continue  # paid meanwhile: effective (or waiting for its date)
+            await PremiumInstallment.filter(id__in=unpaid).update(cancelled_at=now)
         expired += 1
         await _close_orders(providers, endorsement_id, now)
     return expired
