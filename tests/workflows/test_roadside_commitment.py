@@ -137,3 +137,26 @@ async def test_the_migration_switches_on_the_row_written_disabled(db: str) -> No
     await migration._enable_roadside(None, Editor())
     assert (await ServiceCommitment.get(code="ROADSIDE_ARRIVAL")).enabled
     assert not (await ServiceCommitment.get(code="AGENT_ANSWER")).enabled
+
+
+async def test_the_migration_gives_existing_cases_their_promise_s_terms(
+    services: Services,
+) -> None:
+    migration = importlib.import_module("models.migrations.0031_wrapup")
+
+    class Editor:
+        client = connections.get("default")
+
+    booking = await requested(services)
+    await commitments.evaluate_events()
+    await CommitmentCase.filter(subject_id=booking.id).update(  # as a case before 0031
+        title="", minutes=None, working_days=None, goodwill_points=0
+    )
+    await migration._case_terms(None, Editor())
+    case = await CommitmentCase.get(subject_id=booking.id)
+    assert (case.title, case.minutes, case.working_days, case.goodwill_points) == (
+        "承诺60分钟内到达救援现场",
+        60,
+        None,
+        200,
+    )
