@@ -49,7 +49,7 @@ async def _case_terms(apps: Any, schema_editor: Any) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("models", "0027_members")]
+    dependencies = [("models", "0029_privacy")]
 
     initial = False
 

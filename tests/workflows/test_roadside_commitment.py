@@ -126,7 +126,7 @@ async def test_other_bookings_carry_no_roadside_promise(services: Services) -> N
 
 
 async def test_the_migration_switches_on_the_row_written_disabled(db: str) -> None:
-    migration = importlib.import_module("models.migrations.0031_wrapup")
+    migration = importlib.import_module("models.migrations.0030_wrapup")
 
     class Editor:
         client = connections.get("default")
@@ -142,7 +142,7 @@ async def test_the_migration_switches_on_the_row_written_disabled(db: str) -> No
 async def test_the_migration_gives_existing_cases_their_promise_s_terms(
     services: Services,
 ) -> None:
-    migration = importlib.import_module("models.migrations.0031_wrapup")
+    migration = importlib.import_module("models.migrations.0030_wrapup")
 
     class Editor:
         client = connections.get("default")
