@@ -49,6 +49,9 @@ class ServiceCommitment(Entity):
     recovery = fields.BooleanField(default=True)  # a call back when broken
     enabled = fields.BooleanField(default=True)
     position = fields.IntField(default=0)  # display order
+    # Staff edits (``editServiceCommitment``) at the version they saw; who edited last.
+    version = fields.IntField(default=1, db_default=1)
+    updated_by_id: uuid.UUID | None = fields.UUIDField(null=True)
 
     class Meta:
         table = "service_commitment"
@@ -71,6 +74,12 @@ class CommitmentCase(Entity):
     settled_at: datetime | None = fields.DatetimeField(null=True)  # KEPT/BROKEN/WAIVED since
     # Goodwill points and the recovery task given for a broken promise (once).
     remedied_at: datetime | None = fields.DatetimeField(null=True)
+    # The promise's terms when the case was opened: a later staff edit changes new cases
+    # only, so a customer is held to (and compensated by) what they were promised.
+    title = fields.CharField(max_length=64, default="", db_default="")
+    working_days: int | None = fields.IntField(null=True)
+    minutes: int | None = fields.IntField(null=True)
+    goodwill_points = fields.IntField(default=0, db_default=0)
     version = fields.IntField(default=1)
 
     class Meta:

@@ -45,6 +45,7 @@ class EndorsementStatus(StrEnum):
     EFFECTIVE = "EFFECTIVE"
     REJECTED = "REJECTED"
     CANCELLED = "CANCELLED"  # withdrawn by the customer before approval
+    EXPIRED = "EXPIRED"  # not finished in time: never signed, or its premium never paid
 
 
 class Endorsement(Entity):

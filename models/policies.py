@@ -195,6 +195,8 @@ class PremiumInstallment(Entity):
         "models.Endorsement", related_name="installments", null=True, on_delete=fields.RESTRICT
     )
     endorsement_id: uuid.UUID | None
+    # Not owed any more: the change that asked for it expired unpaid (never a paid one).
+    cancelled_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "premium_installment"

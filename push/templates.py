@@ -418,6 +418,13 @@ TEMPLATES: dict[str, EventTemplate] = {
                     False,
                 ),
                 (
+                    "expired",
+                    "保全申请已失效",
+                    "保单{policy_number}的{type_name}申请（批单号{endorsement_number}）{reason}，"
+                    "申请已失效；如仍需变更，请重新申请。",
+                    True,
+                ),
+                (
                     "surrender_paid",
                     "退保金已支付",
                     "保单{policy_number}的退保金{amount}元已支付，请注意查收。",

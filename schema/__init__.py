@@ -32,7 +32,7 @@ from schema.benefits.operations import BenefitMutations, BenefitQueries, Benefit
 from schema.claims.mutations import ClaimMutations
 from schema.claims.queries import ClaimQueries
 from schema.claims.subscriptions import ClaimSubscriptions
-from schema.commitments import CommitmentQueries
+from schema.commitments import CommitmentMutations, CommitmentQueries
 from schema.complaint_figures import ComplaintFigureQueries
 from schema.complaint_remedies import ComplaintRemedyMutations, ComplaintRemedyQueries
 from schema.complaint_staff import (
@@ -155,6 +155,7 @@ class Mutation(
     UnderwritingMutations,
     RenewalMutations,
     RiskMutations,
+    CommitmentMutations,
     BenefitMutations,
     AutoRenewalMutations,
     MembershipMutations,

@@ -1,6 +1,7 @@
 """Service commitments (优质服务承诺) in the schema: the promise cases shown on a claim,
-a complaint or a conversation ("承诺1个工作日内审核 — 已兑现"), and the staff figures
-``serviceCommitments`` per period and per handler."""
+a complaint, a conversation or a roadside booking ("承诺1个工作日内审核 — 已兑现"), the
+staff figures ``serviceCommitments`` per period and per handler, and the staff's edit of
+a promise (``editServiceCommitment``, SURVEY_MANAGE)."""
 
 from __future__ import annotations
 
@@ -15,11 +16,12 @@ from strawberry.types import Info
 from models import commitments as m
 from models.clock import local_time
 from models.staff import StaffRole
-from schema.common import Money, cny
-from schema.errors import UserInputError
+from schema.common import Money, cny, node_uuid
+from schema.errors import CODE, Error, ErrorCodes, UserInputError, answers_with, payload_errors
 from schema.people import StaffMember
 from schema.permissions import staff_only
 from workflows.access import Actor, Permission
+from workflows.commitments import CommitmentChange, CommitmentError, edit_commitment
 from workflows.commitments import figures as flows
 from workflows.commitments.rules import STATUS_TEXT
 
@@ -35,6 +37,15 @@ strawberry.enum(
 strawberry.enum(
     flows.Period, name="CommitmentPeriod", description="How the staff figures are grouped."
 )
+COMMITMENT_CODES = ErrorCodes(
+    "CommitmentErrorCode", "Why a change of a service promise failed.", CommitmentError
+)
+
+
+@answers_with(COMMITMENT_CODES)
+@strawberry.type(name="CommitmentError", description="A refused change of a service promise.")
+class CommitmentError_(Error):
+    code: str = strawberry.field(graphql_type=COMMITMENT_CODES.enum, description=CODE)
 
 
 @strawberry.type(description="A service promise (服务承诺) as the insurer states it.")
@@ -53,6 +64,9 @@ class ServiceCommitment(relay.Node):
     )
     goodwill_points: int = strawberry.field(description="Points credited when it is broken.")
     enabled: bool = strawberry.field(description="Promised and measured now.")
+    version: int = strawberry.field(
+        description="Changes with each staff edit; pass it as `expectedVersion`."
+    )
 
     @classmethod
     def from_model(cls, row: m.ServiceCommitment) -> ServiceCommitment:
@@ -67,6 +81,7 @@ class ServiceCommitment(relay.Node):
             max_amount=cny(row.max_amount) if row.max_amount is not None else None,
             goodwill_points=row.goodwill_points,
             enabled=row.enabled,
+            version=row.version,
         )
 
 
@@ -85,13 +100,22 @@ class CommitmentCase(relay.Node):
         description="When it is due (working days counted on China's calendar)."
     )
     met_at: datetime | None = strawberry.field(description="When it was done, if it was.")
+    working_days: int | None = strawberry.field(
+        description="The working days promised when the case was opened (a later edit of "
+        "the promise does not change them)."
+    )
+    minutes: int | None = strawberry.field(
+        description="The minutes promised when the case was opened."
+    )
 
     @classmethod
     def from_model(cls, row: m.CommitmentCase) -> CommitmentCase:
         return cls(
             id=str(row.id),
             commitment=ServiceCommitment.from_model(row.commitment),
-            title=row.commitment.title,
+            title=row.title or row.commitment.title,
+            working_days=row.working_days,
+            minutes=row.minutes,
             status=row.status,
             status_text=STATUS_TEXT[row.status],
             started_at=local_time(row.started_at),
@@ -218,3 +242,80 @@ class CommitmentQueries:
         except flows.FiguresError as error:
             raise UserInputError(str(error)) from None
         return [ServiceCommitmentFigures.of(f) for f in found]
+
+
+@strawberry.input(
+    description="A promise's new terms (null: unchanged). A case already opened keeps the "
+    "terms it was opened with."
+)
+class EditServiceCommitmentInput:
+    commitment_id: relay.GlobalID = strawberry.field(description="The promise.")
+    expected_version: int = strawberry.field(description="Its `version` as you saw it.")
+    working_days: int | None = strawberry.field(
+        default=None, description="1–30; only for a promise counted in working days."
+    )
+    minutes: int | None = strawberry.field(
+        default=None, description="1–1,440; only for a promise counted in minutes."
+    )
+    goodwill_points: int | None = strawberry.field(
+        default=None, description="0–10,000 points credited when it is broken."
+    )
+    enabled: bool | None = strawberry.field(
+        default=None, description="Off: no new cases (open ones run to their end)."
+    )
+    title: str | None = strawberry.field(
+        default=None,
+        description="Up to 64 characters; required when the number it states changes.",
+    )
+    description: str | None = strawberry.field(
+        default=None, description="The promise in full, up to 1,000 characters."
+    )
+
+
+@strawberry.type(description="A service promise after a staff edit.")
+class ServiceCommitmentPayload:
+    changed: bool = strawberry.field(description="True when the edit was saved.")
+    commitment: ServiceCommitment | None = strawberry.field(
+        default=None, description="The promise as saved; null when refused."
+    )
+    errors: list[CommitmentError_] = strawberry.field(description="Empty on success.")
+
+
+@strawberry.type
+class CommitmentMutations:
+    @strawberry.mutation(
+        description="Staff (SURVEY_MANAGE): change a service promise's terms (working days "
+        "or minutes, goodwill points), its words, or switch it off, at the version seen. "
+        "New cases use the new terms; opened ones keep theirs.",
+        permission_classes=staff_only(Permission.SURVEY_MANAGE),
+    )
+    async def edit_service_commitment(
+        self,
+        info: Info,
+        input: Annotated[
+            EditServiceCommitmentInput,
+            strawberry.argument(description="The promise, its version and the terms to change."),
+        ],
+    ) -> ServiceCommitmentPayload:
+        change = CommitmentChange(
+            working_days=input.working_days,
+            minutes=input.minutes,
+            goodwill_points=input.goodwill_points,
+            enabled=input.enabled,
+            title=input.title,
+            description=input.description,
+        )
+        try:
+            row = await edit_commitment(
+                info.context.actor,
+                node_uuid(input.commitment_id, "ServiceCommitment"),
+                input.expected_version,
+                change,
+            )
+        except CommitmentError as error:
+            return ServiceCommitmentPayload(
+                changed=False, errors=payload_errors(error, CommitmentError_)
+            )
+        return ServiceCommitmentPayload(
+            changed=True, commitment=ServiceCommitment.from_model(row), errors=[]
+        )

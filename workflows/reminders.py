@@ -47,6 +47,7 @@ async def premium_reminders(today: date) -> int:
     # the status job has run, and its premiums are no longer owed.
     unpaid = PremiumInstallment.filter(
         paid_at=None,
+        cancelled_at=None,
         policy__status__in=[PolicyStatus.ACTIVE, PolicyStatus.LAPSED],
         policy__ends_at__gt=min(datetime.now(UTC), local_midnight(today + timedelta(days=1))),
         due_date__lte=today + timedelta(days=DUE_STAGES[-1][0]),

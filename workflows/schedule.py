@@ -19,7 +19,14 @@ from workflows import (
 from workflows.jobs import Job
 from workflows.membership import events as membership_events
 from workflows.payments import orders, payouts, refunds
-from workflows.policy_service import auto_renewal, collection, invoices, issuance, sum_insured
+from workflows.policy_service import (
+    auto_renewal,
+    collection,
+    expiry,
+    invoices,
+    issuance,
+    sum_insured,
+)
 
 SCHEDULE: tuple[Job, ...] = (
     *policies.JOBS,
@@ -41,6 +48,7 @@ SCHEDULE: tuple[Job, ...] = (
     *benefits.JOBS,
     *auto_renewal.JOBS,
     *collection.JOBS,
+    *expiry.JOBS,
     *membership_events.JOBS,
     *privacy.JOBS,
 )

@@ -9,11 +9,13 @@ from decimal import Decimal
 
 import strawberry
 from strawberry import relay
+from strawberry.types import Info
 
 from models import benefits as m
 from models.clock import local_time
 from models.membership import MemberTier
 from models.policies import ProductKind
+from schema.commitments import CommitmentCase, cases_on
 from schema.errors import CODE, Error, ErrorCodes, answers_with
 from schema.membership import types as membership_types  # noqa: F401 - registers MemberTier
 from schema.policies import types as policy_types  # noqa: F401 - registers ProductKind first
@@ -237,6 +239,13 @@ class ServiceBooking(relay.Node):
             cancellable=row.state in (m.BookingState.REQUESTED, m.BookingState.CONFIRMED),
             rateable=row.state is m.BookingState.DONE,
         )
+
+    @strawberry.field(
+        description="Roadside requests: the service promise on this booking "
+        "(承诺60分钟内到达救援现场) and whether it was kept; empty for other bookings."
+    )
+    async def commitments(self, info: Info) -> list[CommitmentCase]:
+        return await cases_on(info, self.id)
 
 
 BOOKING_RELATED = ("service__partner", "partner", "customer", "policy")

@@ -195,7 +195,8 @@ class PremiumInstallment(relay.Node):
     amount: Money = strawberry.field(description="Amount due.")
     status: InstallmentStatus = strawberry.field(
         description="PAID; UNPAID (not yet due or due today); OVERDUE; CANCELLED (not "
-        "owed any more: the policy was cancelled or has expired)."
+        "owed any more: the policy was cancelled or has expired, or the change that asked "
+        "for it expired unpaid)."
     )
     paid_at: datetime | None = strawberry.field(description="When it was paid.")
 
@@ -205,7 +206,7 @@ class PremiumInstallment(relay.Node):
     ) -> PremiumInstallment:
         if model.paid_at is not None:
             status = InstallmentStatus.PAID
-        elif policy_status not in PREMIUM_OWED:
+        elif policy_status not in PREMIUM_OWED or model.cancelled_at is not None:
             status = InstallmentStatus.CANCELLED
         elif installment_overdue(model.due_date, local_today()):
             status = InstallmentStatus.OVERDUE
@@ -306,7 +307,7 @@ class Policy(relay.Node):
         if self.model.status not in PREMIUM_OWED:
             return None
         rows = await info.context.loaders.installments.load(self.model.id)
-        unpaid = [row for row in rows if row.paid_at is None]
+        unpaid = [row for row in rows if row.paid_at is None and row.cancelled_at is None]
         return PremiumInstallment.from_model(unpaid[0], self.model.status) if unpaid else None
 
     @strawberry.field(

@@ -8,6 +8,7 @@ from api.demo_benefits import seed_benefits
 from api.services import Services
 from api.settings import Settings
 from models.benefits import BenefitService, BookingState, Partner, ServiceBooking
+from models.commitments import CaseStatus, CommitmentCase
 from models.surveys import ServiceRating
 from workflows.benefits import entitlements
 
@@ -26,6 +27,13 @@ async def test_zhang_wei_has_bookings_in_several_states_and_a_roadside_request_e
     assert en_route.need is not None and en_route.eta_at is not None
     done_roadside = next(b for b in bookings if b.need is not None and b.state is BookingState.DONE)
     assert done_roadside.arrived_at is not None
+    # The roadside promise: kept for the tow that arrived, still open for the one en route.
+    cases = {
+        c.subject_id: c for c in await CommitmentCase.filter(commitment__code="ROADSIDE_ARRIVAL")
+    }
+    assert set(cases) == {en_route.id, done_roadside.id}
+    assert cases[en_route.id].status is CaseStatus.PENDING
+    assert cases[done_roadside.id].status is CaseStatus.KEPT
     assert await ServiceRating.filter(subject_type="BOOKING").count() == 1
     customer_id = bookings[0].customer_id
     seen = {e.service.code: e for e in await entitlements(customer_id)}

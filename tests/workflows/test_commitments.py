@@ -233,8 +233,8 @@ async def test_an_agent_within_minutes_of_agents_hours(services: Services) -> No
 
 
 async def test_a_registered_evaluator_measures_a_new_kind(services: Services) -> None:
-    """How roadside bookings plug in: an evaluator for ROADSIDE_ARRIVAL on ``booking``
-    events, and the promise enabled."""
+    """How a domain plugs in: an evaluator registered for a rule on its outbox events
+    (here one standing in for the roadside evaluator, restored afterwards)."""
     customer = await make_customer(services)
     booking_id = uuid.uuid4()
 
@@ -252,8 +252,9 @@ async def test_a_registered_evaluator_measures_a_new_kind(services: Services) ->
         )
 
     await commitments.ensure_defaults()
-    await ServiceCommitment.filter(code="ROADSIDE_ARRIVAL").update(enabled=True)
-    assert await commitments.evaluate_subject("booking", booking_id) == []  # nobody measures it
+    # Not a booking of ours: the registered roadside evaluator has nothing to measure.
+    assert await commitments.evaluate_subject("booking", booking_id) == []
+    measuring = EVALUATORS[CommitmentRule.ROADSIDE_ARRIVAL]
     commitments.register(CommitmentRule.ROADSIDE_ARRIVAL, "booking", arrival)
     try:
         await emit(
@@ -265,7 +266,7 @@ async def test_a_registered_evaluator_measures_a_new_kind(services: Services) ->
         )
         assert await commitments.evaluate_events() == 1
     finally:
-        EVALUATORS.pop(CommitmentRule.ROADSIDE_ARRIVAL)
+        EVALUATORS[CommitmentRule.ROADSIDE_ARRIVAL] = measuring
     case = await CommitmentCase.get(subject_id=booking_id)
     assert case.status is P.KEPT and case.subject_type == "booking"
 

@@ -20,6 +20,7 @@ done later (its ``met_at`` is still recorded).
 
 from __future__ import annotations
 
+import copy
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -29,6 +30,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q, Subquery
 from tortoise.transactions import in_transaction
 
+from models.benefits import ServiceBooking
 from models.claims import Claim
 from models.commitments import CaseStatus, CommitmentCase, CommitmentEventSeen, ServiceCommitment
 from models.complaints import Complaint
@@ -106,6 +108,10 @@ async def record(
                 handler_id=verdict.handler_id,
                 started_at=verdict.started_at,
                 deadline=verdict.deadline,
+                title=commitment.title,
+                working_days=commitment.working_days,
+                minutes=commitment.minutes,
+                goodwill_points=commitment.goodwill_points,
             )
         ],
         ignore_conflicts=True,
@@ -140,12 +146,34 @@ async def evaluate_subject(
     """Evaluate every promise that measures this subject; the cases it has."""
     ctx = ctx or Context()
     now = now or datetime.now(UTC)
+    opened = {
+        case.commitment_id: case
+        for case in await CommitmentCase.filter(
+            subject_id=subject_id, subject_type=subject_type
+        ).select_related("commitment")
+    }
+    promises = {c.id: c for c in await active_commitments(subject_type)}
+    for row in opened.values():  # opened while promised: measured to its end
+        if row.commitment.rule in EVALUATORS:
+            promises.setdefault(row.commitment_id, row.commitment)
     cases = []
-    for commitment in await active_commitments(subject_type):
-        verdict = await EVALUATORS[commitment.rule].evaluate(commitment, subject_id, ctx)
+    for commitment in sorted(promises.values(), key=lambda c: (c.position, c.code)):
+        found = opened.get(commitment.id)
+        terms = as_opened(commitment, found) if found is not None else commitment
+        verdict = await EVALUATORS[commitment.rule].evaluate(terms, subject_id, ctx)
         if verdict is not None:
             cases.append(await record(commitment, subject_type, subject_id, verdict, now))
     return cases
+
+
+def as_opened(commitment: ServiceCommitment, case: CommitmentCase) -> ServiceCommitment:
+    """The promise with the terms this case was opened with (a staff edit since then
+    applies to new cases only)."""
+    terms = copy.copy(commitment)
+    terms.working_days, terms.minutes = case.working_days, case.minutes
+    terms.goodwill_points = case.goodwill_points
+    terms.title = case.title or commitment.title
+    return terms
 
 
 async def evaluate_events(
@@ -178,6 +206,7 @@ async def evaluate_events(
 
 async def remedy(case: CommitmentCase, commitment: ServiceCommitment) -> None:
     """Goodwill points and a call back for a broken promise, each once."""
+    commitment = as_opened(commitment, case)
     reason = f"{GOODWILL_REASON}：{commitment.title}"
     if commitment.goodwill_points > 0:
         await award_points(
@@ -237,6 +266,14 @@ async def _about(case: CommitmentCase) -> dict[str, str]:
             "deep_link": f"anxin://conversations/{gid}",
             "page": f"pages/service/chat?id={gid}",
         }
+    if case.subject_type == "booking":
+        number = await ServiceBooking.filter(id=case.subject_id).values_list("number", flat=True)
+        gid = global_id("ServiceBooking", case.subject_id)
+        return {
+            "subject": f"道路救援{number[0] if number else ''}",
+            "deep_link": f"anxin://bookings/{gid}",
+            "page": f"pages/benefits/booking?id={gid}",
+        }
     return {
         "subject": "您的服务",
         "deep_link": "anxin://notifications",
@@ -284,9 +321,10 @@ JOBS = (
 
 
 async def cases_of(subject_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[CommitmentCase]]:
-    """The cases of these subjects (shown on them), enabled promises only, in order."""
+    """The cases of these subjects (shown on them), in order: a case opened stays shown
+    to its end when its promise is switched off later."""
     rows = (
-        await CommitmentCase.filter(subject_id__in=subject_ids, commitment__enabled=True)
+        await CommitmentCase.filter(subject_id__in=subject_ids)
         .select_related("commitment")
         .order_by("started_at", "id")
     )

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from models.benefits import BookingState, PartnerEvent, ServiceBooking
 from models.claims import Claim
 from models.claims import ClaimStatus as S
 from models.commitments import CommitmentRule, ServiceCommitment
@@ -153,7 +154,42 @@ async def agent_answer(
     )
 
 
+async def roadside_arrival(
+    commitment: ServiceCommitment, booking_id: uuid.UUID, _ctx: Context
+) -> Verdict | None:
+    """Roadside help on site n minutes (60) after the request, as the partner reports
+    its arrival. A booking ended before the deadline without arrival by the customer
+    (cancelled, not there) or never taken by the partner (told at once) ends without a
+    verdict (waived); the partner cancelling (its signed CANCELLED event) does not: the
+    promise runs on and breaks at the deadline. Other bookings are not measured."""
+    booking = await ServiceBooking.get_or_none(id=booking_id)
+    if booking is None or booking.need is None:
+        return None
+    started = booking.requested_at
+    deadline = started + timedelta(minutes=commitment.minutes or 60)
+    finished = booking.finished_at
+    ended_early = (
+        booking.arrived_at is None
+        and booking.state in (BookingState.CANCELLED, BookingState.NO_SHOW)
+        and finished is not None
+        and finished <= deadline
+    )
+    if ended_early and booking.state is BookingState.CANCELLED:
+        ended_early = not await PartnerEvent.filter(
+            booking_id=booking.id, state=BookingState.CANCELLED.value, applied=True
+        ).exists()
+    return Verdict(
+        customer_id=booking.customer_id,
+        started_at=started,
+        deadline=deadline,
+        met_at=booking.arrived_at,
+        waived=ended_early,
+        handler_id=None,  # the partner's crew, not our staff
+    )
+
+
 register(R.CLAIM_DECISION, "claim", claim_decision)
 register(R.CLAIM_PAYMENT, "claim", claim_payment)
 register(R.COMPLAINT_FIRST_RESPONSE, "complaint", complaint_first_response)
 register(R.AGENT_ANSWER, "conversation", agent_answer)
+register(R.ROADSIDE_ARRIVAL, "booking", roadside_arrival)

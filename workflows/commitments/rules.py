@@ -75,8 +75,5 @@ DEFAULT_COMMITMENTS = (
         "城区道路救援自受理起60分钟内到达现场。",
         minutes=60,
         goodwill_points=200,
-        # Measured once roadside bookings exist: until an evaluator is registered for
-        # ROADSIDE_ARRIVAL the promise is not shown (workflows.commitments.evaluators).
-        enabled=False,
     ),
 )

@@ -19,6 +19,7 @@ from typing import Any, cast
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from models.endorsements import Endorsement, EndorsementStatus
 from models.ids import global_id
 from models.payments import (
     LedgerEntry,
@@ -120,6 +121,16 @@ async def _payable_installment(actor: Actor, installment_id: uuid.UUID) -> Premi
         )
     if installment.paid_at is not None:
         raise PaymentError(PaymentErrorCode.ALREADY_PAID, "该期保费已缴纳", "installmentId")
+    if installment.cancelled_at is not None or (
+        installment.endorsement_id is not None
+        and not await Endorsement.exists(
+            id=installment.endorsement_id, status=EndorsementStatus.APPROVED
+        )
+    ):
+        # A change's premium is due only while the change waits for it (not expired).
+        raise PaymentError(
+            PaymentErrorCode.NOT_PAYABLE, "该保全申请已失效，无需缴纳", "installmentId"
+        )
     if str(policy.status) not in PREMIUM_OWED:
         raise PaymentError(
             PaymentErrorCode.NOT_PAYABLE, "保单已终止，无需缴纳该期保费", "installmentId"

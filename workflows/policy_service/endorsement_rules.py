@@ -24,12 +24,13 @@ REASON_LIMIT = 500
 HUNDRED = Decimal("100")
 
 TRANSITIONS: dict[EndorsementStatus, frozenset[EndorsementStatus]] = {
-    S.REQUESTED: frozenset({S.NEEDS_REVIEW, S.APPROVED, S.REJECTED, S.CANCELLED}),
+    S.REQUESTED: frozenset({S.NEEDS_REVIEW, S.APPROVED, S.REJECTED, S.CANCELLED, S.EXPIRED}),
     S.NEEDS_REVIEW: frozenset({S.APPROVED, S.REJECTED, S.CANCELLED}),
-    S.APPROVED: frozenset({S.EFFECTIVE}),
+    S.APPROVED: frozenset({S.EFFECTIVE, S.EXPIRED}),
     S.EFFECTIVE: frozenset(),
     S.REJECTED: frozenset(),
     S.CANCELLED: frozenset(),
+    S.EXPIRED: frozenset(),
 }
 # Not ended: the policy's open change of its type (``open_key``) is held.
 OPEN = frozenset({S.REQUESTED, S.NEEDS_REVIEW, S.APPROVED})
@@ -43,6 +44,7 @@ STATUS_NAMES = {
     S.EFFECTIVE: "已生效",
     S.REJECTED: "未通过",
     S.CANCELLED: "已撤销",
+    S.EXPIRED: "已失效",
 }
 TYPE_NAMES = {
     EndorsementType.BENEFICIARIES: "变更受益人",
@@ -63,6 +65,7 @@ EVENTS = {
     S.EFFECTIVE: "endorsement.effective",
     S.REJECTED: "endorsement.rejected",
     S.CANCELLED: "endorsement.cancelled",
+    S.EXPIRED: "endorsement.expired",
 }
 RELATIONS = frozenset({"SPOUSE", "CHILD", "PARENT", "OTHER"})
 

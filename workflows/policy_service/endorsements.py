@@ -34,7 +34,7 @@ from tortoise.transactions import in_transaction
 from models.clock import local_today
 from models.endorsements import Endorsement, EndorsementStatus, EndorsementType
 from models.ids import global_id
-from models.payments import PaymentOrder
+from models.payments import PaymentOrder, RefundReason
 from models.pii import PiiCipher
 from models.policies import (
     InsuredPerson,
@@ -462,6 +462,12 @@ async def installment_paid(order: PaymentOrder) -> None:
     if installment.endorsement_id is None:
         return
     endorsement = await lock(installment.endorsement_id)
+    if endorsement.status is S.EXPIRED:
+        # Paid after the change expired (``expiry``): the money goes back, nothing applies.
+        from workflows.payments.refunds import queue_refund
+
+        await queue_refund(order, RefundReason.PAID_IN_ERROR, "保全申请已失效，保费原路退还")
+        return
     if endorsement.status is not S.APPROVED:
         log.error("endorsement %s paid while %s", endorsement.number, endorsement.status)
         return
