@@ -25,4 +25,5 @@ MODEL_MODULES = [
     "models.commitments",
     "models.benefits",
     "models.policy_accounts",
+    "models.team",
 ]

@@ -73,6 +73,7 @@ from schema.scalars import SCALARS
 from schema.staff import StaffQueries
 from schema.survey_exchange import SurveyExchangeMutations
 from schema.surveys import SurveyMutations, SurveyQueries
+from schema.team import TeamMutations, TeamQueries
 from schema.visits import VisitMutations, VisitQueries
 from workflows.auth import still_valid
 
@@ -105,6 +106,7 @@ class Query(
     CommitmentQueries,
     BenefitQueries,
     MembershipQueries,
+    TeamQueries,
 ):
     @strawberry.field(
         description="Any object by its global ID; null if it does not exist or you may not see it.",
@@ -143,6 +145,7 @@ class Mutation(
     BenefitMutations,
     AutoRenewalMutations,
     MembershipMutations,
+    TeamMutations,
 ):
     pass
 

@@ -52,6 +52,7 @@ from schema.policy_service.endorsements import endorsement_node
 from schema.policy_service.service_plans import service_plan_node
 from schema.risk import risk_rule_node, risk_signal_node
 from schema.surveys import LEGACY_SURVEY_TYPE, rating_node, recovery_task_node, survey_node
+from schema.team.nodes import TEAM_NODES
 from schema.visits import follow_up_visit_node, my_visit_node, visit_rule_node
 from workflows.access import Actor, Permission, visible_claims, visible_policies
 
@@ -196,6 +197,7 @@ NODE_RESOLVERS: dict[str, Callable[[Actor, uuid.UUID], Awaitable[relay.Node | No
     "HealthTask": health_task_node,
     "HealthTaskCompletion": health_completion_node,
     "MembershipRules": membership_rules_node,
+    **TEAM_NODES,
 }
 # Type names of global IDs issued before their type got its present name.
 FORMER_NAMES = {LEGACY_SURVEY_TYPE: "Survey"}

@@ -57,6 +57,7 @@ class Permission(StrEnum):
     RISK_REVIEW = "risk:review"  # risk signals: review, dismiss or confirm; edit the rules
     BENEFIT_MANAGE = "benefit:manage"  # value-added services: catalogue, partners, bookings
     MEMBERSHIP_MANAGE = "membership:manage"  # the tier rules: thresholds, privileges, grace
+    TEAM_MANAGE = "team:manage"  # teams, members, leave, certificates and their requirements
 
 
 ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
@@ -127,6 +128,9 @@ class Actor:
     session_id: uuid.UUID | None = None
     role: StaffRole | None = None
     expires_at: datetime | None = None  # when the access token behind it expires
+    # Permissions the role grants but a missing or expired certificate withholds
+    # (workflows/team/certificates: read from the database whenever the actor is built).
+    withheld: frozenset[Permission] = frozenset()
 
     @property
     def is_customer(self) -> bool:
@@ -137,7 +141,11 @@ class Actor:
         return self.kind is SubjectKind.STAFF
 
     def can(self, permission: Permission) -> bool:
-        return self.role is not None and permission in ROLE_PERMISSIONS[self.role]
+        return (
+            self.role is not None
+            and permission in ROLE_PERMISSIONS[self.role]
+            and permission not in self.withheld
+        )
 
 
 ANONYMOUS = Actor()

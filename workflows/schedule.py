@@ -13,6 +13,7 @@ from workflows import (
     risk,
     survey_exchange,
     surveys,
+    team,
     visits,
 )
 from workflows.jobs import Job
@@ -41,4 +42,5 @@ SCHEDULE: tuple[Job, ...] = (
     *auto_renewal.JOBS,
     *collection.JOBS,
     *membership_events.JOBS,
+    *team.JOBS,
 )
