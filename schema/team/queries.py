@@ -11,6 +11,7 @@ import strawberry
 from strawberry import relay
 from strawberry.permission import BasePermission
 from strawberry.types import Info
+from tortoise.expressions import Subquery
 
 from models import team as m
 from models.staff import StaffUser
@@ -114,7 +115,7 @@ class TeamQueries:
             return []
         members = m.TeamMember.filter(team_id=team).values("staff_id")
         now = datetime.now(UTC)
-        people = await StaffUser.filter(id__in=members).order_by("display_name", "id")
+        people = await StaffUser.filter(id__in=Subquery(members)).order_by("display_name", "id")
         return [await workload_view(s, now) for s in people]
 
     @strawberry.field(

@@ -92,7 +92,7 @@ async def _move_claim(actor: Actor, claim: Claim, result: BulkResult) -> None:
             to = await assignment.pick(
                 Permission.CLAIM_REVIEW,
                 assignment.claim_skills(claim),
-                roles=[StaffRole.ADJUSTER, StaffRole.SUPERVISOR],
+                roles=[StaffRole.ADJUSTER],  # as auto_assign_claim
                 exclude=[claim.assignee_id] if claim.assignee_id else [],
             )
             await claims.assign_claim(actor, claim.id, to, claim.version)

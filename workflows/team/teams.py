@@ -18,6 +18,7 @@ from __future__ import annotations
 import uuid
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
 from models.complaints import ComplaintClass
@@ -138,7 +139,7 @@ async def edit_team(
             )
             if name != team.name:
                 members = TeamMember.filter(team_id=team_id).values("staff_id")
-                await StaffUser.filter(id__in=members).update(team=name)
+                await StaffUser.filter(id__in=Subquery(members)).update(team=name)
     except IntegrityError:
         raise TeamError(E.NAME_TAKEN, "已有同名团队", "name") from None
     return await Team.get(id=team_id)
