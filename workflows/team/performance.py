@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from tortoise.expressions import Q
+from tortoise.expressions import Q, Subquery
 
 from models.claims import Claim
 from models.clock import local_midnight
@@ -122,7 +122,7 @@ async def figures(staff_ids: list[uuid.UUID], period: Period) -> Figures:
     ).count()
     handled_claims = Claim.filter(assignee_id__in=staff_ids).values("id")
     received = await Complaint.filter(
-        Q(staff_subject_id__in=staff_ids) | Q(claim_id__in=handled_claims),
+        Q(staff_subject_id__in=staff_ids) | Q(claim_id__in=Subquery(handled_claims)),
         received_at__gte=start,
         received_at__lt=end,
     ).count()
