@@ -71,12 +71,12 @@ async def seed_team() -> int:
                 await teams.move_member(admin, person.id, team.id)
     await certificates.ensure_courses()
     today = local_today()
-    for username, (kind, days) in CERTIFIED.items():
+    for username, (certificate, days) in CERTIFIED.items():
         if username in staff:
             await certificates.grant_certificate(
                 admin,
                 staff[username].id,
-                kind,
+                certificate,
                 issued_on=today - timedelta(days=365),
                 expires_on=today + timedelta(days=days),
             )

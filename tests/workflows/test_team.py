@@ -416,3 +416,50 @@ async def test_quality_reviews_score_sampled_cases_of_the_team(services: Service
         await reviews.submit(me, ReviewSubject.CLAIM, decided.id, points)
     assert twice.value.code is TeamErrorCode.ALREADY_REVIEWED
     assert await reviews.queue(me, ReviewSubject.CLAIM) == []
+
+
+async def test_complaints_go_to_the_team_with_the_class_skill(services: Services) -> None:
+    """A team that declares the complaint class gets it (its least loaded member on
+    duty); when none of them may take it, the complaints' own rule applies."""
+    from models.complaints import ComplaintChannel, ComplaintClass
+    from workflows.complaints import handling
+    from workflows.complaints.intake import Subjects, file_complaint
+
+    boss = await admin()
+    skilled, other = await make_staff(StaffRole.AGENT), await make_staff(StaffRole.AGENT)
+    team = await teams.create_team(
+        boss, "理赔投诉组", skills=[(SkillKind.COMPLAINT_CLASS, ComplaintClass.CLAIM.value)]
+    )
+    await teams.move_member(boss, skilled.id, team.id)
+    customer, policy = await insured(services)
+    claim = await make_claim(customer, policy, ClaimStatus.UNDER_REVIEW)
+    complaint = await file_complaint(
+        Actor(SubjectKind.CUSTOMER, customer.id),
+        ComplaintChannel.APP,
+        "理赔太慢，一个月了还没有结果",
+        Subjects(claim_id=claim.id),
+    )
+    complaint.content_class = ComplaintClass.CLAIM
+    assert await handling.least_loaded(complaint, set()) == skilled.id
+    await StaffLeave.create(
+        staff_id=skilled.id, starts_at=NOW - timedelta(hours=1), ends_at=NOW + timedelta(days=1)
+    )
+    # The team is away: the complaints' own rule, among those on duty.
+    fallback = await handling.least_loaded(complaint, set())
+    assert fallback in {other.id, uuid.UUID(str(boss.subject_id))}
+
+
+async def test_a_visit_goes_to_whoever_works_its_channel(services: Services) -> None:
+    boss = await admin()
+    phone_agent, online_agent = await make_staff(StaffRole.AGENT), await make_staff(StaffRole.AGENT)
+    phone = await teams.create_team(boss, "电话回访组", skills=[(SkillKind.CHANNEL, "PHONE")])
+    await teams.move_member(boss, phone_agent.id, phone.id)
+    customer, _ = await insured(services)
+    await _visit(customer, phone_agent)  # the phone agent is busier, yet the only one
+    visit = await _visit(customer, online_agent)
+    await FollowUpVisit.filter(id=visit.id).update(assignee_id=None)
+    supervisor = actor(await make_staff(StaffRole.SUPERVISOR))
+    assigned = await assignment.auto_assign_visit(supervisor, visit.id, visit.version)
+    assert assigned.assignee_id == phone_agent.id
+    with pytest.raises(TeamError):  # agents do not route visits
+        await assignment.auto_assign_visit(actor(online_agent), visit.id, assigned.version)

@@ -126,3 +126,12 @@ async def on_leave(staff_ids: list[uuid.UUID], now: datetime | None = None) -> s
         staff_id__in=staff_ids, starts_at__lte=now, ends_at__gt=now
     ).values_list("staff_id", flat=True)
     return {_uuid(r) for r in rows}
+
+
+async def absent_now(now: datetime | None = None) -> set[uuid.UUID]:
+    """Everyone on leave at ``now`` (a short list: the leave periods running now)."""
+    now = now or datetime.now(UTC)
+    rows = await StaffLeave.filter(starts_at__lte=now, ends_at__gt=now).values_list(
+        "staff_id", flat=True
+    )
+    return {_uuid(r) for r in rows}
