@@ -289,7 +289,10 @@ async def start_session(
             wechat_identity=wechat_identity,
         )
         refresh = await _issue_refresh_token(session)
-    actor = Actor(kind=kind, subject_id=subject_id, session_id=session.id, role=role)
+    withheld = await withheld_permissions(subject_id) if kind is SubjectKind.STAFF else frozenset()
+    actor = Actor(
+        kind=kind, subject_id=subject_id, session_id=session.id, role=role, withheld=withheld
+    )
     access, access_expires = _access_token(services, actor)
     return IssuedTokens(access, access_expires, refresh, refresh_expires, actor)
 

@@ -244,6 +244,11 @@ async def test_an_expired_certificate_takes_the_permission_away(
     assert granted["certificate"]["valid"] is False and granted["certificate"]["daysLeft"] == -1
     # The same token: the permission is gone with the next request.
     assert "CLAIM_REVIEW" not in (await gql(client, ME, token=token))["data"]["me"]["permissions"]
+    login = f"""mutation {{ staffLogin(input: {{ username: "{adjuster.username}",
+      password: "s3cret-pass" }}) {{ session {{ viewer {{ permissions }} }} }} }}"""
+    logged_in = (await gql(client, login))["data"]["staffLogin"]["session"]["viewer"]
+    assert "CLAIM_READ" in logged_in["permissions"]
+    assert "CLAIM_REVIEW" not in logged_in["permissions"]
     refused = await gql(client, REQUEST_INFO, ask, token=token, allow_errors=True)
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     renewed = {
