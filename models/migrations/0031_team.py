@@ -48,7 +48,7 @@ async def _teams_from_names(apps: Any, schema_editor: Any) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0027_members')]
+    dependencies = [('models', '0030_wrapup')]
 
     initial = False
 
