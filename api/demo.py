@@ -33,6 +33,7 @@ from api.demo_policy_buy import seed_policy_buy
 from api.demo_quality import seed_service_quality
 from api.demo_risk import seed_risk
 from api.demo_service_plans import seed_service_plans
+from api.demo_team import seed_team
 from api.services import Services, build_services
 from api.settings import Settings
 from models.auth import SubjectKind
@@ -744,6 +745,7 @@ async def load_demo(settings: Settings, *, only_if_empty: bool) -> None:
         await seed_membership(services)
         await seed_benefits(services)
         await seed_accounts(services)
+        await seed_team()
         await seed_risk()  # the rules look at everything above
         # Three months of operations for the dashboard, after the risk rules ran: its
         # customers exist to be counted and are left out of the other demos' figures.

@@ -26,4 +26,5 @@ MODEL_MODULES = [
     "models.benefits",
     "models.policy_accounts",
     "models.privacy",
+    "models.team",
 ]

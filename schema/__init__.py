@@ -83,6 +83,7 @@ from schema.scalars import SCALARS
 from schema.staff import StaffQueries
 from schema.survey_exchange import SurveyExchangeMutations
 from schema.surveys import SurveyMutations, SurveyQueries
+from schema.team import TeamMutations, TeamQueries
 from schema.visits import VisitMutations, VisitQueries
 from workflows.auth import still_valid
 
@@ -120,6 +121,7 @@ class Query(
     RightsQueries,
     SessionQueries,
     RecordQueries,
+    TeamQueries,
 ):
     @strawberry.field(
         description="Any object by its global ID; null if it does not exist or you may not see it.",
@@ -162,6 +164,7 @@ class Mutation(
     AuditMutations,
     RightsMutations,
     SessionMutations,
+    TeamMutations,
 ):
     pass
 

@@ -31,7 +31,7 @@ async def viewer_for(actor: Actor) -> Viewer | None:
         return Viewer.for_customer(customer) if customer else None
     if actor.is_staff:
         staff = await StaffUser.get_or_none(id=actor.subject_id)
-        return Viewer.for_staff(staff) if staff else None
+        return Viewer.for_staff(staff, actor.withheld) if staff else None
     return None
 
 

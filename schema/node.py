@@ -60,6 +60,7 @@ from schema.privacy.rights import (
 from schema.privacy.sessions import staff_session_node
 from schema.risk import risk_rule_node, risk_signal_node
 from schema.surveys import LEGACY_SURVEY_TYPE, rating_node, recovery_task_node, survey_node
+from schema.team.nodes import TEAM_NODES
 from schema.visits import follow_up_visit_node, my_visit_node, visit_rule_node
 from workflows.access import Actor, Permission, visible_claims, visible_policies
 
@@ -212,6 +213,7 @@ NODE_RESOLVERS: dict[str, Callable[[Actor, uuid.UUID], Awaitable[relay.Node | No
     "HealthTask": health_task_node,
     "HealthTaskCompletion": health_completion_node,
     "MembershipRules": membership_rules_node,
+    **TEAM_NODES,
 }
 # Type names of global IDs issued before their type got its present name.
 FORMER_NAMES = {LEGACY_SURVEY_TYPE: "Survey"}

@@ -68,9 +68,10 @@ class Viewer:
         return cls(customer=Customer.from_model(customer), staff_member=None, permissions=[])
 
     @classmethod
-    def for_staff(cls, staff: StaffUser) -> Viewer:
+    def for_staff(cls, staff: StaffUser, withheld: frozenset[Permission] = frozenset()) -> Viewer:
+        """``withheld``: what a missing or expired certificate takes away (the actor's)."""
         return cls(
             customer=None,
             staff_member=StaffMember.from_model(staff),
-            permissions=sorted(ROLE_PERMISSIONS[staff.role]),
+            permissions=sorted(ROLE_PERMISSIONS[staff.role] - withheld),
         )

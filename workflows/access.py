@@ -58,6 +58,7 @@ class Permission(StrEnum):
     ANALYTICS_READ = "analytics:read"  # the operations dashboard and its exports
     AUDIT_READ = "audit:read"  # the PII access log and reveal alerts (admins only)
     SESSION_MANAGE = "session:manage"  # list and revoke staff sessions (admins only)
+    TEAM_MANAGE = "team:manage"  # teams, members, leave, certificates and their requirements
 
 
 ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
@@ -132,6 +133,9 @@ class Actor:
     # Anonymous because a valid token was refused by a session rule (e.g.
     # ``STAFF_SESSION_IDLE``): said to the caller instead of a plain "log in".
     refusal: str | None = None
+    # Permissions the role grants but a missing or expired certificate withholds
+    # (workflows/team/certificates: read from the database whenever the actor is built).
+    withheld: frozenset[Permission] = frozenset()
 
     @property
     def is_customer(self) -> bool:
@@ -142,7 +146,11 @@ class Actor:
         return self.kind is SubjectKind.STAFF
 
     def can(self, permission: Permission) -> bool:
-        return self.role is not None and permission in ROLE_PERMISSIONS[self.role]
+        return (
+            self.role is not None
+            and permission in ROLE_PERMISSIONS[self.role]
+            and permission not in self.withheld
+        )
 
 
 ANONYMOUS = Actor()

@@ -42,10 +42,11 @@ from models.staff import StaffRole, StaffUser
 from push.sessions import announce_session_revoked
 from push.sms import SmsError, SmsSender
 from push.wechat_login import WechatError, WechatMiniProgram
-from workflows.access import ANONYMOUS, Actor
+from workflows.access import ANONYMOUS, Actor, Permission
 from workflows.errors import DomainError
 from workflows.jobs import MINUTE, Job
 from workflows.limits import Client, Rate, RateLimiter, wait_text
+from workflows.team.certificates import withheld_permissions
 
 log = logging.getLogger("anxin.auth")
 security_log = logging.getLogger("anxin.security")
@@ -293,7 +294,10 @@ async def start_session(
             wechat_identity=wechat_identity,
         )
         refresh = await _issue_refresh_token(session)
-    actor = Actor(kind=kind, subject_id=subject_id, session_id=session.id, role=role)
+    withheld = await withheld_permissions(subject_id) if kind is SubjectKind.STAFF else frozenset()
+    actor = Actor(
+        kind=kind, subject_id=subject_id, session_id=session.id, role=role, withheld=withheld
+    )
     access, access_expires = _access_token(services, actor)
     return IssuedTokens(access, access_expires, refresh, refresh_expires, actor)
 
@@ -320,6 +324,7 @@ async def authenticate(services: AuthDeps, access_token: str) -> Actor:
     ):
         return ANONYMOUS
     role = None
+    withheld: frozenset[Permission] = frozenset()
     if session.subject_kind is SubjectKind.STAFF:
         staff = await StaffUser.get_or_none(id=session.subject_id, is_active=True)
         if staff is None:
@@ -327,8 +332,11 @@ async def authenticate(services: AuthDeps, access_token: str) -> Actor:
         if not await _staff_session_in_use(services, session):
             return Actor(refusal=STAFF_SESSION_IDLE)
         role = staff.role
+        withheld = await withheld_permissions(staff.id)
     expires_at = datetime.fromtimestamp(claims["exp"], UTC)
-    return Actor(session.subject_kind, session.subject_id, session.id, role, expires_at)
+    return Actor(
+        session.subject_kind, session.subject_id, session.id, role, expires_at, withheld=withheld
+    )
 
 
 def staff_session_idle(services: AuthDeps, session: AuthSession, now: datetime) -> bool:
@@ -439,6 +447,7 @@ async def _current_actor(session: AuthSession) -> Actor | None:
     """The session's actor as of now (a staff role may have changed); None if the
     account is gone or disabled."""
     role = None
+    withheld: frozenset[Permission] = frozenset()
     if session.subject_kind is SubjectKind.CUSTOMER:
         if not await Customer.filter(id=session.subject_id).exists():
             return None
@@ -447,7 +456,8 @@ async def _current_actor(session: AuthSession) -> Actor | None:
         if staff is None:
             return None
         role = staff.role
-    return Actor(session.subject_kind, session.subject_id, session.id, role)
+        withheld = await withheld_permissions(staff.id)
+    return Actor(session.subject_kind, session.subject_id, session.id, role, withheld=withheld)
 
 
 async def logout(actor: Actor) -> None:

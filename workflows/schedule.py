@@ -14,6 +14,7 @@ from workflows import (
     risk,
     survey_exchange,
     surveys,
+    team,
     visits,
 )
 from workflows.jobs import Job
@@ -51,4 +52,5 @@ SCHEDULE: tuple[Job, ...] = (
     *expiry.JOBS,
     *membership_events.JOBS,
     *privacy.JOBS,
+    *team.JOBS,
 )

@@ -166,6 +166,6 @@ def test_the_page_remembers_a_login_and_sends_its_token_from_every_tab() -> None
         "incremental": False,
         "subscriptions": "ws://127.0.0.1:8000/graphql",
         "tabsKeptInSession": True,
-        "tabs": 20,
+        "tabs": 21,
         "sent": [{}, {"Authorization": "Bearer tok.1"}],
     }

@@ -173,6 +173,7 @@ async def world(services: Services) -> World:
     objects.update(await _risk_and_commitment_objects(alice, objects["Claim"]))
     objects.update(await _privacy_objects(alice, agent))
     admin = await make_staff(StaffRole.ADMIN)
+    objects.update(await _team_objects(agent, supervisor, objects["Claim"]))
     tokens = {
         "alice": await customer_token(services, alice),
         "bob": await customer_token(services, bob),
@@ -535,6 +536,52 @@ async def _risk_and_commitment_objects(alice: Any, claim_id: uuid.UUID) -> dict[
     }
 
 
+async def _team_objects(agent: Any, supervisor: Any, claim_id: uuid.UUID) -> dict[str, uuid.UUID]:
+    """The supervisor's team with the agent in it; the agent's leave, certificate and a
+    quality review of their work (theirs and their supervisor's to see); a course and a
+    certificate requirement (any staff)."""
+    from models import team as t
+
+    team = await t.Team.create(name="测试组", supervisor_id=supervisor.id)
+    skill = await t.TeamSkill.create(team=team, kind=t.SkillKind.LANGUAGE, value="粤语")
+    await t.TeamMember.create(team=team, staff_id=agent.id)
+    now = datetime.now(UTC)
+    leave = await t.StaffLeave.create(staff_id=agent.id, starts_at=now, ends_at=now)
+    course = await t.Course.create(
+        code="T",
+        name="测试课程",
+        certificate_kind=t.CertificateKind.SERVICE_BASICS,
+        valid_months=12,
+    )
+    certificate = await t.Certificate.create(
+        staff_id=agent.id,
+        kind=t.CertificateKind.SERVICE_BASICS,
+        number="ZS-TEST-1",
+        issued_on=now.date(),
+        expires_on=now.date(),
+    )
+    requirement = await t.CertificateRequirement.create(
+        permission="survey:export", kind=t.CertificateKind.SERVICE_BASICS
+    )
+    review = await t.QualityReview.create(
+        subject_kind=t.ReviewSubject.CLAIM,
+        subject_id=claim_id,
+        staff_id=agent.id,
+        reviewer_id=supervisor.id,
+        scores={"courtesy": 20},
+        score=20,
+    )
+    return {
+        "Team": team.id,
+        "TeamSkill": skill.id,
+        "StaffLeave": leave.id,
+        "Course": course.id,
+        "Certificate": certificate.id,
+        "CertificateRequirement": requirement.id,
+        "QualityReview": review.id,
+    }
+
+
 async def _membership_objects(alice: Any) -> dict[str, uuid.UUID]:
     """Alice's membership, a ledger entry, a redemption and a health task she did."""
     from models.membership import HealthTask, MembershipRuleSet, PointsEntry, Redemption
@@ -633,6 +680,13 @@ NOT_VISIBLE_TO_MALLORY = {
     "StaffSession": True,  # admins (SESSION_MANAGE) only
     "RetentionRun": True,  # auditors (AUDIT_READ) only
     "PiiKeyRotation": True,
+    "Team": True,  # staff who read the directory (STAFF_READ)
+    "TeamSkill": True,
+    "StaffLeave": True,  # the person, their supervisor, TEAM_MANAGE
+    "Certificate": True,
+    "QualityReview": True,
+    "Course": True,  # any staff member
+    "CertificateRequirement": True,
 }
 
 
@@ -794,6 +848,15 @@ SEEN_BY: dict[str, tuple[set[str], set[str], str]] = {
     "StaffSession": ({"admin"}, {"alice", "agent", "supervisor"}, "username channel"),
     "RetentionRun": ({"admin"}, {"alice", "agent", "supervisor"}, "day counts { kind deleted }"),
     "PiiKeyRotation": ({"admin"}, {"alice", "agent", "supervisor"}, "key columnsTotal"),
+    # Teams: STAFF_READ (the supervisor), not an agent, never a customer.
+    "Team": ({"supervisor"}, {"alice", "agent"}, "name members { username } skills { value }"),
+    "TeamSkill": ({"supervisor"}, {"alice", "agent"}, "kind value"),
+    # The agent's own, and their team's supervisor's; nobody else's.
+    "StaffLeave": ({"agent", "supervisor"}, {"alice", "mallory"}, "startsAt reason"),
+    "Certificate": ({"agent", "supervisor"}, {"alice", "mallory"}, "number valid daysLeft"),
+    "QualityReview": ({"agent", "supervisor"}, {"alice", "mallory"}, "score items { key }"),
+    "Course": ({"agent", "supervisor"}, {"alice", "mallory"}, "code validMonths"),
+    "CertificateRequirement": ({"agent", "supervisor"}, {"alice"}, "permission kind"),
 }
 
 

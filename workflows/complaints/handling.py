@@ -27,6 +27,7 @@ from models.complaints import (
     Urgency,
 )
 from models.staff import StaffUser
+from models.team import SkillKind, TeamSkill
 from push.outbox import emit
 from workflows import surveys
 from workflows.access import ROLE_PERMISSIONS, Actor, Permission
@@ -59,6 +60,9 @@ from workflows.complaints.state import (
     visible_complaints,
 )
 from workflows.jobs import MINUTE, Job, JobDeps
+from workflows.team import assignment
+from workflows.team.rules import TeamError
+from workflows.team.workload import absent_now
 
 A = ComplaintAction
 E = ComplaintErrorCode
@@ -109,10 +113,19 @@ def _handling_roles() -> list[str]:
 
 
 async def least_loaded(complaint: Complaint, exclude: set[uuid.UUID]) -> uuid.UUID:
-    """The active handler with the fewest open complaints, from the class's team when it
-    has one who may take it, else from all handlers."""
+    """A team declares the class as a skill (workflows.team): its least-loaded member on
+    duty and certified. Otherwise, or when none of them may take it: the active handler
+    with the fewest open complaints, from the class's team when it has one who may take
+    it, else from all handlers; never anyone on leave."""
+    skill = (SkillKind.COMPLAINT_CLASS, complaint.content_class.value)
+    if await TeamSkill.exists(kind=skill[0], value=skill[1]):
+        try:
+            return await assignment.pick(Permission.COMPLAINT_HANDLE, [skill], exclude=exclude)
+        except TeamError:
+            pass
+    away = await absent_now()
     handlers = StaffUser.filter(is_active=True, role__in=_handling_roles()).exclude(
-        id__in=list(exclude)
+        id__in=[*exclude, *away]
     )
     team = CLASS_TEAMS.get(complaint.content_class)
     candidates = await handlers.filter(team=team).values_list("id", flat=True) if team else []

@@ -752,6 +752,74 @@ query DataRetentionRules {
       variables: json({ sessionId: "<an id from ActiveStaffSessions>" }),
     },
     {
+      query: `# 20. 服务团队 Staff: the service team (staff token: StaffLogin in tab 6 as
+#    supervisor.zhao; as admin for CreateTeam and GrantCertificate). Teams with skills
+#    and members; a member's open work with its clocks; their performance (only the
+#    person, their supervisor and admin see it); the quality-review sample and a review;
+#    certificates (deciding claims needs a valid claims-adjuster certificate in the demo).
+query Teams {
+  teams(first: 20) { edges { node { id name version supervisor { displayName }
+    skills { kind kindName value } members { id displayName role } } } }
+  certificateRequirements { permission kind }
+}
+
+query Workload($staffId: ID!) {
+  staffWorkload(staffId: $staffId) { openItems overdueItems onLeave
+    items { kind number status dueAt overdue } }
+  staffLeaves(staffId: $staffId) { startsAt endsAt reason }
+  staffCertificates(staffId: $staffId) { kindName number expiresOn valid daysLeft }
+}
+
+query Performance($staffId: ID!, $firstDay: Date!, $lastDay: Date!) {
+  staffPerformance(staffId: $staffId, period: { firstDay: $firstDay, lastDay: $lastDay }) {
+    staff { displayName }
+    figures { handled claimsDecided claimMedianHours claimBreaches complaintsAnswered
+      visitsDone ratings ratingAverage complaintRate reviews reviewAverage }
+  }
+}
+
+query ReviewQueue {
+  qualityReviewQueue(kind: CLAIM, first: 5) { subjectId number staffId closedAt
+    checklist { key maxPoints } }
+}
+
+mutation SubmitReview($subjectId: ID!) {
+  submitQualityReview(input: { subjectId: $subjectId, note: "流程规范", scores: [
+    { key: "documents_checked", points: 30 }, { key: "decision_explained", points: 25 },
+    { key: "within_clock", points: 20 }, { key: "courtesy", points: 20 } ] }) {
+    review { id score items { key points maxPoints } } errors { field message code }
+  }
+}
+
+mutation RecordLeave($staffId: ID!, $startsAt: DateTime!, $endsAt: DateTime!) {
+  recordLeave(input: { staffId: $staffId, startsAt: $startsAt, endsAt: $endsAt, reason: "年假" }) {
+    leave { id startsAt endsAt } errors { field message code }
+  }
+}
+
+mutation ReassignInBulk($staffId: ID!) {
+  reassignInBulk(input: { staffId: $staffId }) {
+    moved { kind objectId toStaffId } left { kind objectId reason } errors { message code }
+  }
+}
+
+mutation GrantCertificate($staffId: ID!, $expiresOn: Date!) {
+  grantCertificate(input: { staffId: $staffId, kind: CLAIMS_ADJUSTER, expiresOn: $expiresOn }) {
+    certificate { number kindName expiresOn valid } errors { field message code }
+  }
+}
+`,
+      variables: json({
+        staffId: "<a member id from Teams, e.g. 孙丽>",
+        firstDay: new Date(Date.now() - 30 * 86400e3).toISOString().slice(0, 10),
+        lastDay: new Date().toISOString().slice(0, 10),
+        subjectId: "<a subjectId from ReviewQueue>",
+        startsAt: new Date(Date.now() + 14 * 86400e3).toISOString(),
+        endsAt: new Date(Date.now() + 16 * 86400e3).toISOString(),
+        expiresOn: new Date(Date.now() + 365 * 86400e3).toISOString().slice(0, 10),
+      }),
+    },
+    {
       query: `# 21. 运营看板 Staff: the operations dashboard (supervisor or admin token: run
 #    StaffLogin below as supervisor.zhao, password anxin-demo-2026; the page /console/
 #    draws the same figures). Claims funnel per product kind and channel with cycle
