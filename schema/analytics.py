@@ -202,7 +202,7 @@ class ConversationFigures:
 
 
 @strawberry.type(description="One staff member's open work now.")
-class StaffWorkload:
+class DashboardWorkload:
     staff_id: relay.GlobalID = strawberry.field(description="The staff member (StaffMember).")
     display_name: str = strawberry.field(description="Their name.")
     team: str | None = strawberry.field(description="Their team, if any.")
@@ -241,7 +241,7 @@ class ServiceDashboard:
         description="The range's complaint root causes, most first."
     )
     conversations: list[ConversationFigures] = strawberry.field(description="Per period.")
-    workload: list[StaffWorkload] = strawberry.field(
+    workload: list[DashboardWorkload] = strawberry.field(
         description="Open items per staff member now, the busiest first (at most 50)."
     )
 
@@ -348,8 +348,8 @@ def _survey(x: s.SurveyFigures) -> SurveyPeriodFigures:
     )
 
 
-def _workload(x: s.Workload) -> StaffWorkload:
-    return StaffWorkload(
+def _workload(x: s.Workload) -> DashboardWorkload:
+    return DashboardWorkload(
         staff_id=relay.GlobalID("StaffMember", x.staff_id),
         display_name=x.display_name,
         team=x.team,

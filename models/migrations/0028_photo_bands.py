@@ -7,7 +7,12 @@ from typing import Any
 from tortoise import fields, migrations
 from tortoise.migrations import operations as ops
 
-from storage.images import hash_bands
+
+
+def hash_bands(phash: str) -> tuple[int, int, int, int]:
+    """storage.images.hash_bands as of this migration: four 16-bit bands, high first."""
+    value = int(phash, 16)
+    return tuple((value >> shift) & 0xFFFF for shift in (48, 32, 16, 0))  # type: ignore[return-value]
 
 
 async def _fill_bands(apps: Any, schema_editor: Any) -> None:
