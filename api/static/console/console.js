@@ -320,7 +320,7 @@
       $("status").textContent = "";
     } catch (error) {
       $("status").textContent = "";
-      if (error.code === "UNAUTHENTICATED") {
+      if (error.code === "UNAUTHENTICATED" || error.code === "STAFF_SESSION_IDLE") {
         token.clear();
         show(false);
         $("login-error").textContent = "登录已失效，请重新登录";
