@@ -176,8 +176,8 @@ class CommitmentPeriodFigures:
 
 
 @strawberry.type(
-    description="A promise's cases by who handled them. There are no teams yet: the staff "
-    "member (the claim's adjuster, the complaint's handler, the agent), with their role."
+    description="A promise's cases by who handled them: the staff member (the claim's "
+    "adjuster, the complaint's handler, the agent), with their role."
 )
 class CommitmentHandlerFigures:
     handler: StaffMember | None = strawberry.field(
@@ -185,6 +185,14 @@ class CommitmentHandlerFigures:
     )
     role: StaffRole | None = strawberry.field(description="The handler's role.")
     tally: CommitmentTally = strawberry.field(description="Their cases.")
+
+
+@strawberry.type(description="A promise's cases by the team of the staff member who handled them.")
+class CommitmentTeamFigures:
+    team_name: str | None = strawberry.field(
+        description="The handler's team now (`Team.name`); null: no team, or nobody assigned."
+    )
+    tally: CommitmentTally = strawberry.field(description="The team's cases.")
 
 
 @strawberry.type(description="One promise's figures over the chosen days.")
@@ -196,6 +204,9 @@ class ServiceCommitmentFigures:
     )
     handlers: list[CommitmentHandlerFigures] = strawberry.field(
         description="Per handler, most broken first."
+    )
+    teams: list[CommitmentTeamFigures] = strawberry.field(
+        description="Per team of the handlers, most broken first."
     )
 
     @classmethod
@@ -218,6 +229,13 @@ class ServiceCommitmentFigures:
                 for d, t in sorted(f.periods.items())
             ],
             handlers=handlers,
+            teams=[
+                CommitmentTeamFigures(team_name=name, tally=CommitmentTally.of(t))
+                for name, t in sorted(
+                    f.teams.items(),
+                    key=lambda i: (-i[1].counts[m.CaseStatus.BROKEN], i[0] or ""),
+                )
+            ],
         )
 
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 import httpx
 
 from api.services import Services
+from models.auth import SubjectKind
 from models.claims import ClaimStatus
 from models.staff import StaffRole
 from models.work_calendar import WorkCalendarDay
@@ -24,6 +25,8 @@ from tests.factories import (
 from tests.graphql import gql
 from tests.workflows.test_commitments import beijing
 from workflows import commitments
+from workflows.access import Actor
+from workflows.team import teams
 
 MINE = """query($id: ID!) { claim(id: $id) { fastTrack claimedAmount { amount }
   commitments { title status statusText deadline } } }"""
@@ -31,7 +34,8 @@ QUEUE = """query($after: String) { claimQueue(first: 2, after: $after) {
   edges { cursor node { reportNumber fastTrack } } pageInfo { hasNextPage endCursor } } }"""
 FIGURES = """query($from: Date!, $to: Date!) { serviceCommitments(from: $from, to: $to,
   period: MONTH) { commitment { code } total { kept broken keptRate }
-  periods { start tally { kept broken } } handlers { handler { id } role tally { broken } } } }"""
+  periods { start tally { kept broken } } handlers { handler { id } role tally { broken } }
+  teams { teamName tally { broken } } } }"""
 
 
 async def test_the_promise_on_the_claim_the_queue_and_the_figures(
@@ -41,6 +45,9 @@ async def test_the_promise_on_the_claim_the_queue_and_the_figures(
     customer = await make_customer(services)
     policy = await make_policy(services, customer)
     adjuster = await make_staff(StaffRole.ADJUSTER)
+    admin = Actor(SubjectKind.STAFF, (await make_staff(StaffRole.ADMIN)).id, role=StaffRole.ADMIN)
+    team = await teams.create_team(admin, "理赔一组")
+    await teams.move_member(admin, adjuster.id, team.id)
     S = ClaimStatus
     made = []
     for n, fast in enumerate([False, True, False, True]):
@@ -96,5 +103,6 @@ async def test_the_promise_on_the_claim_the_queue_and_the_figures(
             "tally": {"broken": 2},
         }
     ]
+    assert decision["teams"] == [{"teamName": "理赔一组", "tally": {"broken": 2}}]
     refused = await gql(client, FIGURES, window, token=me, allow_errors=True)
     assert refused["data"] is None or refused["data"]["serviceCommitments"] is None

@@ -1,6 +1,7 @@
 """The staff figures: per promise, kept / broken / pending / waived per period (by the
-Beijing date of each case's deadline), and per handler (there are no teams: the staff
-member who handled the case, the claim's adjuster or the agent, with their role)."""
+Beijing date of each case's deadline), per handler (the staff member who handled the
+case, the claim's adjuster or the agent, with their role) and per the handler's team
+(the team they are in now: ``StaffUser.team`` is written with the membership)."""
 
 from __future__ import annotations
 
@@ -53,6 +54,7 @@ class CommitmentFigures:
     periods: dict[date, Tally] = field(default_factory=dict)
     handlers: dict[uuid.UUID | None, Tally] = field(default_factory=dict)
     staff: dict[uuid.UUID, StaffUser] = field(default_factory=dict)
+    teams: dict[str | None, Tally] = field(default_factory=dict)
 
 
 async def figures(first: date, last: date, period: Period) -> list[CommitmentFigures]:
@@ -79,4 +81,7 @@ async def figures(first: date, last: date, period: Period) -> list[CommitmentFig
     staff = {s.id: s for s in await StaffUser.filter(id__in=handler_ids)}
     for f in out.values():
         f.staff = {h: staff[h] for h in f.handlers if h in staff}
+        for handler, tally in f.handlers.items():
+            team = staff[handler].team if handler in staff else None
+            f.teams.setdefault(team or None, Tally()).counts.update(tally.counts)
     return [f for f in out.values() if f.commitment.enabled or f.total.counts]
