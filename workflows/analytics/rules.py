@@ -1,19 +1,19 @@
 """The analytics vocabulary: periods (day, ISO week, month, counted in Asia/Shanghai),
 the bounds of one request, the error codes, and the two shapes every figure is made
 of: a ``Ratio`` (a count out of a total, never a bare rate) and ``Durations`` (median
-and 90th percentile, nearest rank: a value that really occurred)."""
+and 90th percentile, nearest rank: a value that really occurred) — the complaint
+figures' own, so the two never drift apart."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from enum import StrEnum
 
 from models.clock import SHANGHAI
 from workflows.access import Actor, Permission
+from workflows.complaints.figures import Durations as Durations
+from workflows.complaints.figures import Ratio as Ratio
 from workflows.errors import DomainError
 
 MAX_PERIODS = 62  # one request: 62 days, 62 weeks or 62 months
@@ -129,43 +129,6 @@ def check(actor: Actor, period: Period, first: date, last: date) -> Buckets:
             "to",
         )
     return buckets
-
-
-def percent(part: int, whole: int) -> Decimal | None:
-    return (Decimal(100) * part / whole).quantize(Decimal("0.1")) if whole else None
-
-
-@dataclass(frozen=True)
-class Ratio:
-    """``count`` of ``total``; the rate in % (None for 0 of 0)."""
-
-    count: int
-    total: int
-
-    @property
-    def rate(self) -> Decimal | None:
-        return percent(self.count, self.total)
-
-
-@dataclass(frozen=True)
-class Durations:
-    """Hours, over ``count`` items: median and 90th percentile by nearest rank."""
-
-    count: int
-    median_hours: Decimal | None
-    p90_hours: Decimal | None
-
-    @classmethod
-    def of(cls, seconds: Iterable[float]) -> Durations:
-        values = sorted(seconds)
-        if not values:
-            return cls(0, None, None)
-
-        def rank(q: float) -> Decimal:
-            value = values[max(math.ceil(q * len(values)) - 1, 0)]
-            return (Decimal(value) / 3600).quantize(Decimal("0.01"))
-
-        return cls(len(values), rank(0.5), rank(0.9))
 
 
 def seconds_between(start: datetime | None, end: datetime | None) -> float | None:

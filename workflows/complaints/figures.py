@@ -96,7 +96,8 @@ class Ratio:
 
 @dataclass(frozen=True)
 class Durations:
-    """Hours from receipt, over ``count`` complaints."""
+    """Hours over ``count`` items (complaints from receipt; the dashboard's steps):
+    median and 90th percentile by nearest rank."""
 
     count: int
     median_hours: Decimal | None
