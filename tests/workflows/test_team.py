@@ -463,3 +463,43 @@ async def test_a_visit_goes_to_whoever_works_its_channel(services: Services) -> 
     assert assigned.assignee_id == phone_agent.id
     with pytest.raises(TeamError):  # agents do not route visits
         await assignment.auto_assign_visit(actor(online_agent), visit.id, assigned.version)
+
+
+async def test_a_leave_or_certificate_pressed_twice_is_recorded_once(services: Services) -> None:
+    boss = await admin()
+    person = await make_staff(StaffRole.ADJUSTER)
+    starts, ends = NOW + timedelta(days=7), NOW + timedelta(days=9)
+    first = await absence.record_leave(boss, person.id, starts, ends, "年假")
+    again = await absence.record_leave(boss, person.id, starts, ends, "年假")
+    assert again.id == first.id
+    with pytest.raises(TeamError) as overlapping:
+        await absence.record_leave(
+            boss, person.id, ends - timedelta(hours=1), ends + timedelta(days=1), ""
+        )
+    assert overlapping.value.code is TeamErrorCode.OVERLAPS
+    later = await absence.record_leave(boss, person.id, ends, ends + timedelta(days=1), "调休")
+    assert await StaffLeave.filter(staff_id=person.id).count() == 2 and later.id != first.id
+    until = local_today() + timedelta(days=90)
+    kind = CertificateKind.CLAIMS_ADJUSTER
+    granted = await certificates.grant_certificate(boss, person.id, kind, expires_on=until)
+    twice = await certificates.grant_certificate(boss, person.id, kind, expires_on=until)
+    assert twice.id == granted.id
+    assert await Certificate.filter(staff_id=person.id).count() == 1
+
+
+@postgres_only
+async def test_concurrent_presses_record_one_leave_and_one_certificate(services: Services) -> None:
+    boss = await admin()
+    person = await make_staff(StaffRole.ADJUSTER)
+    starts, ends = NOW + timedelta(days=7), NOW + timedelta(days=9)
+    leaves = await asyncio.gather(
+        *(absence.record_leave(boss, person.id, starts, ends, "") for _ in range(4))
+    )
+    until = local_today() + timedelta(days=90)
+    kind = CertificateKind.CLAIMS_ADJUSTER
+    granted = await asyncio.gather(
+        *(certificates.grant_certificate(boss, person.id, kind, expires_on=until) for _ in range(4))
+    )
+    assert len({leave.id for leave in leaves}) == 1 and len({c.id for c in granted}) == 1
+    assert await StaffLeave.filter(staff_id=person.id).count() == 1
+    assert await Certificate.filter(staff_id=person.id).count() == 1

@@ -42,13 +42,25 @@ async def record_leave(
         raise TeamError(E.INVALID, "请带时区填写时间", "startsAt")
     if not starts_at < ends_at <= starts_at + timedelta(days=MAX_LEAVE_DAYS):
         raise TeamError(E.OUT_OF_RANGE, f"结束须晚于开始，且不超过{MAX_LEAVE_DAYS}天", "endsAt")
-    return await StaffLeave.create(
-        staff_id=staff_id,
-        starts_at=starts_at.astimezone(UTC),
-        ends_at=ends_at.astimezone(UTC),
-        reason=bounded(reason, "reason", REASON_LIMIT, required=False),
-        recorded_by=actor.subject_id,
-    )
+    starts, ends = starts_at.astimezone(UTC), ends_at.astimezone(UTC)
+    async with in_transaction():
+        # The staff row lock serialises leave records of one person: a double press finds
+        # the first and returns it; another period overlapping it is refused.
+        await StaffUser.select_for_update().get(id=staff_id)
+        overlapping = await StaffLeave.filter(
+            staff_id=staff_id, starts_at__lt=ends, ends_at__gt=starts
+        ).first()
+        if overlapping is not None:
+            if (overlapping.starts_at, overlapping.ends_at) == (starts, ends):
+                return overlapping
+            raise TeamError(E.OVERLAPS, "与已登记的请假时间重叠", "startsAt")
+        return await StaffLeave.create(
+            staff_id=staff_id,
+            starts_at=starts,
+            ends_at=ends,
+            reason=bounded(reason, "reason", REASON_LIMIT, required=False),
+            recorded_by=actor.subject_id,
+        )
 
 
 @dataclass

@@ -145,16 +145,24 @@ async def grant_certificate(
         raise TeamError(E.INVALID, "请选择证书类型或课程", "kind")
     if expires_on is None or not issued <= expires_on <= _add_months(issued, MAX_VALID_MONTHS):
         raise TeamError(E.OUT_OF_RANGE, "有效期应在发证日之后且不超过十年", "expiresOn")
-    number = f"ZS{issued:%Y%m%d}{uuid.uuid4().hex[:10].upper()}"
-    return await Certificate.create(
-        staff_id=staff_id,
-        kind=kind,
-        course=course,
-        number=number,
-        issued_on=issued,
-        expires_on=expires_on,
-        granted_by=actor.subject_id,
-    )
+    async with in_transaction():
+        # Under the staff row lock: a double press (same kind, issue and expiry) returns
+        # the certificate the first one recorded.
+        await StaffUser.select_for_update().get(id=staff_id)
+        same = await Certificate.get_or_none(
+            staff_id=staff_id, kind=kind, issued_on=issued, expires_on=expires_on, revoked_at=None
+        )
+        if same is not None:
+            return same
+        return await Certificate.create(
+            staff_id=staff_id,
+            kind=kind,
+            course=course,
+            number=f"ZS{issued:%Y%m%d}{uuid.uuid4().hex[:10].upper()}",
+            issued_on=issued,
+            expires_on=expires_on,
+            granted_by=actor.subject_id,
+        )
 
 
 async def revoke_certificate(actor: Actor, certificate_id: uuid.UUID) -> Certificate:

@@ -67,6 +67,7 @@ class TeamErrorCode(StrEnum):
     OUT_OF_RANGE = "OUT_OF_RANGE"
     NO_ONE_ELIGIBLE = "NO_ONE_ELIGIBLE"  # nobody with the skill, on duty and certified
     NOT_ABSENT = "NOT_ABSENT"  # bulk reassignment is for someone on leave or disabled
+    OVERLAPS = "OVERLAPS"  # a leave overlapping one already recorded
     ALREADY_REVIEWED = "ALREADY_REVIEWED"
     NOT_REVIEWABLE = "NOT_REVIEWABLE"  # not closed, or not handled by anyone
 
