@@ -19,6 +19,7 @@ from models.policies import Coverage, InsuredPerson, Policy, PolicyStatus
 from models.staff import StaffUser
 from workflows import claim_documents, claims, commitments
 from workflows.access import Actor
+from workflows.claims.demo import PastSteps, backdate_claim
 
 PHONE = "13800000001"  # 张伟
 PRODUCT = "ACCIDENT-PLUS-2026"
@@ -80,10 +81,15 @@ async def seed_commitments(services: Services) -> None:
     )
     await claims.record_payment(supervising, kept.id, "ICBC-20261201-0031", kept.version)
 
-    # Broken: shown as submitted ten days ago and never decided.
+    # Broken: shown as reported and submitted ten days ago and never decided.
     late = await _small_claim(services, me, policy, "骑共享单车摔倒手腕扭伤，门诊拍片")
     late = await claims.assign_claim(supervising, late.id, adjuster.id, late.version)
-    await claims.backdate_submission(late.id, datetime.now(UTC) - timedelta(days=10))
+    ten_days_ago = datetime.now(UTC) - timedelta(days=10)
+    await backdate_claim(
+        late.id,
+        PastSteps(reported_at=ten_days_ago - timedelta(hours=1), submitted_at=ten_days_ago),
+        loss_before=timedelta(hours=30),
+    )
 
     while await commitments.evaluate_events():
         pass

@@ -15,7 +15,6 @@ from workflows.claims.decisions import (
     decide_claim,
     reject_claim,
 )
-from workflows.claims.demo import backdate_submission
 from workflows.claims.payee import change_payee
 from workflows.claims.reporting import (
     LossReport,
@@ -85,7 +84,6 @@ __all__ = [
     "approve_pending_decision",
     "archive",
     "assign_claim",
-    "backdate_submission",
     "change_payee",
     "checklist_for",
     "claim_checklist",

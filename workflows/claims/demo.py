@@ -1,6 +1,6 @@
-"""Demo data only: a claim shown as submitted earlier than it was, so the demo can show
-clocks and promises that ran out. Kept here because the claims workflow is the only
-writer of claims (tests/test_architecture.py)."""
+"""Demo data only: a claim moved back to when its steps are meant to have happened, so the
+demo can show months of activity and clocks and promises that ran out. Kept here because
+the claims workflow is the only writer of claims (tests/test_architecture.py)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,6 @@ from datetime import datetime, timedelta
 from tortoise.transactions import in_transaction
 
 from models.claims import Claim, ClaimEvent, ClaimStatus
-
-
-async def backdate_submission(claim_id: uuid.UUID, submitted_at: datetime) -> None:
-    """Move a submitted claim's submission time back (no event: nothing happened)."""
-    await Claim.filter(id=claim_id, submitted_at__isnull=False).update(submitted_at=submitted_at)
 
 
 @dataclass(frozen=True)
