@@ -49,6 +49,7 @@ from workflows.errors import DomainError
 from workflows.idempotency import once
 from workflows.jobs import MINUTE, Job
 from workflows.numbering import Prefix, next_number
+from workflows.payments.closing import mark_closed
 from workflows.policy_service.premiums import premium_installment_paid
 
 log = logging.getLogger("anxin.payments")
@@ -198,12 +199,12 @@ async def _new_order(
     try:
         checkout = await provider.checkout(request)
     except ProviderUnavailable:
-        await _mark_closed(order, now)
+        await mark_closed(order, now)
         raise PaymentError(
             PaymentErrorCode.PROVIDER_UNAVAILABLE, "支付服务暂时不可用，请稍后重试"
         ) from None
     except ProviderRejected as exc:
-        await _mark_closed(order, now)
+        await mark_closed(order, now)
         log.warning("checkout refused for %s: %s", number, exc.code)
         raise PaymentError(
             PaymentErrorCode.PROVIDER_REJECTED, "支付下单失败，请更换支付方式"
@@ -249,13 +250,6 @@ async def _wechat_payer(actor: Actor, app_id: str) -> str:
         raise PaymentError(PaymentErrorCode.PAYER_REQUIRED, unavailable.message, "method") from None
 
 
-async def _mark_closed(order: PaymentOrder, now: datetime) -> int:
-    """An open order closes (expired, replaced, refused): it frees its installment."""
-    return await PaymentOrder.filter(id=order.id, status=OrderStatus.CREATED).update(
-        status=OrderStatus.CLOSED, closed_at=now, open_key=None
-    )
-
-
 async def _close_open_order(
     providers: Mapping[str, PaymentProvider], order: PaymentOrder, now: datetime
 ) -> None:
@@ -278,7 +272,7 @@ async def _close_open_order(
             # Typically "no such trade": never opened at the provider. Should it be paid
             # later after all, the payment is recorded and refunded as a duplicate.
             log.info("closing %s at %s: %s", order.order_number, provider.name, exc.code)
-    await _mark_closed(order, now)
+    await mark_closed(order, now)
 
 
 async def handle_callback(
@@ -453,7 +447,7 @@ async def settle_silent_orders(
                 continue
             if order.expires_at <= now:
                 await provider.close(order.order_number)
-                counts["closed"] += await _mark_closed(order, now)
+                counts["closed"] += await mark_closed(order, now)
         except (ProviderUnavailable, ProviderRejected, InvalidNotification) as exc:
             log.warning("order %s not settled: %s", order.order_number, type(exc).__name__)
     return counts

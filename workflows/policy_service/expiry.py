@@ -21,7 +21,6 @@ The customer is told (``endorsement.expired``, with the reason).
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -30,11 +29,11 @@ from tortoise.transactions import in_transaction
 
 from models.clock import local_date
 from models.endorsements import EndorsementStatus
-from models.payments import OrderStatus, PaymentOrder
 from models.policies import PremiumInstallment
 from models.policy_accounts import AgreementStatus, CollectionAgreement
-from payments.base import PaymentProvider, ProviderRejected, ProviderUnavailable
+from payments.base import PaymentProvider
 from workflows.jobs import MINUTE, Job, JobDeps
+from workflows.payments.closing import close_open_orders
 from workflows.policy_service.endorsement_state import lock, transition
 
 S = EndorsementStatus
@@ -123,28 +122,10 @@ async def expire_unpaid_changes(
                 continue  # paid meanwhile: effective (or waiting for its date)
             await PremiumInstallment.filter(id__in=unpaid).update(cancelled_at=now)
         expired += 1
-        await _close_orders(providers, endorsement_id, now)
+        # After the expiry committed; a payment recorded meanwhile is refunded
+        # (``installment_paid``).
+        await close_open_orders(providers, now, installment__endorsement_id=endorsement_id)
     return expired
-
-
-async def _close_orders(
-    providers: Mapping[str, PaymentProvider], endorsement_id: uuid.UUID, now: datetime
-) -> None:
-    """After the expiry committed: the change's open orders close. A payment recorded
-    meanwhile keeps its order PAID and is refunded (``installment_paid``)."""
-    installments = PremiumInstallment.filter(endorsement_id=endorsement_id).values_list(
-        "id", flat=True
-    )
-    for order in await PaymentOrder.filter(
-        installment_id__in=await installments, status=OrderStatus.CREATED
-    ):
-        closed = await PaymentOrder.filter(id=order.id, status=OrderStatus.CREATED).update(
-            status=OrderStatus.CLOSED, closed_at=now, open_key=None
-        )
-        provider = providers.get(order.provider)
-        if closed and provider is not None:
-            with contextlib.suppress(ProviderUnavailable, ProviderRejected):
-                await provider.close(order.order_number)
 
 
 async def _run(deps: JobDeps) -> dict[str, int]:

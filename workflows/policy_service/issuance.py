@@ -9,7 +9,6 @@ leaves a policy anyone sees: the row made at acceptance becomes NOT_TAKEN_UP.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
@@ -18,13 +17,14 @@ from tortoise.transactions import in_transaction
 
 from models.clock import local_date
 from models.ids import global_id
-from models.payments import OrderStatus, PaymentOrder, RefundReason
+from models.payments import PaymentOrder, RefundReason
 from models.policies import Policy, PolicyStatus, Product
 from models.policy_applications import ApplicationStatus, PolicyApplication
-from payments.base import PaymentProvider, ProviderRejected, ProviderUnavailable
+from payments.base import PaymentProvider
 from push.outbox import emit
 from workflows.jobs import MINUTE, Job
 from workflows.numbering import Prefix, next_number
+from workflows.payments.closing import close_open_orders
 
 PENDING_PAYMENT = (ApplicationStatus.ACCEPTED, ApplicationStatus.EXPIRED)
 
@@ -116,24 +116,8 @@ async def expire_applications(
             )
         expired += 1
         if application.policy_id is not None:
-            await _close_orders(providers, application.policy_id, now)
+            await close_open_orders(providers, now, policy_id=application.policy_id)
     return expired
-
-
-async def _close_orders(
-    providers: Mapping[str, PaymentProvider], policy_id: object, now: datetime
-) -> None:
-    """After the expiry committed: the policy's open orders close. An order's own row
-    lock is taken by the update, so a payment being recorded keeps it PAID."""
-    for order in await PaymentOrder.filter(policy_id=policy_id, status=OrderStatus.CREATED):
-        closed = await PaymentOrder.filter(id=order.id, status=OrderStatus.CREATED).update(
-            status=OrderStatus.CLOSED, closed_at=now, open_key=None
-        )
-        provider = providers.get(order.provider)
-        if closed and provider is not None:
-            # Paid after all: recorded, then refunded as the application expired.
-            with contextlib.suppress(ProviderUnavailable, ProviderRejected):
-                await provider.close(order.order_number)
 
 
 JOBS = (

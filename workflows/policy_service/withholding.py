@@ -22,7 +22,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from models.clock import local_today
-from models.payments import OrderStatus, PaymentOrder
+from models.payments import PaymentOrder
 from models.policies import PremiumInstallment
 from models.policy_accounts import (
     ChargeOutcome,
@@ -40,6 +40,7 @@ from payments.base import (
     TradeState,
 )
 from workflows.numbering import Prefix, next_number
+from workflows.payments.closing import mark_closed
 from workflows.payments.orders import ORDER_LIFETIME, record_payment
 
 log = logging.getLogger("anxin.withholding")
@@ -117,9 +118,7 @@ async def charge(
     try:
         status = await provider.withhold(request)
     except ProviderRejected as refused:
-        await PaymentOrder.filter(id=order.id, status=OrderStatus.CREATED).update(
-            status=OrderStatus.CLOSED, closed_at=now, open_key=None
-        )
+        await mark_closed(order, now)
         return Charged(ChargeOutcome.FAILED, order, refused.code)
     except ProviderUnavailable:
         return Charged(ChargeOutcome.IN_PROCESS, order, "扣款结果待确认")
