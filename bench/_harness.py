@@ -208,3 +208,20 @@ class CpuSample:
             postgres_cpu_seconds() if with_postgres else 0.0,
             machine_busy_seconds(),
         )
+
+
+# ------------------------------------------------------------------ goals
+
+
+def goal_line(what: str, measured: float, goal: float, unit: str = "", *, at_most: bool) -> str:
+    """One line a bench prints per goal of its issue: the figure measured in this run,
+    the goal, their ratio and whether it is met — so a run says where it stands without
+    a table to look up. ``at_most``: the goal is a ceiling (latency, memory), otherwise
+    a floor (throughput, ratio)."""
+    met = measured <= goal if at_most else measured >= goal
+    ratio = measured / goal if goal else float("inf")
+    unit_text = f" {unit}" if unit else ""
+    return (
+        f"GOAL {what}: measured {measured:.3g}{unit_text}, goal {'≤' if at_most else '≥'} "
+        f"{goal:.3g}{unit_text} (measured/goal {ratio:.2f}) — {'met' if met else 'NOT met'}"
+    )
