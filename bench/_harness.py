@@ -29,6 +29,14 @@ import httpx
 from api.settings import Settings
 
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def bench_suffix() -> str:
+    """``ANXIN_BENCH_DB_SUFFIX``: appended to a bench's database name, so two people
+    benchmarking on one PostgreSQL server never drop each other's database."""
+    return os.environ.get("ANXIN_BENCH_DB_SUFFIX", "")
+
+
 ROOT = Path(__file__).resolve().parent.parent
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 

@@ -37,7 +37,7 @@ from workflows.access import Actor
 from workflows.assistant.answer import reply, warm_up
 from workflows.assistant.index import INDEX
 
-PG_DATABASE = "anxin_bench_assistant"
+PG_DATABASE = "anxin_bench_assistant" + _harness.bench_suffix()
 QUESTIONS = [
     "理赔一般多久能下来",
     "犹豫期内退保退多少",

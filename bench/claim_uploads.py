@@ -64,6 +64,7 @@ import asyncpg
 import httpx
 from _harness import (
     Server,
+    bench_suffix,
     die_with_parent,
     drop,
     machine_busy_seconds,
@@ -90,7 +91,7 @@ from workflows.auth import Channel, start_session
 from workflows.claims import LossReport, report_loss
 
 ROOT = Path(__file__).resolve().parent.parent
-POSTGRES_BENCH_URL = "postgres://postgres@127.0.0.1:5432/anxin_bench_uploads"
+POSTGRES_BENCH_URL = "postgres://postgres@127.0.0.1:5432/anxin_bench_uploads" + bench_suffix()
 MB = 1_000_000
 WIDTH, HEIGHT = 4000, 3000  # 12 MP: a phone's main camera
 SOURCE_QUALITY = 95  # what phones write; the app re-encodes at 85

@@ -69,7 +69,15 @@ from typing import Any
 import asyncpg
 import httpx
 import redis.asyncio as redis
-from _harness import die_with_parent, drop, free_port, process_cpu_seconds, recreate, url_of
+from _harness import (
+    bench_suffix,
+    die_with_parent,
+    drop,
+    free_port,
+    process_cpu_seconds,
+    recreate,
+    url_of,
+)
 from _loadgen import encode
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -77,7 +85,7 @@ from strawberry import relay
 
 SCRIPT = Path(__file__).resolve()
 ROOT = SCRIPT.parent.parent
-DATABASE = "anxin_test_load_bench"
+DATABASE = "anxin_test_load_bench" + bench_suffix()
 DATABASE_URL = url_of(DATABASE)
 REDIS_URL = os.environ.get("ANXIN_BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 DEMO_PHONES = [f"1380000000{i}" for i in range(1, 6)]

@@ -74,7 +74,7 @@ import asyncpg
 import httpx
 import redis.asyncio as redis
 import uvloop
-from _harness import drop, free_port, process_cpu_seconds, recreate, url_of
+from _harness import bench_suffix, drop, free_port, process_cpu_seconds, recreate, url_of
 from tortoise.transactions import in_transaction
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
@@ -90,9 +90,9 @@ from push.outbox import emit
 from workflows.auth import Channel, start_session
 
 ROOT = Path(__file__).resolve().parent.parent
-DATABASE = "anxin_bench_fanout_test"
+DATABASE = "anxin_bench_fanout_test" + bench_suffix()
 DATABASE_URL = url_of(DATABASE)
-REDIS_URL = "redis://127.0.0.1:6379/12"
+REDIS_URL = os.environ.get("ANXIN_BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 SUBSCRIPTION = "subscription { myNotifications { kind title body } }"
 PROTOCOL = Subprotocol("graphql-transport-ws")
 CLAIM_NUMBER = re.compile(r"BX(\d{2})N(\d{5})")  # BX<round>N<event>: 理赔BX01N00042已审核

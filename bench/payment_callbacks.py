@@ -77,6 +77,7 @@ import uvloop
 from _harness import (
     CpuSample,
     Server,
+    bench_suffix,
     die_with_parent,
     drop,
     recreate,
@@ -104,7 +105,7 @@ from payments.sandbox import SandboxProvider
 from workflows.payments.orders import ORDER_LIFETIME
 
 ROOT = Path(__file__).resolve().parent.parent
-DATABASE = "anxin_bench_callbacks"
+DATABASE = "anxin_bench_callbacks" + bench_suffix()
 DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DATABASE}"
 ASYNCPG_URL = f"postgresql://postgres@127.0.0.1:5432/{DATABASE}"
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -51,6 +51,7 @@ import uvloop
 from _harness import (
     CpuSample,
     Server,
+    bench_suffix,
     die_with_parent,
     drop,
     name_of,
@@ -83,7 +84,7 @@ from schema.policies.types import Product as ProductType
 from workflows.auth import JWT_ALGORITHM, JWT_ISSUER, Channel, start_session
 
 ROOT = Path(__file__).resolve().parent.parent
-POSTGRES_BENCH_URL = "postgres://postgres@127.0.0.1:5432/anxin_bench"
+POSTGRES_BENCH_URL = "postgres://postgres@127.0.0.1:5432/anxin_bench" + bench_suffix()
 DEMO_PHONE = "13800000001"  # 张伟: holder, insured or beneficiary of exactly 10 policies
 PAGE_SIZE = 10
 SHANGHAI = ZoneInfo("Asia/Shanghai")

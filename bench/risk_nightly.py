@@ -48,7 +48,7 @@ from workflows.claim_documents import NEAR_DUPLICATE_BITS, band_columns, near_ph
 from workflows.risk import evaluate
 from workflows.risk.detectors import Scope
 
-PG_DATABASE = "anxin_bench_risk"
+PG_DATABASE = "anxin_bench_risk" + _harness.bench_suffix()
 BATCH = 5_000
 LOSS_TYPES = ["COLLISION", "THEFT", "GLASS", "FLOOD", "FIRE", "ILLNESS", "ACCIDENT", "TRAVEL"]
 STATUSES = [ClaimStatus.CLOSED] * 8 + [ClaimStatus.UNDER_REVIEW, ClaimStatus.SUBMITTED]

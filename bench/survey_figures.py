@@ -29,7 +29,7 @@ from models.surveys import (
 )
 from workflows import surveys
 
-PG_DATABASE = "anxin_bench_surveys"
+PG_DATABASE = "anxin_bench_surveys" + _harness.bench_suffix()
 KINDS = ["AUTO", "HEALTH", "ACCIDENT", "PROPERTY", "TRAVEL"]
 CHANNELS = ["APP", "MINI_PROGRAM", "LINK"]
 BATCH = 5_000

@@ -29,7 +29,7 @@ from models.policies import PaymentFrequency, Policy, PolicyStatus, Product, Pro
 from models.visits import FollowUpVisit
 from workflows import visits
 
-PG_DATABASE = "anxin_bench_visits"
+PG_DATABASE = "anxin_bench_visits" + _harness.bench_suffix()
 BATCH = 5_000
 PREMIUMS = [500, 1200, 3000, 8000, 30000]
 
