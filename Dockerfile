@@ -34,5 +34,8 @@ USER anxin
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
   CMD ["python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status == 200 else 1)"]
+# `anxin serve` sets glibc's allocator itself at start-up (api/memory.py: mmap threshold
+# 1 MiB, 2 arenas, so decoded photos' memory goes back after a burst of uploads); an
+# `ENV MALLOC_MMAP_THRESHOLD_=...` or `MALLOC_ARENA_MAX=...` here would take precedence.
 # Run `anxin migrate` once per release (a job), then start as many of these as needed.
 CMD ["anxin", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -1,5 +1,5 @@
-"""What only the process that serves does: process-wide set-up (logging, Pillow's
-decompression-bomb guard, freezing the start-up objects out of the garbage collector).
+"""What only the process that serves does: process-wide set-up (logging, glibc's
+allocator, Pillow's decompression-bomb guard, freezing the start-up objects out of the garbage collector).
 
 ``create_app`` builds an app and touches nothing global: tests, benchmarks and embedders
 build many apps in one process and keep their own logging and GC state. uvicorn calls
@@ -19,6 +19,7 @@ from starlette.types import Lifespan
 
 from api.app import create_app
 from api.logging import configure_logging
+from api.memory import tune_allocator
 from api.settings import Settings
 from storage.images import configure_pillow
 
@@ -26,6 +27,7 @@ from storage.images import configure_pillow
 def configure_process(settings: Settings) -> None:
     """Once per process, by its entry point (each ``anxin`` command, each uvicorn worker)."""
     configure_logging()
+    tune_allocator()  # before the worker threads: decoded photos' memory goes back
     configure_pillow(settings.upload_max_pixels)
 
 
