@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 
 import httpx
 import redis.asyncio as redis
-from anyio import CapacityLimiter
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError
@@ -31,6 +30,7 @@ from push.sms import AliyunSmsSender, ConsoleSmsSender, SmsSender
 from push.survey_links import SurveyLinks
 from push.wechat_login import WechatMiniProgram
 from storage.base import ObjectStorage
+from storage.decoding import DecodeGate
 from storage.local import LocalStorage
 from storage.s3 import S3Storage
 from workflows import auth
@@ -54,7 +54,7 @@ class Services:
     bus: EventBus
     queue: DeliveryQueue
     storage: ObjectStorage
-    upload_limiter: CapacityLimiter  # how many photos decode at once
+    upload_gate: DecodeGate  # how many photos decode at once, by count and bytes
     payment_providers: dict[str, PaymentProvider]
     bank_providers: dict[str, TransferProvider]  # claim payouts to bank cards
     limiter: RateLimiter  # per-client rate limits: Redis when configured, else in memory
@@ -104,7 +104,7 @@ class Services:
         """What the claims workflow needs to take in uploaded files."""
         return DocumentIntake(
             storage=self.storage,
-            decoding=self.upload_limiter,
+            decoding=self.upload_gate,
             max_files=self.settings.upload_max_files,
             max_bytes=self.settings.upload_max_bytes,
             max_pixels=self.settings.upload_max_pixels,
@@ -259,7 +259,7 @@ def build_services(
         build_bus(redis_client, loops),
         build_queue(redis_client),
         build_storage(settings, http),
-        CapacityLimiter(settings.upload_decode_concurrency),
+        DecodeGate(settings.upload_decode_concurrency, settings.upload_decode_memory_bytes),
         build_payment_providers(settings, http),
         build_bank_providers(settings, http),
         build_limiter(redis_client),

@@ -1,5 +1,6 @@
 """What only the process that serves does: process-wide set-up (logging, glibc's
-allocator, Pillow's decompression-bomb guard, freezing the start-up objects out of the garbage collector).
+allocator, Pillow's decompression-bomb guard, freezing the start-up objects out of the
+garbage collector).
 
 ``create_app`` builds an app and touches nothing global: tests, benchmarks and embedders
 build many apps in one process and keep their own logging and GC state. uvicorn calls

@@ -22,10 +22,13 @@ Order matters, each step bounding the next:
 6. Store the file, then the thumbnail; if the thumbnail fails the file is deleted again.
    Nothing is stored before every check has passed, and temp files are always removed.
 
-Memory: the decoded image lives in Pillow's C buffers (width x height x 3 bytes, plus a
-transient copy when it must be rotated or colour-converted); the encoded bytes go to a
-temp file, never to a Python ``bytes`` object. PDFs are stored as uploaded (they are
-checked, not rewritten) and always served as downloads.
+Memory: the decoded image lives in Pillow's C buffers (width x height x 4 bytes, plus a
+transient copy when it must be rotated or converted to RGB; the original frame is closed
+as soon as a converted copy exists, and an embedded RGB profile converts in place); the
+encoded bytes go to a temp file, never to a Python ``bytes`` object. How many images
+decode at once is bounded by count and by their estimated bytes (``storage.decoding``),
+the estimate read from the header before the decode waits its turn. PDFs are stored as
+uploaded (they are checked, not rewritten) and always served as downloads.
 """
 
 from __future__ import annotations
@@ -36,17 +39,18 @@ import io
 import re
 import tempfile
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
 from typing import Protocol, cast
 
-from anyio import CancelScope, CapacityLimiter, to_thread
-from PIL import Image, ImageCms, ImageOps
+from anyio import CancelScope, to_thread
+from PIL import ExifTags, Image, ImageCms, ImageOps
 
 from storage.base import ObjectStorage, validate_key
+from storage.decoding import DecodeGate
 from storage.files import CHUNK_SIZE, FileChunks, SizeLimitExceeded, remove_quietly, sha256_of
 from storage.files import spool as spool_to_file
 
@@ -255,9 +259,10 @@ def _to_srgb(image: Image.Image) -> Image.Image:
     """An RGB image in sRGB with no alpha; may return ``image`` itself."""
     icc = image.info.get("icc_profile")
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
+        # No copy of an RGBA frame, and its alpha band is the mask (no channel copy).
+        rgba = image if image.mode == "RGBA" else image.convert("RGBA")
         flat = Image.new("RGB", image.size, (255, 255, 255))
-        flat.paste(rgba, mask=rgba.getchannel("A"))
+        flat.paste(rgba, mask=rgba)
         image = flat
     elif image.mode.startswith("I"):  # 16/32-bit grayscale: scale down to 8 bits
         image = image.convert("I").point(lambda v: v * (1 / 256)).convert("L")
@@ -282,36 +287,63 @@ def _thumbnail_size(width: int, height: int, bound: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def _process_image(
-    path: Path, content_type: str, max_pixels: int, output: Path, thumbnail_bound: int
-) -> _Processed:
+BYTES_PER_PIXEL = 4  # Pillow keeps RGB, RGBA, CMYK, LA... as 4 bytes a pixel
+
+
+@contextlib.contextmanager
+def _opened(path: Path, content_type: str, max_pixels: int) -> Iterator[Image.Image]:
+    """The image with only its header read and its pixel count checked (nothing decoded
+    yet); Pillow's errors, there or in the caller's decoding, become typed refusals."""
     if content_type == HEIC:
         _register_heif()
     _let_pillow_allow(max_pixels)
     try:
-        with Image.open(path, formats=[_PILLOW_FORMATS[content_type]]) as opened:
-            width, height = opened.size  # from the header: nothing decoded yet
+        with Image.open(path, formats=[_PILLOW_FORMATS[content_type]]) as image:
+            width, height = image.size  # from the header
             if width * height > max_pixels:
                 raise UploadRejected(
                     UploadErrorCode.TOO_MANY_PIXELS, f"{width}x{height} > {max_pixels} pixels"
                 )
-            opened.load()  # decode now: a truncated or corrupt file fails here
-            ImageOps.exif_transpose(opened, in_place=True)
-            clean = _to_srgb(opened)
-            clean.info = {}  # EXIF, GPS, XMP, ICC, comments: none of it is written
-            clean.save(output, "JPEG", quality=JPEG_QUALITY)
-            thumbnail = clean.resize(
-                _thumbnail_size(*clean.size, thumbnail_bound),
-                Image.Resampling.LANCZOS,
-                reducing_gap=3.0,
-            )
+            yield image
     except Image.DecompressionBombError as exc:
         raise UploadRejected(UploadErrorCode.TOO_MANY_PIXELS, str(exc)) from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:  # UnidentifiedImageError too
         raise UploadRejected(UploadErrorCode.CORRUPT_IMAGE, str(exc)) from exc
+
+
+def _decode_cost(path: Path, content_type: str, max_pixels: int) -> int:
+    """The bytes decoding this image holds at its peak, estimated from the header: the
+    frame, and one more while it is turned upright, converted to RGB, or while a HEIF
+    decoder's buffer or a progressive JPEG's coefficients are alive beside it."""
+    with _opened(path, content_type, max_pixels) as image:
+        frames = 1
+        frames += image.getexif().get(ExifTags.Base.Orientation, 1) not in (0, 1)
+        frames += image.mode != "RGB"
+        frames += content_type == HEIC or bool(image.info.get("progressive"))
+        return image.width * image.height * BYTES_PER_PIXEL * frames
+
+
+def _process_image(
+    path: Path, content_type: str, max_pixels: int, output: Path, thumbnail_bound: int
+) -> _Processed:
+    with _opened(path, content_type, max_pixels) as opened:
+        opened.load()  # decode now: a truncated or corrupt file fails here
+        ImageOps.exif_transpose(opened, in_place=True)
+        clean = _to_srgb(opened)
+        if clean is not opened:
+            opened.close()  # its frame goes now, not after the save: one full copy held
+        clean.info = {}  # EXIF, GPS, XMP, ICC, comments: none of it is written
+        clean.save(output, "JPEG", quality=JPEG_QUALITY)
+        thumbnail = clean.resize(
+            _thumbnail_size(*clean.size, thumbnail_bound),
+            Image.Resampling.LANCZOS,
+            reducing_gap=3.0,
+        )
+        width, height = clean.size
+        clean.close()
     buffer = io.BytesIO()
     thumbnail.save(buffer, "JPEG", quality=THUMBNAIL_QUALITY)
-    return _Processed(clean.width, clean.height, buffer.getvalue(), dhash(thumbnail))
+    return _Processed(width, height, buffer.getvalue(), dhash(thumbnail))
 
 
 # -- the pipeline -----------------------------------------------------------------------
@@ -348,14 +380,15 @@ async def ingest(
     key_prefix: str,
     thumbnail_size: int = THUMBNAIL_SIZE,
     temp_dir: Path | None = None,
-    limiter: CapacityLimiter | None = None,
+    gate: DecodeGate | None = None,
 ) -> StoredFile:
     """Check, clean and store one upload under ``{key_prefix}/{random}.jpg|pdf``.
 
     ``temp_dir`` must be on disk (not tmpfs, or the spooled upload is in RAM after all).
-    ``limiter`` caps how many images decode at once: each decode holds width x height x 3
-    bytes of pixels in C memory, so 20 concurrent 48 MP uploads would need ~3 GB without
-    one. Pass one ``anyio.CapacityLimiter`` (e.g. of 2) shared by the whole process.
+    ``gate`` bounds the images decoding at once, by count and by estimated bytes: each
+    decode holds width x height x 4 bytes of pixels in C memory, so 20 concurrent 48 MP
+    uploads would need ~4 GB without one. Pass one ``DecodeGate`` shared by the whole
+    process.
 
     Raises ``UploadRejected`` for a file that is not acceptable (nothing stored) and
     ``storage.base.StorageError`` when the backend fails (nothing left stored either).
@@ -393,9 +426,11 @@ async def ingest(
                 width=None,
                 height=None,
             )
-        processed = await to_thread.run_sync(
-            _process_image, original, kind, max_pixels, encoded, thumbnail_size, limiter=limiter
-        )
+        cost = await to_thread.run_sync(_decode_cost, original, kind, max_pixels)
+        async with gate.admit(cost) if gate is not None else contextlib.nullcontext():
+            processed = await to_thread.run_sync(
+                _process_image, original, kind, max_pixels, encoded, thumbnail_size
+            )
         size, sha256 = await sha256_of(encoded)
         key, thumbnail_key = f"{key_prefix}/{name}.jpg", f"{key_prefix}/{name}-thumb.jpg"
         await storage.put(key, await FileChunks.open(encoded), JPEG)

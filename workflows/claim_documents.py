@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from anyio import CapacityLimiter
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from models.claims import Claim, ClaimDocument, ClaimStatus
 from storage.base import ObjectStorage, download_name
+from storage.decoding import DecodeGate
 from storage.images import (
     HASH_BANDS,
     Purpose,
@@ -56,7 +56,7 @@ class DocumentIntake:
     must meet (built by the composition root from the settings)."""
 
     storage: ObjectStorage
-    decoding: CapacityLimiter  # how many photos decode at once, process-wide
+    decoding: DecodeGate  # how many photos decode at once, process-wide
     max_files: int  # per request
     max_bytes: int  # per file
     max_pixels: int  # per image
@@ -73,7 +73,7 @@ class DocumentIntake:
             storage=self.storage,
             key_prefix=key_prefix,
             temp_dir=self.temp_dir,
-            limiter=self.decoding,
+            gate=self.decoding,
         )
 
 

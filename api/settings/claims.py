@@ -32,7 +32,11 @@ class ClaimSettings(BaseSettings):
     upload_max_bytes: int = 25 * 1024 * 1024
     upload_max_pixels: int = 50_000_000  # 48 MP iPhone photos pass
     upload_max_files: int = 10  # per request
-    upload_decode_concurrency: int = 2
+    upload_decode_concurrency: int = Field(2, ge=1)
+    # Estimated bytes of the photos decoding at once (storage/decoding.py): a 12 MP photo
+    # is 46 MiB decoded (twice that while rotated), a 48 MP one 183 MiB; one photo larger
+    # than the budget still decodes, alone.
+    upload_decode_memory_bytes: int = Field(192 * 1024 * 1024, ge=1)
     s3_endpoint_url: str = ""
     s3_bucket: str = ""
     s3_region: str = "cn-north-1"

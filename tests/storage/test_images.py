@@ -13,6 +13,7 @@ import pytest
 from PIL import ExifTags, Image
 from starlette.datastructures import UploadFile
 
+from storage.decoding import DecodeGate
 from storage.images import (
     JPEG_QUALITY,
     Purpose,
@@ -402,10 +403,10 @@ async def test_re_encoding_quality_is_the_documented_one() -> None:
     assert JPEG_QUALITY == 85
 
 
-async def test_concurrent_uploads_share_a_decode_limiter(
+async def test_concurrent_uploads_share_a_decode_gate(
     local_storage: LocalStorage, work_dir: Path
 ) -> None:
-    limiter = anyio.CapacityLimiter(1)
+    gate = DecodeGate(1, 10**9)
     originals = [samples.encode(samples.photo(seed, (640, 480)), "JPEG") for seed in range(4)]
     results: list[StoredFile] = []
 
@@ -418,7 +419,7 @@ async def test_concurrent_uploads_share_a_decode_limiter(
             storage=local_storage,
             key_prefix=PREFIX,
             temp_dir=work_dir,
-            limiter=limiter,
+            gate=gate,
         )
         results.append(stored)
 
