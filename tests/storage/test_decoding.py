@@ -4,6 +4,7 @@ too, first come first served; a photo bigger than the budget decodes alone."""
 from __future__ import annotations
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from storage.decoding import DecodeGate
@@ -30,7 +31,7 @@ class Trace:
 
 async def settle() -> None:
     for _ in range(10):
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
 
 
 async def test_decodes_run_while_their_bytes_fit_the_budget() -> None:
