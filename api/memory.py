@@ -130,7 +130,27 @@ class TrimAfterBursts:
         # The closed connections' objects hold reference cycles: freed only by a full
         # collection, which a quiet process may not run for minutes (one pause now).
         gc.collect()
-        try:
-            await asyncio.to_thread(self.release)
-        except Exception:  # never fatal: memory stays as it was
-            log.exception("returning freed memory failed")
+        await _release_in_thread(self.release)
+
+
+class TrimWhenIdle:
+    """The ``on_idle`` of the photo decode gate (storage/decoding.py): once a burst of
+    decodes has ended, hands back what it freed inside glibc's heaps (the frames
+    themselves are mmap-ed and go back at once, ``tune_allocator``; this is the rest:
+    codec and request buffers between chunks still in use). No collection: the
+    pipeline's objects hold no cycles worth a pause."""
+
+    def __init__(self, release: Callable[[], None] | None = None) -> None:
+        self.release = release if release is not None else _glibc_trim()
+        self.trimming: asyncio.Task[None] | None = None
+
+    def __call__(self) -> None:
+        if self.release is not None and (self.trimming is None or self.trimming.done()):
+            self.trimming = asyncio.get_running_loop().create_task(_release_in_thread(self.release))
+
+
+async def _release_in_thread(release: Callable[[], None]) -> None:
+    try:
+        await asyncio.to_thread(release)  # a walk over the heaps: not on the event loop
+    except Exception:  # never fatal: memory stays as it was
+        log.exception("returning freed memory failed")

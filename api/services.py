@@ -18,6 +18,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError
 
+from api.memory import TrimWhenIdle
 from api.settings import Settings, SmsProvider, StorageBackend
 from models.pii import PiiCipher
 from payments.base import PaymentProvider, TransferProvider
@@ -259,7 +260,11 @@ def build_services(
         build_bus(redis_client, loops),
         build_queue(redis_client),
         build_storage(settings, http),
-        DecodeGate(settings.upload_decode_concurrency, settings.upload_decode_memory_bytes),
+        DecodeGate(
+            settings.upload_decode_concurrency,
+            settings.upload_decode_memory_bytes,
+            on_idle=TrimWhenIdle(),
+        ),
         build_payment_providers(settings, http),
         build_bank_providers(settings, http),
         build_limiter(redis_client),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from api.memory import TrimAfterBursts
+from api.memory import TrimAfterBursts, TrimWhenIdle
 
 
 async def settle(bursts: TrimAfterBursts) -> None:
@@ -89,3 +89,43 @@ async def test_the_middleware_counts_its_websockets() -> None:
     await asyncio.gather(*connections)
     await settle(app.memory)
     assert app.memory.open == 0 and calls
+
+
+async def test_a_burst_of_photo_decodes_is_trimmed_once_it_ends() -> None:
+    from storage.decoding import DecodeGate
+
+    calls: list[int] = []
+    trim = TrimWhenIdle(release=lambda: calls.append(1))
+    gate = DecodeGate(concurrency=2, budget_bytes=100, on_idle=trim)
+
+    async def decode() -> None:
+        async with gate.admit(10):
+            await asyncio.sleep(0.01)
+
+    await asyncio.gather(*(decode() for _ in range(6)))
+    assert trim.trimming is not None
+    await trim.trimming
+    assert calls == [1]  # not once per decode: only when none runs and none waits
+    await decode()
+    await trim.trimming
+    assert calls == [1, 1]
+
+
+async def test_one_trim_at_a_time() -> None:
+    started, finish = asyncio.Event(), asyncio.Event()
+    loop = asyncio.get_running_loop()
+    calls: list[int] = []
+
+    def slow() -> None:
+        calls.append(1)
+        loop.call_soon_threadsafe(started.set)
+        asyncio.run_coroutine_threadsafe(finish.wait(), loop).result()
+
+    trim = TrimWhenIdle(release=slow)
+    trim()
+    await started.wait()
+    trim()  # a second end of burst while the first trim runs: nothing more
+    finish.set()
+    assert trim.trimming is not None
+    await trim.trimming
+    assert calls == [1]

@@ -6,11 +6,13 @@ nothing stored when refused."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
 import pytest
 
+from api.memory import TrimWhenIdle
 from api.services import Services
 from models.claims import ClaimDocument
 from models.staff import StaffRole
@@ -99,6 +101,24 @@ async def test_the_claimant_uploads_a_photo_as_wx_upload_file_sends_it(
     assert len(claim["missingDocuments"]) == len(reported["missing"]) - 1
     served = await client.get(claim["documents"][0]["url"])
     assert served.status_code == 200 and b"Exif" not in served.content[:200]
+
+
+async def test_memory_is_handed_back_after_a_burst_of_uploads(
+    client: httpx.AsyncClient, services: Services, reported: dict[str, Any]
+) -> None:
+    """The decode gate's end of a burst trims glibc's heaps (api/memory.py, issue 19)."""
+    calls: list[int] = []
+    trim = TrimWhenIdle(release=lambda: calls.append(1))
+    services.upload_gate.on_idle = trim
+    form = {"claimId": reported["claim_id"], "checklistCode": "D01"}
+    answers = await asyncio.gather(
+        *(wx_upload_file(client, reported["token"], form, jpeg(seed)) for seed in range(3))
+    )
+    assert [answer.status_code for answer in answers] == [200, 200, 200]
+    assert trim.trimming is not None
+    await trim.trimming
+    assert 1 <= len(calls) <= 3  # once per time the gate went idle
+    assert services.upload_gate.running == 0 and services.upload_gate.in_use == 0
 
 
 async def test_an_iphone_heic_is_named_as_the_jpeg_it_is_stored_as(
