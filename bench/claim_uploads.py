@@ -249,6 +249,9 @@ def bench_environment(
         "ANXIN_DATABASE_URL": database_url,
         "ANXIN_ACCESS_TOKEN_TTL_SECONDS": "7200",
         "ANXIN_BACKGROUND_JOBS": "false",  # no outbox relay or reminders in the way
+        # Nor the complaint classifier's and assistant's background load after start-up
+        # (~70 MiB, 1.5-3 s on a busy machine): it landed inside the rounds' peaks.
+        "ANXIN_COMPLAINT_CLASSIFIER_WARM_UP": "false",
         "ANXIN_STORAGE_ROOT": str(workdir / "files"),
         "ANXIN_STORAGE_TEMP_DIR": str(workdir / "spool"),
         "ANXIN_UPLOAD_MAX_BYTES": str(max_bytes),
