@@ -2,8 +2,8 @@
 several, and rows instead of model objects (issue 19: the policy lookup and every
 request's authentication).
 
-One SQL text serves both databases: ``:name`` placeholders (numbered for PostgreSQL,
-named for SQLite) and ``= ANY(:ids)`` for "one of this list" (``json_each`` on SQLite).
+One SQL text serves both databases: ``:name`` placeholders (``$n`` for PostgreSQL, ``?``
+for SQLite) and ``= ANY(:ids)`` for "one of this list" (``json_each`` on SQLite).
 Values come back as the driver returns them; ``column`` converts one the way the
 model's own field does, so an answer built from a row equals one built from a model.
 """
@@ -31,29 +31,34 @@ def _sqlite_value(value: Any) -> Any:
     return value
 
 
-def _postgres(sql: str, params: dict[str, Any]) -> tuple[str, list[Any]]:
-    order: dict[str, int] = {}
+def _positional(sql: str, params: dict[str, Any], postgres: bool) -> tuple[str, list[Any]]:
+    """``:name`` to ``$n`` (PostgreSQL: a name used twice is one parameter) or ``?``
+    (SQLite: one value per occurrence)."""
+    names: list[str] = []
 
     def number(match: re.Match[str]) -> str:
         name = match.group(1)
-        order.setdefault(name, len(order) + 1)
-        return f"${order[name]}"
+        if not postgres:
+            names.append(name)
+            return "?"
+        if name not in names:
+            names.append(name)
+        return f"${names.index(name) + 1}"
 
+    if not postgres:
+        sql = _ANY.sub(r"IN (SELECT value FROM json_each(:\1))", sql)
     text = _PLACEHOLDER.sub(number, sql)
-    return text, [params[name] for name in order]
-
-
-def _sqlite(sql: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    text = _ANY.sub(r"IN (SELECT value FROM json_each(:\1))", sql)
-    return text, {name: _sqlite_value(value) for name, value in params.items()}
+    if postgres:
+        return text, [params[name] for name in names]
+    return text, [_sqlite_value(params[name]) for name in names]
 
 
 async def fetch(model: type[Model], sql: str, **params: Any) -> list[dict[str, Any]]:
     """The rows of ``sql`` on ``model``'s connection (the current transaction's, if any)."""
     db = model._meta.db
-    if db.capabilities.dialect == "postgres":
-        return await db.execute_query_dict(*_postgres(sql, params))
-    return await db.execute_query_dict(*_sqlite(sql, params))
+    return await db.execute_query_dict(
+        *_positional(sql, params, db.capabilities.dialect == "postgres")
+    )
 
 
 def column(model: type[Model], field: str, value: Any) -> Any:
