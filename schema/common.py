@@ -102,13 +102,14 @@ async def page_of(
     after: str | None,
     last: int | None,
     before: str | None,
-    fetch: Callable[[QuerySet[Any]], Awaitable[list[Any]]] | None = None,
+    fetch: Callable[[QuerySet[Any], tuple[str, ...]], Awaitable[list[Any]]] | None = None,
 ) -> Page:
     """Slice an ordered queryset by Relay arguments. Paging forwards (``first`` /
     ``after``): one statement, the total counted by a window over the page query (a
     second COUNT only when the page is empty past the start). Backwards (``last`` /
     ``before``, which need the total to place the page): a COUNT, then the page.
-    ``fetch`` reads the page (default: model objects; e.g. ``.values(...)`` for rows)."""
+    ``fetch`` reads the page (default: model objects; e.g. ``.values(...)`` for rows,
+    which must include the extra columns it is given: the total's)."""
     for name, value in (("first", first), ("last", last)):
         if value is not None and not 0 <= value <= MAX_PAGE:
             raise UserInputError(f"`{name}` must be between 0 and {MAX_PAGE}.")
@@ -119,7 +120,7 @@ async def page_of(
     if last is None and before is None and first and not queryset._distinct:
         # DISTINCT would apply after the window: such a list keeps its COUNT.
         counted = queryset.annotate(**{PAGE_TOTAL: RawSQL("COUNT(*) OVER ()")})
-        rows = await read(counted.offset(start).limit(first))
+        rows = await read(counted.offset(start).limit(first), (PAGE_TOTAL,))
         total = _total_of(rows[0]) if rows else (await queryset.count() if start else 0)
         end = min(start + len(rows), total)
         return Page(rows, min(start, end), end, total)
@@ -130,11 +131,11 @@ async def page_of(
         end = min(end, start + first)
     if last is not None:
         start = max(start, end - last)
-    rows = await read(queryset.offset(start).limit(end - start)) if end > start else []
+    rows = await read(queryset.offset(start).limit(end - start), ()) if end > start else []
     return Page(rows, start, end, total)
 
 
-async def _models(queryset: QuerySet[Any]) -> list[Any]:
+async def _models(queryset: QuerySet[Any], extra: tuple[str, ...]) -> list[Any]:
     return await queryset
 
 

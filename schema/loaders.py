@@ -27,6 +27,7 @@ from models.customers import Customer
 from models.notifications import Delivery
 from models.payments import Payout, Refund
 from models.policies import Beneficiary, Coverage, InsuredPerson, Policy, PremiumInstallment
+from schema.policies.rows import PolicyChildren, read_children
 
 M = TypeVar("M")
 
@@ -63,6 +64,17 @@ class Loaders:
 
         async def load(ids: list[uuid.UUID]) -> list[Policy]:
             found = {p.id: p for p in await Policy.filter(id__in=ids).select_related("product")}
+            return [found[i] for i in ids]
+
+        return DataLoader(load_fn=load)
+
+    @cached_property
+    def policy_children(self) -> DataLoader[uuid.UUID, PolicyChildren]:
+        """Coverages, insured persons, beneficiaries and installments of each policy, as
+        rows: one statement for all four lists of every policy asked for."""
+
+        async def load(ids: list[uuid.UUID]) -> list[PolicyChildren]:
+            found = await read_children(ids)
             return [found[i] for i in ids]
 
         return DataLoader(load_fn=load)
