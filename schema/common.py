@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
 from strawberry import relay
+from tortoise.expressions import RawSQL
 from tortoise.queryset import QuerySet
 
 from schema.errors import UserInputError
@@ -74,6 +76,81 @@ def _offset(cursor: str, argument: str) -> int:
     raise UserInputError(f"`{argument}` is not a cursor of this list.")
 
 
+# The whole list's size, read with the page (a window over the filtered rows) instead
+# of by a COUNT of its own (issue 19).
+PAGE_TOTAL = "anxin_page_total"
+
+
+@dataclass
+class Page:
+    """The rows of one page, where it starts and the whole list's size."""
+
+    rows: list[Any]
+    start: int
+    end: int
+    total: int
+
+
+def _total_of(row: Any) -> int:
+    return int(row[PAGE_TOTAL] if isinstance(row, dict) else getattr(row, PAGE_TOTAL))
+
+
+async def page_of(
+    queryset: QuerySet[Any],
+    *,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+    fetch: Callable[[QuerySet[Any], tuple[str, ...]], Awaitable[list[Any]]] | None = None,
+) -> Page:
+    """Slice an ordered queryset by Relay arguments. Paging forwards (``first`` /
+    ``after``): one statement, the total counted by a window over the page query (a
+    second COUNT only when the page is empty past the start). Backwards (``last`` /
+    ``before``, which need the total to place the page): a COUNT, then the page.
+    ``fetch`` reads the page (default: model objects; e.g. ``.values(...)`` for rows,
+    which must include the extra columns it is given: the total's)."""
+    for name, value in (("first", first), ("last", last)):
+        if value is not None and not 0 <= value <= MAX_PAGE:
+            raise UserInputError(f"`{name}` must be between 0 and {MAX_PAGE}.")
+    if first is None and last is None:
+        first = DEFAULT_PAGE
+    read = fetch or _models
+    start = _offset(after, "after") + 1 if after else 0
+    if last is None and before is None and first and not queryset._distinct:
+        # DISTINCT would apply after the window: such a list keeps its COUNT.
+        counted = queryset.annotate(**{PAGE_TOTAL: RawSQL("COUNT(*) OVER ()")})
+        rows = await read(counted.offset(start).limit(first), (PAGE_TOTAL,))
+        total = _total_of(rows[0]) if rows else (await queryset.count() if start else 0)
+        end = min(start + len(rows), total)
+        return Page(rows, min(start, end), end, total)
+    total = await queryset.count()
+    end = min(_offset(before, "before"), total) if before else total
+    start = min(start, end)
+    if first is not None:
+        end = min(end, start + first)
+    if last is not None:
+        start = max(start, end - last)
+    rows = await read(queryset.offset(start).limit(end - start), ()) if end > start else []
+    return Page(rows, start, end, total)
+
+
+async def _models(queryset: QuerySet[Any], extra: tuple[str, ...]) -> list[Any]:
+    return await queryset
+
+
+def connection(page: Page, nodes: list[T]) -> Connection[T]:
+    """The connection of ``page`` with its rows made into ``nodes``."""
+    edges = [Edge(cursor=_cursor(page.start + i), node=node) for i, node in enumerate(nodes)]
+    page_info = relay.PageInfo(
+        has_previous_page=page.start > 0,
+        has_next_page=page.end < page.total,
+        start_cursor=edges[0].cursor if edges else None,
+        end_cursor=edges[-1].cursor if edges else None,
+    )
+    return Connection(edges=edges, page_info=page_info, total_count=page.total)
+
+
 async def paginate(
     queryset: QuerySet[Any],
     convert: Callable[[Any], T],
@@ -83,29 +160,9 @@ async def paginate(
     last: int | None,
     before: str | None,
 ) -> Connection[T]:
-    """Slice an ordered queryset by Relay arguments: one COUNT and one page query."""
-    for name, value in (("first", first), ("last", last)):
-        if value is not None and not 0 <= value <= MAX_PAGE:
-            raise UserInputError(f"`{name}` must be between 0 and {MAX_PAGE}.")
-    if first is None and last is None:
-        first = DEFAULT_PAGE
-    total = await queryset.count()
-    start = _offset(after, "after") + 1 if after else 0
-    end = min(_offset(before, "before"), total) if before else total
-    start = min(start, end)
-    if first is not None:
-        end = min(end, start + first)
-    if last is not None:
-        start = max(start, end - last)
-    rows = await queryset.offset(start).limit(end - start) if end > start else []
-    edges = [Edge(cursor=_cursor(start + i), node=convert(row)) for i, row in enumerate(rows)]
-    page_info = relay.PageInfo(
-        has_previous_page=start > 0,
-        has_next_page=end < total,
-        start_cursor=edges[0].cursor if edges else None,
-        end_cursor=edges[-1].cursor if edges else None,
-    )
-    return Connection(edges=edges, page_info=page_info, total_count=total)
+    """One page of an ordered queryset as a connection (see ``page_of``)."""
+    page = await page_of(queryset, first=first, after=after, last=last, before=before)
+    return connection(page, [convert(row) for row in page.rows])
 
 
 @strawberry.type(description="One parameter for the provider's client SDK.")

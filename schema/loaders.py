@@ -26,7 +26,8 @@ from models.commitments import CommitmentCase
 from models.customers import Customer
 from models.notifications import Delivery
 from models.payments import Payout, Refund
-from models.policies import Beneficiary, Coverage, InsuredPerson, Policy, PremiumInstallment
+from models.policies import InsuredPerson, Policy, PremiumInstallment
+from schema.policies.rows import PolicyChildren, read_children
 
 M = TypeVar("M")
 
@@ -68,20 +69,19 @@ class Loaders:
         return DataLoader(load_fn=load)
 
     @cached_property
-    def coverages(self) -> DataLoader[uuid.UUID, list[Coverage]]:
-        return children_loader(Coverage, "position")
+    def policy_children(self) -> DataLoader[uuid.UUID, PolicyChildren]:
+        """Coverages, insured persons, beneficiaries and installments of each policy, as
+        rows: one statement for all four lists of every policy asked for."""
+
+        async def load(ids: list[uuid.UUID]) -> list[PolicyChildren]:
+            found = await read_children(ids)
+            return [found[i] for i in ids]
+
+        return DataLoader(load_fn=load)
 
     @cached_property
     def insured_persons(self) -> DataLoader[uuid.UUID, list[InsuredPerson]]:
         return children_loader(InsuredPerson, "position")
-
-    @cached_property
-    def beneficiaries(self) -> DataLoader[uuid.UUID, list[Beneficiary]]:
-        return children_loader(Beneficiary, "position")
-
-    @cached_property
-    def installments(self) -> DataLoader[uuid.UUID, list[PremiumInstallment]]:
-        return children_loader(PremiumInstallment, "sequence")
 
     @cached_property
     def installment(self) -> DataLoader[uuid.UUID, PremiumInstallment]:

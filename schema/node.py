@@ -42,6 +42,7 @@ from schema.policies.types import (
     Beneficiary,
     Coverage,
     InsuredPerson,
+    OwnReads,
     Policy,
     PremiumInstallment,
     Product,
@@ -74,7 +75,7 @@ def parse_uuid(value: str) -> uuid.UUID | None:
 
 async def _policy(actor: Actor, object_id: uuid.UUID) -> Policy | None:
     row = await visible_policies(actor).filter(id=object_id).select_related("product").first()
-    return Policy.from_model(row) if row else None
+    return Policy.from_model(row, OwnReads(actor)) if row else None
 
 
 def _policy_child(

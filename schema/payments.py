@@ -154,7 +154,9 @@ class PaymentOrder(relay.Node):
         "change when the order is paid)."
     )
     async def policy(self, info: Info) -> Policy:
-        return Policy.from_model(await info.context.loaders.policies.load(self.model.policy_id))
+        return Policy.from_model(
+            await info.context.loaders.policies.load(self.model.policy_id), info.context
+        )
 
 
 @strawberry.type(
@@ -376,7 +378,7 @@ class PaymentMutations:
         orders = await m.PaymentOrder.filter(id__in=refunded).order_by("created_at", "id")
         return CancelPolicyPayload(
             cancelled=True,
-            policy=Policy.from_model(policy),
+            policy=Policy.from_model(policy, info.context),
             orders=[PaymentOrder.from_model(order) for order in orders],
             refunds=[PaymentRefund.from_model(r) for r in rows],
             errors=[],

@@ -150,7 +150,9 @@ class Claim(relay.Node):
 
     @strawberry.field(description="The policy claimed on.")
     async def policy(self, info: Info) -> Policy:
-        return Policy.from_model(await info.context.loaders.policies.load(self.model.policy_id))
+        return Policy.from_model(
+            await info.context.loaders.policies.load(self.model.policy_id), info.context
+        )
 
     @strawberry.field(
         description="What the calling customer is to this claim (empty for staff): the app "

@@ -1,26 +1,39 @@
 """Policy lookup types (保单查询): products, policies and what hangs off a policy.
 
-Scalar fields are plain attributes (no resolver call per field); related lists go
-through the request's DataLoaders.
+Scalar fields are plain attributes (no resolver call per field), and so are the
+holder, the lists and the caller's roles: read with a page of policies when the query
+asks for them, through the request's DataLoaders otherwise.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable, Generator
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
+from functools import partial
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 import strawberry
 from strawberry import relay
 from strawberry.types import Info
+from strawberry.types.nodes import SelectedField
 
 from models import policies as m
 from models.clock import local_time, local_today
 from schema.common import Connection, CursorArg, Money, PageArg, cny
+from schema.loaders import Loaders
 from schema.people import Customer
-from workflows.access import visible_policies
+from schema.policies.rows import (
+    BeneficiaryRow,
+    CoverageRow,
+    InstallmentRow,
+    InsuredRow,
+    PolicyChildren,
+)
+from workflows.access import Actor, visible_policies
 from workflows.policies import installment_overdue
 from workflows.policy_service import renewal
 
@@ -79,7 +92,7 @@ class LossType:
 
 @strawberry.type(description="An insurance product and the terms of its policies.")
 class Product(relay.Node):
-    model: strawberry.Private[m.Product]
+    loss_type_data: strawberry.Private[list[dict[str, Any]]]
     id: relay.NodeID[str]
     code: str = strawberry.field(description="Product code.")
     name: str = strawberry.field(description="Product name in Chinese.")
@@ -101,13 +114,13 @@ class Product(relay.Node):
                 name=lt["name"],
                 documents=[RequiredDocument(**doc) for doc in lt.get("documents", [])],
             )
-            for lt in self.model.loss_types
+            for lt in self.loss_type_data
         ]
 
     @classmethod
     def from_model(cls, model: m.Product) -> Product:
         return cls(
-            model=model,
+            loss_type_data=model.loss_types,
             id=str(model.id),
             code=model.code,
             name=model.name,
@@ -115,6 +128,20 @@ class Product(relay.Node):
             description=model.description,
             report_time_limit_hours=model.report_time_limit_hours,
             cooling_off_days=model.cooling_off_days,
+        )
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any], prefix: str) -> Product:
+        """From the columns of a ``values()`` row named ``prefix`` + the model's field."""
+        return cls(
+            loss_type_data=row[f"{prefix}loss_types"],
+            id=str(row[f"{prefix}id"]),
+            code=row[f"{prefix}code"],
+            name=row[f"{prefix}name"],
+            kind=row[f"{prefix}kind"],
+            description=row[f"{prefix}description"],
+            report_time_limit_hours=row[f"{prefix}report_time_limit_hours"],
+            cooling_off_days=row[f"{prefix}cooling_off_days"],
         )
 
 
@@ -129,7 +156,7 @@ class Coverage(relay.Node):
     remaining_amount: Money = strawberry.field(description="Sum insured less what was paid.")
 
     @classmethod
-    def from_model(cls, model: m.Coverage) -> Coverage:
+    def from_model(cls, model: m.Coverage | CoverageRow) -> Coverage:
         return cls(
             id=str(model.id),
             code=model.code,
@@ -156,7 +183,7 @@ class InsuredPerson(relay.Node):
     )
 
     @classmethod
-    def from_model(cls, model: m.InsuredPerson) -> InsuredPerson:
+    def from_model(cls, model: m.InsuredPerson | InsuredRow) -> InsuredPerson:
         return cls(
             id=str(model.id),
             name=model.name,
@@ -177,7 +204,7 @@ class Beneficiary(relay.Node):
     share_percent: Decimal = strawberry.field(description="Share of the benefit, in percent.")
 
     @classmethod
-    def from_model(cls, model: m.Beneficiary) -> Beneficiary:
+    def from_model(cls, model: m.Beneficiary | BeneficiaryRow) -> Beneficiary:
         return cls(
             id=str(model.id),
             name=model.name,
@@ -202,7 +229,7 @@ class PremiumInstallment(relay.Node):
 
     @classmethod
     def from_model(
-        cls, model: m.PremiumInstallment, policy_status: m.PolicyStatus
+        cls, model: m.PremiumInstallment | InstallmentRow, policy_status: m.PolicyStatus
     ) -> PremiumInstallment:
         if model.paid_at is not None:
             status = InstallmentStatus.PAID
@@ -224,7 +251,13 @@ class PremiumInstallment(relay.Node):
 
 @strawberry.type(description="An insurance policy (保单).")
 class Policy(relay.Node):
-    model: strawberry.Private[m.Policy]
+    """What hangs off a policy (holder, lists, roles) are plain attributes: built with the
+    policy when the query asks for them (``policy_nodes``: one statement for the lists
+    of a whole page), otherwise awaitables that read them through the request's
+    DataLoaders only if they are resolved after all."""
+
+    policy_id: strawberry.Private[uuid.UUID]
+    holder_id: strawberry.Private[uuid.UUID]
     id: relay.NodeID[str]
     number: str = strawberry.field(description="Policy number, as printed on the policy.")
     status: m.PolicyStatus = strawberry.field(description="Current status.")
@@ -242,73 +275,43 @@ class Policy(relay.Node):
         description=f"Whether it can be renewed now: the product renews and the policy is "
         f"active or expired within {RENEWAL_WINDOW_DAYS} days of its end."
     )
-
-    @classmethod
-    def from_model(cls, model: m.Policy) -> Policy:
-        ends_local = local_time(model.ends_at)
-        days_left = (ends_local.date() - local_today()).days
-        active = model.status is m.PolicyStatus.ACTIVE
-        return cls(
-            model=model,
-            id=str(model.id),
-            number=model.number,
-            status=model.status,
-            product=Product.from_model(model.product),
-            starts_at=local_time(model.starts_at),
-            ends_at=ends_local,
-            issued_at=local_time(model.issued_at),
-            sum_insured=cny(model.sum_insured),
-            premium=cny(model.premium),
-            payment_frequency=model.payment_frequency,
-            days_to_expiry=max(days_left, 0) if active else None,
-            renewable=model.product.renewable
-            and model.status in (m.PolicyStatus.ACTIVE, m.PolicyStatus.EXPIRED)
-            and abs(days_left) <= RENEWAL_WINDOW_DAYS,
-        )
-
-    @strawberry.field(description="The policy holder (投保人).")
-    async def holder(self, info: Info) -> Customer:
-        customer = await info.context.loaders.customers.load(self.model.holder_id)
-        return Customer.from_model(customer)
-
-    @strawberry.field(description="Coverages, in the order of the policy schedule.")
-    async def coverages(self, info: Info) -> list[Coverage]:
-        rows = await info.context.loaders.coverages.load(self.model.id)
-        return [Coverage.from_model(row) for row in rows]
-
-    @strawberry.field(
+    holder: Customer = strawberry.field(description="The policy holder (投保人).")
+    coverages: list[Coverage] = strawberry.field(
+        description="Coverages, in the order of the policy schedule."
+    )
+    insured_persons: list[InsuredPerson] = strawberry.field(
         description="Persons insured by this policy today (a member removed from it is "
         "listed through their last covered day)."
     )
-    async def insured_persons(self, info: Info) -> list[InsuredPerson]:
-        rows = await info.context.loaders.insured_persons.load(self.model.id)
-        today = local_today()
-        return [
-            InsuredPerson.from_model(row)
-            for row in rows
-            if row.covered_until is None or row.covered_until >= today
-        ]
-
-    @strawberry.field(description="Beneficiaries and their shares.")
-    async def beneficiaries(self, info: Info) -> list[Beneficiary]:
-        rows = await info.context.loaders.beneficiaries.load(self.model.id)
-        return [Beneficiary.from_model(row) for row in rows]
-
-    @strawberry.field(description="The premium schedule, first installment first.")
-    async def installments(self, info: Info) -> list[PremiumInstallment]:
-        rows = await info.context.loaders.installments.load(self.model.id)
-        return [PremiumInstallment.from_model(row, self.model.status) for row in rows]
-
-    @strawberry.field(
+    beneficiaries: list[Beneficiary] = strawberry.field(
+        description="Beneficiaries and their shares."
+    )
+    installments: list[PremiumInstallment] = strawberry.field(
+        description="The premium schedule, first installment first."
+    )
+    next_premium_due: PremiumInstallment | None = strawberry.field(
         description="The earliest unpaid installment; null if all are paid or the policy "
         "owes no more premium (cancelled, expired)."
     )
-    async def next_premium_due(self, info: Info) -> PremiumInstallment | None:
-        if self.model.status not in PREMIUM_OWED:
-            return None
-        rows = await info.context.loaders.installments.load(self.model.id)
-        unpaid = [row for row in rows if row.paid_at is None and row.cancelled_at is None]
-        return PremiumInstallment.from_model(unpaid[0], self.model.status) if unpaid else None
+
+    @classmethod
+    def from_model(cls, model: m.Policy, reads: Reads) -> Policy:
+        """A policy read as a model (with its product); its lists are read if resolved."""
+        return _policy(
+            reads,
+            model.id,
+            model.holder_id,
+            number=model.number,
+            status=model.status,
+            product=Product.from_model(model.product),
+            starts_at=model.starts_at,
+            ends_at=model.ends_at,
+            issued_at=model.issued_at,
+            sum_insured=model.sum_insured,
+            premium=model.premium,
+            payment_frequency=model.payment_frequency,
+            renews=model.product.renewable,
+        )
 
     @strawberry.field(
         description="Its changes (批单), the newest first: the holder and insured see them, "
@@ -319,7 +322,7 @@ class Policy(relay.Node):
     ) -> Connection[Annotated[Endorsement, strawberry.lazy("schema.policy_service.endorsements")]]:
         from schema.policy_service.endorsements import policy_endorsements
 
-        return await policy_endorsements(info.context.actor, self.model.id, first, after)
+        return await policy_endorsements(info.context.actor, self.policy_id, first, after)
 
     @strawberry.field(
         description="Its withholding agreement, payout account and automatic renewal: for "
@@ -331,32 +334,210 @@ class Policy(relay.Node):
         from schema.policy_service.payment_accounts import account_on_file
 
         actor = info.context.actor
-        return await account_on_file(actor, self.model.id, self.model.holder_id)
+        return await account_on_file(actor, self.policy_id, self.holder_id)
 
     @strawberry.field(description="The policy this one renewed (续保), if it was a renewal.")
     async def renewed_from(self, info: Info) -> Policy | None:
-        return await _linked(info, await renewal.renewed_from(self.model.id))
+        return await _linked(info, await renewal.renewed_from(self.policy_id))
 
     @strawberry.field(description="The policy that renewed this one, once issued.")
     async def renewed_by(self, info: Info) -> Policy | None:
-        return await _linked(info, await renewal.renewed_by(self.model.id))
+        return await _linked(info, await renewal.renewed_by(self.policy_id))
 
-    @strawberry.field(description="How the logged-in customer is named on this policy.")
-    async def my_roles(self, info: Info) -> list[PolicyRole]:
-        actor = info.context.actor
-        if not actor.is_customer:
-            return []
-        loaders = info.context.loaders
-        roles = []
-        if self.model.holder_id == actor.subject_id:
-            roles.append(PolicyRole.HOLDER)
-        insured = await loaders.insured_persons.load(self.model.id)
-        if any(person.customer_id == actor.subject_id for person in insured):
-            roles.append(PolicyRole.INSURED)
-        beneficiaries = await loaders.beneficiaries.load(self.model.id)
-        if any(person.customer_id == actor.subject_id for person in beneficiaries):
-            roles.append(PolicyRole.BENEFICIARY)
-        return roles
+    my_roles: list[PolicyRole] = strawberry.field(
+        description="How the logged-in customer is named on this policy."
+    )
+
+
+class Reads(Protocol):
+    """Who reads (for ``myRoles``) and the request's DataLoaders: the GraphQL context."""
+
+    @property
+    def actor(self) -> Actor: ...
+
+    @property
+    def loaders(self) -> Loaders: ...
+
+
+@dataclass
+class OwnReads:
+    """For a policy built outside a resolver's context: its own DataLoaders."""
+
+    actor: Actor
+    loaders: Loaders = field(default_factory=Loaders)
+
+
+class _Later:
+    """An attribute resolved only if the query asks for it: awaiting it reads it (the
+    executor awaits any awaitable a field returns, a plain attribute's too)."""
+
+    __slots__ = ("_read",)
+
+    def __init__(self, read: Callable[[], Awaitable[Any]]) -> None:
+        self._read = read
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self._read().__await__()
+
+
+def _policy(
+    reads: Reads,
+    policy_id: uuid.UUID,
+    holder_id: uuid.UUID,
+    *,
+    number: str,
+    status: m.PolicyStatus,
+    product: Product,
+    starts_at: datetime,
+    ends_at: datetime,
+    issued_at: datetime,
+    sum_insured: Decimal,
+    premium: Decimal,
+    payment_frequency: m.PaymentFrequency,
+    renews: bool,
+    holder: Customer | None = None,
+    kids: PolicyChildren | None = None,
+) -> Policy:
+    """A policy; ``holder`` and ``kids`` when read with it, else read when resolved."""
+    ends_local = local_time(ends_at)
+    days_left = (ends_local.date() - local_today()).days
+    lists: dict[str, Any]
+    if kids is not None:
+        lists = _lists(kids, status, holder_id, reads.actor)
+    else:
+
+        async def read(name: str) -> Any:
+            found = await reads.loaders.policy_children.load(policy_id)
+            return _lists(found, status, holder_id, reads.actor)[name]
+
+        lists = {name: _Later(partial(read, name)) for name in LIST_FIELDS}
+    return Policy(
+        policy_id=policy_id,
+        holder_id=holder_id,
+        id=str(policy_id),
+        number=number,
+        status=status,
+        product=product,
+        starts_at=local_time(starts_at),
+        ends_at=ends_local,
+        issued_at=local_time(issued_at),
+        sum_insured=cny(sum_insured),
+        premium=cny(premium),
+        payment_frequency=payment_frequency,
+        days_to_expiry=max(days_left, 0) if status is m.PolicyStatus.ACTIVE else None,
+        renewable=renews
+        and status in (m.PolicyStatus.ACTIVE, m.PolicyStatus.EXPIRED)
+        and abs(days_left) <= RENEWAL_WINDOW_DAYS,
+        holder=holder if holder is not None else _Later(partial(_holder, reads, holder_id)),  # type: ignore[arg-type]
+        **lists,
+    )
+
+
+LIST_FIELDS = (
+    "coverages",
+    "insured_persons",
+    "beneficiaries",
+    "installments",
+    "next_premium_due",
+    "my_roles",
+)
+# The GraphQL names of what ``policy_nodes`` reads with a page when the query asks.
+LIST_NAMES = frozenset({"coverages", "insuredPersons", "beneficiaries", "installments"})
+LIST_NAMES |= {"nextPremiumDue", "myRoles"}
+
+
+async def _holder(reads: Reads, holder_id: uuid.UUID) -> Customer:
+    customer = await reads.loaders.customers.load(holder_id)
+    assert customer is not None  # a foreign key
+    return Customer.from_model(customer)
+
+
+def _lists(
+    kids: PolicyChildren, status: m.PolicyStatus, holder_id: uuid.UUID, actor: Actor
+) -> dict[str, Any]:
+    """Every list field of a policy from its rows."""
+    today = local_today()
+    unpaid = [row for row in kids.installments if row.paid_at is None and row.cancelled_at is None]
+    return {
+        "coverages": [Coverage.from_model(row) for row in kids.coverages],
+        "insured_persons": [
+            InsuredPerson.from_model(row)
+            for row in kids.insured
+            if row.covered_until is None or row.covered_until >= today
+        ],
+        "beneficiaries": [Beneficiary.from_model(row) for row in kids.beneficiaries],
+        "installments": [PremiumInstallment.from_model(row, status) for row in kids.installments],
+        "next_premium_due": PremiumInstallment.from_model(unpaid[0], status)
+        if status in PREMIUM_OWED and unpaid
+        else None,
+        "my_roles": _roles(kids, holder_id, actor),
+    }
+
+
+def _roles(kids: PolicyChildren, holder_id: uuid.UUID, actor: Actor) -> list[PolicyRole]:
+    """How the logged-in customer is named on the policy (nothing for staff)."""
+    if not actor.is_customer:
+        return []
+    me = actor.subject_id
+    roles = []
+    if holder_id == me:
+        roles.append(PolicyRole.HOLDER)
+    if any(person.customer_id == me for person in kids.insured):
+        roles.append(PolicyRole.INSURED)
+    if any(person.customer_id == me for person in kids.beneficiaries):
+        roles.append(PolicyRole.BENEFICIARY)
+    return roles
+
+
+def _selected_names(info: Info) -> set[str]:
+    """Every field name in the selection below ``info``'s field, fragments included
+    (more than the policy's own: reading a list not needed costs one statement, missing
+    one would only defer it to the DataLoaders)."""
+    names: set[str] = set()
+    pending: list[Any] = list(info.selected_fields)
+    while pending:
+        selection = pending.pop()
+        if isinstance(selection, SelectedField):
+            names.add(selection.name)
+        pending.extend(selection.selections)
+    return names
+
+
+async def policy_nodes(info: Info, rows: list[dict[str, Any]]) -> list[Policy]:
+    """Policies from ``PAGE_COLUMNS`` rows (product and holder joined), with the lists
+    of all of them read in one statement when the query asks for any."""
+    reads: Reads = info.context
+    wanted = _selected_names(info)
+    kids = (
+        await reads.loaders.policy_children.load_many([row["id"] for row in rows])
+        if wanted & LIST_NAMES
+        else [None] * len(rows)
+    )
+    return [
+        _policy(
+            reads,
+            row["id"],
+            row["holder_id"],
+            number=row["number"],
+            status=row["status"],
+            product=Product.from_row(row, "product__"),
+            starts_at=row["starts_at"],
+            ends_at=row["ends_at"],
+            issued_at=row["issued_at"],
+            sum_insured=row["sum_insured"],
+            premium=row["premium"],
+            payment_frequency=row["payment_frequency"],
+            renews=row["product__renewable"],
+            holder=Customer(
+                id=str(row["holder_id"]),
+                name=row["holder__name"],
+                phone=row["holder__phone_masked"],
+                id_number=row["holder__id_number_masked"],
+            ),
+            kids=found,
+        )
+        for row, found in zip(rows, kids, strict=True)
+    ]
 
 
 async def _linked(info: Info, policy_id: uuid.UUID | None) -> Policy | None:
@@ -369,4 +550,4 @@ async def _linked(info: Info, policy_id: uuid.UUID | None) -> Policy | None:
         .select_related("product")
         .first()
     )
-    return Policy.from_model(row) if row else None
+    return Policy.from_model(row, info.context) if row else None

@@ -15,7 +15,7 @@ from models import policy_applications as m
 from models.clock import local_time
 from schema.common import Money, cny
 from schema.errors import CODE, Error, ErrorCodes, answers_with
-from schema.policies.types import Policy, PremiumInstallment, Product
+from schema.policies.types import Policy, PremiumInstallment, Product, Reads
 from workflows.access import Actor, visible_policies
 from workflows.idempotency import IdempotencyError
 from workflows.policy_service.applications import visible_applications
@@ -133,13 +133,13 @@ class PolicyApplication(relay.Node):
     async def policy(self, info: Info) -> Policy | None:
         if self.model.policy_id is None:
             return None
-        return await policy_view(info.context.actor, self.model.policy_id)
+        return await policy_view(info.context, self.model.policy_id)
 
     @strawberry.field(description="RENEWAL: the policy renewed; null otherwise.")
     async def renewal_of(self, info: Info) -> Policy | None:
         if self.model.renewal_of_id is None:
             return None
-        return await policy_view(info.context.actor, self.model.renewal_of_id)
+        return await policy_view(info.context, self.model.renewal_of_id)
 
     @classmethod
     def from_model(cls, model: m.PolicyApplication) -> PolicyApplication:
@@ -182,10 +182,11 @@ class PolicyApplication(relay.Node):
         )
 
 
-async def policy_view(actor: Actor, policy_id: uuid.UUID) -> Policy | None:
+async def policy_view(reads: Reads, policy_id: uuid.UUID) -> Policy | None:
     """A policy as the caller may see it (never one not yet issued)."""
-    row = await visible_policies(actor).filter(id=policy_id).select_related("product").first()
-    return Policy.from_model(row) if row else None
+    query = visible_policies(reads.actor).filter(id=policy_id).select_related("product")
+    row = await query.first()
+    return Policy.from_model(row, reads) if row else None
 
 
 async def application_node(actor: Actor, object_id: uuid.UUID) -> PolicyApplication | None:

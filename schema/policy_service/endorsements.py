@@ -282,7 +282,7 @@ class Endorsement(relay.Node):
             .select_related("product")
             .first()
         )
-        return Policy.from_model(row) if row else None
+        return Policy.from_model(row, info.context) if row else None
 
     @strawberry.field(
         description="The premium to pay for this change to take effect (pay it with "
@@ -741,7 +741,7 @@ async def _payload(info: Info, call: Any) -> EndorsementPayload:
     )
     return EndorsementPayload(
         endorsement=await endorsement_view(row),
-        policy=Policy.from_model(policy) if policy else None,
+        policy=Policy.from_model(policy, info.context) if policy else None,
         errors=[],
     )
 

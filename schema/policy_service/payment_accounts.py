@@ -210,4 +210,4 @@ class AutoRenewalMutations:
         except EndorsementError as error:
             return SetAutoRenewalPayload(errors=payload_errors(error, EndorsementError_))
         row = await visible_policies(actor).filter(id=policy_id).select_related("product").first()
-        return SetAutoRenewalPayload(policy=Policy.from_model(row) if row else None)
+        return SetAutoRenewalPayload(policy=Policy.from_model(row, info.context) if row else None)

@@ -95,7 +95,7 @@ class RenewalQueries:
         except ApplicationError:
             return None
         return RenewalOffer(
-            policy=Policy.from_model(offer.policy),
+            policy=Policy.from_model(offer.policy, info.context),
             available=offer.available,
             unavailable_reason=offer.reason,
             starts_at=local_time(offer.starts_at),
@@ -135,6 +135,6 @@ class RenewalMutations:
         row = await visible_applications(actor).filter(id=application_id).first()
         return RenewPolicyPayload(
             application=PolicyApplication.from_model(row) if row else None,
-            policy=await policy_view(actor, policy_id),
+            policy=await policy_view(info.context, policy_id),
             errors=[],
         )

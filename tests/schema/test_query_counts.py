@@ -232,10 +232,10 @@ async def test_the_claim_queue_and_my_claims_cost_the_same_for_2_or_12_claims(
             made += 1
         counts["claimQueue"].append(await statements(client, sql_counter, CLAIM_QUEUE, staff_jwt))
         counts["myClaims"].append(await statements(client, sql_counter, MY_CLAIMS, customer_jwt))
-    # session, (staff,) (the staff member's missing certificates,) count, page, then one
-    # query each: policies with products, timelines, documents, payouts, decision lines
-    # (with coverages), (staff:) notes.
-    assert counts == {"claimQueue": [11, 11], "myClaims": [8, 8]}, counts
+    # session (with the staff member and their missing certificates), page (with the
+    # total), then one query each: policies with products, timelines, documents, payouts,
+    # decision lines (with coverages), (staff:) notes.
+    assert counts == {"claimQueue": [8, 8], "myClaims": [7, 7]}, counts
 
 
 async def test_my_payments_and_notifications_cost_the_same_for_2_or_12_rows(
@@ -266,6 +266,7 @@ async def test_my_payments_and_notifications_cost_the_same_for_2_or_12_rows(
                 client, sql_counter, CUSTOMER_NOTIFICATIONS, staff_jwt, customer=customer_gid
             )
         )
-    # session, (staff,) (the staff member's missing certificates,) count, page, then one
-    # query each: policies and refunds for orders, deliveries for the staff view of the inbox.
-    assert counts == {"myPayments": [5, 5], "notifications": [3, 3], "staff inbox": [6, 6]}, counts
+    # session (with the staff member and their missing certificates), page (with the
+    # total), then one query each: policies and refunds for orders, deliveries for the staff
+    # view of the inbox.
+    assert counts == {"myPayments": [4, 4], "notifications": [2, 2], "staff inbox": [3, 3]}, counts

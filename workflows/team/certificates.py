@@ -59,7 +59,24 @@ async def withheld_permissions(
     missing = await CertificateRequirement.exclude(kind__in=Subquery(held)).values_list(
         "permission", flat=True
     )
-    names: list[str] = [str(p) for p in missing]
+    return known_permissions([str(p) for p in missing])
+
+
+# The same rule as one SQL join, for the statement that authenticates a request
+# (workflows/auth): joined to a row source aliased ``staff``, one row per permission
+# withheld from that staff member, none when ``staff.id`` is null; ``:today`` is the
+# Shanghai date.
+WITHHELD_JOIN = """
+LEFT JOIN certificate_requirement withheld
+       ON staff.id IS NOT NULL AND withheld.kind NOT IN (
+          SELECT held.kind FROM staff_certificate held
+          WHERE held.staff_id = staff.id AND held.revoked_at IS NULL
+            AND held.expires_on >= :today)
+"""
+
+
+def known_permissions(names: list[str]) -> frozenset[Permission]:
+    """The permissions among ``names`` (a requirement row may name one since removed)."""
     return frozenset(Permission(p) for p in names if p in Permission._value2member_map_)
 
 

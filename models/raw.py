@@ -1,0 +1,67 @@
+"""Hand-written reads for the hottest paths: one statement where the ORM would send
+several, and rows instead of model objects (issue 19: the policy lookup and every
+request's authentication).
+
+One SQL text serves both databases: ``:name`` placeholders (``$n`` for PostgreSQL, ``?``
+for SQLite) and ``= ANY(:ids)`` for "one of this list" (``json_each`` on SQLite).
+Values come back as the driver returns them; ``column`` converts one the way the
+model's own field does, so an answer built from a row equals one built from a model.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import Any
+
+from tortoise.models import Model
+
+_PLACEHOLDER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+_ANY = re.compile(r"= ANY\(:([A-Za-z_]\w*)\)")
+
+
+def _sqlite_value(value: Any) -> Any:
+    """UUIDs are stored as text; a list is passed as JSON for ``json_each``
+    (datetimes, dates and decimals have sqlite3 adapters: ``models/sqlite_times``)."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return json.dumps([str(item) for item in value])
+    return value
+
+
+def _positional(sql: str, params: dict[str, Any], postgres: bool) -> tuple[str, list[Any]]:
+    """``:name`` to ``$n`` (PostgreSQL: a name used twice is one parameter) or ``?``
+    (SQLite: one value per occurrence)."""
+    names: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if not postgres:
+            names.append(name)
+            return "?"
+        if name not in names:
+            names.append(name)
+        return f"${names.index(name) + 1}"
+
+    if not postgres:
+        sql = _ANY.sub(r"IN (SELECT value FROM json_each(:\1))", sql)
+    text = _PLACEHOLDER.sub(number, sql)
+    if postgres:
+        return text, [params[name] for name in names]
+    return text, [_sqlite_value(params[name]) for name in names]
+
+
+async def fetch(model: type[Model], sql: str, **params: Any) -> list[dict[str, Any]]:
+    """The rows of ``sql`` on ``model``'s connection (the current transaction's, if any)."""
+    db = model._meta.db
+    return await db.execute_query_dict(
+        *_positional(sql, params, db.capabilities.dialect == "postgres")
+    )
+
+
+def column(model: type[Model], field: str, value: Any) -> Any:
+    """A raw column value as ``model.field`` holds it (UUID, aware UTC datetime, date,
+    decimal with the field's places, enum member, bool)."""
+    return model._meta.fields_map[field].to_python_value(value)

@@ -1,0 +1,195 @@
+"""The policy lookup's reads as rows, not model objects (issue 19): a page of policies
+with product and holder in one statement (``PAGE_COLUMNS``), and everything that hangs
+off any number of policies (coverages, insured persons, beneficiaries, installments) in
+one more (``read_children``). The rows carry the models' attribute names and values
+converted by the models' own fields, so the schema builds the same answer from either.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from models import policies as m
+from models import raw
+
+# What a policy answer needs, read with ``QuerySet.values`` (one JOIN each for the
+# product and the holder).
+PRODUCT_COLUMNS = (
+    "id",
+    "code",
+    "name",
+    "kind",
+    "description",
+    "report_time_limit_hours",
+    "cooling_off_days",
+    "renewable",
+    "loss_types",
+)
+HOLDER_COLUMNS = ("name", "phone_masked", "id_number_masked")
+PAGE_COLUMNS = (
+    "id",
+    "number",
+    "status",
+    "starts_at",
+    "ends_at",
+    "issued_at",
+    "sum_insured",
+    "premium",
+    "payment_frequency",
+    "holder_id",
+    *(f"product__{name}" for name in PRODUCT_COLUMNS),
+    *(f"holder__{name}" for name in HOLDER_COLUMNS),
+)
+
+
+@dataclass(slots=True)
+class CoverageRow:
+    id: uuid.UUID
+    code: str
+    name: str
+    sum_insured: Decimal
+    deductible: Decimal
+    used_amount: Decimal
+
+
+@dataclass(slots=True)
+class InsuredRow:
+    id: uuid.UUID
+    name: str
+    id_number_masked: str
+    relation_to_holder: str
+    covered_until: date | None
+    customer_id: uuid.UUID | None
+
+
+@dataclass(slots=True)
+class BeneficiaryRow:
+    id: uuid.UUID
+    name: str
+    id_number_masked: str
+    relation_to_insured: str
+    share_percent: Decimal
+    customer_id: uuid.UUID | None
+
+
+@dataclass(slots=True)
+class InstallmentRow:
+    id: uuid.UUID
+    sequence: int
+    due_date: date
+    amount: Decimal
+    paid_at: datetime | None
+    cancelled_at: datetime | None
+
+
+@dataclass(slots=True)
+class PolicyChildren:
+    """One policy's lists, each in the policy schedule's order."""
+
+    coverages: list[CoverageRow] = field(default_factory=list)
+    insured: list[InsuredRow] = field(default_factory=list)
+    beneficiaries: list[BeneficiaryRow] = field(default_factory=list)
+    installments: list[InstallmentRow] = field(default_factory=list)
+
+
+# One statement for the four child tables. Each column holds one type in every branch
+# (t: text, n: decimal, d: date, ts: time) so both databases return it as the column of
+# the model it comes from (PostgreSQL types a UNION pair by pair: the times, null in the
+# first two branches, are cast).
+CHILDREN_SQL = """
+SELECT 'C' AS kind, policy_id, id, position AS seq, code AS t1, name AS t2, NULL AS t3,
+       sum_insured AS n1, deductible AS n2, used_amount AS n3, NULL AS d1,
+       CAST(NULL AS TIMESTAMP WITH TIME ZONE) AS ts1,
+       CAST(NULL AS TIMESTAMP WITH TIME ZONE) AS ts2, NULL AS customer_id
+FROM coverage WHERE policy_id = ANY(:ids)
+UNION ALL
+SELECT 'I', policy_id, id, position, name, id_number_masked, relation_to_holder,
+       NULL, NULL, NULL, covered_until, NULL, NULL, customer_id
+FROM insured_person WHERE policy_id = ANY(:ids)
+UNION ALL
+SELECT 'B', policy_id, id, position, name, id_number_masked, relation_to_insured,
+       share_percent, NULL, NULL, NULL, NULL, NULL, customer_id
+FROM beneficiary WHERE policy_id = ANY(:ids)
+UNION ALL
+SELECT 'P', policy_id, id, sequence, NULL, NULL, NULL,
+       amount, NULL, NULL, due_date, paid_at, cancelled_at, NULL
+FROM premium_installment WHERE policy_id = ANY(:ids)
+ORDER BY seq, id
+"""
+
+
+def _uuid(value: Any) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(value)
+
+
+def _coverage(row: dict[str, Any]) -> CoverageRow:
+    c = m.Coverage
+    return CoverageRow(
+        id=_uuid(row["id"]),
+        code=row["t1"],
+        name=row["t2"],
+        sum_insured=raw.column(c, "sum_insured", row["n1"]),
+        deductible=raw.column(c, "deductible", row["n2"]),
+        used_amount=raw.column(c, "used_amount", row["n3"]),
+    )
+
+
+def _insured(row: dict[str, Any]) -> InsuredRow:
+    customer = row["customer_id"]
+    return InsuredRow(
+        id=_uuid(row["id"]),
+        name=row["t1"],
+        id_number_masked=row["t2"],
+        relation_to_holder=row["t3"],
+        covered_until=raw.column(m.InsuredPerson, "covered_until", row["d1"]),
+        customer_id=_uuid(customer) if customer is not None else None,
+    )
+
+
+def _beneficiary(row: dict[str, Any]) -> BeneficiaryRow:
+    customer = row["customer_id"]
+    return BeneficiaryRow(
+        id=_uuid(row["id"]),
+        name=row["t1"],
+        id_number_masked=row["t2"],
+        relation_to_insured=row["t3"],
+        share_percent=raw.column(m.Beneficiary, "share_percent", row["n1"]),
+        customer_id=_uuid(customer) if customer is not None else None,
+    )
+
+
+def _installment(row: dict[str, Any]) -> InstallmentRow:
+    p = m.PremiumInstallment
+    return InstallmentRow(
+        id=_uuid(row["id"]),
+        sequence=int(row["seq"]),
+        due_date=raw.column(p, "due_date", row["d1"]),
+        amount=raw.column(p, "amount", row["n1"]),
+        paid_at=raw.column(p, "paid_at", row["ts1"]),
+        cancelled_at=raw.column(p, "cancelled_at", row["ts2"]),
+    )
+
+
+async def read_children(policy_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, PolicyChildren]:
+    """The lists of each policy (an empty one for a policy without any)."""
+    ids = list(policy_ids)
+    found: dict[uuid.UUID, PolicyChildren] = {i: PolicyChildren() for i in ids}
+    if not ids:
+        return found
+    for row in await raw.fetch(m.Coverage, CHILDREN_SQL, ids=ids):
+        kids = found[_uuid(row["policy_id"])]
+        kind = row["kind"]
+        if kind == "C":
+            kids.coverages.append(_coverage(row))
+        elif kind == "I":
+            kids.insured.append(_insured(row))
+        elif kind == "B":
+            kids.beneficiaries.append(_beneficiary(row))
+        else:
+            kids.installments.append(_installment(row))
+    return found
