@@ -116,9 +116,7 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
 
     plans: PlanCache
 
-    def execute_operation(
-        self, serially: bool | None = None
-    ) -> AwaitableOrValue[Any]:
+    def execute_operation(self, serially: bool | None = None) -> AwaitableOrValue[Any]:
         plan = self._plan() if serially is None else None
         if plan is None:
             self.plans.fallback_runs += 1

@@ -44,7 +44,7 @@ from graphql.execution.executor import Executor, invalid_return_type_error
 from graphql.execution.values import get_argument_values
 from graphql.language import FieldNode, ValueNode, VariableNode
 from graphql.pyutils import Path, Undefined, is_iterable
-from graphql.type import is_abstract_type, is_leaf_type, is_list_type, is_non_null_type
+from graphql.type import is_abstract_type, is_leaf_type, is_non_null_type
 
 from schema.compiled.run import PENDING, Complete, Run, Slot
 
@@ -92,9 +92,7 @@ class Planner:
 
     # ---------------------------------------------------------------- objects
 
-    def object_plan(
-        self, object_type: GraphQLObjectType, details: FieldDetailsList
-    ) -> ObjectPlan:
+    def object_plan(self, object_type: GraphQLObjectType, details: FieldDetailsList) -> ObjectPlan:
         executor = self.executor
         grouped, defer_usages, _ = collect_subfields(
             self.schema,
@@ -205,7 +203,8 @@ class Planner:
     ) -> Complete:
         nodes = [d.node for d in details]
         if isinstance(return_type, GraphQLNonNull):
-            return non_null(self.completer(return_type.of_type, details, field_def, parent, message), message)
+            inner = self.completer(return_type.of_type, details, field_def, parent, message)
+            return non_null(inner, message)
         if isinstance(return_type, GraphQLList):
             item_type = return_type.of_type
             item = self.completer(item_type, details, field_def, parent, message)
@@ -215,16 +214,17 @@ class Planner:
                 not is_non_null_type(item_type),
                 not is_leaf_type(nullable_of(item_type)),
                 message,
-                f"Expected Iterable, but did not find one for field '{parent}.{field_def_name(details)}'.",
+                "Expected Iterable, but did not find one for field"
+                f" '{parent}.{field_def_name(details)}'.",
             )
         if is_leaf_type(return_type):
-            return leaf_completer(return_type)  # type: ignore[arg-type]
+            return leaf_completer(return_type)
         if isinstance(return_type, GraphQLObjectType):
             return object_completer(
                 return_type, self.object_plan(return_type, details), details, field_def, parent
             )
         if is_abstract_type(return_type):
-            abstract: GraphQLAbstractType = return_type  # type: ignore[assignment]
+            abstract: GraphQLAbstractType = return_type
             plans = {
                 possible.name: object_completer(
                     possible, self.object_plan(possible, details), details, field_def, parent
@@ -330,22 +330,24 @@ def value_field(
         try:
             value = read(source)
             if composite or run.is_awaitable(value):
-                path = Path(parent_path, key, parent_name)
-                slot = Slot(result, key, path, nullable, parent_slot, message)
+                here = path = Path(parent_path, key, parent_name)
+                slot = Slot(result, key, here, nullable, parent_slot, message)
                 if run.is_awaitable(value):
-                    run.park(value, slot, nodes, lambda r, v: complete(r, v, path, slot, path), path)
+                    run.park(
+                        value, slot, nodes, lambda r, v: complete(r, v, here, slot, here), here
+                    )
                     result[key] = None
                     return
-                completed = complete(run, value, path, slot, path)
+                completed = complete(run, value, here, slot, here)
                 result[key] = None if completed is PENDING else completed
             else:
                 result[key] = complete(run, value, parent_path, None, parent_path)  # type: ignore[arg-type]
-        except Exception as raw:  # noqa: BLE001 - a field error, as graphql-core
+        except Exception as raw:
             if path is None:
                 path = Path(parent_path, key, parent_name)
             error = located_error(raw, nodes, path.as_list())
             if not nullable:
-                raise error
+                raise error from raw
             run.errors.add(error, path)
             result[key] = None
 
@@ -384,13 +386,15 @@ def resolver_field(
                 run.park(value, slot, nodes, lambda r, v: complete(r, v, path, slot, path), path)
                 result[key] = None
                 return
-            slot = Slot(result, key, path, nullable, parent_slot, message) if composite else None
-            completed = complete(run, value, path, slot, path)
+            position = (
+                Slot(result, key, path, nullable, parent_slot, message) if composite else None
+            )
+            completed = complete(run, value, path, position, path)
             result[key] = None if completed is PENDING else completed
-        except Exception as raw:  # noqa: BLE001 - a field error, as graphql-core
+        except Exception as raw:
             error = located_error(raw, nodes, path.as_list())
             if not nullable:
-                raise error
+                raise error from raw
             run.errors.add(error, path)
             result[key] = None
 
@@ -475,12 +479,12 @@ def list_completer(
                     append(None if completed is PENDING else completed)
                 else:
                     append(item(run, element, path, None, field_path))
-            except Exception as raw:  # noqa: BLE001 - a field error, as graphql-core
+            except Exception as raw:
                 if item_path is None:
                     item_path = Path(path, index, None)
                 error = located_error(raw, nodes, item_path.as_list())
                 if not item_nullable:
-                    raise error
+                    raise error from raw
                 run.errors.add(error, item_path)
                 append(None)
         return items

@@ -137,7 +137,7 @@ class Run:
             if completed is None and not slot.nullable:
                 raise TypeError(slot.message)
             slot.container[slot.key] = completed
-        except Exception as error:  # noqa: BLE001 - every resolver error is a field error
+        except Exception as error:
             self.fail(error, parked.nodes, slot)
 
     async def drive(self, holder: dict[str, Any]) -> ExecutionResult:

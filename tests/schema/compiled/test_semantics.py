@@ -200,8 +200,8 @@ async def test_errors_come_in_graphql_cores_order() -> None:
 
 async def test_skip_and_include_follow_the_variables() -> None:
     query = """query Q($yes: Boolean!, $no: Boolean!) {
-      first { a: id @include(if: $yes) b: name @skip(if: $yes) ... on Item @include(if: $no) { tags }
-              ...F @skip(if: $no) }
+      first { a: id @include(if: $yes) b: name @skip(if: $yes)
+              ... on Item @include(if: $no) { tags } ...F @skip(if: $no) }
     }
     fragment F on Item { loose name }"""
     for yes, no in ((True, False), (False, True), (True, True), (False, False)):
@@ -213,7 +213,7 @@ async def test_skip_and_include_follow_the_variables() -> None:
 
 async def test_aliases_and_key_order_are_the_documents() -> None:
     answer = await both(
-        "{ first { z: name id a: id name __typename y: echo } e2: echo(word: \"ab\", times: 2) "
+        '{ first { z: name id a: id name __typename y: echo } e2: echo(word: "ab", times: 2) '
         'e1: echo(word: "c") }'.replace("y: echo", "tags")
     )
     assert list(answer["data"]["first"]) == ["z", "id", "a", "name", "__typename", "tags"]
@@ -233,7 +233,7 @@ async def test_abstract_types_resolve_as_graphql_core_does() -> None:
 async def test_each_resolver_runs_once_per_field_occurrence() -> None:
     CALLS.clear()
     await COMPILED.execute(
-        "{ maybeItems { loose l2: loose } items { id } e: echo x: echo(word: \"x\") }",
+        '{ maybeItems { loose l2: loose } items { id } e: echo x: echo(word: "x") }',
         context_value={"scores": DataLoader(load_scores)},
     )
     assert CALLS["maybe_items"] == 1 and CALLS["items"] == 1 and CALLS["echo"] == 2
@@ -258,7 +258,7 @@ async def test_resolvers_see_the_callers_context_variables() -> None:
 async def test_unsupported_operations_fall_back_before_running() -> None:
     before = PLANS.fallback_runs
     CALLS.clear()
-    result = await COMPILED.execute('{ __schema { queryType { name } } items { id } }')
+    result = await COMPILED.execute("{ __schema { queryType { name } } items { id } }")
     assert PLANS.fallback_runs == before + 1 and CALLS["items"] == 1
     assert result.data is not None and result.data["__schema"]["queryType"]["name"] == "Query"
 
