@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from graphql import (
     DocumentNode,
     GraphQLError,
@@ -28,7 +29,9 @@ from graphql import (
 )
 from starlette.applications import Starlette
 from strawberry import relay
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from api.app import schema_options
 from api.demo import seed_everything
 from api.persisted_queries import operations_of, sources_in
 from api.services import Services
@@ -37,6 +40,7 @@ from models.claims import Claim
 from models.customers import Customer
 from models.policies import Policy, Product
 from models.staff import StaffUser
+from schema import build_schema
 from tests.schema.compiled.helpers import both_ways, customer_token, plans_of, staff_token
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -190,3 +194,15 @@ async def test_every_documented_query_answers_the_same_compiled(
                 differences.append(f"{where} {name and name.value} ({who}):\n{plain}\n{answer}")
     assert not differences, "\n".join(differences)
     assert compiled >= len(QUERIES)  # most ran compiled for both sessions
+
+
+def test_the_setting_turns_compiled_execution_off(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert build_schema(schema_options(settings)).compiled_plans is not None  # type: ignore[attr-defined]
+    monkeypatch.setenv("ANXIN_COMPILED_EXECUTION", "false")
+    off = Settings(**settings.model_dump(exclude={"compiled_execution"}))
+    assert off.compiled_execution is False
+    schema = build_schema(schema_options(off))
+    assert schema.compiled_plans is None  # type: ignore[attr-defined]
+    assert schema.execution_context_class is StrawberryGraphQLCoreExecutionContext
