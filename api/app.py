@@ -70,6 +70,7 @@ def schema_options(settings: Settings) -> SchemaOptions:
         introspection=settings.introspection_enabled,
         mask_errors=not settings.is_development,
         allowed_operations=allowed,
+        compiled_execution=settings.compiled_execution,
     )
 
 

@@ -721,6 +721,35 @@ async def seed_claims(services: Services) -> None:
     )
 
 
+async def seed_everything(settings: Settings, services: Services, *, activity: bool = True) -> None:
+    """Every demo, in the order they build on each other (``anxin demo``; tests that run
+    the documented operations on the demo data). ``activity``: the dashboard's three
+    months of operations, the slowest part."""
+    await seed(settings, services.pii)
+    await seed_claims(services)
+    await seed_service_quality()
+    await seed_complaints(services)
+    await seed_crisis()
+    await seed_knowledge()
+    await seed_documents(services)
+    await seed_endorsements(services)
+    await seed_cover_changes(services)
+    await seed_policy_buy(services)
+    await seed_service_plans(services)  # suggests what the online-sales demo sells
+    await seed_commitments(services)
+    await seed_membership(services)
+    await seed_benefits(services)
+    await seed_accounts(services)
+    await seed_team()
+    await seed_risk()  # the rules look at everything above
+    # Three months of operations for the dashboard, after the risk rules ran: its
+    # customers exist to be counted and are left out of the other demos' figures.
+    if activity:
+        from api.demo_activity import seed_activity  # it reads this module's products
+
+        await seed_activity(services)
+
+
 async def load_demo(settings: Settings, *, only_if_empty: bool) -> None:
     async with httpx.AsyncClient() as http, open_database(settings.database_url):
         services = build_services(settings, http, None)
@@ -730,27 +759,6 @@ async def load_demo(settings: Settings, *, only_if_empty: bool) -> None:
                 print(demo_accounts())
                 return
             raise SystemExit("the database has data already; demo loads into an empty one")
-        await seed(settings, services.pii)
-        await seed_claims(services)
-        await seed_service_quality()
-        await seed_complaints(services)
-        await seed_crisis()
-        await seed_knowledge()
-        await seed_documents(services)
-        await seed_endorsements(services)
-        await seed_cover_changes(services)
-        await seed_policy_buy(services)
-        await seed_service_plans(services)  # suggests what the online-sales demo sells
-        await seed_commitments(services)
-        await seed_membership(services)
-        await seed_benefits(services)
-        await seed_accounts(services)
-        await seed_team()
-        await seed_risk()  # the rules look at everything above
-        # Three months of operations for the dashboard, after the risk rules ran: its
-        # customers exist to be counted and are left out of the other demos' figures.
-        from api.demo_activity import seed_activity  # it reads this module's products
-
-        await seed_activity(services)
+        await seed_everything(settings, services)
     print("demo data loaded")
     print(demo_accounts())

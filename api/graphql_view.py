@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
 import uuid
@@ -138,7 +139,11 @@ def persisted_query_error(error: PersistedQueryError, media_type: str) -> Respon
     return response
 
 
+@functools.lru_cache(maxsize=1024)
 def operation_type(query: str, operation_name: str | None) -> OperationType | None:
+    """A GET's operation kind (only queries go by GET). Cached by text: a persisted
+    query by GET is the same text every time, and parsing it cost more than running
+    its compiled plan's fields."""
     try:
         document = parse(query)
     except GraphQLError:

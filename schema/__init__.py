@@ -33,6 +33,7 @@ from schema.claims.mutations import ClaimMutations
 from schema.claims.queries import ClaimQueries
 from schema.claims.subscriptions import ClaimSubscriptions
 from schema.commitments import CommitmentMutations, CommitmentQueries
+from schema.compiled import PlanCache, compiled_executor
 from schema.complaint_figures import ComplaintFigureQueries
 from schema.complaint_remedies import ComplaintRemedyMutations, ComplaintRemedyQueries
 from schema.complaint_staff import (
@@ -225,6 +226,8 @@ class AnxinSchema(strawberry.Schema):
     ``process_errors``, so it is cut here."""
 
     hide_suggestions = False
+    # The compiled executor's plans (None: it is off and graphql-core runs everything).
+    compiled_plans: PlanCache | None = None
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -251,6 +254,8 @@ class SchemaOptions:
     # The allow-list (SHA-256 of each allowed operation's printed document): any other
     # operation is refused before it runs. None: every valid operation runs.
     allowed_operations: frozenset[str] | None = None
+    # Run known queries from a compiled plan (schema.compiled); off: graphql-core alone.
+    compiled_execution: bool = True
 
 
 def build_schema(options: SchemaOptions | None = None) -> strawberry.Schema:
@@ -275,11 +280,13 @@ def build_schema(options: SchemaOptions | None = None) -> strawberry.Schema:
     ]
     if options.mask_errors:
         extensions.append(lambda: MaskErrors(should_mask_error=should_mask_error))
+    plans = PlanCache() if options.compiled_execution else None
     schema = AnxinSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,  # type: ignore[arg-type]
+        execution_context_class=None if plans is None else compiled_executor(plans),
         config=StrawberryConfig(
             relay_max_results=100,
             scalar_map=SCALARS,
@@ -287,4 +294,5 @@ def build_schema(options: SchemaOptions | None = None) -> strawberry.Schema:
         ),
     )
     schema.hide_suggestions = not options.introspection
+    schema.compiled_plans = plans
     return schema

@@ -27,3 +27,6 @@ class PersistedQuerySettings(BaseSettings):
     persisted_queries_memory_entries: int = Field(1000, ge=1)  # x max chars: <= 20 MB
     # A query longer than this (characters) is run but not stored.
     persisted_queries_max_query_chars: int = Field(20_000, ge=100)
+    # Known queries (a document seen before: persisted ones, an app's fixed operations)
+    # run from a compiled plan (schema.compiled); off: graphql-core runs every operation.
+    compiled_execution: bool = True

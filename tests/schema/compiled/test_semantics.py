@@ -1,0 +1,280 @@
+"""The compiled plan keeps graphql-core's semantics, case by case, on a small schema made
+for it: each query runs through graphql-core and through the plan, and the answers
+(``data``, and each error's message, path and locations, in order) must be the same;
+each test also checks that the plan ran. ``test_a_broken_plan_is_caught`` shows that
+these comparisons fail when the plan gets null propagation wrong."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from contextvars import ContextVar
+from typing import Any
+
+import pytest
+import strawberry
+from strawberry.dataloader import DataLoader
+
+from schema.compiled import PlanCache, compiled_executor, plan
+
+CALLS: Counter[str] = Counter()
+BATCHES: list[list[int]] = []
+REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="none")
+
+
+async def load_scores(keys: list[int]) -> list[int]:
+    BATCHES.append(list(keys))
+    return [key * 10 for key in keys]
+
+
+@strawberry.interface
+class Named:
+    name: str
+
+
+@strawberry.type
+class Item(Named):
+    id: int
+    tags: list[str]
+
+    @strawberry.field
+    def strict(self) -> int:
+        CALLS[f"strict:{self.id}"] += 1
+        if self.id == 2:
+            raise ValueError(f"strict {self.id} failed")
+        return self.id
+
+    @strawberry.field
+    def loose(self) -> str | None:
+        CALLS[f"loose:{self.id}"] += 1
+        if self.id % 2:
+            raise ValueError(f"loose {self.id} failed")
+        return f"loose-{self.id}"
+
+    @strawberry.field
+    async def score(self, info: strawberry.Info) -> int:
+        CALLS[f"score:{self.id}"] += 1
+        loader: DataLoader[int, int] = info.context["scores"]
+        return await loader.load(self.id)
+
+    @strawberry.field
+    async def late_strict(self) -> int:
+        await asyncio.sleep(0)
+        if self.id == 3:
+            raise ValueError("late strict failed")
+        return self.id
+
+    @strawberry.field
+    def required(self) -> int:
+        result: Any = None if self.id == 4 else self.id  # a bug: null for a non-null field
+        return result  # type: ignore[no-any-return]
+
+    @strawberry.field
+    def request(self) -> str:
+        return REQUEST_ID.get()
+
+    @strawberry.field
+    async def async_request(self) -> str:
+        await asyncio.sleep(0)
+        return REQUEST_ID.get()
+
+
+@strawberry.type
+class Person(Named):
+    age: int
+
+
+def _items(n: int = 4) -> list[Item]:
+    return [Item(id=i, name=f"item-{i}", tags=[f"t{i}", "x"]) for i in range(1, n + 1)]
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def items(self) -> list[Item]:
+        CALLS["items"] += 1
+        return _items()
+
+    @strawberry.field
+    def maybe_items(self) -> list[Item | None] | None:
+        CALLS["maybe_items"] += 1
+        return list(_items())
+
+    @strawberry.field
+    async def async_items(self) -> list[Item | None]:
+        await asyncio.sleep(0)
+        return list(_items())
+
+    @strawberry.field
+    def first(self) -> Item | None:
+        return _items()[0]
+
+    @strawberry.field
+    def named(self) -> list[Named]:
+        return [*_items(2), Person(name="ada", age=36)]
+
+    @strawberry.field
+    def echo(self, word: str = "hi", times: int = 1) -> str:
+        CALLS["echo"] += 1
+        return word * times
+
+
+def schemas() -> tuple[strawberry.Schema, strawberry.Schema, PlanCache]:
+    plans = PlanCache(compile_after=1)
+    compiled = strawberry.Schema(
+        query=Query, types=[Person], execution_context_class=compiled_executor(plans)
+    )
+    return strawberry.Schema(query=Query, types=[Person]), compiled, plans
+
+
+PLAIN, COMPILED, PLANS = schemas()
+
+
+def formatted(result: Any) -> dict[str, Any]:
+    return {
+        "data": result.data,
+        "errors": [error.formatted for error in result.errors or []],
+    }
+
+
+async def both(query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The answer, after checking it is the same both ways and the plan ran."""
+    answers = []
+    for schema in (PLAIN, COMPILED):
+        BATCHES.clear()
+        before = PLANS.compiled_runs
+        result = await schema.execute(
+            query, variable_values=variables, context_value={"scores": DataLoader(load_scores)}
+        )
+        answers.append(formatted(result))
+    assert PLANS.compiled_runs == before + 1, "the compiled plan did not run"
+    # as JSON text: dict equality would not see the keys' order
+    assert json.dumps(answers[1]) == json.dumps(answers[0])
+    return answers[1]
+
+
+async def test_a_non_null_field_failing_in_a_list_nulls_the_nearest_nullable_parent() -> None:
+    answer = await both("{ maybeItems { id strict loose } first { id } }")
+    assert answer["data"]["maybeItems"][1] is None  # item 2's strict failed: the item nulls
+    assert answer["data"]["maybeItems"][0] == {"id": 1, "strict": 1, "loose": None}
+    assert [e["path"] for e in answer["errors"]] == [
+        ["maybeItems", 0, "loose"],
+        ["maybeItems", 1, "strict"],
+        ["maybeItems", 2, "loose"],
+    ]
+    assert answer["errors"][1]["locations"] == [{"line": 1, "column": 19}]
+
+
+async def test_a_non_null_error_reaches_data_when_nothing_above_is_nullable() -> None:
+    answer = await both("{ first { id } items { id strict } }")
+    assert answer["data"] is None
+    assert [e["path"] for e in answer["errors"]] == [["items", 1, "strict"]]
+
+
+async def test_late_errors_propagate_from_async_resolvers() -> None:
+    answer = await both("{ asyncItems { id lateStrict score } maybeItems { loose } }")
+    assert answer["data"]["asyncItems"][2] is None
+    assert answer["data"]["asyncItems"][0] == {"id": 1, "lateStrict": 1, "score": 10}
+    assert len(answer["errors"]) == 3
+
+
+async def test_a_null_for_a_non_null_field_is_an_error_there() -> None:
+    answer = await both("{ maybeItems { id required } }")
+    assert answer["data"]["maybeItems"][3] is None
+    assert answer["errors"][0]["message"] == (
+        "Cannot return null for non-nullable field Item.required."
+    )
+    assert answer["errors"][0]["path"] == ["maybeItems", 3, "required"]
+
+
+async def test_errors_come_in_graphql_cores_order() -> None:
+    answer = await both("{ b: maybeItems { loose strict } a: first { loose strict } }")
+    assert [e["message"] for e in answer["errors"]] == [
+        "loose 1 failed",
+        "strict 2 failed",
+        "loose 3 failed",
+        "loose 1 failed",
+    ]
+
+
+async def test_skip_and_include_follow_the_variables() -> None:
+    query = """query Q($yes: Boolean!, $no: Boolean!) {
+      first { a: id @include(if: $yes) b: name @skip(if: $yes)
+              ... on Item @include(if: $no) { tags } ...F @skip(if: $no) }
+    }
+    fragment F on Item { loose name }"""
+    for yes, no in ((True, False), (False, True), (True, True), (False, False)):
+        answer = await both(query, {"yes": yes, "no": no})
+        first = answer["data"]["first"]
+        assert ("a" in first) == yes and ("b" in first) == (not yes)
+        assert ("tags" in first) == no and ("loose" in first) == (not no)
+
+
+async def test_aliases_and_key_order_are_the_documents() -> None:
+    answer = await both(
+        '{ first { z: name id a: id name __typename y: echo } e2: echo(word: "ab", times: 2) '
+        'e1: echo(word: "c") }'.replace("y: echo", "tags")
+    )
+    assert list(answer["data"]["first"]) == ["z", "id", "a", "name", "__typename", "tags"]
+    assert list(answer["data"]) == ["first", "e2", "e1"]
+    assert answer["data"]["e2"] == "abab"
+
+
+async def test_abstract_types_resolve_as_graphql_core_does() -> None:
+    answer = await both(
+        "{ named { __typename name ... on Item { id strict } ... on Person { age } } }"
+    )
+    assert answer["data"] is None  # item 2's strict, named: [Named!]!
+    answer = await both("{ named { __typename name ... on Person { age } ... on Item { id } } }")
+    assert [n["__typename"] for n in answer["data"]["named"]] == ["Item", "Item", "Person"]
+
+
+async def test_each_resolver_runs_once_per_field_occurrence() -> None:
+    CALLS.clear()
+    await COMPILED.execute(
+        '{ maybeItems { loose l2: loose } items { id } e: echo x: echo(word: "x") }',
+        context_value={"scores": DataLoader(load_scores)},
+    )
+    assert CALLS["maybe_items"] == 1 and CALLS["items"] == 1 and CALLS["echo"] == 2
+    assert all(CALLS[f"loose:{i}"] == 2 for i in range(1, 5))  # two aliases, two calls
+
+
+async def test_async_resolvers_of_one_level_batch_in_one_loader_call() -> None:
+    answer = await both("{ maybeItems { score } asyncItems { score } }")
+    assert BATCHES == [[1, 2, 3, 4]]  # the compiled run's own: one batch per level
+    assert answer["data"]["maybeItems"][3] == {"score": 40}
+
+
+async def test_resolvers_see_the_callers_context_variables() -> None:
+    token = REQUEST_ID.set("req-7")
+    try:
+        answer = await both("{ first { request asyncRequest } }")
+    finally:
+        REQUEST_ID.reset(token)
+    assert answer["data"]["first"] == {"request": "req-7", "asyncRequest": "req-7"}
+
+
+async def test_unsupported_operations_fall_back_before_running() -> None:
+    before = PLANS.fallback_runs
+    CALLS.clear()
+    result = await COMPILED.execute("{ __schema { queryType { name } } items { id } }")
+    assert PLANS.fallback_runs == before + 1 and CALLS["items"] == 1
+    assert result.data is not None and result.data["__schema"]["queryType"]["name"] == "Query"
+
+
+async def test_a_broken_plan_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deliberately break the plan's non-null check: the comparison must then fail."""
+
+    def broken_non_null(inner: Any, message: str) -> Any:
+        return inner
+
+    monkeypatch.setattr(plan, "non_null", broken_non_null)
+    global PLAIN, COMPILED, PLANS
+    saved = PLAIN, COMPILED, PLANS
+    PLAIN, COMPILED, PLANS = schemas()
+    try:
+        with pytest.raises(AssertionError):
+            await both("{ maybeItems { id required } }")
+    finally:
+        PLAIN, COMPILED, PLANS = saved
