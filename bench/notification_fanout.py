@@ -39,7 +39,7 @@ servers, the worker, PostgreSQL and Redis: client-side queueing is inside the fi
 
     python bench/notification_fanout.py [--connections 1000] [--rounds 5]
         [--scenarios one,two,embedded] [--modes shared,per-customer]
-        [--compression deflate|none] [--keep-database] [--profile DIR]
+        [--compression deflate|none] [--keep-database]
 
 Uses the PostgreSQL database ``anxin_bench_fanout_test`` (dropped and recreated) and
 Redis database 12 or ``ANXIN_BENCH_REDIS_URL`` (flushed); stops by itself within
@@ -188,16 +188,11 @@ class Cluster:
                 raise RuntimeError(f"{server.name} exited:\n{server.tail()}")
 
 
-def _spawn(
-    name: str, args: list[str], env: dict[str, str], logs: Path, profile: Path | None = None
-) -> Server:
-    """``profile``: run it under cProfile, its statistics written there when it stops
-    (uvicorn and the worker end normally on SIGTERM)."""
+def _spawn(name: str, args: list[str], env: dict[str, str], logs: Path) -> Server:
     log = logs / f"{name}.log"
-    profiler = ["-m", "cProfile", "-o", str(profile)] if profile is not None else []
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, *profiler, "-m", "api.cli", *args],
+            [sys.executable, "-m", "api.cli", *args],
             cwd=ROOT,
             env=env,
             stdout=out,
@@ -232,15 +227,8 @@ def _stop(servers: list[Server]) -> None:
             server.process.wait()
 
 
-def _profile_path(profiles: Path | None, name: str) -> Path | None:
-    return None if profiles is None else profiles.with_name(f"{profiles.name}{name}.prof")
-
-
 @contextlib.asynccontextmanager
-async def cluster(
-    scenario: Scenario, logs: Path, profiles: Path | None = None
-) -> AsyncIterator[Cluster]:
-    """``profiles``: a folder for each process's cProfile statistics (name prefix)."""
+async def cluster(scenario: Scenario, logs: Path) -> AsyncIterator[Cluster]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANXIN_")}
     env.update(
         ANXIN_ENV="development",
@@ -259,17 +247,15 @@ async def cluster(
         apis = []
         for index in range(scenario.api_processes):
             port = free_port()
-            name = f"{scenario.key}-api{index + 1}"
             server = _spawn(
-                name, ["serve", "--port", str(port)], env, logs, _profile_path(profiles, name)
+                f"{scenario.key}-api{index + 1}", ["serve", "--port", str(port)], env, logs
             )
             server.port = port
             started.append(server)
             apis.append(server)
         worker = None
         if scenario.redis:
-            name = f"{scenario.key}-worker"
-            worker = _spawn(name, ["worker"], env, logs, _profile_path(profiles, name))
+            worker = _spawn(f"{scenario.key}-worker", ["worker"], env, logs)
             started.append(worker)
         await asyncio.gather(*(_wait_ready(s) for s in apis))
         await asyncio.sleep(1)  # the worker connects to the database and Redis
@@ -773,16 +759,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--compression", choices=["deflate", "none"], default="deflate")
     parser.add_argument("--time-limit", type=float, default=1200, help="seconds, whole run")
     parser.add_argument("--keep-database", action="store_true")
-    parser.add_argument(
-        "--profile",
-        type=Path,
-        help="folder: run the API processes and the worker under cProfile, one "
-        "<mode>-<process>.prof each (read with python -m pstats)",
-    )
     args = parser.parse_args(argv)
     args.compression = None if args.compression == "none" else args.compression
-    if args.profile is not None:
-        args.profile.mkdir(parents=True, exist_ok=True)
     args.scenario_list = [SCENARIOS[s] for s in args.scenarios.split(",") if s]
     args.mode_list = [m for m in args.modes.split(",") if m]
     for mode in args.mode_list:
@@ -816,10 +794,7 @@ async def bench(args: argparse.Namespace) -> list[Result]:
                         print(f"{scenario.title} / {MODES[mode]}", flush=True)
                         await analyze()
                         try:
-                            profiles = (
-                                args.profile / f"{mode}-" if args.profile is not None else None
-                            )
-                            async with cluster(scenario, Path(tmp), profiles) as running:
+                            async with cluster(scenario, Path(tmp)) as running:
                                 results.append(
                                     await run_mode(running, scenario, mode, args, people, run)
                                 )
