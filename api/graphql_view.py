@@ -37,6 +37,7 @@ from api.persisted_queries import PersistedQueries, PersistedQueryError
 from api.services import Services
 from push.bus import EventBus
 from push.sessions import wait_for_revocation
+from schema.shared_events import next_message_text
 from workflows.access import ANONYMOUS
 from workflows.auth import authenticate
 
@@ -228,6 +229,17 @@ class GraphQLView(GraphQL[Context, None]):
         if request.state.request_error and request.state.media_type == GRAPHQL_RESPONSE_JSON:
             body.pop("data", None)
         return body
+
+    def encode_json(self, data: object) -> str | bytes:
+        """strawberry's encoding, with a subscription event's payload shared by many
+        sockets encoded once (``schema.shared_events``)."""
+        if isinstance(data, dict) and (text := next_message_text(data, self._encode)) is not None:
+            return text
+        return super().encode_json(data)
+
+    def _encode(self, data: object) -> str:
+        encoded = super().encode_json(data)
+        return encoded.decode() if isinstance(encoded, bytes) else encoded
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
         """Not for a GET that carries a persisted query's hash (and no ``query``)."""

@@ -23,6 +23,7 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionContext, Info
 from strawberry.utils.logging import StrawberryLogger
 
@@ -81,6 +82,7 @@ from schema.privacy import (
 from schema.risk import RiskMutations, RiskQueries
 from schema.rules import OneCostlyMutationPerRequest, allow_list_rule
 from schema.scalars import SCALARS
+from schema.shared_events import sharing_events
 from schema.staff import StaffQueries
 from schema.survey_exchange import SurveyExchangeMutations
 from schema.surveys import SurveyMutations, SurveyQueries
@@ -286,7 +288,12 @@ def build_schema(options: SchemaOptions | None = None) -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,  # type: ignore[arg-type]
-        execution_context_class=None if plans is None else compiled_executor(plans),
+        # Known queries run from a compiled plan (schema.compiled); one execution per
+        # subscription event for the sockets that provably get the same answer
+        # (schema.shared_events); everything else runs as strawberry's.
+        execution_context_class=sharing_events(
+            StrawberryGraphQLCoreExecutionContext if plans is None else compiled_executor(plans)
+        ),
         config=StrawberryConfig(
             relay_max_results=100,
             scalar_map=SCALARS,

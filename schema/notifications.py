@@ -6,7 +6,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncGenerator
 from datetime import datetime
-from typing import Annotated
+from functools import partial
+from typing import Annotated, Any
 
 import strawberry
 from strawberry import relay
@@ -18,6 +19,7 @@ from push.fanout import notification_from_message
 from schema.common import Connection, CursorArg, PageArg, paginate
 from schema.errors import CODE, Error, ErrorCodes, answers_with, payload_errors
 from schema.permissions import CUSTOMER_ONLY, staff_only
+from schema.shared_events import per_event
 from workflows import notifications as flows
 from workflows.access import Actor, Permission
 
@@ -455,4 +457,12 @@ class NotificationSubscriptions:
         async for event in info.context.services.bus.subscribe(f"customer:{customer_id}"):
             entry = event.get("notification")
             if entry is not None:
-                yield Notification.from_model(notification_from_message(entry, customer_id))
+                # One object per message for all this customer's sockets in this process:
+                # their answers are then computed once (schema.shared_events).
+                yield per_event(
+                    event, ("notification", customer_id), partial(_live, entry, customer_id)
+                )
+
+
+def _live(entry: dict[str, Any], customer_id: uuid.UUID) -> Notification:
+    return Notification.from_model(notification_from_message(entry, customer_id))

@@ -132,6 +132,16 @@ class WebSocketCall:
                 self._changed.clear()
                 await self._changed.wait()
 
+    async def texts(self, count: int, seconds: float = 5) -> list[str]:
+        """The texts sent, once there are at least ``count`` (waiting for them)."""
+        async with asyncio.timeout(seconds):
+            while True:
+                texts = [m["text"] for m in self.sent if m["type"] == "websocket.send"]
+                if len(texts) >= count:
+                    return texts
+                self._changed.clear()
+                await self._changed.wait()
+
     async def initialise(self, token: str | None = None, seconds: float = 5) -> dict[str, Any]:
         await self.until(seconds, "websocket.accept")
         payload = {"authorization": f"Bearer {token}"} if token else {}
