@@ -38,6 +38,7 @@ from api.services import Services
 from api.settings import Settings
 from models.config import tortoise_config
 from models.database import migrate_database
+from tests.migration_snapshots import MigrationSnapshots
 from workflows import auth
 
 TEST_DATABASE_URL = os.environ.get("ANXIN_TEST_DATABASE_URL")
@@ -124,16 +125,23 @@ def _cheap_password_hashing() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def sqlite_migrations(tmp_path_factory: pytest.TempPathFactory) -> MigrationSnapshots:
+    """One SQLite pass through every migration: the template, and the database as each
+    migration left it (for the upgrade tests, on any backend)."""
+    snapshots = MigrationSnapshots(tmp_path_factory.mktemp("db"))
+    asyncio.run(migrate_database(f"sqlite://{snapshots.latest}", progress=snapshots.progress))
+    return snapshots
+
+
+@pytest.fixture(scope="session")
+def migrated_template(request: pytest.FixtureRequest) -> str:
     """Migrate once per run: a SQLite template file, or the PostgreSQL test database."""
     if TEST_DATABASE_URL:
         asyncio.run(_recreate_postgres_database(TEST_DATABASE_URL))
         asyncio.run(migrate_database(TEST_DATABASE_URL))
-        yield TEST_DATABASE_URL
-        return
-    template = tmp_path_factory.mktemp("db") / "template.sqlite3"
-    asyncio.run(migrate_database(f"sqlite://{template}"))
-    yield str(template)
+        return TEST_DATABASE_URL
+    snapshots: MigrationSnapshots = request.getfixturevalue("sqlite_migrations")
+    return str(snapshots.latest)
 
 
 @pytest.fixture

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import aiosqlite
 import pytest
-from tortoise.context import TortoiseContext
-from tortoise.migrations.api.migrate import migrate
 from tortoise.migrations.autodetector import MigrationAutodetector
 
 from models.claims import Claim, ClaimDocument
@@ -18,6 +16,7 @@ from models.payments import Payout
 from models.payout_accounts import PayoutAccount
 from models.pii import PiiCipher
 from models.policies import Policy
+from tests.migration_snapshots import MigrationSnapshots
 
 
 async def test_migrations_match_the_models(database_url: str) -> None:
@@ -30,14 +29,12 @@ async def test_migrations_match_the_models(database_url: str) -> None:
         assert await Policy.all().count() == 0
 
 
-async def _claim_made_at(tmp_path: Path, target: str, *, payout: bool = False) -> str:
+async def _claim_made_at(
+    sqlite_migrations: MigrationSnapshots, tmp_path: Path, target: str, *, payout: bool = False
+) -> str:
     """A database migrated to ``target`` holding one claim (BA1), as that version wrote
     it; with ``payout``, the claim chose an Alipay account and a payout was made to it."""
-    url = f"sqlite://{tmp_path / 'upgrade.sqlite3'}"
-    config = tortoise_config(url)
-    async with TortoiseContext() as ctx:
-        await ctx.init(config=config)
-        await migrate(config=config, target=target)
+    url = sqlite_migrations.database_at(target, tmp_path / "upgrade.sqlite3")
     connection = await aiosqlite.connect(tmp_path / "upgrade.sqlite3")
     try:
         ids = [str(uuid.uuid4()) for _ in range(4)]
@@ -86,10 +83,12 @@ async def _claim_made_at(tmp_path: Path, target: str, *, payout: bool = False) -
     return url
 
 
-async def test_migrations_run_on_a_database_that_holds_claims(tmp_path: Path) -> None:
+async def test_migrations_run_on_a_database_that_holds_claims(
+    sqlite_migrations: MigrationSnapshots, tmp_path: Path
+) -> None:
     """New columns are added to tables that already have rows (a NOT NULL column
     without a database default cannot be): a claim made at 0005 survives to the latest."""
-    url = await _claim_made_at(tmp_path, "models.0005_staff_team")
+    url = await _claim_made_at(sqlite_migrations, tmp_path, "models.0005_staff_team")
     await migrate_database(url)
     async with open_database(url):
         claim = await Claim.get(report_number="BA1")
@@ -100,10 +99,14 @@ async def test_migrations_run_on_a_database_that_holds_claims(tmp_path: Path) ->
         )
 
 
-async def test_payout_accounts_stored_in_clear_are_sealed(tmp_path: Path) -> None:
+async def test_payout_accounts_stored_in_clear_are_sealed(
+    sqlite_migrations: MigrationSnapshots, tmp_path: Path
+) -> None:
     """Accounts an older version stored in clear are sealed by the migration (and it
     refuses to run without the cipher rather than drop or keep them in clear)."""
-    url = await _claim_made_at(tmp_path, "models.0006_claim_insured_person_and_payee", payout=True)
+    url = await _claim_made_at(
+        sqlite_migrations, tmp_path, "models.0006_claim_insured_person_and_payee", payout=True
+    )
     with pytest.raises(RuntimeError, match="anxin migrate"):
         await migrate_database(url)
     pii = PiiCipher({"k1": b"k" * 32}, "k1", b"lookup")
@@ -120,9 +123,11 @@ async def test_payout_accounts_stored_in_clear_are_sealed(tmp_path: Path) -> Non
     assert b"zhangwei@example.com" not in raw.replace(b"\x00", b"")
 
 
-async def test_photos_stored_before_the_bands_get_them(tmp_path: Path) -> None:
+async def test_photos_stored_before_the_bands_get_them(
+    sqlite_migrations: MigrationSnapshots, tmp_path: Path
+) -> None:
     """0028 fills the hash bands of photos already stored, so the upload check finds them."""
-    url = await _claim_made_at(tmp_path, "models.0027_members")
+    url = await _claim_made_at(sqlite_migrations, tmp_path, "models.0027_members")
     connection = await aiosqlite.connect(tmp_path / "upgrade.sqlite3")
     try:
         await connection.execute(

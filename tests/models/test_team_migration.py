@@ -7,22 +7,18 @@ import uuid
 from pathlib import Path
 
 import aiosqlite
-from tortoise.context import TortoiseContext
-from tortoise.migrations.api.migrate import migrate
 
-from models.config import tortoise_config
 from models.database import migrate_database, open_database
 from models.staff import StaffUser
 from models.team import Team, TeamMember
+from tests.migration_snapshots import MigrationSnapshots
 
 
-async def test_team_names_become_teams_with_their_members(tmp_path: Path) -> None:
+async def test_team_names_become_teams_with_their_members(
+    sqlite_migrations: MigrationSnapshots, tmp_path: Path
+) -> None:
     path = tmp_path / "teams.sqlite3"
-    url = f"sqlite://{path}"
-    config = tortoise_config(url)
-    async with TortoiseContext() as ctx:
-        await ctx.init(config=config)
-        await migrate(config=config, target="models.0027_members")
+    url = sqlite_migrations.database_at("models.0027_members", path)
     connection = await aiosqlite.connect(path)
     try:
         for username, team in (("a", "理赔一组"), ("b", "理赔一组"), ("c", "客服部"), ("d", None)):
