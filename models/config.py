@@ -9,7 +9,7 @@ from typing import Any
 
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 
-from models import MODEL_MODULES, sqlite_times, transaction_safety
+from models import MODEL_MODULES, session_state, sqlite_times, transaction_safety
 
 DEFAULT_DATABASE_URL = "sqlite://data/anxin.sqlite3"  # the embedded default
 PROJECT_ROOT = Path(__file__).resolve().parent.parent  # the checkout `make serve` runs in
@@ -55,7 +55,8 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
     return {
-        "connections": {"default": database_url},
+        # PostgreSQL: connections go back to the pool without a reset round trip
+        "connections": {"default": session_state.pool_options(database_url)},
         "apps": {
             "models": {
                 "models": MODEL_MODULES,

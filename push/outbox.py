@@ -28,6 +28,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from models.notifications import OutboxEvent
+from models.session_state import holds_session_state
 from push.bus import EventBus
 from push.fanout import fan_out, notification_message
 from push.loops import LoopHealth, supervise
@@ -141,13 +142,15 @@ async def _relay_lock() -> AsyncIterator[bool]:
     fan-out's commit and the publishing after it (a transaction's lock would end at the
     commit); True when this relay may work. It conflicts with the transaction-scoped lock
     of earlier versions (same key), so a rolling upgrade runs one relay too. Should the
-    unlock fail, asyncpg's reset of the connection (``pg_advisory_unlock_all``) or its
-    end frees the lock. SQLite: one writer at a time anyway."""
+    unlock fail, asyncpg's reset of the connection (``pg_advisory_unlock_all``; the
+    connection is marked for it, ``models.session_state``) or its end frees the lock.
+    SQLite: one writer at a time anyway."""
     client = connections.get("default")
     if client.capabilities.dialect != "postgres":
         yield True
         return
     async with client.acquire_connection() as connection:
+        holds_session_state(connection)  # so the pool resets it (the lock) when given back
         if not await connection.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK_ID):
             yield False
             return

@@ -5,6 +5,7 @@ another module's private names, the way one domain would lean on another's inter
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -109,3 +110,53 @@ SAMPLE_LINE = next(
     for number, line in enumerate(Path(__file__).read_text().splitlines(), start=1)
     if line.strip().endswith("# SAMPLE") and "m.Claim" in line
 )
+
+
+# SQL that leaves state on a PostgreSQL session beyond its transaction: what the pool's
+# full reset would undo, and does only for a connection marked with holds_session_state
+# (models/session_state.py). Transaction-scoped forms (SET LOCAL, *_xact_lock) end anyway.
+SESSION_STATE_SQL = re.compile(
+    r"pg_(try_)?advisory_lock(_shared)?\s*\(|\bLISTEN\s+\w|(^|;)\s*SET\s+(SESSION\s+)?(?!LOCAL\b)\w+\s*(=|TO\b)"
+    r"|set_config\s*\([^)]*false|\bDECLARE\b.*\bWITH\s+HOLD\b|\bPREPARE\s+\w+\s+AS\b",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def session_state_statements(path: Path) -> list[int]:
+    """Lines of string literals in ``path`` (not docstrings) that take session state."""
+    tree = ast.parse(path.read_text(), str(path))
+    docstrings = {
+        id(body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and (body := node.body)
+        and isinstance(body[0], ast.Expr)
+        and isinstance(body[0].value, ast.Constant)
+    }
+    return [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in docstrings
+        and SESSION_STATE_SQL.search(node.value)
+    ]
+
+
+def test_session_state_is_taken_only_on_marked_connections() -> None:
+    """A pooled connection goes back without a reset unless marked: a module that takes
+    session state must mark the connection (``holds_session_state``) first."""
+    unmarked = [
+        f"{name} (line {line})"
+        for name, path in _modules()
+        if "holds_session_state(" not in path.read_text()
+        for line in session_state_statements(path)
+    ]
+    assert unmarked == []
+    assert session_state_statements(ROOT / "push" / "outbox.py")  # the check sees them
+    samples = ("SET statement_timeout = 0", "LISTEN events", "SELECT pg_advisory_lock($1)")
+    assert all(SESSION_STATE_SQL.search(sample) for sample in samples)
+    ended = ("SET LOCAL statement_timeout = 0", "SELECT pg_advisory_xact_lock($1)")
+    assert not any(SESSION_STATE_SQL.search(sample) for sample in ended)
+    assert not SESSION_STATE_SQL.search('UPDATE "policy" SET "status"=$1 WHERE "id"=$2')
+    assert not SESSION_STATE_SQL.search("refusing: set ANXIN_ENV=production")  # prose
