@@ -80,6 +80,7 @@ from _harness import (
     bench_suffix,
     die_with_parent,
     drop,
+    goal_line,
     recreate,
     running_server,
     settings_from,
@@ -637,6 +638,16 @@ def print_load(
         " and forgeries included)"
     )
     print(f"  payments recorded/s: {orders / run.seconds:8.1f}   wall time {run.seconds:.2f} s")
+    print(
+        "  "
+        + goal_line(
+            "signed callbacks with duplicates handled/s (issue 19)",
+            len(run.posts) / run.seconds,
+            1000,
+            "/s",
+            at_most=False,
+        )
+    )
     print(
         f"  copies racing: {racing:.0%} of valid posts were in flight alongside another copy of"
         f" the same callback; up to {most} copies of one callback at once"
