@@ -41,6 +41,7 @@ from models.customers import Customer
 from models.policies import Policy, Product
 from models.staff import StaffUser
 from schema import build_schema
+from schema.compiled import CompiledExecutor
 from tests.schema.compiled.helpers import both_ways, customer_token, plans_of, staff_token
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -205,4 +206,7 @@ def test_the_setting_turns_compiled_execution_off(
     assert off.compiled_execution is False
     schema = build_schema(schema_options(off))
     assert schema.compiled_plans is None  # type: ignore[attr-defined]
-    assert schema.execution_context_class is StrawberryGraphQLCoreExecutionContext
+    executor = schema.execution_context_class
+    # strawberry's own executor (wrapped only by the shared subscription events), no plans
+    assert issubclass(executor, StrawberryGraphQLCoreExecutionContext)
+    assert not issubclass(executor, CompiledExecutor)
