@@ -321,38 +321,35 @@ async def record_payment(provider: PaymentProvider, notification: PaymentNotific
         return False  # refunds and closings are handled by their own flows
     if notification.app_id != provider.app_id or notification.merchant_id != provider.merchant_id:
         raise InvalidNotification("app id or merchant does not match ours")
-    already = await PaymentOrder.exists(
-        order_number=notification.order_number,
-        provider=provider.name,
-        status=OrderStatus.PAID,
-        amount=notification.amount,
-        provider_trade_no=notification.provider_trade_no,
-    )
-    if already:
-        return False  # a provider's retry: answered without a lock or a write
+    # One read, without a lock or a transaction, answers a provider's retry of a recorded
+    # payment (PAID is final), an unknown order and another amount (an order's number,
+    # provider and amount never change). No joins: most callbacks are retries.
+    order = await PaymentOrder.filter(
+        order_number=notification.order_number, provider=provider.name
+    ).first()
+    if order is None:
+        raise InvalidNotification(f"unknown order {notification.order_number}")
+    if order.amount != notification.amount:
+        raise InvalidNotification(f"amount {notification.amount} differs from order {order.amount}")
+    if order.status is OrderStatus.PAID:
+        return False  # a repeated callback: already recorded
+    paid_at = notification.occurred_at or datetime.now(UTC)
     async with in_transaction():
-        order = (
-            await PaymentOrder.filter(
-                order_number=notification.order_number, provider=provider.name
+        # The conditional update takes the order's row lock: of copies of one callback
+        # racing here, one marks it paid and goes on; the others wait for its commit,
+        # then find it paid and change nothing.
+        marked = (
+            await PaymentOrder.filter(id=order.id)
+            .exclude(status=OrderStatus.PAID)
+            .update(
+                status=OrderStatus.PAID,
+                paid_at=paid_at,
+                provider_trade_no=notification.provider_trade_no,
+                open_key=None,
             )
-            .select_for_update()
-            .first()
         )
-        if order is None:
-            raise InvalidNotification(f"unknown order {notification.order_number}")
-        if order.amount != notification.amount:
-            raise InvalidNotification(
-                f"amount {notification.amount} differs from order {order.amount}"
-            )
-        if order.status is OrderStatus.PAID:
-            return False  # a repeated callback: already recorded
-        paid_at = notification.occurred_at or datetime.now(UTC)
-        await PaymentOrder.filter(id=order.id).update(
-            status=OrderStatus.PAID,
-            paid_at=paid_at,
-            provider_trade_no=notification.provider_trade_no,
-            open_key=None,
-        )
+        if not marked:
+            return False  # a repeated callback: recorded meanwhile
         first_payment = await PremiumInstallment.filter(
             id=order.installment_id, paid_at=None
         ).update(paid_at=paid_at)
@@ -370,8 +367,7 @@ async def record_payment(provider: PaymentProvider, notification: PaymentNotific
         if not first_payment:
             await _refund_duplicate(order)
             return True
-        await premium_installment_paid(order)
-        policy = await Policy.get(id=order.policy_id)
+        policy_number = await premium_installment_paid(order)
         await emit(
             "payment.received",
             entity_type="payment",
@@ -379,7 +375,7 @@ async def record_payment(provider: PaymentProvider, notification: PaymentNotific
             customer_id=order.customer_id,
             payload={
                 "order_id": global_id("PaymentOrder", order.id),
-                "policy_number": policy.number,
+                "policy_number": policy_number,
                 "amount": f"{order.amount:.2f}",
             },
         )
