@@ -2,8 +2,9 @@
 that need one (data: ``CertificateRequirement``, permission → certificate kind).
 
 An expired or revoked certificate withholds every permission that requires it: the
-actor is built with ``withheld`` from ``withheld_permissions`` on every request (one
-statement), so ``Actor.can`` refuses at once, in GraphQL and in every workflow check.
+actor is built with ``withheld`` on every request (``WITHHELD_JOIN``, inside the one
+statement that authenticates it; ``withheld_permissions`` at login), so ``Actor.can``
+refuses at once, in GraphQL and in every workflow check.
 A permission without a requirement row needs no certificate (so staff of a deployment
 that configured none keep their role's permissions). ``TEAM_MANAGE`` cannot be made to
 need one: the administrator who grants certificates must never lock themselves out.
