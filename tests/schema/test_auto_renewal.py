@@ -257,3 +257,34 @@ async def test_an_installment_collected_automatically_is_announced_not_asked_for
     events = await OutboxEvent.filter(event_type__startswith="premium.")
     kinds = {str(e.entity_id): e.event_type for e in events}
     assert kinds == {str(mine.id): "premium.due_withholding", str(other.id): "premium.due"}
+
+
+async def test_a_later_premium_of_the_renewed_policy_leaves_its_accounts_alone(
+    client: httpx.AsyncClient, services: Services, fake_alipay: FakeAlipay
+) -> None:
+    """The accounts are carried over by the payment that issues the renewal, never by a
+    later one: an installment collected later in the new term neither turns automatic
+    renewal off (the agreement is no longer on the old policy) nor brings back the old
+    policy's payout account over one the customer changed since."""
+    deps = job_deps(services)
+    policy = await opted_in(client, services, fake_alipay, timedelta(days=5))
+    assert await run_auto_renewals(deps) == {"reminded": 0, "charged": 1, "failed": 0}
+    application = await PolicyApplication.get(renewal_of_id=policy.id)
+    renewed_id = application.policy_id
+    assert renewed_id is not None
+    assert (await PolicyAccount.get(policy_id=renewed_id)).auto_renewal
+    await PolicyAccount.filter(policy_id=renewed_id).update(payout_masked="招商银行 **** 0042")
+    await PolicyAccount.filter(policy_id=policy.id).update(payout_masked="旧账户 **** 9999")
+    # Some months into the new term, an installment falls due.
+    await Policy.filter(id=renewed_id).update(status=PolicyStatus.ACTIVE)
+    later = await PremiumInstallment.create(
+        policy_id=renewed_id, sequence=99, due_date=local_today(), amount=100
+    )
+
+    assert await collect_due_premiums(deps) == {"charged": 1, "failed": 0}
+
+    assert (await PremiumInstallment.get(id=later.id)).paid_at is not None
+    account = await PolicyAccount.get(policy_id=renewed_id)
+    assert account.auto_renewal
+    assert account.payout_masked == "招商银行 **** 0042"
+    assert await CollectionAgreement.exists(live_key=str(renewed_id))

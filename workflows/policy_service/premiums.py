@@ -4,8 +4,8 @@
 right after it marks an installment paid for the first time (never for a duplicate or
 a retried callback), so the money and what it buys are committed together or not at
 all: an application's first premium issues its policy; an endorsement's premium
-difference makes the change effective; a renewal's premium starts the next term and
-carries the old policy's accounts on file over to it (``carry_over``).
+difference makes the change effective; a renewal's first premium starts the next term and
+carries the old policy's accounts on file over to it (``carry_over``), once.
 """
 
 from __future__ import annotations
@@ -36,5 +36,8 @@ async def premium_installment_paid(order: PaymentOrder) -> str:
     if policy_status in UNISSUED:
         await issue_paid_application(order)
         number = (await Policy.get(id=order.policy_id)).number  # issued: its real number
-    await carry_accounts_over(order)
+        # Only the payment that issues a renewal carries the accounts over: a later
+        # premium of the new term must not bring back the old policy's payout account
+        # or turn automatic renewal off (the agreement has moved on by then).
+        await carry_accounts_over(order)
     return str(number)
