@@ -436,6 +436,33 @@ async def test_a_double_approval_takes_effect_once(
     assert await OutboxEvent.filter(event_type="endorsement.effective").count() == 1
 
 
+async def test_an_approval_made_on_an_older_version_is_a_conflict(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    """The loser of a double approval that reads after the winner committed hears
+    CONFLICT (someone else decided), not that approving is illegal now."""
+    holder = await make_customer(services)
+    other = await make_customer(services)
+    policy = await make_policy(services, holder, insured=[other])
+    await InsuredPerson.filter(policy_id=policy.id).update(customer_id=None)
+    token = await customer_token(services, holder)
+    reviewer = await staff_token(services, await make_staff(StaffRole.SUPERVISOR))
+    endorsement = (await request(client, token, policy, "stale-0001", **two_people()))[
+        "endorsement"
+    ]
+    decision = {
+        "endorsementId": endorsement["id"],
+        "expectedVersion": endorsement["version"],
+        "reason": "已核验书面同意",
+    }
+    first = await gql(client, APPROVE, {"input": decision}, token=reviewer)
+    assert first["data"]["approvePolicyChange"]["errors"] == []
+    again = await gql(client, APPROVE, {"input": decision}, token=reviewer)
+    [error] = again["data"]["approvePolicyChange"]["errors"]
+    assert (error["code"], error["field"]) == ("CONFLICT", "expectedVersion")
+    assert await OutboxEvent.filter(event_type="endorsement.effective").count() == 1
+
+
 @postgres_only
 async def test_a_double_surrender_pays_once(client: httpx.AsyncClient, services: Services) -> None:
     holder = await make_customer(services)

@@ -148,6 +148,14 @@ def conflict() -> EndorsementError:
     )
 
 
+def not_stale(endorsement: Endorsement, expected_version: int | None) -> None:
+    """A decision made on an older version is a conflict, whatever the state is now:
+    checked before any rule about the state, so the loser of a race (who read after the
+    winner committed) hears that someone else acted, not that its action is illegal."""
+    if expected_version is not None and expected_version != endorsement.version:
+        raise conflict()
+
+
 async def lock(endorsement_id: uuid.UUID) -> Endorsement:
     return await Endorsement.filter(id=endorsement_id).select_for_update().get()
 
@@ -166,8 +174,7 @@ async def transition(
     """One step of an endorsement: legal, not stale, the version bumped, on the timeline
     and in the outbox. Runs in the caller's transaction when there is one (an effect and
     its step commit together)."""
-    if expected_version is not None and expected_version != endorsement.version:
-        raise conflict()
+    not_stale(endorsement, expected_version)
     from_status = endorsement.status
     if to not in TRANSITIONS[from_status]:
         raise EndorsementError(

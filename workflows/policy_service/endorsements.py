@@ -74,6 +74,7 @@ from workflows.policy_service.endorsement_state import (
     announce,
     load_endorsement,
     lock,
+    not_stale,
     transition,
 )
 from workflows.policy_service.names import FREQUENCIES
@@ -614,6 +615,7 @@ async def consent(
     """The insured agrees (the change is approved and takes effect) or refuses (it is
     rejected); recorded with who and when."""
     endorsement = await load_endorsement(actor, endorsement_id, EndorsementAction.CONSENT)
+    not_stale(endorsement, expected_version)
     if not endorsement.consent_required or endorsement.status is not S.REQUESTED:
         raise EndorsementError(
             EndorsementErrorCode.CONSENT_NOT_REQUIRED, "该批单无需您的同意", "endorsementId"
@@ -663,6 +665,7 @@ async def approve(
     updates: dict[str, Any] = {"reviewed_by": actor.subject_id, "reason": text}
     if endorsement.consent_required:
         updates |= {"consented_at": datetime.now(UTC), "consented_by": actor.subject_id}
+    not_stale(endorsement, expected_version)
     if endorsement.status is not S.NEEDS_REVIEW:
         raise EndorsementError(
             EndorsementErrorCode.ILLEGAL_TRANSITION, "该批单不在待审核状态", "endorsementId"
@@ -701,6 +704,7 @@ async def reject(
     """Staff (POLICY_SERVICE) reject a change in review, with the reason told."""
     endorsement = await load_endorsement(actor, endorsement_id, EndorsementAction.REVIEW)
     text = _reason(reason, required=True)
+    not_stale(endorsement, expected_version)
     if endorsement.status is not S.NEEDS_REVIEW:
         raise EndorsementError(
             EndorsementErrorCode.ILLEGAL_TRANSITION, "该批单不在待审核状态", "endorsementId"
@@ -722,6 +726,7 @@ async def cancel(
 ) -> Endorsement:
     """The holder who asked withdraws the change before it is approved."""
     endorsement = await load_endorsement(actor, endorsement_id, EndorsementAction.CANCEL)
+    not_stale(endorsement, expected_version)
     if endorsement.status not in CANCELLABLE:
         raise EndorsementError(
             EndorsementErrorCode.ILLEGAL_TRANSITION,
