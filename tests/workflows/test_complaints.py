@@ -267,3 +267,27 @@ async def test_concurrent_assignment_clicks_give_one_effect(services: Services) 
     assert len(errors) == 1 and errors[0].code is E.CONFLICT
     assert await ComplaintEvent.filter(complaint_id=complaint.id, action="assign").count() == 1
     assert (await Complaint.get(id=complaint.id)).version == complaint.version + 1
+
+
+@postgres_only
+async def test_two_complaints_assigned_at_once_go_to_two_handlers(services: Services) -> None:
+    """Two assignments without a name at the same moment: the second waits for the
+    first's lock on the candidates, then counts its work (not both to the one who looked
+    least loaded)."""
+    customer = await make_customer(services)
+    complaints = [
+        await intake.file_complaint(
+            as_customer(customer), ComplaintChannel.APP, f"理赔太慢，第{i}次投诉", Subjects()
+        )
+        for i in range(2)
+    ]
+    boss = as_staff(await make_staff(StaffRole.SUPERVISOR))
+    handlers = [await make_staff(StaffRole.AGENT) for _ in range(2)]
+    handler_ids = {h.id for h in handlers}
+    await StaffUser.filter(id__not_in=list(handler_ids)).update(is_active=False)
+    for _ in range(5):  # a race: give it a few chances to show
+        for complaint in complaints:
+            await Complaint.filter(id=complaint.id).update(handler_id=None)
+        fresh = [await Complaint.get(id=c.id) for c in complaints]
+        assigned = await asyncio.gather(*(handling.assign(boss, c.id, c.version) for c in fresh))
+        assert {c.handler_id for c in assigned} == handler_ids

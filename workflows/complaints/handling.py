@@ -116,7 +116,8 @@ async def least_loaded(complaint: Complaint, exclude: set[uuid.UUID]) -> uuid.UU
     """A team declares the class as a skill (workflows.team): its least-loaded member on
     duty and certified. Otherwise, or when none of them may take it: the active handler
     with the fewest open complaints, from the class's team when it has one who may take
-    it, else from all handlers; never anyone on leave."""
+    it, else from all handlers; never anyone on leave. Runs in the assigning transaction:
+    the candidates are locked before their work is counted (workflows.team.assignment)."""
     skill = (SkillKind.COMPLAINT_CLASS, complaint.content_class.value)
     if await TeamSkill.exists(kind=skill[0], value=skill[1]):
         try:
@@ -131,16 +132,16 @@ async def least_loaded(complaint: Complaint, exclude: set[uuid.UUID]) -> uuid.UU
     candidates = await handlers.filter(team=team).values_list("id", flat=True) if team else []
     if not candidates:
         candidates = await handlers.values_list("id", flat=True)
-    if not candidates:
+    locked = await assignment.lock_candidates(cast(list[uuid.UUID], candidates))
+    if not locked:
         raise ComplaintError(E.NO_HANDLER, "暂无可分派的投诉处理人员", "handlerId")
     loads = dict(
-        await Complaint.filter(handler_id__in=candidates, status__in=list(OPEN))
+        await Complaint.filter(handler_id__in=locked, status__in=list(OPEN))
         .group_by("handler_id")
         .annotate(n=Count("id"))
         .values_list("handler_id", "n")
     )
-    best = min(candidates, key=lambda staff_id: (loads.get(staff_id, 0), str(staff_id)))
-    return cast(uuid.UUID, best)
+    return min(locked, key=lambda staff_id: (loads.get(staff_id, 0), str(staff_id)))
 
 
 async def assign(
@@ -157,6 +158,17 @@ async def assign(
     if complaint.status not in OPEN:
         raise ComplaintError(E.ILLEGAL_TRANSITION, "该投诉已答复或已结束，不能分派")
     exclude = await recused(complaint)
+    async with in_transaction():  # the least loaded is counted and written under one lock
+        return await _assign(actor, complaint, expected_version, handler_id, exclude)
+
+
+async def _assign(
+    actor: Actor,
+    complaint: Complaint,
+    expected_version: int,
+    handler_id: uuid.UUID | None,
+    exclude: set[uuid.UUID],
+) -> Complaint:
     if handler_id is None:
         handler_id = await least_loaded(complaint, exclude)
     else:

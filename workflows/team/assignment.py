@@ -65,6 +65,13 @@ async def eligible(
     return [i for i in ids if i not in away]
 
 
+async def lock_candidates(candidates: Iterable[uuid.UUID]) -> list[uuid.UUID]:
+    """Lock the candidates' staff rows, by ID (two pickers never deadlock), before their
+    work is counted; inside the assigning transaction. Returns those still there."""
+    locked = await StaffUser.select_for_update().filter(id__in=list(candidates)).order_by("id")
+    return [row.id for row in locked]
+
+
 async def pick(
     permission: Permission,
     skills: Iterable[Skill] = (),
@@ -77,8 +84,7 @@ async def pick(
     candidates = await eligible(permission, skills, roles=roles, exclude=exclude, now=now)
     if not candidates:
         raise TeamError(E.NO_ONE_ELIGIBLE, "暂无符合技能、在岗且持证的人员可分派", "staffId")
-    locked = await StaffUser.select_for_update().filter(id__in=candidates).order_by("id").only("id")
-    ids = [row.id for row in locked]
+    ids = await lock_candidates(candidates)
     loads = await open_counts(ids)
     return min(ids, key=lambda staff_id: (loads.get(staff_id, 0), str(staff_id)))
 
