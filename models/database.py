@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from tortoise.context import TortoiseContext
-from tortoise.migrations.api.migrate import migrate
 
 from models.config import tortoise_config
+from models.migration_executor import migrate
 from models.pii import MIGRATION_CIPHER, PiiCipher
 
 
@@ -34,6 +34,6 @@ async def migrate_database(
     try:
         async with TortoiseContext() as ctx:
             await ctx.init(config=config)
-            await migrate(config=config, progress=progress)
+            await migrate(config, progress=progress)
     finally:
         MIGRATION_CIPHER.reset(token)
