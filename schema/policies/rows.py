@@ -16,6 +16,9 @@ from typing import Any
 
 from models import policies as m
 from models import raw
+from models.customers import Customer
+from schema.common import PAGE_TOTAL
+from workflows.access import CUSTOMER_VISIBLE_SQL, customer_visible_params
 
 # What a policy answer needs, read with ``QuerySet.values`` (one JOIN each for the
 # product and the holder).
@@ -45,6 +48,60 @@ PAGE_COLUMNS = (
     *(f"product__{name}" for name in PRODUCT_COLUMNS),
     *(f"holder__{name}" for name in HOLDER_COLUMNS),
 )
+
+
+# The same page as ``visible_policies(customer)`` ordered and read with ``PAGE_COLUMNS``
+# (and the total by a window, as ``schema.common.page_of``), without the query builder.
+PAGE_SQL = """
+SELECT p.id, p.number, p.status, p.starts_at, p.ends_at, p.issued_at, p.sum_insured,
+       p.premium, p.payment_frequency, p.holder_id, {product}, {holder},
+       COUNT(*) OVER () AS {total}
+FROM policy p
+JOIN product pr ON pr.id = p.product_id
+JOIN customer h ON h.id = p.holder_id
+WHERE {visible}{narrow}
+ORDER BY p.starts_at DESC, p.number ASC
+LIMIT :limit OFFSET :offset
+"""
+_PAGE_MODELS = (
+    *((name, m.Policy, name) for name in PAGE_COLUMNS[:10]),
+    *((f"product__{name}", m.Product, name) for name in PRODUCT_COLUMNS),
+    *((f"holder__{name}", Customer, name) for name in HOLDER_COLUMNS),
+)
+
+
+def _page_sql(statuses: bool, kinds: bool) -> str:
+    narrow = ("\n  AND p.status = ANY(:statuses)" if statuses else "") + (
+        "\n  AND pr.kind = ANY(:kinds)" if kinds else ""
+    )
+    return PAGE_SQL.format(
+        product=", ".join(f"pr.{name} AS product__{name}" for name in PRODUCT_COLUMNS),
+        holder=", ".join(f"h.{name} AS holder__{name}" for name in HOLDER_COLUMNS),
+        total=PAGE_TOTAL,
+        visible=CUSTOMER_VISIBLE_SQL,
+        narrow=narrow,
+    )
+
+
+async def read_customer_page(
+    customer_id: uuid.UUID,
+    *,
+    start: int,
+    limit: int,
+    statuses: list[str] | None = None,
+    kinds: list[str] | None = None,
+) -> list[dict[str, Any]]:
+    """The rows ``visible_policies(customer)`` pages forwards (``PAGE_COLUMNS`` and the
+    total), narrowed to ``statuses`` and product ``kinds`` when given."""
+    sql = _page_sql(bool(statuses), bool(kinds))
+    params: dict[str, Any] = customer_visible_params(customer_id)
+    params.update(limit=limit, offset=start, statuses=statuses, kinds=kinds)
+    rows = await raw.fetch(m.Policy, sql, **params)
+    converters = raw.converters(_PAGE_MODELS)
+    return [
+        {key: convert(row[key]) for key, convert in converters} | {PAGE_TOTAL: row[PAGE_TOTAL]}
+        for row in rows
+    ]
 
 
 @dataclass(slots=True)
