@@ -106,7 +106,7 @@ async def read_customer_page(
 
 @dataclass(slots=True)
 class CoverageRow:
-    id: uuid.UUID
+    id: str  # as text: it is only shown (in the global ID)
     code: str
     name: str
     sum_insured: Decimal
@@ -116,7 +116,7 @@ class CoverageRow:
 
 @dataclass(slots=True)
 class InsuredRow:
-    id: uuid.UUID
+    id: str  # as text: it is only shown (in the global ID)
     name: str
     id_number_masked: str
     relation_to_holder: str
@@ -126,7 +126,7 @@ class InsuredRow:
 
 @dataclass(slots=True)
 class BeneficiaryRow:
-    id: uuid.UUID
+    id: str  # as text: it is only shown (in the global ID)
     name: str
     id_number_masked: str
     relation_to_insured: str
@@ -136,7 +136,7 @@ class BeneficiaryRow:
 
 @dataclass(slots=True)
 class InstallmentRow:
-    id: uuid.UUID
+    id: str  # as text: it is only shown (in the global ID)
     sequence: int
     due_date: date
     amount: Decimal
@@ -187,7 +187,7 @@ def _uuid(value: Any) -> uuid.UUID:
 def _coverage(row: dict[str, Any]) -> CoverageRow:
     c = m.Coverage
     return CoverageRow(
-        id=_uuid(row["id"]),
+        id=str(row["id"]),
         code=row["t1"],
         name=row["t2"],
         sum_insured=raw.column(c, "sum_insured", row["n1"]),
@@ -199,7 +199,7 @@ def _coverage(row: dict[str, Any]) -> CoverageRow:
 def _insured(row: dict[str, Any]) -> InsuredRow:
     customer = row["customer_id"]
     return InsuredRow(
-        id=_uuid(row["id"]),
+        id=str(row["id"]),
         name=row["t1"],
         id_number_masked=row["t2"],
         relation_to_holder=row["t3"],
@@ -211,7 +211,7 @@ def _insured(row: dict[str, Any]) -> InsuredRow:
 def _beneficiary(row: dict[str, Any]) -> BeneficiaryRow:
     customer = row["customer_id"]
     return BeneficiaryRow(
-        id=_uuid(row["id"]),
+        id=str(row["id"]),
         name=row["t1"],
         id_number_masked=row["t2"],
         relation_to_insured=row["t3"],
@@ -223,7 +223,7 @@ def _beneficiary(row: dict[str, Any]) -> BeneficiaryRow:
 def _installment(row: dict[str, Any]) -> InstallmentRow:
     p = m.PremiumInstallment
     return InstallmentRow(
-        id=_uuid(row["id"]),
+        id=str(row["id"]),
         sequence=int(row["seq"]),
         due_date=raw.column(p, "due_date", row["d1"]),
         amount=raw.column(p, "amount", row["n1"]),
@@ -238,8 +238,12 @@ async def read_children(policy_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Poli
     found: dict[uuid.UUID, PolicyChildren] = {i: PolicyChildren() for i in ids}
     if not ids:
         return found
+    by_text = {str(i): kids for i, kids in found.items()}  # SQLite gives IDs as text
     for row in await raw.fetch(m.Coverage, CHILDREN_SQL, ids=ids):
-        kids = found[_uuid(row["policy_id"])]
+        policy_id = row["policy_id"]
+        kids = by_text.get(policy_id) if isinstance(policy_id, str) else None
+        if kids is None:
+            kids = found[_uuid(policy_id)]
         kind = row["kind"]
         if kind == "C":
             kids.coverages.append(_coverage(row))
