@@ -95,6 +95,31 @@ def _total_of(row: Any) -> int:
     return int(row[PAGE_TOTAL] if isinstance(row, dict) else getattr(row, PAGE_TOTAL))
 
 
+def forward_window(
+    *, first: int | None, after: str | None, last: int | None, before: str | None
+) -> tuple[int, int] | None:
+    """Check Relay arguments; ``(start, size)`` when they page forwards (``first`` /
+    ``after`` only, a page of at least one), which one statement reads with its total
+    (``COUNT(*) OVER ()`` as ``PAGE_TOTAL``; see ``windowed_page``); else None."""
+    for name, value in (("first", first), ("last", last)):
+        if value is not None and not 0 <= value <= MAX_PAGE:
+            raise UserInputError(f"`{name}` must be between 0 and {MAX_PAGE}.")
+    if first is None and last is None:
+        first = DEFAULT_PAGE
+    start = _offset(after, "after") + 1 if after else 0
+    if last is None and before is None and first:
+        return start, first
+    return None
+
+
+def windowed_page(rows: list[Any], start: int, counted: int) -> Page:
+    """The page of ``forward_window`` rows; ``counted`` is the list's size, needed (and
+    counted by the caller) only when the page is empty past the start."""
+    total = _total_of(rows[0]) if rows else counted
+    end = min(start + len(rows), total)
+    return Page(rows, min(start, end), end, total)
+
+
 async def page_of(
     queryset: QuerySet[Any],
     *,
@@ -110,20 +135,17 @@ async def page_of(
     ``before``, which need the total to place the page): a COUNT, then the page.
     ``fetch`` reads the page (default: model objects; e.g. ``.values(...)`` for rows,
     which must include the extra columns it is given: the total's)."""
-    for name, value in (("first", first), ("last", last)):
-        if value is not None and not 0 <= value <= MAX_PAGE:
-            raise UserInputError(f"`{name}` must be between 0 and {MAX_PAGE}.")
+    read = fetch or _models
+    window = forward_window(first=first, after=after, last=last, before=before)
+    if window is not None and not queryset._distinct:
+        # DISTINCT would apply after the window: such a list keeps its COUNT.
+        start, size = window
+        counted = queryset.annotate(**{PAGE_TOTAL: RawSQL("COUNT(*) OVER ()")})
+        rows = await read(counted.offset(start).limit(size), (PAGE_TOTAL,))
+        return windowed_page(rows, start, await queryset.count() if start and not rows else 0)
     if first is None and last is None:
         first = DEFAULT_PAGE
-    read = fetch or _models
     start = _offset(after, "after") + 1 if after else 0
-    if last is None and before is None and first and not queryset._distinct:
-        # DISTINCT would apply after the window: such a list keeps its COUNT.
-        counted = queryset.annotate(**{PAGE_TOTAL: RawSQL("COUNT(*) OVER ()")})
-        rows = await read(counted.offset(start).limit(first), (PAGE_TOTAL,))
-        total = _total_of(rows[0]) if rows else (await queryset.count() if start else 0)
-        end = min(start + len(rows), total)
-        return Page(rows, min(start, end), end, total)
     total = await queryset.count()
     end = min(_offset(before, "before"), total) if before else total
     start = min(start, end)

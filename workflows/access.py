@@ -167,6 +167,19 @@ def customer_policy_filter(customer_id: uuid.UUID) -> Q:
 # not a policy to anyone yet; its application shows it (workflows/policy_service).
 UNISSUED = (PolicyStatus.AWAITING_PAYMENT, PolicyStatus.NOT_TAKEN_UP)
 
+# ``visible_policies`` of a customer as a condition on ``policy p`` for a hand-written
+# read (``models.raw`` placeholders: ``:me`` the customer's ID, ``:unissued`` the values
+# of ``UNISSUED``; ``customer_visible_params`` gives both). A test holds the two equal.
+CUSTOMER_VISIBLE_SQL = """(p.holder_id = :me
+   OR p.id IN (SELECT policy_id FROM insured_person WHERE customer_id = :me)
+   OR p.id IN (SELECT policy_id FROM beneficiary WHERE customer_id = :me))
+  AND NOT (p.status = ANY(:unissued))"""
+
+
+def customer_visible_params(customer_id: uuid.UUID) -> dict[str, object]:
+    """The parameters of ``CUSTOMER_VISIBLE_SQL`` for one customer."""
+    return {"me": customer_id, "unissued": [status.value for status in UNISSUED]}
+
 
 def visible_policies(actor: Actor) -> QuerySet[Policy]:
     """The policies ``actor`` may read; an empty set for anyone else."""

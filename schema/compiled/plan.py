@@ -47,6 +47,7 @@ from graphql.pyutils import Path, Undefined, is_iterable
 from graphql.type import is_abstract_type, is_leaf_type, is_non_null_type
 
 from schema.compiled.run import PENDING, Complete, Run, Slot
+from schema.compiled.straight import InlineObject, Leaf, straight_line
 
 if TYPE_CHECKING:
     from schema.compiled.executor import CompiledExecutor
@@ -65,19 +66,20 @@ FieldExecutor = Callable[[Run, Any, "Path | None", "Slot | None", dict[str, Any]
 
 
 class ObjectPlan:
-    """The fields of one object type at one place of the document."""
+    """The fields of one object type at one place of the document; ``execute(run,
+    source, path, slot)`` gives its result (straight-line source: ``straight``)."""
 
-    __slots__ = ("fields", "type")
+    __slots__ = ("execute", "fields", "type")
 
-    def __init__(self, object_type: GraphQLObjectType) -> None:
+    def __init__(
+        self,
+        object_type: GraphQLObjectType,
+        fields: list[FieldExecutor],
+        execute: Callable[[Run, Any, Path | None, Slot | None], dict[str, Any]],
+    ) -> None:
         self.type = object_type
-        self.fields: list[FieldExecutor] = []
-
-    def execute(self, run: Run, source: Any, path: Path | None, slot: Slot | None) -> Any:
-        result: dict[str, Any] = {}
-        for field in self.fields:
-            field(run, source, path, slot, result)
-        return result
+        self.fields = fields
+        self.execute = execute
 
 
 class Planner:
@@ -89,10 +91,21 @@ class Planner:
         strawberry_schema = getattr(self.schema, "_strawberry_schema", None)
         config = getattr(strawberry_schema, "config", None)
         self.default_resolver = getattr(config, "default_resolver", getattr)
+        self.made: dict[tuple[Any, ...], ObjectPlan] = {}
 
     # ---------------------------------------------------------------- objects
 
     def object_plan(self, object_type: GraphQLObjectType, details: FieldDetailsList) -> ObjectPlan:
+        """Made once per planner for one type at one place (``short_way`` asks too)."""
+        key = (object_type.name, *(id(d.node) for d in details))
+        plan = self.made.get(key)
+        if plan is None:
+            plan = self.made[key] = self.new_object_plan(object_type, details)
+        return plan
+
+    def new_object_plan(
+        self, object_type: GraphQLObjectType, details: FieldDetailsList
+    ) -> ObjectPlan:
         executor = self.executor
         grouped, defer_usages, _ = collect_subfields(
             self.schema,
@@ -110,10 +123,46 @@ class Planner:
     ) -> ObjectPlan:
         if deferred:
             raise Unsupported("@defer")
-        plan = ObjectPlan(object_type)
-        for key, field_details in grouped.items():
-            plan.fields.append(self.field_executor(object_type, key, field_details))
-        return plan
+        fields = [self.field_executor(object_type, key, d) for key, d in grouped.items()]
+        shorts = [self.short_way(object_type, details) for details in grouped.values()]
+        execute = straight_line(object_type.name, fields, list(grouped), shorts)
+        return ObjectPlan(object_type, fields, execute)
+
+    def short_way(
+        self, parent: GraphQLObjectType, details: FieldDetailsList
+    ) -> Leaf | InlineObject | None:
+        """How the field may take the short way, if it is a plain attribute (read by
+        ``getattr``): a ``Leaf`` of a scalar or enum type, an ``InlineObject`` of an
+        object type that needs no ``is_type_of`` (its values are of one class)."""
+        name = details[0].node.name.value
+        if name.startswith("__") or self.default_resolver is not getattr:
+            return None
+        field_def = self.schema.get_field(parent, name)
+        if field_def is None:
+            return None
+        inner = nullable_of(field_def.type)
+        nullable = not is_non_null_type(field_def.type)
+        attribute = self.plain_attribute(field_def)
+        if attribute is None or not attribute.isidentifier():
+            return None
+        if is_leaf_type(inner):
+            return Leaf(attribute, inner, nullable)
+        if not isinstance(inner, GraphQLObjectType) or inner.is_type_of is not None:
+            return None
+        origin = getattr((inner.extensions or {}).get("strawberry-definition"), "origin", None)
+        if not isinstance(origin, type) or issubclass(origin, BaseException):
+            return None
+        if hasattr(origin, "__await__") or hasattr(origin, "__aiter__"):
+            return None
+        return InlineObject(
+            attribute,
+            origin,
+            self.object_plan(inner, details).execute,
+            [d.node for d in details],
+            nullable,
+            parent.name,
+            f"Cannot return null for non-nullable field {parent.name}.{name}.",
+        )
 
     # ---------------------------------------------------------------- fields
 

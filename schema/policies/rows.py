@@ -16,6 +16,9 @@ from typing import Any
 
 from models import policies as m
 from models import raw
+from models.customers import Customer
+from schema.common import PAGE_TOTAL
+from workflows.access import CUSTOMER_VISIBLE_SQL, customer_visible_params
 
 # What a policy answer needs, read with ``QuerySet.values`` (one JOIN each for the
 # product and the holder).
@@ -47,9 +50,63 @@ PAGE_COLUMNS = (
 )
 
 
+# The same page as ``visible_policies(customer)`` ordered and read with ``PAGE_COLUMNS``
+# (and the total by a window, as ``schema.common.page_of``), without the query builder.
+PAGE_SQL = """
+SELECT p.id, p.number, p.status, p.starts_at, p.ends_at, p.issued_at, p.sum_insured,
+       p.premium, p.payment_frequency, p.holder_id, {product}, {holder},
+       COUNT(*) OVER () AS {total}
+FROM policy p
+JOIN product pr ON pr.id = p.product_id
+JOIN customer h ON h.id = p.holder_id
+WHERE {visible}{narrow}
+ORDER BY p.starts_at DESC, p.number ASC
+LIMIT :limit OFFSET :offset
+"""
+_PAGE_MODELS = (
+    *((name, m.Policy, name) for name in PAGE_COLUMNS[:10]),
+    *((f"product__{name}", m.Product, name) for name in PRODUCT_COLUMNS),
+    *((f"holder__{name}", Customer, name) for name in HOLDER_COLUMNS),
+)
+
+
+def _page_sql(statuses: bool, kinds: bool) -> str:
+    narrow = ("\n  AND p.status = ANY(:statuses)" if statuses else "") + (
+        "\n  AND pr.kind = ANY(:kinds)" if kinds else ""
+    )
+    return PAGE_SQL.format(
+        product=", ".join(f"pr.{name} AS product__{name}" for name in PRODUCT_COLUMNS),
+        holder=", ".join(f"h.{name} AS holder__{name}" for name in HOLDER_COLUMNS),
+        total=PAGE_TOTAL,
+        visible=CUSTOMER_VISIBLE_SQL,
+        narrow=narrow,
+    )
+
+
+async def read_customer_page(
+    customer_id: uuid.UUID,
+    *,
+    start: int,
+    limit: int,
+    statuses: list[str] | None = None,
+    kinds: list[str] | None = None,
+) -> list[dict[str, Any]]:
+    """The rows ``visible_policies(customer)`` pages forwards (``PAGE_COLUMNS`` and the
+    total), narrowed to ``statuses`` and product ``kinds`` when given."""
+    sql = _page_sql(bool(statuses), bool(kinds))
+    params: dict[str, Any] = customer_visible_params(customer_id)
+    params.update(limit=limit, offset=start, statuses=statuses, kinds=kinds)
+    rows = await raw.fetch(m.Policy, sql, **params)
+    converters = raw.converters(_PAGE_MODELS)
+    return [
+        {key: convert(row[key]) for key, convert in converters} | {PAGE_TOTAL: row[PAGE_TOTAL]}
+        for row in rows
+    ]
+
+
 @dataclass(slots=True)
 class CoverageRow:
-    id: uuid.UUID
+    id: str  # as text: it is only shown (in the global ID)
     code: str
     name: str
     sum_insured: Decimal
@@ -59,7 +116,7 @@ class CoverageRow:
 
 @dataclass(slots=True)
 class InsuredRow:
-    id: uuid.UUID
+    id: str  # as text: it is only shown (in the global ID)
     name: str
     id_number_masked: str
     relation_to_holder: str
@@ -69,7 +126,7 @@ class InsuredRow:
 
 @dataclass(slots=True)
 class BeneficiaryRow:
-    id: uuid.UUID
+    id: str  # as text: it is only shown (in the global ID)
     name: str
     id_number_masked: str
     relation_to_insured: str
@@ -79,7 +136,7 @@ class BeneficiaryRow:
 
 @dataclass(slots=True)
 class InstallmentRow:
-    id: uuid.UUID
+    id: str  # as text: it is only shown (in the global ID)
     sequence: int
     due_date: date
     amount: Decimal
@@ -130,7 +187,7 @@ def _uuid(value: Any) -> uuid.UUID:
 def _coverage(row: dict[str, Any]) -> CoverageRow:
     c = m.Coverage
     return CoverageRow(
-        id=_uuid(row["id"]),
+        id=str(row["id"]),
         code=row["t1"],
         name=row["t2"],
         sum_insured=raw.column(c, "sum_insured", row["n1"]),
@@ -142,7 +199,7 @@ def _coverage(row: dict[str, Any]) -> CoverageRow:
 def _insured(row: dict[str, Any]) -> InsuredRow:
     customer = row["customer_id"]
     return InsuredRow(
-        id=_uuid(row["id"]),
+        id=str(row["id"]),
         name=row["t1"],
         id_number_masked=row["t2"],
         relation_to_holder=row["t3"],
@@ -154,7 +211,7 @@ def _insured(row: dict[str, Any]) -> InsuredRow:
 def _beneficiary(row: dict[str, Any]) -> BeneficiaryRow:
     customer = row["customer_id"]
     return BeneficiaryRow(
-        id=_uuid(row["id"]),
+        id=str(row["id"]),
         name=row["t1"],
         id_number_masked=row["t2"],
         relation_to_insured=row["t3"],
@@ -166,7 +223,7 @@ def _beneficiary(row: dict[str, Any]) -> BeneficiaryRow:
 def _installment(row: dict[str, Any]) -> InstallmentRow:
     p = m.PremiumInstallment
     return InstallmentRow(
-        id=_uuid(row["id"]),
+        id=str(row["id"]),
         sequence=int(row["seq"]),
         due_date=raw.column(p, "due_date", row["d1"]),
         amount=raw.column(p, "amount", row["n1"]),
@@ -181,8 +238,12 @@ async def read_children(policy_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Poli
     found: dict[uuid.UUID, PolicyChildren] = {i: PolicyChildren() for i in ids}
     if not ids:
         return found
+    by_text = {str(i): kids for i, kids in found.items()}  # SQLite gives IDs as text
     for row in await raw.fetch(m.Coverage, CHILDREN_SQL, ids=ids):
-        kids = found[_uuid(row["policy_id"])]
+        policy_id = row["policy_id"]
+        kids = by_text.get(policy_id) if isinstance(policy_id, str) else None
+        if kids is None:
+            kids = found[_uuid(policy_id)]
         kind = row["kind"]
         if kind == "C":
             kids.coverages.append(_coverage(row))

@@ -10,6 +10,9 @@ import asyncio
 import json
 from collections import Counter
 from contextvars import ContextVar
+from datetime import date
+from decimal import Decimal
+from enum import Enum
 from typing import Any
 
 import pytest
@@ -85,6 +88,68 @@ class Person(Named):
     age: int
 
 
+@strawberry.enum
+class Colour(Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+@strawberry.type
+class Part:
+    label: str
+
+
+@strawberry.type
+class Stored:
+    """Plain attributes only (the plan's short way for leaves); some hold what a
+    resolver could not have returned: the executor must treat them as graphql-core does."""
+
+    key: int
+    text: str
+    count: int
+    flag: bool
+    ratio: float
+    maybe: str | None
+    day: date
+    amount: Decimal
+    colour: Colour
+    part: Part
+    spare: Part | None
+
+
+async def _later(value: Any) -> Any:
+    await asyncio.sleep(0)
+    return value
+
+
+def _stored() -> list[Stored | None]:
+    good: dict[str, Any] = {
+        "text": "one",
+        "count": 1,
+        "flag": True,
+        "ratio": 0.5,
+        "maybe": None,
+        "day": date(2026, 1, 2),
+        "amount": Decimal("1.50"),
+        "colour": Colour.RED,
+        "part": Part(label="p"),
+        "spare": None,
+    }
+    odd: list[dict[str, Any]] = [
+        {"text": None, "maybe": "two", "amount": Decimal(2)},
+        {"count": 2**40, "maybe": "3"},
+        {"flag": "not a bool", "colour": "x"},
+        {"text": _later("late"), "maybe": _later("later"), "count": True},
+        {"flag": 3.5, "day": Colour.BLUE, "amount": Decimal(5)},
+        {"ratio": float("nan"), "colour": "red"},
+        {"part": None},
+        {"part": Part(label=None)},  # type: ignore[arg-type]
+        {"spare": Part(label=None), "part": _later(Part(label="late"))},  # type: ignore[arg-type]
+        {"spare": Part(label="s")},
+    ]
+    return [Stored(key=i + 1, **good | row) for i, row in enumerate([{}, *odd])]
+
+
 def _items(n: int = 4) -> list[Item]:
     return [Item(id=i, name=f"item-{i}", tags=[f"t{i}", "x"]) for i in range(1, n + 1)]
 
@@ -105,6 +170,10 @@ class Query:
     async def async_items(self) -> list[Item | None]:
         await asyncio.sleep(0)
         return list(_items())
+
+    @strawberry.field
+    def stored(self) -> list[Stored | None]:
+        return _stored()
 
     @strawberry.field
     def first(self) -> Item | None:
@@ -186,6 +255,38 @@ async def test_a_null_for_a_non_null_field_is_an_error_there() -> None:
         "Cannot return null for non-nullable field Item.required."
     )
     assert answer["errors"][0]["path"] == ["maybeItems", 3, "required"]
+
+
+async def test_plain_attribute_leaves_keep_graphql_cores_answers() -> None:
+    """Each stored row but the first holds something wrong or unusual in a leaf: null
+    for a non-null field, an Int out of range, a wrong type, a value the enum does not
+    know, NaN; or awaitables and a bool for an Int, which are fine."""
+    answer = await both(
+        "{ stored { key text count flag ratio maybe day amount colour"
+        " part { label } spare { label } alias: spare { label } } }"
+    )
+    rows = answer["data"]["stored"]
+    assert rows[0] == {
+        "key": 1,
+        "text": "one",
+        "count": 1,
+        "flag": True,
+        "ratio": 0.5,
+        "maybe": None,
+        "day": "2026-01-02",
+        "amount": "1.50",
+        "colour": "RED",
+        "part": {"label": "p"},
+        "spare": None,
+        "alias": None,
+    }
+    assert rows[4] == rows[0] | {"key": 5, "text": "late", "maybe": "later", "count": 1}
+    assert rows[1:4] + rows[5:9] == [None] * 7
+    assert rows[9] == rows[0] | {"key": 10, "part": {"label": "late"}}
+    assert rows[10]["spare"] == rows[10]["alias"] == {"label": "s"}
+    paths = [e["path"] for e in answer["errors"]]
+    assert ["stored", 9, "spare", "label"] in paths
+    assert ["stored", 9, "alias", "label"] in paths
 
 
 async def test_errors_come_in_graphql_cores_order() -> None:
