@@ -302,7 +302,9 @@ async def test_a_commit_of_250_events_goes_out_in_one_batch(services: Services) 
     last ~0.4-1 s after the commit (issue 19's bench); in 4 batches now."""
     async with in_transaction():
         for n in range(250):
-            await emit("bench.tick", entity_type="tick", entity_id=n, customer_id=None, payload={})
+            await emit(
+                "bench.tick", entity_type="tick", entity_id=str(n), customer_id=None, payload={}
+            )
     relay = OutboxRelay(services.bus, RecordingQueue())
     assert await relay.relay_once() == 250
     assert await relay.relay_once() == 0
