@@ -90,7 +90,7 @@ def bus_channels(event: OutboxEvent) -> list[str]:
 
 
 class OutboxRelay:
-    def __init__(self, bus: EventBus, queue: DeliveryQueue, *, batch_size: int = 100) -> None:
+    def __init__(self, bus: EventBus, queue: DeliveryQueue, *, batch_size: int = 250) -> None:
         self.bus = bus
         self.queue = queue
         self.batch_size = batch_size
