@@ -15,7 +15,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from cross_web import HTTPException
 from graphql import GraphQLError, OperationType, get_operation_ast, parse
@@ -28,6 +28,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.async_base_view import AsyncHTTPRequestAdapter
 from strawberry.http.base import BaseRequestProtocol
+from strawberry.schema import Schema
 from strawberry.types import ExecutionResult
 
 from api.clients import client_of
@@ -158,7 +159,7 @@ class GraphQLView(GraphQL[Context, None]):
         super().__init__(**kwargs)
         self.services = services
         # Subscription answers shared by many sockets go to them directly (api.ws_delivery).
-        self.graphql_transport_ws_handler_class = direct_delivery_handler(self.schema)
+        self.graphql_transport_ws_handler_class = direct_delivery_handler(cast(Schema, self.schema))
         self.persisted: PersistedQueries | None = None  # built in the app's lifespan
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
