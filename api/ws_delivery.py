@@ -7,13 +7,13 @@ strawberry's handler, unchanged."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from starlette.websockets import WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.extensions import SchemaExtension
 from strawberry.extensions.mask_errors import MaskErrors
-from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.schema import Schema
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
@@ -62,7 +62,12 @@ class OperationSink:
         # Not after a `complete` from either side (strawberry's own rule for `next`).
         if operation.completed or self.handler.operations.get(operation.id) is not operation:
             return
-        await self.handler.send_text(f"{self.prefix}{payload_text}}}")
+        websocket = self.handler.websocket
+        assert isinstance(websocket, ASGIWebSocketAdapter)
+        # A closed socket: the connection's own loop sees it too and ends every operation
+        # (raised here, strawberry would log it as an unexpected error of the event).
+        with contextlib.suppress(WebSocketDisconnect):
+            await websocket.ws.send_text(f"{self.prefix}{payload_text}}}")
 
 
 class DirectDeliveryHandler(BaseGraphQLTransportWSHandler[Context, None]):
@@ -75,15 +80,6 @@ class DirectDeliveryHandler(BaseGraphQLTransportWSHandler[Context, None]):
         if self.direct:
             DIRECT_SINK.set(OperationSink(self, operation))  # this task's context only
         await super().run_operation(operation)
-
-    async def send_text(self, text: str) -> None:
-        """A message already encoded, sent as strawberry's ``send_json`` sends one."""
-        websocket = self.websocket
-        assert isinstance(websocket, ASGIWebSocketAdapter)
-        try:
-            await websocket.ws.send_text(text)
-        except WebSocketDisconnect as exc:
-            raise WebSocketDisconnected from exc
 
 
 def direct_delivery_handler(schema: Schema) -> type[DirectDeliveryHandler]:
