@@ -57,6 +57,7 @@ def _serve(args: argparse.Namespace) -> None:
         timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
         # The server refuses bigger frames before buffering them (the app checks too).
         ws_max_size=settings.websocket_max_message_bytes,
+        ws_per_message_deflate=settings.websocket_compression,
     )
 
 

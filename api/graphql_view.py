@@ -15,7 +15,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from cross_web import HTTPException
 from graphql import GraphQLError, OperationType, get_operation_ast, parse
@@ -28,6 +28,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.async_base_view import AsyncHTTPRequestAdapter
 from strawberry.http.base import BaseRequestProtocol
+from strawberry.schema import Schema
 from strawberry.types import ExecutionResult
 
 from api.clients import client_of
@@ -35,9 +36,9 @@ from api.context import Context
 from api.media_types import CONTENT_TYPES, GRAPHQL_RESPONSE_JSON, JSON, is_request_error, negotiate
 from api.persisted_queries import PersistedQueries, PersistedQueryError
 from api.services import Services
+from api.ws_delivery import direct_delivery_handler
 from push.bus import EventBus
 from push.sessions import wait_for_revocation
-from schema.shared_events import next_message_text
 from workflows.access import ANONYMOUS
 from workflows.auth import authenticate
 
@@ -157,6 +158,8 @@ class GraphQLView(GraphQL[Context, None]):
     def __init__(self, services: Services | None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.services = services
+        # Subscription answers shared by many sockets go to them directly (api.ws_delivery).
+        self.graphql_transport_ws_handler_class = direct_delivery_handler(cast(Schema, self.schema))
         self.persisted: PersistedQueries | None = None  # built in the app's lifespan
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -229,17 +232,6 @@ class GraphQLView(GraphQL[Context, None]):
         if request.state.request_error and request.state.media_type == GRAPHQL_RESPONSE_JSON:
             body.pop("data", None)
         return body
-
-    def encode_json(self, data: object) -> str | bytes:
-        """strawberry's encoding, with a subscription event's payload shared by many
-        sockets encoded once (``schema.shared_events``)."""
-        if isinstance(data, dict) and (text := next_message_text(data, self._encode)) is not None:
-            return text
-        return super().encode_json(data)
-
-    def _encode(self, data: object) -> str:
-        encoded = super().encode_json(data)
-        return encoded.decode() if isinstance(encoded, bytes) else encoded
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
         """Not for a GET that carries a persisted query's hash (and no ``query``)."""

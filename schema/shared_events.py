@@ -17,20 +17,32 @@ allowed only where the answer cannot differ:
 
 An answer with errors is never shared. Anything else executes per subscriber, as before.
 The memory is a short one (the last few hundred events), enough for one delivery.
+
+Delivered directly: with the shared answer found, the rest of the per-socket way through
+graphql-core's response stream, strawberry's result handling and its protocol handler
+(about 85 µs a socket, most of what was left per socket) only copied it into each socket's
+``next`` message. Where the transport hands an operation a ``DirectSink``
+(``api.ws_delivery``, per graphql-transport-ws operation), a shared answer goes straight to
+it, encoded once: the subscriber's own resolver still decides whether it gets the event,
+its socket gets events in its own order, and an answer that is not shared (errors, a
+resolver below the root) takes graphql-core's and strawberry's way, as before.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Hashable, Mapping
+from contextlib import aclosing
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from graphql import (
     ExecutionResult,
     FieldNode,
     GraphQLObjectType,
     OperationDefinitionNode,
+    OperationType,
     TypeInfo,
     TypeInfoVisitor,
     Visitor,
@@ -103,12 +115,11 @@ class _Shared:
 
 
 _RESULTS: _Recent[Hashable, _Shared] = _Recent(RECENT_EVENTS)
-_BY_DATA: _Recent[int, _Shared] = _Recent(RECENT_EVENTS)
 
 
 def forget() -> None:
     """Drop what is remembered (tests)."""
-    for recent in (_BUILT, _RESULTS, _BY_DATA):
+    for recent in (_BUILT, _RESULTS):
         recent.clear()
 
 
@@ -178,20 +189,87 @@ def plain_selection(executor: Executor) -> bool:
     return finder.plain
 
 
+class DirectSink(Protocol):
+    """Where one subscription's ``next`` messages go without strawberry's per-result
+    handling: its transport operation (``api.ws_delivery``)."""
+
+    def encode(self, data: Any) -> str:
+        """JSON as the transport writes it."""
+        ...
+
+    async def send_next(self, payload_text: str) -> None:
+        """Send a ``next`` message with this payload (JSON text), unless the operation
+        has ended."""
+        ...
+
+
+# Set by the transport in each operation's task, read when its subscription starts.
+DIRECT_SINK: ContextVar[DirectSink | None] = ContextVar("anxin_direct_sink", default=None)
+
+
 class SharedEventResults(Executor):
     """graphql-core's executor, with each subscription event's result shared between the
     subscribers that provably get the same answer (module docstring)."""
 
     _shares: bool | None = None  # on a subscription's executor: whether it may share
     _per_event: bool = False  # on the copy that executes one event
+    _directed: bool = False  # on a subscription's executor: its source is delivered directly
 
     def build_per_event_executor(self, payload: Any) -> Executor:
-        if self._shares is None:
-            self._shares = plain_selection(self)
         executor = super().build_per_event_executor(payload)
-        if self._shares:
+        if self._may_share():
             cast(SharedEventResults, executor)._per_event = True
         return executor
+
+    def _may_share(self) -> bool:
+        if self._shares is None:
+            self._shares = plain_selection(self)
+        return self._shares
+
+    def cancellable_iterable(self, iterable: AsyncIterable[T]) -> AsyncIterable[T]:
+        """graphql-core wraps a subscription's source stream here, once, before mapping
+        each event to its result: where the transport gave a sink and the selection may
+        share, shared answers are sent to it from here on (module docstring)."""
+        stream = super().cancellable_iterable(iterable)
+        sink = DIRECT_SINK.get()
+        if (
+            sink is None
+            or self._per_event
+            or self._directed
+            or self.operation.operation is not OperationType.SUBSCRIPTION
+            or not self._may_share()
+        ):
+            return stream
+        try:
+            variables = _frozen(self.variable_values.coerced)
+        except TypeError:
+            return stream
+        self._directed = True
+        return cast(AsyncIterable[T], self._delivered_directly(stream, sink, variables))
+
+    async def _delivered_directly(
+        self, stream: AsyncIterable[Any], sink: DirectSink, variables: Hashable
+    ) -> AsyncGenerator[Any, None]:
+        """The events for graphql-core to execute: those whose answer is not (yet) shared
+        (the first subscriber of an event executes it, and remembers a shareable answer);
+        the others are sent to ``sink`` from here, in the order they came."""
+        async with aclosing(aiter(stream)) as events:  # type: ignore[type-var]
+            async for payload in events:
+                viewer = _viewer(self.context_value)
+                key = (id(payload), id(self.operation), variables, viewer)
+                shared = None if viewer is None else self._remembered(key, payload)
+                if shared is None:
+                    yield payload
+                    continue
+                if shared.text is None:
+                    shared.text = sink.encode({"data": shared.data})
+                await sink.send_next(shared.text)
+
+    def _remembered(self, key: Hashable, root: Any) -> _Shared | None:
+        shared = _RESULTS.get(key)
+        if shared is None or shared.root is not root or shared.operation is not self.operation:
+            return None
+        return shared
 
     def execute_operation(self, serially: bool | None = None) -> Any:
         if not self._per_event:
@@ -199,18 +277,12 @@ class SharedEventResults(Executor):
         key = self._key()
         if key is None:
             return super().execute_operation(serially)
-        shared = _RESULTS.get(key)
-        if (
-            shared is not None
-            and shared.root is self.root_value
-            and (shared.operation is self.operation)
-        ):
+        shared = self._remembered(key, self.root_value)
+        if shared is not None:
             return ExecutionResult(shared.data, None)
         result = super().execute_operation(serially)
         if isinstance(result, ExecutionResult) and not result.errors and result.data:
-            shared = _Shared(self.root_value, self.operation, result.data)
-            _RESULTS.put(key, shared)
-            _BY_DATA.put(id(result.data), shared)
+            _RESULTS.put(key, _Shared(self.root_value, self.operation, result.data))
         return result
 
     def _key(self) -> Hashable | None:
@@ -222,24 +294,6 @@ class SharedEventResults(Executor):
         except TypeError:
             return None
         return (id(self.root_value), id(self.operation), variables, viewer)
-
-
-def next_message_text(message: Mapping[str, Any], encode: Callable[[Any], str]) -> str | None:
-    """A graphql-transport-ws ``next`` message whose payload is a shared result, as
-    ``encode`` would write it, with the payload encoded once for all its sockets; None
-    for any other message."""
-    if message.get("type") != "next" or list(message) != ["id", "type", "payload"]:
-        return None
-    payload = message["payload"]
-    if not isinstance(payload, dict) or list(payload) != ["data"]:
-        return None
-    data = payload["data"]
-    shared = _BY_DATA.get(id(data))
-    if shared is None or shared.data is not data:
-        return None
-    if shared.text is None:
-        shared.text = encode(payload)
-    return f'{{"id":{encode(message["id"])},"type":"next","payload":{shared.text}}}'
 
 
 def sharing_events(base: type[Executor]) -> type[Executor]:

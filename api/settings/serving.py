@@ -36,3 +36,8 @@ class ServingSettings(BaseSettings):
     websocket_max_connections_per_client: int = Field(200, ge=1)
     # A connection that has not sent connection_init by then is closed (4408).
     websocket_init_timeout_seconds: float = Field(10.0, gt=0)
+    # permessage-deflate when a client offers it. Off: a compression context per socket
+    # and direction (cannot be shared) cost 41 KB per idle subscription and a third of
+    # the process's CPU for one event to 1,000 sockets (bench/notification_fanout.py),
+    # for messages of a few hundred bytes; Node's `ws` server has it off by default too.
+    websocket_compression: bool = False

@@ -13,6 +13,7 @@ import pytest
 from graphql import parse
 from graphql.execution import Executor
 from starlette.applications import Starlette
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Operation
 from tortoise.transactions import in_transaction
 
 from api.context import Context
@@ -53,6 +54,21 @@ def executions(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     return seen
 
 
+@pytest.fixture
+def handled_results(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The operation ids of each result that went strawberry's per-result way (graphql-core's
+    response stream, strawberry's result handling, its ``next`` message)."""
+    seen: list[str] = []
+    original = Operation.send_next
+
+    async def counted(self: Operation[Any, Any], result: Any) -> None:
+        seen.append(self.id)
+        await original(self, result)
+
+    monkeypatch.setattr(Operation, "send_next", counted)
+    return seen
+
+
 class Socket:
     """A graphql-transport-ws connection driven at the ASGI level (no client library
     in the measurement of what the server sends)."""
@@ -89,7 +105,7 @@ async def sockets(app: Starlette) -> AsyncIterator[list[Socket]]:
         await socket.call.hang_up()
 
 
-async def decide(*customers: Customer) -> None:
+async def decide(*customers: Customer, number: int = 0) -> None:
     """One ``claim.decided`` per customer, committed together (one relay batch)."""
     async with in_transaction():
         for customer in customers:
@@ -98,7 +114,11 @@ async def decide(*customers: Customer) -> None:
                 entity_type="claim",
                 entity_id=f"claim-of-{customer.id}",
                 customer_id=customer.id,
-                payload={"claim_id": "c", "claim_number": f"LP-{customer.id}", "decision": "通过"},
+                payload={
+                    "claim_id": "c",
+                    "claim_number": f"LP-{customer.id}-{number}",
+                    "decision": "通过",
+                },
             )
 
 
@@ -120,6 +140,31 @@ async def test_one_event_to_many_sockets_of_a_customer_executes_once(
     assert len(executions) == 1  # not once per socket
     # Encoded as strawberry encodes it, byte for byte.
     assert mine[1].texts()[0] == json.dumps(answers[0], separators=(",", ":"))
+
+
+async def test_a_shared_answer_goes_to_each_socket_directly_in_order(
+    app: Starlette, services: Services, sockets: Any, handled_results: list[str]
+) -> None:
+    """Only the first socket of an event takes strawberry's per-result way (its execution
+    is then remembered); the others get the same ``next`` message straight from it, each
+    with its own operation id, events in the order they were committed."""
+    customer = await make_customer(services)
+    mine = [sockets.open() for _ in range(5)]
+    for index, socket in enumerate(mine):
+        await socket.subscribe(await customer_token(services, customer), operation_id=f"op{index}")
+    await subscribed(services.bus, f"customer:{customer.id}", len(mine))
+    for number in range(3):
+        await decide(customer, number=number)
+        await OutboxRelay(services.bus, services.queue).relay_once()
+    answers = [await socket.nexts(3) for socket in mine]
+    assert len(handled_results) == 3  # once per event, not once per socket
+    for index, received in enumerate(answers):
+        assert [a["id"] for a in received] == [f"op{index}"] * 3
+        assert [a["type"] for a in received] == ["next"] * 3
+        assert [a["payload"] for a in received] == [a["payload"] for a in answers[0]]
+    bodies = [a["payload"]["data"]["myNotifications"]["body"] for a in answers[0]]
+    for number, body in enumerate(bodies):
+        assert f"LP-{customer.id}-{number}" in body
 
 
 async def test_a_socket_only_ever_gets_its_own_customers_entries(
