@@ -406,26 +406,33 @@ async def test_no_surrender_value_in_cooling_off_or_without_a_table(
     assert answer["data"]["surrenderQuote"]["errors"][0]["code"] == "POLICY_NOT_FOUND"
 
 
-@postgres_only
-async def test_a_double_approval_takes_effect_once(
-    client: httpx.AsyncClient, services: Services
-) -> None:
+async def referred_change(
+    client: httpx.AsyncClient, services: Services, key: str
+) -> tuple[Policy, dict[str, Any]]:
+    """A beneficiary change referred for review (the insured has no account to consent
+    with), and the decision that approves it at its current version."""
     holder = await make_customer(services)
     other = await make_customer(services)
     policy = await make_policy(services, holder, insured=[other])
     await InsuredPerson.filter(policy_id=policy.id).update(customer_id=None)
     token = await customer_token(services, holder)
-    reviewers = [
-        await staff_token(services, await make_staff(StaffRole.SUPERVISOR)) for _ in range(2)
-    ]
-    endorsement = (await request(client, token, policy, "race-00001", **two_people()))[
-        "endorsement"
-    ]
+    endorsement = (await request(client, token, policy, key, **two_people()))["endorsement"]
     decision = {
         "endorsementId": endorsement["id"],
         "expectedVersion": endorsement["version"],
         "reason": "已核验书面同意",
     }
+    return policy, decision
+
+
+@postgres_only
+async def test_a_double_approval_takes_effect_once(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    policy, decision = await referred_change(client, services, "race-00001")
+    reviewers = [
+        await staff_token(services, await make_staff(StaffRole.SUPERVISOR)) for _ in range(2)
+    ]
     answers = await asyncio.gather(
         *[gql(client, APPROVE, {"input": decision}, token=t) for t in reviewers * 2]
     )
@@ -441,20 +448,8 @@ async def test_an_approval_made_on_an_older_version_is_a_conflict(
 ) -> None:
     """The loser of a double approval that reads after the winner committed hears
     CONFLICT (someone else decided), not that approving is illegal now."""
-    holder = await make_customer(services)
-    other = await make_customer(services)
-    policy = await make_policy(services, holder, insured=[other])
-    await InsuredPerson.filter(policy_id=policy.id).update(customer_id=None)
-    token = await customer_token(services, holder)
+    _, decision = await referred_change(client, services, "stale-0001")
     reviewer = await staff_token(services, await make_staff(StaffRole.SUPERVISOR))
-    endorsement = (await request(client, token, policy, "stale-0001", **two_people()))[
-        "endorsement"
-    ]
-    decision = {
-        "endorsementId": endorsement["id"],
-        "expectedVersion": endorsement["version"],
-        "reason": "已核验书面同意",
-    }
     first = await gql(client, APPROVE, {"input": decision}, token=reviewer)
     assert first["data"]["approvePolicyChange"]["errors"] == []
     again = await gql(client, APPROVE, {"input": decision}, token=reviewer)
