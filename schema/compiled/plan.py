@@ -394,11 +394,7 @@ def value_field(
         except Exception as raw:
             if path is None:
                 path = Path(parent_path, key, parent_name)
-            error = located_error(raw, nodes, path.as_list())
-            if not nullable:
-                raise error from raw
-            run.errors.add(error, path)
-            result[key] = None
+            run.field_failed(raw, nodes, path, nullable, result, key)
 
     return execute
 
@@ -441,11 +437,7 @@ def resolver_field(
             completed = complete(run, value, path, position, path)
             result[key] = None if completed is PENDING else completed
         except Exception as raw:
-            error = located_error(raw, nodes, path.as_list())
-            if not nullable:
-                raise error from raw
-            run.errors.add(error, path)
-            result[key] = None
+            run.field_failed(raw, nodes, path, nullable, result, key)
 
     return execute
 

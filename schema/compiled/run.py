@@ -112,6 +112,24 @@ class Run:
         self.parked.append(Parked(awaitable, slot, nodes, complete, field_path))
         return PENDING
 
+    def field_failed(
+        self,
+        raw: Exception,
+        nodes: list[FieldNode],
+        path: Path,
+        nullable: bool,
+        result: dict[str, Any],
+        key: str,
+    ) -> None:
+        """A field's reading or completing raised while its position was still open: a
+        located error at ``path``, the field null if it may be, else raised to the
+        parent's field (graphql-core's ``handle_field_error``)."""
+        error = located_error(raw, nodes, path.as_list())
+        if not nullable:
+            raise error from raw
+        self.errors.add(error, path)
+        result[key] = None
+
     def fail(self, error: Exception, nodes: list[FieldNode], slot: Slot) -> None:
         """A position's value failed after its subtree was handed back (a parked value):
         null the nearest nullable position from here up."""

@@ -32,12 +32,11 @@ from graphql import (
     GraphQLInt,
     GraphQLLeafType,
     GraphQLString,
-    located_error,
 )
 from graphql.language import FieldNode
 from graphql.pyutils import Path, Undefined
 
-from schema.compiled.run import Run, Slot
+from schema.compiled.run import Slot
 
 if TYPE_CHECKING:
     from schema.compiled.plan import FieldExecutor
@@ -88,23 +87,6 @@ class InlineObject:
     message: str  # graphql-core's, for a null where the field is non-null
 
 
-def failed(
-    run: Run,
-    raw: Exception,
-    nodes: list[FieldNode],
-    path: Path,
-    nullable: bool,
-    result: dict[str, Any],
-    key: str,
-) -> None:
-    """An inline object's field failed: as a field closure handles it (``plan``)."""
-    error = located_error(raw, nodes, path.as_list())
-    if not nullable:
-        raise error from raw
-    run.errors.add(error, path)
-    result[key] = None
-
-
 def _value_expression(index: int, leaf: GraphQLLeafType) -> str:
     """The serialized value of ``v`` (class ``c``), or MISS: built-in scalars that give
     a value back as it is are checked by class; others call their serializer."""
@@ -133,7 +115,8 @@ def _inline_object(index: int, key: str, inline: InlineObject, slow: str) -> lis
         f"{message!r})",
         "            )",
         "        except Exception as raw:",
-        f"            failed(run, raw, nodes_{index}, here, {inline.nullable}, result, {key!r})",
+        f"            run.field_failed(raw, nodes_{index}, here, {inline.nullable}, result, "
+        f"{key!r})",
         *(["    elif v is None:", f"        result[{key!r}] = None"] if inline.nullable else []),
         "    else:",
         f"        {slow}",
@@ -148,7 +131,7 @@ def straight_line(
 ) -> Callable[..., dict[str, Any]]:
     """``execute(run, source, path, slot) -> result`` for these fields, in order."""
     namespace: dict[str, Any] = {"MISS": MISS, "PLAIN": PLAIN, "learn": learn}
-    namespace |= {"Undefined": Undefined, "Path": Path, "Slot": Slot, "failed": failed}
+    namespace |= {"Undefined": Undefined, "Path": Path, "Slot": Slot}
     lines = ["def execute(run, source, path, slot):", "    result = {}"]
     for index, (field, key, leaf) in enumerate(zip(fields, keys, shorts, strict=True)):
         namespace[f"field_{index}"] = field
