@@ -7,6 +7,9 @@ RUNTIME := $(VENV)/.runtime
 CLIENTS := tests/clients/node_modules/.package-lock.json
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+# pytest-xdist workers for `make test` (tests/workers.py isolates them); `auto` = one per
+# core. With ANXIN_TEST_REDIS_URL, worker N uses that URL's db + N: keep db + workers <= 16.
+TEST_WORKERS ?= auto
 
 .PHONY: serve test lint audit schema bench clean
 
@@ -36,7 +39,7 @@ test: $(STAMP)
 	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(CLIENTS); \
 	else echo "node/npm not found: the client-library tests will be skipped"; fi
 	@test -x "$${ANXIN_CHROMIUM:-/usr/bin/chromium}" || echo "chromium not found: the console's browser test will be skipped (apt-get install chromium)"
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 lint: $(STAMP) audit
 	$(BIN)/ruff check .

@@ -31,6 +31,15 @@ from push.loops import Backoff, LoopHealth
 
 log = logging.getLogger("anxin.bus")
 PREFIX = "anxin:"
+
+
+def channel_prefix(client: redis.Redis) -> str:
+    """Redis scopes keys by database number but not pub/sub channels: a publish on db 10
+    reaches a subscriber on db 11. Two deployments (or test workers) on one server and
+    different dbs would hear each other's events, so a bus on db N > 0 prefixes its
+    channels with ``anxin:N:``; db 0 keeps the plain ``anxin:`` of earlier releases."""
+    db = int(client.connection_pool.connection_kwargs.get("db") or 0)
+    return PREFIX if db == 0 else f"{PREFIX}{db}:"
 SUBSCRIBER_BACKLOG = 100  # a subscriber that falls this far behind loses the oldest events
 READER = "bus-listener"
 RECONNECT_CAP_SECONDS = 5.0
@@ -174,6 +183,7 @@ class _Confirmations:
 class RedisBus:
     def __init__(self, client: redis.Redis, health: LoopHealth | None = None) -> None:
         self._client = client
+        self.prefix = channel_prefix(client)  # of every channel name on the server
         self._health = health if health is not None else LoopHealth()
         self._local = _LocalFanOut()
         # Subscription confirmations are read too: they tell until_subscribed when the
@@ -186,7 +196,7 @@ class RedisBus:
         self._commands: set[asyncio.Task[None]] = set()  # (un)subscribes under way
 
     async def publish(self, channel: str, event: Event) -> None:
-        await self._client.publish(PREFIX + channel, json.dumps(event, ensure_ascii=False))
+        await self._client.publish(self.prefix + channel, json.dumps(event, ensure_ascii=False))
 
     async def publish_all(self, batch: Sequence[tuple[Sequence[str], Event]]) -> None:
         """One round trip for the batch (a pipeline, not a transaction), each event
@@ -197,7 +207,7 @@ class RedisBus:
         for channels, event in batch:
             data = json.dumps(event, ensure_ascii=False)
             for channel in channels:
-                pipeline.publish(PREFIX + channel, data)
+                pipeline.publish(self.prefix + channel, data)
         await pipeline.execute()
 
     async def subscribe(self, channel: str) -> AsyncGenerator[Event, None]:
@@ -236,7 +246,7 @@ class RedisBus:
             if not self._broken:
                 self._confirmations.asked([channel])  # before the reader can answer
                 try:
-                    await self._pubsub.subscribe(PREFIX + channel)
+                    await self._pubsub.subscribe(self.prefix + channel)
                 except (RedisError, OSError, RuntimeError) as exc:
                     log.warning("event bus: subscribe failed: %s", type(exc).__name__)
                     self._mark_broken()
@@ -255,7 +265,7 @@ class RedisBus:
                 return  # reconnecting anyway, or subscribed to again meanwhile
             self._confirmations.asked([channel])
             try:
-                await self._pubsub.unsubscribe(PREFIX + channel)
+                await self._pubsub.unsubscribe(self.prefix + channel)
             except BaseException:
                 self._mark_broken()  # unsure what the server got: start over
                 raise
@@ -309,7 +319,7 @@ class RedisBus:
             channels = list(self._local.queues)
             if channels:
                 self._confirmations.asked(channels)
-                await self._pubsub.subscribe(*(PREFIX + c for c in channels))
+                await self._pubsub.subscribe(*(self.prefix + c for c in channels))
             self._broken = False
             log.info("event bus reconnected, %d channels", len(channels))
 
@@ -323,7 +333,7 @@ class RedisBus:
         except (KeyError, ValueError) as exc:
             log.warning("event bus: dropped a malformed message: %s", type(exc).__name__)
             return
-        self._local.deliver(channel.removeprefix(PREFIX), event)
+        self._local.deliver(channel.removeprefix(self.prefix), event)
 
     def _confirm(self, message: dict[str, Any]) -> None:
         """The server's answer to a (un)subscribe; answers come in the order asked."""
@@ -332,7 +342,7 @@ class RedisBus:
             channel = channel.decode()
         if not isinstance(channel, str):
             return
-        self._confirmations.answered(channel.removeprefix(PREFIX), message["type"] == "subscribe")
+        self._confirmations.answered(channel.removeprefix(self.prefix), message["type"] == "subscribe")
         self._local.changes.notify()
 
     async def until_subscribed(self, channel: str, count: int = 1) -> None:

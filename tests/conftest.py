@@ -4,7 +4,9 @@ speaks HTTP.
 Embedded backends by default (a SQLite file per test, copied from one migrated
 template). With ``ANXIN_TEST_DATABASE_URL`` (PostgreSQL) and ``ANXIN_TEST_REDIS_URL``
 the same tests run against those servers: the database is recreated and migrated once
-per run and truncated before each test, the Redis db flushed.
+per run and truncated before each test, the Redis db flushed. Under pytest-xdist
+(``make test``) each worker has its own PostgreSQL database and Redis db
+(``tests/workers.py``); the migration pass is shared by all workers.
 
 ``app``/``client`` boot the whole app (schema, middleware, lifespan). A test that needs
 no HTTP asks for ``db`` (Tortoise on the test database) and, if it needs them,
@@ -38,9 +40,12 @@ from api.services import Services
 from api.settings import Settings
 from models.config import tortoise_config
 from models.database import migrate_database
+from tests import workers
+from tests.database_snapshot import DatabaseSnapshot
 from tests.migration_snapshots import MigrationSnapshots
 from workflows import auth
 
+workers.isolate_environment()  # under xdist: this worker's own databases, before any read
 TEST_DATABASE_URL = os.environ.get("ANXIN_TEST_DATABASE_URL")
 TEST_REDIS_URL = os.environ.get("ANXIN_TEST_REDIS_URL")
 ON_POSTGRES = bool(TEST_DATABASE_URL)
@@ -50,10 +55,12 @@ postgres_only = pytest.mark.skipif(
 )
 
 
-async def _recreate_postgres_database(url: str) -> None:
+async def _recreate_postgres_database(url: str, template: str | None = None) -> None:
+    """Drop and create the test database, empty or as a copy of ``template`` (a
+    database of the same server that nobody is connected to)."""
     parts = urlsplit(url)
     name = parts.path.lstrip("/")
-    if not ("test" in name or name.endswith("_ci")):
+    if not ("test" in name or name.endswith("_ci") or "_ci_gw" in name):
         raise RuntimeError(
             f"refusing to drop {name!r}: test databases have test or _ci in their name"
         )
@@ -61,7 +68,8 @@ async def _recreate_postgres_database(url: str) -> None:
     connection = await asyncpg.connect(admin)
     try:
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await connection.execute(f'CREATE DATABASE "{name}"')
+        copy = f' TEMPLATE "{template}"' if template else ""
+        await connection.execute(f'CREATE DATABASE "{name}"{copy}')
     finally:
         await connection.close()
 
@@ -126,32 +134,78 @@ def _cheap_password_hashing() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def sqlite_migrations(tmp_path_factory: pytest.TempPathFactory) -> MigrationSnapshots:
-    """One SQLite pass through every migration: the template, and the database as each
-    migration left it (for the upgrade tests, on any backend)."""
-    snapshots = MigrationSnapshots(tmp_path_factory.mktemp("db"))
-    asyncio.run(migrate_database(f"sqlite://{snapshots.latest}", progress=snapshots.progress))
+    """One SQLite pass through every migration per run, shared by the xdist workers: the
+    template, and the database as each migration left it (for the upgrade tests, on any
+    backend). Read-only once made: tests copy from it."""
+    folder = workers.run_folder(tmp_path_factory.getbasetemp()) / "migrated-sqlite"
+    snapshots = MigrationSnapshots(folder)
+    workers.once_per_run(
+        folder,
+        lambda: asyncio.run(
+            migrate_database(f"sqlite://{snapshots.latest}", progress=snapshots.progress)
+        ),
+    )
     return snapshots
+
+
+def _migrate_postgres_once(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The worker's PostgreSQL database, migrated: a copy of one database migrated once
+    per run (the run's own URL, the workers' databases beside it)."""
+    assert TEST_DATABASE_URL
+    run_url = os.environ.get("ANXIN_TEST_DATABASE_URL_OF_RUN", TEST_DATABASE_URL)
+    if run_url == TEST_DATABASE_URL:  # a plain run: migrate the database itself
+        asyncio.run(_recreate_postgres_database(TEST_DATABASE_URL))
+        asyncio.run(migrate_database(TEST_DATABASE_URL))
+        return
+    folder = workers.run_folder(tmp_path_factory.getbasetemp()) / "migrated-postgres"
+
+    def migrate_run_database() -> None:
+        asyncio.run(_recreate_postgres_database(run_url))
+        asyncio.run(migrate_database(run_url))
+
+    workers.once_per_run(folder, migrate_run_database)
+    with workers.locked(folder / "lock"):  # CREATE … TEMPLATE: one copy at a time
+        template = urlsplit(run_url).path.lstrip("/")
+        asyncio.run(_recreate_postgres_database(TEST_DATABASE_URL, template=template))
 
 
 @pytest.fixture(scope="session")
 def migrated_template(request: pytest.FixtureRequest) -> str:
     """Migrate once per run: a SQLite template file, or the PostgreSQL test database."""
     if TEST_DATABASE_URL:
-        asyncio.run(_recreate_postgres_database(TEST_DATABASE_URL))
-        asyncio.run(migrate_database(TEST_DATABASE_URL))
+        _migrate_postgres_once(request.getfixturevalue("tmp_path_factory"))
         return TEST_DATABASE_URL
     snapshots: MigrationSnapshots = request.getfixturevalue("sqlite_migrations")
     return str(snapshots.latest)
 
 
 @pytest.fixture
-async def database_url(migrated_template: str, tmp_path: Path) -> str:
+def database_snapshot() -> DatabaseSnapshot | None:
+    """Override (module scope) in a module whose tests share expensive starting data:
+    see ``tests/database_snapshot.py``."""
+    return None
+
+
+@pytest.fixture
+async def database_url(
+    migrated_template: str,
+    tmp_path: Path,
+    database_snapshot: DatabaseSnapshot | None,
+    request: pytest.FixtureRequest,
+) -> str:
+    """The test's own database: migrated and empty, or a copy of the module's snapshot
+    for a test that asks for the fixture that made it."""
     if TEST_DATABASE_URL:
         await _truncate_postgres(TEST_DATABASE_URL)
-        return TEST_DATABASE_URL
-    copy = tmp_path / "anxin.sqlite3"
-    shutil.copyfile(migrated_template, copy)
-    return f"sqlite://{copy}"
+        url = TEST_DATABASE_URL
+    else:
+        copy = tmp_path / "anxin.sqlite3"
+        shutil.copyfile(migrated_template, copy)
+        url = f"sqlite://{copy}"
+    snapshot = database_snapshot
+    if snapshot is not None and snapshot.saved and snapshot.fixture in request.fixturenames:
+        await snapshot.restore(url, tmp_path / "files")
+    return url
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as redis
 
-from push.bus import PREFIX, EventBus, InProcessBus, RedisBus
+from push.bus import EventBus, InProcessBus, RedisBus, channel_prefix
 from tests.bus import subscribed
 from tests.conftest import TEST_REDIS_URL
 
@@ -78,10 +78,41 @@ async def test_a_signalled_redis_subscription_hears_another_connection_at_once(
             subscription = bus.subscribe(channel)
             waiting = asyncio.ensure_future(anext(subscription))
             await subscribed(bus, channel)
-            assert dict(await redis_client.pubsub_numsub(PREFIX + channel)) == {
-                (PREFIX + channel).encode(): 1
+            assert dict(await redis_client.pubsub_numsub(bus.prefix + channel)) == {
+                (bus.prefix + channel).encode(): 1
             }
-            await redis_client.publish(PREFIX + channel, '{"n": 1}')
+            await redis_client.publish(bus.prefix + channel, '{"n": 1}')
             assert await asyncio.wait_for(waiting, 5) == {"n": 1}
             await subscription.aclose()
             await bus.close()
+
+
+def test_channels_are_prefixed_with_the_redis_db_number_except_db_0() -> None:
+    """Pub/sub ignores db numbers: the prefix is what keeps two dbs' events apart."""
+    assert channel_prefix(redis.Redis.from_url("redis://127.0.0.1:6379/0")) == "anxin:"
+    assert channel_prefix(redis.Redis.from_url("redis://127.0.0.1:6379")) == "anxin:"
+    assert channel_prefix(redis.Redis.from_url("redis://127.0.0.1:6379/7")) == "anxin:7:"
+
+
+@needs_redis
+async def test_a_bus_on_another_redis_db_is_not_heard(redis_client: redis.Redis) -> None:
+    """Two deployments (or test workers) on one Redis server, different dbs: a staff
+    channel's event of one never reaches the other's subscribers."""
+    assert TEST_REDIS_URL
+    ours = RedisBus(redis_client)
+    db = int(redis_client.connection_pool.connection_kwargs.get("db") or 0)
+    other_url = TEST_REDIS_URL.rsplit("/", 1)[0] + f"/{(db + 1) % 16}"
+    async with redis.Redis.from_url(other_url) as other_client:
+        theirs = RedisBus(other_client)
+        channel = f"staff:{uuid.uuid4()}"  # a fixed name in the app, as staff:claim-queue
+        subscription = ours.subscribe(channel)
+        waiting = asyncio.ensure_future(anext(subscription))
+        try:
+            await subscribed(ours, channel)
+            await theirs.publish(channel, {"from": "theirs"})
+            await ours.publish(channel, {"from": "ours"})
+            assert await asyncio.wait_for(waiting, 5) == {"from": "ours"}
+        finally:
+            await subscription.aclose()
+            await theirs.close()
+            await ours.close()

@@ -330,7 +330,11 @@ async def test_customer_without_email_is_permanent(services: Services, smtp: Smt
     assert smtp.handler.received == []
 
 
-@pytest.mark.parametrize("bad_target", [f"customer:{uuid.uuid4()}", "customer:42", "o-openid"])
+@pytest.mark.parametrize(
+    "bad_target",
+    [f"customer:{uuid.uuid4()}", "customer:42", "o-openid"],
+    ids=["unknown-customer", "not-a-uuid", "an-openid"],  # the same in every xdist worker
+)
 async def test_unknown_target_is_permanent(
     services: Services, smtp: SmtpServer, bad_target: str
 ) -> None:

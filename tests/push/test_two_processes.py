@@ -31,7 +31,7 @@ from httpx_ws import AsyncWebSocketSession, aconnect_ws
 
 from api.services import Services
 from models.notifications import Notification, OutboxEvent
-from push.bus import PREFIX
+from push.bus import channel_prefix
 from tests.claims_helpers import auto_policy, loss_input
 from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL
 from tests.factories import customer_token, make_customer
@@ -124,8 +124,9 @@ async def wait_subscribed(client: redis.Redis, channels: list[str]) -> None:
     """graphql-transport-ws does not acknowledge a subscribe: ask Redis who listens."""
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        counts = dict(await client.pubsub_numsub(*(PREFIX + c for c in channels)))
-        if all(counts.get((PREFIX + c).encode(), 0) >= 1 for c in channels):
+        prefix = channel_prefix(client)  # the API processes' bus is on the same db
+        counts = dict(await client.pubsub_numsub(*(prefix + c for c in channels)))
+        if all(counts.get((prefix + c).encode(), 0) >= 1 for c in channels):
             return
         await asyncio.sleep(0.05)
     pytest.fail(f"the API processes did not subscribe to {channels} on Redis")

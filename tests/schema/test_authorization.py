@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -15,6 +15,7 @@ from strawberry import relay
 from tortoise.transactions import in_transaction
 
 from api.services import Services
+from api.settings import Settings
 from models import policies as m
 from models.auth import AuthSession, SubjectKind
 from models.benefits import BookingState, Entitlement, ServiceBooking
@@ -67,6 +68,7 @@ from schema import build_schema
 from schema.node import NODE_RESOLVERS
 from schema.notifications import preference_id
 from tests.benefits_helpers import catalogue
+from tests.database_snapshot import DatabaseSnapshot
 from tests.factories import (
     customer_token,
     make_claim,
@@ -101,10 +103,27 @@ class World:
     tokens: dict[str, str]  # by who: alice, bob, carol, mallory, agent, supervisor, admin
 
 
+@pytest.fixture(scope="module")
+def database_snapshot(tmp_path_factory: pytest.TempPathFactory) -> DatabaseSnapshot:
+    """The world, built by the module's first test and copied into each later test's
+    database (tests/database_snapshot.py): each test still has its own."""
+    return DatabaseSnapshot("world", tmp_path_factory.mktemp("world"))
+
+
 @pytest.fixture
-async def world(services: Services) -> World:
+async def world(
+    services: Services, settings: Settings, database_snapshot: DatabaseSnapshot
+) -> World:
     """Alice holds a policy naming Bob as insured and Carol as beneficiary; Mallory has
     a policy of her own and nothing to do with Alice's."""
+    if database_snapshot.saved:  # this test's database is a copy of the world
+        return cast(World, database_snapshot.value)
+    built = await _build_world(services)
+    await database_snapshot.save(settings.database_url, settings.storage_root, built)
+    return built
+
+
+async def _build_world(services: Services) -> World:
     alice = await make_customer(services, "爱丽丝")
     bob = await make_customer(services, "鲍勃")
     carol = await make_customer(services, "卡罗尔")

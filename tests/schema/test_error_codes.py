@@ -39,7 +39,13 @@ def _every_mapping() -> list[tuple[type[Error], ErrorCodes, type[DomainError], S
 @pytest.mark.parametrize(
     ("error_type", "codes", "family", "code"),
     _every_mapping(),
-    ids=lambda value: getattr(value, "__name__", str(value)),
+    # Named alike in every process (pytest-xdist's workers must collect the same ids):
+    # the codes object by its enum's name, not its repr with an address.
+    ids=lambda value: (
+        value.enum.__name__
+        if isinstance(value, ErrorCodes)
+        else getattr(value, "__name__", str(value))
+    ),
 )
 def test_every_code_round_trips_through_its_payload_error(
     error_type: type[Error], codes: ErrorCodes, family: type[DomainError], code: StrEnum

@@ -125,7 +125,7 @@ async def test_the_bus_listener_outlives_a_redis_outage(admin: redis.Redis) -> N
         proxy.restore()
 
         async def arrived() -> bool:
-            await admin.publish("anxin:customer:outage", '{"n": 2}')  # straight to Redis
+            await admin.publish(bus.prefix + "customer:outage", '{"n": 2}')  # straight to Redis
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(waiting), 0.3)
             return waiting.done()
