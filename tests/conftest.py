@@ -75,16 +75,35 @@ async def _recreate_postgres_database(url: str, template: str | None = None) -> 
 
 
 async def _truncate_postgres(url: str) -> None:
+    """Empty every table of the test database (the migrations' record excepted).
+
+    Only the tables that hold rows are emptied, by DELETE: a TRUNCATE of all 116 tables
+    cost 1.4–3.3 s per test (a new file for each table and index), most of the
+    PostgreSQL suite's time, where a test leaves rows in a handful. Foreign keys are not
+    checked row by row (every table ends up empty either way), as TRUNCATE … CASCADE
+    did not check them either."""
     parts = urlsplit(url)
     connection = await asyncpg.connect(urlunsplit(parts._replace(scheme="postgresql")))
     try:
-        tables = await connection.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-            "AND tablename NOT LIKE 'tortoise_migrations%'"
+        tables = [
+            row["tablename"]
+            for row in await connection.fetch(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                "AND tablename NOT LIKE 'tortoise_migrations%'"
+            )
+        ]
+        if not tables:
+            return
+        holding = " UNION ALL ".join(
+            f"SELECT '{name}' WHERE EXISTS (SELECT 1 FROM \"{name}\")"  # noqa: S608
+            for name in tables
         )
-        if tables:
-            names = ", ".join(f'"{row["tablename"]}"' for row in tables)
-            await connection.execute(f"TRUNCATE {names} CASCADE")
+        filled = [row[0] for row in await connection.fetch(holding)]
+        if filled:
+            async with connection.transaction():
+                await connection.execute("SET LOCAL session_replication_role = replica")
+                for name in filled:
+                    await connection.execute(f'DELETE FROM "{name}"')  # noqa: S608
     finally:
         await connection.close()
 
