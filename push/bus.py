@@ -40,6 +40,8 @@ def channel_prefix(client: redis.Redis) -> str:
     channels with ``anxin:N:``; db 0 keeps the plain ``anxin:`` of earlier releases."""
     db = int(client.connection_pool.connection_kwargs.get("db") or 0)
     return PREFIX if db == 0 else f"{PREFIX}{db}:"
+
+
 SUBSCRIBER_BACKLOG = 100  # a subscriber that falls this far behind loses the oldest events
 READER = "bus-listener"
 RECONNECT_CAP_SECONDS = 5.0
@@ -342,7 +344,8 @@ class RedisBus:
             channel = channel.decode()
         if not isinstance(channel, str):
             return
-        self._confirmations.answered(channel.removeprefix(self.prefix), message["type"] == "subscribe")
+        subscribed = message["type"] == "subscribe"
+        self._confirmations.answered(channel.removeprefix(self.prefix), subscribed)
         self._local.changes.notify()
 
     async def until_subscribed(self, channel: str, count: int = 1) -> None:
