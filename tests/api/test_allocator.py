@@ -69,7 +69,9 @@ def retained_mib(mode: str) -> int:
 
 def test_a_served_process_gives_freed_frames_back() -> None:
     # Without the tuning glibc keeps a decoded photo (the control: else this test proves nothing).
-    assert retained_mib("plain") >= 30
+    # Typically ~50 MiB; once 28 under a load of 7 with the suite's xdist workers (which
+    # arena each thread gets varies): at least one 16 MiB Pillow block is the control.
+    assert retained_mib("plain") >= 16
     assert retained_mib("served") < 8
 
 
