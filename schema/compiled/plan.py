@@ -133,7 +133,8 @@ class Planner:
     ) -> Leaf | InlineObject | None:
         """How the field may take the short way, if it is a plain attribute (read by
         ``getattr``): a ``Leaf`` of a scalar or enum type, an ``InlineObject`` of an
-        object type that needs no ``is_type_of`` (its values are of one class)."""
+        object type (or a list of one) whose ``is_type_of`` is none or strawberry's own
+        (an exact class then stands for it)."""
         name = details[0].node.name.value
         if name.startswith("__") or self.default_resolver is not getattr:
             return None
@@ -147,21 +148,25 @@ class Planner:
             return None
         if is_leaf_type(inner):
             return Leaf(attribute, inner, nullable)
-        if not isinstance(inner, GraphQLObjectType) or inner.is_type_of is not None:
+        items = None
+        if isinstance(inner, GraphQLList):
+            items = not is_non_null_type(inner.of_type)
+            inner = nullable_of(inner.of_type)
+        if not isinstance(inner, GraphQLObjectType):
             return None
-        origin = getattr((inner.extensions or {}).get("strawberry-definition"), "origin", None)
-        if not isinstance(origin, type) or issubclass(origin, BaseException):
-            return None
-        if hasattr(origin, "__await__") or hasattr(origin, "__aiter__"):
+        classes = exact_classes(inner)
+        if classes is None:
             return None
         return InlineObject(
             attribute,
-            origin,
+            classes,
+            inner.is_type_of is not None,
             self.object_plan(inner, details).execute,
             [d.node for d in details],
             nullable,
             parent.name,
             f"Cannot return null for non-nullable field {parent.name}.{name}.",
+            items,
         )
 
     # ---------------------------------------------------------------- fields
@@ -283,6 +288,32 @@ class Planner:
             resolve_type = abstract.resolve_type or self.executor.type_resolver
             return abstract_completer(abstract, resolve_type, plans, details, field_def, parent)
         raise Unsupported(f"output type {return_type}")
+
+
+def exact_classes(object_type: GraphQLObjectType) -> tuple[type, ...] | None:
+    """The classes whose instances need no ``is_type_of`` call: strawberry's class of
+    the type and, for a generic type's specialisation (``PolicyEdge``), the generic
+    class; None when the type has an ``is_type_of`` of its own (not strawberry's), or
+    its class could be awaited or raised."""
+    is_type_of = object_type.is_type_of
+    if is_type_of is not None and not strawberry_generated(is_type_of):
+        return None
+    definition = (object_type.extensions or {}).get("strawberry-definition")
+    origin = getattr(definition, "origin", None)
+    if not isinstance(origin, type):
+        return None
+    classes: tuple[type, ...] = (origin,)
+    generic = getattr(getattr(definition, "concrete_of", None), "origin", None)
+    if isinstance(generic, type) and generic is not origin:
+        if is_type_of is not None:
+            return None  # strawberry's then also accepts any specialisation: keep it
+        classes += (generic,)
+    for cls in classes:
+        if issubclass(cls, BaseException) or hasattr(cls, "__await__"):
+            return None
+        if hasattr(cls, "__aiter__"):
+            return None
+    return classes
 
 
 def unwrap(type_: GraphQLOutputType) -> GraphQLOutputType:

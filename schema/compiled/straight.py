@@ -10,10 +10,16 @@ an exception, and the serializer gives a value. Anything else - an error, ``None
 for a non-null field, an awaitable, a value the serializer refuses - goes to the
 field's own closure, which reads the attribute again (a plain attribute: no side
 effect) and does what it always did: locate the error, null the position, park the
-awaitable. Likewise an object-typed plain attribute whose type needs no ``is_type_of``
-(``Money``): an instance of exactly its class runs the object's plan inline, with the
-path and slot its closure would make. Other fields call their closure as before, in
-order, so the response keys keep graphql-core's order.
+awaitable. Likewise an object-typed plain attribute (``Money``, a connection's edges and
+``node``, a policy's product): a value of exactly its type's class runs the object's
+plan inline, with the path and slot its closure would make; and a plain ``list`` of
+such values (a policy's coverages, installments) runs each item's plan in one loop,
+where the closures would call four completers and ``is_type_of`` per item. "Exactly its
+class" stands for ``is_type_of``: the class strawberry made the type from (or the
+generic one it specialises), and for a type with strawberry's generated ``is_type_of``
+(every ``Node``) no ``strawberry.cast`` mark, so ``is_type_of`` would say yes. Other
+fields call their closure as before, in order, so the response keys keep
+graphql-core's order.
 """
 
 from __future__ import annotations
@@ -33,13 +39,16 @@ from graphql import (
     GraphQLLeafType,
     GraphQLString,
 )
+from graphql.error import located_error
 from graphql.language import FieldNode
 from graphql.pyutils import Path, Undefined
+from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
 
 from schema.compiled.run import Slot
 
 if TYPE_CHECKING:
     from schema.compiled.plan import FieldExecutor
+    from schema.compiled.run import Run
 
 # Classes whose values are never awaited nor raised by the executor (learned as met).
 PLAIN: set[type] = {str, int, float, bool, Decimal, datetime, date, time, UUID}
@@ -75,16 +84,108 @@ class Leaf:
 
 @dataclass(frozen=True)
 class InlineObject:
-    """A field that can take the short way: a plain attribute of an object type that
-    has no ``is_type_of``, whose values are instances of ``cls`` (strawberry's class)."""
+    """A field that can take the short way: a plain attribute of an object type (or of
+    a list of them: ``items`` says whether an item may be null) whose values are
+    instances of exactly one of ``classes`` (strawberry's class, or the generic class it
+    specialises), not cast (``marked``: the type's ``is_type_of`` is strawberry's, which
+    reads the cast mark first)."""
 
     attribute: str
-    cls: type
+    classes: tuple[type, ...]
+    marked: bool
     execute: Callable[..., dict[str, Any]]  # the object's own plan
     nodes: list[FieldNode]
     nullable: bool
     parent_name: str
     message: str  # graphql-core's, for a null where the field is non-null
+    items: bool | None = None  # a list: whether its items may be null
+
+    def guard(self) -> Callable[[Any], bool]:
+        """Whether a value (every item of a list, checked before any item runs) may
+        take the short way; else the field's closure takes the value."""
+        classes = self.classes
+        if len(classes) == 1:
+            cls = classes[0]
+            if self.marked:
+
+                def one(v: Any) -> bool:
+                    return v.__class__ is cls and getattr(v, TYPE_CAST_ATTRIBUTE, None) is None
+            else:
+
+                def one(v: Any) -> bool:
+                    return v.__class__ is cls
+        elif self.marked:
+
+            def one(v: Any) -> bool:
+                return v.__class__ in classes and getattr(v, TYPE_CAST_ATTRIBUTE, None) is None
+        else:
+
+            def one(v: Any) -> bool:
+                return v.__class__ in classes
+
+        if self.items is None:
+            return one
+        if self.items:
+            return lambda values: (
+                values.__class__ is list and all(v is None or one(v) for v in values)
+            )
+        return lambda values: values.__class__ is list and all(one(v) for v in values)
+
+    def runner(self) -> Callable[..., Any]:
+        """``execute(run, value, path, slot)`` for the field's value: the object's plan,
+        or graphql-core's list completion of object items (an item's error nulls it, or
+        the list when items are non-null: ``non_null`` and ``list_completer``)."""
+        if self.items is None:
+            return self.execute
+        execute, nodes, nullable, message = self.execute, self.nodes, self.items, self.message
+
+        def run_items(run: Run, values: list[Any], path: Path, slot: Slot) -> list[Any]:
+            items: list[Any] = []
+            append = items.append
+            for index, value in enumerate(values):
+                if value is None:  # only where items may be null (the guard)
+                    append(None)
+                    continue
+                here = Path(path, index, None)
+                try:
+                    append(
+                        execute(run, value, here, Slot(items, index, here, nullable, slot, message))
+                    )
+                except Exception as raw:
+                    error = located_error(raw, nodes, here.as_list())
+                    if not nullable:
+                        raise error from raw
+                    run.errors.add(error, here)
+                    append(None)
+            return items
+
+        return run_items
+
+
+def _inline(index: int, key: str, inline: InlineObject, slow: str) -> list[str]:
+    """Read the attribute; a value the guard lets through runs inline, with the path and
+    slot the field's closure would make and graphql-core's handling of an error it
+    raises; a null where allowed; anything else goes to the closure."""
+    nullable = inline.nullable
+    return [
+        "    v = MISS",
+        "    try:",
+        f"        v = source.{inline.attribute}",
+        "    except Exception:",
+        "        pass",
+        f"    if guard_{index}(v):",
+        f"        here = Path(path, {key!r}, {inline.parent_name!r})",
+        "        try:",
+        f"            result[{key!r}] = object_{index}(",
+        f"                run, v, here, Slot(result, {key!r}, here, {nullable}, slot, "
+        f"{inline.message!r})",
+        "            )",
+        "        except Exception as raw:",
+        f"            run.field_failed(raw, nodes_{index}, here, {nullable}, result, {key!r})",
+        *(["    elif v is None:", f"        result[{key!r}] = None"] if nullable else []),
+        "    else:",
+        f"        {slow}",
+    ]
 
 
 def _value_expression(index: int, leaf: GraphQLLeafType) -> str:
@@ -97,30 +198,6 @@ def _value_expression(index: int, leaf: GraphQLLeafType) -> str:
     if leaf is GraphQLInt:
         return f"v if c is int and -{_MAX_INT + 1} <= v <= {_MAX_INT} else MISS"
     return f"coerce_{index}(v) if c in PLAIN or learn(c) else MISS"
-
-
-def _inline_object(index: int, key: str, inline: InlineObject, slow: str) -> list[str]:
-    message = inline.message
-    return [
-        "    v = MISS",
-        "    try:",
-        f"        v = source.{inline.attribute}",
-        "    except Exception:",
-        "        pass",
-        f"    if v.__class__ is cls_{index}:",
-        f"        here = Path(path, {key!r}, {inline.parent_name!r})",
-        "        try:",
-        f"            result[{key!r}] = object_{index}(",
-        f"                run, v, here, Slot(result, {key!r}, here, {inline.nullable}, slot, "
-        f"{message!r})",
-        "            )",
-        "        except Exception as raw:",
-        f"            run.field_failed(raw, nodes_{index}, here, {inline.nullable}, result, "
-        f"{key!r})",
-        *(["    elif v is None:", f"        result[{key!r}] = None"] if inline.nullable else []),
-        "    else:",
-        f"        {slow}",
-    ]
 
 
 def straight_line(
@@ -140,9 +217,9 @@ def straight_line(
             lines.append(f"    {slow}")
             continue
         if isinstance(leaf, InlineObject):
-            namespace |= {f"cls_{index}": leaf.cls, f"object_{index}": leaf.execute}
+            namespace |= {f"guard_{index}": leaf.guard(), f"object_{index}": leaf.runner()}
             namespace[f"nodes_{index}"] = leaf.nodes
-            lines += _inline_object(index, key, leaf, slow)
+            lines += _inline(index, key, leaf, slow)
             continue
         namespace[f"coerce_{index}"] = leaf.leaf.coerce_output_value
         lines += [

@@ -17,9 +17,9 @@ from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 import strawberry
+from graphql import FieldNode, FragmentSpreadNode, SelectionNode
 from strawberry import relay
 from strawberry.types import Info
-from strawberry.types.nodes import SelectedField
 
 from models import policies as m
 from models.clock import local_time, local_today
@@ -492,14 +492,23 @@ def _roles(kids: PolicyChildren, holder_id: uuid.UUID, actor: Actor) -> list[Pol
 def _selected_names(info: Info) -> set[str]:
     """Every field name in the selection below ``info``'s field, fragments included
     (more than the policy's own: reading a list not needed costs one statement, missing
-    one would only defer it to the DataLoaders)."""
+    one would only defer it to the DataLoaders). Read from the document's nodes, as
+    strawberry's ``selected_fields`` does, without building its objects (~50 per page)."""
+    raw = info._raw_info
+    fragments = raw.fragments
     names: set[str] = set()
-    pending: list[Any] = list(info.selected_fields)
+    pending: list[SelectionNode] = list(raw.field_nodes)
     while pending:
-        selection = pending.pop()
-        if isinstance(selection, SelectedField):
-            names.add(selection.name)
-        pending.extend(selection.selections)
+        node = pending.pop()
+        if isinstance(node, FragmentSpreadNode):
+            fragment = fragments.get(node.name.value)
+            selection_set = fragment.selection_set if fragment is not None else None
+        else:
+            if isinstance(node, FieldNode):  # the field itself too, as strawberry's
+                names.add(node.name.value)
+            selection_set = node.selection_set  # type: ignore[attr-defined]
+        if selection_set is not None:
+            pending.extend(selection_set.selections)
     return names
 
 
