@@ -25,15 +25,18 @@ graphql-core's order.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
+from enum import Enum
 from types import GeneratorType
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from graphql import (
     GraphQLBoolean,
+    GraphQLEnumType,
     GraphQLID,
     GraphQLInt,
     GraphQLLeafType,
@@ -42,6 +45,7 @@ from graphql import (
 from graphql.error import located_error
 from graphql.language import FieldNode
 from graphql.pyutils import Path, Undefined
+from strawberry.relay.utils import to_base64
 from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
 
 from schema.compiled.run import Slot
@@ -188,6 +192,34 @@ def _inline(index: int, key: str, inline: InlineObject, slow: str) -> list[str]:
     ]
 
 
+@dataclass(frozen=True)
+class NodeId:
+    """A field that can take the short way: strawberry's ``Node.id`` on a type that
+    keeps the default ``resolve_id`` and ``resolve_typename``. For a source of exactly
+    class ``cls`` whose ``attribute`` (the ``NodeID``) is text, the answer is what the
+    resolver's ``GlobalID`` serializes to: ``to_base64(type name, id)``."""
+
+    cls: type
+    attribute: str
+    type_name: str
+
+
+def _node_id(index: int, key: str, short: NodeId, slow: str) -> list[str]:
+    return [
+        "    r = MISS",
+        f"    if source.__class__ is node_{index}:",
+        "        try:",
+        f"            v = source.{short.attribute}",
+        f"            r = to_base64({short.type_name!r}, v) if v.__class__ is str else MISS",
+        "        except Exception:",
+        "            r = MISS",
+        "    if r is MISS:",
+        f"        {slow}",
+        "    else:",
+        f"        result[{key!r}] = r",
+    ]
+
+
 def _value_expression(index: int, leaf: GraphQLLeafType) -> str:
     """The serialized value of ``v`` (class ``c``), or MISS: built-in scalars that give
     a value back as it is are checked by class; others call their serializer."""
@@ -197,17 +229,43 @@ def _value_expression(index: int, leaf: GraphQLLeafType) -> str:
         return "v if c is bool else MISS"
     if leaf is GraphQLInt:
         return f"v if c is int and -{_MAX_INT + 1} <= v <= {_MAX_INT} else MISS"
+    if enum_names(leaf) is not None:
+        return f"names_{index}.get(v._name_, MISS) if c is enum_{index} else MISS"
     return f"coerce_{index}(v) if c in PLAIN or learn(c) else MISS"
+
+
+def enum_class(leaf: GraphQLLeafType) -> type[Enum] | None:
+    """The Python enum strawberry made an enum type from (``wrapped_cls``), if any."""
+    wrapped = getattr(leaf, "wrapped_cls", None)
+    if isinstance(leaf, GraphQLEnumType) and isinstance(wrapped, type):
+        return wrapped if issubclass(wrapped, Enum) else None
+    return None
+
+
+def enum_names(leaf: GraphQLLeafType) -> dict[str, str] | None:
+    """For strawberry's enum types (which serialize a member of their Python enum by
+    the first GraphQL value equal to the member's value): each member's answer, by the
+    member's name, worked out by strawberry's own serializer (a member it refuses is
+    left out, and goes to the field's closure)."""
+    wrapped = enum_class(leaf)
+    if wrapped is None:
+        return None
+    names: dict[str, str] = {}
+    for member in wrapped:
+        with suppress(Exception):
+            names[member._name_] = leaf.coerce_output_value(member)
+    return names
 
 
 def straight_line(
     type_name: str,
     fields: list[FieldExecutor],
     keys: list[str],
-    shorts: list[Leaf | InlineObject | None],
+    shorts: list[Leaf | InlineObject | NodeId | None],
 ) -> Callable[..., dict[str, Any]]:
     """``execute(run, source, path, slot) -> result`` for these fields, in order."""
     namespace: dict[str, Any] = {"MISS": MISS, "PLAIN": PLAIN, "learn": learn}
+    namespace["to_base64"] = to_base64
     namespace |= {"Undefined": Undefined, "Path": Path, "Slot": Slot}
     lines = ["def execute(run, source, path, slot):", "    result = {}"]
     for index, (field, key, leaf) in enumerate(zip(fields, keys, shorts, strict=True)):
@@ -216,12 +274,18 @@ def straight_line(
         if leaf is None:
             lines.append(f"    {slow}")
             continue
+        if isinstance(leaf, NodeId):
+            namespace[f"node_{index}"] = leaf.cls
+            lines += _node_id(index, key, leaf, slow)
+            continue
         if isinstance(leaf, InlineObject):
             namespace |= {f"guard_{index}": leaf.guard(), f"object_{index}": leaf.runner()}
             namespace[f"nodes_{index}"] = leaf.nodes
             lines += _inline(index, key, leaf, slow)
             continue
         namespace[f"coerce_{index}"] = leaf.leaf.coerce_output_value
+        if (names := enum_names(leaf.leaf)) is not None:
+            namespace |= {f"names_{index}": names, f"enum_{index}": enum_class(leaf.leaf)}
         lines += [
             "    v = MISS",
             "    try:",

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import strawberry
+from strawberry import relay
 from strawberry.dataloader import DataLoader
 
 from schema.compiled import PlanCache, compiled_executor, plan, straight
@@ -118,6 +119,41 @@ class Stored:
 
 
 @strawberry.type
+class Doc(relay.Node):
+    """A Node: its ``id`` (strawberry's resolver) is answered inline for exactly this
+    class with a text NodeID."""
+
+    key: relay.NodeID[str]
+    title: str
+
+
+class SubDoc(Doc):
+    """Not exactly ``Doc``: its id takes the resolver's way."""
+
+
+@strawberry.type
+class Ticket(relay.Node):
+    """A Node with its own ``resolve_id``: never inline."""
+
+    key: relay.NodeID[str]
+
+    @classmethod
+    def resolve_id(cls, root: Ticket, *, info: strawberry.Info) -> str:
+        return f"t-{root.key}"
+
+
+def _docs() -> list[Doc]:
+    number: Any = 7  # not text: the resolver's way
+    missing: Any = None  # the resolver asserts an ID
+    return [
+        Doc(key="a", title="A"),
+        SubDoc(key="b", title="B"),
+        Doc(key=number, title="C"),
+        Doc(key=missing, title="D"),
+    ]
+
+
+@strawberry.type
 class Shelf:
     """Plain attributes holding objects and lists of them (the plan runs those inline
     when every value is of exactly the type's class); the shelves hold odd values too."""
@@ -214,6 +250,14 @@ class Query:
     @strawberry.field
     def stored(self) -> list[Stored | None]:
         return _stored()
+
+    @strawberry.field
+    def docs(self) -> list[Doc | None]:
+        return list(_docs())
+
+    @strawberry.field
+    def tickets(self) -> list[Ticket]:
+        return [Ticket(key="x")]
 
     @strawberry.field
     def shelves(self) -> list[Shelf | None]:
@@ -393,6 +437,33 @@ async def test_a_wrong_inline_list_is_caught(monkeypatch: pytest.MonkeyPatch) ->
         PLAIN, COMPILED, PLANS = saved
 
 
+DOCS = "{ docs { id title again: id } tickets { id } }"
+
+
+async def test_node_ids_keep_graphql_cores_answers() -> None:
+    """A Node's global ID inline, beside a subclass's, NodeIDs that are not text (one
+    missing: an error there) and a type with its own ``resolve_id``."""
+    answer = await both(DOCS)
+    docs = answer["data"]["docs"]
+    assert docs[0] == {"id": "RG9jOmE=", "title": "A", "again": "RG9jOmE="}  # Doc:a
+    assert docs[1]["id"] == "RG9jOmI=" and docs[2]["id"] == "RG9jOjc=" and docs[3] is None
+    assert answer["data"]["tickets"] == [{"id": "VGlja2V0OnQteA=="}]  # Ticket:t-x
+    assert [e["path"] for e in answer["errors"]] == [["docs", 3, "id"]]
+
+
+async def test_a_wrong_node_id_short_way_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deliberately encode inline global IDs wrongly: the comparison must fail."""
+    monkeypatch.setattr(straight, "to_base64", lambda type_name, node_id: f"{type_name}:{node_id}")
+    global PLAIN, COMPILED, PLANS
+    saved = PLAIN, COMPILED, PLANS
+    PLAIN, COMPILED, PLANS = schemas()
+    try:
+        with pytest.raises(AssertionError):
+            await both(DOCS)
+    finally:
+        PLAIN, COMPILED, PLANS = saved
+
+
 async def test_errors_come_in_graphql_cores_order() -> None:
     answer = await both("{ b: maybeItems { loose strict } a: first { loose strict } }")
     assert [e["message"] for e in answer["errors"]] == [
@@ -483,3 +554,25 @@ async def test_a_broken_plan_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
             await both("{ maybeItems { id required } }")
     finally:
         PLAIN, COMPILED, PLANS = saved
+
+
+async def test_a_wrong_enum_short_way_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Enum members are serialized inline by a table made from strawberry's serializer;
+    a wrong table (deliberately) must make the comparison fail."""
+    real = straight.enum_names
+
+    def wrong(leaf: Any) -> dict[str, str] | None:
+        names = real(leaf)
+        return {"RED": "BLUE"} if names is not None and "RED" in names else names
+
+    monkeypatch.setattr(straight, "enum_names", wrong)
+    global PLAIN, COMPILED, PLANS
+    saved = PLAIN, COMPILED, PLANS
+    PLAIN, COMPILED, PLANS = schemas()
+    try:
+        with pytest.raises(AssertionError):
+            await both("{ stored { key colour } }")
+    finally:
+        PLAIN, COMPILED, PLANS = saved
+    monkeypatch.undo()
+    assert (await both("{ stored { key colour } }"))["data"]["stored"][0]["colour"] == "RED"
