@@ -229,13 +229,18 @@ class PremiumInstallment(relay.Node):
 
     @classmethod
     def from_model(
-        cls, model: m.PremiumInstallment | InstallmentRow, policy_status: m.PolicyStatus
+        cls,
+        model: m.PremiumInstallment | InstallmentRow,
+        policy_status: m.PolicyStatus,
+        today: date | None = None,
     ) -> PremiumInstallment:
+        """``today`` (Asia/Shanghai) when the caller has it: a page asks once, not per
+        installment."""
         if model.paid_at is not None:
             status = InstallmentStatus.PAID
         elif policy_status not in PREMIUM_OWED or model.cancelled_at is not None:
             status = InstallmentStatus.CANCELLED
-        elif installment_overdue(model.due_date, local_today()):
+        elif installment_overdue(model.due_date, today or local_today()):
             status = InstallmentStatus.OVERDUE
         else:
             status = InstallmentStatus.UNPAID
@@ -466,8 +471,10 @@ def _lists(
             if row.covered_until is None or row.covered_until >= today
         ],
         "beneficiaries": [Beneficiary.from_model(row) for row in kids.beneficiaries],
-        "installments": [PremiumInstallment.from_model(row, status) for row in kids.installments],
-        "next_premium_due": PremiumInstallment.from_model(unpaid[0], status)
+        "installments": [
+            PremiumInstallment.from_model(row, status, today) for row in kids.installments
+        ],
+        "next_premium_due": PremiumInstallment.from_model(unpaid[0], status, today)
         if status in PREMIUM_OWED and unpaid
         else None,
         "my_roles": _roles(kids, holder_id, actor),
