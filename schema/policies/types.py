@@ -92,7 +92,8 @@ class LossType:
 
 @strawberry.type(description="An insurance product and the terms of its policies.")
 class Product(relay.Node):
-    loss_type_data: strawberry.Private[list[dict[str, Any]]]
+    # decoded (a model's) or as the database gives it (a page's row: JSON text)
+    loss_type_data: strawberry.Private[list[dict[str, Any]] | str | bytes]
     id: relay.NodeID[str]
     code: str = strawberry.field(description="Product code.")
     name: str = strawberry.field(description="Product name in Chinese.")
@@ -108,13 +109,16 @@ class Product(relay.Node):
     @strawberry.field(description="The losses this product covers.")
     def loss_types(self) -> list[LossType]:
         """Built only when asked for: most product answers need just name and kind."""
+        data = self.loss_type_data
+        if isinstance(data, str | bytes):
+            data = m.Product._meta.fields_map["loss_types"].to_python_value(data)
         return [
             LossType(
                 code=lt["code"],
                 name=lt["name"],
                 documents=[RequiredDocument(**doc) for doc in lt.get("documents", [])],
             )
-            for lt in self.loss_type_data
+            for lt in data
         ]
 
     @classmethod
