@@ -32,6 +32,13 @@ def configure_process(settings: Settings) -> None:
     configure_pillow(settings.upload_max_pixels)
 
 
+# The young generation's threshold: the default (700 net new containers) collected about
+# once per policy-page request, 0.26-0.69 ms each time, on objects the request frees by
+# reference counting anyway; 5,000 collected ~17x less often for 0.1-0.2 ms per request
+# (measured in-process on the page, issue 19). The older generations keep their own.
+YOUNG_THRESHOLD = 5_000
+
+
 def _freeze_after_start_up(started: Lifespan[Any]) -> Lifespan[Any]:
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[Any]:
@@ -40,6 +47,8 @@ def _freeze_after_start_up(started: Lifespan[Any]) -> Lifespan[Any]:
             # Objects made at start-up live as long as the process: keep them out of
             # every full garbage collection (measured: ~3 ms of every request).
             gc.freeze()
+            _, older, oldest = gc.get_threshold()
+            gc.set_threshold(YOUNG_THRESHOLD, older, oldest)
             yield state
 
     return lifespan

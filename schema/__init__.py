@@ -20,7 +20,6 @@ from strawberry.extensions import (
     ParserCache,
     QueryDepthLimiter,
     SchemaExtension,
-    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
@@ -87,6 +86,7 @@ from schema.staff import StaffQueries
 from schema.survey_exchange import SurveyExchangeMutations
 from schema.surveys import SurveyMutations, SurveyQueries
 from schema.team import TeamMutations, TeamQueries
+from schema.validation_cache import DocumentValidationCache
 from schema.visits import VisitMutations, VisitQueries
 from workflows.auth import still_valid
 
@@ -276,7 +276,7 @@ def build_schema(options: SchemaOptions | None = None) -> strawberry.Schema:
     extensions: list[type[SchemaExtension] | object] = [
         RecheckWebSocketCaller,
         ParserCache,
-        ValidationCache,
+        DocumentValidationCache,  # strawberry's ValidationCache, keyed by the document
         lambda: AddValidationRules(rules),
         lambda: MaxTokensLimiter(max_token_count=options.max_tokens),
     ]

@@ -45,8 +45,11 @@ def node_uuid(global_id: relay.GlobalID, type_name: str) -> uuid.UUID:
         return NOTHING
 
 
+CENT = Decimal("0.01")
+
+
 def cny(amount: Decimal) -> Money:
-    return Money(amount=amount.quantize(Decimal("0.01")), currency="CNY")
+    return Money(amount=amount.quantize(CENT), currency="CNY")
 
 
 @strawberry.type(description="An edge of a connection: one node and its cursor.")

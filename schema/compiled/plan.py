@@ -32,6 +32,7 @@ from graphql import (
     GraphQLAbstractType,
     GraphQLError,
     GraphQLField,
+    GraphQLID,
     GraphQLLeafType,
     GraphQLList,
     GraphQLNonNull,
@@ -45,9 +46,10 @@ from graphql.execution.values import get_argument_values
 from graphql.language import FieldNode, ValueNode, VariableNode
 from graphql.pyutils import Path, Undefined, is_iterable
 from graphql.type import is_abstract_type, is_leaf_type, is_non_null_type
+from strawberry import relay
 
 from schema.compiled.run import PENDING, Complete, Run, Slot
-from schema.compiled.straight import InlineObject, Leaf, straight_line
+from schema.compiled.straight import InlineObject, Leaf, NodeId, straight_line
 
 if TYPE_CHECKING:
     from schema.compiled.executor import CompiledExecutor
@@ -130,10 +132,11 @@ class Planner:
 
     def short_way(
         self, parent: GraphQLObjectType, details: FieldDetailsList
-    ) -> Leaf | InlineObject | None:
+    ) -> Leaf | InlineObject | NodeId | None:
         """How the field may take the short way, if it is a plain attribute (read by
         ``getattr``): a ``Leaf`` of a scalar or enum type, an ``InlineObject`` of an
-        object type that needs no ``is_type_of`` (its values are of one class)."""
+        object type (or a list of one) whose ``is_type_of`` is none or strawberry's own
+        (an exact class then stands for it)."""
         name = details[0].node.name.value
         if name.startswith("__") or self.default_resolver is not getattr:
             return None
@@ -142,26 +145,33 @@ class Planner:
             return None
         inner = nullable_of(field_def.type)
         nullable = not is_non_null_type(field_def.type)
+        node_id = relay_node_id(parent, field_def)
+        if node_id is not None:
+            return node_id
         attribute = self.plain_attribute(field_def)
         if attribute is None or not attribute.isidentifier():
             return None
         if is_leaf_type(inner):
             return Leaf(attribute, inner, nullable)
-        if not isinstance(inner, GraphQLObjectType) or inner.is_type_of is not None:
+        items = None
+        if isinstance(inner, GraphQLList):
+            items = not is_non_null_type(inner.of_type)
+            inner = nullable_of(inner.of_type)
+        if not isinstance(inner, GraphQLObjectType):
             return None
-        origin = getattr((inner.extensions or {}).get("strawberry-definition"), "origin", None)
-        if not isinstance(origin, type) or issubclass(origin, BaseException):
-            return None
-        if hasattr(origin, "__await__") or hasattr(origin, "__aiter__"):
+        classes = exact_classes(inner)
+        if classes is None:
             return None
         return InlineObject(
             attribute,
-            origin,
+            classes,
+            inner.is_type_of is not None,
             self.object_plan(inner, details).execute,
             [d.node for d in details],
             nullable,
             parent.name,
             f"Cannot return null for non-nullable field {parent.name}.{name}.",
+            items,
         )
 
     # ---------------------------------------------------------------- fields
@@ -283,6 +293,67 @@ class Planner:
             resolve_type = abstract.resolve_type or self.executor.type_resolver
             return abstract_completer(abstract, resolve_type, plans, details, field_def, parent)
         raise Unsupported(f"output type {return_type}")
+
+
+_NODE_ID = relay.Node.__dict__["_id"].__func__
+_RESOLVE_ID = relay.Node.__dict__["resolve_id"].__func__
+_RESOLVE_TYPENAME = relay.Node.__dict__["resolve_typename"].__func__
+
+
+def relay_node_id(parent: GraphQLObjectType, field_def: GraphQLField) -> NodeId | None:
+    """strawberry's ``Node.id`` field (``ID!``, its resolver alone: no extension, no
+    permission) of a type whose class keeps the default ``resolve_id`` and
+    ``resolve_typename``: then its answer is ``to_base64(parent name, NodeID attribute)``
+    for an instance of exactly that class (``NodeId``)."""
+    field = (field_def.extensions or {}).get("strawberry-definition")
+    resolver = getattr(field, "base_resolver", None)
+    wrapped = getattr(getattr(resolver, "wrapped_func", None), "__func__", None)
+    if wrapped is not _NODE_ID or field.extensions or field.permission_classes:  # type: ignore[union-attr]
+        return None
+    if not (isinstance(field_def.type, GraphQLNonNull) and field_def.type.of_type is GraphQLID):
+        return None
+    definition = (parent.extensions or {}).get("strawberry-definition")
+    origin = getattr(definition, "origin", None)
+    if not isinstance(origin, type) or not issubclass(origin, relay.Node):
+        return None
+    if (
+        getattr(origin.resolve_id, "__func__", None) is not _RESOLVE_ID
+        or getattr(origin.resolve_typename, "__func__", None) is not _RESOLVE_TYPENAME
+    ):
+        return None
+    try:
+        attribute = origin.resolve_id_attr()
+    except Exception:
+        return None
+    if not isinstance(attribute, str) or not attribute.isidentifier():
+        return None
+    return NodeId(origin, attribute, parent.name)
+
+
+def exact_classes(object_type: GraphQLObjectType) -> tuple[type, ...] | None:
+    """The classes whose instances need no ``is_type_of`` call: strawberry's class of
+    the type and, for a generic type's specialisation (``PolicyEdge``), the generic
+    class; None when the type has an ``is_type_of`` of its own (not strawberry's), or
+    its class could be awaited or raised."""
+    is_type_of = object_type.is_type_of
+    if is_type_of is not None and not strawberry_generated(is_type_of):
+        return None
+    definition = (object_type.extensions or {}).get("strawberry-definition")
+    origin = getattr(definition, "origin", None)
+    if not isinstance(origin, type):
+        return None
+    classes: tuple[type, ...] = (origin,)
+    generic = getattr(getattr(definition, "concrete_of", None), "origin", None)
+    if isinstance(generic, type) and generic is not origin:
+        if is_type_of is not None:
+            return None  # strawberry's then also accepts any specialisation: keep it
+        classes += (generic,)
+    for cls in classes:
+        if issubclass(cls, BaseException) or hasattr(cls, "__await__"):
+            return None
+        if hasattr(cls, "__aiter__"):
+            return None
+    return classes
 
 
 def unwrap(type_: GraphQLOutputType) -> GraphQLOutputType:

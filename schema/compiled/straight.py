@@ -10,36 +10,49 @@ an exception, and the serializer gives a value. Anything else - an error, ``None
 for a non-null field, an awaitable, a value the serializer refuses - goes to the
 field's own closure, which reads the attribute again (a plain attribute: no side
 effect) and does what it always did: locate the error, null the position, park the
-awaitable. Likewise an object-typed plain attribute whose type needs no ``is_type_of``
-(``Money``): an instance of exactly its class runs the object's plan inline, with the
-path and slot its closure would make. Other fields call their closure as before, in
-order, so the response keys keep graphql-core's order.
+awaitable. Likewise an object-typed plain attribute (``Money``, a connection's edges and
+``node``, a policy's product): a value of exactly its type's class runs the object's
+plan inline, with the path and slot its closure would make; and a plain ``list`` of
+such values (a policy's coverages, installments) runs each item's plan in one loop,
+where the closures would call four completers and ``is_type_of`` per item. "Exactly its
+class" stands for ``is_type_of``: the class strawberry made the type from (or the
+generic one it specialises), and for a type with strawberry's generated ``is_type_of``
+(every ``Node``) no ``strawberry.cast`` mark, so ``is_type_of`` would say yes. Other
+fields call their closure as before, in order, so the response keys keep
+graphql-core's order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
+from enum import Enum
 from types import GeneratorType
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from graphql import (
     GraphQLBoolean,
+    GraphQLEnumType,
     GraphQLID,
     GraphQLInt,
     GraphQLLeafType,
     GraphQLString,
 )
+from graphql.error import located_error
 from graphql.language import FieldNode
 from graphql.pyutils import Path, Undefined
+from strawberry.relay.utils import to_base64
+from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
 
 from schema.compiled.run import Slot
 
 if TYPE_CHECKING:
     from schema.compiled.plan import FieldExecutor
+    from schema.compiled.run import Run
 
 # Classes whose values are never awaited nor raised by the executor (learned as met).
 PLAIN: set[type] = {str, int, float, bool, Decimal, datetime, date, time, UUID}
@@ -75,16 +88,136 @@ class Leaf:
 
 @dataclass(frozen=True)
 class InlineObject:
-    """A field that can take the short way: a plain attribute of an object type that
-    has no ``is_type_of``, whose values are instances of ``cls`` (strawberry's class)."""
+    """A field that can take the short way: a plain attribute of an object type (or of
+    a list of them: ``items`` says whether an item may be null) whose values are
+    instances of exactly one of ``classes`` (strawberry's class, or the generic class it
+    specialises), not cast (``marked``: the type's ``is_type_of`` is strawberry's, which
+    reads the cast mark first)."""
 
     attribute: str
-    cls: type
+    classes: tuple[type, ...]
+    marked: bool
     execute: Callable[..., dict[str, Any]]  # the object's own plan
     nodes: list[FieldNode]
     nullable: bool
     parent_name: str
     message: str  # graphql-core's, for a null where the field is non-null
+    items: bool | None = None  # a list: whether its items may be null
+
+    def guard(self) -> Callable[[Any], bool]:
+        """Whether a value (every item of a list, checked before any item runs) may
+        take the short way; else the field's closure takes the value."""
+        classes = self.classes
+        if len(classes) == 1:
+            cls = classes[0]
+            if self.marked:
+
+                def one(v: Any) -> bool:
+                    return v.__class__ is cls and getattr(v, TYPE_CAST_ATTRIBUTE, None) is None
+            else:
+
+                def one(v: Any) -> bool:
+                    return v.__class__ is cls
+        elif self.marked:
+
+            def one(v: Any) -> bool:
+                return v.__class__ in classes and getattr(v, TYPE_CAST_ATTRIBUTE, None) is None
+        else:
+
+            def one(v: Any) -> bool:
+                return v.__class__ in classes
+
+        if self.items is None:
+            return one
+        if self.items:
+            return lambda values: (
+                values.__class__ is list and all(v is None or one(v) for v in values)
+            )
+        return lambda values: values.__class__ is list and all(one(v) for v in values)
+
+    def runner(self) -> Callable[..., Any]:
+        """``execute(run, value, path, slot)`` for the field's value: the object's plan,
+        or graphql-core's list completion of object items (an item's error nulls it, or
+        the list when items are non-null: ``non_null`` and ``list_completer``)."""
+        if self.items is None:
+            return self.execute
+        execute, nodes, nullable, message = self.execute, self.nodes, self.items, self.message
+
+        def run_items(run: Run, values: list[Any], path: Path, slot: Slot) -> list[Any]:
+            items: list[Any] = []
+            append = items.append
+            for index, value in enumerate(values):
+                if value is None:  # only where items may be null (the guard)
+                    append(None)
+                    continue
+                here = Path(path, index, None)
+                try:
+                    append(
+                        execute(run, value, here, Slot(items, index, here, nullable, slot, message))
+                    )
+                except Exception as raw:
+                    error = located_error(raw, nodes, here.as_list())
+                    if not nullable:
+                        raise error from raw
+                    run.errors.add(error, here)
+                    append(None)
+            return items
+
+        return run_items
+
+
+def _inline(index: int, key: str, inline: InlineObject, slow: str) -> list[str]:
+    """Read the attribute; a value the guard lets through runs inline, with the path and
+    slot the field's closure would make and graphql-core's handling of an error it
+    raises; a null where allowed; anything else goes to the closure."""
+    nullable = inline.nullable
+    return [
+        "    v = MISS",
+        "    try:",
+        f"        v = source.{inline.attribute}",
+        "    except Exception:",
+        "        pass",
+        f"    if guard_{index}(v):",
+        f"        here = Path(path, {key!r}, {inline.parent_name!r})",
+        "        try:",
+        f"            result[{key!r}] = object_{index}(",
+        f"                run, v, here, Slot(result, {key!r}, here, {nullable}, slot, "
+        f"{inline.message!r})",
+        "            )",
+        "        except Exception as raw:",
+        f"            run.field_failed(raw, nodes_{index}, here, {nullable}, result, {key!r})",
+        *(["    elif v is None:", f"        result[{key!r}] = None"] if nullable else []),
+        "    else:",
+        f"        {slow}",
+    ]
+
+
+@dataclass(frozen=True)
+class NodeId:
+    """A field that can take the short way: strawberry's ``Node.id`` on a type that
+    keeps the default ``resolve_id`` and ``resolve_typename``. For a source of exactly
+    class ``cls`` whose ``attribute`` (the ``NodeID``) is text, the answer is what the
+    resolver's ``GlobalID`` serializes to: ``to_base64(type name, id)``."""
+
+    cls: type
+    attribute: str
+    type_name: str
+
+
+def _node_id(index: int, key: str, short: NodeId, slow: str) -> list[str]:
+    return [
+        "    r = MISS",
+        f"    if source.__class__ is node_{index}:",
+        "        try:",
+        f"            v = source.{short.attribute}",
+        f"            r = to_base64({short.type_name!r}, v) if v.__class__ is str else MISS",
+        "        except Exception:",
+        "            r = MISS",
+        "    if r is MISS:",
+        f"        {slow}",
+        "    else:",
+        f"        result[{key!r}] = r",
+    ]
 
 
 def _value_expression(index: int, leaf: GraphQLLeafType) -> str:
@@ -96,41 +229,43 @@ def _value_expression(index: int, leaf: GraphQLLeafType) -> str:
         return "v if c is bool else MISS"
     if leaf is GraphQLInt:
         return f"v if c is int and -{_MAX_INT + 1} <= v <= {_MAX_INT} else MISS"
+    if enum_names(leaf) is not None:
+        return f"names_{index}.get(v._name_, MISS) if c is enum_{index} else MISS"
     return f"coerce_{index}(v) if c in PLAIN or learn(c) else MISS"
 
 
-def _inline_object(index: int, key: str, inline: InlineObject, slow: str) -> list[str]:
-    message = inline.message
-    return [
-        "    v = MISS",
-        "    try:",
-        f"        v = source.{inline.attribute}",
-        "    except Exception:",
-        "        pass",
-        f"    if v.__class__ is cls_{index}:",
-        f"        here = Path(path, {key!r}, {inline.parent_name!r})",
-        "        try:",
-        f"            result[{key!r}] = object_{index}(",
-        f"                run, v, here, Slot(result, {key!r}, here, {inline.nullable}, slot, "
-        f"{message!r})",
-        "            )",
-        "        except Exception as raw:",
-        f"            run.field_failed(raw, nodes_{index}, here, {inline.nullable}, result, "
-        f"{key!r})",
-        *(["    elif v is None:", f"        result[{key!r}] = None"] if inline.nullable else []),
-        "    else:",
-        f"        {slow}",
-    ]
+def enum_class(leaf: GraphQLLeafType) -> type[Enum] | None:
+    """The Python enum strawberry made an enum type from (``wrapped_cls``), if any."""
+    wrapped = getattr(leaf, "wrapped_cls", None)
+    if isinstance(leaf, GraphQLEnumType) and isinstance(wrapped, type):
+        return wrapped if issubclass(wrapped, Enum) else None
+    return None
+
+
+def enum_names(leaf: GraphQLLeafType) -> dict[str, str] | None:
+    """For strawberry's enum types (which serialize a member of their Python enum by
+    the first GraphQL value equal to the member's value): each member's answer, by the
+    member's name, worked out by strawberry's own serializer (a member it refuses is
+    left out, and goes to the field's closure)."""
+    wrapped = enum_class(leaf)
+    if wrapped is None:
+        return None
+    names: dict[str, str] = {}
+    for member in wrapped:
+        with suppress(Exception):
+            names[member._name_] = leaf.coerce_output_value(member)
+    return names
 
 
 def straight_line(
     type_name: str,
     fields: list[FieldExecutor],
     keys: list[str],
-    shorts: list[Leaf | InlineObject | None],
+    shorts: list[Leaf | InlineObject | NodeId | None],
 ) -> Callable[..., dict[str, Any]]:
     """``execute(run, source, path, slot) -> result`` for these fields, in order."""
     namespace: dict[str, Any] = {"MISS": MISS, "PLAIN": PLAIN, "learn": learn}
+    namespace["to_base64"] = to_base64
     namespace |= {"Undefined": Undefined, "Path": Path, "Slot": Slot}
     lines = ["def execute(run, source, path, slot):", "    result = {}"]
     for index, (field, key, leaf) in enumerate(zip(fields, keys, shorts, strict=True)):
@@ -139,12 +274,18 @@ def straight_line(
         if leaf is None:
             lines.append(f"    {slow}")
             continue
+        if isinstance(leaf, NodeId):
+            namespace[f"node_{index}"] = leaf.cls
+            lines += _node_id(index, key, leaf, slow)
+            continue
         if isinstance(leaf, InlineObject):
-            namespace |= {f"cls_{index}": leaf.cls, f"object_{index}": leaf.execute}
+            namespace |= {f"guard_{index}": leaf.guard(), f"object_{index}": leaf.runner()}
             namespace[f"nodes_{index}"] = leaf.nodes
-            lines += _inline_object(index, key, leaf, slow)
+            lines += _inline(index, key, leaf, slow)
             continue
         namespace[f"coerce_{index}"] = leaf.leaf.coerce_output_value
+        if (names := enum_names(leaf.leaf)) is not None:
+            namespace |= {f"names_{index}": names, f"enum_{index}": enum_class(leaf.leaf)}
         lines += [
             "    v = MISS",
             "    try:",

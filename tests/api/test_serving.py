@@ -16,7 +16,7 @@ from PIL import Image
 
 from api.app import create_app
 from api.logging import RedactingFormatter
-from api.serving import serve_app
+from api.serving import YOUNG_THRESHOLD, serve_app
 from api.settings import Settings
 
 NOISY_LOGGERS = ("httpx", "httpcore", "tortoise", "hpack")
@@ -28,12 +28,19 @@ class ProcessState:
     levels: dict[str, int]
     frozen: int
     max_pixels: int | None
+    thresholds: tuple[int, int, int]
 
 
 def process_state() -> ProcessState:
     root = logging.getLogger()
     levels = {name: logging.getLogger(name).level for name in ("", *NOISY_LOGGERS)}
-    return ProcessState(list(root.handlers), levels, gc.get_freeze_count(), Image.MAX_IMAGE_PIXELS)
+    return ProcessState(
+        list(root.handlers),
+        levels,
+        gc.get_freeze_count(),
+        Image.MAX_IMAGE_PIXELS,
+        gc.get_threshold(),
+    )
 
 
 @pytest.fixture
@@ -49,6 +56,7 @@ def before() -> Iterator[ProcessState]:
     if state.frozen == 0 and gc.get_freeze_count():
         gc.unfreeze()
     Image.MAX_IMAGE_PIXELS = state.max_pixels
+    gc.set_threshold(*state.thresholds)
 
 
 async def test_create_app_changes_nothing_process_wide(
@@ -79,5 +87,7 @@ async def test_the_served_app_sets_the_process_up(
     assert {logging.getLogger(name).level for name in NOISY_LOGGERS} == {logging.WARNING}
     assert Image.MAX_IMAGE_PIXELS == 1_234_567
     assert gc.get_freeze_count() == before.frozen  # start-up has not run yet
+    assert gc.get_threshold() == before.thresholds
     async with LifespanManager(app):
         assert gc.get_freeze_count() > before.frozen
+        assert gc.get_threshold() == (YOUNG_THRESHOLD, *before.thresholds[1:])

@@ -1,7 +1,8 @@
 """The hand-written read of a customer's page of policies (``read_customer_page``)
 returns exactly what the query builder reads for ``visible_policies``: the same
 policies (who may see which is one rule, kept in ``workflows.access``), in the same
-order, with the same Python values in every column."""
+order, with the same Python values in every column (``RAW_COLUMNS`` once the model's
+field has decoded them, as ``Product.loss_types`` does when asked)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from api.services import Services
 from models import policies as m
 from models.auth import SubjectKind
 from schema.common import PAGE_TOTAL
-from schema.policies.rows import PAGE_COLUMNS, read_customer_page
+from schema.policies.rows import PAGE_COLUMNS, RAW_COLUMNS, read_customer_page
 from tests.factories import make_customer, make_policy, make_product
 from workflows.access import Actor, visible_policies
 
@@ -34,6 +35,12 @@ async def _by_query_builder(
     )
     total = await queryset.count()
     return [row | {PAGE_TOTAL: total} for row in rows]
+
+
+def _decoded(row: dict[str, Any]) -> dict[str, Any]:
+    field = m.Product._meta.fields_map["loss_types"]
+    assert set(RAW_COLUMNS) == {"product__loss_types"}
+    return row | {"product__loss_types": field.to_python_value(row["product__loss_types"])}
 
 
 async def test_the_hand_written_page_is_the_visible_page(services: Services) -> None:
@@ -66,11 +73,16 @@ async def test_the_hand_written_page_is_the_visible_page(services: Services) -> 
             (0, 10, ["ACTIVE", "EXPIRED"], ["AUTO"]),
         ]:
             expected = await _by_query_builder(actor, start, limit, statuses, kinds)
-            found = await read_customer_page(
-                customer.id, start=start, limit=limit, statuses=statuses, kinds=kinds
-            )
+            found = [
+                _decoded(row)
+                for row in await read_customer_page(
+                    customer.id, start=start, limit=limit, statuses=statuses, kinds=kinds
+                )
+            ]
             assert found == expected, (customer.name, start, limit, statuses, kinds)
             for row, want in zip(found, expected, strict=True):
                 assert [type(v) for v in row.values()] == [type(v) for v in want.values()]
     everything = await read_customer_page(me.id, start=0, limit=10)
     assert {row["id"] for row in everything} == {p.id for p in mine}
+    # the products' loss types are not decoded for a page that does not show them
+    assert all(isinstance(row["product__loss_types"], str) for row in everything)

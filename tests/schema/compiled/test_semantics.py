@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 import strawberry
+from strawberry import relay
 from strawberry.dataloader import DataLoader
 
-from schema.compiled import PlanCache, compiled_executor, plan
+from schema.compiled import PlanCache, compiled_executor, plan, straight
 
 CALLS: Counter[str] = Counter()
 BATCHES: list[list[int]] = []
@@ -71,7 +72,7 @@ class Item(Named):
     @strawberry.field
     def required(self) -> int:
         result: Any = None if self.id == 4 else self.id  # a bug: null for a non-null field
-        return result  # type: ignore[no-any-return]
+        return result
 
     @strawberry.field
     def request(self) -> str:
@@ -115,6 +116,89 @@ class Stored:
     colour: Colour
     part: Part
     spare: Part | None
+
+
+@strawberry.type
+class Doc(relay.Node):
+    """A Node: its ``id`` (strawberry's resolver) is answered inline for exactly this
+    class with a text NodeID."""
+
+    key: relay.NodeID[str]
+    title: str
+
+
+class SubDoc(Doc):
+    """Not exactly ``Doc``: its id takes the resolver's way."""
+
+
+@strawberry.type
+class Ticket(relay.Node):
+    """A Node with its own ``resolve_id``: never inline."""
+
+    key: relay.NodeID[str]
+
+    @classmethod
+    def resolve_id(cls, root: Ticket, *, info: strawberry.Info) -> str:
+        return f"t-{root.key}"
+
+
+def _docs() -> list[Doc]:
+    number: Any = 7  # not text: the resolver's way
+    missing: Any = None  # the resolver asserts an ID
+    return [
+        Doc(key="a", title="A"),
+        SubDoc(key="b", title="B"),
+        Doc(key=number, title="C"),
+        Doc(key=missing, title="D"),
+    ]
+
+
+@strawberry.type
+class Shelf:
+    """Plain attributes holding objects and lists of them (the plan runs those inline
+    when every value is of exactly the type's class); the shelves hold odd values too."""
+
+    key: int
+    items: list[Item]
+    maybe: list[Item | None] | None
+    featured: Item
+    parts: list[Part]
+
+
+def _ready(value: Any) -> asyncio.Future[Any]:
+    """An awaitable that, unlike a coroutine, may go unawaited without a warning (a
+    shelf nulled by another error never awaits its items)."""
+    future = asyncio.get_running_loop().create_future()
+    future.set_result(value)
+    return future
+
+
+class _ItemLike:
+    """Not an Item, but cast to one: strawberry's ``is_type_of`` accepts it."""
+
+    def __init__(self, id: int) -> None:
+        self.id = id
+        self.name = f"like-{id}"
+        self.tags = ["cast"]
+
+
+def _shelves() -> list[Shelf | None]:
+    good: dict[str, Any] = {
+        "items": _items(2)[:1],
+        "maybe": [*_items(1), None],
+        "featured": _items(1)[0],
+        "parts": [Part(label="a"), Part(label="b")],
+    }
+    odd: list[dict[str, Any]] = [
+        {"items": [strawberry.cast(Item, _ItemLike(7))]},  # cast: is_type_of decides
+        {"maybe": [_items(1)[0], _ready(_items(3)[2])]},  # an awaitable item
+        {"items": [_items(1)[0], None]},  # a null item in a non-null list
+        {"maybe": None, "featured": strawberry.cast(Person, _items(1)[0])},  # cast elsewhere
+        {"items": (_items(1)[0],), "parts": [Part(label=None)]},  # type: ignore[arg-type]
+        {"items": _items(3), "maybe": _items(3)},  # item 2's strict raises
+        {"maybe": [Person(name="p", age=1)]},  # not an Item: is_type_of refuses
+    ]
+    return [Shelf(key=i + 1, **good | row) for i, row in enumerate([{}, *odd])]
 
 
 async def _later(value: Any) -> Any:
@@ -174,6 +258,18 @@ class Query:
     @strawberry.field
     def stored(self) -> list[Stored | None]:
         return _stored()
+
+    @strawberry.field
+    def docs(self) -> list[Doc | None]:
+        return list(_docs())
+
+    @strawberry.field
+    def tickets(self) -> list[Ticket]:
+        return [Ticket(key="x")]
+
+    @strawberry.field
+    def shelves(self) -> list[Shelf | None]:
+        return _shelves()
 
     @strawberry.field
     def first(self) -> Item | None:
@@ -289,6 +385,93 @@ async def test_plain_attribute_leaves_keep_graphql_cores_answers() -> None:
     assert ["stored", 9, "alias", "label"] in paths
 
 
+SHELVES = (
+    "{ shelves { key items { id name tags } maybe { id strict } featured { __typename id }"
+    " parts { label } } }"
+)
+
+
+async def test_objects_and_lists_of_plain_attributes_keep_graphql_cores_answers() -> None:
+    """The first shelf's objects and lists run inline; each other shelf holds something
+    that must take graphql-core's way: a cast object, an awaitable item, a null item in
+    a non-null list, a tuple, an item whose field fails, an object of another type."""
+    answer = await both(SHELVES)
+    shelves = answer["data"]["shelves"]
+    assert shelves[0] == {
+        "key": 1,
+        "items": [{"id": 1, "name": "item-1", "tags": ["t1", "x"]}],
+        "maybe": [{"id": 1, "strict": 1}, None],
+        "featured": {"__typename": "Item", "id": 1},
+        "parts": [{"label": "a"}, {"label": "b"}],
+    }
+    assert shelves[1]["items"] == [{"id": 7, "name": "like-7", "tags": ["cast"]}]
+    assert shelves[2]["maybe"] == [{"id": 1, "strict": 1}, {"id": 3, "strict": 3}]
+    assert [shelves[i] for i in (3, 4, 5)] == [None] * 3
+    assert shelves[7]["maybe"] == [None]  # a Person passes Item.is_type_of (Named), lacks id
+    assert shelves[6]["maybe"] == [{"id": 1, "strict": 1}, None, {"id": 3, "strict": 3}]
+    paths = [e["path"] for e in answer["errors"]]
+    assert ["shelves", 3, "items", 1] in paths and ["shelves", 6, "maybe", 1, "strict"] in paths
+
+
+async def test_a_wrong_inline_list_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deliberately break the inline lists (an item's error no longer nulls the item):
+    the comparison with graphql-core must then fail."""
+
+    def careless(self: Any) -> Any:
+        execute = self.execute
+        if self.items is None:
+            return execute
+
+        def run_items(run: Any, values: list[Any], path: Any, slot: Any) -> list[Any]:
+            items: list[Any] = []
+            for index, value in enumerate(values):
+                here = plan.Path(path, index, None)
+                try:
+                    items.append(execute(run, value, here, slot))
+                except Exception:
+                    items.append(None)
+            return items
+
+        return run_items
+
+    monkeypatch.setattr(straight.InlineObject, "runner", careless)
+    global PLAIN, COMPILED, PLANS
+    saved = PLAIN, COMPILED, PLANS
+    PLAIN, COMPILED, PLANS = schemas()
+    try:
+        with pytest.raises(AssertionError):
+            await both(SHELVES)
+    finally:
+        PLAIN, COMPILED, PLANS = saved
+
+
+DOCS = "{ docs { id title again: id } tickets { id } }"
+
+
+async def test_node_ids_keep_graphql_cores_answers() -> None:
+    """A Node's global ID inline, beside a subclass's, NodeIDs that are not text (one
+    missing: an error there) and a type with its own ``resolve_id``."""
+    answer = await both(DOCS)
+    docs = answer["data"]["docs"]
+    assert docs[0] == {"id": "RG9jOmE=", "title": "A", "again": "RG9jOmE="}  # Doc:a
+    assert docs[1]["id"] == "RG9jOmI=" and docs[2]["id"] == "RG9jOjc=" and docs[3] is None
+    assert answer["data"]["tickets"] == [{"id": "VGlja2V0OnQteA=="}]  # Ticket:t-x
+    assert [e["path"] for e in answer["errors"]] == [["docs", 3, "id"]]
+
+
+async def test_a_wrong_node_id_short_way_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deliberately encode inline global IDs wrongly: the comparison must fail."""
+    monkeypatch.setattr(straight, "to_base64", lambda type_name, node_id: f"{type_name}:{node_id}")
+    global PLAIN, COMPILED, PLANS
+    saved = PLAIN, COMPILED, PLANS
+    PLAIN, COMPILED, PLANS = schemas()
+    try:
+        with pytest.raises(AssertionError):
+            await both(DOCS)
+    finally:
+        PLAIN, COMPILED, PLANS = saved
+
+
 async def test_errors_come_in_graphql_cores_order() -> None:
     answer = await both("{ b: maybeItems { loose strict } a: first { loose strict } }")
     assert [e["message"] for e in answer["errors"]] == [
@@ -379,3 +562,29 @@ async def test_a_broken_plan_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
             await both("{ maybeItems { id required } }")
     finally:
         PLAIN, COMPILED, PLANS = saved
+
+
+# every field that holds an awaitable in some row, so that all are awaited
+STORED_COLOURS = "{ stored { key colour text maybe part { label } } }"
+
+
+async def test_a_wrong_enum_short_way_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Enum members are serialized inline by a table made from strawberry's serializer;
+    a wrong table (deliberately) must make the comparison fail."""
+    real = straight.enum_names
+
+    def wrong(leaf: Any) -> dict[str, str] | None:
+        names = real(leaf)
+        return {"RED": "BLUE"} if names is not None and "RED" in names else names
+
+    monkeypatch.setattr(straight, "enum_names", wrong)
+    global PLAIN, COMPILED, PLANS
+    saved = PLAIN, COMPILED, PLANS
+    PLAIN, COMPILED, PLANS = schemas()
+    try:
+        with pytest.raises(AssertionError):
+            await both(STORED_COLOURS)
+    finally:
+        PLAIN, COMPILED, PLANS = saved
+    monkeypatch.undo()
+    assert (await both(STORED_COLOURS))["data"]["stored"][0]["colour"] == "RED"
