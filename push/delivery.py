@@ -32,6 +32,7 @@ from push.base import (
     PushChannel,
     PushMessage,
     TransientDeliveryError,
+    prepare,
 )
 from push.loops import LoopHealth, supervise
 from push.queue import DeliveryQueue, Message
@@ -136,6 +137,7 @@ class Deliverer:
                     result.statuses[delivery_id] = None
                 else:
                     result.unseen.add(delivery_id)
+            await self._prepare(claimed)
             changes: list[DeliveryChange] = []
             for delivery in claimed:
                 try:
@@ -150,6 +152,15 @@ class Deliverer:
         if follow_ups:  # committed: a worker reading these finds their rows
             await self.queue.enqueue(follow_ups)
         return result
+
+    async def _prepare(self, claimed: list[ClaimedDelivery]) -> None:
+        """Let each channel read ahead what its part of the batch needs, in one query."""
+        targets: dict[Channel, list[str]] = {}
+        for delivery in claimed:
+            targets.setdefault(delivery.channel, []).append(delivery.target)
+        for channel, of_channel in targets.items():
+            if (sender := self.channels.get(channel)) is not None:
+                await prepare(sender, of_channel)
 
     async def _send(
         self, delivery: ClaimedDelivery, now: datetime, follow_ups: list[uuid.UUID]

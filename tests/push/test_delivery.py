@@ -29,6 +29,8 @@ from push import delivery as delivery_module
 from push.base import DeadTargetError, PushMessage, TransientDeliveryError
 from push.delivery import MAX_ATTEMPTS, BatchResult, Deliverer, DeliveryWorker, backoff
 from push.queue import InProcessQueue
+from push.sms import ConsoleSmsSender, SmsChannel
+from push.survey_links import SmsWithSurveyToken
 from tests.conftest import ON_POSTGRES, TEST_REDIS_URL, postgres_only
 from tests.factories import make_customer
 from tests.push.visibility import SeeingQueue
@@ -452,3 +454,43 @@ async def test_a_worker_that_dies_mid_batch_loses_nothing(
     assert sorted(t for t, _ in channel.sent) == [f"t{i:03d}" for i in range(8)]
     if services.redis is not None:  # every message acknowledged
         assert await services.queue.claim_stale("another", idle_ms=0, count=20) == []
+
+
+async def test_a_batch_of_text_messages_reads_the_phones_in_one_query(
+    services: Services,
+) -> None:
+    """Each SMS read its customer (a round trip and a ``Customer`` object) while the
+    batch's row locks were held; the channel reads the batch's phones at once now, and a
+    customer gone meanwhile still makes the delivery dead."""
+    sender = ConsoleSmsSender()
+    sms = SmsWithSurveyToken(
+        SmsChannel(sender, services.pii, {"claim.decided": "SMS_1"}), services.survey_links
+    )
+
+    async def statements_to_text(count: int) -> int:
+        phones = [f"139{count:02d}{n:06d}" for n in range(count)]
+        ids = []
+        for phone in phones:
+            someone = await make_customer(services, phone=phone)
+            note = await inbox_entry(someone)
+            target = f"customer:{someone.id}"
+            ids.append(
+                (await Delivery.create(notification=note, channel=Channel.SMS, target=target)).id
+            )
+        deliverer = Deliverer({Channel.SMS: sms}, InProcessQueue())
+        sender.notifications.clear()
+        with counting_statements() as counter:
+            result = await deliverer.deliver_batch(ids)
+        assert set(result.statuses.values()) == {DeliveryStatus.SENT}
+        assert [phone for phone, _, _ in sender.notifications] == phones
+        return len(counter.statements)
+
+    few, many = await statements_to_text(2), await statements_to_text(12)
+    assert many == few, f"2 messages: {few} statements, 12 messages: {many}"
+
+    note = await inbox_entry(await make_customer(services))
+    delivery = await Delivery.create(
+        notification=note, channel=Channel.SMS, target=f"customer:{uuid.uuid4()}"
+    )
+    deliverer = Deliverer({Channel.SMS: sms}, InProcessQueue())
+    assert await deliverer.deliver(delivery.id) is DeliveryStatus.DEAD
