@@ -10,6 +10,7 @@ Errors say what to do next::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -46,3 +47,13 @@ class PushChannel(Protocol):
     async def send(self, target: str, message: PushMessage) -> str | None:
         """Send; return the provider's message id if it gives one."""
         ...
+
+
+async def prepare(channel: PushChannel, targets: Sequence[str]) -> None:
+    """``channel.prepare(targets)`` if it has one: a channel may read ahead, in one query,
+    what sending to a batch's targets needs (the delivery worker calls it before sending
+    a batch; ``send`` must still work for a target it was not prepared for). Wrappers
+    pass it on."""
+    method = getattr(channel, "prepare", None)
+    if method is not None:
+        await method(targets)

@@ -16,27 +16,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
-from models.notifications import (
-    Channel,
-    Delivery,
-    DeliveryStatus,
-    Device,
-    Notification,
-    WechatConsent,
-)
+from models import delivery_rows
+from models.delivery_rows import ClaimedDelivery, DeliveryChange
+from models.notifications import Channel, Delivery, DeliveryStatus, Device, WechatConsent
 from push.base import (
     DeadTargetError,
     PermanentDeliveryError,
     PushChannel,
     PushMessage,
     TransientDeliveryError,
+    prepare,
 )
 from push.loops import LoopHealth, supervise
 from push.queue import DeliveryQueue, Message
@@ -63,17 +59,40 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=BASE_BACKOFF_SECONDS * 2 ** (attempts - 1))
 
 
-def message_of(notification: Notification) -> PushMessage:
-    return PushMessage(
-        kind=notification.kind,
-        title=notification.title,
-        body=notification.body,
-        deep_link=notification.deep_link,
-        mini_program_page=notification.mini_program_page,
-        urgent=notification.urgent,
-        collapse_id=str(notification.event_id),
-        data=dict(notification.data),
+def _unchanged(delivery: ClaimedDelivery) -> DeliveryChange:
+    return DeliveryChange(
+        id=delivery.id,
+        status=DeliveryStatus.PENDING,
+        attempts=delivery.attempts,
+        last_error=None,
+        next_attempt_at=delivery.next_attempt_at,
+        sent_at=None,
+        provider_message_id=delivery.provider_message_id,
     )
+
+
+def message_of(delivery: ClaimedDelivery) -> PushMessage:
+    return PushMessage(
+        kind=delivery.kind,
+        title=delivery.title,
+        body=delivery.body,
+        deep_link=delivery.deep_link,
+        mini_program_page=delivery.mini_program_page,
+        urgent=delivery.urgent,
+        collapse_id=str(delivery.event_id),
+        data=dict(delivery.data),
+    )
+
+
+@dataclass
+class BatchResult:
+    """What became of each delivery of a batch: its new status (None: not ours now:
+    sent, not due, or in another worker's hands), no row (yet), or an unexpected error
+    (left as it was, to be tried again)."""
+
+    statuses: dict[uuid.UUID, DeliveryStatus | None] = field(default_factory=dict)
+    unseen: set[uuid.UUID] = field(default_factory=set)
+    failed: dict[uuid.UUID, Exception] = field(default_factory=dict)
 
 
 class Deliverer:
@@ -88,95 +107,128 @@ class Deliverer:
         self.wechat_templates = wechat_templates or {}
 
     async def deliver(self, delivery_id: uuid.UUID) -> DeliveryStatus | None:
-        """Send one delivery if it is due; return its new status (None: not ours now:
-        sent, not due, or in another worker's hands). Raises ``NotYetVisible`` when there
-        is no such row (yet)."""
+        """Send one delivery if it is due; return its new status (None: not ours now).
+        Raises ``NotYetVisible`` when there is no such row (yet)."""
+        result = await self.deliver_batch([delivery_id])
+        if delivery_id in result.failed:
+            raise result.failed[delivery_id]
+        if delivery_id in result.unseen:
+            raise NotYetVisible(delivery_id)
+        return result.statuses[delivery_id]
+
+    async def deliver_batch(self, delivery_ids: Sequence[uuid.UUID]) -> BatchResult:
+        """Send the due ones of ``delivery_ids`` in one transaction: one statement locks
+        them all (skipping those in another worker's hands), each is sent under its lock,
+        one statement records every outcome. A worker that dies half-way rolls back, so
+        each of the batch is tried again (the ones it had sent, again too: the provider
+        sees a push at least once, as before with one push per transaction); nothing is
+        recorded as sent that was not."""
+        ids = list(dict.fromkeys(delivery_ids))
         now = datetime.now(UTC)
+        result = BatchResult()
         follow_ups: list[uuid.UUID] = []
         async with in_transaction():
-            delivery = (
-                await Delivery.filter(
-                    Q(next_attempt_at=None) | Q(next_attempt_at__lte=now),
-                    id=delivery_id,
-                    status__in=[DeliveryStatus.PENDING, DeliveryStatus.FAILED],
-                )
-                .select_for_update(skip_locked=True, of=("delivery",))
-                .select_related("notification")
-                .first()
-            )
-            if delivery is None:
-                if not await Delivery.exists(id=delivery_id):
-                    raise NotYetVisible(delivery_id)
-                return None
-            status = await self._send(delivery, now, follow_ups)
+            claimed = await delivery_rows.claim_due(ids, now)
+            mine = {c.id for c in claimed}
+            others = [i for i in ids if i not in mine]
+            seen = await delivery_rows.existing(others)
+            for delivery_id in others:
+                if delivery_id in seen:
+                    result.statuses[delivery_id] = None
+                else:
+                    result.unseen.add(delivery_id)
+            await self._prepare(claimed)
+            changes: list[DeliveryChange] = []
+            for delivery in claimed:
+                try:
+                    change = await self._send(delivery, now, follow_ups)
+                except Exception as exc:
+                    log.exception("delivery %s failed unexpectedly", delivery.id)
+                    result.failed[delivery.id] = exc
+                    continue
+                changes.append(change)
+                result.statuses[delivery.id] = change.status
+            await delivery_rows.record(changes)
         if follow_ups:  # committed: a worker reading these finds their rows
             await self.queue.enqueue(follow_ups)
-        return status
+        return result
+
+    async def _prepare(self, claimed: list[ClaimedDelivery]) -> None:
+        """Let each channel read ahead what its part of the batch needs, in one query."""
+        targets: dict[Channel, list[str]] = {}
+        for delivery in claimed:
+            targets.setdefault(delivery.channel, []).append(delivery.target)
+        for channel, of_channel in targets.items():
+            if (sender := self.channels.get(channel)) is not None:
+                await prepare(sender, of_channel)
 
     async def _send(
-        self, delivery: Delivery, now: datetime, follow_ups: list[uuid.UUID]
-    ) -> DeliveryStatus:
-        notification = delivery.notification
+        self, delivery: ClaimedDelivery, now: datetime, follow_ups: list[uuid.UUID]
+    ) -> DeliveryChange:
         channel = self.channels.get(delivery.channel)
         attempts = delivery.attempts + 1
         if channel is None:
-            return await self._finish(delivery, DeliveryStatus.SKIPPED, "channel not configured")
-        if delivery.channel is Channel.WECHAT and not await self._use_wechat_consent(notification):
-            follow_ups.extend(await self._fall_back_to_sms(notification))
-            return await self._finish(delivery, DeliveryStatus.SKIPPED, "no consent left")
+            return self._finish(delivery, DeliveryStatus.SKIPPED, "channel not configured")
+        if delivery.channel is Channel.WECHAT and not await self._use_wechat_consent(delivery):
+            follow_ups.extend(await self._fall_back_to_sms(delivery))
+            return self._finish(delivery, DeliveryStatus.SKIPPED, "no consent left")
         try:
-            provider_id = await channel.send(delivery.target, message_of(notification))
+            provider_id = await channel.send(delivery.target, message_of(delivery))
         except DeadTargetError as exc:
             await Device.filter(token=delivery.target).delete()
-            return await self._finish(delivery, DeliveryStatus.DEAD, f"target gone: {exc}")
+            return self._finish(delivery, DeliveryStatus.DEAD, f"target gone: {exc}")
         except PermanentDeliveryError as exc:
-            return await self._finish(delivery, DeliveryStatus.DEAD, str(exc), attempts)
+            return self._finish(delivery, DeliveryStatus.DEAD, str(exc), attempts)
         except (TransientDeliveryError, TimeoutError, OSError) as exc:
             if attempts >= MAX_ATTEMPTS:
-                return await self._finish(delivery, DeliveryStatus.DEAD, str(exc), attempts)
-            await Delivery.filter(id=delivery.id).update(
+                return self._finish(delivery, DeliveryStatus.DEAD, str(exc), attempts)
+            return replace(
+                _unchanged(delivery),
                 status=DeliveryStatus.FAILED,
                 attempts=attempts,
                 last_error=str(exc)[:255],
                 next_attempt_at=now + backoff(attempts),
             )
-            return DeliveryStatus.FAILED
-        await Delivery.filter(id=delivery.id).update(
+        return replace(
+            _unchanged(delivery),
             status=DeliveryStatus.SENT,
             attempts=attempts,
             sent_at=now,
             provider_message_id=provider_id,
             last_error=None,
         )
-        return DeliveryStatus.SENT
 
-    async def _finish(
-        self, delivery: Delivery, status: DeliveryStatus, reason: str, attempts: int | None = None
-    ) -> DeliveryStatus:
+    def _finish(
+        self,
+        delivery: ClaimedDelivery,
+        status: DeliveryStatus,
+        reason: str,
+        attempts: int | None = None,
+    ) -> DeliveryChange:
         log.info("delivery %s %s: %s", delivery.id, status, reason)
-        await Delivery.filter(id=delivery.id).update(
+        return replace(
+            _unchanged(delivery),
             status=status,
             attempts=attempts if attempts is not None else delivery.attempts,
             last_error=reason[:255],
         )
-        return status
 
-    async def _use_wechat_consent(self, notification: Notification) -> bool:
-        template_id = self.wechat_templates.get(notification.kind)
+    async def _use_wechat_consent(self, delivery: ClaimedDelivery) -> bool:
+        template_id = self.wechat_templates.get(delivery.kind)
         if template_id is None:
             return False
         used = await WechatConsent.filter(
-            customer_id=notification.customer_id, template_id=template_id, remaining__gt=0
+            customer_id=delivery.customer_id, template_id=template_id, remaining__gt=0
         ).update(remaining=F("remaining") - 1)
         return bool(used)
 
-    async def _fall_back_to_sms(self, notification: Notification) -> list[uuid.UUID]:
+    async def _fall_back_to_sms(self, delivery: ClaimedDelivery) -> list[uuid.UUID]:
         """The SMS delivery to enqueue once the transaction has committed (if new)."""
-        target = f"customer:{notification.customer_id}"
-        delivery, created = await Delivery.get_or_create(
-            notification_id=notification.id, channel=Channel.SMS, target=target
+        target = f"customer:{delivery.customer_id}"
+        fallback, created = await Delivery.get_or_create(
+            notification_id=delivery.notification_id, channel=Channel.SMS, target=target
         )
-        return [delivery.id] if created else []
+        return [fallback.id] if created else []
 
     async def sweep(self, now: datetime | None = None) -> int:
         """Re-enqueue deliveries that are due and not in anyone's hands: retries whose
@@ -209,17 +261,23 @@ class DeliveryWorker:
         self._unseen: dict[uuid.UUID, _Unseen] = {}  # held back, unacknowledged
 
     async def work_once(self, block_ms: int = 1000) -> int:
-        """Handle what the queue holds; raise when every message of a non-empty batch
-        failed (the database is down, say), so that the loop backs off and reports it."""
+        """Handle what the queue holds, as one batch (one transaction, one acknowledgement);
+        raise when every message of a non-empty batch failed (the database is down, say),
+        so that the loop backs off and reports it. Nothing of a failed batch is
+        acknowledged: its messages are claimed again later."""
         queue = self.deliverer.queue
         messages = await queue.claim_stale(self.consumer, STALE_CLAIM_MS, self.batch)
         messages += self._due_again()
         messages += await queue.receive(self.consumer, self.batch, self._wait_ms(block_ms))
-        failures: list[Exception] = []
+        if not messages:
+            return 0
+        result = await self.deliverer.deliver_batch([d for _, d in messages])
+        done: list[str] = []
         for message_id, delivery_id in messages:
-            try:
-                await self.deliverer.deliver(delivery_id)
-            except NotYetVisible:
+            if delivery_id in result.failed:
+                self._unseen.pop(delivery_id, None)
+                continue  # left unacknowledged: claimed again later
+            if delivery_id in result.unseen:
                 if self._again_later(message_id, delivery_id):
                     continue  # unacknowledged, and in our hands: tried again shortly
                 log.info(
@@ -227,16 +285,12 @@ class DeliveryWorker:
                     delivery_id,
                     UNSEEN_TRIES,
                 )
-            except Exception as exc:
-                log.exception("delivery %s failed unexpectedly", delivery_id)
-                failures.append(exc)
-                self._unseen.pop(delivery_id, None)
-                continue  # left unacknowledged: claimed again later
             self._unseen.pop(delivery_id, None)
             if message_id:
-                await queue.ack([message_id])
-        if messages and len(failures) == len(messages):
-            raise failures[-1]
+                done.append(message_id)
+        await queue.ack(done)
+        if len(result.failed) == len({d for _, d in messages}):
+            raise next(iter(result.failed.values()))
         return len(messages)
 
     def _again_later(self, message_id: str, delivery_id: uuid.UUID) -> bool:

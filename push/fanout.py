@@ -12,6 +12,7 @@ from typing import Any
 
 from models.clock import SHANGHAI
 from models.customers import Customer, WechatIdentity
+from models.inbox_rows import DeliveryRow, InboxRow, insert_deliveries, insert_inbox
 from models.notifications import (
     Channel,
     Delivery,
@@ -58,7 +59,7 @@ class Recipients:
 
     preferences: dict[tuple[uuid.UUID, str], list[str]]
     quiet_hours: dict[uuid.UUID, tuple[int, int]]
-    devices: dict[uuid.UUID, list[Device]]
+    devices: dict[uuid.UUID, list[tuple[DevicePlatform, str]]]  # (platform, token)
     wechat_openids: dict[uuid.UUID, list[str]]
     with_email: set[uuid.UUID]
     marketing_consent: set[uuid.UUID]  # who may receive marketing (营销信息)
@@ -67,19 +68,31 @@ class Recipients:
     async def read(cls, customer_ids: set[uuid.UUID]) -> Recipients:
         ids = list(customer_ids)
         preferences = {
-            (p.customer_id, p.kind): list(p.channels)
-            for p in await NotificationPreference.filter(customer_id__in=ids)
+            (customer_id, kind): list(channels)
+            for customer_id, kind, channels in await NotificationPreference.filter(
+                customer_id__in=ids
+            ).values_list("customer_id", "kind", "channels")
         }
         quiet = {
-            q.customer_id: (q.start_minute, q.end_minute)
-            for q in await QuietHours.filter(customer_id__in=ids)
+            customer_id: (start, end)
+            for customer_id, start, end in await QuietHours.filter(customer_id__in=ids).values_list(
+                "customer_id", "start_minute", "end_minute"
+            )
         }
-        devices: dict[uuid.UUID, list[Device]] = {}
-        for device in await Device.filter(customer_id__in=ids).order_by("created_at", "id"):
-            devices.setdefault(device.customer_id, []).append(device)
+        devices: dict[uuid.UUID, list[tuple[DevicePlatform, str]]] = {}
+        for customer_id, platform, token in (
+            await Device.filter(customer_id__in=ids)
+            .order_by("created_at", "id")
+            .values_list("customer_id", "platform", "token")
+        ):
+            devices.setdefault(customer_id, []).append((DevicePlatform(platform), token))
         openids: dict[uuid.UUID, list[str]] = {}
-        for identity in await WechatIdentity.filter(customer_id__in=ids).order_by("id"):
-            openids.setdefault(identity.customer_id, []).append(identity.openid)
+        for customer_id, openid in (
+            await WechatIdentity.filter(customer_id__in=ids)
+            .order_by("id")
+            .values_list("customer_id", "openid")
+        ):
+            openids.setdefault(customer_id, []).append(openid)
         with_email = set(
             await Customer.filter(id__in=ids, email_encrypted__isnull=False).values_list(
                 "id", flat=True
@@ -101,10 +114,10 @@ class Recipients:
 
     def targets(self, customer_id: uuid.UUID, channels: list[Channel]) -> list[tuple[Channel, str]]:
         targets: list[tuple[Channel, str]] = []
-        for device in self.devices.get(customer_id, []):
-            channel = PLATFORM_CHANNEL[device.platform]
+        for platform, token in self.devices.get(customer_id, []):
+            channel = PLATFORM_CHANNEL[platform]
             if channel in channels:
-                targets.append((channel, device.token))
+                targets.append((channel, token))
         if Channel.WECHAT in channels:
             targets.extend((Channel.WECHAT, o) for o in self.wechat_openids.get(customer_id, []))
         if Channel.SMS in channels:
@@ -125,13 +138,14 @@ def display_values(payload: Mapping[str, Any]) -> dict[str, str]:
 
 @dataclass
 class FanOut:
-    notification: Notification | None  # the inbox entry, for live subscribers
+    notification: Notification | InboxRow | None  # the inbox entry, for live subscribers
     due_deliveries: list[uuid.UUID]  # to send now (quiet hours hold the others back)
 
 
 async def fan_out(events: Sequence[OutboxEvent], now: datetime | None = None) -> list[FanOut]:
     """Write the inbox entries and deliveries of ``events`` (one result per event, in
-    order), with a fixed number of statements per batch whatever its size."""
+    order), with a fixed number of statements per batch whatever its size, the rows as
+    tuples (``models.inbox_rows``), not model objects."""
     now = now or datetime.now(UTC)
     results = [FanOut(None, []) for _ in events]
     ours = [
@@ -154,20 +168,19 @@ async def fan_out(events: Sequence[OutboxEvent], now: datetime | None = None) ->
             pending.setdefault(notification_id, []).append(delivery_id)
     new = [(i, e) for i, e in ours if (e.customer_id, e.event_id) not in written]
     recipients = await Recipients.read({e.customer_id for _, e in new if e.customer_id})
-    notifications: list[Notification] = []
-    deliveries: list[Delivery] = []
+    notifications: list[InboxRow] = []
+    deliveries: list[DeliveryRow] = []
     for i, event in ours:
         customer_id = event.customer_id
         assert customer_id is not None
         if (found := written.get((customer_id, event.event_id))) is not None:
             results[i] = FanOut(found, pending.get(found.id, []))
             continue
-        if TEMPLATES[event.event_type].marketing and (
-            customer_id not in recipients.marketing_consent
-        ):
+        template = TEMPLATES[event.event_type]
+        if template.marketing and customer_id not in recipients.marketing_consent:
             continue  # no marketing without consent: no inbox entry, no delivery
         message = render(event.event_type, event.payload)
-        notification = Notification(
+        notification = InboxRow(
             id=uuid.uuid4(),
             customer_id=customer_id,
             event_id=event.event_id,
@@ -182,25 +195,17 @@ async def fan_out(events: Sequence[OutboxEvent], now: datetime | None = None) ->
         )
         notifications.append(notification)
         not_before = None if message.urgent else recipients.not_before(customer_id, now)
-        template = TEMPLATES[event.event_type]
         mine = [
-            Delivery(
-                id=uuid.uuid4(),
-                notification_id=notification.id,
-                channel=channel,
-                target=target,
-                next_attempt_at=not_before,
-            )
+            DeliveryRow(uuid.uuid4(), notification.id, channel, target, not_before)
             for channel, target in recipients.targets(
                 customer_id, recipients.channels(customer_id, template)
             )
         ]
         deliveries.extend(mine)
-        results[i] = FanOut(notification, [d.id for d in mine if d.next_attempt_at is None])
-    if notifications:
-        await Notification.bulk_create(notifications)
-    if deliveries:
-        await Delivery.bulk_create(deliveries)
+        due = [] if not_before is not None else [d.id for d in mine]
+        results[i] = FanOut(notification, due)
+    await insert_inbox(notifications)
+    await insert_deliveries(deliveries, now)
     return results
 
 
@@ -222,7 +227,7 @@ def notification_from_message(entry: Mapping[str, Any], customer_id: uuid.UUID) 
     )
 
 
-def notification_message(notification: Notification) -> dict[str, Any]:
+def notification_message(notification: Notification | InboxRow) -> dict[str, Any]:
     return {
         "id": str(notification.id),
         "eventId": str(notification.event_id),

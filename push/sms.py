@@ -13,6 +13,7 @@ import json
 import logging
 import uuid
 from collections import deque
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 from urllib.parse import quote
@@ -132,18 +133,36 @@ class SmsChannel:
         self._sender = sender
         self._pii = pii
         self._templates = templates
+        self._prepared: dict[str, str] = {}  # target -> sealed phone, read for a batch
+
+    async def prepare(self, targets: Sequence[str]) -> None:
+        """The sealed phone numbers of a batch's customers in one query (one per message
+        cost a round trip and a ``Customer`` object each); still sealed until sending."""
+        ids = [i for t in targets if (i := _customer_id(t)) is not None]
+        rows = await Customer.filter(id__in=ids).values_list("id", "phone_encrypted")
+        self._prepared = {f"customer:{customer_id}": sealed for customer_id, sealed in rows}
 
     async def send(self, target: str, message: PushMessage) -> str | None:
         template = self._templates.get(message.kind)
         if template is None:
             raise PermanentDeliveryError(f"no SMS template for {message.kind}")
-        customer = await Customer.get_or_none(id=target.removeprefix("customer:"))
-        if customer is None:
-            raise DeadTargetError("customer gone")
-        phone = self._pii.decrypt(customer.phone_encrypted, "phone")
+        sealed = self._prepared.pop(target, None)
+        if sealed is None:
+            customer = await Customer.get_or_none(id=target.removeprefix("customer:"))
+            if customer is None:
+                raise DeadTargetError("customer gone")
+            sealed = customer.phone_encrypted
+        phone = self._pii.decrypt(sealed, "phone")
         params = {"title": message.title, **message.data}
         try:
             await self._sender.send(phone, template, params)
         except SmsError as exc:
             raise TransientDeliveryError(str(exc)) from exc
+        return None
+
+
+def _customer_id(target: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(target.removeprefix("customer:"))
+    except ValueError:
         return None

@@ -15,10 +15,11 @@ import binascii
 import hashlib
 import hmac
 import uuid
+from collections.abc import Sequence
 from dataclasses import replace
 
 from models.ids import parse_global_id
-from push.base import PushChannel, PushMessage
+from push.base import PushChannel, PushMessage, prepare
 
 MAC_BYTES = 16
 # Event kinds whose messages lead to a survey by its link, and the channels that need
@@ -72,6 +73,9 @@ class SmsWithSurveyToken:
     def __init__(self, inner: PushChannel, links: SurveyLinks) -> None:
         self.inner = inner
         self.links = links
+
+    async def prepare(self, targets: Sequence[str]) -> None:
+        await prepare(self.inner, targets)
 
     async def send(self, target: str, message: PushMessage) -> str | None:
         invitation_id = invitation_of(message)
