@@ -95,7 +95,7 @@ from models.auth import SubjectKind
 from models.customers import Customer
 from models.database import migrate_database, open_database
 from models.notifications import QuietHours
-from push.bus import PREFIX
+from push.bus import channel_prefix
 from push.outbox import emit
 from workflows.auth import Channel, start_session
 
@@ -466,7 +466,7 @@ class PublishObserver:
     def __init__(self, run: str) -> None:
         self.client = redis.Redis.from_url(REDIS_URL)
         self.pubsub = self.client.pubsub(ignore_subscribe_messages=True)
-        self.pattern = f"{PREFIX}claim:bench-{run}-*"
+        self.pattern = f"{channel_prefix(self.client)}claim:bench-{run}-*"  # as the bus names it
         self.published: dict[str, float] = {}
         self.task: asyncio.Task[None] | None = None
 
