@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from models.notifications import Channel, Delivery, DeliveryStatus, Notification
-from models.raw import column, fetch
+from models.raw import column, fetch, on_postgres
 
 _CLAIM = """
 SELECT d.id, d.channel, d.target, d.attempts, d.next_attempt_at, d.provider_message_id,
@@ -81,10 +81,6 @@ class DeliveryChange:
     provider_message_id: str | None
 
 
-def _postgres() -> bool:
-    return bool(Delivery._meta.db.capabilities.dialect == "postgres")
-
-
 def _claimed(row: dict[str, Any]) -> ClaimedDelivery:
     return ClaimedDelivery(
         id=column(Delivery, "id", row["id"]),
@@ -111,7 +107,7 @@ async def claim_due(ids: Sequence[uuid.UUID], now: datetime) -> list[ClaimedDeli
     until the transaction ends, in the order of ``ids``. Call inside a transaction."""
     if not ids:
         return []
-    sql = _CLAIM + (_LOCK if _postgres() else "")
+    sql = _CLAIM + (_LOCK if on_postgres(Delivery) else "")
     rows = await fetch(Delivery, sql, ids=list(ids), now=now)
     order = {delivery_id: index for index, delivery_id in enumerate(ids)}
     claimed = [_claimed(row) for row in rows]
@@ -132,7 +128,7 @@ async def record(changes: Sequence[DeliveryChange]) -> None:
     if not changes:
         return
     db = Delivery._meta.db
-    if _postgres():
+    if on_postgres(Delivery):
         await db.execute_query(
             _RECORD_POSTGRES,
             [

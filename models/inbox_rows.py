@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from models.notifications import Channel, Delivery, DeliveryStatus
+from models.raw import on_postgres
 
 _NOTIFICATIONS_POSTGRES = """
 INSERT INTO notification (id, customer_id, event_id, kind, title, body, deep_link,
@@ -78,10 +79,6 @@ class DeliveryRow:
     next_attempt_at: datetime | None
 
 
-def _postgres() -> bool:
-    return bool(Delivery._meta.db.capabilities.dialect == "postgres")
-
-
 def _json(value: dict[str, Any]) -> str:
     return json.dumps(value, ensure_ascii=False)
 
@@ -91,7 +88,7 @@ async def insert_inbox(rows: Sequence[InboxRow]) -> None:
     if not rows:
         return
     db = Delivery._meta.db
-    if _postgres():
+    if on_postgres(Delivery):
         await db.execute_query(
             _NOTIFICATIONS_POSTGRES,
             [
@@ -136,7 +133,7 @@ async def insert_deliveries(rows: Sequence[DeliveryRow], now: datetime) -> None:
         return
     db = Delivery._meta.db
     pending = DeliveryStatus.PENDING.value
-    if _postgres():
+    if on_postgres(Delivery):
         await db.execute_query(
             _DELIVERIES_POSTGRES,
             [

@@ -63,12 +63,15 @@ def _translated(sql: str, postgres: bool) -> tuple[str, tuple[str, ...]]:
     return _PLACEHOLDER.sub(number, sql), tuple(names)
 
 
+def on_postgres(model: type[Model]) -> bool:
+    """Whether ``model``'s connection is PostgreSQL (else SQLite): hand-written statements
+    that differ between the two choose by this."""
+    return bool(model._meta.db.capabilities.dialect == "postgres")
+
+
 async def fetch(model: type[Model], sql: str, **params: Any) -> list[dict[str, Any]]:
     """The rows of ``sql`` on ``model``'s connection (the current transaction's, if any)."""
-    db = model._meta.db
-    return await db.execute_query_dict(
-        *_positional(sql, params, db.capabilities.dialect == "postgres")
-    )
+    return await model._meta.db.execute_query_dict(*_positional(sql, params, on_postgres(model)))
 
 
 def column(model: type[Model], field: str, value: Any) -> Any:
