@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from models.notifications import Channel, Delivery, DeliveryStatus, Notification
-from models.raw import column, fetch, on_postgres
+from models.raw import column, fetch, on_postgres, write_many
 
 _CLAIM = """
 SELECT d.id, d.channel, d.target, d.attempts, d.next_attempt_at, d.provider_message_id,
@@ -39,9 +39,9 @@ FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::timestamptz[],
 WHERE d.id = u.id
 """
 _RECORD_SQLITE = """
-UPDATE delivery SET status = ?, attempts = ?, last_error = ?,
-    next_attempt_at = ?, sent_at = ?, provider_message_id = ?
-WHERE id = ?
+UPDATE delivery SET status = ?2, attempts = ?3, last_error = ?4,
+    next_attempt_at = ?5, sent_at = ?6, provider_message_id = ?7
+WHERE id = ?1
 """
 
 
@@ -125,35 +125,20 @@ async def existing(ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
 
 async def record(changes: Sequence[DeliveryChange]) -> None:
     """Write every change in one statement (PostgreSQL) or one ``executemany`` (SQLite)."""
-    if not changes:
-        return
-    db = Delivery._meta.db
-    if on_postgres(Delivery):
-        await db.execute_query(
-            _RECORD_POSTGRES,
-            [
-                [c.id for c in changes],
-                [c.status.value for c in changes],
-                [c.attempts for c in changes],
-                [c.last_error for c in changes],
-                [c.next_attempt_at for c in changes],
-                [c.sent_at for c in changes],
-                [c.provider_message_id for c in changes],
-            ],
-        )
-        return
-    await db.execute_many(
+    await write_many(
+        Delivery,
+        _RECORD_POSTGRES,
         _RECORD_SQLITE,
         [
-            [
+            (
+                c.id,
                 c.status.value,
                 c.attempts,
                 c.last_error,
                 c.next_attempt_at,
                 c.sent_at,
                 c.provider_message_id,
-                str(c.id),
-            ]
+            )
             for c in changes
         ],
     )

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from models.notifications import Channel, Delivery, DeliveryStatus
-from models.raw import on_postgres
+from models.notifications import Channel, Delivery, DeliveryStatus, Notification
+from models.raw import write_many
 
 _NOTIFICATIONS_POSTGRES = """
 INSERT INTO notification (id, customer_id, event_id, kind, title, body, deep_link,
@@ -85,34 +85,15 @@ def _json(value: dict[str, Any]) -> str:
 
 async def insert_inbox(rows: Sequence[InboxRow]) -> None:
     """Write ``rows`` in one statement. Call inside the relay's transaction."""
-    if not rows:
-        return
-    db = Delivery._meta.db
-    if on_postgres(Delivery):
-        await db.execute_query(
-            _NOTIFICATIONS_POSTGRES,
-            [
-                [r.id for r in rows],
-                [r.customer_id for r in rows],
-                [r.event_id for r in rows],
-                [r.kind for r in rows],
-                [r.title for r in rows],
-                [r.body for r in rows],
-                [r.deep_link for r in rows],
-                [r.mini_program_page for r in rows],
-                [r.urgent for r in rows],
-                [_json(r.data) for r in rows],
-                [r.created_at for r in rows],
-            ],
-        )
-        return
-    await db.execute_many(
+    await write_many(
+        Notification,
+        _NOTIFICATIONS_POSTGRES,
         _NOTIFICATIONS_SQLITE,
         [
-            [
-                str(r.id),
-                str(r.customer_id),
-                str(r.event_id),
+            (
+                r.id,
+                r.customer_id,
+                r.event_id,
                 r.kind,
                 r.title,
                 r.body,
@@ -121,7 +102,7 @@ async def insert_inbox(rows: Sequence[InboxRow]) -> None:
                 r.urgent,
                 _json(r.data),
                 r.created_at,
-            ]
+            )
             for r in rows
         ],
     )
@@ -129,36 +110,13 @@ async def insert_inbox(rows: Sequence[InboxRow]) -> None:
 
 async def insert_deliveries(rows: Sequence[DeliveryRow], now: datetime) -> None:
     """Write ``rows`` (created ``now``, pending) in one statement."""
-    if not rows:
-        return
-    db = Delivery._meta.db
     pending = DeliveryStatus.PENDING.value
-    if on_postgres(Delivery):
-        await db.execute_query(
-            _DELIVERIES_POSTGRES,
-            [
-                [r.id for r in rows],
-                [r.notification_id for r in rows],
-                [r.channel.value for r in rows],
-                [r.target for r in rows],
-                [pending] * len(rows),
-                [r.next_attempt_at for r in rows],
-                [now] * len(rows),
-            ],
-        )
-        return
-    await db.execute_many(
+    await write_many(
+        Delivery,
+        _DELIVERIES_POSTGRES,
         _DELIVERIES_SQLITE,
         [
-            [
-                str(r.id),
-                str(r.notification_id),
-                r.channel.value,
-                r.target,
-                pending,
-                r.next_attempt_at,
-                now,
-            ]
+            (r.id, r.notification_id, r.channel.value, r.target, pending, r.next_attempt_at, now)
             for r in rows
         ],
     )

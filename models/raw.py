@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
 from datetime import date, datetime
 from functools import cache, lru_cache, partial
@@ -72,6 +72,21 @@ def on_postgres(model: type[Model]) -> bool:
 async def fetch(model: type[Model], sql: str, **params: Any) -> list[dict[str, Any]]:
     """The rows of ``sql`` on ``model``'s connection (the current transaction's, if any)."""
     return await model._meta.db.execute_query_dict(*_positional(sql, params, on_postgres(model)))
+
+
+async def write_many(
+    model: type[Model], postgres_sql: str, sqlite_sql: str, rows: Sequence[Sequence[Any]]
+) -> None:
+    """Write ``rows`` in one statement: PostgreSQL gets one array per column (for
+    ``unnest($1::…[], …)``), SQLite the rows themselves (one ``executemany``, UUIDs as
+    text). Both statements take the columns in the rows' order."""
+    if not rows:
+        return
+    db = model._meta.db
+    if on_postgres(model):
+        await db.execute_query(postgres_sql, [list(values) for values in zip(*rows, strict=True)])
+        return
+    await db.execute_many(sqlite_sql, [[_sqlite_value(value) for value in row] for row in rows])
 
 
 def column(model: type[Model], field: str, value: Any) -> Any:
