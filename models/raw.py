@@ -74,6 +74,14 @@ async def fetch(model: type[Model], sql: str, **params: Any) -> list[dict[str, A
     return await model._meta.db.execute_query_dict(*_positional(sql, params, on_postgres(model)))
 
 
+async def records(model: type[Model], sql: str, **params: Any) -> Sequence[Sequence[Any]]:
+    """The rows of ``sql`` as the driver gives them (``sqlite3.Row``, ``asyncpg.Record``),
+    to be read by position in the statement's column order. ``fetch`` turns each into a
+    dict, which on SQLite cost more than everything else a page's child row needs."""
+    _, rows = await model._meta.db.execute_query(*_positional(sql, params, on_postgres(model)))
+    return rows  # type: ignore[no-any-return]
+
+
 async def write_many(
     model: type[Model], postgres_sql: str, sqlite_sql: str, rows: Sequence[Sequence[Any]]
 ) -> None:
