@@ -103,7 +103,7 @@ class ObjectPlan:
 def flat_first(flat: Callable[[Any], Any], full: Execute) -> Execute:
     def execute(run: Run, source: Any, path: Path | None, slot: Slot | None) -> dict[str, Any]:
         result = flat(source)
-        return full(run, source, path, slot) if result is MISS else result  # type: ignore[no-any-return]
+        return full(run, source, path, slot) if result is MISS else result
 
     return execute
 

@@ -291,6 +291,11 @@ class LeafList:
 
 
 Short = Leaf | InlineObject | NodeId | Typename | LeafList
+_NULL_ITEM = [
+    "            if w is None:",
+    "                items.append(None)",
+    "                continue",
+]
 
 
 def _leaf_lines(index: int, key: str, leaf: Leaf, slow: str) -> list[str]:
@@ -432,12 +437,7 @@ def flat_line(keys: list[str], shorts: list[Short | None]) -> list[str] | None:
                 f"    if guard_{index}(v):",
                 "        items = []",
                 "        for w in v:",
-                *(
-                    ["            if w is None:", "                items.append(None)"]
-                    + ["                continue"]
-                    if short.items
-                    else []
-                ),
+                *(_NULL_ITEM if short.items else []),
                 f"            r = flat_{index}(w)",
                 "            if r is MISS:",
                 "                return MISS",
