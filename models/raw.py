@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
 from datetime import date, datetime
 from functools import cache, lru_cache, partial
-from typing import Any
+from typing import Any, cast
 
 from tortoise import fields
 from tortoise.models import Model
@@ -72,6 +72,14 @@ def on_postgres(model: type[Model]) -> bool:
 async def fetch(model: type[Model], sql: str, **params: Any) -> list[dict[str, Any]]:
     """The rows of ``sql`` on ``model``'s connection (the current transaction's, if any)."""
     return await model._meta.db.execute_query_dict(*_positional(sql, params, on_postgres(model)))
+
+
+async def records(model: type[Model], sql: str, **params: Any) -> Sequence[Sequence[Any]]:
+    """The rows of ``sql`` as the driver gives them (``sqlite3.Row``, ``asyncpg.Record``),
+    to be read by position in the statement's column order. ``fetch`` turns each into a
+    dict, which on SQLite cost more than everything else a page's child row needs."""
+    _, rows = await model._meta.db.execute_query(*_positional(sql, params, on_postgres(model)))
+    return cast(Sequence[Sequence[Any]], rows)  # typed as dicts, given as the driver's rows
 
 
 async def write_many(

@@ -49,7 +49,16 @@ from graphql.type import is_abstract_type, is_leaf_type, is_non_null_type
 from strawberry import relay
 
 from schema.compiled.run import PENDING, Complete, Run, Slot
-from schema.compiled.straight import InlineObject, Leaf, NodeId, straight_line
+from schema.compiled.straight import (
+    MISS,
+    InlineObject,
+    Leaf,
+    LeafList,
+    NodeId,
+    Short,
+    Typename,
+    straight_line,
+)
 
 if TYPE_CHECKING:
     from schema.compiled.executor import CompiledExecutor
@@ -67,21 +76,36 @@ class Unsupported(Exception):
 FieldExecutor = Callable[[Run, Any, "Path | None", "Slot | None", dict[str, Any]], None]
 
 
+Execute = Callable[[Run, Any, "Path | None", "Slot | None"], dict[str, Any]]
+
+
 class ObjectPlan:
     """The fields of one object type at one place of the document; ``execute(run,
-    source, path, slot)`` gives its result (straight-line source: ``straight``)."""
+    source, path, slot)`` gives its result (straight-line source: ``straight``): the
+    flat way first when the type has one (``flat``), else or failing that ``full``."""
 
-    __slots__ = ("execute", "fields", "type")
+    __slots__ = ("execute", "fields", "flat", "full", "type")
 
     def __init__(
         self,
         object_type: GraphQLObjectType,
         fields: list[FieldExecutor],
-        execute: Callable[[Run, Any, Path | None, Slot | None], dict[str, Any]],
+        full: Execute,
+        flat: Callable[[Any], Any] | None = None,
     ) -> None:
         self.type = object_type
         self.fields = fields
-        self.execute = execute
+        self.full = full
+        self.flat = flat
+        self.execute = full if flat is None else flat_first(flat, full)
+
+
+def flat_first(flat: Callable[[Any], Any], full: Execute) -> Execute:
+    def execute(run: Run, source: Any, path: Path | None, slot: Slot | None) -> dict[str, Any]:
+        result = flat(source)
+        return full(run, source, path, slot) if result is MISS else result
+
+    return execute
 
 
 class Planner:
@@ -127,17 +151,18 @@ class Planner:
             raise Unsupported("@defer")
         fields = [self.field_executor(object_type, key, d) for key, d in grouped.items()]
         shorts = [self.short_way(object_type, details) for details in grouped.values()]
-        execute = straight_line(object_type.name, fields, list(grouped), shorts)
-        return ObjectPlan(object_type, fields, execute)
+        full, flat = straight_line(object_type.name, fields, list(grouped), shorts)
+        return ObjectPlan(object_type, fields, full, flat)
 
-    def short_way(
-        self, parent: GraphQLObjectType, details: FieldDetailsList
-    ) -> Leaf | InlineObject | NodeId | None:
-        """How the field may take the short way, if it is a plain attribute (read by
-        ``getattr``): a ``Leaf`` of a scalar or enum type, an ``InlineObject`` of an
-        object type (or a list of one) whose ``is_type_of`` is none or strawberry's own
-        (an exact class then stands for it)."""
+    def short_way(self, parent: GraphQLObjectType, details: FieldDetailsList) -> Short | None:
+        """How the field may take the short way: ``__typename``; if it is a plain
+        attribute (read by ``getattr``): a ``Leaf`` of a scalar or enum type (or a
+        ``LeafList`` of one), an ``InlineObject`` of an object type (or a list of one)
+        whose ``is_type_of`` is none or strawberry's own (an exact class then stands for
+        it)."""
         name = details[0].node.name.value
+        if name == "__typename":
+            return Typename(parent.name)
         if name.startswith("__") or self.default_resolver is not getattr:
             return None
         field_def = self.schema.get_field(parent, name)
@@ -157,21 +182,25 @@ class Planner:
         if isinstance(inner, GraphQLList):
             items = not is_non_null_type(inner.of_type)
             inner = nullable_of(inner.of_type)
+            if is_leaf_type(inner):
+                return LeafList(attribute, inner, nullable, items)
         if not isinstance(inner, GraphQLObjectType):
             return None
         classes = exact_classes(inner)
         if classes is None:
             return None
+        plan = self.object_plan(inner, details)
         return InlineObject(
             attribute,
             classes,
             inner.is_type_of is not None,
-            self.object_plan(inner, details).execute,
+            plan.full,
             [d.node for d in details],
             nullable,
             parent.name,
             f"Cannot return null for non-nullable field {parent.name}.{name}.",
             items,
+            plan.flat,
         )
 
     # ---------------------------------------------------------------- fields

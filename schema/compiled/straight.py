@@ -103,6 +103,7 @@ class InlineObject:
     parent_name: str
     message: str  # graphql-core's, for a null where the field is non-null
     items: bool | None = None  # a list: whether its items may be null
+    flat: Callable[[Any], Any] | None = None  # the object's flat way (``flat_line``), if any
 
     def guard(self) -> Callable[[Any], bool]:
         """Whether a value (every item of a list, checked before any item runs) may
@@ -142,6 +143,7 @@ class InlineObject:
         if self.items is None:
             return self.execute
         execute, nodes, nullable, message = self.execute, self.nodes, self.items, self.message
+        flat = self.flat
 
         def run_items(run: Run, values: list[Any], path: Path, slot: Slot) -> list[Any]:
             items: list[Any] = []
@@ -149,6 +151,9 @@ class InlineObject:
             for index, value in enumerate(values):
                 if value is None:  # only where items may be null (the guard)
                     append(None)
+                    continue
+                if flat is not None and (done := flat(value)) is not MISS:
+                    append(done)
                     continue
                 here = Path(path, index, None)
                 try:
@@ -167,17 +172,27 @@ class InlineObject:
 
 
 def _inline(index: int, key: str, inline: InlineObject, slow: str) -> list[str]:
-    """Read the attribute; a value the guard lets through runs inline, with the path and
-    slot the field's closure would make and graphql-core's handling of an error it
-    raises; a null where allowed; anything else goes to the closure."""
+    """Read the attribute; a value the guard lets through takes the object's flat way
+    (if it has one) or runs inline, with the path and slot the field's closure would
+    make and graphql-core's handling of an error it raises; a null where allowed;
+    anything else goes to the closure."""
     nullable = inline.nullable
+    flat = inline.items is None and inline.flat is not None
     return [
         "    v = MISS",
         "    try:",
         f"        v = source.{inline.attribute}",
         "    except Exception:",
         "        pass",
-        f"    if guard_{index}(v):",
+        *(
+            [
+                f"    if guard_{index}(v) and (r := flat_{index}(v)) is not MISS:",
+                f"        result[{key!r}] = r",
+                f"    elif guard_{index}(v):",
+            ]
+            if flat
+            else [f"    if guard_{index}(v):"]
+        ),
         f"        here = Path(path, {key!r}, {inline.parent_name!r})",
         "        try:",
         f"            result[{key!r}] = object_{index}(",
@@ -257,13 +272,70 @@ def enum_names(leaf: GraphQLLeafType) -> dict[str, str] | None:
     return names
 
 
+@dataclass(frozen=True)
+class Typename:
+    """``__typename``: the type's name, whatever the source."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class LeafList:
+    """A plain attribute holding a list of leaves (a policy's roles): only the flat way
+    takes it short (``items``: whether an item may be null)."""
+
+    attribute: str
+    leaf: GraphQLLeafType
+    nullable: bool
+    items: bool
+
+
+Short = Leaf | InlineObject | NodeId | Typename | LeafList
+_NULL_ITEM = [
+    "            if w is None:",
+    "                items.append(None)",
+    "                continue",
+]
+
+
+def _leaf_lines(index: int, key: str, leaf: Leaf, slow: str) -> list[str]:
+    lines = [
+        "    v = MISS",
+        "    try:",
+        f"        v = source.{leaf.attribute}",
+        "        c = v.__class__",
+        f"        r = {_value_expression(index, leaf.leaf)}",
+        "    except Exception:",
+        "        r = MISS",
+        "    if r is MISS or r is None or r is Undefined:",
+    ]
+    if leaf.nullable:
+        lines += [
+            "        if v is None:",
+            f"            result[{key!r}] = None",
+            "        else:",
+            f"            {slow}",
+        ]
+    else:
+        lines.append(f"        {slow}")
+    return [*lines, "    else:", f"        result[{key!r}] = r"]
+
+
+def _leaf_namespace(index: int, leaf: GraphQLLeafType) -> dict[str, Any]:
+    namespace: dict[str, Any] = {f"coerce_{index}": leaf.coerce_output_value}
+    if (names := enum_names(leaf)) is not None:
+        namespace |= {f"names_{index}": names, f"enum_{index}": enum_class(leaf)}
+    return namespace
+
+
 def straight_line(
     type_name: str,
     fields: list[FieldExecutor],
     keys: list[str],
-    shorts: list[Leaf | InlineObject | NodeId | None],
-) -> Callable[..., dict[str, Any]]:
-    """``execute(run, source, path, slot) -> result`` for these fields, in order."""
+    shorts: list[Short | None],
+) -> tuple[Callable[..., dict[str, Any]], Callable[[Any], Any] | None]:
+    """``execute(run, source, path, slot) -> result`` for these fields, in order, and
+    the flat way when every field has a short one (``flat_line``)."""
     namespace: dict[str, Any] = {"MISS": MISS, "PLAIN": PLAIN, "learn": learn}
     namespace["to_base64"] = to_base64
     namespace |= {"Undefined": Undefined, "Path": Path, "Slot": Slot}
@@ -271,8 +343,11 @@ def straight_line(
     for index, (field, key, leaf) in enumerate(zip(fields, keys, shorts, strict=True)):
         namespace[f"field_{index}"] = field
         slow = f"field_{index}(run, source, path, slot, result)"
-        if leaf is None:
+        if leaf is None or isinstance(leaf, LeafList):
             lines.append(f"    {slow}")
+            continue
+        if isinstance(leaf, Typename):
+            lines.append(f"    result[{key!r}] = {leaf.name!r}")
             continue
         if isinstance(leaf, NodeId):
             namespace[f"node_{index}"] = leaf.cls
@@ -280,34 +355,117 @@ def straight_line(
             continue
         if isinstance(leaf, InlineObject):
             namespace |= {f"guard_{index}": leaf.guard(), f"object_{index}": leaf.runner()}
-            namespace[f"nodes_{index}"] = leaf.nodes
+            namespace |= {f"nodes_{index}": leaf.nodes, f"flat_{index}": leaf.flat}
             lines += _inline(index, key, leaf, slow)
             continue
-        namespace[f"coerce_{index}"] = leaf.leaf.coerce_output_value
-        if (names := enum_names(leaf.leaf)) is not None:
-            namespace |= {f"names_{index}": names, f"enum_{index}": enum_class(leaf.leaf)}
-        lines += [
-            "    v = MISS",
-            "    try:",
-            f"        v = source.{leaf.attribute}",
-            "        c = v.__class__",
-            f"        r = {_value_expression(index, leaf.leaf)}",
-            "    except Exception:",
-            "        r = MISS",
-            "    if r is MISS or r is None or r is Undefined:",
-        ]
-        if leaf.nullable:
-            lines += [
-                "        if v is None:",
-                f"            result[{key!r}] = None",
-                "        else:",
-                f"            {slow}",
-            ]
-        else:
-            lines.append(f"        {slow}")
-        lines += ["    else:", f"        result[{key!r}] = r"]
+        namespace |= _leaf_namespace(index, leaf.leaf)
+        lines += _leaf_lines(index, key, leaf, slow)
     lines.append("    return result")
+    flat = flat_line(keys, shorts)
+    if flat is not None:
+        lines += flat
+        for index, leaf in enumerate(shorts):
+            if isinstance(leaf, LeafList):
+                namespace |= _leaf_namespace(index, leaf.leaf)
     source = "\n".join(lines)
     exec(compile(source, f"<plan of {type_name}>", "exec"), namespace)  # noqa: S102
     execute: Callable[..., dict[str, Any]] = namespace["execute"]
-    return execute
+    return execute, namespace.get("flat")
+
+
+def flat_line(keys: list[str], shorts: list[Short | None]) -> list[str] | None:
+    """Source of ``flat(source) -> result or MISS``, when every field has a short way:
+    the object's answer when every field, and every field of the objects and lists below
+    it, takes its short way (so no path, slot, error or awaitable is ever needed); MISS
+    as soon as one would not, and the caller then runs the object the full way, which
+    reads the same plain attributes again and does what graphql-core does. Uses the
+    names ``straight_line`` puts in the namespace for the same fields."""
+    lines = ["def flat(source):", "    result = {}"]
+    for index, (key, short) in enumerate(zip(keys, shorts, strict=True)):
+        if short is None or (isinstance(short, InlineObject) and short.flat is None):
+            return None
+        if isinstance(short, Typename):
+            lines.append(f"    result[{key!r}] = {short.name!r}")
+            continue
+        read = ["    try:", f"        v = source.{short.attribute}", "    except Exception:"]
+        read.append("        return MISS")
+        nullable = getattr(short, "nullable", False)
+        null = ["    elif v is None:", f"        result[{key!r}] = None"] if nullable else []
+        if isinstance(short, NodeId):
+            lines += [
+                f"    if source.__class__ is not node_{index}:",
+                "        return MISS",
+                "    try:",
+                f"        v = source.{short.attribute}",
+                f"        r = to_base64({short.type_name!r}, v) if v.__class__ is str else MISS",
+                "    except Exception:",
+                "        return MISS",
+                "    if r is MISS:",
+                "        return MISS",
+                f"    result[{key!r}] = r",
+            ]
+        elif isinstance(short, Leaf):
+            lines += [
+                "    try:",
+                f"        v = source.{short.attribute}",
+                "        c = v.__class__",
+                f"        r = {_value_expression(index, short.leaf)}",
+                "    except Exception:",
+                "        return MISS",
+                "    if r is MISS or r is None or r is Undefined:",
+                *(["        if v is not None:"] if short.nullable else []),
+                f"{'    ' if short.nullable else ''}        return MISS",
+                *([f"        result[{key!r}] = None"] if short.nullable else []),
+                "    else:",
+                f"        result[{key!r}] = r",
+            ]
+        elif isinstance(short, InlineObject) and short.items is None:
+            lines += [
+                *read,
+                f"    if guard_{index}(v):",
+                f"        r = flat_{index}(v)",
+                "        if r is MISS:",
+                "            return MISS",
+                f"        result[{key!r}] = r",
+                *null,
+                "    else:",
+                "        return MISS",
+            ]
+        elif isinstance(short, InlineObject):
+            lines += [
+                *read,
+                f"    if guard_{index}(v):",
+                "        items = []",
+                "        for w in v:",
+                *(_NULL_ITEM if short.items else []),
+                f"            r = flat_{index}(w)",
+                "            if r is MISS:",
+                "                return MISS",
+                "            items.append(r)",
+                f"        result[{key!r}] = items",
+                *null,
+                "    else:",
+                "        return MISS",
+            ]
+        else:  # a list of leaves: each item as a Leaf's value
+            lines += [
+                *read,
+                "    if v.__class__ is list:",
+                "        items = []",
+                "        for v in v:",  # the list is not read again
+                "            try:",
+                "                c = v.__class__",
+                f"                r = {_value_expression(index, short.leaf)}",
+                "            except Exception:",
+                "                return MISS",
+                "            if r is MISS or r is None or r is Undefined:",
+                *(["                if v is not None:"] if short.items else []),
+                f"{'    ' if short.items else ''}                return MISS",
+                *(["                r = None"] if short.items else []),
+                "            items.append(r)",
+                f"        result[{key!r}] = items",
+                *null,
+                "    else:",
+                "        return MISS",
+            ]
+    return [*lines, "    return result"]

@@ -115,10 +115,12 @@ async def read_customer_page(
     sql = _page_sql(bool(statuses), bool(kinds))
     params: dict[str, Any] = customer_visible_params(customer_id)
     params.update(limit=limit, offset=start, statuses=statuses, kinds=kinds)
-    rows = await raw.fetch(m.Policy, sql, **params)
+    rows = await raw.records(m.Policy, sql, **params)  # PAGE_COLUMNS, then the total
     converters = _page_converters()
+    last = len(converters)
     return [
-        {key: convert(row[key]) for key, convert in converters} | {PAGE_TOTAL: row[PAGE_TOTAL]}
+        {key: convert(value) for (key, convert), value in zip(converters, row, strict=False)}
+        | {PAGE_TOTAL: row[last]}
         for row in rows
     ]
 
@@ -140,7 +142,7 @@ class InsuredRow:
     id_number_masked: str
     relation_to_holder: str
     covered_until: date | None
-    customer_id: uuid.UUID | None
+    customer_id: str | None  # as text: only compared with the caller's
 
 
 @dataclass(slots=True)
@@ -150,7 +152,7 @@ class BeneficiaryRow:
     id_number_masked: str
     relation_to_insured: str
     share_percent: Decimal
-    customer_id: uuid.UUID | None
+    customer_id: str | None  # as text: only compared with the caller's
 
 
 @dataclass(slots=True)
@@ -199,10 +201,6 @@ ORDER BY seq, id
 """
 
 
-def _uuid(value: Any) -> uuid.UUID:
-    return value if isinstance(value, uuid.UUID) else uuid.UUID(value)
-
-
 @dataclass(frozen=True, slots=True)
 class _ChildConverters:
     """The models' own conversions of the child columns, looked up once (a page has
@@ -235,72 +233,51 @@ def _child_converters() -> _ChildConverters:
     )
 
 
-def _coverage(row: dict[str, Any], to: _ChildConverters) -> CoverageRow:
-    return CoverageRow(
-        id=str(row["id"]),
-        code=row["t1"],
-        name=row["t2"],
-        sum_insured=to.coverage_sum_insured(row["n1"]),
-        deductible=to.coverage_deductible(row["n2"]),
-        used_amount=to.coverage_used_amount(row["n3"]),
-    )
-
-
-def _insured(row: dict[str, Any], to: _ChildConverters) -> InsuredRow:
-    customer = row["customer_id"]
-    return InsuredRow(
-        id=str(row["id"]),
-        name=row["t1"],
-        id_number_masked=row["t2"],
-        relation_to_holder=row["t3"],
-        covered_until=to.covered_until(row["d1"]),
-        customer_id=_uuid(customer) if customer is not None else None,
-    )
-
-
-def _beneficiary(row: dict[str, Any], to: _ChildConverters) -> BeneficiaryRow:
-    customer = row["customer_id"]
-    return BeneficiaryRow(
-        id=str(row["id"]),
-        name=row["t1"],
-        id_number_masked=row["t2"],
-        relation_to_insured=row["t3"],
-        share_percent=to.share_percent(row["n1"]),
-        customer_id=_uuid(customer) if customer is not None else None,
-    )
-
-
-def _installment(row: dict[str, Any], to: _ChildConverters) -> InstallmentRow:
-    return InstallmentRow(
-        id=str(row["id"]),
-        sequence=int(row["seq"]),
-        due_date=to.due_date(row["d1"]),
-        amount=to.amount(row["n1"]),
-        paid_at=to.paid_at(row["ts1"]),
-        cancelled_at=to.cancelled_at(row["ts2"]),
-    )
+def _text(value: Any) -> str | None:
+    """An ID as text (SQLite gives text, PostgreSQL a UUID)."""
+    return value if value is None or value.__class__ is str else str(value)
 
 
 async def read_children(policy_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, PolicyChildren]:
-    """The lists of each policy (an empty one for a policy without any)."""
+    """The lists of each policy (an empty one for a policy without any). Rows are read
+    by position (``CHILDREN_SQL``'s column order), IDs kept as text."""
     ids = list(policy_ids)
     found: dict[uuid.UUID, PolicyChildren] = {i: PolicyChildren() for i in ids}
     if not ids:
         return found
     by_text = {str(i): kids for i, kids in found.items()}  # SQLite gives IDs as text
     to = _child_converters()
-    for row in await raw.fetch(m.Coverage, CHILDREN_SQL, ids=ids):
-        policy_id = row["policy_id"]
-        kids = by_text.get(policy_id) if isinstance(policy_id, str) else None
-        if kids is None:
-            kids = found[_uuid(policy_id)]
-        kind = row["kind"]
+    rows = await raw.records(m.Coverage, CHILDREN_SQL, ids=ids)
+    for kind, policy_id, row_id, seq, t1, t2, t3, n1, n2, n3, d1, ts1, ts2, customer in rows:
+        kids = by_text[policy_id] if policy_id.__class__ is str else found[policy_id]
         if kind == "C":
-            kids.coverages.append(_coverage(row, to))
+            kids.coverages.append(
+                CoverageRow(
+                    str(row_id),
+                    t1,
+                    t2,
+                    to.coverage_sum_insured(n1),
+                    to.coverage_deductible(n2),
+                    to.coverage_used_amount(n3),
+                )
+            )
         elif kind == "I":
-            kids.insured.append(_insured(row, to))
+            kids.insured.append(
+                InsuredRow(str(row_id), t1, t2, t3, to.covered_until(d1), _text(customer))
+            )
         elif kind == "B":
-            kids.beneficiaries.append(_beneficiary(row, to))
+            kids.beneficiaries.append(
+                BeneficiaryRow(str(row_id), t1, t2, t3, to.share_percent(n1), _text(customer))
+            )
         else:
-            kids.installments.append(_installment(row, to))
+            kids.installments.append(
+                InstallmentRow(
+                    str(row_id),
+                    int(seq),
+                    to.due_date(d1),
+                    to.amount(n1),
+                    to.paid_at(ts1) if ts1 is not None else None,
+                    to.cancelled_at(ts2) if ts2 is not None else None,
+                )
+            )
     return found

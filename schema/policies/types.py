@@ -489,9 +489,9 @@ def _roles(kids: PolicyChildren, holder_id: uuid.UUID, actor: Actor) -> list[Pol
     """How the logged-in customer is named on the policy (nothing for staff)."""
     if not actor.is_customer:
         return []
-    me = actor.subject_id
+    me = str(actor.subject_id)  # the rows keep customer IDs as text
     roles = []
-    if holder_id == me:
+    if str(holder_id) == me:
         roles.append(PolicyRole.HOLDER)
     if any(person.customer_id == me for person in kids.insured):
         roles.append(PolicyRole.INSURED)

@@ -116,6 +116,8 @@ class Stored:
     colour: Colour
     part: Part
     spare: Part | None
+    labels: list[str]
+    shades: list[Colour | None] | None
 
 
 @strawberry.type
@@ -218,6 +220,8 @@ def _stored() -> list[Stored | None]:
         "colour": Colour.RED,
         "part": Part(label="p"),
         "spare": None,
+        "labels": ["l", "m"],
+        "shades": [Colour.BLUE, None],
     }
     odd: list[dict[str, Any]] = [
         {"text": None, "maybe": "two", "amount": Decimal(2)},
@@ -230,6 +234,9 @@ def _stored() -> list[Stored | None]:
         {"part": Part(label=None)},  # type: ignore[arg-type]
         {"spare": Part(label=None), "part": _later(Part(label="late"))},  # type: ignore[arg-type]
         {"spare": Part(label="s")},
+        {"labels": ["a", None]},  # a null in a non-null list of leaves
+        {"shades": ["x"]},  # not a member, in a list whose items may be null
+        {"labels": ("a",), "shades": None},  # a tuple: graphql-core's way
     ]
     return [Stored(key=i + 1, **good | row) for i, row in enumerate([{}, *odd])]
 
@@ -588,3 +595,72 @@ async def test_a_wrong_enum_short_way_is_caught(monkeypatch: pytest.MonkeyPatch)
         PLAIN, COMPILED, PLANS = saved
     monkeypatch.undo()
     assert (await both(STORED_COLOURS))["data"]["stored"][0]["colour"] == "RED"
+
+
+# Stored and Part answer by their flat way (every field short) when every value allows.
+STORED_FLAT = "{ stored { __typename key text colour part { label } labels shades } }"
+
+
+async def test_flat_ways_keep_graphql_cores_answers() -> None:
+    """Rows that allow it answer by the flat way; the others (nulls in non-null places,
+    values of the wrong class, a null in a non-null list of leaves, a tuple, awaitables)
+    fall back to the full way, which answers as graphql-core does."""
+    answer = await both(STORED_FLAT)
+    rows = answer["data"]["stored"]
+    assert rows[0] == {
+        "__typename": "Stored",
+        "key": 1,
+        "text": "one",
+        "colour": "RED",
+        "part": {"label": "p"},
+        "labels": ["l", "m"],
+        "shades": ["BLUE", None],
+    }
+    assert rows[11] is None and rows[12]["shades"] == [None]
+    assert rows[13]["labels"] == ["a"] and rows[13]["shades"] is None
+    paths = [e["path"] for e in answer["errors"]]
+    assert ["stored", 11, "labels", 1] in paths and ["stored", 12, "shades", 0] in paths
+
+
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        # the flat way gives up with an empty answer instead of falling back
+        lambda lines: [line.replace("return MISS", "return {}") for line in lines],
+        # a null item of a non-null list of leaves is let through
+        lambda lines: [line.replace("if v is not None:", "if False:") for line in lines],
+    ],
+)
+async def test_a_wrong_flat_way_is_caught(monkeypatch: pytest.MonkeyPatch, wrong: Any) -> None:
+    """Deliberately break the flat way: the comparison with graphql-core must fail."""
+    real = straight.flat_line
+    made: list[list[str]] = []
+
+    def broken(keys: list[str], shorts: list[Any]) -> list[str] | None:
+        lines = real(keys, shorts)
+        made.append(keys if lines is not None else [])
+        return None if lines is None else wrong(lines)
+
+    monkeypatch.setattr(straight, "flat_line", broken)
+    global PLAIN, COMPILED, PLANS
+    saved = PLAIN, COMPILED, PLANS
+    PLAIN, COMPILED, PLANS = schemas()
+    try:
+        with pytest.raises(AssertionError):
+            await both(STORED_FLAT)
+        assert ["__typename", "key", "text", "colour", "part", "labels", "shades"] in made
+    finally:
+        PLAIN, COMPILED, PLANS = saved
+
+
+async def test_a_wrong_typename_short_way_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``__typename`` is answered by the plan: a wrong name (deliberately) must show."""
+    monkeypatch.setattr(plan, "Typename", lambda name: straight.Typename(name.lower()))
+    global PLAIN, COMPILED, PLANS
+    saved = PLAIN, COMPILED, PLANS
+    PLAIN, COMPILED, PLANS = schemas()
+    try:
+        with pytest.raises(AssertionError):
+            await both(SHELVES)
+    finally:
+        PLAIN, COMPILED, PLANS = saved
