@@ -1,18 +1,21 @@
-"""Tortoise's migration executor, without the state copies nobody reads.
+"""Tortoise's migration executor, without the state copies and renders nobody reads.
 
 Tortoise's ``Migration.apply`` clones the whole migration state (re-rendering every
 model class built so far) before *each* operation, to hand the operation the state as it
-was before it ran. Only some operations read that state (``AlterField`` compares the
-old column, ``RunPython`` queries through it, …); ``CreateModel``, ``AddField``,
+was before it ran. Most operations never read it: ``CreateModel``, ``AddField``,
 ``AddIndex``, ``AddConstraint``, ``AlterModelOptions`` and ``RunSQL`` work from the new
-state alone. Over our migrations (≈180 operations, 115 models) those clones were most of
-the ~45 s of CPU one pass took: paid by every ``anxin migrate`` of a new database and
-by the test suite's upgrade tests.
+state alone; ``AlterField`` reads only the one class it alters, as it was; ``RunPython``
+changes no state, so the state before it is the state after it. Here those get a
+stand-in (a refusing one, or the old class alone, or the state itself); a stand-in
+refuses every read it does not expect, so an operation (or a newer Tortoise) that reads
+more fails the migration loudly instead of getting a wrong state. Every other operation
+(our own subclasses, e.g. 0014's ``DescribeEnum``, which reads nothing) gets a full copy
+of the state's descriptions whose classes are rendered only if it reads them.
 
-Here those operations get a stand-in that refuses every attribute read, so an operation
-(or a newer Tortoise) that does read it fails the migration loudly instead of getting a
-wrong state; every other operation still gets the real clone. Everything else (the plan,
-the recorder, transactions, progress events, rollbacks) is Tortoise's own.
+The state itself is a ``LazyState`` (``models.migration_state``): classes re-rendered
+only when read, so replaying the migrations a database already has (to learn the state
+the rest start from) renders nothing. Everything else (the plan, the recorder,
+transactions, progress events, rollbacks) is Tortoise's own.
 """
 
 from __future__ import annotations
@@ -25,10 +28,14 @@ from tortoise import Tortoise
 from tortoise.connection import get_connection
 from tortoise.migrations import operations as ops
 from tortoise.migrations.executor import MigrationExecutor
+from tortoise.migrations.graph import MigrationKey
 from tortoise.migrations.loader import MigrationLoader
 from tortoise.migrations.migration import Migration
 from tortoise.migrations.schema_editor.base import BaseSchemaEditor
 from tortoise.migrations.schema_generator.state import State
+from tortoise.migrations.schema_generator.state_apps import StateApps
+
+from models.migration_state import LazyState
 
 # Exact types (a subclass may read more): their ``database_forward`` reads ``new_state``
 # only, as of Tortoise 1.1.
@@ -57,11 +64,77 @@ class UnreadState:
         )
 
 
-def state_before(operation: ops.Operation, state: State) -> State:
-    """A copy of ``state`` for an operation that reads it; a refusing stand-in otherwise."""
-    if type(operation) in NEW_STATE_ONLY:
+class OldModelOnly(UnreadState):
+    """The state before an ``AlterField``: its model's class as it was (Tortoise
+    compares the old field with the new one), and nothing else."""
+
+    def __init__(self, operation: ops.AlterField, app_label: str, state: State) -> None:
+        super().__init__(operation)
+        self.apps = OneModelApps(operation, f"{app_label}.{operation.model_name}", state)
+
+
+class OneModelApps:
+    """``apps.get_model`` of one model, resolved now: after ``state_forward`` the
+    state renders a new class and this one is left as it was."""
+
+    def __init__(self, operation: ops.Operation, reference: str, state: State) -> None:
+        self._operation = operation
+        self._reference = reference
+        self._model = state.apps.get_model(reference)
+
+    def get_model(self, app_label: str, model_name: str | None = None) -> Any:
+        reference = app_label if model_name is None else f"{app_label}.{model_name}"
+        if reference != self._reference:
+            raise RuntimeError(
+                f"{type(self._operation).__name__} read {reference!r} from the state before "
+                f"it ran, not only {self._reference!r}: see models.migration_executor"
+            )
+        return self._model
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError(
+            f"{type(self._operation).__name__} read the state before it ran ({name!r}): "
+            "see models.migration_executor"
+        )
+
+
+def state_before(operation: ops.Operation, app_label: str, state: State) -> State:
+    """What ``operation`` gets as the state before it ran (see the module's docstring);
+    ``operation.state_forward`` runs next."""
+    kind = type(operation)
+    if kind in NEW_STATE_ONLY:
         return UnreadState(operation)  # type: ignore[return-value]
+    if kind is ops.AlterField:
+        return OldModelOnly(operation, app_label, state)  # type: ignore[arg-type, return-value]
+    if kind is ops.RunPython:
+        return state  # unchanged by its state_forward: see forward()
+    if isinstance(state, LazyState):
+        return state.copy_unrendered()  # ours (e.g. DescribeEnum) mostly read none of it
     return state.clone()
+
+
+def descriptions(state: State) -> tuple:
+    """What a state says of its models (no classes), to check that an operation left
+    it alone."""
+    return tuple(
+        (key, id(model), id(model.options), tuple((n, id(f)) for n, f in model.fields.items()))
+        for key, model in state.models.items()
+    )
+
+
+def forward(operation: ops.Operation, app_label: str, state: State) -> None:
+    """``operation.state_forward``, checking that a ``RunPython`` (whose state before is
+    the state itself) changed nothing."""
+    if type(operation) is not ops.RunPython:
+        operation.state_forward(app_label, state)
+        return
+    before = descriptions(state)
+    operation.state_forward(app_label, state)
+    if descriptions(state) != before:
+        raise RuntimeError(
+            "RunPython changed the migration state: give it a copy of the state before "
+            "(models.migration_executor.state_before)"
+        )
 
 
 async def apply_migration(
@@ -80,8 +153,8 @@ async def apply_migration(
         )
     supports_transactions = schema_editor.client.capabilities.supports_transactions
     for operation in self.operations:
-        old_state = state_before(operation, state)
-        operation.state_forward(self.app_label, state)
+        old_state = state_before(operation, self.app_label, state)
+        forward(operation, self.app_label, state)
         await self._run_database_forward(
             operation, old_state, state, schema_editor, supports_transactions
         )
@@ -104,6 +177,26 @@ class Executor(MigrationExecutor):
     def __init__(self, connection: Any, apps_config: dict[str, dict]) -> None:
         super().__init__(connection, apps_config)
         self.loader = Loader(apps_config, self.recorder, load=False)
+
+    async def _project_state(
+        self, applied: set[MigrationKey], *, upto: MigrationKey | None = None
+    ) -> State:
+        """Tortoise's replay of the applied migrations, into a ``LazyState``."""
+        default_connections = {
+            label: config.get("default_connection", "default")
+            for label, config in self.loader.apps_config.items()
+        }
+        state = LazyState(models={}, apps=StateApps(default_connections=default_connections))
+        for key in self._full_plan():
+            if key not in applied:
+                continue
+            if upto and key == upto:
+                break
+            migration = self.loader.graph.nodes[key]
+            if migration is None:
+                raise ValueError(f"Missing migration for {key}")
+            await migration.apply(state, dry_run=True, schema_editor=None)
+        return state
 
 
 async def migrate(
