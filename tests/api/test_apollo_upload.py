@@ -54,7 +54,9 @@ async def test_apollo_upload_client_sends_photos_with_the_preflight_header(
         path = tmp_path / f"photo{seed}.jpg"
         path.write_bytes(jpeg_with_gps(photo(seed, (1024, 768))))
         photos.append(str(path))
-    async with running_gateway(database_url, tmp_path, upload_max_bytes=str(MAX_BYTES)) as url:
+    async with running_gateway(
+        database_url, tmp_path, relay=False, upload_max_bytes=str(MAX_BYTES)
+    ) as url:
         async with httpx.AsyncClient(timeout=10) as http:
             reported = await http.post(
                 url,

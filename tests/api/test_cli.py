@@ -17,6 +17,7 @@ from asgi_lifespan import LifespanManager
 from api import demo_activity, demo_complaints, demo_crisis
 from api.app import create_app
 from api.settings import Settings
+from tests.api.demo_database import DemoLoad
 from tests.api.test_settings import REAL
 from tests.graphql import gql
 
@@ -42,10 +43,14 @@ def anxin(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-async def test_demo_token_and_my_policies(database_url: str, settings: Settings) -> None:
-    demo = anxin(database_url, "demo")
-    assert demo.returncode == 0, demo.stderr
-    assert "13800000001  张伟" in demo.stdout and "agent.li" in demo.stdout
+async def test_demo_token_and_my_policies(
+    demo_load: DemoLoad, demo_database_url: str, settings: Settings
+) -> None:
+    """``anxin demo`` ran once for the run (``demo_database``, as the console test reads
+    the same data); this test's database is a copy of what it loaded."""
+    database_url = demo_database_url
+    assert demo_load.returncode == 0, demo_load.stderr
+    assert "13800000001  张伟" in demo_load.stdout and "agent.li" in demo_load.stdout
     again = anxin(database_url, "demo", "--if-empty")
     assert again.returncode == 0 and "already loaded" in again.stdout
 

@@ -11,18 +11,15 @@ skips with one line; with ``ANXIN_REQUIRE_CLIENTS=1`` (CI) it fails instead. Set
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 from api.demo import DEMO_STAFF_PASSWORD
-from tests.api.gateway_process import ROOT, gateway_env, running_gateway
+from tests.api.gateway_process import ROOT, running_gateway
 
 CHROMIUM = os.environ.get("ANXIN_CHROMIUM", "/usr/bin/chromium")
 REQUIRED = os.environ.get("ANXIN_REQUIRE_CLIENTS") == "1"
@@ -75,22 +72,11 @@ INSPECT = """(names) => names.map((name) => {
 
 
 @pytest.mark.timeout(240)
-async def test_the_console_draws_the_demo_figures(database_url: str, tmp_path: Path) -> None:
+async def test_the_console_draws_the_demo_figures(demo_database_url: str, tmp_path: Path) -> None:
+    """On a copy of the demo ``anxin demo`` loaded once for the run (``demo_database``)."""
     chromium = _browser_or_skip()
     assert async_playwright is not None
-    demo = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "api.cli", "demo"],
-        cwd=ROOT,
-        env=gateway_env(database_url, tmp_path / "files"),
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert demo.returncode == 0, demo.stderr[-3000:]
-
-    async with running_gateway(database_url, tmp_path) as graphql_url:
+    async with running_gateway(demo_database_url, tmp_path) as graphql_url:
         origin = graphql_url.removesuffix("/graphql")
         requested: list[str] = []
         async with async_playwright() as playwright:

@@ -16,7 +16,7 @@ GET_QUERIES = {"5A70", "D6D5", "6A70"}  # MAY accept queries by GET: refused by 
 @needs_node_clients
 async def test_graphql_http_audits_pass(database_url: str, tmp_path: Path) -> None:
     async with (
-        running_gateway(database_url, tmp_path) as url,
+        running_gateway(database_url, tmp_path, relay=False) as url,
         node_script("audit.mjs", url) as audit,
     ):
         assert audit.process.stdout is not None

@@ -14,7 +14,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import pytest
@@ -189,30 +189,36 @@ def test_the_manifest_holds_each_operation_as_printed_and_as_apollo_sends_it() -
         assert sha256_hex(query) == digest
 
 
-def build_manifest_file(tmp_path: Path) -> Path:
-    """The manifest as the build makes it: the CLI over the app's operations folder."""
-    path = tmp_path / "persisted-queries.json"
+class BuiltManifest(NamedTuple):
+    path: Path
+    entries: dict[str, str]  # hash -> query, as the file holds them
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory: pytest.TempPathFactory) -> BuiltManifest:
+    """The manifest as the build makes it: the CLI over the app's operations folder (once
+    for the module's tests, which only read it)."""
+    path = tmp_path_factory.mktemp("manifest") / "persisted-queries.json"
     subprocess.run(
         [sys.executable, "-m", "api.cli", "persisted-queries", str(OPERATIONS), "-o", str(path)],
         cwd=ROOT,
         check=True,
         capture_output=True,
     )
-    return path
+    return BuiltManifest(path, json.loads(path.read_text()))
 
 
 async def test_allowlist_runs_the_manifests_operations_and_refuses_any_other(
-    settings: Settings, tmp_path: Path
+    settings: Settings, manifest: BuiltManifest
 ) -> None:
-    manifest = build_manifest_file(tmp_path)
-    inbox = next(q for q in json.loads(manifest.read_text()).values() if "query Inbox" in q)
+    inbox = next(q for q in manifest.entries.values() if "query Inbox" in q)
     as_written = next(
         t for t in sources_in([OPERATIONS]) if "query Inbox" in t
     )  # the file: comments, other operations, other layout
     inbox_only = "query Inbox {\n" + as_written.split("query Inbox {\n", 1)[1].split("\n}\n")[0]
     allowlist = PersistedQueriesMode.ALLOWLIST
     async with app_client(
-        settings, persisted_queries=allowlist, persisted_queries_manifest=manifest
+        settings, persisted_queries=allowlist, persisted_queries_manifest=manifest.path
     ) as client:
         by_hash = await post(client, extensions=persisted(sha256_hex(inbox)))
         assert by_hash.status_code == 200
@@ -238,7 +244,7 @@ async def test_allowlist_runs_the_manifests_operations_and_refuses_any_other(
         settings.model_copy(
             update={
                 "persisted_queries": PersistedQueriesMode.ALLOWLIST,
-                "persisted_queries_manifest": manifest,
+                "persisted_queries_manifest": manifest.path,
             }
         )
     )
@@ -287,7 +293,7 @@ async def test_apollo_persisted_query_link_sends_hashes_and_the_query_once(
     database_url: str, services: Services, tmp_path: Path, use_get: bool
 ) -> None:
     plan = await apollo_plan(services)
-    async with running_gateway(database_url, tmp_path) as url:
+    async with running_gateway(database_url, tmp_path, relay=False) as url:
         steps = await run_apollo(url, plan, ANXIN_USE_GET="1" if use_get else "0")
     assert "done" in steps
     method = "GET" if use_get else "POST"
@@ -313,21 +319,21 @@ async def test_apollo_persisted_query_link_sends_hashes_and_the_query_once(
 
 @needs_node_clients
 async def test_apollo_by_hash_alone_in_allowlist_mode_with_the_built_manifest(
-    database_url: str, services: Services, tmp_path: Path
+    database_url: str, services: Services, tmp_path: Path, manifest: BuiltManifest
 ) -> None:
     """The manifest the CLI builds holds the hashes Apollo Client computes (where the two
     printers agree): those operations run on their first request, by hash; every app
     operation runs; an operation not in the manifest is refused."""
     plan = await apollo_plan(services)
-    manifest = build_manifest_file(tmp_path)
     async with running_gateway(
         database_url,
         tmp_path,
+        relay=False,
         persisted_queries="allowlist",
-        persisted_queries_manifest=str(manifest),
+        persisted_queries_manifest=str(manifest.path),
     ) as url:
         steps = await run_apollo(url, plan)
-    known = json.loads(manifest.read_text())
+    known = manifest.entries
     for name in ("PolicyCards.first", "PolicyScreen", "Inbox", "MarkAllRead"):
         step = steps[name]
         assert step["error"] is None, step

@@ -13,10 +13,13 @@ import contextlib
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tests.api.gateway_process import _start, gateway_env, running_gateway
+import pytest
+
+from tests.api.gateway_process import _start, gateway_env, shared_gateway
 from tests.push.test_two_processes import free_port, wait_ready
 
 HEADER_SECONDS = 1.0
@@ -75,78 +78,83 @@ class Connection:
         self.writer.close()
 
 
+@pytest.fixture(scope="module")
+def gateway(migrated_template: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One gateway with the short timeouts for the tests below: each opens its own
+    connections, and a closed one leaves nothing behind."""
+    logs = tmp_path_factory.mktemp("slow-clients")
+    with shared_gateway(migrated_template, logs, relay=False, **TIMEOUTS) as url:
+        yield url
+
+
 def _port(url: str) -> int:
     port = urlsplit(url).port
     assert port is not None
     return port
 
 
-async def test_connections_that_do_not_send_their_headers_are_closed(
-    database_url: str, tmp_path: Path
-) -> None:
-    async with running_gateway(database_url, tmp_path, **TIMEOUTS) as url:
-        port = _port(url)
-        silent = await Connection.open(port)
-        trickling = await Connection.open(port)
-        slow_but_in_time = await Connection.open(port)
-        trickle = asyncio.create_task(trickling.trickle(HEALTHZ * 10, every=0.2))
-        try:
-            slow_but_in_time.writer.write(HEALTHZ[:10])
-            await asyncio.sleep(HEADER_SECONDS / 2)
-            slow_but_in_time.writer.write(HEALTHZ[10:])
-            assert b" 200 OK" in await slow_but_in_time.answer()  # headers in time: served
+async def test_connections_that_do_not_send_their_headers_are_closed(gateway: str) -> None:
+    port = _port(gateway)
+    silent = await Connection.open(port)
+    trickling = await Connection.open(port)
+    slow_but_in_time = await Connection.open(port)
+    trickle = asyncio.create_task(trickling.trickle(HEALTHZ * 10, every=0.2))
+    try:
+        slow_but_in_time.writer.write(HEALTHZ[:10])
+        await asyncio.sleep(HEADER_SECONDS / 2)
+        slow_but_in_time.writer.write(HEALTHZ[10:])
+        assert b" 200 OK" in await slow_but_in_time.answer()  # headers in time: served
 
-            for connection in (silent, trickling):
-                closed, sent = await connection.until_closed(HEADER_SECONDS + SLACK + 5)
-                assert HEADER_SECONDS - 0.1 <= closed <= HEADER_SECONDS + SLACK, closed
-                assert sent == b""  # closed without an answer: nobody is waiting for one
-        finally:
-            trickle.cancel()
-            for connection in (silent, trickling, slow_but_in_time):
-                connection.close()
+        for connection in (silent, trickling):
+            closed, sent = await connection.until_closed(HEADER_SECONDS + SLACK + 5)
+            assert HEADER_SECONDS - 0.1 <= closed <= HEADER_SECONDS + SLACK, closed
+            assert sent == b""  # closed without an answer: nobody is waiting for one
+    finally:
+        trickle.cancel()
+        for connection in (silent, trickling, slow_but_in_time):
+            connection.close()
 
 
 async def test_keep_alive_then_a_trickled_request_and_a_body_that_does_not_come(
-    database_url: str, tmp_path: Path
+    gateway: str,
 ) -> None:
-    async with running_gateway(database_url, tmp_path, **TIMEOUTS) as url:
-        port = _port(url)
+    port = _port(gateway)
 
-        idle = await Connection.open(port)
-        idle.writer.write(HEALTHZ)
-        assert b" 200 OK" in await idle.answer()
-        answered = time.monotonic()
-        await idle.until_closed(KEEP_ALIVE_SECONDS + SLACK + 5)
-        assert time.monotonic() - answered <= KEEP_ALIVE_SECONDS + SLACK  # not uvicorn's 5 s
+    idle = await Connection.open(port)
+    idle.writer.write(HEALTHZ)
+    assert b" 200 OK" in await idle.answer()
+    answered = time.monotonic()
+    await idle.until_closed(KEEP_ALIVE_SECONDS + SLACK + 5)
+    assert time.monotonic() - answered <= KEEP_ALIVE_SECONDS + SLACK  # not uvicorn's 5 s
 
-        # The next request's first byte stops the keep-alive timer; its headers are timed
-        # from that byte (uvicorn alone then held the connection forever).
-        kept = await Connection.open(port)
-        kept.writer.write(HEALTHZ)
-        assert b" 200 OK" in await kept.answer()
-        trickle = asyncio.create_task(kept.trickle(HEALTHZ * 10, every=0.2))
-        started = time.monotonic()
-        try:
-            await kept.until_closed(HEADER_SECONDS + SLACK + 5)
-            assert time.monotonic() - started <= HEADER_SECONDS + SLACK
-        finally:
-            trickle.cancel()
-            kept.close()
+    # The next request's first byte stops the keep-alive timer; its headers are timed
+    # from that byte (uvicorn alone then held the connection forever).
+    kept = await Connection.open(port)
+    kept.writer.write(HEALTHZ)
+    assert b" 200 OK" in await kept.answer()
+    trickle = asyncio.create_task(kept.trickle(HEALTHZ * 10, every=0.2))
+    started = time.monotonic()
+    try:
+        await kept.until_closed(HEADER_SECONDS + SLACK + 5)
+        assert time.monotonic() - started <= HEADER_SECONDS + SLACK
+    finally:
+        trickle.cancel()
+        kept.close()
 
-        # Headers in time, body never complete: 408 after the body timeout, which the
-        # (shorter) header timeout does not cut short.
-        slow_body = await Connection.open(port)
-        slow_body.writer.write(PARTIAL_POST)
-        closed, sent = await slow_body.until_closed(BODY_SECONDS + SLACK + 5)
-        assert sent.startswith(b"HTTP/1.1 408 "), sent
-        assert b"REQUEST_TIMEOUT" in sent
-        assert BODY_SECONDS - 0.1 <= closed <= BODY_SECONDS + SLACK, closed
+    # Headers in time, body never complete: 408 after the body timeout, which the
+    # (shorter) header timeout does not cut short.
+    slow_body = await Connection.open(port)
+    slow_body.writer.write(PARTIAL_POST)
+    closed, sent = await slow_body.until_closed(BODY_SECONDS + SLACK + 5)
+    assert sent.startswith(b"HTTP/1.1 408 "), sent
+    assert b"REQUEST_TIMEOUT" in sent
+    assert BODY_SECONDS - 0.1 <= closed <= BODY_SECONDS + SLACK, closed
 
-        # The same for a route that is never refused (a payment callback).
-        callback = await Connection.open(port)
-        callback.writer.write(PARTIAL_POST.replace(b"/graphql", b"/payments/sandbox/notify"))
-        closed, sent = await callback.until_closed(BODY_SECONDS + SLACK + 5)
-        assert sent.startswith(b"HTTP/1.1 408 "), sent
+    # The same for a route that is never refused (a payment callback).
+    callback = await Connection.open(port)
+    callback.writer.write(PARTIAL_POST.replace(b"/graphql", b"/payments/sandbox/notify"))
+    closed, sent = await callback.until_closed(BODY_SECONDS + SLACK + 5)
+    assert sent.startswith(b"HTTP/1.1 408 "), sent
 
 
 async def test_a_graceful_stop_waits_for_open_requests_at_most_the_shutdown_timeout(

@@ -33,10 +33,10 @@ async def test_offered_compression_is_declined_unless_configured(
 ) -> None:
     for logs in ("plain", "deflate"):
         (tmp_path / logs).mkdir()
-    async with running_gateway(database_url, tmp_path / "plain") as url:
+    async with running_gateway(database_url, tmp_path / "plain", relay=False) as url:
         assert await _negotiated_extensions(url) is None
     async with running_gateway(
-        database_url, tmp_path / "deflate", websocket_compression="true"
+        database_url, tmp_path / "deflate", relay=False, websocket_compression="true"
     ) as url:
         extensions = await _negotiated_extensions(url)
         assert extensions is not None and "permessage-deflate" in extensions

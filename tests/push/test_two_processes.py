@@ -65,6 +65,8 @@ def process_env(files: Path) -> dict[str, str]:
         ANXIN_DATABASE_URL=TEST_DATABASE_URL,
         ANXIN_REDIS_URL=TEST_REDIS_URL,
         ANXIN_STORAGE_ROOT=str(files),
+        # No jieba dictionary load behind each process (no complaint is filed here).
+        ANXIN_COMPLAINT_CLASSIFIER_WARM_UP="false",
         PYTHONUNBUFFERED="1",
     )
     return env
