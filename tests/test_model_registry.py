@@ -28,7 +28,10 @@ def _marked_regexp(*args: Any) -> Any:  # pragma: no cover - never called, only 
 class _MarkedExecutor(SqliteExecutor):
     """Another dialect, as far as the finalisation can tell: its own regex filter."""
 
-    FILTER_FUNC_OVERRIDE: ClassVar = {**SqliteExecutor.FILTER_FUNC_OVERRIDE, posix_regex: _marked_regexp}
+    FILTER_FUNC_OVERRIDE: ClassVar = {
+        **SqliteExecutor.FILTER_FUNC_OVERRIDE,
+        posix_regex: _marked_regexp,
+    }
 
 
 class _MarkedClient(SqliteClient):
