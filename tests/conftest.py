@@ -40,12 +40,13 @@ from api.services import Services
 from api.settings import Settings
 from models.config import tortoise_config
 from models.database import migrate_database
-from tests import workers
+from tests import model_registry, workers
 from tests.database_snapshot import DatabaseSnapshot
 from tests.migration_snapshots import MigrationSnapshots
 from workflows import auth
 
 workers.isolate_environment()  # under xdist: this worker's own databases, before any read
+model_registry.install()  # Tortoise finalises the models once per process and dialect
 TEST_DATABASE_URL = os.environ.get("ANXIN_TEST_DATABASE_URL")
 TEST_REDIS_URL = os.environ.get("ANXIN_TEST_REDIS_URL")
 ON_POSTGRES = bool(TEST_DATABASE_URL)

@@ -44,7 +44,7 @@ from tests.fakes.alipay import (
     FakeAlipay,
     business,
 )
-from tests.fakes.server import refused_url, serve
+from tests.fakes.server import http_client, refused_url, serve
 
 APP_ID = "2021004100000001"
 SELLER_ID = "2088101122136241"
@@ -122,7 +122,7 @@ def sdk_signer(key: rsa.RSAPrivateKey) -> Callable[[str], str]:
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=5.0) as client:
+    async with http_client(timeout=5.0) as client:
         yield client
 
 
@@ -629,7 +629,7 @@ async def test_transport_failures_are_unavailable(
         with pytest.raises(ProviderUnavailable):
             await provider.query("PO20261130000016")
 
-    async with httpx.AsyncClient(timeout=0.2) as impatient:
+    async with http_client(timeout=0.2) as impatient:
         provider = make_provider(impatient, fake.gateway_url)
         fake.delay_next(0.6)
         with pytest.raises(ProviderUnavailable):

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from decimal import Decimal
 from urllib.parse import parse_qsl, urlsplit
 
-import httpx
 import pytest
 from alipay.aop.api.util.SignatureUtils import get_sign_content, sign_with_rsa2
 
@@ -17,6 +16,7 @@ from payments.agreements import AgreementProvider, AgreementSignRequest, Withhol
 from payments.alipay import AlipayProvider
 from payments.base import InvalidNotification, ProviderRejected, ProviderUnavailable, TradeState
 from tests.fakes.alipay import FakeAlipay
+from tests.fakes.server import http_client
 from tests.payments.test_alipay import (
     APP_ID,
     alipay_key,
@@ -39,7 +39,7 @@ async def fake() -> AsyncIterator[FakeAlipay]:
 
 @pytest.fixture
 async def provider(fake: FakeAlipay) -> AsyncIterator[AlipayProvider]:
-    async with httpx.AsyncClient(timeout=5.0) as http:
+    async with http_client(timeout=5.0) as http:
         yield make_provider(http, fake.gateway_url)
 
 

@@ -50,7 +50,7 @@ from payments.base import (
 from payments.sandbox import BankSandbox
 from tests.factories import make_claim, make_customer, make_policy
 from tests.fakes.bank import FakePlatform
-from tests.fakes.server import refused_url
+from tests.fakes.server import http_client, refused_url
 from workflows.payments.orders import handle_callback
 from workflows.payments.reconcile import reconcile
 
@@ -78,7 +78,7 @@ async def platform() -> AsyncIterator[FakePlatform]:
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=5) as client:
+    async with http_client(timeout=5) as client:
         yield client
 
 

@@ -46,7 +46,7 @@ from payments.base import (
     TransferState,
 )
 from payments.wechat import WechatPayProvider
-from tests.fakes.server import refused_url
+from tests.fakes.server import http_client, refused_url
 from tests.fakes.wechatpay import FakeWechatPay, aes_gcm_encrypt
 
 APP_ID = "wx8888888888888888"
@@ -159,7 +159,7 @@ async def wechat(
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=5) as client:
+    async with http_client(timeout=5) as client:
         yield client
 
 

@@ -29,7 +29,7 @@ from push.base import (
 )
 from push.fcm import FcmChannel
 from tests.fakes.fcm import FakeFcm
-from tests.fakes.server import refused_url
+from tests.fakes.server import http_client, refused_url
 
 PROJECT = "anxin-insurance-prod"
 ACCOUNT = "firebase-adminsdk-x1y2z@anxin-insurance-prod.iam.gserviceaccount.com"
@@ -89,7 +89,7 @@ async def google(account_key: rsa.RSAPrivateKey, clock: ManualClock) -> AsyncIte
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     """The gateway's shared client: HTTP/1.1 is all FCM needs."""
-    async with httpx.AsyncClient(timeout=5) as client:
+    async with http_client(timeout=5) as client:
         yield client
 
 

@@ -7,11 +7,11 @@ import asyncio
 import contextlib
 import contextvars
 
-import httpx
 import pytest
 
 from push.health_server import serve_health
 from push.loops import Backoff, LoopHealth, supervise
+from tests.fakes.server import http_client
 
 LEFTOVER: contextvars.ContextVar[str] = contextvars.ContextVar("leftover", default="clean")
 
@@ -75,7 +75,7 @@ async def test_the_worker_answers_its_probes() -> None:
     async with serve_health(health, 0) as server:
         assert server is not None
         port = server.sockets[0].getsockname()[1]
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+        async with http_client(base_url=f"http://127.0.0.1:{port}") as client:
             assert (await client.get("/healthz")).json() == {"status": "ok"}
             assert (await client.get("/readyz")).status_code == 200
             health.failed("outbox-relay", OSError("down"))

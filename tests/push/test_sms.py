@@ -20,7 +20,7 @@ from push.sms import AliyunSmsSender, SmsError, aliyun_rpc_signature
 from tests.factories import unique_phone
 from tests.fakes import aliyun_sms
 from tests.fakes.aliyun_sms import FakeAliyunSms
-from tests.fakes.server import refused_url
+from tests.fakes.server import http_client, refused_url
 from tests.graphql import gql
 
 KEY_ID = "LTAI5tFakeAccessKey01"
@@ -97,7 +97,7 @@ def settings_overrides(aliyun: FakeAliyunSms) -> dict[str, Any]:
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=5) as client:
+    async with http_client(timeout=5) as client:
         yield client
 
 

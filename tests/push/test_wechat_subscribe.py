@@ -20,7 +20,7 @@ from push.base import (
     TransientDeliveryError,
 )
 from push.wechat import WechatSubscribeChannel, fit_value, keyword_type
-from tests.fakes.server import refused_url, serve
+from tests.fakes.server import http_client, refused_url, serve
 from tests.fakes.wechat_subscribe import FakeClock, FakeWechatSubscribe
 
 APP_ID = "wx5f2a9c7e1d3b4a60"
@@ -79,7 +79,7 @@ async def wechat(clock: FakeClock) -> AsyncIterator[FakeWechatSubscribe]:
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=5) as client:
+    async with http_client(timeout=5) as client:
         yield client
 
 

@@ -17,6 +17,7 @@ from models.clock import local_date, local_today
 from models.knowledge import AssistantAnswer
 from models.policies import Policy, PolicyStatus, PremiumInstallment
 from models.staff import StaffRole
+from tests.database_snapshot import DatabaseSnapshot
 from tests.factories import make_staff
 from tests.workflows import assistant_demo
 from workflows import claims
@@ -34,9 +35,20 @@ ZHANGWEI, WANGFANG, LIUYANG, CHENJING, LINA = (
 )
 
 
+@pytest.fixture(scope="module")
+def database_snapshot(tmp_path_factory: pytest.TempPathFactory) -> DatabaseSnapshot:
+    """The demo data, loaded by the module's first test (~1 s) and copied into each later
+    test's database (tests/database_snapshot.py): each test still has its own."""
+    return DatabaseSnapshot("demo", tmp_path_factory.mktemp("demo"))
+
+
 @pytest.fixture
-async def demo(db: str, settings: Settings, services: Services) -> Services:
-    await assistant_demo.load(settings, services)
+async def demo(
+    db: str, settings: Settings, services: Services, database_snapshot: DatabaseSnapshot
+) -> Services:
+    if not database_snapshot.saved:  # otherwise this test's database is a copy of it
+        await assistant_demo.load(settings, services)
+        await database_snapshot.save(settings.database_url, settings.storage_root, None)
     await warm_up()
     return services
 
