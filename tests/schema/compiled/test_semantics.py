@@ -622,6 +622,7 @@ async def test_flat_ways_keep_graphql_cores_answers() -> None:
     assert ["stored", 11, "labels", 1] in paths and ["stored", 12, "shades", 0] in paths
 
 
+@pytest.mark.filterwarnings("ignore:coroutine '_later' was never awaited:RuntimeWarning")
 @pytest.mark.parametrize(
     "wrong",
     [
