@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from functools import cache, lru_cache, partial
 from typing import Any, cast
@@ -119,6 +119,15 @@ def converter(model: type[Model], field: str) -> Converter:
     return to_python
 
 
+def passes_through(model: type[Model], field: str) -> bool:
+    """Whether a column's value comes from either driver as ``model.field`` holds it, so a
+    row builder may skip the call: text of a plain text field (the field's conversion is
+    Tortoise's default, which returns a ``str`` unchanged)."""
+    found = model._meta.fields_map[field]
+    default = type(found).to_python_value is fields.Field.to_python_value
+    return default and found.field_type is str
+
+
 def _from_text(parse: Converter, to_python: Converter, value: Any) -> Any:
     if isinstance(value, str):
         try:  # not contextlib.suppress: three more calls per value, ~100 values a page
@@ -126,8 +135,3 @@ def _from_text(parse: Converter, to_python: Converter, value: Any) -> Any:
         except ValueError:  # a form fromisoformat does not read: the field's own
             return to_python(value)
     return to_python(value)
-
-
-def converters(columns: Iterable[tuple[str, type[Model], str]]) -> list[tuple[str, Converter]]:
-    """``(key, converter)`` of each ``(key, model, field)``: a row's columns by name."""
-    return [(key, converter(model, field)) for key, model, field in columns]

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
@@ -49,7 +50,18 @@ CENT = Decimal("0.01")
 
 
 def cny(amount: Decimal) -> Money:
+    """``amount`` in yuan, to the cent. Amounts repeat (a product's premium, a coverage's
+    limit: ~150 a policy page), so one ``Money`` per distinct amount is shared; nothing
+    changes a ``Money`` once made. Zero is never shared: ``-0`` equals ``0`` as a key but
+    is written ``-0.00``."""
+    return _shared_cny(amount) if amount else _cny(amount)
+
+
+def _cny(amount: Decimal) -> Money:
     return Money(amount=amount.quantize(CENT), currency="CNY")
+
+
+_shared_cny = lru_cache(maxsize=4096)(_cny)
 
 
 @strawberry.type(description="An edge of a connection: one node and its cursor.")

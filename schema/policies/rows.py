@@ -69,6 +69,7 @@ _PAGE_MODELS = (
     *((f"product__{name}", m.Product, name) for name in PRODUCT_COLUMNS),
     *((f"holder__{name}", Customer, name) for name in HOLDER_COLUMNS),
 )
+_PAGE_KEYS = (*PAGE_COLUMNS, PAGE_TOTAL)  # the statement's columns, in order
 # Passed on as the database gives it (JSON text): ``Product.loss_types`` decodes it with
 # the model's own field if the query asks; a page of ten decoded it ten times for nothing.
 RAW_COLUMNS = ("product__loss_types",)
@@ -88,17 +89,15 @@ def _page_sql(statuses: bool, kinds: bool) -> str:
     )
 
 
-def _as_given(value: Any) -> Any:
-    return value
-
-
 @cache
-def _page_converters() -> list[tuple[str, raw.Converter]]:
-    """Each column's conversion, in ``PAGE_COLUMNS`` order (``RAW_COLUMNS``: none)."""
-    return [
-        (key, _as_given if key in RAW_COLUMNS else convert)
-        for key, convert in raw.converters(_PAGE_MODELS)
-    ]
+def _page_conversions() -> tuple[tuple[int, str, raw.Converter], ...]:
+    """``(position, key, converter)`` of the page's columns whose value the model's field
+    converts; the others (``RAW_COLUMNS``, plain text) are taken as the driver gives them."""
+    return tuple(
+        (position, key, raw.converter(model, name))
+        for position, (key, model, name) in enumerate(_PAGE_MODELS)
+        if key not in RAW_COLUMNS and not raw.passes_through(model, name)
+    )
 
 
 async def read_customer_page(
@@ -116,13 +115,14 @@ async def read_customer_page(
     params: dict[str, Any] = customer_visible_params(customer_id)
     params.update(limit=limit, offset=start, statuses=statuses, kinds=kinds)
     rows = await raw.records(m.Policy, sql, **params)  # PAGE_COLUMNS, then the total
-    converters = _page_converters()
-    last = len(converters)
-    return [
-        {key: convert(value) for (key, convert), value in zip(converters, row, strict=False)}
-        | {PAGE_TOTAL: row[last]}
-        for row in rows
-    ]
+    conversions = _page_conversions()
+    answers = []
+    for row in rows:
+        answer = dict(zip(_PAGE_KEYS, row, strict=True))
+        for position, key, convert in conversions:
+            answer[key] = convert(row[position])
+        answers.append(answer)
+    return answers
 
 
 @dataclass(slots=True)
