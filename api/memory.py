@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
+import functools
 import gc
 import logging
 import os
@@ -51,9 +52,16 @@ ALLOCATOR_SETTINGS = {
 _TUNABLE = {"MALLOC_MMAP_THRESHOLD_": "mmap_threshold", "MALLOC_ARENA_MAX": "arena_max"}
 
 
+@functools.cache
+def _c_library() -> str | None:
+    """The C library's file name, looked up once per process: ``find_library`` runs
+    ``ldconfig -p`` in a subprocess (~6 ms of CPU), and every app built asks for it."""
+    return ctypes.util.find_library("c")
+
+
 def _glibc(function: str) -> Any:
     """The C library's ``function`` (a ctypes function), or None where it has none."""
-    name = ctypes.util.find_library("c")
+    name = _c_library()
     if name is None:
         return None
     try:

@@ -13,9 +13,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
-from tortoise.models import Model
 
-from models.base import Entity
+from models.base import Entity, Stored
 from models.policies import money_field
 
 if TYPE_CHECKING:
@@ -237,7 +236,7 @@ class InvestigationNote(Entity):
         table = "investigation_note"
 
 
-class DailySequence(Model):
+class DailySequence(Stored):
     """Per-day counters for readable business numbers (BA20261129000001)."""
 
     id = fields.IntField(primary_key=True)

@@ -15,9 +15,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
-from tortoise.models import Model
 
-from models.base import Entity
+from models.base import Entity, Stored
 
 if TYPE_CHECKING:
     from models.customers import Customer
@@ -138,7 +137,7 @@ class Redemption(Entity):
         ordering = ("-created_at",)
 
 
-class MembershipEventSeen(Model):
+class MembershipEventSeen(Stored):
     """An outbox event the membership consumer has handled (points, recompute)."""
 
     outbox_event_id = fields.BigIntField(primary_key=True)

@@ -14,9 +14,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
-from tortoise.models import Model
 
-from models.base import Entity
+from models.base import Entity, Stored
 
 if TYPE_CHECKING:
     from models.customers import Customer
@@ -43,7 +42,7 @@ class DeliveryStatus(StrEnum):
     SKIPPED = "SKIPPED"  # nothing to send to (e.g. no WeChat consent left)
 
 
-class OutboxEvent(Model):
+class OutboxEvent(Stored):
     """An event to announce, written in the transaction of the change it announces.
 
     The integer key orders events, and the relay publishes them in that order, which for one

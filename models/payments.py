@@ -11,9 +11,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
-from tortoise.models import Model
 
-from models.base import Entity
+from models.base import Entity, Stored
 from models.policies import money_field
 
 if TYPE_CHECKING:
@@ -167,7 +166,7 @@ class Payout(Entity):
         table = "payout"
 
 
-class LedgerEntry(Model):
+class LedgerEntry(Stored):
     """One movement of money, never updated or deleted."""
 
     id = fields.BigIntField(primary_key=True)
@@ -187,7 +186,7 @@ class LedgerEntry(Model):
         unique_together = (("provider", "kind", "provider_txn_id"),)
 
 
-class IdempotencyRecord(Model):
+class IdempotencyRecord(Stored):
     """The first answer to a keyed request, replayed to retries with the same input."""
 
     id = fields.BigIntField(primary_key=True)

@@ -13,9 +13,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
-from tortoise.models import Model
 
-from models.base import Entity
+from models.base import Entity, Stored
 
 if TYPE_CHECKING:
     from models.complaints import Complaint
@@ -146,7 +145,7 @@ class RecoveryTask(Entity):
         unique_together = (("source", "source_id"),)
 
 
-class SurveyAnswer(Model):
+class SurveyAnswer(Stored):
     """One answer, flattened for figures: plain GROUP BY over numbers and choices, with
     the invitation's period, product kind, handling staff and the answer's channel."""
 
