@@ -4,16 +4,20 @@ stand-ins for the state before an operation refuse what they do not hold."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import tortoise.models
 from tortoise import fields
+from tortoise.fields.relational import BackwardFKRelation
 from tortoise.migrations import operations as ops
 from tortoise.migrations.migration import Migration
 from tortoise.migrations.schema_generator.state import ModelState, State
 from tortoise.migrations.schema_generator.state_apps import StateApps
 
+from models import migration_state
 from models.migration_executor import OneModelApps, forward, state_before
 from models.migration_state import LazyState
 
@@ -146,3 +150,46 @@ async def test_a_run_python_that_changes_the_state_fails_loudly(
     monkeypatch.setattr(ops.RunPython, "state_forward", adds_a_field)
     with pytest.raises(RuntimeError, match="RunPython changed the migration state"):
         forward(operation, "gadgets", state)
+
+
+async def test_renders_share_one_filter_table_per_field_and_build_tortoise_s(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each field's filter table is built once however often its model is rendered, the
+    tables equal Tortoise's, and Tortoise's own builder is back after each render."""
+    built: list[tuple[str, str, type]] = []
+    build = migration_state.get_filters_for_field
+
+    def counted(name: str, field: Any, source: str) -> Any:
+        if not isinstance(field, BackwardFKRelation):  # built every time, as Tortoise does
+            built.append((name, source, type(field)))
+        return build(name, field, source)
+
+    monkeypatch.setattr(migration_state, "get_filters_for_field", counted)
+    monkeypatch.setattr(migration_state, "SHARED_FILTERS", migration_state.SharedFilters())
+    grown = ops.AddField(model_name="Gadget", name="colour", field=fields.CharField(max_length=8))
+    eager = _new(State)
+    await Workshop("0001_workshop", "gadgets").apply(eager, dry_run=True)
+    forward(grown, "gadgets", eager)
+    lazy = _new(LazyState)
+    await Workshop("0001_workshop", "gadgets").apply(lazy, dry_run=True)
+    lazy.apps.get_model("gadgets.Gadget")
+    forward(grown, "gadgets", lazy)
+    lazy.apps.get_model("gadgets.Gadget")  # Gadget and Part rendered a second time
+
+    assert len(built) == len(set(built)) > 0
+    assert tortoise.models.get_filters_for_field is build
+    for name in ("Gadget", "Part"):
+        ours = lazy.apps.get_model(f"gadgets.{name}")._meta._filters
+        theirs = eager.apps.get_model(f"gadgets.{name}")._meta._filters
+        assert _readable(ours) == _readable(theirs)
+
+
+def _readable(filters: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
+    """A filter table as text without addresses: its functions and the fields whose
+    methods encode values by name (each render has its own field objects), its tables by
+    name (pypika's ``Table`` compares by making SQL, not by value)."""
+    return {
+        key: sorted((k, re.sub(r" at 0x[0-9a-f]+", "", repr(v))) for k, v in entry.items())
+        for key, entry in filters.items()
+    }
