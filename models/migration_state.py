@@ -50,8 +50,10 @@ class SharedFilters:
 
     def __init__(self) -> None:
         self.tables: dict[tuple[Any, ...], dict[str, FilterInfoDict]] = {}
-        # keyed by the entry's id; the entry is kept beside it so the id stays its own
-        self.overridden: dict[tuple[type, int], tuple[FilterInfoDict, FilterInfoDict]] = {}
+        # Keyed by the id of an entry of ``tables``, which keeps the entry (and so its id)
+        # for good; entries of the tables built every time are not kept.
+        self.shared: set[int] = set()
+        self.overridden: dict[tuple[type, int], FilterInfoDict] = {}
 
     def for_field(
         self, field_name: str, field: Any, source_field: str
@@ -67,14 +69,15 @@ class SharedFilters:
         table = self.tables.get(key)
         if table is None:
             table = self.tables[key] = get_filters_for_field(field_name, field, source_field)
+            self.shared.update(id(entry) for entry in table.values())
         return table
 
     def generate(self, meta: MetaInfo) -> None:
         """``MetaInfo._generate_filters``: each entry with the dialect's operator."""
         executor = meta.db.executor_class
         for key, entry in meta._filters.items():
-            found = self.overridden.get((executor, id(entry)))
-            if found is None:
+            final = self.overridden.get((executor, id(entry)))
+            if final is None:
                 operator = executor.get_overridden_filter_func(
                     filter_func=entry["operator"], filter_info=entry
                 )
@@ -82,8 +85,9 @@ class SharedFilters:
                 if operator:
                     final = copy(entry)
                     final["operator"] = operator
-                found = self.overridden[(executor, id(entry))] = (entry, final)
-            meta.filters[key] = found[1]
+                if id(entry) in self.shared:
+                    self.overridden[(executor, id(entry))] = final
+            meta.filters[key] = final
 
     @contextlib.contextmanager
     def active(self) -> Iterator[None]:
