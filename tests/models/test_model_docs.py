@@ -1,5 +1,6 @@
 """Model docstrings become SQL comments, and Tortoise's SQLite migration runner splits
-statements on ``;``: a semicolon in a model docstring breaks migrations."""
+statements on ``;``: a semicolon in a model docstring breaks migrations. Field comments
+are never read from the source (``models.base.Stored``)."""
 
 import importlib
 import inspect
